@@ -1,0 +1,44 @@
+# Finds every third-party package equifl uses and defines equifl_use_torch(), which
+# links LibTorch into a target with the include-order shim the GPU machine needs.
+
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(fmt CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(Torch REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+
+# gRPC's C++ code generator plugin.
+find_program(EQUIFL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+
+# The PyTorch wheel on the GPU machine ships its own google/protobuf and fmt headers,
+# of other versions than the libraries we link. A folder of links to the system
+# headers, put first on the include path of every target that sees Torch, makes the
+# same sources build against Debian's LibTorch and the wheel's.
+set(EQUIFL_INCLUDE_SHIM "${CMAKE_BINARY_DIR}/include-shim")
+file(MAKE_DIRECTORY "${EQUIFL_INCLUDE_SHIM}/google")
+list(GET Protobuf_INCLUDE_DIRS 0 _protobuf_include)
+get_target_property(_fmt_includes fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+list(GET _fmt_includes 0 _fmt_include)
+file(CREATE_LINK "${_protobuf_include}/google/protobuf"
+     "${EQUIFL_INCLUDE_SHIM}/google/protobuf" SYMBOLIC)
+file(CREATE_LINK "${_fmt_include}/fmt" "${EQUIFL_INCLUDE_SHIM}/fmt" SYMBOLIC)
+
+# equifl_use_torch(<target> <PUBLIC|PRIVATE>): links LibTorch with the shim first.
+function(equifl_use_torch target scope)
+  target_include_directories(${target} BEFORE ${scope} "${EQUIFL_INCLUDE_SHIM}")
+  target_include_directories(${target} SYSTEM ${scope} ${TORCH_INCLUDE_DIRS})
+  target_link_libraries(${target} ${scope} ${TORCH_LIBRARIES})
+endfunction()
+
+# With CMake 4 the imported protobuf::libprotobuf target came out empty on the GPU
+# machine, so the library files are linked explicitly as well.
+add_library(equifl_protobuf INTERFACE)
+target_link_libraries(equifl_protobuf INTERFACE protobuf::libprotobuf ${Protobuf_LIBRARIES})

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything equifl needs to build and test on a fresh Debian 12 machine.
+# Safe to run again: apt-get skips what is already installed.
+set -euo pipefail
+
+packages=(
+  # Toolchain.
+  cmake ninja-build g++ pkg-config ccache clang-format
+  # LibTorch (CPU) and the BLAS it must use: without libopenblas0-pthread a 4096^2
+  # matrix product falls back to the reference BLAS and takes a minute.
+  libtorch-dev libopenblas0-pthread
+  # Transport and wire format.
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
+  libxxhash-dev
+  # Utilities.
+  libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libsqlite3-dev
+  # Tests, benchmarks and their independent numerical references.
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy
+)
+
+sudo_prefix=()
+if [ "$(id -u)" -ne 0 ]; then sudo_prefix=(sudo); fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+"${sudo_prefix[@]}" apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${sudo_prefix[@]}" apt-get install -y -q \
+  --no-install-recommends "${missing[@]}"

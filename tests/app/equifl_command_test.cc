@@ -1,0 +1,86 @@
+// Runs the equifl binary as a user would and checks its output and exit code.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Outcome RunEquifl(const std::string& arguments) {
+  const std::string command = std::string(EQUIFL_BINARY) + " " + arguments + " 2>&1";
+  Outcome outcome;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return outcome;
+  char buffer[4096];
+  size_t read = 0;
+  while ((read = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, read);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return outcome;
+}
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(EquiflCommandTest, HelpListsEverySubcommand) {
+  const Outcome outcome = RunEquifl("--help");
+  EXPECT_EQ(outcome.exit_code, 0);
+  for (const char* subcommand : {"server", "client", "sim", "data", "eval", "selfcheck"}) {
+    EXPECT_THAT(outcome.output, HasSubstr(std::string("  ") + subcommand)) << subcommand;
+  }
+  EXPECT_THAT(outcome.output, HasSubstr("--log-level"));
+}
+
+TEST(EquiflCommandTest, VersionPrintsTheVersion) {
+  const Outcome outcome = RunEquifl("--version");
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.output, HasSubstr("equifl 0."));
+}
+
+TEST(EquiflCommandTest, BadConfigNamesTheKeyAndFails) {
+  const std::string path =
+      WriteFile("equifl_bad_config.yaml", "transport:\n  encoding: fp64\n");
+  const Outcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 1000");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.output, HasSubstr(path + ":2: transport.encoding is 'fp64'; allowed "
+                                               "values: fp32, fp16, bf16, int8"));
+}
+
+TEST(EquiflCommandTest, SelfCheckPassesWithAConfiguredChunkSize) {
+  const std::string path =
+      WriteFile("equifl_good_config.yaml", "log:\n  level: warn\ntransport:\n  chunk_bytes: 8192\n");
+  const Outcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 100000");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(outcome.output, HasSubstr("codec self-check passed"));
+  EXPECT_THAT(outcome.output, HasSubstr("int8"));
+  // 100000 float32 in chunks of 8192 bytes: 49 chunks.
+  EXPECT_THAT(outcome.output, ::testing::ContainsRegex("fp32 +49 "));
+}
+
+TEST(EquiflCommandTest, UnknownSubcommandAndBadFlagsAreUsageErrors) {
+  EXPECT_NE(RunEquifl("train").exit_code, 0);
+  EXPECT_NE(RunEquifl("--log-level loud selfcheck").exit_code, 0);
+  EXPECT_NE(RunEquifl("selfcheck --parameters 0").exit_code, 0);
+}
+
+TEST(EquiflCommandTest, SubcommandsNotYetAvailableSaySoAndFail) {
+  const Outcome outcome = RunEquifl("server");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.output, HasSubstr("'equifl server' is not available"));
+}
+
+}  // namespace
