@@ -33,10 +33,9 @@ class Section {
       if (handler == handlers.end()) {
         std::vector<std::string> allowed;
         for (const auto& [name, unused] : handlers) allowed.push_back(name);
-        return Error(entry.first,
-                     absl::StrCat("unknown key ", KeyPath(key), "; allowed keys",
-                                  path_.empty() ? "" : absl::StrCat(" in ", path_), ": ",
-                                  absl::StrJoin(allowed, ", ")));
+        return Error(entry.first, absl::StrCat("unknown key ", KeyPath(key), "; allowed keys",
+                                               path_.empty() ? "" : absl::StrCat(" in ", path_),
+                                               ": ", absl::StrJoin(allowed, ", ")));
       }
       EQUIFL_RETURN_IF_ERROR(handler->second(entry.second, KeyPath(key)));
     }
@@ -79,8 +78,8 @@ absl::StatusOr<std::string> ReadChoice(const Section& section, const YAML::Node&
                                        std::span<const absl::string_view> allowed) {
   EQUIFL_ASSIGN_OR_RETURN(std::string value, ReadScalar(section, node, key));
   if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-    return section.Error(node, absl::StrCat(key, " is '", value, "'; allowed values: ",
-                                            absl::StrJoin(allowed, ", ")));
+    return section.Error(node, absl::StrCat(key, " is '", value,
+                                            "'; allowed values: ", absl::StrJoin(allowed, ", ")));
   }
   return value;
 }
@@ -106,8 +105,7 @@ absl::Status ReadLog(const Section& section, Config& config) {
   return section.ForEachKey({
       {"level",
        [&](const YAML::Node& node, const std::string& key) -> absl::Status {
-         EQUIFL_ASSIGN_OR_RETURN(config.log_level,
-                                 ReadChoice(section, node, key, kLogLevels));
+         EQUIFL_ASSIGN_OR_RETURN(config.log_level, ReadChoice(section, node, key, kLogLevels));
          return absl::OkStatus();
        }},
   });
@@ -140,17 +138,15 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& error) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ":", error.mark.line + 1,
-                                                   ": not valid YAML: ", error.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", error.mark.line + 1, ": not valid YAML: ", error.msg));
   }
   Config config;
   if (root.IsNull()) return config;  // An empty file keeps every default.
   const Section top(root, "", source);
   EQUIFL_RETURN_IF_ERROR(top.ForEachKey({
-      {"log",
-       [&](const YAML::Node& node, const std::string& key) {
-         return ReadLog(Section(node, key, source), config);
-       }},
+      {"log", [&](const YAML::Node& node,
+                  const std::string& key) { return ReadLog(Section(node, key, source), config); }},
       {"transport",
        [&](const YAML::Node& node, const std::string& key) {
          return ReadTransport(Section(node, key, source), config);

@@ -27,7 +27,7 @@ struct Config {
 
 //! The log levels accepted by `log.level` and `--log-level`, in order.
 inline constexpr absl::string_view kLogLevels[] = {"trace", "debug", "info",
-                                                  "warn",  "error", "off"};
+                                                   "warn",  "error", "off"};
 
 //! Parses YAML `text`; `source` (usually the file name) prefixes error messages.
 absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view source);

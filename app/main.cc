@@ -34,8 +34,8 @@ int RunSelfCheck(const equifl::app::Config& config, uint64_t parameters) {
     spdlog::error("codec self-check failed: {}", std::string(checks.status().message()));
     return kExitFailure;
   }
-  std::printf("%-8s %8s %10s %14s %12s %12s %12s\n", "encoding", "chunks", "wire MB",
-              "max |error|", "error/bound", "encode GB/s", "decode GB/s");
+  std::printf("%-8s %8s %10s %14s %12s %12s %12s\n", "encoding", "chunks", "wire MB", "max |error|",
+              "error/bound", "encode GB/s", "decode GB/s");
   const double model_gigabytes = parameters * 4 / 1e9;
   for (const auto& check : *checks) {
     std::printf("%-8s %8llu %10.1f %14.3g %12.3f %12.2f %12.2f\n",
@@ -44,8 +44,9 @@ int RunSelfCheck(const equifl::app::Config& config, uint64_t parameters) {
                 check.max_abs_error, check.worst_bound_ratio,
                 model_gigabytes / check.encode_seconds, model_gigabytes / check.decode_seconds);
   }
-  std::printf("codec self-check passed: every encoding within its documented error bound, "
-              "every checksum verified\n");
+  std::printf(
+      "codec self-check passed: every encoding within its documented error bound, "
+      "every checksum verified\n");
   return 0;
 }
 
@@ -70,16 +71,16 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   const char* kPending = "(arrives with a later release; see the README's roadmap)";
-  app.add_subcommand("server", std::string("Run the aggregator that coordinates rounds ") +
-                                   kPending);
-  app.add_subcommand("client", std::string("Run a client that trains on local data ") +
-                                   kPending);
+  app.add_subcommand("server",
+                     std::string("Run the aggregator that coordinates rounds ") + kPending);
+  app.add_subcommand("client", std::string("Run a client that trains on local data ") + kPending);
   app.add_subcommand("sim", std::string("Simulate many clients and the aggregator in one "
-                                        "process ") + kPending);
-  app.add_subcommand("data", std::string("Import, synthesise and inspect data shards ") +
-                                 kPending);
+                                        "process ") +
+                                kPending);
+  app.add_subcommand("data", std::string("Import, synthesise and inspect data shards ") + kPending);
   app.add_subcommand("eval", std::string("Compute accuracy and fairness metrics of a "
-                                         "checkpoint ") + kPending);
+                                         "checkpoint ") +
+                                 kPending);
   uint64_t parameters = equifl::app::SelfCheckOptions{}.parameters;
   CLI::App* selfcheck = app.add_subcommand(
       "selfcheck",

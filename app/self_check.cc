@@ -33,8 +33,7 @@ double ErrorBound(v1::Encoding encoding, double value, double chunk_max) {
   }
 }
 
-absl::StatusOr<EncodingCheck> CheckEncoding(const std::vector<float>& model,
-                                            v1::Encoding encoding,
+absl::StatusOr<EncodingCheck> CheckEncoding(const std::vector<float>& model, v1::Encoding encoding,
                                             const SelfCheckOptions& options) {
   EncodingCheck check{.encoding = encoding};
   const std::vector<int64_t> shape = {static_cast<int64_t>(model.size())};
@@ -80,9 +79,9 @@ absl::StatusOr<EncodingCheck> CheckEncoding(const std::vector<float>& model,
     }
   }
   if (check.worst_bound_ratio > 1) {
-    return absl::InternalError(
-        absl::StrCat(protocol::EncodingName(encoding), " exceeded its error bound by ",
-                     check.worst_bound_ratio, "x"));
+    return absl::InternalError(absl::StrCat(protocol::EncodingName(encoding),
+                                            " exceeded its error bound by ",
+                                            check.worst_bound_ratio, "x"));
   }
   return check;
 }
@@ -99,8 +98,8 @@ absl::StatusOr<std::vector<EncodingCheck>> RunCodecSelfCheck(const SelfCheckOpti
   for (float& value : model) value = normal(generator);
 
   std::vector<EncodingCheck> checks;
-  for (v1::Encoding encoding : {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16,
-                                v1::ENCODING_BFLOAT16, v1::ENCODING_INT8}) {
+  for (v1::Encoding encoding :
+       {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16, v1::ENCODING_BFLOAT16, v1::ENCODING_INT8}) {
     EQUIFL_ASSIGN_OR_RETURN(EncodingCheck check, CheckEncoding(model, encoding, options));
     checks.push_back(check);
   }

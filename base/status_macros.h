@@ -10,12 +10,11 @@
 #include "absl/status/statusor.h"
 
 //! Returns from the calling function if `expression` (an absl::Status) is not OK.
-#define EQUIFL_RETURN_IF_ERROR(expression)                        \
-  do {                                                            \
-    if (::absl::Status equifl_status = (expression);              \
-        !equifl_status.ok()) {                                    \
-      return equifl_status;                                       \
-    }                                                             \
+#define EQUIFL_RETURN_IF_ERROR(expression)                                  \
+  do {                                                                      \
+    if (::absl::Status equifl_status = (expression); !equifl_status.ok()) { \
+      return equifl_status;                                                 \
+    }                                                                       \
   } while (false)
 
 #define EQUIFL_STATUS_MACROS_CONCAT_INNER(a, b) a##b
@@ -23,10 +22,9 @@
 
 //! Evaluates `expression` (an absl::StatusOr<T>); on error returns its status,
 //! otherwise moves the value into `declaration` (e.g. `auto x` or an lvalue).
-#define EQUIFL_ASSIGN_OR_RETURN(declaration, expression)                    \
-  EQUIFL_ASSIGN_OR_RETURN_IMPL(                                             \
-      EQUIFL_STATUS_MACROS_CONCAT(equifl_status_or_, __LINE__), declaration, \
-      expression)
+#define EQUIFL_ASSIGN_OR_RETURN(declaration, expression)                                 \
+  EQUIFL_ASSIGN_OR_RETURN_IMPL(EQUIFL_STATUS_MACROS_CONCAT(equifl_status_or_, __LINE__), \
+                               declaration, expression)
 
 #define EQUIFL_ASSIGN_OR_RETURN_IMPL(status_or, declaration, expression) \
   auto status_or = (expression);                                         \

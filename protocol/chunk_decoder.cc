@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "protocol/encoding.h"
+#include "protocol/internal/streaming_copy.h"
 
 namespace equifl::protocol {
 namespace {
@@ -20,8 +21,7 @@ bool SameShape(const v1::TensorSpec& spec, const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-absl::Status ValidateManifest(const v1::TensorManifest& manifest,
-                              const DecoderLimits& limits) {
+absl::Status ValidateManifest(const v1::TensorManifest& manifest, const DecoderLimits& limits) {
   if (EncodedElementSize(manifest.encoding()) == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("manifest has ", EncodingName(manifest.encoding()),
@@ -33,9 +33,9 @@ absl::Status ValidateManifest(const v1::TensorManifest& manifest,
                      " bytes; this receiver accepts 1 to ", limits.max_chunk_bytes));
   }
   if (static_cast<size_t>(manifest.tensors_size()) > limits.max_tensors) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("manifest has ", manifest.tensors_size(),
-                     " tensors; this receiver accepts at most ", limits.max_tensors));
+    return absl::ResourceExhaustedError(absl::StrCat("manifest has ", manifest.tensors_size(),
+                                                     " tensors; this receiver accepts at most ",
+                                                     limits.max_tensors));
   }
   std::unordered_set<std::string_view> names;
   uint64_t payload_bytes = 0;
@@ -49,26 +49,25 @@ absl::Status ValidateManifest(const v1::TensorManifest& manifest,
     }
     const size_t element_size = ElementSize(spec.data_type());
     if (element_size == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "manifest gives tensor '", spec.name(), "' ", DataTypeName(spec.data_type())));
+      return absl::InvalidArgumentError(absl::StrCat("manifest gives tensor '", spec.name(), "' ",
+                                                     DataTypeName(spec.data_type())));
     }
-    EQUIFL_ASSIGN_OR_RETURN(uint64_t count,
-                            ElementCount({spec.shape().data(), static_cast<size_t>(
-                                                                   spec.shape_size())},
-                                         spec.name()));
+    EQUIFL_ASSIGN_OR_RETURN(
+        uint64_t count,
+        ElementCount({spec.shape().data(), static_cast<size_t>(spec.shape_size())}, spec.name()));
     if (count > (limits.max_payload_bytes - payload_bytes) / element_size) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "manifest describes more than ", limits.max_payload_bytes,
-          " bytes of tensors (the receiver's limit) at tensor '", spec.name(), "'"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("manifest describes more than ", limits.max_payload_bytes,
+                       " bytes of tensors (the receiver's limit) at tensor '", spec.name(), "'"));
     }
     payload_bytes += count * element_size;
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<ChunkDecoder> ChunkDecoder::Create(
-    const v1::TensorManifest& manifest, std::vector<MutableTensorView> destinations,
-    const DecoderLimits& limits) {
+absl::StatusOr<ChunkDecoder> ChunkDecoder::Create(const v1::TensorManifest& manifest,
+                                                  std::vector<MutableTensorView> destinations,
+                                                  const DecoderLimits& limits) {
   EQUIFL_RETURN_IF_ERROR(ValidateManifest(manifest, limits));
   std::unordered_map<std::string_view, size_t> by_name;
   for (size_t index = 0; index < destinations.size(); ++index) {
@@ -82,44 +81,42 @@ absl::StatusOr<ChunkDecoder> ChunkDecoder::Create(
   for (const v1::TensorSpec& spec : manifest.tensors()) {
     auto found = by_name.find(spec.name());
     if (found == by_name.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "manifest names tensor '", spec.name(), "', which this receiver does not have"));
+      return absl::InvalidArgumentError(absl::StrCat("manifest names tensor '", spec.name(),
+                                                     "', which this receiver does not have"));
     }
     MutableTensorView& destination = destinations[found->second];
     if (spec.data_type() != destination.data_type) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", spec.name(), "' arrives as ", DataTypeName(spec.data_type()),
-          " but the receiver holds ", DataTypeName(destination.data_type)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", spec.name(), "' arrives as ", DataTypeName(spec.data_type()),
+                       " but the receiver holds ", DataTypeName(destination.data_type)));
     }
     if (!SameShape(spec, destination.shape)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", spec.name(), "' arrives with shape ",
-          ShapeToString({spec.shape().data(), static_cast<size_t>(spec.shape_size())}),
-          " but the receiver holds ", ShapeToString(destination.shape)));
-    }
-    EQUIFL_ASSIGN_OR_RETURN(uint64_t count,
-                            ElementCount(destination.shape, destination.name));
-    if (destination.bytes.size() != count * ElementSize(destination.data_type)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("receiver's memory for tensor '", spec.name(), "' has ",
-                       destination.bytes.size(), " bytes, expected ",
-                       count * ElementSize(destination.data_type)));
+          absl::StrCat("tensor '", spec.name(), "' arrives with shape ",
+                       ShapeToString({spec.shape().data(), static_cast<size_t>(spec.shape_size())}),
+                       " but the receiver holds ", ShapeToString(destination.shape)));
+    }
+    EQUIFL_ASSIGN_OR_RETURN(uint64_t count, ElementCount(destination.shape, destination.name));
+    if (destination.bytes.size() != count * ElementSize(destination.data_type)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "receiver's memory for tensor '", spec.name(), "' has ", destination.bytes.size(),
+          " bytes, expected ", count * ElementSize(destination.data_type)));
     }
     decoder.element_counts_.push_back(count);
     decoder.destinations_.push_back(std::move(destination));
     by_name.erase(found);
   }
   if (!by_name.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "manifest lacks tensor '", std::string(by_name.begin()->first), "' that the receiver expects"));
+    return absl::InvalidArgumentError(absl::StrCat("manifest lacks tensor '",
+                                                   std::string(by_name.begin()->first),
+                                                   "' that the receiver expects"));
   }
   decoder.SkipEmptyTensors();
   return decoder;
 }
 
 void ChunkDecoder::SkipEmptyTensors() {
-  while (expected_tensor_ < destinations_.size() &&
-         element_counts_[expected_tensor_] == 0) {
+  while (expected_tensor_ < destinations_.size() && element_counts_[expected_tensor_] == 0) {
     ++expected_tensor_;
   }
 }
@@ -131,33 +128,33 @@ absl::Status ChunkDecoder::Accept(const v1::TensorChunk& chunk) {
 
 absl::Status ChunkDecoder::AcceptChecked(const v1::TensorChunk& chunk) {
   if (received_chunks_ == announced_chunks_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "received more chunks than the ", announced_chunks_, " the manifest announced"));
+    return absl::InvalidArgumentError(absl::StrCat("received more chunks than the ",
+                                                   announced_chunks_, " the manifest announced"));
   }
   const size_t index = chunk.tensor_index();
   if (index >= destinations_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chunk names tensor #", index, " but the manifest has ", destinations_.size()));
+    return absl::InvalidArgumentError(absl::StrCat("chunk names tensor #", index,
+                                                   " but the manifest has ", destinations_.size()));
   }
   const MutableTensorView& destination = destinations_[index];
   const auto position = std::make_pair(index, chunk.element_offset());
   const auto expected = std::make_pair(expected_tensor_, expected_element_);
   if (position < expected) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "duplicated chunk: tensor '", destination.name, "' from element ",
-        chunk.element_offset(), " was already received"));
+    return absl::InvalidArgumentError(absl::StrCat("duplicated chunk: tensor '", destination.name,
+                                                   "' from element ", chunk.element_offset(),
+                                                   " was already received"));
   }
   if (position > expected) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "chunk out of order or missing: expected tensor '",
-        destinations_[expected_tensor_].name, "' from element ", expected_element_,
-        ", got tensor '", destination.name, "' from element ", chunk.element_offset()));
+        "chunk out of order or missing: expected tensor '", destinations_[expected_tensor_].name,
+        "' from element ", expected_element_, ", got tensor '", destination.name, "' from element ",
+        chunk.element_offset()));
   }
   const uint64_t count = chunk.element_count();
   if (count == 0 || count > element_counts_[index] - chunk.element_offset()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chunk of tensor '", destination.name, "' claims ", count, " elements from ",
-        chunk.element_offset(), "; the tensor has ", element_counts_[index]));
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk of tensor '", destination.name, "' claims ", count, " elements from ",
+                     chunk.element_offset(), "; the tensor has ", element_counts_[index]));
   }
   if (chunk.data().size() > max_chunk_bytes_) {
     return absl::ResourceExhaustedError(
@@ -168,27 +165,30 @@ absl::Status ChunkDecoder::AcceptChecked(const v1::TensorChunk& chunk) {
   const size_t element_size = ElementSize(destination.data_type);
   const size_t wire_size = encoded ? EncodedElementSize(encoding_) : element_size;
   if (chunk.data().size() != count * wire_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk of tensor '", destination.name, "' has ", chunk.data().size(),
-                     " bytes for ", count, " elements; expected ", count * wire_size));
+    return absl::InvalidArgumentError(absl::StrCat("chunk of tensor '", destination.name, "' has ",
+                                                   chunk.data().size(), " bytes for ", count,
+                                                   " elements; expected ", count * wire_size));
   }
   if (encoded && encoding_ == v1::ENCODING_INT8 &&
       !(std::isfinite(chunk.scale()) && chunk.scale() >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chunk of tensor '", destination.name, "' has int8 scale ", chunk.scale(),
-        "; a scale must be finite and non-negative"));
+    return absl::InvalidArgumentError(absl::StrCat("chunk of tensor '", destination.name,
+                                                   "' has int8 scale ", chunk.scale(),
+                                                   "; a scale must be finite and non-negative"));
   }
 
   std::span<std::byte> target =
       destination.bytes.subspan(chunk.element_offset() * element_size, count * element_size);
   const auto* data = reinterpret_cast<const std::byte*>(chunk.data().data());
-  if (encoded) {
+  if (encoded && encoding_ != v1::ENCODING_FLOAT32) {
     DecodeFloat32({data, chunk.data().size()}, encoding_, chunk.scale(),
                   {reinterpret_cast<float*>(target.data()), count});
+    hasher_.Update(target);
   } else {
-    std::memcpy(target.data(), data, target.size());
+    // Verbatim bytes: hash them while the chunk is in cache, then write the cold
+    // destination without reading it first.
+    hasher_.Update({data, target.size()});
+    internal::StreamingCopy(target.data(), data, target.size());
   }
-  hasher_.Update(target);
 
   ++received_chunks_;
   expected_element_ += count;
@@ -203,20 +203,19 @@ absl::Status ChunkDecoder::AcceptChecked(const v1::TensorChunk& chunk) {
 absl::Status ChunkDecoder::Finish() && {
   EQUIFL_RETURN_IF_ERROR(error_);
   if (expected_tensor_ < destinations_.size()) {
-    return absl::DataLossError(absl::StrCat(
-        "stream truncated after ", received_chunks_, " of ", announced_chunks_,
-        " chunks: tensor '", destinations_[expected_tensor_].name, "' has ",
-        expected_element_, " of ", element_counts_[expected_tensor_], " elements"));
+    return absl::DataLossError(
+        absl::StrCat("stream truncated after ", received_chunks_, " of ", announced_chunks_,
+                     " chunks: tensor '", destinations_[expected_tensor_].name, "' has ",
+                     expected_element_, " of ", element_counts_[expected_tensor_], " elements"));
   }
   if (received_chunks_ != announced_chunks_) {
     return absl::DataLossError(absl::StrCat("stream ended after ", received_chunks_,
-                                            " chunks; the manifest announced ",
-                                            announced_chunks_));
+                                            " chunks; the manifest announced ", announced_chunks_));
   }
   if (const uint64_t checksum = hasher_.Digest(); checksum != announced_checksum_) {
     return absl::DataLossError(absl::StrFormat(
-        "checksum mismatch: decoded payload hashes to %016x, the manifest says %016x",
-        checksum, announced_checksum_));
+        "checksum mismatch: decoded payload hashes to %016x, the manifest says %016x", checksum,
+        announced_checksum_));
   }
   return absl::OkStatus();
 }

@@ -33,8 +33,7 @@ struct DecoderLimits {
 
 //! Checks a manifest on its own: known encoding and data types, unique non-empty
 //! names, valid shapes, and sizes within `limits`.
-absl::Status ValidateManifest(const v1::TensorManifest& manifest,
-                              const DecoderLimits& limits);
+absl::Status ValidateManifest(const v1::TensorManifest& manifest, const DecoderLimits& limits);
 
 class ChunkDecoder {
  public:
@@ -60,16 +59,16 @@ class ChunkDecoder {
   void SkipEmptyTensors();
 
   v1::Encoding encoding_ = v1::ENCODING_UNSPECIFIED;  //!< From the manifest.
-  uint64_t announced_chunks_ = 0;                      //!< Manifest's chunk_count.
-  uint64_t announced_checksum_ = 0;                    //!< Manifest's checksum.
-  size_t max_chunk_bytes_ = 0;                         //!< Manifest's, within limits.
-  std::vector<MutableTensorView> destinations_;        //!< In manifest order.
-  std::vector<uint64_t> element_counts_;               //!< In manifest order.
-  size_t expected_tensor_ = 0;                         //!< Tensor of the next chunk.
-  uint64_t expected_element_ = 0;                      //!< Its first element.
-  uint64_t received_chunks_ = 0;                       //!< Chunks accepted so far.
-  internal::PayloadHasher hasher_;                     //!< Over decoded bytes.
-  absl::Status error_;                                 //!< First error, sticky.
+  uint64_t announced_chunks_ = 0;                     //!< Manifest's chunk_count.
+  uint64_t announced_checksum_ = 0;                   //!< Manifest's checksum.
+  size_t max_chunk_bytes_ = 0;                        //!< Manifest's, within limits.
+  std::vector<MutableTensorView> destinations_;       //!< In manifest order.
+  std::vector<uint64_t> element_counts_;              //!< In manifest order.
+  size_t expected_tensor_ = 0;                        //!< Tensor of the next chunk.
+  uint64_t expected_element_ = 0;                     //!< Its first element.
+  uint64_t received_chunks_ = 0;                      //!< Chunks accepted so far.
+  internal::PayloadHasher hasher_;                    //!< Over decoded bytes.
+  absl::Status error_;                                //!< First error, sticky.
 };
 
 }  // namespace equifl::protocol

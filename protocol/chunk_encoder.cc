@@ -16,8 +16,7 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "the wire format is little-endian; big-endian hosts need byte swaps");
 
-std::span<const float> FloatElements(const TensorView& tensor, uint64_t offset,
-                                     uint64_t count) {
+std::span<const float> FloatElements(const TensorView& tensor, uint64_t offset, uint64_t count) {
   return {reinterpret_cast<const float*>(tensor.bytes.data()) + offset, count};
 }
 
@@ -25,13 +24,13 @@ std::span<const float> FloatElements(const TensorView& tensor, uint64_t offset,
 
 absl::Status CodecOptions::Validate() const {
   if (EncodedElementSize(encoding) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "codec encoding is ", EncodingName(encoding), "; allowed: fp32, fp16, bf16, int8"));
+    return absl::InvalidArgumentError(absl::StrCat("codec encoding is ", EncodingName(encoding),
+                                                   "; allowed: fp32, fp16, bf16, int8"));
   }
   if (max_chunk_bytes < kMinChunkBytes || max_chunk_bytes > kMaxChunkBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("codec max_chunk_bytes is ", max_chunk_bytes, "; allowed: ",
-                     kMinChunkBytes, " to ", kMaxChunkBytes));
+    return absl::InvalidArgumentError(absl::StrCat("codec max_chunk_bytes is ", max_chunk_bytes,
+                                                   "; allowed: ", kMinChunkBytes, " to ",
+                                                   kMaxChunkBytes));
   }
   return absl::OkStatus();
 }
@@ -72,16 +71,15 @@ absl::StatusOr<ChunkEncoder> ChunkEncoder::Create(std::vector<TensorView> tensor
     }
     const size_t element_size = ElementSize(tensor.data_type);
     if (element_size == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", tensor.name, "' has ", DataTypeName(tensor.data_type)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", tensor.name, "' has ", DataTypeName(tensor.data_type)));
     }
     EQUIFL_ASSIGN_OR_RETURN(uint64_t count, ElementCount(tensor.shape, tensor.name));
-    if (tensor.bytes.size() / element_size != count ||
-        tensor.bytes.size() % element_size != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", tensor.name, "' of shape ", ShapeToString(tensor.shape), " and ",
-          DataTypeName(tensor.data_type), " needs ", count * element_size,
-          " bytes but its view has ", tensor.bytes.size()));
+    if (tensor.bytes.size() / element_size != count || tensor.bytes.size() % element_size != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", tensor.name, "' of shape ", ShapeToString(tensor.shape), " and ",
+                       DataTypeName(tensor.data_type), " needs ", count * element_size,
+                       " bytes but its view has ", tensor.bytes.size()));
     }
     encoder.element_counts_.push_back(count);
     const uint64_t per_chunk = options.max_chunk_bytes / encoder.WireElementSize(index);
@@ -111,8 +109,8 @@ absl::StatusOr<ChunkEncoder> ChunkEncoder::Create(std::vector<TensorView> tensor
     for (uint64_t offset = 0; offset < encoder.element_counts_[index]; offset += per_chunk) {
       const uint64_t count = std::min(per_chunk, encoder.element_counts_[index] - offset);
       float scale = 0;
-      if (absl::Status status = EncodeFloat32(FloatElements(tensor, offset, count),
-                                              options.encoding, encoded, scale);
+      if (absl::Status status =
+              EncodeFloat32(FloatElements(tensor, offset, count), options.encoding, encoded, scale);
           !status.ok()) {
         return absl::Status(status.code(),
                             absl::StrCat("tensor '", tensor.name, "': ", status.message()));

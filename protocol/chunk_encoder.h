@@ -56,12 +56,12 @@ class ChunkEncoder {
   //! Skips empty tensors from next_tensor_ on.
   void SkipEmptyTensors();
 
-  std::vector<TensorView> tensors_;         //!< The caller's tensors, in send order.
-  std::vector<uint64_t> element_counts_;    //!< Elements of each tensor.
-  CodecOptions options_;                    //!< Validated options.
-  v1::TensorManifest manifest_;             //!< Computed by Create().
-  size_t next_tensor_ = 0;                  //!< Tensor of the next chunk.
-  uint64_t next_element_ = 0;               //!< First element of the next chunk.
+  std::vector<TensorView> tensors_;       //!< The caller's tensors, in send order.
+  std::vector<uint64_t> element_counts_;  //!< Elements of each tensor.
+  CodecOptions options_;                  //!< Validated options.
+  v1::TensorManifest manifest_;           //!< Computed by Create().
+  size_t next_tensor_ = 0;                //!< Tensor of the next chunk.
+  uint64_t next_element_ = 0;             //!< First element of the next chunk.
 };
 
 }  // namespace equifl::protocol

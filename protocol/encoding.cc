@@ -41,8 +41,8 @@ ptrdiff_t FirstFiniteAtOrBeyond(std::span<const float> values, float limit) {
 }
 
 absl::Status OutOfRange(absl::string_view encoding, float value, absl::string_view hint) {
-  return absl::OutOfRangeError(absl::StrCat("value ", value, " cannot be encoded as ",
-                                            encoding, ": ", hint));
+  return absl::OutOfRangeError(
+      absl::StrCat("value ", value, " cannot be encoded as ", encoding, ": ", hint));
 }
 
 absl::Status EncodeInt8(std::span<const float> values, std::string& out, float& scale) {
@@ -78,8 +78,8 @@ absl::StatusOr<v1::Encoding> ParseEncoding(absl::string_view name) {
   if (name == "fp16" || name == "float16") return v1::ENCODING_FLOAT16;
   if (name == "bf16" || name == "bfloat16") return v1::ENCODING_BFLOAT16;
   if (name == "int8") return v1::ENCODING_INT8;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown encoding '", name, "'; allowed values: fp32, fp16, bf16, int8"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown encoding '", name, "'; allowed values: fp32, fp16, bf16, int8"));
 }
 
 std::string EncodingName(v1::Encoding encoding) {
@@ -111,8 +111,8 @@ size_t EncodedElementSize(v1::Encoding encoding) {
   }
 }
 
-absl::Status EncodeFloat32(std::span<const float> values, v1::Encoding encoding,
-                           std::string& out, float& scale) {
+absl::Status EncodeFloat32(std::span<const float> values, v1::Encoding encoding, std::string& out,
+                           float& scale) {
   scale = 0.0f;
   out.resize(values.size() * EncodedElementSize(encoding));
   switch (encoding) {

@@ -33,8 +33,8 @@ size_t EncodedElementSize(v1::Encoding encoding);
 //! For INT8, `scale` receives the chunk's scale; otherwise it is set to 0.
 //! Fails when a value cannot be represented: a finite value beyond the 16-bit
 //! formats' range, or a non-finite value in INT8.
-absl::Status EncodeFloat32(std::span<const float> values, v1::Encoding encoding,
-                           std::string& out, float& scale);
+absl::Status EncodeFloat32(std::span<const float> values, v1::Encoding encoding, std::string& out,
+                           float& scale);
 
 //! Decodes values.size() elements from `data` (exactly values.size() *
 //! EncodedElementSize bytes, checked by the caller).

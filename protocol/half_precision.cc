@@ -14,13 +14,12 @@ constexpr uint32_t kFloatSignMask = 0x80000000u;
 
 #if defined(__x86_64__)
 bool HasF16c() {
-  static const bool has_f16c =
-      __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool has_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
   return has_f16c;
 }
 
-__attribute__((target("avx,f16c"))) size_t FloatsToHalvesF16c(
-    std::span<const float> values, uint16_t* out) {
+__attribute__((target("avx,f16c"))) size_t FloatsToHalvesF16c(std::span<const float> values,
+                                                              uint16_t* out) {
   size_t i = 0;
   for (; i + 8 <= values.size(); i += 8) {
     __m256 v = _mm256_loadu_ps(values.data() + i);
@@ -31,7 +30,7 @@ __attribute__((target("avx,f16c"))) size_t FloatsToHalvesF16c(
 }
 
 __attribute__((target("avx,f16c"))) size_t HalvesToFloatsF16c(const uint16_t* bits,
-                                                                std::span<float> values) {
+                                                              std::span<float> values) {
   size_t i = 0;
   for (; i + 8 <= values.size(); i += 8) {
     __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bits + i));
@@ -76,8 +75,7 @@ float HalfToFloat(uint16_t half) {
     bits += (128u - 16u) << 23;  // Infinity or NaN.
   } else if (exponent == 0) {
     bits += 1u << 23;  // Zero or subnormal: renormalise.
-    bits = std::bit_cast<uint32_t>(std::bit_cast<float>(bits) -
-                                   std::bit_cast<float>(113u << 23));
+    bits = std::bit_cast<uint32_t>(std::bit_cast<float>(bits) - std::bit_cast<float>(113u << 23));
   }
   return std::bit_cast<float>(bits | (static_cast<uint32_t>(half & 0x8000u) << 16));
 }

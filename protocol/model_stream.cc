@@ -8,9 +8,9 @@ namespace {
 
 absl::Status CheckRound(const v1::RoundReference& expected, const v1::RoundReference& got) {
   if (got.run_id() != expected.run_id() || got.round_id() != expected.round_id()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "message for run '", got.run_id(), "' round ", got.round_id(), "; expected run '",
-        expected.run_id(), "' round ", expected.round_id()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("message for run '", got.run_id(), "' round ", got.round_id(),
+                     "; expected run '", expected.run_id(), "' round ", expected.round_id()));
   }
   return absl::OkStatus();
 }
@@ -32,9 +32,9 @@ absl::Status WriteModelStream(const v1::RoundReference& round, ChunkEncoder& enc
     EQUIFL_ASSIGN_OR_RETURN(bool produced, encoder.Next(*chunk));
     if (!produced) return absl::OkStatus();
     if (!writer.Write(message)) {
-      return absl::UnavailableError(absl::StrCat("the receiver closed the stream after ",
-                                                 sent, " of ",
-                                                 encoder.manifest().chunk_count(), " chunks"));
+      return absl::UnavailableError(absl::StrCat("the receiver closed the stream after ", sent,
+                                                 " of ", encoder.manifest().chunk_count(),
+                                                 " chunks"));
     }
     ++sent;
   }
@@ -53,8 +53,7 @@ absl::StatusOr<v1::TensorManifest> ReadModelStream(
   }
   v1::TensorManifest manifest = std::move(*message.mutable_manifest());
   EQUIFL_RETURN_IF_ERROR(ValidateManifest(manifest, limits));
-  EQUIFL_ASSIGN_OR_RETURN(std::vector<MutableTensorView> destinations,
-                          destinations_for(manifest));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<MutableTensorView> destinations, destinations_for(manifest));
   EQUIFL_ASSIGN_OR_RETURN(ChunkDecoder decoder,
                           ChunkDecoder::Create(manifest, std::move(destinations), limits));
   while (reader.Read(&message)) {

@@ -52,14 +52,13 @@ absl::StatusOr<uint64_t> ElementCount(std::span<const int64_t> shape,
   uint64_t count = 1;
   for (int64_t dimension : shape) {
     if (dimension < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", tensor_name, "' has a negative dimension in shape ",
-                       ShapeToString(shape)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", tensor_name, "' has a negative dimension in shape ", ShapeToString(shape)));
     }
     if (dimension != 0 && count > UINT64_MAX / static_cast<uint64_t>(dimension)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", tensor_name, "' has shape ", ShapeToString(shape),
-          " whose element count overflows 64 bits"));
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor_name, "' has shape ",
+                                                     ShapeToString(shape),
+                                                     " whose element count overflows 64 bits"));
     }
     count *= static_cast<uint64_t>(dimension);
   }

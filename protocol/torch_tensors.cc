@@ -54,8 +54,8 @@ absl::StatusOr<at::ScalarType> TorchScalarType(const v1::TensorSpec& spec) {
     case v1::DATA_TYPE_BOOL:
       return at::kBool;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", spec.name(), "' has ", DataTypeName(spec.data_type())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", spec.name(), "' has ", DataTypeName(spec.data_type())));
   }
 }
 
@@ -76,8 +76,7 @@ std::vector<int64_t> ShapeOf(const at::Tensor& tensor) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<NamedTensor>> ToContiguousCpu(
-    const std::vector<NamedTensor>& tensors) {
+absl::StatusOr<std::vector<NamedTensor>> ToContiguousCpu(const std::vector<NamedTensor>& tensors) {
   std::vector<NamedTensor> result;
   result.reserve(tensors.size());
   for (const NamedTensor& named : tensors) {
@@ -88,8 +87,8 @@ absl::StatusOr<std::vector<NamedTensor>> ToContiguousCpu(
     try {
       result.push_back({named.name, named.tensor.detach().to(at::kCPU).contiguous()});
     } catch (const c10::Error& error) {
-      return absl::InternalError(absl::StrCat("copying tensor '", named.name,
-                                              "' to the CPU failed: ", error.what_without_backtrace()));
+      return absl::InternalError(absl::StrCat(
+          "copying tensor '", named.name, "' to the CPU failed: ", error.what_without_backtrace()));
     }
   }
   return result;
@@ -101,23 +100,25 @@ absl::StatusOr<std::vector<TensorView>> ViewsOf(const std::vector<NamedTensor>& 
   for (const NamedTensor& named : tensors) {
     EQUIFL_RETURN_IF_ERROR(RequireContiguousCpu(named));
     EQUIFL_ASSIGN_OR_RETURN(v1::DataType data_type, WireDataType(named));
-    views.push_back({named.name, data_type, ShapeOf(named.tensor),
-                     {static_cast<const std::byte*>(named.tensor.data_ptr()),
-                      named.tensor.nbytes()}});
+    views.push_back(
+        {named.name,
+         data_type,
+         ShapeOf(named.tensor),
+         {static_cast<const std::byte*>(named.tensor.data_ptr()), named.tensor.nbytes()}});
   }
   return views;
 }
 
-absl::StatusOr<std::vector<MutableTensorView>> MutableViewsOf(
-    std::vector<NamedTensor>& tensors) {
+absl::StatusOr<std::vector<MutableTensorView>> MutableViewsOf(std::vector<NamedTensor>& tensors) {
   std::vector<MutableTensorView> views;
   views.reserve(tensors.size());
   for (NamedTensor& named : tensors) {
     EQUIFL_RETURN_IF_ERROR(RequireContiguousCpu(named));
     EQUIFL_ASSIGN_OR_RETURN(v1::DataType data_type, WireDataType(named));
-    views.push_back({named.name, data_type, ShapeOf(named.tensor),
-                     {static_cast<std::byte*>(named.tensor.data_ptr()),
-                      named.tensor.nbytes()}});
+    views.push_back({named.name,
+                     data_type,
+                     ShapeOf(named.tensor),
+                     {static_cast<std::byte*>(named.tensor.data_ptr()), named.tensor.nbytes()}});
   }
   return views;
 }
@@ -130,9 +131,9 @@ absl::StatusOr<std::vector<NamedTensor>> AllocateFor(const v1::TensorManifest& m
   for (const v1::TensorSpec& spec : manifest.tensors()) {
     EQUIFL_ASSIGN_OR_RETURN(at::ScalarType scalar_type, TorchScalarType(spec));
     try {
-      tensors.push_back({spec.name(), at::empty(at::IntArrayRef(spec.shape().data(),
-                                                                spec.shape_size()),
-                                                at::TensorOptions().dtype(scalar_type))});
+      tensors.push_back(
+          {spec.name(), at::empty(at::IntArrayRef(spec.shape().data(), spec.shape_size()),
+                                  at::TensorOptions().dtype(scalar_type))});
     } catch (const c10::Error& error) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "allocating tensor '", spec.name(), "' failed: ", error.what_without_backtrace()));

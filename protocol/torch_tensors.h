@@ -33,8 +33,7 @@ absl::StatusOr<std::vector<NamedTensor>> ToContiguousCpu(const std::vector<Named
 absl::StatusOr<std::vector<TensorView>> ViewsOf(const std::vector<NamedTensor>& tensors);
 
 //! Writable views over CPU, contiguous tensors, for ChunkDecoder.
-absl::StatusOr<std::vector<MutableTensorView>> MutableViewsOf(
-    std::vector<NamedTensor>& tensors);
+absl::StatusOr<std::vector<MutableTensorView>> MutableViewsOf(std::vector<NamedTensor>& tensors);
 
 //! Allocates uninitialised CPU tensors for everything `manifest` describes, after
 //! ValidateManifest against `limits` so a peer cannot make us allocate without bound.

@@ -70,6 +70,15 @@ TEST(ConfigTest, InvalidYamlReportsTheLine) {
   EXPECT_THAT(config.status().message(), HasSubstr("not valid YAML"));
 }
 
+TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
+  absl::StatusOr<Config> config = LoadConfig(EQUIFL_EXAMPLE_CONFIG);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config defaults;
+  EXPECT_EQ(config->log_level, defaults.log_level);
+  EXPECT_EQ(config->codec.encoding, defaults.codec.encoding);
+  EXPECT_EQ(config->codec.max_chunk_bytes, defaults.codec.max_chunk_bytes);
+}
+
 TEST(ConfigTest, MissingFile) {
   absl::StatusOr<Config> config = LoadConfig("/nonexistent/equifl.yaml");
   EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);

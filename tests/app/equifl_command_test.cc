@@ -52,8 +52,7 @@ TEST(EquiflCommandTest, VersionPrintsTheVersion) {
 }
 
 TEST(EquiflCommandTest, BadConfigNamesTheKeyAndFails) {
-  const std::string path =
-      WriteFile("equifl_bad_config.yaml", "transport:\n  encoding: fp64\n");
+  const std::string path = WriteFile("equifl_bad_config.yaml", "transport:\n  encoding: fp64\n");
   const Outcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 1000");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.output, HasSubstr(path + ":2: transport.encoding is 'fp64'; allowed "
@@ -61,8 +60,8 @@ TEST(EquiflCommandTest, BadConfigNamesTheKeyAndFails) {
 }
 
 TEST(EquiflCommandTest, SelfCheckPassesWithAConfiguredChunkSize) {
-  const std::string path =
-      WriteFile("equifl_good_config.yaml", "log:\n  level: warn\ntransport:\n  chunk_bytes: 8192\n");
+  const std::string path = WriteFile("equifl_good_config.yaml",
+                                     "log:\n  level: warn\ntransport:\n  chunk_bytes: 8192\n");
   const Outcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 100000");
   EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
   EXPECT_THAT(outcome.output, HasSubstr("codec self-check passed"));

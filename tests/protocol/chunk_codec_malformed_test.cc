@@ -59,8 +59,7 @@ TEST_F(MalformedStreamTest, UnknownTensorInManifest) {
 
 TEST_F(MalformedStreamTest, ManifestLacksAnExpectedTensor) {
   manifest_.mutable_tensors()->RemoveLast();
-  EXPECT_THAT(Decode(manifest_, {}).message(),
-              HasSubstr("lacks tensor 'norm.running_var'"));
+  EXPECT_THAT(Decode(manifest_, {}).message(), HasSubstr("lacks tensor 'norm.running_var'"));
 }
 
 TEST_F(MalformedStreamTest, UnknownTensorIndexInChunk) {

@@ -33,7 +33,8 @@ class ChunkCodecRoundTripTest : public ::testing::TestWithParam<v1::Encoding> {}
 TEST_P(ChunkCodecRoundTripTest, DecodesWithinTheEncodingsBoundAgainstFloat64Reference) {
   const v1::Encoding encoding = GetParam();
   const TestModel model;
-  absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(model.Views(), {encoding, kChunkBytes});
+  absl::StatusOr<ChunkEncoder> encoder =
+      ChunkEncoder::Create(model.Views(), {encoding, kChunkBytes});
   ASSERT_TRUE(encoder.ok()) << encoder.status();
   const std::vector<v1::TensorChunk> chunks = EncodeAll(*encoder);
   ASSERT_EQ(chunks.size(), encoder->manifest().chunk_count());
@@ -64,7 +65,8 @@ TEST_P(ChunkCodecRoundTripTest, DecodesWithinTheEncodingsBoundAgainstFloat64Refe
     const uint64_t begin = chunk.element_offset();
     const uint64_t end = begin + chunk.element_count();
     double chunk_max = 0;
-    for (uint64_t i = begin; i < end; ++i) chunk_max = std::max(chunk_max, std::fabs(double{original[i]}));
+    for (uint64_t i = begin; i < end; ++i)
+      chunk_max = std::max(chunk_max, std::fabs(double{original[i]}));
     for (uint64_t i = begin; i < end; ++i) {
       const double x = original[i];
       const double error = std::fabs(double{decoded[i]} - x);

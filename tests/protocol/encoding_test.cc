@@ -39,8 +39,8 @@ TEST(EncodingTest, Int8HandComputedChunk) {
   const auto* q = reinterpret_cast<const int8_t*>(data.data());
   EXPECT_EQ(q[0], 127);
   EXPECT_EQ(q[1], -50);
-  EXPECT_EQ(q[2], 1);   // 0.55 rounds up.
-  EXPECT_EQ(q[3], 0);   // -0.45 rounds to zero.
+  EXPECT_EQ(q[2], 1);  // 0.55 rounds up.
+  EXPECT_EQ(q[3], 0);  // -0.45 rounds to zero.
   EXPECT_EQ(q[4], 0);
 }
 
@@ -64,8 +64,7 @@ TEST(EncodingTest, LossyEncodingsStayWithinTheirDocumentedBounds) {
   double max_magnitude = 0;
   for (float value : values) max_magnitude = std::max(max_magnitude, std::fabs(double{value}));
 
-  for (v1::Encoding encoding :
-       {v1::ENCODING_FLOAT16, v1::ENCODING_BFLOAT16, v1::ENCODING_INT8}) {
+  for (v1::Encoding encoding : {v1::ENCODING_FLOAT16, v1::ENCODING_BFLOAT16, v1::ENCODING_INT8}) {
     std::string data;
     float scale = 0;
     ASSERT_TRUE(EncodeFloat32(values, encoding, data, scale).ok());
@@ -108,9 +107,9 @@ TEST(EncodingTest, Float16RefusesFiniteValuesBeyondItsRange) {
   EXPECT_THAT(status.message(), HasSubstr("70000"));
   EXPECT_THAT(status.message(), HasSubstr("bf16"));
   // 65504 is the largest half; infinity stays infinity as in float32.
-  EXPECT_TRUE(EncodeFloat32(std::vector<float>{65504.0f, INFINITY}, v1::ENCODING_FLOAT16, data,
-                            scale)
-                  .ok());
+  EXPECT_TRUE(
+      EncodeFloat32(std::vector<float>{65504.0f, INFINITY}, v1::ENCODING_FLOAT16, data, scale)
+          .ok());
 }
 
 TEST(EncodingTest, BFloat16RefusesValuesThatWouldRoundToInfinity) {

@@ -62,7 +62,7 @@ TEST(HalfPrecisionTest, HandComputedEncodings) {
   EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -24)), 0x0001);  // Smallest subnormal.
   EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -25)), 0x0000);  // Tie to even: zero.
   EXPECT_EQ(FloatToHalf(-0.0f), 0x8000);
-  EXPECT_EQ(FloatToHalf(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // Tie to even.
+  EXPECT_EQ(FloatToHalf(1.0f + std::ldexp(1.0f, -11)), 0x3C00);      // Tie to even.
   EXPECT_EQ(FloatToHalf(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);  // Tie to even.
   EXPECT_EQ(FloatToHalf(INFINITY), 0x7C00);
   EXPECT_EQ(FloatToHalf(std::numeric_limits<float>::quiet_NaN()) & 0x7E00, 0x7E00);
@@ -72,8 +72,8 @@ TEST(HalfPrecisionTest, RandomFloatsRoundToTheNearestHalf) {
   std::mt19937 generator(7);
   std::uniform_real_distribution<double> exponent(-27, 16.5);
   for (int i = 0; i < 200000; ++i) {
-    const float value = static_cast<float>(std::ldexp(1.0, 0) * std::exp2(exponent(generator)) *
-                                           (i % 2 ? -1 : 1));
+    const float value =
+        static_cast<float>(std::ldexp(1.0, 0) * std::exp2(exponent(generator)) * (i % 2 ? -1 : 1));
     EXPECT_EQ(static_cast<double>(HalfToFloat(FloatToHalf(value))), RoundToHalfReference(value))
         << "value " << value;
   }
@@ -103,8 +103,7 @@ TEST(HalfPrecisionTest, ArrayConversionsMatchScalarOnesBitForBit) {
   std::vector<float> decoded(values.size());
   HalvesToFloats(halves.data(), decoded);
   for (size_t i = 0; i < values.size(); ++i) {
-    ASSERT_EQ(std::bit_cast<uint32_t>(decoded[i]),
-              std::bit_cast<uint32_t>(HalfToFloat(halves[i])));
+    ASSERT_EQ(std::bit_cast<uint32_t>(decoded[i]), std::bit_cast<uint32_t>(HalfToFloat(halves[i])));
   }
 }
 

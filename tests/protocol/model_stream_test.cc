@@ -55,8 +55,8 @@ class ModelStreamTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = v1::Aggregator::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    stub_ = v1::Aggregator::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                        grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override { server_->Shutdown(std::chrono::system_clock::now()); }
@@ -70,8 +70,7 @@ class ModelStreamTest : public ::testing::Test {
     auto reader = stub_->DownloadModel(&context, request);
     received_ = model_.ZeroedCopy();
     absl::StatusOr<v1::TensorManifest> manifest = ReadModelStream(
-        expected, *reader,
-        [this](const v1::TensorManifest&) { return received_.MutableViews(); });
+        expected, *reader, [this](const v1::TensorManifest&) { return received_.MutableViews(); });
     if (!manifest.ok()) context.TryCancel();
     reader->Finish();
     return manifest;
@@ -85,8 +84,7 @@ class ModelStreamTest : public ::testing::Test {
 };
 
 TEST_F(ModelStreamTest, ModelArrivesIntactOverLoopback) {
-  absl::StatusOr<v1::TensorManifest> manifest =
-      Download(Round("run-a", 3), v1::ENCODING_FLOAT32);
+  absl::StatusOr<v1::TensorManifest> manifest = Download(Round("run-a", 3), v1::ENCODING_FLOAT32);
   ASSERT_TRUE(manifest.ok()) << manifest.status();
   EXPECT_GT(manifest->chunk_count(), 70u);
   for (size_t t = 0; t < model_.tensors.size(); ++t) {
@@ -95,16 +93,14 @@ TEST_F(ModelStreamTest, ModelArrivesIntactOverLoopback) {
 }
 
 TEST_F(ModelStreamTest, RefusesAStreamOfAnotherRound) {
-  absl::StatusOr<v1::TensorManifest> manifest =
-      Download(Round("run-a", 4), v1::ENCODING_FLOAT32);
+  absl::StatusOr<v1::TensorManifest> manifest = Download(Round("run-a", 4), v1::ENCODING_FLOAT32);
   EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(manifest.status().message(),
               HasSubstr("run 'run-a' round 3; expected run 'run-a' round 4"));
 }
 
 TEST_F(ModelStreamTest, RefusesAStreamOfAnotherRun) {
-  absl::StatusOr<v1::TensorManifest> manifest =
-      Download(Round("run-b", 3), v1::ENCODING_FLOAT32);
+  absl::StatusOr<v1::TensorManifest> manifest = Download(Round("run-b", 3), v1::ENCODING_FLOAT32);
   EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

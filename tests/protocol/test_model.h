@@ -37,7 +37,8 @@ class TestModel {
   //! A copy of the same tensors with every byte zero, to decode into.
   TestModel ZeroedCopy() const {
     TestModel copy = *this;
-    for (TestTensor& tensor : copy.tensors) std::fill(tensor.bytes.begin(), tensor.bytes.end(), std::byte{0});
+    for (TestTensor& tensor : copy.tensors)
+      std::fill(tensor.bytes.begin(), tensor.bytes.end(), std::byte{0});
     return copy;
   }
 
@@ -64,8 +65,8 @@ class TestModel {
   std::vector<TestTensor> tensors;
 
  private:
-  void Add(std::string name, v1::DataType data_type, std::vector<int64_t> shape,
-           const void* data, size_t size) {
+  void Add(std::string name, v1::DataType data_type, std::vector<int64_t> shape, const void* data,
+           size_t size) {
     TestTensor tensor{std::move(name), data_type, std::move(shape), std::vector<std::byte>(size)};
     if (size > 0) std::memcpy(tensor.bytes.data(), data, size);
     tensors.push_back(std::move(tensor));

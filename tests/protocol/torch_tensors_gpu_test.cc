@@ -12,8 +12,7 @@ namespace {
 
 TEST(TorchTensorsGpuTest, CudaTensorsRoundTripThroughTheCodec) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
-  const std::vector<NamedTensor> original = {
-      {"w", at::randn({128, 64}, at::Device(at::kCUDA))}};
+  const std::vector<NamedTensor> original = {{"w", at::randn({128, 64}, at::Device(at::kCUDA))}};
   absl::StatusOr<std::vector<NamedTensor>> cpu = ToContiguousCpu(original);
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(*ViewsOf(*cpu), {});

@@ -35,8 +35,7 @@ absl::StatusOr<std::vector<NamedTensor>> RoundTrip(const std::vector<NamedTensor
   if (!received.ok()) return received.status();
   absl::StatusOr<std::vector<MutableTensorView>> destinations = MutableViewsOf(*received);
   if (!destinations.ok()) return destinations.status();
-  absl::StatusOr<ChunkDecoder> decoder =
-      ChunkDecoder::Create(encoder->manifest(), *destinations);
+  absl::StatusOr<ChunkDecoder> decoder = ChunkDecoder::Create(encoder->manifest(), *destinations);
   if (!decoder.ok()) return decoder.status();
   v1::TensorChunk chunk;
   while (*encoder->Next(chunk)) {

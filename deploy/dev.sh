@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine: installs what equifl needs,
+# builds it, and then runs the demo or the test suite.
+#
+#   deploy/dev.sh demo    # install, build, run a small demo
+#   deploy/dev.sh test    # install, build, run every test (ctest's summary last)
+#   deploy/dev.sh build   # install and build only
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+action="${1:-demo}"
+case "$action" in
+  demo | test | build) ;;
+  *)
+    echo "usage: deploy/dev.sh [demo|test|build]" >&2
+    exit 2
+    ;;
+esac
+
+deploy/install-deps.sh
+echo "== configure and build (preset 'default', build/default)"
+cmake --preset default
+cmake --build --preset default
+
+case "$action" in
+  demo)
+    echo "== equifl --version"
+    build/default/app/equifl --version
+    echo "== equifl selfcheck: a random 10M-parameter model through every wire encoding"
+    build/default/app/equifl selfcheck
+    ;;
+  test)
+    echo "== tests"
+    ctest --preset default
+    ;;
+esac
