@@ -26,7 +26,7 @@
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
 #include "protocol/encoding.h"
-#include "protocol/model_stream.h"
+#include "protocol/tensor_stream.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // The codec over real gRPC on 127.0.0.1 with an ephemeral port.
-#include "protocol/model_stream.h"
+#include "protocol/tensor_stream.h"
 
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -22,10 +22,29 @@ v1::RoundReference Round(std::string run_id, uint64_t round_id) {
   return round;
 }
 
-// Serves one model for run "run-a", round 3.
+// Serves one model for run "run-a", round 3, and takes updates for that round.
 class ModelService final : public v1::Aggregator::Service {
  public:
   explicit ModelService(const TestModel& model) : model_(model) {}
+
+  grpc::Status UploadUpdate(grpc::ServerContext*,
+                            grpc::ServerReader<v1::UploadUpdateRequest>* reader,
+                            v1::UploadUpdateResponse* response) override {
+    absl::StatusOr<v1::UploadUpdateRequest> opening = ReadUpdateHeader(*reader);
+    absl::Status status = opening.status();
+    if (status.ok()) status = CheckRound(Round("run-a", 3), opening->round());
+    if (status.ok()) {
+      header = opening->header();
+      update = model_.ZeroedCopy();
+      status = ReadUpdateChunks(Round("run-a", 3), header.update(), update.MutableViews(), *reader);
+    }
+    response->set_accepted(status.ok());
+    response->set_message(std::string(status.message()));
+    return grpc::Status::OK;
+  }
+
+  v1::UpdateHeader header;  //!< Of the last update received.
+  TestModel update;         //!< The last update received.
 
   grpc::Status DownloadModel(grpc::ServerContext*, const v1::DownloadModelRequest* request,
                              grpc::ServerWriter<v1::DownloadModelResponse>* writer) override {
@@ -44,7 +63,7 @@ class ModelService final : public v1::Aggregator::Service {
   const TestModel& model_;
 };
 
-class ModelStreamTest : public ::testing::Test {
+class TensorStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
@@ -83,7 +102,54 @@ class ModelStreamTest : public ::testing::Test {
   std::unique_ptr<v1::Aggregator::Stub> stub_;
 };
 
-TEST_F(ModelStreamTest, ModelArrivesIntactOverLoopback) {
+TEST_F(TensorStreamTest, UpdateArrivesIntactWithItsHeader) {
+  for (v1::Encoding encoding : {v1::ENCODING_FLOAT32, v1::ENCODING_INT8}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::UploadUpdateResponse response;
+    auto writer = stub_->UploadUpdate(&context, &response);
+    v1::UpdateHeader header;
+    header.set_client_id("client-7");
+    header.set_num_train_samples(420);
+    v1::GroupCellStatistics* cell = header.mutable_train_statistics()->add_cells();
+    cell->mutable_cell()->set_language("de");
+    cell->set_group("female");
+    cell->set_loss_sum(12.5);
+    cell->set_sample_count(40);
+    absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(model_.Views(), {encoding, 4096});
+    ASSERT_TRUE(encoder.ok());
+    ASSERT_TRUE(WriteUpdateStream(Round("run-a", 3), header, *encoder, *writer).ok());
+    ASSERT_TRUE(writer->WritesDone());
+    ASSERT_TRUE(writer->Finish().ok());
+    EXPECT_TRUE(response.accepted()) << response.message();
+    EXPECT_EQ(service_.header.client_id(), "client-7");
+    EXPECT_EQ(service_.header.num_train_samples(), 420u);
+    EXPECT_EQ(service_.header.train_statistics().cells(0).loss_sum(), 12.5);
+    EXPECT_EQ(service_.header.update().checksum(), encoder->manifest().checksum());
+    // int8 is lossy for float32 tensors; the int64 tensor travels verbatim either way.
+    EXPECT_EQ(service_.update.tensors[4].bytes, model_.tensors[4].bytes);
+    if (encoding == v1::ENCODING_FLOAT32) {
+      EXPECT_EQ(service_.update.tensors[0].bytes, model_.tensors[0].bytes);
+    }
+  }
+}
+
+TEST_F(TensorStreamTest, ServerRefusesAnUpdateForAnotherRound) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::UploadUpdateResponse response;
+  auto writer = stub_->UploadUpdate(&context, &response);
+  absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(model_.Views(), {});
+  ASSERT_TRUE(encoder.ok());
+  // The server stops reading after the header; the remaining writes may fail.
+  (void)WriteUpdateStream(Round("run-a", 2), v1::UpdateHeader(), *encoder, *writer);
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  EXPECT_FALSE(response.accepted());
+  EXPECT_THAT(response.message(), HasSubstr("round 2; expected run 'run-a' round 3"));
+}
+
+TEST_F(TensorStreamTest, ModelArrivesIntactOverLoopback) {
   absl::StatusOr<v1::TensorManifest> manifest = Download(Round("run-a", 3), v1::ENCODING_FLOAT32);
   ASSERT_TRUE(manifest.ok()) << manifest.status();
   EXPECT_GT(manifest->chunk_count(), 70u);
@@ -92,19 +158,19 @@ TEST_F(ModelStreamTest, ModelArrivesIntactOverLoopback) {
   }
 }
 
-TEST_F(ModelStreamTest, RefusesAStreamOfAnotherRound) {
+TEST_F(TensorStreamTest, RefusesAStreamOfAnotherRound) {
   absl::StatusOr<v1::TensorManifest> manifest = Download(Round("run-a", 4), v1::ENCODING_FLOAT32);
   EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(manifest.status().message(),
               HasSubstr("run 'run-a' round 3; expected run 'run-a' round 4"));
 }
 
-TEST_F(ModelStreamTest, RefusesAStreamOfAnotherRun) {
+TEST_F(TensorStreamTest, RefusesAStreamOfAnotherRun) {
   absl::StatusOr<v1::TensorManifest> manifest = Download(Round("run-b", 3), v1::ENCODING_FLOAT32);
   EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ModelStreamTest, SenderErrorEndsTheStreamAsTruncated) {
+TEST_F(TensorStreamTest, SenderErrorEndsTheStreamAsTruncated) {
   // ENCODING_UNSPECIFIED makes the server refuse before sending anything.
   absl::StatusOr<v1::TensorManifest> manifest =
       Download(Round("run-a", 3), v1::ENCODING_UNSPECIFIED);
