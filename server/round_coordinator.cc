@@ -1,0 +1,156 @@
+#include "server/round_coordinator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace equifl::server {
+
+absl::Status RoundOptions::Validate() const {
+  if (rounds == 0) return absl::InvalidArgumentError("rounds is 0; allowed: 1 or more");
+  if (min_clients == 0) {
+    return absl::InvalidArgumentError("min_clients is 0; allowed: 1 or more");
+  }
+  if (!(client_fraction > 0 && client_fraction <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client_fraction is ", client_fraction, "; allowed: (0, 1]"));
+  }
+  if (!(quorum > 0 && quorum <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("quorum is ", quorum, "; allowed: (0, 1]"));
+  }
+  if (round_deadline <= std::chrono::milliseconds(0)) {
+    return absl::InvalidArgumentError("round_deadline must be positive");
+  }
+  return absl::OkStatus();
+}
+
+RoundCoordinator::RoundCoordinator(const RoundOptions& options, uint64_t completed_rounds)
+    : options_(options), completed_rounds_(completed_rounds) {
+  if (completed_rounds_ >= options_.rounds) phase_ = Phase::kFinished;
+}
+
+void RoundCoordinator::Join(const std::string& client_id) {
+  {
+    std::lock_guard lock(mutex_);
+    joined_.insert(client_id);
+  }
+  changed_.notify_all();
+}
+
+Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
+                                               std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (phase_ == Phase::kFinished) return {Assignment::Kind::kFinished};
+    if (phase_ == Phase::kCollecting && !tasked_.contains(client_id) &&
+        std::find(selected_.begin(), selected_.end(), client_id) != selected_.end()) {
+      tasked_.insert(client_id);
+      return {Assignment::Kind::kTrain, open_round_, deadline_};
+    }
+    if (changed_.wait_until(lock, give_up) == std::cv_status::timeout) {
+      return {Assignment::Kind::kWait};
+    }
+  }
+}
+
+absl::Status RoundCoordinator::CheckUploadLocked(const std::string& client_id,
+                                                 uint64_t round_id) const {
+  if (phase_ != Phase::kCollecting || round_id != open_round_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", round_id, " is not collecting updates",
+                     phase_ == Phase::kCollecting ? absl::StrCat("; round ", open_round_, " is")
+                                                  : std::string()));
+  }
+  if (!tasked_.contains(client_id)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("client '", client_id, "' was not given a task in round ", round_id));
+  }
+  if (std::find(committed_.begin(), committed_.end(), client_id) != committed_.end()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("client '", client_id, "' already sent its update for round ", round_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RoundCoordinator::CheckUpload(const std::string& client_id, uint64_t round_id) const {
+  std::lock_guard lock(mutex_);
+  return CheckUploadLocked(client_id, round_id);
+}
+
+absl::Status RoundCoordinator::TryCommit(const std::string& client_id, uint64_t round_id,
+                                         const std::function<absl::Status()>& fold) {
+  {
+    std::lock_guard lock(mutex_);
+    if (absl::Status status = CheckUploadLocked(client_id, round_id); !status.ok()) {
+      return status;
+    }
+    if (absl::Status status = fold(); !status.ok()) return status;
+    committed_.push_back(client_id);
+  }
+  changed_.notify_all();
+  return absl::OkStatus();
+}
+
+size_t RoundCoordinator::QuorumCount() const {
+  const auto needed = static_cast<size_t>(std::ceil(options_.quorum * selected_.size() - 1e-9));
+  return std::max<size_t>(1, needed);
+}
+
+std::optional<uint64_t> RoundCoordinator::OpenNextRound() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] {
+    return phase_ == Phase::kFinished || joined_.size() >= options_.min_clients;
+  });
+  if (phase_ == Phase::kFinished) return std::nullopt;
+
+  open_round_ = completed_rounds_ + 1;
+  // A seeded shuffle of the sorted client ids: the same run selects the same clients.
+  std::vector<std::string> candidates(joined_.begin(), joined_.end());
+  std::mt19937_64 generator(options_.seed * 1000003 + open_round_);
+  std::shuffle(candidates.begin(), candidates.end(), generator);
+  const auto count =
+      static_cast<size_t>(std::ceil(options_.client_fraction * candidates.size() - 1e-9));
+  candidates.resize(std::clamp<size_t>(count, 1, candidates.size()));
+  std::sort(candidates.begin(), candidates.end());
+  selected_ = std::move(candidates);
+  tasked_.clear();
+  committed_.clear();
+  deadline_ = std::chrono::system_clock::now() + options_.round_deadline;
+  phase_ = Phase::kCollecting;
+  lock.unlock();
+  changed_.notify_all();
+  return open_round_;
+}
+
+RoundOutcome RoundCoordinator::AwaitClose() {
+  std::unique_lock lock(mutex_);
+  const bool reached = changed_.wait_until(lock, deadline_, [this] {
+    return phase_ != Phase::kCollecting || committed_.size() >= QuorumCount();
+  });
+  RoundOutcome outcome{open_round_, selected_, committed_, reached && phase_ == Phase::kCollecting};
+  if (phase_ == Phase::kCollecting) {
+    completed_rounds_ = open_round_;
+    phase_ = completed_rounds_ >= options_.rounds ? Phase::kFinished : Phase::kIdle;
+  }
+  lock.unlock();
+  changed_.notify_all();
+  return outcome;
+}
+
+void RoundCoordinator::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    phase_ = Phase::kFinished;
+  }
+  changed_.notify_all();
+}
+
+uint64_t RoundCoordinator::completed_rounds() const {
+  std::lock_guard lock(mutex_);
+  return completed_rounds_;
+}
+
+}  // namespace equifl::server

@@ -1,0 +1,117 @@
+// Who takes part in which round, and when a round closes.
+//
+// The coordinator is the aggregator's round state machine, free of tensors and
+// gRPC: clients join; a round opens once enough have joined and selects a seeded
+// sample of them; selected clients receive the task when they poll; their updates
+// count while the round collects; the round closes at a quorum of the selected
+// clients or at its deadline, whichever comes first, so stragglers and clients that
+// disconnect are dropped instead of stalling the run. An update is folded in under
+// the coordinator's lock (TryCommit), so no update can slip into a closed round.
+#ifndef EQUIFL_SERVER_ROUND_COORDINATOR_H_
+#define EQUIFL_SERVER_ROUND_COORDINATOR_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+
+namespace equifl::server {
+
+//! How rounds are formed and closed.
+struct RoundOptions {
+  uint32_t rounds = 5;           //!< Rounds to run in total (counting resumed ones).
+  uint32_t min_clients = 2;      //!< Joined clients needed before a round opens.
+  double client_fraction = 1.0;  //!< Share of joined clients selected per round, in (0, 1].
+  double quorum = 1.0;           //!< Share of selected clients whose updates close a round.
+  std::chrono::milliseconds round_deadline{std::chrono::minutes(2)};  //!< Close by this age.
+  uint64_t seed = 0;  //!< Seeds the selection of clients.
+
+  //! OK, or which option is out of range and what is allowed.
+  absl::Status Validate() const;
+};
+
+//! What a polling client is told to do.
+struct Assignment {
+  enum class Kind { kWait, kTrain, kFinished };
+  Kind kind = Kind::kWait;                         //!< kTrain carries the round to train in.
+  uint64_t round_id = 0;                           //!< The open round, for kTrain.
+  std::chrono::system_clock::time_point deadline;  //!< The round's deadline, for kTrain.
+};
+
+//! The clients whose updates a closed round counted.
+struct RoundOutcome {
+  uint64_t round_id = 0;                  //!< The round that closed.
+  std::vector<std::string> selected;      //!< Clients the round selected.
+  std::vector<std::string> contributors;  //!< Clients whose updates were committed.
+  bool reached_quorum = false;            //!< False when the deadline closed it.
+};
+
+class RoundCoordinator {
+ public:
+  //! `completed_rounds` rounds are already done (0 for a new run, the checkpoint's
+  //! round after --resume); the next round opened is completed_rounds + 1.
+  RoundCoordinator(const RoundOptions& options, uint64_t completed_rounds);
+
+  //! Registers a client; joining again is harmless.
+  void Join(const std::string& client_id);
+
+  //! Long poll: returns the client's task for the open round if it was selected
+  //! and has not taken it yet, kFinished once every round is done or Stop() was
+  //! called, otherwise kWait after at most `timeout`.
+  Assignment WaitForAssignment(const std::string& client_id, std::chrono::milliseconds timeout);
+
+  //! Counts `client_id`'s update for `round_id` by running `fold` (which adds the
+  //! decoded update to the round's aggregate) under the coordinator's lock. Refused,
+  //! without running `fold`, when the round is not the open one, is closed, did not
+  //! select the client, or already counted it.
+  absl::Status TryCommit(const std::string& client_id, uint64_t round_id,
+                         const std::function<absl::Status()>& fold);
+
+  //! Checks what TryCommit would, without committing, so a server can refuse an
+  //! upload before it reads the update's chunks.
+  absl::Status CheckUpload(const std::string& client_id, uint64_t round_id) const;
+
+  //! Driver: waits until min_clients have joined and opens the next round; nullopt
+  //! once every round is done or Stop() was called.
+  std::optional<uint64_t> OpenNextRound();
+
+  //! Driver: waits for the open round's quorum or deadline, then closes it.
+  RoundOutcome AwaitClose();
+
+  //! Ends the run: pollers get kFinished and OpenNextRound returns nullopt.
+  void Stop();
+
+  //! Rounds closed so far, including those done before a resume.
+  uint64_t completed_rounds() const;
+
+ private:
+  enum class Phase { kIdle, kCollecting, kFinished };
+
+  absl::Status CheckUploadLocked(const std::string& client_id, uint64_t round_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  size_t QuorumCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  const RoundOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;  //!< Signalled on every state change.
+  Phase phase_ ABSL_GUARDED_BY(mutex_) = Phase::kIdle;
+  uint64_t completed_rounds_ ABSL_GUARDED_BY(mutex_);
+  uint64_t open_round_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::chrono::system_clock::time_point deadline_ ABSL_GUARDED_BY(mutex_);
+  std::set<std::string> joined_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::string> selected_ ABSL_GUARDED_BY(mutex_);   //!< Of the open round.
+  std::set<std::string> tasked_ ABSL_GUARDED_BY(mutex_);        //!< Given the open round's task.
+  std::vector<std::string> committed_ ABSL_GUARDED_BY(mutex_);  //!< In commit order.
+};
+
+}  // namespace equifl::server
+
+#endif  // EQUIFL_SERVER_ROUND_COORDINATOR_H_

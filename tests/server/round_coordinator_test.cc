@@ -1,0 +1,190 @@
+#include "server/round_coordinator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+namespace equifl::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+RoundOptions Options(uint32_t rounds, uint32_t min_clients) {
+  RoundOptions options;
+  options.rounds = rounds;
+  options.min_clients = min_clients;
+  options.round_deadline = 5s;
+  return options;
+}
+
+absl::Status Commit(RoundCoordinator& coordinator, const std::string& client, uint64_t round,
+                    int* folds = nullptr) {
+  return coordinator.TryCommit(client, round, [folds] {
+    if (folds) ++*folds;
+    return absl::OkStatus();
+  });
+}
+
+TEST(RoundCoordinatorTest, RoundOpensOnlyOnceEnoughClientsJoined) {
+  RoundCoordinator coordinator(Options(1, 2), 0);
+  coordinator.Join("a");
+  auto opened = std::async(std::launch::async, [&] { return coordinator.OpenNextRound(); });
+  EXPECT_EQ(opened.wait_for(100ms), std::future_status::timeout);
+  coordinator.Join("a");  // Joining twice does not count twice.
+  EXPECT_EQ(opened.wait_for(100ms), std::future_status::timeout);
+  coordinator.Join("b");
+  ASSERT_EQ(opened.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(opened.get(), 1u);
+}
+
+TEST(RoundCoordinatorTest, SelectedClientGetsItsTaskOnceOthersWait) {
+  RoundOptions options = Options(1, 4);
+  options.client_fraction = 0.5;
+  options.seed = 3;
+  RoundCoordinator coordinator(options, 0);
+  for (const char* client : {"a", "b", "c", "d"}) coordinator.Join(client);
+  ASSERT_EQ(coordinator.OpenNextRound(), 1u);
+  int trained = 0;
+  for (const char* client : {"a", "b", "c", "d"}) {
+    const Assignment assignment = coordinator.WaitForAssignment(client, 20ms);
+    if (assignment.kind == Assignment::Kind::kTrain) {
+      ++trained;
+      EXPECT_EQ(assignment.round_id, 1u);
+      EXPECT_GT(assignment.deadline, std::chrono::system_clock::now());
+      EXPECT_EQ(coordinator.WaitForAssignment(client, 20ms).kind, Assignment::Kind::kWait);
+    } else {
+      EXPECT_EQ(assignment.kind, Assignment::Kind::kWait);
+    }
+  }
+  EXPECT_EQ(trained, 2);  // Half of four.
+}
+
+TEST(RoundCoordinatorTest, SelectionIsDeterministicForASeed) {
+  auto selection = [](uint64_t seed) {
+    RoundOptions options = Options(1, 10);
+    options.client_fraction = 0.3;
+    options.seed = seed;
+    options.quorum = 1.0;
+    options.round_deadline = 10ms;
+    RoundCoordinator coordinator(options, 0);
+    for (int i = 0; i < 10; ++i) coordinator.Join("client-" + std::to_string(i));
+    coordinator.OpenNextRound();
+    return coordinator.AwaitClose().selected;
+  };
+  EXPECT_EQ(selection(7), selection(7));
+  EXPECT_EQ(selection(7).size(), 3u);
+  EXPECT_NE(selection(7), selection(8));
+}
+
+TEST(RoundCoordinatorTest, CommitsAreRefusedUnlessExpected) {
+  RoundCoordinator coordinator(Options(2, 2), 0);
+  coordinator.Join("a");
+  coordinator.Join("b");
+  ASSERT_EQ(coordinator.OpenNextRound(), 1u);
+  int folds = 0;
+  // "b" has not polled its task yet.
+  EXPECT_THAT(Commit(coordinator, "b", 1, &folds).message(), HasSubstr("not given a task"));
+  ASSERT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kTrain);
+  EXPECT_THAT(Commit(coordinator, "a", 2, &folds).message(),
+              HasSubstr("round 2 is not collecting updates; round 1 is"));
+  EXPECT_TRUE(coordinator.CheckUpload("a", 1).ok());
+  EXPECT_TRUE(Commit(coordinator, "a", 1, &folds).ok());
+  EXPECT_EQ(Commit(coordinator, "a", 1, &folds).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(folds, 1);
+  // A failing fold does not count.
+  ASSERT_EQ(coordinator.WaitForAssignment("b", 1s).kind, Assignment::Kind::kTrain);
+  EXPECT_FALSE(
+      coordinator.TryCommit("b", 1, [] { return absl::DataLossError("bad checksum"); }).ok());
+  EXPECT_TRUE(Commit(coordinator, "b", 1, &folds).ok());
+  const RoundOutcome outcome = coordinator.AwaitClose();
+  EXPECT_TRUE(outcome.reached_quorum);
+  EXPECT_THAT(outcome.contributors, ElementsAre("a", "b"));
+}
+
+TEST(RoundCoordinatorTest, QuorumClosesTheRoundEarly) {
+  RoundOptions options = Options(1, 4);
+  options.quorum = 0.5;
+  options.round_deadline = 60s;
+  RoundCoordinator coordinator(options, 0);
+  for (const char* client : {"a", "b", "c", "d"}) coordinator.Join(client);
+  coordinator.OpenNextRound();
+  for (const char* client : {"a", "b", "c", "d"}) coordinator.WaitForAssignment(client, 1s);
+  ASSERT_TRUE(Commit(coordinator, "c", 1).ok());
+  ASSERT_TRUE(Commit(coordinator, "a", 1).ok());
+  const auto start = std::chrono::steady_clock::now();
+  const RoundOutcome outcome = coordinator.AwaitClose();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE(outcome.reached_quorum);
+  EXPECT_THAT(outcome.contributors, ElementsAre("c", "a"));
+  EXPECT_THAT(Commit(coordinator, "b", 1).message(), HasSubstr("not collecting"));
+}
+
+TEST(RoundCoordinatorTest, DeadlineDropsStragglers) {
+  RoundOptions options = Options(2, 3);
+  options.round_deadline = 200ms;
+  RoundCoordinator coordinator(options, 0);
+  for (const char* client : {"a", "b", "c"}) coordinator.Join(client);
+  coordinator.OpenNextRound();
+  for (const char* client : {"a", "b", "c"}) coordinator.WaitForAssignment(client, 1s);
+  ASSERT_TRUE(Commit(coordinator, "b", 1).ok());
+  const RoundOutcome outcome = coordinator.AwaitClose();
+  EXPECT_FALSE(outcome.reached_quorum);
+  EXPECT_THAT(outcome.contributors, ElementsAre("b"));
+  EXPECT_EQ(coordinator.completed_rounds(), 1u);
+  // The straggler's late update is refused; the next round opens without waiting.
+  EXPECT_FALSE(Commit(coordinator, "a", 1).ok());
+  EXPECT_EQ(coordinator.OpenNextRound(), 2u);
+}
+
+TEST(RoundCoordinatorTest, RunFinishesAfterItsRounds) {
+  RoundOptions options = Options(1, 1);
+  RoundCoordinator coordinator(options, 0);
+  coordinator.Join("a");
+  ASSERT_EQ(coordinator.OpenNextRound(), 1u);
+  ASSERT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kTrain);
+  ASSERT_TRUE(Commit(coordinator, "a", 1).ok());
+  coordinator.AwaitClose();
+  EXPECT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kFinished);
+  EXPECT_EQ(coordinator.OpenNextRound(), std::nullopt);
+}
+
+TEST(RoundCoordinatorTest, ResumeContinuesAfterTheCompletedRounds) {
+  RoundCoordinator resumed(Options(5, 1), 3);
+  resumed.Join("a");
+  EXPECT_EQ(resumed.OpenNextRound(), 4u);
+  RoundCoordinator done(Options(5, 1), 5);
+  EXPECT_EQ(done.OpenNextRound(), std::nullopt);
+}
+
+TEST(RoundCoordinatorTest, StopWakesPollersAndTheDriver) {
+  RoundCoordinator coordinator(Options(3, 2), 0);
+  auto poll =
+      std::async(std::launch::async, [&] { return coordinator.WaitForAssignment("a", 30s).kind; });
+  auto open = std::async(std::launch::async, [&] { return coordinator.OpenNextRound(); });
+  std::this_thread::sleep_for(50ms);
+  coordinator.Stop();
+  ASSERT_EQ(poll.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(poll.get(), Assignment::Kind::kFinished);
+  ASSERT_EQ(open.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(open.get(), std::nullopt);
+}
+
+TEST(RoundOptionsTest, ValidateNamesTheField) {
+  RoundOptions options;
+  options.quorum = 0;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("quorum is 0"));
+  options = {};
+  options.client_fraction = 1.5;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("client_fraction is 1.5"));
+  options = {};
+  options.rounds = 0;
+  EXPECT_FALSE(options.Validate().ok());
+  EXPECT_TRUE(RoundOptions().Validate().ok());
+}
+
+}  // namespace
+}  // namespace equifl::server
