@@ -5,7 +5,9 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <span>
 #include <sstream>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -101,6 +103,68 @@ absl::StatusOr<uint64_t> ReadUnsigned(const Section& section, const YAML::Node& 
   return value;
 }
 
+using Handler = Section::Handler;
+
+Handler Unsigned(const Section& section, auto& target, uint64_t min, uint64_t max) {
+  return [&section, &target, min, max](const YAML::Node& node,
+                                       const std::string& key) -> absl::Status {
+    EQUIFL_ASSIGN_OR_RETURN(uint64_t value, ReadUnsigned(section, node, key, min, max));
+    target = static_cast<std::remove_reference_t<decltype(target)>>(value);
+    return absl::OkStatus();
+  };
+}
+
+Handler Real(const Section& section, auto& target, double min, double max) {
+  return [&section, &target, min, max](const YAML::Node& node,
+                                       const std::string& key) -> absl::Status {
+    EQUIFL_ASSIGN_OR_RETURN(std::string text, ReadScalar(section, node, key));
+    double value = 0;
+    size_t parsed = 0;
+    try {
+      value = std::stod(text, &parsed);
+    } catch (const std::exception&) {
+      parsed = 0;
+    }
+    if (parsed != text.size() || text.empty() || !(value >= min && value <= max)) {
+      return section.Error(node, absl::StrCat(key, " is '", text, "'; allowed values: ",
+                                              "numbers from ", min, " to ", max));
+    }
+    target = value;
+    return absl::OkStatus();
+  };
+}
+
+Handler Boolean(const Section& section, bool& target) {
+  return [&section, &target](const YAML::Node& node, const std::string& key) -> absl::Status {
+    static constexpr absl::string_view kBooleans[] = {"true", "false"};
+    EQUIFL_ASSIGN_OR_RETURN(std::string value, ReadChoice(section, node, key, kBooleans));
+    target = value == "true";
+    return absl::OkStatus();
+  };
+}
+
+Handler Text(const Section& section, std::string& target) {
+  return [&section, &target](const YAML::Node& node, const std::string& key) -> absl::Status {
+    EQUIFL_ASSIGN_OR_RETURN(target, ReadScalar(section, node, key));
+    if (target.empty()) return section.Error(node, absl::StrCat(key, " is empty"));
+    return absl::OkStatus();
+  };
+}
+
+// A value chosen from `allowed` and turned into `target` by `parse`.
+template <typename T, typename Parse>
+Handler Choice(const Section& section, T& target, std::span<const absl::string_view> allowed,
+               Parse parse) {
+  return [&section, &target, allowed, parse](const YAML::Node& node,
+                                             const std::string& key) -> absl::Status {
+    EQUIFL_ASSIGN_OR_RETURN(std::string name, ReadChoice(section, node, key, allowed));
+    EQUIFL_ASSIGN_OR_RETURN(target, parse(name));
+    return absl::OkStatus();
+  };
+}
+
+constexpr double kHuge = 1e30;
+
 absl::Status ReadLog(const Section& section, Config& config) {
   return section.ForEachKey({
       {"level",
@@ -114,20 +178,86 @@ absl::Status ReadLog(const Section& section, Config& config) {
 absl::Status ReadTransport(const Section& section, Config& config) {
   static constexpr absl::string_view kEncodings[] = {"fp32", "fp16", "bf16", "int8"};
   return section.ForEachKey({
-      {"encoding",
-       [&](const YAML::Node& node, const std::string& key) -> absl::Status {
-         EQUIFL_ASSIGN_OR_RETURN(std::string name, ReadChoice(section, node, key, kEncodings));
-         EQUIFL_ASSIGN_OR_RETURN(config.codec.encoding, protocol::ParseEncoding(name));
-         return absl::OkStatus();
-       }},
+      {"encoding", Choice(section, config.codec.encoding, kEncodings,
+                          [](const std::string& name) { return protocol::ParseEncoding(name); })},
       {"chunk_bytes",
+       Unsigned(section, config.codec.max_chunk_bytes, protocol::CodecOptions::kMinChunkBytes,
+                protocol::CodecOptions::kMaxChunkBytes)},
+  });
+}
+
+absl::Status ReadServer(const Section& section, ServerConfig& server) {
+  static constexpr absl::string_view kOptimizers[] = {"fedavg", "fedavgm", "fedadam", "fedyogi"};
+  server::RoundOptions& rounds = server.rounds;
+  return section.ForEachKey({
+      {"address", Text(section, server.address)},
+      {"run_dir", Text(section, server.run_dir)},
+      {"rounds", Unsigned(section, rounds.rounds, 1, 1'000'000)},
+      {"min_clients", Unsigned(section, rounds.min_clients, 1, 1'000'000)},
+      {"client_fraction", Real(section, rounds.client_fraction, 1e-6, 1)},
+      {"quorum", Real(section, rounds.quorum, 1e-6, 1)},
+      {"round_deadline_seconds",
        [&](const YAML::Node& node, const std::string& key) -> absl::Status {
-         EQUIFL_ASSIGN_OR_RETURN(
-             config.codec.max_chunk_bytes,
-             ReadUnsigned(section, node, key, protocol::CodecOptions::kMinChunkBytes,
-                          protocol::CodecOptions::kMaxChunkBytes));
+         EQUIFL_ASSIGN_OR_RETURN(uint64_t seconds, ReadUnsigned(section, node, key, 1, 604800));
+         rounds.round_deadline = std::chrono::seconds(seconds);
          return absl::OkStatus();
        }},
+      {"final_evaluation", Boolean(section, rounds.final_evaluation)},
+      {"selection_seed", Unsigned(section, rounds.seed, 0, UINT64_MAX)},
+      {"optimizer",
+       Choice(section, server.optimizer.kind, kOptimizers,
+              [](const std::string& name) { return aggregation::ParseServerOptimizerKind(name); })},
+      {"server_learning_rate",
+       [&](const YAML::Node& node, const std::string& key) -> absl::Status {
+         double rate = 0;
+         EQUIFL_RETURN_IF_ERROR(Real(section, rate, 1e-30, 1e30)(node, key));
+         server.optimizer.learning_rate = rate;
+         return absl::OkStatus();
+       }},
+      {"max_concurrent_uploads", Unsigned(section, server.max_concurrent_uploads, 1, 1024)},
+  });
+}
+
+absl::Status ReadTraining(const Section& section, client::TrainerOptions& training) {
+  static constexpr absl::string_view kOptimizers[] = {"adam", "adamw", "sgd"};
+  static constexpr absl::string_view kSchedules[] = {"constant", "cosine", "step"};
+  return section.ForEachKey({
+      {"epochs", Unsigned(section, training.epochs, 0, client::TrainerOptions::kMaxEpochs)},
+      {"steps", Unsigned(section, training.steps, 0, 1'000'000'000)},
+      {"batch_size",
+       Unsigned(section, training.batch_size, 1, client::TrainerOptions::kMaxBatchSize)},
+      {"learning_rate", Real(section, training.learning_rate, 1e-12, 1e3)},
+      {"optimizer",
+       Choice(section, training.optimizer, kOptimizers,
+              [](const std::string& name) { return client::ParseOptimizerKind(name); })},
+      {"weight_decay", Real(section, training.weight_decay, 0, 1e3)},
+      {"proximal_mu", Real(section, training.proximal_mu, 0, 1e6)},
+      {"lr_schedule",
+       Choice(section, training.lr_schedule, kSchedules,
+              [](const std::string& name) { return client::ParseLrSchedule(name); })},
+      {"seed", Unsigned(section, training.seed, 0, UINT64_MAX)},
+      {"device", Text(section, training.device)},
+  });
+}
+
+absl::Status ReadModel(const Section& section, ModelConfig& model) {
+  static constexpr absl::string_view kEncoders[] = {"conv", "transformer"};
+  static constexpr absl::string_view kFusions[] = {"cross_attention", "concat"};
+  client::ModelOptions& options = model.options;
+  return section.ForEachKey({
+      {"hidden_size",
+       Unsigned(section, options.hidden_size, 1, client::ModelOptions::kMaxHiddenSize)},
+      {"encoder", Choice(section, options.encoder, kEncoders,
+                         [](const std::string& name) { return client::ParseEncoderKind(name); })},
+      {"encoder_depth",
+       Unsigned(section, options.encoder_depth, 1, client::ModelOptions::kMaxDepth)},
+      {"fusion", Choice(section, options.fusion, kFusions,
+                        [](const std::string& name) { return client::ParseFusionKind(name); })},
+      {"attention_heads", Unsigned(section, options.attention_heads, 1, 1024)},
+      {"dropout", Real(section, options.dropout, 0, 0.99)},
+      {"adversary", Boolean(section, options.adversary)},
+      {"adversary_lambda", Real(section, options.adversary_lambda, 0, kHuge)},
+      {"seed", Unsigned(section, model.seed, 0, UINT64_MAX)},
   });
 }
 
@@ -151,9 +281,28 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
        [&](const YAML::Node& node, const std::string& key) {
          return ReadTransport(Section(node, key, source), config);
        }},
+      {"server",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadServer(Section(node, key, source), config.server);
+       }},
+      {"training",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadTraining(Section(node, key, source), config.training);
+       }},
+      {"model",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadModel(Section(node, key, source), config.model);
+       }},
   }));
-  if (absl::Status status = config.codec.Validate(); !status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", status.message()));
+  // Cross-field rules the per-key checks cannot see.
+  for (const auto& [section, status] : {std::pair{"transport", config.codec.Validate()},
+                                        {"server", config.server.rounds.Validate()},
+                                        {"server", config.server.optimizer.Validate()},
+                                        {"training", config.training.Validate()}}) {
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": ", section, ": ", status.message()));
+    }
   }
   return config;
 }

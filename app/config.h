@@ -13,9 +13,29 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "aggregation/server_optimizer.h"
+#include "client/local_trainer.h"
+#include "client/model_options.h"
 #include "protocol/chunk_encoder.h"
+#include "server/round_coordinator.h"
 
 namespace equifl::app {
+
+//! The `server` section: where the aggregator listens and how it runs rounds.
+struct ServerConfig {
+  std::string address = "127.0.0.1:50051";        //!< host:port to listen on (clients dial it).
+  std::string run_dir = "runs/equifl";            //!< Checkpoints and history.db go here.
+  server::RoundOptions rounds;                    //!< rounds, min_clients, client_fraction, ...
+  aggregation::ServerOptimizerOptions optimizer;  //!< optimizer, server_learning_rate.
+  uint32_t max_concurrent_uploads = 2;            //!< Updates decoded at once.
+};
+
+//! The `model` section: the architecture every participant builds. Modalities,
+//! classes and groups come from the data's shard manifest.
+struct ModelConfig {
+  client::ModelOptions options;  //!< hidden_size, encoder, fusion, ...
+  uint64_t seed = 0;             //!< Seeds the initial weights.
+};
 
 //! Everything the configuration file sets; defaults are the in-class initialisers.
 struct Config {
@@ -23,6 +43,9 @@ struct Config {
   std::string log_level = "info";
   //! How tensors travel: `transport.encoding` and `transport.chunk_bytes`.
   protocol::CodecOptions codec;
+  ServerConfig server;              //!< The `server` section.
+  client::TrainerOptions training;  //!< The `training` section (sent with every task).
+  ModelConfig model;                //!< The `model` section.
 };
 
 //! The log levels accepted by `log.level` and `--log-level`, in order.

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "app/config.h"
+#include "app/data_commands.h"
+#include "app/federated_commands.h"
 #include "app/self_check.h"
 #include "protocol/encoding.h"
 
@@ -71,13 +73,36 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   const char* kPending = "(arrives with a later release; see the README's roadmap)";
-  app.add_subcommand("server",
-                     std::string("Run the aggregator that coordinates rounds ") + kPending);
-  app.add_subcommand("client", std::string("Run a client that trains on local data ") + kPending);
+  equifl::app::ServerCommand server_command;
+  std::optional<std::string> server_address;
+  std::optional<std::string> run_dir;
+  CLI::App* server = app.add_subcommand(
+      "server",
+      "Run the aggregator: wait for clients, run the configured rounds (server section), "
+      "checkpoint every round into the run folder, then run a final evaluation");
+  server->add_option("--schema", server_command.schema,
+                     "a shard folder (or its manifest.json) whose modalities, classes and "
+                     "groups size the model of a new run; manifests hold no samples");
+  server->add_flag("--resume", server_command.resume,
+                   "continue the run in the run folder from its last completed round");
+  server->add_option("--address", server_address, "host:port to listen on (server.address)");
+  server->add_option("--run-dir", run_dir, "run folder (server.run_dir)");
+
+  equifl::app::ClientCommand client_command;
+  CLI::App* client = app.add_subcommand(
+      "client",
+      "Run a client: join the aggregator, train on the shard's training split each round, "
+      "and evaluate the final model on its test split; raw data never leaves");
+  client->add_option("--shard", client_command.shard, "the client's shard folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  client->add_option("--server", server_address, "host:port of the aggregator (server.address)");
+  client->add_option("--id", client_command.client_id,
+                     "the client id to ask for (letters, digits, '.', '_', '-')");
   app.add_subcommand("sim", std::string("Simulate many clients and the aggregator in one "
                                         "process ") +
                                 kPending);
-  app.add_subcommand("data", std::string("Import, synthesise and inspect data shards ") + kPending);
+  equifl::app::DataCommand data_command(app);
   app.add_subcommand("eval", std::string("Compute accuracy and fairness metrics of a "
                                          "checkpoint ") +
                                  kPending);
@@ -104,7 +129,12 @@ int main(int argc, char** argv) {
   }
   ConfigureLogging(log_level.value_or(config.log_level));
 
+  if (server_address) config.server.address = *server_address;
+  if (run_dir) config.server.run_dir = *run_dir;
   if (selfcheck->parsed()) return RunSelfCheck(config, parameters);
+  if (server->parsed()) return equifl::app::RunServerCommand(config, server_command);
+  if (client->parsed()) return equifl::app::RunClientCommand(config, client_command);
+  if (data_command.parsed()) return data_command.Run();
   for (const CLI::App* command : app.get_subcommands()) {
     spdlog::error("'equifl {}' is not available in equifl {} yet", command->get_name(),
                   EQUIFL_VERSION);

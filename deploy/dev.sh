@@ -2,7 +2,7 @@
 # One entry point for a fresh Debian 12 machine: installs what equifl needs,
 # builds it, and then runs the demo or the test suite.
 #
-#   deploy/dev.sh demo    # install, build, run a small demo
+#   deploy/dev.sh demo    # install, build, run a small federated training (deploy/demo.sh)
 #   deploy/dev.sh test    # install, build, run every test (ctest's summary last)
 #   deploy/dev.sh build   # install and build only
 set -euo pipefail
@@ -24,10 +24,8 @@ cmake --build --preset default
 
 case "$action" in
   demo)
-    echo "== equifl --version"
     build/default/app/equifl --version
-    echo "== equifl selfcheck: a random 10M-parameter model through every wire encoding"
-    build/default/app/equifl selfcheck
+    deploy/demo.sh
     ;;
   test)
     echo "== tests"

@@ -28,7 +28,7 @@ absl::Status RoundOptions::Validate() const {
 
 RoundCoordinator::RoundCoordinator(const RoundOptions& options, uint64_t completed_rounds)
     : options_(options), completed_rounds_(completed_rounds) {
-  if (completed_rounds_ >= options_.rounds) phase_ = Phase::kFinished;
+  if (completed_rounds_ >= TotalRounds()) phase_ = Phase::kFinished;
 }
 
 void RoundCoordinator::Join(const std::string& client_id) {
@@ -37,6 +37,11 @@ void RoundCoordinator::Join(const std::string& client_id) {
     joined_.insert(client_id);
   }
   changed_.notify_all();
+}
+
+bool RoundCoordinator::IsJoined(const std::string& client_id) const {
+  std::lock_guard lock(mutex_);
+  return joined_.contains(client_id);
 }
 
 Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
@@ -48,7 +53,9 @@ Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
     if (phase_ == Phase::kCollecting && !tasked_.contains(client_id) &&
         std::find(selected_.begin(), selected_.end(), client_id) != selected_.end()) {
       tasked_.insert(client_id);
-      return {Assignment::Kind::kTrain, open_round_, deadline_};
+      return {
+          IsEvaluationRound(open_round_) ? Assignment::Kind::kEvaluate : Assignment::Kind::kTrain,
+          open_round_, deadline_};
     }
     if (changed_.wait_until(lock, give_up) == std::cv_status::timeout) {
       return {Assignment::Kind::kWait};
@@ -111,8 +118,9 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound() {
   std::vector<std::string> candidates(joined_.begin(), joined_.end());
   std::mt19937_64 generator(options_.seed * 1000003 + open_round_);
   std::shuffle(candidates.begin(), candidates.end(), generator);
-  const auto count =
-      static_cast<size_t>(std::ceil(options_.client_fraction * candidates.size() - 1e-9));
+  // Every joined client evaluates the final model; training rounds take a sample.
+  const double fraction = IsEvaluationRound(open_round_) ? 1.0 : options_.client_fraction;
+  const auto count = static_cast<size_t>(std::ceil(fraction * candidates.size() - 1e-9));
   candidates.resize(std::clamp<size_t>(count, 1, candidates.size()));
   std::sort(candidates.begin(), candidates.end());
   selected_ = std::move(candidates);
@@ -133,7 +141,7 @@ RoundOutcome RoundCoordinator::AwaitClose() {
   RoundOutcome outcome{open_round_, selected_, committed_, reached && phase_ == Phase::kCollecting};
   if (phase_ == Phase::kCollecting) {
     completed_rounds_ = open_round_;
-    phase_ = completed_rounds_ >= options_.rounds ? Phase::kFinished : Phase::kIdle;
+    phase_ = completed_rounds_ >= TotalRounds() ? Phase::kFinished : Phase::kIdle;
   }
   lock.unlock();
   changed_.notify_all();

@@ -27,7 +27,10 @@ namespace equifl::server {
 
 //! How rounds are formed and closed.
 struct RoundOptions {
-  uint32_t rounds = 5;           //!< Rounds to run in total (counting resumed ones).
+  uint32_t rounds = 5;  //!< Training rounds in total (counting resumed ones).
+  //! After the training rounds, one more round in which every joined client
+  //! evaluates the final model on its test split.
+  bool final_evaluation = true;
   uint32_t min_clients = 2;      //!< Joined clients needed before a round opens.
   double client_fraction = 1.0;  //!< Share of joined clients selected per round, in (0, 1].
   double quorum = 1.0;           //!< Share of selected clients whose updates close a round.
@@ -40,10 +43,10 @@ struct RoundOptions {
 
 //! What a polling client is told to do.
 struct Assignment {
-  enum class Kind { kWait, kTrain, kFinished };
-  Kind kind = Kind::kWait;                         //!< kTrain carries the round to train in.
-  uint64_t round_id = 0;                           //!< The open round, for kTrain.
-  std::chrono::system_clock::time_point deadline;  //!< The round's deadline, for kTrain.
+  enum class Kind { kWait, kTrain, kEvaluate, kFinished };
+  Kind kind = Kind::kWait;                         //!< kTrain and kEvaluate carry their round.
+  uint64_t round_id = 0;                           //!< The open round, for kTrain and kEvaluate.
+  std::chrono::system_clock::time_point deadline;  //!< The round's deadline.
 };
 
 //! The clients whose updates a closed round counted.
@@ -62,6 +65,9 @@ class RoundCoordinator {
 
   //! Registers a client; joining again is harmless.
   void Join(const std::string& client_id);
+
+  //! Whether `client_id` has joined.
+  bool IsJoined(const std::string& client_id) const;
 
   //! Long poll: returns the client's task for the open round if it was selected
   //! and has not taken it yet, kFinished once every round is done or Stop() was
@@ -92,12 +98,17 @@ class RoundCoordinator {
   //! Rounds closed so far, including those done before a resume.
   uint64_t completed_rounds() const;
 
+  //! Whether `round_id` is the final evaluation round (after every training round).
+  bool IsEvaluationRound(uint64_t round_id) const { return round_id > options_.rounds; }
+
  private:
   enum class Phase { kIdle, kCollecting, kFinished };
 
   absl::Status CheckUploadLocked(const std::string& client_id, uint64_t round_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   size_t QuorumCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  //! Training rounds plus the evaluation round, if any.
+  uint64_t TotalRounds() const { return options_.rounds + (options_.final_evaluation ? 1 : 0); }
 
   const RoundOptions options_;
   mutable std::mutex mutex_;

@@ -77,6 +77,56 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(config->log_level, defaults.log_level);
   EXPECT_EQ(config->codec.encoding, defaults.codec.encoding);
   EXPECT_EQ(config->codec.max_chunk_bytes, defaults.codec.max_chunk_bytes);
+  EXPECT_EQ(config->server.address, defaults.server.address);
+  EXPECT_EQ(config->server.run_dir, defaults.server.run_dir);
+  EXPECT_EQ(config->server.rounds.rounds, defaults.server.rounds.rounds);
+  EXPECT_EQ(config->server.rounds.min_clients, defaults.server.rounds.min_clients);
+  EXPECT_EQ(config->server.rounds.round_deadline, defaults.server.rounds.round_deadline);
+  EXPECT_EQ(config->server.rounds.final_evaluation, defaults.server.rounds.final_evaluation);
+  EXPECT_EQ(config->server.optimizer.kind, defaults.server.optimizer.kind);
+  EXPECT_EQ(config->server.max_concurrent_uploads, defaults.server.max_concurrent_uploads);
+  EXPECT_EQ(config->training.epochs, defaults.training.epochs);
+  EXPECT_EQ(config->training.batch_size, defaults.training.batch_size);
+  EXPECT_EQ(config->training.learning_rate, defaults.training.learning_rate);
+  EXPECT_EQ(config->training.optimizer, defaults.training.optimizer);
+  EXPECT_EQ(config->model.options.hidden_size, defaults.model.options.hidden_size);
+  EXPECT_EQ(config->model.options.encoder, defaults.model.options.encoder);
+  EXPECT_EQ(config->model.options.fusion, defaults.model.options.fusion);
+  EXPECT_EQ(config->model.options.dropout, defaults.model.options.dropout);
+  EXPECT_EQ(config->model.options.adversary_lambda, defaults.model.options.adversary_lambda);
+}
+
+TEST(ConfigTest, ReadsServerTrainingAndModelSections) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "server:\n  rounds: 7\n  quorum: 0.5\n  optimizer: fedadam\n"
+      "  server_learning_rate: 0.05\n  final_evaluation: false\n  round_deadline_seconds: 30\n"
+      "training:\n  optimizer: sgd\n  learning_rate: 0.01\n  epochs: 0\n  steps: 12\n"
+      "model:\n  encoder: transformer\n  fusion: concat\n  hidden_size: 48\n",
+      "run.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.rounds.rounds, 7u);
+  EXPECT_EQ(config->server.rounds.quorum, 0.5);
+  EXPECT_FALSE(config->server.rounds.final_evaluation);
+  EXPECT_EQ(config->server.rounds.round_deadline, std::chrono::seconds(30));
+  EXPECT_EQ(config->server.optimizer.kind, aggregation::ServerOptimizerKind::kFedAdam);
+  EXPECT_EQ(config->server.optimizer.learning_rate, 0.05);
+  EXPECT_EQ(config->training.optimizer, client::OptimizerKind::kSgd);
+  EXPECT_EQ(config->training.steps, 12);
+  EXPECT_EQ(config->model.options.encoder, client::EncoderKind::kTransformer);
+  EXPECT_EQ(config->model.options.fusion, client::FusionKind::kConcat);
+  EXPECT_EQ(config->model.options.hidden_size, 48);
+}
+
+TEST(ConfigTest, SectionValuesAreCheckedWithTheirKey) {
+  EXPECT_THAT(ParseConfig("server:\n  quorum: 1.5\n", "run.yaml").status().message(),
+              HasSubstr("run.yaml:2: server.quorum is '1.5'; allowed values: numbers from"));
+  EXPECT_THAT(ParseConfig("server:\n  optimizer: sgd\n", "run.yaml").status().message(),
+              HasSubstr("server.optimizer is 'sgd'; allowed values: fedavg, fedavgm, fedadam, "
+                        "fedyogi"));
+  EXPECT_THAT(ParseConfig("model:\n  adversary: maybe\n", "run.yaml").status().message(),
+              HasSubstr("model.adversary is 'maybe'; allowed values: true, false"));
+  EXPECT_THAT(ParseConfig("training:\n  epochs: 0\n", "run.yaml").status().message(),
+              HasSubstr("run.yaml: training:"));
 }
 
 TEST(ConfigTest, MissingFile) {

@@ -77,9 +77,9 @@ TEST(EquiflCommandTest, UnknownSubcommandAndBadFlagsAreUsageErrors) {
 }
 
 TEST(EquiflCommandTest, SubcommandsNotYetAvailableSaySoAndFail) {
-  const Outcome outcome = RunEquifl("server");
+  const Outcome outcome = RunEquifl("eval");
   EXPECT_EQ(outcome.exit_code, 2);
-  EXPECT_THAT(outcome.output, HasSubstr("'equifl server' is not available"));
+  EXPECT_THAT(outcome.output, HasSubstr("'equifl eval' is not available"));
 }
 
 }  // namespace

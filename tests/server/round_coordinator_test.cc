@@ -18,6 +18,7 @@ RoundOptions Options(uint32_t rounds, uint32_t min_clients) {
   options.rounds = rounds;
   options.min_clients = min_clients;
   options.round_deadline = 5s;
+  options.final_evaluation = false;
   return options;
 }
 
@@ -150,6 +151,24 @@ TEST(RoundCoordinatorTest, RunFinishesAfterItsRounds) {
   coordinator.AwaitClose();
   EXPECT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kFinished);
   EXPECT_EQ(coordinator.OpenNextRound(), std::nullopt);
+}
+
+TEST(RoundCoordinatorTest, FinalEvaluationRoundAsksEveryClient) {
+  RoundOptions options = Options(1, 2);
+  options.final_evaluation = true;
+  options.client_fraction = 0.5;
+  RoundCoordinator coordinator(options, 1);  // The training round is done.
+  coordinator.Join("a");
+  coordinator.Join("b");
+  ASSERT_EQ(coordinator.OpenNextRound(), 2u);
+  EXPECT_TRUE(coordinator.IsEvaluationRound(2));
+  for (const char* client : {"a", "b"}) {
+    const Assignment assignment = coordinator.WaitForAssignment(client, 1s);
+    EXPECT_EQ(assignment.kind, Assignment::Kind::kEvaluate) << client;
+    ASSERT_TRUE(Commit(coordinator, client, 2).ok());
+  }
+  EXPECT_EQ(coordinator.AwaitClose().contributors.size(), 2u);
+  EXPECT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kFinished);
 }
 
 TEST(RoundCoordinatorTest, ResumeContinuesAfterTheCompletedRounds) {

@@ -1,0 +1,133 @@
+#include "aggregation/weighted_mean.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace equifl::aggregation {
+namespace {
+
+constexpr uint32_t kMagnitudeMask = 0x7FFFFFFFu;
+constexpr uint32_t kInfinityBits = 0x7F800000u;
+
+// 1 if the float with these bits is infinite or NaN, else 0.
+inline uint32_t NonFiniteBit(uint32_t bits) {
+  return static_cast<uint32_t>((bits & kMagnitudeMask) >= kInfinityBits);
+}
+
+// The value with these bits, or +0 if it is not finite. Integer masking instead of
+// a branch or a floating-point select keeps the loops below as fast as a bare fold.
+inline double FiniteOrZero(uint32_t bits) {
+  return static_cast<double>(std::bit_cast<float>(bits & (NonFiniteBit(bits) - 1u)));
+}
+
+// sum[i] += weight * x[i] for every finite x[i]; returns whether any x[i] was not
+// finite (those contribute nothing). The server's hot loop: it reads 12 bytes and
+// writes 8 per element, and GCC vectorises it at -O3 (see CMakeLists.txt).
+bool FoldFinite(double* __restrict sum, const float* __restrict x, double weight, size_t size) {
+  uint32_t non_finite = 0;
+  for (size_t i = 0; i < size; ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(x[i]);
+    non_finite |= NonFiniteBit(bits);
+    sum[i] += weight * FiniteOrZero(bits);
+  }
+  return non_finite != 0;
+}
+
+// Undoes FoldFinite, up to one rounding per element.
+void UnfoldFinite(double* __restrict sum, const float* __restrict x, double weight, size_t size) {
+  for (size_t i = 0; i < size; ++i) {
+    sum[i] -= weight * FiniteOrZero(std::bit_cast<uint32_t>(x[i]));
+  }
+}
+
+void AddInPlace(double* __restrict sum, const double* __restrict other, size_t size) {
+  for (size_t i = 0; i < size; ++i) sum[i] += other[i];
+}
+
+// mean[i] = float(sum[i] / total); returns whether any result is not finite.
+bool Divide(const double* __restrict sum, double total, float* __restrict mean, size_t size) {
+  uint32_t non_finite = 0;
+  for (size_t i = 0; i < size; ++i) {
+    mean[i] = static_cast<float>(sum[i] / total);
+    non_finite |= NonFiniteBit(std::bit_cast<uint32_t>(mean[i]));
+  }
+  return non_finite != 0;
+}
+
+}  // namespace
+
+WeightedMean::WeightedMean(size_t size) : sum_(size, 0.0) {}
+
+WeightedMean::WeightedMean(WeightedMean&& other) noexcept
+    : sum_(std::move(other.sum_)),
+      total_weight_(std::exchange(other.total_weight_, 0.0)),
+      count_(std::exchange(other.count_, 0)) {
+  other.sum_.clear();
+}
+
+WeightedMean& WeightedMean::operator=(WeightedMean&& other) noexcept {
+  if (this != &other) {
+    sum_ = std::move(other.sum_);
+    other.sum_.clear();
+    total_weight_ = std::exchange(other.total_weight_, 0.0);
+    count_ = std::exchange(other.count_, 0);
+  }
+  return *this;
+}
+
+absl::Status WeightedMean::Accumulate(double weight, std::span<const float> update) {
+  if (!std::isfinite(weight) || !(weight > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("update weight must be finite and > 0; got ", weight));
+  }
+  if (update.size() != sum_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "update has ", update.size(), " elements; the aggregate holds vectors of ", sum_.size()));
+  }
+  if (FoldFinite(sum_.data(), update.data(), weight, update.size())) {
+    UnfoldFinite(sum_.data(), update.data(), weight, update.size());
+    size_t index = 0;
+    while (std::isfinite(update[index])) ++index;
+    return absl::InvalidArgumentError(absl::StrCat("update element ", index, " is ", update[index],
+                                                   "; updates must be finite (update refused)"));
+  }
+  total_weight_ += weight;
+  ++count_;
+  return absl::OkStatus();
+}
+
+absl::Status WeightedMean::MergeWith(WeightedMean&& other) {
+  if (&other == this) {
+    return absl::InvalidArgumentError("cannot merge a weighted mean with itself");
+  }
+  if (other.size() != size()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot merge a weighted mean of ", other.size(),
+                                                   " elements into one of ", size()));
+  }
+  AddInPlace(sum_.data(), other.sum_.data(), sum_.size());
+  total_weight_ += other.total_weight_;
+  count_ += other.count_;
+  WeightedMean consumed = std::move(other);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<float>> WeightedMean::Report() && {
+  if (count_ == 0) {
+    return absl::FailedPreconditionError("no update was accumulated; there is no mean to report");
+  }
+  std::vector<float> mean(sum_.size());
+  const bool non_finite = Divide(sum_.data(), total_weight_, mean.data(), mean.size());
+  if (non_finite || !std::isfinite(total_weight_)) {
+    return absl::OutOfRangeError(
+        absl::StrCat("the weighted sum of ", count_, " updates (total weight ", total_weight_,
+                     ") overflowed; use smaller weights, e.g. sample counts"));
+  }
+  WeightedMean consumed = std::move(*this);
+  return mean;
+}
+
+}  // namespace equifl::aggregation

@@ -1,0 +1,376 @@
+#include "app/data_commands.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/csv_import.h"
+#include "client/shard.h"
+#include "protocol/tensor_view.h"
+#include "sim/synthetic_data.h"
+
+namespace equifl::app {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Errors a user fixes by changing the input exit 2; the rest 1.
+int Fail(const char* command, const absl::Status& status) {
+  std::fprintf(stderr, "equifl data %s: %s\n", command, std::string(status.message()).c_str());
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitUsage;
+    default:
+      return kExitFailure;
+  }
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string Counts(const client::SplitCounts& counts) {
+  return absl::StrCat(counts[0] + counts[1] + counts[2], " samples (train ", counts[0],
+                      ", validation ", counts[1], ", test ", counts[2], ")");
+}
+
+// One line per shard: samples per split and per group.
+absl::Status PrintShardLine(const std::string& dir) {
+  absl::StatusOr<client::Shard> shard = client::Shard::Open(dir);
+  if (!shard.ok()) return shard.status();
+  const client::ShardManifest& manifest = shard->manifest();
+  const client::ShardCounts counts = client::CountShard(manifest, shard->columns());
+  std::vector<std::string> groups;
+  for (size_t g = 0; g < manifest.groups.size(); ++g) {
+    const client::SplitCounts& c = counts.per_group[g];
+    groups.push_back(absl::StrCat(manifest.groups[g], " ", c[0] + c[1] + c[2]));
+  }
+  std::printf("  %s: %s; %s\n", dir.c_str(), Counts(manifest.split_counts).c_str(),
+              absl::StrJoin(groups, ", ").c_str());
+  return absl::OkStatus();
+}
+
+// The full picture of one shard for `inspect`.
+absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
+  absl::StatusOr<client::Shard> shard = client::Shard::Open(dir);
+  if (!shard.ok()) return shard.status();
+  const client::ShardManifest& manifest = shard->manifest();
+  const client::ShardCounts counts = client::CountShard(manifest, shard->columns());
+  for (int split = 0; split < client::kSplitCount; ++split) {
+    total[split] += manifest.split_counts[split];
+  }
+  std::printf("shard %s: %s\n", dir.c_str(), Counts(manifest.split_counts).c_str());
+  std::printf("  %-10s %-9s %-16s %s\n", "modality", "kind", "shape", "present");
+  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+    const client::ShardModality& modality = manifest.modalities[m];
+    const client::SplitCounts& present = counts.present[m];
+    const int64_t here = present[0] + present[1] + present[2];
+    std::printf("  %-10s %-9s %-16s %lld (%.1f%%)\n", modality.name.c_str(),
+                modality.kind == client::ModalityKind::kSequence ? "sequence" : "vector",
+                protocol::ShapeToString(modality.Shape(manifest.num_samples)).c_str(),
+                static_cast<long long>(here),
+                manifest.num_samples == 0 ? 0.0 : 100.0 * here / manifest.num_samples);
+  }
+  struct Row {
+    std::string name;
+    client::SplitCounts counts;
+  };
+  std::vector<Row> rows;
+  for (size_t g = 0; g < manifest.groups.size(); ++g) {
+    rows.push_back({manifest.group_attribute + "=" + manifest.groups[g], counts.per_group[g]});
+  }
+  for (size_t l = 0; l < manifest.languages.size(); ++l) {
+    rows.push_back({"language=" + manifest.languages[l], counts.per_language[l]});
+  }
+  for (size_t c = 0; c < manifest.labels.size(); ++c) {
+    rows.push_back({"label=" + manifest.labels[c], counts.per_label[c]});
+  }
+  size_t width = 7;
+  for (const Row& row : rows) width = std::max(width, row.name.size());
+  std::printf("  %-*s %8s %11s %8s\n", static_cast<int>(width), "samples", "train", "validation",
+              "test");
+  for (const Row& row : rows) {
+    std::printf("  %-*s %8lld %11lld %8lld\n", static_cast<int>(width), row.name.c_str(),
+                static_cast<long long>(row.counts[0]), static_cast<long long>(row.counts[1]),
+                static_cast<long long>(row.counts[2]));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct DataCommand::Flags {
+  CLI::App* data = nullptr;
+  CLI::App* synth = nullptr;
+  CLI::App* import = nullptr;
+  CLI::App* inspect = nullptr;
+
+  // synth
+  std::string synth_out;
+  sim::SyntheticDataOptions synth_options;
+  std::vector<std::string> biases;
+  bool unbiased = false;
+  std::vector<double> minority_fractions;
+
+  // import
+  std::string csv;
+  std::string import_out;
+  client::CsvImportOptions csv_options;
+
+  // inspect
+  std::string inspect_dir;
+
+  int RunSynth();
+  int RunImport();
+  int RunInspect();
+};
+
+DataCommand::DataCommand(CLI::App& app) : flags_(std::make_unique<Flags>()) {
+  Flags& f = *flags_;
+  f.data = app.add_subcommand(
+      "data",
+      "Make data shards (synth, import) and inspect them. A shard is a folder with "
+      "manifest.json and data.safetensors, one per client");
+  f.data->require_subcommand(1);
+
+  // --- synth ---
+  sim::SyntheticDataOptions& s = f.synth_options;
+  f.synth = f.data->add_subcommand(
+      "synth",
+      "Generate synthetic video/audio/text data with planted bias, one shard per client.\n"
+      "The label is planted in each modality with a signal strength; --bias weakens or\n"
+      "mislabels a modality for chosen (group, language) cells. By default video carries\n"
+      "little signal (0.3) for 'female', so models trained on it show a gender gap.\n"
+      "Deterministic from --seed.");
+  f.synth->add_option("--out", f.synth_out, "output folder (must not exist or be empty)")
+      ->required();
+  f.synth->add_option("--clients", s.clients, "number of client shards")->capture_default_str();
+  f.synth->add_option("--samples-per-client", s.samples_per_client, "samples in each shard")
+      ->capture_default_str();
+  f.synth->add_option("--seed", s.seed, "random seed")->capture_default_str();
+  f.synth->add_option("--labels", s.labels, "class names, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  f.synth->add_option("--group-attribute", s.group_attribute, "what the groups are")
+      ->capture_default_str();
+  f.synth->add_option("--groups", s.groups, "sensitive-group names, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  f.synth->add_option("--languages", s.languages, "language codes, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  f.synth->add_option("--frames", s.frames, "frames T of video and audio")->capture_default_str();
+  f.synth->add_option("--video-dim", s.video_dim, "features per video frame")
+      ->capture_default_str();
+  f.synth->add_option("--audio-dim", s.audio_dim, "features per audio frame")
+      ->capture_default_str();
+  f.synth->add_option("--text-dim", s.text_dim, "features of the text vector")
+      ->capture_default_str();
+  f.synth
+      ->add_option("--signal", s.signal,
+                   "label signal strength of every cell no --bias changes (1: two classes "
+                   "about 2 noise std apart; 0: no signal)")
+      ->capture_default_str();
+  f.synth
+      ->add_option("--label-noise", s.label_noise,
+                   "probability that a modality shows a wrong label, where no --bias "
+                   "changes it")
+      ->capture_default_str();
+  f.synth->add_option(
+      "--bias", f.biases,
+      "planted bias, repeatable, e.g. 'group=female,modality=video,signal=0.3' or "
+      "'group=male,language=ja,modality=audio,label_noise=0.4'; keys group, language, "
+      "modality (video, audio, text), signal, label_noise; an omitted selector means every; "
+      "replaces the default bias");
+  f.synth->add_flag("--unbiased", f.unbiased, "plant no bias (drop the default)")
+      ->excludes("--bias");
+  f.synth->add_option("--minority-group", s.minority_group,
+                      "the minority group (default: the first group)");
+  f.synth
+      ->add_option("--minority-fraction", f.minority_fractions,
+                   "fraction of each client's samples in the minority group, at most "
+                   "1/groups (balanced, the default); one value, or one per client, "
+                   "comma-separated")
+      ->delimiter(',');
+  f.synth
+      ->add_option("--missing-rate", s.missing_rate,
+                   "probability that a modality is missing from a sample")
+      ->capture_default_str();
+  f.synth->add_flag("--one-language-per-client", s.one_language_per_client,
+                    "client k holds only language k mod |languages|");
+  f.synth->add_option("--train-fraction", s.train_fraction, "of each client's samples")
+      ->capture_default_str();
+  f.synth
+      ->add_option("--validation-fraction", s.validation_fraction,
+                   "of each client's samples; the rest is test")
+      ->capture_default_str();
+
+  // --- import ---
+  client::CsvImportOptions& c = f.csv_options;
+  f.import = f.data->add_subcommand(
+      "import",
+      "Turn a CSV of precomputed features into shards. Name the label and group columns;\n"
+      "every other numeric column becomes a feature of the 'tabular' modality (or list\n"
+      "them with --features). Rows go to clients by a column (--split-by), a Dirichlet\n"
+      "draw over labels (--dirichlet-alpha with --clients) or at random (--clients).\n"
+      "Missing values (NA, empty) and unknown categories are errors naming the line and\n"
+      "column, unless --drop-missing drops those rows (and reports how many).\n"
+      "Example: equifl data import slid.csv --out shards --label wages\n"
+      "         --label-threshold median --group sex --language language\n"
+      "         --split-by language --drop-missing");
+  f.import->add_option("csv", f.csv, "the CSV file (header row, comma-separated)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  f.import->add_option("--out", f.import_out, "output folder (must not exist or be empty)")
+      ->required();
+  f.import->add_option("--label", c.label_column, "the label column")->required();
+  f.import->add_option("--group", c.group_column, "the sensitive-attribute column")->required();
+  f.import->add_option("--language", c.language_column,
+                       "the language column (default: every row is language 'und')");
+  f.import
+      ->add_option("--features", c.feature_columns,
+                   "feature columns, comma-separated (default: every other numeric column)")
+      ->delimiter(',');
+  f.import->add_option("--label-threshold", c.label_threshold,
+                       "make a numeric label binary: 1 when above 'median' or a number");
+  f.import
+      ->add_option("--labels", c.label_values,
+                   "the allowed labels in index order (default: the values found, sorted)")
+      ->delimiter(',');
+  f.import->add_option("--groups", c.group_values, "the allowed groups, like --labels")
+      ->delimiter(',');
+  f.import->add_option("--languages", c.language_values, "the allowed languages, like --labels")
+      ->delimiter(',');
+  f.import->add_option("--clients", c.clients,
+                       "number of clients (default: one per --split-by value, or 1)");
+  CLI::Option* split_by =
+      f.import->add_option("--split-by", c.split_by, "a column: one client per value");
+  f.import
+      ->add_option("--dirichlet-alpha", c.dirichlet_alpha,
+                   "split rows over --clients by Dirichlet(alpha) draws per label; small "
+                   "alpha, skewed clients")
+      ->excludes(split_by);
+  f.import->add_option("--seed", c.seed, "seed of the partition and split draws")
+      ->capture_default_str();
+  f.import->add_option("--train-fraction", c.train_fraction, "of each client's rows")
+      ->capture_default_str();
+  f.import
+      ->add_option("--validation-fraction", c.validation_fraction,
+                   "of each client's rows; the rest is test")
+      ->capture_default_str();
+  f.import->add_flag("--drop-missing", c.drop_missing,
+                     "drop rows with a missing value or unknown category in a used column "
+                     "(the count is reported)");
+
+  // --- inspect ---
+  f.inspect = f.data->add_subcommand(
+      "inspect",
+      "Check shards and print what they hold: samples per split, group, language and "
+      "label; modalities, shapes and how often each is present");
+  f.inspect->add_option("dir", f.inspect_dir, "a shard folder, or a folder of shard folders")
+      ->required();
+}
+
+DataCommand::~DataCommand() = default;
+
+bool DataCommand::parsed() const { return flags_->data->parsed(); }
+
+int DataCommand::Run() const {
+  if (flags_->synth->parsed()) return flags_->RunSynth();
+  if (flags_->import->parsed()) return flags_->RunImport();
+  return flags_->RunInspect();
+}
+
+int DataCommand::Flags::RunSynth() {
+  if (unbiased) synth_options.biases.clear();
+  if (!biases.empty()) {
+    synth_options.biases.clear();
+    for (const std::string& text : biases) {
+      absl::StatusOr<sim::CellBias> bias = sim::ParseCellBias(text);
+      if (!bias.ok()) return Fail("synth", bias.status());
+      synth_options.biases.push_back(*bias);
+    }
+  }
+  if (minority_fractions.size() == 1) {
+    synth_options.minority_fraction = minority_fractions[0];
+  } else if (!minority_fractions.empty()) {
+    synth_options.client_minority_fractions = minority_fractions;
+  } else {
+    synth_options.minority_fraction = 1.0 / std::max<size_t>(1, synth_options.groups.size());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<std::string>> shards =
+      sim::WriteSyntheticShards(synth_options, synth_out);
+  if (!shards.ok()) return Fail("synth", shards.status());
+  std::printf("wrote %zu synthetic shards to %s in %.2f s (seed %llu)\n", shards->size(),
+              synth_out.c_str(), SecondsSince(start),
+              static_cast<unsigned long long>(synth_options.seed));
+  std::vector<std::string> planted;
+  for (const sim::CellBias& bias : synth_options.biases)
+    planted.push_back(sim::CellBiasToString(bias));
+  std::printf("planted bias: %s (elsewhere signal %g, label noise %g)\n",
+              planted.empty() ? "none" : absl::StrJoin(planted, "; ").c_str(), synth_options.signal,
+              synth_options.label_noise);
+  for (const std::string& dir : *shards) {
+    if (absl::Status status = PrintShardLine(dir); !status.ok()) return Fail("synth", status);
+  }
+  return 0;
+}
+
+int DataCommand::Flags::RunImport() {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<client::CsvImportSummary> summary =
+      client::ImportCsv(csv, import_out, csv_options);
+  if (!summary.ok()) return Fail("import", summary.status());
+  const int64_t dropped = summary->rows_dropped_missing + summary->rows_dropped_unknown;
+  std::printf(
+      "imported %s: %lld rows read, %lld kept, %lld dropped (%lld with a missing value, "
+      "%lld with an unknown category) in %.2f s\n",
+      csv.c_str(), static_cast<long long>(summary->rows_read),
+      static_cast<long long>(summary->rows_read - dropped), static_cast<long long>(dropped),
+      static_cast<long long>(summary->rows_dropped_missing),
+      static_cast<long long>(summary->rows_dropped_unknown), SecondsSince(start));
+  if (!summary->first_dropped.empty()) {
+    std::printf("first dropped row: %s\n", summary->first_dropped.c_str());
+  }
+  std::printf("features (tabular, %zu): %s\n", summary->feature_columns.size(),
+              absl::StrJoin(summary->feature_columns, ", ").c_str());
+  if (!summary->ignored_columns.empty()) {
+    std::printf("ignored (not numeric): %s\n",
+                absl::StrJoin(summary->ignored_columns, ", ").c_str());
+  }
+  std::printf("labels: %s\ngroups (%s): %s\nlanguages: %s\n",
+              absl::StrJoin(summary->labels, ", ").c_str(), csv_options.group_column.c_str(),
+              absl::StrJoin(summary->groups, ", ").c_str(),
+              absl::StrJoin(summary->languages, ", ").c_str());
+  for (size_t index = 0; index < summary->shard_dirs.size(); ++index) {
+    std::printf("  %s (%s): %s\n", summary->shard_dirs[index].c_str(),
+                summary->client_names[index].c_str(),
+                Counts(summary->client_counts[index]).c_str());
+  }
+  return 0;
+}
+
+int DataCommand::Flags::RunInspect() {
+  absl::StatusOr<std::vector<std::string>> shards = client::FindShards(inspect_dir);
+  if (!shards.ok()) return Fail("inspect", shards.status());
+  client::SplitCounts total{};
+  for (const std::string& dir : *shards) {
+    if (absl::Status status = PrintShard(dir, total); !status.ok()) return Fail("inspect", status);
+  }
+  std::printf("%zu shard%s, %s\n", shards->size(), shards->size() == 1 ? "" : "s",
+              Counts(total).c_str());
+  return 0;
+}
+
+}  // namespace equifl::app

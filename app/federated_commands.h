@@ -1,0 +1,34 @@
+// `equifl server` and `equifl client`: the two sides of a federated run, each a
+// process of its own, talking gRPC. Both build the model from the configuration's
+// `model` section and the data schema of a shard (modalities, classes, groups).
+#ifndef EQUIFL_APP_FEDERATED_COMMANDS_H_
+#define EQUIFL_APP_FEDERATED_COMMANDS_H_
+
+#include <string>
+
+#include "app/config.h"
+
+namespace equifl::app {
+
+//! Command-line choices of `equifl server`, beside the configuration file.
+struct ServerCommand {
+  std::string schema;   //!< A shard folder (or its manifest.json) giving the data schema.
+  bool resume = false;  //!< Continue the run in run_dir from its last completed round.
+};
+
+//! Command-line choices of `equifl client`.
+struct ClientCommand {
+  std::string shard;      //!< The client's shard folder.
+  std::string client_id;  //!< Requested id; empty lets the server choose.
+};
+
+//! Runs the aggregator until every round is done (or SIGINT/SIGTERM); returns the
+//! process exit code: 0 done, 1 failed at run time, 2 bad input.
+int RunServerCommand(const Config& config, const ServerCommand& command);
+
+//! Runs one client until the server finishes the run; returns the exit code.
+int RunClientCommand(const Config& config, const ClientCommand& command);
+
+}  // namespace equifl::app
+
+#endif  // EQUIFL_APP_FEDERATED_COMMANDS_H_

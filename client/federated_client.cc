@@ -1,0 +1,256 @@
+#include "client/federated_client.h"
+
+#include <ATen/ATen.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "client/model_state.h"
+#include "protocol/tensor_stream.h"
+#include "protocol/torch_tensors.h"
+
+namespace equifl::client {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+// Fills `statistics` with the cells of `groups`, named after the shard's lists.
+void ToProto(const std::vector<GroupCellStatistics>& groups, int64_t num_classes,
+             const FederatedClientOptions& options, v1::GroupStatistics& statistics) {
+  const auto name = [](const std::vector<std::string>& names, int64_t index) {
+    return index >= 0 && index < static_cast<int64_t>(names.size()) ? names[index]
+                                                                    : std::to_string(index);
+  };
+  for (const GroupCellStatistics& group : groups) {
+    v1::GroupCellStatistics* cell = statistics.add_cells();
+    cell->mutable_cell()->set_language(name(options.languages, group.language));
+    cell->mutable_cell()->set_modality("all");
+    cell->set_group(name(options.groups, group.group));
+    cell->set_loss_sum(group.loss_sum);
+    cell->set_sample_count(static_cast<uint64_t>(group.count));
+    cell->set_num_classes(static_cast<uint32_t>(num_classes));
+    for (int64_t count : group.confusion) cell->add_confusion(static_cast<uint64_t>(count));
+  }
+}
+
+// Whether a call failed because the server went away or restarted without us.
+bool IsLostServer(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::NOT_FOUND;
+}
+
+class Session {
+ public:
+  Session(const std::shared_ptr<grpc::Channel>& channel, MultimodalModel& model,
+          const FederatedClientOptions& options)
+      : stub_(v1::Aggregator::NewStub(channel)), model_(model), options_(options) {}
+
+  absl::Status Join() {
+    const auto give_up = std::chrono::steady_clock::now() + options_.connect_timeout;
+    while (true) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      context.set_wait_for_ready(true);
+      v1::JoinRequest request;
+      request.set_requested_client_id(options_.requested_client_id);
+      request.set_client_version(EQUIFL_CLIENT_VERSION);
+      v1::JoinResponse response;
+      const grpc::Status status = stub_->Join(&context, request, &response);
+      if (status.ok()) {
+        run_id_ = response.run_id();
+        client_id_ = response.client_id();
+        poll_timeout_ = std::chrono::milliseconds(response.poll_timeout_ms());
+        return absl::OkStatus();
+      }
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+          status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+        return FromGrpc(status, "joining the run");
+      }
+      if (std::chrono::steady_clock::now() > give_up) {
+        return absl::UnavailableError(absl::StrCat("no aggregator answered within ",
+                                                   options_.connect_timeout.count(),
+                                                   " s: ", status.error_message()));
+      }
+    }
+  }
+
+  // The next task; nullopt once the run is finished.
+  absl::StatusOr<std::optional<v1::Task>> Poll() {
+    while (true) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + poll_timeout_ +
+                           std::chrono::seconds(30));
+      v1::PollTaskRequest request;
+      request.set_run_id(run_id_);
+      request.set_client_id(client_id_);
+      request.set_last_round_id(last_round_);
+      v1::PollTaskResponse response;
+      const grpc::Status status = stub_->PollTask(&context, request, &response);
+      if (IsLostServer(status)) {
+        // The server restarted or forgot us: join again, then keep polling.
+        spdlog::warn("lost the aggregator ({}); joining again", status.error_message());
+        EQUIFL_RETURN_IF_ERROR(Join());
+        continue;
+      }
+      EQUIFL_RETURN_IF_ERROR(FromGrpc(status, "polling"));
+      if (response.has_task()) {
+        last_round_ = response.task().round().round_id();
+        return response.task();
+      }
+      if (response.run_finished()) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(response.retry_after_ms()));
+    }
+  }
+
+  // Downloads the task's model into `global` (CPU tensors of the model's state)
+  // and loads it into the model.
+  absl::Status Download(const v1::Task& task, std::vector<protocol::NamedTensor>& global) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+    v1::DownloadModelRequest request;
+    *request.mutable_round() = task.round();
+    request.set_client_id(client_id_);
+    request.set_model_version(task.model_version());
+    auto reader = stub_->DownloadModel(&context, request);
+    absl::StatusOr<v1::TensorManifest> manifest = protocol::ReadModelStream(
+        task.round(), *reader,
+        [&](const v1::TensorManifest&) { return protocol::MutableViewsOf(global); });
+    if (!manifest.ok()) context.TryCancel();
+    const grpc::Status finished = reader->Finish();
+    EQUIFL_RETURN_IF_ERROR(FromGrpc(finished, "downloading the global model"));
+    EQUIFL_RETURN_IF_ERROR(manifest.status());
+    return LoadState(*model_, global);
+  }
+
+  absl::Status Upload(const v1::Task& task, v1::UpdateHeader header,
+                      const std::vector<protocol::TensorView>& update) {
+    protocol::CodecOptions codec = options_.upload;
+    codec.encoding = task.upload_encoding() == v1::ENCODING_UNSPECIFIED ? v1::ENCODING_FLOAT32
+                                                                        : task.upload_encoding();
+    EQUIFL_ASSIGN_OR_RETURN(protocol::ChunkEncoder encoder,
+                            protocol::ChunkEncoder::Create(update, codec));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+    v1::UploadUpdateResponse response;
+    auto writer = stub_->UploadUpdate(&context, &response);
+    header.set_client_id(client_id_);
+    const absl::Status written =
+        protocol::WriteUpdateStream(task.round(), std::move(header), encoder, *writer);
+    writer->WritesDone();
+    EQUIFL_RETURN_IF_ERROR(FromGrpc(writer->Finish(), "uploading the update"));
+    if (!response.accepted()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the server refused the update: ", response.message()));
+    }
+    return written;
+  }
+
+  const std::string& client_id() const { return client_id_; }
+
+ private:
+  std::unique_ptr<v1::Aggregator::Stub> stub_;
+  MultimodalModel& model_;
+  const FederatedClientOptions& options_;
+  std::string run_id_;
+  std::string client_id_;
+  std::chrono::milliseconds poll_timeout_{10000};
+  uint64_t last_round_ = 0;
+};
+
+TrainerOptions WithTask(TrainerOptions trainer, const v1::TrainingHyperparameters& task) {
+  if (task.local_epochs() > 0 || task.local_steps() > 0) {
+    trainer.epochs = task.local_epochs();
+    trainer.steps = task.local_steps();
+  }
+  if (task.batch_size() > 0) trainer.batch_size = task.batch_size();
+  if (task.learning_rate() > 0) trainer.learning_rate = task.learning_rate();
+  if (!task.optimizer().empty()) {
+    if (absl::StatusOr<OptimizerKind> kind = ParseOptimizerKind(task.optimizer()); kind.ok()) {
+      trainer.optimizer = *kind;
+    }
+  }
+  trainer.weight_decay = task.weight_decay() > 0 ? task.weight_decay() : trainer.weight_decay;
+  trainer.proximal_mu = task.proximal_mu();
+  trainer.seed = task.seed();
+  return trainer;
+}
+
+}  // namespace
+
+absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::Channel>& channel,
+                                                    MultimodalModel& model, const Dataset& train,
+                                                    const Dataset& validation, const Dataset& test,
+                                                    const FederatedClientOptions& options) {
+  Session session(channel, model, options);
+  EQUIFL_RETURN_IF_ERROR(session.Join());
+  ClientRunSummary summary;
+  summary.client_id = session.client_id();
+  spdlog::info("joined as '{}'", session.client_id());
+  const int64_t num_classes = model->options().num_classes;
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::NamedTensor> global,
+                          protocol::ToContiguousCpu(ExportState(*model)));
+
+  while (true) {
+    EQUIFL_ASSIGN_OR_RETURN(std::optional<v1::Task> task, session.Poll());
+    if (!task) break;
+    const uint64_t round = task->round().round_id();
+    if (absl::Status status = session.Download(*task, global); !status.ok()) {
+      if (!absl::IsUnavailable(status)) return status;
+      spdlog::warn("round {}: {}; waiting for the next task", round, std::string(status.message()));
+      continue;
+    }
+    v1::UpdateHeader header;
+    header.set_model_version(task->model_version());
+
+    if (task->kind() == v1::TASK_KIND_EVALUATE) {
+      EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result, Evaluate(model, test));
+      ToProto(result.groups, num_classes, options, *header.mutable_validation_statistics());
+      EQUIFL_RETURN_IF_ERROR(session.Upload(*task, std::move(header), {}));
+      summary.evaluated = true;
+      summary.test_accuracy = result.accuracy;
+      summary.test_loss = result.mean_loss;
+      spdlog::info("round {}: final model on {} test samples: accuracy {:.4f}, loss {:.4f}", round,
+                   test.size(), result.accuracy, result.mean_loss);
+      continue;
+    }
+
+    EQUIFL_ASSIGN_OR_RETURN(EvaluationResult before, Evaluate(model, validation));
+    ToProto(before.groups, num_classes, options, *header.mutable_validation_statistics());
+    EQUIFL_ASSIGN_OR_RETURN(
+        TrainResult trained,
+        Train(model, train, WithTask(options.trainer, task->hyperparameters())));
+    ToProto(trained.groups, num_classes, options, *header.mutable_train_statistics());
+    header.set_num_train_samples(static_cast<uint64_t>(trained.samples));
+    header.set_num_steps(static_cast<uint64_t>(trained.steps));
+
+    // The update is the change the round made: local model minus global model.
+    EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::NamedTensor> local,
+                            protocol::ToContiguousCpu(ExportState(*model)));
+    for (size_t i = 0; i < local.size(); ++i) local[i].tensor.sub_(global[i].tensor);
+    EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
+    if (absl::Status status = session.Upload(*task, std::move(header), update); !status.ok()) {
+      // A server that restarted, or a round that closed before the update arrived,
+      // drops this round for this client; the run goes on.
+      if (!absl::IsUnavailable(status) && !absl::IsFailedPrecondition(status)) return status;
+      spdlog::warn("round {}: update not counted: {}", round, std::string(status.message()));
+      continue;
+    }
+    ++summary.rounds_trained;
+    summary.last_train_loss = trained.mean_loss;
+    spdlog::info(
+        "round {}: validation accuracy {:.4f} before training; trained {} steps, "
+        "loss {:.4f}; update sent",
+        round, before.accuracy, trained.steps, trained.mean_loss);
+  }
+  return summary;
+}
+
+}  // namespace equifl::client

@@ -1,0 +1,56 @@
+// A client of a federated run: dials the aggregator, and for each task downloads
+// the global model, evaluates it on the validation split, trains on the training
+// split and uploads the difference with its statistics; for the final evaluation
+// it evaluates the global model on the test split. Raw data never leaves: only the
+// update and per-(language, group) sums do.
+#ifndef EQUIFL_CLIENT_FEDERATED_CLIENT_H_
+#define EQUIFL_CLIENT_FEDERATED_CLIENT_H_
+
+#include <grpcpp/channel.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/dataset.h"
+#include "client/local_trainer.h"
+#include "client/multimodal_model.h"
+#include "equifl/v1/aggregator.grpc.pb.h"
+#include "protocol/chunk_encoder.h"
+
+namespace equifl::client {
+
+//! How a client takes part in a run.
+struct FederatedClientOptions {
+  std::string requested_client_id;  //!< Empty lets the server choose.
+  TrainerOptions trainer;           //!< Local defaults; the task's hyperparameters override.
+  protocol::CodecOptions upload;    //!< Chunk size; the task chooses the encoding.
+  //! Names of the shard's languages and groups, for the statistics' cells.
+  std::vector<std::string> languages;
+  std::vector<std::string> groups;
+  //! How long to keep trying to reach the server before giving up.
+  std::chrono::seconds connect_timeout{60};
+};
+
+//! What a finished run left on this client.
+struct ClientRunSummary {
+  std::string client_id;       //!< The id the server gave.
+  int rounds_trained = 0;      //!< Training tasks completed.
+  double last_train_loss = 0;  //!< Mean loss of the last local training.
+  bool evaluated = false;      //!< Whether the final evaluation ran here.
+  double test_accuracy = 0;    //!< Of the final model on this client's test split.
+  double test_loss = 0;        //!< Likewise.
+};
+
+//! Runs the client until the server says the run is finished. `train`,
+//! `validation` and `test` must outlive the call.
+absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::Channel>& channel,
+                                                    MultimodalModel& model, const Dataset& train,
+                                                    const Dataset& validation, const Dataset& test,
+                                                    const FederatedClientOptions& options);
+
+}  // namespace equifl::client
+
+#endif  // EQUIFL_CLIENT_FEDERATED_CLIENT_H_

@@ -1,0 +1,369 @@
+#include "client/local_trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "client/multimodal_model.h"
+
+namespace equifl::client {
+namespace {
+
+namespace F = torch::nn::functional;
+
+//! Turns on CUDA autocast (bfloat16, which needs no loss scaling) for its scope;
+//! does nothing when constructed with false.
+class CudaAutocastScope {
+ public:
+  explicit CudaAutocastScope(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    previous_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    previous_enabled_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+
+  ~CudaAutocastScope() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, previous_enabled_);
+    at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
+#else
+    at::autocast::set_enabled(previous_enabled_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+#endif
+  }
+
+  CudaAutocastScope(const CudaAutocastScope&) = delete;
+  CudaAutocastScope& operator=(const CudaAutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+  bool previous_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kHalf;
+};
+
+//! `dataset` with every tensor on `device`.
+Dataset MoveTo(const Dataset& dataset, const at::Device& device) {
+  Dataset moved;
+  for (const ModalityFeatures& modality : dataset.modalities) {
+    moved.modalities.push_back(
+        {modality.name, modality.values.to(device),
+         modality.lengths.defined() ? modality.lengths.to(device) : at::Tensor()});
+  }
+  moved.present = dataset.present.to(device);
+  moved.label = dataset.label.to(device);
+  moved.group = dataset.group.to(device);
+  moved.language = dataset.language.to(device);
+  return moved;
+}
+
+//! Checks that the model can read `dataset` and that its label, group and
+//! language values are in range.
+absl::Status CheckData(const MultimodalModelImpl& model, const Dataset& dataset) {
+  EQUIFL_RETURN_IF_ERROR(model.CheckBatch(dataset));
+  if (dataset.size() == 0) return absl::OkStatus();
+  const ModelOptions& options = model.options();
+  struct Column {
+    const at::Tensor* values;
+    const char* name;
+    int64_t limit;  // Exclusive upper bound; 0 for none.
+  };
+  for (const Column& column :
+       {Column{&dataset.label, "label", options.num_classes},
+        Column{&dataset.group, "group", options.adversary ? options.num_groups : 0},
+        Column{&dataset.language, "language", 0}}) {
+    const int64_t low = column.values->min().item<int64_t>();
+    const int64_t high = column.values->max().item<int64_t>();
+    if (low < 0 || (column.limit > 0 && high >= column.limit)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dataset column '", column.name, "' holds values from ", low, " to ", high,
+          "; allowed: 0 to ", column.limit > 0 ? absl::StrCat(column.limit - 1) : "any"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckWeights(const at::Tensor& weights, int64_t samples) {
+  if (!weights.defined()) return absl::OkStatus();
+  if (!weights.is_floating_point() || weights.dim() != 1 || weights.size(0) != samples) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sample weights must be floating point [", samples, "]; they are ",
+        std::string(c10::toString(weights.scalar_type())), " ", c10::str(weights.sizes())));
+  }
+  if (samples > 0 && !weights.isfinite().all().item<bool>()) {
+    return absl::InvalidArgumentError("sample weights must be finite");
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainerOptions& options,
+                                                       std::vector<at::Tensor> parameters) {
+  switch (options.optimizer) {
+    case OptimizerKind::kAdam:
+      return std::make_unique<torch::optim::Adam>(
+          parameters,
+          torch::optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
+    case OptimizerKind::kAdamW:
+      return std::make_unique<torch::optim::AdamW>(
+          parameters,
+          torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
+    case OptimizerKind::kSgd:
+      break;
+  }
+  return std::make_unique<torch::optim::SGD>(parameters,
+                                             torch::optim::SGDOptions(options.learning_rate)
+                                                 .momentum(options.momentum)
+                                                 .weight_decay(options.weight_decay));
+}
+
+//! Adds a batch's per-sample results to `accumulator`; returns the batch's loss sum.
+double Accumulate(const at::Tensor& losses, const at::Tensor& logits, const Dataset& batch,
+                  GroupStatisticsAccumulator& accumulator, at::Tensor* cpu_losses = nullptr,
+                  at::Tensor* cpu_predictions = nullptr) {
+  const at::Tensor loss = losses.detach().to(at::kCPU, at::kDouble).contiguous();
+  const at::Tensor prediction = logits.detach().argmax(1).to(at::kCPU).contiguous();
+  const at::Tensor label = batch.label.to(at::kCPU).contiguous();
+  const at::Tensor group = batch.group.to(at::kCPU).contiguous();
+  const at::Tensor language = batch.language.to(at::kCPU).contiguous();
+  const double* loss_data = loss.data_ptr<double>();
+  const int64_t* prediction_data = prediction.data_ptr<int64_t>();
+  const int64_t* label_data = label.data_ptr<int64_t>();
+  const int64_t* group_data = group.data_ptr<int64_t>();
+  const int64_t* language_data = language.data_ptr<int64_t>();
+  double sum = 0;
+  for (int64_t i = 0; i < loss.size(0); ++i) {
+    accumulator.Add(language_data[i], group_data[i], loss_data[i], label_data[i],
+                    prediction_data[i]);
+    sum += loss_data[i];
+  }
+  if (cpu_losses != nullptr) *cpu_losses = loss;
+  if (cpu_predictions != nullptr) *cpu_predictions = prediction;
+  return sum;
+}
+
+//! Hides each present modality of each row of `present` (bool [B, M], CPU) with
+//! probability `p`, keeping rows that would lose every modality as they were.
+at::Tensor DropModalities(const at::Tensor& present, double p, at::Generator& generator) {
+  const at::Tensor kept =
+      present.logical_and(torch::rand(present.sizes(), generator, torch::kFloat) >= p);
+  return torch::where(kept.any(1, /*keepdim=*/true), kept, present);
+}
+
+absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& dataset,
+                                         const TrainerOptions& options,
+                                         const at::Tensor& sample_weights,
+                                         const at::Device& device) {
+  const int64_t samples = dataset.size();
+  const int64_t batches_per_epoch = (samples + options.batch_size - 1) / options.batch_size;
+  const int64_t total_steps =
+      options.epochs > 0 ? options.epochs * batches_per_epoch : options.steps;
+
+  torch::manual_seed(options.seed);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  model->to(device);
+  model->train();
+  std::vector<at::Tensor> parameters = model->parameters();
+  std::vector<at::Tensor> anchors;
+  if (options.proximal_mu > 0) {
+    torch::NoGradGuard no_grad;
+    for (const at::Tensor& parameter : parameters) anchors.push_back(parameter.detach().clone());
+  }
+  std::unique_ptr<torch::optim::Optimizer> optimizer = MakeOptimizer(options, parameters);
+  const at::Tensor weights =
+      sample_weights.defined() ? sample_weights.to(device, at::kFloat) : at::Tensor();
+  const bool autocast = options.mixed_precision && device.is_cuda();
+  const at::Device data_device = dataset.label.device();
+
+  GroupStatisticsAccumulator accumulator(model->options().num_classes);
+  TrainResult result;
+  result.samples = samples;
+  double loss_sum = 0;
+  while (result.steps < total_steps) {
+    const at::Tensor order = torch::randperm(samples, generator, torch::kLong);
+    for (int64_t start = 0; start < samples && result.steps < total_steps;
+         start += options.batch_size) {
+      const int64_t end = std::min(samples, start + options.batch_size);
+      const at::Tensor indices = order.slice(0, start, end);
+      Dataset batch = dataset.Select(indices.to(data_device));
+      if (options.modality_dropout > 0) {
+        batch.present =
+            DropModalities(batch.present.to(at::kCPU), options.modality_dropout, generator);
+      }
+      batch = MoveTo(batch, device);
+
+      const double learning_rate = LearningRateAt(options, result.steps, total_steps);
+      for (torch::optim::OptimizerParamGroup& group : optimizer->param_groups()) {
+        group.options().set_lr(learning_rate);
+      }
+      at::Tensor per_sample;
+      at::Tensor logits;
+      at::Tensor loss;
+      {
+        CudaAutocastScope autocast_scope(autocast);
+        const ModelOutput output = model->forward(batch);
+        logits = output.logits.detach();
+        per_sample = F::cross_entropy(output.logits.to(at::kFloat), batch.label,
+                                      F::CrossEntropyFuncOptions().reduction(torch::kNone));
+        loss = weights.defined() ? (per_sample * weights.index_select(0, indices.to(device))).mean()
+                                 : per_sample.mean();
+        if (output.group_logits.defined()) {
+          loss = loss + F::cross_entropy(output.group_logits.to(at::kFloat), batch.group);
+        }
+      }
+      if (options.proximal_mu > 0) {
+        loss = loss + ProximalTerm(parameters, anchors, options.proximal_mu);
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      if (options.max_grad_norm > 0) {
+        torch::nn::utils::clip_grad_norm_(parameters, options.max_grad_norm);
+      }
+      optimizer->step();
+
+      const double batch_loss = Accumulate(per_sample, logits, batch, accumulator);
+      if (!std::isfinite(batch_loss)) {
+        return absl::InternalError(absl::StrCat("local training diverged: the task loss is ",
+                                                batch_loss, " at step ", result.steps));
+      }
+      loss_sum += batch_loss;
+      result.samples_seen += end - start;
+      ++result.steps;
+    }
+  }
+  result.mean_loss = result.samples_seen > 0 ? loss_sum / result.samples_seen : 0.0;
+  result.groups = accumulator.Report();
+  return result;
+}
+
+//! Puts a module in eval mode for its scope, then back in the mode it found.
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(torch::nn::Module& module)
+      : module_(module), was_training_(module.is_training()) {
+    module_.eval();
+  }
+  ~EvalModeScope() { module_.train(was_training_); }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+};
+
+absl::StatusOr<EvaluationResult> EvaluateOrThrow(MultimodalModel& model, const Dataset& dataset,
+                                                 const ModalityView& view, int64_t batch_size) {
+  EvalModeScope eval_mode(*model);
+  torch::NoGradGuard no_grad;
+  const at::Device device = model->device();
+  const at::Device data_device = dataset.label.device();
+  const int64_t samples = dataset.size();
+
+  GroupStatisticsAccumulator accumulator(model->options().num_classes);
+  std::vector<at::Tensor> losses;
+  std::vector<at::Tensor> predictions;
+  EvaluationResult result;
+  double loss_sum = 0;
+  for (int64_t start = 0; start < samples; start += batch_size) {
+    const int64_t end = std::min(samples, start + batch_size);
+    const Dataset batch = MoveTo(
+        dataset.Select(torch::arange(start, end, torch::dtype(at::kLong).device(data_device))),
+        device);
+    const ModelOutput output = model->forward(batch, view);
+    const at::Tensor per_sample =
+        F::cross_entropy(output.logits.to(at::kFloat), batch.label,
+                         F::CrossEntropyFuncOptions().reduction(torch::kNone));
+    losses.emplace_back();
+    predictions.emplace_back();
+    loss_sum += Accumulate(per_sample, output.logits, batch, accumulator, &losses.back(),
+                           &predictions.back());
+  }
+  if (samples == 0) {
+    result.losses = torch::zeros({0}, torch::kDouble);
+    result.predictions = torch::zeros({0}, torch::kLong);
+    return result;
+  }
+  result.losses = torch::cat(losses);
+  result.predictions = torch::cat(predictions);
+  result.mean_loss = loss_sum / samples;
+  result.accuracy = result.predictions.eq(dataset.label.to(at::kCPU)).sum().item<int64_t>() /
+                    static_cast<double>(samples);
+  result.groups = accumulator.Report();
+  return result;
+}
+
+}  // namespace
+
+at::Tensor ProximalTerm(const std::vector<at::Tensor>& parameters,
+                        const std::vector<at::Tensor>& anchors, double mu) {
+  TORCH_CHECK(parameters.size() == anchors.size(), "ProximalTerm: ", parameters.size(),
+              " parameters but ", anchors.size(), " anchors");
+  at::Tensor sum;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const at::Tensor term = (parameters[i] - anchors[i]).square().sum();
+    sum = sum.defined() ? sum + term : term;
+  }
+  if (!sum.defined()) return torch::zeros({});
+  return sum * (mu / 2);
+}
+
+absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset,
+                                  const TrainerOptions& options, const at::Tensor& sample_weights) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  try {
+    const at::Device device(options.device);  // Validate() made sure it parses.
+    if (device.is_cuda()) {
+      const int64_t devices =
+          torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+      if (devices == 0 || device.index() >= devices) {
+        return absl::FailedPreconditionError(absl::StrCat("trainer device is '", options.device,
+                                                          "', but LibTorch sees ", devices,
+                                                          " CUDA devices"));
+      }
+    }
+    EQUIFL_RETURN_IF_ERROR(CheckData(*model, dataset));
+    if (dataset.size() == 0) return absl::InvalidArgumentError("the training set is empty");
+    EQUIFL_RETURN_IF_ERROR(CheckWeights(sample_weights, dataset.size()));
+    return TrainOrThrow(model, dataset, options, sample_weights, device);
+  } catch (const std::exception& error) {
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+    return absl::InternalError(
+        absl::StrCat("local training failed: ",
+                     torch_error ? torch_error->what_without_backtrace() : error.what()));
+  }
+}
+
+absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset& dataset,
+                                          const ModalityView& view, int64_t batch_size) {
+  if (batch_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("evaluation batch_size is ", batch_size, "; allowed: at least 1"));
+  }
+  try {
+    EQUIFL_RETURN_IF_ERROR(CheckData(*model, dataset));
+    EQUIFL_RETURN_IF_ERROR(model->ViewMask(view).status());
+    return EvaluateOrThrow(model, dataset, view, batch_size);
+  } catch (const std::exception& error) {
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+    return absl::InternalError(absl::StrCat(
+        "evaluation failed: ", torch_error ? torch_error->what_without_backtrace() : error.what()));
+  }
+}
+
+}  // namespace equifl::client

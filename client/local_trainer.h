@@ -1,0 +1,73 @@
+// Local training and evaluation of the multimodal model on a client's data.
+//
+// One round of federated training on a client is Train(): a few epochs (or a
+// fixed number of steps) of minibatch SGD/Adam from the global model, optionally
+// with FedProx's proximal term pulling towards that global model and with
+// per-sample weights (how the server's fairness directive reaches the loss).
+// Train and Evaluate both keep every per-sample loss and sum them per (language,
+// group) in float64: these sums and counts are what the server's MinMaxGAP
+// controller aggregates. On the CPU a run is a function of the model's initial
+// state, the data and the seed.
+#ifndef EQUIFL_CLIENT_LOCAL_TRAINER_H_
+#define EQUIFL_CLIENT_LOCAL_TRAINER_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/dataset.h"
+#include "client/group_statistics.h"
+#include "client/modality_view.h"
+#include "client/trainer_options.h"
+
+namespace equifl::client {
+
+class MultimodalModel;  // client/multimodal_model.h
+
+//! What Train reports.
+struct TrainResult {
+  int64_t samples = 0;       //!< Samples in the training set (n_k of FedAvg).
+  int64_t steps = 0;         //!< Optimiser steps taken.
+  int64_t samples_seen = 0;  //!< Samples processed over all steps.
+  double mean_loss = 0;      //!< Mean unweighted task loss over the samples processed.
+  //! Per (language, group), from the per-sample task losses (unweighted, at the
+  //! parameters of the step that processed them) and training-mode predictions;
+  //! a sample counts once per time it is processed.
+  std::vector<GroupCellStatistics> groups;
+};
+
+//! What Evaluate reports, sample by sample and per (language, group).
+struct EvaluationResult {
+  at::Tensor losses;                        //!< float64 [N] on the CPU, per-sample cross-entropy.
+  at::Tensor predictions;                   //!< int64 [N] on the CPU, argmax class.
+  double mean_loss = 0;                     //!< Mean of `losses` (0 for no samples).
+  double accuracy = 0;                      //!< Fraction of correct predictions (0 for no samples).
+  std::vector<GroupCellStatistics> groups;  //!< Per (language, group), sorted.
+};
+
+//! Trains `model` in place on `dataset` and leaves it on options.device. Each step
+//! minimises mean_i(w_i * CE_i) (w_i = 1 without `sample_weights`, float [N],
+//! which may be negative), plus the adversary's cross-entropy when the model has
+//! one, plus the FedProx term. Seeds LibTorch's global generator with
+//! options.seed (dropout draws from it). Errors name the bad option, data or
+//! weights; a non-finite loss stops training with an error naming the step.
+absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset,
+                                  const TrainerOptions& options,
+                                  const at::Tensor& sample_weights = {});
+
+//! Evaluates `model` on `dataset` (on the model's device) in eval mode without
+//! gradients, seeing only the modalities of `view`, `batch_size` samples at a
+//! time. Restores the model's training mode afterwards.
+absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset& dataset,
+                                          const ModalityView& view = {}, int64_t batch_size = 256);
+
+//! FedProx's proximal term mu/2 * sum_i ||parameters[i] - anchors[i]||^2, a scalar
+//! with a gradient mu * (w - w_global) for each parameter. Shapes must pair up.
+at::Tensor ProximalTerm(const std::vector<at::Tensor>& parameters,
+                        const std::vector<at::Tensor>& anchors, double mu);
+
+}  // namespace equifl::client
+
+#endif  // EQUIFL_CLIENT_LOCAL_TRAINER_H_

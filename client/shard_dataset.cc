@@ -1,0 +1,82 @@
+#include "client/shard_dataset.h"
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace equifl::client {
+namespace {
+
+// A tensor over `values` (no copy), [rows, ...inner] from row `first`.
+template <typename T>
+at::Tensor View(std::span<const T> values, std::vector<int64_t> shape, int64_t first,
+                at::ScalarType type) {
+  int64_t per_row = 1;
+  for (size_t axis = 1; axis < shape.size(); ++axis) per_row *= shape[axis];
+  // The mapping is read-only; the header says so. from_blob needs a non-const pointer.
+  void* data = const_cast<T*>(values.data() + first * per_row);
+  return at::from_blob(data, shape, at::TensorOptions().dtype(type));
+}
+
+// Rows [first, first + count) of every column; `indices` (if defined) instead
+// gathers those rows with a copy.
+absl::StatusOr<Dataset> Build(const Shard& shard, int64_t first, int64_t count,
+                              const at::Tensor& indices) {
+  const ShardManifest& manifest = shard.manifest();
+  const ShardColumns& columns = shard.columns();
+  const int64_t modality_count = static_cast<int64_t>(manifest.modalities.size());
+  auto rows = [&](at::Tensor tensor) {
+    return indices.defined() ? tensor.index_select(0, indices) : tensor;
+  };
+  try {
+    Dataset dataset;
+    for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+      const ShardModality& modality = manifest.modalities[m];
+      ModalityFeatures features;
+      features.name = modality.name;
+      features.values = rows(View(columns.features[m], modality.Shape(count), first, at::kFloat));
+      if (modality.kind == ModalityKind::kSequence) {
+        features.lengths = rows(View(columns.lengths[m], {count}, first, at::kLong));
+      }
+      dataset.modalities.push_back(std::move(features));
+    }
+    dataset.present =
+        rows(View(columns.present, {count, modality_count}, first, at::kByte)).to(at::kBool);
+    dataset.label = rows(View(columns.label, {count}, first, at::kLong));
+    dataset.group = rows(View(columns.group, {count}, first, at::kLong));
+    dataset.language = rows(View(columns.language, {count}, first, at::kLong));
+    if (absl::Status status = dataset.Validate(); !status.ok()) {
+      return absl::InternalError(absl::StrCat("shard ", shard.dir(), ": ", status.message()));
+    }
+    return dataset;
+  } catch (const c10::Error& error) {
+    return absl::InternalError(
+        absl::StrCat("shard ", shard.dir(), ": LibTorch failed: ", error.what_without_backtrace()));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard) {
+  return Build(shard, 0, shard.manifest().num_samples, at::Tensor());
+}
+
+absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split) {
+  const std::span<const uint8_t> column = shard.columns().split;
+  const uint8_t wanted = static_cast<uint8_t>(split);
+  std::vector<int64_t> rows;
+  for (size_t row = 0; row < column.size(); ++row) {
+    if (column[row] == wanted) rows.push_back(static_cast<int64_t>(row));
+  }
+  const int64_t count = static_cast<int64_t>(rows.size());
+  if (count == 0 || rows.back() - rows.front() + 1 == count) {
+    return Build(shard, count == 0 ? 0 : rows.front(), count, at::Tensor());
+  }
+  // Not contiguous: view all rows, then gather.
+  const at::Tensor indices = at::tensor(rows, at::TensorOptions().dtype(at::kLong));
+  return Build(shard, 0, shard.manifest().num_samples, indices);
+}
+
+}  // namespace equifl::client

@@ -1,0 +1,28 @@
+// An opened shard's samples as a client::Dataset, the trainer's input.
+//
+// The features, lengths and label columns are at::Tensors over the shard's mapped
+// file (at::from_blob, no copy) whenever the requested rows are contiguous, which
+// they are for every split of a shard equifl wrote (rows are stored by split); other
+// row orders are gathered into new tensors. `present` is always converted to bool.
+//
+// The Shard must outlive the Dataset and every tensor sliced from it without a copy.
+// Those tensors are read-only: the mapping is, so writing into one crashes; clone()
+// first (Dataset::Select already copies).
+#ifndef EQUIFL_CLIENT_SHARD_DATASET_H_
+#define EQUIFL_CLIENT_SHARD_DATASET_H_
+
+#include "absl/status/statusor.h"
+#include "client/dataset.h"
+#include "client/shard.h"
+
+namespace equifl::client {
+
+//! Every sample of `shard`, in stored order.
+absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard);
+
+//! The samples of `shard` in `split`, in stored order.
+absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split);
+
+}  // namespace equifl::client
+
+#endif  // EQUIFL_CLIENT_SHARD_DATASET_H_

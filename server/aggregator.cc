@@ -1,0 +1,318 @@
+#include "server/aggregator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "protocol/tensor_stream.h"
+
+namespace equifl::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbers.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+}  // namespace
+
+absl::Status AggregatorOptions::Validate() const {
+  if (run_id.empty()) return absl::InvalidArgumentError("run_id is empty");
+  EQUIFL_RETURN_IF_ERROR(rounds.Validate());
+  EQUIFL_RETURN_IF_ERROR(download.Validate());
+  EQUIFL_RETURN_IF_ERROR(optimizer.Validate());
+  if (protocol::CodecOptions{upload_encoding, download.max_chunk_bytes}.Validate() !=
+      absl::OkStatus()) {
+    return absl::InvalidArgumentError("upload_encoding must be fp32, fp16, bf16 or int8");
+  }
+  if (max_concurrent_uploads == 0) {
+    return absl::InvalidArgumentError("max_concurrent_uploads is 0; allowed: 1 or more");
+  }
+  if (poll_timeout <= std::chrono::milliseconds(0)) {
+    return absl::InvalidArgumentError("poll_timeout must be positive");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(
+    const AggregatorOptions& options, GlobalModel model, aggregation::ServerOptimizer optimizer,
+    uint64_t completed_rounds, RoundObserver* observer) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  if (model.size() == 0) return absl::InvalidArgumentError("the global model has no values");
+  if (optimizer.model_size() != model.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the server optimiser is sized for ",
+                                                   optimizer.model_size(),
+                                                   " values; the model has ", model.size()));
+  }
+  return std::unique_ptr<Aggregator>(
+      new Aggregator(options, std::move(model), std::move(optimizer), completed_rounds, observer));
+}
+
+Aggregator::Aggregator(const AggregatorOptions& options, GlobalModel model,
+                       aggregation::ServerOptimizer optimizer, uint64_t completed_rounds,
+                       RoundObserver* observer)
+    : options_(options),
+      observer_(observer),
+      coordinator_(options.rounds, completed_rounds),
+      optimizer_(std::move(optimizer)),
+      model_(std::make_shared<const GlobalModel>(std::move(model))),
+      model_version_(completed_rounds) {}
+
+v1::RoundReference Aggregator::Reference(uint64_t round_id) const {
+  v1::RoundReference reference;
+  reference.set_run_id(options_.run_id);
+  reference.set_round_id(round_id);
+  return reference;
+}
+
+absl::Status Aggregator::Run() {
+  while (true) {
+    std::shared_ptr<const GlobalModel> model;
+    {
+      std::lock_guard lock(model_mutex_);
+      model = model_;
+    }
+    {
+      std::lock_guard lock(round_mutex_);
+      round_ = std::make_unique<OpenRound>(OpenRound{
+          coordinator_.completed_rounds() + 1, aggregation::WeightedMean(model->size()), {}, {}});
+    }
+    std::optional<uint64_t> round_id = coordinator_.OpenNextRound();
+    if (!round_id) return absl::OkStatus();
+    const auto opened = Clock::now();
+    spdlog::info("round {}: open", *round_id);
+    const RoundOutcome outcome = coordinator_.AwaitClose();
+
+    std::unique_ptr<OpenRound> round;
+    {
+      std::lock_guard lock(round_mutex_);
+      round = std::move(round_);
+    }
+    RoundSummary summary{outcome.round_id,
+                         outcome.selected,
+                         outcome.contributors,
+                         outcome.reached_quorum,
+                         round->mean.total_weight(),
+                         std::move(round->train),
+                         std::move(round->validation)};
+    auto next = std::make_shared<GlobalModel>(*model);
+    if (coordinator_.IsEvaluationRound(outcome.round_id)) {
+      const std::optional<double> accuracy = summary.validation.accuracy();
+      spdlog::info("final evaluation: {} clients, {} test samples, test loss {:.4f}, accuracy {}",
+                   outcome.contributors.size(), summary.validation.samples(),
+                   summary.validation.mean_loss(),
+                   accuracy ? absl::StrFormat("%.4f", *accuracy) : std::string("n/a"));
+    } else if (outcome.contributors.empty()) {
+      spdlog::warn("round {}: closed without any update; the model is unchanged", *round_id);
+    } else {
+      EQUIFL_ASSIGN_OR_RETURN(std::vector<float> mean_update, std::move(round->mean).Report());
+      EQUIFL_RETURN_IF_ERROR(optimizer_.Step(next->values(), mean_update));
+    }
+    summary.seconds = std::chrono::duration<double>(Clock::now() - opened).count();
+    if (observer_ != nullptr) {
+      EQUIFL_RETURN_IF_ERROR(observer_->OnRoundClosed(summary, *next, optimizer_));
+    }
+    {
+      std::lock_guard lock(model_mutex_);
+      model_ = std::move(next);
+      model_version_ = outcome.round_id;
+    }
+    if (!coordinator_.IsEvaluationRound(outcome.round_id)) {
+      spdlog::info("round {}: {} of {} updates{}, train loss {:.4f}, {:.2f} s", outcome.round_id,
+                   outcome.contributors.size(), outcome.selected.size(),
+                   outcome.reached_quorum ? "" : " (deadline)", summary.train.mean_loss(),
+                   summary.seconds);
+    }
+  }
+}
+
+void Aggregator::Stop() { coordinator_.Stop(); }
+
+grpc::Status Aggregator::Join(grpc::ServerContext*, const v1::JoinRequest* request,
+                              v1::JoinResponse* response) {
+  std::string client_id = request->requested_client_id();
+  if (client_id.size() > 64 ||
+      client_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                  "0123456789._-") != std::string::npos) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "a client id has at most 64 letters, digits, '.', '_' or '-'");
+  }
+  if (client_id.empty()) {
+    std::lock_guard lock(clients_mutex_);
+    client_id = absl::StrCat("client-", next_client_number_++);
+  }
+  coordinator_.Join(client_id);
+  spdlog::info("client '{}' joined ({} training samples)", client_id,
+               request->capabilities().num_train_samples());
+  response->set_run_id(options_.run_id);
+  response->set_client_id(client_id);
+  response->set_poll_timeout_ms(static_cast<uint32_t>(options_.poll_timeout.count()));
+  return grpc::Status::OK;
+}
+
+grpc::Status Aggregator::PollTask(grpc::ServerContext*, const v1::PollTaskRequest* request,
+                                  v1::PollTaskResponse* response) {
+  if (request->run_id() != options_.run_id) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("this server runs '", options_.run_id, "', not '",
+                                     request->run_id(), "'; join again"));
+  }
+  if (!coordinator_.IsJoined(request->client_id())) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("client '", request->client_id(), "' has not joined this server; join again"));
+  }
+  const Assignment assignment =
+      coordinator_.WaitForAssignment(request->client_id(), options_.poll_timeout);
+  switch (assignment.kind) {
+    case Assignment::Kind::kFinished:
+      response->set_run_finished(true);
+      break;
+    case Assignment::Kind::kWait:
+      response->set_retry_after_ms(100);
+      break;
+    case Assignment::Kind::kTrain:
+    case Assignment::Kind::kEvaluate: {
+      v1::Task* task = response->mutable_task();
+      *task->mutable_round() = Reference(assignment.round_id);
+      task->set_kind(assignment.kind == Assignment::Kind::kTrain ? v1::TASK_KIND_TRAIN
+                                                                 : v1::TASK_KIND_EVALUATE);
+      task->set_model_version(assignment.round_id - 1);
+      *task->mutable_hyperparameters() = options_.training;
+      task->mutable_hyperparameters()->set_seed(options_.training.seed() * 1000003 +
+                                                assignment.round_id);
+      task->set_upload_encoding(options_.upload_encoding);
+      task->set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
+      break;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Aggregator::DownloadModel(grpc::ServerContext*,
+                                       const v1::DownloadModelRequest* request,
+                                       grpc::ServerWriter<v1::DownloadModelResponse>* writer) {
+  std::shared_ptr<const GlobalModel> model;
+  uint64_t version = 0;
+  {
+    std::lock_guard lock(model_mutex_);
+    model = model_;
+    version = model_version_;
+  }
+  if (request->round().run_id() != options_.run_id || request->model_version() != version) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("model version ", request->model_version(), " of run '",
+                                     request->round().run_id(), "' is not available; run '",
+                                     options_.run_id, "' is at version ", version));
+  }
+  protocol::CodecOptions codec = options_.download;
+  if (request->encoding() != v1::ENCODING_UNSPECIFIED) codec.encoding = request->encoding();
+  absl::StatusOr<protocol::ChunkEncoder> encoder =
+      protocol::ChunkEncoder::Create(model->Views(), codec);
+  if (!encoder.ok()) return ToGrpc(encoder.status());
+  return ToGrpc(protocol::WriteModelStream(request->round(), *encoder, *writer));
+}
+
+std::vector<float> Aggregator::TakeBuffer() {
+  std::unique_lock lock(buffers_mutex_);
+  buffer_returned_.wait(lock, [this] { return buffers_out_ < options_.max_concurrent_uploads; });
+  ++buffers_out_;
+  if (free_buffers_.empty()) return {};
+  std::vector<float> buffer = std::move(free_buffers_.back());
+  free_buffers_.pop_back();
+  return buffer;
+}
+
+void Aggregator::GiveBackBuffer(std::vector<float> buffer) {
+  {
+    std::lock_guard lock(buffers_mutex_);
+    --buffers_out_;
+    free_buffers_.push_back(std::move(buffer));
+  }
+  buffer_returned_.notify_one();
+}
+
+grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
+                                      grpc::ServerReader<v1::UploadUpdateRequest>* reader,
+                                      v1::UploadUpdateResponse* response) {
+  const auto refuse = [&](const absl::Status& status) {
+    spdlog::warn("update refused: {}", std::string(status.message()));
+    response->set_accepted(false);
+    response->set_message(std::string(status.message()));
+    return grpc::Status::OK;
+  };
+  absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(*reader);
+  if (!opening.ok()) return refuse(opening.status());
+  const v1::UpdateHeader& header = opening->header();
+  const uint64_t round_id = opening->round().round_id();
+  if (opening->round().run_id() != options_.run_id) {
+    return refuse(
+        absl::FailedPreconditionError(absl::StrCat("update for run '", opening->round().run_id(),
+                                                   "'; this server runs '", options_.run_id, "'")));
+  }
+  if (absl::Status status = coordinator_.CheckUpload(header.client_id(), round_id); !status.ok()) {
+    return refuse(status);
+  }
+  if (coordinator_.IsEvaluationRound(round_id)) {
+    // An evaluation result carries statistics only: no update follows.
+    absl::Status status = coordinator_.TryCommit(header.client_id(), round_id, [&] {
+      std::lock_guard lock(round_mutex_);
+      return round_->validation.Add(header.validation_statistics());
+    });
+    if (!status.ok()) return refuse(status);
+    response->set_accepted(true);
+    return grpc::Status::OK;
+  }
+  const double weight = header.aggregation_weight() > 0
+                            ? header.aggregation_weight()
+                            : static_cast<double>(header.num_train_samples());
+  if (!(weight > 0) || !std::isfinite(weight)) {
+    return refuse(absl::InvalidArgumentError(
+        absl::StrCat("update of client '", header.client_id(), "' has weight ", weight,
+                     "; send num_train_samples > 0 or a positive aggregation_weight")));
+  }
+
+  std::shared_ptr<const GlobalModel> model;
+  {
+    std::lock_guard lock(model_mutex_);
+    model = model_;
+  }
+  std::vector<float> buffer = TakeBuffer();
+  buffer.resize(model->size());
+  absl::Status status =
+      protocol::ReadUpdateChunks(opening->round(), header.update(), model->MutableViewsOver(buffer),
+                                 *reader, options_.upload_limits);
+  if (status.ok()) {
+    status = coordinator_.TryCommit(header.client_id(), round_id, [&]() -> absl::Status {
+      std::lock_guard lock(round_mutex_);
+      if (round_ == nullptr || round_->round_id != round_id) {
+        return absl::FailedPreconditionError("the round closed");
+      }
+      // Statistics first: a bad statistics message must not leave half an update.
+      StatisticsSum train = round_->train;
+      StatisticsSum validation = round_->validation;
+      EQUIFL_RETURN_IF_ERROR(train.Add(header.train_statistics()));
+      EQUIFL_RETURN_IF_ERROR(validation.Add(header.validation_statistics()));
+      EQUIFL_RETURN_IF_ERROR(round_->mean.Accumulate(weight, buffer));
+      round_->train = std::move(train);
+      round_->validation = std::move(validation);
+      return absl::OkStatus();
+    });
+  }
+  GiveBackBuffer(std::move(buffer));
+  if (!status.ok()) return refuse(status);
+  response->set_accepted(true);
+  return grpc::Status::OK;
+}
+
+}  // namespace equifl::server

@@ -1,0 +1,73 @@
+// A run's folder on disk, and what `equifl server --resume` starts from.
+//
+//   RUN/history.db                              rounds, participants, metrics (SQLite)
+//   RUN/checkpoints/round-000012.safetensors    the global model after round 12
+//   RUN/checkpoints/round-000012.optimizer.safetensors   the server optimiser's state
+//
+// A model checkpoint is an ordinary safetensors file: one tensor per model tensor,
+// under the model's own names, float32, with metadata "format" = "equifl-checkpoint",
+// "run_id" and "round". Round 0 is the initial model. Files are written atomically
+// and a round is recorded in the history only after both are in place, so a crash
+// at any moment leaves the last recorded round loadable.
+#ifndef EQUIFL_SERVER_RUN_FOLDER_H_
+#define EQUIFL_SERVER_RUN_FOLDER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "aggregation/server_optimizer.h"
+#include "server/aggregator.h"
+#include "server/global_model.h"
+#include "server/run_history.h"
+
+namespace equifl::server {
+
+class RunFolder final : public RoundObserver {
+ public:
+  //! Opens or creates the run folder at `path` for run `run_id` (empty: the run the
+  //! folder already records, for --resume).
+  static absl::StatusOr<std::unique_ptr<RunFolder>> Open(const std::string& path,
+                                                         const std::string& run_id);
+
+  //! The state after the last recorded round (or the initial model of round 0).
+  struct Checkpoint {
+    uint64_t completed_rounds = 0;                      //!< Rounds done.
+    GlobalModel model;                                  //!< The model after them.
+    aggregation::ServerOptimizerState optimizer_state;  //!< Empty for round 0.
+  };
+
+  //! The latest checkpoint, or nullopt when the folder holds none yet.
+  absl::StatusOr<std::optional<Checkpoint>> LoadLatest() const;
+
+  //! Writes the initial model as round 0.
+  absl::Status SaveInitialModel(const GlobalModel& model);
+
+  //! Writes the round's model and optimiser state, then records the round.
+  absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
+                             const aggregation::ServerOptimizer& optimizer) override;
+
+  //! The run this folder belongs to.
+  const std::string& run_id() const { return history_.run_id(); }
+  //! The history, for reports.
+  const RunHistory& history() const { return history_; }
+
+  //! Path of round `round`'s model checkpoint.
+  std::string ModelPath(uint64_t round) const;
+
+ private:
+  RunFolder(std::string path, RunHistory history)
+      : path_(std::move(path)), history_(std::move(history)) {}
+
+  std::string OptimizerPath(uint64_t round) const;
+  absl::Status WriteModel(uint64_t round, const GlobalModel& model) const;
+
+  std::string path_;    //!< The run folder.
+  RunHistory history_;  //!< RUN/history.db.
+};
+
+}  // namespace equifl::server
+
+#endif  // EQUIFL_SERVER_RUN_FOLDER_H_

@@ -1,0 +1,202 @@
+#include "server/run_history.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+
+namespace equifl::server {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+  PRAGMA journal_mode = WAL;
+  PRAGMA synchronous = FULL;
+  CREATE TABLE IF NOT EXISTS run (
+    run_id TEXT NOT NULL,
+    created TEXT NOT NULL DEFAULT (datetime('now')));
+  CREATE TABLE IF NOT EXISTS rounds (
+    round_id INTEGER PRIMARY KEY,
+    checkpoint TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    reached_quorum INTEGER NOT NULL,
+    train_samples INTEGER NOT NULL,
+    train_loss REAL NOT NULL,
+    validation_samples INTEGER NOT NULL,
+    validation_loss REAL NOT NULL,
+    validation_accuracy REAL,
+    completed TEXT NOT NULL DEFAULT (datetime('now')));
+  CREATE TABLE IF NOT EXISTS participants (
+    round_id INTEGER NOT NULL REFERENCES rounds(round_id),
+    client_id TEXT NOT NULL,
+    contributed INTEGER NOT NULL,
+    PRIMARY KEY (round_id, client_id));
+)sql";
+
+absl::Status SqliteError(sqlite3* database, absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(database)));
+}
+
+// A prepared statement that finalises itself.
+class Statement {
+ public:
+  static absl::StatusOr<Statement> Prepare(sqlite3* database, const char* sql) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(database, sql, -1, &statement, nullptr) != SQLITE_OK) {
+      return SqliteError(database, "preparing a run-history query");
+    }
+    return Statement(statement);
+  }
+  sqlite3_stmt* get() const { return statement_.get(); }
+
+ private:
+  struct Finalizer {
+    void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+  };
+  explicit Statement(sqlite3_stmt* statement) : statement_(statement) {}
+  std::unique_ptr<sqlite3_stmt, Finalizer> statement_;
+};
+
+absl::Status Execute(sqlite3* database, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(database, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status status = absl::InternalError(absl::StrCat("run history: ", error ? error : "?"));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+std::string Text(sqlite3_stmt* statement, int column) {
+  const unsigned char* text = sqlite3_column_text(statement, column);
+  return text ? reinterpret_cast<const char*>(text) : "";
+}
+
+}  // namespace
+
+absl::StatusOr<RunHistory> RunHistory::Open(const std::string& path, const std::string& run_id) {
+  sqlite3* raw = nullptr;
+  const int opened =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  RunHistory history(raw);
+  if (opened != SQLITE_OK) {
+    return absl::UnavailableError(absl::StrCat("cannot open the run history '", path,
+                                               "': ", raw ? sqlite3_errmsg(raw) : "out of memory"));
+  }
+  sqlite3_busy_timeout(raw, 5000);
+  EQUIFL_RETURN_IF_ERROR(Execute(raw, kSchema));
+  EQUIFL_ASSIGN_OR_RETURN(Statement select, Statement::Prepare(raw, "SELECT run_id FROM run"));
+  if (sqlite3_step(select.get()) == SQLITE_ROW) {
+    const std::string recorded = Text(select.get(), 0);
+    history.run_id_ = recorded;
+    if (!run_id.empty() && recorded != run_id) {
+      return absl::FailedPreconditionError(absl::StrCat("the run history '", path,
+                                                        "' belongs to run '", recorded, "', not '",
+                                                        run_id, "'; use another run folder"));
+    }
+  } else {
+    if (run_id.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("the run history '", path, "' records no run to resume"));
+    }
+    history.run_id_ = run_id;
+    EQUIFL_ASSIGN_OR_RETURN(Statement insert,
+                            Statement::Prepare(raw, "INSERT INTO run (run_id) VALUES (?)"));
+    sqlite3_bind_text(insert.get(), 1, run_id.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(insert.get()) != SQLITE_DONE) return SqliteError(raw, "recording the run");
+  }
+  return history;
+}
+
+absl::Status RunHistory::RecordRound(const RoundRecord& record) {
+  sqlite3* database = database_.get();
+  EQUIFL_RETURN_IF_ERROR(Execute(database, "BEGIN IMMEDIATE"));
+  absl::Status status = [&]() -> absl::Status {
+    EQUIFL_ASSIGN_OR_RETURN(
+        Statement insert,
+        Statement::Prepare(database,
+                           "INSERT INTO rounds (round_id, checkpoint, seconds, reached_quorum, "
+                           "train_samples, train_loss, validation_samples, validation_loss, "
+                           "validation_accuracy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    sqlite3_stmt* row = insert.get();
+    sqlite3_bind_int64(row, 1, static_cast<sqlite3_int64>(record.round_id));
+    sqlite3_bind_text(row, 2, record.checkpoint.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(row, 3, record.seconds);
+    sqlite3_bind_int(row, 4, record.reached_quorum ? 1 : 0);
+    sqlite3_bind_int64(row, 5, static_cast<sqlite3_int64>(record.train_samples));
+    sqlite3_bind_double(row, 6, record.train_loss);
+    sqlite3_bind_int64(row, 7, static_cast<sqlite3_int64>(record.validation_samples));
+    sqlite3_bind_double(row, 8, record.validation_loss);
+    if (record.validation_accuracy) {
+      sqlite3_bind_double(row, 9, *record.validation_accuracy);
+    } else {
+      sqlite3_bind_null(row, 9);
+    }
+    if (sqlite3_step(row) != SQLITE_DONE) {
+      return SqliteError(database, absl::StrCat("recording round ", record.round_id));
+    }
+    EQUIFL_ASSIGN_OR_RETURN(
+        Statement participant,
+        Statement::Prepare(database, "INSERT INTO participants VALUES (?, ?, ?)"));
+    for (const std::string& client : record.selected) {
+      const bool contributed = std::find(record.contributors.begin(), record.contributors.end(),
+                                         client) != record.contributors.end();
+      sqlite3_reset(participant.get());
+      sqlite3_bind_int64(participant.get(), 1, static_cast<sqlite3_int64>(record.round_id));
+      sqlite3_bind_text(participant.get(), 2, client.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(participant.get(), 3, contributed ? 1 : 0);
+      if (sqlite3_step(participant.get()) != SQLITE_DONE) {
+        return SqliteError(database, "recording a participant");
+      }
+    }
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    Execute(database, "ROLLBACK").IgnoreError();
+    return status;
+  }
+  return Execute(database, "COMMIT");
+}
+
+absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {
+  sqlite3* database = database_.get();
+  EQUIFL_ASSIGN_OR_RETURN(
+      Statement select,
+      Statement::Prepare(database,
+                         "SELECT round_id, checkpoint, seconds, reached_quorum, train_samples, "
+                         "train_loss, validation_samples, validation_loss, validation_accuracy, "
+                         "(SELECT group_concat(client_id, ' ') FROM participants p "
+                         " WHERE p.round_id = r.round_id), "
+                         "(SELECT group_concat(client_id, ' ') FROM participants p "
+                         " WHERE p.round_id = r.round_id AND contributed) "
+                         "FROM rounds r ORDER BY round_id"));
+  std::vector<RoundRecord> records;
+  int step = 0;
+  while ((step = sqlite3_step(select.get())) == SQLITE_ROW) {
+    sqlite3_stmt* row = select.get();
+    RoundRecord record;
+    record.round_id = static_cast<uint64_t>(sqlite3_column_int64(row, 0));
+    record.checkpoint = Text(row, 1);
+    record.seconds = sqlite3_column_double(row, 2);
+    record.reached_quorum = sqlite3_column_int(row, 3) != 0;
+    record.train_samples = static_cast<uint64_t>(sqlite3_column_int64(row, 4));
+    record.train_loss = sqlite3_column_double(row, 5);
+    record.validation_samples = static_cast<uint64_t>(sqlite3_column_int64(row, 6));
+    record.validation_loss = sqlite3_column_double(row, 7);
+    if (sqlite3_column_type(row, 8) != SQLITE_NULL) {
+      record.validation_accuracy = sqlite3_column_double(row, 8);
+    }
+    record.selected = absl::StrSplit(Text(row, 9), ' ', absl::SkipEmpty());
+    record.contributors = absl::StrSplit(Text(row, 10), ' ', absl::SkipEmpty());
+    records.push_back(std::move(record));
+  }
+  if (step != SQLITE_DONE) return SqliteError(database, "reading the run history");
+  return records;
+}
+
+absl::StatusOr<std::optional<RoundRecord>> RunHistory::LastRound() const {
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<RoundRecord> records, Rounds());
+  if (records.empty()) return std::nullopt;
+  return records.back();
+}
+
+}  // namespace equifl::server

@@ -1,0 +1,70 @@
+// The run history: one SQLite file per run folder with every completed round,
+// who took part, and the round's metrics.
+//
+// A round counts as completed once its row is committed, which happens after its
+// checkpoint file is in place, so `equifl server --resume` continues from the last
+// round recorded here and loses no completed round. SQLite makes the file readable
+// with any SQLite tool (`sqlite3 history.db 'select * from rounds'`).
+#ifndef EQUIFL_SERVER_RUN_HISTORY_H_
+#define EQUIFL_SERVER_RUN_HISTORY_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace equifl::server {
+
+//! One completed round as the history keeps it.
+struct RoundRecord {
+  uint64_t round_id = 0;              //!< The round.
+  std::string checkpoint;             //!< Path of the model checkpoint, relative to the run folder.
+  double seconds = 0;                 //!< Round duration.
+  bool reached_quorum = false;        //!< False when the deadline closed it.
+  std::vector<std::string> selected;  //!< Clients selected.
+  std::vector<std::string> contributors;      //!< Clients whose updates were averaged.
+  uint64_t train_samples = 0;                 //!< Training samples over contributors.
+  double train_loss = 0;                      //!< Mean training loss.
+  uint64_t validation_samples = 0;            //!< Validation samples evaluated.
+  double validation_loss = 0;                 //!< Mean validation loss of the round's start model.
+  std::optional<double> validation_accuracy;  //!< Of the round's start model.
+};
+
+class RunHistory {
+ public:
+  //! Opens (creating if needed) the history at `path` for run `run_id`. Fails when
+  //! the file belongs to another run. An empty `run_id` takes the recorded one and
+  //! fails when the history records none.
+  static absl::StatusOr<RunHistory> Open(const std::string& path, const std::string& run_id);
+
+  //! The run this history belongs to.
+  const std::string& run_id() const { return run_id_; }
+
+  //! Records a completed round and its participants in one transaction.
+  absl::Status RecordRound(const RoundRecord& record);
+
+  //! The last completed round, or nullopt for a new run.
+  absl::StatusOr<std::optional<RoundRecord>> LastRound() const;
+
+  //! Every completed round, in order.
+  absl::StatusOr<std::vector<RoundRecord>> Rounds() const;
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* database) const { sqlite3_close(database); }
+  };
+  explicit RunHistory(sqlite3* database) : database_(database) {}
+
+  std::unique_ptr<sqlite3, Closer> database_;  //!< The open SQLite file.
+  std::string run_id_;                         //!< As recorded in the file.
+};
+
+}  // namespace equifl::server
+
+#endif  // EQUIFL_SERVER_RUN_HISTORY_H_

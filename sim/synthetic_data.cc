@@ -1,0 +1,391 @@
+#include "sim/synthetic_data.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/random.h"
+#include "base/status_macros.h"
+
+namespace equifl::sim {
+namespace {
+
+constexpr int kModalities = 3;
+constexpr const char* kModalityNames[kModalities] = {"video", "audio", "text"};
+
+// The parts shared by every client: class means, group and language shifts, and
+// the resolved (signal, label noise) of every (group, language, modality) cell.
+struct World {
+  // [modality][index][dim]
+  std::vector<std::vector<std::vector<float>>> class_means;
+  std::vector<std::vector<std::vector<float>>> group_shifts;
+  std::vector<std::vector<std::vector<float>>> language_shifts;
+  // [group][language][modality]
+  std::vector<std::vector<std::array<double, kModalities>>> signal;
+  std::vector<std::vector<std::array<double, kModalities>>> label_noise;
+};
+
+int64_t Dim(const SyntheticDataOptions& options, int modality) {
+  return modality == 0 ? options.video_dim : modality == 1 ? options.audio_dim : options.text_dim;
+}
+
+bool IsSequence(int modality) { return modality < 2; }
+
+absl::Status CheckNames(const std::vector<std::string>& names, absl::string_view what,
+                        size_t minimum) {
+  if (names.size() < minimum) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("synthetic data needs at least ", minimum, " ", what));
+  }
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    if (name.empty() || !seen.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " must be non-empty and unique; got '",
+                                                     absl::StrJoin(names, ","), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRange(double value, double low, double high, absl::string_view name) {
+  if (!(value >= low && value <= high)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " is ", value, "; it must be in [", low, ", ", high, "]"));
+  }
+  return absl::OkStatus();
+}
+
+size_t IndexOf(const std::vector<std::string>& names, const std::string& name) {
+  return static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+}
+
+std::vector<std::vector<float>> RandomVectors(random::Engine& engine, size_t count, int64_t dim,
+                                              double scale) {
+  std::vector<std::vector<float>> vectors(count, std::vector<float>(dim));
+  for (std::vector<float>& vector : vectors) {
+    for (float& value : vector) value = static_cast<float>(scale * random::Normal(engine));
+  }
+  return vectors;
+}
+
+World BuildWorld(const SyntheticDataOptions& options) {
+  World world;
+  random::Engine engine = random::MakeEngine(options.seed, 0);
+  for (int m = 0; m < kModalities; ++m) {
+    // Entries of variance 2/D: two means lie about 2 apart, the noise has std 1.
+    const double scale = std::sqrt(2.0 / static_cast<double>(Dim(options, m)));
+    world.class_means.push_back(
+        RandomVectors(engine, options.labels.size(), Dim(options, m), scale));
+    world.group_shifts.push_back(
+        RandomVectors(engine, options.groups.size(), Dim(options, m), scale));
+    world.language_shifts.push_back(
+        RandomVectors(engine, options.languages.size(), Dim(options, m), scale));
+  }
+  const size_t groups = options.groups.size();
+  const size_t languages = options.languages.size();
+  world.signal.assign(groups, std::vector<std::array<double, kModalities>>(languages));
+  world.label_noise.assign(groups, std::vector<std::array<double, kModalities>>(languages));
+  for (size_t g = 0; g < groups; ++g) {
+    for (size_t l = 0; l < languages; ++l) {
+      for (int m = 0; m < kModalities; ++m) {
+        double signal = options.signal;
+        double label_noise = options.label_noise;
+        for (const CellBias& bias : options.biases) {
+          if ((bias.group == "*" || bias.group == options.groups[g]) &&
+              (bias.language == "*" || bias.language == options.languages[l]) &&
+              (bias.modality == "*" || bias.modality == kModalityNames[m])) {
+            signal = bias.signal.value_or(signal);
+            label_noise = bias.label_noise.value_or(label_noise);
+          }
+        }
+        world.signal[g][l][m] = signal;
+        world.label_noise[g][l][m] = label_noise;
+      }
+    }
+  }
+  return world;
+}
+
+client::SplitCounts SplitSizes(const SyntheticDataOptions& options) {
+  const int64_t samples = options.samples_per_client;
+  const int64_t train = std::min<int64_t>(
+      samples, static_cast<int64_t>(std::llround(samples * options.train_fraction)));
+  const int64_t validation = std::min<int64_t>(
+      samples - train, static_cast<int64_t>(std::llround(samples * options.validation_fraction)));
+  return {train, validation, samples - train - validation};
+}
+
+}  // namespace
+
+absl::StatusOr<CellBias> ParseCellBias(absl::string_view text) {
+  CellBias bias;
+  auto error = [&](absl::string_view message) {
+    return absl::InvalidArgumentError(absl::StrCat("bias '", text, "': ", message));
+  };
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    const std::pair<absl::string_view, absl::string_view> key_value =
+        absl::StrSplit(part, absl::MaxSplits('=', 1));
+    const std::string key(key_value.first);
+    const std::string value(key_value.second);
+    if (value.empty()) return error(absl::StrCat("'", part, "' must be key=value"));
+    if (key == "group") {
+      bias.group = value;
+    } else if (key == "language") {
+      bias.language = value;
+    } else if (key == "modality") {
+      bias.modality = value;
+    } else if (key == "signal" || key == "label_noise" || key == "label-noise") {
+      double number = 0;
+      if (!absl::SimpleAtod(value, &number)) {
+        return error(absl::StrCat(key, " is '", value, "', not a number"));
+      }
+      (key == "signal" ? bias.signal : bias.label_noise) = number;
+    } else {
+      return error(absl::StrCat("unknown key '", key,
+                                "'; allowed keys: group, language, modality, signal, label_noise"));
+    }
+  }
+  if (!bias.signal && !bias.label_noise) return error("set signal=S, label_noise=R or both");
+  return bias;
+}
+
+std::string CellBiasToString(const CellBias& bias) {
+  std::vector<std::string> parts;
+  if (bias.group != "*") parts.push_back("group=" + bias.group);
+  if (bias.language != "*") parts.push_back("language=" + bias.language);
+  if (bias.modality != "*") parts.push_back("modality=" + bias.modality);
+  if (bias.signal) parts.push_back(absl::StrCat("signal=", *bias.signal));
+  if (bias.label_noise) parts.push_back(absl::StrCat("label_noise=", *bias.label_noise));
+  return absl::StrJoin(parts, ",");
+}
+
+absl::Status SyntheticDataOptions::Validate() const {
+  EQUIFL_RETURN_IF_ERROR(CheckRange(clients, 1, 100'000, "clients"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(samples_per_client, 1, 10'000'000, "samples per client"));
+  EQUIFL_RETURN_IF_ERROR(CheckNames(labels, "labels", 2));
+  EQUIFL_RETURN_IF_ERROR(CheckNames(groups, "groups", 1));
+  EQUIFL_RETURN_IF_ERROR(CheckNames(languages, "languages", 1));
+  if (group_attribute.empty()) return absl::InvalidArgumentError("group attribute is empty");
+  EQUIFL_RETURN_IF_ERROR(CheckRange(static_cast<double>(frames), 1, 65536, "frames"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(static_cast<double>(video_dim), 1, 65536, "video dim"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(static_cast<double>(audio_dim), 1, 65536, "audio dim"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(static_cast<double>(text_dim), 1, 65536, "text dim"));
+  const double floats_per_client = static_cast<double>(samples_per_client) *
+                                   static_cast<double>(frames * (video_dim + audio_dim) + text_dim);
+  if (floats_per_client > double{1 << 30}) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "one client would hold ", floats_per_client * 4 / 1e9,
+        " GB of features; keep samples x (frames x (video + audio dim) + text dim) under 2^30"));
+  }
+  EQUIFL_RETURN_IF_ERROR(CheckRange(min_length_fraction, 0, 1, "min length fraction"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(signal, 0, 1e6, "signal"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(label_noise, 0, 1, "label noise"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(sample_noise, 0, 1e6, "sample noise"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(frame_noise, 0, 1e6, "frame noise"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(group_shift, 0, 1e6, "group shift"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(language_shift, 0, 1e6, "language shift"));
+  for (const CellBias& bias : biases) {
+    const std::string where = absl::StrCat("bias '", CellBiasToString(bias), "'");
+    if (bias.group != "*" && IndexOf(groups, bias.group) == groups.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " names group '", bias.group,
+                                                     "'; groups: ", absl::StrJoin(groups, ", ")));
+    }
+    if (bias.language != "*" && IndexOf(languages, bias.language) == languages.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, " names language '", bias.language,
+                       "'; languages: ", absl::StrJoin(languages, ", ")));
+    }
+    if (bias.modality != "*" &&
+        std::none_of(std::begin(kModalityNames), std::end(kModalityNames),
+                     [&](const char* name) { return bias.modality == name; })) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " names modality '", bias.modality,
+                                                     "'; modalities: video, audio, text"));
+    }
+    if (!bias.signal && !bias.label_noise) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, " sets neither signal nor label_noise"));
+    }
+    if (bias.signal) EQUIFL_RETURN_IF_ERROR(CheckRange(*bias.signal, 0, 1e6, where + " signal"));
+    if (bias.label_noise) {
+      EQUIFL_RETURN_IF_ERROR(CheckRange(*bias.label_noise, 0, 1, where + " label_noise"));
+    }
+  }
+  if (!minority_group.empty() && IndexOf(groups, minority_group) == groups.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("minority group '", minority_group,
+                                                   "' is not one of the groups ",
+                                                   absl::StrJoin(groups, ", ")));
+  }
+  const double balanced = 1.0 / static_cast<double>(groups.size());
+  EQUIFL_RETURN_IF_ERROR(CheckRange(minority_fraction, 0, balanced, "minority fraction"));
+  if (!client_minority_fractions.empty()) {
+    if (client_minority_fractions.size() != static_cast<size_t>(clients)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "got ", client_minority_fractions.size(), " per-client minority fractions for ", clients,
+          " clients; give one per client or a single one"));
+    }
+    for (double fraction : client_minority_fractions) {
+      EQUIFL_RETURN_IF_ERROR(CheckRange(fraction, 0, balanced, "a client's minority fraction"));
+    }
+  }
+  EQUIFL_RETURN_IF_ERROR(CheckRange(missing_rate, 0, 0.99, "missing rate"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(train_fraction, 0, 1, "train fraction"));
+  EQUIFL_RETURN_IF_ERROR(CheckRange(validation_fraction, 0, 1, "validation fraction"));
+  if (train_fraction + validation_fraction > 1 + 1e-9) {
+    return absl::InvalidArgumentError(absl::StrCat("train fraction ", train_fraction,
+                                                   " plus validation fraction ",
+                                                   validation_fraction, " exceed 1"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+client::ShardData Generate(const SyntheticDataOptions& options, const World& world, int client) {
+  random::Engine engine = random::MakeEngine(options.seed, 1 + static_cast<uint64_t>(client));
+  client::ShardData data;
+  client::ShardManifest& manifest = data.manifest;
+  for (int m = 0; m < kModalities; ++m) {
+    manifest.modalities.push_back(
+        {kModalityNames[m],
+         IsSequence(m) ? client::ModalityKind::kSequence : client::ModalityKind::kVector,
+         IsSequence(m) ? options.frames : 0, Dim(options, m)});
+  }
+  manifest.labels = options.labels;
+  manifest.group_attribute = options.group_attribute;
+  manifest.groups = options.groups;
+  manifest.languages = options.languages;
+
+  const int64_t samples = options.samples_per_client;
+  const size_t label_count = options.labels.size();
+  const size_t group_count = options.groups.size();
+  const size_t language_count = options.languages.size();
+  const client::SplitCounts split_sizes = SplitSizes(options);
+
+  // Groups: exact counts in every split, shuffled within it.
+  const size_t minority =
+      options.minority_group.empty() ? 0 : IndexOf(options.groups, options.minority_group);
+  const double fraction = options.client_minority_fractions.empty()
+                              ? options.minority_fraction
+                              : options.client_minority_fractions[client];
+  for (int split = 0; split < client::kSplitCount; ++split) {
+    const int64_t size = split_sizes[split];
+    const int64_t minority_size = std::llround(fraction * static_cast<double>(size));
+    std::vector<int64_t> groups(static_cast<size_t>(minority_size), static_cast<int64_t>(minority));
+    const int64_t others = static_cast<int64_t>(group_count) - 1;
+    for (int64_t index = 0; index < size - minority_size; ++index) {
+      int64_t other = others == 0 ? 0 : index % others;
+      if (other >= static_cast<int64_t>(minority)) ++other;  // skip the minority group
+      groups.push_back(others == 0 ? static_cast<int64_t>(minority) : other);
+    }
+    random::Shuffle(engine, groups);
+    data.group.insert(data.group.end(), groups.begin(), groups.end());
+    data.split.insert(data.split.end(), static_cast<size_t>(size), static_cast<uint8_t>(split));
+  }
+
+  const int64_t frames = options.frames;
+  const int64_t shortest = std::clamp<int64_t>(
+      static_cast<int64_t>(std::ceil(options.min_length_fraction * static_cast<double>(frames))), 1,
+      frames);
+  data.features.resize(kModalities);
+  data.lengths.resize(kModalities);
+  for (int m = 0; m < kModalities; ++m) {
+    data.features[m].assign(static_cast<size_t>(samples * manifest.modalities[m].ValuesPerSample()),
+                            0.0f);
+    if (IsSequence(m)) data.lengths[m].assign(static_cast<size_t>(samples), 0);
+  }
+  data.present.assign(static_cast<size_t>(samples * kModalities), 0);
+  std::vector<double> base;
+  for (int64_t n = 0; n < samples; ++n) {
+    const int64_t label = static_cast<int64_t>(random::UniformIndex(engine, label_count));
+    const int64_t language =
+        options.one_language_per_client
+            ? client % static_cast<int64_t>(language_count)
+            : static_cast<int64_t>(random::UniformIndex(engine, language_count));
+    const int64_t group = data.group[n];
+    data.label.push_back(label);
+    data.language.push_back(language);
+
+    std::array<bool, kModalities> present{};
+    for (bool& here : present) here = !random::Bernoulli(engine, options.missing_rate);
+    if (std::none_of(present.begin(), present.end(), [](bool here) { return here; })) {
+      present[random::UniformIndex(engine, kModalities)] = true;  // never a sample of nothing
+    }
+    for (int m = 0; m < kModalities; ++m) {
+      if (!present[m]) continue;
+      data.present[n * kModalities + m] = 1;
+      const double signal = world.signal[group][language][m];
+      const double label_noise = world.label_noise[group][language][m];
+      int64_t shown = label;
+      if (label_noise > 0 && random::Bernoulli(engine, label_noise)) {
+        shown = (label + 1 + static_cast<int64_t>(random::UniformIndex(engine, label_count - 1))) %
+                static_cast<int64_t>(label_count);
+      }
+      const int64_t dim = Dim(options, m);
+      const std::vector<float>& mean = world.class_means[m][shown];
+      const std::vector<float>& group_shift = world.group_shifts[m][group];
+      const std::vector<float>& language_shift = world.language_shifts[m][language];
+      base.resize(dim);
+      for (int64_t d = 0; d < dim; ++d) {
+        base[d] = signal * mean[d] + options.group_shift * group_shift[d] +
+                  options.language_shift * language_shift[d] +
+                  options.sample_noise * random::Normal(engine);
+      }
+      float* out = data.features[m].data() + n * manifest.modalities[m].ValuesPerSample();
+      if (!IsSequence(m)) {
+        for (int64_t d = 0; d < dim; ++d) out[d] = static_cast<float>(base[d]);
+        continue;
+      }
+      const int64_t length =
+          shortest + static_cast<int64_t>(random::UniformIndex(engine, frames - shortest + 1));
+      data.lengths[m][n] = length;
+      for (int64_t t = 0; t < length; ++t) {
+        for (int64_t d = 0; d < dim; ++d) {
+          out[t * dim + d] =
+              static_cast<float>(base[d] + options.frame_noise * random::Normal(engine));
+        }
+      }
+    }
+  }
+  data.CountSamples();
+  return data;
+}
+
+}  // namespace
+
+absl::StatusOr<client::ShardData> GenerateSyntheticClient(const SyntheticDataOptions& options,
+                                                          int client) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  if (client < 0 || client >= options.clients) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client ", client, " is outside 0..", options.clients - 1));
+  }
+  return Generate(options, BuildWorld(options), client);
+}
+
+absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(const SyntheticDataOptions& options,
+                                                              const std::string& out_dir) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  std::error_code error;
+  if (std::filesystem::exists(out_dir, error) && !(std::filesystem::is_directory(out_dir, error) &&
+                                                   std::filesystem::is_empty(out_dir, error))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "output folder ", out_dir, " exists and is not empty; choose another or remove it"));
+  }
+  const World world = BuildWorld(options);
+  std::vector<std::string> shards;
+  for (int client = 0; client < options.clients; ++client) {
+    const client::ShardData data = Generate(options, world, client);
+    const std::string dir =
+        (std::filesystem::path(out_dir) / client::ClientShardName(client)).string();
+    EQUIFL_RETURN_IF_ERROR(client::WriteShard(dir, data));
+    shards.push_back(dir);
+  }
+  return shards;
+}
+
+}  // namespace equifl::sim

@@ -1,0 +1,166 @@
+// Runs `equifl data synth`, `import` and `inspect` as a user would.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+Outcome RunEquifl(const std::string& arguments) {
+  const std::string err_path =
+      (std::filesystem::temp_directory_path() / ("equifl_data_err_" + std::to_string(::getpid())))
+          .string();
+  const std::string command = std::string(EQUIFL_BINARY) + " " + arguments + " 2>" + err_path;
+  Outcome outcome;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return outcome;
+  char buffer[4096];
+  size_t read = 0;
+  while ((read = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.out.append(buffer, read);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_path);
+  outcome.err.assign(std::istreambuf_iterator<char>(err), {});
+  std::filesystem::remove(err_path);
+  return outcome;
+}
+
+class EquiflDataCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = std::filesystem::temp_directory_path() /
+              ("equifl_data_command_" + std::to_string(::getpid()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(folder_);
+    std::filesystem::create_directories(folder_);
+  }
+  void TearDown() override { std::filesystem::remove_all(folder_); }
+  std::string Path(const std::string& name) const { return (folder_ / name).string(); }
+
+  std::filesystem::path folder_;
+};
+
+TEST_F(EquiflDataCommandTest, SynthThenInspect) {
+  const Outcome synth = RunEquifl("data synth --out " + Path("synth") +
+                                  " --clients 2 --samples-per-client 100 --seed 3"
+                                  " --bias group=male,language=ja,modality=audio,label_noise=0.4"
+                                  " --minority-fraction 0.2,0.5 --missing-rate 0.2");
+  ASSERT_EQ(synth.exit_code, 0) << synth.out << synth.err;
+  EXPECT_THAT(synth.out, HasSubstr("wrote 2 synthetic shards"));
+  EXPECT_THAT(synth.out,
+              HasSubstr("planted bias: group=male,language=ja,modality=audio,label_noise=0.4"));
+  EXPECT_THAT(synth.out, HasSubstr("100 samples (train 70, validation 15, test 15); female 20, "
+                                   "male 80"));
+
+  const Outcome inspect = RunEquifl("data inspect " + Path("synth"));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_THAT(inspect.out, HasSubstr("client-000: 100 samples (train 70, validation 15, test 15)"));
+  EXPECT_THAT(inspect.out, HasSubstr("client-001"));
+  EXPECT_THAT(inspect.out, ::testing::ContainsRegex("video +sequence +\\[100, 16, 32\\]"));
+  EXPECT_THAT(inspect.out, ::testing::ContainsRegex("text +vector +\\[100, 64\\]"));
+  EXPECT_THAT(inspect.out, ::testing::ContainsRegex("gender=female +14 +3 +3"));
+  EXPECT_THAT(inspect.out, HasSubstr("language=ja"));
+  EXPECT_THAT(inspect.out, HasSubstr("label=frustrated"));
+  EXPECT_THAT(inspect.out, HasSubstr("2 shards, 200 samples (train 140, validation 30, test 30)"));
+
+  // The same seed again gives the same bytes.
+  ASSERT_EQ(RunEquifl("data synth --out " + Path("again") +
+                      " --clients 2 --samples-per-client 100 --seed 3"
+                      " --bias group=male,language=ja,modality=audio,label_noise=0.4"
+                      " --minority-fraction 0.2,0.5 --missing-rate 0.2")
+                .exit_code,
+            0);
+  auto bytes = [](const std::string& path) {
+    std::ifstream stream(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(stream), {});
+  };
+  EXPECT_EQ(bytes(Path("synth/client-001/data.safetensors")),
+            bytes(Path("again/client-001/data.safetensors")));
+}
+
+TEST_F(EquiflDataCommandTest, SynthBadInputIsAUsageError) {
+  Outcome outcome = RunEquifl("data synth --out " + Path("x") + " --bias group=nobody,signal=1");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("names group 'nobody'; groups: female, male"));
+  EXPECT_THAT(outcome.out, Not(HasSubstr("wrote")));
+  outcome = RunEquifl("data synth --out " + Path("x") + " --minority-fraction 0.7");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("minority fraction is 0.7"));
+  std::ofstream(Path("full")) << "x";
+  outcome = RunEquifl("data synth --out " + folder_.string());
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("is not empty"));
+}
+
+TEST_F(EquiflDataCommandTest, ImportACsvThenInspect) {
+  std::ofstream(Path("people.csv")) << "wages,education,age,sex,language\n"
+                                       "10.5,15,40,Male,English\n"
+                                       "11,13.2,19,Male,English\n"
+                                       "NA,16,49,Male,Other\n"
+                                       "17.76,14,46,Male,Other\n"
+                                       "14,8,50,Female,English\n"
+                                       "8.2,16,31,Female,French\n"
+                                       "16.97,12,30,Female,English\n"
+                                       "9,11,22,Female,French\n";
+  Outcome outcome = RunEquifl("data import " + Path("people.csv") + " --out " + Path("shards") +
+                              " --label wages --label-threshold median --group sex"
+                              " --language language");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("people.csv line 4: column 'wages' is missing ('NA')"));
+  EXPECT_THAT(outcome.err, HasSubstr("--drop-missing"));
+
+  outcome = RunEquifl("data import " + Path("people.csv") + " --out " + Path("shards") +
+                      " --label wages --label-threshold median --group sex --language language"
+                      " --split-by language --drop-missing");
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("8 rows read, 7 kept, 1 dropped (1 with a missing value"));
+  EXPECT_THAT(outcome.out, HasSubstr("features (tabular, 2): education, age"));
+  EXPECT_THAT(outcome.out, HasSubstr("labels: wages <= 11, wages > 11"));
+  EXPECT_THAT(outcome.out, HasSubstr("client-001 (language=French): 2 samples"));
+
+  outcome = RunEquifl("data inspect " + Path("shards/client-000"));
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("4 samples"));
+  EXPECT_THAT(outcome.out, ::testing::ContainsRegex("tabular +vector +\\[4, 2\\] +4 \\(100.0%\\)"));
+  EXPECT_THAT(outcome.out, HasSubstr("sex=Female"));
+  EXPECT_THAT(outcome.out, HasSubstr("1 shard, 4 samples"));
+}
+
+TEST_F(EquiflDataCommandTest, InspectRefusesWhatIsNotAShard) {
+  Outcome outcome = RunEquifl("data inspect " + folder_.string());
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("holds no shard"));
+  std::filesystem::create_directories(Path("bad"));
+  std::ofstream(Path("bad/manifest.json")) << "{\"format\": \"equifl-shard\"}";
+  outcome = RunEquifl("data inspect " + Path("bad"));
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("manifest.json: the manifest has no 'version'"));
+}
+
+TEST_F(EquiflDataCommandTest, HelpExplainsTheSubcommands) {
+  Outcome outcome = RunEquifl("data --help");
+  EXPECT_EQ(outcome.exit_code, 0);
+  for (const char* name : {"synth", "import", "inspect"}) {
+    EXPECT_THAT(outcome.out, HasSubstr(name));
+  }
+  outcome = RunEquifl("data import --help");
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.out, HasSubstr("--drop-missing"));
+  EXPECT_THAT(outcome.out, HasSubstr("--dirichlet-alpha"));
+}
+
+}  // namespace

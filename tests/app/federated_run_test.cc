@@ -1,0 +1,239 @@
+// Federated training end to end: `equifl server` and three `equifl client`
+// processes on 127.0.0.1 with an ephemeral port, on synthetic data, including a
+// client killed mid-run and a server killed and resumed.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/run_history.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// A child process whose stdout and stderr go to a log file.
+class Process {
+ public:
+  Process(const std::vector<std::string>& arguments, std::filesystem::path log)
+      : log_(std::move(log)) {
+    std::vector<char*> argv;
+    for (const std::string& argument : arguments)
+      argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  Process(const Process&) = delete;
+  ~Process() { Kill(); }
+
+  //! The exit code, or -1 if it did not exit within `timeout` (then it is killed).
+  int Wait(std::chrono::milliseconds timeout) {
+    const auto give_up = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < give_up) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    Kill();
+    return -1;
+  }
+
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  //! Waits until the log matches `pattern`; returns the first match's first group.
+  std::optional<std::string> WaitForLog(const std::string& pattern,
+                                        std::chrono::milliseconds timeout) const {
+    const std::regex expression(pattern);
+    const auto give_up = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < give_up) {
+      std::smatch match;
+      const std::string text = ReadFile(log_);
+      if (std::regex_search(text, match, expression)) {
+        return match.size() > 1 ? match[1].str() : match[0].str();
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return std::nullopt;
+  }
+
+  std::string Log() const { return ReadFile(log_); }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  std::filesystem::path log_;
+  pid_t pid_ = -1;
+};
+
+class FederatedRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = std::filesystem::temp_directory_path() /
+              ("equifl_e2e_" + std::to_string(::getpid()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(folder_);
+    std::filesystem::create_directories(folder_);
+    Process synth({EQUIFL_BINARY, "data", "synth", "--out", (folder_ / "data").string(),
+                   "--clients", "3", "--samples-per-client", "360", "--seed", "7"},
+                  folder_ / "synth.log");
+    ASSERT_EQ(synth.Wait(60s), 0) << synth.Log();
+  }
+
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(folder_);
+  }
+
+  // Writes the configuration: a small model, ephemeral port, short deadline.
+  std::string WriteConfig(int rounds, int deadline_seconds) {
+    const std::filesystem::path path = folder_ / "run.yaml";
+    std::ofstream(path) << "log:\n  level: info\n"
+                        << "server:\n  address: 127.0.0.1:0\n  run_dir: "
+                        << (folder_ / "run").string() << "\n  rounds: " << rounds
+                        << "\n  min_clients: 3\n"
+                        << "  round_deadline_seconds: " << deadline_seconds << "\n"
+                        << "training:\n  epochs: 2\n  batch_size: 32\n  learning_rate: 0.003\n"
+                        << "  device: cpu\n"
+                        << "model:\n  hidden_size: 32\n  attention_heads: 2\n  dropout: 0.0\n";
+    return path.string();
+  }
+
+  std::unique_ptr<Process> StartServer(const std::string& config, bool resume,
+                                       const std::string& log_name) {
+    std::vector<std::string> arguments = {EQUIFL_BINARY, "--config", config, "server"};
+    if (resume) {
+      arguments.push_back("--resume");
+    } else {
+      arguments.insert(arguments.end(), {"--schema", (folder_ / "data" / "client-000").string()});
+    }
+    return std::make_unique<Process>(arguments, folder_ / log_name);
+  }
+
+  std::unique_ptr<Process> StartClient(const std::string& config, int index,
+                                       const std::string& port) {
+    const std::string shard = (folder_ / "data" / ("client-00" + std::to_string(index))).string();
+    return std::make_unique<Process>(
+        std::vector<std::string>{EQUIFL_BINARY, "--config", config, "client", "--shard", shard,
+                                 "--server", "127.0.0.1:" + port, "--id",
+                                 "client-" + std::to_string(index)},
+        folder_ / ("client-" + std::to_string(index) + ".log"));
+  }
+
+  std::vector<equifl::server::RoundRecord> History() {
+    auto history = equifl::server::RunHistory::Open((folder_ / "run" / "history.db").string(), "");
+    EXPECT_TRUE(history.ok()) << history.status();
+    auto rounds = history->Rounds();
+    EXPECT_TRUE(rounds.ok());
+    return *rounds;
+  }
+
+  std::filesystem::path folder_;
+};
+
+constexpr const char* kPortPattern = R"(listening on 127\.0\.0\.1:(\d+))";
+
+TEST_F(FederatedRunTest, ThreeClientsTrainWellAboveChance) {
+  const std::string config = WriteConfig(4, 120);
+  auto server = StartServer(config, false, "server.log");
+  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
+  ASSERT_TRUE(port) << server->Log();
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
+  for (auto& client : clients) EXPECT_EQ(client->Wait(300s), 0) << client->Log();
+  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+
+  // Each client evaluated the final model on its own test split; 5 classes: chance 0.2.
+  for (auto& client : clients) {
+    const std::optional<std::string> accuracy =
+        client->WaitForLog(R"(test split: accuracy ([0-9.]+))", 1s);
+    ASSERT_TRUE(accuracy) << client->Log();
+    EXPECT_GT(std::stod(*accuracy), 0.45) << client->Log();
+  }
+  const std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 5u);  // Four training rounds and the final evaluation.
+  ASSERT_TRUE(rounds.back().validation_accuracy.has_value());
+  EXPECT_GT(*rounds.back().validation_accuracy, 0.45);
+  EXPECT_THAT(server->Log(), HasSubstr("final evaluation"));
+}
+
+TEST_F(FederatedRunTest, ARoundCompletesWhenAClientIsKilledMidRound) {
+  const std::string config = WriteConfig(3, 8);
+  auto server = StartServer(config, false, "server.log");
+  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
+  ASSERT_TRUE(port) << server->Log();
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
+  // Kill a client as soon as it holds a task of round 2.
+  ASSERT_TRUE(server->WaitForLog("round 2: open", 120s)) << server->Log();
+  clients[2]->Kill();
+  EXPECT_EQ(clients[0]->Wait(300s), 0) << clients[0]->Log();
+  EXPECT_EQ(clients[1]->Wait(300s), 0) << clients[1]->Log();
+  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  const std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 4u);
+  EXPECT_EQ(rounds[1].contributors.size(), 2u);
+  EXPECT_FALSE(rounds[1].reached_quorum);
+}
+
+TEST_F(FederatedRunTest, ServerKilledAndResumedContinuesFromItsLastCheckpoint) {
+  const std::string config = WriteConfig(4, 120);
+  auto server = StartServer(config, false, "server.log");
+  std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
+  ASSERT_TRUE(port) << server->Log();
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
+  ASSERT_TRUE(server->WaitForLog("round 3: open", 180s)) << server->Log();
+  server->Kill();
+  const size_t recorded = History().size();
+  ASSERT_GE(recorded, 2u);
+
+  // The same port, so the clients find the server again.
+  std::string text = ReadFile(config);
+  text = std::regex_replace(text, std::regex("127\\.0\\.0\\.1:0"), "127.0.0.1:" + *port);
+  std::ofstream(config) << text;
+  auto resumed = StartServer(config, true, "server-resumed.log");
+  ASSERT_TRUE(resumed->WaitForLog(kPortPattern, 60s)) << resumed->Log();
+  EXPECT_THAT(resumed->Log(), HasSubstr("after round " + std::to_string(recorded)));
+  for (auto& client : clients) EXPECT_EQ(client->Wait(300s), 0) << client->Log();
+  ASSERT_EQ(resumed->Wait(60s), 0) << resumed->Log();
+  const std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 5u);
+  for (size_t i = 0; i < rounds.size(); ++i) EXPECT_EQ(rounds[i].round_id, i + 1);
+}
+
+}  // namespace

@@ -1,0 +1,94 @@
+// Shard -> client::Dataset: views of the mapped file where rows are contiguous,
+// gathered copies where not, present as bool.
+#include "client/shard_dataset.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "tests/client/shard_test_util.h"
+
+namespace equifl::client {
+namespace {
+
+using ::equifl::client::testing::SmallShard;
+using ::equifl::client::testing::TestFolder;
+using ::equifl::client::testing::WriteUnchecked;
+
+template <typename T>
+std::vector<T> ToVector(const at::Tensor& tensor) {
+  const at::Tensor contiguous = tensor.contiguous();
+  return std::vector<T>(contiguous.data_ptr<T>(), contiguous.data_ptr<T>() + contiguous.numel());
+}
+
+TEST(ShardDatasetTest, ContiguousSplitIsAViewOfTheMappedFile) {
+  const std::filesystem::path folder = TestFolder();
+  const ShardData data = SmallShard();
+  ASSERT_TRUE(WriteShard(folder.string(), data).ok());
+  absl::StatusOr<Shard> shard = Shard::Open(folder.string());
+  ASSERT_TRUE(shard.ok()) << shard.status();
+
+  absl::StatusOr<Dataset> validation = DatasetFromShard(*shard, Split::kValidation);
+  ASSERT_TRUE(validation.ok()) << validation.status();
+  EXPECT_TRUE(validation->Validate().ok());
+  EXPECT_EQ(validation->size(), 2);
+  // Rows 3 and 4, without a copy.
+  const at::Tensor& video = validation->modalities[0].values;
+  EXPECT_EQ(video.sizes(), (std::vector<int64_t>{2, 3, 2}));
+  EXPECT_EQ(video.data_ptr<float>(), shard->columns().features[0].data() + 3 * 6);
+  EXPECT_EQ(validation->label.data_ptr<int64_t>(), shard->columns().label.data() + 3);
+  EXPECT_EQ(ToVector<float>(video)[0], data.features[0][18]);
+  EXPECT_EQ(ToVector<int64_t>(validation->modalities[0].lengths), (std::vector<int64_t>{1, 3}));
+  EXPECT_FALSE(validation->modalities[1].lengths.defined());
+  EXPECT_EQ(validation->modalities[1].values.sizes(), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(validation->present.scalar_type(), at::kBool);
+  EXPECT_EQ(ToVector<bool>(validation->present), (std::vector<bool>{true, true, true, false}));
+  EXPECT_EQ(ToVector<int64_t>(validation->group), (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(ToVector<int64_t>(validation->language), (std::vector<int64_t>{1, 0}));
+
+  absl::StatusOr<Dataset> all = DatasetFromShard(*shard);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 6);
+  EXPECT_EQ(ToVector<int64_t>(all->label), data.label);
+  EXPECT_EQ(ToVector<float>(all->modalities[1].values), data.features[1]);
+
+  // Select copies, so its tensors are writable.
+  Dataset picked = all->Select(at::tensor(std::vector<int64_t>{5, 0}));
+  picked.label.add_(1);
+  EXPECT_EQ(ToVector<int64_t>(picked.label), (std::vector<int64_t>{3, 1}));
+}
+
+TEST(ShardDatasetTest, InterleavedSplitsAreGathered) {
+  const std::filesystem::path folder = TestFolder();
+  ShardData data = SmallShard();
+  data.split = {0, 1, 0, 2, 1, 0};
+  WriteUnchecked(folder.string(), data);
+  absl::StatusOr<Shard> shard = Shard::Open(folder.string());
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  absl::StatusOr<Dataset> train = DatasetFromShard(*shard, Split::kTrain);
+  ASSERT_TRUE(train.ok()) << train.status();
+  EXPECT_TRUE(train->Validate().ok());
+  EXPECT_EQ(ToVector<int64_t>(train->label), (std::vector<int64_t>{0, 2, 2}));
+  EXPECT_EQ(ToVector<int64_t>(train->modalities[0].lengths), (std::vector<int64_t>{3, 0, 3}));
+  const std::vector<float> text = ToVector<float>(train->modalities[1].values);
+  EXPECT_EQ(text[4], data.features[1][2 * 4]);  // row 2
+  EXPECT_EQ(text[8], data.features[1][5 * 4]);  // row 5
+  EXPECT_EQ(ToVector<bool>(train->present),
+            (std::vector<bool>{true, true, false, true, true, true}));
+}
+
+TEST(ShardDatasetTest, EmptySplitGivesAnEmptyDataset) {
+  const std::filesystem::path folder = TestFolder();
+  ShardData data = SmallShard();
+  data.split = {0, 0, 0, 0, 1, 1};
+  data.CountSamples();
+  ASSERT_TRUE(WriteShard(folder.string(), data).ok());
+  absl::StatusOr<Shard> shard = Shard::Open(folder.string());
+  ASSERT_TRUE(shard.ok());
+  absl::StatusOr<Dataset> test = DatasetFromShard(*shard, Split::kTest);
+  ASSERT_TRUE(test.ok()) << test.status();
+  EXPECT_EQ(test->size(), 0);
+  EXPECT_TRUE(test->Validate().ok());
+}
+
+}  // namespace
+}  // namespace equifl::client

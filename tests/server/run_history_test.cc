@@ -1,0 +1,108 @@
+#include "server/run_history.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace equifl::server {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+class RunHistoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = std::filesystem::temp_directory_path() /
+              ("equifl_history_" + std::to_string(::getpid()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(folder_);
+    std::filesystem::create_directories(folder_);
+    path_ = (folder_ / "history.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(folder_); }
+
+  static RoundRecord Record(uint64_t round) {
+    RoundRecord record;
+    record.round_id = round;
+    record.checkpoint = "checkpoints/round-" + std::to_string(round) + ".safetensors";
+    record.seconds = 1.5;
+    record.reached_quorum = round % 2 == 1;
+    record.selected = {"a", "b", "c"};
+    record.contributors = {"a", "c"};
+    record.train_samples = 300;
+    record.train_loss = 0.75;
+    record.validation_samples = 60;
+    record.validation_loss = 0.8;
+    if (round > 1) record.validation_accuracy = 0.5 + 0.1 * round;
+    return record;
+  }
+
+  std::filesystem::path folder_;
+  std::string path_;
+};
+
+TEST_F(RunHistoryTest, NewRunHasNoRounds) {
+  absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  absl::StatusOr<std::optional<RoundRecord>> last = history->LastRound();
+  ASSERT_TRUE(last.ok());
+  EXPECT_FALSE(last->has_value());
+}
+
+TEST_F(RunHistoryTest, RoundsSurviveReopening) {
+  {
+    absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+    ASSERT_TRUE(history.ok());
+    ASSERT_TRUE(history->RecordRound(Record(1)).ok());
+    ASSERT_TRUE(history->RecordRound(Record(2)).ok());
+  }
+  absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+  ASSERT_TRUE(history.ok());
+  absl::StatusOr<std::vector<RoundRecord>> rounds = history->Rounds();
+  ASSERT_TRUE(rounds.ok()) << rounds.status();
+  ASSERT_EQ(rounds->size(), 2u);
+  const RoundRecord& second = (*rounds)[1];
+  EXPECT_EQ(second.round_id, 2u);
+  EXPECT_EQ(second.checkpoint, "checkpoints/round-2.safetensors");
+  EXPECT_FALSE(second.reached_quorum);
+  EXPECT_THAT(second.selected, UnorderedElementsAre("a", "b", "c"));
+  EXPECT_THAT(second.contributors, UnorderedElementsAre("a", "c"));
+  EXPECT_EQ(second.train_samples, 300u);
+  EXPECT_DOUBLE_EQ(second.validation_loss, 0.8);
+  ASSERT_TRUE(second.validation_accuracy.has_value());
+  EXPECT_DOUBLE_EQ(*second.validation_accuracy, 0.7);
+  EXPECT_FALSE((*rounds)[0].validation_accuracy.has_value());
+  EXPECT_EQ((*history->LastRound())->round_id, 2u);
+}
+
+TEST_F(RunHistoryTest, RecordingARoundTwiceFailsAndChangesNothing) {
+  absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+  ASSERT_TRUE(history.ok());
+  ASSERT_TRUE(history->RecordRound(Record(1)).ok());
+  RoundRecord again = Record(1);
+  again.contributors = {"b"};
+  EXPECT_FALSE(history->RecordRound(again).ok());
+  absl::StatusOr<std::vector<RoundRecord>> rounds = history->Rounds();
+  ASSERT_EQ(rounds->size(), 1u);
+  EXPECT_THAT((*rounds)[0].contributors, UnorderedElementsAre("a", "c"));
+  // The transaction was rolled back: the history still takes the next round.
+  EXPECT_TRUE(history->RecordRound(Record(2)).ok());
+}
+
+TEST_F(RunHistoryTest, HistoryOfAnotherRunIsRefused) {
+  ASSERT_TRUE(RunHistory::Open(path_, "run-1").ok());
+  absl::StatusOr<RunHistory> other = RunHistory::Open(path_, "run-2");
+  ASSERT_FALSE(other.ok());
+  EXPECT_THAT(other.status().message(), HasSubstr("belongs to run 'run-1'"));
+}
+
+TEST_F(RunHistoryTest, UnopenablePathIsAClearError) {
+  absl::StatusOr<RunHistory> history = RunHistory::Open("/nonexistent/dir/history.db", "run-1");
+  ASSERT_FALSE(history.ok());
+  EXPECT_THAT(history.status().message(), HasSubstr("/nonexistent/dir/history.db"));
+}
+
+}  // namespace
+}  // namespace equifl::server

@@ -1,0 +1,62 @@
+#include "server/statistics_sum.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace equifl::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::GroupStatistics Statistics(const std::string& language, const std::string& group,
+                               double loss_sum, uint64_t count, std::vector<uint64_t> confusion) {
+  v1::GroupStatistics statistics;
+  v1::GroupCellStatistics* cell = statistics.add_cells();
+  cell->mutable_cell()->set_language(language);
+  cell->set_group(group);
+  cell->set_loss_sum(loss_sum);
+  cell->set_sample_count(count);
+  cell->set_num_classes(2);
+  for (uint64_t value : confusion) cell->add_confusion(value);
+  return statistics;
+}
+
+TEST(StatisticsSumTest, SumsMatchingCellsAndKeepsOthersApart) {
+  StatisticsSum sum;
+  ASSERT_TRUE(sum.Add(Statistics("en", "female", 3.0, 4, {2, 1, 0, 1})).ok());
+  ASSERT_TRUE(sum.Add(Statistics("en", "female", 1.0, 2, {1, 0, 0, 1})).ok());
+  ASSERT_TRUE(sum.Add(Statistics("de", "male", 2.0, 4, {0, 2, 0, 2})).ok());
+  EXPECT_EQ(sum.samples(), 10u);
+  EXPECT_DOUBLE_EQ(sum.mean_loss(), 6.0 / 10);
+  // Correct: (2 + 1) + (1 + 1) + (0 + 2) = 7 of 10.
+  ASSERT_TRUE(sum.accuracy().has_value());
+  EXPECT_DOUBLE_EQ(*sum.accuracy(), 0.7);
+  const v1::GroupStatistics proto = sum.ToProto();
+  ASSERT_EQ(proto.cells_size(), 2);
+  EXPECT_EQ(proto.cells(1).cell().language(), "en");  // "de" sorts first.
+  EXPECT_EQ(proto.cells(1).sample_count(), 6u);
+  EXPECT_THAT(proto.cells(1).confusion(), ::testing::ElementsAre(3, 1, 0, 2));
+}
+
+TEST(StatisticsSumTest, EmptySumHasDefinedValues) {
+  StatisticsSum sum;
+  EXPECT_EQ(sum.samples(), 0u);
+  EXPECT_EQ(sum.mean_loss(), 0.0);
+  EXPECT_FALSE(sum.accuracy().has_value());
+}
+
+TEST(StatisticsSumTest, RefusesInconsistentStatisticsWithoutAddingAnything) {
+  StatisticsSum sum;
+  ASSERT_TRUE(sum.Add(Statistics("en", "female", 1.0, 1, {1, 0, 0, 0})).ok());
+  v1::GroupStatistics bad = Statistics("en", "male", 1.0, 1, {1, 0, 0});
+  EXPECT_THAT(sum.Add(bad).message(), HasSubstr("3 confusion counts for 2 classes"));
+  bad = Statistics("en", "female", 1.0, 1, {});
+  bad.mutable_cells(0)->set_num_classes(3);
+  EXPECT_THAT(sum.Add(bad).message(), HasSubstr("report 3 classes"));
+  bad = Statistics("en", "female", -1.0, 1, {});
+  EXPECT_THAT(sum.Add(bad).message(), HasSubstr("loss sum of -1"));
+  EXPECT_EQ(sum.samples(), 1u);
+}
+
+}  // namespace
+}  // namespace equifl::server

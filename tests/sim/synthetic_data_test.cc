@@ -1,0 +1,308 @@
+// Synthetic data: determinism, shapes, and that every planted property (bias,
+// imbalance, missing rate) is really in the data, measured by simple statistics.
+#include "sim/synthetic_data.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+
+namespace equifl::sim {
+namespace {
+
+using ::testing::HasSubstr;
+
+client::ShardData Generate(const SyntheticDataOptions& options, int client = 0) {
+  absl::StatusOr<client::ShardData> data = GenerateSyntheticClient(options, client);
+  EXPECT_TRUE(data.ok()) << data.status();
+  return data.ok() ? *std::move(data) : client::ShardData();
+}
+
+// Accuracy per group of a nearest-class-mean classifier on modality `m` (frames
+// averaged over the valid length), fitted on train rows, scored on the others.
+// Features are centred per (group, language) cell first, so the planted group and
+// language shifts do not matter.
+std::vector<double> NearestMeanAccuracy(const client::ShardData& data, int m) {
+  const client::ShardModality& modality = data.manifest.modalities[m];
+  const int64_t n = data.manifest.num_samples;
+  const int64_t dim = modality.dim;
+  const size_t groups = data.manifest.groups.size();
+  const size_t languages = data.manifest.languages.size();
+  const size_t labels = data.manifest.labels.size();
+  const int64_t modalities = static_cast<int64_t>(data.manifest.modalities.size());
+  std::vector<std::vector<double>> pooled(n, std::vector<double>(dim, 0.0));
+  for (int64_t row = 0; row < n; ++row) {
+    const float* values = data.features[m].data() + row * modality.ValuesPerSample();
+    const int64_t frames =
+        modality.kind == client::ModalityKind::kSequence ? data.lengths[m][row] : 1;
+    for (int64_t t = 0; t < frames; ++t) {
+      for (int64_t d = 0; d < dim; ++d) pooled[row][d] += values[t * dim + d] / frames;
+    }
+  }
+  auto usable = [&](int64_t row) { return data.present[row * modalities + m] == 1; };
+  auto cell = [&](int64_t row) { return data.group[row] * languages + data.language[row]; };
+  std::vector<std::vector<double>> cell_mean(groups * languages, std::vector<double>(dim, 0.0));
+  std::vector<int64_t> cell_count(groups * languages, 0);
+  for (int64_t row = 0; row < n; ++row) {
+    if (data.split[row] != 0 || !usable(row)) continue;
+    ++cell_count[cell(row)];
+    for (int64_t d = 0; d < dim; ++d) cell_mean[cell(row)][d] += pooled[row][d];
+  }
+  for (size_t c = 0; c < cell_mean.size(); ++c) {
+    for (double& value : cell_mean[c]) value /= std::max<int64_t>(cell_count[c], 1);
+  }
+  std::vector<std::vector<double>> class_mean(labels, std::vector<double>(dim, 0.0));
+  std::vector<int64_t> class_count(labels, 0);
+  for (int64_t row = 0; row < n; ++row) {
+    if (data.split[row] != 0 || !usable(row)) continue;
+    ++class_count[data.label[row]];
+    for (int64_t d = 0; d < dim; ++d) {
+      class_mean[data.label[row]][d] += pooled[row][d] - cell_mean[cell(row)][d];
+    }
+  }
+  for (size_t c = 0; c < labels; ++c) {
+    for (double& value : class_mean[c]) value /= std::max<int64_t>(class_count[c], 1);
+  }
+  std::vector<double> correct(groups, 0), total(groups, 0);
+  for (int64_t row = 0; row < n; ++row) {
+    if (data.split[row] == 0 || !usable(row)) continue;
+    size_t best = 0;
+    double best_distance = INFINITY;
+    for (size_t c = 0; c < labels; ++c) {
+      double distance = 0;
+      for (int64_t d = 0; d < dim; ++d) {
+        const double diff = pooled[row][d] - cell_mean[cell(row)][d] - class_mean[c][d];
+        distance += diff * diff;
+      }
+      if (distance < best_distance) {
+        best_distance = distance;
+        best = c;
+      }
+    }
+    total[data.group[row]] += 1;
+    correct[data.group[row]] += best == static_cast<size_t>(data.label[row]) ? 1 : 0;
+  }
+  for (size_t g = 0; g < groups; ++g) correct[g] /= std::max(total[g], 1.0);
+  return correct;
+}
+
+TEST(SyntheticDataTest, SameSeedSameDataOtherSeedOtherData) {
+  SyntheticDataOptions options;
+  options.samples_per_client = 100;
+  const client::ShardData first = Generate(options, 1);
+  const client::ShardData again = Generate(options, 1);
+  EXPECT_EQ(first.features, again.features);
+  EXPECT_EQ(first.label, again.label);
+  EXPECT_EQ(first.group, again.group);
+  EXPECT_EQ(first.present, again.present);
+  EXPECT_EQ(first.lengths, again.lengths);
+  // Client 1 does not depend on how many clients there are.
+  options.clients = 7;
+  EXPECT_EQ(Generate(options, 1).features, first.features);
+  // Another client, another seed: other data.
+  EXPECT_NE(Generate(options, 2).features, first.features);
+  options.seed = 2;
+  EXPECT_NE(Generate(options, 1).features, first.features);
+}
+
+TEST(SyntheticDataTest, ShapesLengthsAndSplitsAreAsDocumented) {
+  SyntheticDataOptions options;
+  const client::ShardData data = Generate(options);
+  const client::ShardManifest& manifest = data.manifest;
+  EXPECT_TRUE(manifest.Validate().ok());
+  EXPECT_EQ(manifest.num_samples, 600);
+  EXPECT_EQ(manifest.split_counts, (client::SplitCounts{420, 90, 90}));
+  ASSERT_EQ(manifest.modalities.size(), 3u);
+  EXPECT_EQ(manifest.modalities[0].Shape(600), (std::vector<int64_t>{600, 16, 32}));
+  EXPECT_EQ(manifest.modalities[1].Shape(600), (std::vector<int64_t>{600, 16, 32}));
+  EXPECT_EQ(manifest.modalities[2].Shape(600), (std::vector<int64_t>{600, 64}));
+  EXPECT_EQ(manifest.labels.size(), 5u);
+  EXPECT_EQ(manifest.groups, (std::vector<std::string>{"female", "male"}));
+  EXPECT_EQ(manifest.languages, (std::vector<std::string>{"en", "de", "ja"}));
+  EXPECT_TRUE(client::ValidateShardColumns(manifest, data.Columns()).ok());
+  // Rows are stored train, validation, test.
+  EXPECT_TRUE(std::is_sorted(data.split.begin(), data.split.end()));
+  // Lengths vary in [8, 16]; frames past the length and missing modalities are zero.
+  int64_t shortest = 16, longest = 0;
+  for (int64_t row = 0; row < 600; ++row) {
+    const int64_t length = data.lengths[0][row];
+    const float* video = data.features[0].data() + row * 16 * 32;
+    if (data.present[row * 3] == 0) {
+      EXPECT_EQ(length, 0);
+      EXPECT_TRUE(std::all_of(video, video + 16 * 32, [](float v) { return v == 0; }));
+      continue;
+    }
+    shortest = std::min(shortest, length);
+    longest = std::max(longest, length);
+    EXPECT_TRUE(std::all_of(video + length * 32, video + 16 * 32, [](float v) { return v == 0; }));
+    EXPECT_NE(video[(length - 1) * 32], 0.0f);
+  }
+  EXPECT_EQ(shortest, 8);
+  EXPECT_EQ(longest, 16);
+  // Every sample has at least one modality.
+  for (int64_t row = 0; row < 600; ++row) {
+    EXPECT_GT(data.present[row * 3] + data.present[row * 3 + 1] + data.present[row * 3 + 2], 0);
+  }
+}
+
+TEST(SyntheticDataTest, PlantedSignalBiasIsMeasurable) {
+  SyntheticDataOptions options;  // default bias: video signal 0.3 for female
+  options.clients = 1;
+  options.samples_per_client = 3000;
+  options.missing_rate = 0;
+  const client::ShardData data = Generate(options);
+  const std::vector<double> video = NearestMeanAccuracy(data, 0);
+  const std::vector<double> audio = NearestMeanAccuracy(data, 1);
+  // Chance is 0.2; at signal 1 one modality alone gets about 0.6. Video: weak for
+  // female, strong for male; audio: the same for both.
+  EXPECT_GT(video[1], 0.5) << "male video";
+  EXPECT_LT(video[0], 0.35) << "female video";
+  EXPECT_GT(video[1] - video[0], 0.2);
+  EXPECT_GT(audio[0], 0.5);
+  EXPECT_GT(audio[1], 0.5);
+  EXPECT_LT(std::abs(audio[0] - audio[1]), 0.08);
+  std::printf("nearest class mean accuracy, female/male: video %.3f/%.3f, audio %.3f/%.3f\n",
+              video[0], video[1], audio[0], audio[1]);
+}
+
+TEST(SyntheticDataTest, PlantedLabelNoiseIsMeasurable) {
+  SyntheticDataOptions options;
+  options.clients = 1;
+  options.samples_per_client = 3000;
+  options.missing_rate = 0;
+  options.biases = {*ParseCellBias("group=male,modality=text,label_noise=0.6")};
+  const client::ShardData data = Generate(options);
+  const std::vector<double> text = NearestMeanAccuracy(data, 2);
+  EXPECT_GT(text[0], 0.6) << "female text";
+  // 40% of male samples' text points at the right class (and the class means are
+  // estimated from the noisy ones too).
+  EXPECT_LT(text[1], 0.5) << "male text";
+  EXPECT_GT(text[0] - text[1], 0.2);
+  std::printf("nearest class mean accuracy on text, female/male: %.3f/%.3f\n", text[0], text[1]);
+}
+
+TEST(SyntheticDataTest, GroupImbalanceIsExactPerSplitAndClient) {
+  SyntheticDataOptions options;
+  options.minority_group = "male";
+  options.client_minority_fractions = {0.1, 0.25, 0.5};
+  for (int client = 0; client < 3; ++client) {
+    const client::ShardData data = Generate(options, client);
+    const double fraction = options.client_minority_fractions[client];
+    for (int split = 0; split < client::kSplitCount; ++split) {
+      int64_t size = 0, male = 0;
+      for (size_t row = 0; row < data.split.size(); ++row) {
+        if (data.split[row] != split) continue;
+        ++size;
+        male += data.group[row] == 1;
+      }
+      EXPECT_EQ(male, std::llround(fraction * size)) << "client " << client << " split " << split;
+    }
+  }
+}
+
+TEST(SyntheticDataTest, MissingRateIsHonoured) {
+  SyntheticDataOptions options;
+  options.samples_per_client = 6000;
+  options.frames = 2;
+  options.missing_rate = 0.3;
+  const client::ShardData data = Generate(options);
+  for (int m = 0; m < 3; ++m) {
+    int64_t absent = 0;
+    for (int64_t row = 0; row < 6000; ++row) absent += data.present[row * 3 + m] == 0;
+    // Binomial std is 0.006. 2.7% of rows (0.3^3) lose every modality and get one
+    // back, which lowers each modality's absent rate by 0.9 points.
+    EXPECT_NEAR(absent / 6000.0, 0.3 - 0.009, 0.025) << "modality " << m;
+  }
+}
+
+TEST(SyntheticDataTest, OneLanguagePerClient) {
+  SyntheticDataOptions options;
+  options.one_language_per_client = true;
+  options.samples_per_client = 50;
+  const client::ShardData data = Generate(options, 2);
+  EXPECT_TRUE(std::all_of(data.language.begin(), data.language.end(),
+                          [](int64_t language) { return language == 2; }));
+}
+
+TEST(SyntheticDataTest, ParsesBiasesAndRefusesBadOnes) {
+  absl::StatusOr<CellBias> bias =
+      ParseCellBias("group=female,language=ja,signal=0.2,label-noise=0.1");
+  ASSERT_TRUE(bias.ok()) << bias.status();
+  EXPECT_EQ(bias->group, "female");
+  EXPECT_EQ(bias->language, "ja");
+  EXPECT_EQ(bias->modality, "*");
+  EXPECT_EQ(bias->signal, 0.2);
+  EXPECT_EQ(bias->label_noise, 0.1);
+  EXPECT_EQ(CellBiasToString(*bias), "group=female,language=ja,signal=0.2,label_noise=0.1");
+  EXPECT_THAT(ParseCellBias("group=female").status().message(),
+              HasSubstr("set signal=S, label_noise=R or both"));
+  EXPECT_THAT(ParseCellBias("colour=red,signal=1").status().message(),
+              HasSubstr("unknown key 'colour'"));
+  EXPECT_THAT(ParseCellBias("signal=high").status().message(),
+              HasSubstr("signal is 'high', not a number"));
+  EXPECT_THAT(ParseCellBias("signal").status().message(), HasSubstr("must be key=value"));
+}
+
+TEST(SyntheticDataTest, ValidateNamesTheBadOption) {
+  auto error = [](const std::function<void(SyntheticDataOptions&)>& edit) {
+    SyntheticDataOptions options;
+    edit(options);
+    return std::string(options.Validate().message());
+  };
+  EXPECT_TRUE(SyntheticDataOptions().Validate().ok());
+  EXPECT_THAT(error([](auto& o) { o.clients = 0; }), HasSubstr("clients is 0"));
+  EXPECT_THAT(error([](auto& o) { o.minority_fraction = 0.6; }),
+              HasSubstr("minority fraction is 0.6; it must be in [0, 0.5]"));
+  EXPECT_THAT(error([](auto& o) { o.client_minority_fractions = {0.1}; }),
+              HasSubstr("got 1 per-client minority fractions for 3 clients"));
+  EXPECT_THAT(error([](auto& o) { o.biases = {*ParseCellBias("group=other,signal=1")}; }),
+              HasSubstr("names group 'other'; groups: female, male"));
+  EXPECT_THAT(error([](auto& o) { o.biases = {*ParseCellBias("modality=smell,signal=1")}; }),
+              HasSubstr("names modality 'smell'"));
+  EXPECT_THAT(error([](auto& o) { o.biases = {*ParseCellBias("label_noise=1.5")}; }),
+              HasSubstr("label_noise is 1.5"));
+  EXPECT_THAT(error([](auto& o) { o.minority_group = "other"; }),
+              HasSubstr("minority group 'other' is not one of the groups"));
+  EXPECT_THAT(error([](auto& o) { o.train_fraction = 0.9; }), HasSubstr("exceed 1"));
+  EXPECT_THAT(error([](auto& o) { o.labels = {"only"}; }), HasSubstr("at least 2 labels"));
+  EXPECT_THAT(error([](auto& o) { o.samples_per_client = 10'000'000; }),
+              HasSubstr("GB of features"));
+}
+
+TEST(SyntheticDataTest, WritesOneShardPerClientQuickly) {
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / ("equifl_synth_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(folder);
+  SyntheticDataOptions options;  // 3 clients x 600 samples
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<std::string>> shards =
+      WriteSyntheticShards(options, (folder / "out").string());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(shards.ok()) << shards.status();
+  ASSERT_EQ(shards->size(), 3u);
+  EXPECT_EQ((*shards)[2], (folder / "out" / "client-002").string());
+  EXPECT_LT(seconds, 3.0);  // about 0.1 s on the development machine
+  absl::StatusOr<client::Shard> shard = client::Shard::Open((*shards)[1]);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  EXPECT_EQ(shard->manifest().num_samples, 600);
+  // The same data as generated in memory.
+  const client::ShardData data = Generate(options, 1);
+  EXPECT_TRUE(std::equal(data.features[2].begin(), data.features[2].end(),
+                         shard->columns().features[2].begin()));
+
+  // A folder that is not empty is refused.
+  absl::StatusOr<std::vector<std::string>> again =
+      WriteSyntheticShards(options, (folder / "out").string());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("is not empty"));
+  std::filesystem::remove_all(folder);
+}
+
+}  // namespace
+}  // namespace equifl::sim
