@@ -136,8 +136,12 @@ Handler Real(const Section& section, auto& target, double min, double max) {
 
 Handler Boolean(const Section& section, bool& target) {
   return [&section, &target](const YAML::Node& node, const std::string& key) -> absl::Status {
-    static constexpr absl::string_view kBooleans[] = {"true", "false"};
-    EQUIFL_ASSIGN_OR_RETURN(std::string value, ReadChoice(section, node, key, kBooleans));
+    if (!node.IsScalar()) return section.Error(node, absl::StrCat(key, " must be a single value"));
+    const std::string& value = node.Scalar();
+    if (value != "true" && value != "false") {
+      return section.Error(node,
+                           absl::StrCat(key, " is '", value, "'; allowed values: true, false"));
+    }
     target = value == "true";
     return absl::OkStatus();
   };

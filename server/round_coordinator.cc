@@ -49,7 +49,7 @@ Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
   std::unique_lock lock(mutex_);
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    if (phase_ == Phase::kFinished) return {Assignment::Kind::kFinished};
+    if (phase_ == Phase::kFinished) return {Assignment::Kind::kFinished, 0, {}};
     if (phase_ == Phase::kCollecting && !tasked_.contains(client_id) &&
         std::find(selected_.begin(), selected_.end(), client_id) != selected_.end()) {
       tasked_.insert(client_id);
@@ -58,7 +58,7 @@ Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
           open_round_, deadline_};
     }
     if (changed_.wait_until(lock, give_up) == std::cv_status::timeout) {
-      return {Assignment::Kind::kWait};
+      return {Assignment::Kind::kWait, 0, {}};
     }
   }
 }

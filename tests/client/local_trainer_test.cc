@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::MakeSyntheticDataset;
+using testing::SameState;
 using testing::SmallModelOptions;
 
 MultimodalModel MakeModel(const ModelOptions& options, uint64_t seed = 3) {
@@ -34,15 +35,6 @@ TrainerOptions CpuOptions() {
   options.batch_size = 32;
   options.seed = 17;
   return options;
-}
-
-bool SameState(const std::vector<protocol::NamedTensor>& a,
-               const std::vector<protocol::NamedTensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].name != b[i].name || !torch::equal(a[i].tensor, b[i].tensor)) return false;
-  }
-  return true;
 }
 
 TEST(TrainerOptionsTest, DefaultsAreValid) {

@@ -14,6 +14,8 @@
 namespace equifl::client {
 namespace {
 
+using testing::SameState;
+
 using ::testing::HasSubstr;
 using testing::SmallModelOptions;
 
@@ -22,15 +24,6 @@ MultimodalModel MakeModel(uint64_t seed, EncoderKind encoder = EncoderKind::kTra
   ModelOptions options = SmallModelOptions(encoder);
   options.adversary = true;
   return *CreateMultimodalModel(options);
-}
-
-bool SameState(const std::vector<protocol::NamedTensor>& a,
-               const std::vector<protocol::NamedTensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].name != b[i].name || !torch::equal(a[i].tensor, b[i].tensor)) return false;
-  }
-  return true;
 }
 
 TEST(ModelStateTest, ExportNamesEveryParameterOnce) {

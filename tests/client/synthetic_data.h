@@ -15,6 +15,7 @@
 
 #include "client/dataset.h"
 #include "client/model_options.h"
+#include "protocol/torch_tensors.h"
 
 namespace equifl::client::testing {
 
@@ -76,6 +77,16 @@ inline ModelOptions SmallModelOptions(EncoderKind encoder = EncoderKind::kConv,
   options.num_classes = 3;
   options.num_groups = 2;
   return options;
+}
+
+//! Whether two states hold the same names and bit-identical tensors, in order.
+inline bool SameState(const std::vector<protocol::NamedTensor>& a,
+                      const std::vector<protocol::NamedTensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name != b[i].name || !torch::equal(a[i].tensor, b[i].tensor)) return false;
+  }
+  return true;
 }
 
 }  // namespace equifl::client::testing
