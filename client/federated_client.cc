@@ -55,6 +55,7 @@ class Session {
 
   absl::Status Join() {
     const auto give_up = std::chrono::steady_clock::now() + options_.connect_timeout;
+    bool announced_wait = false;
     while (true) {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -73,6 +74,11 @@ class Session {
       if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
           status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
         return FromGrpc(status, "joining the run");
+      }
+      if (!announced_wait) {
+        spdlog::info("waiting for the aggregator (up to {} s): {}",
+                     options_.connect_timeout.count(), status.error_message());
+        announced_wait = true;
       }
       if (std::chrono::steady_clock::now() > give_up) {
         return absl::UnavailableError(absl::StrCat("no aggregator answered within ",
