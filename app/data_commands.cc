@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/csv_import.h"
+#include "client/npy_import.h"
 #include "client/shard.h"
 #include "protocol/tensor_view.h"
 #include "sim/synthetic_data.h"
@@ -113,6 +114,7 @@ struct DataCommand::Flags {
   CLI::App* data = nullptr;
   CLI::App* synth = nullptr;
   CLI::App* import = nullptr;
+  CLI::App* import_npy = nullptr;
   CLI::App* inspect = nullptr;
 
   // synth
@@ -127,11 +129,17 @@ struct DataCommand::Flags {
   std::string import_out;
   client::CsvImportOptions csv_options;
 
+  // import-npy
+  client::NpyImportPaths npy_paths;
+  std::string npy_out;
+  client::NpyImportOptions npy_options;
+
   // inspect
   std::string inspect_dir;
 
   int RunSynth();
   int RunImport();
+  int RunImportNpy();
   int RunInspect();
 };
 
@@ -139,7 +147,7 @@ DataCommand::DataCommand(CLI::App& app) : flags_(std::make_unique<Flags>()) {
   Flags& f = *flags_;
   f.data = app.add_subcommand(
       "data",
-      "Make data shards (synth, import) and inspect them. A shard is a folder with "
+      "Make data shards (synth, import, import-npy) and inspect them. A shard is a folder with "
       "manifest.json and data.safetensors, one per client");
   f.data->require_subcommand(1);
 
@@ -272,6 +280,61 @@ DataCommand::DataCommand(CLI::App& app) : flags_(std::make_unique<Flags>()) {
                      "drop rows with a missing value or unknown category in a used column "
                      "(the count is reported)");
 
+  // --- import-npy ---
+  // A subcommand of its own rather than more `import` flags: the CSV import's flags
+  // name columns (--label, --features, --split-by, --labels as allowed values), which
+  // mean nothing for arrays, and --labels would mean a file here. Files are not
+  // checked by CLI11, so a missing one is the library's message and exit 2.
+  client::NpyImportOptions& n = f.npy_options;
+  f.import_npy = f.data->add_subcommand(
+      "import-npy",
+      "Turn NumPy arrays (numpy.save .npy files) of precomputed features into shards.\n"
+      "--features is float32/float64 [N, D] (the vector modality 'tabular') or [N, T, D]\n"
+      "(a sequence modality 'sequence', every frame valid); --labels, --groups and\n"
+      "--languages are integer (int64, int32, uint8 or bool) [N] arrays of indices into\n"
+      "the names given (default 0, 1, ...). Rows go to clients by a Dirichlet draw over\n"
+      "labels (--dirichlet-alpha with --clients) or at random (--clients).\n"
+      "Example: equifl data import-npy --features emb.npy --labels y.npy --groups g.npy\n"
+      "         --out shards --clients 4 --dirichlet-alpha 0.5\n"
+      "         --label-names neg,pos --group-names female,male");
+  f.import_npy
+      ->add_option("--features", f.npy_paths.features, "features .npy: float [N, D] or [N, T, D]")
+      ->required();
+  f.import_npy->add_option("--labels", f.npy_paths.labels, "labels .npy: integer [N]")->required();
+  f.import_npy->add_option("--groups", f.npy_paths.groups, "sensitive-group .npy: integer [N]")
+      ->required();
+  f.import_npy->add_option("--languages", f.npy_paths.languages,
+                           "language .npy: integer [N] (default: every row is language 'und')");
+  f.import_npy->add_option("--out", f.npy_out, "output folder (must not exist or be empty)")
+      ->required();
+  f.import_npy
+      ->add_option("--label-names", n.label_names,
+                   "names of labels 0, 1, ..., comma-separated (default: the numbers)")
+      ->delimiter(',');
+  f.import_npy->add_option("--group-names", n.group_names, "names of groups 0, 1, ...")
+      ->delimiter(',');
+  f.import_npy
+      ->add_option("--language-names", n.language_names,
+                   "names (codes) of languages 0, 1, ...; needs --languages")
+      ->delimiter(',');
+  f.import_npy->add_option("--group-attribute", n.group_attribute, "what the groups are")
+      ->capture_default_str();
+  f.import_npy->add_option("--modality", n.modality,
+                           "modality name (default: 'tabular' for [N, D], 'sequence' for "
+                           "[N, T, D])");
+  f.import_npy->add_option("--clients", n.clients, "number of clients")->capture_default_str();
+  f.import_npy->add_option("--dirichlet-alpha", n.dirichlet_alpha,
+                           "split rows over --clients by Dirichlet(alpha) draws per label; small "
+                           "alpha, skewed clients (default: at random)");
+  f.import_npy->add_option("--seed", n.seed, "seed of the partition and split draws")
+      ->capture_default_str();
+  f.import_npy->add_option("--train-fraction", n.train_fraction, "of each client's rows")
+      ->capture_default_str();
+  f.import_npy
+      ->add_option("--validation-fraction", n.validation_fraction,
+                   "of each client's rows; the rest is test")
+      ->capture_default_str();
+
   // --- inspect ---
   f.inspect = f.data->add_subcommand(
       "inspect",
@@ -288,6 +351,7 @@ bool DataCommand::parsed() const { return flags_->data->parsed(); }
 int DataCommand::Run() const {
   if (flags_->synth->parsed()) return flags_->RunSynth();
   if (flags_->import->parsed()) return flags_->RunImport();
+  if (flags_->import_npy->parsed()) return flags_->RunImportNpy();
   return flags_->RunInspect();
 }
 
@@ -351,6 +415,30 @@ int DataCommand::Flags::RunImport() {
   }
   std::printf("labels: %s\ngroups (%s): %s\nlanguages: %s\n",
               absl::StrJoin(summary->labels, ", ").c_str(), csv_options.group_column.c_str(),
+              absl::StrJoin(summary->groups, ", ").c_str(),
+              absl::StrJoin(summary->languages, ", ").c_str());
+  for (size_t index = 0; index < summary->shard_dirs.size(); ++index) {
+    std::printf("  %s (%s): %s\n", summary->shard_dirs[index].c_str(),
+                summary->client_names[index].c_str(),
+                Counts(summary->client_counts[index]).c_str());
+  }
+  return 0;
+}
+
+int DataCommand::Flags::RunImportNpy() {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<client::NpyImportSummary> summary =
+      client::ImportNpy(npy_paths, npy_out, npy_options);
+  if (!summary.ok()) return Fail("import-npy", summary.status());
+  const client::ShardModality& modality = summary->modality;
+  std::printf("imported %s: %lld rows in %.2f s\n", npy_paths.features.c_str(),
+              static_cast<long long>(summary->rows), SecondsSince(start));
+  std::printf("features (%s, %s %s, from %s)\n", modality.name.c_str(),
+              modality.kind == client::ModalityKind::kSequence ? "sequence" : "vector",
+              protocol::ShapeToString(modality.Shape(summary->rows)).c_str(),
+              summary->features_type.c_str());
+  std::printf("labels: %s\ngroups (%s): %s\nlanguages: %s\n",
+              absl::StrJoin(summary->labels, ", ").c_str(), npy_options.group_attribute.c_str(),
               absl::StrJoin(summary->groups, ", ").c_str(),
               absl::StrJoin(summary->languages, ", ").c_str());
   for (size_t index = 0; index < summary->shard_dirs.size(); ++index) {

@@ -1,8 +1,9 @@
-// `equifl data`: make shards (synth, import) and look into them (inspect).
+// `equifl data`: make shards (synth, import, import-npy) and look into them (inspect).
 //
-// The flags map onto sim::SyntheticDataOptions and client::CsvImportOptions; the
-// libraries validate, this file only reads flags and prints. Summaries go to stdout,
-// errors to stderr; bad input exits 2, failures at run time 1.
+// The flags map onto sim::SyntheticDataOptions, client::CsvImportOptions and
+// client::NpyImportOptions; the libraries validate, this file only reads flags and
+// prints. Summaries go to stdout, errors to stderr; bad input exits 2, failures at
+// run time 1.
 #ifndef EQUIFL_APP_DATA_COMMANDS_H_
 #define EQUIFL_APP_DATA_COMMANDS_H_
 
@@ -14,7 +15,7 @@ namespace equifl::app {
 //! `equifl data` and its subcommands, registered on the main command line.
 class DataCommand {
  public:
-  //! Adds "data" with "synth", "import" and "inspect" to `app`.
+  //! Adds "data" with "synth", "import", "import-npy" and "inspect" to `app`.
   explicit DataCommand(CLI::App& app);
   ~DataCommand();
 

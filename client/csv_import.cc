@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "base/random.h"
 #include "base/status_macros.h"
+#include "client/import_split.h"
 #include "protocol/file_io.h"
 
 namespace equifl::client {
@@ -24,7 +25,6 @@ namespace {
 constexpr char kUndeterminedLanguage[] = "und";  // ISO 639-2 "undetermined"
 constexpr char kModalityName[] = "tabular";
 constexpr size_t kMaxCategoricalLabels = 100;
-constexpr int kMaxDirichletDraws = 1000;
 
 absl::string_view TrimSpaces(absl::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -159,32 +159,10 @@ absl::Status CsvImportOptions::Validate() const {
     return absl::InvalidArgumentError(
         "a label threshold makes the labels; do not also list label values");
   }
-  if (clients < 0 || clients > 100'000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("clients is ", clients, "; it must be in 1..100000 (0: automatic)"));
-  }
-  if (!(dirichlet_alpha >= 0) || !std::isfinite(dirichlet_alpha)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Dirichlet alpha is ", dirichlet_alpha, "; it must be positive"));
-  }
   if (dirichlet_alpha > 0 && !split_by.empty()) {
     return absl::InvalidArgumentError("split rows by a column or by a Dirichlet draw, not both");
   }
-  if (dirichlet_alpha > 0 && clients < 2) {
-    return absl::InvalidArgumentError("a Dirichlet split needs the number of clients (2 or more)");
-  }
-  for (double fraction : {train_fraction, validation_fraction}) {
-    if (!(fraction >= 0 && fraction <= 1)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("split fraction ", fraction, " must be in [0, 1]"));
-    }
-  }
-  if (train_fraction + validation_fraction > 1 + 1e-9) {
-    return absl::InvalidArgumentError(absl::StrCat("train fraction ", train_fraction,
-                                                   " plus validation fraction ",
-                                                   validation_fraction, " exceed 1"));
-  }
-  return absl::OkStatus();
+  return ValidateRowSplit(clients, dirichlet_alpha, train_fraction, validation_fraction);
 }
 
 absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::string_view source,
@@ -405,72 +383,20 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     for (const std::string& value : values) {
       summary.client_names.push_back(absl::StrCat(options.split_by, "=", value));
     }
-  } else if (options.dirichlet_alpha > 0) {
-    const size_t clients = static_cast<size_t>(options.clients);
-    std::vector<std::vector<size_t>> by_label(summary.labels.size());
-    for (size_t index = 0; index < kept.size(); ++index) by_label[labels[index]].push_back(index);
-    bool every_client_has_rows = false;
-    for (int draw = 0; draw < kMaxDirichletDraws && !every_client_has_rows; ++draw) {
-      client_rows.assign(clients, {});
-      for (std::vector<size_t> rows : by_label) {
-        random::Shuffle(engine, rows);
-        const std::vector<double> shares =
-            random::Dirichlet(engine, options.dirichlet_alpha, clients);
-        double cumulative = 0;
-        size_t begin = 0;
-        for (size_t client = 0; client < clients; ++client) {
-          cumulative += shares[client];
-          const size_t end =
-              client + 1 == clients
-                  ? rows.size()
-                  : std::min(rows.size(),
-                             static_cast<size_t>(std::llround(cumulative * rows.size())));
-          for (size_t at = begin; at < std::max(begin, end); ++at) {
-            client_rows[client].push_back(rows[at]);
-          }
-          begin = std::max(begin, end);
-        }
-      }
-      every_client_has_rows = std::none_of(client_rows.begin(), client_rows.end(),
-                                           [](const auto& rows) { return rows.empty(); });
-    }
-    if (!every_client_has_rows) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "in ", kMaxDirichletDraws, " Dirichlet(", options.dirichlet_alpha, ") draws some of the ",
-          clients, " clients always got no rows; raise the alpha or lower the clients"));
-    }
-    for (size_t client = 0; client < clients; ++client) {
-      summary.client_names.push_back(
-          absl::StrCat("Dirichlet(", options.dirichlet_alpha, ") part ", client));
-    }
   } else {
-    const size_t clients = std::max(1, options.clients);
-    if (clients > kept.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kept.size(), " rows cannot give each of ", clients, " clients one"));
-    }
-    std::vector<size_t> order(kept.size());
-    for (size_t index = 0; index < order.size(); ++index) order[index] = index;
-    random::Shuffle(engine, order);
-    client_rows.resize(clients);
-    for (size_t index = 0; index < order.size(); ++index) {
-      client_rows[index % clients].push_back(order[index]);
-    }
-    for (size_t client = 0; client < clients; ++client) {
-      summary.client_names.push_back(absl::StrCat("random part ", client));
-    }
+    EQUIFL_ASSIGN_OR_RETURN(RowPartition partition,
+                            PartitionRows(labels, summary.labels.size(), options.clients,
+                                          options.dirichlet_alpha, engine));
+    client_rows = std::move(partition.client_rows);
+    summary.client_names = std::move(partition.client_names);
   }
 
   // Each client: shuffle, split, build the shard.
   for (size_t client = 0; client < client_rows.size(); ++client) {
     std::vector<size_t>& rows = client_rows[client];
-    std::sort(rows.begin(), rows.end());
-    random::Shuffle(engine, rows);
+    const std::vector<Split> splits =
+        SplitClientRows(rows, options.train_fraction, options.validation_fraction, engine);
     const int64_t n = static_cast<int64_t>(rows.size());
-    const int64_t train =
-        std::min<int64_t>(n, std::llround(static_cast<double>(n) * options.train_fraction));
-    const int64_t validation = std::min<int64_t>(
-        n - train, std::llround(static_cast<double>(n) * options.validation_fraction));
     ShardData data;
     data.manifest.modalities = {
         {kModalityName, ModalityKind::kVector, 0, static_cast<int64_t>(feature_columns.size())}};
@@ -490,9 +416,7 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
       data.group.push_back(index_in(summary.groups, cells[group_column]));
       data.language.push_back(language_column ? index_in(summary.languages, cells[*language_column])
                                               : 0);
-      data.split.push_back(static_cast<uint8_t>(position < train                ? Split::kTrain
-                                                : position < train + validation ? Split::kValidation
-                                                                                : Split::kTest));
+      data.split.push_back(static_cast<uint8_t>(splits[position]));
     }
     data.CountSamples();
     summary.client_counts.push_back(data.manifest.split_counts);
@@ -511,18 +435,7 @@ absl::StatusOr<CsvImportSummary> ImportCsv(const std::string& csv_path, const st
   std::stringstream text;
   text << stream.rdbuf();
   EQUIFL_ASSIGN_OR_RETURN(CsvImport import, BuildShardsFromCsv(text.str(), csv_path, options));
-  std::error_code error;
-  if (std::filesystem::exists(out_dir, error) && !(std::filesystem::is_directory(out_dir, error) &&
-                                                   std::filesystem::is_empty(out_dir, error))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "output folder ", out_dir, " exists and is not empty; choose another or remove it"));
-  }
-  for (size_t client = 0; client < import.shards.size(); ++client) {
-    const std::string dir =
-        (std::filesystem::path(out_dir) / ClientShardName(static_cast<int>(client))).string();
-    EQUIFL_RETURN_IF_ERROR(WriteShard(dir, import.shards[client]));
-    import.summary.shard_dirs.push_back(dir);
-  }
+  EQUIFL_ASSIGN_OR_RETURN(import.summary.shard_dirs, WriteClientShards(out_dir, import.shards));
   return std::move(import.summary);
 }
 

@@ -4,10 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -37,6 +40,27 @@ Outcome RunEquifl(const std::string& arguments) {
   outcome.err.assign(std::istreambuf_iterator<char>(err), {});
   std::filesystem::remove(err_path);
   return outcome;
+}
+
+// A .npy file (format 1.0) of `values` with NumPy type `descr` and `shape`, as
+// numpy.save writes it: header padded with spaces to 64 bytes, ended by '\n'.
+template <typename T>
+void WriteNpy(const std::string& path, const std::string& descr, const std::string& shape,
+              const std::vector<T>& values, bool fortran_order = false) {
+  std::string header = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran_order ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string bytes = "\x93NUMPY";
+  bytes += '\x01';
+  bytes += '\0';
+  bytes += static_cast<char>(header.size() & 0xFF);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  std::string data(values.size() * sizeof(T), '\0');
+  std::memcpy(data.data(), values.data(), data.size());
+  std::ofstream(path, std::ios::binary) << bytes << data;
 }
 
 class EquiflDataCommandTest : public ::testing::Test {
@@ -140,6 +164,60 @@ TEST_F(EquiflDataCommandTest, ImportACsvThenInspect) {
   EXPECT_THAT(outcome.out, HasSubstr("1 shard, 4 samples"));
 }
 
+TEST_F(EquiflDataCommandTest, ImportNpyArraysThenInspect) {
+  std::vector<float> features;
+  std::vector<int64_t> labels;
+  std::vector<uint8_t> groups;
+  std::vector<uint8_t> languages;
+  for (int row = 0; row < 12; ++row) {
+    for (int column = 0; column < 3; ++column) features.push_back(0.5f * row - column);
+    labels.push_back(row % 3);
+    groups.push_back(row % 2);
+    languages.push_back(row < 4 ? 1 : 0);
+  }
+  WriteNpy(Path("x.npy"), "<f4", "(12, 3)", features);
+  WriteNpy(Path("y.npy"), "<i8", "(12,)", labels);
+  WriteNpy(Path("g.npy"), "|b1", "(12,)", groups);
+  WriteNpy(Path("l.npy"), "|u1", "(12,)", languages);
+  const std::string inputs = " --features " + Path("x.npy") + " --labels " + Path("y.npy") +
+                             " --groups " + Path("g.npy") + " --languages " + Path("l.npy");
+
+  // Bad input exits 2 and says what is wrong.
+  Outcome outcome =
+      RunEquifl("data import-npy" + inputs + " --out " + Path("shards") + " --label-names a,b");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("y.npy: row 2 is 2, but --label-names names only 2 values "
+                                     "(a, b)"));
+  outcome = RunEquifl("data import-npy --features " + Path("none.npy") + " --labels " +
+                      Path("y.npy") + " --groups " + Path("g.npy") + " --out " + Path("shards"));
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("none.npy"));
+  WriteNpy(Path("f.npy"), "<f4", "(12, 3)", features, /*fortran_order=*/true);
+  outcome = RunEquifl("data import-npy --features " + Path("f.npy") + " --labels " + Path("y.npy") +
+                      " --groups " + Path("g.npy") + " --out " + Path("shards"));
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("Fortran (column-major) order"));
+  EXPECT_FALSE(std::filesystem::exists(Path("shards")));
+
+  outcome = RunEquifl("data import-npy" + inputs + " --out " + Path("shards") +
+                      " --clients 2 --seed 5 --label-names a,b,c --group-names female,male"
+                      " --language-names en,de --group-attribute gender");
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("x.npy: 12 rows"));
+  EXPECT_THAT(outcome.out, HasSubstr("features (tabular, vector [12, 3], from <f4)"));
+  EXPECT_THAT(outcome.out, HasSubstr("labels: a, b, c\ngroups (gender): female, male\n"
+                                     "languages: en, de"));
+  EXPECT_THAT(outcome.out, HasSubstr("client-001 (random part 1): 6 samples"));
+
+  outcome = RunEquifl("data inspect " + Path("shards"));
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, ::testing::ContainsRegex("tabular +vector +\\[6, 3\\] +6 \\(100.0%\\)"));
+  EXPECT_THAT(outcome.out, HasSubstr("gender=female"));
+  EXPECT_THAT(outcome.out, HasSubstr("language=de"));
+  EXPECT_THAT(outcome.out, HasSubstr("label=c"));
+  EXPECT_THAT(outcome.out, HasSubstr("2 shards, 12 samples"));
+}
+
 TEST_F(EquiflDataCommandTest, InspectRefusesWhatIsNotAShard) {
   Outcome outcome = RunEquifl("data inspect " + folder_.string());
   EXPECT_EQ(outcome.exit_code, 2);
@@ -154,13 +232,17 @@ TEST_F(EquiflDataCommandTest, InspectRefusesWhatIsNotAShard) {
 TEST_F(EquiflDataCommandTest, HelpExplainsTheSubcommands) {
   Outcome outcome = RunEquifl("data --help");
   EXPECT_EQ(outcome.exit_code, 0);
-  for (const char* name : {"synth", "import", "inspect"}) {
+  for (const char* name : {"synth", "import", "import-npy", "inspect"}) {
     EXPECT_THAT(outcome.out, HasSubstr(name));
   }
   outcome = RunEquifl("data import --help");
   EXPECT_EQ(outcome.exit_code, 0);
   EXPECT_THAT(outcome.out, HasSubstr("--drop-missing"));
   EXPECT_THAT(outcome.out, HasSubstr("--dirichlet-alpha"));
+  outcome = RunEquifl("data import-npy --help");
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.out, HasSubstr("--label-names"));
+  EXPECT_THAT(outcome.out, HasSubstr("[N, T, D]"));
 }
 
 }  // namespace

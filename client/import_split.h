@@ -1,0 +1,54 @@
+// The parts of an import that do not depend on where the rows came from: spreading
+// rows over clients (a seeded Dirichlet(alpha) draw over labels, or uniformly at
+// random), splitting each client's rows into train, validation and test, and
+// writing the shards as `out_dir`/client-000, ... The CSV and the .npy importers
+// share them, so the same options split the same rows the same way. No Torch here.
+#ifndef EQUIFL_CLIENT_IMPORT_SPLIT_H_
+#define EQUIFL_CLIENT_IMPORT_SPLIT_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/random.h"
+#include "client/shard.h"
+
+namespace equifl::client {
+
+//! OK, or which of the options shared by the importers is out of range: `clients`
+//! in 0..100000 (0: automatic), `dirichlet_alpha` >= 0 and finite (> 0 needs
+//! `clients` >= 2), the fractions in [0, 1] with a sum of at most 1.
+absl::Status ValidateRowSplit(int clients, double dirichlet_alpha, double train_fraction,
+                              double validation_fraction);
+
+//! Rows to clients, as indices into `labels` (each label in [0, label_count)).
+struct RowPartition {
+  std::vector<std::vector<size_t>> client_rows;  //!< Rows of each client.
+  std::vector<std::string> client_names;         //!< E.g. "Dirichlet(0.5) part 1".
+};
+
+//! With `dirichlet_alpha` > 0 (and `clients` >= 2), each label's rows go to the
+//! clients in Dirichlet(alpha) shares, redrawn until every client has a row; else
+//! the rows are shuffled and dealt out to max(1, clients) clients. An error when the
+//! rows cannot give every client one.
+absl::StatusOr<RowPartition> PartitionRows(std::span<const int64_t> labels, size_t label_count,
+                                           int clients, double dirichlet_alpha,
+                                           random::Engine& engine);
+
+//! Sorts and shuffles one client's `rows` and returns the split of each position:
+//! the first round(n * train_fraction) train, the next round(n * validation_fraction)
+//! validation, the rest test.
+std::vector<Split> SplitClientRows(std::vector<size_t>& rows, double train_fraction,
+                                   double validation_fraction, random::Engine& engine);
+
+//! Writes `shards` as `out_dir`/client-000, ...; `out_dir` must not exist or be
+//! empty (checked before anything is written). Returns the folders written.
+absl::StatusOr<std::vector<std::string>> WriteClientShards(const std::string& out_dir,
+                                                           const std::vector<ShardData>& shards);
+
+}  // namespace equifl::client
+
+#endif  // EQUIFL_CLIENT_IMPORT_SPLIT_H_
