@@ -259,6 +259,11 @@ int RunClientCommand(const Config& config, const ClientCommand& command) {
       return kExitUsage;
     }
   }
+  if (train->size() == 0) {
+    spdlog::error("the shard '{}' has no training samples; a client needs some to take part",
+                  command.shard);
+    return kExitUsage;
+  }
   absl::StatusOr<client::MultimodalModel> model = BuildModel(shard->manifest(), config.model);
   if (!model.ok()) {
     spdlog::error("{}", std::string(model.status().message()));
@@ -282,6 +287,12 @@ int RunClientCommand(const Config& config, const ClientCommand& command) {
   if (!summary.ok()) {
     spdlog::error("{}", std::string(summary.status().message()));
     return kExitFailure;
+  }
+  if (!summary->evaluated || test->size() == 0) {
+    std::printf("client %s: %d rounds trained; no final evaluation here (%lld test samples)\n",
+                summary->client_id.c_str(), summary->rounds_trained,
+                static_cast<long long>(test->size()));
+    return 0;
   }
   std::printf(
       "client %s: %d rounds trained; final model on the local test split: accuracy %.4f, "
