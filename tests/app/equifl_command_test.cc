@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -80,6 +81,22 @@ TEST(EquiflCommandTest, SubcommandsNotYetAvailableSaySoAndFail) {
   const Outcome outcome = RunEquifl("eval");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.output, HasSubstr("'equifl eval' is not available"));
+}
+
+TEST(EquiflCommandTest, ClientRefusesAShardWithoutTrainingSamples) {
+  const std::filesystem::path shards =
+      std::filesystem::temp_directory_path() / ("equifl_empty_train_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(shards);
+  ASSERT_EQ(RunEquifl("data synth --out " + shards.string() +
+                      " --clients 1 --samples-per-client 10 --train-fraction 0"
+                      " --validation-fraction 0.5")
+                .exit_code,
+            0);
+  const Outcome outcome =
+      RunEquifl("client --shard " + (shards / "client-000").string() + " --server 127.0.0.1:1");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.output, HasSubstr("has no training samples"));
+  std::filesystem::remove_all(shards);
 }
 
 }  // namespace
