@@ -90,7 +90,8 @@ absl::Status Aggregator::Run() {
     std::optional<uint64_t> round_id = coordinator_.OpenNextRound();
     if (!round_id) return absl::OkStatus();
     const auto opened = Clock::now();
-    spdlog::info("round {}: open", *round_id);
+    spdlog::info("round {}: open{}", *round_id,
+                 coordinator_.IsEvaluationRound(*round_id) ? " (final evaluation)" : "");
     const RoundOutcome outcome = coordinator_.AwaitClose();
 
     std::unique_ptr<OpenRound> round;
