@@ -241,7 +241,7 @@ absl::StatusOr<std::vector<float>> NpyArray::ToFloat32() const {
   const int64_t count = size();
   std::vector<float> values(static_cast<size_t>(count));
   if (header.type == NpyType::kFloat32) {
-    std::memcpy(values.data(), data.data(), values.size() * sizeof(float));
+    if (count > 0) std::memcpy(values.data(), data.data(), values.size() * sizeof(float));
   } else if (header.type == NpyType::kFloat64) {
     for (int64_t index = 0; index < count; ++index) {
       double value = 0;

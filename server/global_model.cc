@@ -34,6 +34,7 @@ absl::StatusOr<GlobalModel> GlobalModel::FromTensors(
   }
   model.values_.resize(total);
   for (size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i].bytes.empty()) continue;  // memcpy must not see a null pointer.
     std::memcpy(model.values_.data() + model.layout_[i].offset, tensors[i].bytes.data(),
                 tensors[i].bytes.size());
   }

@@ -5,6 +5,7 @@
 //                                    SafetensorsFile and compares it to the fixture
 //
 // The Python script holds the same values, computed independently with numpy.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -83,7 +84,7 @@ int Check(const std::string& path) {
     const TensorView* got = file->Find(want.name);
     if (got == nullptr || got->data_type != want.data_type || got->shape != want.shape ||
         got->bytes.size() != want.bytes.size() ||
-        std::memcmp(got->bytes.data(), want.bytes.data(), want.bytes.size()) != 0) {
+        !std::equal(got->bytes.begin(), got->bytes.end(), want.bytes.begin())) {
       std::fprintf(stderr, "tensor '%s' differs from the fixture\n", want.name.c_str());
       ++failures;
     }

@@ -326,7 +326,7 @@ TEST_F(SafetensorsTest, RoundTripKeepsOrderBytesAndMetadata) {
     EXPECT_EQ(read.data_type, tensors[index].data_type);
     EXPECT_EQ(read.shape, tensors[index].shape);
     ASSERT_EQ(read.bytes.size(), tensors[index].bytes.size());
-    EXPECT_EQ(std::memcmp(read.bytes.data(), tensors[index].bytes.data(), read.bytes.size()), 0)
+    EXPECT_TRUE(std::equal(read.bytes.begin(), read.bytes.end(), tensors[index].bytes.begin()))
         << read.name;
   }
   // The header is padded to 8 bytes, so the buffer and the int64 tensor are aligned.
