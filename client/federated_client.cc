@@ -16,10 +16,27 @@
 namespace equifl::client {
 namespace {
 
+// Whether a call failed because the server went away (a connection that broke
+// mid-call reads as CANCELLED or ABORTED) or restarted without knowing us.
+bool IsLostServer(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::NOT_FOUND:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The call's status as ours; a lost server becomes Unavailable, which the run loop
+// survives by joining again.
 absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
+  const auto code = IsLostServer(status) ? absl::StatusCode::kUnavailable
+                                         : static_cast<absl::StatusCode>(status.error_code());
+  return absl::Status(code, absl::StrCat(what, ": ", status.error_message()));
 }
 
 // Fills `statistics` with the cells of `groups`, named after the shard's lists.
@@ -39,12 +56,6 @@ void ToProto(const std::vector<GroupCellStatistics>& groups, int64_t num_classes
     cell->set_num_classes(static_cast<uint32_t>(num_classes));
     for (int64_t count : group.confusion) cell->add_confusion(static_cast<uint64_t>(count));
   }
-}
-
-// Whether a call failed because the server went away or restarted without us.
-bool IsLostServer(const grpc::Status& status) {
-  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         status.error_code() == grpc::StatusCode::NOT_FOUND;
 }
 
 class Session {
@@ -71,8 +82,7 @@ class Session {
         poll_timeout_ = std::chrono::milliseconds(response.poll_timeout_ms());
         return absl::OkStatus();
       }
-      if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
-          status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      if (!IsLostServer(status) && status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
         return FromGrpc(status, "joining the run");
       }
       if (!announced_wait) {
