@@ -391,6 +391,19 @@ int DataCommand::Flags::RunSynth() {
   return 0;
 }
 
+// The part of an import's summary both importers share: names and one line per shard.
+template <typename Summary>
+void PrintImportedShards(const Summary& summary, const std::string& group_attribute) {
+  std::printf("labels: %s\ngroups (%s): %s\nlanguages: %s\n",
+              absl::StrJoin(summary.labels, ", ").c_str(), group_attribute.c_str(),
+              absl::StrJoin(summary.groups, ", ").c_str(),
+              absl::StrJoin(summary.languages, ", ").c_str());
+  for (size_t index = 0; index < summary.shard_dirs.size(); ++index) {
+    std::printf("  %s (%s): %s\n", summary.shard_dirs[index].c_str(),
+                summary.client_names[index].c_str(), Counts(summary.client_counts[index]).c_str());
+  }
+}
+
 int DataCommand::Flags::RunImport() {
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<client::CsvImportSummary> summary =
@@ -413,15 +426,7 @@ int DataCommand::Flags::RunImport() {
     std::printf("ignored (not numeric): %s\n",
                 absl::StrJoin(summary->ignored_columns, ", ").c_str());
   }
-  std::printf("labels: %s\ngroups (%s): %s\nlanguages: %s\n",
-              absl::StrJoin(summary->labels, ", ").c_str(), csv_options.group_column.c_str(),
-              absl::StrJoin(summary->groups, ", ").c_str(),
-              absl::StrJoin(summary->languages, ", ").c_str());
-  for (size_t index = 0; index < summary->shard_dirs.size(); ++index) {
-    std::printf("  %s (%s): %s\n", summary->shard_dirs[index].c_str(),
-                summary->client_names[index].c_str(),
-                Counts(summary->client_counts[index]).c_str());
-  }
+  PrintImportedShards(*summary, csv_options.group_column);
   return 0;
 }
 
@@ -437,15 +442,7 @@ int DataCommand::Flags::RunImportNpy() {
               modality.kind == client::ModalityKind::kSequence ? "sequence" : "vector",
               protocol::ShapeToString(modality.Shape(summary->rows)).c_str(),
               summary->features_type.c_str());
-  std::printf("labels: %s\ngroups (%s): %s\nlanguages: %s\n",
-              absl::StrJoin(summary->labels, ", ").c_str(), npy_options.group_attribute.c_str(),
-              absl::StrJoin(summary->groups, ", ").c_str(),
-              absl::StrJoin(summary->languages, ", ").c_str());
-  for (size_t index = 0; index < summary->shard_dirs.size(); ++index) {
-    std::printf("  %s (%s): %s\n", summary->shard_dirs[index].c_str(),
-                summary->client_names[index].c_str(),
-                Counts(summary->client_counts[index]).c_str());
-  }
+  PrintImportedShards(*summary, npy_options.group_attribute);
   return 0;
 }
 
