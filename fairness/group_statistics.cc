@@ -1,0 +1,90 @@
+#include "fairness/group_statistics.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace equifl::fairness {
+namespace {
+
+absl::Status CheckShape(const GroupStatistics& statistics) {
+  const uint64_t classes = statistics.num_classes;
+  if (statistics.confusion.size() != classes * classes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group statistics carry ", statistics.confusion.size(),
+                     " confusion counts for ", classes, " classes; expected ", classes * classes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCompatible(const GroupStatistics& sum, const GroupStatistics& addend) {
+  if (absl::Status status = CheckShape(sum); !status.ok()) return status;
+  if (absl::Status status = CheckShape(addend); !status.ok()) return status;
+  if (sum.num_classes != 0 && addend.num_classes != 0 && sum.num_classes != addend.num_classes) {
+    return absl::InvalidArgumentError(absl::StrCat("confusion counts for ", addend.num_classes,
+                                                   " classes cannot be added to counts for ",
+                                                   sum.num_classes, " classes"));
+  }
+  return absl::OkStatus();
+}
+
+void AddUnchecked(GroupStatistics& sum, const GroupStatistics& addend) {
+  sum.loss_sum += addend.loss_sum;
+  sum.count += addend.count;
+  if (addend.num_classes == 0) return;
+  if (sum.num_classes == 0) {
+    sum.num_classes = addend.num_classes;
+    sum.confusion.assign(addend.confusion.size(), 0);
+  }
+  for (size_t i = 0; i < addend.confusion.size(); ++i) sum.confusion[i] += addend.confusion[i];
+}
+
+}  // namespace
+
+absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend) {
+  if (absl::Status status = CheckCompatible(sum, addend); !status.ok()) return status;
+  AddUnchecked(sum, addend);
+  return absl::OkStatus();
+}
+
+absl::Status AddInto(StatisticsTable& sum, const StatisticsTable& addend) {
+  for (const auto& [cell, groups] : addend) {
+    const auto existing_cell = sum.find(cell);
+    for (const auto& [group, statistics] : groups) {
+      static const GroupStatistics kEmpty;
+      const GroupStatistics* existing = &kEmpty;
+      if (existing_cell != sum.end()) {
+        if (auto found = existing_cell->second.find(group); found != existing_cell->second.end()) {
+          existing = &found->second;
+        }
+      }
+      if (absl::Status status = CheckCompatible(*existing, statistics); !status.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cell (language '", cell.language, "', modality '", cell.modality,
+                         "'), group '", group, "': ", status.message()));
+      }
+    }
+  }
+  for (const auto& [cell, groups] : addend) {
+    for (const auto& [group, statistics] : groups) AddUnchecked(sum[cell][group], statistics);
+  }
+  return absl::OkStatus();
+}
+
+StatisticsTable WithoutClients(const StatisticsTable& table) {
+  StatisticsTable pooled;
+  for (const auto& [cell, groups] : table) {
+    GroupsOfCell& target = pooled[Cell{cell.language, cell.modality, ""}];
+    for (const auto& [group, statistics] : groups) AddUnchecked(target[group], statistics);
+  }
+  return pooled;
+}
+
+GroupsOfCell PoolModality(const StatisticsTable& table, const std::string& modality) {
+  GroupsOfCell pooled;
+  for (const auto& [cell, groups] : table) {
+    if (cell.modality != modality) continue;
+    for (const auto& [group, statistics] : groups) AddUnchecked(pooled[group], statistics);
+  }
+  return pooled;
+}
+
+}  // namespace equifl::fairness

@@ -1,0 +1,69 @@
+// The statistics the fairness engine works from: per (cell, group) sums of
+// per-sample losses, sample counts and confusion counts.
+//
+// A cell is one language and one modality view (DESIGN.md, "The federated
+// MinMaxGAP objective"), optionally one client. Clients report sums, never means,
+// so tables from many clients add up exactly (also inside a secure-aggregation
+// sum) and every per-group quantity of the federation can be recomputed from them.
+// Plain data: no LibTorch, no protobuf.
+#ifndef EQUIFL_FAIRNESS_GROUP_STATISTICS_H_
+#define EQUIFL_FAIRNESS_GROUP_STATISTICS_H_
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace equifl::fairness {
+
+//! Where samples sit in the objective.
+struct Cell {
+  std::string language;  //!< e.g. "en"; empty when the run has no language axis.
+  std::string modality;  //!< Modality view, e.g. "fusion", "video", "audio", "text".
+  std::string client;    //!< Client id when kept per client; empty otherwise.
+
+  auto operator<=>(const Cell&) const = default;
+};
+
+//! Sums over the samples of one group in one cell.
+struct GroupStatistics {
+  double loss_sum = 0;       //!< Sum of per-sample task losses.
+  uint64_t count = 0;        //!< Samples.
+  uint32_t num_classes = 0;  //!< C; 0 when no confusion counts were kept.
+  //! C x C counts, row-major: confusion[true_class * C + predicted_class]; empty
+  //! when num_classes is 0.
+  std::vector<uint64_t> confusion;
+
+  //! loss_sum / count; 0 for an empty group.
+  double mean_loss() const { return count == 0 ? 0.0 : loss_sum / static_cast<double>(count); }
+};
+
+//! The groups of one cell, by group name.
+using GroupsOfCell = std::map<std::string, GroupStatistics>;
+
+//! Every (cell, group) of a split, cells and groups in sorted order.
+using StatisticsTable = std::map<Cell, GroupsOfCell>;
+
+//! Adds `addend` into `sum` (loss sums, counts, confusion counts). Fails, changing
+//! nothing, when both carry confusion counts for different numbers of classes or
+//! a confusion vector does not have num_classes^2 entries.
+absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend);
+
+//! Adds every (cell, group) of `addend` into `sum`; fails, changing nothing, like
+//! AddInto.
+absl::Status AddInto(StatisticsTable& sum, const StatisticsTable& addend);
+
+//! The cells of `table` with the client part of the key cleared, summed: the
+//! federation-wide table of a run that keeps statistics per client.
+StatisticsTable WithoutClients(const StatisticsTable& table);
+
+//! Pools the cells of one modality view over languages (and clients): group ->
+//! sums over every cell whose modality is `modality`.
+GroupsOfCell PoolModality(const StatisticsTable& table, const std::string& modality);
+
+}  // namespace equifl::fairness
+
+#endif  // EQUIFL_FAIRNESS_GROUP_STATISTICS_H_

@@ -1,0 +1,84 @@
+#include "fairness/group_statistics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace equifl::fairness {
+namespace {
+
+GroupStatistics Stats(double loss_sum, uint64_t count, std::vector<uint64_t> confusion) {
+  GroupStatistics statistics;
+  statistics.loss_sum = loss_sum;
+  statistics.count = count;
+  statistics.num_classes = confusion.size() == 4 ? 2 : 0;
+  statistics.confusion = std::move(confusion);
+  return statistics;
+}
+
+TEST(GroupStatisticsTest, MeanLossOfEmptyGroupIsZero) {
+  EXPECT_EQ(GroupStatistics{}.mean_loss(), 0.0);
+  EXPECT_DOUBLE_EQ(Stats(3.0, 4, {}).mean_loss(), 0.75);
+}
+
+TEST(GroupStatisticsTest, AddsSumsCountsAndConfusion) {
+  GroupStatistics sum = Stats(1.0, 2, {1, 0, 0, 1});
+  ASSERT_TRUE(AddInto(sum, Stats(2.5, 3, {1, 1, 0, 1})).ok());
+  EXPECT_DOUBLE_EQ(sum.loss_sum, 3.5);
+  EXPECT_EQ(sum.count, 5u);
+  EXPECT_THAT(sum.confusion, testing::ElementsAre(2, 1, 0, 2));
+}
+
+TEST(GroupStatisticsTest, EmptySumTakesTheAddendsClasses) {
+  GroupStatistics sum;
+  ASSERT_TRUE(AddInto(sum, Stats(1.0, 2, {1, 0, 0, 1})).ok());
+  EXPECT_EQ(sum.num_classes, 2u);
+  EXPECT_THAT(sum.confusion, testing::ElementsAre(1, 0, 0, 1));
+}
+
+TEST(GroupStatisticsTest, RefusesMismatchedClassesWithoutChangingTheSum) {
+  GroupStatistics sum = Stats(1.0, 2, {1, 0, 0, 1});
+  GroupStatistics three_classes;
+  three_classes.num_classes = 3;
+  three_classes.confusion.assign(9, 1);
+  const absl::Status status = AddInto(sum, three_classes);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), testing::HasSubstr("3 classes"));
+  EXPECT_EQ(sum.count, 2u);
+  GroupStatistics bad_shape;
+  bad_shape.num_classes = 2;
+  bad_shape.confusion = {1, 2, 3};
+  EXPECT_FALSE(AddInto(sum, bad_shape).ok());
+}
+
+TEST(GroupStatisticsTest, TableAddIsAllOrNothing) {
+  StatisticsTable sum;
+  sum[Cell{"en", "fusion", ""}]["f"] = Stats(1.0, 1, {1, 0, 0, 0});
+  StatisticsTable addend;
+  addend[Cell{"de", "fusion", ""}]["m"] = Stats(2.0, 2, {});
+  GroupStatistics three_classes;
+  three_classes.num_classes = 3;
+  three_classes.confusion.assign(9, 0);
+  addend[Cell{"en", "fusion", ""}]["f"] = three_classes;
+  const absl::Status status = AddInto(sum, addend);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()), testing::HasSubstr("language 'en'"));
+  EXPECT_EQ(sum.size(), 1u);  // The valid "de" cell was not added either.
+}
+
+TEST(GroupStatisticsTest, PoolsClientsAndModalities) {
+  StatisticsTable table;
+  table[Cell{"en", "fusion", "a"}]["f"] = Stats(1.0, 1, {});
+  table[Cell{"en", "fusion", "b"}]["f"] = Stats(2.0, 2, {});
+  table[Cell{"de", "fusion", "a"}]["f"] = Stats(4.0, 4, {});
+  table[Cell{"de", "video", "a"}]["m"] = Stats(8.0, 8, {});
+  const StatisticsTable pooled = WithoutClients(table);
+  ASSERT_EQ(pooled.size(), 3u);
+  EXPECT_EQ((pooled.at(Cell{"en", "fusion", ""}).at("f").count), 3u);
+  const GroupsOfCell fusion = PoolModality(table, "fusion");
+  ASSERT_EQ(fusion.size(), 1u);
+  EXPECT_EQ(fusion.at("f").count, 7u);
+  EXPECT_DOUBLE_EQ(fusion.at("f").loss_sum, 7.0);
+}
+
+}  // namespace
+}  // namespace equifl::fairness
