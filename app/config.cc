@@ -265,6 +265,42 @@ absl::Status ReadModel(const Section& section, ModelConfig& model) {
   });
 }
 
+absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairness) {
+  static constexpr absl::string_view kMethods[] = {"fedavg",  "minmax_gap",  "qfedavg", "fedminmax",
+                                                   "fairfed", "adversarial", "balanced"};
+  fairness::MinMaxGapOptions& gap = fairness.minmax_gap;
+  return section.ForEachKey({
+      {"method",
+       Choice(section, fairness.method, kMethods,
+              [](const std::string& name) { return fairness::ParseFairnessMethod(name); })},
+      {"epsilon", Real(section, gap.epsilon, 0, kHuge)},
+      {"gap_exponent", Real(section, gap.gap_exponent, 1, 16)},
+      {"lambda_max", Real(section, gap.lambda_max, 0, kHuge)},
+      {"lambda_learning_rate", Real(section, gap.lambda_learning_rate, 0, kHuge)},
+      {"initial_lambda", Real(section, gap.initial_lambda, 0, kHuge)},
+      {"temperature", Real(section, gap.temperature, 1e-9, kHuge)},
+      {"up_weight_only", Boolean(section, gap.up_weight_only)},
+      {"aggregation_beta", Real(section, gap.aggregation_beta, 0, 100)},
+      {"q", Real(section, fairness.q, 0, 100)},
+      {"group_learning_rate", Real(section, fairness.group_learning_rate, 1e-12, kHuge)},
+      {"fairfed_beta", Real(section, fairness.fairfed_beta, 0, kHuge)},
+      {"views",
+       [&](const YAML::Node& node, const std::string& key) -> absl::Status {
+         if (!node.IsSequence() || node.size() == 0) {
+           return section.Error(
+               node, absl::StrCat(key, " must be a non-empty list of views, e.g. [fusion, video]"));
+         }
+         fairness.views.clear();
+         for (const YAML::Node& view : node) {
+           EQUIFL_ASSIGN_OR_RETURN(std::string name, ReadScalar(section, view, key));
+           if (name.empty()) return section.Error(view, absl::StrCat(key, " holds an empty name"));
+           fairness.views.push_back(name);
+         }
+         return absl::OkStatus();
+       }},
+  });
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view source) {
@@ -297,12 +333,21 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
        [&](const YAML::Node& node, const std::string& key) {
          return ReadModel(Section(node, key, source), config.model);
        }},
+      {"fairness",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadFairness(Section(node, key, source), config.fairness);
+       }},
   }));
+  // Local adversarial debiasing is the model's adversary head.
+  if (config.fairness.method == fairness::FairnessMethod::kAdversarial) {
+    config.model.options.adversary = true;
+  }
   // Cross-field rules the per-key checks cannot see.
   for (const auto& [section, status] : {std::pair{"transport", config.codec.Validate()},
                                         {"server", config.server.rounds.Validate()},
                                         {"server", config.server.optimizer.Validate()},
-                                        {"training", config.training.Validate()}}) {
+                                        {"training", config.training.Validate()},
+                                        {"fairness", config.fairness.Validate()}}) {
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": ", section, ": ", status.message()));

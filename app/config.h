@@ -17,6 +17,7 @@
 #include "client/local_trainer.h"
 #include "client/model_options.h"
 #include "protocol/chunk_encoder.h"
+#include "server/fairness_engine.h"
 #include "server/round_coordinator.h"
 
 namespace equifl::app {
@@ -46,6 +47,9 @@ struct Config {
   ServerConfig server;              //!< The `server` section.
   client::TrainerOptions training;  //!< The `training` section (sent with every task).
   ModelConfig model;                //!< The `model` section.
+  //! The `fairness` section: the method (ERM-MinMaxGAP or a baseline) and its
+  //! knobs. method: adversarial also turns on model.adversary.
+  server::FairnessOptions fairness;
 };
 
 //! The log levels accepted by `log.level` and `--log-level`, in order.

@@ -134,6 +134,7 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
   options.upload_encoding = config.codec.encoding;
   options.optimizer = config.server.optimizer;
   options.max_concurrent_uploads = config.server.max_concurrent_uploads;
+  options.fairness = config.fairness;
   const client::TrainerOptions& training = config.training;
   v1::TrainingHyperparameters& task = options.training;
   task.set_local_epochs(static_cast<uint32_t>(training.epochs));
@@ -150,8 +151,8 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
 void PrintRunTable(const server::RunHistory& history, uint64_t training_rounds) {
   absl::StatusOr<std::vector<server::RoundRecord>> rounds = history.Rounds();
   if (!rounds.ok()) return;
-  std::printf("\n%6s %8s %8s %11s %10s %10s\n", "round", "clients", "samples", "train loss",
-              "val loss", "val acc");
+  std::printf("\n%6s %8s %8s %11s %10s %10s %10s %8s\n", "round", "clients", "samples",
+              "train loss", "val loss", "val acc", "val gap", "lambda");
   for (const server::RoundRecord& round : *rounds) {
     const std::string accuracy =
         round.validation_accuracy ? absl::StrFormat("%.4f", *round.validation_accuracy) : "-";
@@ -162,10 +163,11 @@ void PrintRunTable(const server::RunHistory& history, uint64_t training_rounds) 
                   round.validation_loss, accuracy.c_str());
       continue;
     }
-    std::printf("%6llu %4zu/%-3zu %8llu %11.4f %10.4f %10s\n",
+    std::printf("%6llu %4zu/%-3zu %8llu %11.4f %10.4f %10s %10.4f %8.3f\n",
                 static_cast<unsigned long long>(round.round_id), round.contributors.size(),
                 round.selected.size(), static_cast<unsigned long long>(round.train_samples),
-                round.train_loss, round.validation_loss, accuracy.c_str());
+                round.train_loss, round.validation_loss, accuracy.c_str(), round.validation_gap,
+                round.fairness_lambda);
   }
   std::fflush(stdout);
 }
@@ -196,6 +198,11 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
   if (!aggregator.ok()) {
     spdlog::error("{}", std::string(aggregator.status().message()));
     return kExitUsage;
+  }
+  if (start->completed_rounds > 0) {
+    // The controller continues from the λ the last completed round left.
+    absl::StatusOr<std::optional<server::RoundRecord>> last = (*folder)->history().LastRound();
+    if (last.ok() && *last) (*aggregator)->fairness().RestoreLambda((*last)->fairness_lambda);
   }
 
   grpc::ServerBuilder builder;
@@ -236,6 +243,14 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
   // Give clients a moment to learn that the run is over.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   PrintRunTable((*folder)->history(), config.server.rounds.rounds);
+  if (!(*folder)->last_fairness_table().empty()) {
+    std::printf("\nFairness of the %s (method %s):\n%s",
+                config.server.rounds.final_evaluation ? "final model on the test splits"
+                                                      : "last round's start model on validation",
+                std::string(fairness::FairnessMethodName(config.fairness.method)).c_str(),
+                (*folder)->last_fairness_table().c_str());
+    std::fflush(stdout);
+  }
   if (!ran.ok()) {
     spdlog::error("the run failed: {}", std::string(ran.message()));
     return kExitFailure;

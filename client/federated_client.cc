@@ -4,12 +4,16 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "client/fairness_weights.h"
 #include "client/model_state.h"
+#include "fairness/baselines.h"
 #include "protocol/tensor_stream.h"
 #include "protocol/torch_tensors.h"
 
@@ -39,23 +43,48 @@ absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
   return absl::Status(code, absl::StrCat(what, ": ", status.error_message()));
 }
 
-// Fills `statistics` with the cells of `groups`, named after the shard's lists.
+// Appends to `statistics` the cells of `groups` in modality view `view`, named
+// after the shard's lists.
 void ToProto(const std::vector<GroupCellStatistics>& groups, int64_t num_classes,
-             const FederatedClientOptions& options, v1::GroupStatistics& statistics) {
-  const auto name = [](const std::vector<std::string>& names, int64_t index) {
-    return index >= 0 && index < static_cast<int64_t>(names.size()) ? names[index]
-                                                                    : std::to_string(index);
-  };
+             const FederatedClientOptions& options, const std::string& view,
+             v1::GroupStatistics& statistics) {
   for (const GroupCellStatistics& group : groups) {
     v1::GroupCellStatistics* cell = statistics.add_cells();
-    cell->mutable_cell()->set_language(name(options.languages, group.language));
-    cell->mutable_cell()->set_modality("all");
-    cell->set_group(name(options.groups, group.group));
+    cell->mutable_cell()->set_language(NameOf(options.languages, group.language));
+    cell->mutable_cell()->set_modality(view);
+    cell->set_group(NameOf(options.groups, group.group));
     cell->set_loss_sum(group.loss_sum);
     cell->set_sample_count(static_cast<uint64_t>(group.count));
     cell->set_num_classes(static_cast<uint32_t>(num_classes));
     for (int64_t count : group.confusion) cell->add_confusion(static_cast<uint64_t>(count));
   }
+}
+
+// The view of every modality, whose cells the training statistics fill.
+constexpr char kFusionView[] = "fusion";
+
+// Evaluates `model` on `dataset` in every view the directive names ("fusion" when
+// it names none; views of modalities the model lacks are skipped) into
+// `statistics`; returns the fusion view's result.
+absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dataset& dataset,
+                                               const v1::FairnessDirective& directive,
+                                               const FederatedClientOptions& options,
+                                               v1::GroupStatistics& statistics) {
+  const int64_t num_classes = model->options().num_classes;
+  EQUIFL_ASSIGN_OR_RETURN(EvaluationResult fusion, Evaluate(model, dataset));
+  ToProto(fusion.groups, num_classes, options, kFusionView, statistics);
+  for (const std::string& view : directive.views()) {
+    if (view == kFusionView) continue;
+    const auto& modalities = model->options().modalities;
+    if (std::none_of(modalities.begin(), modalities.end(),
+                     [&](const auto& modality) { return modality.name == view; })) {
+      continue;
+    }
+    EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
+                            Evaluate(model, dataset, ModalityView::Only(view)));
+    ToProto(result.groups, num_classes, options, view, statistics);
+  }
+  return fusion;
 }
 
 class Session {
@@ -199,6 +228,50 @@ TrainerOptions WithTask(TrainerOptions trainer, const v1::TrainingHyperparameter
   return trainer;
 }
 
+// What the fairness method changes in a round's local training.
+struct FairTraining {
+  at::Tensor sample_weights;      //!< Per-sample loss weights; undefined for plain ERM.
+  double aggregation_weight = 0;  //!< Sent when > 0 (ERM-MinMaxGAP's n_k·exp(β·s_k)).
+  double loss_at_global = 0;      //!< q-FedAvg's F_k: training loss of the global model.
+};
+
+absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const Dataset& train,
+                                                 const v1::FairnessDirective& directive,
+                                                 const TrainerOptions& trainer,
+                                                 const FederatedClientOptions& options) {
+  FairTraining fair;
+  switch (directive.method()) {
+    case v1::FAIRNESS_METHOD_MINMAX_GAP:
+    case v1::FAIRNESS_METHOD_FEDMINMAX: {
+      const fairness::FairnessDirective weights = DirectiveFromProto(directive);
+      if (weights.weights.empty()) break;
+      const at::Tensor directive_weights =
+          DirectiveSampleWeights(weights, train, options.languages, options.groups, kFusionView);
+      fair.sample_weights = (directive_weights + 1).to(at::kFloat);
+      if (directive.method() == v1::FAIRNESS_METHOD_MINMAX_GAP) {
+        const double* data = directive_weights.data_ptr<double>();
+        const double score = fairness::CoverageScore(
+            weights, std::vector<double>(data, data + directive_weights.numel()));
+        fair.aggregation_weight =
+            static_cast<double>(train.size()) * std::exp(weights.aggregation_beta * score);
+      }
+      break;
+    }
+    case v1::FAIRNESS_METHOD_BALANCED:
+      fair.sample_weights = BalancedSampleWeights(train);
+      break;
+    case v1::FAIRNESS_METHOD_Q_FEDAVG: {
+      EQUIFL_ASSIGN_OR_RETURN(EvaluationResult at_global,
+                              Evaluate(model, train, ModalityView::All(), trainer.batch_size));
+      fair.loss_at_global = at_global.mean_loss;
+      break;
+    }
+    default:
+      break;
+  }
+  return fair;
+}
+
 }  // namespace
 
 absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::Channel>& channel,
@@ -226,9 +299,11 @@ absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::
     v1::UpdateHeader header;
     header.set_model_version(task->model_version());
 
+    const v1::FairnessDirective& directive = task->fairness();
     if (task->kind() == v1::TASK_KIND_EVALUATE) {
-      EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result, Evaluate(model, test));
-      ToProto(result.groups, num_classes, options, *header.mutable_validation_statistics());
+      EQUIFL_ASSIGN_OR_RETURN(
+          EvaluationResult result,
+          EvaluateViews(model, test, directive, options, *header.mutable_validation_statistics()));
       EQUIFL_RETURN_IF_ERROR(session.Upload(*task, std::move(header), {}));
       summary.evaluated = true;
       summary.test_accuracy = result.accuracy;
@@ -238,19 +313,36 @@ absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::
       continue;
     }
 
-    EQUIFL_ASSIGN_OR_RETURN(EvaluationResult before, Evaluate(model, validation));
-    ToProto(before.groups, num_classes, options, *header.mutable_validation_statistics());
-    EQUIFL_ASSIGN_OR_RETURN(
-        TrainResult trained,
-        Train(model, train, WithTask(options.trainer, task->hyperparameters())));
-    ToProto(trained.groups, num_classes, options, *header.mutable_train_statistics());
+    EQUIFL_ASSIGN_OR_RETURN(EvaluationResult before,
+                            EvaluateViews(model, validation, directive, options,
+                                          *header.mutable_validation_statistics()));
+    const TrainerOptions trainer = WithTask(options.trainer, task->hyperparameters());
+    EQUIFL_ASSIGN_OR_RETURN(FairTraining fair,
+                            PrepareFairTraining(model, train, directive, trainer, options));
+    EQUIFL_ASSIGN_OR_RETURN(TrainResult trained, Train(model, train, trainer, fair.sample_weights));
+    ToProto(trained.groups, num_classes, options, kFusionView, *header.mutable_train_statistics());
     header.set_num_train_samples(static_cast<uint64_t>(trained.samples));
     header.set_num_steps(static_cast<uint64_t>(trained.steps));
+    if (fair.aggregation_weight > 0) header.set_aggregation_weight(fair.aggregation_weight);
 
     // The update is the change the round made: local model minus global model.
     EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::NamedTensor> local,
                             protocol::ToContiguousCpu(ExportState(*model)));
     for (size_t i = 0; i < local.size(); ++i) local[i].tensor.sub_(global[i].tensor);
+    if (directive.method() == v1::FAIRNESS_METHOD_Q_FEDAVG) {
+      double squared_norm = 0;
+      for (const protocol::NamedTensor& tensor : local) {
+        if (tensor.tensor.is_floating_point()) {
+          squared_norm += tensor.tensor.to(at::kDouble).square().sum().item<double>();
+        }
+      }
+      const fairness::QFedAvgScaling scaling = fairness::ComputeQFedAvgScaling(
+          fair.loss_at_global, squared_norm, directive.q(), trainer.learning_rate);
+      for (protocol::NamedTensor& tensor : local) {
+        if (tensor.tensor.is_floating_point()) tensor.tensor.mul_(scaling.update_scale);
+      }
+      header.set_aggregation_weight(scaling.weight);
+    }
     EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
     if (absl::Status status = session.Upload(*task, std::move(header), update); !status.ok()) {
       // A server that restarted, or a round that closed before the update arrived,

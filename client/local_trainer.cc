@@ -157,6 +157,11 @@ double Accumulate(const at::Tensor& losses, const at::Tensor& logits, const Data
   return sum;
 }
 
+//! mean_i(weights_i · per_sample_i), or the plain mean without weights.
+at::Tensor WeightedMean(const at::Tensor& per_sample, const at::Tensor& weights) {
+  return weights.defined() ? (per_sample * weights).mean() : per_sample.mean();
+}
+
 //! Hides each present modality of each row of `present` (bool [B, M], CPU) with
 //! probability `p`, keeping rows that would lose every modality as they were.
 at::Tensor DropModalities(const at::Tensor& present, double p, at::Generator& generator) {
@@ -220,8 +225,9 @@ absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& 
         logits = output.logits.detach();
         per_sample = F::cross_entropy(output.logits.to(at::kFloat), batch.label,
                                       F::CrossEntropyFuncOptions().reduction(torch::kNone));
-        loss = weights.defined() ? (per_sample * weights.index_select(0, indices.to(device))).mean()
-                                 : per_sample.mean();
+        loss =
+            WeightedMean(per_sample, weights.defined() ? weights.index_select(0, indices.to(device))
+                                                       : at::Tensor());
         if (output.group_logits.defined()) {
           loss = loss + F::cross_entropy(output.group_logits.to(at::kFloat), batch.group);
         }
@@ -309,6 +315,15 @@ absl::StatusOr<EvaluationResult> EvaluateOrThrow(MultimodalModel& model, const D
 }
 
 }  // namespace
+
+at::Tensor WeightedTaskLoss(const at::Tensor& logits, const at::Tensor& labels,
+                            const at::Tensor& weights) {
+  // Reduced-precision logits (autocast) are widened; float64 ones stay float64.
+  const at::Tensor wide = logits.scalar_type() == at::kDouble ? logits : logits.to(at::kFloat);
+  const at::Tensor per_sample =
+      F::cross_entropy(wide, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  return WeightedMean(per_sample, weights);
+}
 
 at::Tensor ProximalTerm(const std::vector<at::Tensor>& parameters,
                         const std::vector<at::Tensor>& anchors, double mu) {

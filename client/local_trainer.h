@@ -63,6 +63,14 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
 absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset& dataset,
                                           const ModalityView& view = {}, int64_t batch_size = 256);
 
+//! The loss Train minimises for the task: mean_i(w_i · CE(logits_i, label_i)), or
+//! the plain mean cross-entropy when `weights` is undefined. `logits` [B, C],
+//! `labels` int64 [B], `weights` [B] on the logits' device. With the weights of a
+//! fairness directive (1 + weight(cell, group)) its gradient is that of the
+//! federated MinMaxGAP objective (fairness/minmax_gap.h).
+at::Tensor WeightedTaskLoss(const at::Tensor& logits, const at::Tensor& labels,
+                            const at::Tensor& weights);
+
 //! FedProx's proximal term mu/2 * sum_i ||parameters[i] - anchors[i]||^2, a scalar
 //! with a gradient mu * (w - w_global) for each parameter. Shapes must pair up.
 at::Tensor ProximalTerm(const std::vector<at::Tensor>& parameters,

@@ -29,11 +29,15 @@ absl::Status CheckCompatible(const GroupStatistics& sum, const GroupStatistics& 
 void AddUnchecked(GroupStatistics& sum, const GroupStatistics& addend) {
   sum.loss_sum += addend.loss_sum;
   sum.count += addend.count;
-  if (addend.num_classes == 0) return;
+  if (addend.num_classes == 0 ||
+      addend.confusion.size() != addend.num_classes * addend.num_classes) {
+    return;
+  }
   if (sum.num_classes == 0) {
     sum.num_classes = addend.num_classes;
     sum.confusion.assign(addend.confusion.size(), 0);
   }
+  if (sum.num_classes != addend.num_classes) return;  // Checked callers never get here.
   for (size_t i = 0; i < addend.confusion.size(); ++i) sum.confusion[i] += addend.confusion[i];
 }
 

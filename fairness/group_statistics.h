@@ -57,7 +57,9 @@ absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend);
 absl::Status AddInto(StatisticsTable& sum, const StatisticsTable& addend);
 
 //! The cells of `table` with the client part of the key cleared, summed: the
-//! federation-wide table of a run that keeps statistics per client.
+//! federation-wide table of a run that keeps statistics per client. Confusion
+//! counts that disagree on the number of classes with the first ones pooled are
+//! left out (ValidateTable in fairness/metrics.h reports them).
 StatisticsTable WithoutClients(const StatisticsTable& table);
 
 //! Pools the cells of one modality view over languages (and clients): group ->

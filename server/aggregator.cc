@@ -31,6 +31,7 @@ absl::Status AggregatorOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(rounds.Validate());
   EQUIFL_RETURN_IF_ERROR(download.Validate());
   EQUIFL_RETURN_IF_ERROR(optimizer.Validate());
+  EQUIFL_RETURN_IF_ERROR(fairness.Validate());
   if (protocol::CodecOptions{upload_encoding, download.max_chunk_bytes}.Validate() !=
       absl::OkStatus()) {
     return absl::InvalidArgumentError("upload_encoding must be fp32, fp16, bf16 or int8");
@@ -65,6 +66,7 @@ Aggregator::Aggregator(const AggregatorOptions& options, GlobalModel model,
       observer_(observer),
       coordinator_(options.rounds, completed_rounds),
       optimizer_(std::move(optimizer)),
+      fairness_(options.fairness),
       model_(std::make_shared<const GlobalModel>(std::move(model))),
       model_version_(completed_rounds) {}
 
@@ -84,8 +86,12 @@ absl::Status Aggregator::Run() {
     }
     {
       std::lock_guard lock(round_mutex_);
-      round_ = std::make_unique<OpenRound>(OpenRound{
-          coordinator_.completed_rounds() + 1, aggregation::WeightedMean(model->size()), {}, {}});
+      round_ = std::make_unique<OpenRound>(OpenRound{coordinator_.completed_rounds() + 1,
+                                                     aggregation::WeightedMean(model->size()),
+                                                     {},
+                                                     {},
+                                                     {},
+                                                     {}});
     }
     std::optional<uint64_t> round_id = coordinator_.OpenNextRound();
     if (!round_id) return absl::OkStatus();
@@ -99,13 +105,16 @@ absl::Status Aggregator::Run() {
       std::lock_guard lock(round_mutex_);
       round = std::move(round_);
     }
-    RoundSummary summary{outcome.round_id,
-                         outcome.selected,
-                         outcome.contributors,
-                         outcome.reached_quorum,
-                         round->mean.total_weight(),
-                         std::move(round->train),
-                         std::move(round->validation)};
+    RoundSummary summary;
+    summary.round_id = outcome.round_id;
+    summary.selected = outcome.selected;
+    summary.contributors = outcome.contributors;
+    summary.reached_quorum = outcome.reached_quorum;
+    summary.total_weight = round->mean.total_weight();
+    summary.train = std::move(round->train);
+    summary.validation = std::move(round->validation);
+    summary.validation_by_client = std::move(round->validation_by_client);
+    summary.final_evaluation = coordinator_.IsEvaluationRound(outcome.round_id);
     auto next = std::make_shared<GlobalModel>(*model);
     if (coordinator_.IsEvaluationRound(outcome.round_id)) {
       const std::optional<double> accuracy = summary.validation.accuracy();
@@ -119,6 +128,11 @@ absl::Status Aggregator::Run() {
       EQUIFL_ASSIGN_OR_RETURN(std::vector<float> mean_update, std::move(round->mean).Report());
       EQUIFL_RETURN_IF_ERROR(optimizer_.Step(next->values(), mean_update));
     }
+    if (!coordinator_.IsEvaluationRound(outcome.round_id)) {
+      fairness_.OnRoundClosed(summary.train.ToTable(), summary.validation.ToTable(),
+                              summary.validation_by_client, round->train_samples);
+    }
+    summary.fairness = fairness_.State();
     summary.seconds = std::chrono::duration<double>(Clock::now() - opened).count();
     if (observer_ != nullptr) {
       EQUIFL_RETURN_IF_ERROR(observer_->OnRoundClosed(summary, *next, optimizer_));
@@ -193,6 +207,7 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext*, const v1::PollTaskReques
       task->mutable_hyperparameters()->set_seed(options_.training.seed() * 1000003 +
                                                 assignment.round_id);
       task->set_upload_encoding(options_.upload_encoding);
+      *task->mutable_fairness() = fairness_.Directive();
       task->set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
       break;
     }
@@ -274,9 +289,7 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
     response->set_accepted(true);
     return grpc::Status::OK;
   }
-  const double weight = header.aggregation_weight() > 0
-                            ? header.aggregation_weight()
-                            : static_cast<double>(header.num_train_samples());
+  const double weight = fairness_.AggregationWeight(header.client_id(), header);
   if (!(weight > 0) || !std::isfinite(weight)) {
     return refuse(absl::InvalidArgumentError(
         absl::StrCat("update of client '", header.client_id(), "' has weight ", weight,
@@ -307,6 +320,11 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
       EQUIFL_RETURN_IF_ERROR(round_->mean.Accumulate(weight, buffer));
       round_->train = std::move(train);
       round_->validation = std::move(validation);
+      StatisticsSum own;
+      if (own.Add(header.validation_statistics()).ok()) {
+        round_->validation_by_client[header.client_id()] = own.ToTable();
+      }
+      round_->train_samples[header.client_id()] = header.num_train_samples();
       return absl::OkStatus();
     });
   }

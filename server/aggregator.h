@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,7 @@
 #include "equifl/v1/aggregator.grpc.pb.h"
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
+#include "server/fairness_engine.h"
 #include "server/global_model.h"
 #include "server/round_coordinator.h"
 #include "server/statistics_sum.h"
@@ -43,6 +45,7 @@ struct AggregatorOptions {
   std::chrono::milliseconds poll_timeout{std::chrono::seconds(10)};  //!< Long-poll bound.
   uint32_t max_concurrent_uploads = 2;    //!< Uploads decoded at once (each needs a buffer).
   protocol::DecoderLimits upload_limits;  //!< What a client may send.
+  FairnessOptions fairness;               //!< The fairness method and its knobs.
 
   absl::Status Validate() const;
 };
@@ -53,12 +56,17 @@ struct RoundSummary {
   std::vector<std::string> selected;      //!< Clients selected.
   std::vector<std::string> contributors;  //!< Clients whose updates were averaged.
   bool reached_quorum = false;            //!< False when the deadline closed the round.
+  bool final_evaluation = false;          //!< The final evaluation round (no training).
   double total_weight = 0;                //!< Sum of the contributors' aggregation weights.
   StatisticsSum train;                    //!< Summed training statistics.
   StatisticsSum validation;               //!< Summed validation statistics of the model
                                           //!< the round started from; in the final
                                           //!< evaluation round, test statistics.
-  double seconds = 0;                     //!< From opening to the new model.
+  //! Each contributor's validation statistics (clients pooled in `validation`).
+  std::map<std::string, fairness::StatisticsTable> validation_by_client;
+  //! The fairness engine's state after the round (what the next round uses).
+  FairnessState fairness;
+  double seconds = 0;  //!< From opening to the new model.
 };
 
 //! Told about every closed round, before the next one opens.
@@ -87,6 +95,9 @@ class Aggregator final : public v1::Aggregator::Service {
   //! Ends the run: Run returns after the open round, clients are told to finish.
   void Stop();
 
+  //! The fairness method's state (for a restart: RestoreLambda before Run).
+  FairnessEngine& fairness() { return fairness_; }
+
   grpc::Status Join(grpc::ServerContext* context, const v1::JoinRequest* request,
                     v1::JoinResponse* response) override;
   grpc::Status PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
@@ -108,6 +119,8 @@ class Aggregator final : public v1::Aggregator::Service {
     aggregation::WeightedMean mean;
     StatisticsSum train;
     StatisticsSum validation;
+    std::map<std::string, fairness::StatisticsTable> validation_by_client;
+    std::map<std::string, uint64_t> train_samples;
   };
 
   v1::RoundReference Reference(uint64_t round_id) const;
@@ -120,6 +133,7 @@ class Aggregator final : public v1::Aggregator::Service {
   RoundObserver* const observer_;
   RoundCoordinator coordinator_;
   aggregation::ServerOptimizer optimizer_;  //!< Used by Run only.
+  FairnessEngine fairness_;
 
   std::mutex model_mutex_;
   //! The current global model; replaced (not changed) after each round, so a

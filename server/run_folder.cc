@@ -1,11 +1,14 @@
 #include "server/run_folder.h"
 
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "fairness/fairness_report.h"
 #include "protocol/safetensors.h"
 
 namespace equifl::server {
@@ -76,7 +79,40 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   record.validation_samples = summary.validation.samples();
   record.validation_loss = summary.validation.mean_loss();
   record.validation_accuracy = summary.validation.accuracy();
-  return history_.RecordRound(record);
+  record.fairness_lambda = summary.fairness.lambda;
+  record.validation_gap = summary.fairness.validation_gap;
+  nlohmann::json line = {{"round", summary.round_id},
+                         {"final_evaluation", summary.final_evaluation},
+                         {"contributors", summary.contributors.size()},
+                         {"train_loss", record.train_loss},
+                         {"validation_loss", record.validation_loss},
+                         {"lambda", summary.fairness.lambda},
+                         {"validation_gap", summary.fairness.validation_gap},
+                         {"seconds", summary.seconds}};
+  if (absl::StatusOr<fairness::FairnessReport> report =
+          fairness::BuildFairnessReport(summary.validation.ToTable());
+      report.ok()) {
+    line["validation"] = fairness::ToJson(*report);
+    last_fairness_table_ = fairness::FormatTable(*report);
+    record.fairness_report = line["validation"].dump();
+  } else {
+    line["validation_error"] = std::string(report.status().message());
+  }
+  if (!summary.fairness.group_weights.empty())
+    line["group_weights"] = summary.fairness.group_weights;
+  if (!summary.fairness.client_weights.empty()) {
+    line["client_weights"] = summary.fairness.client_weights;
+  }
+  EQUIFL_RETURN_IF_ERROR(history_.RecordRound(record));
+  // The JSON-lines report follows the history: a crash between the two loses at
+  // most the line of a round that --resume then does not repeat.
+  std::ofstream report_file(std::filesystem::path(path_) / "report.jsonl", std::ios::app);
+  report_file << line.dump() << '\n';
+  if (!report_file) {
+    return absl::DataLossError(
+        absl::StrCat("cannot append to '", path_, "/report.jsonl'; is the disk full?"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<RunFolder::Checkpoint>> RunFolder::LoadLatest() const {

@@ -53,6 +53,9 @@ class RunFolder final : public RoundObserver {
   const std::string& run_id() const { return history_.run_id(); }
   //! The history, for reports.
   const RunHistory& history() const { return history_; }
+  //! The fairness table (fairness::FormatTable) of the last round recorded in this
+  //! process: per-group metrics and every cell's gap; empty before the first.
+  const std::string& last_fairness_table() const { return last_fairness_table_; }
 
   //! Path of round `round`'s model checkpoint.
   std::string ModelPath(uint64_t round) const;
@@ -66,6 +69,7 @@ class RunFolder final : public RoundObserver {
 
   std::string path_;    //!< The run folder.
   RunHistory history_;  //!< RUN/history.db.
+  std::string last_fairness_table_;
 };
 
 }  // namespace equifl::server

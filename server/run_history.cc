@@ -24,6 +24,9 @@ constexpr const char* kSchema = R"sql(
     validation_samples INTEGER NOT NULL,
     validation_loss REAL NOT NULL,
     validation_accuracy REAL,
+    fairness_lambda REAL NOT NULL DEFAULT 0,
+    validation_gap REAL NOT NULL DEFAULT 0,
+    fairness_report TEXT NOT NULL DEFAULT '',
     completed TEXT NOT NULL DEFAULT (datetime('now')));
   CREATE TABLE IF NOT EXISTS participants (
     round_id INTEGER NOT NULL REFERENCES rounds(round_id),
@@ -116,7 +119,8 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
         Statement::Prepare(database,
                            "INSERT INTO rounds (round_id, checkpoint, seconds, reached_quorum, "
                            "train_samples, train_loss, validation_samples, validation_loss, "
-                           "validation_accuracy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                           "validation_accuracy, fairness_lambda, validation_gap, fairness_report) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     sqlite3_stmt* row = insert.get();
     sqlite3_bind_int64(row, 1, static_cast<sqlite3_int64>(record.round_id));
     sqlite3_bind_text(row, 2, record.checkpoint.c_str(), -1, SQLITE_TRANSIENT);
@@ -131,6 +135,9 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
     } else {
       sqlite3_bind_null(row, 9);
     }
+    sqlite3_bind_double(row, 10, record.fairness_lambda);
+    sqlite3_bind_double(row, 11, record.validation_gap);
+    sqlite3_bind_text(row, 12, record.fairness_report.c_str(), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(row) != SQLITE_DONE) {
       return SqliteError(database, absl::StrCat("recording round ", record.round_id));
     }
@@ -164,6 +171,7 @@ absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {
       Statement::Prepare(database,
                          "SELECT round_id, checkpoint, seconds, reached_quorum, train_samples, "
                          "train_loss, validation_samples, validation_loss, validation_accuracy, "
+                         "fairness_lambda, validation_gap, fairness_report, "
                          "(SELECT group_concat(client_id, ' ') FROM participants p "
                          " WHERE p.round_id = r.round_id), "
                          "(SELECT group_concat(client_id, ' ') FROM participants p "
@@ -185,8 +193,11 @@ absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {
     if (sqlite3_column_type(row, 8) != SQLITE_NULL) {
       record.validation_accuracy = sqlite3_column_double(row, 8);
     }
-    record.selected = absl::StrSplit(Text(row, 9), ' ', absl::SkipEmpty());
-    record.contributors = absl::StrSplit(Text(row, 10), ' ', absl::SkipEmpty());
+    record.fairness_lambda = sqlite3_column_double(row, 9);
+    record.validation_gap = sqlite3_column_double(row, 10);
+    record.fairness_report = Text(row, 11);
+    record.selected = absl::StrSplit(Text(row, 12), ' ', absl::SkipEmpty());
+    record.contributors = absl::StrSplit(Text(row, 13), ' ', absl::SkipEmpty());
     records.push_back(std::move(record));
   }
   if (step != SQLITE_DONE) return SqliteError(database, "reading the run history");

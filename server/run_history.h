@@ -34,6 +34,9 @@ struct RoundRecord {
   uint64_t validation_samples = 0;            //!< Validation samples evaluated.
   double validation_loss = 0;                 //!< Mean validation loss of the round's start model.
   std::optional<double> validation_accuracy;  //!< Of the round's start model.
+  double fairness_lambda = 0;   //!< ERM-MinMaxGAP's λ after the round (for --resume).
+  double validation_gap = 0;    //!< MinMaxGAP of the validation statistics.
+  std::string fairness_report;  //!< The round's fairness report as JSON (fairness_report.h).
 };
 
 class RunHistory {

@@ -27,6 +27,12 @@ absl::Status CheckCell(const v1::GroupCellStatistics& cell) {
   return absl::OkStatus();
 }
 
+// Whether the cell belongs to the view every sample is counted in once: the
+// fusion of all modalities (named "fusion"; cells without a view count too).
+bool InMainView(const v1::GroupCellStatistics& cell) {
+  return cell.cell().modality().empty() || cell.cell().modality() == kMainView;
+}
+
 }  // namespace
 
 absl::Status StatisticsSum::Add(const v1::GroupStatistics& statistics) {
@@ -58,13 +64,17 @@ absl::Status StatisticsSum::Add(const v1::GroupStatistics& statistics) {
 
 uint64_t StatisticsSum::samples() const {
   uint64_t total = 0;
-  for (const auto& [key, cell] : cells_) total += cell.sample_count();
+  for (const auto& [key, cell] : cells_) {
+    if (InMainView(cell)) total += cell.sample_count();
+  }
   return total;
 }
 
 double StatisticsSum::mean_loss() const {
   double loss = 0;
-  for (const auto& [key, cell] : cells_) loss += cell.loss_sum();
+  for (const auto& [key, cell] : cells_) {
+    if (InMainView(cell)) loss += cell.loss_sum();
+  }
   const uint64_t count = samples();
   return count == 0 ? 0 : loss / count;
 }
@@ -74,7 +84,7 @@ std::optional<double> StatisticsSum::accuracy() const {
   uint64_t total = 0;
   for (const auto& [key, cell] : cells_) {
     const uint32_t classes = cell.num_classes();
-    if (cell.confusion_size() == 0) continue;
+    if (cell.confusion_size() == 0 || !InMainView(cell)) continue;
     for (uint32_t truth = 0; truth < classes; ++truth) {
       for (uint32_t predicted = 0; predicted < classes; ++predicted) {
         const uint64_t count = cell.confusion(truth * classes + predicted);
@@ -85,6 +95,21 @@ std::optional<double> StatisticsSum::accuracy() const {
   }
   if (total == 0) return std::nullopt;
   return static_cast<double>(correct) / total;
+}
+
+fairness::StatisticsTable StatisticsSum::ToTable() const {
+  fairness::StatisticsTable table;
+  for (const auto& [key, cell] : cells_) {
+    fairness::GroupStatistics& group = table[fairness::Cell{
+        cell.cell().language(), cell.cell().modality(), cell.cell().client_id()}][cell.group()];
+    group.loss_sum = cell.loss_sum();
+    group.count = cell.sample_count();
+    if (cell.confusion_size() != 0) {
+      group.num_classes = cell.num_classes();
+      group.confusion.assign(cell.confusion().begin(), cell.confusion().end());
+    }
+  }
+  return table;
 }
 
 v1::GroupStatistics StatisticsSum::ToProto() const {

@@ -15,8 +15,12 @@
 
 #include "absl/status/status.h"
 #include "equifl/v1/aggregator.pb.h"
+#include "fairness/group_statistics.h"
 
 namespace equifl::server {
+
+//! The modality view in which every sample is counted once: all modalities.
+inline constexpr char kMainView[] = "fusion";
 
 class StatisticsSum {
  public:
@@ -24,13 +28,16 @@ class StatisticsSum {
   //! counts do not match its num_classes or disagree with what was added before.
   absl::Status Add(const v1::GroupStatistics& statistics);
 
-  //! Samples over every cell and group.
+  //! Samples over every cell and group of the main view (kMainView; cells without
+  //! a view count too). The aggregates below count those cells only.
   uint64_t samples() const;
   //! Mean loss per sample; 0 when there are no samples.
   double mean_loss() const;
   //! Share of samples predicted right, from the confusion counts; nullopt when no
   //! cell carried confusion counts.
   std::optional<double> accuracy() const;
+  //! The sums as the fairness engine's table.
+  fairness::StatisticsTable ToTable() const;
   //! The sums as the wire message, cells in a stable order.
   v1::GroupStatistics ToProto() const;
 

@@ -40,7 +40,8 @@ TEST(ConfigTest, UnknownKeyIsAnErrorThatListsTheAllowedKeys) {
             "run.yaml:2: unknown key transport.chunk_size; allowed keys in transport: "
             "chunk_bytes, encoding");
   config = ParseConfig("logging: {}\n", "run.yaml");
-  EXPECT_THAT(config.status().message(), HasSubstr("unknown key logging; allowed keys: log"));
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("unknown key logging; allowed keys: fairness, log, model"));
 }
 
 TEST(ConfigTest, NumbersOutOfRangeOrMalformed) {
@@ -94,6 +95,46 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(config->model.options.fusion, defaults.model.options.fusion);
   EXPECT_EQ(config->model.options.dropout, defaults.model.options.dropout);
   EXPECT_EQ(config->model.options.adversary_lambda, defaults.model.options.adversary_lambda);
+  const server::FairnessOptions& fairness = config->fairness;
+  EXPECT_EQ(fairness.method, defaults.fairness.method);
+  EXPECT_EQ(fairness.minmax_gap.epsilon, defaults.fairness.minmax_gap.epsilon);
+  EXPECT_EQ(fairness.minmax_gap.gap_exponent, defaults.fairness.minmax_gap.gap_exponent);
+  EXPECT_EQ(fairness.minmax_gap.lambda_max, defaults.fairness.minmax_gap.lambda_max);
+  EXPECT_EQ(fairness.minmax_gap.lambda_learning_rate,
+            defaults.fairness.minmax_gap.lambda_learning_rate);
+  EXPECT_EQ(fairness.minmax_gap.initial_lambda, defaults.fairness.minmax_gap.initial_lambda);
+  EXPECT_EQ(fairness.minmax_gap.temperature, defaults.fairness.minmax_gap.temperature);
+  EXPECT_EQ(fairness.minmax_gap.up_weight_only, defaults.fairness.minmax_gap.up_weight_only);
+  EXPECT_EQ(fairness.minmax_gap.aggregation_beta, defaults.fairness.minmax_gap.aggregation_beta);
+  EXPECT_EQ(fairness.q, defaults.fairness.q);
+  EXPECT_EQ(fairness.group_learning_rate, defaults.fairness.group_learning_rate);
+  EXPECT_EQ(fairness.fairfed_beta, defaults.fairness.fairfed_beta);
+  EXPECT_EQ(fairness.views, defaults.fairness.views);
+}
+
+TEST(ConfigTest, ReadsTheFairnessSection) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "fairness:\n  method: minmax_gap\n  epsilon: 0.05\n  up_weight_only: true\n"
+      "  views: [fusion, video]\n  temperature: 0.1\n",
+      "run.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->fairness.method, fairness::FairnessMethod::kMinMaxGap);
+  EXPECT_EQ(config->fairness.minmax_gap.epsilon, 0.05);
+  EXPECT_TRUE(config->fairness.minmax_gap.up_weight_only);
+  EXPECT_EQ(config->fairness.minmax_gap.temperature, 0.1);
+  EXPECT_THAT(config->fairness.views, testing::ElementsAre("fusion", "video"));
+  EXPECT_FALSE(config->model.options.adversary);
+
+  absl::StatusOr<Config> adversarial = ParseConfig("fairness:\n  method: adversarial\n", "a.yaml");
+  ASSERT_TRUE(adversarial.ok()) << adversarial.status();
+  EXPECT_TRUE(adversarial->model.options.adversary);
+
+  EXPECT_THAT(ParseConfig("fairness:\n  method: fair\n", "run.yaml").status().message(),
+              HasSubstr("fairness.method is 'fair'; allowed values: fedavg, minmax_gap, qfedavg"));
+  EXPECT_THAT(ParseConfig("fairness:\n  views: []\n", "run.yaml").status().message(),
+              HasSubstr("fairness.views must be a non-empty list"));
+  EXPECT_THAT(ParseConfig("fairness:\n  initial_lambda: 20\n", "run.yaml").status().message(),
+              HasSubstr("initial_lambda"));
 }
 
 TEST(ConfigTest, ReadsServerTrainingAndModelSections) {

@@ -80,5 +80,17 @@ TEST(GroupStatisticsTest, PoolsClientsAndModalities) {
   EXPECT_DOUBLE_EQ(fusion.at("f").loss_sum, 7.0);
 }
 
+TEST(GroupStatisticsTest, PoolingLeavesOutConfusionOfAnotherClassCount) {
+  StatisticsTable table;
+  table[Cell{"en", "fusion", "a"}]["f"] = Stats(1.0, 1, {1, 0, 0, 0});
+  GroupStatistics three_classes = Stats(2.0, 2, {});
+  three_classes.num_classes = 3;
+  three_classes.confusion.assign(9, 1);
+  table[Cell{"en", "fusion", "b"}]["f"] = three_classes;
+  const GroupStatistics pooled = WithoutClients(table).at(Cell{"en", "fusion", ""}).at("f");
+  EXPECT_EQ(pooled.count, 3u);  // Losses and counts still add up.
+  EXPECT_THAT(pooled.confusion, testing::ElementsAre(1, 0, 0, 0));
+}
+
 }  // namespace
 }  // namespace equifl::fairness

@@ -1,0 +1,59 @@
+#include "client/fairness_weights.h"
+
+#include <torch/torch.h>
+
+namespace equifl::client {
+
+fairness::FairnessDirective DirectiveFromProto(const v1::FairnessDirective& directive) {
+  fairness::FairnessDirective result;
+  result.lambda = directive.lambda();
+  result.epsilon = directive.epsilon();
+  result.aggregation_beta = directive.aggregation_beta();
+  result.up_weight_only = directive.up_weight_only();
+  for (const v1::CellGroupWeight& entry : directive.weights()) {
+    result.weights.push_back(
+        {fairness::Cell{entry.cell().language(), entry.cell().modality(), entry.cell().client_id()},
+         entry.group(), entry.weight()});
+  }
+  return result;
+}
+
+std::string NameOf(const std::vector<std::string>& names, int64_t index) {
+  return index >= 0 && index < static_cast<int64_t>(names.size()) ? names[index]
+                                                                  : std::to_string(index);
+}
+
+at::Tensor DirectiveSampleWeights(const fairness::FairnessDirective& directive,
+                                  const Dataset& dataset, const std::vector<std::string>& languages,
+                                  const std::vector<std::string>& groups, const std::string& view) {
+  const int64_t samples = dataset.size();
+  at::Tensor weights = torch::zeros({samples}, torch::kDouble);
+  if (samples == 0 || directive.weights.empty()) return weights;
+  const at::Tensor language = dataset.language.to(at::kCPU).contiguous();
+  const at::Tensor group = dataset.group.to(at::kCPU).contiguous();
+  // One lookup per (language, group) pair present, then a gather.
+  const int64_t language_count = language.max().item<int64_t>() + 1;
+  const int64_t group_count = group.max().item<int64_t>() + 1;
+  at::Tensor table = torch::zeros({language_count * group_count}, torch::kDouble);
+  double* entries = table.data_ptr<double>();
+  for (int64_t l = 0; l < language_count; ++l) {
+    for (int64_t g = 0; g < group_count; ++g) {
+      entries[l * group_count + g] = fairness::DirectiveWeight(
+          directive, fairness::Cell{NameOf(languages, l), view, ""}, NameOf(groups, g));
+    }
+  }
+  return table.index_select(0, language * group_count + group);
+}
+
+at::Tensor BalancedSampleWeights(const Dataset& dataset) {
+  const int64_t samples = dataset.size();
+  if (samples == 0) return torch::ones({0}, torch::kFloat);
+  const at::Tensor group = dataset.group.to(at::kCPU);
+  const at::Tensor counts = torch::bincount(group).to(torch::kDouble);
+  const int64_t present = counts.gt(0).sum().item<int64_t>();
+  const at::Tensor per_group = torch::where(
+      counts > 0, static_cast<double>(samples) / (present * counts), torch::zeros_like(counts));
+  return per_group.index_select(0, group).to(torch::kFloat);
+}
+
+}  // namespace equifl::client

@@ -1,0 +1,34 @@
+// The fairness method of a run: ERM-MinMaxGAP or one of the baselines it is
+// compared against (DESIGN.md). Every participant reads it from the task's
+// fairness directive and does its part; see fairness/minmax_gap.h and
+// fairness/baselines.h for the arithmetic of each.
+#ifndef EQUIFL_FAIRNESS_FAIRNESS_METHOD_H_
+#define EQUIFL_FAIRNESS_FAIRNESS_METHOD_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace equifl::fairness {
+
+enum class FairnessMethod {
+  kFedAvg,       //!< Plain ERM, sample-count weighted averaging.
+  kMinMaxGap,    //!< Federated ERM-MinMaxGAP: weighted loss and fairness-weighted aggregation.
+  kQFedAvg,      //!< q-FFL (Li et al. 2020).
+  kFedMinMax,    //!< Global group weights on the simplex (Papadaki et al. 2022; AFL).
+  kFairFed,      //!< Fairness-aware client weights (Ezzeldin et al. 2023).
+  kAdversarial,  //!< Local adversarial debiasing: L_task + λ·L_bias via gradient reversal.
+  kBalanced,     //!< Local group-balanced reweighting (inverse group frequency).
+};
+
+//! "fedavg", "minmax_gap", "qfedavg", "fedminmax", "fairfed", "adversarial" or
+//! "balanced"; the parse error lists them.
+absl::string_view FairnessMethodName(FairnessMethod method);
+absl::StatusOr<FairnessMethod> ParseFairnessMethod(absl::string_view name);
+//! The names joined by ", ", for help texts and errors.
+std::string FairnessMethodNames();
+
+}  // namespace equifl::fairness
+
+#endif  // EQUIFL_FAIRNESS_FAIRNESS_METHOD_H_

@@ -1,0 +1,240 @@
+#include "fairness/fairness_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace equifl::fairness {
+namespace {
+
+nlohmann::json CellJson(const Cell& cell) {
+  return {{"language", cell.language}, {"modality", cell.modality}, {"client", cell.client}};
+}
+
+nlohmann::json DifferenceJson(const DifferenceOverClasses& difference) {
+  return {{"mean", difference.mean}, {"max", difference.max}, {"per_class", difference.per_class}};
+}
+
+nlohmann::json RatioJson(const RatioOverClasses& ratio) {
+  return {{"mean", ratio.mean}, {"min", ratio.min}, {"per_class", ratio.per_class}};
+}
+
+nlohmann::json SliceJson(const SliceMetrics& slice) {
+  nlohmann::json groups = nlohmann::json::object();
+  for (const auto& [name, group] : slice.groups) {
+    groups[name] = {{"count", group.count},
+                    {"mean_loss", group.mean_loss},
+                    {"confusion_count", group.confusion_count},
+                    {"accuracy", group.accuracy},
+                    {"macro_f1", group.macro_f1}};
+  }
+  return {{"num_classes", slice.num_classes},
+          {"count", slice.count},
+          {"confusion_count", slice.confusion_count},
+          {"accuracy", slice.accuracy},
+          {"macro_f1", slice.macro_f1},
+          {"worst_group", slice.worst_group},
+          {"worst_group_accuracy", slice.worst_group_accuracy},
+          {"statistical_parity_difference", DifferenceJson(slice.statistical_parity_difference)},
+          {"disparate_impact", RatioJson(slice.disparate_impact)},
+          {"equal_opportunity_difference", DifferenceJson(slice.equal_opportunity_difference)},
+          {"equalized_odds_difference", DifferenceJson(slice.equalized_odds_difference)},
+          {"f1_gap", slice.f1_gap},
+          {"loss_gap", slice.loss_gap},
+          {"groups", std::move(groups)}};
+}
+
+//! A number with four decimals.
+std::string Fixed(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.4f", value);
+  return buffer;
+}
+
+std::string CellName(const Cell& cell) {
+  std::string name = absl::StrCat(cell.language.empty() ? "-" : cell.language, "/", cell.modality);
+  if (!cell.client.empty()) absl::StrAppend(&name, "/", cell.client);
+  return name;
+}
+
+//! Renders rows (the first is the header) as aligned columns: the first `left_columns`
+//! columns left-aligned, the others right-aligned, two spaces apart, each line indented.
+std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t left_columns) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string text;
+  for (const auto& row : rows) {
+    std::string line = "  ";
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line += "  ";
+      const std::string padding(widths[i] - row[i].size(), ' ');
+      line += i < left_columns ? row[i] + padding : padding + row[i];
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    absl::StrAppend(&text, line, "\n");
+  }
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<FairnessReport> BuildFairnessReport(
+    const StatisticsTable& table, const std::string& main_view,
+    const std::map<std::string, double>& afi_weights) {
+  FairnessReport report;
+  report.main_view = main_view;
+  std::set<std::string> views;
+  for (const auto& [cell, groups] : table) views.insert(cell.modality);
+  report.main_view_found = views.contains(main_view);
+  EQUIFL_RETURN_IF_ERROR(ValidateTable(table, !report.main_view_found));
+
+  GroupsOfCell overall;
+  if (report.main_view_found) {
+    overall = PoolModality(table, main_view);
+  } else {
+    for (const auto& [cell, groups] : WithoutClients(table)) {
+      for (const auto& [name, statistics] : groups) {
+        // Cannot fail: ValidateTable checked the whole table.
+        EQUIFL_RETURN_IF_ERROR(AddInto(overall[name], statistics));
+      }
+    }
+  }
+  EQUIFL_ASSIGN_OR_RETURN(report.overall, ComputeSliceMetrics(overall));
+
+  for (const std::string& view : views) {
+    EQUIFL_ASSIGN_OR_RETURN(report.views[view], ComputeSliceMetrics(PoolModality(table, view)));
+  }
+
+  for (const auto& [cell, groups] : table) {
+    CellLossGap& gap = report.cells.emplace_back();
+    gap.cell = cell;
+    gap.loss_gap = LossGap(groups);
+    for (const auto& [name, statistics] : groups) {
+      gap.groups[name] = GroupLoss{statistics.count, statistics.mean_loss()};
+    }
+  }
+  report.min_max_gap = MinMaxGap(table);
+
+  EQUIFL_ASSIGN_OR_RETURN(report.msfd, ModalityDisparities(table));
+  EQUIFL_ASSIGN_OR_RETURN(report.afi, AggregateFairnessIndex(report.msfd, afi_weights));
+  return report;
+}
+
+nlohmann::json ToJson(const FairnessReport& report) {
+  nlohmann::json views = nlohmann::json::object();
+  for (const auto& [view, slice] : report.views) views[view] = SliceJson(slice);
+  nlohmann::json cells = nlohmann::json::array();
+  for (const CellLossGap& gap : report.cells) {
+    nlohmann::json groups = nlohmann::json::object();
+    for (const auto& [name, group] : gap.groups) {
+      groups[name] = {{"count", group.count}, {"mean_loss", group.mean_loss}};
+    }
+    nlohmann::json cell = CellJson(gap.cell);
+    cell["loss_gap"] = gap.loss_gap;
+    cell["groups"] = std::move(groups);
+    cells.push_back(std::move(cell));
+  }
+  nlohmann::json msfd = nlohmann::json::object();
+  for (const auto& [view, disparity] : report.msfd) msfd[view] = disparity;
+  return {{"main_view", report.main_view},
+          {"main_view_found", report.main_view_found},
+          {"overall", SliceJson(report.overall)},
+          {"views", std::move(views)},
+          {"cells", std::move(cells)},
+          {"min_max_gap",
+           {{"value", report.min_max_gap.value}, {"cell", CellJson(report.min_max_gap.cell)}}},
+          {"msfd", std::move(msfd)},
+          {"afi", report.afi}};
+}
+
+std::string ToJsonText(const FairnessReport& report, int indent) {
+  return ToJson(report).dump(indent);
+}
+
+std::string FormatTable(const FairnessReport& report) {
+  const SliceMetrics& overall = report.overall;
+  std::string text =
+      absl::StrCat("Fairness report: ",
+                   report.main_view_found
+                       ? absl::StrCat("view '", report.main_view, "'")
+                       : absl::StrCat("all views (no cells of view '", report.main_view, "')"),
+                   ", ", overall.count, " samples, ", overall.num_classes, " classes\n");
+
+  auto mean_and = [](const char* extreme_name, double mean, double extreme) {
+    return absl::StrCat("mean ", Fixed(mean), "  ", extreme_name, " ", Fixed(extreme));
+  };
+  const std::string worst =
+      overall.worst_group.empty()
+          ? Fixed(overall.worst_group_accuracy)
+          : absl::StrCat(Fixed(overall.worst_group_accuracy), " (", overall.worst_group, ")");
+  absl::StrAppend(
+      &text,
+      Columns({{"accuracy", Fixed(overall.accuracy)},
+               {"macro-F1", Fixed(overall.macro_f1)},
+               {"worst-group accuracy", worst},
+               {"statistical parity difference",
+                mean_and("max", overall.statistical_parity_difference.mean,
+                         overall.statistical_parity_difference.max)},
+               {"disparate impact",
+                mean_and("min", overall.disparate_impact.mean, overall.disparate_impact.min)},
+               {"equal opportunity difference",
+                mean_and("max", overall.equal_opportunity_difference.mean,
+                         overall.equal_opportunity_difference.max)},
+               {"equalized odds difference", mean_and("max", overall.equalized_odds_difference.mean,
+                                                      overall.equalized_odds_difference.max)},
+               {"F1 gap", Fixed(overall.f1_gap)},
+               {"loss gap", Fixed(overall.loss_gap)},
+               {"MinMaxGAP", absl::StrCat(Fixed(report.min_max_gap.value), " at ",
+                                          CellName(report.min_max_gap.cell))},
+               {"AFI (weighted mean MSFD)", Fixed(report.afi)}},
+              2));
+
+  absl::StrAppend(&text, "\nGroups\n");
+  std::vector<std::vector<std::string>> group_rows = {
+      {"group", "samples", "mean loss", "accuracy", "macro-F1"}};
+  for (const auto& [name, group] : overall.groups) {
+    group_rows.push_back({name, absl::StrCat(group.count), Fixed(group.mean_loss),
+                          Fixed(group.accuracy), Fixed(group.macro_f1)});
+  }
+  absl::StrAppend(&text, Columns(group_rows, 1));
+
+  absl::StrAppend(&text, "\nViews (pooled over languages)\n");
+  std::vector<std::vector<std::string>> view_rows = {{"view", "samples", "accuracy", "macro-F1",
+                                                      "MSFD", "SPD max", "DI min", "EOpp max",
+                                                      "EOdds max", "F1 gap", "loss gap"}};
+  for (const auto& [view, slice] : report.views) {
+    const auto msfd = report.msfd.find(view);
+    view_rows.push_back(
+        {view, absl::StrCat(slice.count), Fixed(slice.accuracy), Fixed(slice.macro_f1),
+         Fixed(msfd == report.msfd.end() ? 0.0 : msfd->second),
+         Fixed(slice.statistical_parity_difference.max), Fixed(slice.disparate_impact.min),
+         Fixed(slice.equal_opportunity_difference.max), Fixed(slice.equalized_odds_difference.max),
+         Fixed(slice.f1_gap), Fixed(slice.loss_gap)});
+  }
+  absl::StrAppend(&text, Columns(view_rows, 1));
+
+  absl::StrAppend(&text, "\nCells (loss gap = max - min group mean loss)\n");
+  std::vector<std::vector<std::string>> cell_rows = {
+      {"cell", "group", "samples", "mean loss", "loss gap"}};
+  for (const CellLossGap& gap : report.cells) {
+    bool first = true;
+    for (const auto& [name, group] : gap.groups) {
+      cell_rows.push_back({first ? CellName(gap.cell) : "", name, absl::StrCat(group.count),
+                           Fixed(group.mean_loss), first ? Fixed(gap.loss_gap) : ""});
+      first = false;
+    }
+    if (first) cell_rows.push_back({CellName(gap.cell), "", "", "", Fixed(gap.loss_gap)});
+  }
+  absl::StrAppend(&text, Columns(cell_rows, 2));
+  return text;
+}
+
+}  // namespace equifl::fairness

@@ -1,0 +1,95 @@
+// A fairness report of one split: every metric of metrics.h over a StatisticsTable, as a
+// struct, as JSON and as a plain-text table for a terminal.
+//
+// JSON schema (ToJson / ToJsonText); keys are stable, numbers are never NaN or infinite:
+// {
+//   "main_view": "fusion",                 // the view `overall` describes
+//   "main_view_found": true,               // false: `overall` pools every cell instead
+//   "overall": <slice>,
+//   "views": {"<view>": <slice>, ...},     // every modality view, pooled over languages
+//   "cells": [                             // every cell of the table, in table order
+//     {"language": "en", "modality": "fusion", "client": "", "loss_gap": 0.1,
+//      "groups": {"<group>": {"count": 10, "mean_loss": 0.5}, ...}}, ...],
+//   "min_max_gap": {"value": 0.1, "cell": {"language": "en", "modality": "fusion",
+//                                          "client": ""}},
+//   "msfd": {"<view>": 0.05, ...},
+//   "afi": 0.05
+// }
+// <slice> = {
+//   "num_classes": 5, "count": 120, "confusion_count": 120,
+//   "accuracy": 0.7, "macro_f1": 0.65,
+//   "worst_group": "f", "worst_group_accuracy": 0.6,
+//   "statistical_parity_difference": {"mean": .., "max": .., "per_class": [..]},
+//   "disparate_impact": {"mean": .., "min": .., "per_class": [..]},
+//   "equal_opportunity_difference": {"mean": .., "max": .., "per_class": [..]},
+//   "equalized_odds_difference": {"mean": .., "max": .., "per_class": [..]},
+//   "f1_gap": .., "loss_gap": ..,
+//   "groups": {"<group>": {"count": .., "mean_loss": .., "confusion_count": ..,
+//                          "accuracy": .., "macro_f1": ..}, ...}
+// }
+// Every value means what the same-named member of SliceMetrics / FairnessReport means.
+#ifndef EQUIFL_FAIRNESS_FAIRNESS_REPORT_H_
+#define EQUIFL_FAIRNESS_FAIRNESS_REPORT_H_
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fairness/group_statistics.h"
+#include "fairness/metrics.h"
+
+namespace equifl::fairness {
+
+//! One group's loss in one cell.
+struct GroupLoss {
+  uint64_t count = 0;    //!< Samples.
+  double mean_loss = 0;  //!< loss_sum / count; 0 when count is 0.
+};
+
+//! The loss gap of one cell and the group losses it comes from.
+struct CellLossGap {
+  Cell cell;                                //!< As keyed in the table.
+  double loss_gap = 0;                      //!< LossGap of the cell.
+  std::map<std::string, GroupLoss> groups;  //!< Every group of the cell.
+};
+
+//! Every fairness metric of one split.
+struct FairnessReport {
+  std::string main_view;         //!< The view `overall` describes.
+  bool main_view_found = false;  //!< False: the table had no cell of main_view.
+  //! The main view pooled over languages and clients; every cell pooled when
+  //! main_view_found is false.
+  SliceMetrics overall;
+  std::map<std::string, SliceMetrics> views;  //!< Each view pooled over languages, clients.
+  std::vector<CellLossGap> cells;             //!< Every cell of the table, in table order.
+  MinMaxGapResult min_max_gap;                //!< MinMaxGap of the table.
+  std::map<std::string, double> msfd;         //!< ModalityDisparities of the table.
+  double afi = 0;                             //!< AggregateFairnessIndex of msfd.
+};
+
+//! Builds the report of `table`, with its cells as keyed (pass WithoutClients(table) for
+//! federation-wide cells). `afi_weights` are AggregateFairnessIndex's weights (empty:
+//! uniform). Fails with InvalidArgument when confusion counts are malformed or disagree on
+//! the number of classes within a view (or, when main_view is absent, across the table),
+//! or when a weight is negative or non-finite.
+absl::StatusOr<FairnessReport> BuildFairnessReport(
+    const StatisticsTable& table, const std::string& main_view = "fusion",
+    const std::map<std::string, double>& afi_weights = {});
+
+//! The report as JSON, in the schema at the top of this file. Include
+//! <nlohmann/json.hpp> to use the result.
+nlohmann::json ToJson(const FairnessReport& report);
+
+//! ToJson(report) serialized; `indent` < 0 gives one line.
+std::string ToJsonText(const FairnessReport& report, int indent = 2);
+
+//! A plain-text table for a terminal: the overall metrics, per-group loss, accuracy and
+//! macro-F1, per-view metrics with MSFD, and every cell's groups and loss gap.
+std::string FormatTable(const FairnessReport& report);
+
+}  // namespace equifl::fairness
+
+#endif  // EQUIFL_FAIRNESS_FAIRNESS_REPORT_H_

@@ -1,0 +1,162 @@
+#include "server/fairness_engine.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "fairness/metrics.h"
+#include "server/statistics_sum.h"
+
+namespace equifl::server {
+namespace {
+
+using fairness::FairnessMethod;
+
+v1::FairnessMethod ToProto(FairnessMethod method) {
+  switch (method) {
+    case FairnessMethod::kFedAvg:
+      return v1::FAIRNESS_METHOD_UNSPECIFIED;
+    case FairnessMethod::kMinMaxGap:
+      return v1::FAIRNESS_METHOD_MINMAX_GAP;
+    case FairnessMethod::kQFedAvg:
+      return v1::FAIRNESS_METHOD_Q_FEDAVG;
+    case FairnessMethod::kFedMinMax:
+      return v1::FAIRNESS_METHOD_FEDMINMAX;
+    case FairnessMethod::kFairFed:
+      return v1::FAIRNESS_METHOD_FAIRFED;
+    case FairnessMethod::kAdversarial:
+      return v1::FAIRNESS_METHOD_ADVERSARIAL;
+    case FairnessMethod::kBalanced:
+      return v1::FAIRNESS_METHOD_BALANCED;
+  }
+  return v1::FAIRNESS_METHOD_UNSPECIFIED;
+}
+
+// FairFed's F: the equalized-odds difference (mean over classes) of a slice.
+double EqualizedOdds(const fairness::GroupsOfCell& groups) {
+  const absl::StatusOr<fairness::SliceMetrics> metrics = fairness::ComputeSliceMetrics(groups);
+  return metrics.ok() ? metrics->equalized_odds_difference.mean : 0.0;
+}
+
+// Only the cells of the views the objective covers.
+fairness::StatisticsTable OfViews(const fairness::StatisticsTable& table,
+                                  const std::vector<std::string>& views) {
+  fairness::StatisticsTable kept;
+  for (const auto& [cell, groups] : table) {
+    for (const std::string& view : views) {
+      if (cell.modality == view) kept.emplace(cell, groups);
+    }
+  }
+  return kept;
+}
+
+}  // namespace
+
+absl::Status FairnessOptions::Validate() const {
+  EQUIFL_RETURN_IF_ERROR(minmax_gap.Validate());
+  if (!(q >= 0) || q > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fairness.q is ", q, "; it must be in [0, 100]"));
+  }
+  if (!(group_learning_rate > 0) || !std::isfinite(group_learning_rate)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fairness.group_learning_rate is ", group_learning_rate, "; it must be > 0"));
+  }
+  if (!(fairfed_beta >= 0) || !std::isfinite(fairfed_beta)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fairness.fairfed_beta is ", fairfed_beta, "; it must be >= 0"));
+  }
+  if (views.empty()) {
+    return absl::InvalidArgumentError(
+        "fairness.views is empty; name at least one view, e.g. [fusion]");
+  }
+  for (const std::string& view : views) {
+    if (view.empty()) return absl::InvalidArgumentError("fairness.views holds an empty name");
+  }
+  return absl::OkStatus();
+}
+
+FairnessEngine::FairnessEngine(const FairnessOptions& options)
+    : options_(options),
+      minmax_gap_(options.minmax_gap),
+      fedminmax_(options.group_learning_rate, kMainView),
+      fairfed_(options.fairfed_beta, EqualizedOdds) {}
+
+v1::FairnessDirective FairnessEngine::Directive() const {
+  std::lock_guard lock(mutex_);
+  v1::FairnessDirective directive;
+  directive.set_method(ToProto(options_.method));
+  directive.set_q(options_.q);
+  for (const std::string& view : options_.views) directive.add_views(view);
+  const fairness::FairnessDirective* source = nullptr;
+  if (options_.method == FairnessMethod::kMinMaxGap) source = &minmax_gap_.directive();
+  if (options_.method == FairnessMethod::kFedMinMax) source = &fedminmax_.directive();
+  if (source == nullptr) return directive;
+  directive.set_lambda(source->lambda);
+  directive.set_epsilon(source->epsilon);
+  directive.set_aggregation_beta(source->aggregation_beta);
+  directive.set_up_weight_only(source->up_weight_only);
+  for (const fairness::CellGroupWeight& entry : source->weights) {
+    v1::CellGroupWeight* weight = directive.add_weights();
+    weight->mutable_cell()->set_language(entry.cell.language);
+    weight->mutable_cell()->set_modality(entry.cell.modality);
+    weight->mutable_cell()->set_client_id(entry.cell.client);
+    weight->set_group(entry.group);
+    weight->set_weight(entry.weight);
+  }
+  return directive;
+}
+
+double FairnessEngine::AggregationWeight(const std::string& client,
+                                         const v1::UpdateHeader& header) const {
+  if (options_.method == FairnessMethod::kFairFed) {
+    std::lock_guard lock(mutex_);
+    return fairfed_.Weight(client, header.num_train_samples());
+  }
+  return header.aggregation_weight() > 0 ? header.aggregation_weight()
+                                         : static_cast<double>(header.num_train_samples());
+}
+
+void FairnessEngine::OnRoundClosed(
+    const fairness::StatisticsTable& train, const fairness::StatisticsTable& validation,
+    const std::map<std::string, fairness::StatisticsTable>& validation_by_client,
+    const std::map<std::string, uint64_t>& train_samples) {
+  std::lock_guard lock(mutex_);
+  const fairness::StatisticsTable objective = OfViews(validation, options_.views);
+  if (!objective.empty()) validation_gap_ = fairness::MinMaxGap(objective).value;
+  switch (options_.method) {
+    case FairnessMethod::kMinMaxGap:
+      minmax_gap_.Update(objective);
+      break;
+    case FairnessMethod::kFedMinMax:
+      fedminmax_.Update(train);
+      break;
+    case FairnessMethod::kFairFed: {
+      std::map<std::string, fairness::GroupsOfCell> by_client;
+      for (const auto& [client, table] : validation_by_client) {
+        by_client[client] = fairness::PoolModality(table, kMainView);
+      }
+      fairfed_.Update(by_client, train_samples);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void FairnessEngine::RestoreLambda(double lambda) {
+  std::lock_guard lock(mutex_);
+  minmax_gap_.set_lambda(lambda);
+}
+
+FairnessState FairnessEngine::State() const {
+  std::lock_guard lock(mutex_);
+  FairnessState state;
+  state.lambda = minmax_gap_.lambda();
+  state.validation_gap = validation_gap_;
+  state.group_weights = fedminmax_.group_weights();
+  state.client_weights = fairfed_.weights();
+  return state;
+}
+
+}  // namespace equifl::server

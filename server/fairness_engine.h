@@ -1,0 +1,87 @@
+// The server's side of the fairness method of a run: the controller state that
+// rounds update (λ of ERM-MinMaxGAP, FedMinMax's group weights, FairFed's client
+// weights), the directive sent with every task, and the weight each update is
+// averaged with.
+//
+// Round t's directive comes from the statistics of round t − 1: the validation
+// statistics of the model round t − 1 started from (ERM-MinMaxGAP, FairFed) or
+// its training statistics (FedMinMax). The first round runs plain ERM.
+// Thread-safe: the service threads read the directive and weights while the run
+// loop updates them between rounds.
+#ifndef EQUIFL_SERVER_FAIRNESS_ENGINE_H_
+#define EQUIFL_SERVER_FAIRNESS_ENGINE_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "equifl/v1/aggregator.pb.h"
+#include "fairness/baselines.h"
+#include "fairness/fairness_method.h"
+#include "fairness/group_statistics.h"
+#include "fairness/minmax_gap.h"
+
+namespace equifl::server {
+
+//! The `fairness` section of the configuration.
+struct FairnessOptions {
+  fairness::FairnessMethod method = fairness::FairnessMethod::kFedAvg;
+  fairness::MinMaxGapOptions minmax_gap;  //!< ERM-MinMaxGAP's knobs.
+  double q = 1.0;                         //!< q of q-FedAvg.
+  double group_learning_rate = 0.1;       //!< FedMinMax's η_μ.
+  double fairfed_beta = 1.0;              //!< FairFed's fairness budget β.
+  //! Modality views clients evaluate ("fusion" = every modality); the MinMaxGAP
+  //! cells are (language, view) over these.
+  std::vector<std::string> views = {"fusion"};
+
+  absl::Status Validate() const;
+};
+
+//! What the engine's state is after a round, for logs and the run history.
+struct FairnessState {
+  double lambda = 0;                            //!< ERM-MinMaxGAP's λ for the next round.
+  double validation_gap = 0;                    //!< MinMaxGAP of the round's validation statistics.
+  std::map<std::string, double> group_weights;  //!< FedMinMax's μ.
+  std::map<std::string, double> client_weights;  //!< FairFed's ω.
+};
+
+class FairnessEngine {
+ public:
+  explicit FairnessEngine(const FairnessOptions& options);
+
+  //! The directive to send with a task of the next round.
+  v1::FairnessDirective Directive() const;
+
+  //! The weight the update of `client` is averaged with: FairFed's ω_k, else the
+  //! client's aggregation_weight when it sent one (> 0), else num_train_samples.
+  double AggregationWeight(const std::string& client, const v1::UpdateHeader& header) const;
+
+  //! Moves the state with a closed training round's summed statistics and each
+  //! contributor's validation statistics and training-sample count.
+  void OnRoundClosed(const fairness::StatisticsTable& train,
+                     const fairness::StatisticsTable& validation,
+                     const std::map<std::string, fairness::StatisticsTable>& validation_by_client,
+                     const std::map<std::string, uint64_t>& train_samples);
+
+  //! Continues a run after a restart from the λ the history recorded.
+  void RestoreLambda(double lambda);
+
+  FairnessState State() const;
+  const FairnessOptions& options() const { return options_; }
+
+ private:
+  const FairnessOptions options_;
+  mutable std::mutex mutex_;
+  fairness::MinMaxGapController minmax_gap_;
+  fairness::FedMinMaxController fedminmax_;
+  fairness::FairFedWeights fairfed_;
+  double validation_gap_ = 0;
+};
+
+}  // namespace equifl::server
+
+#endif  // EQUIFL_SERVER_FAIRNESS_ENGINE_H_

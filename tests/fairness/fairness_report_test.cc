@@ -1,0 +1,234 @@
+#include "fairness/fairness_report.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_split.h"
+
+namespace equifl::fairness {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+constexpr double kTolerance = 1e-12;
+
+//! A group whose confusion matrix is `rows` (rows[true][predicted]); count = its total.
+GroupStatistics Group(const std::vector<std::vector<uint64_t>>& rows, double loss_sum) {
+  GroupStatistics statistics;
+  statistics.loss_sum = loss_sum;
+  statistics.num_classes = static_cast<uint32_t>(rows.size());
+  for (const auto& row : rows) {
+    for (uint64_t n : row) {
+      statistics.confusion.push_back(n);
+      statistics.count += n;
+    }
+  }
+  return statistics;
+}
+
+// Cells, in table order, with their group mean losses and gaps:
+//   de/fusion: f [[2,0],[0,2]] loss 2/4 = 0.5, m [[1,1],[1,2]] loss 5/5 = 1.0 -> gap 0.5
+//   en/audio:  f [[1,0],[1,0]] loss 1/2 = 0.5, m [[1,0],[0,2]] loss 2.4/3 = 0.8 -> gap 0.3
+//   en/fusion: f [[3,1],[2,4]] loss 6/10 = 0.6, m [[5,0],[1,4]] loss 4/10 = 0.4 -> gap 0.2
+StatisticsTable SmallTable() {
+  StatisticsTable table;
+  table[Cell{"de", "fusion", ""}] = {{"f", Group({{2, 0}, {0, 2}}, 2.0)},
+                                     {"m", Group({{1, 1}, {1, 2}}, 5.0)}};
+  table[Cell{"en", "audio", ""}] = {{"f", Group({{1, 0}, {1, 0}}, 1.0)},
+                                    {"m", Group({{1, 0}, {0, 2}}, 2.4)}};
+  table[Cell{"en", "fusion", ""}] = {{"f", Group({{3, 1}, {2, 4}}, 6.0)},
+                                     {"m", Group({{5, 0}, {1, 4}}, 4.0)}};
+  return table;
+}
+
+// Hand-computed values of SmallTable:
+// fusion pooled: f [[5,1],[2,6]] (n 14, trace 11, loss 8/14), m [[6,1],[2,6]] (n 15, trace
+// 12, loss 9/15 = 0.6); pooled [[11,2],[4,12]] -> accuracy 23/29; worst group f (11/14);
+// loss gap 0.6 - 4/7 = 1/35; SPD: P(pred=0|f) = 7/14, P(pred=0|m) = 8/15 -> 1/30.
+// audio pooled: f 1/2, m 3/3 -> accuracy 4/5. MSFD fusion 12/15 - 11/14 = 1/70, audio 0.5.
+// AFI uniform: (1/70 + 1/2) / 2 = 9/35.
+
+TEST(FairnessReportTest, BuildsEveryPartByHand) {
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->main_view, "fusion");
+  EXPECT_TRUE(report->main_view_found);
+  EXPECT_EQ(report->overall.count, 29u);
+  EXPECT_NEAR(report->overall.accuracy, 23.0 / 29.0, kTolerance);
+  EXPECT_EQ(report->overall.worst_group, "f");
+  EXPECT_NEAR(report->overall.worst_group_accuracy, 11.0 / 14.0, kTolerance);
+  EXPECT_NEAR(report->overall.loss_gap, 1.0 / 35.0, kTolerance);
+  EXPECT_NEAR(report->overall.statistical_parity_difference.max, 1.0 / 30.0, kTolerance);
+  ASSERT_EQ(report->views.size(), 2u);
+  EXPECT_NEAR(report->views.at("audio").accuracy, 0.8, kTolerance);
+  EXPECT_NEAR(report->views.at("fusion").accuracy, 23.0 / 29.0, kTolerance);
+  ASSERT_EQ(report->cells.size(), 3u);
+  EXPECT_EQ(report->cells[0].cell, (Cell{"de", "fusion", ""}));
+  EXPECT_NEAR(report->cells[0].loss_gap, 0.5, kTolerance);
+  EXPECT_EQ(report->cells[0].groups.at("f").count, 4u);
+  EXPECT_NEAR(report->cells[0].groups.at("m").mean_loss, 1.0, kTolerance);
+  EXPECT_NEAR(report->cells[1].loss_gap, 0.3, kTolerance);
+  EXPECT_NEAR(report->cells[2].loss_gap, 0.2, kTolerance);
+  EXPECT_NEAR(report->min_max_gap.value, 0.5, kTolerance);
+  EXPECT_EQ(report->min_max_gap.cell, (Cell{"de", "fusion", ""}));
+  EXPECT_NEAR(report->msfd.at("fusion"), 1.0 / 70.0, kTolerance);
+  EXPECT_NEAR(report->msfd.at("audio"), 0.5, kTolerance);
+  EXPECT_NEAR(report->afi, 9.0 / 35.0, kTolerance);
+}
+
+TEST(FairnessReportTest, AfiWeights) {
+  // Weights fusion 3, audio 1: (3/70 + 1/2) / 4 = (3 + 35) / 280 = 19/140.
+  absl::StatusOr<FairnessReport> report =
+      BuildFairnessReport(SmallTable(), "fusion", {{"fusion", 3.0}, {"audio", 1.0}});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_NEAR(report->afi, 19.0 / 140.0, kTolerance);
+  report = BuildFairnessReport(SmallTable(), "fusion", {{"audio", -1.0}});
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FairnessReportTest, PoolsEveryCellWithoutTheMainView) {
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable(), "video");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->main_view_found);
+  // All cells: f traces 11 + 1 (n 16), m traces 12 + 3 (n 18) -> 27/34.
+  EXPECT_EQ(report->overall.count, 34u);
+  EXPECT_NEAR(report->overall.accuracy, 27.0 / 34.0, kTolerance);
+  EXPECT_EQ(report->views.count("video"), 0u);
+}
+
+TEST(FairnessReportTest, RefusesMismatchedClasses) {
+  StatisticsTable table = SmallTable();
+  table[Cell{"en", "text", ""}] = {{"f", Group({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, 1.0)}};
+  // Per view the classes agree, so a report on the fusion view works...
+  EXPECT_TRUE(BuildFairnessReport(table).ok());
+  // ...but pooling every view together cannot.
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport(table, "video");
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(report.status().message()), HasSubstr("modality 'text'"));
+  // Within a view they must agree.
+  table[Cell{"ja", "text", ""}] = {{"m", Group({{1, 0}, {0, 1}}, 1.0)}};
+  EXPECT_FALSE(BuildFairnessReport(table).ok());
+}
+
+TEST(FairnessReportTest, JsonKeysAndValues) {
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable());
+  ASSERT_TRUE(report.ok()) << report.status();
+  const nlohmann::json json = nlohmann::json::parse(ToJsonText(*report));
+  EXPECT_EQ(json, ToJson(*report));
+  for (const char* key : {"main_view", "main_view_found", "overall", "views", "cells",
+                          "min_max_gap", "msfd", "afi"}) {
+    EXPECT_TRUE(json.contains(key)) << key;
+  }
+  EXPECT_EQ(json.size(), 8u);
+  const nlohmann::json& overall = json.at("overall");
+  for (const char* key : {"num_classes", "count", "confusion_count", "accuracy", "macro_f1",
+                          "worst_group", "worst_group_accuracy", "statistical_parity_difference",
+                          "disparate_impact", "equal_opportunity_difference",
+                          "equalized_odds_difference", "f1_gap", "loss_gap", "groups"}) {
+    EXPECT_TRUE(overall.contains(key)) << key;
+  }
+  EXPECT_EQ(overall.size(), 14u);
+  EXPECT_EQ(json.at("main_view"), "fusion");
+  EXPECT_EQ(json.at("main_view_found"), true);
+  EXPECT_EQ(overall.at("num_classes"), 2);
+  EXPECT_EQ(overall.at("count"), 29);
+  EXPECT_NEAR(overall.at("accuracy").get<double>(), 23.0 / 29.0, kTolerance);
+  EXPECT_EQ(overall.at("worst_group"), "f");
+  EXPECT_NEAR(overall.at("statistical_parity_difference").at("max").get<double>(), 1.0 / 30.0,
+              kTolerance);
+  EXPECT_EQ(overall.at("statistical_parity_difference").at("per_class").size(), 2u);
+  // P(pred=0|g): f 7/14, m 8/15 -> DI_0 = 15/16; P(pred=1|g): f 7/14, m 7/15 -> DI_1 = 14/15.
+  EXPECT_NEAR(overall.at("disparate_impact").at("mean").get<double>(),
+              (15.0 / 16.0 + 14.0 / 15.0) / 2, kTolerance);
+  EXPECT_NEAR(overall.at("disparate_impact").at("min").get<double>(), 14.0 / 15.0, kTolerance);
+  // TPR: f (5/6, 6/8), m (6/7, 6/8) -> (1/42, 0). FPR: f (2/8, 1/6), m (2/8, 1/7) -> (0, 1/42).
+  EXPECT_NEAR(overall.at("equal_opportunity_difference").at("mean").get<double>(), 1.0 / 84.0,
+              kTolerance);
+  EXPECT_NEAR(overall.at("equal_opportunity_difference").at("max").get<double>(), 1.0 / 42.0,
+              kTolerance);
+  EXPECT_NEAR(overall.at("equalized_odds_difference").at("mean").get<double>(), 1.0 / 42.0,
+              kTolerance);
+  EXPECT_NEAR(overall.at("equalized_odds_difference").at("max").get<double>(), 1.0 / 42.0,
+              kTolerance);
+  const nlohmann::json& group_f = overall.at("groups").at("f");
+  EXPECT_EQ(group_f.at("count"), 14);
+  EXPECT_EQ(group_f.at("confusion_count"), 14);
+  EXPECT_NEAR(group_f.at("accuracy").get<double>(), 11.0 / 14.0, kTolerance);
+  EXPECT_NEAR(group_f.at("mean_loss").get<double>(), 8.0 / 14.0, kTolerance);
+  EXPECT_TRUE(group_f.contains("macro_f1"));
+  EXPECT_NEAR(json.at("views").at("audio").at("accuracy").get<double>(), 0.8, kTolerance);
+
+  const nlohmann::json& cells = json.at("cells");
+  ASSERT_EQ(cells.size(), 3u);
+  EXPECT_EQ(cells[0].at("language"), "de");
+  EXPECT_EQ(cells[0].at("modality"), "fusion");
+  EXPECT_EQ(cells[0].at("client"), "");
+  EXPECT_NEAR(cells[0].at("loss_gap").get<double>(), 0.5, kTolerance);
+  EXPECT_EQ(cells[0].at("groups").at("f").at("count"), 4);
+  EXPECT_NEAR(cells[0].at("groups").at("f").at("mean_loss").get<double>(), 0.5, kTolerance);
+  EXPECT_EQ(cells[1].at("modality"), "audio");
+  EXPECT_NEAR(cells[1].at("groups").at("m").at("mean_loss").get<double>(), 0.8, kTolerance);
+
+  EXPECT_NEAR(json.at("min_max_gap").at("value").get<double>(), 0.5, kTolerance);
+  EXPECT_EQ(json.at("min_max_gap").at("cell").at("language"), "de");
+  EXPECT_EQ(json.at("min_max_gap").at("cell").at("modality"), "fusion");
+  EXPECT_NEAR(json.at("msfd").at("fusion").get<double>(), 1.0 / 70.0, kTolerance);
+  EXPECT_NEAR(json.at("msfd").at("audio").get<double>(), 0.5, kTolerance);
+  EXPECT_NEAR(json.at("afi").get<double>(), 9.0 / 35.0, kTolerance);
+}
+
+TEST(FairnessReportTest, EmptyTableGivesValidJson) {
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport({});
+  ASSERT_TRUE(report.ok()) << report.status();
+  const std::string text = ToJsonText(*report, -1);
+  EXPECT_THAT(text, testing::Not(HasSubstr("null")));  // nlohmann writes NaN as null.
+  const nlohmann::json json = nlohmann::json::parse(text);
+  EXPECT_EQ(json.at("main_view_found"), false);
+  EXPECT_EQ(json.at("cells").size(), 0u);
+  EXPECT_EQ(json.at("overall").at("disparate_impact").at("mean"), 1.0);
+  EXPECT_EQ(json.at("min_max_gap").at("value"), 0.0);
+  EXPECT_EQ(json.at("afi"), 0.0);
+  EXPECT_TRUE(json.at("views").is_object());
+  EXPECT_TRUE(json.at("msfd").is_object());
+  EXPECT_FALSE(FormatTable(*report).empty());
+}
+
+TEST(FairnessReportTest, TextTableShowsGroupsAndGaps) {
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable());
+  ASSERT_TRUE(report.ok()) << report.status();
+  const std::string text = FormatTable(*report);
+  const std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  // Overall metrics.
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *accuracy +0\\.7931")));  // 23/29.
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *worst-group accuracy +0\\.7857 \\(f\\)")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *MinMaxGAP +0\\.5000 at de/fusion")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *AFI.* +0\\.2571")));  // 9/35.
+  // Per-group rows: name, samples, mean loss, accuracy, macro-F1.
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *f +14 +0\\.5714 +0\\.7857 +[0-9.]+")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +15 +0\\.6000 +0\\.8000 +[0-9.]+")));
+  // Views with their MSFD (fusion 1/70, audio 0.5).
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *fusion +29 +0\\.7931 +[0-9.]+ +0\\.0143 .*")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *audio +5 +0\\.8000 +[0-9.]+ +0\\.5000 .*")));
+  // Every cell's groups and gap.
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *de/fusion +f +4 +0\\.5000 +0\\.5000")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +5 +1\\.0000")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *en/audio +f +2 +0\\.5000 +0\\.3000")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +f +10 +0\\.6000 +0\\.2000")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +10 +0\\.4000")));
+}
+
+TEST(FairnessReportTest, TextTableNamesClientsAndMissingLanguages) {
+  StatisticsTable table;
+  table[Cell{"", "fusion", "client-7"}] = {{"f", Group({{1, 0}, {0, 1}}, 1.0)}};
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport(table);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(FormatTable(*report), HasSubstr("-/fusion/client-7"));
+}
+
+}  // namespace
+}  // namespace equifl::fairness
