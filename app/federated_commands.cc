@@ -20,6 +20,7 @@
 #include "client/multimodal_model.h"
 #include "client/shard.h"
 #include "client/shard_dataset.h"
+#include "fairness/html_report.h"
 #include "protocol/torch_tensors.h"
 #include "server/aggregator.h"
 #include "server/run_folder.h"
@@ -61,13 +62,6 @@ absl::StatusOr<client::ModelOptions> ModelOptionsFor(const client::ShardManifest
     return absl::InvalidArgumentError(absl::StrCat("model: ", status.message()));
   }
   return options;
-}
-
-absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& manifest,
-                                                   const ModelConfig& model) {
-  EQUIFL_ASSIGN_OR_RETURN(client::ModelOptions options, ModelOptionsFor(manifest, model));
-  torch::manual_seed(model.seed);
-  return client::CreateMultimodalModel(options);
 }
 
 std::string NewRunId() {
@@ -174,6 +168,13 @@ void PrintRunTable(const server::RunHistory& history, uint64_t training_rounds) 
 
 }  // namespace
 
+absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& manifest,
+                                                   const ModelConfig& model) {
+  EQUIFL_ASSIGN_OR_RETURN(client::ModelOptions options, ModelOptionsFor(manifest, model));
+  torch::manual_seed(model.seed);
+  return client::CreateMultimodalModel(options);
+}
+
 int RunServerCommand(const Config& config, const ServerCommand& command) {
   if (!command.resume && command.schema.empty()) {
     spdlog::error(
@@ -250,6 +251,20 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
                 std::string(fairness::FairnessMethodName(config.fairness.method)).c_str(),
                 (*folder)->last_fairness_table().c_str());
     std::fflush(stdout);
+  }
+  if (!command.report.empty()) {
+    const std::string lines = (std::filesystem::path(config.server.run_dir) / "report.jsonl");
+    absl::StatusOr<std::string> html = fairness::RenderHtmlReportFile(
+        lines, absl::StrCat("equifl run ", (*folder)->run_id(), " (",
+                            fairness::FairnessMethodName(config.fairness.method), ")"));
+    std::ofstream file(command.report);
+    if (html.ok()) file << *html;
+    if (!html.ok() || !file) {
+      spdlog::error("cannot write the report '{}': {}", command.report,
+                    html.ok() ? "cannot write the file" : std::string(html.status().message()));
+      return kExitFailure;
+    }
+    std::printf("report written to %s\n", command.report.c_str());
   }
   if (!ran.ok()) {
     spdlog::error("the run failed: {}", std::string(ran.message()));

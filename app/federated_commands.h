@@ -6,7 +6,10 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "app/config.h"
+#include "client/multimodal_model.h"
+#include "client/shard.h"
 
 namespace equifl::app {
 
@@ -14,6 +17,7 @@ namespace equifl::app {
 struct ServerCommand {
   std::string schema;   //!< A shard folder (or its manifest.json) giving the data schema.
   bool resume = false;  //!< Continue the run in run_dir from its last completed round.
+  std::string report;   //!< Where to write the run's HTML report at the end; empty: none.
 };
 
 //! Command-line choices of `equifl client`.
@@ -28,6 +32,11 @@ int RunServerCommand(const Config& config, const ServerCommand& command);
 
 //! Runs one client until the server finishes the run; returns the exit code.
 int RunClientCommand(const Config& config, const ClientCommand& command);
+
+//! The configured architecture (`model`), sized for the data `manifest` describes,
+//! with initial weights from model.seed.
+absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& manifest,
+                                                   const ModelConfig& model);
 
 }  // namespace equifl::app
 

@@ -9,6 +9,7 @@
 
 #include "app/config.h"
 #include "app/data_commands.h"
+#include "app/eval_command.h"
 #include "app/federated_commands.h"
 #include "app/self_check.h"
 #include "protocol/encoding.h"
@@ -83,6 +84,9 @@ int main(int argc, char** argv) {
   server->add_option("--schema", server_command.schema,
                      "a shard folder (or its manifest.json) whose modalities, classes and "
                      "groups size the model of a new run; manifests hold no samples");
+  server->add_option("--report", server_command.report,
+                     "write the run's HTML report (accuracy and every cell's gap over rounds, "
+                     "per-group accuracy) here at the end");
   server->add_flag("--resume", server_command.resume,
                    "continue the run in the run folder from its last completed round");
   server->add_option("--address", server_address, "host:port to listen on (server.address)");
@@ -103,9 +107,26 @@ int main(int argc, char** argv) {
                                         "process ") +
                                 kPending);
   equifl::app::DataCommand data_command(app);
-  app.add_subcommand("eval", std::string("Compute accuracy and fairness metrics of a "
-                                         "checkpoint ") +
-                                 kPending);
+  equifl::app::EvalCommand eval_command;
+  CLI::App* eval = app.add_subcommand(
+      "eval",
+      "Compute accuracy, per-group metrics and every fairness metric (MinMaxGAP, statistical "
+      "parity, disparate impact, equalized odds, equal opportunity, F1 gap, MSFD, AFI) of a "
+      "checkpoint on a shard; the model section of --config must be the run's");
+  eval->add_option("--checkpoint", eval_command.checkpoint,
+                   "a model checkpoint, e.g. RUN/checkpoints/round-000005.safetensors")
+      ->required()
+      ->check(CLI::ExistingFile);
+  eval->add_option("--shard", eval_command.shard, "the shard folder to evaluate on")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  eval->add_option("--split", eval_command.split, "train, validation or test")
+      ->capture_default_str();
+  eval->add_option("--views", eval_command.views,
+                   "modality views, e.g. fusion video (default: fusion and each modality)");
+  eval->add_option("--json", eval_command.json,
+                   "also write the report as JSON here ('-': "
+                   "only JSON, to stdout)");
   uint64_t parameters = equifl::app::SelfCheckOptions{}.parameters;
   CLI::App* selfcheck = app.add_subcommand(
       "selfcheck",
@@ -135,6 +156,7 @@ int main(int argc, char** argv) {
   if (server->parsed()) return equifl::app::RunServerCommand(config, server_command);
   if (client->parsed()) return equifl::app::RunClientCommand(config, client_command);
   if (data_command.parsed()) return data_command.Run();
+  if (eval->parsed()) return equifl::app::RunEvalCommand(config, eval_command);
   for (const CLI::App* command : app.get_subcommands()) {
     spdlog::error("'equifl {}' is not available in equifl {} yet", command->get_name(),
                   EQUIFL_VERSION);

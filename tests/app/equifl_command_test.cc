@@ -78,9 +78,16 @@ TEST(EquiflCommandTest, UnknownSubcommandAndBadFlagsAreUsageErrors) {
 }
 
 TEST(EquiflCommandTest, SubcommandsNotYetAvailableSaySoAndFail) {
-  const Outcome outcome = RunEquifl("eval");
+  const Outcome outcome = RunEquifl("sim");
   EXPECT_EQ(outcome.exit_code, 2);
-  EXPECT_THAT(outcome.output, HasSubstr("'equifl eval' is not available"));
+  EXPECT_THAT(outcome.output, HasSubstr("'equifl sim' is not available"));
+}
+
+TEST(EquiflCommandTest, EvalNeedsACheckpointAndAShard) {
+  EXPECT_NE(RunEquifl("eval").exit_code, 0);
+  const Outcome outcome = RunEquifl("eval --checkpoint /nonexistent.safetensors --shard /tmp");
+  EXPECT_NE(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.output, HasSubstr("/nonexistent.safetensors"));
 }
 
 TEST(EquiflCommandTest, ClientRefusesAShardWithoutTrainingSamples) {

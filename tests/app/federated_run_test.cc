@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -120,7 +121,7 @@ class FederatedRunTest : public ::testing::Test {
   }
 
   // Writes the configuration: a small model, ephemeral port, short deadline.
-  std::string WriteConfig(int rounds, int deadline_seconds) {
+  std::string WriteConfig(int rounds, int deadline_seconds, const std::string& extra = "") {
     const std::filesystem::path path = folder_ / "run.yaml";
     std::ofstream(path) << "log:\n  level: info\n"
                         << "server:\n  address: 127.0.0.1:0\n  run_dir: "
@@ -129,13 +130,16 @@ class FederatedRunTest : public ::testing::Test {
                         << "  round_deadline_seconds: " << deadline_seconds << "\n"
                         << "training:\n  epochs: 2\n  batch_size: 32\n  learning_rate: 0.003\n"
                         << "  device: cpu\n"
-                        << "model:\n  hidden_size: 32\n  attention_heads: 2\n  dropout: 0.0\n";
+                        << "model:\n  hidden_size: 32\n  attention_heads: 2\n  dropout: 0.0\n"
+                        << extra;
     return path.string();
   }
 
   std::unique_ptr<Process> StartServer(const std::string& config, bool resume,
-                                       const std::string& log_name) {
+                                       const std::string& log_name,
+                                       const std::vector<std::string>& extra = {}) {
     std::vector<std::string> arguments = {EQUIFL_BINARY, "--config", config, "server"};
+    arguments.insert(arguments.end(), extra.begin(), extra.end());
     if (resume) {
       arguments.push_back("--resume");
     } else {
@@ -189,6 +193,48 @@ TEST_F(FederatedRunTest, ThreeClientsTrainWellAboveChance) {
   ASSERT_TRUE(rounds.back().validation_accuracy.has_value());
   EXPECT_GT(*rounds.back().validation_accuracy, 0.45);
   EXPECT_THAT(server->Log(), HasSubstr("final evaluation"));
+}
+
+// ERM-MinMaxGAP through the real binaries: λ rises by dual ascent while the
+// validation gap exceeds ε, every round's fairness report (with the video view's
+// cells) lands in report.jsonl and the HTML report, and `equifl eval` on the final
+// checkpoint reproduces the accuracy a client measured on its own test split.
+TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
+  const std::string config = WriteConfig(
+      3, 120, "fairness:\n  method: minmax_gap\n  epsilon: 0.0\n  views: [fusion, video]\n");
+  const std::string report = (folder_ / "report.html").string();
+  auto server = StartServer(config, false, "server.log", {"--report", report});
+  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
+  ASSERT_TRUE(port) << server->Log();
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
+  for (auto& client : clients) EXPECT_EQ(client->Wait(300s), 0) << client->Log();
+  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+
+  const std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 4u);
+  // ε = 0: any gap raises λ (η = 5), so λ > 0 after the first round.
+  EXPECT_GT(rounds[0].validation_gap, 0.0);
+  EXPECT_NEAR(rounds[0].fairness_lambda, 5.0 * rounds[0].validation_gap, 1e-9);
+  EXPECT_THAT(rounds[0].fairness_report, HasSubstr("\"video\""));
+  const std::string lines = ReadFile(folder_ / "run" / "report.jsonl");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 4);
+  EXPECT_THAT(lines, HasSubstr("\"final_evaluation\":true"));
+  EXPECT_THAT(ReadFile(report), HasSubstr("<svg"));
+  EXPECT_THAT(server->Log(), HasSubstr("Fairness of the final model on the test splits"));
+
+  const std::optional<std::string> client_accuracy =
+      clients[0]->WaitForLog(R"(test split: accuracy ([0-9.]+))", 1s);
+  ASSERT_TRUE(client_accuracy) << clients[0]->Log();
+  Process eval({EQUIFL_BINARY, "--config", config, "eval", "--checkpoint",
+                (folder_ / "run" / "checkpoints" / "round-000003.safetensors").string(), "--shard",
+                (folder_ / "data" / "client-000").string(), "--json", "-"},
+               folder_ / "eval.log");
+  ASSERT_EQ(eval.Wait(60s), 0) << eval.Log();
+  const std::optional<std::string> accuracy = eval.WaitForLog(R"("accuracy": ([0-9.e-]+))", 1s);
+  ASSERT_TRUE(accuracy) << eval.Log();
+  EXPECT_NEAR(std::stod(*accuracy), std::stod(*client_accuracy), 5e-5) << eval.Log();
+  EXPECT_THAT(eval.Log(), HasSubstr("\"min_max_gap\""));
 }
 
 TEST_F(FederatedRunTest, ARoundCompletesWhenAClientIsKilledMidRound) {

@@ -1,0 +1,140 @@
+#include "app/eval_command.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/utils.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "app/federated_commands.h"
+#include "base/status_macros.h"
+#include "client/local_trainer.h"
+#include "client/model_state.h"
+#include "client/shard_dataset.h"
+#include "fairness/fairness_report.h"
+#include "protocol/safetensors.h"
+#include "protocol/torch_tensors.h"
+
+namespace equifl::app {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+absl::StatusOr<client::Split> ParseSplit(const std::string& name) {
+  for (client::Split split :
+       {client::Split::kTrain, client::Split::kValidation, client::Split::kTest}) {
+    if (client::SplitName(split) == name) return split;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--split is '", name, "'; allowed values: train, validation, test"));
+}
+
+// Copies the checkpoint's tensors into `model`, refusing a checkpoint that was
+// written for another architecture.
+absl::Status LoadCheckpoint(const std::string& path, client::MultimodalModel& model) {
+  EQUIFL_ASSIGN_OR_RETURN(protocol::SafetensorsFile file, protocol::SafetensorsFile::Open(path));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::NamedTensor> state,
+                          protocol::ToContiguousCpu(client::ExportState(*model)));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::MutableTensorView> targets,
+                          protocol::MutableViewsOf(state));
+  for (const protocol::MutableTensorView& target : targets) {
+    const protocol::TensorView* source = file.Find(target.name);
+    if (source == nullptr || source->data_type != target.data_type ||
+        source->bytes.size() != target.bytes.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the checkpoint '", path, "' ", source == nullptr ? "lacks" : "has another shape for",
+          " the model's tensor '", target.name,
+          "': evaluate with the configuration (model section) and data schema of its run"));
+    }
+    if (!target.bytes.empty()) {
+      std::memcpy(target.bytes.data(), source->bytes.data(), target.bytes.size());
+    }
+  }
+  return client::LoadState(*model, state);
+}
+
+absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
+                                                  const EvalCommand& command) {
+  EQUIFL_ASSIGN_OR_RETURN(client::Split split, ParseSplit(command.split));
+  EQUIFL_ASSIGN_OR_RETURN(client::Shard shard, client::Shard::Open(command.shard));
+  EQUIFL_ASSIGN_OR_RETURN(client::Dataset dataset, client::DatasetFromShard(shard, split));
+  if (dataset.size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the shard '", command.shard, "' has no ", command.split, " samples"));
+  }
+  EQUIFL_ASSIGN_OR_RETURN(client::MultimodalModel model,
+                          BuildModel(shard.manifest(), config.model));
+  EQUIFL_RETURN_IF_ERROR(LoadCheckpoint(command.checkpoint, model));
+
+  std::vector<std::string> views = command.views;
+  if (views.empty()) {
+    views.push_back("fusion");
+    for (const client::ShardModality& modality : shard.manifest().modalities) {
+      views.push_back(modality.name);
+    }
+  }
+  const auto name = [](const std::vector<std::string>& names, int64_t index) {
+    return index >= 0 && index < static_cast<int64_t>(names.size()) ? names[index]
+                                                                    : std::to_string(index);
+  };
+  fairness::StatisticsTable table;
+  for (const std::string& view : views) {
+    bool known = view == "fusion";
+    for (const client::ShardModality& modality : shard.manifest().modalities) {
+      known = known || modality.name == view;
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat("--views names '", view,
+                                                     "', which the shard does not have; "
+                                                     "use fusion or a modality of the shard"));
+    }
+    const client::ModalityView modality_view =
+        view == "fusion" ? client::ModalityView::All() : client::ModalityView::Only(view);
+    EQUIFL_ASSIGN_OR_RETURN(client::EvaluationResult result,
+                            client::Evaluate(model, dataset, modality_view));
+    for (const client::GroupCellStatistics& group : result.groups) {
+      fairness::GroupStatistics& statistics =
+          table[fairness::Cell{name(shard.manifest().languages, group.language), view, ""}]
+               [name(shard.manifest().groups, group.group)];
+      statistics.loss_sum = group.loss_sum;
+      statistics.count = static_cast<uint64_t>(group.count);
+      statistics.num_classes = static_cast<uint32_t>(model->options().num_classes);
+      statistics.confusion.assign(group.confusion.begin(), group.confusion.end());
+    }
+  }
+  return fairness::BuildFairnessReport(table);
+}
+
+}  // namespace
+
+int RunEvalCommand(const Config& config, const EvalCommand& command) {
+  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  absl::StatusOr<fairness::FairnessReport> report = Evaluate(config, command);
+  if (!report.ok()) {
+    spdlog::error("{}", std::string(report.status().message()));
+    return absl::IsInvalidArgument(report.status()) || absl::IsNotFound(report.status())
+               ? kExitUsage
+               : kExitFailure;
+  }
+  if (command.json == "-") {
+    std::printf("%s\n", fairness::ToJsonText(*report).c_str());
+    return 0;
+  }
+  std::printf("%s on the %s split of %s\n%s", command.checkpoint.c_str(), command.split.c_str(),
+              command.shard.c_str(), fairness::FormatTable(*report).c_str());
+  if (!command.json.empty()) {
+    std::ofstream file(command.json);
+    file << fairness::ToJsonText(*report) << '\n';
+    if (!file) {
+      spdlog::error("cannot write '{}'", command.json);
+      return kExitFailure;
+    }
+  }
+  return 0;
+}
+
+}  // namespace equifl::app

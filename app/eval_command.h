@@ -1,0 +1,29 @@
+// `equifl eval`: accuracy and every fairness metric of a model checkpoint on one
+// split of a shard, per group, per (language, modality view) cell and per view,
+// as a terminal table and as JSON (fairness/fairness_report.h's schema).
+#ifndef EQUIFL_APP_EVAL_COMMAND_H_
+#define EQUIFL_APP_EVAL_COMMAND_H_
+
+#include <string>
+#include <vector>
+
+#include "app/config.h"
+
+namespace equifl::app {
+
+//! Command-line choices of `equifl eval`.
+struct EvalCommand {
+  std::string checkpoint;          //!< A model checkpoint (safetensors) of a run.
+  std::string shard;               //!< The shard folder to evaluate on.
+  std::string split = "test";      //!< train, validation or test.
+  std::vector<std::string> views;  //!< Modality views; empty: fusion and each modality.
+  std::string json;                //!< Write the JSON report here ("-": stdout); empty: none.
+};
+
+//! Evaluates and prints the report; returns the exit code (0 done, 1 failed at run
+//! time, 2 bad input).
+int RunEvalCommand(const Config& config, const EvalCommand& command);
+
+}  // namespace equifl::app
+
+#endif  // EQUIFL_APP_EVAL_COMMAND_H_

@@ -1,0 +1,775 @@
+// Compares the fairness methods on synthetic federated data with planted bias,
+// running the real aggregator and the real clients (the code of `equifl server`
+// and `equifl client`) in one process: per scenario, method and seed a federated
+// run of R rounds over gRPC on 127.0.0.1, then the final model's test statistics
+// summed over the clients (the final evaluation round) as a fairness report.
+//
+//   equifl_fairness_bench [--rounds 12] [--clients 6] [--samples 300] [--seeds 1,2,3]
+//                         [--scenarios video-gender,language,imbalance]
+//                         [--methods fedavg,minmax_gap,...] [--epsilon E]
+//                         [--lambda-learning-rate L] [--up-weight-only]
+//                         [--aggregation-beta B] [--slid-dir SHARDS]
+//
+// Every method of a scenario and seed sees the same data and the same initial
+// model seed, and each run starts from fresh state (a new aggregator, new
+// models). Progress goes to stderr, the Markdown table to stdout. With
+// --slid-dir, the methods run on the shards of that folder (e.g. from
+// `equifl data import`) instead of the synthetic scenarios.
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "client/federated_client.h"
+#include "client/model_state.h"
+#include "client/multimodal_model.h"
+#include "client/shard.h"
+#include "client/shard_dataset.h"
+#include "fairness/fairness_method.h"
+#include "fairness/fairness_report.h"
+#include "fairness/group_statistics.h"
+#include "protocol/torch_tensors.h"
+#include "server/aggregator.h"
+#include "sim/synthetic_data.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using equifl::fairness::FairnessMethod;
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// ---------------------------------------------------------------------------
+// Settings.
+
+struct BenchSettings {
+  int rounds = 12;
+  int clients = 6;
+  int samples = 300;
+  std::vector<uint64_t> seeds = {1, 2, 3};
+  std::vector<std::string> scenarios = {"video-gender", "language", "imbalance"};
+  std::vector<FairnessMethod> methods;
+  std::optional<double> epsilon;
+  std::optional<double> lambda_learning_rate;
+  bool up_weight_only = false;
+  std::optional<double> aggregation_beta;
+  std::string slid_dir;
+  // Model and training.
+  int64_t hidden_size = 32;
+  int64_t encoder_depth = 1;
+  int64_t epochs = 1;
+  int64_t batch_size = 32;
+  double learning_rate = 3e-3;
+  int round_deadline_seconds = 120;
+};
+
+const std::vector<std::string>& KnownScenarios() {
+  static const std::vector<std::string> scenarios = {"video-gender", "language", "imbalance"};
+  return scenarios;
+}
+
+// The synthetic data of a scenario.
+absl::StatusOr<equifl::sim::SyntheticDataOptions> ScenarioData(const std::string& scenario,
+                                                               const BenchSettings& settings,
+                                                               uint64_t seed) {
+  using equifl::sim::CellBias;
+  equifl::sim::SyntheticDataOptions options;
+  options.clients = settings.clients;
+  options.samples_per_client = settings.samples;
+  options.seed = seed;
+  if (scenario == "video-gender") {
+    // Video carries little and partly wrong signal for "female" (the default bias,
+    // made stronger so that plain FedAvg shows a clear gap).
+    options.biases = {CellBias{"female", "*", "video", 0.3, 0.3}};
+  } else if (scenario == "language") {
+    // Every modality is weak and noisy for "female" speakers of "ja".
+    options.biases = {CellBias{"female", "ja", "*", 0.2, 0.3}};
+  } else if (scenario == "imbalance") {
+    // Few "female" samples on most clients, and a mild video bias against them.
+    static const double kFractions[] = {0.05, 0.1, 0.2, 0.5, 0.5, 0.5};
+    options.client_minority_fractions.clear();
+    for (int k = 0; k < settings.clients; ++k) {
+      options.client_minority_fractions.push_back(kFractions[k % 6]);
+    }
+    options.biases = {CellBias{"female", "*", "video", 0.5, 0.15}};
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown scenario '", scenario, "'; known: ", absl::StrJoin(KnownScenarios(), ", ")));
+  }
+  if (absl::Status status = options.Validate(); !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scenario '", scenario, "': ", status.message()));
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------
+// Data: shards opened exactly as `equifl client` opens them.
+
+struct ClientData {
+  std::unique_ptr<equifl::client::Shard> shard;
+  std::optional<equifl::client::Dataset> train;
+  std::optional<equifl::client::Dataset> validation;
+  std::optional<equifl::client::Dataset> test;
+};
+
+absl::StatusOr<std::unique_ptr<ClientData>> OpenClient(const std::string& dir) {
+  EQUIFL_ASSIGN_OR_RETURN(equifl::client::Shard shard, equifl::client::Shard::Open(dir));
+  auto data = std::make_unique<ClientData>();
+  data->shard = std::make_unique<equifl::client::Shard>(std::move(shard));
+  using equifl::client::Split;
+  EQUIFL_ASSIGN_OR_RETURN(data->train,
+                          equifl::client::DatasetFromShard(*data->shard, Split::kTrain));
+  EQUIFL_ASSIGN_OR_RETURN(data->validation,
+                          equifl::client::DatasetFromShard(*data->shard, Split::kValidation));
+  EQUIFL_ASSIGN_OR_RETURN(data->test, equifl::client::DatasetFromShard(*data->shard, Split::kTest));
+  if (data->train->size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the shard '", dir, "' has no training samples"));
+  }
+  return data;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<ClientData>>> OpenClients(
+    const std::vector<std::string>& dirs) {
+  std::vector<std::unique_ptr<ClientData>> clients;
+  for (const std::string& dir : dirs) {
+    EQUIFL_ASSIGN_OR_RETURN(std::unique_ptr<ClientData> data, OpenClient(dir));
+    clients.push_back(std::move(data));
+  }
+  return clients;
+}
+
+// The client shards of `dir` (client::FindShards); a run needs at least two.
+absl::StatusOr<std::vector<std::string>> ShardDirsIn(const std::string& dir) {
+  absl::StatusOr<std::vector<std::string>> dirs = equifl::client::FindShards(dir);
+  if (!dirs.ok()) {
+    return absl::Status(dirs.status().code(),
+                        absl::StrCat("--slid-dir: ", dirs.status().message()));
+  }
+  if (dirs->size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--slid-dir '", dir, "' holds ", dirs->size(),
+                     " shard folder(s); a federated run needs at least 2 client shards"));
+  }
+  return dirs;
+}
+
+// ---------------------------------------------------------------------------
+// One federated run.
+
+struct RunResult {
+  double seconds = 0;
+  double accuracy = 0;
+  double macro_f1 = 0;
+  double worst_group_accuracy = 0;
+  double min_max_gap = 0;  // Test MinMaxGAP over (language, fusion) cells.
+  double equalized_odds = 0;
+  double disparate_impact = 0;
+  double validation_gap = 0;  // Of the last training round.
+  double lambda = 0;          // After the last training round.
+};
+
+// Keeps what the bench reports from the rounds.
+class Recorder final : public equifl::server::RoundObserver {
+ public:
+  absl::Status OnRoundClosed(const equifl::server::RoundSummary& summary,
+                             const equifl::server::GlobalModel& model,
+                             const equifl::aggregation::ServerOptimizer& optimizer) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (summary.final_evaluation) {
+      test_ = summary.validation.ToTable();
+      test_contributors_ = summary.contributors.size();
+    } else {
+      last_fairness_ = summary.fairness;
+      ++training_rounds_;
+    }
+    return absl::OkStatus();
+  }
+
+  std::optional<equifl::fairness::StatisticsTable> test() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return test_;
+  }
+  size_t test_contributors() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return test_contributors_;
+  }
+  equifl::server::FairnessState last_fairness() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return last_fairness_;
+  }
+  int training_rounds() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return training_rounds_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<equifl::fairness::StatisticsTable> test_;
+  size_t test_contributors_ = 0;
+  equifl::server::FairnessState last_fairness_;
+  int training_rounds_ = 0;
+};
+
+absl::StatusOr<equifl::client::ModelOptions> ModelOptionsFor(
+    const equifl::client::ShardManifest& manifest, const BenchSettings& settings, bool adversary) {
+  equifl::client::ModelOptions options;
+  for (const equifl::client::ShardModality& modality : manifest.modalities) {
+    options.modalities.push_back({modality.name, modality.kind, modality.dim});
+  }
+  options.num_classes = static_cast<int64_t>(manifest.labels.size());
+  options.num_groups = static_cast<int64_t>(manifest.groups.size());
+  options.hidden_size = settings.hidden_size;
+  options.encoder_depth = settings.encoder_depth;
+  options.dropout = 0.0;
+  options.adversary = adversary;
+  if (absl::Status status = options.Validate(); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("model: ", status.message()));
+  }
+  return options;
+}
+
+equifl::client::TrainerOptions TrainerOptionsFor(const BenchSettings& settings, uint64_t seed) {
+  equifl::client::TrainerOptions training;
+  training.epochs = settings.epochs;
+  training.batch_size = settings.batch_size;
+  training.optimizer = equifl::client::OptimizerKind::kAdamW;
+  training.learning_rate = settings.learning_rate;
+  training.seed = seed;
+  training.device = "cpu";
+  return training;
+}
+
+equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings,
+                                                   FairnessMethod method) {
+  equifl::server::FairnessOptions fairness;
+  fairness.method = method;
+  if (settings.epsilon) fairness.minmax_gap.epsilon = *settings.epsilon;
+  if (settings.lambda_learning_rate) {
+    fairness.minmax_gap.lambda_learning_rate = *settings.lambda_learning_rate;
+  }
+  fairness.minmax_gap.up_weight_only = settings.up_weight_only;
+  if (settings.aggregation_beta) fairness.minmax_gap.aggregation_beta = *settings.aggregation_beta;
+  return fairness;
+}
+
+// The cells of one modality view.
+equifl::fairness::StatisticsTable ViewOnly(const equifl::fairness::StatisticsTable& table,
+                                           const std::string& view) {
+  equifl::fairness::StatisticsTable out;
+  for (const auto& [cell, groups] : table) {
+    if (cell.modality == view) out.emplace(cell, groups);
+  }
+  return out;
+}
+
+absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientData>>& clients,
+                                       const BenchSettings& settings, FairnessMethod method,
+                                       uint64_t seed, const std::string& run_id) {
+  const auto started = std::chrono::steady_clock::now();
+  const bool adversary = method == FairnessMethod::kAdversarial;
+  const equifl::client::ShardManifest& manifest = clients.front()->shard->manifest();
+  EQUIFL_ASSIGN_OR_RETURN(equifl::client::ModelOptions model_options,
+                          ModelOptionsFor(manifest, settings, adversary));
+
+  // The initial global model, as `equifl server` builds it.
+  torch::manual_seed(seed);
+  EQUIFL_ASSIGN_OR_RETURN(equifl::client::MultimodalModel initial,
+                          equifl::client::CreateMultimodalModel(model_options));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<equifl::protocol::NamedTensor> state,
+                          equifl::protocol::ToContiguousCpu(equifl::client::ExportState(*initial)));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<equifl::protocol::TensorView> views,
+                          equifl::protocol::ViewsOf(state));
+  EQUIFL_ASSIGN_OR_RETURN(equifl::server::GlobalModel global,
+                          equifl::server::GlobalModel::FromTensors(views));
+  equifl::aggregation::ServerOptimizerOptions optimizer_options;
+  EQUIFL_ASSIGN_OR_RETURN(
+      equifl::aggregation::ServerOptimizer optimizer,
+      equifl::aggregation::ServerOptimizer::Create(optimizer_options, global.size()));
+
+  // The client models, built here (one thread) as each `equifl client` would.
+  std::vector<equifl::client::MultimodalModel> models;
+  for (size_t k = 0; k < clients.size(); ++k) {
+    torch::manual_seed(seed);
+    EQUIFL_ASSIGN_OR_RETURN(equifl::client::MultimodalModel model,
+                            equifl::client::CreateMultimodalModel(model_options));
+    models.push_back(std::move(model));
+  }
+
+  const equifl::client::TrainerOptions training = TrainerOptionsFor(settings, seed);
+  equifl::server::AggregatorOptions options;
+  options.run_id = run_id;
+  options.rounds.rounds = static_cast<uint32_t>(settings.rounds);
+  options.rounds.final_evaluation = true;
+  options.rounds.min_clients = static_cast<uint32_t>(clients.size());
+  options.rounds.client_fraction = 1.0;
+  options.rounds.quorum = 1.0;
+  options.rounds.round_deadline = std::chrono::seconds(settings.round_deadline_seconds);
+  options.rounds.seed = seed;
+  options.optimizer = optimizer_options;
+  options.fairness = FairnessOptionsFor(settings, method);
+  equifl::v1::TrainingHyperparameters& task = options.training;
+  task.set_local_epochs(static_cast<uint32_t>(training.epochs));
+  task.set_local_steps(static_cast<uint32_t>(training.steps));
+  task.set_batch_size(static_cast<uint32_t>(training.batch_size));
+  task.set_learning_rate(training.learning_rate);
+  task.set_optimizer(std::string(equifl::client::OptimizerKindName(training.optimizer)));
+  task.set_weight_decay(training.weight_decay);
+  task.set_proximal_mu(training.proximal_mu);
+  task.set_seed(training.seed);
+
+  Recorder recorder;
+  EQUIFL_ASSIGN_OR_RETURN(std::unique_ptr<equifl::server::Aggregator> aggregator,
+                          equifl::server::Aggregator::Create(options, std::move(global),
+                                                             std::move(optimizer), 0, &recorder));
+
+  const int max_message =
+      static_cast<int>(equifl::protocol::DecoderLimits{}.max_chunk_bytes) + (1 << 20);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.RegisterService(aggregator.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError("cannot listen on 127.0.0.1 (an ephemeral port)");
+  }
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+
+  // Clients, each on its own thread and channel, as separate processes would be.
+  std::mutex mutex;
+  std::condition_variable client_done;
+  int clients_done = 0;
+  std::vector<absl::Status> client_status(clients.size());
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < clients.size(); ++k) {
+    threads.emplace_back([&, k] {
+      equifl::client::FederatedClientOptions client_options;
+      client_options.requested_client_id = absl::StrFormat("client-%03d", k);
+      client_options.trainer = training;
+      client_options.languages = clients[k]->shard->manifest().languages;
+      client_options.groups = clients[k]->shard->manifest().groups;
+      client_options.connect_timeout = std::chrono::seconds(15);
+      grpc::ChannelArguments arguments;
+      arguments.SetMaxReceiveMessageSize(max_message);
+      auto channel =
+          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+      absl::StatusOr<equifl::client::ClientRunSummary> summary = equifl::client::RunFederatedClient(
+          channel, models[k], *clients[k]->train, *clients[k]->validation, *clients[k]->test,
+          client_options);
+      std::lock_guard<std::mutex> lock(mutex);
+      client_status[k] = summary.status();
+      if (!summary.ok()) aggregator->Stop();  // No use waiting for the deadline's rounds.
+      ++clients_done;
+      client_done.notify_all();
+    });
+  }
+
+  const absl::Status ran = aggregator->Run();
+  {
+    // Let clients learn that the run is over before the server goes away.
+    std::unique_lock<std::mutex> lock(mutex);
+    client_done.wait_for(lock, std::chrono::seconds(20),
+                         [&] { return clients_done == static_cast<int>(clients.size()); });
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  for (std::thread& thread : threads) thread.join();
+  server->Wait();
+
+  if (!ran.ok()) {
+    return absl::Status(ran.code(), absl::StrCat("the aggregator failed: ", ran.message()));
+  }
+  for (size_t k = 0; k < clients.size(); ++k) {
+    if (!client_status[k].ok()) {
+      return absl::Status(client_status[k].code(),
+                          absl::StrCat("client ", k, " failed: ", client_status[k].message()));
+    }
+  }
+  if (recorder.training_rounds() != settings.rounds) {
+    return absl::InternalError(absl::StrCat("the run closed ", recorder.training_rounds(),
+                                            " training rounds of ", settings.rounds));
+  }
+  std::optional<equifl::fairness::StatisticsTable> test = recorder.test();
+  if (!test || test->empty()) {
+    return absl::InternalError("the final evaluation round delivered no test statistics");
+  }
+  if (recorder.test_contributors() != clients.size()) {
+    return absl::InternalError(absl::StrCat("the final evaluation counted ",
+                                            recorder.test_contributors(), " clients of ",
+                                            clients.size()));
+  }
+  const equifl::fairness::StatisticsTable fusion =
+      ViewOnly(equifl::fairness::WithoutClients(*test), "fusion");
+  if (fusion.empty()) return absl::InternalError("the test statistics have no fusion cells");
+  EQUIFL_ASSIGN_OR_RETURN(equifl::fairness::FairnessReport report,
+                          equifl::fairness::BuildFairnessReport(fusion, "fusion"));
+
+  RunResult result;
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.accuracy = report.overall.accuracy;
+  result.macro_f1 = report.overall.macro_f1;
+  result.worst_group_accuracy = report.overall.worst_group_accuracy;
+  result.min_max_gap = report.min_max_gap.value;
+  result.equalized_odds = report.overall.equalized_odds_difference.mean;
+  result.disparate_impact = report.overall.disparate_impact.mean;
+  const equifl::server::FairnessState fairness = recorder.last_fairness();
+  result.validation_gap = fairness.validation_gap;
+  result.lambda = fairness.lambda;
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Reporting.
+
+struct MeanStd {
+  double mean = 0;
+  double std = 0;
+};
+
+MeanStd Summarize(const std::vector<RunResult>& runs, double RunResult::*field) {
+  MeanStd out;
+  if (runs.empty()) return out;
+  for (const RunResult& run : runs) out.mean += run.*field;
+  out.mean /= static_cast<double>(runs.size());
+  if (runs.size() > 1) {
+    double squares = 0;
+    for (const RunResult& run : runs) squares += (run.*field - out.mean) * (run.*field - out.mean);
+    out.std = std::sqrt(squares / static_cast<double>(runs.size() - 1));
+  }
+  return out;
+}
+
+std::string Cell(const std::vector<RunResult>& runs, double RunResult::*field, int digits = 3) {
+  const MeanStd value = Summarize(runs, field);
+  return absl::StrFormat("%.*f ± %.*f", digits, value.mean, digits, value.std);
+}
+
+// Results of one scenario: method -> one result per seed.
+using ScenarioResults = std::map<FairnessMethod, std::vector<RunResult>>;
+
+void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& results,
+                const BenchSettings& settings, double epsilon) {
+  std::printf(
+      "\n| scenario | method | accuracy | macro-F1 | worst-group acc | MinMaxGAP (test) | "
+      "EO diff | DI | val gap (last round) | λ (last round) | s/run |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& [scenario, by_method] : results) {
+    for (FairnessMethod method : settings.methods) {
+      auto found = by_method.find(method);
+      if (found == by_method.end()) continue;
+      const std::vector<RunResult>& runs = found->second;
+      std::printf(
+          "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", scenario.c_str(),
+          std::string(equifl::fairness::FairnessMethodName(method)).c_str(),
+          Cell(runs, &RunResult::accuracy).c_str(), Cell(runs, &RunResult::macro_f1).c_str(),
+          Cell(runs, &RunResult::worst_group_accuracy).c_str(),
+          Cell(runs, &RunResult::min_max_gap).c_str(),
+          Cell(runs, &RunResult::equalized_odds).c_str(),
+          Cell(runs, &RunResult::disparate_impact).c_str(),
+          Cell(runs, &RunResult::validation_gap).c_str(), Cell(runs, &RunResult::lambda, 2).c_str(),
+          Summarize(runs, &RunResult::seconds).mean);
+    }
+  }
+  std::printf("\n");
+  for (const auto& [scenario, by_method] : results) {
+    auto fedavg = by_method.find(FairnessMethod::kFedAvg);
+    auto minmax = by_method.find(FairnessMethod::kMinMaxGap);
+    if (fedavg == by_method.end() || minmax == by_method.end()) {
+      std::printf("%s: ERM-MinMaxGAP vs FedAvg: not compared (needs both fedavg and minmax_gap)\n",
+                  scenario.c_str());
+      continue;
+    }
+    const double gap_fedavg = Summarize(fedavg->second, &RunResult::min_max_gap).mean;
+    const double gap_minmax = Summarize(minmax->second, &RunResult::min_max_gap).mean;
+    const double accuracy_delta = 100.0 * (Summarize(minmax->second, &RunResult::accuracy).mean -
+                                           Summarize(fedavg->second, &RunResult::accuracy).mean);
+    int held = 0;
+    int validation_held = 0;
+    for (const RunResult& run : minmax->second) {
+      held += run.min_max_gap <= epsilon ? 1 : 0;
+      validation_held += run.validation_gap <= epsilon ? 1 : 0;
+    }
+    const bool all_held = held == static_cast<int>(minmax->second.size());
+    const std::string ratio =
+        gap_fedavg > 0 ? absl::StrFormat("%.2f", gap_minmax / gap_fedavg) : std::string("n/a");
+    std::printf(
+        "%s: ERM-MinMaxGAP vs FedAvg: MinMaxGAP x%s, accuracy %+.1f points, bound eps %s "
+        "(eps %.3g; test MinMaxGAP %.3f vs FedAvg %.3f; test gap within eps in %d/%zu seeds, "
+        "last validation gap in %d/%zu)\n",
+        scenario.c_str(), ratio.c_str(), accuracy_delta, all_held ? "held" : "not held", epsilon,
+        gap_minmax, gap_fedavg, held, minmax->second.size(), validation_held,
+        minmax->second.size());
+  }
+  std::fflush(stdout);
+}
+
+// ---------------------------------------------------------------------------
+// Driver.
+
+// Removes the scratch folder however the bench ends.
+class ScratchDir {
+ public:
+  static absl::StatusOr<ScratchDir> Create() {
+    std::string pattern = (fs::temp_directory_path() / "equifl-fairness-bench-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("cannot create a scratch folder from '", pattern,
+                                              "': ", std::strerror(errno)));
+    }
+    return ScratchDir(pattern);
+  }
+  ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  ~ScratchDir() {
+    if (path_.empty()) return;
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+absl::StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text) {
+  std::vector<uint64_t> seeds;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    uint64_t seed = 0;
+    if (!absl::SimpleAtoi(part, &seed)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--seeds: '", part, "' is not a non-negative integer"));
+    }
+    seeds.push_back(seed);
+  }
+  if (seeds.empty()) return absl::InvalidArgumentError("--seeds: give at least one seed");
+  return seeds;
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "equifl_fairness_bench: %s\n", std::string(status.message()).c_str());
+  return kExitFailure;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "equifl_fairness_bench: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+int RunBench(int argc, char** argv) {
+  BenchSettings settings;
+  std::string seeds_text = "1,2,3";
+  std::string scenarios_text = absl::StrJoin(settings.scenarios, ",");
+  std::string methods_text = "fedavg,minmax_gap,qfedavg,fedminmax,fairfed,adversarial,balanced";
+  std::string slid_dir;
+
+  CLI::App app{
+      "Compares fairness methods on synthetic federated data with planted bias, running the\n"
+      "real aggregator and clients in one process (gRPC on 127.0.0.1). Prints progress to\n"
+      "stderr and a Markdown table (mean ± std over seeds) to stdout."};
+  app.add_option("--rounds", settings.rounds, "training rounds per run")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  app.add_option("--clients", settings.clients, "clients (synthetic shards) per run")
+      ->check(CLI::Range(2, 64))
+      ->capture_default_str();
+  app.add_option("--samples", settings.samples, "samples per synthetic client, all splits")
+      ->check(CLI::Range(20, 1000000))
+      ->capture_default_str();
+  app.add_option("--seeds", seeds_text, "comma-separated seeds (data, initial model, training)")
+      ->capture_default_str();
+  app.add_option("--scenarios", scenarios_text,
+                 "comma-separated scenarios: video-gender, language, imbalance")
+      ->capture_default_str();
+  app.add_option("--methods", methods_text,
+                 absl::StrCat("comma-separated methods: ", equifl::fairness::FairnessMethodNames()))
+      ->capture_default_str();
+  app.add_option("--epsilon", settings.epsilon,
+                 "ERM-MinMaxGAP's bound eps on the validation MinMaxGAP (default: the "
+                 "library's)")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--lambda-learning-rate", settings.lambda_learning_rate,
+                 "ERM-MinMaxGAP's dual step eta_lambda (default: the library's)")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_flag("--up-weight-only", settings.up_weight_only,
+               "ERM-MinMaxGAP: clamp directive weights at 0");
+  app.add_option("--aggregation-beta", settings.aggregation_beta,
+                 "ERM-MinMaxGAP's beta of the aggregation weight n_k*exp(beta*s_k) (default: "
+                 "the library's)")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--slid-dir,--slid", slid_dir,
+                 "run on the client shards in this folder (e.g. from `equifl data import`) "
+                 "instead of the synthetic scenarios");
+  app.add_option("--hidden-size", settings.hidden_size, "model hidden size")
+      ->check(CLI::Range(4, 4096))
+      ->capture_default_str();
+  app.add_option("--learning-rate", settings.learning_rate, "local AdamW learning rate")
+      ->check(CLI::Range(1e-8, 10.0))
+      ->capture_default_str();
+  app.add_option("--epochs", settings.epochs, "local epochs per round")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--round-deadline", settings.round_deadline_seconds,
+                 "seconds after which a round closes without its stragglers")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : kExitUsage;
+  }
+
+  absl::StatusOr<std::vector<uint64_t>> seeds = ParseSeeds(seeds_text);
+  if (!seeds.ok()) return Usage(std::string(seeds.status().message()));
+  settings.seeds = *seeds;
+  settings.scenarios.clear();
+  for (absl::string_view part : absl::StrSplit(scenarios_text, ',', absl::SkipWhitespace())) {
+    const std::string name(part);
+    if (std::find(KnownScenarios().begin(), KnownScenarios().end(), name) ==
+        KnownScenarios().end()) {
+      return Usage(absl::StrCat("--scenarios: unknown scenario '", name,
+                                "'; known: ", absl::StrJoin(KnownScenarios(), ", ")));
+    }
+    settings.scenarios.push_back(name);
+  }
+  for (absl::string_view part : absl::StrSplit(methods_text, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<FairnessMethod> method = equifl::fairness::ParseFairnessMethod(part);
+    if (!method.ok()) return Usage(absl::StrCat("--methods: ", method.status().message()));
+    settings.methods.push_back(*method);
+  }
+  if (settings.methods.empty()) return Usage("--methods: give at least one method");
+  if (settings.scenarios.empty() && slid_dir.empty()) {
+    return Usage("--scenarios: give at least one scenario");
+  }
+  if (absl::Status status = FairnessOptionsFor(settings, FairnessMethod::kMinMaxGap).Validate();
+      !status.ok()) {
+    return Usage(std::string(status.message()));
+  }
+  const double epsilon =
+      FairnessOptionsFor(settings, FairnessMethod::kMinMaxGap).minmax_gap.epsilon;
+
+  torch::set_num_threads(1);
+  spdlog::set_level(spdlog::level::warn);
+
+  const std::string data_text =
+      slid_dir.empty()
+          ? absl::StrFormat("%d clients x %d samples", settings.clients, settings.samples)
+          : absl::StrCat("the client shards of ", slid_dir);
+  std::printf(
+      "equifl_fairness_bench: %d rounds (+ final test evaluation), %s, seeds %s, hidden %lld, "
+      "conv depth %lld, %lld epoch(s)/round, batch %lld, adamw lr %g, eps %g\n",
+      settings.rounds, data_text.c_str(), seeds_text.c_str(),
+      static_cast<long long>(settings.hidden_size), static_cast<long long>(settings.encoder_depth),
+      static_cast<long long>(settings.epochs), static_cast<long long>(settings.batch_size),
+      settings.learning_rate, epsilon);
+  std::fflush(stdout);
+
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, ScenarioResults>> results;
+
+  // One scenario: the given shards (or freshly generated ones) under every method.
+  auto run_methods = [&](const std::string& scenario, uint64_t seed,
+                         const std::vector<std::unique_ptr<ClientData>>& clients,
+                         ScenarioResults& by_method) -> absl::Status {
+    for (FairnessMethod method : settings.methods) {
+      const std::string name(equifl::fairness::FairnessMethodName(method));
+      absl::StatusOr<RunResult> run = RunFederated(
+          clients, settings, method, seed, absl::StrCat("bench-", scenario, "-", name, "-", seed));
+      if (!run.ok()) {
+        return absl::Status(run.status().code(),
+                            absl::StrCat("scenario ", scenario, ", method ", name, ", seed ", seed,
+                                         ": ", run.status().message()));
+      }
+      std::fprintf(stderr,
+                   "[%s] %-11s seed %llu: %5.1f s, accuracy %.3f, worst group %.3f, "
+                   "MinMaxGAP %.3f, val gap %.3f, lambda %.2f\n",
+                   scenario.c_str(), name.c_str(), static_cast<unsigned long long>(seed),
+                   run->seconds, run->accuracy, run->worst_group_accuracy, run->min_max_gap,
+                   run->validation_gap, run->lambda);
+      by_method[method].push_back(*run);
+    }
+    return absl::OkStatus();
+  };
+
+  if (!slid_dir.empty()) {
+    absl::StatusOr<std::vector<std::string>> dirs = ShardDirsIn(slid_dir);
+    if (!dirs.ok()) return Usage(std::string(dirs.status().message()));
+    absl::StatusOr<std::vector<std::unique_ptr<ClientData>>> clients = OpenClients(*dirs);
+    if (!clients.ok()) return Fail(clients.status());
+    ScenarioResults by_method;
+    for (uint64_t seed : settings.seeds) {
+      if (absl::Status status = run_methods("slid", seed, *clients, by_method); !status.ok()) {
+        return Fail(status);
+      }
+    }
+    results.emplace_back("slid", std::move(by_method));
+  } else {
+    absl::StatusOr<ScratchDir> scratch = ScratchDir::Create();
+    if (!scratch.ok()) return Fail(scratch.status());
+    for (const std::string& scenario : settings.scenarios) {
+      ScenarioResults by_method;
+      for (uint64_t seed : settings.seeds) {
+        absl::StatusOr<equifl::sim::SyntheticDataOptions> data =
+            ScenarioData(scenario, settings, seed);
+        if (!data.ok()) return Usage(std::string(data.status().message()));
+        const std::string out =
+            (fs::path(scratch->path()) / absl::StrCat(scenario, "-", seed)).string();
+        absl::StatusOr<std::vector<std::string>> dirs =
+            equifl::sim::WriteSyntheticShards(*data, out);
+        if (!dirs.ok()) return Fail(dirs.status());
+        absl::StatusOr<std::vector<std::unique_ptr<ClientData>>> clients = OpenClients(*dirs);
+        if (!clients.ok()) return Fail(clients.status());
+        if (absl::Status status = run_methods(scenario, seed, *clients, by_method); !status.ok()) {
+          return Fail(status);
+        }
+      }
+      results.emplace_back(scenario, std::move(by_method));
+    }
+  }
+
+  PrintTable(results, settings, epsilon);
+  const double total =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("\ntotal %.0f s\n", total);
+  std::fprintf(stderr, "total %.0f s\n", total);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return RunBench(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "equifl_fairness_bench: %s\n", error.what());
+    return kExitFailure;
+  }
+}
