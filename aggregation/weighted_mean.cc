@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -42,6 +43,43 @@ void UnfoldFinite(double* __restrict sum, const float* __restrict x, double weig
   for (size_t i = 0; i < size; ++i) {
     sum[i] -= weight * FiniteOrZero(std::bit_cast<uint32_t>(x[i]));
   }
+}
+
+// FoldFinite for kCount updates in one pass: sum[i] += w[0]·x[0][i], then
+// += w[1]·x[1][i], ... (the order of kCount separate folds, so the same bits).
+// Returns a bit per update that held a non-finite value.
+template <size_t kCount>
+uint32_t FoldFiniteBatch(double* __restrict sum, const float* const* updates, const double* weights,
+                         size_t size) {
+  const float* x[kCount];
+  double w[kCount];
+  uint32_t non_finite[kCount] = {};
+  for (size_t k = 0; k < kCount; ++k) {
+    x[k] = updates[k];
+    w[k] = weights[k];
+  }
+  for (size_t i = 0; i < size; ++i) {
+    double value = sum[i];
+    for (size_t k = 0; k < kCount; ++k) {
+      const uint32_t bits = std::bit_cast<uint32_t>(x[k][i]);
+      non_finite[k] |= NonFiniteBit(bits);
+      value += w[k] * FiniteOrZero(bits);
+    }
+    sum[i] = value;
+  }
+  uint32_t mask = 0;
+  for (size_t k = 0; k < kCount; ++k) mask |= non_finite[k] << k;
+  return mask;
+}
+
+template <size_t... kCounts>
+uint32_t DispatchFoldBatch(std::index_sequence<kCounts...>, size_t count, double* sum,
+                           const float* const* updates, const double* weights, size_t size) {
+  uint32_t mask = 0;
+  ((count == kCounts + 1 ? (mask = FoldFiniteBatch<kCounts + 1>(sum, updates, weights, size), 0)
+                         : 0),
+   ...);
+  return mask;
 }
 
 void AddInPlace(double* __restrict sum, const double* __restrict other, size_t size) {
@@ -98,6 +136,50 @@ absl::Status WeightedMean::Accumulate(double weight, std::span<const float> upda
   total_weight_ += weight;
   ++count_;
   return absl::OkStatus();
+}
+
+absl::Status WeightedMean::AccumulateBatch(std::span<const double> weights,
+                                           std::span<const std::span<const float>> updates) {
+  if (updates.empty() || updates.size() > kMaxBatch || weights.size() != updates.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch takes 1 to ", kMaxBatch, " updates with one weight each; got ",
+                     updates.size(), " updates and ", weights.size(), " weights"));
+  }
+  const float* data[kMaxBatch];
+  for (size_t k = 0; k < updates.size(); ++k) {
+    if (!std::isfinite(weights[k]) || !(weights[k] > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("update ", k, " of the batch has weight ",
+                                                     weights[k],
+                                                     "; weights must be finite and > 0"));
+    }
+    if (updates[k].size() != sum_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("update ", k, " of the batch has ",
+                                                     updates[k].size(),
+                                                     " elements; the aggregate "
+                                                     "holds vectors of ",
+                                                     sum_.size()));
+    }
+    data[k] = updates[k].data();
+  }
+  const uint32_t non_finite =
+      DispatchFoldBatch(std::make_index_sequence<kMaxBatch>(), updates.size(), sum_.data(), data,
+                        weights.data(), sum_.size());
+  if (non_finite == 0) {
+    for (double weight : weights) total_weight_ += weight;
+    count_ += updates.size();
+    return absl::OkStatus();
+  }
+  // Rare: take the batch out again and fold the finite updates one by one.
+  for (size_t k = 0; k < updates.size(); ++k) {
+    UnfoldFinite(sum_.data(), data[k], weights[k], sum_.size());
+  }
+  std::string refused;
+  for (size_t k = 0; k < updates.size(); ++k) {
+    if (absl::Status status = Accumulate(weights[k], updates[k]); !status.ok()) {
+      absl::StrAppend(&refused, refused.empty() ? "" : "; ", "update ", k, ": ", status.message());
+    }
+  }
+  return absl::InvalidArgumentError(refused);
 }
 
 absl::Status WeightedMean::MergeWith(WeightedMean&& other) {

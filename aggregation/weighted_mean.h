@@ -59,6 +59,18 @@ class WeightedMean {
   //! (the bound above then holds with K counting the refused update).
   absl::Status Accumulate(double weight, std::span<const float> update);
 
+  //! Folds several updates in one pass over the accumulator: the same sum, bit for
+  //! bit, as calling Accumulate for each in order (each element adds
+  //! weights[0]·x_0, then weights[1]·x_1, ... in float64), but reading and writing
+  //! the accumulator once instead of once per update, which is what bounds the
+  //! fold (bench/RESULTS.md). Takes 1 to kMaxBatch updates. On a bad weight or size
+  //! nothing is folded; an update with a non-finite value is refused as by
+  //! Accumulate and the others are still folded; the error names the refused
+  //! updates by their index in the batch.
+  static constexpr size_t kMaxBatch = 8;
+  absl::Status AccumulateBatch(std::span<const double> weights,
+                               std::span<const std::span<const float>> updates);
+
   //! Adds `other`'s updates to this aggregate, as if each had been accumulated
   //! here; `other` is left empty. InvalidArgument if the sizes differ or `other`
   //! is this aggregate.

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -179,6 +180,9 @@ int main(int argc, char** argv) {
   float checksum = 0;
   double sum_seconds = 1e30, memcpy_seconds = 1e30, fold_seconds = 1e30, fold32_seconds = 1e30;
   double report_seconds = 1e30;
+  // AccumulateBatch with the server's batch sizes (max_concurrent_uploads).
+  constexpr size_t kBatchSizes[] = {2, 4, 8};
+  double batch_seconds[std::size(kBatchSizes)] = {1e30, 1e30, 1e30};
   std::vector<float> report;
   std::unique_ptr<float[]> sum32(new float[n]);
   const auto keep_best = [](double& best, double seconds) { best = std::min(best, seconds); };
@@ -206,6 +210,24 @@ int main(int argc, char** argv) {
                 if (!reported.ok()) Fail(reported.status());
                 report = *std::move(reported);
               }));
+
+    for (size_t b = 0; b < std::size(kBatchSizes); ++b) {
+      WeightedMean batched(n);
+      keep_best(batch_seconds[b], Time([&] {
+                  for (size_t first = 0; first < static_cast<size_t>(k_updates);
+                       first += kBatchSizes[b]) {
+                    const size_t count =
+                        std::min(kBatchSizes[b], static_cast<size_t>(k_updates) - first);
+                    std::vector<std::span<const float>> views;
+                    for (size_t k = first; k < first + count; ++k) {
+                      views.push_back({updates[k].get(), n});
+                    }
+                    const absl::Status status = batched.AccumulateBatch(
+                        std::span<const double>(weights).subspan(first, count), views);
+                    if (!status.ok()) Fail(status);
+                  }
+                }));
+    }
 
     // The float32 accumulator, for the choice documented in weighted_mean.h.
     std::memset(sum32.get(), 0, 4 * n);
@@ -246,6 +268,9 @@ int main(int argc, char** argv) {
   const Row rows[] = {{"read-only stream (baseline)", sum_seconds, 1, 0},
                       {"memcpy", memcpy_seconds, 1, 1},
                       {"WeightedMean::Accumulate (float64 sum)", fold_seconds, 3, 2},
+                      {"AccumulateBatch, 2 at a time (server)", batch_seconds[0], 2, 1},
+                      {"AccumulateBatch, 4 at a time", batch_seconds[1], 1.5, 0.5},
+                      {"AccumulateBatch, 8 at a time", batch_seconds[2], 1.25, 0.25},
                       {"float32 sum (not used; for comparison)", fold32_seconds, 2, 1}};
   std::printf("\n%-40s %14s %13s %16s\n", "", "update bytes", "memory bytes", "memory reads");
   std::printf("%-40s %14s %13s %16s\n", "pass", "GB/s (ratio)", "read/written", "GB/s (ratio)");
@@ -253,7 +278,7 @@ int main(int argc, char** argv) {
   for (const Row& row : rows) {
     const double update_rate = rate(row.seconds);
     const double read_rate = row.reads * update_rate;
-    std::printf("%-40s %7.2f (%.2f) %9.0f / %.0f %9.1f (%.2f)\n", row.name, update_rate,
+    std::printf("%-40s %7.2f (%.2f) %9.2g / %-4.2g %7.1f (%.2f)\n", row.name, update_rate,
                 update_rate / baseline, row.reads, row.writes, read_rate, read_rate / baseline);
   }
   std::printf(

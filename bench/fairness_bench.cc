@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -196,6 +197,8 @@ struct RunResult {
   double disparate_impact = 0;
   double validation_gap = 0;  // Of the last training round.
   double lambda = 0;          // After the last training round.
+  //! Test loss gap of every (language, fusion) cell, by language.
+  std::map<std::string, double> cell_gaps;
 };
 
 // Keeps what the bench reports from the rounds.
@@ -445,6 +448,9 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
   const equifl::server::FairnessState fairness = recorder.last_fairness();
   result.validation_gap = fairness.validation_gap;
   result.lambda = fairness.lambda;
+  for (const equifl::fairness::CellLossGap& cell : report.cells) {
+    result.cell_gaps[cell.cell.language.empty() ? "-" : cell.cell.language] = cell.loss_gap;
+  }
   return result;
 }
 
@@ -498,6 +504,35 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
           Cell(runs, &RunResult::disparate_impact).c_str(),
           Cell(runs, &RunResult::validation_gap).c_str(), Cell(runs, &RunResult::lambda, 2).c_str(),
           Summarize(runs, &RunResult::seconds).mean);
+    }
+  }
+  // Every cell's gap: the loss gap between groups of each (language, fusion) cell.
+  for (const auto& [scenario, by_method] : results) {
+    std::set<std::string> languages;
+    for (const auto& [method, runs] : by_method) {
+      for (const RunResult& run : runs) {
+        for (const auto& [language, gap] : run.cell_gaps) languages.insert(language);
+      }
+    }
+    std::printf("\nTest loss gap per cell (%s; mean ± std over seeds):\n\n| method |",
+                scenario.c_str());
+    for (const std::string& language : languages) std::printf(" %s |", language.c_str());
+    std::printf("\n|---|");
+    for (size_t i = 0; i < languages.size(); ++i) std::printf("---|");
+    std::printf("\n");
+    for (const auto& [method, runs] : by_method) {
+      std::printf("| %s |", std::string(equifl::fairness::FairnessMethodName(method)).c_str());
+      for (const std::string& language : languages) {
+        std::vector<RunResult> per_cell;
+        for (const RunResult& run : runs) {
+          const auto found = run.cell_gaps.find(language);
+          if (found == run.cell_gaps.end()) continue;
+          per_cell.push_back(run);
+          per_cell.back().min_max_gap = found->second;
+        }
+        std::printf(" %s |", Cell(per_cell, &RunResult::min_max_gap).c_str());
+      }
+      std::printf("\n");
     }
   }
   std::printf("\n");

@@ -32,13 +32,18 @@ namespace equifl::fairness {
 
 //! The knobs of ERM-MinMaxGAP; defaults are the paper's where it gives them.
 struct MinMaxGapOptions {
-  double epsilon = 0.02;              //!< Bound ε on the validation MinMaxGAP.
-  double gap_exponent = 2.0;          //!< p of λ·G^p.
-  double lambda_max = 10.0;           //!< λ is clipped to [0, lambda_max].
-  double lambda_learning_rate = 5.0;  //!< η_λ of the dual ascent.
-  double initial_lambda = 0.0;        //!< λ before the first statistics arrive.
-  double temperature = 0.02;          //!< τ of the soft maximum over cells.
-  bool up_weight_only = false;        //!< Clamp directive weights at 0.
+  double epsilon = 0.02;      //!< Bound ε on the validation MinMaxGAP.
+  double gap_exponent = 2.0;  //!< p of λ·G^p.
+  double lambda_max = 10.0;   //!< λ is clipped to [0, lambda_max].
+  //! η_λ of the dual ascent. 1, not larger: bench/RESULTS.md (issue 4) measured
+  //! λ reaching λ_max within a few rounds at 5 on infeasible bounds.
+  double lambda_learning_rate = 1.0;
+  double initial_lambda = 0.0;  //!< λ before the first statistics arrive.
+  double temperature = 0.02;    //!< τ of the soft maximum over cells.
+  //! Clamp directive weights at 0 (no levelling down). On by default: with signed
+  //! weights and λ near λ_max the better-off group's weights turn strongly
+  //! negative and accuracy collapsed (bench/RESULTS.md, issue 4).
+  bool up_weight_only = true;
   //! β of the fairness-weighted aggregation weight n_k·exp(β·s_k); 0 is plain n_k.
   double aggregation_beta = 1.0;
 

@@ -19,6 +19,29 @@ bool SameShape(const v1::TensorSpec& spec, const std::vector<int64_t>& shape) {
   return std::equal(spec.shape().begin(), spec.shape().end(), shape.begin(), shape.end());
 }
 
+// OK when the `count` float32 values at `bytes` are finite; else names the first
+// that is not by its element index in tensor `name`.
+absl::Status CheckFinite(const std::string& name, uint64_t first_element, const std::byte* bytes,
+                         uint64_t count) {
+  uint32_t non_finite = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, bytes + i * sizeof(float), sizeof bits);
+    non_finite |= static_cast<uint32_t>((bits & 0x7FFFFFFFu) >= 0x7F800000u);
+  }
+  if (non_finite == 0) return absl::OkStatus();
+  for (uint64_t i = 0; i < count; ++i) {
+    float value;
+    std::memcpy(&value, bytes + i * sizeof(float), sizeof value);
+    if (!std::isfinite(value)) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' element ",
+                                                     first_element + i, " is ", value,
+                                                     "; values must be finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateManifest(const v1::TensorManifest& manifest, const DecoderLimits& limits) {
@@ -78,6 +101,7 @@ absl::StatusOr<ChunkDecoder> ChunkDecoder::Create(const v1::TensorManifest& mani
   decoder.announced_chunks_ = manifest.chunk_count();
   decoder.announced_checksum_ = manifest.checksum();
   decoder.max_chunk_bytes_ = manifest.max_chunk_bytes();
+  decoder.require_finite_ = limits.require_finite;
   for (const v1::TensorSpec& spec : manifest.tensors()) {
     auto found = by_name.find(spec.name());
     if (found == by_name.end()) {
@@ -183,10 +207,17 @@ absl::Status ChunkDecoder::AcceptChecked(const v1::TensorChunk& chunk) {
     DecodeFloat32({data, chunk.data().size()}, encoding_, chunk.scale(),
                   {reinterpret_cast<float*>(target.data()), count});
     hasher_.Update(target);
+    if (require_finite_) {
+      EQUIFL_RETURN_IF_ERROR(
+          CheckFinite(destination.name, chunk.element_offset(), target.data(), count));
+    }
   } else {
-    // Verbatim bytes: hash them while the chunk is in cache, then write the cold
-    // destination without reading it first.
+    // Verbatim bytes: hash (and check) them while the chunk is in cache, then write
+    // the cold destination without reading it first.
     hasher_.Update({data, target.size()});
+    if (encoded && require_finite_) {
+      EQUIFL_RETURN_IF_ERROR(CheckFinite(destination.name, chunk.element_offset(), data, count));
+    }
     internal::StreamingCopy(target.data(), data, target.size());
   }
 

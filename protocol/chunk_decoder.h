@@ -29,6 +29,10 @@ struct DecoderLimits {
   uint64_t max_payload_bytes = uint64_t{64} << 30;
   //! Most tensors in one set.
   size_t max_tensors = size_t{1} << 20;
+  //! Refuse float32 tensors holding an infinity or NaN (checked per chunk while it
+  //! is in cache, so it costs no extra pass over memory). The server sets it for
+  //! updates, which must be finite to be averaged.
+  bool require_finite = false;
 };
 
 //! Checks a manifest on its own: known encoding and data types, unique non-empty
@@ -62,6 +66,7 @@ class ChunkDecoder {
   uint64_t announced_chunks_ = 0;                     //!< Manifest's chunk_count.
   uint64_t announced_checksum_ = 0;                   //!< Manifest's checksum.
   size_t max_chunk_bytes_ = 0;                        //!< Manifest's, within limits.
+  bool require_finite_ = false;                       //!< DecoderLimits::require_finite.
   std::vector<MutableTensorView> destinations_;       //!< In manifest order.
   std::vector<uint64_t> element_counts_;              //!< In manifest order.
   size_t expected_tensor_ = 0;                        //!< Tensor of the next chunk.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -86,12 +87,9 @@ absl::Status Aggregator::Run() {
     }
     {
       std::lock_guard lock(round_mutex_);
-      round_ = std::make_unique<OpenRound>(OpenRound{coordinator_.completed_rounds() + 1,
-                                                     aggregation::WeightedMean(model->size()),
-                                                     {},
-                                                     {},
-                                                     {},
-                                                     {}});
+      round_ = std::make_unique<OpenRound>();
+      round_->round_id = coordinator_.completed_rounds() + 1;
+      round_->mean = aggregation::WeightedMean(model->size());
     }
     std::optional<uint64_t> round_id = coordinator_.OpenNextRound();
     if (!round_id) return absl::OkStatus();
@@ -105,6 +103,7 @@ absl::Status Aggregator::Run() {
       std::lock_guard lock(round_mutex_);
       round = std::move(round_);
     }
+    FoldPending(*round);
     RoundSummary summary;
     summary.round_id = outcome.round_id;
     summary.selected = outcome.selected;
@@ -249,6 +248,28 @@ std::vector<float> Aggregator::TakeBuffer() {
   return buffer;
 }
 
+size_t Aggregator::FoldBatchSize() const {
+  return std::min<size_t>(options_.max_concurrent_uploads, aggregation::WeightedMean::kMaxBatch);
+}
+
+void Aggregator::FoldPending(OpenRound& round) {
+  if (round.pending.empty()) return;
+  std::vector<double> weights;
+  std::vector<std::span<const float>> updates;
+  for (const PendingUpdate& update : round.pending) {
+    weights.push_back(update.weight);
+    updates.push_back(update.values);
+  }
+  // Weights were checked and values are finite (the decoder refuses others), so a
+  // failure here is a bug; the updates it names are left out of the mean.
+  if (absl::Status status = round.mean.AccumulateBatch(weights, updates); !status.ok()) {
+    spdlog::error("round {}: folding {} updates: {}", round.round_id, updates.size(),
+                  std::string(status.message()));
+  }
+  for (PendingUpdate& update : round.pending) GiveBackBuffer(std::move(update.values));
+  round.pending.clear();
+}
+
 void Aggregator::GiveBackBuffer(std::vector<float> buffer) {
   {
     std::lock_guard lock(buffers_mutex_);
@@ -303,9 +324,13 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
   }
   std::vector<float> buffer = TakeBuffer();
   buffer.resize(model->size());
-  absl::Status status =
-      protocol::ReadUpdateChunks(opening->round(), header.update(), model->MutableViewsOver(buffer),
-                                 *reader, options_.upload_limits);
+  // Non-finite values are refused while each chunk is in cache, so the batched
+  // fold below never meets one.
+  protocol::DecoderLimits limits = options_.upload_limits;
+  limits.require_finite = true;
+  absl::Status status = protocol::ReadUpdateChunks(
+      opening->round(), header.update(), model->MutableViewsOver(buffer), *reader, limits);
+  bool pending = false;
   if (status.ok()) {
     status = coordinator_.TryCommit(header.client_id(), round_id, [&]() -> absl::Status {
       std::lock_guard lock(round_mutex_);
@@ -317,9 +342,13 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
       StatisticsSum validation = round_->validation;
       EQUIFL_RETURN_IF_ERROR(train.Add(header.train_statistics()));
       EQUIFL_RETURN_IF_ERROR(validation.Add(header.validation_statistics()));
-      EQUIFL_RETURN_IF_ERROR(round_->mean.Accumulate(weight, buffer));
       round_->train = std::move(train);
       round_->validation = std::move(validation);
+      // The update waits until a batch is full, then the batch is folded in one
+      // pass over the accumulator (WeightedMean::AccumulateBatch).
+      round_->pending.push_back({weight, std::move(buffer)});
+      pending = true;
+      if (round_->pending.size() >= FoldBatchSize()) FoldPending(*round_);
       StatisticsSum own;
       if (own.Add(header.validation_statistics()).ok()) {
         round_->validation_by_client[header.client_id()] = own.ToTable();
@@ -328,7 +357,7 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
       return absl::OkStatus();
     });
   }
-  GiveBackBuffer(std::move(buffer));
+  if (!pending) GiveBackBuffer(std::move(buffer));
   if (!status.ok()) return refuse(status);
   response->set_accepted(true);
   return grpc::Status::OK;

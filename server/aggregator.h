@@ -4,9 +4,10 @@
 // Each round the coordinator selects clients; they download the global model,
 // train, and upload their update (the difference between their model and the
 // global one) with their statistics. Updates are decoded into a scratch buffer of
-// the model's layout and folded into a streaming weighted mean as they arrive, so
-// memory stays at the model times (2 + max_concurrent_uploads) however many
-// clients report. When the round closes, the server optimiser applies the mean
+// the model's layout and folded into a streaming weighted mean in batches of
+// max_concurrent_uploads (one pass over the accumulator per batch), so memory
+// stays at the model times (2 + max_concurrent_uploads) however many clients
+// report. When the round closes, the server optimiser applies the mean
 // update and the observer (checkpoints, run history) is told before the next round
 // opens. The model itself is opaque: any set of float32 tensors.
 #ifndef EQUIFL_SERVER_AGGREGATOR_H_
@@ -113,14 +114,21 @@ class Aggregator final : public v1::Aggregator::Service {
              aggregation::ServerOptimizer optimizer, uint64_t completed_rounds,
              RoundObserver* observer);
 
+  //! An accepted update waiting for its batch to be folded.
+  struct PendingUpdate {
+    double weight = 0;
+    std::vector<float> values;  //!< A scratch buffer (TakeBuffer), given back once folded.
+  };
+
   //! The state of the round being collected.
   struct OpenRound {
     uint64_t round_id = 0;
-    aggregation::WeightedMean mean;
+    aggregation::WeightedMean mean{0};
     StatisticsSum train;
     StatisticsSum validation;
     std::map<std::string, fairness::StatisticsTable> validation_by_client;
     std::map<std::string, uint64_t> train_samples;
+    std::vector<PendingUpdate> pending;  //!< Accepted, not yet folded into `mean`.
   };
 
   v1::RoundReference Reference(uint64_t round_id) const;
@@ -128,6 +136,11 @@ class Aggregator final : public v1::Aggregator::Service {
   //! buffers are in use; GiveBackBuffer returns it.
   std::vector<float> TakeBuffer();
   void GiveBackBuffer(std::vector<float> buffer);
+  //! Updates folded together: max_concurrent_uploads, at most WeightedMean::kMaxBatch.
+  //! Every scratch buffer can be waiting in a batch, so a full batch always folds.
+  size_t FoldBatchSize() const;
+  //! Folds `round`'s pending updates into its mean and gives their buffers back.
+  void FoldPending(OpenRound& round);
 
   const AggregatorOptions options_;
   RoundObserver* const observer_;

@@ -207,6 +207,65 @@ TEST(WeightedMeanTest, RefusesNonFiniteValuesAndKeepsTheOtherUpdates) {
   ExpectWithinDocumentedBound(*report, ReferenceMean(updates), updates.size() + 2);
 }
 
+TEST(WeightedMeanTest, BatchIsBitIdenticalToOneByOne) {
+  const std::vector<Update> updates = RandomUpdates(13, 1031, 5);
+  WeightedMean one_by_one(1031);
+  for (const Update& update : updates)
+    ASSERT_TRUE(one_by_one.Accumulate(update.weight, update.values).ok());
+  // Batches of every size 1..8 in one aggregate: 1 + 4 + 8 = 13 updates.
+  WeightedMean batched(1031);
+  size_t next = 0;
+  for (size_t batch : {1u, 4u, 8u}) {
+    std::vector<double> weights;
+    std::vector<std::span<const float>> views;
+    for (size_t k = 0; k < batch; ++k, ++next) {
+      weights.push_back(updates[next].weight);
+      views.push_back(updates[next].values);
+    }
+    ASSERT_TRUE(batched.AccumulateBatch(weights, views).ok());
+  }
+  EXPECT_EQ(batched.count(), 13u);
+  EXPECT_EQ(batched.total_weight(), one_by_one.total_weight());
+  const std::vector<float> expected = *std::move(one_by_one).Report();
+  const std::vector<float> actual = *std::move(batched).Report();
+  EXPECT_EQ(actual, expected);
+  ExpectWithinDocumentedBound(actual, ReferenceMean(updates), updates.size());
+}
+
+TEST(WeightedMeanTest, BatchRefusesItsNonFiniteUpdatesAndFoldsTheRest) {
+  const std::vector<Update> updates = RandomUpdates(3, 257, 6);
+  std::vector<float> poisoned = updates[1].values;
+  poisoned[100] = std::numeric_limits<float>::quiet_NaN();
+  WeightedMean mean(257);
+  const std::vector<double> weights = {updates[0].weight, 7.0, updates[2].weight};
+  const std::vector<std::span<const float>> views = {updates[0].values, poisoned,
+                                                     updates[2].values};
+  const absl::Status status = mean.AccumulateBatch(weights, views);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("update 1: update element 100"));
+  EXPECT_EQ(mean.count(), 2u);
+  const std::vector<Update> kept = {updates[0], updates[2]};
+  ExpectWithinDocumentedBound(*std::move(mean).Report(), ReferenceMean(kept), kept.size() + 3);
+}
+
+TEST(WeightedMeanTest, BatchRefusesBadShapesAndWeightsWithoutFolding) {
+  const std::vector<Update> updates = RandomUpdates(2, 64, 7);
+  WeightedMean mean(64);
+  const std::vector<std::span<const float>> views = {updates[0].values, updates[1].values};
+  EXPECT_FALSE(mean.AccumulateBatch(std::vector<double>{1.0}, views).ok());
+  EXPECT_THAT(mean.AccumulateBatch(std::vector<double>{1.0, -1.0}, views).message(),
+              HasSubstr("update 1 of the batch has weight -1"));
+  const std::vector<float> short_update(63, 1.0f);
+  EXPECT_FALSE(
+      mean.AccumulateBatch(std::vector<double>{1.0, 1.0},
+                           std::vector<std::span<const float>>{updates[0].values, short_update})
+          .ok());
+  EXPECT_FALSE(mean.AccumulateBatch({}, {}).ok());
+  std::vector<std::span<const float>> nine(9, updates[0].values);
+  EXPECT_FALSE(mean.AccumulateBatch(std::vector<double>(9, 1.0), nine).ok());
+  EXPECT_EQ(mean.count(), 0u);
+}
+
 TEST(WeightedMeanTest, ReportOfNothingFails) {
   absl::StatusOr<std::vector<float>> report = WeightedMean(5).Report();
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);

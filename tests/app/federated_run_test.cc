@@ -213,9 +213,9 @@ TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
 
   const std::vector<equifl::server::RoundRecord> rounds = History();
   ASSERT_EQ(rounds.size(), 4u);
-  // ε = 0: any gap raises λ (η = 5), so λ > 0 after the first round.
+  // ε = 0: any gap raises λ (η = 1), so λ > 0 after the first round.
   EXPECT_GT(rounds[0].validation_gap, 0.0);
-  EXPECT_NEAR(rounds[0].fairness_lambda, 5.0 * rounds[0].validation_gap, 1e-9);
+  EXPECT_NEAR(rounds[0].fairness_lambda, 1.0 * rounds[0].validation_gap, 1e-9);
   EXPECT_THAT(rounds[0].fairness_report, HasSubstr("\"video\""));
   const std::string lines = ReadFile(folder_ / "run" / "report.jsonl");
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 4);

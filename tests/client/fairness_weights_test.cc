@@ -67,6 +67,7 @@ TEST(FairnessWeightsTest, WeightedLossGradientIsTheObjectiveGradient) {
   fairness::MinMaxGapOptions options;
   options.gap_exponent = 2.0;
   options.temperature = 0.05;
+  options.up_weight_only = false;  // The objective's own gradient is signed.
 
   // Direct objective: group means, per-cell gap as max − min, soft maximum.
   const at::Tensor losses = torch::nn::functional::cross_entropy(

@@ -29,7 +29,9 @@ StatisticsTable OneCell() {
 TEST(MinMaxGapTest, EmptyGroupsGetNoWeight) {
   StatisticsTable table = OneCell();
   table[kEnglish]["x"] = Losses(0, 0);  // Empty: its mean loss 0 is not the cell's best.
-  const FairnessDirective directive = ComputeDirective(table, 2.0, MinMaxGapOptions{});
+  MinMaxGapOptions signed_weights;
+  signed_weights.up_weight_only = false;
+  const FairnessDirective directive = ComputeDirective(table, 2.0, signed_weights);
   EXPECT_DOUBLE_EQ(DirectiveWeight(directive, kEnglish, "m"), -6.0);
   EXPECT_EQ(DirectiveWeight(directive, kEnglish, "x"), 0.0);
   StatisticsTable equal;
@@ -40,6 +42,7 @@ TEST(MinMaxGapTest, EmptyGroupsGetNoWeight) {
 
 TEST(MinMaxGapTest, DirectiveWeightsOfOneCellByHand) {
   MinMaxGapOptions options;  // p = 2.
+  options.up_weight_only = false;
   // Single cell: softmax share 1, soft gap = gap = 1. scale = λ·p·G^(p−1) = 2·2·1 = 4.
   // N_m = 6: weight(f) = 4·6/2 = 12, weight(m) = −4·6/4 = −6.
   const FairnessDirective directive = ComputeDirective(OneCell(), 2.0, options);
@@ -59,6 +62,13 @@ TEST(MinMaxGapTest, DirectiveWeightsOfOneCellByHand) {
   EXPECT_TRUE(ComputeDirective(OneCell(), 0.0, options).weights.empty());
 }
 
+TEST(MinMaxGapTest, DefaultsKeepOnlyUpWeights) {
+  const FairnessDirective directive = ComputeDirective(OneCell(), 2.0, MinMaxGapOptions{});
+  EXPECT_TRUE(directive.up_weight_only);
+  ASSERT_EQ(directive.weights.size(), 1u);
+  EXPECT_DOUBLE_EQ(DirectiveWeight(directive, kEnglish, "f"), 12.0);
+}
+
 TEST(MinMaxGapTest, SoftMaximumSpreadsOverCells) {
   // en: gap 0.1 (f 0.6, m 0.5); de: gap 0 (equal losses). τ = 0.1.
   StatisticsTable table;
@@ -69,6 +79,7 @@ TEST(MinMaxGapTest, SoftMaximumSpreadsOverCells) {
   MinMaxGapOptions options;
   options.temperature = 0.1;
   options.gap_exponent = 1.0;
+  options.up_weight_only = false;
   // Σ exp((gap − 0.1)/0.1) = 1 + e^-1; soft gap = 0.1 + 0.1·ln(1 + e^-1).
   const double normaliser = 1 + std::exp(-1.0);
   EXPECT_NEAR(SoftMaxGap(table, 0.1), 0.1 + 0.1 * std::log(normaliser), 1e-15);
@@ -89,7 +100,8 @@ TEST(MinMaxGapTest, PoolsClientsBeforeComputingGaps) {
 }
 
 TEST(MinMaxGapTest, DualAscentClipsLambda) {
-  MinMaxGapOptions options;  // ε = 0.02, η = 5, λ_max = 10.
+  MinMaxGapOptions options;  // ε = 0.02, λ_max = 10.
+  options.lambda_learning_rate = 5;
   MinMaxGapController controller(options);
   EXPECT_EQ(controller.lambda(), 0.0);
   EXPECT_TRUE(controller.directive().weights.empty());
@@ -115,7 +127,9 @@ TEST(MinMaxGapTest, DualAscentClipsLambda) {
 }
 
 TEST(MinMaxGapTest, CoverageScoreIsShareOfPositiveWeight) {
-  const FairnessDirective directive = ComputeDirective(OneCell(), 2.0, MinMaxGapOptions{});
+  MinMaxGapOptions signed_weights;
+  signed_weights.up_weight_only = false;
+  const FairnessDirective directive = ComputeDirective(OneCell(), 2.0, signed_weights);
   // Weights f = 12, m = −6: max |w| = 12. Samples f, f, m, m: (1 + 1 + 0 + 0)/4.
   EXPECT_DOUBLE_EQ(CoverageScore(directive, {12, 12, -6, -6}), 0.5);
   EXPECT_EQ(CoverageScore(directive, {}), 0.0);

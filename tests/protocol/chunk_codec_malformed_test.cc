@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
 #include <random>
 
 #include "protocol/chunk_decoder.h"
@@ -48,6 +50,31 @@ class MalformedStreamTest : public ::testing::Test {
 TEST_F(MalformedStreamTest, IntactStreamDecodes) {
   EXPECT_TRUE(Decode(manifest_, chunks_).ok());
   EXPECT_EQ(received_.tensors[0].bytes, model_.tensors[0].bytes);
+}
+
+TEST_F(MalformedStreamTest, NonFiniteFloatsRefusedOnlyWhenRequired) {
+  // Element 1500 of tensor 0 (float32) becomes NaN, then infinity; fp32 and fp16.
+  for (float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    for (v1::Encoding encoding : {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16}) {
+      std::memcpy(model_.tensors[0].bytes.data() + 1500 * sizeof(float), &bad, sizeof bad);
+      Encode(encoding);
+      EXPECT_TRUE(Decode(manifest_, chunks_).ok());
+      DecoderLimits limits;
+      limits.require_finite = true;
+      const absl::Status status = Decode(manifest_, chunks_, limits);
+      EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(status.message(),
+                  HasSubstr("tensor '" + model_.tensors[0].name + "' element 1500 is "));
+      EXPECT_THAT(status.message(), HasSubstr("finite"));
+    }
+  }
+  // Other types (float64 here) travel verbatim and are not checked.
+  DecoderLimits limits;
+  limits.require_finite = true;
+  model_ = TestModel();
+  SetUp();
+  EXPECT_TRUE(Decode(manifest_, chunks_, limits).ok());
 }
 
 TEST_F(MalformedStreamTest, UnknownTensorInManifest) {
