@@ -7,7 +7,7 @@
 //   equifl_fairness_bench [--rounds 12] [--clients 6] [--samples 300] [--seeds 1,2,3]
 //                         [--scenarios video-gender,language,imbalance]
 //                         [--methods fedavg,minmax_gap,...] [--epsilon E]
-//                         [--lambda-learning-rate L] [--up-weight-only]
+//                         [--lambda-learning-rate L] [--signed-weights]
 //                         [--aggregation-beta B] [--slid-dir SHARDS]
 //
 // Every method of a scenario and seed sees the same data and the same initial
@@ -80,7 +80,7 @@ struct BenchSettings {
   std::vector<FairnessMethod> methods;
   std::optional<double> epsilon;
   std::optional<double> lambda_learning_rate;
-  bool up_weight_only = false;
+  bool signed_weights = false;  // ERM-MinMaxGAP without the up-weight-only clamp.
   std::optional<double> aggregation_beta;
   std::string slid_dir;
   // Model and training.
@@ -280,7 +280,7 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
   if (settings.lambda_learning_rate) {
     fairness.minmax_gap.lambda_learning_rate = *settings.lambda_learning_rate;
   }
-  fairness.minmax_gap.up_weight_only = settings.up_weight_only;
+  if (settings.signed_weights) fairness.minmax_gap.up_weight_only = false;
   if (settings.aggregation_beta) fairness.minmax_gap.aggregation_beta = *settings.aggregation_beta;
   return fairness;
 }
@@ -654,8 +654,9 @@ int RunBench(int argc, char** argv) {
   app.add_option("--lambda-learning-rate", settings.lambda_learning_rate,
                  "ERM-MinMaxGAP's dual step eta_lambda (default: the library's)")
       ->check(CLI::Range(0.0, 1e9));
-  app.add_flag("--up-weight-only", settings.up_weight_only,
-               "ERM-MinMaxGAP: clamp directive weights at 0");
+  app.add_flag("--signed-weights", settings.signed_weights,
+               "ERM-MinMaxGAP: signed directive weights (the library's default clamps them at 0, "
+               "up-weight only)");
   app.add_option("--aggregation-beta", settings.aggregation_beta,
                  "ERM-MinMaxGAP's beta of the aggregation weight n_k*exp(beta*s_k) (default: "
                  "the library's)")

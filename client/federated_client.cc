@@ -231,6 +231,8 @@ TrainerOptions WithTask(TrainerOptions trainer, const v1::TrainingHyperparameter
 // What the fairness method changes in a round's local training.
 struct FairTraining {
   at::Tensor sample_weights;      //!< Per-sample loss weights; undefined for plain ERM.
+  //! ERM-MinMaxGAP's weights of single-modality cells, each an extra loss term.
+  std::vector<ViewLossWeights> view_weights;
   double aggregation_weight = 0;  //!< Sent when > 0 (ERM-MinMaxGAP's n_k·exp(β·s_k)).
   double loss_at_global = 0;      //!< q-FedAvg's F_k: training loss of the global model.
 };
@@ -249,6 +251,18 @@ absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const D
           DirectiveSampleWeights(weights, train, options.languages, options.groups, kFusionView);
       fair.sample_weights = (directive_weights + 1).to(at::kFloat);
       if (directive.method() == v1::FAIRNESS_METHOD_MINMAX_GAP) {
+        const auto& modalities = model->options().modalities;
+        for (const std::string& view : directive.views()) {
+          if (view == kFusionView ||
+              std::none_of(modalities.begin(), modalities.end(),
+                           [&](const auto& modality) { return modality.name == view; })) {
+            continue;
+          }
+          at::Tensor view_weights =
+              DirectiveSampleWeights(weights, train, options.languages, options.groups, view);
+          if (view_weights.count_nonzero().item<int64_t>() == 0) continue;
+          fair.view_weights.push_back({ModalityView::Only(view), view_weights.to(at::kFloat)});
+        }
         const double* data = directive_weights.data_ptr<double>();
         const double score = fairness::CoverageScore(
             weights, std::vector<double>(data, data + directive_weights.numel()));

@@ -173,6 +173,7 @@ at::Tensor DropModalities(const at::Tensor& present, double p, at::Generator& ge
 absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& dataset,
                                          const TrainerOptions& options,
                                          const at::Tensor& sample_weights,
+                                         const std::vector<ViewLossWeights>& view_weights,
                                          const at::Device& device) {
   const int64_t samples = dataset.size();
   const int64_t batches_per_epoch = (samples + options.batch_size - 1) / options.batch_size;
@@ -192,6 +193,10 @@ absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& 
   std::unique_ptr<torch::optim::Optimizer> optimizer = MakeOptimizer(options, parameters);
   const at::Tensor weights =
       sample_weights.defined() ? sample_weights.to(device, at::kFloat) : at::Tensor();
+  std::vector<at::Tensor> view_weight_tensors;
+  for (const ViewLossWeights& term : view_weights) {
+    view_weight_tensors.push_back(term.weights.to(device, at::kFloat));
+  }
   const bool autocast = options.mixed_precision && device.is_cuda();
   const at::Device data_device = dataset.label.device();
 
@@ -228,6 +233,11 @@ absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& 
         loss =
             WeightedMean(per_sample, weights.defined() ? weights.index_select(0, indices.to(device))
                                                        : at::Tensor());
+        for (size_t v = 0; v < view_weights.size(); ++v) {
+          const ModelOutput view_output = model->forward(batch, view_weights[v].view);
+          loss = loss + WeightedTaskLoss(view_output.logits, batch.label,
+                                         view_weight_tensors[v].index_select(0, indices.to(device)));
+        }
         if (output.group_logits.defined()) {
           loss = loss + F::cross_entropy(output.group_logits.to(at::kFloat), batch.group);
         }
@@ -339,7 +349,8 @@ at::Tensor ProximalTerm(const std::vector<at::Tensor>& parameters,
 }
 
 absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset,
-                                  const TrainerOptions& options, const at::Tensor& sample_weights) {
+                                  const TrainerOptions& options, const at::Tensor& sample_weights,
+                                  const std::vector<ViewLossWeights>& view_weights) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
   try {
     const at::Device device(options.device);  // Validate() made sure it parses.
@@ -355,7 +366,14 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
     EQUIFL_RETURN_IF_ERROR(CheckData(*model, dataset));
     if (dataset.size() == 0) return absl::InvalidArgumentError("the training set is empty");
     EQUIFL_RETURN_IF_ERROR(CheckWeights(sample_weights, dataset.size()));
-    return TrainOrThrow(model, dataset, options, sample_weights, device);
+    for (const ViewLossWeights& term : view_weights) {
+      if (!term.weights.defined()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("view '", term.view.Name(), "' has no sample weights"));
+      }
+      EQUIFL_RETURN_IF_ERROR(CheckWeights(term.weights, dataset.size()));
+    }
+    return TrainOrThrow(model, dataset, options, sample_weights, view_weights, device);
   } catch (const std::exception& error) {
     const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
     return absl::InternalError(

@@ -47,15 +47,25 @@ struct EvaluationResult {
   std::vector<GroupCellStatistics> groups;  //!< Per (language, group), sorted.
 };
 
+//! Extra loss terms on single-modality views: for each, a forward pass that sees
+//! only `view` and mean_i(weights_i · CE_i) added to the loss. The fairness
+//! directive's weights of (language, view, group) cells arrive this way, so cells
+//! of every modality view shape training, not only the fused model's.
+struct ViewLossWeights {
+  ModalityView view;   //!< The modalities the extra forward pass sees.
+  at::Tensor weights;  //!< Floating point [N], per training sample; may be negative.
+};
+
 //! Trains `model` in place on `dataset` and leaves it on options.device. Each step
 //! minimises mean_i(w_i * CE_i) (w_i = 1 without `sample_weights`, float [N],
-//! which may be negative), plus the adversary's cross-entropy when the model has
-//! one, plus the FedProx term. Seeds LibTorch's global generator with
+//! which may be negative), plus the `view_weights` terms, plus the adversary's
+//! cross-entropy when the model has one, plus the FedProx term. Seeds LibTorch's global generator with
 //! options.seed (dropout draws from it). Errors name the bad option, data or
 //! weights; a non-finite loss stops training with an error naming the step.
 absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset,
                                   const TrainerOptions& options,
-                                  const at::Tensor& sample_weights = {});
+                                  const at::Tensor& sample_weights = {},
+                                  const std::vector<ViewLossWeights>& view_weights = {});
 
 //! Evaluates `model` on `dataset` (on the model's device) in eval mode without
 //! gradients, seeing only the modalities of `view`, `batch_size` samples at a

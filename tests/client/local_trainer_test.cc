@@ -240,6 +240,43 @@ TEST(LocalTrainerTest, SampleWeightsReachTheLoss) {
               HasSubstr("finite"));
 }
 
+TEST(LocalTrainerTest, ViewWeightsAddALossOnThatViewOnly) {
+  const Dataset train = MakeSyntheticDataset({.samples = 64});
+  MultimodalModel model = MakeModel(SmallModelOptions());
+  const std::vector<protocol::NamedTensor> before = ExportState(*model);
+  const TrainerOptions options = CpuOptions();
+  const at::Tensor no_task = torch::zeros({64});
+  // Zero task weights and zero view weights: nothing moves.
+  ASSERT_TRUE(Train(model, train, options, no_task,
+                    {{ModalityView::Only("video"), torch::zeros({64})}})
+                  .ok());
+  EXPECT_TRUE(SameState(ExportState(*model), before));
+  // A video-only term moves the video encoder and the head, never the text encoder.
+  ASSERT_TRUE(Train(model, train, options, no_task,
+                    {{ModalityView::Only("video"), torch::ones({64})}})
+                  .ok());
+  const std::vector<protocol::NamedTensor> after = ExportState(*model);
+  bool video_moved = false;
+  for (size_t i = 0; i < after.size(); ++i) {
+    const bool moved = !torch::equal(after[i].tensor, before[i].tensor);
+    if (after[i].name.find("text") != std::string::npos) {
+      EXPECT_FALSE(moved) << after[i].name;
+    }
+    if (after[i].name.find("video") != std::string::npos) video_moved = video_moved || moved;
+  }
+  EXPECT_TRUE(video_moved);
+
+  EXPECT_THAT(std::string(Train(model, train, options, {},
+                                {{ModalityView::Only("video"), torch::ones({63})}})
+                              .status()
+                              .message()),
+              HasSubstr("sample weights"));
+  EXPECT_THAT(std::string(Train(model, train, options, {}, {{ModalityView::Only("video"), {}}})
+                              .status()
+                              .message()),
+              HasSubstr("view 'video' has no sample weights"));
+}
+
 // Sum per (language, group) in float64, straight from the per-sample losses.
 std::map<std::pair<int64_t, int64_t>, std::pair<double, int64_t>> DirectSums(
     const at::Tensor& losses, const Dataset& dataset) {
