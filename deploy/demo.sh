@@ -14,7 +14,8 @@ echo "== equifl data synth: 3 clients x 600 samples (video, audio, text; planted
 "$equifl" data synth --out "$demo/data" --clients 3 --samples-per-client 600 --seed 1
 
 echo "== equifl server (log: $demo/server.log)"
-"$equifl" --config "$config" server --schema "$demo/data/client-000" > "$demo/server.log" 2>&1 &
+"$equifl" --config "$config" server --schema "$demo/data/client-000" \
+  --report "$demo/report.html" > "$demo/server.log" 2>&1 &
 server=$!
 trap 'kill $server ${clients[*]:-} 2>/dev/null || true' EXIT
 port=""
@@ -44,4 +45,5 @@ echo "== per-round results (from $demo/run/history.db; val: each round's startin
 sed -n '/^ *round /,$p' "$demo/server.log"
 echo "== each client's final model on its own test split"
 grep -h "final model on the local test split" "$demo"/client-*.log
+echo "== every round's fairness report: $demo/run/report.jsonl; plots: $demo/report.html"
 exit $status
