@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
+#include "client/fairness_weights.h"
 #include "client/local_trainer.h"
 #include "client/model_state.h"
 #include "client/shard_dataset.h"
@@ -77,10 +78,6 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
       views.push_back(modality.name);
     }
   }
-  const auto name = [](const std::vector<std::string>& names, int64_t index) {
-    return index >= 0 && index < static_cast<int64_t>(names.size()) ? names[index]
-                                                                    : std::to_string(index);
-  };
   fairness::StatisticsTable table;
   for (const std::string& view : views) {
     bool known = view == "fusion";
@@ -98,8 +95,8 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
                             client::Evaluate(model, dataset, modality_view));
     for (const client::GroupCellStatistics& group : result.groups) {
       fairness::GroupStatistics& statistics =
-          table[fairness::Cell{name(shard.manifest().languages, group.language), view, ""}]
-               [name(shard.manifest().groups, group.group)];
+          table[fairness::Cell{client::NameOf(shard.manifest().languages, group.language), view,
+                               ""}][client::NameOf(shard.manifest().groups, group.group)];
       statistics.loss_sum = group.loss_sum;
       statistics.count = static_cast<uint64_t>(group.count);
       statistics.num_classes = static_cast<uint32_t>(model->options().num_classes);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
+#include "test_groups.h"
 
 namespace equifl::fairness {
 namespace {
@@ -15,20 +16,6 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
 constexpr double kTolerance = 1e-12;
-
-//! A group whose confusion matrix is `rows` (rows[true][predicted]); count = its total.
-GroupStatistics Group(const std::vector<std::vector<uint64_t>>& rows, double loss_sum) {
-  GroupStatistics statistics;
-  statistics.loss_sum = loss_sum;
-  statistics.num_classes = static_cast<uint32_t>(rows.size());
-  for (const auto& row : rows) {
-    for (uint64_t n : row) {
-      statistics.confusion.push_back(n);
-      statistics.count += n;
-    }
-  }
-  return statistics;
-}
 
 // Cells, in table order, with their group mean losses and gaps:
 //   de/fusion: f [[2,0],[0,2]] loss 2/4 = 0.5, m [[1,1],[1,2]] loss 5/5 = 1.0 -> gap 0.5

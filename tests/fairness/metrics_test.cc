@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "test_groups.h"
+
 namespace equifl::fairness {
 namespace {
 
@@ -12,20 +14,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr double kTolerance = 1e-12;
-
-//! A group whose confusion matrix is `rows` (rows[true][predicted]); count = its total.
-GroupStatistics Group(const std::vector<std::vector<uint64_t>>& rows, double loss_sum = 0) {
-  GroupStatistics statistics;
-  statistics.loss_sum = loss_sum;
-  statistics.num_classes = static_cast<uint32_t>(rows.size());
-  for (const auto& row : rows) {
-    for (uint64_t n : row) {
-      statistics.confusion.push_back(n);
-      statistics.count += n;
-    }
-  }
-  return statistics;
-}
 
 //! A group that kept losses but no confusion counts.
 GroupStatistics LossOnly(double loss_sum, uint64_t count) {
