@@ -63,6 +63,13 @@ void ToProto(const std::vector<GroupCellStatistics>& groups, int64_t num_classes
 // The view of every modality, whose cells the training statistics fill.
 constexpr char kFusionView[] = "fusion";
 
+// Whether `view` names one of the model's modalities (a single-modality view).
+bool IsModalityOf(const MultimodalModel& model, const std::string& view) {
+  const auto& modalities = model->options().modalities;
+  return std::any_of(modalities.begin(), modalities.end(),
+                     [&](const auto& modality) { return modality.name == view; });
+}
+
 // Evaluates `model` on `dataset` in every view the directive names ("fusion" when
 // it names none; views of modalities the model lacks are skipped) into
 // `statistics`; returns the fusion view's result.
@@ -74,12 +81,7 @@ absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dat
   EQUIFL_ASSIGN_OR_RETURN(EvaluationResult fusion, Evaluate(model, dataset));
   ToProto(fusion.groups, num_classes, options, kFusionView, statistics);
   for (const std::string& view : directive.views()) {
-    if (view == kFusionView) continue;
-    const auto& modalities = model->options().modalities;
-    if (std::none_of(modalities.begin(), modalities.end(),
-                     [&](const auto& modality) { return modality.name == view; })) {
-      continue;
-    }
+    if (view == kFusionView || !IsModalityOf(model, view)) continue;
     EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
                             Evaluate(model, dataset, ModalityView::Only(view)));
     ToProto(result.groups, num_classes, options, view, statistics);
@@ -230,7 +232,7 @@ TrainerOptions WithTask(TrainerOptions trainer, const v1::TrainingHyperparameter
 
 // What the fairness method changes in a round's local training.
 struct FairTraining {
-  at::Tensor sample_weights;      //!< Per-sample loss weights; undefined for plain ERM.
+  at::Tensor sample_weights;  //!< Per-sample loss weights; undefined for plain ERM.
   //! ERM-MinMaxGAP's weights of single-modality cells, each an extra loss term.
   std::vector<ViewLossWeights> view_weights;
   double aggregation_weight = 0;  //!< Sent when > 0 (ERM-MinMaxGAP's n_k·exp(β·s_k)).
@@ -251,13 +253,8 @@ absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const D
           DirectiveSampleWeights(weights, train, options.languages, options.groups, kFusionView);
       fair.sample_weights = (directive_weights + 1).to(at::kFloat);
       if (directive.method() == v1::FAIRNESS_METHOD_MINMAX_GAP) {
-        const auto& modalities = model->options().modalities;
         for (const std::string& view : directive.views()) {
-          if (view == kFusionView ||
-              std::none_of(modalities.begin(), modalities.end(),
-                           [&](const auto& modality) { return modality.name == view; })) {
-            continue;
-          }
+          if (view == kFusionView || !IsModalityOf(model, view)) continue;
           at::Tensor view_weights =
               DirectiveSampleWeights(weights, train, options.languages, options.groups, view);
           if (view_weights.count_nonzero().item<int64_t>() == 0) continue;
