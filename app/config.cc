@@ -155,6 +155,26 @@ Handler Text(const Section& section, std::string& target) {
   };
 }
 
+// A list of non-empty names, non-empty unless `may_be_empty`; `what` describes it in
+// messages.
+Handler TextList(const Section& section, std::vector<std::string>& target, absl::string_view what,
+                 bool may_be_empty = false) {
+  return [&section, &target, what, may_be_empty](const YAML::Node& node,
+                                                 const std::string& key) -> absl::Status {
+    if (!node.IsSequence() || (node.size() == 0 && !may_be_empty)) {
+      return section.Error(node, absl::StrCat(key, " must be a ", may_be_empty ? "" : "non-empty ",
+                                              "list of ", what));
+    }
+    target.clear();
+    for (const YAML::Node& item : node) {
+      EQUIFL_ASSIGN_OR_RETURN(std::string name, ReadScalar(section, item, key));
+      if (name.empty()) return section.Error(item, absl::StrCat(key, " holds an empty name"));
+      target.push_back(name);
+    }
+    return absl::OkStatus();
+  };
+}
+
 // A value chosen from `allowed` and turned into `target` by `parse`.
 template <typename T, typename Parse>
 Handler Choice(const Section& section, T& target, std::span<const absl::string_view> allowed,
@@ -247,8 +267,12 @@ absl::Status ReadTraining(const Section& section, client::TrainerOptions& traini
 absl::Status ReadModel(const Section& section, ModelConfig& model) {
   static constexpr absl::string_view kEncoders[] = {"conv", "transformer"};
   static constexpr absl::string_view kFusions[] = {"cross_attention", "concat"};
+  static constexpr absl::string_view kArchitectures[] = {"multimodal", "linear"};
   client::ModelOptions& options = model.options;
   return section.ForEachKey({
+      {"architecture",
+       Choice(section, options.architecture, kArchitectures,
+              [](const std::string& name) { return client::ParseArchitecture(name); })},
       {"hidden_size",
        Unsigned(section, options.hidden_size, 1, client::ModelOptions::kMaxHiddenSize)},
       {"encoder", Choice(section, options.encoder, kEncoders,
@@ -284,20 +308,85 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
       {"q", Real(section, fairness.q, 0, 100)},
       {"group_learning_rate", Real(section, fairness.group_learning_rate, 1e-12, kHuge)},
       {"fairfed_beta", Real(section, fairness.fairfed_beta, 0, kHuge)},
-      {"views",
+      {"views", TextList(section, fairness.views, "views, e.g. [fusion, video]")},
+  });
+}
+
+absl::Status ReadSimData(const Section& section, sim::SimulationOptions& simulation) {
+  static constexpr absl::string_view kSources[] = {"synthetic", "shards"};
+  sim::SyntheticDataOptions& data = simulation.synthetic;
+  return section.ForEachKey({
+      {"source", Choice(section, simulation.source, kSources,
+                        [](const std::string& name) { return sim::ParseDataSource(name); })},
+      {"path", Text(section, simulation.path)},
+      {"samples", Unsigned(section, data.samples_per_client, 0, 100'000'000)},
+      {"seed", Unsigned(section, data.seed, 0, UINT64_MAX)},
+      {"labels", TextList(section, data.labels, "class names")},
+      {"groups", TextList(section, data.groups, "group names")},
+      {"group_attribute", Text(section, data.group_attribute)},
+      {"languages", TextList(section, data.languages, "language codes")},
+      {"modalities", TextList(section, data.modalities, "modalities: video, audio, text")},
+      {"video_level", Boolean(section, data.video_level)},
+      {"frames", Unsigned(section, data.frames, 1, 65536)},
+      {"video_dim", Unsigned(section, data.video_dim, 1, 65536)},
+      {"audio_dim", Unsigned(section, data.audio_dim, 1, 65536)},
+      {"text_dim", Unsigned(section, data.text_dim, 1, 65536)},
+      {"signal", Real(section, data.signal, 0, 1e6)},
+      {"label_noise", Real(section, data.label_noise, 0, 1)},
+      {"group_shift", Real(section, data.group_shift, 0, 1e6)},
+      {"language_shift", Real(section, data.language_shift, 0, 1e6)},
+      {"minority_fraction", Real(section, data.minority_fraction, 0, 1)},
+      {"missing_rate", Real(section, data.missing_rate, 0, 0.99)},
+      {"train_fraction", Real(section, data.train_fraction, 0, 1)},
+      {"validation_fraction", Real(section, data.validation_fraction, 0, 1)},
+      {"biases",
        [&](const YAML::Node& node, const std::string& key) -> absl::Status {
-         if (!node.IsSequence() || node.size() == 0) {
-           return section.Error(
-               node, absl::StrCat(key, " must be a non-empty list of views, e.g. [fusion, video]"));
-         }
-         fairness.views.clear();
-         for (const YAML::Node& view : node) {
-           EQUIFL_ASSIGN_OR_RETURN(std::string name, ReadScalar(section, view, key));
-           if (name.empty()) return section.Error(view, absl::StrCat(key, " holds an empty name"));
-           fairness.views.push_back(name);
+         std::vector<std::string> texts;
+         EQUIFL_RETURN_IF_ERROR(
+             TextList(section, texts, "biases, e.g. [\"group=female,modality=video,signal=0.3\"]",
+                      /*may_be_empty=*/true)(node, key));
+         data.biases.clear();
+         for (const std::string& text : texts) {
+           absl::StatusOr<sim::CellBias> bias = sim::ParseCellBias(text);
+           if (!bias.ok())
+             return section.Error(node, absl::StrCat(key, ": ", bias.status().message()));
+           data.biases.push_back(*bias);
          }
          return absl::OkStatus();
        }},
+  });
+}
+
+absl::Status ReadSimPartition(const Section& section, sim::SimulationOptions& simulation) {
+  static constexpr absl::string_view kColumns[] = {"label", "group", "language"};
+  client::PartitionOptions& partition = simulation.partition;
+  return section.ForEachKey({
+      {"over", Choice(section, simulation.partition_column, kColumns,
+                      [](const std::string& name) { return sim::ParsePartitionColumn(name); })},
+      {"dirichlet_alpha", Real(section, partition.dirichlet_alpha, 0, 1e6)},
+      {"quantity_alpha", Real(section, partition.quantity_alpha, 0, 1e6)},
+      {"min_samples", Unsigned(section, partition.min_rows, 1, 1'000'000)},
+      {"seed", Unsigned(section, simulation.partition_seed, 0, UINT64_MAX)},
+  });
+}
+
+absl::Status ReadSim(const Section& section, sim::SimulationOptions& simulation) {
+  static constexpr absl::string_view kTransports[] = {"inprocess", "grpc"};
+  return section.ForEachKey({
+      {"clients", Unsigned(section, simulation.clients, 1, 1'000'000)},
+      {"data",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadSimData(Section(node, key, section.source()), simulation);
+       }},
+      {"partition",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadSimPartition(Section(node, key, section.source()), simulation);
+       }},
+      {"devices", Text(section, simulation.devices)},
+      {"concurrency", Unsigned(section, simulation.concurrency, 0, 1024)},
+      {"transport", Choice(section, simulation.transport, kTransports,
+                           [](const std::string& name) { return sim::ParseTransport(name); })},
+      {"listen", Text(section, simulation.listen)},
   });
 }
 
@@ -337,6 +426,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
        [&](const YAML::Node& node, const std::string& key) {
          return ReadFairness(Section(node, key, source), config.fairness);
        }},
+      {"sim",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadSim(Section(node, key, source), config.simulation);
+       }},
   }));
   // Local adversarial debiasing is the model's adversary head.
   if (config.fairness.method == fairness::FairnessMethod::kAdversarial) {
@@ -347,7 +440,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
                                         {"server", config.server.rounds.Validate()},
                                         {"server", config.server.optimizer.Validate()},
                                         {"training", config.training.Validate()},
-                                        {"fairness", config.fairness.Validate()}}) {
+                                        {"fairness", config.fairness.Validate()},
+                                        {"sim", config.simulation.Validate()}}) {
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": ", section, ": ", status.message()));

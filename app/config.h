@@ -19,6 +19,7 @@
 #include "protocol/chunk_encoder.h"
 #include "server/fairness_engine.h"
 #include "server/round_coordinator.h"
+#include "sim/simulation_options.h"
 
 namespace equifl::app {
 
@@ -50,6 +51,9 @@ struct Config {
   //! The `fairness` section: the method (ERM-MinMaxGAP or a baseline) and its
   //! knobs. method: adversarial also turns on model.adversary.
   server::FairnessOptions fairness;
+  //! The `sim` section: what `equifl sim` simulates (clients, data, partition,
+  //! devices, transport).
+  sim::SimulationOptions simulation;
 };
 
 //! The log levels accepted by `log.level` and `--log-level`, in order.

@@ -33,6 +33,9 @@ int RunServerCommand(const Config& config, const ServerCommand& command);
 //! Runs one client until the server finishes the run; returns the exit code.
 int RunClientCommand(const Config& config, const ClientCommand& command);
 
+//! The data schema in a shard folder (or its manifest.json) at `path`.
+absl::StatusOr<client::ShardManifest> ReadManifest(const std::string& path);
+
 //! The configured architecture (`model`), sized for the data `manifest` describes,
 //! with initial weights from model.seed.
 absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& manifest,

@@ -12,6 +12,7 @@
 #include "app/eval_command.h"
 #include "app/federated_commands.h"
 #include "app/self_check.h"
+#include "app/sim_command.h"
 #include "protocol/encoding.h"
 
 namespace {
@@ -73,7 +74,6 @@ int main(int argc, char** argv) {
                  "trace, debug, info, warn, error or off (default: log.level, or info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
-  const char* kPending = "(arrives with a later release; see the README's roadmap)";
   equifl::app::ServerCommand server_command;
   std::optional<std::string> server_address;
   std::optional<std::string> run_dir;
@@ -103,9 +103,35 @@ int main(int argc, char** argv) {
   client->add_option("--server", server_address, "host:port of the aggregator (server.address)");
   client->add_option("--id", client_command.client_id,
                      "the client id to ask for (letters, digits, '.', '_', '-')");
-  app.add_subcommand("sim", std::string("Simulate many clients and the aggregator in one "
-                                        "process ") +
-                                kPending);
+  equifl::app::SimCommand sim_command;
+  std::string sim_config_path;
+  CLI::App* sim = app.add_subcommand(
+      "sim",
+      "Simulate a federated run in one process: the aggregator and many virtual clients (the "
+      "sim section: clients, data, partition, devices), with the real server's and client's "
+      "round, aggregation, fairness and checkpoint code; or, with --worker, host a range of "
+      "virtual clients for an aggregator elsewhere. Logs at warn unless --log-level says "
+      "otherwise; progress goes to stdout");
+  sim->add_option("config", sim_config_path,
+                  "YAML configuration (as --config), e.g. sim/scenarios/iemocap_like.yaml")
+      ->check(CLI::ExistingFile);
+  sim->add_option("--transport", sim_command.transport,
+                  "inprocess (gRPC's in-process channel) or grpc (TCP on --listen); "
+                  "default sim.transport")
+      ->check(CLI::IsMember({"inprocess", "grpc"}));
+  sim->add_option("--listen", sim_command.listen,
+                  "host:port the aggregator listens on with --transport grpc (default "
+                  "sim.listen, 127.0.0.1:0 picks a free port)");
+  sim->add_option("--clients", sim_command.clients,
+                  "clients this process hosts: FIRST..LAST (indices, inclusive) or none "
+                  "(default: all; workers host the rest)");
+  sim->add_flag("--worker", sim_command.worker,
+                "host the --clients range for the aggregator at --connect; no aggregator here");
+  sim->add_option("--connect", sim_command.connect, "host:port of the aggregator, for --worker");
+  sim->add_flag("--resume", sim_command.resume,
+                "continue the run in the run folder from its last completed round");
+  sim->add_option("--report", sim_command.report, "write the run's HTML report here at the end");
+  sim->add_option("--run-dir", run_dir, "run folder (server.run_dir)");
   equifl::app::DataCommand data_command(app);
   equifl::app::EvalCommand eval_command;
   CLI::App* eval = app.add_subcommand(
@@ -139,6 +165,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   equifl::app::Config config;
+  if (!sim_config_path.empty()) config_path = sim_config_path;
   if (!config_path.empty()) {
     auto loaded = equifl::app::LoadConfig(config_path);
     if (!loaded.ok()) {
@@ -148,7 +175,9 @@ int main(int argc, char** argv) {
     }
     config = *std::move(loaded);
   }
-  ConfigureLogging(log_level.value_or(config.log_level));
+  // Thousands of virtual clients would flood the log at info; progress goes to stdout.
+  const bool quiet_sim = sim->parsed() && !log_level && config.log_level == "info";
+  ConfigureLogging(quiet_sim ? "warn" : log_level.value_or(config.log_level));
 
   if (server_address) config.server.address = *server_address;
   if (run_dir) config.server.run_dir = *run_dir;
@@ -157,6 +186,7 @@ int main(int argc, char** argv) {
   if (client->parsed()) return equifl::app::RunClientCommand(config, client_command);
   if (data_command.parsed()) return data_command.Run();
   if (eval->parsed()) return equifl::app::RunEvalCommand(config, eval_command);
+  if (sim->parsed()) return equifl::app::RunSimCommand(config, sim_command);
   for (const CLI::App* command : app.get_subcommands()) {
     spdlog::error("'equifl {}' is not available in equifl {} yet", command->get_name(),
                   EQUIFL_VERSION);

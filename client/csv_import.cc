@@ -384,9 +384,11 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
       summary.client_names.push_back(absl::StrCat(options.split_by, "=", value));
     }
   } else {
-    EQUIFL_ASSIGN_OR_RETURN(RowPartition partition,
-                            PartitionRows(labels, summary.labels.size(), options.clients,
-                                          options.dirichlet_alpha, engine));
+    EQUIFL_ASSIGN_OR_RETURN(
+        RowPartition partition,
+        PartitionRows(labels, summary.labels.size(),
+                      {.clients = options.clients, .dirichlet_alpha = options.dirichlet_alpha},
+                      engine));
     client_rows = std::move(partition.client_rows);
     summary.client_names = std::move(partition.client_names);
   }

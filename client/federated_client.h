@@ -15,24 +15,10 @@
 
 #include "absl/status/status.h"
 #include "client/dataset.h"
-#include "client/local_trainer.h"
 #include "client/multimodal_model.h"
-#include "equifl/v1/aggregator.grpc.pb.h"
-#include "protocol/chunk_encoder.h"
+#include "client/task_runner.h"
 
 namespace equifl::client {
-
-//! How a client takes part in a run.
-struct FederatedClientOptions {
-  std::string requested_client_id;  //!< Empty lets the server choose.
-  TrainerOptions trainer;           //!< Local defaults; the task's hyperparameters override.
-  protocol::CodecOptions upload;    //!< Chunk size; the task chooses the encoding.
-  //! Names of the shard's languages and groups, for the statistics' cells.
-  std::vector<std::string> languages;
-  std::vector<std::string> groups;
-  //! How long to keep trying to reach the server before giving up.
-  std::chrono::seconds connect_timeout{60};
-};
 
 //! What a finished run left on this client.
 struct ClientRunSummary {

@@ -3,18 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <queue>
 #include <system_error>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
 namespace equifl::client {
-namespace {
-
-constexpr int kMaxDirichletDraws = 1000;
-
-}  // namespace
-
 absl::Status ValidateRowSplit(int clients, double dirichlet_alpha, double train_fraction,
                               double validation_fraction) {
   if (clients < 0 || clients > 100'000) {
@@ -42,74 +38,116 @@ absl::Status ValidateRowSplit(int clients, double dirichlet_alpha, double train_
   return absl::OkStatus();
 }
 
-absl::StatusOr<RowPartition> PartitionRows(std::span<const int64_t> labels, size_t label_count,
-                                           int clients_wanted, double dirichlet_alpha,
+absl::Status PartitionOptions::Validate() const {
+  if (clients < 0 || clients > 1'000'000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("clients is ", clients, "; it must be in 1..1000000 (0: one)"));
+  }
+  for (const auto& [name, alpha] : {std::pair{"Dirichlet alpha", dirichlet_alpha},
+                                    std::pair{"quantity alpha", quantity_alpha}}) {
+    if (!(alpha >= 0) || !std::isfinite(alpha)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " is ", alpha, "; it must be positive (0: off)"));
+    }
+  }
+  if (dirichlet_alpha > 0 && clients < 2) {
+    return absl::InvalidArgumentError("a Dirichlet split needs the number of clients (2 or more)");
+  }
+  if (dirichlet_alpha > 0 && quantity_alpha > 0) {
+    return absl::InvalidArgumentError(
+        "quantity skew applies to random (IID) splits; a Dirichlet split already skews sizes");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Rows [begin, end) of `rows` dealt to the clients in `shares` (summing to 1).
+void DealByShares(const std::vector<size_t>& rows, const std::vector<double>& shares,
+                  std::vector<std::vector<size_t>>& client_rows) {
+  double cumulative = 0;
+  size_t begin = 0;
+  for (size_t client = 0; client < shares.size(); ++client) {
+    cumulative += shares[client];
+    const size_t end =
+        client + 1 == shares.size()
+            ? rows.size()
+            : std::min(rows.size(), static_cast<size_t>(std::llround(cumulative * rows.size())));
+    for (size_t at = begin; at < std::max(begin, end); ++at)
+      client_rows[client].push_back(rows[at]);
+    begin = std::max(begin, end);
+  }
+}
+
+// Gives every client with fewer than `min_rows` rows the last rows of the client
+// that currently has the most, so a skewed draw keeps its shape elsewhere.
+void TopUp(size_t min_rows, std::vector<std::vector<size_t>>& client_rows) {
+  std::priority_queue<std::pair<size_t, size_t>> largest;  // (rows, client)
+  for (size_t client = 0; client < client_rows.size(); ++client) {
+    largest.emplace(client_rows[client].size(), client);
+  }
+  for (std::vector<size_t>& rows : client_rows) {
+    while (rows.size() < min_rows) {
+      auto [size, donor] = largest.top();
+      largest.pop();
+      if (client_rows[donor].size() != size) {  // stale entry: re-queue the true size
+        largest.emplace(client_rows[donor].size(), donor);
+        continue;
+      }
+      rows.push_back(client_rows[donor].back());
+      client_rows[donor].pop_back();
+      largest.emplace(client_rows[donor].size(), donor);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<RowPartition> PartitionRows(std::span<const int64_t> column, size_t value_count,
+                                           const PartitionOptions& options,
                                            random::Engine& engine) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  const size_t clients = static_cast<size_t>(std::max(1, options.clients));
+  if (clients * options.min_rows > column.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(column.size(), " rows cannot give each of ", clients, " clients ",
+                     options.min_rows == 1 ? "one" : absl::StrCat(options.min_rows, " rows")));
+  }
   RowPartition partition;
   std::vector<std::vector<size_t>>& client_rows = partition.client_rows;
-  if (dirichlet_alpha > 0) {
-    if (clients_wanted < 2) {
-      return absl::InvalidArgumentError(
-          "a Dirichlet split needs the number of clients (2 or more)");
-    }
-    const size_t clients = static_cast<size_t>(clients_wanted);
-    std::vector<std::vector<size_t>> by_label(label_count);
-    for (size_t index = 0; index < labels.size(); ++index) {
-      if (labels[index] < 0 || static_cast<size_t>(labels[index]) >= label_count) {
-        return absl::InvalidArgumentError(absl::StrCat("row ", index, " has label ", labels[index],
-                                                       ", outside 0..", label_count - 1));
+  client_rows.assign(clients, {});
+  std::string kind;
+  if (options.dirichlet_alpha > 0) {
+    std::vector<std::vector<size_t>> by_value(value_count);
+    for (size_t index = 0; index < column.size(); ++index) {
+      if (column[index] < 0 || static_cast<size_t>(column[index]) >= value_count) {
+        return absl::InvalidArgumentError(absl::StrCat("row ", index, " has value ", column[index],
+                                                       ", outside 0..", value_count - 1));
       }
-      by_label[labels[index]].push_back(index);
+      by_value[column[index]].push_back(index);
     }
-    bool every_client_has_rows = false;
-    for (int draw = 0; draw < kMaxDirichletDraws && !every_client_has_rows; ++draw) {
-      client_rows.assign(clients, {});
-      for (std::vector<size_t> rows : by_label) {
-        random::Shuffle(engine, rows);
-        const std::vector<double> shares = random::Dirichlet(engine, dirichlet_alpha, clients);
-        double cumulative = 0;
-        size_t begin = 0;
-        for (size_t client = 0; client < clients; ++client) {
-          cumulative += shares[client];
-          const size_t end =
-              client + 1 == clients
-                  ? rows.size()
-                  : std::min(rows.size(),
-                             static_cast<size_t>(std::llround(cumulative * rows.size())));
-          for (size_t at = begin; at < std::max(begin, end); ++at) {
-            client_rows[client].push_back(rows[at]);
-          }
-          begin = std::max(begin, end);
-        }
+    for (std::vector<size_t>& rows : by_value) {
+      random::Shuffle(engine, rows);
+      DealByShares(rows, random::Dirichlet(engine, options.dirichlet_alpha, clients), client_rows);
+    }
+    kind = absl::StrCat("Dirichlet(", options.dirichlet_alpha, ")");
+  } else {
+    std::vector<size_t> order(column.size());
+    for (size_t index = 0; index < order.size(); ++index) order[index] = index;
+    random::Shuffle(engine, order);
+    if (options.quantity_alpha > 0) {
+      DealByShares(order, random::Dirichlet(engine, options.quantity_alpha, clients), client_rows);
+      kind = absl::StrCat("quantity-skewed(", options.quantity_alpha, ")");
+    } else {
+      for (size_t index = 0; index < order.size(); ++index) {
+        client_rows[index % clients].push_back(order[index]);
       }
-      every_client_has_rows = std::none_of(client_rows.begin(), client_rows.end(),
-                                           [](const auto& rows) { return rows.empty(); });
+      kind = "random";
     }
-    if (!every_client_has_rows) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "in ", kMaxDirichletDraws, " Dirichlet(", dirichlet_alpha, ") draws some of the ",
-          clients, " clients always got no rows; raise the alpha or lower the clients"));
-    }
-    for (size_t client = 0; client < clients; ++client) {
-      partition.client_names.push_back(
-          absl::StrCat("Dirichlet(", dirichlet_alpha, ") part ", client));
-    }
-    return partition;
   }
-  const size_t clients = static_cast<size_t>(std::max(1, clients_wanted));
-  if (clients > labels.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(labels.size(), " rows cannot give each of ", clients, " clients one"));
-  }
-  std::vector<size_t> order(labels.size());
-  for (size_t index = 0; index < order.size(); ++index) order[index] = index;
-  random::Shuffle(engine, order);
-  client_rows.resize(clients);
-  for (size_t index = 0; index < order.size(); ++index) {
-    client_rows[index % clients].push_back(order[index]);
-  }
+  TopUp(options.min_rows, client_rows);
   for (size_t client = 0; client < clients; ++client) {
-    partition.client_names.push_back(absl::StrCat("random part ", client));
+    partition.client_names.push_back(absl::StrCat(kind, " part ", client));
   }
   return partition;
 }

@@ -30,13 +30,28 @@ struct RowPartition {
   std::vector<std::string> client_names;         //!< E.g. "Dirichlet(0.5) part 1".
 };
 
-//! With `dirichlet_alpha` > 0 (and `clients` >= 2), each label's rows go to the
-//! clients in Dirichlet(alpha) shares, redrawn until every client has a row; else
-//! the rows are shuffled and dealt out to max(1, clients) clients. An error when the
-//! rows cannot give every client one.
-absl::StatusOr<RowPartition> PartitionRows(std::span<const int64_t> labels, size_t label_count,
-                                           int clients, double dirichlet_alpha,
-                                           random::Engine& engine);
+//! How rows are spread over clients (importers and `equifl sim` share it).
+struct PartitionOptions {
+  int clients = 0;  //!< Clients to fill, 0..1000000 (0: one).
+  //! > 0: the rows of each value of the partitioned column (labels, groups or
+  //! languages) go to the clients in Dirichlet(alpha) shares (Hsu et al. 2019); small
+  //! alpha gives each client few values. 0: rows are shuffled and dealt out (IID).
+  double dirichlet_alpha = 0;
+  //! > 0, IID only: client sizes in Dirichlet(quantity_alpha) shares, the quantity
+  //! skew of Li et al. (NIID-Bench, 2022); 0: equal sizes.
+  double quantity_alpha = 0;
+  //! Every client ends with at least this many rows: after the draw, short clients
+  //! take rows from the client that has the most.
+  size_t min_rows = 1;
+
+  //! OK, or which option is out of range and what is allowed.
+  absl::Status Validate() const;
+};
+
+//! Spreads the rows of `column` (each value in [0, value_count)) over clients as
+//! `options` say. An error when the rows cannot give every client min_rows.
+absl::StatusOr<RowPartition> PartitionRows(std::span<const int64_t> column, size_t value_count,
+                                           const PartitionOptions& options, random::Engine& engine);
 
 //! Sorts and shuffles one client's `rows` and returns the split of each position:
 //! the first round(n * train_fraction) train, the next round(n * validation_fraction)

@@ -9,6 +9,8 @@
 namespace equifl::client {
 namespace {
 
+constexpr internal::EnumName<Architecture> kArchitectures[] = {
+    {Architecture::kMultimodal, "multimodal"}, {Architecture::kLinear, "linear"}};
 constexpr internal::EnumName<ModalityKind> kModalityKinds[] = {
     {ModalityKind::kSequence, "sequence"}, {ModalityKind::kVector, "vector"}};
 constexpr internal::EnumName<EncoderKind> kEncoderKinds[] = {
@@ -23,6 +25,12 @@ absl::Status OutOfRange(absl::string_view field, int64_t value, int64_t low, int
 
 }  // namespace
 
+absl::string_view ArchitectureName(Architecture architecture) {
+  return internal::NameOf(kArchitectures, architecture);
+}
+absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name) {
+  return internal::Parse(kArchitectures, "architecture", name);
+}
 absl::string_view ModalityKindName(ModalityKind kind) {
   return internal::NameOf(kModalityKinds, kind);
 }
@@ -71,6 +79,16 @@ absl::Status ModelOptions::Validate() const {
       return OutOfRange(absl::StrCat("modality '", modality.name, "' input_dim"),
                         modality.input_dim, 1, kMaxInputDim);
     }
+  }
+  if (internal::NameOf(kArchitectures, architecture) == internal::kUnknownName) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model architecture is ", static_cast<int>(architecture),
+                     "; allowed: ", internal::AllowedNames(kArchitectures)));
+  }
+  if (architecture == Architecture::kLinear && adversary) {
+    return absl::InvalidArgumentError(
+        "the adversary head needs model architecture multimodal; the linear model has no "
+        "representation to debias");
   }
   if (hidden_size < 1 || hidden_size > kMaxHiddenSize) {
     return OutOfRange("hidden_size", hidden_size, 1, kMaxHiddenSize);

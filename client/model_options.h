@@ -17,6 +17,15 @@
 
 namespace equifl::client {
 
+//! What the model is.
+enum class Architecture {
+  kMultimodal,  //!< Encoders per modality, fusion, an MLP task head (the default).
+  //! Multinomial logistic regression over the concatenated features (sequences as
+  //! the mean of their valid frames, missing modalities as zeros): FLUTE's benchmark
+  //! model and a fast baseline for large simulations.
+  kLinear,
+};
+
 //! The shape of one modality's features.
 enum class ModalityKind {
   kSequence,  //!< Frames [N, T, D] with per-sample lengths (video, audio, token embeddings).
@@ -35,7 +44,10 @@ enum class FusionKind {
   kConcat,          //!< Concatenation (zeros for missing modalities) and a projection.
 };
 
-//! "sequence" / "vector", and back; the parse error lists the allowed names.
+//! "multimodal" / "linear", and back; the parse error lists the allowed names.
+absl::string_view ArchitectureName(Architecture architecture);
+absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name);
+//! "sequence" / "vector", and back.
 absl::string_view ModalityKindName(ModalityKind kind);
 absl::StatusOr<ModalityKind> ParseModalityKind(absl::string_view name);
 //! "conv" / "transformer", and back.
@@ -54,11 +66,13 @@ struct ModalitySpec {
 
 //! The architecture of MultimodalModel.
 struct ModelOptions {
-  std::vector<ModalitySpec> modalities;      //!< At least one; names unique, no '.'.
-  int64_t hidden_size = 128;                 //!< H: every encoder maps to [B, H].
-  EncoderKind encoder = EncoderKind::kConv;  //!< Encoder of sequence modalities.
-  int64_t encoder_depth = 2;                 //!< Conv layers, transformer blocks or MLP layers.
-  int64_t conv_kernel_size = 3;              //!< Odd temporal kernel of the conv encoder.
+  std::vector<ModalitySpec> modalities;                   //!< At least one; names unique, no '.'.
+  Architecture architecture = Architecture::kMultimodal;  //!< kLinear ignores the rest but
+                                                          //!< classes, groups and dropout.
+  int64_t hidden_size = 128;                              //!< H: every encoder maps to [B, H].
+  EncoderKind encoder = EncoderKind::kConv;               //!< Encoder of sequence modalities.
+  int64_t encoder_depth = 2;     //!< Conv layers, transformer blocks or MLP layers.
+  int64_t conv_kernel_size = 3;  //!< Odd temporal kernel of the conv encoder.
   FusionKind fusion = FusionKind::kCrossAttention;  //!< How modalities are fused.
   int64_t attention_heads = 4;  //!< Heads of every attention layer; must divide H.
   double dropout = 0.1;         //!< Dropout probability in encoders, fusion and heads.

@@ -27,6 +27,14 @@ std::string ModalityNames(const ModelOptions& options) {
 }  // namespace
 
 MultimodalModelImpl::MultimodalModelImpl(const ModelOptions& options) : options_(options) {
+  if (options_.architecture == Architecture::kLinear) {
+    int64_t inputs = 0;
+    for (const ModalitySpec& modality : options_.modalities) inputs += modality.input_dim;
+    task_head_ = register_module(
+        "task_head", torch::nn::Sequential(torch::nn::Dropout(options_.dropout),
+                                           torch::nn::Linear(inputs, options_.num_classes)));
+    return;
+  }
   std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> named_encoders;
   for (const ModalitySpec& modality : options_.modalities) {
     encoders_.push_back(MakeModalityEncoder(modality, options_));
@@ -94,6 +102,27 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
   const at::Device on = device();
   const at::Tensor present = batch.present.to(on);
 
+  if (options_.architecture == Architecture::kLinear) {
+    std::vector<at::Tensor> inputs;
+    for (size_t m = 0; m < options_.modalities.size(); ++m) {
+      const int64_t column = BatchModalityIndex(batch, options_.modalities[m].name);
+      const ModalityFeatures& features = batch.modalities[column];
+      const at::Tensor seen = present.select(1, column).logical_and((*visible)[m]);  // [B]
+      at::Tensor values = features.values.to(on);
+      if (values.dim() == 3) {  // the mean of the valid frames
+        const at::Tensor lengths = features.lengths.to(on);
+        const at::Tensor valid =
+            torch::arange(values.size(1), torch::TensorOptions().device(on)).view({1, -1}) <
+            lengths.view({-1, 1});
+        values = (values * valid.unsqueeze(2)).sum(1) / lengths.clamp_min(1).view({-1, 1});
+      }
+      inputs.push_back(values.masked_fill(seen.logical_not().view({-1, 1}), 0.0));
+    }
+    ModelOutput output;
+    output.fused = torch::cat(inputs, 1);
+    output.logits = task_head_->forward(output.fused);
+    return output;
+  }
   std::vector<at::Tensor> tokens;
   std::vector<at::Tensor> token_present;
   for (size_t m = 0; m < encoders_.size(); ++m) {

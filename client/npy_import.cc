@@ -175,9 +175,11 @@ absl::StatusOr<NpyImport> BuildShardsFromNpy(const NpyImportArrays& arrays,
 
   // Rows to clients, then each client's shard.
   random::Engine engine = random::MakeEngine(options.seed, 0);
-  EQUIFL_ASSIGN_OR_RETURN(RowPartition partition,
-                          PartitionRows(labels, summary.labels.size(), options.clients,
-                                        options.dirichlet_alpha, engine));
+  EQUIFL_ASSIGN_OR_RETURN(
+      RowPartition partition,
+      PartitionRows(labels, summary.labels.size(),
+                    {.clients = options.clients, .dirichlet_alpha = options.dirichlet_alpha},
+                    engine));
   summary.client_names = std::move(partition.client_names);
   for (std::vector<size_t>& rows : partition.client_rows) {
     const std::vector<Split> splits =

@@ -22,10 +22,9 @@ at::Tensor View(std::span<const T> values, std::vector<int64_t> shape, int64_t f
 
 // Rows [first, first + count) of every column; `indices` (if defined) instead
 // gathers those rows with a copy.
-absl::StatusOr<Dataset> Build(const Shard& shard, int64_t first, int64_t count,
+absl::StatusOr<Dataset> Build(const ShardManifest& manifest, const ShardColumns& columns,
+                              absl::string_view source, int64_t first, int64_t count,
                               const at::Tensor& indices) {
-  const ShardManifest& manifest = shard.manifest();
-  const ShardColumns& columns = shard.columns();
   const int64_t modality_count = static_cast<int64_t>(manifest.modalities.size());
   auto rows = [&](at::Tensor tensor) {
     return indices.defined() ? tensor.index_select(0, indices) : tensor;
@@ -48,19 +47,24 @@ absl::StatusOr<Dataset> Build(const Shard& shard, int64_t first, int64_t count,
     dataset.group = rows(View(columns.group, {count}, first, at::kLong));
     dataset.language = rows(View(columns.language, {count}, first, at::kLong));
     if (absl::Status status = dataset.Validate(); !status.ok()) {
-      return absl::InternalError(absl::StrCat("shard ", shard.dir(), ": ", status.message()));
+      return absl::InternalError(absl::StrCat(source, ": ", status.message()));
     }
     return dataset;
   } catch (const c10::Error& error) {
     return absl::InternalError(
-        absl::StrCat("shard ", shard.dir(), ": LibTorch failed: ", error.what_without_backtrace()));
+        absl::StrCat(source, ": LibTorch failed: ", error.what_without_backtrace()));
   }
 }
 
 }  // namespace
 
 absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard) {
-  return Build(shard, 0, shard.manifest().num_samples, at::Tensor());
+  return DatasetFromColumns(shard.manifest(), shard.columns(), absl::StrCat("shard ", shard.dir()));
+}
+
+absl::StatusOr<Dataset> DatasetFromColumns(const ShardManifest& manifest,
+                                           const ShardColumns& columns, absl::string_view source) {
+  return Build(manifest, columns, source, 0, manifest.num_samples, at::Tensor());
 }
 
 absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split) {
@@ -72,11 +76,13 @@ absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split) {
   }
   const int64_t count = static_cast<int64_t>(rows.size());
   if (count == 0 || rows.back() - rows.front() + 1 == count) {
-    return Build(shard, count == 0 ? 0 : rows.front(), count, at::Tensor());
+    return Build(shard.manifest(), shard.columns(), absl::StrCat("shard ", shard.dir()),
+                 count == 0 ? 0 : rows.front(), count, at::Tensor());
   }
   // Not contiguous: view all rows, then gather.
   const at::Tensor indices = at::tensor(rows, at::TensorOptions().dtype(at::kLong));
-  return Build(shard, 0, shard.manifest().num_samples, indices);
+  return Build(shard.manifest(), shard.columns(), absl::StrCat("shard ", shard.dir()), 0,
+               shard.manifest().num_samples, indices);
 }
 
 }  // namespace equifl::client

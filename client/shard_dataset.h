@@ -12,6 +12,7 @@
 #define EQUIFL_CLIENT_SHARD_DATASET_H_
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "client/dataset.h"
 #include "client/shard.h"
 
@@ -22,6 +23,12 @@ absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard);
 
 //! The samples of `shard` in `split`, in stored order.
 absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split);
+
+//! Every sample of `columns`, laid out as `manifest` says, as views (no copy) of
+//! memory the caller keeps alive: a ShardData's vectors or a Shard's mapping.
+//! `source` prefixes error messages.
+absl::StatusOr<Dataset> DatasetFromColumns(const ShardManifest& manifest,
+                                           const ShardColumns& columns, absl::string_view source);
 
 }  // namespace equifl::client
 

@@ -196,22 +196,53 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext*, const v1::PollTaskReques
       response->set_retry_after_ms(100);
       break;
     case Assignment::Kind::kTrain:
-    case Assignment::Kind::kEvaluate: {
-      v1::Task* task = response->mutable_task();
-      *task->mutable_round() = Reference(assignment.round_id);
-      task->set_kind(assignment.kind == Assignment::Kind::kTrain ? v1::TASK_KIND_TRAIN
-                                                                 : v1::TASK_KIND_EVALUATE);
-      task->set_model_version(assignment.round_id - 1);
-      *task->mutable_hyperparameters() = options_.training;
-      task->mutable_hyperparameters()->set_seed(options_.training.seed() * 1000003 +
-                                                assignment.round_id);
-      task->set_upload_encoding(options_.upload_encoding);
-      *task->mutable_fairness() = fairness_.Directive();
-      task->set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
+    case Assignment::Kind::kEvaluate:
+      FillTask(assignment, *response->mutable_task());
       break;
-    }
   }
   return grpc::Status::OK;
+}
+
+grpc::Status Aggregator::PollTasks(grpc::ServerContext*, const v1::PollTasksRequest* request,
+                                   v1::PollTasksResponse* response) {
+  if (request->run_id() != options_.run_id) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("this server runs '", options_.run_id, "', not '",
+                                     request->run_id(), "'; join again"));
+  }
+  constexpr int kMaxClients = 100000;
+  if (request->client_ids_size() > kMaxClients) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("PollTasks lists ", request->client_ids_size(),
+                                     " clients; at most ", kMaxClients, " per call"));
+  }
+  const std::vector<std::string> client_ids(request->client_ids().begin(),
+                                            request->client_ids().end());
+  for (const auto& [client_id, assignment] :
+       coordinator_.WaitForAssignments(client_ids, options_.poll_timeout)) {
+    if (assignment.kind == Assignment::Kind::kFinished) {
+      response->set_run_finished(true);
+      return grpc::Status::OK;
+    }
+    v1::ClientTask* task = response->add_tasks();
+    task->set_client_id(client_id);
+    FillTask(assignment, *task->mutable_task());
+  }
+  if (response->tasks().empty()) response->set_retry_after_ms(100);
+  return grpc::Status::OK;
+}
+
+void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
+  *task.mutable_round() = Reference(assignment.round_id);
+  task.set_kind(assignment.kind == Assignment::Kind::kTrain ? v1::TASK_KIND_TRAIN
+                                                            : v1::TASK_KIND_EVALUATE);
+  task.set_model_version(assignment.round_id - 1);
+  *task.mutable_hyperparameters() = options_.training;
+  task.mutable_hyperparameters()->set_seed(options_.training.seed() * 1000003 +
+                                           assignment.round_id);
+  task.set_upload_encoding(options_.upload_encoding);
+  *task.mutable_fairness() = fairness_.Directive();
+  task.set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
 }
 
 grpc::Status Aggregator::DownloadModel(grpc::ServerContext*,
@@ -349,11 +380,13 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
       round_->pending.push_back({weight, std::move(buffer)});
       pending = true;
       if (round_->pending.size() >= FoldBatchSize()) FoldPending(*round_);
-      StatisticsSum own;
-      if (own.Add(header.validation_statistics()).ok()) {
-        round_->validation_by_client[header.client_id()] = own.ToTable();
+      if (fairness_.NeedsClientStatistics()) {
+        StatisticsSum own;
+        if (own.Add(header.validation_statistics()).ok()) {
+          round_->validation_by_client[header.client_id()] = own.ToTable();
+        }
+        round_->train_samples[header.client_id()] = header.num_train_samples();
       }
-      round_->train_samples[header.client_id()] = header.num_train_samples();
       return absl::OkStatus();
     });
   }

@@ -63,7 +63,8 @@ struct RoundSummary {
   StatisticsSum validation;               //!< Summed validation statistics of the model
                                           //!< the round started from; in the final
                                           //!< evaluation round, test statistics.
-  //! Each contributor's validation statistics (clients pooled in `validation`).
+  //! Each contributor's validation statistics (clients pooled in `validation`); only
+  //! kept for methods that need them (FairnessEngine::NeedsClientStatistics).
   std::map<std::string, fairness::StatisticsTable> validation_by_client;
   //! The fairness engine's state after the round (what the next round uses).
   FairnessState fairness;
@@ -103,6 +104,8 @@ class Aggregator final : public v1::Aggregator::Service {
                     v1::JoinResponse* response) override;
   grpc::Status PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
                         v1::PollTaskResponse* response) override;
+  grpc::Status PollTasks(grpc::ServerContext* context, const v1::PollTasksRequest* request,
+                         v1::PollTasksResponse* response) override;
   grpc::Status DownloadModel(grpc::ServerContext* context, const v1::DownloadModelRequest* request,
                              grpc::ServerWriter<v1::DownloadModelResponse>* writer) override;
   grpc::Status UploadUpdate(grpc::ServerContext* context,
@@ -132,6 +135,8 @@ class Aggregator final : public v1::Aggregator::Service {
   };
 
   v1::RoundReference Reference(uint64_t round_id) const;
+  //! The task of `assignment` (kTrain or kEvaluate) as clients receive it.
+  void FillTask(const Assignment& assignment, v1::Task& task);
   //! Takes a scratch buffer for one upload, waiting while max_concurrent_uploads
   //! buffers are in use; GiveBackBuffer returns it.
   std::vector<float> TakeBuffer();

@@ -60,6 +60,13 @@ class FairnessEngine {
   //! client's aggregation_weight when it sent one (> 0), else num_train_samples.
   double AggregationWeight(const std::string& client, const v1::UpdateHeader& header) const;
 
+  //! Whether OnRoundClosed needs each contributor's own statistics (FairFed's
+  //! client weights do); otherwise the aggregator keeps only sums, so its memory
+  //! does not grow with the number of clients.
+  bool NeedsClientStatistics() const {
+    return options_.method == fairness::FairnessMethod::kFairFed;
+  }
+
   //! Moves the state with a closed training round's summed statistics and each
   //! contributor's validation statistics and training-sample count.
   void OnRoundClosed(const fairness::StatisticsTable& train,

@@ -44,22 +44,50 @@ bool RoundCoordinator::IsJoined(const std::string& client_id) const {
   return joined_.contains(client_id);
 }
 
+std::optional<Assignment> RoundCoordinator::TakeTaskLocked(const std::string& client_id) {
+  if (phase_ != Phase::kCollecting ||
+      !std::binary_search(selected_.begin(), selected_.end(), client_id) ||
+      !tasked_.insert(client_id).second) {
+    return std::nullopt;
+  }
+  return Assignment{
+      IsEvaluationRound(open_round_) ? Assignment::Kind::kEvaluate : Assignment::Kind::kTrain,
+      open_round_, deadline_};
+}
+
 Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
                                                std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (phase_ == Phase::kFinished) return {Assignment::Kind::kFinished, 0, {}};
-    if (phase_ == Phase::kCollecting && !tasked_.contains(client_id) &&
-        std::find(selected_.begin(), selected_.end(), client_id) != selected_.end()) {
-      tasked_.insert(client_id);
-      return {
-          IsEvaluationRound(open_round_) ? Assignment::Kind::kEvaluate : Assignment::Kind::kTrain,
-          open_round_, deadline_};
-    }
+    if (std::optional<Assignment> task = TakeTaskLocked(client_id)) return *task;
     if (changed_.wait_until(lock, give_up) == std::cv_status::timeout) {
       return {Assignment::Kind::kWait, 0, {}};
     }
+  }
+}
+
+std::vector<std::pair<std::string, Assignment>> RoundCoordinator::WaitForAssignments(
+    const std::vector<std::string>& client_ids, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::pair<std::string, Assignment>> tasks;
+  // Tasks appear only when a round opens: scan each open round once, not at every
+  // commit (which would cost O(clients) per update).
+  uint64_t scanned_round = 0;
+  while (true) {
+    if (phase_ == Phase::kFinished) return {{"", {Assignment::Kind::kFinished, 0, {}}}};
+    if (phase_ == Phase::kCollecting && open_round_ != scanned_round) {
+      scanned_round = open_round_;
+      for (const std::string& client_id : client_ids) {
+        if (std::optional<Assignment> task = TakeTaskLocked(client_id)) {
+          tasks.emplace_back(client_id, *task);
+        }
+      }
+      if (!tasks.empty()) return tasks;
+    }
+    if (changed_.wait_until(lock, give_up) == std::cv_status::timeout) return {};
   }
 }
 
@@ -75,7 +103,7 @@ absl::Status RoundCoordinator::CheckUploadLocked(const std::string& client_id,
     return absl::PermissionDeniedError(
         absl::StrCat("client '", client_id, "' was not given a task in round ", round_id));
   }
-  if (std::find(committed_.begin(), committed_.end(), client_id) != committed_.end()) {
+  if (committed_set_.contains(client_id)) {
     return absl::AlreadyExistsError(
         absl::StrCat("client '", client_id, "' already sent its update for round ", round_id));
   }
@@ -96,6 +124,7 @@ absl::Status RoundCoordinator::TryCommit(const std::string& client_id, uint64_t 
     }
     if (absl::Status status = fold(); !status.ok()) return status;
     committed_.push_back(client_id);
+    committed_set_.insert(client_id);
   }
   changed_.notify_all();
   return absl::OkStatus();
@@ -126,6 +155,7 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound() {
   selected_ = std::move(candidates);
   tasked_.clear();
   committed_.clear();
+  committed_set_.clear();
   deadline_ = std::chrono::system_clock::now() + options_.round_deadline;
   phase_ = Phase::kCollecting;
   lock.unlock();

@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -74,6 +75,13 @@ class RoundCoordinator {
   //! called, otherwise kWait after at most `timeout`.
   Assignment WaitForAssignment(const std::string& client_id, std::chrono::milliseconds timeout);
 
+  //! Long poll for many clients (a simulation worker's): the tasks of the open round
+  //! for every client in `client_ids` that was selected and has not taken its task
+  //! yet, each with its client id; a single kFinished entry once the run is over;
+  //! empty after at most `timeout`. Costs O(|client_ids| log selected).
+  std::vector<std::pair<std::string, Assignment>> WaitForAssignments(
+      const std::vector<std::string>& client_ids, std::chrono::milliseconds timeout);
+
   //! Counts `client_id`'s update for `round_id` by running `fold` (which adds the
   //! decoded update to the round's aggregate) under the coordinator's lock. Refused,
   //! without running `fold`, when the round is not the open one, is closed, did not
@@ -106,6 +114,9 @@ class RoundCoordinator {
 
   absl::Status CheckUploadLocked(const std::string& client_id, uint64_t round_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  //! Hands `client_id` the open round's task if it is selected and untasked.
+  std::optional<Assignment> TakeTaskLocked(const std::string& client_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   size_t QuorumCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   //! Training rounds plus the evaluation round, if any.
   uint64_t TotalRounds() const { return options_.rounds + (options_.final_evaluation ? 1 : 0); }
@@ -118,9 +129,10 @@ class RoundCoordinator {
   uint64_t open_round_ ABSL_GUARDED_BY(mutex_) = 0;
   std::chrono::system_clock::time_point deadline_ ABSL_GUARDED_BY(mutex_);
   std::set<std::string> joined_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::string> selected_ ABSL_GUARDED_BY(mutex_);   //!< Of the open round.
-  std::set<std::string> tasked_ ABSL_GUARDED_BY(mutex_);        //!< Given the open round's task.
-  std::vector<std::string> committed_ ABSL_GUARDED_BY(mutex_);  //!< In commit order.
+  std::vector<std::string> selected_ ABSL_GUARDED_BY(mutex_);    //!< Of the open round, sorted.
+  std::set<std::string> tasked_ ABSL_GUARDED_BY(mutex_);         //!< Given the open round's task.
+  std::vector<std::string> committed_ ABSL_GUARDED_BY(mutex_);   //!< In commit order.
+  std::set<std::string> committed_set_ ABSL_GUARDED_BY(mutex_);  //!< The same, for lookups.
 };
 
 }  // namespace equifl::server

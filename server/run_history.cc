@@ -1,5 +1,7 @@
 #include "server/run_history.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -144,9 +146,10 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
     EQUIFL_ASSIGN_OR_RETURN(
         Statement participant,
         Statement::Prepare(database, "INSERT INTO participants VALUES (?, ?, ?)"));
+    const std::set<std::string> contributors(record.contributors.begin(),
+                                             record.contributors.end());
     for (const std::string& client : record.selected) {
-      const bool contributed = std::find(record.contributors.begin(), record.contributors.end(),
-                                         client) != record.contributors.end();
+      const bool contributed = contributors.contains(client);
       sqlite3_reset(participant.get());
       sqlite3_bind_int64(participant.get(), 1, static_cast<sqlite3_int64>(record.round_id));
       sqlite3_bind_text(participant.get(), 2, client.c_str(), -1, SQLITE_TRANSIENT);

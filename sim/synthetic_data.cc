@@ -1,6 +1,7 @@
 #include "sim/synthetic_data.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -34,7 +35,14 @@ int64_t Dim(const SyntheticDataOptions& options, int modality) {
   return modality == 0 ? options.video_dim : modality == 1 ? options.audio_dim : options.text_dim;
 }
 
-bool IsSequence(int modality) { return modality < 2; }
+bool IsSequence(const SyntheticDataOptions& options, int modality) {
+  return modality < 2 && !options.video_level;
+}
+
+bool IsGenerated(const SyntheticDataOptions& options, int modality) {
+  return std::find(options.modalities.begin(), options.modalities.end(),
+                   kModalityNames[modality]) != options.modalities.end();
+}
 
 absl::Status CheckNames(const std::vector<std::string>& names, absl::string_view what,
                         size_t minimum) {
@@ -175,8 +183,27 @@ absl::Status SyntheticDataOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(CheckRange(static_cast<double>(video_dim), 1, 65536, "video dim"));
   EQUIFL_RETURN_IF_ERROR(CheckRange(static_cast<double>(audio_dim), 1, 65536, "audio dim"));
   EQUIFL_RETURN_IF_ERROR(CheckRange(static_cast<double>(text_dim), 1, 65536, "text dim"));
-  const double floats_per_client = static_cast<double>(samples_per_client) *
-                                   static_cast<double>(frames * (video_dim + audio_dim) + text_dim);
+  if (modalities.empty()) {
+    return absl::InvalidArgumentError("no modalities; generate some of video, audio, text");
+  }
+  for (size_t index = 0; index < modalities.size(); ++index) {
+    const auto known =
+        std::find(std::begin(kModalityNames), std::end(kModalityNames), modalities[index]);
+    if (known == std::end(kModalityNames) ||
+        (index > 0 && std::find(std::begin(kModalityNames), std::end(kModalityNames),
+                                modalities[index - 1]) >= known)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("modalities '", absl::StrJoin(modalities, ","),
+                       "': name each of video, audio, text at most once, in that order"));
+    }
+  }
+  double floats_per_sample = 0;
+  for (int m = 0; m < kModalities; ++m) {
+    if (IsGenerated(*this, m)) {
+      floats_per_sample += static_cast<double>((IsSequence(*this, m) ? frames : 1) * Dim(*this, m));
+    }
+  }
+  const double floats_per_client = static_cast<double>(samples_per_client) * floats_per_sample;
   if (floats_per_client > double{1 << 30}) {
     return absl::InvalidArgumentError(absl::StrCat(
         "one client would hold ", floats_per_client * 4 / 1e9,
@@ -249,12 +276,20 @@ client::ShardData Generate(const SyntheticDataOptions& options, const World& wor
   random::Engine engine = random::MakeEngine(options.seed, 1 + static_cast<uint64_t>(client));
   client::ShardData data;
   client::ShardManifest& manifest = data.manifest;
+  // Generated modality m is column slot[m] of the shard; -1 when not generated.
+  std::array<int, kModalities> slot{};
+  std::vector<int> generated;
   for (int m = 0; m < kModalities; ++m) {
+    slot[m] = -1;
+    if (!IsGenerated(options, m)) continue;
+    slot[m] = static_cast<int>(generated.size());
+    generated.push_back(m);
     manifest.modalities.push_back(
         {kModalityNames[m],
-         IsSequence(m) ? client::ModalityKind::kSequence : client::ModalityKind::kVector,
-         IsSequence(m) ? options.frames : 0, Dim(options, m)});
+         IsSequence(options, m) ? client::ModalityKind::kSequence : client::ModalityKind::kVector,
+         IsSequence(options, m) ? options.frames : 0, Dim(options, m)});
   }
+  const int64_t columns = static_cast<int64_t>(generated.size());
   manifest.labels = options.labels;
   manifest.group_attribute = options.group_attribute;
   manifest.groups = options.groups;
@@ -291,14 +326,16 @@ client::ShardData Generate(const SyntheticDataOptions& options, const World& wor
   const int64_t shortest = std::clamp<int64_t>(
       static_cast<int64_t>(std::ceil(options.min_length_fraction * static_cast<double>(frames))), 1,
       frames);
-  data.features.resize(kModalities);
-  data.lengths.resize(kModalities);
-  for (int m = 0; m < kModalities; ++m) {
-    data.features[m].assign(static_cast<size_t>(samples * manifest.modalities[m].ValuesPerSample()),
-                            0.0f);
-    if (IsSequence(m)) data.lengths[m].assign(static_cast<size_t>(samples), 0);
+  data.features.resize(columns);
+  data.lengths.resize(columns);
+  for (int64_t column = 0; column < columns; ++column) {
+    data.features[column].assign(
+        static_cast<size_t>(samples * manifest.modalities[column].ValuesPerSample()), 0.0f);
+    if (IsSequence(options, generated[column])) {
+      data.lengths[column].assign(static_cast<size_t>(samples), 0);
+    }
   }
-  data.present.assign(static_cast<size_t>(samples * kModalities), 0);
+  data.present.assign(static_cast<size_t>(samples * columns), 0);
   std::vector<double> base;
   for (int64_t n = 0; n < samples; ++n) {
     const int64_t label = static_cast<int64_t>(random::UniformIndex(engine, label_count));
@@ -310,14 +347,17 @@ client::ShardData Generate(const SyntheticDataOptions& options, const World& wor
     data.label.push_back(label);
     data.language.push_back(language);
 
-    std::array<bool, kModalities> present{};
-    for (bool& here : present) here = !random::Bernoulli(engine, options.missing_rate);
-    if (std::none_of(present.begin(), present.end(), [](bool here) { return here; })) {
-      present[random::UniformIndex(engine, kModalities)] = true;  // never a sample of nothing
+    std::vector<bool> present(generated.size());
+    for (size_t column = 0; column < present.size(); ++column) {
+      present[column] = !random::Bernoulli(engine, options.missing_rate);
     }
-    for (int m = 0; m < kModalities; ++m) {
-      if (!present[m]) continue;
-      data.present[n * kModalities + m] = 1;
+    if (std::none_of(present.begin(), present.end(), [](bool here) { return here; })) {
+      present[random::UniformIndex(engine, present.size())] = true;  // never a sample of nothing
+    }
+    for (int m : generated) {
+      const int column = slot[m];
+      if (!present[column]) continue;
+      data.present[n * columns + column] = 1;
       const double signal = world.signal[group][language][m];
       const double label_noise = world.label_noise[group][language][m];
       int64_t shown = label;
@@ -335,14 +375,22 @@ client::ShardData Generate(const SyntheticDataOptions& options, const World& wor
                   options.language_shift * language_shift[d] +
                   options.sample_noise * random::Normal(engine);
       }
-      float* out = data.features[m].data() + n * manifest.modalities[m].ValuesPerSample();
-      if (!IsSequence(m)) {
+      float* out = data.features[column].data() + n * manifest.modalities[column].ValuesPerSample();
+      if (m == 2) {
         for (int64_t d = 0; d < dim; ++d) out[d] = static_cast<float>(base[d]);
         continue;
       }
       const int64_t length =
           shortest + static_cast<int64_t>(random::UniformIndex(engine, frames - shortest + 1));
-      data.lengths[m][n] = length;
+      if (options.video_level) {
+        // The mean of `length` frames: frame noise shrinks by sqrt(length).
+        const double scale = options.frame_noise / std::sqrt(static_cast<double>(length));
+        for (int64_t d = 0; d < dim; ++d) {
+          out[d] = static_cast<float>(base[d] + scale * random::Normal(engine));
+        }
+        continue;
+      }
+      data.lengths[column][n] = length;
       for (int64_t t = 0; t < length; ++t) {
         for (int64_t d = 0; d < dim; ++d) {
           out[t * dim + d] =

@@ -67,6 +67,11 @@ struct SyntheticDataOptions {
   std::vector<std::string> groups = {"female", "male"};     //!< Sensitive groups.
   std::vector<std::string> languages = {"en", "de", "ja"};  //!< Language codes.
 
+  //! The modalities to generate, a subset of video, audio and text in that order.
+  std::vector<std::string> modalities = {"video", "audio", "text"};
+  //! Video and audio as one vector per sample (the mean of its frames), as
+  //! YouTube-8M publishes video-level features, instead of [T, D] sequences.
+  bool video_level = false;
   int64_t frames = 16;               //!< T of video and audio.
   int64_t video_dim = 32;            //!< D of a video frame.
   int64_t audio_dim = 32;            //!< D of an audio frame.

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 namespace equifl::app {
 namespace {
 
@@ -110,6 +112,84 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(fairness.group_learning_rate, defaults.fairness.group_learning_rate);
   EXPECT_EQ(fairness.fairfed_beta, defaults.fairness.fairfed_beta);
   EXPECT_EQ(fairness.views, defaults.fairness.views);
+  EXPECT_EQ(config->model.options.architecture, defaults.model.options.architecture);
+  const sim::SimulationOptions& simulation = config->simulation;
+  EXPECT_EQ(simulation.clients, defaults.simulation.clients);
+  EXPECT_EQ(simulation.source, defaults.simulation.source);
+  EXPECT_EQ(simulation.synthetic.samples_per_client,
+            defaults.simulation.synthetic.samples_per_client);
+  EXPECT_EQ(simulation.synthetic.seed, defaults.simulation.synthetic.seed);
+  EXPECT_EQ(simulation.synthetic.labels, defaults.simulation.synthetic.labels);
+  EXPECT_EQ(simulation.synthetic.modalities, defaults.simulation.synthetic.modalities);
+  EXPECT_EQ(simulation.synthetic.video_level, defaults.simulation.synthetic.video_level);
+  EXPECT_EQ(simulation.synthetic.frames, defaults.simulation.synthetic.frames);
+  EXPECT_EQ(simulation.synthetic.minority_fraction,
+            defaults.simulation.synthetic.minority_fraction);
+  EXPECT_EQ(simulation.synthetic.missing_rate, defaults.simulation.synthetic.missing_rate);
+  EXPECT_EQ(simulation.synthetic.train_fraction, defaults.simulation.synthetic.train_fraction);
+  EXPECT_EQ(simulation.synthetic.biases.size(), defaults.simulation.synthetic.biases.size());
+  EXPECT_EQ(simulation.partition_column, defaults.simulation.partition_column);
+  EXPECT_EQ(simulation.partition.dirichlet_alpha, defaults.simulation.partition.dirichlet_alpha);
+  EXPECT_EQ(simulation.partition.quantity_alpha, defaults.simulation.partition.quantity_alpha);
+  EXPECT_EQ(simulation.partition.min_rows, defaults.simulation.partition.min_rows);
+  EXPECT_EQ(simulation.devices, defaults.simulation.devices);
+  EXPECT_EQ(simulation.concurrency, defaults.simulation.concurrency);
+  EXPECT_EQ(simulation.transport, defaults.simulation.transport);
+  EXPECT_EQ(simulation.listen, defaults.simulation.listen);
+}
+
+TEST(ConfigTest, EveryScenarioParses) {
+  int scenarios = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(EQUIFL_SCENARIOS_DIR)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++scenarios;
+    absl::StatusOr<Config> config = LoadConfig(entry.path().string());
+    EXPECT_TRUE(config.ok()) << config.status();
+  }
+  EXPECT_GE(scenarios, 4);
+}
+
+TEST(ConfigTest, ReadsTheSimSection) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "model:\n  architecture: linear\n"
+      "sim:\n  clients: 1000\n  devices: cpu\n  concurrency: 3\n  transport: grpc\n"
+      "  listen: 0.0.0.0:7000\n"
+      "  data:\n    samples: 60000\n    labels: [a, b, c]\n    groups: [all]\n"
+      "    languages: [und]\n    modalities: [video]\n    video_level: true\n"
+      "    video_dim: 784\n    biases: []\n"
+      "  partition:\n    over: group\n    dirichlet_alpha: 0.3\n    min_samples: 5\n"
+      "    seed: 9\n",
+      "sim.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->model.options.architecture, client::Architecture::kLinear);
+  const sim::SimulationOptions& simulation = config->simulation;
+  EXPECT_EQ(simulation.clients, 1000);
+  EXPECT_EQ(simulation.concurrency, 3);
+  EXPECT_EQ(simulation.transport, sim::Transport::kGrpc);
+  EXPECT_EQ(simulation.listen, "0.0.0.0:7000");
+  EXPECT_EQ(simulation.synthetic.samples_per_client, 60000);
+  EXPECT_EQ(simulation.synthetic.labels, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(simulation.synthetic.modalities, std::vector<std::string>{"video"});
+  EXPECT_TRUE(simulation.synthetic.video_level);
+  EXPECT_EQ(simulation.synthetic.video_dim, 784);
+  EXPECT_TRUE(simulation.synthetic.biases.empty());
+  EXPECT_EQ(simulation.partition_column, sim::PartitionColumn::kGroup);
+  EXPECT_EQ(simulation.partition.dirichlet_alpha, 0.3);
+  EXPECT_EQ(simulation.partition.min_rows, 5u);
+  EXPECT_EQ(simulation.partition_seed, 9u);
+
+  const auto error = [](const std::string& text) {
+    return std::string(ParseConfig(text, "sim.yaml").status().message());
+  };
+  EXPECT_EQ(error("sim:\n  transport: udp\n"),
+            "sim.yaml:2: sim.transport is 'udp'; allowed values: inprocess, grpc");
+  EXPECT_THAT(error("sim:\n  partition:\n    over: age\n"),
+              HasSubstr("sim.partition.over is 'age'; allowed values: label, group, language"));
+  EXPECT_THAT(error("sim:\n  data:\n    biases: [\"group=nobody,signal=1\"]\n"),
+              HasSubstr("names group 'nobody'"));
+  EXPECT_THAT(error("sim:\n  data:\n    source: shards\n"), HasSubstr("sim.data.path is empty"));
+  EXPECT_THAT(error("sim:\n  data:\n    modalities: []\n"),
+              HasSubstr("sim.data.modalities must be a non-empty list"));
 }
 
 TEST(ConfigTest, ReadsTheFairnessSection) {

@@ -77,10 +77,21 @@ TEST(EquiflCommandTest, UnknownSubcommandAndBadFlagsAreUsageErrors) {
   EXPECT_NE(RunEquifl("selfcheck --parameters 0").exit_code, 0);
 }
 
-TEST(EquiflCommandTest, SubcommandsNotYetAvailableSaySoAndFail) {
-  const Outcome outcome = RunEquifl("sim");
-  EXPECT_EQ(outcome.exit_code, 2);
-  EXPECT_THAT(outcome.output, HasSubstr("'equifl sim' is not available"));
+TEST(EquiflCommandTest, SimExplainsItselfAndRefusesBadUsage) {
+  const Outcome help = RunEquifl("sim --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.output, HasSubstr("--worker"));
+  EXPECT_THAT(help.output, HasSubstr("FIRST..LAST"));
+  const Outcome no_address = RunEquifl("sim --worker --clients 0..9");
+  EXPECT_EQ(no_address.exit_code, 2);
+  EXPECT_THAT(no_address.output, HasSubstr("needs --connect HOST:PORT"));
+  const Outcome no_range = RunEquifl("sim --worker --connect 127.0.0.1:1");
+  EXPECT_EQ(no_range.exit_code, 2);
+  EXPECT_THAT(no_range.output, HasSubstr("needs --clients FIRST..LAST"));
+  const Outcome backwards = RunEquifl("sim --clients 7..3");
+  EXPECT_EQ(backwards.exit_code, 2);
+  EXPECT_THAT(backwards.output, HasSubstr("--clients '7..3' must be FIRST..LAST"));
+  EXPECT_NE(RunEquifl("sim --transport udp").exit_code, 0);
 }
 
 TEST(EquiflCommandTest, EvalNeedsACheckpointAndAShard) {

@@ -254,5 +254,54 @@ TEST(MultimodalModelTest, ModalityViewNames) {
   EXPECT_EQ((ModalityView{{"video", "text"}}).Name(), "video+text");
 }
 
+// The linear architecture is multinomial logistic regression over the concatenated
+// features: checked against the same sum computed by hand in float64, with the
+// mean over valid frames, absent modalities and a modality view as zeros.
+TEST(MultimodalModelTest, LinearArchitectureIsLogisticRegressionOverTheFeatures) {
+  ModelOptions options = SmallModelOptions();
+  options.architecture = ::equifl::client::Architecture::kLinear;
+  MultimodalModel model = MakeModel(options);
+  const Dataset batch = MakeSyntheticDataset({.samples = 12});
+  ASSERT_EQ(model->named_parameters().size(), 2u);  // one weight, one bias
+  const at::Tensor weight = model->named_parameters()["task_head.1.weight"].to(at::kDouble);
+  const at::Tensor bias = model->named_parameters()["task_head.1.bias"].to(at::kDouble);
+  ASSERT_EQ(weight.sizes(), (std::vector<int64_t>{3, testing::kVideoDim + testing::kTextDim}));
+
+  for (const ModalityView& view : {ModalityView::All(), ModalityView::Only("text")}) {
+    const at::Tensor logits = model->forward(batch, view).logits.to(at::kDouble);
+    for (int64_t n = 0; n < 12; ++n) {
+      std::vector<double> features;
+      const at::Tensor video = batch.modalities[0].values[n].to(at::kDouble);
+      const int64_t length = batch.modalities[0].lengths[n].item<int64_t>();
+      const bool video_seen = batch.present[n][0].item<bool>() && view.modalities.empty();
+      for (int64_t d = 0; d < testing::kVideoDim; ++d) {
+        double sum = 0;
+        for (int64_t t = 0; t < length; ++t) sum += video[t][d].item<double>();
+        features.push_back(video_seen && length > 0 ? sum / length : 0.0);
+      }
+      const bool text_seen = batch.present[n][1].item<bool>();
+      for (int64_t d = 0; d < testing::kTextDim; ++d) {
+        features.push_back(text_seen ? batch.modalities[1].values[n][d].item<double>() : 0.0);
+      }
+      for (int64_t c = 0; c < 3; ++c) {
+        double expected = bias[c].item<double>();
+        for (size_t i = 0; i < features.size(); ++i) {
+          expected += weight[c][static_cast<int64_t>(i)].item<double>() * features[i];
+        }
+        EXPECT_NEAR(logits[n][c].item<double>(), expected, 1e-4) << "sample " << n;
+      }
+    }
+  }
+}
+
+TEST(ModelOptionsTest, LinearArchitectureRefusesTheAdversary) {
+  ModelOptions options = SmallModelOptions();
+  options.architecture = ::equifl::client::Architecture::kLinear;
+  options.adversary = true;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("adversary head needs model architecture"));
+  EXPECT_EQ(ArchitectureName(::equifl::client::Architecture::kLinear), "linear");
+  EXPECT_THAT(ParseArchitecture("mlp").status().message(), HasSubstr("multimodal, linear"));
+}
+
 }  // namespace
 }  // namespace equifl::client

@@ -205,5 +205,56 @@ TEST(RoundOptionsTest, ValidateNamesTheField) {
   EXPECT_TRUE(RoundOptions().Validate().ok());
 }
 
+TEST(RoundCoordinatorTest, BatchPollHandsEachListedSelectedClientItsTaskOnce) {
+  RoundOptions options = Options(2, 6);
+  options.client_fraction = 0.5;
+  options.seed = 11;
+  RoundCoordinator coordinator(options, 0);
+  const std::vector<std::string> everyone = {"a", "b", "c", "d", "e", "f"};
+  for (const std::string& client : everyone) coordinator.Join(client);
+  // Nothing before a round opens: the poll times out empty.
+  EXPECT_TRUE(coordinator.WaitForAssignments(everyone, 20ms).empty());
+  ASSERT_EQ(coordinator.OpenNextRound(), 1u);
+
+  // A worker hosting a, b, c gets exactly its selected clients' tasks.
+  const std::vector<std::string> hosted = {"a", "b", "c"};
+  const auto tasks = coordinator.WaitForAssignments(hosted, 20ms);
+  std::vector<std::string> tasked;
+  for (const auto& [client, assignment] : tasks) {
+    EXPECT_EQ(assignment.kind, Assignment::Kind::kTrain);
+    EXPECT_EQ(assignment.round_id, 1u);
+    tasked.push_back(client);
+  }
+  // The rest of the selection (three of six) goes to the other worker.
+  const auto others = coordinator.WaitForAssignments({"d", "e", "f"}, 20ms);
+  EXPECT_EQ(tasks.size() + others.size(), 3u);
+  for (const auto& [client, assignment] : others) {
+    EXPECT_THAT(hosted, ::testing::Not(::testing::Contains(client)));
+  }
+  // Handed out once: polling again, by batch or one by one, yields nothing.
+  EXPECT_TRUE(coordinator.WaitForAssignments(everyone, 20ms).empty());
+  for (const std::string& client : tasked) {
+    EXPECT_EQ(coordinator.WaitForAssignment(client, 5ms).kind, Assignment::Kind::kWait);
+    EXPECT_TRUE(Commit(coordinator, client, 1).ok());
+  }
+
+  // A poll already waiting returns when the next round opens.
+  for (const auto& [client, assignment] : others) EXPECT_TRUE(Commit(coordinator, client, 1).ok());
+  auto next =
+      std::async(std::launch::async, [&] { return coordinator.WaitForAssignments(everyone, 5s); });
+  EXPECT_EQ(coordinator.AwaitClose().contributors.size(), 3u);
+  EXPECT_EQ(next.wait_for(50ms), std::future_status::timeout);
+  ASSERT_EQ(coordinator.OpenNextRound(), 2u);
+  ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+  const auto second = next.get();
+  EXPECT_EQ(second.size(), 3u);
+  for (const auto& [client, assignment] : second) EXPECT_EQ(assignment.round_id, 2u);
+
+  coordinator.Stop();
+  const auto finished = coordinator.WaitForAssignments(everyone, 20ms);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished.front().second.kind, Assignment::Kind::kFinished);
+}
+
 }  // namespace
 }  // namespace equifl::server

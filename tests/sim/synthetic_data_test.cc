@@ -229,6 +229,36 @@ TEST(SyntheticDataTest, OneLanguagePerClient) {
                           [](int64_t language) { return language == 2; }));
 }
 
+TEST(SyntheticDataTest, ModalitySubsetAndVideoLevelFeatures) {
+  SyntheticDataOptions options;
+  options.clients = 1;
+  options.samples_per_client = 3000;
+  options.missing_rate = 0;
+  options.modalities = {"video", "text"};
+  options.video_level = true;
+  options.video_dim = 24;
+  const client::ShardData data = Generate(options);
+  ASSERT_EQ(data.manifest.modalities.size(), 2u);
+  EXPECT_EQ(data.manifest.modalities[0].name, "video");
+  EXPECT_EQ(data.manifest.modalities[0].kind, client::ModalityKind::kVector);
+  EXPECT_EQ(data.manifest.modalities[1].name, "text");
+  EXPECT_EQ(data.features[0].size(), 3000u * 24);
+  EXPECT_TRUE(data.lengths[0].empty());
+  EXPECT_EQ(data.present.size(), 3000u * 2);
+  EXPECT_TRUE(data.manifest.Validate().ok()) << data.manifest.Validate();
+  // The planted bias survives in the video-level vectors: weak for female only.
+  const std::vector<double> video = NearestMeanAccuracy(data, 0);
+  EXPECT_GT(video[1], 0.5) << "male video";
+  EXPECT_LT(video[0], 0.35) << "female video";
+
+  options.modalities = {"text", "video"};
+  EXPECT_THAT(options.Validate().message(), HasSubstr("in that order"));
+  options.modalities = {"depth"};
+  EXPECT_THAT(options.Validate().message(), HasSubstr("at most once"));
+  options.modalities = {};
+  EXPECT_THAT(options.Validate().message(), HasSubstr("no modalities"));
+}
+
 TEST(SyntheticDataTest, ParsesBiasesAndRefusesBadOnes) {
   absl::StatusOr<CellBias> bias =
       ParseCellBias("group=female,language=ja,signal=0.2,label-noise=0.1");

@@ -1,0 +1,247 @@
+#include "app/aggregator_run.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "app/federated_commands.h"
+#include "base/status_macros.h"
+#include "client/model_state.h"
+#include "fairness/html_report.h"
+#include "protocol/torch_tensors.h"
+
+namespace equifl::app {
+namespace {
+
+constexpr int kExitFailure = 1;
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void RequestStop(int) { stop_requested = true; }
+
+std::string NewRunId() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &utc);
+  return absl::StrCat("run-", stamp, "-", ::getpid());
+}
+
+// The model and optimiser to start from: the run folder's last checkpoint with
+// --resume, else a fresh model (also saved as round 0).
+struct StartingPoint {
+  server::GlobalModel model;
+  aggregation::ServerOptimizer optimizer;
+  uint64_t completed_rounds = 0;
+};
+
+absl::StatusOr<StartingPoint> Start(const Config& config, bool resume,
+                                    const client::ShardManifest* schema,
+                                    server::RunFolder& folder) {
+  EQUIFL_ASSIGN_OR_RETURN(std::optional<server::RunFolder::Checkpoint> checkpoint,
+                          folder.LoadLatest());
+  if (resume && !checkpoint) {
+    return absl::NotFoundError(absl::StrCat("--resume: the run folder '", config.server.run_dir,
+                                            "' holds no checkpoint to resume from"));
+  }
+  if (!resume && checkpoint) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("the run folder '", config.server.run_dir, "' already holds run '",
+                     folder.run_id(), "'; pass --resume to continue it or choose another run_dir"));
+  }
+  if (checkpoint) {
+    EQUIFL_ASSIGN_OR_RETURN(
+        aggregation::ServerOptimizer optimizer,
+        aggregation::ServerOptimizer::Create(config.server.optimizer, checkpoint->model.size()));
+    if (!checkpoint->optimizer_state.empty()) {
+      EQUIFL_RETURN_IF_ERROR(optimizer.Restore(checkpoint->optimizer_state));
+    }
+    spdlog::info("resuming run '{}' after round {}", folder.run_id(), checkpoint->completed_rounds);
+    return StartingPoint{std::move(checkpoint->model), std::move(optimizer),
+                         checkpoint->completed_rounds};
+  }
+  if (schema == nullptr) {
+    return absl::InvalidArgumentError("a new run needs the data schema to size the model");
+  }
+  EQUIFL_ASSIGN_OR_RETURN(client::MultimodalModel model, BuildModel(*schema, config.model));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::NamedTensor> state,
+                          protocol::ToContiguousCpu(client::ExportState(*model)));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> views, protocol::ViewsOf(state));
+  EQUIFL_ASSIGN_OR_RETURN(server::GlobalModel global, server::GlobalModel::FromTensors(views));
+  EQUIFL_RETURN_IF_ERROR(folder.SaveInitialModel(global));
+  EQUIFL_ASSIGN_OR_RETURN(
+      aggregation::ServerOptimizer optimizer,
+      aggregation::ServerOptimizer::Create(config.server.optimizer, global.size()));
+  spdlog::info("new run '{}': model of {} parameters", folder.run_id(), global.size());
+  return StartingPoint{std::move(global), std::move(optimizer), 0};
+}
+
+server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::string& run_id) {
+  server::AggregatorOptions options;
+  options.run_id = run_id;
+  options.rounds = config.server.rounds;
+  options.download = config.codec;
+  options.upload_encoding = config.codec.encoding;
+  options.optimizer = config.server.optimizer;
+  options.max_concurrent_uploads = config.server.max_concurrent_uploads;
+  options.fairness = config.fairness;
+  const client::TrainerOptions& training = config.training;
+  v1::TrainingHyperparameters& task = options.training;
+  task.set_local_epochs(static_cast<uint32_t>(training.epochs));
+  task.set_local_steps(static_cast<uint32_t>(training.steps));
+  task.set_batch_size(static_cast<uint32_t>(training.batch_size));
+  task.set_learning_rate(training.learning_rate);
+  task.set_optimizer(std::string(client::OptimizerKindName(training.optimizer)));
+  task.set_weight_decay(training.weight_decay);
+  task.set_proximal_mu(training.proximal_mu);
+  task.set_seed(training.seed);
+  return options;
+}
+
+void PrintRunTable(const server::RunHistory& history, uint64_t training_rounds) {
+  absl::StatusOr<std::vector<server::RoundRecord>> rounds = history.Rounds();
+  if (!rounds.ok()) return;
+  std::printf("\n%6s %8s %8s %11s %10s %10s %10s %8s\n", "round", "clients", "samples",
+              "train loss", "val loss", "val acc", "val gap", "lambda");
+  for (const server::RoundRecord& round : *rounds) {
+    const std::string accuracy =
+        round.validation_accuracy ? absl::StrFormat("%.4f", *round.validation_accuracy) : "-";
+    if (round.round_id > training_rounds) {
+      std::printf("%6s %4zu/%-3zu %8llu %11s %10.4f %10s   (final model on the test splits)\n",
+                  "test", round.contributors.size(), round.selected.size(),
+                  static_cast<unsigned long long>(round.validation_samples), "-",
+                  round.validation_loss, accuracy.c_str());
+      continue;
+    }
+    std::printf("%6llu %4zu/%-3zu %8llu %11.4f %10.4f %10s %10.4f %8.3f\n",
+                static_cast<unsigned long long>(round.round_id), round.contributors.size(),
+                round.selected.size(), static_cast<unsigned long long>(round.train_samples),
+                round.train_loss, round.validation_loss, accuracy.c_str(), round.validation_gap,
+                round.fairness_lambda);
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+absl::Status RoundObservers::OnRoundClosed(const server::RoundSummary& summary,
+                                           const server::GlobalModel& model,
+                                           const aggregation::ServerOptimizer& optimizer) {
+  for (server::RoundObserver* observer : observers_) {
+    if (observer != nullptr)
+      EQUIFL_RETURN_IF_ERROR(observer->OnRoundClosed(summary, model, optimizer));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resume,
+                                                const client::ShardManifest* schema,
+                                                server::RoundObserver* also_tell) {
+  AggregatorRun run;
+  EQUIFL_ASSIGN_OR_RETURN(run.folder,
+                          server::RunFolder::Open(config.server.run_dir, resume ? "" : NewRunId()));
+  EQUIFL_ASSIGN_OR_RETURN(StartingPoint start, Start(config, resume, schema, *run.folder));
+  run.observers = std::make_unique<RoundObservers>(
+      std::vector<server::RoundObserver*>{run.folder.get(), also_tell});
+  EQUIFL_ASSIGN_OR_RETURN(
+      run.aggregator, server::Aggregator::Create(AggregatorOptionsFor(config, run.folder->run_id()),
+                                                 std::move(start.model), std::move(start.optimizer),
+                                                 start.completed_rounds, run.observers.get()));
+  if (start.completed_rounds > 0) {
+    // The controller continues from the λ the last completed round left.
+    absl::StatusOr<std::optional<server::RoundRecord>> last = run.folder->history().LastRound();
+    if (last.ok() && *last) run.aggregator->fairness().RestoreLambda((*last)->fairness_lambda);
+  }
+  return run;
+}
+
+grpc::ChannelArguments ModelChannelArguments() {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(static_cast<int>(protocol::DecoderLimits{}.max_chunk_bytes) +
+                                     (1 << 20));
+  return arguments;
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> ServeAggregator(server::Aggregator& aggregator,
+                                                              const std::string& address,
+                                                              int& port) {
+  grpc::ServerBuilder builder;
+  port = 0;
+  // Plaintext until the privacy issue brings mutual TLS.
+  if (!address.empty()) {
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  }
+  builder.SetMaxReceiveMessageSize(static_cast<int>(protocol::DecoderLimits{}.max_chunk_bytes) +
+                                   (1 << 20));
+  builder.RegisterService(&aggregator);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || (!address.empty() && port == 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot listen on '", address, "': is the address valid and the port free?"));
+  }
+  return server;
+}
+
+StopOnSignal::StopOnSignal(server::Aggregator& aggregator) {
+  std::signal(SIGINT, RequestStop);
+  std::signal(SIGTERM, RequestStop);
+  watcher_ = std::thread([this, &aggregator] {
+    while (!finished_) {
+      if (stop_requested) {
+        spdlog::warn("stopping: the open round ends without aggregation; resume with --resume");
+        aggregator.Stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+}
+
+StopOnSignal::~StopOnSignal() {
+  finished_ = true;
+  watcher_.join();
+}
+
+int FinishAggregatorRun(const Config& config, const AggregatorRun& run,
+                        const std::string& report_path, const absl::Status& ran) {
+  PrintRunTable(run.folder->history(), config.server.rounds.rounds);
+  if (!run.folder->last_fairness_table().empty()) {
+    std::printf("\nFairness of the %s (method %s):\n%s",
+                config.server.rounds.final_evaluation ? "final model on the test splits"
+                                                      : "last round's start model on validation",
+                std::string(fairness::FairnessMethodName(config.fairness.method)).c_str(),
+                run.folder->last_fairness_table().c_str());
+    std::fflush(stdout);
+  }
+  if (!report_path.empty()) {
+    const std::string lines = (std::filesystem::path(config.server.run_dir) / "report.jsonl");
+    absl::StatusOr<std::string> html = fairness::RenderHtmlReportFile(
+        lines, absl::StrCat("equifl run ", run.folder->run_id(), " (",
+                            fairness::FairnessMethodName(config.fairness.method), ")"));
+    std::ofstream file(report_path);
+    if (html.ok()) file << *html;
+    if (!html.ok() || !file) {
+      spdlog::error("cannot write the report '{}': {}", report_path,
+                    html.ok() ? "cannot write the file" : std::string(html.status().message()));
+      return kExitFailure;
+    }
+    std::printf("report written to %s\n", report_path.c_str());
+  }
+  if (!ran.ok()) {
+    spdlog::error("the run failed: {}", std::string(ran.message()));
+    return kExitFailure;
+  }
+  return 0;
+}
+
+}  // namespace equifl::app

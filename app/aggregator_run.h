@@ -1,0 +1,82 @@
+// The aggregator side of a run, shared by `equifl server` and `equifl sim`:
+// opening the run folder, starting a new run or resuming one, serving the
+// aggregator over gRPC, stopping on Ctrl-C, and the tables and report at the end.
+// Both commands go through these functions, so a simulated run writes the same
+// checkpoints, history and reports as a real one.
+#ifndef EQUIFL_APP_AGGREGATOR_RUN_H_
+#define EQUIFL_APP_AGGREGATOR_RUN_H_
+
+#include <grpcpp/server.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "app/config.h"
+#include "client/shard.h"
+#include "server/aggregator.h"
+#include "server/run_folder.h"
+
+namespace equifl::app {
+
+//! Tells several observers about each closed round, in order; the first failure
+//! stops the run.
+class RoundObservers final : public server::RoundObserver {
+ public:
+  explicit RoundObservers(std::vector<server::RoundObserver*> observers)
+      : observers_(std::move(observers)) {}
+  absl::Status OnRoundClosed(const server::RoundSummary& summary, const server::GlobalModel& model,
+                             const aggregation::ServerOptimizer& optimizer) override;
+
+ private:
+  std::vector<server::RoundObserver*> observers_;
+};
+
+//! An aggregator ready to Run, with the run folder it checkpoints into.
+struct AggregatorRun {
+  std::unique_ptr<server::RunFolder> folder;
+  std::unique_ptr<RoundObservers> observers;
+  std::unique_ptr<server::Aggregator> aggregator;
+};
+
+//! Opens config.server.run_dir and starts a new run with a model sized for
+//! `schema`, or resumes the folder's run from its last checkpoint (`resume`;
+//! `schema` may be null then). `also_tell` (may be null) hears of each round after
+//! the run folder has recorded it. Errors are the user's (exit code 2).
+absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resume,
+                                                const client::ShardManifest* schema,
+                                                server::RoundObserver* also_tell);
+
+//! Channel arguments that let a model chunk through (clients and virtual clients).
+grpc::ChannelArguments ModelChannelArguments();
+
+//! A gRPC server for `aggregator` on `address` ("host:port", port 0 picks one,
+//! empty: no port, for in-process channels only); `port` receives the port.
+absl::StatusOr<std::unique_ptr<grpc::Server>> ServeAggregator(server::Aggregator& aggregator,
+                                                              const std::string& address,
+                                                              int& port);
+
+//! While it lives, SIGINT and SIGTERM stop `aggregator` after the open round.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(server::Aggregator& aggregator);
+  ~StopOnSignal();
+
+ private:
+  std::atomic<bool> finished_{false};
+  std::thread watcher_;
+};
+
+//! After Run: prints the table of rounds and the final fairness table, writes the
+//! HTML report when `report_path` is set, and returns the exit code for `ran`.
+int FinishAggregatorRun(const Config& config, const AggregatorRun& run,
+                        const std::string& report_path, const absl::Status& ran);
+
+}  // namespace equifl::app
+
+#endif  // EQUIFL_APP_AGGREGATOR_RUN_H_

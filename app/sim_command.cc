@@ -1,0 +1,365 @@
+#include "app/sim_command.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "app/aggregator_run.h"
+#include "app/federated_commands.h"
+#include "base/status_macros.h"
+#include "sim/client_population.h"
+#include "sim/virtual_clients.h"
+
+namespace equifl::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// The clients this process hosts: [first, last], or none.
+struct ClientRange {
+  bool none = false;
+  int first = 0;
+  int last = -1;  // -1: the last client
+};
+
+absl::StatusOr<ClientRange> ParseClientRange(const std::string& text, int clients) {
+  if (text.empty()) return ClientRange{};
+  if (text == "none") return ClientRange{.none = true};
+  const std::vector<std::string> parts = absl::StrSplit(text, "..");
+  int first = 0;
+  int last = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &first) ||
+      !absl::SimpleAtoi(parts[1], &last) || first < 0 || first > last || last >= clients) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--clients '", text, "' must be FIRST..LAST with 0 <= FIRST <= LAST <= ", clients - 1,
+        " (client indices, inclusive), or none"));
+  }
+  return ClientRange{.first = first, .last = last};
+}
+
+// Peak resident memory of this process in bytes (Linux), 0 when unknown.
+int64_t PeakResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    int64_t kilobytes = 0;
+    if (line.rfind("VmHWM:", 0) == 0 &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(line.substr(6), "kB")),
+                         &kilobytes)) {
+      return kilobytes * 1024;
+    }
+  }
+  return 0;
+}
+
+std::string Seconds(double seconds) {
+  return seconds < 120 ? absl::StrFormat("%.1f s", seconds)
+                       : absl::StrFormat("%dm%02ds", static_cast<int>(seconds) / 60,
+                                         static_cast<int>(seconds) % 60);
+}
+
+// One line per closed round: clients, time, validation accuracy and MinMaxGAP, ETA.
+class ProgressPrinter final : public server::RoundObserver {
+ public:
+  explicit ProgressPrinter(uint32_t training_rounds)
+      : training_rounds_(training_rounds), started_(Clock::now()) {}
+
+  absl::Status OnRoundClosed(const server::RoundSummary& summary, const server::GlobalModel&,
+                             const aggregation::ServerOptimizer&) override {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    const std::optional<double> accuracy = summary.validation.accuracy();
+    const std::string accuracy_text = accuracy ? absl::StrFormat("%.4f", *accuracy) : "-";
+    if (summary.final_evaluation) {
+      std::printf("test   %6zu/%-6zu clients %8.2f s  test acc %s  loss %.4f\n",
+                  summary.contributors.size(), summary.selected.size(), summary.seconds,
+                  accuracy_text.c_str(), summary.validation.mean_loss());
+    } else {
+      ++rounds_seen_;
+      const double remaining = static_cast<double>(
+          training_rounds_ - std::min<uint64_t>(summary.round_id, training_rounds_));
+      std::printf(
+          "round %4llu/%-4u %6zu/%-6zu clients %8.2f s  val acc %s  MinMaxGAP %.4f  ETA %s\n",
+          static_cast<unsigned long long>(summary.round_id), training_rounds_,
+          summary.contributors.size(), summary.selected.size(), summary.seconds,
+          accuracy_text.c_str(), summary.fairness.validation_gap,
+          Seconds(elapsed / static_cast<double>(rounds_seen_) * remaining).c_str());
+    }
+    std::fflush(stdout);
+    return absl::OkStatus();
+  }
+
+ private:
+  const uint32_t training_rounds_;
+  const Clock::time_point started_;
+  uint64_t rounds_seen_ = 0;
+};
+
+// Prints how far a long round has come, every few seconds, until destroyed.
+class RoundTicker {
+ public:
+  explicit RoundTicker(const sim::HostProgress& progress)
+      : thread_([this, &progress] {
+          auto next = Clock::now() + std::chrono::seconds(5);
+          int64_t last_done = -1;
+          std::unique_lock lock(mutex_);
+          while (!stopped_) {
+            stop_.wait_until(lock, next);
+            if (stopped_) break;
+            next += std::chrono::seconds(5);
+            const int64_t start = progress.round_start;
+            const int64_t done = progress.done;
+            const int64_t received = progress.received;
+            if (done < received && done != last_done) {
+              std::printf("  round %llu: %lld of %lld client tasks done\n",
+                          static_cast<unsigned long long>(progress.round.load()),
+                          static_cast<long long>(std::max<int64_t>(0, done - start)),
+                          static_cast<long long>(received - start));
+              std::fflush(stdout);
+            } else if (progress.received == 0) {
+              std::printf("  %lld clients joined\n", static_cast<long long>(progress.joined));
+              std::fflush(stdout);
+            }
+            last_done = done;
+          }
+        }) {}
+
+  ~RoundTicker() {
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+    }
+    stop_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable stop_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+// The closing line: tasks, their rate, how busy the replicas were (the time they
+// spent in tasks over wall time times replicas: 1.0 is no idle replica), memory.
+void PrintHostSummary(const char* what, double seconds, const sim::HostProgress& progress,
+                      size_t replicas) {
+  const double done = static_cast<double>(progress.done.load());
+  std::printf(
+      "\n%s in %s: %lld client tasks here (%.1f per second, %lld not counted), replicas busy "
+      "%.0f%%, peak RSS %.1f MB\n",
+      what, Seconds(seconds).c_str(), static_cast<long long>(progress.done.load()),
+      done / std::max(seconds, 1e-9), static_cast<long long>(progress.not_counted.load()),
+      replicas == 0 ? 0.0
+                    : 100.0 * progress.task_seconds.load() /
+                          (std::max(seconds, 1e-9) * static_cast<double>(replicas)),
+      static_cast<double>(PeakResidentBytes()) / 1e6);
+  std::fflush(stdout);
+}
+
+client::FederatedClientOptions ClientOptionsFor(const Config& config,
+                                                const client::ShardManifest& manifest) {
+  client::FederatedClientOptions options;
+  options.trainer = config.training;
+  options.upload = config.codec;
+  options.languages = manifest.languages;
+  options.groups = manifest.groups;
+  return options;
+}
+
+absl::StatusOr<sim::VirtualClientOptions> HostOptionsFor(const Config& config,
+                                                         const sim::ClientPopulation& population,
+                                                         const ClientRange& range) {
+  sim::VirtualClientOptions options;
+  options.client = ClientOptionsFor(config, population.manifest());
+  EQUIFL_ASSIGN_OR_RETURN(options.devices, sim::ResolveDevices(config.simulation.devices));
+  options.concurrency = sim::ResolveConcurrency(config.simulation.concurrency, options.devices);
+  options.first = range.first;
+  options.last = range.last;
+  return options;
+}
+
+bool UsesGpu(const std::string& devices) {
+  absl::StatusOr<std::vector<std::string>> resolved = sim::ResolveDevices(devices);
+  return resolved.ok() && resolved->front() != "cpu";
+}
+
+void PrintPopulation(const Config& config, const sim::ClientPopulation& population,
+                     const sim::VirtualClientOptions* host) {
+  const sim::SimulationOptions& simulation = config.simulation;
+  std::string partition = "one client per shard";
+  if (simulation.source == sim::DataSource::kSynthetic || population.size() != 1) {
+    partition = simulation.partition.dirichlet_alpha > 0
+                    ? absl::StrFormat("Dirichlet(%g) over %s", simulation.partition.dirichlet_alpha,
+                                      sim::PartitionColumnName(simulation.partition_column))
+                : simulation.partition.quantity_alpha > 0
+                    ? absl::StrFormat("IID, quantity skew Dirichlet(%g)",
+                                      simulation.partition.quantity_alpha)
+                    : std::string("IID");
+  }
+  std::printf("equifl sim: %d virtual clients, %s data (%.1f MB in host memory), %s\n",
+              population.size(), std::string(sim::DataSourceName(simulation.source)).c_str(),
+              static_cast<double>(population.PoolBytes()) / 1e6, partition.c_str());
+  if (host != nullptr) {
+    std::printf("  training on %s, %d at once per device\n",
+                absl::StrJoin(host->devices, ", ").c_str(), host->concurrency);
+  }
+  std::fflush(stdout);
+}
+
+int RunWorker(const Config& config, const SimCommand& command,
+              const sim::ClientPopulation& population, const ClientRange& range) {
+  absl::StatusOr<sim::VirtualClientOptions> host = HostOptionsFor(config, population, range);
+  if (!host.ok()) {
+    spdlog::error("{}", std::string(host.status().message()));
+    return kExitUsage;
+  }
+  PrintPopulation(config, population, &*host);
+  std::printf("worker hosting clients %d..%d for the aggregator at %s\n", range.first,
+              range.last < 0 ? population.size() - 1 : range.last, command.connect.c_str());
+  std::fflush(stdout);
+  auto channel = grpc::CreateCustomChannel(command.connect, grpc::InsecureChannelCredentials(),
+                                           ModelChannelArguments());
+  sim::HostProgress progress;
+  const auto started = Clock::now();
+  absl::Status ran;
+  {
+    RoundTicker ticker(progress);
+    ran = sim::RunVirtualClients(
+        channel, population, [&] { return BuildModel(population.manifest(), config.model); }, *host,
+        progress);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  PrintHostSummary("worker ran", seconds, progress, host->devices.size() * host->concurrency);
+  if (!ran.ok()) {
+    spdlog::error("{}", std::string(ran.message()));
+    return kExitFailure;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunSimCommand(const Config& given, const SimCommand& command) {
+  Config config = given;
+  if (command.transport) {
+    absl::StatusOr<sim::Transport> transport = sim::ParseTransport(*command.transport);
+    if (!transport.ok()) {
+      spdlog::error("--transport: {}", std::string(transport.status().message()));
+      return kExitUsage;
+    }
+    config.simulation.transport = *transport;
+  }
+  if (command.listen) config.simulation.listen = *command.listen;
+  if (command.worker && command.connect.empty()) {
+    spdlog::error("equifl sim --worker needs --connect HOST:PORT, the aggregator's address");
+    return kExitUsage;
+  }
+  if (command.worker && (command.clients.empty() || command.clients == "none")) {
+    spdlog::error("equifl sim --worker needs --clients FIRST..LAST, the clients it hosts");
+    return kExitUsage;
+  }
+
+  absl::StatusOr<std::unique_ptr<sim::ClientPopulation>> population =
+      sim::ClientPopulation::Create(config.simulation, UsesGpu(config.simulation.devices));
+  if (!population.ok()) {
+    spdlog::error("{}", std::string(population.status().message()));
+    return kExitUsage;
+  }
+  absl::StatusOr<ClientRange> range = ParseClientRange(command.clients, (*population)->size());
+  if (!range.ok()) {
+    spdlog::error("{}", std::string(range.status().message()));
+    return kExitUsage;
+  }
+  if (command.worker) return RunWorker(config, command, **population, *range);
+
+  std::optional<sim::VirtualClientOptions> host;
+  if (!range->none) {
+    absl::StatusOr<sim::VirtualClientOptions> options =
+        HostOptionsFor(config, **population, *range);
+    if (!options.ok()) {
+      spdlog::error("{}", std::string(options.status().message()));
+      return kExitUsage;
+    }
+    host = *std::move(options);
+  }
+  PrintPopulation(config, **population, host ? &*host : nullptr);
+
+  // Every virtual client joins before the first round opens.
+  config.server.rounds.min_clients = static_cast<uint32_t>((*population)->size());
+  ProgressPrinter printer(config.server.rounds.rounds);
+  absl::StatusOr<AggregatorRun> run =
+      OpenAggregatorRun(config, command.resume, &(*population)->manifest(), &printer);
+  if (!run.ok()) {
+    spdlog::error("{}", std::string(run.status().message()));
+    return kExitUsage;
+  }
+  const bool over_tcp = config.simulation.transport == sim::Transport::kGrpc;
+  int port = 0;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      ServeAggregator(*run->aggregator, over_tcp ? config.simulation.listen : "", port);
+  if (!server.ok()) {
+    spdlog::error("{}", std::string(server.status().message()));
+    return kExitUsage;
+  }
+  std::shared_ptr<grpc::Channel> channel;
+  if (over_tcp) {
+    std::string host_name = config.simulation.listen.substr(0, config.simulation.listen.rfind(':'));
+    std::printf("aggregator listening on %s:%d (run '%s', run folder %s)\n", host_name.c_str(),
+                port, run->folder->run_id().c_str(), config.server.run_dir.c_str());
+    if (host_name == "0.0.0.0" || host_name == "[::]") host_name = "127.0.0.1";
+    channel =
+        grpc::CreateCustomChannel(absl::StrCat(host_name, ":", port),
+                                  grpc::InsecureChannelCredentials(), ModelChannelArguments());
+  } else {
+    channel = (*server)->InProcessChannel(ModelChannelArguments());
+    std::printf("run '%s', run folder %s\n", run->folder->run_id().c_str(),
+                config.server.run_dir.c_str());
+  }
+  std::fflush(stdout);
+
+  const auto started = Clock::now();
+  absl::Status ran;
+  sim::HostProgress progress;
+  absl::Status hosted;
+  {
+    StopOnSignal stop(*run->aggregator);
+    std::thread aggregator([&] { ran = run->aggregator->Run(); });
+    if (host) {
+      RoundTicker ticker(progress);
+      hosted = sim::RunVirtualClients(
+          channel, **population,
+          [&] { return BuildModel((*population)->manifest(), config.model); }, *host, progress);
+      if (!hosted.ok()) run->aggregator->Stop();
+    }
+    aggregator.join();
+  }
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const int exit_code = FinishAggregatorRun(config, *run, command.report, ran);
+  PrintHostSummary("simulated", seconds, progress,
+                   host ? host->devices.size() * host->concurrency : 0);
+  std::fflush(stdout);
+  if (!hosted.ok()) {
+    spdlog::error("the virtual clients failed: {}", std::string(hosted.message()));
+    return kExitFailure;
+  }
+  return exit_code;
+}
+
+}  // namespace equifl::app

@@ -1,0 +1,284 @@
+#include "client/task_runner.h"
+
+#include <ATen/ATen.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "client/fairness_weights.h"
+#include "client/model_state.h"
+#include "fairness/baselines.h"
+#include "protocol/tensor_stream.h"
+
+namespace equifl::client {
+
+bool IsLostServer(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::NOT_FOUND:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  const auto code = IsLostServer(status) ? absl::StatusCode::kUnavailable
+                                         : static_cast<absl::StatusCode>(status.error_code());
+  return absl::Status(code, absl::StrCat(what, ": ", status.error_message()));
+}
+
+namespace {
+
+// Appends to `statistics` the cells of `groups` in modality view `view`, named
+// after the shard's lists.
+void ToProto(const std::vector<GroupCellStatistics>& groups, int64_t num_classes,
+             const FederatedClientOptions& options, const std::string& view,
+             v1::GroupStatistics& statistics) {
+  for (const GroupCellStatistics& group : groups) {
+    v1::GroupCellStatistics* cell = statistics.add_cells();
+    cell->mutable_cell()->set_language(NameOf(options.languages, group.language));
+    cell->mutable_cell()->set_modality(view);
+    cell->set_group(NameOf(options.groups, group.group));
+    cell->set_loss_sum(group.loss_sum);
+    cell->set_sample_count(static_cast<uint64_t>(group.count));
+    cell->set_num_classes(static_cast<uint32_t>(num_classes));
+    for (int64_t count : group.confusion) cell->add_confusion(static_cast<uint64_t>(count));
+  }
+}
+
+// The view of every modality, whose cells the training statistics fill.
+constexpr char kFusionView[] = "fusion";
+
+// Whether `view` names one of the model's modalities (a single-modality view).
+bool IsModalityOf(const MultimodalModel& model, const std::string& view) {
+  const auto& modalities = model->options().modalities;
+  return std::any_of(modalities.begin(), modalities.end(),
+                     [&](const auto& modality) { return modality.name == view; });
+}
+
+// Evaluates `model` on `dataset` in every view the directive names ("fusion" when
+// it names none; views of modalities the model lacks are skipped) into
+// `statistics`; returns the fusion view's result.
+absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dataset& dataset,
+                                               const v1::FairnessDirective& directive,
+                                               const FederatedClientOptions& options,
+                                               v1::GroupStatistics& statistics) {
+  const int64_t num_classes = model->options().num_classes;
+  EQUIFL_ASSIGN_OR_RETURN(EvaluationResult fusion, Evaluate(model, dataset));
+  ToProto(fusion.groups, num_classes, options, kFusionView, statistics);
+  for (const std::string& view : directive.views()) {
+    if (view == kFusionView || !IsModalityOf(model, view)) continue;
+    EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
+                            Evaluate(model, dataset, ModalityView::Only(view)));
+    ToProto(result.groups, num_classes, options, view, statistics);
+  }
+  return fusion;
+}
+
+TrainerOptions WithTask(TrainerOptions trainer, const v1::TrainingHyperparameters& task) {
+  if (task.local_epochs() > 0 || task.local_steps() > 0) {
+    trainer.epochs = task.local_epochs();
+    trainer.steps = task.local_steps();
+  }
+  if (task.batch_size() > 0) trainer.batch_size = task.batch_size();
+  if (task.learning_rate() > 0) trainer.learning_rate = task.learning_rate();
+  if (!task.optimizer().empty()) {
+    if (absl::StatusOr<OptimizerKind> kind = ParseOptimizerKind(task.optimizer()); kind.ok()) {
+      trainer.optimizer = *kind;
+    }
+  }
+  trainer.weight_decay = task.weight_decay() > 0 ? task.weight_decay() : trainer.weight_decay;
+  trainer.proximal_mu = task.proximal_mu();
+  trainer.seed = task.seed();
+  return trainer;
+}
+
+// What the fairness method changes in a round's local training.
+struct FairTraining {
+  at::Tensor sample_weights;  //!< Per-sample loss weights; undefined for plain ERM.
+  //! ERM-MinMaxGAP's weights of single-modality cells, each an extra loss term.
+  std::vector<ViewLossWeights> view_weights;
+  double aggregation_weight = 0;  //!< Sent when > 0 (ERM-MinMaxGAP's n_k·exp(β·s_k)).
+  double loss_at_global = 0;      //!< q-FedAvg's F_k: training loss of the global model.
+};
+
+absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const Dataset& train,
+                                                 const v1::FairnessDirective& directive,
+                                                 const TrainerOptions& trainer,
+                                                 const FederatedClientOptions& options) {
+  FairTraining fair;
+  switch (directive.method()) {
+    case v1::FAIRNESS_METHOD_MINMAX_GAP:
+    case v1::FAIRNESS_METHOD_FEDMINMAX: {
+      const fairness::FairnessDirective weights = DirectiveFromProto(directive);
+      if (weights.weights.empty()) break;
+      const at::Tensor directive_weights =
+          DirectiveSampleWeights(weights, train, options.languages, options.groups, kFusionView);
+      fair.sample_weights = (directive_weights + 1).to(at::kFloat);
+      if (directive.method() == v1::FAIRNESS_METHOD_MINMAX_GAP) {
+        for (const std::string& view : directive.views()) {
+          if (view == kFusionView || !IsModalityOf(model, view)) continue;
+          at::Tensor view_weights =
+              DirectiveSampleWeights(weights, train, options.languages, options.groups, view);
+          if (view_weights.count_nonzero().item<int64_t>() == 0) continue;
+          fair.view_weights.push_back({ModalityView::Only(view), view_weights.to(at::kFloat)});
+        }
+        const double* data = directive_weights.data_ptr<double>();
+        const double score = fairness::CoverageScore(
+            weights, std::vector<double>(data, data + directive_weights.numel()));
+        fair.aggregation_weight =
+            static_cast<double>(train.size()) * std::exp(weights.aggregation_beta * score);
+      }
+      break;
+    }
+    case v1::FAIRNESS_METHOD_BALANCED:
+      fair.sample_weights = BalancedSampleWeights(train);
+      break;
+    case v1::FAIRNESS_METHOD_Q_FEDAVG: {
+      EQUIFL_ASSIGN_OR_RETURN(EvaluationResult at_global,
+                              Evaluate(model, train, ModalityView::All(), trainer.batch_size));
+      fair.loss_at_global = at_global.mean_loss;
+      break;
+    }
+    default:
+      break;
+  }
+  return fair;
+}
+
+// Downloads the task's model into `global` (CPU tensors of the model's state) and
+// loads it into the model.
+absl::Status Download(v1::Aggregator::StubInterface& stub, const ClientIdentity& identity,
+                      const v1::Task& task, MultimodalModel& model,
+                      std::vector<protocol::NamedTensor>& global) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  v1::DownloadModelRequest request;
+  *request.mutable_round() = task.round();
+  request.set_client_id(identity.client_id);
+  request.set_model_version(task.model_version());
+  auto reader = stub.DownloadModel(&context, request);
+  absl::StatusOr<v1::TensorManifest> manifest = protocol::ReadModelStream(
+      task.round(), *reader,
+      [&](const v1::TensorManifest&) { return protocol::MutableViewsOf(global); });
+  if (!manifest.ok()) context.TryCancel();
+  const grpc::Status finished = reader->Finish();
+  EQUIFL_RETURN_IF_ERROR(FromGrpc(finished, "downloading the global model"));
+  EQUIFL_RETURN_IF_ERROR(manifest.status());
+  return LoadState(*model, global);
+}
+
+absl::Status Upload(v1::Aggregator::StubInterface& stub, const ClientIdentity& identity,
+                    const v1::Task& task, const FederatedClientOptions& options,
+                    v1::UpdateHeader header, const std::vector<protocol::TensorView>& update) {
+  protocol::CodecOptions codec = options.upload;
+  codec.encoding = task.upload_encoding() == v1::ENCODING_UNSPECIFIED ? v1::ENCODING_FLOAT32
+                                                                      : task.upload_encoding();
+  EQUIFL_ASSIGN_OR_RETURN(protocol::ChunkEncoder encoder,
+                          protocol::ChunkEncoder::Create(update, codec));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  v1::UploadUpdateResponse response;
+  auto writer = stub.UploadUpdate(&context, &response);
+  header.set_client_id(identity.client_id);
+  const absl::Status written =
+      protocol::WriteUpdateStream(task.round(), std::move(header), encoder, *writer);
+  writer->WritesDone();
+  EQUIFL_RETURN_IF_ERROR(FromGrpc(writer->Finish(), "uploading the update"));
+  if (!response.accepted()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the server refused the update: ", response.message()));
+  }
+  return written;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
+                                    const ClientIdentity& identity, const v1::Task& task,
+                                    MultimodalModel& model, const ClientDatasets& data,
+                                    const FederatedClientOptions& options,
+                                    std::vector<protocol::NamedTensor>& global) {
+  TaskOutcome outcome;
+  // A server that restarted, or a round that closed before the update arrived,
+  // drops this round for this client; the run goes on.
+  const auto not_counted = [&](const absl::Status& status) -> absl::StatusOr<TaskOutcome> {
+    if (!absl::IsUnavailable(status) && !absl::IsFailedPrecondition(status)) return status;
+    outcome.not_counted = std::string(status.message());
+    return outcome;
+  };
+  if (absl::Status status = Download(stub, identity, task, model, global); !status.ok()) {
+    if (!absl::IsUnavailable(status)) return status;
+    return not_counted(status);
+  }
+  v1::UpdateHeader header;
+  header.set_model_version(task.model_version());
+
+  const v1::FairnessDirective& directive = task.fairness();
+  if (task.kind() == v1::TASK_KIND_EVALUATE) {
+    EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
+                            EvaluateViews(model, data.test, directive, options,
+                                          *header.mutable_validation_statistics()));
+    outcome.evaluated = true;
+    outcome.accuracy = result.accuracy;
+    outcome.loss = result.mean_loss;
+    if (absl::Status status = Upload(stub, identity, task, options, std::move(header), {});
+        !status.ok()) {
+      return not_counted(status);
+    }
+    outcome.counted = true;
+    return outcome;
+  }
+
+  const int64_t num_classes = model->options().num_classes;
+  EQUIFL_ASSIGN_OR_RETURN(EvaluationResult before,
+                          EvaluateViews(model, data.validation, directive, options,
+                                        *header.mutable_validation_statistics()));
+  outcome.accuracy = before.accuracy;
+  const TrainerOptions trainer = WithTask(options.trainer, task.hyperparameters());
+  EQUIFL_ASSIGN_OR_RETURN(FairTraining fair,
+                          PrepareFairTraining(model, data.train, directive, trainer, options));
+  EQUIFL_ASSIGN_OR_RETURN(TrainResult trained, Train(model, data.train, trainer,
+                                                     fair.sample_weights, fair.view_weights));
+  ToProto(trained.groups, num_classes, options, kFusionView, *header.mutable_train_statistics());
+  header.set_num_train_samples(static_cast<uint64_t>(trained.samples));
+  header.set_num_steps(static_cast<uint64_t>(trained.steps));
+  if (fair.aggregation_weight > 0) header.set_aggregation_weight(fair.aggregation_weight);
+  outcome.loss = trained.mean_loss;
+  outcome.steps = trained.steps;
+
+  // The update is the change the round made: local model minus global model.
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::NamedTensor> local,
+                          protocol::ToContiguousCpu(ExportState(*model)));
+  for (size_t i = 0; i < local.size(); ++i) local[i].tensor.sub_(global[i].tensor);
+  if (directive.method() == v1::FAIRNESS_METHOD_Q_FEDAVG) {
+    double squared_norm = 0;
+    for (const protocol::NamedTensor& tensor : local) {
+      if (tensor.tensor.is_floating_point()) {
+        squared_norm += tensor.tensor.to(at::kDouble).square().sum().item<double>();
+      }
+    }
+    const fairness::QFedAvgScaling scaling = fairness::ComputeQFedAvgScaling(
+        fair.loss_at_global, squared_norm, directive.q(), trainer.learning_rate);
+    for (protocol::NamedTensor& tensor : local) {
+      if (tensor.tensor.is_floating_point()) tensor.tensor.mul_(scaling.update_scale);
+    }
+    header.set_aggregation_weight(scaling.weight);
+  }
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
+  if (absl::Status status = Upload(stub, identity, task, options, std::move(header), update);
+      !status.ok()) {
+    return not_counted(status);
+  }
+  outcome.counted = true;
+  return outcome;
+}
+
+}  // namespace equifl::client

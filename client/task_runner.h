@@ -1,0 +1,86 @@
+// One task of a federated round on one client: download the global model, evaluate
+// it on the validation split, train with the round's fairness directive and upload
+// the update with its statistics; or, in the final evaluation round, evaluate on the
+// test split and upload the statistics.
+//
+// `equifl client` (one client per process) and `equifl sim` (many virtual clients
+// per process, each borrowing a model replica) both run tasks through RunTask, so a
+// simulated client does exactly what a real one does.
+#ifndef EQUIFL_CLIENT_TASK_RUNNER_H_
+#define EQUIFL_CLIENT_TASK_RUNNER_H_
+
+#include <grpcpp/support/status.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/dataset.h"
+#include "client/local_trainer.h"
+#include "client/multimodal_model.h"
+#include "equifl/v1/aggregator.grpc.pb.h"
+#include "protocol/chunk_encoder.h"
+#include "protocol/torch_tensors.h"
+
+namespace equifl::client {
+
+//! How a client takes part in a run.
+struct FederatedClientOptions {
+  std::string requested_client_id;  //!< Empty lets the server choose.
+  TrainerOptions trainer;           //!< Local defaults; the task's hyperparameters override.
+  protocol::CodecOptions upload;    //!< Chunk size; the task chooses the encoding.
+  //! Names of the shard's languages and groups, for the statistics' cells.
+  std::vector<std::string> languages;
+  std::vector<std::string> groups;
+  //! How long to keep trying to reach the server before giving up.
+  std::chrono::seconds connect_timeout{60};
+};
+
+//! A client's data, split as its shard is. The tensors must outlive the task.
+struct ClientDatasets {
+  const Dataset& train;
+  const Dataset& validation;
+  const Dataset& test;
+};
+
+//! Who a task is run as: the run and the id the server gave at Join.
+struct ClientIdentity {
+  std::string run_id;
+  std::string client_id;
+};
+
+//! What one task did.
+struct TaskOutcome {
+  bool counted = false;     //!< The server accepted the update or evaluation.
+  bool evaluated = false;   //!< A final-evaluation task (test split).
+  double accuracy = 0;      //!< Validation accuracy before training, or test accuracy.
+  double loss = 0;          //!< Mean loss of local training, or test loss.
+  int64_t steps = 0;        //!< Optimiser steps of local training.
+  std::string not_counted;  //!< Why the server did not count it, when !counted.
+};
+
+//! Runs `task` on `model` with `data`. `global` holds CPU tensors shaped like the
+//! model's state (ExportState) and receives the downloaded model. A server that
+//! went away or a round that closed before the upload is not an error: the outcome
+//! says it was not counted. Errors are a bad model, bad data or a refused task.
+absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
+                                    const ClientIdentity& identity, const v1::Task& task,
+                                    MultimodalModel& model, const ClientDatasets& data,
+                                    const FederatedClientOptions& options,
+                                    std::vector<protocol::NamedTensor>& global);
+
+//! Whether a call failed because the server went away (a connection that broke
+//! mid-call reads as CANCELLED or ABORTED) or restarted without knowing the client.
+bool IsLostServer(const grpc::Status& status);
+
+//! The call's status as absl's, prefixed with `what`; a lost server becomes
+//! Unavailable, which run loops survive by joining again.
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what);
+
+}  // namespace equifl::client
+
+#endif  // EQUIFL_CLIENT_TASK_RUNNER_H_

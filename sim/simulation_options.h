@@ -1,0 +1,79 @@
+// What `equifl sim` simulates: where the virtual clients' data comes from, how it
+// is spread over them, and where their training runs.
+//
+// Plain data, filled from the configuration's `sim` section; Validate() names the
+// bad field and what is allowed. The rounds, model, training and fairness method
+// are the same sections a real run reads.
+#ifndef EQUIFL_SIM_SIMULATION_OPTIONS_H_
+#define EQUIFL_SIM_SIMULATION_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/import_split.h"
+#include "sim/synthetic_data.h"
+
+namespace equifl::sim {
+
+//! Where the samples come from.
+enum class DataSource {
+  kSynthetic,  //!< One pool from the synthetic generator, spread over the clients.
+  //! Shards on disk at `path`: a folder of shards gives one virtual client per
+  //! shard; a single shard is spread over the clients like the synthetic pool.
+  kShards,
+};
+
+//! Which column a Dirichlet split skews.
+enum class PartitionColumn { kLabel, kGroup, kLanguage };
+
+//! How virtual clients talk to the aggregator.
+enum class Transport {
+  kInProcess,  //!< gRPC's in-process channel: the same service code, no sockets.
+  kGrpc,       //!< Real gRPC over TCP (loopback by default), as separate processes use.
+};
+
+//! "synthetic" / "shards", "label" / "group" / "language", "inprocess" / "grpc",
+//! and back; parse errors list the allowed names.
+absl::string_view DataSourceName(DataSource source);
+absl::StatusOr<DataSource> ParseDataSource(absl::string_view name);
+absl::string_view PartitionColumnName(PartitionColumn column);
+absl::StatusOr<PartitionColumn> ParsePartitionColumn(absl::string_view name);
+absl::string_view TransportName(Transport transport);
+absl::StatusOr<Transport> ParseTransport(absl::string_view name);
+
+struct SimulationOptions {
+  int clients = 100;  //!< Virtual clients, 1 to 1000000.
+
+  DataSource source = DataSource::kSynthetic;
+  std::string path;  //!< kShards: a shard folder, or a folder of shard folders.
+  //! kSynthetic: the generator's options. `samples_per_client` is the whole pool
+  //! (0: 60 per client); `clients` is ignored (one pool).
+  SyntheticDataOptions synthetic = DefaultSynthetic();
+
+  PartitionColumn partition_column = PartitionColumn::kLabel;  //!< What Dirichlet skews.
+  client::PartitionOptions partition = {.min_rows = 3};        //!< IID unless alpha > 0.
+  uint64_t partition_seed = 1;                                 //!< Seeds the spreading.
+
+  //! "auto" (every GPU LibTorch sees, else the CPU), "cpu", or a comma-separated
+  //! list of devices such as "cuda:0,cuda:1".
+  std::string devices = "auto";
+  //! Client trainings at once per device; 0: the CPU's cores on a CPU, 4 per GPU.
+  int concurrency = 0;
+
+  Transport transport = Transport::kInProcess;
+  std::string listen = "127.0.0.1:0";  //!< kGrpc: where the aggregator listens.
+
+  //! OK, or which option is out of range and what is allowed.
+  absl::Status Validate() const;
+
+  //! The generator's defaults with the pool's size left to `clients` (0).
+  static SyntheticDataOptions DefaultSynthetic();
+};
+
+}  // namespace equifl::sim
+
+#endif  // EQUIFL_SIM_SIMULATION_OPTIONS_H_

@@ -1,0 +1,293 @@
+#include "sim/virtual_clients.h"
+
+#include <ATen/Parallel.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "client/model_state.h"
+#include "protocol/torch_tensors.h"
+
+namespace equifl::sim {
+namespace {
+
+// Tasks waiting for a replica; Close() wakes every waiting replica to finish.
+class TaskQueue {
+ public:
+  struct Entry {
+    int client = 0;
+    v1::Task task;
+  };
+
+  void Push(Entry entry) {
+    {
+      std::lock_guard lock(mutex_);
+      entries_.push_back(std::move(entry));
+    }
+    ready_.notify_one();
+  }
+
+  // The next task; nullopt once closed.
+  std::optional<Entry> Pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return closed_ || !entries_.empty(); });
+    if (closed_) return std::nullopt;
+    Entry entry = std::move(entries_.front());
+    entries_.pop_front();
+    return entry;
+  }
+
+  void Close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Entry> entries_;
+  bool closed_ = false;
+};
+
+// The first error any replica met; the host stops at it.
+class FirstError {
+ public:
+  void Set(absl::Status status) {
+    std::lock_guard lock(mutex_);
+    if (status_.ok()) status_ = std::move(status);
+    failed_ = true;
+  }
+  bool failed() const { return failed_; }
+  absl::Status status() const {
+    std::lock_guard lock(mutex_);
+    return status_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  absl::Status status_;
+  std::atomic<bool> failed_{false};
+};
+
+struct Replica {
+  client::MultimodalModel model{nullptr};
+  std::vector<protocol::NamedTensor> global;  // Download scratch, CPU.
+  client::FederatedClientOptions options;     // The trainer's device is the replica's.
+};
+
+// Joins `client_id`, retrying while the aggregator is not up yet.
+absl::StatusOr<v1::JoinResponse> Join(v1::Aggregator::Stub& stub, const std::string& client_id,
+                                      int64_t train_samples, std::chrono::seconds connect_timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + connect_timeout;
+  while (true) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.set_wait_for_ready(true);
+    v1::JoinRequest request;
+    request.set_requested_client_id(client_id);
+    request.set_client_version(EQUIFL_VERSION);
+    request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples));
+    v1::JoinResponse response;
+    const grpc::Status status = stub.Join(&context, request, &response);
+    if (status.ok()) return response;
+    const bool retry =
+        client::IsLostServer(status) || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (!retry || std::chrono::steady_clock::now() > give_up) {
+      return client::FromGrpc(status, absl::StrCat("joining as '", client_id, "'"));
+    }
+  }
+}
+
+void RunReplica(v1::Aggregator::Stub& stub, const std::string& run_id,
+                const ClientPopulation& population, Replica& replica, TaskQueue& queue,
+                HostProgress& progress, FirstError& error) {
+  while (std::optional<TaskQueue::Entry> entry = queue.Pop()) {
+    const std::string& client_id = population.ClientId(entry->client);
+    absl::StatusOr<ClientData> data = population.Data(entry->client);
+    if (!data.ok()) {
+      error.Set(data.status());
+      break;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    absl::StatusOr<client::TaskOutcome> outcome = client::RunTask(
+        stub, {run_id, client_id}, entry->task, replica.model,
+        {data->train, data->validation, data->test}, replica.options, replica.global);
+    if (!outcome.ok()) {
+      error.Set(absl::Status(
+          outcome.status().code(),
+          absl::StrCat("virtual client ", client_id, ", round ", entry->task.round().round_id(),
+                       ": ", outcome.status().message())));
+      break;
+    }
+    if (!outcome->counted) {
+      ++progress.not_counted;
+      spdlog::warn("virtual client {}, round {}: not counted: {}", client_id,
+                   entry->task.round().round_id(), outcome->not_counted);
+    }
+    progress.task_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    ++progress.done;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ResolveDevices(const std::string& devices) {
+  if (devices == "auto") {
+    const int gpus = static_cast<int>(torch::cuda::device_count());
+    if (gpus == 0) return std::vector<std::string>{"cpu"};
+    std::vector<std::string> all;
+    for (int gpu = 0; gpu < gpus; ++gpu) all.push_back(absl::StrCat("cuda:", gpu));
+    return all;
+  }
+  std::vector<std::string> resolved;
+  for (absl::string_view part : absl::StrSplit(devices, ',', absl::SkipWhitespace())) {
+    const std::string name(absl::StripAsciiWhitespace(part));
+    std::optional<at::Device> device;
+    try {
+      device = at::Device(name);
+    } catch (const c10::Error&) {
+    }
+    if (!device || !(device->is_cpu() || device->is_cuda())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sim.devices names '", name,
+                       "'; allowed: auto, cpu, cuda, cuda:<index>, comma-separated"));
+    }
+    if (device->is_cuda()) {
+      const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+      if (device->index() >= gpus || gpus == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sim.devices names '", name, "' but LibTorch sees ", gpus, " GPUs"));
+      }
+    }
+    resolved.push_back(name);
+  }
+  if (resolved.empty()) return absl::InvalidArgumentError("sim.devices names no device");
+  return resolved;
+}
+
+int ResolveConcurrency(int requested, const std::vector<std::string>& devices) {
+  if (requested > 0) return requested;
+  const bool cpu_only = devices.size() == 1 && devices.front() == "cpu";
+  return cpu_only ? std::max(1, static_cast<int>(std::thread::hardware_concurrency())) : 4;
+}
+
+absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
+                               const ClientPopulation& population, const ModelFactory& make_model,
+                               const VirtualClientOptions& options, HostProgress& progress) {
+  const int first = options.first;
+  const int last = options.last < 0 ? population.size() - 1 : options.last;
+  if (first < 0 || first > last || last >= population.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "clients ", first, "..", last, " are outside the population's 0..", population.size() - 1));
+  }
+  if (options.devices.empty() || options.concurrency < 1) {
+    return absl::InvalidArgumentError("a virtual-client host needs a device and concurrency >= 1");
+  }
+  // Replicas first, on this thread: building a model seeds LibTorch's generator.
+  std::vector<Replica> replicas;
+  int cpu_replicas = 0;
+  for (const std::string& device : options.devices) {
+    for (int copy = 0; copy < options.concurrency; ++copy) {
+      Replica replica;
+      EQUIFL_ASSIGN_OR_RETURN(replica.model, make_model());
+      EQUIFL_ASSIGN_OR_RETURN(replica.global,
+                              protocol::ToContiguousCpu(client::ExportState(*replica.model)));
+      replica.options = options.client;
+      replica.options.trainer.device = device;
+      replicas.push_back(std::move(replica));
+      if (device == "cpu") ++cpu_replicas;
+    }
+  }
+  // CPU trainings share the cores instead of each spreading over all of them.
+  if (cpu_replicas > 0) {
+    at::set_num_threads(
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpu_replicas));
+  }
+
+  auto stub = v1::Aggregator::NewStub(channel);
+  std::string run_id;
+  std::chrono::milliseconds poll_timeout{10000};
+  std::vector<std::string> client_ids;
+  for (int index = first; index <= last; ++index) {
+    const std::string& client_id = population.ClientId(index);
+    EQUIFL_ASSIGN_OR_RETURN(
+        v1::JoinResponse joined,
+        Join(*stub, client_id, population.SplitSize(index, client::Split::kTrain),
+             options.client.connect_timeout));
+    if (joined.client_id() != client_id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the aggregator renamed virtual client '", client_id, "' to '", joined.client_id(), "'"));
+    }
+    run_id = joined.run_id();
+    poll_timeout = std::chrono::milliseconds(joined.poll_timeout_ms());
+    client_ids.push_back(client_id);
+    ++progress.joined;
+  }
+
+  TaskQueue queue;
+  FirstError error;
+  std::vector<std::thread> threads;
+  for (Replica& replica : replicas) {
+    threads.emplace_back([&, replica = &replica] {
+      RunReplica(*stub, run_id, population, *replica, queue, progress, error);
+    });
+  }
+  absl::Status polled = absl::OkStatus();
+  while (!error.failed()) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + poll_timeout +
+                         std::chrono::seconds(30));
+    v1::PollTasksRequest request;
+    request.set_run_id(run_id);
+    for (const std::string& client_id : client_ids) request.add_client_ids(client_id);
+    v1::PollTasksResponse response;
+    const grpc::Status status = stub->PollTasks(&context, request, &response);
+    if (!status.ok()) {
+      polled = client::FromGrpc(status, "polling for the virtual clients' tasks");
+      break;
+    }
+    if (response.run_finished()) break;
+    for (v1::ClientTask& task : *response.mutable_tasks()) {
+      const int index = population.IndexOf(task.client_id());
+      if (index < 0) {
+        polled = absl::InternalError(
+            absl::StrCat("the aggregator sent a task for unknown client '", task.client_id(), "'"));
+        break;
+      }
+      if (task.task().round().round_id() != progress.round) {
+        progress.round_start = progress.received.load();
+        progress.round = task.task().round().round_id();
+      }
+      ++progress.received;
+      queue.Push({index, std::move(*task.mutable_task())});
+    }
+    if (!polled.ok()) break;
+    if (response.tasks().empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(response.retry_after_ms()));
+    }
+  }
+  // The run is over (or failed): let the replicas finish what they hold.
+  while (polled.ok() && !error.failed() && progress.done < progress.received) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  queue.Close();
+  for (std::thread& thread : threads) thread.join();
+  if (error.failed()) return error.status();
+  return polled;
+}
+
+}  // namespace equifl::sim
