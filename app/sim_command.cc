@@ -31,16 +31,14 @@ using Clock = std::chrono::steady_clock;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-// The clients this process hosts: [first, last], or none.
+// The clients this process hosts: [first, last].
 struct ClientRange {
-  bool none = false;
   int first = 0;
   int last = -1;  // -1: the last client
 };
 
 absl::StatusOr<ClientRange> ParseClientRange(const std::string& text, int clients) {
   if (text.empty()) return ClientRange{};
-  if (text == "none") return ClientRange{.none = true};
   const std::vector<std::string> parts = absl::StrSplit(text, "..");
   int first = 0;
   int last = 0;
@@ -85,20 +83,21 @@ class ProgressPrinter final : public server::RoundObserver {
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     const std::optional<double> accuracy = summary.validation.accuracy();
     const std::string accuracy_text = accuracy ? absl::StrFormat("%.4f", *accuracy) : "-";
+    const std::string clients =
+        absl::StrFormat("%zu/%zu clients", summary.contributors.size(), summary.selected.size());
     if (summary.final_evaluation) {
-      std::printf("test   %6zu/%-6zu clients %8.2f s  test acc %s  loss %.4f\n",
-                  summary.contributors.size(), summary.selected.size(), summary.seconds,
-                  accuracy_text.c_str(), summary.validation.mean_loss());
+      std::printf("%-15s %21s %8.2f s  test acc %s  loss %.4f\n", "test", clients.c_str(),
+                  summary.seconds, accuracy_text.c_str(), summary.validation.mean_loss());
     } else {
       ++rounds_seen_;
       const double remaining = static_cast<double>(
           training_rounds_ - std::min<uint64_t>(summary.round_id, training_rounds_));
-      std::printf(
-          "round %4llu/%-4u %6zu/%-6zu clients %8.2f s  val acc %s  MinMaxGAP %.4f  ETA %s\n",
-          static_cast<unsigned long long>(summary.round_id), training_rounds_,
-          summary.contributors.size(), summary.selected.size(), summary.seconds,
-          accuracy_text.c_str(), summary.fairness.validation_gap,
-          Seconds(elapsed / static_cast<double>(rounds_seen_) * remaining).c_str());
+      const std::string round = absl::StrFormat(
+          "%llu/%u", static_cast<unsigned long long>(summary.round_id), training_rounds_);
+      std::printf("round %-9s %21s %8.2f s  val acc %s  MinMaxGAP %.4f  ETA %s\n", round.c_str(),
+                  clients.c_str(), summary.seconds, accuracy_text.c_str(),
+                  summary.fairness.validation_gap,
+                  Seconds(elapsed / static_cast<double>(rounds_seen_) * remaining).c_str());
     }
     std::fflush(stdout);
     return absl::OkStatus();
@@ -218,6 +217,13 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
   if (host != nullptr) {
     std::printf("  training on %s, %d at once per device\n",
                 absl::StrJoin(host->devices, ", ").c_str(), host->concurrency);
+    if (config.model.options.dropout > 0 && host->devices.size() * host->concurrency > 1) {
+      std::printf(
+          "  note: model.dropout %g with concurrent trainings is not bit-reproducible (LibTorch's "
+          "dropout draws from one generator per process); set model.dropout: 0 or "
+          "sim.concurrency: 1 to reproduce runs exactly\n",
+          config.model.options.dropout);
+    }
   }
   std::fflush(stdout);
 }
@@ -253,58 +259,14 @@ int RunWorker(const Config& config, const SimCommand& command,
   return 0;
 }
 
-}  // namespace
-
-int RunSimCommand(const Config& given, const SimCommand& command) {
+int RunAggregator(const Config& given, const SimCommand& command,
+                  const client::ShardManifest& schema, int clients,
+                  const sim::ClientPopulation* population, const sim::VirtualClientOptions* host) {
   Config config = given;
-  if (command.transport) {
-    absl::StatusOr<sim::Transport> transport = sim::ParseTransport(*command.transport);
-    if (!transport.ok()) {
-      spdlog::error("--transport: {}", std::string(transport.status().message()));
-      return kExitUsage;
-    }
-    config.simulation.transport = *transport;
-  }
-  if (command.listen) config.simulation.listen = *command.listen;
-  if (command.worker && command.connect.empty()) {
-    spdlog::error("equifl sim --worker needs --connect HOST:PORT, the aggregator's address");
-    return kExitUsage;
-  }
-  if (command.worker && (command.clients.empty() || command.clients == "none")) {
-    spdlog::error("equifl sim --worker needs --clients FIRST..LAST, the clients it hosts");
-    return kExitUsage;
-  }
-
-  absl::StatusOr<std::unique_ptr<sim::ClientPopulation>> population =
-      sim::ClientPopulation::Create(config.simulation, UsesGpu(config.simulation.devices));
-  if (!population.ok()) {
-    spdlog::error("{}", std::string(population.status().message()));
-    return kExitUsage;
-  }
-  absl::StatusOr<ClientRange> range = ParseClientRange(command.clients, (*population)->size());
-  if (!range.ok()) {
-    spdlog::error("{}", std::string(range.status().message()));
-    return kExitUsage;
-  }
-  if (command.worker) return RunWorker(config, command, **population, *range);
-
-  std::optional<sim::VirtualClientOptions> host;
-  if (!range->none) {
-    absl::StatusOr<sim::VirtualClientOptions> options =
-        HostOptionsFor(config, **population, *range);
-    if (!options.ok()) {
-      spdlog::error("{}", std::string(options.status().message()));
-      return kExitUsage;
-    }
-    host = *std::move(options);
-  }
-  PrintPopulation(config, **population, host ? &*host : nullptr);
-
   // Every virtual client joins before the first round opens.
-  config.server.rounds.min_clients = static_cast<uint32_t>((*population)->size());
+  config.server.rounds.min_clients = static_cast<uint32_t>(clients);
   ProgressPrinter printer(config.server.rounds.rounds);
-  absl::StatusOr<AggregatorRun> run =
-      OpenAggregatorRun(config, command.resume, &(*population)->manifest(), &printer);
+  absl::StatusOr<AggregatorRun> run = OpenAggregatorRun(config, command.resume, &schema, &printer);
   if (!run.ok()) {
     spdlog::error("{}", std::string(run.status().message()));
     return kExitUsage;
@@ -340,11 +302,10 @@ int RunSimCommand(const Config& given, const SimCommand& command) {
   {
     StopOnSignal stop(*run->aggregator);
     std::thread aggregator([&] { ran = run->aggregator->Run(); });
-    if (host) {
+    if (host != nullptr) {
       RoundTicker ticker(progress);
       hosted = sim::RunVirtualClients(
-          channel, **population,
-          [&] { return BuildModel((*population)->manifest(), config.model); }, *host, progress);
+          channel, *population, [&] { return BuildModel(schema, config.model); }, *host, progress);
       if (!hosted.ok()) run->aggregator->Stop();
     }
     aggregator.join();
@@ -360,6 +321,67 @@ int RunSimCommand(const Config& given, const SimCommand& command) {
     return kExitFailure;
   }
   return exit_code;
+}
+
+}  // namespace
+
+int RunSimCommand(const Config& given, const SimCommand& command) {
+  Config config = given;
+  if (command.transport) {
+    absl::StatusOr<sim::Transport> transport = sim::ParseTransport(*command.transport);
+    if (!transport.ok()) {
+      spdlog::error("--transport: {}", std::string(transport.status().message()));
+      return kExitUsage;
+    }
+    config.simulation.transport = *transport;
+  }
+  if (command.listen) config.simulation.listen = *command.listen;
+  if (command.worker && command.connect.empty()) {
+    spdlog::error("equifl sim --worker needs --connect HOST:PORT, the aggregator's address");
+    return kExitUsage;
+  }
+  if (command.worker && (command.clients.empty() || command.clients == "none")) {
+    spdlog::error("equifl sim --worker needs --clients FIRST..LAST, the clients it hosts");
+    return kExitUsage;
+  }
+
+  // An aggregator that hosts no clients needs only the data's schema, not its samples.
+  if (!command.worker && command.clients == "none") {
+    if (config.simulation.transport != sim::Transport::kGrpc) {
+      spdlog::error(
+          "--clients none leaves every client to workers, which reach the aggregator over "
+          "gRPC: add --transport grpc (and --listen HOST:PORT)");
+      return kExitUsage;
+    }
+    absl::StatusOr<sim::PopulationSchema> schema = sim::ClientPopulation::Schema(config.simulation);
+    if (!schema.ok()) {
+      spdlog::error("{}", std::string(schema.status().message()));
+      return kExitUsage;
+    }
+    std::printf("equifl sim: aggregator for %d virtual clients hosted by workers\n",
+                schema->clients);
+    return RunAggregator(config, command, schema->manifest, schema->clients, nullptr, nullptr);
+  }
+  absl::StatusOr<std::unique_ptr<sim::ClientPopulation>> population =
+      sim::ClientPopulation::Create(config.simulation, UsesGpu(config.simulation.devices));
+  if (!population.ok()) {
+    spdlog::error("{}", std::string(population.status().message()));
+    return kExitUsage;
+  }
+  absl::StatusOr<ClientRange> range = ParseClientRange(command.clients, (*population)->size());
+  if (!range.ok()) {
+    spdlog::error("{}", std::string(range.status().message()));
+    return kExitUsage;
+  }
+  if (command.worker) return RunWorker(config, command, **population, *range);
+  absl::StatusOr<sim::VirtualClientOptions> host = HostOptionsFor(config, **population, *range);
+  if (!host.ok()) {
+    spdlog::error("{}", std::string(host.status().message()));
+    return kExitUsage;
+  }
+  PrintPopulation(config, **population, &*host);
+  return RunAggregator(config, command, (*population)->manifest(), (*population)->size(),
+                       population->get(), &*host);
 }
 
 }  // namespace equifl::app

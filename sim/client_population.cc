@@ -64,6 +64,25 @@ client::Dataset Pinned(const client::Dataset& dataset) {
 
 ClientPopulation::~ClientPopulation() = default;
 
+absl::StatusOr<PopulationSchema> ClientPopulation::Schema(const SimulationOptions& options) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  PopulationSchema schema;
+  if (options.source == DataSource::kSynthetic) {
+    SyntheticDataOptions one = options.synthetic;
+    one.clients = 1;
+    one.samples_per_client = 1;
+    EQUIFL_ASSIGN_OR_RETURN(client::ShardData data, GenerateSyntheticClient(one, 0));
+    schema.manifest = std::move(data.manifest);
+    schema.clients = options.clients;
+    return schema;
+  }
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<std::string> dirs, client::FindShards(options.path));
+  EQUIFL_ASSIGN_OR_RETURN(client::Shard first, client::Shard::Open(dirs.front()));
+  schema.manifest = first.manifest();
+  schema.clients = dirs.size() == 1 ? options.clients : static_cast<int>(dirs.size());
+  return schema;
+}
+
 absl::StatusOr<std::unique_ptr<ClientPopulation>> ClientPopulation::Create(
     const SimulationOptions& options, bool pin_memory) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());

@@ -29,8 +29,19 @@ struct ClientData {
   client::Dataset test;
 };
 
+//! What a population would be, without its samples: for an aggregator whose
+//! clients all live in worker processes.
+struct PopulationSchema {
+  client::ShardManifest manifest;  //!< Modalities, labels, groups, languages.
+  int clients = 0;                 //!< How many clients the population has.
+};
+
 class ClientPopulation {
  public:
+  //! The schema and size the population of `options` has, reading or generating
+  //! one sample at most.
+  static absl::StatusOr<PopulationSchema> Schema(const SimulationOptions& options);
+
   //! Generates or opens the pool and spreads it over options.clients clients (a
   //! folder of shards gives one client per shard instead). With `pin_memory` the
   //! pool is copied into page-locked memory for fast transfers to a GPU.

@@ -18,6 +18,10 @@
 #include "client/model_state.h"
 #include "protocol/torch_tensors.h"
 
+// OpenBLAS's own thread pool (Debian's LibTorch multiplies through it): weak, so
+// the call is skipped where another BLAS is linked.
+extern "C" void openblas_set_num_threads(int threads) __attribute__((weak));
+
 namespace equifl::sim {
 namespace {
 
@@ -214,8 +218,12 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
   }
   // CPU trainings share the cores instead of each spreading over all of them.
   if (cpu_replicas > 0) {
-    at::set_num_threads(
-        std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpu_replicas));
+    const int threads =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpu_replicas);
+    at::set_num_threads(threads);
+    // OpenBLAS keeps a pool of its own whose idle threads spin; with several
+    // trainings at once they would fight over the cores.
+    if (openblas_set_num_threads != nullptr) openblas_set_num_threads(threads);
   }
 
   auto stub = v1::Aggregator::NewStub(channel);

@@ -306,7 +306,10 @@ std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path
 // server sums updates in float64 before rounding the mean to float32: the order in
 // which updates arrive changes only the last float64 bits, which the rounding
 // removes unless a value lies within about 2^-29 of a float32 rounding boundary.
+// OpenBLAS's products depend on its thread count, and the simulation gives each of
+// its two concurrent trainings one BLAS thread, so the real clients get one too.
 TEST_F(FederatedRunTest, SimulationReproducesTheRealRunBitForBit) {
+  ASSERT_EQ(::setenv("OPENBLAS_NUM_THREADS", "1", 1), 0);
   const std::string config =
       WriteConfig(2, 120,
                   "fairness:\n  method: minmax_gap\n  views: [fusion, video]\n"
