@@ -95,6 +95,7 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
   options.optimizer = config.server.optimizer;
   options.max_concurrent_uploads = config.server.max_concurrent_uploads;
   options.fairness = config.fairness;
+  options.privacy = config.privacy;
   const client::TrainerOptions& training = config.training;
   v1::TrainingHyperparameters& task = options.training;
   task.set_local_epochs(static_cast<uint32_t>(training.epochs));

@@ -312,6 +312,14 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
   });
 }
 
+absl::Status ReadPrivacy(const Section& section, server::PrivacyOptions& privacy) {
+  return section.ForEachKey({
+      {"clip_norm", Real(section, privacy.clip_norm, 0, kHuge)},
+      {"noise_multiplier", Real(section, privacy.noise_multiplier, 1e-6, kHuge)},
+      {"delta", Real(section, privacy.delta, 1e-300, 0.5)},
+  });
+}
+
 absl::Status ReadSimData(const Section& section, sim::SimulationOptions& simulation) {
   static constexpr absl::string_view kSources[] = {"synthetic", "shards"};
   sim::SyntheticDataOptions& data = simulation.synthetic;
@@ -430,6 +438,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
        [&](const YAML::Node& node, const std::string& key) {
          return ReadSim(Section(node, key, source), config.simulation);
        }},
+      {"privacy",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadPrivacy(Section(node, key, source), config.privacy);
+       }},
   }));
   // Local adversarial debiasing is the model's adversary head.
   if (config.fairness.method == fairness::FairnessMethod::kAdversarial) {
@@ -441,7 +453,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
                                         {"server", config.server.optimizer.Validate()},
                                         {"training", config.training.Validate()},
                                         {"fairness", config.fairness.Validate()},
-                                        {"sim", config.simulation.Validate()}}) {
+                                        {"sim", config.simulation.Validate()},
+                                        {"privacy", config.privacy.Validate()}}) {
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": ", section, ": ", status.message()));

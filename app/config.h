@@ -17,6 +17,7 @@
 #include "client/local_trainer.h"
 #include "client/model_options.h"
 #include "protocol/chunk_encoder.h"
+#include "server/aggregator.h"
 #include "server/fairness_engine.h"
 #include "server/round_coordinator.h"
 #include "sim/simulation_options.h"
@@ -54,6 +55,9 @@ struct Config {
   //! The `sim` section: what `equifl sim` simulates (clients, data, partition,
   //! devices, transport).
   sim::SimulationOptions simulation;
+  //! The `privacy` section: client-level differential privacy (clip_norm,
+  //! noise_multiplier, delta); off unless clip_norm > 0.
+  server::PrivacyOptions privacy;
 };
 
 //! The log levels accepted by `log.level` and `--log-level`, in order.

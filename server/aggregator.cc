@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/tensor_stream.h"
 
@@ -21,11 +23,38 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+// Scales `values` down to L2 norm `bound` if they are longer.
+void ClipToNorm(std::vector<float>& values, double bound) {
+  double squared = 0;
+  for (float value : values) squared += static_cast<double>(value) * value;
+  const double norm = std::sqrt(squared);
+  if (norm <= bound) return;
+  const double scale = bound / norm;
+  for (float& value : values) value = static_cast<float>(value * scale);
+}
+
 int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
 }  // namespace
+
+absl::Status PrivacyOptions::Validate() const {
+  if (!(clip_norm >= 0) || std::isinf(clip_norm)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("privacy clip_norm is ", clip_norm, "; allowed: 0 (off) or a positive norm"));
+  }
+  if (!enabled()) return absl::OkStatus();
+  if (!(noise_multiplier > 0) || std::isinf(noise_multiplier)) {
+    return absl::InvalidArgumentError(absl::StrCat("privacy noise_multiplier is ", noise_multiplier,
+                                                   "; allowed: a positive number"));
+  }
+  if (!(delta > 0 && delta < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("privacy delta is ", delta, "; allowed: (0, 1), e.g. 1e-5"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status AggregatorOptions::Validate() const {
   if (run_id.empty()) return absl::InvalidArgumentError("run_id is empty");
@@ -33,6 +62,7 @@ absl::Status AggregatorOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(download.Validate());
   EQUIFL_RETURN_IF_ERROR(optimizer.Validate());
   EQUIFL_RETURN_IF_ERROR(fairness.Validate());
+  EQUIFL_RETURN_IF_ERROR(privacy.Validate());
   if (protocol::CodecOptions{upload_encoding, download.max_chunk_bytes}.Validate() !=
       absl::OkStatus()) {
     return absl::InvalidArgumentError("upload_encoding must be fp32, fp16, bf16 or int8");
@@ -69,7 +99,39 @@ Aggregator::Aggregator(const AggregatorOptions& options, GlobalModel model,
       optimizer_(std::move(optimizer)),
       fairness_(options.fairness),
       model_(std::make_shared<const GlobalModel>(std::move(model))),
-      model_version_(completed_rounds) {}
+      model_version_(completed_rounds) {
+  if (options_.privacy.enabled() && completed_rounds > 0) {
+    // After --resume: the rounds done so far, at the configured sampling rate.
+    const uint64_t trained = std::min<uint64_t>(completed_rounds, options_.rounds.rounds);
+    accountant_
+        .Compose(options_.rounds.client_fraction, options_.privacy.noise_multiplier,
+                 static_cast<int64_t>(trained))
+        .IgnoreError();  // the options were validated
+  }
+}
+
+absl::Status Aggregator::AddPrivacyNoise(const RoundOutcome& outcome,
+                                         std::vector<float>& mean_update, RoundSummary& summary) {
+  // The mean is Σ clipped / contributors; DP-FedAvg's fixed denominator is the
+  // number selected, and the noise on the sum is N(0, (σC)²).
+  const double selected = static_cast<double>(outcome.selected.size());
+  const double scale = static_cast<double>(outcome.contributors.size()) / selected;
+  const double deviation =
+      options_.privacy.noise_multiplier * options_.privacy.clip_norm / selected;
+  random::Engine engine(std::random_device{}() * 0x100000000ULL + std::random_device{}());
+  for (float& value : mean_update) {
+    value = static_cast<float>(value * scale + deviation * random::Normal(engine));
+  }
+  const double joined = static_cast<double>(std::max<size_t>(coordinator_.JoinedCount(), 1));
+  EQUIFL_RETURN_IF_ERROR(
+      accountant_.Compose(std::min(1.0, selected / joined), options_.privacy.noise_multiplier));
+  EQUIFL_ASSIGN_OR_RETURN(aggregation::PrivacyGuarantee spent,
+                          accountant_.EpsilonFor(options_.privacy.delta));
+  summary.privacy_epsilon = spent.epsilon;
+  spdlog::info("round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g})",
+               outcome.round_id, spent.epsilon, spent.delta, accountant_.rounds(), spent.order);
+  return absl::OkStatus();
+}
 
 v1::RoundReference Aggregator::Reference(uint64_t round_id) const {
   v1::RoundReference reference;
@@ -125,6 +187,9 @@ absl::Status Aggregator::Run() {
       spdlog::warn("round {}: closed without any update; the model is unchanged", *round_id);
     } else {
       EQUIFL_ASSIGN_OR_RETURN(std::vector<float> mean_update, std::move(round->mean).Report());
+      if (options_.privacy.enabled()) {
+        EQUIFL_RETURN_IF_ERROR(AddPrivacyNoise(outcome, mean_update, summary));
+      }
       EQUIFL_RETURN_IF_ERROR(optimizer_.Step(next->values(), mean_update));
     }
     if (!coordinator_.IsEvaluationRound(outcome.round_id)) {
@@ -341,7 +406,10 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
     response->set_accepted(true);
     return grpc::Status::OK;
   }
-  const double weight = fairness_.AggregationWeight(header.client_id(), header);
+  // Under client-level DP every update counts once: its weight must not depend on
+  // the client's data.
+  const double weight =
+      options_.privacy.enabled() ? 1.0 : fairness_.AggregationWeight(header.client_id(), header);
   if (!(weight > 0) || !std::isfinite(weight)) {
     return refuse(absl::InvalidArgumentError(
         absl::StrCat("update of client '", header.client_id(), "' has weight ", weight,
@@ -361,6 +429,7 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
   limits.require_finite = true;
   absl::Status status = protocol::ReadUpdateChunks(
       opening->round(), header.update(), model->MutableViewsOver(buffer), *reader, limits);
+  if (status.ok() && options_.privacy.enabled()) ClipToNorm(buffer, options_.privacy.clip_norm);
   bool pending = false;
   if (status.ok()) {
     status = coordinator_.TryCommit(header.client_id(), round_id, [&]() -> absl::Status {

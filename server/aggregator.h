@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "aggregation/privacy_accountant.h"
 #include "aggregation/server_optimizer.h"
 #include "aggregation/weighted_mean.h"
 #include "equifl/v1/aggregator.grpc.pb.h"
@@ -34,6 +35,22 @@
 #include "server/statistics_sum.h"
 
 namespace equifl::server {
+
+//! Client-level differential privacy with a trusted aggregator (DP-FedAvg, McMahan
+//! et al. 2018): every update is clipped to L2 norm `clip_norm` and counted with
+//! weight 1; the sum gets Gaussian noise of standard deviation
+//! noise_multiplier · clip_norm and is divided by the number of clients selected,
+//! so one client changes the mean by at most clip_norm / selected. The RDP
+//! accountant (aggregation/privacy_accountant.h) reports (ε, delta) every round,
+//! treating the selection as Poisson sampling at rate selected / joined.
+struct PrivacyOptions {
+  double clip_norm = 0;           //!< C; 0 turns client-level DP off.
+  double noise_multiplier = 1.0;  //!< σ: noise standard deviation over C.
+  double delta = 1e-5;            //!< δ of the reported (ε, δ).
+
+  bool enabled() const { return clip_norm > 0; }
+  absl::Status Validate() const;
+};
 
 //! Everything the aggregator needs to know besides the model.
 struct AggregatorOptions {
@@ -47,6 +64,7 @@ struct AggregatorOptions {
   uint32_t max_concurrent_uploads = 2;    //!< Uploads decoded at once (each needs a buffer).
   protocol::DecoderLimits upload_limits;  //!< What a client may send.
   FairnessOptions fairness;               //!< The fairness method and its knobs.
+  PrivacyOptions privacy;                 //!< Client-level DP; off by default.
 
   absl::Status Validate() const;
 };
@@ -68,7 +86,8 @@ struct RoundSummary {
   std::map<std::string, fairness::StatisticsTable> validation_by_client;
   //! The fairness engine's state after the round (what the next round uses).
   FairnessState fairness;
-  double seconds = 0;  //!< From opening to the new model.
+  double privacy_epsilon = 0;  //!< ε spent after this round at PrivacyOptions::delta; 0: off.
+  double seconds = 0;          //!< From opening to the new model.
 };
 
 //! Told about every closed round, before the next one opens.
@@ -146,11 +165,16 @@ class Aggregator final : public v1::Aggregator::Service {
   size_t FoldBatchSize() const;
   //! Folds `round`'s pending updates into its mean and gives their buffers back.
   void FoldPending(OpenRound& round);
+  //! Client-level DP: rescales the mean of clipped updates to the fixed
+  //! denominator, adds the Gaussian noise and accounts for the round.
+  absl::Status AddPrivacyNoise(const RoundOutcome& outcome, std::vector<float>& mean_update,
+                               RoundSummary& summary);
 
   const AggregatorOptions options_;
   RoundObserver* const observer_;
   RoundCoordinator coordinator_;
-  aggregation::ServerOptimizer optimizer_;  //!< Used by Run only.
+  aggregation::ServerOptimizer optimizer_;     //!< Used by Run only.
+  aggregation::PrivacyAccountant accountant_;  //!< Used by Run only.
   FairnessEngine fairness_;
 
   std::mutex model_mutex_;

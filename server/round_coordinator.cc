@@ -55,6 +55,11 @@ std::optional<Assignment> RoundCoordinator::TakeTaskLocked(const std::string& cl
       open_round_, deadline_};
 }
 
+size_t RoundCoordinator::JoinedCount() const {
+  std::lock_guard lock(mutex_);
+  return joined_.size();
+}
+
 Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
                                                std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);

@@ -70,6 +70,9 @@ class RoundCoordinator {
   //! Whether `client_id` has joined.
   bool IsJoined(const std::string& client_id) const;
 
+  //! Clients joined so far.
+  size_t JoinedCount() const;
+
   //! Long poll: returns the client's task for the open round if it was selected
   //! and has not taken it yet, kFinished once every round is done or Stop() was
   //! called, otherwise kWait after at most `timeout`.

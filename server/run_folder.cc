@@ -81,6 +81,7 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   record.validation_accuracy = summary.validation.accuracy();
   record.fairness_lambda = summary.fairness.lambda;
   record.validation_gap = summary.fairness.validation_gap;
+  record.privacy_epsilon = summary.privacy_epsilon;
   nlohmann::json line = {{"round", summary.round_id},
                          {"final_evaluation", summary.final_evaluation},
                          {"contributors", summary.contributors.size()},
@@ -88,6 +89,7 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
                          {"validation_loss", record.validation_loss},
                          {"lambda", summary.fairness.lambda},
                          {"validation_gap", summary.fairness.validation_gap},
+                         {"privacy_epsilon", summary.privacy_epsilon},
                          {"seconds", summary.seconds}};
   if (absl::StatusOr<fairness::FairnessReport> report =
           fairness::BuildFairnessReport(summary.validation.ToTable());

@@ -29,6 +29,7 @@ constexpr const char* kSchema = R"sql(
     fairness_lambda REAL NOT NULL DEFAULT 0,
     validation_gap REAL NOT NULL DEFAULT 0,
     fairness_report TEXT NOT NULL DEFAULT '',
+    privacy_epsilon REAL NOT NULL DEFAULT 0,
     completed TEXT NOT NULL DEFAULT (datetime('now')));
   CREATE TABLE IF NOT EXISTS participants (
     round_id INTEGER NOT NULL REFERENCES rounds(round_id),
@@ -121,8 +122,8 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
         Statement::Prepare(database,
                            "INSERT INTO rounds (round_id, checkpoint, seconds, reached_quorum, "
                            "train_samples, train_loss, validation_samples, validation_loss, "
-                           "validation_accuracy, fairness_lambda, validation_gap, fairness_report) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                           "validation_accuracy, fairness_lambda, validation_gap, fairness_report, "
+                           "privacy_epsilon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     sqlite3_stmt* row = insert.get();
     sqlite3_bind_int64(row, 1, static_cast<sqlite3_int64>(record.round_id));
     sqlite3_bind_text(row, 2, record.checkpoint.c_str(), -1, SQLITE_TRANSIENT);
@@ -140,6 +141,7 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
     sqlite3_bind_double(row, 10, record.fairness_lambda);
     sqlite3_bind_double(row, 11, record.validation_gap);
     sqlite3_bind_text(row, 12, record.fairness_report.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(row, 13, record.privacy_epsilon);
     if (sqlite3_step(row) != SQLITE_DONE) {
       return SqliteError(database, absl::StrCat("recording round ", record.round_id));
     }
@@ -174,7 +176,7 @@ absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {
       Statement::Prepare(database,
                          "SELECT round_id, checkpoint, seconds, reached_quorum, train_samples, "
                          "train_loss, validation_samples, validation_loss, validation_accuracy, "
-                         "fairness_lambda, validation_gap, fairness_report, "
+                         "fairness_lambda, validation_gap, fairness_report, privacy_epsilon, "
                          "(SELECT group_concat(client_id, ' ') FROM participants p "
                          " WHERE p.round_id = r.round_id), "
                          "(SELECT group_concat(client_id, ' ') FROM participants p "
@@ -199,8 +201,9 @@ absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {
     record.fairness_lambda = sqlite3_column_double(row, 9);
     record.validation_gap = sqlite3_column_double(row, 10);
     record.fairness_report = Text(row, 11);
-    record.selected = absl::StrSplit(Text(row, 12), ' ', absl::SkipEmpty());
-    record.contributors = absl::StrSplit(Text(row, 13), ' ', absl::SkipEmpty());
+    record.privacy_epsilon = sqlite3_column_double(row, 12);
+    record.selected = absl::StrSplit(Text(row, 13), ' ', absl::SkipEmpty());
+    record.contributors = absl::StrSplit(Text(row, 14), ' ', absl::SkipEmpty());
     records.push_back(std::move(record));
   }
   if (step != SQLITE_DONE) return SqliteError(database, "reading the run history");

@@ -36,6 +36,7 @@ struct RoundRecord {
   std::optional<double> validation_accuracy;  //!< Of the round's start model.
   double fairness_lambda = 0;   //!< ERM-MinMaxGAP's λ after the round (for --resume).
   double validation_gap = 0;    //!< MinMaxGAP of the validation statistics.
+  double privacy_epsilon = 0;   //!< Client-level DP: ε spent so far (0: DP off).
   std::string fairness_report;  //!< The round's fairness report as JSON (fairness_report.h).
 };
 

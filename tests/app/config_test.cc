@@ -136,6 +136,20 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(simulation.concurrency, defaults.simulation.concurrency);
   EXPECT_EQ(simulation.transport, defaults.simulation.transport);
   EXPECT_EQ(simulation.listen, defaults.simulation.listen);
+  EXPECT_EQ(config->privacy.clip_norm, defaults.privacy.clip_norm);
+  EXPECT_EQ(config->privacy.noise_multiplier, defaults.privacy.noise_multiplier);
+  EXPECT_EQ(config->privacy.delta, defaults.privacy.delta);
+}
+
+TEST(ConfigTest, ReadsThePrivacySection) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "privacy:\n  clip_norm: 0.5\n  noise_multiplier: 1.1\n  delta: 1.0e-6\n", "dp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->privacy.clip_norm, 0.5);
+  EXPECT_EQ(config->privacy.noise_multiplier, 1.1);
+  EXPECT_EQ(config->privacy.delta, 1e-6);
+  EXPECT_THAT(ParseConfig("privacy:\n  clip_norm: -1\n", "dp.yaml").status().message(),
+              HasSubstr("dp.yaml:2: privacy.clip_norm is '-1'"));
 }
 
 TEST(ConfigTest, EveryScenarioParses) {

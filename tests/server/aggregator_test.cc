@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <future>
 #include <thread>
 
@@ -295,6 +296,101 @@ TEST_F(AggregatorTest, DownloadOfAnUnknownVersionIsRefused) {
   const grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("is at version 0"));
+}
+
+// Client-level DP: updates are clipped to the norm and count once each (not by
+// their sample counts); a sample count of 60 does not make an update weigh more.
+TEST_F(AggregatorTest, PrivacyClipsEveryUpdateAndWeighsClientsEqually) {
+  AggregatorOptions options = Options(1, 3);
+  options.privacy.clip_norm = 1.0;
+  options.privacy.noise_multiplier = 1e-6;  // noise far below the tolerance
+  Start(options);
+  const std::vector<std::pair<std::string, uint64_t>> clients = {{"a", 10}, {"b", 30}, {"c", 60}};
+  std::vector<std::vector<float>> updates(3, std::vector<float>(8));
+  for (size_t k = 0; k < 3; ++k) {
+    for (int i = 0; i < 8; ++i) updates[k][i] = static_cast<float>((k + 1) * (i % 3 - 1) + 0.1 * k);
+  }
+  std::vector<std::future<void>> running;
+  for (size_t k = 0; k < 3; ++k) {
+    running.push_back(std::async(std::launch::async, [&, k] {
+      auto stub = Stub();
+      const v1::Task task = JoinAndPoll(*stub, clients[k].first);
+      EXPECT_TRUE(Upload(*stub, task, clients[k].first, updates[k], clients[k].second).accepted());
+    }));
+  }
+  for (auto& client : running) client.get();
+  ASSERT_TRUE(run_.get().ok());
+  ASSERT_EQ(observer_.models.size(), 1u);
+  // The reference, in float64: each update scaled to norm <= 1, then averaged.
+  std::vector<double> expected(8, 0.0);
+  for (const std::vector<float>& update : updates) {
+    double norm = 0;
+    for (float value : update) norm += static_cast<double>(value) * value;
+    norm = std::sqrt(norm);
+    for (int i = 0; i < 8; ++i) expected[i] += update[i] * std::min(1.0, 1.0 / norm) / 3;
+  }
+  const GlobalModel initial = InitialModel();
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_NEAR(observer_.models[0][i], initial.values()[i] + expected[i], 1e-5) << i;
+  }
+  EXPECT_GT(observer_.summaries[0].privacy_epsilon, 0);
+}
+
+// The noise has the documented deviation σ·C / selected, and the reported ε is
+// the Gaussian mechanism's: every client is selected (q = 1), so the RDP of T rounds
+// is T·α / (2σ²) and ε = min over the orders of T·α / (2σ²) + log(1/δ) / (α − 1).
+TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounted) {
+  constexpr int kRounds = 40;
+  AggregatorOptions options = Options(kRounds, 1);
+  options.privacy.clip_norm = 0.5;
+  options.privacy.noise_multiplier = 2.0;
+  Start(options);
+  auto stub = Stub();
+  for (int round = 1; round <= kRounds; ++round) {
+    const v1::Task task = JoinAndPoll(*stub, "solo");
+    ASSERT_EQ(task.round().round_id(), static_cast<uint64_t>(round));
+    ASSERT_TRUE(Upload(*stub, task, "solo", std::vector<float>(8, 0.0f), 5).accepted());
+  }
+  ASSERT_TRUE(run_.get().ok());
+  ASSERT_EQ(observer_.models.size(), static_cast<size_t>(kRounds));
+  // Zero updates: every change of the model is noise, N(0, (2 · 0.5 / 1)²).
+  double sum = 0;
+  double squares = 0;
+  const GlobalModel initial = InitialModel();
+  std::vector<float> previous(initial.values().begin(), initial.values().end());
+  for (const std::vector<float>& model : observer_.models) {
+    for (int i = 0; i < 8; ++i) {
+      const double change = static_cast<double>(model[i]) - previous[i];
+      sum += change;
+      squares += change * change;
+    }
+    previous = model;
+  }
+  const double samples = 8.0 * kRounds;
+  const double deviation = std::sqrt(squares / samples - (sum / samples) * (sum / samples));
+  EXPECT_NEAR(deviation, 1.0, 0.15);  // about 4 standard errors of a deviation
+  EXPECT_NEAR(sum / samples, 0.0, 4 / std::sqrt(samples));
+
+  double epsilon = INFINITY;
+  for (double order : aggregation::PrivacyAccountant::DefaultOrders()) {
+    epsilon = std::min(epsilon, kRounds * order / (2 * 2.0 * 2.0) + std::log(1e5) / (order - 1));
+  }
+  EXPECT_NEAR(observer_.summaries.back().privacy_epsilon, epsilon, 1e-9);
+  EXPECT_LT(observer_.summaries.front().privacy_epsilon,
+            observer_.summaries.back().privacy_epsilon);
+}
+
+TEST(PrivacyOptionsTest, ValidateNamesTheField) {
+  PrivacyOptions options;
+  EXPECT_TRUE(options.Validate().ok());  // off
+  options.clip_norm = -1;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("clip_norm is -1"));
+  options.clip_norm = 1;
+  options.noise_multiplier = 0;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("noise_multiplier is 0"));
+  options.noise_multiplier = 1;
+  options.delta = 1;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("delta is 1"));
 }
 
 }  // namespace
