@@ -104,6 +104,8 @@ class Process {
   pid_t pid_ = -1;
 };
 
+constexpr const char* kPortPattern = R"(listening on 127\.0\.0\.1:(\d+))";
+
 class FederatedRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -160,6 +162,27 @@ class FederatedRunTest : public ::testing::Test {
         folder_ / ("client-" + std::to_string(index) + ".log"));
   }
 
+  // A complete run: `equifl server` (with `server_arguments`) and three clients,
+  // each expected to exit 0. The processes stay for their logs.
+  struct CompletedRun {
+    std::unique_ptr<Process> server;
+    std::vector<std::unique_ptr<Process>> clients;
+  };
+  CompletedRun RunServerAndThreeClients(const std::string& config,
+                                        const std::vector<std::string>& server_arguments = {}) {
+    CompletedRun run;
+    run.server = StartServer(config, false, "server.log", server_arguments);
+    const std::optional<std::string> port = run.server->WaitForLog(kPortPattern, 60s);
+    if (!port) {
+      ADD_FAILURE() << "the server did not print its port:\n" << run.server->Log();
+      return run;
+    }
+    for (int i = 0; i < 3; ++i) run.clients.push_back(StartClient(config, i, *port));
+    for (auto& client : run.clients) EXPECT_EQ(client->Wait(300s), 0) << client->Log();
+    EXPECT_EQ(run.server->Wait(60s), 0) << run.server->Log();
+    return run;
+  }
+
   std::vector<equifl::server::RoundRecord> History() {
     auto history = equifl::server::RunHistory::Open((folder_ / "run" / "history.db").string(), "");
     EXPECT_TRUE(history.ok()) << history.status();
@@ -171,17 +194,11 @@ class FederatedRunTest : public ::testing::Test {
   std::filesystem::path folder_;
 };
 
-constexpr const char* kPortPattern = R"(listening on 127\.0\.0\.1:(\d+))";
-
 TEST_F(FederatedRunTest, ThreeClientsTrainWellAboveChance) {
   const std::string config = WriteConfig(4, 120);
-  auto server = StartServer(config, false, "server.log");
-  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
-  ASSERT_TRUE(port) << server->Log();
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
-  for (auto& client : clients) EXPECT_EQ(client->Wait(300s), 0) << client->Log();
-  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  const CompletedRun run = RunServerAndThreeClients(config);
+  ASSERT_FALSE(HasFailure());
+  const auto& [server, clients] = run;
 
   // Each client evaluated the final model on its own test split; 5 classes: chance 0.2.
   for (auto& client : clients) {
@@ -205,13 +222,9 @@ TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
   const std::string config = WriteConfig(
       3, 120, "fairness:\n  method: minmax_gap\n  epsilon: 0.0\n  views: [fusion, video]\n");
   const std::string report = (folder_ / "report.html").string();
-  auto server = StartServer(config, false, "server.log", {"--report", report});
-  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
-  ASSERT_TRUE(port) << server->Log();
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
-  for (auto& client : clients) EXPECT_EQ(client->Wait(300s), 0) << client->Log();
-  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  const CompletedRun run = RunServerAndThreeClients(config, {"--report", report});
+  ASSERT_FALSE(HasFailure());
+  const auto& [server, clients] = run;
 
   const std::vector<equifl::server::RoundRecord> rounds = History();
   ASSERT_EQ(rounds.size(), 4u);
@@ -315,13 +328,8 @@ TEST_F(FederatedRunTest, SimulationReproducesTheRealRunBitForBit) {
                   "fairness:\n  method: minmax_gap\n  views: [fusion, video]\n"
                   "sim:\n  data:\n    source: shards\n    path: " +
                       (folder_ / "data").string() + "\n  concurrency: 2\n");
-  auto server = StartServer(config, false, "server.log");
-  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
-  ASSERT_TRUE(port) << server->Log();
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
-  for (auto& client : clients) ASSERT_EQ(client->Wait(300s), 0) << client->Log();
-  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  RunServerAndThreeClients(config);
+  ASSERT_FALSE(HasFailure());
   const auto checkpoint = std::filesystem::path("checkpoints") / "round-000002.safetensors";
   const std::map<std::string, std::string> real = CheckpointTensors(folder_ / "run" / checkpoint);
   ASSERT_FALSE(real.empty());
