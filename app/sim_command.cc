@@ -202,7 +202,7 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
                      const sim::VirtualClientOptions* host) {
   const sim::SimulationOptions& simulation = config.simulation;
   std::string partition = "one client per shard";
-  if (simulation.source == sim::DataSource::kSynthetic || population.size() != 1) {
+  if (!population.OneClientPerShard()) {
     partition = simulation.partition.dirichlet_alpha > 0
                     ? absl::StrFormat("Dirichlet(%g) over %s", simulation.partition.dirichlet_alpha,
                                       sim::PartitionColumnName(simulation.partition_column))

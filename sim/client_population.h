@@ -66,6 +66,9 @@ class ClientPopulation {
   //! Modalities, labels, groups and languages every client shares.
   const client::ShardManifest& manifest() const { return manifest_; }
 
+  //! Whether each client is one shard of a folder (no partitioning).
+  bool OneClientPerShard() const { return !shards_.empty(); }
+
   //! Bytes of samples held in host memory (pool features and columns).
   int64_t PoolBytes() const { return pool_bytes_; }
 

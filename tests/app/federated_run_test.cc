@@ -337,7 +337,8 @@ TEST_F(FederatedRunTest, SimulationReproducesTheRealRunBitForBit) {
   std::filesystem::rename(folder_ / "run", folder_ / "real-run");
   Process simulation({EQUIFL_BINARY, "sim", config}, folder_ / "sim.log");
   ASSERT_EQ(simulation.Wait(300s), 0) << simulation.Log();
-  EXPECT_THAT(simulation.Log(), HasSubstr("3 virtual clients"));
+  EXPECT_THAT(simulation.Log(), HasSubstr("3 virtual clients, shards data"));
+  EXPECT_THAT(simulation.Log(), HasSubstr("one client per shard"));
   EXPECT_TRUE(CheckpointTensors(folder_ / "run" / checkpoint) == real)
       << "the in-process simulation's model differs from the real run's";
 

@@ -38,6 +38,7 @@ TEST(ClientPopulationTest, PoolIsSpreadOverTheClientsEverySampleOnce) {
   const auto population = Create(SmallPool(20, 1200));
   ASSERT_NE(population, nullptr);
   ASSERT_EQ(population->size(), 20);
+  EXPECT_FALSE(population->OneClientPerShard());
   EXPECT_EQ(population->ClientId(0), "client-000");
   EXPECT_EQ(population->ClientId(19), "client-019");
   EXPECT_EQ(population->IndexOf("client-007"), 7);
@@ -94,6 +95,7 @@ TEST(ClientPopulationTest, FolderOfShardsGivesOneClientPerShard) {
   const auto population = Create(options);
   ASSERT_NE(population, nullptr);
   ASSERT_EQ(population->size(), 3);
+  EXPECT_TRUE(population->OneClientPerShard());
   EXPECT_EQ(population->ClientId(2), "client-002");
   absl::StatusOr<ClientData> data = population->Data(1);
   ASSERT_TRUE(data.ok());
