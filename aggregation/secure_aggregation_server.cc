@@ -31,7 +31,7 @@ const char* PhaseName(SecureAggregationServer::Phase phase) {
 
 }  // namespace
 
-absl::Status SecureAggregationOptions::Validate() const {
+absl::Status SecureRoundOptions::Validate() const {
   if (selected.empty()) return absl::InvalidArgumentError("a secure round selects no client");
   if (!(threshold_fraction > 0 && threshold_fraction <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("secure aggregation's threshold is ",
@@ -42,7 +42,7 @@ absl::Status SecureAggregationOptions::Validate() const {
   return absl::OkStatus();
 }
 
-SecureAggregationServer::SecureAggregationServer(const SecureAggregationOptions& options)
+SecureAggregationServer::SecureAggregationServer(const SecureRoundOptions& options)
     : options_(options) {}
 
 absl::Status SecureAggregationServer::Fail(absl::Status status) {

@@ -26,7 +26,7 @@
 namespace equifl::aggregation {
 
 //! How one secure round is run.
-struct SecureAggregationOptions {
+struct SecureRoundOptions {
   SecureRoundContext context;
   std::vector<std::string> selected;  //!< The clients the round selected.
   uint64_t words = 0;                 //!< Length of every masked vector.
@@ -43,7 +43,7 @@ class SecureAggregationServer {
  public:
   enum class Phase { kAdvertising, kSharing, kCollecting, kUnmasking, kDone, kFailed };
 
-  explicit SecureAggregationServer(const SecureAggregationOptions& options);
+  explicit SecureAggregationServer(const SecureRoundOptions& options);
 
   //! Phase kAdvertising: a selected client's keys; once per client.
   absl::Status AddKeys(const std::string& client_id, const SecureKeys& keys);
@@ -94,7 +94,7 @@ class SecureAggregationServer {
   absl::StatusOr<uint32_t> SlotOf(const std::string& client_id) const;
   absl::Status Fail(absl::Status status);
 
-  const SecureAggregationOptions options_;
+  const SecureRoundOptions options_;
   Phase phase_ = Phase::kAdvertising;
   std::map<std::string, SecureKeys> keys_;    //!< By client id, sorted: slot order.
   std::vector<std::string> clients_;          //!< By slot.

@@ -16,6 +16,7 @@
 #include "base/status_macros.h"
 #include "client/model_state.h"
 #include "fairness/html_report.h"
+#include "protocol/file_io.h"
 #include "protocol/torch_tensors.h"
 
 namespace equifl::app {
@@ -86,7 +87,29 @@ absl::StatusOr<StartingPoint> Start(const Config& config, bool resume,
   return StartingPoint{std::move(global), std::move(optimizer), 0};
 }
 
-server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::string& run_id) {
+// The run folder keeps the schema of a new run, so --resume needs no --schema.
+std::filesystem::path SchemaPath(const Config& config) {
+  return std::filesystem::path(config.server.run_dir) / "schema.json";
+}
+
+absl::Status SaveSchema(const Config& config, const client::ShardManifest& schema) {
+  const std::string json = schema.ToJson();
+  const std::span<const std::byte> bytes = std::as_bytes(std::span(json));
+  return protocol::WriteFileAtomically(SchemaPath(config).string(), {&bytes, 1});
+}
+
+// The schema given, or the one the run folder kept; nullopt when neither exists.
+absl::StatusOr<std::optional<client::ShardManifest>> RunSchema(
+    const Config& config, const client::ShardManifest* schema) {
+  if (schema != nullptr) return *schema;
+  const std::filesystem::path path = SchemaPath(config);
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  EQUIFL_ASSIGN_OR_RETURN(client::ShardManifest kept, ReadManifest(path.string()));
+  return kept;
+}
+
+server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::string& run_id,
+                                               const client::ShardManifest* schema) {
   server::AggregatorOptions options;
   options.run_id = run_id;
   options.rounds = config.server.rounds;
@@ -96,6 +119,12 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
   options.max_concurrent_uploads = config.server.max_concurrent_uploads;
   options.fairness = config.fairness;
   options.privacy = config.privacy;
+  options.secure_aggregation = config.secure_aggregation;
+  if (schema != nullptr) {
+    options.statistics.languages = schema->languages;
+    options.statistics.groups = schema->groups;
+    options.statistics.num_classes = static_cast<uint32_t>(schema->labels.size());
+  }
   const client::TrainerOptions& training = config.training;
   v1::TrainingHyperparameters& task = options.training;
   task.set_local_epochs(static_cast<uint32_t>(training.epochs));
@@ -152,10 +181,20 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
   EQUIFL_ASSIGN_OR_RETURN(run.folder,
                           server::RunFolder::Open(config.server.run_dir, resume ? "" : NewRunId()));
   EQUIFL_ASSIGN_OR_RETURN(StartingPoint start, Start(config, resume, schema, *run.folder));
+  EQUIFL_ASSIGN_OR_RETURN(std::optional<client::ShardManifest> kept, RunSchema(config, schema));
+  if (kept) {
+    EQUIFL_RETURN_IF_ERROR(SaveSchema(config, *kept));
+  } else if (config.secure_aggregation.enabled) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secure aggregation needs the data's schema (languages, groups, classes) and the run "
+        "folder '",
+        config.server.run_dir, "' keeps none: pass --schema SHARD"));
+  }
   run.observers = std::make_unique<RoundObservers>(
       std::vector<server::RoundObserver*>{run.folder.get(), also_tell});
   EQUIFL_ASSIGN_OR_RETURN(
-      run.aggregator, server::Aggregator::Create(AggregatorOptionsFor(config, run.folder->run_id()),
+      run.aggregator, server::Aggregator::Create(AggregatorOptionsFor(config, run.folder->run_id(),
+                                                                      kept ? &*kept : nullptr),
                                                  std::move(start.model), std::move(start.optimizer),
                                                  start.completed_rounds, run.observers.get()));
   if (start.completed_rounds > 0) {

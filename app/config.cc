@@ -317,6 +317,27 @@ absl::Status ReadPrivacy(const Section& section, server::PrivacyOptions& privacy
       {"clip_norm", Real(section, privacy.clip_norm, 0, kHuge)},
       {"noise_multiplier", Real(section, privacy.noise_multiplier, 1e-6, kHuge)},
       {"delta", Real(section, privacy.delta, 1e-300, 0.5)},
+      {"adaptive_clipping", Boolean(section, privacy.adaptive_clipping)},
+      {"target_quantile", Real(section, privacy.target_quantile, 1e-6, 1 - 1e-6)},
+      {"clip_learning_rate", Real(section, privacy.clip_learning_rate, 1e-9, 1e3)},
+      {"clip_count_stddev", Real(section, privacy.clip_count_stddev, 0, kHuge)},
+  });
+}
+
+absl::Status ReadSecureAggregation(const Section& section,
+                                   server::SecureAggregationOptions& secure) {
+  return section.ForEachKey({
+      {"enabled", Boolean(section, secure.enabled)},
+      {"neighbours", Unsigned(section, secure.neighbours, 0, 1'000'000)},
+      {"threshold", Real(section, secure.threshold, 1e-6, 1)},
+      {"update_bound", Real(section, secure.update_bound, 1e-30, kHuge)},
+      {"weight_bound", Real(section, secure.weight_bound, 0, kHuge)},
+      {"phase_timeout_seconds",
+       [&](const YAML::Node& node, const std::string& key) -> absl::Status {
+         EQUIFL_ASSIGN_OR_RETURN(uint64_t seconds, ReadUnsigned(section, node, key, 1, 86400));
+         secure.phase_timeout = std::chrono::seconds(seconds);
+         return absl::OkStatus();
+       }},
   });
 }
 
@@ -442,19 +463,25 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
        [&](const YAML::Node& node, const std::string& key) {
          return ReadPrivacy(Section(node, key, source), config.privacy);
        }},
+      {"secure_aggregation",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadSecureAggregation(Section(node, key, source), config.secure_aggregation);
+       }},
   }));
   // Local adversarial debiasing is the model's adversary head.
   if (config.fairness.method == fairness::FairnessMethod::kAdversarial) {
     config.model.options.adversary = true;
   }
   // Cross-field rules the per-key checks cannot see.
-  for (const auto& [section, status] : {std::pair{"transport", config.codec.Validate()},
-                                        {"server", config.server.rounds.Validate()},
-                                        {"server", config.server.optimizer.Validate()},
-                                        {"training", config.training.Validate()},
-                                        {"fairness", config.fairness.Validate()},
-                                        {"sim", config.simulation.Validate()},
-                                        {"privacy", config.privacy.Validate()}}) {
+  for (const auto& [section, status] :
+       {std::pair{"transport", config.codec.Validate()},
+        {"server", config.server.rounds.Validate()},
+        {"server", config.server.optimizer.Validate()},
+        {"training", config.training.Validate()},
+        {"fairness", config.fairness.Validate()},
+        {"sim", config.simulation.Validate()},
+        {"privacy", config.privacy.Validate()},
+        {"secure_aggregation", config.secure_aggregation.Validate()}}) {
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": ", section, ": ", status.message()));

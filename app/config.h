@@ -56,8 +56,10 @@ struct Config {
   //! devices, transport).
   sim::SimulationOptions simulation;
   //! The `privacy` section: client-level differential privacy (clip_norm,
-  //! noise_multiplier, delta); off unless clip_norm > 0.
+  //! noise_multiplier, delta, adaptive clipping); off unless clip_norm > 0.
   server::PrivacyOptions privacy;
+  //! The `secure_aggregation` section: masked sums of updates and statistics.
+  server::SecureAggregationOptions secure_aggregation;
 };
 
 //! The log levels accepted by `log.level` and `--log-level`, in order.

@@ -70,7 +70,7 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
     return kExitUsage;
   }
   std::optional<client::ShardManifest> schema;
-  if (!command.resume) {
+  if (!command.schema.empty()) {
     absl::StatusOr<client::ShardManifest> manifest = ReadManifest(command.schema);
     if (!manifest.ok()) {
       spdlog::error("{}", std::string(manifest.status().message()));

@@ -9,14 +9,16 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "client/model_state.h"
+#include "client/secure_round_client.h"
 
 namespace equifl::client {
 namespace {
 
 class Session {
  public:
-  Session(const std::shared_ptr<grpc::Channel>& channel, const FederatedClientOptions& options)
-      : stub_(v1::Aggregator::NewStub(channel)), options_(options) {}
+  Session(const std::shared_ptr<grpc::Channel>& channel, const FederatedClientOptions& options,
+          int64_t train_samples)
+      : stub_(v1::Aggregator::NewStub(channel)), options_(options), train_samples_(train_samples) {}
 
   absl::Status Join() {
     const auto give_up = std::chrono::steady_clock::now() + options_.connect_timeout;
@@ -28,6 +30,7 @@ class Session {
       v1::JoinRequest request;
       request.set_requested_client_id(options_.requested_client_id);
       request.set_client_version(EQUIFL_CLIENT_VERSION);
+      request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples_));
       v1::JoinResponse response;
       const grpc::Status status = stub_->Join(&context, request, &response);
       if (status.ok()) {
@@ -86,19 +89,40 @@ class Session {
  private:
   std::unique_ptr<v1::Aggregator::Stub> stub_;
   const FederatedClientOptions& options_;
+  const int64_t train_samples_;
   std::string run_id_;
   std::string client_id_;
   std::chrono::milliseconds poll_timeout_{10000};
   uint64_t last_round_ = 0;
 };
 
+// Advertises, shares and receives the round's keys.
+absl::StatusOr<SecureRoundClient> SetUpSecureRound(v1::Aggregator::StubInterface& stub,
+                                                   const ClientIdentity& identity,
+                                                   const v1::Task& task, uint64_t model_size) {
+  EQUIFL_ASSIGN_OR_RETURN(SecureRoundClient secure,
+                          SecureRoundClient::Advertise(stub, identity, task, model_size));
+  EQUIFL_RETURN_IF_ERROR(secure.ShareKeys(stub));
+  EQUIFL_RETURN_IF_ERROR(secure.ReceiveShares(stub));
+  return secure;
+}
+
 }  // namespace
+
+uint64_t ModelSize(const std::vector<protocol::NamedTensor>& state) {
+  uint64_t size = 0;
+  for (const protocol::NamedTensor& tensor : state) {
+    if (tensor.tensor.scalar_type() == at::kFloat)
+      size += static_cast<uint64_t>(tensor.tensor.numel());
+  }
+  return size;
+}
 
 absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::Channel>& channel,
                                                     MultimodalModel& model, const Dataset& train,
                                                     const Dataset& validation, const Dataset& test,
                                                     const FederatedClientOptions& options) {
-  Session session(channel, options);
+  Session session(channel, options, train.size());
   EQUIFL_RETURN_IF_ERROR(session.Join());
   ClientRunSummary summary;
   summary.client_id = session.identity().client_id;
@@ -110,8 +134,30 @@ absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::
     EQUIFL_ASSIGN_OR_RETURN(std::optional<v1::Task> task, session.Poll());
     if (!task) break;
     const uint64_t round = task->round().round_id();
-    EQUIFL_ASSIGN_OR_RETURN(TaskOutcome outcome, RunTask(session.stub(), session.identity(), *task,
-                                                         model, data, options, global));
+    std::optional<SecureRoundClient> secure;
+    if (task->has_secure_aggregation()) {
+      absl::StatusOr<SecureRoundClient> set_up =
+          SetUpSecureRound(session.stub(), session.identity(), *task, ModelSize(global));
+      if (!set_up.ok()) {
+        if (!absl::IsUnavailable(set_up.status()) && !absl::IsFailedPrecondition(set_up.status()) &&
+            !absl::IsDeadlineExceeded(set_up.status())) {
+          return set_up.status();
+        }
+        spdlog::warn("round {}: not counted: {}; waiting for the next task", round,
+                     std::string(set_up.status().message()));
+        continue;
+      }
+      secure = *std::move(set_up);
+    }
+    EQUIFL_ASSIGN_OR_RETURN(TaskOutcome outcome,
+                            RunTask(session.stub(), session.identity(), *task, model, data, options,
+                                    global, secure ? &*secure : nullptr));
+    if (outcome.counted && secure) {
+      // The server unmasks the round's sum only with the survivors' shares.
+      if (absl::Status status = secure->Unmask(session.stub()); !status.ok()) {
+        spdlog::warn("round {}: secure aggregation: {}", round, std::string(status.message()));
+      }
+    }
     if (!outcome.counted) {
       spdlog::warn("round {}: not counted: {}; waiting for the next task", round,
                    outcome.not_counted);

@@ -30,6 +30,9 @@ struct ClientRunSummary {
   double test_loss = 0;        //!< Likewise.
 };
 
+//! Values of the float32 tensors of a model state: the length of its update.
+uint64_t ModelSize(const std::vector<protocol::NamedTensor>& state);
+
 //! Runs the client until the server says the run is finished. `train`,
 //! `validation` and `test` must outlive the call.
 absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::Channel>& channel,

@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "client/fairness_weights.h"
 #include "client/model_state.h"
+#include "client/secure_round_client.h"
 #include "fairness/baselines.h"
 #include "protocol/tensor_stream.h"
 
@@ -154,10 +155,10 @@ absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const D
 }
 
 // Downloads the task's model into `global` (CPU tensors of the model's state) and
-// loads it into the model.
+// loads it into the model; `order` receives the server's order of the tensors.
 absl::Status Download(v1::Aggregator::StubInterface& stub, const ClientIdentity& identity,
                       const v1::Task& task, MultimodalModel& model,
-                      std::vector<protocol::NamedTensor>& global) {
+                      std::vector<protocol::NamedTensor>& global, std::vector<std::string>& order) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   v1::DownloadModelRequest request;
@@ -172,7 +173,49 @@ absl::Status Download(v1::Aggregator::StubInterface& stub, const ClientIdentity&
   const grpc::Status finished = reader->Finish();
   EQUIFL_RETURN_IF_ERROR(FromGrpc(finished, "downloading the global model"));
   EQUIFL_RETURN_IF_ERROR(manifest.status());
+  order.clear();
+  for (const v1::TensorSpec& tensor : manifest->tensors()) order.push_back(tensor.name());
   return LoadState(*model, global);
+}
+
+// The update's values back to back in the server's order of its tensors (the
+// masked vector is positional).
+absl::StatusOr<std::vector<float>> Flatten(const std::vector<protocol::NamedTensor>& update,
+                                           const std::vector<std::string>& order) {
+  std::vector<float> flat;
+  for (const std::string& name : order) {
+    const auto tensor =
+        std::find_if(update.begin(), update.end(),
+                     [&](const protocol::NamedTensor& t) { return t.name == name; });
+    if (tensor == update.end() || tensor->tensor.scalar_type() != at::kFloat) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the global model's tensor '", name, "' is not a float32 tensor here"));
+    }
+    const float* values = tensor->tensor.data_ptr<float>();
+    flat.insert(flat.end(), values, values + tensor->tensor.numel());
+  }
+  return flat;
+}
+
+// The secure vector's plaintext of a task, from what the plain upload would send.
+absl::Status UploadSecurely(v1::Aggregator::StubInterface& stub, const v1::Task& task,
+                            const FederatedClientOptions& options, const v1::UpdateHeader& header,
+                            std::vector<float> update, SecureRoundClient& secure) {
+  aggregation::SecureInput input;
+  input.weight = header.aggregation_weight() > 0
+                     ? header.aggregation_weight()
+                     : static_cast<double>(std::max<uint64_t>(header.num_train_samples(), 1));
+  input.train_samples = header.num_train_samples();
+  input.train = ToCellGroupSums(header.train_statistics());
+  input.validation = ToCellGroupSums(header.validation_statistics());
+  if (task.privacy().clip_norm() > 0) {
+    // Client-level DP: clipped and noised here, every client weighs 1.
+    EQUIFL_ASSIGN_OR_RETURN(input.clip_indicator, ApplyClientPrivacy(task.privacy(), update));
+    input.weight = 1;
+  }
+  input.update = update;
+  return secure.UploadMaskedInput(stub, input, options.upload.max_chunk_bytes,
+                                  options.mask_threads);
 }
 
 absl::Status Upload(v1::Aggregator::StubInterface& stub, const ClientIdentity& identity,
@@ -205,7 +248,12 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
                                     const ClientIdentity& identity, const v1::Task& task,
                                     MultimodalModel& model, const ClientDatasets& data,
                                     const FederatedClientOptions& options,
-                                    std::vector<protocol::NamedTensor>& global) {
+                                    std::vector<protocol::NamedTensor>& global,
+                                    SecureRoundClient* secure) {
+  if (task.has_secure_aggregation() && secure == nullptr) {
+    return absl::InvalidArgumentError(
+        "the task is securely aggregated but the client set up no secure round");
+  }
   TaskOutcome outcome;
   // A server that restarted, or a round that closed before the update arrived,
   // drops this round for this client; the run goes on.
@@ -214,7 +262,8 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     outcome.not_counted = std::string(status.message());
     return outcome;
   };
-  if (absl::Status status = Download(stub, identity, task, model, global); !status.ok()) {
+  std::vector<std::string> order;
+  if (absl::Status status = Download(stub, identity, task, model, global, order); !status.ok()) {
     if (!absl::IsUnavailable(status)) return status;
     return not_counted(status);
   }
@@ -229,10 +278,10 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     outcome.evaluated = true;
     outcome.accuracy = result.accuracy;
     outcome.loss = result.mean_loss;
-    if (absl::Status status = Upload(stub, identity, task, options, std::move(header), {});
-        !status.ok()) {
-      return not_counted(status);
-    }
+    const absl::Status status = secure != nullptr
+                                    ? UploadSecurely(stub, task, options, header, {}, *secure)
+                                    : Upload(stub, identity, task, options, std::move(header), {});
+    if (!status.ok()) return not_counted(status);
     outcome.counted = true;
     return outcome;
   }
@@ -272,11 +321,15 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     }
     header.set_aggregation_weight(scaling.weight);
   }
-  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
-  if (absl::Status status = Upload(stub, identity, task, options, std::move(header), update);
-      !status.ok()) {
-    return not_counted(status);
+  absl::Status status;
+  if (secure != nullptr) {
+    EQUIFL_ASSIGN_OR_RETURN(std::vector<float> flat, Flatten(local, order));
+    status = UploadSecurely(stub, task, options, header, std::move(flat), *secure);
+  } else {
+    EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
+    status = Upload(stub, identity, task, options, std::move(header), update);
   }
+  if (!status.ok()) return not_counted(status);
   outcome.counted = true;
   return outcome;
 }

@@ -38,6 +38,8 @@ struct FederatedClientOptions {
   std::vector<std::string> groups;
   //! How long to keep trying to reach the server before giving up.
   std::chrono::seconds connect_timeout{60};
+  //! CPU threads that expand secure aggregation's masks; 0: every core.
+  int mask_threads = 0;
 };
 
 //! A client's data, split as its shard is. The tensors must outlive the task.
@@ -63,15 +65,20 @@ struct TaskOutcome {
   std::string not_counted;  //!< Why the server did not count it, when !counted.
 };
 
+class SecureRoundClient;
+
 //! Runs `task` on `model` with `data`. `global` holds CPU tensors shaped like the
 //! model's state (ExportState) and receives the downloaded model. A server that
 //! went away or a round that closed before the upload is not an error: the outcome
 //! says it was not counted. Errors are a bad model, bad data or a refused task.
+//! A securely aggregated task needs `secure`, its round set up (keys shared and
+//! received): the update and statistics then travel in its masked vector.
 absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
                                     const ClientIdentity& identity, const v1::Task& task,
                                     MultimodalModel& model, const ClientDatasets& data,
                                     const FederatedClientOptions& options,
-                                    std::vector<protocol::NamedTensor>& global);
+                                    std::vector<protocol::NamedTensor>& global,
+                                    SecureRoundClient* secure = nullptr);
 
 //! Whether a call failed because the server went away (a connection that broke
 //! mid-call reads as CANCELLED or ABORTED) or restarted without knowing the client.

@@ -23,14 +23,17 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-// Scales `values` down to L2 norm `bound` if they are longer.
-void ClipToNorm(std::vector<float>& values, double bound) {
-  double squared = 0;
-  for (float value : values) squared += static_cast<double>(value) * value;
-  const double norm = std::sqrt(squared);
-  if (norm <= bound) return;
-  const double scale = bound / norm;
-  for (float& value : values) value = static_cast<float>(value * scale);
+// An upload the round does not count: the client learns why.
+grpc::Status Refuse(const absl::Status& status, v1::UploadUpdateResponse& response) {
+  spdlog::warn("update refused: {}", std::string(status.message()));
+  response.set_accepted(false);
+  response.set_message(std::string(status.message()));
+  return grpc::Status::OK;
+}
+
+bool HasStatistics(const v1::UpdateHeader& header) {
+  return header.train_statistics().cells_size() > 0 ||
+         header.validation_statistics().cells_size() > 0 || header.aggregation_weight() != 0;
 }
 
 int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
@@ -39,19 +42,22 @@ int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
 
 }  // namespace
 
-absl::Status PrivacyOptions::Validate() const {
-  if (!(clip_norm >= 0) || std::isinf(clip_norm)) {
+absl::Status SecureAggregationOptions::Validate() const {
+  if (!enabled) return absl::OkStatus();
+  if (!(threshold > 0 && threshold <= 1)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("privacy clip_norm is ", clip_norm, "; allowed: 0 (off) or a positive norm"));
+        absl::StrCat("secure_aggregation threshold is ", threshold, "; allowed: (0, 1]"));
   }
-  if (!enabled()) return absl::OkStatus();
-  if (!(noise_multiplier > 0) || std::isinf(noise_multiplier)) {
-    return absl::InvalidArgumentError(absl::StrCat("privacy noise_multiplier is ", noise_multiplier,
-                                                   "; allowed: a positive number"));
+  if (!(update_bound > 0) || std::isinf(update_bound)) {
+    return absl::InvalidArgumentError(absl::StrCat("secure_aggregation update_bound is ",
+                                                   update_bound, "; allowed: a positive number"));
   }
-  if (!(delta > 0 && delta < 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("privacy delta is ", delta, "; allowed: (0, 1), e.g. 1e-5"));
+  if (!(weight_bound >= 0) || std::isinf(weight_bound)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secure_aggregation weight_bound is ", weight_bound, "; allowed: 0 (automatic) or more"));
+  }
+  if (phase_timeout <= std::chrono::milliseconds(0)) {
+    return absl::InvalidArgumentError("secure_aggregation phase_timeout must be positive");
   }
   return absl::OkStatus();
 }
@@ -63,6 +69,31 @@ absl::Status AggregatorOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(optimizer.Validate());
   EQUIFL_RETURN_IF_ERROR(fairness.Validate());
   EQUIFL_RETURN_IF_ERROR(privacy.Validate());
+  EQUIFL_RETURN_IF_ERROR(secure_aggregation.Validate());
+  if (secure_aggregation.enabled) {
+    aggregation::StatisticsLayout layout = statistics;
+    layout.views = fairness.views;
+    if (absl::Status status = layout.Validate(); !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("secure aggregation needs the data's schema: ", status.message()));
+    }
+    if (fairness.method == fairness::FairnessMethod::kFairFed) {
+      return absl::InvalidArgumentError(
+          "fairness method fairfed weighs clients by their own statistics, which secure "
+          "aggregation hides from the server; choose another method or turn "
+          "secure_aggregation off");
+    }
+    if (fairness.method == fairness::FairnessMethod::kQFedAvg &&
+        secure_aggregation.weight_bound == 0) {
+      return absl::InvalidArgumentError(
+          "q-FedAvg's aggregation weights have no automatic bound: set "
+          "secure_aggregation.weight_bound");
+    }
+    if (rounds.min_clients < 2) {
+      return absl::InvalidArgumentError(
+          "secure aggregation needs min_clients >= 2: the sum of one client is its input");
+    }
+  }
   if (protocol::CodecOptions{upload_encoding, download.max_chunk_bytes}.Validate() !=
       absl::OkStatus()) {
     return absl::InvalidArgumentError("upload_encoding must be fp32, fp16, bf16 or int8");
@@ -97,47 +128,122 @@ Aggregator::Aggregator(const AggregatorOptions& options, GlobalModel model,
       observer_(observer),
       coordinator_(options.rounds, completed_rounds),
       optimizer_(std::move(optimizer)),
+      // After --resume: the rounds done so far, at the configured sampling rate.
+      privacy_(options.privacy, std::min<uint64_t>(completed_rounds, options.rounds.rounds),
+               options.rounds.client_fraction),
       fairness_(options.fairness),
       model_(std::make_shared<const GlobalModel>(std::move(model))),
-      model_version_(completed_rounds) {
-  if (options_.privacy.enabled() && completed_rounds > 0) {
-    // After --resume: the rounds done so far, at the configured sampling rate.
-    const uint64_t trained = std::min<uint64_t>(completed_rounds, options_.rounds.rounds);
-    accountant_
-        .Compose(options_.rounds.client_fraction, options_.privacy.noise_multiplier,
-                 static_cast<int64_t>(trained))
-        .IgnoreError();  // the options were validated
-  }
-}
-
-absl::Status Aggregator::AddPrivacyNoise(const RoundOutcome& outcome,
-                                         std::vector<float>& mean_update, RoundSummary& summary) {
-  // The mean is Σ clipped / contributors; DP-FedAvg's fixed denominator is the
-  // number selected, and the noise on the sum is N(0, (σC)²).
-  const double selected = static_cast<double>(outcome.selected.size());
-  const double scale = static_cast<double>(outcome.contributors.size()) / selected;
-  const double deviation =
-      options_.privacy.noise_multiplier * options_.privacy.clip_norm / selected;
-  random::Engine engine(std::random_device{}() * 0x100000000ULL + std::random_device{}());
-  for (float& value : mean_update) {
-    value = static_cast<float>(value * scale + deviation * random::Normal(engine));
-  }
-  const double joined = static_cast<double>(std::max<size_t>(coordinator_.JoinedCount(), 1));
-  EQUIFL_RETURN_IF_ERROR(
-      accountant_.Compose(std::min(1.0, selected / joined), options_.privacy.noise_multiplier));
-  EQUIFL_ASSIGN_OR_RETURN(aggregation::PrivacyGuarantee spent,
-                          accountant_.EpsilonFor(options_.privacy.delta));
-  summary.privacy_epsilon = spent.epsilon;
-  spdlog::info("round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g})",
-               outcome.round_id, spent.epsilon, spent.delta, accountant_.rounds(), spent.order);
-  return absl::OkStatus();
-}
+      model_version_(completed_rounds),
+      update_buffers_(options.max_concurrent_uploads),
+      masked_buffers_(options.max_concurrent_uploads) {}
 
 v1::RoundReference Aggregator::Reference(uint64_t round_id) const {
   v1::RoundReference reference;
   reference.set_run_id(options_.run_id);
   reference.set_round_id(round_id);
   return reference;
+}
+
+std::shared_ptr<SecureRound> Aggregator::MakeSecureRound(uint64_t round_id,
+                                                         const std::vector<std::string>& selected,
+                                                         size_t model_size) {
+  const SecureAggregationOptions& secure = options_.secure_aggregation;
+  const uint32_t clients = static_cast<uint32_t>(selected.size());
+  aggregation::SecureRoundOptions protocol;
+  protocol.context = {options_.run_id, round_id};
+  protocol.selected = selected;
+  protocol.neighbours = secure.neighbours;
+  protocol.threshold_fraction = secure.threshold;
+  protocol.min_survivors =
+      std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(secure.threshold * clients - 1e-9)));
+  protocol.graph_seed = random::MixSeed(options_.rounds.seed * 1000003 + round_id);
+  aggregation::SecureInputLayout layout;
+  layout.update_size = coordinator_.IsEvaluationRound(round_id) ? 0 : model_size;
+  layout.statistics = options_.statistics;
+  layout.statistics.views = options_.fairness.views;
+  layout.max_clients = std::max<uint32_t>(clients, 1);
+  ClientNoise noise;
+  if (privacy_.enabled()) {
+    // Clipped updates with each client's share of the noise; every weight is 1.
+    noise = privacy_.ForClients(protocol.min_survivors);
+    layout.update_bound = noise.clip_norm + 6 * noise.noise_stddev;
+    layout.weight_bound = 1;
+    layout.indicator_bound = 1 + 6 * noise.indicator_noise_stddev;
+  } else {
+    layout.update_bound = secure.update_bound;
+    layout.weight_bound = secure.weight_bound;
+    if (layout.weight_bound == 0) {
+      std::lock_guard lock(clients_mutex_);
+      layout.weight_bound = static_cast<double>(std::max<uint64_t>(largest_train_samples_, 1));
+      if (options_.fairness.method == fairness::FairnessMethod::kMinMaxGap) {
+        layout.weight_bound *=
+            std::exp(std::max(0.0, options_.fairness.minmax_gap.aggregation_beta));
+      }
+    }
+  }
+  protocol.words = layout.Words();
+  return std::make_shared<SecureRound>(protocol, layout, noise);
+}
+
+absl::Status Aggregator::RunSecureSetup(SecureRound& secure, uint64_t round_id) {
+  const auto phase_end = [&] {
+    return SecureRound::Clock::now() + options_.secure_aggregation.phase_timeout;
+  };
+  EQUIFL_RETURN_IF_ERROR(secure.CloseAdvertising(phase_end()));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<std::string> unable, secure.CloseSharing(phase_end()));
+  if (!unable.empty()) {
+    spdlog::warn("round {}: {} selected clients did not share their keys and cannot contribute",
+                 round_id, unable.size());
+    coordinator_.ExcludeFromRound(round_id, unable);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<float>> Aggregator::UnmaskSecureRound(OpenRound& round,
+                                                                 RoundSummary& summary,
+                                                                 double& weight,
+                                                                 double& clip_indicators) {
+  SecureRound& secure = *round.secure;
+  EQUIFL_RETURN_IF_ERROR(secure.CloseCollection());
+  EQUIFL_ASSIGN_OR_RETURN(
+      aggregation::SecureSum sum,
+      secure.Unmask(SecureRound::Clock::now() + options_.secure_aggregation.phase_timeout));
+  const auto to_proto = [&](const std::vector<aggregation::CellGroupSums>& entries) {
+    v1::GroupStatistics statistics;
+    for (const aggregation::CellGroupSums& entry : entries) {
+      v1::GroupCellStatistics& cell = *statistics.add_cells();
+      cell.mutable_cell()->set_language(entry.language);
+      cell.mutable_cell()->set_modality(entry.view);
+      cell.set_group(entry.group);
+      cell.set_loss_sum(entry.loss_sum);
+      cell.set_sample_count(entry.count);
+      cell.set_num_classes(secure.layout().statistics.num_classes);
+      for (uint64_t count : entry.confusion) cell.add_confusion(count);
+    }
+    return statistics;
+  };
+  EQUIFL_RETURN_IF_ERROR(round.train.Add(to_proto(sum.train)));
+  EQUIFL_RETURN_IF_ERROR(round.validation.Add(to_proto(sum.validation)));
+  summary.clamped_clients = sum.clamped_clients;
+  if (sum.clamped_clients > 0) {
+    spdlog::warn(
+        "round {}: {} clients clamped values to secure aggregation's range (update bound {:g}, "
+        "weight bound {:g}); raise secure_aggregation.update_bound or weight_bound",
+        round.round_id, sum.clamped_clients, secure.layout().update_bound,
+        secure.layout().weight_bound);
+  }
+  weight = sum.weight * secure.layout().weight_bound;
+  clip_indicators = sum.clip_indicator;
+  if (!(sum.weight > 0) && !sum.weighted_update.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", round.round_id, ": the unmasked weights sum to ", sum.weight));
+  }
+  // The mean Σ r·Δ / Σ r; under DP every r is 1 and the caller divides by the
+  // number selected instead.
+  if (!privacy_.enabled()) {
+    for (float& value : sum.weighted_update) value = static_cast<float>(value / sum.weight);
+  }
+  return std::move(sum.weighted_update);
 }
 
 absl::Status Aggregator::Run() {
@@ -153,11 +259,40 @@ absl::Status Aggregator::Run() {
       round_->round_id = coordinator_.completed_rounds() + 1;
       round_->mean = aggregation::WeightedMean(model->size());
     }
-    std::optional<uint64_t> round_id = coordinator_.OpenNextRound();
+    std::optional<uint64_t> round_id =
+        coordinator_.OpenNextRound([&](uint64_t opened, const std::vector<std::string>& selected) {
+          if (!options_.secure_aggregation.enabled) return;
+          std::shared_ptr<SecureRound> secure = MakeSecureRound(opened, selected, model->size());
+          std::lock_guard lock(round_mutex_);
+          round_->secure = secure;
+          secure_ = std::move(secure);
+        });
     if (!round_id) return absl::OkStatus();
     const auto opened = Clock::now();
-    spdlog::info("round {}: open{}", *round_id,
-                 coordinator_.IsEvaluationRound(*round_id) ? " (final evaluation)" : "");
+    spdlog::info("round {}: open{}{}", *round_id,
+                 coordinator_.IsEvaluationRound(*round_id) ? " (final evaluation)" : "",
+                 options_.secure_aggregation.enabled ? ", securely aggregated" : "");
+    std::shared_ptr<SecureRound> secure;
+    {
+      std::lock_guard lock(round_mutex_);
+      secure = round_->secure;
+    }
+    // A secure round that cannot finish stops the run: nothing was revealed, the
+    // model is unchanged, and --resume starts again from the last completed round.
+    const auto stop_run = [&](const absl::Status& status) {
+      if (secure != nullptr) secure->Cancel();
+      coordinator_.Stop();
+      return absl::Status(status.code(),
+                          absl::StrCat("round ", *round_id, ": ", status.message(),
+                                       "; the model is unchanged (--resume continues after round ",
+                                       *round_id - 1, ")"));
+    };
+    if (secure != nullptr) {
+      if (absl::Status status = RunSecureSetup(*secure, *round_id); !status.ok()) {
+        if (absl::IsCancelled(status)) return absl::OkStatus();  // Stop()
+        return stop_run(status);
+      }
+    }
     const RoundOutcome outcome = coordinator_.AwaitClose();
 
     std::unique_ptr<OpenRound> round;
@@ -165,19 +300,46 @@ absl::Status Aggregator::Run() {
       std::lock_guard lock(round_mutex_);
       round = std::move(round_);
     }
-    FoldPending(*round);
     RoundSummary summary;
     summary.round_id = outcome.round_id;
     summary.selected = outcome.selected;
     summary.contributors = outcome.contributors;
     summary.reached_quorum = outcome.reached_quorum;
-    summary.total_weight = round->mean.total_weight();
+    summary.final_evaluation = coordinator_.IsEvaluationRound(outcome.round_id);
+    summary.secure = secure != nullptr;
+    summary.clip_norm = privacy_.enabled() ? privacy_.clip_norm() : 0;
+    // The contributors' update sum (DP) or mean, and what it was weighed by.
+    std::vector<float> update;
+    double weight = 0;
+    double clip_indicators = round->clip_indicators;
+    if (secure != nullptr) {
+      absl::StatusOr<std::vector<float>> unmasked =
+          UnmaskSecureRound(*round, summary, weight, clip_indicators);
+      if (!unmasked.ok()) {
+        if (absl::IsCancelled(unmasked.status())) return absl::OkStatus();
+        return stop_run(unmasked.status());
+      }
+      update = *std::move(unmasked);
+      std::lock_guard lock(round_mutex_);
+      secure_.reset();
+    } else {
+      FoldPending(*round);
+      weight = round->mean.total_weight();
+      if (!outcome.contributors.empty() && !summary.final_evaluation) {
+        EQUIFL_ASSIGN_OR_RETURN(update, std::move(round->mean).Report());
+        if (privacy_.enabled()) {
+          // Clipped updates of weight 1: the mean times the contributors is their sum.
+          const double contributors = static_cast<double>(outcome.contributors.size());
+          for (float& value : update) value = static_cast<float>(value * contributors);
+        }
+      }
+    }
+    summary.total_weight = weight;
     summary.train = std::move(round->train);
     summary.validation = std::move(round->validation);
     summary.validation_by_client = std::move(round->validation_by_client);
-    summary.final_evaluation = coordinator_.IsEvaluationRound(outcome.round_id);
     auto next = std::make_shared<GlobalModel>(*model);
-    if (coordinator_.IsEvaluationRound(outcome.round_id)) {
+    if (summary.final_evaluation) {
       const std::optional<double> accuracy = summary.validation.accuracy();
       spdlog::info("final evaluation: {} clients, {} test samples, test loss {:.4f}, accuracy {}",
                    outcome.contributors.size(), summary.validation.samples(),
@@ -186,13 +348,24 @@ absl::Status Aggregator::Run() {
     } else if (outcome.contributors.empty()) {
       spdlog::warn("round {}: closed without any update; the model is unchanged", *round_id);
     } else {
-      EQUIFL_ASSIGN_OR_RETURN(std::vector<float> mean_update, std::move(round->mean).Report());
-      if (options_.privacy.enabled()) {
-        EQUIFL_RETURN_IF_ERROR(AddPrivacyNoise(outcome, mean_update, summary));
+      if (privacy_.enabled()) {
+        const double clip_norm = privacy_.clip_norm();
+        EQUIFL_ASSIGN_OR_RETURN(
+            aggregation::PrivacyGuarantee spent,
+            privacy_.FinishRound(update, outcome.selected.size(), coordinator_.JoinedCount(),
+                                 clip_indicators, /*noise_added_by_clients=*/secure != nullptr));
+        summary.privacy_epsilon = spent.epsilon;
+        spdlog::info(
+            "round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g}), "
+            "clipping norm {:.4g}{}",
+            outcome.round_id, spent.epsilon, spent.delta, privacy_.rounds(), spent.order, clip_norm,
+            options_.privacy.adaptive_clipping
+                ? absl::StrFormat(" (next round %.4g)", privacy_.clip_norm())
+                : "");
       }
-      EQUIFL_RETURN_IF_ERROR(optimizer_.Step(next->values(), mean_update));
+      EQUIFL_RETURN_IF_ERROR(optimizer_.Step(next->values(), update));
     }
-    if (!coordinator_.IsEvaluationRound(outcome.round_id)) {
+    if (!summary.final_evaluation) {
       fairness_.OnRoundClosed(summary.train.ToTable(), summary.validation.ToTable(),
                               summary.validation_by_client, round->train_samples);
     }
@@ -206,7 +379,7 @@ absl::Status Aggregator::Run() {
       model_ = std::move(next);
       model_version_ = outcome.round_id;
     }
-    if (!coordinator_.IsEvaluationRound(outcome.round_id)) {
+    if (!summary.final_evaluation) {
       spdlog::info("round {}: {} of {} updates{}, train loss {:.4f}, {:.2f} s", outcome.round_id,
                    outcome.contributors.size(), outcome.selected.size(),
                    outcome.reached_quorum ? "" : " (deadline)", summary.train.mean_loss(),
@@ -215,7 +388,11 @@ absl::Status Aggregator::Run() {
   }
 }
 
-void Aggregator::Stop() { coordinator_.Stop(); }
+void Aggregator::Stop() {
+  coordinator_.Stop();
+  std::lock_guard lock(round_mutex_);
+  if (secure_ != nullptr) secure_->Cancel();
+}
 
 grpc::Status Aggregator::Join(grpc::ServerContext*, const v1::JoinRequest* request,
                               v1::JoinResponse* response) {
@@ -229,6 +406,11 @@ grpc::Status Aggregator::Join(grpc::ServerContext*, const v1::JoinRequest* reque
   if (client_id.empty()) {
     std::lock_guard lock(clients_mutex_);
     client_id = absl::StrCat("client-", next_client_number_++);
+  }
+  {
+    std::lock_guard lock(clients_mutex_);
+    largest_train_samples_ =
+        std::max(largest_train_samples_, request->capabilities().num_train_samples());
   }
   coordinator_.Join(client_id);
   spdlog::info("client '{}' joined ({} training samples)", client_id,
@@ -308,6 +490,29 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
   task.set_upload_encoding(options_.upload_encoding);
   *task.mutable_fairness() = fairness_.Directive();
   task.set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
+  std::shared_ptr<SecureRound> secure;
+  {
+    std::lock_guard lock(round_mutex_);
+    secure = secure_;
+  }
+  if (secure == nullptr || secure->round_id() != assignment.round_id) return;
+  const aggregation::SecureInputLayout& layout = secure->layout();
+  v1::SecureAggregationTask& wire = *task.mutable_secure_aggregation();
+  wire.set_selected_clients(layout.max_clients);
+  wire.set_update_bound(layout.update_bound);
+  wire.set_weight_bound(layout.weight_bound);
+  wire.set_indicator_bound(layout.indicator_bound);
+  for (const std::string& language : layout.statistics.languages) wire.add_languages(language);
+  for (const std::string& view : layout.statistics.views) wire.add_views(view);
+  for (const std::string& group : layout.statistics.groups) wire.add_groups(group);
+  wire.set_num_classes(layout.statistics.num_classes);
+  if (privacy_.enabled() && assignment.kind == Assignment::Kind::kTrain) {
+    const ClientNoise& noise = secure->client_noise();
+    v1::ClientPrivacy& client_privacy = *task.mutable_privacy();
+    client_privacy.set_clip_norm(noise.clip_norm);
+    client_privacy.set_noise_stddev(noise.noise_stddev);
+    client_privacy.set_indicator_noise_stddev(noise.indicator_noise_stddev);
+  }
 }
 
 grpc::Status Aggregator::DownloadModel(grpc::ServerContext*,
@@ -334,16 +539,6 @@ grpc::Status Aggregator::DownloadModel(grpc::ServerContext*,
   return ToGrpc(protocol::WriteModelStream(request->round(), *encoder, *writer));
 }
 
-std::vector<float> Aggregator::TakeBuffer() {
-  std::unique_lock lock(buffers_mutex_);
-  buffer_returned_.wait(lock, [this] { return buffers_out_ < options_.max_concurrent_uploads; });
-  ++buffers_out_;
-  if (free_buffers_.empty()) return {};
-  std::vector<float> buffer = std::move(free_buffers_.back());
-  free_buffers_.pop_back();
-  return buffer;
-}
-
 size_t Aggregator::FoldBatchSize() const {
   return std::min<size_t>(options_.max_concurrent_uploads, aggregation::WeightedMean::kMaxBatch);
 }
@@ -362,28 +557,14 @@ void Aggregator::FoldPending(OpenRound& round) {
     spdlog::error("round {}: folding {} updates: {}", round.round_id, updates.size(),
                   std::string(status.message()));
   }
-  for (PendingUpdate& update : round.pending) GiveBackBuffer(std::move(update.values));
+  for (PendingUpdate& update : round.pending) update_buffers_.GiveBack(std::move(update.values));
   round.pending.clear();
-}
-
-void Aggregator::GiveBackBuffer(std::vector<float> buffer) {
-  {
-    std::lock_guard lock(buffers_mutex_);
-    --buffers_out_;
-    free_buffers_.push_back(std::move(buffer));
-  }
-  buffer_returned_.notify_one();
 }
 
 grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
                                       grpc::ServerReader<v1::UploadUpdateRequest>* reader,
                                       v1::UploadUpdateResponse* response) {
-  const auto refuse = [&](const absl::Status& status) {
-    spdlog::warn("update refused: {}", std::string(status.message()));
-    response->set_accepted(false);
-    response->set_message(std::string(status.message()));
-    return grpc::Status::OK;
-  };
+  const auto refuse = [&](const absl::Status& status) { return Refuse(status, *response); };
   absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(*reader);
   if (!opening.ok()) return refuse(opening.status());
   const v1::UpdateHeader& header = opening->header();
@@ -395,6 +576,11 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
   }
   if (absl::Status status = coordinator_.CheckUpload(header.client_id(), round_id); !status.ok()) {
     return refuse(status);
+  }
+  if (options_.secure_aggregation.enabled || header.masked_input()) {
+    absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(opening->round());
+    if (!secure.ok()) return refuse(secure.status());
+    return UploadMaskedInput(*opening, **secure, *reader, *response);
   }
   if (coordinator_.IsEvaluationRound(round_id)) {
     // An evaluation result carries statistics only: no update follows.
@@ -421,7 +607,7 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
     std::lock_guard lock(model_mutex_);
     model = model_;
   }
-  std::vector<float> buffer = TakeBuffer();
+  std::vector<float> buffer = update_buffers_.Take();
   buffer.resize(model->size());
   // Non-finite values are refused while each chunk is in cache, so the batched
   // fold below never meets one.
@@ -429,7 +615,9 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
   limits.require_finite = true;
   absl::Status status = protocol::ReadUpdateChunks(
       opening->round(), header.update(), model->MutableViewsOver(buffer), *reader, limits);
-  if (status.ok() && options_.privacy.enabled()) ClipToNorm(buffer, options_.privacy.clip_norm);
+  // Trusted-aggregator DP: the server clips, and counts the updates within the
+  // norm for adaptive clipping.
+  const bool within_clip_norm = status.ok() && privacy_.enabled() && privacy_.Clip(buffer);
   bool pending = false;
   if (status.ok()) {
     status = coordinator_.TryCommit(header.client_id(), round_id, [&]() -> absl::Status {
@@ -444,6 +632,7 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
       EQUIFL_RETURN_IF_ERROR(validation.Add(header.validation_statistics()));
       round_->train = std::move(train);
       round_->validation = std::move(validation);
+      if (within_clip_norm) round_->clip_indicators += 1;
       // The update waits until a batch is full, then the batch is folded in one
       // pass over the accumulator (WeightedMean::AccumulateBatch).
       round_->pending.push_back({weight, std::move(buffer)});
@@ -459,10 +648,109 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
       return absl::OkStatus();
     });
   }
-  if (!pending) GiveBackBuffer(std::move(buffer));
+  if (!pending) update_buffers_.GiveBack(std::move(buffer));
   if (!status.ok()) return refuse(status);
   response->set_accepted(true);
   return grpc::Status::OK;
+}
+
+grpc::Status Aggregator::UploadMaskedInput(const v1::UploadUpdateRequest& opening,
+                                           SecureRound& secure,
+                                           grpc::ServerReader<v1::UploadUpdateRequest>& reader,
+                                           v1::UploadUpdateResponse& response) {
+  const v1::UpdateHeader& header = opening.header();
+  const std::string& client_id = header.client_id();
+  if (!header.masked_input()) {
+    return Refuse(absl::FailedPreconditionError(absl::StrCat(
+                      "round ", secure.round_id(),
+                      " is securely aggregated: send a masked input, not the update itself")),
+                  response);
+  }
+  if (HasStatistics(header)) {
+    return Refuse(absl::InvalidArgumentError(
+                      "a masked input must not carry plaintext statistics or weights: they ride "
+                      "inside the masked vector"),
+                  response);
+  }
+  if (absl::Status status = secure.CheckMaskedInput(client_id); !status.ok()) {
+    return Refuse(status, response);
+  }
+  std::vector<uint32_t> words = masked_buffers_.Take();
+  words.resize(secure.layout().Words());
+  std::vector<protocol::MutableTensorView> destination = {
+      {"masked_input",
+       v1::DATA_TYPE_INT32,
+       {static_cast<int64_t>(words.size())},
+       std::as_writable_bytes(std::span(words))}};
+  absl::Status status = protocol::ReadUpdateChunks(
+      opening.round(), header.update(), std::move(destination), reader, options_.upload_limits);
+  if (status.ok()) {
+    status = coordinator_.TryCommit(client_id, secure.round_id(),
+                                    [&] { return secure.AddMaskedInput(client_id, words); });
+  }
+  masked_buffers_.GiveBack(std::move(words));
+  if (!status.ok()) return Refuse(status, response);
+  response.set_accepted(true);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::shared_ptr<SecureRound>> Aggregator::SecureRoundFor(
+    const v1::RoundReference& round) {
+  if (round.run_id() != options_.run_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this server runs '", options_.run_id, "', not '", round.run_id(), "'"));
+  }
+  std::lock_guard lock(round_mutex_);
+  if (secure_ == nullptr || secure_->round_id() != round.round_id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", round.round_id(), " is not the open securely aggregated round"));
+  }
+  return secure_;
+}
+
+grpc::Status Aggregator::AdvertiseKeys(grpc::ServerContext*,
+                                       const v1::AdvertiseKeysRequest* request,
+                                       v1::SecureAggregationAck*) {
+  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
+  if (!secure.ok()) return ToGrpc(secure.status());
+  return ToGrpc((*secure)->AdvertiseKeys(*request));
+}
+
+grpc::Status Aggregator::GetNeighbours(grpc::ServerContext*, const v1::SecureStepRequest* request,
+                                       v1::GetNeighboursResponse* response) {
+  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
+  if (!secure.ok()) return ToGrpc(secure.status());
+  return ToGrpc((*secure)->GetNeighbours(request->client_id(), options_.poll_timeout, *response));
+}
+
+grpc::Status Aggregator::ShareKeys(grpc::ServerContext*, const v1::ShareKeysRequest* request,
+                                   v1::SecureAggregationAck*) {
+  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
+  if (!secure.ok()) return ToGrpc(secure.status());
+  return ToGrpc((*secure)->ShareKeys(*request));
+}
+
+grpc::Status Aggregator::GetShares(grpc::ServerContext*, const v1::SecureStepRequest* request,
+                                   v1::GetSharesResponse* response) {
+  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
+  if (!secure.ok()) return ToGrpc(secure.status());
+  return ToGrpc((*secure)->GetShares(request->client_id(), options_.poll_timeout, *response));
+}
+
+grpc::Status Aggregator::GetUnmaskRequest(grpc::ServerContext*,
+                                          const v1::SecureStepRequest* request,
+                                          v1::GetUnmaskRequestResponse* response) {
+  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
+  if (!secure.ok()) return ToGrpc(secure.status());
+  return ToGrpc(
+      (*secure)->GetUnmaskRequest(request->client_id(), options_.poll_timeout, *response));
+}
+
+grpc::Status Aggregator::RevealShares(grpc::ServerContext*, const v1::RevealSharesRequest* request,
+                                      v1::SecureAggregationAck*) {
+  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
+  if (!secure.ok()) return ToGrpc(secure.status());
+  return ToGrpc((*secure)->RevealShares(*request));
 }
 
 }  // namespace equifl::server

@@ -10,6 +10,13 @@
 // report. When the round closes, the server optimiser applies the mean
 // update and the observer (checkpoints, run history) is told before the next round
 // opens. The model itself is opaque: any set of float32 tensors.
+//
+// Under secure aggregation (SecureAggregationOptions) each round also runs the
+// protocol's key phases, and clients upload masked vectors that carry their
+// weighted update, weight and statistics (aggregation/secure_input.h); the server
+// sums them modulo 2^32 as they arrive and learns only the survivors' sums. A
+// round that keeps too few clients to be unmasked stops the run, revealing
+// nothing; --resume continues from the last completed round.
 #ifndef EQUIFL_SERVER_AGGREGATOR_H_
 #define EQUIFL_SERVER_AGGREGATOR_H_
 
@@ -23,32 +30,43 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "aggregation/privacy_accountant.h"
+#include "aggregation/secure_input.h"
 #include "aggregation/server_optimizer.h"
 #include "aggregation/weighted_mean.h"
 #include "equifl/v1/aggregator.grpc.pb.h"
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
+#include "server/client_level_privacy.h"
 #include "server/fairness_engine.h"
 #include "server/global_model.h"
 #include "server/round_coordinator.h"
+#include "server/scratch_pool.h"
+#include "server/secure_round.h"
 #include "server/statistics_sum.h"
 
 namespace equifl::server {
 
-//! Client-level differential privacy with a trusted aggregator (DP-FedAvg, McMahan
-//! et al. 2018): every update is clipped to L2 norm `clip_norm` and counted with
-//! weight 1; the sum gets Gaussian noise of standard deviation
-//! noise_multiplier · clip_norm and is divided by the number of clients selected,
-//! so one client changes the mean by at most clip_norm / selected. The RDP
-//! accountant (aggregation/privacy_accountant.h) reports (ε, delta) every round,
-//! treating the selection as Poisson sampling at rate selected / joined.
-struct PrivacyOptions {
-  double clip_norm = 0;           //!< C; 0 turns client-level DP off.
-  double noise_multiplier = 1.0;  //!< σ: noise standard deviation over C.
-  double delta = 1e-5;            //!< δ of the reported (ε, δ).
+//! The `secure_aggregation` section: whether updates and statistics are summed
+//! under secure aggregation (Bonawitz et al. 2017 with SecAgg+ neighbourhoods),
+//! so the server learns only sums, and the fixed point's ranges
+//! (aggregation/secure_input.h).
+struct SecureAggregationOptions {
+  bool enabled = false;
+  //! SecAgg+'s neighbours per client; 0: 2·ceil(log2 n) + 2 (every client when
+  //! that covers them all, which is Bonawitz's complete graph).
+  uint32_t neighbours = 0;
+  //! Share of a neighbourhood whose shares rebuild a secret (t), and share of the
+  //! selected clients whose masked inputs the round needs.
+  double threshold = 0.5;
+  //! Each coordinate of a client's weighted update r·Δ is clamped to ±this; with
+  //! client-level DP the range follows the clipping norm instead.
+  double update_bound = 1.0;
+  //! Aggregation weights above this count as it; 0: the largest training-set size
+  //! clients announced at Join (times e^β for ERM-MinMaxGAP).
+  double weight_bound = 0;
+  //! How long key advertisement, key sharing and unmasking may each take.
+  std::chrono::milliseconds phase_timeout{std::chrono::seconds(30)};
 
-  bool enabled() const { return clip_norm > 0; }
   absl::Status Validate() const;
 };
 
@@ -61,10 +79,14 @@ struct AggregatorOptions {
   v1::TrainingHyperparameters training;                 //!< Sent with every task.
   aggregation::ServerOptimizerOptions optimizer;        //!< How the mean update is applied.
   std::chrono::milliseconds poll_timeout{std::chrono::seconds(10)};  //!< Long-poll bound.
-  uint32_t max_concurrent_uploads = 2;    //!< Uploads decoded at once (each needs a buffer).
-  protocol::DecoderLimits upload_limits;  //!< What a client may send.
-  FairnessOptions fairness;               //!< The fairness method and its knobs.
-  PrivacyOptions privacy;                 //!< Client-level DP; off by default.
+  uint32_t max_concurrent_uploads = 2;          //!< Uploads decoded at once (each needs a buffer).
+  protocol::DecoderLimits upload_limits;        //!< What a client may send.
+  FairnessOptions fairness;                     //!< The fairness method and its knobs.
+  PrivacyOptions privacy;                       //!< Client-level DP; off by default.
+  SecureAggregationOptions secure_aggregation;  //!< Off by default.
+  //! The languages, groups and classes of the run's data (its schema), which
+  //! secure aggregation's statistics grid needs; its views are fairness.views.
+  aggregation::StatisticsLayout statistics;
 
   absl::Status Validate() const;
 };
@@ -86,8 +108,11 @@ struct RoundSummary {
   std::map<std::string, fairness::StatisticsTable> validation_by_client;
   //! The fairness engine's state after the round (what the next round uses).
   FairnessState fairness;
-  double privacy_epsilon = 0;  //!< ε spent after this round at PrivacyOptions::delta; 0: off.
-  double seconds = 0;          //!< From opening to the new model.
+  double privacy_epsilon = 0;    //!< ε spent after this round at PrivacyOptions::delta; 0: off.
+  double clip_norm = 0;          //!< The clipping norm the round used; 0: DP off.
+  bool secure = false;           //!< Securely aggregated: the server saw only sums.
+  uint64_t clamped_clients = 0;  //!< Secure rounds: clients that clamped a value.
+  double seconds = 0;            //!< From opening to the new model.
 };
 
 //! Told about every closed round, before the next one opens.
@@ -130,6 +155,18 @@ class Aggregator final : public v1::Aggregator::Service {
   grpc::Status UploadUpdate(grpc::ServerContext* context,
                             grpc::ServerReader<v1::UploadUpdateRequest>* reader,
                             v1::UploadUpdateResponse* response) override;
+  grpc::Status AdvertiseKeys(grpc::ServerContext* context, const v1::AdvertiseKeysRequest* request,
+                             v1::SecureAggregationAck* response) override;
+  grpc::Status GetNeighbours(grpc::ServerContext* context, const v1::SecureStepRequest* request,
+                             v1::GetNeighboursResponse* response) override;
+  grpc::Status ShareKeys(grpc::ServerContext* context, const v1::ShareKeysRequest* request,
+                         v1::SecureAggregationAck* response) override;
+  grpc::Status GetShares(grpc::ServerContext* context, const v1::SecureStepRequest* request,
+                         v1::GetSharesResponse* response) override;
+  grpc::Status GetUnmaskRequest(grpc::ServerContext* context, const v1::SecureStepRequest* request,
+                                v1::GetUnmaskRequestResponse* response) override;
+  grpc::Status RevealShares(grpc::ServerContext* context, const v1::RevealSharesRequest* request,
+                            v1::SecureAggregationAck* response) override;
 
  private:
   Aggregator(const AggregatorOptions& options, GlobalModel model,
@@ -139,12 +176,14 @@ class Aggregator final : public v1::Aggregator::Service {
   //! An accepted update waiting for its batch to be folded.
   struct PendingUpdate {
     double weight = 0;
-    std::vector<float> values;  //!< A scratch buffer (TakeBuffer), given back once folded.
+    std::vector<float> values;  //!< From update_buffers_, given back once folded.
   };
 
   //! The state of the round being collected.
   struct OpenRound {
     uint64_t round_id = 0;
+    std::shared_ptr<SecureRound> secure;  //!< Set when the round is securely aggregated.
+    double clip_indicators = 0;           //!< Trusted DP: updates within the clipping norm.
     aggregation::WeightedMean mean{0};
     StatisticsSum train;
     StatisticsSum validation;
@@ -156,25 +195,34 @@ class Aggregator final : public v1::Aggregator::Service {
   v1::RoundReference Reference(uint64_t round_id) const;
   //! The task of `assignment` (kTrain or kEvaluate) as clients receive it.
   void FillTask(const Assignment& assignment, v1::Task& task);
-  //! Takes a scratch buffer for one upload, waiting while max_concurrent_uploads
-  //! buffers are in use; GiveBackBuffer returns it.
-  std::vector<float> TakeBuffer();
-  void GiveBackBuffer(std::vector<float> buffer);
   //! Updates folded together: max_concurrent_uploads, at most WeightedMean::kMaxBatch.
   //! Every scratch buffer can be waiting in a batch, so a full batch always folds.
   size_t FoldBatchSize() const;
   //! Folds `round`'s pending updates into its mean and gives their buffers back.
   void FoldPending(OpenRound& round);
-  //! Client-level DP: rescales the mean of clipped updates to the fixed
-  //! denominator, adds the Gaussian noise and accounts for the round.
-  absl::Status AddPrivacyNoise(const RoundOutcome& outcome, std::vector<float>& mean_update,
-                               RoundSummary& summary);
+  //! The secure round of round `round_id` with its layout, made when the round
+  //! selects its clients (RoundCoordinator::SelectionHook).
+  std::shared_ptr<SecureRound> MakeSecureRound(uint64_t round_id,
+                                               const std::vector<std::string>& selected,
+                                               size_t model_size);
+  //! The open secure round that `round` names, or why there is none.
+  absl::StatusOr<std::shared_ptr<SecureRound>> SecureRoundFor(const v1::RoundReference& round);
+  //! Runs a secure round's key phases while its clients set up.
+  absl::Status RunSecureSetup(SecureRound& secure, uint64_t round_id);
+  //! Unmasks a secure round's sum into `round` and `summary`; returns the sum of
+  //! the weighted updates (empty in an evaluation round) and its weight.
+  absl::StatusOr<std::vector<float>> UnmaskSecureRound(OpenRound& round, RoundSummary& summary,
+                                                       double& weight, double& clip_indicators);
+  //! UploadUpdate for a secure round: the client's masked vector.
+  grpc::Status UploadMaskedInput(const v1::UploadUpdateRequest& opening, SecureRound& secure,
+                                 grpc::ServerReader<v1::UploadUpdateRequest>& reader,
+                                 v1::UploadUpdateResponse& response);
 
   const AggregatorOptions options_;
   RoundObserver* const observer_;
   RoundCoordinator coordinator_;
-  aggregation::ServerOptimizer optimizer_;     //!< Used by Run only.
-  aggregation::PrivacyAccountant accountant_;  //!< Used by Run only.
+  aggregation::ServerOptimizer optimizer_;  //!< Used by Run only.
+  ClientLevelPrivacy privacy_;              //!< Its clipping norm changes only between rounds.
   FairnessEngine fairness_;
 
   std::mutex model_mutex_;
@@ -185,14 +233,17 @@ class Aggregator final : public v1::Aggregator::Service {
 
   std::mutex round_mutex_;
   std::unique_ptr<OpenRound> round_ ABSL_GUARDED_BY(round_mutex_);
+  //! The open round's secure round (also in round_), for the secure RPCs.
+  std::shared_ptr<SecureRound> secure_ ABSL_GUARDED_BY(round_mutex_);
 
-  std::mutex buffers_mutex_;
-  std::condition_variable buffer_returned_;
-  std::vector<std::vector<float>> free_buffers_ ABSL_GUARDED_BY(buffers_mutex_);
-  uint32_t buffers_out_ ABSL_GUARDED_BY(buffers_mutex_) = 0;
+  ScratchPool<float> update_buffers_;     //!< Plain uploads.
+  ScratchPool<uint32_t> masked_buffers_;  //!< Masked inputs of secure rounds.
 
   std::mutex clients_mutex_;
   uint64_t next_client_number_ ABSL_GUARDED_BY(clients_mutex_) = 1;
+  //! The largest training-set size a client announced at Join (secure
+  //! aggregation's automatic weight bound).
+  uint64_t largest_train_samples_ ABSL_GUARDED_BY(clients_mutex_) = 0;
 };
 
 }  // namespace equifl::server

@@ -140,7 +140,7 @@ size_t RoundCoordinator::QuorumCount() const {
   return std::max<size_t>(1, needed);
 }
 
-std::optional<uint64_t> RoundCoordinator::OpenNextRound() {
+std::optional<uint64_t> RoundCoordinator::OpenNextRound(const SelectionHook& on_selected) {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] {
     return phase_ == Phase::kFinished || joined_.size() >= options_.min_clients;
@@ -158,7 +158,9 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound() {
   candidates.resize(std::clamp<size_t>(count, 1, candidates.size()));
   std::sort(candidates.begin(), candidates.end());
   selected_ = std::move(candidates);
+  if (on_selected) on_selected(open_round_, selected_);
   tasked_.clear();
+  excluded_.clear();
   committed_.clear();
   committed_set_.clear();
   deadline_ = std::chrono::system_clock::now() + options_.round_deadline;
@@ -171,7 +173,8 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound() {
 RoundOutcome RoundCoordinator::AwaitClose() {
   std::unique_lock lock(mutex_);
   const bool reached = changed_.wait_until(lock, deadline_, [this] {
-    return phase_ != Phase::kCollecting || committed_.size() >= QuorumCount();
+    const size_t able = selected_.size() - excluded_.size();
+    return phase_ != Phase::kCollecting || committed_.size() >= std::min(QuorumCount(), able);
   });
   RoundOutcome outcome{open_round_, selected_, committed_, reached && phase_ == Phase::kCollecting};
   if (phase_ == Phase::kCollecting) {
@@ -181,6 +184,20 @@ RoundOutcome RoundCoordinator::AwaitClose() {
   lock.unlock();
   changed_.notify_all();
   return outcome;
+}
+
+void RoundCoordinator::ExcludeFromRound(uint64_t round_id,
+                                        const std::vector<std::string>& clients) {
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ != Phase::kCollecting || round_id != open_round_) return;
+    for (const std::string& client_id : clients) {
+      if (std::binary_search(selected_.begin(), selected_.end(), client_id)) {
+        excluded_.insert(client_id);
+      }
+    }
+  }
+  changed_.notify_all();
 }
 
 void RoundCoordinator::Stop() {

@@ -96,9 +96,19 @@ class RoundCoordinator {
   //! upload before it reads the update's chunks.
   absl::Status CheckUpload(const std::string& client_id, uint64_t round_id) const;
 
+  //! Told the round and its selected clients (sorted) under the coordinator's lock,
+  //! before any client can take the round's task.
+  using SelectionHook =
+      std::function<void(uint64_t round_id, const std::vector<std::string>& selected)>;
+
   //! Driver: waits until min_clients have joined and opens the next round; nullopt
-  //! once every round is done or Stop() was called.
-  std::optional<uint64_t> OpenNextRound();
+  //! once every round is done or Stop() was called. `on_selected` may be empty.
+  std::optional<uint64_t> OpenNextRound(const SelectionHook& on_selected = {});
+
+  //! Selected clients of the open round `round_id` that can no longer contribute
+  //! (secure aggregation: they did not share their keys); the round closes once
+  //! every other selected client committed, without waiting for them.
+  void ExcludeFromRound(uint64_t round_id, const std::vector<std::string>& clients);
 
   //! Driver: waits for the open round's quorum or deadline, then closes it.
   RoundOutcome AwaitClose();
@@ -134,6 +144,7 @@ class RoundCoordinator {
   std::set<std::string> joined_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::string> selected_ ABSL_GUARDED_BY(mutex_);    //!< Of the open round, sorted.
   std::set<std::string> tasked_ ABSL_GUARDED_BY(mutex_);         //!< Given the open round's task.
+  std::set<std::string> excluded_ ABSL_GUARDED_BY(mutex_);       //!< Cannot contribute.
   std::vector<std::string> committed_ ABSL_GUARDED_BY(mutex_);   //!< In commit order.
   std::set<std::string> committed_set_ ABSL_GUARDED_BY(mutex_);  //!< The same, for lookups.
 };

@@ -15,7 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "client/federated_client.h"
 #include "client/model_state.h"
+#include "client/secure_round_client.h"
 #include "protocol/torch_tensors.h"
 
 // OpenBLAS's own thread pool (Debian's LibTorch multiplies through it): weak, so
@@ -31,6 +33,7 @@ class TaskQueue {
   struct Entry {
     int client = 0;
     v1::Task task;
+    client::SecureRoundClient* secure = nullptr;  //!< Set up, for a secure round.
   };
 
   void Push(Entry entry) {
@@ -126,9 +129,10 @@ void RunReplica(v1::Aggregator::Stub& stub, const std::string& run_id,
       break;
     }
     const auto started = std::chrono::steady_clock::now();
-    absl::StatusOr<client::TaskOutcome> outcome = client::RunTask(
-        stub, {run_id, client_id}, entry->task, replica.model,
-        {data->train, data->validation, data->test}, replica.options, replica.global);
+    absl::StatusOr<client::TaskOutcome> outcome =
+        client::RunTask(stub, {run_id, client_id}, entry->task, replica.model,
+                        {data->train, data->validation, data->test}, replica.options,
+                        replica.global, entry->secure);
     if (!outcome.ok()) {
       error.Set(absl::Status(
           outcome.status().code(),
@@ -145,6 +149,71 @@ void RunReplica(v1::Aggregator::Stub& stub, const std::string& run_id,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ++progress.done;
   }
+}
+
+// Whether a secure-aggregation step failed because this client cannot take part
+// in the round any more (too late, the round failed, the server went away).
+bool DropsOutOfRound(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsFailedPrecondition(status) ||
+         absl::IsDeadlineExceeded(status);
+}
+
+// Runs one securely aggregated round for the hosted clients given tasks: each
+// protocol step for all of them before the next, so none waits on a phase the
+// others have not reached; the trainings in between go to the replicas.
+absl::Status RunSecureRound(v1::Aggregator::Stub& stub, const std::string& run_id,
+                            const ClientPopulation& population,
+                            std::vector<TaskQueue::Entry> entries, uint64_t model_size,
+                            TaskQueue& queue, HostProgress& progress, const FirstError& error) {
+  std::vector<std::optional<client::SecureRoundClient>> sessions(entries.size());
+  std::vector<bool> taking_part(entries.size(), true);
+  // Runs `run` for every client still taking part; one that drops out is skipped
+  // from then on.
+  const auto step = [&](const char* what, const auto& run) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!taking_part[i]) continue;
+      const absl::Status status = run(i);
+      if (status.ok()) continue;
+      if (!DropsOutOfRound(status)) return status;
+      spdlog::warn("virtual client {}, round {}: {}: {}", population.ClientId(entries[i].client),
+                   entries[i].task.round().round_id(), what, std::string(status.message()));
+      taking_part[i] = false;
+    }
+    return absl::OkStatus();
+  };
+  EQUIFL_RETURN_IF_ERROR(step("advertising keys", [&](size_t i) -> absl::Status {
+    EQUIFL_ASSIGN_OR_RETURN(
+        client::SecureRoundClient session,
+        client::SecureRoundClient::Advertise(stub, {run_id, population.ClientId(entries[i].client)},
+                                             entries[i].task, model_size));
+    sessions[i] = std::move(session);
+    return absl::OkStatus();
+  }));
+  EQUIFL_RETURN_IF_ERROR(
+      step("sharing keys", [&](size_t i) { return sessions[i]->ShareKeys(stub); }));
+  EQUIFL_RETURN_IF_ERROR(
+      step("receiving shares", [&](size_t i) { return sessions[i]->ReceiveShares(stub); }));
+  const int64_t before = progress.done;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!taking_part[i]) {
+      ++progress.done;  // dropped out of the round before training
+      ++progress.not_counted;
+      continue;
+    }
+    entries[i].secure = &*sessions[i];
+    queue.Push(entries[i]);
+  }
+  while (!error.failed() && progress.done < before + static_cast<int64_t>(entries.size())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (error.failed()) return absl::OkStatus();  // the replica's error ends the host
+  // Survivors reveal their shares; a client whose input did not count reveals nothing.
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!taking_part[i]) continue;
+    const absl::Status status = sessions[i]->Unmask(stub);
+    if (!status.ok() && !DropsOutOfRound(status)) return status;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -212,6 +281,8 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
                               protocol::ToContiguousCpu(client::ExportState(*replica.model)));
       replica.options = options.client;
       replica.options.trainer.device = device;
+      // Replicas train side by side; each expands its masks on one thread.
+      replica.options.mask_threads = 1;
       replicas.push_back(std::move(replica));
       if (device == "cpu") ++cpu_replicas;
     }
@@ -269,6 +340,7 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
       break;
     }
     if (response.run_finished()) break;
+    std::vector<TaskQueue::Entry> secure_round;
     for (v1::ClientTask& task : *response.mutable_tasks()) {
       const int index = population.IndexOf(task.client_id());
       if (index < 0) {
@@ -281,9 +353,18 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
         progress.round = task.task().round().round_id();
       }
       ++progress.received;
-      queue.Push({index, std::move(*task.mutable_task())});
+      if (task.task().has_secure_aggregation()) {
+        secure_round.push_back({index, std::move(*task.mutable_task())});
+      } else {
+        queue.Push({index, std::move(*task.mutable_task())});
+      }
     }
     if (!polled.ok()) break;
+    if (!secure_round.empty()) {
+      polled = RunSecureRound(*stub, run_id, population, std::move(secure_round),
+                              client::ModelSize(replicas.front().global), queue, progress, error);
+      if (!polled.ok()) break;
+    }
     if (response.tasks().empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(response.retry_after_ms()));
     }

@@ -38,8 +38,8 @@ struct RoundResult {
   std::vector<std::string> survivors;
 };
 
-SecureAggregationOptions Options(int clients, uint32_t neighbours, uint32_t min_survivors) {
-  SecureAggregationOptions options;
+SecureRoundOptions Options(int clients, uint32_t neighbours, uint32_t min_survivors) {
+  SecureRoundOptions options;
   options.context = {"run-secure", 3};
   for (int i = 0; i < clients; ++i) options.selected.push_back(Name(i));
   options.words = kWords;
@@ -51,7 +51,7 @@ SecureAggregationOptions Options(int clients, uint32_t neighbours, uint32_t min_
   return options;
 }
 
-RoundResult RunRound(const SecureAggregationOptions& options, const Dropouts& dropouts,
+RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts,
                      uint64_t seed = 1) {
   const int n = static_cast<int>(options.selected.size());
   SecureAggregationServer server(options);
@@ -191,7 +191,7 @@ class SecureAggregationClientRulesTest : public ::testing::Test {
     }
   }
 
-  SecureAggregationOptions options_;
+  SecureRoundOptions options_;
   std::unique_ptr<SecureAggregationServer> server_;
   std::vector<SecureAggregationClient> clients_;
 };
@@ -228,7 +228,7 @@ TEST_F(SecureAggregationClientRulesTest, ServerRefusesOutOfProtocolMessages) {
 }
 
 TEST(SecureAggregationServerTest, RefusesSharesThatSkipANeighbour) {
-  SecureAggregationOptions options = Options(3, 0, 2);
+  SecureRoundOptions options = Options(3, 0, 2);
   SecureAggregationServer server(options);
   std::vector<SecureAggregationClient> clients;
   for (int i = 0; i < 3; ++i) {
@@ -247,7 +247,7 @@ TEST(SecureAggregationTest, AMaskedInputDoesNotCorrelateWithItsPlaintext) {
   // update) and its masked vector: Pearson's r between them is within 5 standard
   // errors (5 / sqrt(n)) of 0, and the masked words' bytes pass a chi-square test
   // of uniformity (255 degrees of freedom: the 1e-6 critical value is 367).
-  const SecureAggregationOptions options = Options(3, 0, 2);
+  const SecureRoundOptions options = Options(3, 0, 2);
   SecureAggregationServer server(options);
   std::vector<SecureAggregationClient> clients;
   for (int i = 0; i < 3; ++i) {

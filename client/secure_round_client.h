@@ -1,0 +1,81 @@
+// A client's side of a securely aggregated round over gRPC: the protocol steps
+// around local training (aggregation/secure_round_messages.h), the masked vector
+// it uploads instead of its update and statistics, and client-level DP done on
+// the client, since the server cannot see an update to clip or noise.
+//
+// A real client runs the steps one after another; `equifl sim` runs each step
+// for all the virtual clients of a round before the next step, so none waits for
+// a phase that others have not reached. Advertise, ShareKeys and ReceiveShares
+// come before training (the keys do not depend on the data), UploadMaskedInput
+// replaces the plain upload, and Unmask follows once the server stops collecting.
+#ifndef EQUIFL_CLIENT_SECURE_ROUND_CLIENT_H_
+#define EQUIFL_CLIENT_SECURE_ROUND_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "aggregation/secure_aggregation_client.h"
+#include "aggregation/secure_input.h"
+#include "client/task_runner.h"
+#include "equifl/v1/aggregator.grpc.pb.h"
+
+namespace equifl::client {
+
+class SecureRoundClient {
+ public:
+  //! Makes this round's keys for `task` (which must carry secure_aggregation;
+  //! `model_size` values for a training task) and advertises them.
+  static absl::StatusOr<SecureRoundClient> Advertise(v1::Aggregator::StubInterface& stub,
+                                                     const ClientIdentity& identity,
+                                                     const v1::Task& task, uint64_t model_size);
+
+  //! Waits for the neighbourhood, then sends each neighbour its encrypted shares.
+  absl::Status ShareKeys(v1::Aggregator::StubInterface& stub);
+  //! Waits for the shares the neighbours sent this client.
+  absl::Status ReceiveShares(v1::Aggregator::StubInterface& stub);
+  //! Encodes `input` in the round's layout, masks it (on `threads` CPU threads; 0:
+  //! every core) and uploads it. FailedPrecondition when the server refuses it.
+  absl::Status UploadMaskedInput(v1::Aggregator::StubInterface& stub,
+                                 const aggregation::SecureInput& input, size_t max_chunk_bytes,
+                                 int threads);
+  //! Waits for the server's request and reveals the shares it asks for; reveals
+  //! nothing when this client's input is not in the sum or too few survived.
+  absl::Status Unmask(v1::Aggregator::StubInterface& stub);
+
+  const aggregation::SecureInputLayout& layout() const { return layout_; }
+
+ private:
+  SecureRoundClient(ClientIdentity identity, v1::Task task, aggregation::SecureInputLayout layout,
+                    aggregation::SecureAggregationClient protocol);
+
+  //! A SecureStepRequest for this client and round.
+  v1::SecureStepRequest Step() const;
+  //! Calls `poll` until it stops asking to retry (`retry_after_ms` > 0), at most
+  //! until the round's deadline plus a margin.
+  template <typename Response, typename Call>
+  absl::StatusOr<Response> Poll(const char* what, const Call& call);
+
+  ClientIdentity identity_;
+  v1::Task task_;
+  aggregation::SecureInputLayout layout_;
+  aggregation::SecureAggregationClient protocol_;
+  bool counted_ = false;  //!< The masked input was accepted.
+};
+
+//! Client-level DP on the client (task.privacy): clips `update` to the task's
+//! norm and adds its share of the Gaussian noise (from a generator seeded by
+//! OpenSSL's CSPRNG); returns the clip indicator (1 when the update was within the
+//! norm) with its noise.
+absl::StatusOr<double> ApplyClientPrivacy(const v1::ClientPrivacy& privacy,
+                                          std::vector<float>& update);
+
+//! A client's statistics as the rows of the secure vector's grid.
+std::vector<aggregation::CellGroupSums> ToCellGroupSums(const v1::GroupStatistics& statistics);
+
+}  // namespace equifl::client
+
+#endif  // EQUIFL_CLIENT_SECURE_ROUND_CLIENT_H_

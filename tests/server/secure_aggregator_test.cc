@@ -1,0 +1,349 @@
+// The aggregator with secure aggregation over real gRPC on 127.0.0.1. Clients run
+// the real client side (client::SecureRoundClient) with known inputs: the model
+// moves by the weighted mean of their updates (float64 reference, within the
+// fixed point's error) and the statistics add up, with no, one and n - t clients
+// dropping after masking; with fewer survivors the run stops and nothing is
+// revealed; and client-level DP splits its noise over the clients.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <future>
+
+#include "client/secure_round_client.h"
+#include "protocol/tensor_stream.h"
+#include "server/aggregator.h"
+
+namespace equifl::server {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr size_t kModelSize = 8;
+
+GlobalModel InitialModel() {
+  static const std::vector<float> values = {1, 2, 3, 4, 5, 6, -1, 0.5f};
+  absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
+      {{"weight", v1::DATA_TYPE_FLOAT32, {2, 3}, std::as_bytes(std::span(values).first(6))},
+       {"bias", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(values).last(2))}});
+  EXPECT_TRUE(model.ok());
+  return *std::move(model);
+}
+
+class RecordingObserver : public RoundObserver {
+ public:
+  absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
+                             const aggregation::ServerOptimizer&) override {
+    std::lock_guard lock(mutex);
+    summaries.push_back(summary);
+    models.emplace_back(model.values().begin(), model.values().end());
+    return absl::OkStatus();
+  }
+  std::mutex mutex;
+  std::vector<RoundSummary> summaries;
+  std::vector<std::vector<float>> models;
+};
+
+// Where a scripted client stops taking part.
+enum class Leaves { kNever, kAfterMasking, kBeforeUnmasking };
+
+// What one scripted client did in a round.
+struct ClientRun {
+  absl::Status set_up;
+  absl::Status uploaded;
+  absl::Status unmasked;
+};
+
+class SecureAggregatorTest : public ::testing::Test {
+ protected:
+  static AggregatorOptions Options(uint32_t rounds, uint32_t clients) {
+    AggregatorOptions options;
+    options.run_id = "run-secure";
+    options.rounds.rounds = rounds;
+    options.rounds.min_clients = clients;
+    options.rounds.round_deadline = 20s;
+    options.rounds.final_evaluation = false;
+    options.poll_timeout = 1s;
+    options.secure_aggregation.enabled = true;
+    options.secure_aggregation.phase_timeout = 3s;
+    options.statistics = {{"en"}, {}, {"female", "male"}, 2};
+    return options;
+  }
+
+  void Start(const AggregatorOptions& options) {
+    auto optimizer = aggregation::ServerOptimizer::Create(options.optimizer, kModelSize);
+    ASSERT_TRUE(optimizer.ok());
+    auto aggregator =
+        Aggregator::Create(options, InitialModel(), *std::move(optimizer), 0, &observer_);
+    ASSERT_TRUE(aggregator.ok()) << aggregator.status();
+    aggregator_ = *std::move(aggregator);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(aggregator_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials());
+    run_ = std::async(std::launch::async, [this] { return aggregator_->Run(); });
+  }
+
+  void TearDown() override {
+    if (aggregator_) aggregator_->Stop();
+    if (run_.valid()) run_.wait();
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + 1s);
+  }
+
+  // Joins as `name` with `samples` training samples and polls for the next task.
+  static std::optional<v1::Task> JoinAndPoll(v1::Aggregator::Stub& stub, const std::string& name,
+                                             uint64_t samples) {
+    v1::JoinRequest join;
+    join.set_requested_client_id(name);
+    join.mutable_capabilities()->set_num_train_samples(samples);
+    v1::JoinResponse joined;
+    grpc::ClientContext join_context;
+    EXPECT_TRUE(stub.Join(&join_context, join, &joined).ok());
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      grpc::ClientContext context;
+      v1::PollTaskRequest poll;
+      poll.set_run_id(joined.run_id());
+      poll.set_client_id(name);
+      v1::PollTaskResponse response;
+      EXPECT_TRUE(stub.PollTask(&context, poll, &response).ok());
+      if (response.has_task()) return response.task();
+      if (response.run_finished()) return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  // One client's round: `update` with weight `samples`, one training cell.
+  ClientRun RunClient(const std::string& name, const v1::Task& task,
+                      const std::vector<float>& update, uint64_t samples, Leaves leaves) {
+    auto stub = v1::Aggregator::NewStub(channel_);
+    ClientRun run;
+    const client::ClientIdentity identity{"run-secure", name};
+    absl::StatusOr<client::SecureRoundClient> secure =
+        client::SecureRoundClient::Advertise(*stub, identity, task, kModelSize);
+    run.set_up = secure.status();
+    if (secure.ok()) run.set_up = secure->ShareKeys(*stub);
+    if (run.set_up.ok()) run.set_up = secure->ReceiveShares(*stub);
+    if (!run.set_up.ok() || leaves == Leaves::kAfterMasking) return run;
+    aggregation::SecureInput input;
+    std::vector<float> values = update;
+    if (task.privacy().clip_norm() > 0) {
+      absl::StatusOr<double> indicator = client::ApplyClientPrivacy(task.privacy(), values);
+      EXPECT_TRUE(indicator.ok());
+      input.clip_indicator = *indicator;
+      input.weight = 1;
+    } else {
+      input.weight = static_cast<double>(samples);
+    }
+    input.update = values;
+    input.train_samples = samples;
+    input.train.push_back({"en",
+                           "fusion",
+                           samples % 20 == 0 ? "female" : "male",
+                           0.5 * static_cast<double>(samples),
+                           samples,
+                           {samples, 0, 0, 0}});
+    run.uploaded = secure->UploadMaskedInput(*stub, input, 1 << 20, 1);
+    if (!run.uploaded.ok() || leaves == Leaves::kBeforeUnmasking) return run;
+    run.unmasked = secure->Unmask(*stub);
+    return run;
+  }
+
+  // Runs one round with clients named c0, c1, ...; client k sends updates[k] with
+  // weight samples[k] and leaves as leaves[k] says.
+  std::vector<ClientRun> RunRound(const std::vector<std::vector<float>>& updates,
+                                  const std::vector<uint64_t>& samples,
+                                  const std::vector<Leaves>& leaves) {
+    std::vector<std::future<ClientRun>> running;
+    for (size_t k = 0; k < updates.size(); ++k) {
+      running.push_back(std::async(std::launch::async, [&, k] {
+        auto stub = v1::Aggregator::NewStub(channel_);
+        const std::string name = "c" + std::to_string(k);
+        std::optional<v1::Task> task = JoinAndPoll(*stub, name, samples[k]);
+        if (!task) return ClientRun{absl::InternalError("no task"), {}, {}};
+        EXPECT_TRUE(task->has_secure_aggregation());
+        return RunClient(name, *task, updates[k], samples[k], leaves[k]);
+      }));
+    }
+    std::vector<ClientRun> runs;
+    for (auto& client : running) runs.push_back(client.get());
+    return runs;
+  }
+
+  static std::vector<std::vector<float>> TestUpdates(size_t clients) {
+    std::vector<std::vector<float>> updates(clients, std::vector<float>(kModelSize));
+    for (size_t k = 0; k < clients; ++k) {
+      for (size_t i = 0; i < kModelSize; ++i) {
+        updates[k][i] = static_cast<float>(0.01 * (k + 1) * (static_cast<int>(i % 3) - 1) +
+                                           0.003 * static_cast<double>(i));
+      }
+    }
+    return updates;
+  }
+
+  // The float64 weighted mean of the clients whose index is in `counted`.
+  static std::vector<double> WeightedMean(const std::vector<std::vector<float>>& updates,
+                                          const std::vector<uint64_t>& samples,
+                                          const std::vector<size_t>& counted) {
+    std::vector<double> mean(kModelSize, 0.0);
+    double total = 0;
+    for (size_t k : counted) total += static_cast<double>(samples[k]);
+    for (size_t k : counted) {
+      for (size_t i = 0; i < kModelSize; ++i) mean[i] += samples[k] * updates[k][i] / total;
+    }
+    return mean;
+  }
+
+  void ExpectModelMovedBy(const std::vector<double>& mean) {
+    ASSERT_EQ(observer_.models.size(), 1u);
+    const GlobalModel initial = InitialModel();
+    for (size_t i = 0; i < kModelSize; ++i) {
+      // The fixed point's error (update bound 1, 4 clients: about 1e-9) and float32.
+      EXPECT_NEAR(observer_.models[0][i], initial.values()[i] + mean[i], 2e-6) << i;
+    }
+  }
+
+  RecordingObserver observer_;
+  std::unique_ptr<Aggregator> aggregator_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::future<absl::Status> run_;
+};
+
+const std::vector<uint64_t> kSamples = {10, 20, 30, 40};
+
+TEST_F(SecureAggregatorTest, AppliesTheWeightedMeanAndSumsTheStatistics) {
+  Start(Options(1, 4));
+  const auto updates = TestUpdates(4);
+  const std::vector<ClientRun> runs = RunRound(updates, kSamples, std::vector(4, Leaves::kNever));
+  for (const ClientRun& run : runs) {
+    EXPECT_TRUE(run.set_up.ok()) << run.set_up;
+    EXPECT_TRUE(run.uploaded.ok()) << run.uploaded;
+    EXPECT_TRUE(run.unmasked.ok()) << run.unmasked;
+  }
+  ASSERT_TRUE(run_.get().ok());
+  ExpectModelMovedBy(WeightedMean(updates, kSamples, {0, 1, 2, 3}));
+  const RoundSummary& summary = observer_.summaries[0];
+  EXPECT_TRUE(summary.secure);
+  EXPECT_EQ(summary.contributors.size(), 4u);
+  EXPECT_EQ(summary.train.samples(), 100u);
+  EXPECT_NEAR(summary.train.mean_loss(), 0.5, 1e-6);
+  EXPECT_NEAR(summary.total_weight, 100, 1e-4);
+  EXPECT_EQ(summary.clamped_clients, 0u);
+}
+
+TEST_F(SecureAggregatorTest, RecoversOneClientDroppingAfterMasking) {
+  AggregatorOptions options = Options(1, 4);
+  options.rounds.round_deadline = 3s;  // c2 never uploads: the deadline closes the round
+  Start(options);
+  const auto updates = TestUpdates(4);
+  const std::vector<ClientRun> runs = RunRound(
+      updates, kSamples, {Leaves::kNever, Leaves::kNever, Leaves::kAfterMasking, Leaves::kNever});
+  EXPECT_TRUE(runs[0].unmasked.ok()) << runs[0].unmasked;
+  ASSERT_TRUE(run_.get().ok());
+  ExpectModelMovedBy(WeightedMean(updates, kSamples, {0, 1, 3}));
+  EXPECT_THAT(observer_.summaries[0].contributors,
+              ::testing::UnorderedElementsAre("c0", "c1", "c3"));
+}
+
+TEST_F(SecureAggregatorTest, RecoversNMinusTClientsLeavingAfterMasking) {
+  // n = 4, threshold 0.5: t = 2 and the round needs 2 masked inputs. One client
+  // never uploads and one uploads but never reveals its shares.
+  AggregatorOptions options = Options(1, 4);
+  options.rounds.round_deadline = 3s;
+  Start(options);
+  const auto updates = TestUpdates(4);
+  const std::vector<ClientRun> runs =
+      RunRound(updates, kSamples,
+               {Leaves::kAfterMasking, Leaves::kNever, Leaves::kBeforeUnmasking, Leaves::kNever});
+  ASSERT_TRUE(run_.get().ok());
+  ExpectModelMovedBy(WeightedMean(updates, kSamples, {1, 2, 3}));
+}
+
+TEST_F(SecureAggregatorTest, FewerThanTSurvivorsStopTheRunWithoutRevealingAnything) {
+  AggregatorOptions options = Options(2, 4);
+  options.rounds.round_deadline = 3s;
+  Start(options);
+  const std::vector<ClientRun> runs = RunRound(
+      TestUpdates(4), kSamples,
+      {Leaves::kAfterMasking, Leaves::kAfterMasking, Leaves::kAfterMasking, Leaves::kNever});
+  const absl::Status ran = run_.get();
+  EXPECT_EQ(ran.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ran.message(), HasSubstr("only 1 masked inputs arrived"));
+  EXPECT_THAT(ran.message(), HasSubstr("the model is unchanged"));
+  // The survivor is told there is nothing to reveal, and reveals nothing.
+  EXPECT_TRUE(runs[3].uploaded.ok()) << runs[3].uploaded;
+  EXPECT_THAT(runs[3].unmasked.message(), HasSubstr("nothing to reveal"));
+  EXPECT_TRUE(observer_.summaries.empty());
+}
+
+TEST_F(SecureAggregatorTest, RefusesAPlainUploadInASecureRound) {
+  Start(Options(1, 2));
+  auto stub = v1::Aggregator::NewStub(channel_);
+  std::future<std::optional<v1::Task>> other = std::async(std::launch::async, [&] {
+    auto other_stub = v1::Aggregator::NewStub(channel_);
+    return JoinAndPoll(*other_stub, "c1", 10);
+  });
+  const std::optional<v1::Task> task = JoinAndPoll(*stub, "c0", 10);
+  ASSERT_TRUE(task.has_value());
+  other.get();
+  GlobalModel layout = InitialModel();
+  absl::StatusOr<protocol::ChunkEncoder> encoder =
+      protocol::ChunkEncoder::Create(layout.Views(), {});
+  ASSERT_TRUE(encoder.ok());
+  grpc::ClientContext context;
+  v1::UploadUpdateResponse response;
+  auto writer = stub->UploadUpdate(&context, &response);
+  v1::UpdateHeader header;
+  header.set_client_id("c0");
+  header.set_num_train_samples(10);
+  (void)protocol::WriteUpdateStream(task->round(), header, *encoder, *writer);
+  writer->WritesDone();
+  EXPECT_TRUE(writer->Finish().ok());
+  EXPECT_FALSE(response.accepted());
+  EXPECT_THAT(response.message(), HasSubstr("securely aggregated: send a masked input"));
+}
+
+// Client-level DP under secure aggregation: each of the 2 clients adds
+// N(0, (σC)² / m) with m = 2 the clients the round needs, so the sum's noise is
+// N(0, (σC)²) as with a trusted aggregator, and the mean over the 2 selected has
+// deviation σC / 2; ε is the Gaussian mechanism's at q = 1.
+TEST_F(SecureAggregatorTest, PrivacyNoiseIsSplitOverTheClients) {
+  constexpr int kRounds = 12;
+  AggregatorOptions options = Options(kRounds, 2);
+  options.privacy.clip_norm = 0.5;
+  options.privacy.noise_multiplier = 2.0;
+  Start(options);
+  for (int round = 1; round <= kRounds; ++round) {
+    const std::vector<ClientRun> runs = RunRound(std::vector(2, std::vector<float>(kModelSize, 0)),
+                                                 {5, 7}, {Leaves::kNever, Leaves::kNever});
+    for (const ClientRun& run : runs) ASSERT_TRUE(run.unmasked.ok()) << run.unmasked;
+  }
+  ASSERT_TRUE(run_.get().ok());
+  ASSERT_EQ(observer_.models.size(), static_cast<size_t>(kRounds));
+  double squares = 0;
+  const GlobalModel initial = InitialModel();
+  std::vector<float> previous(initial.values().begin(), initial.values().end());
+  for (const std::vector<float>& model : observer_.models) {
+    for (size_t i = 0; i < kModelSize; ++i) {
+      const double change = static_cast<double>(model[i]) - previous[i];
+      squares += change * change;
+    }
+    previous = model;
+  }
+  const double samples = static_cast<double>(kModelSize) * kRounds;
+  EXPECT_NEAR(std::sqrt(squares / samples), 0.5, 0.5 * 0.25);  // about 4 standard errors
+  double epsilon = INFINITY;
+  for (double order : aggregation::PrivacyAccountant::DefaultOrders()) {
+    epsilon = std::min(epsilon, kRounds * order / (2 * 2.0 * 2.0) + std::log(1e5) / (order - 1));
+  }
+  EXPECT_NEAR(observer_.summaries.back().privacy_epsilon, epsilon, 1e-9);
+}
+
+}  // namespace
+}  // namespace equifl::server
