@@ -59,6 +59,24 @@ EQUIFL_HOST_DEVICE void Block(const uint32_t key[8], uint32_t counter, const uin
   for (int i = 0; i < kBlockWords; ++i) out[i] = working[i] + state[i];
 }
 
+//! Block `block` of the sum of `streams` masks (keys: 8 words per mask, as for
+//! Block; subtract: 1 where the mask is subtracted), into `sum`: what the CUDA
+//! kernel adds to words [16·block, 16·block + 16) of a vector.
+EQUIFL_HOST_DEVICE void MaskBlockSum(const uint32_t* keys, const uint8_t* subtract, int streams,
+                                     uint64_t block, uint32_t sum[kBlockWords]) {
+  const uint32_t nonce[3] = {0, 0, 0};
+  for (int i = 0; i < kBlockWords; ++i) sum[i] = 0;
+  for (int stream = 0; stream < streams; ++stream) {
+    uint32_t out[kBlockWords];
+    Block(keys + 8 * stream, static_cast<uint32_t>(block), nonce, out);
+    if (subtract[stream]) {
+      for (int i = 0; i < kBlockWords; ++i) sum[i] -= out[i];
+    } else {
+      for (int i = 0; i < kBlockWords; ++i) sum[i] += out[i];
+    }
+  }
+}
+
 }  // namespace equifl::aggregation::chacha20
 
 #endif  // EQUIFL_AGGREGATION_CHACHA20_BLOCK_H_

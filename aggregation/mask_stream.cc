@@ -33,7 +33,12 @@ class KeystreamGenerator {
  public:
   absl::Status Init() {
     context_.reset(EVP_CIPHER_CTX_new());
-    if (context_ == nullptr) return OpenSslError("creating a cipher context");
+    // The cipher is set once: re-keying with it named again would fetch it anew
+    // from the provider every tile.
+    if (context_ == nullptr ||
+        EVP_EncryptInit_ex(context_.get(), EVP_chacha20(), nullptr, nullptr, nullptr) != 1) {
+      return OpenSslError("creating a ChaCha20 context");
+    }
     zeros_.assign(kTileWords * sizeof(uint32_t), 0);
     return absl::OkStatus();
   }
@@ -46,7 +51,7 @@ class KeystreamGenerator {
     uint8_t iv[16] = {};
     const uint64_t block = first_word / chacha20::kBlockWords;
     for (int byte = 0; byte < 4; ++byte) iv[byte] = static_cast<uint8_t>(block >> (8 * byte));
-    if (EVP_EncryptInit_ex(context_.get(), EVP_chacha20(), nullptr, key.data(), iv) != 1) {
+    if (EVP_EncryptInit_ex(context_.get(), nullptr, nullptr, key.data(), iv) != 1) {
       return OpenSslError("starting ChaCha20");
     }
     int written = 0;

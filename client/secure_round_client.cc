@@ -8,6 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/key_agreement.h"
+#if defined(EQUIFL_HAVE_CUDA_MASKS)
+#include "aggregation/mask_stream_cuda.h"
+#endif
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/tensor_stream.h"
@@ -164,11 +167,22 @@ absl::Status SecureRoundClient::ReceiveShares(v1::Aggregator::StubInterface& stu
 
 absl::Status SecureRoundClient::UploadMaskedInput(v1::Aggregator::StubInterface& stub,
                                                   const aggregation::SecureInput& input,
-                                                  size_t max_chunk_bytes, int threads) {
+                                                  size_t max_chunk_bytes, int threads,
+                                                  bool on_gpu) {
   std::vector<uint32_t> words;
   EQUIFL_ASSIGN_OR_RETURN(bool clamped, aggregation::EncodeSecureInput(layout_, input, words));
   (void)clamped;  // the server learns how many clients clamped, and says so
+#if defined(EQUIFL_HAVE_CUDA_MASKS)
+  if (on_gpu && aggregation::DeviceMasksAvailable()) {
+    EQUIFL_ASSIGN_OR_RETURN(std::vector<aggregation::MaskStream> masks, protocol_.Masks());
+    EQUIFL_RETURN_IF_ERROR(aggregation::ApplyMasksOnDevice(masks, words));
+  } else {
+    EQUIFL_RETURN_IF_ERROR(protocol_.Mask(words, threads));
+  }
+#else
+  (void)on_gpu;
   EQUIFL_RETURN_IF_ERROR(protocol_.Mask(words, threads));
+#endif
   protocol::CodecOptions codec;
   codec.max_chunk_bytes = max_chunk_bytes;
   EQUIFL_ASSIGN_OR_RETURN(protocol::ChunkEncoder encoder,

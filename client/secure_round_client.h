@@ -37,11 +37,13 @@ class SecureRoundClient {
   absl::Status ShareKeys(v1::Aggregator::StubInterface& stub);
   //! Waits for the shares the neighbours sent this client.
   absl::Status ReceiveShares(v1::Aggregator::StubInterface& stub);
-  //! Encodes `input` in the round's layout, masks it (on `threads` CPU threads; 0:
-  //! every core) and uploads it. FailedPrecondition when the server refuses it.
+  //! Encodes `input` in the round's layout, masks it and uploads it. The masks
+  //! expand on the GPU when `on_gpu` and the build and machine have one
+  //! (aggregation/mask_stream_cuda.h), else on `threads` CPU threads (0: every
+  //! core). FailedPrecondition when the server refuses the input.
   absl::Status UploadMaskedInput(v1::Aggregator::StubInterface& stub,
                                  const aggregation::SecureInput& input, size_t max_chunk_bytes,
-                                 int threads);
+                                 int threads, bool on_gpu = false);
   //! Waits for the server's request and reveals the shares it asks for; reveals
   //! nothing when this client's input is not in the sum or too few survived.
   absl::Status Unmask(v1::Aggregator::StubInterface& stub);

@@ -214,8 +214,9 @@ absl::Status UploadSecurely(v1::Aggregator::StubInterface& stub, const v1::Task&
     input.weight = 1;
   }
   input.update = update;
-  return secure.UploadMaskedInput(stub, input, options.upload.max_chunk_bytes,
-                                  options.mask_threads);
+  const bool on_gpu = options.trainer.device.rfind("cuda", 0) == 0;
+  return secure.UploadMaskedInput(stub, input, options.upload.max_chunk_bytes, options.mask_threads,
+                                  on_gpu);
 }
 
 absl::Status Upload(v1::Aggregator::StubInterface& stub, const ClientIdentity& identity,

@@ -92,6 +92,31 @@ TEST(MaskStreamTest, ThreadsGiveTheSameWords) {
   EXPECT_EQ(one, many);
 }
 
+TEST(MaskStreamTest, TheKernelsBlockSumEqualsApplyMasks) {
+  // The CUDA kernel adds MaskBlockSum of each block; on the CPU it must give the
+  // words ApplyMasks (OpenSSL) adds.
+  std::mt19937_64 engine(4);
+  std::vector<MaskStream> streams;
+  std::vector<uint32_t> keys;
+  std::vector<uint8_t> subtract;
+  for (int i = 0; i < 5; ++i) {
+    streams.push_back({RandomTestKey(engine), i % 3 == 0});
+    uint32_t words[8];
+    KeyWords(streams.back().key, words);
+    keys.insert(keys.end(), words, words + 8);
+    subtract.push_back(streams.back().subtract ? 1 : 0);
+  }
+  std::vector<uint32_t> expected(16 * 700 + 9, 0);
+  ASSERT_TRUE(ApplyMasks(streams, expected).ok());
+  for (uint64_t block = 0; block * 16 < expected.size(); ++block) {
+    uint32_t sum[chacha20::kBlockWords];
+    chacha20::MaskBlockSum(keys.data(), subtract.data(), 5, block, sum);
+    for (uint64_t i = 0; i < 16 && block * 16 + i < expected.size(); ++i) {
+      ASSERT_EQ(sum[i], expected[block * 16 + i]) << "block " << block << " word " << i;
+    }
+  }
+}
+
 TEST(MaskStreamTest, RefusesAnUnalignedStart) {
   std::vector<uint32_t> words(4);
   EXPECT_EQ(MaskWords(Key32{}, 3, words).code(), absl::StatusCode::kInvalidArgument);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 namespace equifl::app {
@@ -139,6 +140,56 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(config->privacy.clip_norm, defaults.privacy.clip_norm);
   EXPECT_EQ(config->privacy.noise_multiplier, defaults.privacy.noise_multiplier);
   EXPECT_EQ(config->privacy.delta, defaults.privacy.delta);
+  EXPECT_EQ(config->privacy.adaptive_clipping, defaults.privacy.adaptive_clipping);
+  EXPECT_EQ(config->privacy.target_quantile, defaults.privacy.target_quantile);
+  EXPECT_EQ(config->privacy.clip_learning_rate, defaults.privacy.clip_learning_rate);
+  EXPECT_EQ(config->privacy.clip_count_stddev, defaults.privacy.clip_count_stddev);
+  const server::SecureAggregationOptions& secure = config->secure_aggregation;
+  EXPECT_EQ(secure.enabled, defaults.secure_aggregation.enabled);
+  EXPECT_EQ(secure.neighbours, defaults.secure_aggregation.neighbours);
+  EXPECT_EQ(secure.threshold, defaults.secure_aggregation.threshold);
+  EXPECT_EQ(secure.update_bound, defaults.secure_aggregation.update_bound);
+  EXPECT_EQ(secure.weight_bound, defaults.secure_aggregation.weight_bound);
+  EXPECT_EQ(secure.phase_timeout, defaults.secure_aggregation.phase_timeout);
+}
+
+TEST(ConfigTest, ReadsTheSecureAggregationSection) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "secure_aggregation:\n  enabled: true\n  neighbours: 8\n  threshold: 0.6\n"
+      "  update_bound: 0.25\n  weight_bound: 500\n  phase_timeout_seconds: 9\n",
+      "secure.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->secure_aggregation.enabled);
+  EXPECT_EQ(config->secure_aggregation.neighbours, 8u);
+  EXPECT_EQ(config->secure_aggregation.threshold, 0.6);
+  EXPECT_EQ(config->secure_aggregation.update_bound, 0.25);
+  EXPECT_EQ(config->secure_aggregation.weight_bound, 500);
+  EXPECT_EQ(config->secure_aggregation.phase_timeout, std::chrono::seconds(9));
+  EXPECT_THAT(
+      ParseConfig("secure_aggregation:\n  threshold: 0\n", "secure.yaml").status().message(),
+      HasSubstr("secure.yaml:2: secure_aggregation.threshold is '0'"));
+  EXPECT_THAT(ParseConfig("secure_aggregation:\n  masks: aes\n", "secure.yaml").status().message(),
+              HasSubstr("unknown key secure_aggregation.masks"));
+}
+
+TEST(ConfigTest, AdaptiveClippingNeedsEnoughCountNoise) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "privacy:\n  clip_norm: 1\n  noise_multiplier: 1\n  adaptive_clipping: true\n"
+      "  clip_count_stddev: 0.4\n",
+      "dp.yaml");
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("clip_count_stddev is 0.4; adaptive clipping needs more than "
+                        "noise_multiplier / 2 = 0.5"));
+  config = ParseConfig(
+      "privacy:\n  clip_norm: 1\n  noise_multiplier: 1\n  adaptive_clipping: true\n"
+      "  clip_count_stddev: 2\n  target_quantile: 0.7\n  clip_learning_rate: 0.1\n",
+      "dp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->privacy.adaptive_clipping);
+  EXPECT_EQ(config->privacy.target_quantile, 0.7);
+  EXPECT_EQ(config->privacy.clip_learning_rate, 0.1);
+  // σ_Δ = (z^-2 - (2 σ_b)^-2)^-1/2 = (1 - 1/16)^-1/2.
+  EXPECT_DOUBLE_EQ(config->privacy.UpdateNoiseMultiplier(), 1 / std::sqrt(1 - 1.0 / 16));
 }
 
 TEST(ConfigTest, ReadsThePrivacySection) {

@@ -380,6 +380,62 @@ TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounte
             observer_.summaries.back().privacy_epsilon);
 }
 
+// Adaptive clipping with a trusted aggregator: the server counts the updates
+// within the norm, and the next round's norm follows (Andrew et al. 2021).
+TEST_F(AggregatorTest, AdaptiveClippingKeepsANormAtTheQuantile) {
+  AggregatorOptions options = Options(3, 2);
+  options.privacy.clip_norm = 1.0;
+  options.privacy.noise_multiplier = 1e-6;
+  options.privacy.adaptive_clipping = true;
+  options.privacy.clip_count_stddev = 1e-3;
+  Start(options);
+  for (int round = 1; round <= 3; ++round) {
+    std::vector<std::future<void>> running;
+    for (const std::string name : {"a", "b"}) {
+      running.push_back(std::async(std::launch::async, [&, name] {
+        auto stub = Stub();
+        const v1::Task task = JoinAndPoll(*stub, name);
+        // Norm 2.83 for a, 0.28 for b: half the updates within any norm in (0.28, 2.83).
+        const float value = name == std::string("a") ? 1.0f : 0.1f;
+        EXPECT_TRUE(Upload(*stub, task, name, std::vector<float>(8, value), 5).accepted());
+      }));
+    }
+    for (auto& client : running) client.get();
+  }
+  ASSERT_TRUE(run_.get().ok());
+  ASSERT_EQ(observer_.summaries.size(), 3u);
+  // Round 1 at C = 1: b = 1/2 = γ, so C stays; likewise afterwards.
+  EXPECT_NEAR(observer_.summaries[0].clip_norm, 1.0, 1e-9);
+  EXPECT_NEAR(observer_.summaries[1].clip_norm, 1.0, 1e-3);
+  EXPECT_NEAR(observer_.summaries[2].clip_norm, 1.0, 1e-3);
+}
+
+TEST_F(AggregatorTest, AdaptiveClippingGrowsTheNormWhenTooManyAreClipped) {
+  AggregatorOptions options = Options(2, 2);
+  options.privacy.clip_norm = 1.0;
+  options.privacy.noise_multiplier = 1e-6;
+  options.privacy.adaptive_clipping = true;
+  options.privacy.target_quantile = 0.9;
+  options.privacy.clip_count_stddev = 1e-3;
+  Start(options);
+  for (int round = 1; round <= 2; ++round) {
+    std::vector<std::future<void>> running;
+    for (const std::string name : {"a", "b"}) {
+      running.push_back(std::async(std::launch::async, [&, name] {
+        auto stub = Stub();
+        const v1::Task task = JoinAndPoll(*stub, name);
+        const float value = name == std::string("a") ? 1.0f : 0.1f;
+        EXPECT_TRUE(Upload(*stub, task, name, std::vector<float>(8, value), 5).accepted());
+      }));
+    }
+    for (auto& client : running) client.get();
+  }
+  ASSERT_TRUE(run_.get().ok());
+  ASSERT_EQ(observer_.summaries.size(), 2u);
+  // b = 1/2 against γ = 0.9: C grows by exp(0.2 · 0.4).
+  EXPECT_NEAR(observer_.summaries[1].clip_norm, std::exp(0.08), 1e-3);
+}
+
 TEST(PrivacyOptionsTest, ValidateNamesTheField) {
   PrivacyOptions options;
   EXPECT_TRUE(options.Validate().ok());  // off

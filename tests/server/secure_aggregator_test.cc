@@ -345,5 +345,25 @@ TEST_F(SecureAggregatorTest, PrivacyNoiseIsSplitOverTheClients) {
   EXPECT_NEAR(observer_.summaries.back().privacy_epsilon, epsilon, 1e-9);
 }
 
+TEST(SecureAggregationOptionsTest, RefusesWhatSecureAggregationCannotDo) {
+  AggregatorOptions options;
+  options.run_id = "run";
+  options.secure_aggregation.enabled = true;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("needs the data's schema"));
+  options.statistics = {{"en"}, {}, {"female", "male"}, 2};
+  options.rounds.min_clients = 1;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("needs min_clients >= 2"));
+  options.rounds.min_clients = 2;
+  EXPECT_TRUE(options.Validate().ok());
+  options.fairness.method = fairness::FairnessMethod::kFairFed;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("fairfed"));
+  options.fairness.method = fairness::FairnessMethod::kQFedAvg;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("set secure_aggregation.weight_bound"));
+  options.secure_aggregation.weight_bound = 10;
+  EXPECT_TRUE(options.Validate().ok());
+  options.secure_aggregation.threshold = 1.5;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("threshold is 1.5"));
+}
+
 }  // namespace
 }  // namespace equifl::server
