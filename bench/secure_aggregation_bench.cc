@@ -5,6 +5,7 @@
 //
 //   equifl_secure_aggregation_bench [--clients 100,1000] [--parameters 10000000]
 //       [--neighbours 0] [--threshold 0.5] [--dropout 0] [--client-threads 0]
+//       [--server-threads 0]
 //
 // Both rounds run the server's and the clients' real code paths, in one process
 // and without gRPC: plain, each client encodes its float32 update into 1 MiB
@@ -18,7 +19,9 @@
 // to 1. Clients run one after another here but on their own machines in a
 // deployment, so a round's latency is the server's time plus the slowest
 // client's; both are printed. `--dropout F` makes a share F of the clients drop
-// after masking (the server then also rebuilds their masking keys).
+// after masking (the server then also rebuilds their masking keys). The server
+// removes masks on every core, as `equifl server` does (`--server-threads 1`
+// shows one core); the plain fold is bound by memory, not by a core.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -58,6 +61,7 @@ struct Options {
   double threshold = 0.5;
   double dropout = 0;
   int client_threads = 0;
+  int server_threads = 0;
 };
 
 double Seconds(Clock::time_point start) {
@@ -224,7 +228,7 @@ SecureResult SecureRound(uint32_t clients, Updates& updates, const Options& opti
   round.min_survivors =
       std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(options.threshold * clients)));
   round.graph_seed = 7;
-  round.threads = 0;
+  round.threads = options.server_threads;
 
   Stopwatch server;
   std::vector<Stopwatch> client_time(clients);
@@ -361,6 +365,8 @@ bool ParseOptions(int argc, char** argv, Options& options) {
            options.dropout < 0.5;
     } else if (flag == "--client-threads") {
       ok = absl::SimpleAtoi(value, &options.client_threads) && options.client_threads >= 0;
+    } else if (flag == "--server-threads") {
+      ok = absl::SimpleAtoi(value, &options.server_threads) && options.server_threads >= 0;
     } else {
       ok = false;
     }
@@ -381,7 +387,7 @@ int main(int argc, char** argv) {
                  "usage: equifl_secure_aggregation_bench [--clients 100,1000] "
                  "[--parameters 10000000] [--neighbours K (0: 2*ceil(log2 n)+2)] "
                  "[--threshold 0.5] [--dropout F (share dropping after masking, < 0.5)] "
-                 "[--client-threads T (0: every core)]\n");
+                 "[--client-threads T (0: every core)] [--server-threads T (0: every core)]\n");
     return 2;
   }
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
