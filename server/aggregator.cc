@@ -11,6 +11,7 @@
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/tensor_stream.h"
+#include "server/client_identity.h"
 
 namespace equifl::server {
 namespace {
@@ -217,15 +218,12 @@ absl::Status Aggregator::Run() {
 
 void Aggregator::Stop() { coordinator_.Stop(); }
 
-grpc::Status Aggregator::Join(grpc::ServerContext*, const v1::JoinRequest* request,
+grpc::Status Aggregator::Join(grpc::ServerContext* context, const v1::JoinRequest* request,
                               v1::JoinResponse* response) {
-  std::string client_id = request->requested_client_id();
-  if (client_id.size() > 64 ||
-      client_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                  "0123456789._-") != std::string::npos) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "a client id has at most 64 letters, digits, '.', '_' or '-'");
-  }
+  // A client certificate decides the id (server/client_identity.h).
+  absl::StatusOr<std::string> bound = ClientIdForJoin(*context, request->requested_client_id());
+  if (!bound.ok()) return ToGrpc(bound.status());
+  std::string client_id = *std::move(bound);
   if (client_id.empty()) {
     std::lock_guard lock(clients_mutex_);
     client_id = absl::StrCat("client-", next_client_number_++);
@@ -239,8 +237,11 @@ grpc::Status Aggregator::Join(grpc::ServerContext*, const v1::JoinRequest* reque
   return grpc::Status::OK;
 }
 
-grpc::Status Aggregator::PollTask(grpc::ServerContext*, const v1::PollTaskRequest* request,
+grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
                                   v1::PollTaskResponse* response) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   if (request->run_id() != options_.run_id) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("this server runs '", options_.run_id, "', not '",
@@ -268,8 +269,12 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext*, const v1::PollTaskReques
   return grpc::Status::OK;
 }
 
-grpc::Status Aggregator::PollTasks(grpc::ServerContext*, const v1::PollTasksRequest* request,
+grpc::Status Aggregator::PollTasks(grpc::ServerContext* context,
+                                   const v1::PollTasksRequest* request,
                                    v1::PollTasksResponse* response) {
+  for (const std::string& client_id : request->client_ids()) {
+    if (grpc::Status caller = CheckCallerActsAs(*context, client_id); !caller.ok()) return caller;
+  }
   if (request->run_id() != options_.run_id) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("this server runs '", options_.run_id, "', not '",
@@ -310,9 +315,12 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
   task.set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
 }
 
-grpc::Status Aggregator::DownloadModel(grpc::ServerContext*,
+grpc::Status Aggregator::DownloadModel(grpc::ServerContext* context,
                                        const v1::DownloadModelRequest* request,
                                        grpc::ServerWriter<v1::DownloadModelResponse>* writer) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   std::shared_ptr<const GlobalModel> model;
   uint64_t version = 0;
   {
@@ -375,7 +383,7 @@ void Aggregator::GiveBackBuffer(std::vector<float> buffer) {
   buffer_returned_.notify_one();
 }
 
-grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
+grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
                                       grpc::ServerReader<v1::UploadUpdateRequest>* reader,
                                       v1::UploadUpdateResponse* response) {
   const auto refuse = [&](const absl::Status& status) {
@@ -387,6 +395,9 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
   absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(*reader);
   if (!opening.ok()) return refuse(opening.status());
   const v1::UpdateHeader& header = opening->header();
+  if (grpc::Status caller = CheckCallerActsAs(*context, header.client_id()); !caller.ok()) {
+    return caller;
+  }
   const uint64_t round_id = opening->round().round_id();
   if (opening->round().run_id() != options_.run_id) {
     return refuse(
