@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "app/certs_command.h"
 #include "app/config.h"
 #include "app/data_commands.h"
 #include "app/eval_command.h"
@@ -132,6 +133,8 @@ int main(int argc, char** argv) {
                 "continue the run in the run folder from its last completed round");
   sim->add_option("--report", sim_command.report, "write the run's HTML report here at the end");
   sim->add_option("--run-dir", run_dir, "run folder (server.run_dir)");
+  equifl::app::CertsCommand certs_command;
+  CLI::App* certs = equifl::app::AddCertsSubcommand(app, certs_command);
   equifl::app::DataCommand data_command(app);
   equifl::app::EvalCommand eval_command;
   CLI::App* eval = app.add_subcommand(
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
   if (server_address) config.server.address = *server_address;
   if (run_dir) config.server.run_dir = *run_dir;
   if (selfcheck->parsed()) return RunSelfCheck(config, parameters);
+  if (certs->parsed()) return equifl::app::RunCertsCommand(certs_command);
   if (server->parsed()) return equifl::app::RunServerCommand(config, server_command);
   if (client->parsed()) return equifl::app::RunClientCommand(config, client_command);
   if (data_command.parsed()) return data_command.Run();
