@@ -1,8 +1,14 @@
 // The aggregator behind mutual TLS on 127.0.0.1: who may connect, and which
 // client ids a certificate may act as.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <future>
 
@@ -281,6 +287,44 @@ TEST_F(AggregatorTlsTest, AWorkerCertificateActsOnlyForIdsWithItsPrefix) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(status.error_message(), HasSubstr("cannot act as 'mallory'"));
   EXPECT_TRUE(PollMany(*worker, {"client-7"}).ok());
+}
+
+// gRPC 1.51 cannot pin the version; what it negotiates between two OpenSSL 3
+// peers is TLS 1.3. A plain OpenSSL client with a client certificate shows it.
+TEST_F(AggregatorTlsTest, TheHandshakeIsTls13) {
+  Start(1);
+  auto issued = authority_->IssueClientCertificate("alice", 1);
+  ASSERT_TRUE(issued.ok());
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
+                                                            SSL_CTX_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> certificate_text(
+      BIO_new_mem_buf(issued->certificate.data(), -1), BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_text(
+      BIO_new_mem_buf(issued->private_key.data(), -1), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> certificate(
+      PEM_read_bio_X509(certificate_text.get(), nullptr, nullptr, nullptr), X509_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_text.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  ASSERT_EQ(SSL_CTX_use_certificate(context.get(), certificate.get()), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey(context.get(), key.get()), 1);
+  static const unsigned char kHttp2[] = {2, 'h', '2'};
+  ASSERT_EQ(SSL_CTX_set_alpn_protos(context.get(), kHttp2, sizeof kHttp2), 0);
+
+  const int descriptor = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(descriptor, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port_));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{10, 0};
+  ::setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ASSERT_EQ(::connect(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  std::unique_ptr<SSL, decltype(&SSL_free)> connection(SSL_new(context.get()), SSL_free);
+  SSL_set_fd(connection.get(), descriptor);
+  EXPECT_EQ(SSL_connect(connection.get()), 1);
+  EXPECT_EQ(SSL_version(connection.get()), TLS1_3_VERSION) << SSL_get_version(connection.get());
+  SSL_shutdown(connection.get());
+  ::close(descriptor);
 }
 
 }  // namespace
