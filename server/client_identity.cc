@@ -2,6 +2,8 @@
 
 #include <grpcpp/security/auth_context.h>
 
+#include <optional>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -14,6 +16,22 @@ constexpr absl::string_view kClientIdCharacters =
 
 // The name under which gRPC's SSL transport records the peer certificate's subject CN.
 constexpr const char* kCommonNameProperty = "x509_common_name";
+
+// The common name of the client certificate that authenticated the call;
+// nullopt when no certificate did. PermissionDenied when the peer is
+// authenticated by something other than a certificate with a common name.
+absl::StatusOr<std::optional<std::string>> CallerCertificateName(
+    const grpc::ServerContext& context) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return std::nullopt;
+  const std::vector<grpc::string_ref> names = auth->FindPropertyValues(kCommonNameProperty);
+  if (names.empty()) {
+    if (!auth->IsPeerAuthenticated()) return std::nullopt;
+    return absl::PermissionDeniedError(
+        "the client certificate has no common name; issue one with `equifl certs --clients ID`");
+  }
+  return std::string(names.front().data(), names.front().size());
+}
 
 }  // namespace
 
@@ -44,19 +62,6 @@ bool CertificateAllows(absl::string_view common_name, absl::string_view client_i
   if (!IsWorkerPattern(common_name)) return common_name == client_id;
   return ValidateClientId(client_id).ok() &&
          absl::StartsWith(client_id, common_name.substr(0, common_name.size() - 1));
-}
-
-absl::StatusOr<std::optional<std::string>> CallerCertificateName(
-    const grpc::ServerContext& context) {
-  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  if (auth == nullptr) return std::nullopt;
-  const std::vector<grpc::string_ref> names = auth->FindPropertyValues(kCommonNameProperty);
-  if (names.empty()) {
-    if (!auth->IsPeerAuthenticated()) return std::nullopt;
-    return absl::PermissionDeniedError(
-        "the client certificate has no common name; issue one with `equifl certs --clients ID`");
-  }
-  return std::string(names.front().data(), names.front().size());
 }
 
 absl::StatusOr<std::string> ClientIdForJoin(const grpc::ServerContext& context,

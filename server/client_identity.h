@@ -15,7 +15,6 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
-#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -36,12 +35,6 @@ bool IsWorkerPattern(absl::string_view common_name);
 //! Whether a certificate with `common_name` may act as `client_id`: the same id,
 //! or an id that starts with the worker pattern's prefix.
 bool CertificateAllows(absl::string_view common_name, absl::string_view client_id);
-
-//! The common name of the client certificate that authenticated the call;
-//! nullopt when no certificate did. PermissionDenied when the peer is
-//! authenticated by something other than a certificate with a common name.
-absl::StatusOr<std::optional<std::string>> CallerCertificateName(
-    const grpc::ServerContext& context);
 
 //! The id a Join is given. Without a certificate: `requested` (checked with
 //! ValidateClientId; empty stays empty for the aggregator to choose). With a
