@@ -212,15 +212,12 @@ grpc::ChannelArguments ModelChannelArguments() {
   return arguments;
 }
 
-absl::StatusOr<std::unique_ptr<grpc::Server>> ServeAggregator(server::Aggregator& aggregator,
-                                                              const std::string& address,
-                                                              int& port) {
+absl::StatusOr<std::unique_ptr<grpc::Server>> ServeAggregator(
+    server::Aggregator& aggregator, const std::string& address,
+    const std::shared_ptr<grpc::ServerCredentials>& credentials, int& port) {
   grpc::ServerBuilder builder;
   port = 0;
-  // Plaintext until the privacy issue brings mutual TLS.
-  if (!address.empty()) {
-    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
-  }
+  if (!address.empty()) builder.AddListeningPort(address, credentials, &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(protocol::DecoderLimits{}.max_chunk_bytes) +
                                    (1 << 20));
   builder.RegisterService(&aggregator);

@@ -6,6 +6,7 @@
 #ifndef EQUIFL_APP_AGGREGATOR_RUN_H_
 #define EQUIFL_APP_AGGREGATOR_RUN_H_
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/support/channel_arguments.h>
 
@@ -56,10 +57,12 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
 grpc::ChannelArguments ModelChannelArguments();
 
 //! A gRPC server for `aggregator` on `address` ("host:port", port 0 picks one,
-//! empty: no port, for in-process channels only); `port` receives the port.
-absl::StatusOr<std::unique_ptr<grpc::Server>> ServeAggregator(server::Aggregator& aggregator,
-                                                              const std::string& address,
-                                                              int& port);
+//! empty: no port, for in-process channels only) with `credentials` (mutual TLS
+//! or plaintext, app/transport_credentials.h; unused without an address);
+//! `port` receives the port.
+absl::StatusOr<std::unique_ptr<grpc::Server>> ServeAggregator(
+    server::Aggregator& aggregator, const std::string& address,
+    const std::shared_ptr<grpc::ServerCredentials>& credentials, int& port);
 
 //! While it lives, SIGINT and SIGTERM stop `aggregator` after the open round.
 class StopOnSignal {

@@ -17,6 +17,7 @@
 #include "client/multimodal_model.h"
 #include "client/shard.h"
 #include "client/shard_dataset.h"
+#include "server/client_identity.h"
 
 namespace equifl::app {
 namespace {
@@ -63,6 +64,12 @@ absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& 
 }
 
 int RunServerCommand(const Config& config, const ServerCommand& command) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(command.tls, "equifl server");
+  if (!credentials.ok()) {
+    spdlog::error("{}", std::string(credentials.status().message()));
+    return kExitUsage;
+  }
   if (!command.resume && command.schema.empty()) {
     spdlog::error(
         "equifl server needs --schema SHARD (a shard folder or its manifest.json) to "
@@ -86,7 +93,7 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
   }
   int port = 0;
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-      ServeAggregator(*run->aggregator, config.server.address, port);
+      ServeAggregator(*run->aggregator, config.server.address, *credentials, port);
   if (!server.ok()) {
     spdlog::error("{}", std::string(server.status().message()));
     return kExitUsage;
@@ -95,7 +102,14 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
   std::printf("equifl server listening on %s:%d (run '%s', run folder %s)\n", host.c_str(), port,
               run->folder->run_id().c_str(), config.server.run_dir.c_str());
   std::fflush(stdout);
-  spdlog::warn("connections are plaintext (no TLS yet): keep the server on a trusted network");
+  if (command.tls.insecure) {
+    spdlog::warn(
+        "--insecure: connections are plaintext and clients are not authenticated; keep the "
+        "server on a trusted network");
+  } else {
+    spdlog::info("mutual TLS: clients need a certificate from the CA in {}/ca.pem",
+                 command.tls.certs);
+  }
   absl::Status ran;
   {
     StopOnSignal stop(*run->aggregator);
@@ -107,6 +121,29 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
 }
 
 int RunClientCommand(const Config& config, const ClientCommand& command) {
+  absl::StatusOr<ClientCredentials> credentials =
+      ClientCredentialsFor(command.tls, "equifl client", "DIR/clients/ID");
+  if (!credentials.ok()) {
+    spdlog::error("{}", std::string(credentials.status().message()));
+    return kExitUsage;
+  }
+  // With a certificate the server gives the client the certificate's id; a worker
+  // certificate ('p*') acts for any id starting with p, so --id must say which.
+  std::string client_id = command.client_id;
+  const std::string& certificate = credentials->certificate_name;
+  if (!certificate.empty()) {
+    if (!client_id.empty() && !server::CertificateAllows(certificate, client_id)) {
+      spdlog::error("--id '{}': the client certificate in {} is for '{}'; it cannot act as '{}'",
+                    client_id, command.tls.certs, certificate, client_id);
+      return kExitUsage;
+    }
+    if (client_id.empty() && server::IsWorkerPattern(certificate)) {
+      spdlog::error("the certificate in {} is a worker certificate ('{}'): pass --id",
+                    command.tls.certs, certificate);
+      return kExitUsage;
+    }
+    if (client_id.empty()) client_id = certificate;
+  }
   absl::StatusOr<client::Shard> shard = client::Shard::Open(command.shard);
   if (!shard.ok()) {
     spdlog::error("{}", std::string(shard.status().message()));
@@ -133,15 +170,17 @@ int RunClientCommand(const Config& config, const ClientCommand& command) {
     return kExitUsage;
   }
   client::FederatedClientOptions options;
-  options.requested_client_id = command.client_id;
+  options.requested_client_id = client_id;
   options.trainer = config.training;
   options.upload = config.codec;
   options.languages = shard->manifest().languages;
   options.groups = shard->manifest().groups;
-  auto channel = grpc::CreateCustomChannel(
-      config.server.address, grpc::InsecureChannelCredentials(), ModelChannelArguments());
-  spdlog::info("client with {} training, {} validation and {} test samples dialling {}",
-               train->size(), validation->size(), test->size(), config.server.address);
+  auto channel = grpc::CreateCustomChannel(config.server.address, credentials->channel,
+                                           ModelChannelArguments());
+  spdlog::info("client with {} training, {} validation and {} test samples dialling {} ({})",
+               train->size(), validation->size(), test->size(), config.server.address,
+               certificate.empty() ? std::string("plaintext, --insecure")
+                                   : absl::StrCat("mutual TLS as '", client_id, "'"));
   absl::StatusOr<client::ClientRunSummary> summary =
       client::RunFederatedClient(channel, *model, *train, *validation, *test, options);
   if (!summary.ok()) {

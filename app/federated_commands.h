@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "app/config.h"
+#include "app/transport_credentials.h"
 #include "client/multimodal_model.h"
 #include "client/shard.h"
 
@@ -18,12 +19,15 @@ struct ServerCommand {
   std::string schema;   //!< A shard folder (or its manifest.json) giving the data schema.
   bool resume = false;  //!< Continue the run in run_dir from its last completed round.
   std::string report;   //!< Where to write the run's HTML report at the end; empty: none.
+  TlsFlags tls;         //!< --certs DIR/server or --insecure.
 };
 
 //! Command-line choices of `equifl client`.
 struct ClientCommand {
-  std::string shard;      //!< The client's shard folder.
-  std::string client_id;  //!< Requested id; empty lets the server choose.
+  std::string shard;  //!< The client's shard folder.
+  //! Requested id; empty lets the server choose (or, with --certs, the certificate).
+  std::string client_id;
+  TlsFlags tls;  //!< --certs DIR/clients/ID or --insecure.
 };
 
 //! Runs the aggregator until every round is done (or SIGINT/SIGTERM); returns the

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "app/certs_command.h"
 #include "app/config.h"
 #include "app/data_commands.h"
 #include "app/eval_command.h"
@@ -19,6 +20,14 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+
+// --certs and --insecure of a command that opens or dials a gRPC port.
+void AddTlsFlags(CLI::App& command, equifl::app::TlsFlags& flags, const std::string& certs_help) {
+  command.add_option("--certs", flags.certs,
+                     certs_help + " (made by `equifl certs`); mutual TLS is the default");
+  command.add_flag("--insecure", flags.insecure,
+                   "plaintext gRPC without client authentication, only for a trusted network");
+}
 
 void ConfigureLogging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("equifl");
@@ -91,6 +100,9 @@ int main(int argc, char** argv) {
                    "continue the run in the run folder from its last completed round");
   server->add_option("--address", server_address, "host:port to listen on (server.address)");
   server->add_option("--run-dir", run_dir, "run folder (server.run_dir)");
+  AddTlsFlags(*server, server_command.tls,
+              "the aggregator's certificate folder DIR/server (ca.pem, server.pem, "
+              "server.key); clients need certificates of the same CA");
 
   equifl::app::ClientCommand client_command;
   CLI::App* client = app.add_subcommand(
@@ -102,7 +114,12 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   client->add_option("--server", server_address, "host:port of the aggregator (server.address)");
   client->add_option("--id", client_command.client_id,
-                     "the client id to ask for (letters, digits, '.', '_', '-')");
+                     "the client id to ask for (letters, digits, '.', '_', '-'); with --certs "
+                     "the id is the certificate's, and --id must match it (a worker "
+                     "certificate 'p*' needs --id starting with p)");
+  AddTlsFlags(*client, client_command.tls,
+              "this client's certificate folder DIR/clients/ID (ca.pem, client.pem, "
+              "client.key); the server gives the client the certificate's id");
   equifl::app::SimCommand sim_command;
   std::string sim_config_path;
   CLI::App* sim = app.add_subcommand(
@@ -132,6 +149,13 @@ int main(int argc, char** argv) {
                 "continue the run in the run folder from its last completed round");
   sim->add_option("--report", sim_command.report, "write the run's HTML report here at the end");
   sim->add_option("--run-dir", run_dir, "run folder (server.run_dir)");
+  AddTlsFlags(*sim, sim_command.tls,
+              "with --transport grpc: DIR/server for an aggregator that workers reach, or "
+              "with --worker a worker certificate's folder, e.g. 'DIR/clients/client-*'; "
+              "one process hosting every client needs neither (it makes its certificates "
+              "in memory)");
+  equifl::app::CertsCommand certs_command;
+  CLI::App* certs = equifl::app::AddCertsSubcommand(app, certs_command);
   equifl::app::DataCommand data_command(app);
   equifl::app::EvalCommand eval_command;
   CLI::App* eval = app.add_subcommand(
@@ -182,6 +206,7 @@ int main(int argc, char** argv) {
   if (server_address) config.server.address = *server_address;
   if (run_dir) config.server.run_dir = *run_dir;
   if (selfcheck->parsed()) return RunSelfCheck(config, parameters);
+  if (certs->parsed()) return equifl::app::RunCertsCommand(certs_command);
   if (server->parsed()) return equifl::app::RunServerCommand(config, server_command);
   if (client->parsed()) return equifl::app::RunClientCommand(config, client_command);
   if (data_command.parsed()) return data_command.Run();

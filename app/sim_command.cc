@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -20,6 +21,8 @@
 #include "app/aggregator_run.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
+#include "protocol/transport_security.h"
+#include "server/client_identity.h"
 #include "sim/client_population.h"
 #include "sim/virtual_clients.h"
 
@@ -228,19 +231,67 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
   std::fflush(stdout);
 }
 
+// The longest prefix every id of the sorted ids first..last shares: the worker
+// pattern (prefix + '*') a certificate for all of them needs.
+std::string CommonPrefix(const std::string& first, const std::string& last) {
+  size_t length = 0;
+  while (length < first.size() && length < last.size() && first[length] == last[length]) ++length;
+  return first.substr(0, length);
+}
+
+// The worker pattern to suggest for `population`: its ids' common prefix without
+// trailing digits ("client-" for client-000 ... client-123).
+std::string SuggestedPattern(const sim::ClientPopulation& population) {
+  const std::string prefix =
+      CommonPrefix(population.ClientId(0), population.ClientId(population.size() - 1));
+  const size_t end = prefix.find_last_not_of("0123456789");
+  return (end == std::string::npos ? prefix : prefix.substr(0, end + 1)) + "*";
+}
+
+// Checks that the worker certificate `certificate` may act for every hosted client.
+absl::Status CheckWorkerCertificate(const std::string& certificate, const std::string& folder,
+                                    const sim::ClientPopulation& population, int first, int last) {
+  for (int index = first; index <= last; ++index) {
+    const std::string& client_id = population.ClientId(index);
+    if (server::CertificateAllows(certificate, client_id)) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat("the client certificate in ", folder, " is for '", certificate,
+                     "'; it cannot act as '", client_id,
+                     "', one of the clients this worker hosts: make a worker certificate with "
+                     "`equifl certs --out DIR --clients '",
+                     SuggestedPattern(population), "'`"));
+  }
+  return absl::OkStatus();
+}
+
 int RunWorker(const Config& config, const SimCommand& command,
               const sim::ClientPopulation& population, const ClientRange& range) {
+  absl::StatusOr<ClientCredentials> credentials = ClientCredentialsFor(
+      command.tls, "equifl sim --worker", "'DIR/clients/PREFIX*' (a worker certificate)");
+  const int last = range.last < 0 ? population.size() - 1 : range.last;
+  absl::Status usable = credentials.status();
+  if (usable.ok() && !credentials->certificate_name.empty()) {
+    usable = CheckWorkerCertificate(credentials->certificate_name, command.tls.certs, population,
+                                    range.first, last);
+  }
+  if (!usable.ok()) {
+    spdlog::error("{}", std::string(usable.message()));
+    return kExitUsage;
+  }
   absl::StatusOr<sim::VirtualClientOptions> host = HostOptionsFor(config, population, range);
   if (!host.ok()) {
     spdlog::error("{}", std::string(host.status().message()));
     return kExitUsage;
   }
   PrintPopulation(config, population, &*host);
-  std::printf("worker hosting clients %d..%d for the aggregator at %s\n", range.first,
-              range.last < 0 ? population.size() - 1 : range.last, command.connect.c_str());
+  std::printf("worker hosting clients %d..%d for the aggregator at %s (%s)\n", range.first, last,
+              command.connect.c_str(),
+              command.tls.insecure
+                  ? "plaintext, --insecure"
+                  : absl::StrCat("mutual TLS as '", credentials->certificate_name, "'").c_str());
   std::fflush(stdout);
-  auto channel = grpc::CreateCustomChannel(command.connect, grpc::InsecureChannelCredentials(),
-                                           ModelChannelArguments());
+  auto channel =
+      grpc::CreateCustomChannel(command.connect, credentials->channel, ModelChannelArguments());
   sim::HostProgress progress;
   const auto started = Clock::now();
   absl::Status ran;
@@ -259,9 +310,75 @@ int RunWorker(const Config& config, const SimCommand& command,
   return 0;
 }
 
+// How the aggregator listens and how the clients hosted here reach it.
+struct AggregatorTransport {
+  std::shared_ptr<grpc::ServerCredentials> server;  //!< Null: in-process only, no port.
+  //! Credentials of the local clients' TCP channel; null: the in-process channel.
+  std::shared_ptr<grpc::ChannelCredentials> local_clients;
+  std::string description;  //!< For the "listening on" line.
+};
+
+// The host the listen address names, without brackets; empty for a wildcard.
+std::string ListenHost(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "0.0.0.0" || host == "::" || host.empty() ? "" : host;
+}
+
+// --insecure: plaintext for everyone. --certs DIR/server: mutual TLS on the port
+// (workers bring certificates of that CA); the clients hosted here use the
+// in-process channel, as they share the aggregator's process. Neither, with every
+// client here: a CA, server and worker certificate made in memory for this run.
+absl::StatusOr<AggregatorTransport> TransportFor(const Config& config, const SimCommand& command,
+                                                 const sim::ClientPopulation* population,
+                                                 const sim::VirtualClientOptions* host) {
+  if (config.simulation.transport != sim::Transport::kGrpc) return AggregatorTransport{};
+  const TlsFlags& flags = command.tls;
+  const bool all_clients_here = host != nullptr && host->first == 0 &&
+                                (host->last < 0 || host->last == population->size() - 1);
+  if (flags.insecure || !flags.certs.empty() || !all_clients_here) {
+    EQUIFL_ASSIGN_OR_RETURN(
+        std::shared_ptr<grpc::ServerCredentials> server,
+        ServerCredentialsFor(flags, host == nullptr ? "equifl sim --clients none"
+                                                    : "equifl sim with workers hosting clients"));
+    if (flags.insecure) {
+      return AggregatorTransport{server, grpc::InsecureChannelCredentials(),
+                                 "plaintext, --insecure"};
+    }
+    return AggregatorTransport{
+        server, nullptr,
+        absl::StrCat(
+            "mutual TLS with the certificates in ", flags.certs,
+            host != nullptr ? "; the clients hosted here use the in-process channel" : "")};
+  }
+  std::vector<std::string> names = DefaultServerNames();
+  const std::string listen_host = ListenHost(config.simulation.listen);
+  if (!listen_host.empty() && std::find(names.begin(), names.end(), listen_host) == names.end()) {
+    names.push_back(listen_host);
+  }
+  const std::string prefix =
+      CommonPrefix(population->ClientId(0), population->ClientId(population->size() - 1));
+  if (prefix.empty()) {
+    return absl::InvalidArgumentError(
+        "the clients' ids share no prefix, which the simulation's in-memory worker certificate "
+        "needs: pass --insecure, or --certs DIR/server with certificates from `equifl certs`");
+  }
+  EQUIFL_ASSIGN_OR_RETURN(EphemeralTls tls, MakeEphemeralTls(names, prefix + "*"));
+  return AggregatorTransport{protocol::MutualTlsServerCredentials(tls.server),
+                             protocol::MutualTlsChannelCredentials(tls.client),
+                             "mutual TLS with certificates made in memory for this run"};
+}
+
 int RunAggregator(const Config& given, const SimCommand& command,
                   const client::ShardManifest& schema, int clients,
                   const sim::ClientPopulation* population, const sim::VirtualClientOptions* host) {
+  absl::StatusOr<AggregatorTransport> transport = TransportFor(given, command, population, host);
+  if (!transport.ok()) {
+    spdlog::error("{}", std::string(transport.status().message()));
+    return kExitUsage;
+  }
   Config config = given;
   // Every virtual client joins before the first round opens.
   config.server.rounds.min_clients = static_cast<uint32_t>(clients);
@@ -273,8 +390,8 @@ int RunAggregator(const Config& given, const SimCommand& command,
   }
   const bool over_tcp = config.simulation.transport == sim::Transport::kGrpc;
   int port = 0;
-  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-      ServeAggregator(*run->aggregator, over_tcp ? config.simulation.listen : "", port);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = ServeAggregator(
+      *run->aggregator, over_tcp ? config.simulation.listen : "", transport->server, port);
   if (!server.ok()) {
     spdlog::error("{}", std::string(server.status().message()));
     return kExitUsage;
@@ -282,12 +399,19 @@ int RunAggregator(const Config& given, const SimCommand& command,
   std::shared_ptr<grpc::Channel> channel;
   if (over_tcp) {
     std::string host_name = config.simulation.listen.substr(0, config.simulation.listen.rfind(':'));
-    std::printf("aggregator listening on %s:%d (run '%s', run folder %s)\n", host_name.c_str(),
-                port, run->folder->run_id().c_str(), config.server.run_dir.c_str());
+    std::printf("aggregator listening on %s:%d (run '%s', run folder %s; %s)\n", host_name.c_str(),
+                port, run->folder->run_id().c_str(), config.server.run_dir.c_str(),
+                transport->description.c_str());
+    if (command.tls.insecure) {
+      spdlog::warn(
+          "--insecure: connections are plaintext and clients are not authenticated; keep the "
+          "aggregator on a trusted network");
+    }
     if (host_name == "0.0.0.0" || host_name == "[::]") host_name = "127.0.0.1";
-    channel =
-        grpc::CreateCustomChannel(absl::StrCat(host_name, ":", port),
-                                  grpc::InsecureChannelCredentials(), ModelChannelArguments());
+    channel = transport->local_clients == nullptr
+                  ? (*server)->InProcessChannel(ModelChannelArguments())
+                  : grpc::CreateCustomChannel(absl::StrCat(host_name, ":", port),
+                                              transport->local_clients, ModelChannelArguments());
   } else {
     channel = (*server)->InProcessChannel(ModelChannelArguments());
     std::printf("run '%s', run folder %s\n", run->folder->run_id().c_str(),
@@ -336,6 +460,13 @@ int RunSimCommand(const Config& given, const SimCommand& command) {
     config.simulation.transport = *transport;
   }
   if (command.listen) config.simulation.listen = *command.listen;
+  if (!command.worker && config.simulation.transport != sim::Transport::kGrpc &&
+      (command.tls.insecure || !command.tls.certs.empty())) {
+    spdlog::error(
+        "--certs and --insecure are for --transport grpc and --worker; the in-process transport "
+        "opens no port");
+    return kExitUsage;
+  }
   if (command.worker && command.connect.empty()) {
     spdlog::error("equifl sim --worker needs --connect HOST:PORT, the aggregator's address");
     return kExitUsage;

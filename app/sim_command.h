@@ -9,6 +9,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "app/transport_credentials.h"
 
 namespace equifl::app {
 
@@ -23,6 +24,10 @@ struct SimCommand {
   std::string clients;
   bool worker = false;  //!< Host clients for the aggregator at `connect`; no aggregator here.
   std::string connect;  //!< host:port of the aggregator, for --worker.
+  //! --certs (DIR/server for an aggregator, a worker certificate's folder for
+  //! --worker) or --insecure; with neither, a one-process run over gRPC makes its
+  //! certificates in memory.
+  TlsFlags tls;
 };
 
 //! Runs the simulation (or the worker) to the end; returns the process exit code:

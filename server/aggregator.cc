@@ -11,6 +11,7 @@
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/tensor_stream.h"
+#include "server/client_identity.h"
 
 namespace equifl::server {
 namespace {
@@ -394,15 +395,12 @@ void Aggregator::Stop() {
   if (secure_ != nullptr) secure_->Cancel();
 }
 
-grpc::Status Aggregator::Join(grpc::ServerContext*, const v1::JoinRequest* request,
+grpc::Status Aggregator::Join(grpc::ServerContext* context, const v1::JoinRequest* request,
                               v1::JoinResponse* response) {
-  std::string client_id = request->requested_client_id();
-  if (client_id.size() > 64 ||
-      client_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                  "0123456789._-") != std::string::npos) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "a client id has at most 64 letters, digits, '.', '_' or '-'");
-  }
+  // A client certificate decides the id (server/client_identity.h).
+  absl::StatusOr<std::string> bound = ClientIdForJoin(*context, request->requested_client_id());
+  if (!bound.ok()) return ToGrpc(bound.status());
+  std::string client_id = *std::move(bound);
   if (client_id.empty()) {
     std::lock_guard lock(clients_mutex_);
     client_id = absl::StrCat("client-", next_client_number_++);
@@ -421,8 +419,11 @@ grpc::Status Aggregator::Join(grpc::ServerContext*, const v1::JoinRequest* reque
   return grpc::Status::OK;
 }
 
-grpc::Status Aggregator::PollTask(grpc::ServerContext*, const v1::PollTaskRequest* request,
+grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
                                   v1::PollTaskResponse* response) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   if (request->run_id() != options_.run_id) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("this server runs '", options_.run_id, "', not '",
@@ -450,8 +451,12 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext*, const v1::PollTaskReques
   return grpc::Status::OK;
 }
 
-grpc::Status Aggregator::PollTasks(grpc::ServerContext*, const v1::PollTasksRequest* request,
+grpc::Status Aggregator::PollTasks(grpc::ServerContext* context,
+                                   const v1::PollTasksRequest* request,
                                    v1::PollTasksResponse* response) {
+  for (const std::string& client_id : request->client_ids()) {
+    if (grpc::Status caller = CheckCallerActsAs(*context, client_id); !caller.ok()) return caller;
+  }
   if (request->run_id() != options_.run_id) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("this server runs '", options_.run_id, "', not '",
@@ -515,9 +520,12 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
   }
 }
 
-grpc::Status Aggregator::DownloadModel(grpc::ServerContext*,
+grpc::Status Aggregator::DownloadModel(grpc::ServerContext* context,
                                        const v1::DownloadModelRequest* request,
                                        grpc::ServerWriter<v1::DownloadModelResponse>* writer) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   std::shared_ptr<const GlobalModel> model;
   uint64_t version = 0;
   {
@@ -561,13 +569,16 @@ void Aggregator::FoldPending(OpenRound& round) {
   round.pending.clear();
 }
 
-grpc::Status Aggregator::UploadUpdate(grpc::ServerContext*,
+grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
                                       grpc::ServerReader<v1::UploadUpdateRequest>* reader,
                                       v1::UploadUpdateResponse* response) {
   const auto refuse = [&](const absl::Status& status) { return Refuse(status, *response); };
   absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(*reader);
   if (!opening.ok()) return refuse(opening.status());
   const v1::UpdateHeader& header = opening->header();
+  if (grpc::Status caller = CheckCallerActsAs(*context, header.client_id()); !caller.ok()) {
+    return caller;
+  }
   const uint64_t round_id = opening->round().round_id();
   if (opening->round().run_id() != options_.run_id) {
     return refuse(
@@ -708,46 +719,67 @@ absl::StatusOr<std::shared_ptr<SecureRound>> Aggregator::SecureRoundFor(
   return secure_;
 }
 
-grpc::Status Aggregator::AdvertiseKeys(grpc::ServerContext*,
+grpc::Status Aggregator::AdvertiseKeys(grpc::ServerContext* context,
                                        const v1::AdvertiseKeysRequest* request,
                                        v1::SecureAggregationAck*) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
   if (!secure.ok()) return ToGrpc(secure.status());
   return ToGrpc((*secure)->AdvertiseKeys(*request));
 }
 
-grpc::Status Aggregator::GetNeighbours(grpc::ServerContext*, const v1::SecureStepRequest* request,
+grpc::Status Aggregator::GetNeighbours(grpc::ServerContext* context,
+                                       const v1::SecureStepRequest* request,
                                        v1::GetNeighboursResponse* response) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
   if (!secure.ok()) return ToGrpc(secure.status());
   return ToGrpc((*secure)->GetNeighbours(request->client_id(), options_.poll_timeout, *response));
 }
 
-grpc::Status Aggregator::ShareKeys(grpc::ServerContext*, const v1::ShareKeysRequest* request,
-                                   v1::SecureAggregationAck*) {
+grpc::Status Aggregator::ShareKeys(grpc::ServerContext* context,
+                                   const v1::ShareKeysRequest* request, v1::SecureAggregationAck*) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
   if (!secure.ok()) return ToGrpc(secure.status());
   return ToGrpc((*secure)->ShareKeys(*request));
 }
 
-grpc::Status Aggregator::GetShares(grpc::ServerContext*, const v1::SecureStepRequest* request,
+grpc::Status Aggregator::GetShares(grpc::ServerContext* context,
+                                   const v1::SecureStepRequest* request,
                                    v1::GetSharesResponse* response) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
   if (!secure.ok()) return ToGrpc(secure.status());
   return ToGrpc((*secure)->GetShares(request->client_id(), options_.poll_timeout, *response));
 }
 
-grpc::Status Aggregator::GetUnmaskRequest(grpc::ServerContext*,
+grpc::Status Aggregator::GetUnmaskRequest(grpc::ServerContext* context,
                                           const v1::SecureStepRequest* request,
                                           v1::GetUnmaskRequestResponse* response) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
   if (!secure.ok()) return ToGrpc(secure.status());
   return ToGrpc(
       (*secure)->GetUnmaskRequest(request->client_id(), options_.poll_timeout, *response));
 }
 
-grpc::Status Aggregator::RevealShares(grpc::ServerContext*, const v1::RevealSharesRequest* request,
+grpc::Status Aggregator::RevealShares(grpc::ServerContext* context,
+                                      const v1::RevealSharesRequest* request,
                                       v1::SecureAggregationAck*) {
+  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
+    return caller;
+  }
   absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
   if (!secure.ok()) return ToGrpc(secure.status());
   return ToGrpc((*secure)->RevealShares(*request));

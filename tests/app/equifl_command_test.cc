@@ -40,7 +40,7 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 TEST(EquiflCommandTest, HelpListsEverySubcommand) {
   const Outcome outcome = RunEquifl("--help");
   EXPECT_EQ(outcome.exit_code, 0);
-  for (const char* subcommand : {"server", "client", "sim", "data", "eval", "selfcheck"}) {
+  for (const char* subcommand : {"server", "client", "sim", "data", "eval", "certs", "selfcheck"}) {
     EXPECT_THAT(outcome.output, HasSubstr(std::string("  ") + subcommand)) << subcommand;
   }
   EXPECT_THAT(outcome.output, HasSubstr("--log-level"));
@@ -110,11 +110,74 @@ TEST(EquiflCommandTest, ClientRefusesAShardWithoutTrainingSamples) {
                       " --validation-fraction 0.5")
                 .exit_code,
             0);
-  const Outcome outcome =
-      RunEquifl("client --shard " + (shards / "client-000").string() + " --server 127.0.0.1:1");
+  const Outcome outcome = RunEquifl("client --shard " + (shards / "client-000").string() +
+                                    " --server 127.0.0.1:1 --insecure");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.output, HasSubstr("has no training samples"));
   std::filesystem::remove_all(shards);
+}
+
+// A folder for one test, removed when it ends.
+class TemporaryFolder {
+ public:
+  explicit TemporaryFolder(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() /
+              ("equifl_" + name + "_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+  }
+  ~TemporaryFolder() { std::filesystem::remove_all(path_); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(EquiflCommandTest, CertsWritesAFolderPerRecipientAndKeepsThemOnASecondRun) {
+  const TemporaryFolder folder("certs_command");
+  const Outcome help = RunEquifl("certs --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.output, HasSubstr("worker certificate"));
+  EXPECT_THAT(help.output, HasSubstr("never overwrites"));
+
+  const Outcome bad = RunEquifl("certs --out " + folder / "certs" + " --clients 'a,b c'");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("the client id 'b c' is not 1 to 64 letters"));
+  EXPECT_FALSE(std::filesystem::exists(folder / "certs"));
+
+  const Outcome first = RunEquifl("certs --out " + folder / "certs" + " --clients 'a,client-*'");
+  EXPECT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("wrote  " + folder / "certs/ca"));
+  EXPECT_THAT(first.output,
+              HasSubstr("for the aggregator (365 days; names localhost, 127.0.0.1, ::1)"));
+  EXPECT_THAT(first.output, HasSubstr("for worker 'client-*' (365 days; acts for every client id "
+                                      "starting with 'client-')"));
+  const Outcome second = RunEquifl("certs --out " + folder / "certs" + " --clients a,b");
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("reused " + folder / "certs/ca"));
+  EXPECT_THAT(second.output, HasSubstr("kept   " + folder / "certs/clients/a"));
+  EXPECT_THAT(second.output, HasSubstr("wrote  " + folder / "certs/clients/b"));
+}
+
+TEST(EquiflCommandTest, TlsIsTheDefaultAndACertificateFixesTheClientsId) {
+  const TemporaryFolder folder("tls_default");
+  const Outcome server = RunEquifl("server --schema /nonexistent");
+  EXPECT_EQ(server.exit_code, 2);
+  EXPECT_THAT(server.output, HasSubstr("equifl server uses mutual TLS: run `equifl certs --out "
+                                       "DIR` and pass --certs DIR/server, or pass --insecure"));
+  ASSERT_EQ(RunEquifl("certs --out " + folder / "certs" + " --clients 'a,w-*'").exit_code, 0);
+  const std::string client = "client --shard " + folder / "certs" + " --server 127.0.0.1:1 ";
+  const Outcome no_flag = RunEquifl(client);
+  EXPECT_EQ(no_flag.exit_code, 2);
+  EXPECT_THAT(no_flag.output, HasSubstr("pass --certs DIR/clients/ID, or pass --insecure"));
+  const Outcome other_id = RunEquifl(client + "--certs " + folder / "certs/clients/a" + " --id b");
+  EXPECT_EQ(other_id.exit_code, 2);
+  EXPECT_THAT(other_id.output, HasSubstr("is for 'a'; it cannot act as 'b'"));
+  const Outcome worker = RunEquifl(client + "--certs '" + folder / "certs/clients/w-*" + "'");
+  EXPECT_EQ(worker.exit_code, 2);
+  EXPECT_THAT(worker.output, HasSubstr("is a worker certificate ('w-*'): pass --id"));
+  const Outcome server_folder = RunEquifl(client + "--certs " + folder / "certs/server");
+  EXPECT_EQ(server_folder.exit_code, 2);
+  EXPECT_THAT(server_folder.output, HasSubstr("client.pem"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Federated training end to end: `equifl server` and three `equifl client`
-// processes on 127.0.0.1 with an ephemeral port, on synthetic data, including a
-// client killed mid-run and a server killed and resumed.
+// processes on 127.0.0.1 with an ephemeral port and mutual TLS (certificates from
+// `equifl certs`), on synthetic data, including a client killed mid-run and a
+// server killed and resumed.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -118,6 +119,14 @@ class FederatedRunTest : public ::testing::Test {
                    "--clients", "3", "--samples-per-client", "360", "--seed", "7"},
                   folder_ / "synth.log");
     ASSERT_EQ(synth.Wait(60s), 0) << synth.Log();
+    Process certs({EQUIFL_BINARY, "certs", "--out", (folder_ / "certs").string(), "--clients",
+                   "client-0,client-1,client-2,client-*"},
+                  folder_ / "certs.log");
+    ASSERT_EQ(certs.Wait(60s), 0) << certs.Log();
+  }
+
+  std::string Certificates(const std::string& recipient) const {
+    return (folder_ / "certs" / recipient).string();
   }
 
   void TearDown() override {
@@ -142,7 +151,8 @@ class FederatedRunTest : public ::testing::Test {
   std::unique_ptr<Process> StartServer(const std::string& config, bool resume,
                                        const std::string& log_name,
                                        const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> arguments = {EQUIFL_BINARY, "--config", config, "server"};
+    std::vector<std::string> arguments = {EQUIFL_BINARY, "--config", config,
+                                          "server",      "--certs",  Certificates("server")};
     arguments.insert(arguments.end(), extra.begin(), extra.end());
     if (resume) {
       arguments.push_back("--resume");
@@ -158,7 +168,8 @@ class FederatedRunTest : public ::testing::Test {
     return std::make_unique<Process>(
         std::vector<std::string>{EQUIFL_BINARY, "--config", config, "client", "--shard", shard,
                                  "--server", "127.0.0.1:" + port, "--id",
-                                 "client-" + std::to_string(index)},
+                                 "client-" + std::to_string(index), "--certs",
+                                 Certificates("clients/client-" + std::to_string(index))},
         folder_ / ("client-" + std::to_string(index) + ".log"));
   }
 
@@ -312,8 +323,9 @@ std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path
 
 // `equifl sim` runs the real server's and client's code: with the same data, seed
 // and configuration, the global model after two rounds is bit for bit the one the
-// server and three client processes produced, in process and with two worker
-// processes over gRPC. Bitwise holds because each client trains on the CPU from the
+// server and three client processes produced, in process, over gRPC with mutual
+// TLS in one process (certificates made in memory), and with two worker processes
+// holding a worker certificate. Bitwise holds because each client trains on the CPU from the
 // same state with the same seed (dropout 0: LibTorch's dropout draws from one
 // generator per process, which concurrent virtual clients would share), and the
 // server sums updates in float64 before rounding the mean to float32: the order in
@@ -343,22 +355,52 @@ TEST_F(FederatedRunTest, SimulationReproducesTheRealRunBitForBit) {
       << "the in-process simulation's model differs from the real run's";
 
   std::filesystem::rename(folder_ / "run", folder_ / "sim-run");
-  Process aggregator({EQUIFL_BINARY, "sim", config, "--transport", "grpc", "--clients", "none"},
+  Process loopback({EQUIFL_BINARY, "sim", config, "--transport", "grpc"}, folder_ / "sim-tls.log");
+  ASSERT_EQ(loopback.Wait(300s), 0) << loopback.Log();
+  EXPECT_THAT(loopback.Log(), HasSubstr("mutual TLS with certificates made in memory"));
+  EXPECT_TRUE(CheckpointTensors(folder_ / "run" / checkpoint) == real)
+      << "the model of the simulation over gRPC with TLS in one process differs from the real "
+         "run's";
+
+  std::filesystem::rename(folder_ / "run", folder_ / "sim-tls-run");
+  Process aggregator({EQUIFL_BINARY, "sim", config, "--transport", "grpc", "--clients", "none",
+                      "--certs", Certificates("server")},
                      folder_ / "sim-aggregator.log");
   const std::optional<std::string> sim_port = aggregator.WaitForLog(kPortPattern, 60s);
   ASSERT_TRUE(sim_port) << aggregator.Log();
   const std::string address = "127.0.0.1:" + *sim_port;
-  Process first(
-      {EQUIFL_BINARY, "sim", config, "--worker", "--connect", address, "--clients", "0..1"},
-      folder_ / "worker-0.log");
-  Process second(
-      {EQUIFL_BINARY, "sim", config, "--worker", "--connect", address, "--clients", "2..2"},
-      folder_ / "worker-1.log");
+  Process first({EQUIFL_BINARY, "sim", config, "--worker", "--connect", address, "--clients",
+                 "0..1", "--certs", Certificates("clients/client-*")},
+                folder_ / "worker-0.log");
+  Process second({EQUIFL_BINARY, "sim", config, "--worker", "--connect", address, "--clients",
+                  "2..2", "--certs", Certificates("clients/client-*")},
+                 folder_ / "worker-1.log");
   EXPECT_EQ(first.Wait(300s), 0) << first.Log();
   EXPECT_EQ(second.Wait(300s), 0) << second.Log();
   ASSERT_EQ(aggregator.Wait(60s), 0) << aggregator.Log();
   EXPECT_TRUE(CheckpointTensors(folder_ / "run" / checkpoint) == real)
       << "the model of the simulation with two gRPC workers differs from the real run's";
+}
+
+// Over the network a simulation needs certificates or --insecure: an aggregator
+// that workers reach needs DIR/server, a worker a certificate that may act for
+// every client it hosts. Each is refused before anything listens or dials.
+TEST_F(FederatedRunTest, SimulationOverTheNetworkNeedsCertificates) {
+  const std::string config = WriteConfig(
+      1, 60, "sim:\n  data:\n    source: shards\n    path: " + (folder_ / "data").string() + "\n");
+  for (const char* clients : {"none", "0..1"}) {
+    Process aggregator({EQUIFL_BINARY, "sim", config, "--transport", "grpc", "--clients", clients},
+                       folder_ / ("aggregator-" + std::string(clients) + ".log"));
+    EXPECT_EQ(aggregator.Wait(60s), 2) << aggregator.Log();
+    EXPECT_THAT(aggregator.Log(), HasSubstr("pass --certs DIR/server, or pass --insecure"));
+  }
+  Process worker({EQUIFL_BINARY, "sim", config, "--worker", "--connect", "127.0.0.1:1", "--clients",
+                  "0..1", "--certs", Certificates("clients/client-0")},
+                 folder_ / "worker.log");
+  EXPECT_EQ(worker.Wait(60s), 2) << worker.Log();
+  EXPECT_THAT(worker.Log(), HasSubstr("is for 'client-0'; it cannot act as 'client-000'"));
+  EXPECT_THAT(worker.Log(), HasSubstr("--clients 'client-*'"));
+  EXPECT_FALSE(std::filesystem::exists(folder_ / "run"));
 }
 
 }  // namespace

@@ -209,7 +209,7 @@ TEST_F(AggregatorTest, DeadlineClosesTheRoundWithoutAClientThatVanished) {
 }
 
 TEST_F(AggregatorTest, RefusesUnexpectedUploads) {
-  Start(Options(1, 1));
+  Start(Options(2, 1));
   auto stub = Stub();
   const v1::Task task = JoinAndPoll(*stub, "a");
   v1::Task other_run = task;
@@ -221,7 +221,14 @@ TEST_F(AggregatorTest, RefusesUnexpectedUploads) {
   EXPECT_THAT(Upload(*stub, task, "a", std::vector<float>(8), 0).message(),
               HasSubstr("has weight 0"));
   EXPECT_TRUE(Upload(*stub, task, "a", std::vector<float>(8), 1).accepted());
+  // Round 1's reference while round 2 is open: a late or replayed update.
+  const v1::Task second = JoinAndPoll(*stub, "a");
+  ASSERT_EQ(second.round().round_id(), 2u);
+  EXPECT_THAT(Upload(*stub, task, "a", std::vector<float>(8), 1).message(),
+              HasSubstr("round 1 is not collecting updates; round 2 is"));
+  EXPECT_TRUE(Upload(*stub, second, "a", std::vector<float>(8), 1).accepted());
   ASSERT_TRUE(run_.get().ok());
+  EXPECT_EQ(observer_.summaries.size(), 2u);
 }
 
 TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheModel) {

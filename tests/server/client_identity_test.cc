@@ -1,0 +1,49 @@
+// Client ids, worker patterns and which ids a certificate may act as.
+#include "server/client_identity.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace equifl::server {
+namespace {
+
+TEST(ClientIdentityTest, ClientIdsAreOneToSixtyFourSafeCharacters) {
+  for (const std::string& id :
+       std::vector<std::string>{"a", "client-000123", "Hospital_7.eu", std::string(64, 'x')}) {
+    EXPECT_TRUE(ValidateClientId(id).ok()) << id;
+  }
+  for (const std::string& id :
+       std::vector<std::string>{"", "a b", "client-*", "ä", "a/b", std::string(65, 'x')}) {
+    EXPECT_EQ(ValidateClientId(id).code(), absl::StatusCode::kInvalidArgument) << id;
+  }
+}
+
+TEST(ClientIdentityTest, CertificateNamesAreIdsOrPrefixesWithAStar) {
+  for (const std::string& name :
+       std::vector<std::string>{"a", "client-*", std::string(63, 'p') + "*"}) {
+    EXPECT_TRUE(ValidateCertificateName(name).ok()) << name;
+  }
+  for (const std::string& name :
+       std::vector<std::string>{"*", "a*b", "a**", "a b*", std::string(64, 'p') + "*"}) {
+    EXPECT_FALSE(ValidateCertificateName(name).ok()) << name;
+  }
+  EXPECT_TRUE(IsWorkerPattern("client-*"));
+  EXPECT_FALSE(IsWorkerPattern("client-7"));
+}
+
+TEST(ClientIdentityTest, ACertificateActsAsItsIdOrItsPatternsIds) {
+  EXPECT_TRUE(CertificateAllows("a", "a"));
+  EXPECT_FALSE(CertificateAllows("a", "b"));
+  EXPECT_FALSE(CertificateAllows("a", "ab"));
+  EXPECT_TRUE(CertificateAllows("client-*", "client-000007"));
+  EXPECT_TRUE(CertificateAllows("client-*", "client-"));
+  EXPECT_FALSE(CertificateAllows("client-*", "mallory"));
+  EXPECT_FALSE(CertificateAllows("client-*", "client-7 x"));  // not a client id
+  EXPECT_FALSE(CertificateAllows("client-*", "client-*"));
+}
+
+}  // namespace
+}  // namespace equifl::server
