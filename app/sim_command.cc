@@ -228,6 +228,10 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
           config.model.options.dropout);
     }
   }
+  if (config.secure_aggregation.enabled) {
+    std::printf("  secure aggregation: the aggregator sees only each round's sums%s\n",
+                config.privacy.enabled() ? ", clients add the DP noise" : "");
+  }
   std::fflush(stdout);
 }
 

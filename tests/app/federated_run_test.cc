@@ -282,6 +282,65 @@ TEST_F(FederatedRunTest, ARoundCompletesWhenAClientIsKilledMidRound) {
   EXPECT_FALSE(rounds[1].reached_quorum);
 }
 
+// Secure aggregation through the real binaries over mutual TLS, with
+// ERM-MinMaxGAP and client-level DP done by the clients: the server sees only
+// sums, yet λ follows the validation gap of the summed statistics exactly
+// (λ = η·G after round 1), the clients still learn, and ε is accounted.
+TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
+  const std::string config =
+      WriteConfig(3, 120,
+                  "fairness:\n  method: minmax_gap\n  epsilon: 0.0\n  views: [fusion, video]\n"
+                  "privacy:\n  clip_norm: 10.0\n  noise_multiplier: 0.001\n"
+                  "secure_aggregation:\n  enabled: true\n");
+  const CompletedRun run = RunServerAndThreeClients(config);
+  ASSERT_FALSE(HasFailure());
+  const auto& [server, clients] = run;
+  EXPECT_THAT(server->Log(), HasSubstr("round 1: open, securely aggregated"));
+  uint64_t test_samples = 0;
+  for (auto& client : clients) {
+    const std::optional<std::string> accuracy =
+        client->WaitForLog(R"(test split: accuracy ([0-9.]+))", 1s);
+    ASSERT_TRUE(accuracy) << client->Log();
+    EXPECT_GT(std::stod(*accuracy), 0.4) << client->Log();
+    const std::optional<std::string> samples =
+        client->WaitForLog(R"(final model on (\d+) test samples)", 1s);
+    ASSERT_TRUE(samples) << client->Log();
+    test_samples += std::stoull(*samples);
+  }
+  const std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 4u);
+  // The final evaluation's test statistics, summed under secure aggregation.
+  EXPECT_EQ(rounds.back().validation_samples, test_samples);
+  EXPECT_GT(rounds[0].validation_gap, 0.0);
+  EXPECT_NEAR(rounds[0].fairness_lambda, 1.0 * rounds[0].validation_gap, 1e-9);
+  EXPECT_THAT(rounds[0].fairness_report, HasSubstr("\"video\""));
+  EXPECT_EQ(rounds[0].contributors.size(), 3u);
+  EXPECT_GT(rounds[2].privacy_epsilon, rounds[0].privacy_epsilon);
+  EXPECT_GT(rounds[0].privacy_epsilon, 0.0);
+  ASSERT_TRUE(rounds.back().validation_accuracy.has_value());
+}
+
+// A client killed while a securely aggregated round sets up: the key phases time
+// out without it, the round completes with the two others' masked inputs, and so
+// does the run.
+TEST_F(FederatedRunTest, SecureRoundCompletesWhenAClientIsKilled) {
+  const std::string config = WriteConfig(
+      3, 20, "secure_aggregation:\n  enabled: true\n  phase_timeout_seconds: 4\n");
+  auto server = StartServer(config, false, "server.log");
+  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
+  ASSERT_TRUE(port) << server->Log();
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
+  ASSERT_TRUE(server->WaitForLog("round 2: open", 120s)) << server->Log();
+  clients[2]->Kill();
+  EXPECT_EQ(clients[0]->Wait(300s), 0) << clients[0]->Log();
+  EXPECT_EQ(clients[1]->Wait(300s), 0) << clients[1]->Log();
+  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  const std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 4u);
+  EXPECT_EQ(rounds[1].contributors.size(), 2u);
+}
+
 TEST_F(FederatedRunTest, ServerKilledAndResumedContinuesFromItsLastCheckpoint) {
   const std::string config = WriteConfig(4, 120);
   auto server = StartServer(config, false, "server.log");

@@ -394,7 +394,7 @@ TEST_F(AggregatorTest, AdaptiveClippingKeepsANormAtTheQuantile) {
   options.privacy.clip_norm = 1.0;
   options.privacy.noise_multiplier = 1e-6;
   options.privacy.adaptive_clipping = true;
-  options.privacy.clip_count_stddev = 1e-3;
+  options.privacy.clip_count_stddev = 1e-5;
   Start(options);
   for (int round = 1; round <= 3; ++round) {
     std::vector<std::future<void>> running;
@@ -423,7 +423,7 @@ TEST_F(AggregatorTest, AdaptiveClippingGrowsTheNormWhenTooManyAreClipped) {
   options.privacy.noise_multiplier = 1e-6;
   options.privacy.adaptive_clipping = true;
   options.privacy.target_quantile = 0.9;
-  options.privacy.clip_count_stddev = 1e-3;
+  options.privacy.clip_count_stddev = 1e-5;
   Start(options);
   for (int round = 1; round <= 2; ++round) {
     std::vector<std::future<void>> running;

@@ -18,7 +18,7 @@ PrivacyOptions Adaptive() {
   options.adaptive_clipping = true;
   options.target_quantile = 0.5;
   options.clip_learning_rate = 0.2;
-  options.clip_count_stddev = 1e-3;
+  options.clip_count_stddev = 1e-5;  // count noise far below every tolerance too
   return options;
 }
 
