@@ -324,8 +324,8 @@ TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
 // out without it, the round completes with the two others' masked inputs, and so
 // does the run.
 TEST_F(FederatedRunTest, SecureRoundCompletesWhenAClientIsKilled) {
-  const std::string config = WriteConfig(
-      3, 20, "secure_aggregation:\n  enabled: true\n  phase_timeout_seconds: 4\n");
+  const std::string config =
+      WriteConfig(3, 20, "secure_aggregation:\n  enabled: true\n  phase_timeout_seconds: 4\n");
   auto server = StartServer(config, false, "server.log");
   const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
   ASSERT_TRUE(port) << server->Log();
