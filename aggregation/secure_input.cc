@@ -18,6 +18,23 @@ constexpr size_t kIndicatorWord = 2;
 constexpr size_t kSamplesWord = 3;
 constexpr size_t kScalarWords = 4;
 
+// The fixed point of each signed part of a layout's vector.
+struct FixedPoints {
+  SignedFixedPoint update;
+  SignedFixedPoint weight;
+  SignedFixedPoint indicator;
+
+  static absl::StatusOr<FixedPoints> For(const SecureInputLayout& layout) {
+    EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint update,
+                            SignedFixedPoint::Create(layout.update_bound, layout.max_clients));
+    EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint weight,
+                            SignedFixedPoint::Create(1.0, layout.max_clients));
+    EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint indicator,
+                            SignedFixedPoint::Create(layout.indicator_bound, layout.max_clients));
+    return FixedPoints{update, weight, indicator};
+  }
+};
+
 absl::StatusOr<size_t> IndexOf(const std::vector<std::string>& names, const std::string& name,
                                const char* what) {
   const auto found = std::find(names.begin(), names.end(), name);
@@ -142,21 +159,16 @@ absl::StatusOr<bool> EncodeSecureInput(const SecureInputLayout& layout, const Se
     return absl::InvalidArgumentError(
         absl::StrCat("aggregation weight ", input.weight, "; it must be positive"));
   }
-  EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint update_point,
-                          SignedFixedPoint::Create(layout.update_bound, layout.max_clients));
-  EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint weight_point,
-                          SignedFixedPoint::Create(1.0, layout.max_clients));
-  EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint indicator_point,
-                          SignedFixedPoint::Create(layout.indicator_bound, layout.max_clients));
+  EQUIFL_ASSIGN_OR_RETURN(const FixedPoints points, FixedPoints::For(layout));
   words.assign(layout.Words(), 0);
   bool clamped = false;
   const double share = std::min(input.weight / layout.weight_bound, 1.0);
   if (input.weight > layout.weight_bound) clamped = true;
   const size_t d = static_cast<size_t>(layout.update_size);
-  for (size_t i = 0; i < d; ++i) words[i] = update_point.Encode(share * input.update[i], clamped);
+  for (size_t i = 0; i < d; ++i) words[i] = points.update.Encode(share * input.update[i], clamped);
   uint32_t* scalars = words.data() + d;
-  scalars[kWeightWord] = weight_point.Encode(share, clamped);
-  scalars[kIndicatorWord] = indicator_point.Encode(input.clip_indicator, clamped);
+  scalars[kWeightWord] = points.weight.Encode(share, clamped);
+  scalars[kIndicatorWord] = points.indicator.Encode(input.clip_indicator, clamped);
   if (input.train_samples > UINT32_MAX) {
     return absl::InvalidArgumentError("more than 2^32 - 1 training samples");
   }
@@ -176,22 +188,17 @@ absl::StatusOr<SecureSum> DecodeSecureSum(const SecureInputLayout& layout,
     return absl::InvalidArgumentError(
         absl::StrCat("a sum of ", words.size(), " words for a layout of ", layout.Words()));
   }
-  EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint update_point,
-                          SignedFixedPoint::Create(layout.update_bound, layout.max_clients));
-  EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint weight_point,
-                          SignedFixedPoint::Create(1.0, layout.max_clients));
-  EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint indicator_point,
-                          SignedFixedPoint::Create(layout.indicator_bound, layout.max_clients));
+  EQUIFL_ASSIGN_OR_RETURN(const FixedPoints points, FixedPoints::For(layout));
   SecureSum sum;
   const size_t d = static_cast<size_t>(layout.update_size);
   sum.weighted_update.resize(d);
   for (size_t i = 0; i < d; ++i) {
-    sum.weighted_update[i] = static_cast<float>(update_point.Decode(words[i]));
+    sum.weighted_update[i] = static_cast<float>(points.update.Decode(words[i]));
   }
   const uint32_t* scalars = words.data() + d;
-  sum.weight = weight_point.Decode(scalars[kWeightWord]);
+  sum.weight = points.weight.Decode(scalars[kWeightWord]);
   sum.clamped_clients = scalars[kClampWord];
-  sum.clip_indicator = indicator_point.Decode(scalars[kIndicatorWord]);
+  sum.clip_indicator = points.indicator.Decode(scalars[kIndicatorWord]);
   sum.train_samples = scalars[kSamplesWord];
   const uint32_t* statistics = scalars + kScalarWords;
   sum.train = DecodeStatistics(layout.statistics, statistics);

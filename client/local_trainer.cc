@@ -235,8 +235,9 @@ absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& 
                                                        : at::Tensor());
         for (size_t v = 0; v < view_weights.size(); ++v) {
           const ModelOutput view_output = model->forward(batch, view_weights[v].view);
-          loss = loss + WeightedTaskLoss(view_output.logits, batch.label,
-                                         view_weight_tensors[v].index_select(0, indices.to(device)));
+          loss =
+              loss + WeightedTaskLoss(view_output.logits, batch.label,
+                                      view_weight_tensors[v].index_select(0, indices.to(device)));
         }
         if (output.group_logits.defined()) {
           loss = loss + F::cross_entropy(output.group_logits.to(at::kFloat), batch.group);

@@ -59,9 +59,9 @@ struct ViewLossWeights {
 //! Trains `model` in place on `dataset` and leaves it on options.device. Each step
 //! minimises mean_i(w_i * CE_i) (w_i = 1 without `sample_weights`, float [N],
 //! which may be negative), plus the `view_weights` terms, plus the adversary's
-//! cross-entropy when the model has one, plus the FedProx term. Seeds LibTorch's global generator with
-//! options.seed (dropout draws from it). Errors name the bad option, data or
-//! weights; a non-finite loss stops training with an error naming the step.
+//! cross-entropy when the model has one, plus the FedProx term. Seeds LibTorch's global generator
+//! with options.seed (dropout draws from it). Errors name the bad option, data or weights; a
+//! non-finite loss stops training with an error naming the step.
 absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset,
                                   const TrainerOptions& options,
                                   const at::Tensor& sample_weights = {},

@@ -195,19 +195,8 @@ absl::Status SecureRoundClient::UploadMaskedInput(v1::Aggregator::StubInterface&
   header.set_client_id(identity_.client_id);
   header.set_model_version(task_.model_version());
   header.set_masked_input(true);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-  v1::UploadUpdateResponse response;
-  auto writer = stub.UploadUpdate(&context, &response);
-  const absl::Status written =
-      protocol::WriteUpdateStream(task_.round(), std::move(header), encoder, *writer);
-  writer->WritesDone();
-  EQUIFL_RETURN_IF_ERROR(FromGrpc(writer->Finish(), "uploading the masked input"));
-  if (!response.accepted()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the server refused the masked input: ", response.message()));
-  }
-  EQUIFL_RETURN_IF_ERROR(written);
+  EQUIFL_RETURN_IF_ERROR(
+      UploadStream(stub, task_.round(), std::move(header), encoder, "the masked input"));
   counted_ = true;
   return absl::OkStatus();
 }

@@ -227,23 +227,29 @@ absl::Status Upload(v1::Aggregator::StubInterface& stub, const ClientIdentity& i
                                                                       : task.upload_encoding();
   EQUIFL_ASSIGN_OR_RETURN(protocol::ChunkEncoder encoder,
                           protocol::ChunkEncoder::Create(update, codec));
+  header.set_client_id(identity.client_id);
+  return UploadStream(stub, task.round(), std::move(header), encoder, "the update");
+}
+
+}  // namespace
+
+absl::Status UploadStream(v1::Aggregator::StubInterface& stub, const v1::RoundReference& round,
+                          v1::UpdateHeader header, protocol::ChunkEncoder& encoder,
+                          absl::string_view what) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   v1::UploadUpdateResponse response;
   auto writer = stub.UploadUpdate(&context, &response);
-  header.set_client_id(identity.client_id);
   const absl::Status written =
-      protocol::WriteUpdateStream(task.round(), std::move(header), encoder, *writer);
+      protocol::WriteUpdateStream(round, std::move(header), encoder, *writer);
   writer->WritesDone();
-  EQUIFL_RETURN_IF_ERROR(FromGrpc(writer->Finish(), "uploading the update"));
+  EQUIFL_RETURN_IF_ERROR(FromGrpc(writer->Finish(), absl::StrCat("uploading ", what)));
   if (!response.accepted()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the server refused the update: ", response.message()));
+        absl::StrCat("the server refused ", what, ": ", response.message()));
   }
   return written;
 }
-
-}  // namespace
 
 absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
                                     const ClientIdentity& identity, const v1::Task& task,

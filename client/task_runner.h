@@ -80,6 +80,12 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
                                     std::vector<protocol::NamedTensor>& global,
                                     SecureRoundClient* secure = nullptr);
 
+//! Sends `header` and `encoder`'s chunks as one UploadUpdate stream for `round`;
+//! FailedPrecondition, naming `what`, when the server does not count it.
+absl::Status UploadStream(v1::Aggregator::StubInterface& stub, const v1::RoundReference& round,
+                          v1::UpdateHeader header, protocol::ChunkEncoder& encoder,
+                          absl::string_view what);
+
 //! Whether a call failed because the server went away (a connection that broke
 //! mid-call reads as CANCELLED or ABORTED) or restarted without knowing the client.
 bool IsLostServer(const grpc::Status& status);

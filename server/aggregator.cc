@@ -719,70 +719,59 @@ absl::StatusOr<std::shared_ptr<SecureRound>> Aggregator::SecureRoundFor(
   return secure_;
 }
 
+template <typename Request, typename Step>
+grpc::Status Aggregator::OnSecureRound(const grpc::ServerContext& context, const Request& request,
+                                       const Step& step) {
+  if (grpc::Status caller = CheckCallerActsAs(context, request.client_id()); !caller.ok()) {
+    return caller;
+  }
+  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request.round());
+  if (!secure.ok()) return ToGrpc(secure.status());
+  return ToGrpc(step(**secure));
+}
+
 grpc::Status Aggregator::AdvertiseKeys(grpc::ServerContext* context,
                                        const v1::AdvertiseKeysRequest* request,
                                        v1::SecureAggregationAck*) {
-  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
-    return caller;
-  }
-  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
-  if (!secure.ok()) return ToGrpc(secure.status());
-  return ToGrpc((*secure)->AdvertiseKeys(*request));
+  return OnSecureRound(*context, *request,
+                       [&](SecureRound& secure) { return secure.AdvertiseKeys(*request); });
 }
 
 grpc::Status Aggregator::GetNeighbours(grpc::ServerContext* context,
                                        const v1::SecureStepRequest* request,
                                        v1::GetNeighboursResponse* response) {
-  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
-    return caller;
-  }
-  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
-  if (!secure.ok()) return ToGrpc(secure.status());
-  return ToGrpc((*secure)->GetNeighbours(request->client_id(), options_.poll_timeout, *response));
+  return OnSecureRound(*context, *request, [&](SecureRound& secure) {
+    return secure.GetNeighbours(request->client_id(), options_.poll_timeout, *response);
+  });
 }
 
 grpc::Status Aggregator::ShareKeys(grpc::ServerContext* context,
                                    const v1::ShareKeysRequest* request, v1::SecureAggregationAck*) {
-  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
-    return caller;
-  }
-  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
-  if (!secure.ok()) return ToGrpc(secure.status());
-  return ToGrpc((*secure)->ShareKeys(*request));
+  return OnSecureRound(*context, *request,
+                       [&](SecureRound& secure) { return secure.ShareKeys(*request); });
 }
 
 grpc::Status Aggregator::GetShares(grpc::ServerContext* context,
                                    const v1::SecureStepRequest* request,
                                    v1::GetSharesResponse* response) {
-  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
-    return caller;
-  }
-  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
-  if (!secure.ok()) return ToGrpc(secure.status());
-  return ToGrpc((*secure)->GetShares(request->client_id(), options_.poll_timeout, *response));
+  return OnSecureRound(*context, *request, [&](SecureRound& secure) {
+    return secure.GetShares(request->client_id(), options_.poll_timeout, *response);
+  });
 }
 
 grpc::Status Aggregator::GetUnmaskRequest(grpc::ServerContext* context,
                                           const v1::SecureStepRequest* request,
                                           v1::GetUnmaskRequestResponse* response) {
-  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
-    return caller;
-  }
-  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
-  if (!secure.ok()) return ToGrpc(secure.status());
-  return ToGrpc(
-      (*secure)->GetUnmaskRequest(request->client_id(), options_.poll_timeout, *response));
+  return OnSecureRound(*context, *request, [&](SecureRound& secure) {
+    return secure.GetUnmaskRequest(request->client_id(), options_.poll_timeout, *response);
+  });
 }
 
 grpc::Status Aggregator::RevealShares(grpc::ServerContext* context,
                                       const v1::RevealSharesRequest* request,
                                       v1::SecureAggregationAck*) {
-  if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
-    return caller;
-  }
-  absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request->round());
-  if (!secure.ok()) return ToGrpc(secure.status());
-  return ToGrpc((*secure)->RevealShares(*request));
+  return OnSecureRound(*context, *request,
+                       [&](SecureRound& secure) { return secure.RevealShares(*request); });
 }
 
 }  // namespace equifl::server

@@ -207,6 +207,11 @@ class Aggregator final : public v1::Aggregator::Service {
                                                size_t model_size);
   //! The open secure round that `round` names, or why there is none.
   absl::StatusOr<std::shared_ptr<SecureRound>> SecureRoundFor(const v1::RoundReference& round);
+  //! Runs `step` on the open secure round `request` names, for a caller whose
+  //! certificate allows `request`'s client id.
+  template <typename Request, typename Step>
+  grpc::Status OnSecureRound(const grpc::ServerContext& context, const Request& request,
+                             const Step& step);
   //! Runs a secure round's key phases while its clients set up.
   absl::Status RunSecureSetup(SecureRound& secure, uint64_t round_id);
   //! Unmasks a secure round's sum into `round` and `summary`; returns the sum of

@@ -245,38 +245,23 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueServerCertificate(
           "' is neither a host name (letters, digits, '-' and '.') nor an IPv4 or IPv6 address"));
     }
   }
-  EQUIFL_ASSIGN_OR_RETURN(Certificate issuer, ParseCertificate(authority_.certificate));
-  EQUIFL_ASSIGN_OR_RETURN(Key issuer_key, ParsePrivateKey(authority_.private_key));
-  EQUIFL_ASSIGN_OR_RETURN(Key key, NewKey());
-  EQUIFL_ASSIGN_OR_RETURN(Certificate certificate,
-                          NewCertificate(key.get(), "equifl aggregator", days));
-  X509* issued = certificate.get();
-  if (X509_set_issuer_name(issued, X509_get_subject_name(issuer.get())) != 1) {
-    return OpenSslFailure("naming the issuer");
-  }
-  EQUIFL_RETURN_IF_ERROR(
-      AddExtension(issued, issuer.get(), NID_basic_constraints, "critical,CA:FALSE"));
-  EQUIFL_RETURN_IF_ERROR(
-      AddExtension(issued, issuer.get(), NID_key_usage, "critical,digitalSignature"));
-  EQUIFL_RETURN_IF_ERROR(AddExtension(issued, issuer.get(), NID_ext_key_usage, "serverAuth"));
-  EQUIFL_RETURN_IF_ERROR(AddExtension(issued, issuer.get(), NID_subject_key_identifier, "hash"));
-  EQUIFL_RETURN_IF_ERROR(
-      AddExtension(issued, issuer.get(), NID_authority_key_identifier, "keyid:always"));
-  EQUIFL_RETURN_IF_ERROR(AddSubjectAltNames(issued, names));
-  if (X509_sign(issued, issuer_key.get(), EVP_sha256()) == 0) {
-    return OpenSslFailure("signing the server certificate");
-  }
-  return ToPem(issued, key.get());
+  return Issue("equifl aggregator", days, "serverAuth", &names);
 }
 
 absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueClientCertificate(
     absl::string_view name, int days) const {
   EQUIFL_RETURN_IF_ERROR(ValidateDays(days));
   EQUIFL_RETURN_IF_ERROR(ValidateCertificateName(name));
+  return Issue(name, days, "clientAuth", nullptr);
+}
+
+absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(
+    absl::string_view common_name, int days, const char* extended_key_usage,
+    const std::vector<std::string>* alternative_names) const {
   EQUIFL_ASSIGN_OR_RETURN(Certificate issuer, ParseCertificate(authority_.certificate));
   EQUIFL_ASSIGN_OR_RETURN(Key issuer_key, ParsePrivateKey(authority_.private_key));
   EQUIFL_ASSIGN_OR_RETURN(Key key, NewKey());
-  EQUIFL_ASSIGN_OR_RETURN(Certificate certificate, NewCertificate(key.get(), name, days));
+  EQUIFL_ASSIGN_OR_RETURN(Certificate certificate, NewCertificate(key.get(), common_name, days));
   X509* issued = certificate.get();
   if (X509_set_issuer_name(issued, X509_get_subject_name(issuer.get())) != 1) {
     return OpenSslFailure("naming the issuer");
@@ -285,12 +270,15 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueClientCertificate(
       AddExtension(issued, issuer.get(), NID_basic_constraints, "critical,CA:FALSE"));
   EQUIFL_RETURN_IF_ERROR(
       AddExtension(issued, issuer.get(), NID_key_usage, "critical,digitalSignature"));
-  EQUIFL_RETURN_IF_ERROR(AddExtension(issued, issuer.get(), NID_ext_key_usage, "clientAuth"));
+  EQUIFL_RETURN_IF_ERROR(AddExtension(issued, issuer.get(), NID_ext_key_usage, extended_key_usage));
   EQUIFL_RETURN_IF_ERROR(AddExtension(issued, issuer.get(), NID_subject_key_identifier, "hash"));
   EQUIFL_RETURN_IF_ERROR(
       AddExtension(issued, issuer.get(), NID_authority_key_identifier, "keyid:always"));
+  if (alternative_names != nullptr) {
+    EQUIFL_RETURN_IF_ERROR(AddSubjectAltNames(issued, *alternative_names));
+  }
   if (X509_sign(issued, issuer_key.get(), EVP_sha256()) == 0) {
-    return OpenSslFailure("signing the client certificate");
+    return OpenSslFailure("signing the certificate");
   }
   return ToPem(issued, key.get());
 }

@@ -55,6 +55,12 @@ class CertificateAuthority {
  private:
   explicit CertificateAuthority(IssuedCertificate authority) : authority_(std::move(authority)) {}
 
+  //! A certificate for `common_name` signed by this CA, for `extended_key_usage`
+  //! (serverAuth or clientAuth), with `alternative_names` (may be null) as SANs.
+  absl::StatusOr<IssuedCertificate> Issue(absl::string_view common_name, int days,
+                                          const char* extended_key_usage,
+                                          const std::vector<std::string>* alternative_names) const;
+
   IssuedCertificate authority_;
 };
 

@@ -53,6 +53,17 @@ absl::Status SecureRound::FailureLocked() const {
   return absl::OkStatus();
 }
 
+template <typename Step>
+absl::Status SecureRound::Change(const Step& step) {
+  {
+    std::lock_guard lock(mutex_);
+    EQUIFL_RETURN_IF_ERROR(FailureLocked());
+    EQUIFL_RETURN_IF_ERROR(step());
+  }
+  changed_.notify_all();
+  return absl::OkStatus();
+}
+
 void SecureRound::WaitWhile(std::unique_lock<std::mutex>& lock, Phase phase,
                             std::chrono::milliseconds timeout) {
   changed_.wait_for(lock, timeout, [&] { return cancelled_ || protocol_.phase() != phase; });
@@ -67,13 +78,7 @@ absl::Status SecureRound::AdvertiseKeys(const v1::AdvertiseKeysRequest& request)
                           KeyFromBytes(request.encryption_public_key(), "encryption public key"));
   EQUIFL_ASSIGN_OR_RETURN(Key32 masking,
                           KeyFromBytes(request.masking_public_key(), "masking public key"));
-  {
-    std::lock_guard lock(mutex_);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    EQUIFL_RETURN_IF_ERROR(protocol_.AddKeys(request.client_id(), {encryption, masking}));
-  }
-  changed_.notify_all();
-  return absl::OkStatus();
+  return Change([&] { return protocol_.AddKeys(request.client_id(), {encryption, masking}); });
 }
 
 absl::Status SecureRound::GetNeighbours(const std::string& client_id,
@@ -112,13 +117,7 @@ absl::Status SecureRound::ShareKeys(const v1::ShareKeysRequest& request) {
     shares.push_back({share.sender_slot(), share.recipient_slot(),
                       std::vector<uint8_t>(share.ciphertext().begin(), share.ciphertext().end())});
   }
-  {
-    std::lock_guard lock(mutex_);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    EQUIFL_RETURN_IF_ERROR(protocol_.AddShares(request.client_id(), std::move(shares)));
-  }
-  changed_.notify_all();
-  return absl::OkStatus();
+  return Change([&] { return protocol_.AddShares(request.client_id(), std::move(shares)); });
 }
 
 absl::Status SecureRound::GetShares(const std::string& client_id, std::chrono::milliseconds timeout,
@@ -145,13 +144,7 @@ absl::Status SecureRound::CheckMaskedInput(const std::string& client_id) {
 
 absl::Status SecureRound::AddMaskedInput(const std::string& client_id,
                                          std::span<const uint32_t> words) {
-  {
-    std::lock_guard lock(mutex_);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    EQUIFL_RETURN_IF_ERROR(protocol_.AddMaskedInput(client_id, words));
-  }
-  changed_.notify_all();
-  return absl::OkStatus();
+  return Change([&] { return protocol_.AddMaskedInput(client_id, words); });
 }
 
 absl::Status SecureRound::GetUnmaskRequest(const std::string& client_id,
@@ -199,13 +192,7 @@ absl::Status SecureRound::RevealShares(const v1::RevealSharesRequest& request) {
     std::copy(share.values().begin(), share.values().end(), revealed.share.values.begin());
     shares.push_back(revealed);
   }
-  {
-    std::lock_guard lock(mutex_);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    EQUIFL_RETURN_IF_ERROR(protocol_.AddRevealedShares(request.client_id(), shares));
-  }
-  changed_.notify_all();
-  return absl::OkStatus();
+  return Change([&] { return protocol_.AddRevealedShares(request.client_id(), shares); });
 }
 
 absl::Status SecureRound::CloseAdvertising(Clock::time_point until) {

@@ -73,6 +73,10 @@ class SecureRound {
  private:
   using Phase = aggregation::SecureAggregationServer::Phase;
 
+  //! Runs `step` (a change to the protocol) under the lock unless the round failed,
+  //! then wakes the waits.
+  template <typename Step>
+  absl::Status Change(const Step& step);
   //! Waits, at most until `timeout`, for the protocol to leave `phase`.
   void WaitWhile(std::unique_lock<std::mutex>& lock, Phase phase, std::chrono::milliseconds timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);

@@ -194,6 +194,21 @@ class FederatedRunTest : public ::testing::Test {
     return run;
   }
 
+  // A server and three clients; client 2 is killed as soon as round 2 opens (it
+  // holds, or is about to take, a task of it); the others and the server finish.
+  void RunWithAClientKilledInRound2(const std::string& config) {
+    auto server = StartServer(config, false, "server.log");
+    const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
+    ASSERT_TRUE(port) << server->Log();
+    std::vector<std::unique_ptr<Process>> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
+    ASSERT_TRUE(server->WaitForLog("round 2: open", 120s)) << server->Log();
+    clients[2]->Kill();
+    EXPECT_EQ(clients[0]->Wait(300s), 0) << clients[0]->Log();
+    EXPECT_EQ(clients[1]->Wait(300s), 0) << clients[1]->Log();
+    ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  }
+
   std::vector<equifl::server::RoundRecord> History() {
     auto history = equifl::server::RunHistory::Open((folder_ / "run" / "history.db").string(), "");
     EXPECT_TRUE(history.ok()) << history.status();
@@ -264,18 +279,8 @@ TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
 }
 
 TEST_F(FederatedRunTest, ARoundCompletesWhenAClientIsKilledMidRound) {
-  const std::string config = WriteConfig(3, 8);
-  auto server = StartServer(config, false, "server.log");
-  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
-  ASSERT_TRUE(port) << server->Log();
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
-  // Kill a client as soon as it holds a task of round 2.
-  ASSERT_TRUE(server->WaitForLog("round 2: open", 120s)) << server->Log();
-  clients[2]->Kill();
-  EXPECT_EQ(clients[0]->Wait(300s), 0) << clients[0]->Log();
-  EXPECT_EQ(clients[1]->Wait(300s), 0) << clients[1]->Log();
-  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  RunWithAClientKilledInRound2(WriteConfig(3, 8));
+  ASSERT_FALSE(HasFailure());
   const std::vector<equifl::server::RoundRecord> rounds = History();
   ASSERT_EQ(rounds.size(), 4u);
   EXPECT_EQ(rounds[1].contributors.size(), 2u);
@@ -324,18 +329,9 @@ TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
 // out without it, the round completes with the two others' masked inputs, and so
 // does the run.
 TEST_F(FederatedRunTest, SecureRoundCompletesWhenAClientIsKilled) {
-  const std::string config =
-      WriteConfig(3, 20, "secure_aggregation:\n  enabled: true\n  phase_timeout_seconds: 4\n");
-  auto server = StartServer(config, false, "server.log");
-  const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
-  ASSERT_TRUE(port) << server->Log();
-  std::vector<std::unique_ptr<Process>> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(StartClient(config, i, *port));
-  ASSERT_TRUE(server->WaitForLog("round 2: open", 120s)) << server->Log();
-  clients[2]->Kill();
-  EXPECT_EQ(clients[0]->Wait(300s), 0) << clients[0]->Log();
-  EXPECT_EQ(clients[1]->Wait(300s), 0) << clients[1]->Log();
-  ASSERT_EQ(server->Wait(60s), 0) << server->Log();
+  RunWithAClientKilledInRound2(
+      WriteConfig(3, 20, "secure_aggregation:\n  enabled: true\n  phase_timeout_seconds: 4\n"));
+  ASSERT_FALSE(HasFailure());
   const std::vector<equifl::server::RoundRecord> rounds = History();
   ASSERT_EQ(rounds.size(), 4u);
   EXPECT_EQ(rounds[1].contributors.size(), 2u);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "protocol/tensor_stream.h"
+#include "tests/server/served_aggregator.h"
 
 namespace equifl::server {
 namespace {
@@ -18,58 +19,17 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-GlobalModel InitialModel() {
-  static const std::vector<float> weight = {1, 2, 3, 4, 5, 6};
-  static const std::vector<float> bias = {-1, 0.5f};
-  absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
-      {{"weight", v1::DATA_TYPE_FLOAT32, {2, 3}, std::as_bytes(std::span(weight))},
-       {"bias", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(bias))}});
-  EXPECT_TRUE(model.ok());
-  return *std::move(model);
-}
-
-// Keeps every model the aggregator reports.
-class RecordingObserver : public RoundObserver {
- public:
-  absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
-                             const aggregation::ServerOptimizer&) override {
-    std::lock_guard lock(mutex);
-    summaries.push_back(summary);
-    models.emplace_back(model.values().begin(), model.values().end());
-    return absl::OkStatus();
-  }
-  std::mutex mutex;
-  std::vector<RoundSummary> summaries;
-  std::vector<std::vector<float>> models;
-};
+using test_support::InitialModel;
+using test_support::RecordingObserver;
 
 class AggregatorTest : public ::testing::Test {
  protected:
   void Start(const AggregatorOptions& options) {
-    auto optimizer = aggregation::ServerOptimizer::Create(options.optimizer, 8);
-    ASSERT_TRUE(optimizer.ok()) << optimizer.status();
-    auto aggregator =
-        Aggregator::Create(options, InitialModel(), *std::move(optimizer), 0, &observer_);
-    ASSERT_TRUE(aggregator.ok()) << aggregator.status();
-    aggregator_ = *std::move(aggregator);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(aggregator_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials());
-    run_ = std::async(std::launch::async, [this] { return aggregator_->Run(); });
+    served_.Start(options, InitialModel(), &observer_);
+    channel_ = served_.Channel();
   }
 
-  void TearDown() override {
-    if (aggregator_) aggregator_->Stop();
-    if (run_.valid()) {
-      EXPECT_TRUE(run_.get().ok());
-    }
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + 1s);
-  }
+  void TearDown() override { served_.Stop(); }
 
   static AggregatorOptions Options(uint32_t rounds, uint32_t clients) {
     AggregatorOptions options;
@@ -147,11 +107,24 @@ class AggregatorTest : public ::testing::Test {
     return response;
   }
 
+  // Clients "a" and "b" take the next round's task and upload updates of norm 2.83
+  // and 0.28: half the updates are within any clipping norm between the two.
+  void UploadLongAndShortUpdates() {
+    std::vector<std::future<void>> running;
+    for (const std::string name : {"a", "b"}) {
+      running.push_back(std::async(std::launch::async, [&, name] {
+        auto stub = Stub();
+        const v1::Task task = JoinAndPoll(*stub, name);
+        const float value = name == std::string("a") ? 1.0f : 0.1f;
+        EXPECT_TRUE(Upload(*stub, task, name, std::vector<float>(8, value), 5).accepted());
+      }));
+    }
+    for (auto& client : running) client.get();
+  }
+
   RecordingObserver observer_;
-  std::unique_ptr<Aggregator> aggregator_;
-  std::unique_ptr<grpc::Server> server_;
+  test_support::ServedAggregator served_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::future<absl::Status> run_;
 };
 
 TEST_F(AggregatorTest, FedAvgRoundAppliesTheWeightedMeanOfUpdates) {
@@ -174,7 +147,7 @@ TEST_F(AggregatorTest, FedAvgRoundAppliesTheWeightedMeanOfUpdates) {
     }));
   }
   for (auto& client : running) client.get();
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.models.size(), 1u);
   const GlobalModel initial = InitialModel();
   for (int i = 0; i < 8; ++i) {
@@ -201,7 +174,7 @@ TEST_F(AggregatorTest, DeadlineClosesTheRoundWithoutAClientThatVanished) {
   const v1::Task task_a = JoinAndPoll(*stub_a, "a");
   task_b.get();  // "b" takes its task and never uploads.
   EXPECT_TRUE(Upload(*stub_a, task_a, "a", std::vector<float>(8, 1.0f), 5).accepted());
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_FALSE(observer_.summaries[0].reached_quorum);
   EXPECT_THAT(observer_.summaries[0].contributors, ::testing::ElementsAre("a"));
@@ -227,7 +200,7 @@ TEST_F(AggregatorTest, RefusesUnexpectedUploads) {
   EXPECT_THAT(Upload(*stub, task, "a", std::vector<float>(8), 1).message(),
               HasSubstr("round 1 is not collecting updates; round 2 is"));
   EXPECT_TRUE(Upload(*stub, second, "a", std::vector<float>(8), 1).accepted());
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   EXPECT_EQ(observer_.summaries.size(), 2u);
 }
 
@@ -262,7 +235,7 @@ TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheMo
   writer->WritesDone();
   ASSERT_TRUE(writer->Finish().ok());
   EXPECT_TRUE(response.accepted()) << response.message();
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.summaries.size(), 2u);
   EXPECT_EQ(observer_.models[1], observer_.models[0]);
   ASSERT_TRUE(observer_.summaries[1].validation.accuracy().has_value());
@@ -326,7 +299,7 @@ TEST_F(AggregatorTest, PrivacyClipsEveryUpdateAndWeighsClientsEqually) {
     }));
   }
   for (auto& client : running) client.get();
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.models.size(), 1u);
   // The reference, in float64: each update scaled to norm <= 1, then averaged.
   std::vector<double> expected(8, 0.0);
@@ -358,7 +331,7 @@ TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounte
     ASSERT_EQ(task.round().round_id(), static_cast<uint64_t>(round));
     ASSERT_TRUE(Upload(*stub, task, "solo", std::vector<float>(8, 0.0f), 5).accepted());
   }
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.models.size(), static_cast<size_t>(kRounds));
   // Zero updates: every change of the model is noise, N(0, (2 · 0.5 / 1)²).
   double sum = 0;
@@ -397,19 +370,9 @@ TEST_F(AggregatorTest, AdaptiveClippingKeepsANormAtTheQuantile) {
   options.privacy.clip_count_stddev = 1e-5;
   Start(options);
   for (int round = 1; round <= 3; ++round) {
-    std::vector<std::future<void>> running;
-    for (const std::string name : {"a", "b"}) {
-      running.push_back(std::async(std::launch::async, [&, name] {
-        auto stub = Stub();
-        const v1::Task task = JoinAndPoll(*stub, name);
-        // Norm 2.83 for a, 0.28 for b: half the updates within any norm in (0.28, 2.83).
-        const float value = name == std::string("a") ? 1.0f : 0.1f;
-        EXPECT_TRUE(Upload(*stub, task, name, std::vector<float>(8, value), 5).accepted());
-      }));
-    }
-    for (auto& client : running) client.get();
+    UploadLongAndShortUpdates();
   }
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.summaries.size(), 3u);
   // Round 1 at C = 1: b = 1/2 = γ, so C stays; likewise afterwards.
   EXPECT_NEAR(observer_.summaries[0].clip_norm, 1.0, 1e-9);
@@ -426,18 +389,9 @@ TEST_F(AggregatorTest, AdaptiveClippingGrowsTheNormWhenTooManyAreClipped) {
   options.privacy.clip_count_stddev = 1e-5;
   Start(options);
   for (int round = 1; round <= 2; ++round) {
-    std::vector<std::future<void>> running;
-    for (const std::string name : {"a", "b"}) {
-      running.push_back(std::async(std::launch::async, [&, name] {
-        auto stub = Stub();
-        const v1::Task task = JoinAndPoll(*stub, name);
-        const float value = name == std::string("a") ? 1.0f : 0.1f;
-        EXPECT_TRUE(Upload(*stub, task, name, std::vector<float>(8, value), 5).accepted());
-      }));
-    }
-    for (auto& client : running) client.get();
+    UploadLongAndShortUpdates();
   }
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.summaries.size(), 2u);
   // b = 1/2 against γ = 0.9: C grows by exp(0.2 · 0.4).
   EXPECT_NEAR(observer_.summaries[1].clip_norm, std::exp(0.08), 1e-3);

@@ -16,6 +16,7 @@
 #include "protocol/transport_security.h"
 #include "server/aggregator.h"
 #include "server/certificate_authority.h"
+#include "tests/server/served_aggregator.h"
 
 namespace equifl::server {
 namespace {
@@ -33,17 +34,7 @@ GlobalModel InitialModel() {
   return *std::move(model);
 }
 
-class RecordingObserver : public RoundObserver {
- public:
-  absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel&,
-                             const aggregation::ServerOptimizer&) override {
-    std::lock_guard lock(mutex);
-    summaries.push_back(summary);
-    return absl::OkStatus();
-  }
-  std::mutex mutex;
-  std::vector<RoundSummary> summaries;
-};
+using test_support::RecordingObserver;
 
 // One CA for the suite (key generation is cheap, but the suite reads better).
 class AggregatorTlsTest : public ::testing::Test {
@@ -63,37 +54,21 @@ class AggregatorTlsTest : public ::testing::Test {
     options.rounds.round_deadline = 20s;
     options.rounds.final_evaluation = false;
     options.poll_timeout = 2s;
-    auto optimizer = aggregation::ServerOptimizer::Create(options.optimizer, 4);
-    ASSERT_TRUE(optimizer.ok());
-    auto aggregator =
-        Aggregator::Create(options, InitialModel(), *std::move(optimizer), 0, &observer_);
-    ASSERT_TRUE(aggregator.ok()) << aggregator.status();
-    aggregator_ = *std::move(aggregator);
     auto server_certificate = authority_->IssueServerCertificate({"127.0.0.1"}, 1);
     ASSERT_TRUE(server_certificate.ok());
     const protocol::TlsMaterial material{authority_->certificate(), server_certificate->certificate,
                                          server_certificate->private_key};
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", protocol::MutualTlsServerCredentials(material), &port_);
-    builder.RegisterService(aggregator_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    run_ = std::async(std::launch::async, [this] { return aggregator_->Run(); });
+    served_.Start(options, InitialModel(), &observer_,
+                  protocol::MutualTlsServerCredentials(material));
   }
 
-  void TearDown() override {
-    if (aggregator_) aggregator_->Stop();
-    if (run_.valid()) {
-      EXPECT_TRUE(run_.get().ok());
-    }
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + 1s);
-  }
+  void TearDown() override { served_.Stop(); }
 
   // A stub dialling the server with `credentials`.
   std::unique_ptr<v1::Aggregator::Stub> Dial(
       const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
     return v1::Aggregator::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), credentials));
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(served_.port), credentials));
   }
 
   // A stub presenting a client certificate named `name`, issued by `authority`.
@@ -183,10 +158,7 @@ class AggregatorTlsTest : public ::testing::Test {
 
   static CertificateAuthority* authority_;
   RecordingObserver observer_;
-  std::unique_ptr<Aggregator> aggregator_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  std::future<absl::Status> run_;
+  test_support::ServedAggregator served_;
 };
 CertificateAuthority* AggregatorTlsTest::authority_ = nullptr;
 
@@ -201,7 +173,7 @@ TEST_F(AggregatorTlsTest, AClientIsTheIdOfItsCertificateWhateverItAsksFor) {
   v1::UploadUpdateResponse response;
   ASSERT_TRUE(Upload(*alice, task, "alice", response).ok());
   EXPECT_TRUE(response.accepted()) << response.message();
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_THAT(observer_.summaries[0].contributors, ElementsAre("alice"));
 }
@@ -231,7 +203,7 @@ TEST_F(AggregatorTlsTest, AClientWithoutACertificateOfTheCaCannotConnect) {
   const v1::Task task = AwaitTask(*alice, "alice");
   v1::UploadUpdateResponse response;
   ASSERT_TRUE(Upload(*alice, task, "alice", response).ok());
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_THAT(observer_.summaries[0].selected, ElementsAre("alice"));
 }
@@ -267,7 +239,7 @@ TEST_F(AggregatorTlsTest, ACertificateCannotActAsAnotherClient) {
   EXPECT_TRUE(response.accepted()) << response.message();
   ASSERT_TRUE(Upload(*alice, task, "alice", response).ok());
   EXPECT_TRUE(response.accepted()) << response.message();
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_THAT(observer_.summaries[0].contributors, UnorderedElementsAre("alice", "bob"));
 }
@@ -314,7 +286,7 @@ TEST_F(AggregatorTlsTest, TheHandshakeIsTls13) {
   ASSERT_GE(descriptor, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port_));
+  address.sin_port = htons(static_cast<uint16_t>(served_.port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval timeout{10, 0};
   ::setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

@@ -14,6 +14,7 @@
 #include "client/secure_round_client.h"
 #include "protocol/tensor_stream.h"
 #include "server/aggregator.h"
+#include "tests/server/served_aggregator.h"
 
 namespace equifl::server {
 namespace {
@@ -23,28 +24,8 @@ using namespace std::chrono_literals;
 
 constexpr size_t kModelSize = 8;
 
-GlobalModel InitialModel() {
-  static const std::vector<float> values = {1, 2, 3, 4, 5, 6, -1, 0.5f};
-  absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
-      {{"weight", v1::DATA_TYPE_FLOAT32, {2, 3}, std::as_bytes(std::span(values).first(6))},
-       {"bias", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(values).last(2))}});
-  EXPECT_TRUE(model.ok());
-  return *std::move(model);
-}
-
-class RecordingObserver : public RoundObserver {
- public:
-  absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
-                             const aggregation::ServerOptimizer&) override {
-    std::lock_guard lock(mutex);
-    summaries.push_back(summary);
-    models.emplace_back(model.values().begin(), model.values().end());
-    return absl::OkStatus();
-  }
-  std::mutex mutex;
-  std::vector<RoundSummary> summaries;
-  std::vector<std::vector<float>> models;
-};
+using test_support::InitialModel;
+using test_support::RecordingObserver;
 
 // Where a scripted client stops taking part.
 enum class Leaves { kNever, kAfterMasking, kBeforeUnmasking };
@@ -73,28 +54,12 @@ class SecureAggregatorTest : public ::testing::Test {
   }
 
   void Start(const AggregatorOptions& options) {
-    auto optimizer = aggregation::ServerOptimizer::Create(options.optimizer, kModelSize);
-    ASSERT_TRUE(optimizer.ok());
-    auto aggregator =
-        Aggregator::Create(options, InitialModel(), *std::move(optimizer), 0, &observer_);
-    ASSERT_TRUE(aggregator.ok()) << aggregator.status();
-    aggregator_ = *std::move(aggregator);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(aggregator_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials());
-    run_ = std::async(std::launch::async, [this] { return aggregator_->Run(); });
+    served_.Start(options, InitialModel(), &observer_);
+    channel_ = served_.Channel();
   }
 
-  void TearDown() override {
-    if (aggregator_) aggregator_->Stop();
-    if (run_.valid()) run_.wait();
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + 1s);
-  }
+  // Some runs are meant to fail; each test checks its run's result itself.
+  void TearDown() override { served_.Stop(/*expect_ok=*/false); }
 
   // Joins as `name` with `samples` training samples and polls for the next task.
   static std::optional<v1::Task> JoinAndPoll(v1::Aggregator::Stub& stub, const std::string& name,
@@ -209,10 +174,8 @@ class SecureAggregatorTest : public ::testing::Test {
   }
 
   RecordingObserver observer_;
-  std::unique_ptr<Aggregator> aggregator_;
-  std::unique_ptr<grpc::Server> server_;
+  test_support::ServedAggregator served_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::future<absl::Status> run_;
 };
 
 const std::vector<uint64_t> kSamples = {10, 20, 30, 40};
@@ -226,7 +189,7 @@ TEST_F(SecureAggregatorTest, AppliesTheWeightedMeanAndSumsTheStatistics) {
     EXPECT_TRUE(run.uploaded.ok()) << run.uploaded;
     EXPECT_TRUE(run.unmasked.ok()) << run.unmasked;
   }
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ExpectModelMovedBy(WeightedMean(updates, kSamples, {0, 1, 2, 3}));
   const RoundSummary& summary = observer_.summaries[0];
   EXPECT_TRUE(summary.secure);
@@ -245,7 +208,7 @@ TEST_F(SecureAggregatorTest, RecoversOneClientDroppingAfterMasking) {
   const std::vector<ClientRun> runs = RunRound(
       updates, kSamples, {Leaves::kNever, Leaves::kNever, Leaves::kAfterMasking, Leaves::kNever});
   EXPECT_TRUE(runs[0].unmasked.ok()) << runs[0].unmasked;
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ExpectModelMovedBy(WeightedMean(updates, kSamples, {0, 1, 3}));
   EXPECT_THAT(observer_.summaries[0].contributors,
               ::testing::UnorderedElementsAre("c0", "c1", "c3"));
@@ -261,7 +224,7 @@ TEST_F(SecureAggregatorTest, RecoversNMinusTClientsLeavingAfterMasking) {
   const std::vector<ClientRun> runs =
       RunRound(updates, kSamples,
                {Leaves::kAfterMasking, Leaves::kNever, Leaves::kBeforeUnmasking, Leaves::kNever});
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ExpectModelMovedBy(WeightedMean(updates, kSamples, {1, 2, 3}));
 }
 
@@ -272,7 +235,7 @@ TEST_F(SecureAggregatorTest, FewerThanTSurvivorsStopTheRunWithoutRevealingAnythi
   const std::vector<ClientRun> runs = RunRound(
       TestUpdates(4), kSamples,
       {Leaves::kAfterMasking, Leaves::kAfterMasking, Leaves::kAfterMasking, Leaves::kNever});
-  const absl::Status ran = run_.get();
+  const absl::Status ran = served_.run.get();
   EXPECT_EQ(ran.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(ran.message(), HasSubstr("only 1 masked inputs arrived"));
   EXPECT_THAT(ran.message(), HasSubstr("the model is unchanged"));
@@ -324,7 +287,7 @@ TEST_F(SecureAggregatorTest, PrivacyNoiseIsSplitOverTheClients) {
                                                  {5, 7}, {Leaves::kNever, Leaves::kNever});
     for (const ClientRun& run : runs) ASSERT_TRUE(run.unmasked.ok()) << run.unmasked;
   }
-  ASSERT_TRUE(run_.get().ok());
+  ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.models.size(), static_cast<size_t>(kRounds));
   double squares = 0;
   const GlobalModel initial = InitialModel();

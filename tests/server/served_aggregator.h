@@ -1,0 +1,92 @@
+// What the aggregator's gRPC tests share: an eight-value model, an observer that
+// keeps every closed round, and an Aggregator served on 127.0.0.1 (an ephemeral
+// port) whose Run() runs in the background until the test stops it.
+#ifndef EQUIFL_TESTS_SERVER_SERVED_AGGREGATOR_H_
+#define EQUIFL_TESTS_SERVER_SERVED_AGGREGATOR_H_
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "server/aggregator.h"
+
+namespace equifl::server::test_support {
+
+//! "weight" [2, 3] = 1 ... 6 and "bias" [2] = -1, 0.5.
+inline GlobalModel InitialModel() {
+  static const std::vector<float> weight = {1, 2, 3, 4, 5, 6};
+  static const std::vector<float> bias = {-1, 0.5f};
+  absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
+      {{"weight", v1::DATA_TYPE_FLOAT32, {2, 3}, std::as_bytes(std::span(weight))},
+       {"bias", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(bias))}});
+  EXPECT_TRUE(model.ok());
+  return *std::move(model);
+}
+
+//! Keeps every round's summary and model.
+class RecordingObserver : public RoundObserver {
+ public:
+  absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
+                             const aggregation::ServerOptimizer&) override {
+    std::lock_guard lock(mutex);
+    summaries.push_back(summary);
+    models.emplace_back(model.values().begin(), model.values().end());
+    return absl::OkStatus();
+  }
+  std::mutex mutex;
+  std::vector<RoundSummary> summaries;
+  std::vector<std::vector<float>> models;
+};
+
+//! An Aggregator listening on 127.0.0.1 with `credentials`, running its rounds.
+struct ServedAggregator {
+  //! Creates the aggregator for `options` and `model` and starts it; failures are
+  //! test failures (callers check HasFatalFailure or the pointers).
+  void Start(const AggregatorOptions& options, GlobalModel model, RoundObserver* observer,
+             const std::shared_ptr<grpc::ServerCredentials>& credentials =
+                 grpc::InsecureServerCredentials()) {
+    auto optimizer = aggregation::ServerOptimizer::Create(options.optimizer, model.size());
+    ASSERT_TRUE(optimizer.ok()) << optimizer.status();
+    auto created =
+        Aggregator::Create(options, std::move(model), *std::move(optimizer), 0, observer);
+    ASSERT_TRUE(created.ok()) << created.status();
+    aggregator = *std::move(created);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", credentials, &port);
+    builder.RegisterService(aggregator.get());
+    server = builder.BuildAndStart();
+    ASSERT_NE(server, nullptr);
+    run = std::async(std::launch::async, [this] { return aggregator->Run(); });
+  }
+
+  //! A plaintext channel to it.
+  std::shared_ptr<grpc::Channel> Channel() const {
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                               grpc::InsecureChannelCredentials());
+  }
+
+  //! Stops the run and the server. Unless the test took the run's result itself,
+  //! the run must have ended OK when `expect_ok`.
+  void Stop(bool expect_ok = true) {
+    if (aggregator) aggregator->Stop();
+    if (run.valid()) {
+      const absl::Status ran = run.get();
+      if (expect_ok) EXPECT_TRUE(ran.ok()) << ran;
+    }
+    if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
+
+  std::unique_ptr<Aggregator> aggregator;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::future<absl::Status> run;
+};
+
+}  // namespace equifl::server::test_support
+
+#endif  // EQUIFL_TESTS_SERVER_SERVED_AGGREGATOR_H_
