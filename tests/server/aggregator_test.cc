@@ -32,14 +32,7 @@ class AggregatorTest : public ::testing::Test {
   void TearDown() override { served_.Stop(); }
 
   static AggregatorOptions Options(uint32_t rounds, uint32_t clients) {
-    AggregatorOptions options;
-    options.run_id = "run-test";
-    options.rounds.rounds = rounds;
-    options.rounds.min_clients = clients;
-    options.rounds.round_deadline = 20s;
-    options.rounds.final_evaluation = false;
-    options.poll_timeout = 2s;
-    return options;
+    return test_support::TestOptions("run-test", rounds, clients, 2s);
   }
 
   std::unique_ptr<v1::Aggregator::Stub> Stub() { return v1::Aggregator::NewStub(channel_); }

@@ -47,13 +47,7 @@ class AggregatorTlsTest : public ::testing::Test {
   static void TearDownTestSuite() { delete authority_; }
 
   void Start(uint32_t min_clients) {
-    AggregatorOptions options;
-    options.run_id = "run-tls";
-    options.rounds.rounds = 1;
-    options.rounds.min_clients = min_clients;
-    options.rounds.round_deadline = 20s;
-    options.rounds.final_evaluation = false;
-    options.poll_timeout = 2s;
+    const AggregatorOptions options = test_support::TestOptions("run-tls", 1, min_clients, 2s);
     auto server_certificate = authority_->IssueServerCertificate({"127.0.0.1"}, 1);
     ASSERT_TRUE(server_certificate.ok());
     const protocol::TlsMaterial material{authority_->certificate(), server_certificate->certificate,

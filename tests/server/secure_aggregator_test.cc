@@ -40,13 +40,7 @@ struct ClientRun {
 class SecureAggregatorTest : public ::testing::Test {
  protected:
   static AggregatorOptions Options(uint32_t rounds, uint32_t clients) {
-    AggregatorOptions options;
-    options.run_id = "run-secure";
-    options.rounds.rounds = rounds;
-    options.rounds.min_clients = clients;
-    options.rounds.round_deadline = 20s;
-    options.rounds.final_evaluation = false;
-    options.poll_timeout = 1s;
+    AggregatorOptions options = test_support::TestOptions("run-secure", rounds, clients, 1s);
     options.secure_aggregation.enabled = true;
     options.secure_aggregation.phase_timeout = 3s;
     options.statistics = {{"en"}, {}, {"female", "male"}, 2};

@@ -28,6 +28,20 @@ inline GlobalModel InitialModel() {
   return *std::move(model);
 }
 
+//! A run of `rounds` training rounds that waits for `min_clients`, closes a round
+//! after 20 s, has no final evaluation and answers long polls within `poll_timeout`.
+inline AggregatorOptions TestOptions(const std::string& run_id, uint32_t rounds,
+                                     uint32_t min_clients, std::chrono::milliseconds poll_timeout) {
+  AggregatorOptions options;
+  options.run_id = run_id;
+  options.rounds.rounds = rounds;
+  options.rounds.min_clients = min_clients;
+  options.rounds.round_deadline = std::chrono::seconds(20);
+  options.rounds.final_evaluation = false;
+  options.poll_timeout = poll_timeout;
+  return options;
+}
+
 //! Keeps every round's summary and model.
 class RecordingObserver : public RoundObserver {
  public:
