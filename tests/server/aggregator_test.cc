@@ -39,23 +39,9 @@ class AggregatorTest : public ::testing::Test {
 
   // Joins as `name` and polls until a task arrives; returns it.
   v1::Task JoinAndPoll(v1::Aggregator::Stub& stub, const std::string& name) {
-    v1::JoinRequest join;
-    join.set_requested_client_id(name);
-    v1::JoinResponse joined;
-    grpc::ClientContext join_context;
-    EXPECT_TRUE(stub.Join(&join_context, join, &joined).ok());
-    EXPECT_EQ(joined.client_id(), name);
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      grpc::ClientContext context;
-      v1::PollTaskRequest poll;
-      poll.set_run_id(joined.run_id());
-      poll.set_client_id(name);
-      v1::PollTaskResponse response;
-      EXPECT_TRUE(stub.PollTask(&context, poll, &response).ok());
-      if (response.has_task()) return response.task();
-    }
-    ADD_FAILURE() << name << " got no task";
-    return {};
+    std::optional<v1::Task> task = test_support::JoinAndPoll(stub, name);
+    if (!task) ADD_FAILURE() << name << " got no task";
+    return task.value_or(v1::Task{});
   }
 
   // Downloads the task's model version and returns its values.

@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 constexpr size_t kModelSize = 8;
 
 using test_support::InitialModel;
+using test_support::JoinAndPoll;
 using test_support::RecordingObserver;
 
 // Where a scripted client stops taking part.
@@ -54,28 +55,6 @@ class SecureAggregatorTest : public ::testing::Test {
 
   // Some runs are meant to fail; each test checks its run's result itself.
   void TearDown() override { served_.Stop(/*expect_ok=*/false); }
-
-  // Joins as `name` with `samples` training samples and polls for the next task.
-  static std::optional<v1::Task> JoinAndPoll(v1::Aggregator::Stub& stub, const std::string& name,
-                                             uint64_t samples) {
-    v1::JoinRequest join;
-    join.set_requested_client_id(name);
-    join.mutable_capabilities()->set_num_train_samples(samples);
-    v1::JoinResponse joined;
-    grpc::ClientContext join_context;
-    EXPECT_TRUE(stub.Join(&join_context, join, &joined).ok());
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      grpc::ClientContext context;
-      v1::PollTaskRequest poll;
-      poll.set_run_id(joined.run_id());
-      poll.set_client_id(name);
-      v1::PollTaskResponse response;
-      EXPECT_TRUE(stub.PollTask(&context, poll, &response).ok());
-      if (response.has_task()) return response.task();
-      if (response.run_finished()) return std::nullopt;
-    }
-    return std::nullopt;
-  }
 
   // One client's round: `update` with weight `samples`, one training cell.
   ClientRun RunClient(const std::string& name, const v1::Task& task,

@@ -11,6 +11,8 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "server/aggregator.h"
@@ -40,6 +42,30 @@ inline AggregatorOptions TestOptions(const std::string& run_id, uint32_t rounds,
   options.rounds.final_evaluation = false;
   options.poll_timeout = poll_timeout;
   return options;
+}
+
+//! Joins as `name` (announcing `train_samples`) and polls until a task arrives;
+//! nullopt when the run ends first or 100 polls bring none.
+inline std::optional<v1::Task> JoinAndPoll(v1::Aggregator::Stub& stub, const std::string& name,
+                                           uint64_t train_samples = 0) {
+  v1::JoinRequest join;
+  join.set_requested_client_id(name);
+  join.mutable_capabilities()->set_num_train_samples(train_samples);
+  v1::JoinResponse joined;
+  grpc::ClientContext join_context;
+  EXPECT_TRUE(stub.Join(&join_context, join, &joined).ok());
+  EXPECT_EQ(joined.client_id(), name);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    grpc::ClientContext context;
+    v1::PollTaskRequest poll;
+    poll.set_run_id(joined.run_id());
+    poll.set_client_id(name);
+    v1::PollTaskResponse response;
+    EXPECT_TRUE(stub.PollTask(&context, poll, &response).ok());
+    if (response.has_task()) return response.task();
+    if (response.run_finished()) return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 //! Keeps every round's summary and model.
