@@ -315,26 +315,17 @@ TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounte
   // Zero updates: every change of the model is noise, N(0, (2 · 0.5 / 1)²).
   double sum = 0;
   double squares = 0;
-  const GlobalModel initial = InitialModel();
-  std::vector<float> previous(initial.values().begin(), initial.values().end());
-  for (const std::vector<float>& model : observer_.models) {
-    for (int i = 0; i < 8; ++i) {
-      const double change = static_cast<double>(model[i]) - previous[i];
-      sum += change;
-      squares += change * change;
-    }
-    previous = model;
+  const std::vector<double> changes = test_support::ModelChanges(InitialModel(), observer_.models);
+  for (double change : changes) {
+    sum += change;
+    squares += change * change;
   }
-  const double samples = 8.0 * kRounds;
+  const double samples = static_cast<double>(changes.size());
   const double deviation = std::sqrt(squares / samples - (sum / samples) * (sum / samples));
   EXPECT_NEAR(deviation, 1.0, 0.15);  // about 4 standard errors of a deviation
   EXPECT_NEAR(sum / samples, 0.0, 4 / std::sqrt(samples));
-
-  double epsilon = INFINITY;
-  for (double order : aggregation::PrivacyAccountant::DefaultOrders()) {
-    epsilon = std::min(epsilon, kRounds * order / (2 * 2.0 * 2.0) + std::log(1e5) / (order - 1));
-  }
-  EXPECT_NEAR(observer_.summaries.back().privacy_epsilon, epsilon, 1e-9);
+  EXPECT_NEAR(observer_.summaries.back().privacy_epsilon,
+              test_support::GaussianMechanismEpsilon(kRounds, 2.0, 1e-5), 1e-9);
   EXPECT_LT(observer_.summaries.front().privacy_epsilon,
             observer_.summaries.back().privacy_epsilon);
 }

@@ -263,22 +263,12 @@ TEST_F(SecureAggregatorTest, PrivacyNoiseIsSplitOverTheClients) {
   ASSERT_TRUE(served_.run.get().ok());
   ASSERT_EQ(observer_.models.size(), static_cast<size_t>(kRounds));
   double squares = 0;
-  const GlobalModel initial = InitialModel();
-  std::vector<float> previous(initial.values().begin(), initial.values().end());
-  for (const std::vector<float>& model : observer_.models) {
-    for (size_t i = 0; i < kModelSize; ++i) {
-      const double change = static_cast<double>(model[i]) - previous[i];
-      squares += change * change;
-    }
-    previous = model;
-  }
-  const double samples = static_cast<double>(kModelSize) * kRounds;
-  EXPECT_NEAR(std::sqrt(squares / samples), 0.5, 0.5 * 0.25);  // about 4 standard errors
-  double epsilon = INFINITY;
-  for (double order : aggregation::PrivacyAccountant::DefaultOrders()) {
-    epsilon = std::min(epsilon, kRounds * order / (2 * 2.0 * 2.0) + std::log(1e5) / (order - 1));
-  }
-  EXPECT_NEAR(observer_.summaries.back().privacy_epsilon, epsilon, 1e-9);
+  const std::vector<double> changes = test_support::ModelChanges(InitialModel(), observer_.models);
+  for (double change : changes) squares += change * change;
+  ASSERT_EQ(changes.size(), kModelSize * kRounds);
+  EXPECT_NEAR(std::sqrt(squares / changes.size()), 0.5, 0.5 * 0.25);  // about 4 standard errors
+  EXPECT_NEAR(observer_.summaries.back().privacy_epsilon,
+              test_support::GaussianMechanismEpsilon(kRounds, 2.0, 1e-5), 1e-9);
 }
 
 TEST(SecureAggregationOptionsTest, RefusesWhatSecureAggregationCannotDo) {

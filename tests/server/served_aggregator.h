@@ -7,7 +7,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -68,6 +70,32 @@ inline std::optional<v1::Task> JoinAndPoll(v1::Aggregator::Stub& stub, const std
   return std::nullopt;
 }
 
+//! Every value's change from each model to the next, starting from `initial`.
+inline std::vector<double> ModelChanges(const GlobalModel& initial,
+                                        const std::vector<std::vector<float>>& models) {
+  std::vector<double> changes;
+  std::vector<float> previous(initial.values().begin(), initial.values().end());
+  for (const std::vector<float>& model : models) {
+    for (size_t i = 0; i < model.size(); ++i) {
+      changes.push_back(static_cast<double>(model[i]) - previous[i]);
+    }
+    previous = model;
+  }
+  return changes;
+}
+
+//! ε at `delta` of `rounds` rounds of the Gaussian mechanism with noise multiplier
+//! `sigma`, every client selected (q = 1): the RDP of T rounds is T·α / (2σ²), so
+//! ε = min over the accountant's orders of T·α / (2σ²) + log(1/δ) / (α − 1).
+inline double GaussianMechanismEpsilon(int rounds, double sigma, double delta) {
+  double epsilon = INFINITY;
+  for (double order : aggregation::PrivacyAccountant::DefaultOrders()) {
+    epsilon =
+        std::min(epsilon, rounds * order / (2 * sigma * sigma) + std::log(1 / delta) / (order - 1));
+  }
+  return epsilon;
+}
+
 //! Keeps every round's summary and model.
 class RecordingObserver : public RoundObserver {
  public:
@@ -116,7 +144,9 @@ struct ServedAggregator {
     if (aggregator) aggregator->Stop();
     if (run.valid()) {
       const absl::Status ran = run.get();
-      if (expect_ok) EXPECT_TRUE(ran.ok()) << ran;
+      if (expect_ok) {
+        EXPECT_TRUE(ran.ok()) << ran;
+      }
     }
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
