@@ -54,4 +54,8 @@ uint32_t ThresholdFor(uint32_t members, double fraction) {
   return std::clamp<uint32_t>(wanted, 2, members);
 }
 
+uint32_t MinSurvivors(uint32_t clients, double fraction) {
+  return std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(fraction * clients - 1e-9)));
+}
+
 }  // namespace equifl::aggregation

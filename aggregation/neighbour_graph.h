@@ -33,6 +33,10 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> BuildNeighbourGraph(uint32_t 
 //! (a single share would be the secret) and at most `members`.
 uint32_t ThresholdFor(uint32_t members, double fraction);
 
+//! Masked inputs a round that selected `clients` needs to be unmasked:
+//! ceil(fraction · clients), at least 2 (the sum of one input is the input).
+uint32_t MinSurvivors(uint32_t clients, double fraction);
+
 }  // namespace equifl::aggregation
 
 #endif  // EQUIFL_AGGREGATION_NEIGHBOUR_GRAPH_H_

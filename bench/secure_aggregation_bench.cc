@@ -226,8 +226,7 @@ SecureResult SecureRound(uint32_t clients, Updates& updates, const Options& opti
   round.words = layout.Words();
   round.neighbours = options.neighbours;
   round.threshold_fraction = options.threshold;
-  round.min_survivors =
-      std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(options.threshold * clients)));
+  round.min_survivors = aggregation::MinSurvivors(clients, options.threshold);
   round.graph_seed = 7;
   round.threads = options.server_threads;
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "aggregation/neighbour_graph.h"
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/tensor_stream.h"
@@ -155,8 +156,7 @@ std::shared_ptr<SecureRound> Aggregator::MakeSecureRound(uint64_t round_id,
   protocol.selected = selected;
   protocol.neighbours = secure.neighbours;
   protocol.threshold_fraction = secure.threshold;
-  protocol.min_survivors =
-      std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(secure.threshold * clients - 1e-9)));
+  protocol.min_survivors = aggregation::MinSurvivors(clients, secure.threshold);
   protocol.graph_seed = random::MixSeed(options_.rounds.seed * 1000003 + round_id);
   aggregation::SecureInputLayout layout;
   layout.update_size = coordinator_.IsEvaluationRound(round_id) ? 0 : model_size;

@@ -40,6 +40,10 @@ TEST(NeighbourGraphTest, DefaultsAndThresholds) {
   EXPECT_EQ(ThresholdFor(23, 0.5), 12u);
   EXPECT_EQ(ThresholdFor(3, 0.1), 2u);  // never a single share
   EXPECT_EQ(ThresholdFor(4, 1.0), 4u);
+  EXPECT_EQ(MinSurvivors(10, 0.5), 5u);
+  EXPECT_EQ(MinSurvivors(3, 0.5), 2u);
+  EXPECT_EQ(MinSurvivors(2, 0.1), 2u);  // never a single input
+  EXPECT_EQ(MinSurvivors(1000, 0.3), 300u);
 }
 
 }  // namespace
