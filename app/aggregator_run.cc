@@ -14,10 +14,10 @@
 #include "absl/strings/str_format.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
-#include "client/model_state.h"
+#include "client/model/model_state.h"
 #include "fairness/html_report.h"
 #include "protocol/file_io.h"
-#include "protocol/torch_tensors.h"
+#include "protocol/torch/torch_tensors.h"
 
 namespace equifl::app {
 namespace {

@@ -19,7 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "app/config.h"
-#include "client/shard.h"
+#include "client/data/shard.h"
 #include "server/aggregator.h"
 #include "server/run_folder.h"
 

@@ -312,7 +312,7 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
   });
 }
 
-absl::Status ReadPrivacy(const Section& section, server::PrivacyOptions& privacy) {
+absl::Status ReadPrivacy(const Section& section, aggregation::PrivacyOptions& privacy) {
   return section.ForEachKey({
       {"clip_norm", Real(section, privacy.clip_norm, 0, kHuge)},
       {"noise_multiplier", Real(section, privacy.noise_multiplier, 1e-6, kHuge)},

@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "aggregation/server_optimizer.h"
 #include "client/local_trainer.h"
-#include "client/model_options.h"
+#include "client/model/model_options.h"
 #include "protocol/chunk_encoder.h"
 #include "server/aggregator.h"
 #include "server/fairness_engine.h"
@@ -57,7 +57,7 @@ struct Config {
   sim::SimulationOptions simulation;
   //! The `privacy` section: client-level differential privacy (clip_norm,
   //! noise_multiplier, delta, adaptive clipping); off unless clip_norm > 0.
-  server::PrivacyOptions privacy;
+  aggregation::PrivacyOptions privacy;
   //! The `secure_aggregation` section: masked sums of updates and statistics.
   server::SecureAggregationOptions secure_aggregation;
 };

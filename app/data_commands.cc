@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "client/csv_import.h"
-#include "client/npy_import.h"
-#include "client/shard.h"
+#include "client/data/csv_import.h"
+#include "client/data/npy_import.h"
+#include "client/data/shard.h"
 #include "protocol/tensor_view.h"
 #include "sim/synthetic_data.h"
 

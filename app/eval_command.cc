@@ -13,11 +13,11 @@
 #include "base/status_macros.h"
 #include "client/fairness_weights.h"
 #include "client/local_trainer.h"
-#include "client/model_state.h"
+#include "client/model/model_state.h"
 #include "client/shard_dataset.h"
 #include "fairness/fairness_report.h"
 #include "protocol/safetensors.h"
-#include "protocol/torch_tensors.h"
+#include "protocol/torch/torch_tensors.h"
 
 namespace equifl::app {
 namespace {

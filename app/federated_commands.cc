@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "app/aggregator_run.h"
 #include "base/status_macros.h"
+#include "client/data/shard.h"
 #include "client/federated_client.h"
-#include "client/multimodal_model.h"
-#include "client/shard.h"
+#include "client/model/multimodal_model.h"
 #include "client/shard_dataset.h"
 #include "server/client_identity.h"
 

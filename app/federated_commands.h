@@ -9,8 +9,8 @@
 #include "absl/status/statusor.h"
 #include "app/config.h"
 #include "app/transport_credentials.h"
-#include "client/multimodal_model.h"
-#include "client/shard.h"
+#include "client/data/shard.h"
+#include "client/model/multimodal_model.h"
 
 namespace equifl::app {
 

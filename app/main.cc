@@ -14,6 +14,7 @@
 #include "app/federated_commands.h"
 #include "app/self_check.h"
 #include "app/sim_command.h"
+#include "base/version.h"
 #include "protocol/encoding.h"
 
 namespace {
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
       "equifl: federated training of multimodal models that stay fair across groups.\n"
       "Raw data never leaves its owner; the aggregator sees model updates and group\n"
       "loss statistics only."};
-  app.set_version_flag("--version", std::string("equifl ") + EQUIFL_VERSION);
+  app.set_version_flag("--version", std::string("equifl ") + equifl::kVersion);
   app.require_subcommand(1);
   app.fallthrough();
 
@@ -214,7 +215,7 @@ int main(int argc, char** argv) {
   if (sim->parsed()) return equifl::app::RunSimCommand(config, sim_command);
   for (const CLI::App* command : app.get_subcommands()) {
     spdlog::error("'equifl {}' is not available in equifl {} yet", command->get_name(),
-                  EQUIFL_VERSION);
+                  equifl::kVersion);
   }
   return kExitUsage;
 }

@@ -35,17 +35,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "aggregation/mask_stream.h"
-#include "aggregation/neighbour_graph.h"
-#include "aggregation/secure_aggregation_client.h"
-#include "aggregation/secure_aggregation_server.h"
-#include "aggregation/secure_input.h"
+#include "aggregation/secure/mask_stream.h"
+#include "aggregation/secure/neighbour_graph.h"
+#include "aggregation/secure/secure_aggregation_client.h"
+#include "aggregation/secure/secure_aggregation_server.h"
+#include "aggregation/secure/secure_input.h"
 #include "aggregation/weighted_mean.h"
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
 
 #if defined(EQUIFL_HAVE_CUDA_MASKS)
-#include "aggregation/mask_stream_cuda.h"
+#include "aggregation/secure/mask_stream_cuda.h"
 #endif
 
 namespace {

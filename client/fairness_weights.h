@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "client/dataset.h"
+#include "client/model/dataset.h"
 #include "equifl/v1/aggregator.pb.h"
 #include "fairness/minmax_gap.h"
 

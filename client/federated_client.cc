@@ -8,7 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "client/model_state.h"
+#include "base/version.h"
+#include "client/model/model_state.h"
 #include "client/secure_round_client.h"
 
 namespace equifl::client {
@@ -29,7 +30,7 @@ class Session {
       context.set_wait_for_ready(true);
       v1::JoinRequest request;
       request.set_requested_client_id(options_.requested_client_id);
-      request.set_client_version(EQUIFL_CLIENT_VERSION);
+      request.set_client_version(kVersion);
       request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples_));
       v1::JoinResponse response;
       const grpc::Status status = stub_->Join(&context, request, &response);

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "client/dataset.h"
-#include "client/multimodal_model.h"
+#include "client/model/dataset.h"
+#include "client/model/multimodal_model.h"
 #include "client/task_runner.h"
 
 namespace equifl::client {

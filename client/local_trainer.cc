@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "client/multimodal_model.h"
+#include "client/model/multimodal_model.h"
 
 namespace equifl::client {
 namespace {

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/dataset.h"
 #include "client/group_statistics.h"
-#include "client/modality_view.h"
+#include "client/model/dataset.h"
+#include "client/model/modality_view.h"
 #include "client/trainer_options.h"
 
 namespace equifl::client {

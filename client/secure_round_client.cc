@@ -2,16 +2,14 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <cmath>
-#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "aggregation/key_agreement.h"
+#include "aggregation/privacy/client_level_privacy.h"
+#include "aggregation/secure/key_agreement.h"
 #if defined(EQUIFL_HAVE_CUDA_MASKS)
-#include "aggregation/mask_stream_cuda.h"
+#include "aggregation/secure/mask_stream_cuda.h"
 #endif
-#include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/tensor_stream.h"
 
@@ -238,22 +236,8 @@ absl::Status SecureRoundClient::Unmask(v1::Aggregator::StubInterface& stub) {
 
 absl::StatusOr<double> ApplyClientPrivacy(const v1::ClientPrivacy& privacy,
                                           std::vector<float>& update) {
-  double squared = 0;
-  for (float value : update) squared += static_cast<double>(value) * value;
-  const double norm = std::sqrt(squared);
-  double indicator = norm <= privacy.clip_norm() ? 1.0 : 0.0;
-  const double scale = norm > privacy.clip_norm() ? privacy.clip_norm() / norm : 1.0;
-  // Seeded from OpenSSL's CSPRNG: the noise must be unpredictable to the server.
-  EQUIFL_ASSIGN_OR_RETURN(Key32 seed, aggregation::RandomKey());
-  std::seed_seq sequence(seed.begin(), seed.end());
-  random::Engine engine(sequence);
-  for (float& value : update) {
-    value = static_cast<float>(value * scale + privacy.noise_stddev() * random::Normal(engine));
-  }
-  if (privacy.indicator_noise_stddev() > 0) {
-    indicator += privacy.indicator_noise_stddev() * random::Normal(engine);
-  }
-  return indicator;
+  return aggregation::AddClientNoise(
+      {privacy.clip_norm(), privacy.noise_stddev(), privacy.indicator_noise_stddev()}, update);
 }
 
 std::vector<aggregation::CellGroupSums> ToCellGroupSums(const v1::GroupStatistics& statistics) {

@@ -1,5 +1,5 @@
 // A client's side of a securely aggregated round over gRPC: the protocol steps
-// around local training (aggregation/secure_round_messages.h), the masked vector
+// around local training (aggregation/secure/secure_round_messages.h), the masked vector
 // it uploads instead of its update and statistics, and client-level DP done on
 // the client, since the server cannot see an update to clip or noise.
 //
@@ -18,8 +18,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "aggregation/secure_aggregation_client.h"
-#include "aggregation/secure_input.h"
+#include "aggregation/secure/secure_aggregation_client.h"
+#include "aggregation/secure/secure_input.h"
 #include "client/task_runner.h"
 #include "equifl/v1/aggregator.grpc.pb.h"
 
@@ -39,7 +39,7 @@ class SecureRoundClient {
   absl::Status ReceiveShares(v1::Aggregator::StubInterface& stub);
   //! Encodes `input` in the round's layout, masks it and uploads it. The masks
   //! expand on the GPU when `on_gpu` and the build and machine have one
-  //! (aggregation/mask_stream_cuda.h), else on `threads` CPU threads (0: every
+  //! (aggregation/secure/mask_stream_cuda.h), else on `threads` CPU threads (0: every
   //! core). FailedPrecondition when the server refuses the input.
   absl::Status UploadMaskedInput(v1::Aggregator::StubInterface& stub,
                                  const aggregation::SecureInput& input, size_t max_chunk_bytes,
@@ -68,10 +68,9 @@ class SecureRoundClient {
   bool counted_ = false;  //!< The masked input was accepted.
 };
 
-//! Client-level DP on the client (task.privacy): clips `update` to the task's
-//! norm and adds its share of the Gaussian noise (from a generator seeded by
-//! OpenSSL's CSPRNG); returns the clip indicator (1 when the update was within the
-//! norm) with its noise.
+//! Client-level DP on the client as the task asks (aggregation::AddClientNoise):
+//! clips `update` to the task's norm and adds its share of the Gaussian noise;
+//! returns the clip indicator with its noise.
 absl::StatusOr<double> ApplyClientPrivacy(const v1::ClientPrivacy& privacy,
                                           std::vector<float>& update);
 

@@ -13,8 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/dataset.h"
-#include "client/shard.h"
+#include "client/data/shard.h"
+#include "client/model/dataset.h"
 
 namespace equifl::client {
 

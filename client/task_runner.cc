@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "client/fairness_weights.h"
-#include "client/model_state.h"
+#include "client/model/model_state.h"
 #include "client/secure_round_client.h"
 #include "fairness/baselines.h"
 #include "protocol/tensor_stream.h"

@@ -19,12 +19,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/dataset.h"
 #include "client/local_trainer.h"
-#include "client/multimodal_model.h"
+#include "client/model/dataset.h"
+#include "client/model/multimodal_model.h"
 #include "equifl/v1/aggregator.grpc.pb.h"
 #include "protocol/chunk_encoder.h"
-#include "protocol/torch_tensors.h"
+#include "protocol/torch/torch_tensors.h"
 
 namespace equifl::client {
 

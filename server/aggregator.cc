@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "aggregation/neighbour_graph.h"
+#include "aggregation/secure/neighbour_graph.h"
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/tensor_stream.h"
@@ -163,7 +163,7 @@ std::shared_ptr<SecureRound> Aggregator::MakeSecureRound(uint64_t round_id,
   layout.statistics = options_.statistics;
   layout.statistics.views = options_.fairness.views;
   layout.max_clients = std::max<uint32_t>(clients, 1);
-  ClientNoise noise;
+  aggregation::ClientNoise noise;
   if (privacy_.enabled()) {
     // Clipped updates with each client's share of the noise; every weight is 1.
     noise = privacy_.ForClients(protocol.min_survivors);
@@ -512,7 +512,7 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
   for (const std::string& group : layout.statistics.groups) wire.add_groups(group);
   wire.set_num_classes(layout.statistics.num_classes);
   if (privacy_.enabled() && assignment.kind == Assignment::Kind::kTrain) {
-    const ClientNoise& noise = secure->client_noise();
+    const aggregation::ClientNoise& noise = secure->client_noise();
     v1::ClientPrivacy& client_privacy = *task.mutable_privacy();
     client_privacy.set_clip_norm(noise.clip_norm);
     client_privacy.set_noise_stddev(noise.noise_stddev);

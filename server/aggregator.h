@@ -13,7 +13,7 @@
 //
 // Under secure aggregation (SecureAggregationOptions) each round also runs the
 // protocol's key phases, and clients upload masked vectors that carry their
-// weighted update, weight and statistics (aggregation/secure_input.h); the server
+// weighted update, weight and statistics (aggregation/secure/secure_input.h); the server
 // sums them modulo 2^32 as they arrive and learns only the survivors' sums. A
 // round that keeps too few clients to be unmasked stops the run, revealing
 // nothing; --resume continues from the last completed round.
@@ -30,13 +30,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "aggregation/secure_input.h"
+#include "aggregation/privacy/client_level_privacy.h"
+#include "aggregation/secure/secure_input.h"
 #include "aggregation/server_optimizer.h"
 #include "aggregation/weighted_mean.h"
 #include "equifl/v1/aggregator.grpc.pb.h"
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
-#include "server/client_level_privacy.h"
 #include "server/fairness_engine.h"
 #include "server/global_model.h"
 #include "server/round_coordinator.h"
@@ -49,7 +49,7 @@ namespace equifl::server {
 //! The `secure_aggregation` section: whether updates and statistics are summed
 //! under secure aggregation (Bonawitz et al. 2017 with SecAgg+ neighbourhoods),
 //! so the server learns only sums, and the fixed point's ranges
-//! (aggregation/secure_input.h).
+//! (aggregation/secure/secure_input.h).
 struct SecureAggregationOptions {
   bool enabled = false;
   //! SecAgg+'s neighbours per client; 0: 2·ceil(log2 n) + 2 (every client when
@@ -82,7 +82,7 @@ struct AggregatorOptions {
   uint32_t max_concurrent_uploads = 2;          //!< Uploads decoded at once (each needs a buffer).
   protocol::DecoderLimits upload_limits;        //!< What a client may send.
   FairnessOptions fairness;                     //!< The fairness method and its knobs.
-  PrivacyOptions privacy;                       //!< Client-level DP; off by default.
+  aggregation::PrivacyOptions privacy;          //!< Client-level DP; off by default.
   SecureAggregationOptions secure_aggregation;  //!< Off by default.
   //! The languages, groups and classes of the run's data (its schema), which
   //! secure aggregation's statistics grid needs; its views are fairness.views.
@@ -226,8 +226,8 @@ class Aggregator final : public v1::Aggregator::Service {
   const AggregatorOptions options_;
   RoundObserver* const observer_;
   RoundCoordinator coordinator_;
-  aggregation::ServerOptimizer optimizer_;  //!< Used by Run only.
-  ClientLevelPrivacy privacy_;              //!< Its clipping norm changes only between rounds.
+  aggregation::ServerOptimizer optimizer_;   //!< Used by Run only.
+  aggregation::ClientLevelPrivacy privacy_;  //!< Its clipping norm changes only between rounds.
   FairnessEngine fairness_;
 
   std::mutex model_mutex_;

@@ -38,7 +38,8 @@ void ToProto(const EncryptedShare& share, v1::EncryptedShare& out) {
 }  // namespace
 
 SecureRound::SecureRound(const aggregation::SecureRoundOptions& options,
-                         const aggregation::SecureInputLayout& layout, const ClientNoise& noise)
+                         const aggregation::SecureInputLayout& layout,
+                         const aggregation::ClientNoise& noise)
     : layout_(layout),
       client_noise_(noise),
       round_id_(options.context.round_id),

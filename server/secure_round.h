@@ -8,7 +8,7 @@
 // quorum or deadline ends the collection of masked inputs; unmasking ends when
 // every survivor revealed its shares or the phase's deadline passed. A step that
 // leaves too few clients fails the round, and nothing about any client's input
-// is revealed (aggregation/secure_aggregation_server.h).
+// is revealed (aggregation/secure/secure_aggregation_server.h).
 #ifndef EQUIFL_SERVER_SECURE_ROUND_H_
 #define EQUIFL_SERVER_SECURE_ROUND_H_
 
@@ -22,10 +22,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "aggregation/secure_aggregation_server.h"
-#include "aggregation/secure_input.h"
+#include "aggregation/privacy/client_level_privacy.h"
+#include "aggregation/secure/secure_aggregation_server.h"
+#include "aggregation/secure/secure_input.h"
 #include "equifl/v1/aggregator.pb.h"
-#include "server/client_level_privacy.h"
 
 namespace equifl::server {
 
@@ -36,10 +36,10 @@ class SecureRound {
   //! `noise` is what each training client does for client-level DP (all zero
   //! when DP is off).
   SecureRound(const aggregation::SecureRoundOptions& options,
-              const aggregation::SecureInputLayout& layout, const ClientNoise& noise);
+              const aggregation::SecureInputLayout& layout, const aggregation::ClientNoise& noise);
 
   const aggregation::SecureInputLayout& layout() const { return layout_; }
-  const ClientNoise& client_noise() const { return client_noise_; }
+  const aggregation::ClientNoise& client_noise() const { return client_noise_; }
   uint64_t round_id() const { return round_id_; }
 
   // Called by the service for its clients; a `timeout` bounds a long poll.
@@ -87,7 +87,7 @@ class SecureRound {
   absl::Status FailureLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const aggregation::SecureInputLayout layout_;
-  const ClientNoise client_noise_;
+  const aggregation::ClientNoise client_noise_;
   const uint64_t round_id_;
   std::mutex mutex_;
   std::condition_variable changed_;

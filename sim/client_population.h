@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/dataset.h"
-#include "client/shard.h"
+#include "client/data/shard.h"
+#include "client/model/dataset.h"
 #include "sim/simulation_options.h"
 
 namespace equifl::sim {

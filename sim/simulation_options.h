@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/import_split.h"
+#include "client/data/import_split.h"
 #include "sim/synthetic_data.h"
 
 namespace equifl::sim {

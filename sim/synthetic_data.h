@@ -32,7 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/shard.h"
+#include "client/data/shard.h"
 
 namespace equifl::sim {
 

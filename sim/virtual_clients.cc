@@ -15,10 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "base/version.h"
 #include "client/federated_client.h"
-#include "client/model_state.h"
+#include "client/model/model_state.h"
 #include "client/secure_round_client.h"
-#include "protocol/torch_tensors.h"
+#include "protocol/torch/torch_tensors.h"
 
 // OpenBLAS's own thread pool (Debian's LibTorch multiplies through it): weak, so
 // the call is skipped where another BLAS is linked.
@@ -105,7 +106,7 @@ absl::StatusOr<v1::JoinResponse> Join(v1::Aggregator::Stub& stub, const std::str
     context.set_wait_for_ready(true);
     v1::JoinRequest request;
     request.set_requested_client_id(client_id);
-    request.set_client_version(EQUIFL_VERSION);
+    request.set_client_version(kVersion);
     request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples));
     v1::JoinResponse response;
     const grpc::Status status = stub.Join(&context, request, &response);

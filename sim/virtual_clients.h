@@ -22,7 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "client/multimodal_model.h"
+#include "client/model/multimodal_model.h"
 #include "client/task_runner.h"
 #include "sim/client_population.h"
 

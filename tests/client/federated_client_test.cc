@@ -9,10 +9,10 @@
 
 #include <atomic>
 
-#include "client/model_state.h"
+#include "client/model/model_state.h"
 #include "protocol/tensor_stream.h"
-#include "protocol/torch_tensors.h"
-#include "synthetic_data.h"
+#include "protocol/torch/torch_tensors.h"
+#include "tests/client/synthetic_data.h"
 
 namespace equifl::client {
 namespace {

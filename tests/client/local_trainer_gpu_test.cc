@@ -4,8 +4,8 @@
 #include <torch/torch.h>
 
 #include "client/local_trainer.h"
-#include "client/multimodal_model.h"
-#include "synthetic_data.h"
+#include "client/model/multimodal_model.h"
+#include "tests/client/synthetic_data.h"
 
 namespace equifl::client {
 namespace {

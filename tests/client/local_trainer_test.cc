@@ -9,9 +9,9 @@
 
 #include <map>
 
-#include "client/model_state.h"
-#include "client/multimodal_model.h"
-#include "synthetic_data.h"
+#include "client/model/model_state.h"
+#include "client/model/multimodal_model.h"
+#include "tests/client/synthetic_data.h"
 
 namespace equifl::client {
 namespace {
@@ -247,14 +247,14 @@ TEST(LocalTrainerTest, ViewWeightsAddALossOnThatViewOnly) {
   const TrainerOptions options = CpuOptions();
   const at::Tensor no_task = torch::zeros({64});
   // Zero task weights and zero view weights: nothing moves.
-  ASSERT_TRUE(Train(model, train, options, no_task,
-                    {{ModalityView::Only("video"), torch::zeros({64})}})
-                  .ok());
+  ASSERT_TRUE(
+      Train(model, train, options, no_task, {{ModalityView::Only("video"), torch::zeros({64})}})
+          .ok());
   EXPECT_TRUE(SameState(ExportState(*model), before));
   // A video-only term moves the video encoder and the head, never the text encoder.
-  ASSERT_TRUE(Train(model, train, options, no_task,
-                    {{ModalityView::Only("video"), torch::ones({64})}})
-                  .ok());
+  ASSERT_TRUE(
+      Train(model, train, options, no_task, {{ModalityView::Only("video"), torch::ones({64})}})
+          .ok());
   const std::vector<protocol::NamedTensor> after = ExportState(*model);
   bool video_moved = false;
   for (size_t i = 0; i < after.size(); ++i) {
@@ -271,10 +271,10 @@ TEST(LocalTrainerTest, ViewWeightsAddALossOnThatViewOnly) {
                               .status()
                               .message()),
               HasSubstr("sample weights"));
-  EXPECT_THAT(std::string(Train(model, train, options, {}, {{ModalityView::Only("video"), {}}})
-                              .status()
-                              .message()),
-              HasSubstr("view 'video' has no sample weights"));
+  EXPECT_THAT(
+      std::string(
+          Train(model, train, options, {}, {{ModalityView::Only("video"), {}}}).status().message()),
+      HasSubstr("view 'video' has no sample weights"));
 }
 
 // Sum per (language, group) in float64, straight from the per-sample losses.

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "client/shard.h"
+#include "client/data/shard.h"
 #include "protocol/safetensors.h"
 
 namespace equifl::client::testing {

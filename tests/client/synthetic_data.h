@@ -13,9 +13,9 @@
 
 #include <cstdint>
 
-#include "client/dataset.h"
-#include "client/model_options.h"
-#include "protocol/torch_tensors.h"
+#include "client/model/dataset.h"
+#include "client/model/model_options.h"
+#include "protocol/torch/torch_tensors.h"
 
 namespace equifl::client::testing {
 

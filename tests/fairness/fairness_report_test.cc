@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
-#include "test_groups.h"
+#include "tests/fairness/test_groups.h"
 
 namespace equifl::fairness {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "test_groups.h"
+#include "tests/fairness/test_groups.h"
 
 namespace equifl::fairness {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
-#include "test_model.h"
+#include "tests/protocol/test_model.h"
 
 namespace equifl::protocol {
 namespace {

@@ -7,7 +7,7 @@
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
 #include "protocol/encoding.h"
-#include "test_model.h"
+#include "tests/protocol/test_model.h"
 
 namespace equifl::protocol {
 namespace {

@@ -8,7 +8,7 @@
 #include <chrono>
 
 #include "equifl/v1/aggregator.grpc.pb.h"
-#include "test_model.h"
+#include "tests/protocol/test_model.h"
 
 namespace equifl::protocol {
 namespace {

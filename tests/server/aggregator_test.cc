@@ -367,18 +367,5 @@ TEST_F(AggregatorTest, AdaptiveClippingGrowsTheNormWhenTooManyAreClipped) {
   EXPECT_NEAR(observer_.summaries[1].clip_norm, std::exp(0.08), 1e-3);
 }
 
-TEST(PrivacyOptionsTest, ValidateNamesTheField) {
-  PrivacyOptions options;
-  EXPECT_TRUE(options.Validate().ok());  // off
-  options.clip_norm = -1;
-  EXPECT_THAT(options.Validate().message(), HasSubstr("clip_norm is -1"));
-  options.clip_norm = 1;
-  options.noise_multiplier = 0;
-  EXPECT_THAT(options.Validate().message(), HasSubstr("noise_multiplier is 0"));
-  options.noise_multiplier = 1;
-  options.delta = 1;
-  EXPECT_THAT(options.Validate().message(), HasSubstr("delta is 1"));
-}
-
 }  // namespace
 }  // namespace equifl::server

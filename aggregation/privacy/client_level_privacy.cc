@@ -1,0 +1,139 @@
+#include "aggregation/privacy/client_level_privacy.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "base/random.h"
+#include "base/status_macros.h"
+
+namespace equifl::aggregation {
+namespace {
+
+// A generator for DP noise, seeded with 256 bits from OpenSSL's CSPRNG: whoever
+// sees the noised values must not be able to predict the noise.
+absl::StatusOr<random::Engine> UnpredictableEngine() {
+  std::array<uint32_t, 8> seed;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()), static_cast<int>(sizeof(seed))) !=
+      1) {
+    return absl::InternalError("OpenSSL's random generator failed to seed the DP noise");
+  }
+  std::seed_seq sequence(seed.begin(), seed.end());
+  return random::Engine(sequence);
+}
+
+}  // namespace
+
+bool ClipToNorm(std::span<float> update, double clip_norm) {
+  double squared = 0;
+  for (float value : update) squared += static_cast<double>(value) * value;
+  const double norm = std::sqrt(squared);
+  if (norm <= clip_norm) return true;
+  const double scale = clip_norm / norm;
+  for (float& value : update) value = static_cast<float>(value * scale);
+  return false;
+}
+
+absl::StatusOr<double> AddClientNoise(const ClientNoise& noise, std::span<float> update) {
+  double indicator = ClipToNorm(update, noise.clip_norm) ? 1.0 : 0.0;
+  EQUIFL_ASSIGN_OR_RETURN(random::Engine engine, UnpredictableEngine());
+  for (float& value : update) {
+    value = static_cast<float>(value + noise.noise_stddev * random::Normal(engine));
+  }
+  if (noise.indicator_noise_stddev > 0) {
+    indicator += noise.indicator_noise_stddev * random::Normal(engine);
+  }
+  return indicator;
+}
+
+double PrivacyOptions::UpdateNoiseMultiplier() const {
+  if (!adaptive_clipping) return noise_multiplier;
+  const double count_term = 1.0 / (4 * clip_count_stddev * clip_count_stddev);
+  return 1.0 / std::sqrt(1.0 / (noise_multiplier * noise_multiplier) - count_term);
+}
+
+absl::Status PrivacyOptions::Validate() const {
+  if (!(clip_norm >= 0) || std::isinf(clip_norm)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("privacy clip_norm is ", clip_norm, "; allowed: 0 (off) or a positive norm"));
+  }
+  if (!enabled()) return absl::OkStatus();
+  if (!(noise_multiplier > 0) || std::isinf(noise_multiplier)) {
+    return absl::InvalidArgumentError(absl::StrCat("privacy noise_multiplier is ", noise_multiplier,
+                                                   "; allowed: a positive number"));
+  }
+  if (!(delta > 0 && delta < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("privacy delta is ", delta, "; allowed: (0, 1), e.g. 1e-5"));
+  }
+  if (!adaptive_clipping) return absl::OkStatus();
+  if (!(target_quantile > 0 && target_quantile < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("privacy target_quantile is ", target_quantile, "; allowed: (0, 1)"));
+  }
+  if (!(clip_learning_rate > 0) || std::isinf(clip_learning_rate)) {
+    return absl::InvalidArgumentError(absl::StrCat("privacy clip_learning_rate is ",
+                                                   clip_learning_rate,
+                                                   "; allowed: a positive number, e.g. 0.2"));
+  }
+  if (!(2 * clip_count_stddev > noise_multiplier) || std::isinf(clip_count_stddev)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "privacy clip_count_stddev is ", clip_count_stddev,
+        "; adaptive clipping needs more than noise_multiplier / 2 = ", noise_multiplier / 2,
+        " (e.g. the expected clients per round / 20)"));
+  }
+  return absl::OkStatus();
+}
+
+ClientLevelPrivacy::ClientLevelPrivacy(const PrivacyOptions& options, uint64_t completed_rounds,
+                                       double resumed_sampling_rate)
+    : options_(options), clip_norm_(options.clip_norm) {
+  if (options_.enabled() && completed_rounds > 0) {
+    accountant_
+        .Compose(resumed_sampling_rate, options_.noise_multiplier,
+                 static_cast<int64_t>(completed_rounds))
+        .IgnoreError();  // the options were validated
+  }
+}
+
+bool ClientLevelPrivacy::Clip(std::span<float> update) const {
+  return ClipToNorm(update, clip_norm());
+}
+
+ClientNoise ClientLevelPrivacy::ForClients(uint32_t min_contributors) const {
+  const double share = 1.0 / std::sqrt(std::max<uint32_t>(min_contributors, 1));
+  ClientNoise noise;
+  noise.clip_norm = clip_norm();
+  noise.noise_stddev = options_.UpdateNoiseMultiplier() * noise.clip_norm * share;
+  if (options_.adaptive_clipping) noise.indicator_noise_stddev = options_.clip_count_stddev * share;
+  return noise;
+}
+
+absl::StatusOr<PrivacyGuarantee> ClientLevelPrivacy::FinishRound(std::span<float> sum,
+                                                                 size_t selected, size_t joined,
+                                                                 double clip_indicators,
+                                                                 bool noise_added_by_clients) {
+  const double denominator = static_cast<double>(std::max<size_t>(selected, 1));
+  EQUIFL_ASSIGN_OR_RETURN(random::Engine engine, UnpredictableEngine());
+  const double deviation =
+      noise_added_by_clients ? 0.0 : options_.UpdateNoiseMultiplier() * clip_norm();
+  for (float& value : sum) {
+    value = static_cast<float>((value + deviation * random::Normal(engine)) / denominator);
+  }
+  if (options_.adaptive_clipping) {
+    const double count_noise =
+        noise_added_by_clients ? 0.0 : options_.clip_count_stddev * random::Normal(engine);
+    const double within = (clip_indicators + count_noise) / denominator;
+    clip_norm_ =
+        clip_norm() * std::exp(-options_.clip_learning_rate * (within - options_.target_quantile));
+  }
+  const double rate = std::min(1.0, denominator / static_cast<double>(std::max<size_t>(joined, 1)));
+  EQUIFL_RETURN_IF_ERROR(accountant_.Compose(rate, options_.noise_multiplier));
+  return accountant_.EpsilonFor(options_.delta);
+}
+
+}  // namespace equifl::aggregation

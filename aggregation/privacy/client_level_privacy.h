@@ -1,0 +1,103 @@
+// Client-level differential privacy (DP-FedAvg, McMahan et al. 2018) on the
+// server: the clipping norm (fixed, or adaptive after Andrew et al., NeurIPS
+// 2021), the Gaussian noise of each round, and the RDP accountant's (ε, δ).
+//
+// Two modes. With a trusted aggregator the server clips every update to C, sums
+// them with weight 1, adds N(0, (σ_Δ·C)²) to the sum and divides by the number of
+// clients selected. Under secure aggregation the server sees only the sum, so
+// every client clips its own update and adds its share of the noise,
+// N(0, (σ_Δ·C)² / m) for the m clients the round needs at least, so the noise of
+// the sum is at least the trusted mode's whatever subset survives.
+//
+// Adaptive clipping moves C towards the γ-quantile of the update norms:
+// C ← C·exp(−η_C·(b̄ − γ)), where b̄ is the noised share of clients whose update
+// was within C (noise N(0, σ_b²) on the count). Its noise takes part of the
+// budget: the update noise is σ_Δ = (z^-2 − (2σ_b)^-2)^-1/2 for the configured
+// noise_multiplier z (their Theorem 1), and the accountant charges z. The
+// accountant treats each round's selection as Poisson sampling at rate
+// selected / joined.
+#ifndef EQUIFL_AGGREGATION_PRIVACY_CLIENT_LEVEL_PRIVACY_H_
+#define EQUIFL_AGGREGATION_PRIVACY_CLIENT_LEVEL_PRIVACY_H_
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "aggregation/privacy/privacy_accountant.h"
+
+namespace equifl::aggregation {
+
+//! The `privacy` section of the configuration.
+struct PrivacyOptions {
+  double clip_norm = 0;             //!< C (the starting C when adaptive); 0 turns DP off.
+  double noise_multiplier = 1.0;    //!< z: the round's noise over C, as accounted.
+  double delta = 1e-5;              //!< δ of the reported (ε, δ).
+  bool adaptive_clipping = false;   //!< Move C towards the target quantile of the norms.
+  double target_quantile = 0.5;     //!< γ: the share of updates meant to be within C.
+  double clip_learning_rate = 0.2;  //!< η_C of the geometric update.
+  //! σ_b: deviation of the noise on the count of unclipped updates; must exceed
+  //! z / 2 (Andrew et al. suggest the expected clients per round / 20).
+  double clip_count_stddev = 0;
+
+  bool enabled() const { return clip_norm > 0; }
+  //! σ_Δ: the update's noise multiplier, z itself when the norm is fixed.
+  double UpdateNoiseMultiplier() const;
+  absl::Status Validate() const;
+};
+
+//! What every client does under secure aggregation.
+struct ClientNoise {
+  double clip_norm = 0;               //!< Clip to this L2 norm.
+  double noise_stddev = 0;            //!< Per coordinate of the clipped update.
+  double indicator_noise_stddev = 0;  //!< On the clip indicator (adaptive only).
+};
+
+//! Scales `update` down to L2 norm `clip_norm` when it is longer; returns the clip
+//! indicator: whether it was within the norm.
+bool ClipToNorm(std::span<float> update, double clip_norm);
+
+//! The client's part under secure aggregation: clips `update` to noise.clip_norm
+//! and adds N(0, noise_stddev²) to every coordinate, from a generator seeded by
+//! OpenSSL's CSPRNG (the server must not predict it); returns the clip indicator
+//! plus N(0, indicator_noise_stddev²).
+absl::StatusOr<double> AddClientNoise(const ClientNoise& noise, std::span<float> update);
+
+class ClientLevelPrivacy {
+ public:
+  //! `completed_rounds` training rounds ran before a resume, accounted at the
+  //! rate `resumed_sampling_rate`.
+  ClientLevelPrivacy(const PrivacyOptions& options, uint64_t completed_rounds,
+                     double resumed_sampling_rate);
+
+  bool enabled() const { return options_.enabled(); }
+  //! C of the round being run (FinishRound moves it between rounds).
+  double clip_norm() const { return clip_norm_.load(); }
+
+  //! Trusted mode: scales `update` down to norm C; returns the clip indicator,
+  //! whether it was within C.
+  bool Clip(std::span<float> update) const;
+
+  //! Secure mode: what each client does when `min_contributors` must contribute.
+  ClientNoise ForClients(uint32_t min_contributors) const;
+
+  //! Ends a round: `sum` is the sum of the contributors' clipped updates (trusted:
+  //! the server adds the noise here; secure: the clients' noise is in it) and
+  //! becomes the DP-FedAvg mean Σ / selected. `clip_indicators` is the sum of the
+  //! indicators (secure: with the clients' noise). Moves C, accounts the round at
+  //! rate selected / joined and returns the guarantee so far.
+  absl::StatusOr<PrivacyGuarantee> FinishRound(std::span<float> sum, size_t selected, size_t joined,
+                                               double clip_indicators, bool noise_added_by_clients);
+
+  int64_t rounds() const { return accountant_.rounds(); }
+
+ private:
+  const PrivacyOptions options_;
+  std::atomic<double> clip_norm_;  //!< Read by service threads.
+  PrivacyAccountant accountant_;   //!< Used by the run loop only.
+};
+
+}  // namespace equifl::aggregation
+
+#endif  // EQUIFL_AGGREGATION_PRIVACY_CLIENT_LEVEL_PRIVACY_H_

@@ -1,0 +1,66 @@
+// Fixed-point numbers modulo 2^32, the arithmetic secure aggregation sums in.
+//
+// Masks cancel only in exact modular arithmetic, so every value a client puts in
+// its masked vector becomes a 32-bit word, and the server decodes the words of
+// the sum. Two encodings:
+// - SignedFixedPoint: a value clamped to [-bound, bound] becomes
+//   round(value · scale) with scale = floor((2^31 - 1) / max_addends) / bound, so
+//   the sum of up to max_addends words never wraps and reads back as a signed
+//   32-bit integer. Each value is off by at most 1 / (2 · scale) =
+//   max_addends · bound / (2 · floor(2^31 - 1)) roughly; a sum of n values by
+//   n times that.
+// - Two-limb sums (EncodeLossSum): a non-negative value below 2^32 is quantised
+//   to multiples of 2^-16 and split into a low limb (16 bits) and a high limb;
+//   the sums of each limb over fewer than 2^16 clients do not wrap as long as the
+//   summed value stays below 2^32, and the quantisation error is 2^-17 per value.
+// Counts travel as plain words: their sum must stay below 2^32.
+#ifndef EQUIFL_AGGREGATION_SECURE_FIXED_POINT_H_
+#define EQUIFL_AGGREGATION_SECURE_FIXED_POINT_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+
+namespace equifl::aggregation {
+
+class SignedFixedPoint {
+ public:
+  //! Values in [-bound, bound] (bound > 0, finite), summed over at most
+  //! `max_addends` (>= 1) clients.
+  static absl::StatusOr<SignedFixedPoint> Create(double bound, uint32_t max_addends);
+
+  //! The word of `value`; values outside [-bound, bound] (and NaN, as 0) are
+  //! clamped and `clamped` is set to true.
+  uint32_t Encode(double value, bool& clamped) const;
+
+  //! The value of a sum of at most max_addends words.
+  double Decode(uint32_t sum) const { return static_cast<int32_t>(sum) / scale_; }
+
+  double bound() const { return bound_; }
+  double scale() const { return scale_; }
+  //! Largest error of one encoded value: 1 / (2 · scale).
+  double max_error() const { return 0.5 / scale_; }
+
+ private:
+  SignedFixedPoint(double bound, double scale, int64_t max_word)
+      : bound_(bound), scale_(scale), max_word_(max_word) {}
+
+  double bound_;
+  double scale_;
+  int64_t max_word_;  //!< floor((2^31 - 1) / max_addends).
+};
+
+//! Quantum of the two-limb encoding: 2^-16.
+inline constexpr double kLossSumQuantum = 1.0 / 65536.0;
+//! Clients whose two-limb words can be summed without wrapping.
+inline constexpr uint32_t kMaxLossSumAddends = 65535;
+
+//! The low and high limbs of `value` (clamped to [0, 2^32), setting `clamped`).
+void EncodeLossSum(double value, uint32_t& low, uint32_t& high, bool& clamped);
+
+//! The sum the limb sums stand for.
+double DecodeLossSum(uint32_t low_sum, uint32_t high_sum);
+
+}  // namespace equifl::aggregation
+
+#endif  // EQUIFL_AGGREGATION_SECURE_FIXED_POINT_H_

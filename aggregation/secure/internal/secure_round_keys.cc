@@ -1,0 +1,37 @@
+#include "aggregation/secure/internal/secure_round_keys.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace equifl::aggregation::internal {
+namespace {
+
+constexpr char kSalt[] = "equifl-secure-aggregation-v1";
+
+std::string Info(const char* purpose, const SecureRoundContext& context) {
+  return absl::StrCat(purpose, "|", context.run_id, "|", context.round_id);
+}
+
+}  // namespace
+
+absl::StatusOr<Key32> PairwiseMaskKey(const Key32& own_masking_private_key,
+                                      const Key32& peer_masking_public_key,
+                                      const SecureRoundContext& context) {
+  EQUIFL_ASSIGN_OR_RETURN(Key32 secret,
+                          X25519SharedSecret(own_masking_private_key, peer_masking_public_key));
+  return DeriveKey(secret, kSalt, Info("pairwise-mask", context));
+}
+
+absl::StatusOr<Key32> SelfMaskKey(const Key32& seed, const SecureRoundContext& context) {
+  return DeriveKey(seed, kSalt, Info("self-mask", context));
+}
+
+absl::StatusOr<Key32> ShareKey(const Key32& own_encryption_private_key,
+                               const Key32& peer_encryption_public_key,
+                               const SecureRoundContext& context) {
+  EQUIFL_ASSIGN_OR_RETURN(
+      Key32 secret, X25519SharedSecret(own_encryption_private_key, peer_encryption_public_key));
+  return DeriveKey(secret, kSalt, Info("share-encryption", context));
+}
+
+}  // namespace equifl::aggregation::internal

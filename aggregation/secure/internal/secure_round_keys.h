@@ -1,0 +1,29 @@
+// The keys of a secure round derived from X25519 agreements and seeds, shared by
+// the client (which masks) and the server (which removes the masks of dropped
+// clients and the survivors' self masks). Each is HKDF-SHA256 with its own label,
+// the run and the round, so no key serves two purposes or two rounds.
+#ifndef EQUIFL_AGGREGATION_SECURE_INTERNAL_SECURE_ROUND_KEYS_H_
+#define EQUIFL_AGGREGATION_SECURE_INTERNAL_SECURE_ROUND_KEYS_H_
+
+#include "absl/status/statusor.h"
+#include "aggregation/secure/key_agreement.h"
+#include "aggregation/secure/secure_round_messages.h"
+
+namespace equifl::aggregation::internal {
+
+//! The ChaCha20 key of the pairwise mask of two clients (either side computes it).
+absl::StatusOr<Key32> PairwiseMaskKey(const Key32& own_masking_private_key,
+                                      const Key32& peer_masking_public_key,
+                                      const SecureRoundContext& context);
+
+//! The ChaCha20 key of a client's self mask.
+absl::StatusOr<Key32> SelfMaskKey(const Key32& seed, const SecureRoundContext& context);
+
+//! The key two clients' shares travel under (either direction).
+absl::StatusOr<Key32> ShareKey(const Key32& own_encryption_private_key,
+                               const Key32& peer_encryption_public_key,
+                               const SecureRoundContext& context);
+
+}  // namespace equifl::aggregation::internal
+
+#endif  // EQUIFL_AGGREGATION_SECURE_INTERNAL_SECURE_ROUND_KEYS_H_

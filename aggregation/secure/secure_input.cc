@@ -1,0 +1,209 @@
+#include "aggregation/secure/secure_input.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+
+namespace equifl::aggregation {
+namespace {
+
+// Words before the statistics, after the update.
+constexpr size_t kWeightWord = 0;
+constexpr size_t kClampWord = 1;
+constexpr size_t kIndicatorWord = 2;
+constexpr size_t kSamplesWord = 3;
+constexpr size_t kScalarWords = 4;
+
+// The fixed point of each signed part of a layout's vector.
+struct FixedPoints {
+  SignedFixedPoint update;
+  SignedFixedPoint weight;
+  SignedFixedPoint indicator;
+
+  static absl::StatusOr<FixedPoints> For(const SecureInputLayout& layout) {
+    EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint update,
+                            SignedFixedPoint::Create(layout.update_bound, layout.max_clients));
+    EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint weight,
+                            SignedFixedPoint::Create(1.0, layout.max_clients));
+    EQUIFL_ASSIGN_OR_RETURN(SignedFixedPoint indicator,
+                            SignedFixedPoint::Create(layout.indicator_bound, layout.max_clients));
+    return FixedPoints{update, weight, indicator};
+  }
+};
+
+absl::StatusOr<size_t> IndexOf(const std::vector<std::string>& names, const std::string& name,
+                               const char* what) {
+  const auto found = std::find(names.begin(), names.end(), name);
+  if (found == names.end()) {
+    return absl::NotFoundError(absl::StrCat("the ", what, " '", name, "' is not one of the run's ",
+                                            what, "s (", absl::StrJoin(names, ", "), ")"));
+  }
+  return static_cast<size_t>(found - names.begin());
+}
+
+absl::Status CheckNames(const std::vector<std::string>& names, const char* what) {
+  if (names.empty()) return absl::InvalidArgumentError(absl::StrCat("the layout lists no ", what));
+  if (std::set<std::string>(names.begin(), names.end()).size() != names.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the layout repeats a name in ", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EncodeStatistics(const StatisticsLayout& layout,
+                              const std::vector<CellGroupSums>& entries, uint32_t* out,
+                              bool& clamped) {
+  for (const CellGroupSums& entry : entries) {
+    EQUIFL_ASSIGN_OR_RETURN(size_t offset, layout.Offset(entry.language, entry.view, entry.group));
+    const size_t confusion_words = layout.EntryWords() - 3;
+    if (!entry.confusion.empty() && entry.confusion.size() != confusion_words) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cell (", entry.language, ", ", entry.view, ", ", entry.group, ") has ",
+                       entry.confusion.size(), " confusion counts; the run has ",
+                       layout.num_classes, " classes"));
+    }
+    uint32_t* word = out + offset;
+    uint32_t low = 0;
+    uint32_t high = 0;
+    EncodeLossSum(entry.loss_sum, low, high, clamped);
+    word[0] += low;
+    word[1] += high;
+    const auto count_word = [&](uint64_t count) {
+      if (count > UINT32_MAX) {
+        clamped = true;
+        return UINT32_MAX;
+      }
+      return static_cast<uint32_t>(count);
+    };
+    word[2] += count_word(entry.count);
+    for (size_t i = 0; i < entry.confusion.size(); ++i)
+      word[3 + i] += count_word(entry.confusion[i]);
+  }
+  return absl::OkStatus();
+}
+
+std::vector<CellGroupSums> DecodeStatistics(const StatisticsLayout& layout, const uint32_t* words) {
+  std::vector<CellGroupSums> entries;
+  const size_t confusion_words = layout.EntryWords() - 3;
+  size_t offset = 0;
+  for (const std::string& language : layout.languages) {
+    for (const std::string& view : layout.views) {
+      for (const std::string& group : layout.groups) {
+        const uint32_t* word = words + offset;
+        offset += layout.EntryWords();
+        if (word[2] == 0) continue;
+        CellGroupSums entry{language, view, group, DecodeLossSum(word[0], word[1]), word[2], {}};
+        entry.confusion.assign(word + 3, word + 3 + confusion_words);
+        entries.push_back(std::move(entry));
+      }
+    }
+  }
+  return entries;
+}
+
+}  // namespace
+
+absl::StatusOr<size_t> StatisticsLayout::Offset(const std::string& language,
+                                                const std::string& view,
+                                                const std::string& group) const {
+  EQUIFL_ASSIGN_OR_RETURN(size_t l, IndexOf(languages, language, "language"));
+  EQUIFL_ASSIGN_OR_RETURN(size_t v, IndexOf(views, view, "view"));
+  EQUIFL_ASSIGN_OR_RETURN(size_t g, IndexOf(groups, group, "group"));
+  return ((l * views.size() + v) * groups.size() + g) * EntryWords();
+}
+
+absl::Status StatisticsLayout::Validate() const {
+  EQUIFL_RETURN_IF_ERROR(CheckNames(languages, "languages"));
+  EQUIFL_RETURN_IF_ERROR(CheckNames(views, "views"));
+  EQUIFL_RETURN_IF_ERROR(CheckNames(groups, "groups"));
+  if (num_classes == 0 || num_classes > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the layout has ", num_classes, " classes; allowed: 1 to 4096"));
+  }
+  return absl::OkStatus();
+}
+
+size_t SecureInputLayout::Words() const {
+  return static_cast<size_t>(update_size) + kScalarWords + 2 * statistics.Words();
+}
+
+absl::Status SecureInputLayout::Validate() const {
+  EQUIFL_RETURN_IF_ERROR(statistics.Validate());
+  if (max_clients == 0 || max_clients > kMaxLossSumAddends) {
+    return absl::InvalidArgumentError(absl::StrCat("secure aggregation of ", max_clients,
+                                                   " clients; allowed: 1 to ", kMaxLossSumAddends,
+                                                   " per round"));
+  }
+  for (const auto& [bound, name] :
+       {std::pair{update_bound, "update_bound"}, std::pair{weight_bound, "weight_bound"},
+        std::pair{indicator_bound, "indicator_bound"}}) {
+    if (!(bound > 0) || !std::isfinite(bound)) {
+      return absl::InvalidArgumentError(absl::StrCat("secure aggregation's ", name, " is ", bound,
+                                                     "; allowed: a positive number"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> EncodeSecureInput(const SecureInputLayout& layout, const SecureInput& input,
+                                       std::vector<uint32_t>& words) {
+  EQUIFL_RETURN_IF_ERROR(layout.Validate());
+  if (input.update.size() != layout.update_size) {
+    return absl::InvalidArgumentError(absl::StrCat("an update of ", input.update.size(),
+                                                   " values for a layout of ", layout.update_size));
+  }
+  if (!(input.weight > 0) || !std::isfinite(input.weight)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("aggregation weight ", input.weight, "; it must be positive"));
+  }
+  EQUIFL_ASSIGN_OR_RETURN(const FixedPoints points, FixedPoints::For(layout));
+  words.assign(layout.Words(), 0);
+  bool clamped = false;
+  const double share = std::min(input.weight / layout.weight_bound, 1.0);
+  if (input.weight > layout.weight_bound) clamped = true;
+  const size_t d = static_cast<size_t>(layout.update_size);
+  for (size_t i = 0; i < d; ++i) words[i] = points.update.Encode(share * input.update[i], clamped);
+  uint32_t* scalars = words.data() + d;
+  scalars[kWeightWord] = points.weight.Encode(share, clamped);
+  scalars[kIndicatorWord] = points.indicator.Encode(input.clip_indicator, clamped);
+  if (input.train_samples > UINT32_MAX) {
+    return absl::InvalidArgumentError("more than 2^32 - 1 training samples");
+  }
+  scalars[kSamplesWord] = static_cast<uint32_t>(input.train_samples);
+  uint32_t* statistics = scalars + kScalarWords;
+  EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.train, statistics, clamped));
+  EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.validation,
+                                          statistics + layout.statistics.Words(), clamped));
+  scalars[kClampWord] = clamped ? 1 : 0;
+  return clamped;
+}
+
+absl::StatusOr<SecureSum> DecodeSecureSum(const SecureInputLayout& layout,
+                                          std::span<const uint32_t> words) {
+  EQUIFL_RETURN_IF_ERROR(layout.Validate());
+  if (words.size() != layout.Words()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a sum of ", words.size(), " words for a layout of ", layout.Words()));
+  }
+  EQUIFL_ASSIGN_OR_RETURN(const FixedPoints points, FixedPoints::For(layout));
+  SecureSum sum;
+  const size_t d = static_cast<size_t>(layout.update_size);
+  sum.weighted_update.resize(d);
+  for (size_t i = 0; i < d; ++i) {
+    sum.weighted_update[i] = static_cast<float>(points.update.Decode(words[i]));
+  }
+  const uint32_t* scalars = words.data() + d;
+  sum.weight = points.weight.Decode(scalars[kWeightWord]);
+  sum.clamped_clients = scalars[kClampWord];
+  sum.clip_indicator = points.indicator.Decode(scalars[kIndicatorWord]);
+  sum.train_samples = scalars[kSamplesWord];
+  const uint32_t* statistics = scalars + kScalarWords;
+  sum.train = DecodeStatistics(layout.statistics, statistics);
+  sum.validation = DecodeStatistics(layout.statistics, statistics + layout.statistics.Words());
+  return sum;
+}
+
+}  // namespace equifl::aggregation

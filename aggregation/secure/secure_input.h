@@ -1,0 +1,108 @@
+// What a client puts into secure aggregation, as one vector of 32-bit words, and
+// what the server reads from the sum of those vectors.
+//
+// The update, the client's aggregation weight and its group statistics ride in
+// the same masked vector, so the server learns only their sums over the round's
+// clients (DESIGN.md, "Privacy"). Word layout, for a model of d values:
+//   [0, d)      the weighted update r·Δ, r = min(w / weight_bound, 1), signed fixed
+//               point clamped to ±update_bound
+//   d           r, signed fixed point in [0, 1]
+//   d + 1       1 when the client clamped any value (the server sees only the count)
+//   d + 2       adaptive clipping's indicator (signed fixed point, ±indicator_bound)
+//   d + 3       training samples
+//   then        the training statistics, then the validation statistics, each in
+//               StatisticsLayout's order: per (language, view, group) the loss sum
+//               in two limbs, the sample count and the confusion counts.
+// The mean update is Σ r·Δ / Σ r, the weighted mean of the updates with the
+// weights min(w, weight_bound). Errors: fixed_point.h.
+#ifndef EQUIFL_AGGREGATION_SECURE_SECURE_INPUT_H_
+#define EQUIFL_AGGREGATION_SECURE_SECURE_INPUT_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "aggregation/secure/fixed_point.h"
+
+namespace equifl::aggregation {
+
+//! The dense grid of (language, view, group) statistics, the same for every
+//! client of a run.
+struct StatisticsLayout {
+  std::vector<std::string> languages;
+  std::vector<std::string> views;
+  std::vector<std::string> groups;
+  uint32_t num_classes = 0;
+
+  //! Words per (language, view, group): 2 (loss sum) + 1 (count) + num_classes^2.
+  size_t EntryWords() const { return 3 + static_cast<size_t>(num_classes) * num_classes; }
+  //! Words of one split's statistics.
+  size_t Words() const { return languages.size() * views.size() * groups.size() * EntryWords(); }
+  //! First word of an entry within a split; NotFound names the missing name.
+  absl::StatusOr<size_t> Offset(const std::string& language, const std::string& view,
+                                const std::string& group) const;
+  //! OK, or what is missing or repeated.
+  absl::Status Validate() const;
+};
+
+//! The sums of one group in one cell.
+struct CellGroupSums {
+  std::string language;
+  std::string view;
+  std::string group;
+  double loss_sum = 0;
+  uint64_t count = 0;
+  std::vector<uint64_t> confusion;  //!< num_classes^2 counts, row-major (true, predicted).
+};
+
+//! The shape of a round's masked vectors and the ranges of their fixed point.
+struct SecureInputLayout {
+  uint64_t update_size = 0;  //!< d: model values (0 in an evaluation round).
+  StatisticsLayout statistics;
+  uint32_t max_clients = 1;      //!< Clients summed at most (the round's selection).
+  double update_bound = 1.0;     //!< Each coordinate of r·Δ is clamped to ±this.
+  double weight_bound = 1.0;     //!< W: weights above it count as W.
+  double indicator_bound = 1.0;  //!< The clip indicator is clamped to ±this.
+
+  //! Words of the vector.
+  size_t Words() const;
+  absl::Status Validate() const;
+};
+
+//! One client's plaintext input.
+struct SecureInput {
+  std::span<const float> update;  //!< Δ, update_size values.
+  double weight = 1;              //!< w > 0: the client's aggregation weight.
+  double clip_indicator = 0;      //!< Adaptive clipping's b_k plus its noise; 0 when off.
+  uint64_t train_samples = 0;     //!< n_k.
+  std::vector<CellGroupSums> train;
+  std::vector<CellGroupSums> validation;
+};
+
+//! The words of `input` (`words` is resized to layout.Words()). Values outside
+//! their range are clamped and counted in the vector's clamp word; returns whether
+//! any was. Fails on cells the layout does not know or confusion of another size.
+absl::StatusOr<bool> EncodeSecureInput(const SecureInputLayout& layout, const SecureInput& input,
+                                       std::vector<uint32_t>& words);
+
+//! What the server learns from the sum of the survivors' vectors.
+struct SecureSum {
+  std::vector<float> weighted_update;     //!< Σ r·Δ.
+  double weight = 0;                      //!< Σ r (in units of weight_bound).
+  uint64_t clamped_clients = 0;           //!< Clients that clamped a value.
+  double clip_indicator = 0;              //!< Σ of the clip indicators.
+  uint64_t train_samples = 0;             //!< Σ n_k.
+  std::vector<CellGroupSums> train;       //!< Entries with samples.
+  std::vector<CellGroupSums> validation;  //!< Entries with samples.
+};
+
+//! Decodes the sum of vectors laid out by `layout`.
+absl::StatusOr<SecureSum> DecodeSecureSum(const SecureInputLayout& layout,
+                                          std::span<const uint32_t> words);
+
+}  // namespace equifl::aggregation
+
+#endif  // EQUIFL_AGGREGATION_SECURE_SECURE_INPUT_H_

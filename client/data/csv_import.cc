@@ -1,0 +1,444 @@
+#include "client/data/csv_import.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/random.h"
+#include "base/status_macros.h"
+#include "client/data/import_split.h"
+#include "protocol/file_io.h"
+
+namespace equifl::client {
+namespace {
+
+constexpr char kUndeterminedLanguage[] = "und";  // ISO 639-2 "undetermined"
+constexpr char kModalityName[] = "tabular";
+constexpr size_t kMaxCategoricalLabels = 100;
+
+absl::string_view TrimSpaces(absl::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+std::optional<double> ParseNumber(const std::string& text) {
+  double value = 0;
+  if (!absl::SimpleAtod(text, &value) || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+std::string Quoted(const std::vector<std::string>& names) { return absl::StrJoin(names, ", "); }
+
+// Why a row cannot be used, or nothing.
+struct RowProblem {
+  enum Kind { kNone, kMissing, kUnknown } kind = kNone;
+  std::string message;
+};
+
+}  // namespace
+
+absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view source) {
+  if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);
+  CsvTable table;
+  std::vector<std::string> record;
+  std::string field;
+  bool field_quoted = false;  // the current field began with a quote
+  bool in_quotes = false;
+  bool after_quote = false;  // the closing quote of the field has been read
+  int64_t line = 1;
+  int64_t record_line = 1;
+  auto error = [&](int64_t at, absl::string_view message) {
+    return absl::InvalidArgumentError(absl::StrCat(source, " line ", at, ": ", message));
+  };
+  auto end_field = [&] {
+    record.push_back(field_quoted ? field : std::string(TrimSpaces(field)));
+    field.clear();
+    field_quoted = false;
+    after_quote = false;
+  };
+  auto end_record = [&]() -> absl::Status {
+    const bool blank = record.empty() && !field_quoted && TrimSpaces(field).empty();
+    end_field();
+    if (!blank) {
+      if (table.header.empty() && table.rows.empty()) {
+        table.header = record;
+      } else if (record.size() != table.header.size()) {
+        return error(record_line, absl::StrCat("has ", record.size(), " fields; the header has ",
+                                               table.header.size()));
+      } else {
+        table.rows.push_back(record);
+        table.lines.push_back(record_line);
+      }
+    }
+    record.clear();
+    return absl::OkStatus();
+  };
+  for (size_t index = 0; index < text.size(); ++index) {
+    const char c = text[index];
+    if (in_quotes) {
+      if (c == '"') {
+        if (index + 1 < text.size() && text[index + 1] == '"') {
+          field.push_back('"');
+          ++index;
+        } else {
+          in_quotes = false;
+          after_quote = true;
+        }
+      } else {
+        if (c == '\n') ++line;
+        field.push_back(c);
+      }
+      continue;
+    }
+    if (c == ',') {
+      end_field();
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && index + 1 < text.size() && text[index + 1] == '\n') ++index;
+      EQUIFL_RETURN_IF_ERROR(end_record());
+      ++line;
+      record_line = line;
+    } else if (c == '"') {
+      if (!field_quoted && TrimSpaces(field).empty()) {
+        field.clear();
+        field_quoted = true;
+        in_quotes = true;
+      } else {
+        return error(line,
+                     "a quote inside a field; quote the whole field and double quotes within it");
+      }
+    } else if (after_quote) {
+      if (c != ' ' && c != '\t') {
+        return error(line,
+                     absl::StrCat("text after the closing quote of field ", record.size() + 1));
+      }
+    } else {
+      field.push_back(c);
+    }
+  }
+  if (in_quotes) return error(record_line, "a quoted field is never closed");
+  if (!field.empty() || field_quoted || !record.empty()) EQUIFL_RETURN_IF_ERROR(end_record());
+  if (table.header.empty()) return absl::InvalidArgumentError(absl::StrCat(source, " is empty"));
+  std::set<std::string> names;
+  for (size_t column = 0; column < table.header.size(); ++column) {
+    if (table.header[column].empty()) {
+      return error(1, absl::StrCat("column ", column + 1, " has no name"));
+    }
+    if (!names.insert(table.header[column]).second) {
+      return error(1, absl::StrCat("column '", table.header[column], "' appears twice"));
+    }
+  }
+  return table;
+}
+
+absl::Status CsvImportOptions::Validate() const {
+  if (label_column.empty()) return absl::InvalidArgumentError("name the label column");
+  if (group_column.empty()) {
+    return absl::InvalidArgumentError("name the group (sensitive attribute) column");
+  }
+  if (label_column == group_column || label_column == language_column ||
+      (!language_column.empty() && group_column == language_column)) {
+    return absl::InvalidArgumentError(
+        "the label, group and language columns must be three different columns");
+  }
+  if (!label_threshold.empty() && label_threshold != "median" && !ParseNumber(label_threshold)) {
+    return absl::InvalidArgumentError(absl::StrCat("label threshold is '", label_threshold,
+                                                   "'; it must be 'median' or a number"));
+  }
+  if (!label_threshold.empty() && !label_values.empty()) {
+    return absl::InvalidArgumentError(
+        "a label threshold makes the labels; do not also list label values");
+  }
+  if (dirichlet_alpha > 0 && !split_by.empty()) {
+    return absl::InvalidArgumentError("split rows by a column or by a Dirichlet draw, not both");
+  }
+  return ValidateRowSplit(clients, dirichlet_alpha, train_fraction, validation_fraction);
+}
+
+absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::string_view source,
+                                             const CsvImportOptions& options) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  EQUIFL_ASSIGN_OR_RETURN(const CsvTable table, ParseCsv(text, source));
+  CsvImport result;
+  CsvImportSummary& summary = result.summary;
+  summary.rows_read = static_cast<int64_t>(table.rows.size());
+
+  std::map<std::string, size_t> column_of;
+  for (size_t column = 0; column < table.header.size(); ++column) {
+    column_of[table.header[column]] = column;
+  }
+  auto find = [&](const std::string& name, absl::string_view role) -> absl::StatusOr<size_t> {
+    auto found = column_of.find(name);
+    if (found == column_of.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("the ", role, " column '", name,
+                                                     "' is not in ", source,
+                                                     "; its columns: ", Quoted(table.header)));
+    }
+    return found->second;
+  };
+  EQUIFL_ASSIGN_OR_RETURN(const size_t label_column, find(options.label_column, "label"));
+  EQUIFL_ASSIGN_OR_RETURN(const size_t group_column, find(options.group_column, "group"));
+  std::optional<size_t> language_column;
+  if (!options.language_column.empty()) {
+    EQUIFL_ASSIGN_OR_RETURN(language_column, find(options.language_column, "language"));
+  }
+  std::optional<size_t> split_column;
+  if (!options.split_by.empty()) {
+    EQUIFL_ASSIGN_OR_RETURN(split_column, find(options.split_by, "split-by"));
+  }
+  const std::set<std::string> missing(options.missing_values.begin(), options.missing_values.end());
+  auto is_missing = [&](const std::string& cell) { return missing.contains(cell); };
+
+  // Feature columns: the named ones, or every numeric column with no other role.
+  std::vector<size_t> feature_columns;
+  std::set<size_t> roles = {label_column, group_column};
+  if (language_column) roles.insert(*language_column);
+  if (split_column) roles.insert(*split_column);
+  if (!options.feature_columns.empty()) {
+    for (const std::string& name : options.feature_columns) {
+      EQUIFL_ASSIGN_OR_RETURN(const size_t column, find(name, "feature"));
+      if (roles.contains(column)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("column '", name,
+                         "' is the label, group, language or split-by column; it cannot "
+                         "also be a feature"));
+      }
+      feature_columns.push_back(column);
+    }
+  } else {
+    for (size_t column = 0; column < table.header.size(); ++column) {
+      if (roles.contains(column)) continue;
+      bool numeric = false;
+      bool other = false;
+      for (const std::vector<std::string>& row : table.rows) {
+        if (is_missing(row[column])) continue;
+        (ParseNumber(row[column]) ? numeric : other) = true;
+        if (other) break;
+      }
+      if (numeric && !other) {
+        feature_columns.push_back(column);
+      } else {
+        summary.ignored_columns.push_back(table.header[column]);
+      }
+    }
+  }
+  for (size_t column : feature_columns) summary.feature_columns.push_back(table.header[column]);
+  if (feature_columns.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     " has no numeric feature column besides the label, group and language; name "
+                     "the feature columns"));
+  }
+
+  // Rows: check every used cell; drop or fail.
+  const bool threshold_label = !options.label_threshold.empty();
+  struct Category {
+    std::optional<size_t> column;
+    const std::vector<std::string>* allowed;
+    const char* what;
+    const char* flag;
+  };
+  const Category categories[] = {
+      {threshold_label ? std::nullopt : std::optional<size_t>(label_column), &options.label_values,
+       "labels", "--labels"},
+      {group_column, &options.group_values, "groups", "--groups"},
+      {language_column, &options.language_values, "languages", "--languages"},
+  };
+  const char* const kDropHint = "or pass --drop-missing to drop such rows";
+  std::vector<size_t> kept;
+  for (size_t row = 0; row < table.rows.size(); ++row) {
+    const std::vector<std::string>& cells = table.rows[row];
+    const std::string where = absl::StrCat(source, " line ", table.lines[row], ": column '");
+    RowProblem problem;
+    std::vector<size_t> used = feature_columns;
+    used.insert(used.end(), roles.begin(), roles.end());
+    for (size_t column : used) {
+      if (is_missing(cells[column])) {
+        problem = {RowProblem::kMissing, absl::StrCat(where, table.header[column],
+                                                      "' is missing ('", cells[column], "')")};
+        break;
+      }
+    }
+    if (problem.kind == RowProblem::kNone) {
+      for (const Category& category : categories) {
+        if (!category.column || category.allowed->empty()) continue;
+        const std::string& cell = cells[*category.column];
+        if (std::find(category.allowed->begin(), category.allowed->end(), cell) ==
+            category.allowed->end()) {
+          problem = {RowProblem::kUnknown,
+                     absl::StrCat(where, table.header[*category.column], "' is '", cell,
+                                  "', not one of the ", category.what, " ",
+                                  Quoted(*category.allowed), " (given by ", category.flag, ")")};
+          break;
+        }
+      }
+    }
+    if (problem.kind != RowProblem::kNone) {
+      if (!options.drop_missing) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            problem.message, "; fix the value",
+            problem.kind == RowProblem::kUnknown ? " or extend the list" : "", ", ", kDropHint));
+      }
+      ++(problem.kind == RowProblem::kMissing ? summary.rows_dropped_missing
+                                              : summary.rows_dropped_unknown);
+      if (summary.first_dropped.empty()) summary.first_dropped = problem.message;
+      continue;
+    }
+    // Numbers that must be numbers are errors, not missing values.
+    for (size_t column : feature_columns) {
+      if (!ParseNumber(cells[column])) {
+        return absl::InvalidArgumentError(absl::StrCat(where, table.header[column], "' is '",
+                                                       cells[column],
+                                                       "', not a finite number; features must "
+                                                       "be numeric"));
+      }
+    }
+    if (threshold_label && !ParseNumber(cells[label_column])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, table.header[label_column], "' is '", cells[label_column],
+                       "', not a number; a label threshold needs a numeric label column"));
+    }
+    kept.push_back(row);
+  }
+  if (kept.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": no row is left to import (", summary.rows_dropped_missing,
+                     " missing, ", summary.rows_dropped_unknown, " unknown category)"));
+  }
+
+  // Vocabularies over the kept rows.
+  auto vocabulary = [&](size_t column, const std::vector<std::string>& given) {
+    if (!given.empty()) return given;
+    std::set<std::string> values;
+    for (size_t row : kept) values.insert(table.rows[row][column]);
+    return std::vector<std::string>(values.begin(), values.end());
+  };
+  std::vector<int64_t> labels(kept.size());
+  if (threshold_label) {
+    double threshold = 0;
+    if (options.label_threshold == "median") {
+      std::vector<double> values;
+      for (size_t row : kept) values.push_back(*ParseNumber(table.rows[row][label_column]));
+      std::sort(values.begin(), values.end());
+      const size_t middle = values.size() / 2;
+      threshold =
+          values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+    } else {
+      threshold = *ParseNumber(options.label_threshold);
+    }
+    summary.label_threshold = threshold;
+    summary.labels = {absl::StrFormat("%s <= %g", options.label_column, threshold),
+                      absl::StrFormat("%s > %g", options.label_column, threshold)};
+    for (size_t index = 0; index < kept.size(); ++index) {
+      labels[index] = *ParseNumber(table.rows[kept[index]][label_column]) > threshold ? 1 : 0;
+    }
+  } else {
+    summary.labels = vocabulary(label_column, options.label_values);
+    if (summary.labels.size() > kMaxCategoricalLabels) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the label column '", options.label_column, "' has ", summary.labels.size(),
+          " distinct values; for a numeric label give a threshold (--label-threshold median "
+          "or a number)"));
+    }
+    for (size_t index = 0; index < kept.size(); ++index) {
+      labels[index] = std::find(summary.labels.begin(), summary.labels.end(),
+                                table.rows[kept[index]][label_column]) -
+                      summary.labels.begin();
+    }
+  }
+  summary.groups = vocabulary(group_column, options.group_values);
+  summary.languages = language_column ? vocabulary(*language_column, options.language_values)
+                                      : std::vector<std::string>{kUndeterminedLanguage};
+  auto index_in = [&](const std::vector<std::string>& names, const std::string& value) {
+    return static_cast<int64_t>(std::find(names.begin(), names.end(), value) - names.begin());
+  };
+
+  // Rows to clients.
+  random::Engine engine = random::MakeEngine(options.seed, 0);
+  std::vector<std::vector<size_t>> client_rows;  // indices into `kept`
+  if (split_column) {
+    std::vector<std::string> values;
+    for (size_t row : kept) values.push_back(table.rows[row][*split_column]);
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    if (options.clients != 0 && static_cast<size_t>(options.clients) != values.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "splitting by '", options.split_by, "' makes ", values.size(), " clients (",
+          Quoted(values), "), not the ", options.clients, " asked for; leave the number out"));
+    }
+    client_rows.resize(values.size());
+    for (size_t index = 0; index < kept.size(); ++index) {
+      client_rows[index_in(values, table.rows[kept[index]][*split_column])].push_back(index);
+    }
+    for (const std::string& value : values) {
+      summary.client_names.push_back(absl::StrCat(options.split_by, "=", value));
+    }
+  } else {
+    EQUIFL_ASSIGN_OR_RETURN(
+        RowPartition partition,
+        PartitionRows(labels, summary.labels.size(),
+                      {.clients = options.clients, .dirichlet_alpha = options.dirichlet_alpha},
+                      engine));
+    client_rows = std::move(partition.client_rows);
+    summary.client_names = std::move(partition.client_names);
+  }
+
+  // Each client: shuffle, split, build the shard.
+  for (size_t client = 0; client < client_rows.size(); ++client) {
+    std::vector<size_t>& rows = client_rows[client];
+    const std::vector<Split> splits =
+        SplitClientRows(rows, options.train_fraction, options.validation_fraction, engine);
+    const int64_t n = static_cast<int64_t>(rows.size());
+    ShardData data;
+    data.manifest.modalities = {
+        {kModalityName, ModalityKind::kVector, 0, static_cast<int64_t>(feature_columns.size())}};
+    data.manifest.labels = summary.labels;
+    data.manifest.group_attribute = options.group_column;
+    data.manifest.groups = summary.groups;
+    data.manifest.languages = summary.languages;
+    data.features.resize(1);
+    data.lengths.resize(1);
+    for (int64_t position = 0; position < n; ++position) {
+      const std::vector<std::string>& cells = table.rows[kept[rows[position]]];
+      for (size_t column : feature_columns) {
+        data.features[0].push_back(static_cast<float>(*ParseNumber(cells[column])));
+      }
+      data.present.push_back(1);
+      data.label.push_back(labels[rows[position]]);
+      data.group.push_back(index_in(summary.groups, cells[group_column]));
+      data.language.push_back(language_column ? index_in(summary.languages, cells[*language_column])
+                                              : 0);
+      data.split.push_back(static_cast<uint8_t>(splits[position]));
+    }
+    data.CountSamples();
+    summary.client_counts.push_back(data.manifest.split_counts);
+    result.shards.push_back(std::move(data));
+  }
+  return result;
+}
+
+absl::StatusOr<CsvImportSummary> ImportCsv(const std::string& csv_path, const std::string& out_dir,
+                                           const CsvImportOptions& options) {
+  std::ifstream stream(csv_path, std::ios::binary);
+  if (!stream) {
+    return protocol::FileError("read", csv_path,
+                               std::filesystem::exists(csv_path) ? EACCES : ENOENT);
+  }
+  std::stringstream text;
+  text << stream.rdbuf();
+  EQUIFL_ASSIGN_OR_RETURN(CsvImport import, BuildShardsFromCsv(text.str(), csv_path, options));
+  EQUIFL_ASSIGN_OR_RETURN(import.summary.shard_dirs, WriteClientShards(out_dir, import.shards));
+  return std::move(import.summary);
+}
+
+}  // namespace equifl::client

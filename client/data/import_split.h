@@ -1,0 +1,69 @@
+// The parts of an import that do not depend on where the rows came from: spreading
+// rows over clients (a seeded Dirichlet(alpha) draw over labels, or uniformly at
+// random), splitting each client's rows into train, validation and test, and
+// writing the shards as `out_dir`/client-000, ... The CSV and the .npy importers
+// share them, so the same options split the same rows the same way. No Torch here.
+#ifndef EQUIFL_CLIENT_DATA_IMPORT_SPLIT_H_
+#define EQUIFL_CLIENT_DATA_IMPORT_SPLIT_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/random.h"
+#include "client/data/shard.h"
+
+namespace equifl::client {
+
+//! OK, or which of the options shared by the importers is out of range: `clients`
+//! in 0..100000 (0: automatic), `dirichlet_alpha` >= 0 and finite (> 0 needs
+//! `clients` >= 2), the fractions in [0, 1] with a sum of at most 1.
+absl::Status ValidateRowSplit(int clients, double dirichlet_alpha, double train_fraction,
+                              double validation_fraction);
+
+//! Rows to clients, as indices into `labels` (each label in [0, label_count)).
+struct RowPartition {
+  std::vector<std::vector<size_t>> client_rows;  //!< Rows of each client.
+  std::vector<std::string> client_names;         //!< E.g. "Dirichlet(0.5) part 1".
+};
+
+//! How rows are spread over clients (importers and `equifl sim` share it).
+struct PartitionOptions {
+  int clients = 0;  //!< Clients to fill, 0..1000000 (0: one).
+  //! > 0: the rows of each value of the partitioned column (labels, groups or
+  //! languages) go to the clients in Dirichlet(alpha) shares (Hsu et al. 2019); small
+  //! alpha gives each client few values. 0: rows are shuffled and dealt out (IID).
+  double dirichlet_alpha = 0;
+  //! > 0, IID only: client sizes in Dirichlet(quantity_alpha) shares, the quantity
+  //! skew of Li et al. (NIID-Bench, 2022); 0: equal sizes.
+  double quantity_alpha = 0;
+  //! Every client ends with at least this many rows: after the draw, short clients
+  //! take rows from the client that has the most.
+  size_t min_rows = 1;
+
+  //! OK, or which option is out of range and what is allowed.
+  absl::Status Validate() const;
+};
+
+//! Spreads the rows of `column` (each value in [0, value_count)) over clients as
+//! `options` say. An error when the rows cannot give every client min_rows.
+absl::StatusOr<RowPartition> PartitionRows(std::span<const int64_t> column, size_t value_count,
+                                           const PartitionOptions& options, random::Engine& engine);
+
+//! Sorts and shuffles one client's `rows` and returns the split of each position:
+//! the first round(n * train_fraction) train, the next round(n * validation_fraction)
+//! validation, the rest test.
+std::vector<Split> SplitClientRows(std::vector<size_t>& rows, double train_fraction,
+                                   double validation_fraction, random::Engine& engine);
+
+//! Writes `shards` as `out_dir`/client-000, ...; `out_dir` must not exist or be
+//! empty (checked before anything is written). Returns the folders written.
+absl::StatusOr<std::vector<std::string>> WriteClientShards(const std::string& out_dir,
+                                                           const std::vector<ShardData>& shards);
+
+}  // namespace equifl::client
+
+#endif  // EQUIFL_CLIENT_DATA_IMPORT_SPLIT_H_

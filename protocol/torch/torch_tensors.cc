@@ -1,0 +1,145 @@
+#include "protocol/torch/torch_tensors.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace equifl::protocol {
+namespace {
+
+absl::StatusOr<v1::DataType> WireDataType(const NamedTensor& named) {
+  switch (named.tensor.scalar_type()) {
+    case at::kFloat:
+      return v1::DATA_TYPE_FLOAT32;
+    case at::kDouble:
+      return v1::DATA_TYPE_FLOAT64;
+    case at::kHalf:
+      return v1::DATA_TYPE_FLOAT16;
+    case at::kBFloat16:
+      return v1::DATA_TYPE_BFLOAT16;
+    case at::kLong:
+      return v1::DATA_TYPE_INT64;
+    case at::kInt:
+      return v1::DATA_TYPE_INT32;
+    case at::kByte:
+      return v1::DATA_TYPE_UINT8;
+    case at::kBool:
+      return v1::DATA_TYPE_BOOL;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", named.name, "' has type ",
+                       std::string(c10::toString(named.tensor.scalar_type())),
+                       ", which the wire does not carry"));
+  }
+}
+
+absl::StatusOr<at::ScalarType> TorchScalarType(const v1::TensorSpec& spec) {
+  switch (spec.data_type()) {
+    case v1::DATA_TYPE_FLOAT32:
+      return at::kFloat;
+    case v1::DATA_TYPE_FLOAT64:
+      return at::kDouble;
+    case v1::DATA_TYPE_FLOAT16:
+      return at::kHalf;
+    case v1::DATA_TYPE_BFLOAT16:
+      return at::kBFloat16;
+    case v1::DATA_TYPE_INT64:
+      return at::kLong;
+    case v1::DATA_TYPE_INT32:
+      return at::kInt;
+    case v1::DATA_TYPE_UINT8:
+      return at::kByte;
+    case v1::DATA_TYPE_BOOL:
+      return at::kBool;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", spec.name(), "' has ", DataTypeName(spec.data_type())));
+  }
+}
+
+absl::Status RequireContiguousCpu(const NamedTensor& named) {
+  if (!named.tensor.defined()) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", named.name, "' is undefined"));
+  }
+  if (!named.tensor.device().is_cpu() || !named.tensor.is_contiguous()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", named.name, "' is not a contiguous CPU tensor; call ToContiguousCpu"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<int64_t> ShapeOf(const at::Tensor& tensor) {
+  return {tensor.sizes().begin(), tensor.sizes().end()};
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<NamedTensor>> ToContiguousCpu(const std::vector<NamedTensor>& tensors) {
+  std::vector<NamedTensor> result;
+  result.reserve(tensors.size());
+  for (const NamedTensor& named : tensors) {
+    if (!named.tensor.defined()) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", named.name, "' is undefined"));
+    }
+    EQUIFL_RETURN_IF_ERROR(WireDataType(named).status());
+    try {
+      result.push_back({named.name, named.tensor.detach().to(at::kCPU).contiguous()});
+    } catch (const c10::Error& error) {
+      return absl::InternalError(absl::StrCat(
+          "copying tensor '", named.name, "' to the CPU failed: ", error.what_without_backtrace()));
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<TensorView>> ViewsOf(const std::vector<NamedTensor>& tensors) {
+  std::vector<TensorView> views;
+  views.reserve(tensors.size());
+  for (const NamedTensor& named : tensors) {
+    EQUIFL_RETURN_IF_ERROR(RequireContiguousCpu(named));
+    EQUIFL_ASSIGN_OR_RETURN(v1::DataType data_type, WireDataType(named));
+    views.push_back(
+        {named.name,
+         data_type,
+         ShapeOf(named.tensor),
+         {static_cast<const std::byte*>(named.tensor.data_ptr()), named.tensor.nbytes()}});
+  }
+  return views;
+}
+
+absl::StatusOr<std::vector<MutableTensorView>> MutableViewsOf(std::vector<NamedTensor>& tensors) {
+  std::vector<MutableTensorView> views;
+  views.reserve(tensors.size());
+  for (NamedTensor& named : tensors) {
+    EQUIFL_RETURN_IF_ERROR(RequireContiguousCpu(named));
+    EQUIFL_ASSIGN_OR_RETURN(v1::DataType data_type, WireDataType(named));
+    views.push_back({named.name,
+                     data_type,
+                     ShapeOf(named.tensor),
+                     {static_cast<std::byte*>(named.tensor.data_ptr()), named.tensor.nbytes()}});
+  }
+  return views;
+}
+
+absl::StatusOr<std::vector<NamedTensor>> AllocateFor(const v1::TensorManifest& manifest,
+                                                     const DecoderLimits& limits) {
+  EQUIFL_RETURN_IF_ERROR(ValidateManifest(manifest, limits));
+  std::vector<NamedTensor> tensors;
+  tensors.reserve(manifest.tensors_size());
+  for (const v1::TensorSpec& spec : manifest.tensors()) {
+    EQUIFL_ASSIGN_OR_RETURN(at::ScalarType scalar_type, TorchScalarType(spec));
+    try {
+      tensors.push_back(
+          {spec.name(), at::empty(at::IntArrayRef(spec.shape().data(), spec.shape_size()),
+                                  at::TensorOptions().dtype(scalar_type))});
+    } catch (const c10::Error& error) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "allocating tensor '", spec.name(), "' failed: ", error.what_without_backtrace()));
+    }
+  }
+  return tensors;
+}
+
+}  // namespace equifl::protocol

@@ -1,0 +1,90 @@
+// Client-level DP on the server: clipping, the noise each client adds under
+// secure aggregation, the fixed denominator and adaptive clipping's geometric
+// update (Andrew et al. 2021), checked against values computed by hand.
+#include "aggregation/privacy/client_level_privacy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace equifl::aggregation {
+namespace {
+
+using ::testing::HasSubstr;
+
+PrivacyOptions Adaptive() {
+  PrivacyOptions options;
+  options.clip_norm = 1.0;
+  options.noise_multiplier = 1e-6;  // noise far below every tolerance here
+  options.adaptive_clipping = true;
+  options.target_quantile = 0.5;
+  options.clip_learning_rate = 0.2;
+  options.clip_count_stddev = 1e-5;  // count noise far below every tolerance too
+  return options;
+}
+
+TEST(ClientLevelPrivacyTest, ClipScalesLongUpdatesAndReportsWhetherItDid) {
+  PrivacyOptions options;
+  options.clip_norm = 1.0;
+  ClientLevelPrivacy privacy(options, 0, 1.0);
+  std::vector<float> short_update = {0.6f, 0.0f};
+  EXPECT_TRUE(privacy.Clip(short_update));
+  EXPECT_FLOAT_EQ(short_update[0], 0.6f);
+  std::vector<float> long_update = {3.0f, 4.0f};
+  EXPECT_FALSE(privacy.Clip(long_update));
+  EXPECT_FLOAT_EQ(long_update[0], 0.6f);
+  EXPECT_FLOAT_EQ(long_update[1], 0.8f);
+}
+
+TEST(ClientLevelPrivacyTest, ClientsSplitTheNoiseOverTheClientsTheRoundNeeds) {
+  PrivacyOptions options = Adaptive();
+  options.noise_multiplier = 1.0;
+  options.clip_count_stddev = 2.0;
+  ClientLevelPrivacy privacy(options, 0, 1.0);
+  const ClientNoise noise = privacy.ForClients(4);
+  // σ_Δ = (1 - 1/16)^-1/2; each of 4 clients adds σ_Δ·C / 2 and σ_b / 2.
+  EXPECT_DOUBLE_EQ(noise.noise_stddev, 1 / std::sqrt(1 - 1.0 / 16) / 2);
+  EXPECT_DOUBLE_EQ(noise.indicator_noise_stddev, 1.0);
+  EXPECT_EQ(noise.clip_norm, 1.0);
+}
+
+TEST(ClientLevelPrivacyTest, MeanUsesTheSelectedCountAndTheNormFollowsTheQuantile) {
+  ClientLevelPrivacy privacy(Adaptive(), 0, 1.0);
+  // 4 selected, 1 update within the norm: b = 1/4, so C becomes exp(-0.2 (0.25 - 0.5)).
+  std::vector<float> sum = {4.0f, -8.0f};
+  ASSERT_TRUE(privacy.FinishRound(sum, 4, 4, 1.0, false).ok());
+  EXPECT_NEAR(sum[0], 1.0, 1e-4);
+  EXPECT_NEAR(sum[1], -2.0, 1e-4);
+  EXPECT_NEAR(privacy.clip_norm(), std::exp(0.05), 1e-4);
+  // Then every update within: C shrinks by exp(-0.2 · 0.5).
+  ASSERT_TRUE(privacy.FinishRound(sum, 4, 4, 4.0, false).ok());
+  EXPECT_NEAR(privacy.clip_norm(), std::exp(0.05 - 0.1), 1e-4);
+  EXPECT_EQ(privacy.rounds(), 2);
+}
+
+TEST(ClientLevelPrivacyTest, AFixedNormStaysFixed) {
+  PrivacyOptions options = Adaptive();
+  options.adaptive_clipping = false;
+  ClientLevelPrivacy privacy(options, 0, 1.0);
+  std::vector<float> sum = {1.0f};
+  ASSERT_TRUE(privacy.FinishRound(sum, 2, 2, 0.0, true).ok());
+  EXPECT_EQ(privacy.clip_norm(), 1.0);
+  EXPECT_FLOAT_EQ(sum[0], 0.5f);  // clients added the noise: the server only divides
+}
+
+TEST(PrivacyOptionsTest, ValidateNamesTheField) {
+  PrivacyOptions options;
+  EXPECT_TRUE(options.Validate().ok());  // off
+  options.clip_norm = -1;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("clip_norm is -1"));
+  options.clip_norm = 1;
+  options.noise_multiplier = 0;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("noise_multiplier is 0"));
+  options.noise_multiplier = 1;
+  options.delta = 1;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("delta is 1"));
+}
+
+}  // namespace
+}  // namespace equifl::aggregation

@@ -1,0 +1,302 @@
+// Secure aggregation end to end in one process, clients and server as the
+// protocol runs them: the unmasked sum equals the plain sum of the survivors'
+// inputs exactly (mod 2^32) with no, one and n - t clients dropping after masking,
+// with clients dropping at every other step, and on SecAgg+'s sparse graph; too
+// few survivors fail the round without anything revealed; and no masked input
+// correlates with its plaintext.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "aggregation/secure/secure_aggregation_client.h"
+#include "aggregation/secure/secure_aggregation_server.h"
+
+namespace equifl::aggregation {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr size_t kWords = 5000;
+
+std::string Name(int index) { return absl::StrCat("client-", index < 10 ? "0" : "", index); }
+
+// Who leaves the round, and when.
+struct Dropouts {
+  std::set<int> before_sharing = {};    //!< Advertise keys, then vanish.
+  std::set<int> after_masking = {};     //!< Mask their input but never deliver it.
+  std::set<int> during_unmasking = {};  //!< Deliver their input, then reveal nothing.
+};
+
+struct RoundResult {
+  absl::Status status;          //!< Of the first server step that failed.
+  std::vector<uint32_t> sum;    //!< The unmasked sum, when status is OK.
+  std::vector<uint32_t> plain;  //!< The plain sum of the survivors' inputs.
+  std::vector<std::string> survivors;
+};
+
+SecureRoundOptions Options(int clients, uint32_t neighbours, uint32_t min_survivors) {
+  SecureRoundOptions options;
+  options.context = {"run-secure", 3};
+  for (int i = 0; i < clients; ++i) options.selected.push_back(Name(i));
+  options.words = kWords;
+  options.neighbours = neighbours;
+  options.threshold_fraction = 0.5;
+  options.min_survivors = min_survivors;
+  options.graph_seed = 42;
+  options.threads = 2;
+  return options;
+}
+
+RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts,
+                     uint64_t seed = 1) {
+  const int n = static_cast<int>(options.selected.size());
+  SecureAggregationServer server(options);
+  std::vector<SecureAggregationClient> clients;
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<SecureAggregationClient> client =
+        SecureAggregationClient::Create(options.context);
+    EXPECT_TRUE(client.ok());
+    clients.push_back(*std::move(client));
+    EXPECT_TRUE(server.AddKeys(Name(i), clients.back().public_keys()).ok());
+  }
+  RoundResult result;
+  EXPECT_TRUE(server.PhaseComplete());
+  if (result.status = server.CloseAdvertising(); !result.status.ok()) return result;
+  for (int i = 0; i < n; ++i) {
+    if (dropouts.before_sharing.count(i)) continue;
+    absl::StatusOr<std::vector<EncryptedShare>> shares =
+        clients[i].ShareKeys(*server.NeighbourhoodOf(Name(i)));
+    EXPECT_TRUE(shares.ok()) << shares.status();
+    EXPECT_TRUE(server.AddShares(Name(i), *std::move(shares)).ok());
+  }
+  if (result.status = server.CloseSharing(); !result.status.ok()) return result;
+  std::mt19937_64 engine(seed);
+  result.plain.assign(kWords, 0);
+  for (int i = 0; i < n; ++i) {
+    if (dropouts.before_sharing.count(i)) continue;
+    EXPECT_TRUE(clients[i].ReceiveShares(*server.SharesFor(Name(i))).ok());
+    std::vector<uint32_t> input(kWords);
+    for (uint32_t& word : input) word = static_cast<uint32_t>(engine());
+    std::vector<uint32_t> masked = input;
+    EXPECT_TRUE(clients[i].Mask(masked).ok());
+    if (dropouts.after_masking.count(i)) continue;
+    for (size_t w = 0; w < kWords; ++w) result.plain[w] += input[w];
+    EXPECT_TRUE(server.AddMaskedInput(Name(i), masked).ok());
+  }
+  if (result.status = server.CloseCollection(); !result.status.ok()) return result;
+  result.survivors = server.Survivors();
+  for (int i = 0; i < n; ++i) {
+    if (dropouts.before_sharing.count(i) || dropouts.after_masking.count(i) ||
+        dropouts.during_unmasking.count(i)) {
+      continue;
+    }
+    absl::StatusOr<std::vector<RevealedShare>> revealed =
+        clients[i].Unmask(*server.UnmaskRequestFor(Name(i)));
+    EXPECT_TRUE(revealed.ok()) << revealed.status();
+    EXPECT_TRUE(server.AddRevealedShares(Name(i), *revealed).ok());
+  }
+  absl::StatusOr<std::vector<uint32_t>> sum = server.Unmask();
+  result.status = sum.status();
+  if (sum.ok()) result.sum = *std::move(sum);
+  return result;
+}
+
+std::set<int> Range(int first, int last) {
+  std::set<int> values;
+  for (int i = first; i <= last; ++i) values.insert(i);
+  return values;
+}
+
+// Complete graph, n = 10: threshold t = 5, and the round needs 5 masked inputs.
+TEST(SecureAggregationTest, SumIsExactWithoutDropouts) {
+  const RoundResult result = RunRound(Options(10, 0, 5), {});
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_EQ(result.survivors.size(), 10u);
+  EXPECT_EQ(result.sum, result.plain);
+}
+
+TEST(SecureAggregationTest, SumIsExactWithOneClientDroppingAfterMasking) {
+  const RoundResult result = RunRound(Options(10, 0, 5), {.after_masking = {4}});
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_EQ(result.survivors.size(), 9u);
+  EXPECT_EQ(result.sum, result.plain);
+}
+
+TEST(SecureAggregationTest, SumIsExactWithNMinusTClientsDroppingAfterMasking) {
+  const RoundResult result = RunRound(Options(10, 0, 5), {.after_masking = Range(5, 9)});
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_EQ(result.survivors.size(), 5u);
+  EXPECT_EQ(result.sum, result.plain);
+}
+
+TEST(SecureAggregationTest, SumIsExactWithDropoutsAtEveryStep) {
+  const RoundResult result =
+      RunRound(Options(12, 0, 6),
+               {.before_sharing = {0}, .after_masking = {3, 7}, .during_unmasking = {10, 11}});
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_EQ(result.survivors.size(), 9u);
+  EXPECT_EQ(result.sum, result.plain);
+}
+
+TEST(SecureAggregationTest, SparseSecAggPlusGraphRecoversDropouts) {
+  // 60 clients, 8 neighbours each: neighbourhoods of 9, threshold 5.
+  const RoundResult result = RunRound(
+      Options(60, 8, 30),
+      {.before_sharing = {5, 40}, .after_masking = {1, 17, 33, 50}, .during_unmasking = {9, 26}});
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_EQ(result.survivors.size(), 54u);
+  EXPECT_EQ(result.sum, result.plain);
+}
+
+TEST(SecureAggregationTest, FewerThanTSurvivorsFailWithoutRevealingAnything) {
+  const RoundResult result = RunRound(Options(10, 0, 5), {.after_masking = Range(4, 9)});
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status.message(), HasSubstr("only 4 masked inputs arrived"));
+  EXPECT_TRUE(result.sum.empty());
+}
+
+TEST(SecureAggregationTest, TooFewRevealedSharesFailTheRound) {
+  // Five survivors (= t) of whom one reveals nothing: each survivor's self-mask
+  // seed has only 4 of the 5 shares it needs.
+  const RoundResult result =
+      RunRound(Options(10, 0, 5), {.after_masking = Range(5, 9), .during_unmasking = {0}});
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status.message(), HasSubstr("only 4 of the 5 shares"));
+  EXPECT_TRUE(result.sum.empty());
+}
+
+// The client side of the safety rules, with requests a server could send.
+class SecureAggregationClientRulesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_ = Options(4, 0, 3);
+    server_ = std::make_unique<SecureAggregationServer>(options_);
+    for (int i = 0; i < 4; ++i) {
+      clients_.push_back(*SecureAggregationClient::Create(options_.context));
+      ASSERT_TRUE(server_->AddKeys(Name(i), clients_.back().public_keys()).ok());
+    }
+    ASSERT_TRUE(server_->CloseAdvertising().ok());
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(
+          server_->AddShares(Name(i), *clients_[i].ShareKeys(*server_->NeighbourhoodOf(Name(i))))
+              .ok());
+    }
+    ASSERT_TRUE(server_->CloseSharing().ok());
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(clients_[i].ReceiveShares(*server_->SharesFor(Name(i))).ok());
+    }
+  }
+
+  SecureRoundOptions options_;
+  std::unique_ptr<SecureAggregationServer> server_;
+  std::vector<SecureAggregationClient> clients_;
+};
+
+TEST_F(SecureAggregationClientRulesTest, RevealsNothingForTooFewSurvivors) {
+  const absl::StatusOr<std::vector<RevealedShare>> revealed =
+      clients_[0].Unmask({.survivors = {0, 1}, .dropped = {2, 3}, .total_survivors = 2});
+  EXPECT_EQ(revealed.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(revealed.status().message(), HasSubstr("no share is revealed"));
+}
+
+TEST_F(SecureAggregationClientRulesTest, NeverRevealsBothSecretsOfOneClient) {
+  const absl::StatusOr<std::vector<RevealedShare>> revealed =
+      clients_[0].Unmask({.survivors = {0, 1, 2}, .dropped = {2}, .total_survivors = 3});
+  EXPECT_THAT(revealed.status().message(), HasSubstr("both survivor and dropped"));
+  ASSERT_TRUE(
+      clients_[1].Unmask({.survivors = {0, 1, 2}, .dropped = {3}, .total_survivors = 3}).ok());
+  // A second request (e.g. now calling 2 dropped) is refused.
+  EXPECT_FALSE(
+      clients_[1].Unmask({.survivors = {0, 1}, .dropped = {2, 3}, .total_survivors = 3}).ok());
+}
+
+TEST_F(SecureAggregationClientRulesTest, MasksWithItselfAndEveryNeighbourThatShared) {
+  EXPECT_EQ(clients_[0].Masks()->size(), 4u);  // own + 3 pairwise
+}
+
+TEST_F(SecureAggregationClientRulesTest, ServerRefusesOutOfProtocolMessages) {
+  std::vector<uint32_t> words(kWords, 1);
+  EXPECT_FALSE(server_->AddMaskedInput("mallory", words).ok());
+  EXPECT_FALSE(server_->AddMaskedInput(Name(0), std::vector<uint32_t>(3)).ok());
+  ASSERT_TRUE(server_->AddMaskedInput(Name(0), words).ok());
+  EXPECT_EQ(server_->AddMaskedInput(Name(0), words).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(server_->AddKeys(Name(1), clients_[1].public_keys()).ok());  // too late
+}
+
+TEST(SecureAggregationServerTest, RefusesSharesThatSkipANeighbour) {
+  SecureRoundOptions options = Options(3, 0, 2);
+  SecureAggregationServer server(options);
+  std::vector<SecureAggregationClient> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(*SecureAggregationClient::Create(options.context));
+    ASSERT_TRUE(server.AddKeys(Name(i), clients.back().public_keys()).ok());
+  }
+  EXPECT_FALSE(server.AddKeys("mallory", clients[0].public_keys()).ok());  // not selected
+  ASSERT_TRUE(server.CloseAdvertising().ok());
+  std::vector<EncryptedShare> shares = *clients[0].ShareKeys(*server.NeighbourhoodOf(Name(0)));
+  shares.pop_back();
+  EXPECT_THAT(server.AddShares(Name(0), shares).message(), HasSubstr("exactly one share"));
+}
+
+TEST(SecureAggregationTest, AMaskedInputDoesNotCorrelateWithItsPlaintext) {
+  // A structured plaintext (a ramp of small signed values, like a quantised
+  // update) and its masked vector: Pearson's r between them is within 5 standard
+  // errors (5 / sqrt(n)) of 0, and the masked words' bytes pass a chi-square test
+  // of uniformity (255 degrees of freedom: the 1e-6 critical value is 367).
+  const SecureRoundOptions options = Options(3, 0, 2);
+  SecureAggregationServer server(options);
+  std::vector<SecureAggregationClient> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(*SecureAggregationClient::Create(options.context));
+    ASSERT_TRUE(server.AddKeys(Name(i), clients.back().public_keys()).ok());
+  }
+  ASSERT_TRUE(server.CloseAdvertising().ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        server.AddShares(Name(i), *clients[i].ShareKeys(*server.NeighbourhoodOf(Name(i)))).ok());
+  }
+  ASSERT_TRUE(server.CloseSharing().ok());
+  ASSERT_TRUE(clients[0].ReceiveShares(*server.SharesFor(Name(0))).ok());
+  constexpr size_t kCount = 200000;
+  std::vector<uint32_t> plain(kCount);
+  for (size_t i = 0; i < kCount; ++i) {
+    plain[i] = static_cast<uint32_t>(static_cast<int32_t>(i % 2001) - 1000);
+  }
+  std::vector<uint32_t> masked = plain;
+  ASSERT_TRUE(clients[0].Mask(masked).ok());
+  double sum_x = 0, sum_y = 0, sum_xx = 0, sum_yy = 0, sum_xy = 0;
+  std::vector<double> bytes(256, 0);
+  for (size_t i = 0; i < kCount; ++i) {
+    const double x = static_cast<int32_t>(plain[i]);
+    const double y = masked[i];
+    sum_x += x;
+    sum_y += y;
+    sum_xx += x * x;
+    sum_yy += y * y;
+    sum_xy += x * y;
+    for (int byte = 0; byte < 4; ++byte) ++bytes[(masked[i] >> (8 * byte)) & 0xff];
+  }
+  const double n = kCount;
+  const double r = (n * sum_xy - sum_x * sum_y) /
+                   std::sqrt((n * sum_xx - sum_x * sum_x) * (n * sum_yy - sum_y * sum_y));
+  EXPECT_LT(std::abs(r), 5 / std::sqrt(n));
+  double chi_square = 0;
+  const double expected = 4 * n / 256;
+  for (double count : bytes) chi_square += (count - expected) * (count - expected) / expected;
+  EXPECT_LT(chi_square, 367);
+  // Sanity check of the test itself: the plaintext is far from uniform.
+  std::vector<double> plain_bytes(256, 0);
+  for (uint32_t word : plain) {
+    for (int byte = 0; byte < 4; ++byte) ++plain_bytes[(word >> (8 * byte)) & 0xff];
+  }
+  double plain_chi = 0;
+  for (double count : plain_bytes) plain_chi += (count - expected) * (count - expected) / expected;
+  EXPECT_GT(plain_chi, 367);
+}
+
+}  // namespace
+}  // namespace equifl::aggregation

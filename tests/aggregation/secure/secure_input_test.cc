@@ -1,0 +1,119 @@
+// A client's input as words and the server's reading of their sum: the weighted
+// update, weights and statistics come back within the fixed point's bounds
+// (checked against float64 sums), clamping is counted, unknown cells are refused.
+#include "aggregation/secure/secure_input.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace equifl::aggregation {
+namespace {
+
+SecureInputLayout TestLayout(uint64_t update_size, uint32_t clients) {
+  SecureInputLayout layout;
+  layout.update_size = update_size;
+  layout.statistics = {{"en", "ja"}, {"fusion", "text"}, {"female", "male"}, 3};
+  layout.max_clients = clients;
+  layout.update_bound = 0.5;
+  layout.weight_bound = 100;
+  return layout;
+}
+
+TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
+  constexpr uint32_t kClients = 7;
+  constexpr size_t kValues = 1000;
+  const SecureInputLayout layout = TestLayout(kValues, kClients);
+  std::mt19937_64 engine(3);
+  std::uniform_real_distribution<float> uniform(-0.4f, 0.4f);
+  std::vector<uint32_t> sum(layout.Words(), 0);
+  std::vector<double> weighted(kValues, 0);  // float64 references
+  double weight = 0;
+  double loss = 0;
+  uint64_t samples = 0;
+  for (uint32_t client = 0; client < kClients; ++client) {
+    std::vector<float> update(kValues);
+    for (float& value : update) value = uniform(engine);
+    SecureInput input;
+    input.update = update;
+    input.weight = 10.0 + client * 12;  // below weight_bound
+    input.train_samples = 10 + client;
+    const double loss_sum = 1.25 * (client + 1);
+    input.train.push_back({"ja", "fusion", "male", loss_sum, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}});
+    input.validation.push_back({"en", "text", "female", 0.5, 1, {0, 1, 0, 0, 0, 0, 0, 0, 0}});
+    std::vector<uint32_t> words;
+    absl::StatusOr<bool> clamped = EncodeSecureInput(layout, input, words);
+    ASSERT_TRUE(clamped.ok()) << clamped.status();
+    EXPECT_FALSE(*clamped);
+    for (size_t i = 0; i < words.size(); ++i) sum[i] += words[i];
+    const double share = input.weight / layout.weight_bound;
+    for (size_t i = 0; i < kValues; ++i) weighted[i] += share * update[i];
+    weight += share;
+    loss += loss_sum;
+    samples += input.train_samples;
+  }
+  absl::StatusOr<SecureSum> decoded = DecodeSecureSum(layout, sum);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const SignedFixedPoint update_point = *SignedFixedPoint::Create(0.5, kClients);
+  for (size_t i = 0; i < kValues; ++i) {
+    // The fixed point's error, plus float32's rounding of the decoded sum.
+    EXPECT_NEAR(decoded->weighted_update[i], weighted[i],
+                kClients * update_point.max_error() + 1e-7 * std::abs(weighted[i]));
+  }
+  EXPECT_NEAR(decoded->weight, weight,
+              kClients * SignedFixedPoint::Create(1, kClients)->max_error());
+  EXPECT_EQ(decoded->train_samples, samples);
+  EXPECT_EQ(decoded->clamped_clients, 0u);
+  ASSERT_EQ(decoded->train.size(), 1u);
+  EXPECT_EQ(decoded->train[0].language, "ja");
+  EXPECT_EQ(decoded->train[0].group, "male");
+  EXPECT_EQ(decoded->train[0].count, 3u * kClients);
+  EXPECT_NEAR(decoded->train[0].loss_sum, loss, kClients * kLossSumQuantum / 2);
+  EXPECT_EQ(decoded->train[0].confusion, (std::vector<uint64_t>{7, 0, 0, 0, 7, 0, 0, 0, 7}));
+  ASSERT_EQ(decoded->validation.size(), 1u);
+  EXPECT_EQ(decoded->validation[0].view, "text");
+  EXPECT_EQ(decoded->validation[0].confusion[1], kClients);
+}
+
+TEST(SecureInputTest, ClampingIsCountedOncePerClient) {
+  const SecureInputLayout layout = TestLayout(3, 2);
+  const std::vector<float> large = {2.0f, -3.0f, 0.1f};
+  std::vector<uint32_t> sum(layout.Words(), 0);
+  for (double weight : {50.0, 500.0}) {  // the second is above weight_bound
+    SecureInput input;
+    input.update = large;
+    input.weight = weight;
+    std::vector<uint32_t> words;
+    EXPECT_TRUE(*EncodeSecureInput(layout, input, words));
+    for (size_t i = 0; i < words.size(); ++i) sum[i] += words[i];
+  }
+  const SecureSum decoded = *DecodeSecureSum(layout, sum);
+  EXPECT_EQ(decoded.clamped_clients, 2u);
+  EXPECT_NEAR(decoded.weight, 1.5, 1e-6);  // 0.5 + min(5, 1)
+  EXPECT_NEAR(decoded.weighted_update[0], 0.5 + 0.5, 1e-6);
+  EXPECT_NEAR(decoded.weighted_update[2], 0.5 * 0.1 + 0.1, 1e-6);
+}
+
+TEST(SecureInputTest, RefusesCellsOutsideTheLayoutAndBadInputs) {
+  const SecureInputLayout layout = TestLayout(2, 2);
+  const std::vector<float> update = {0, 0};
+  SecureInput input;
+  input.update = update;
+  input.train.push_back({"de", "fusion", "male", 1, 1, {}});
+  std::vector<uint32_t> words;
+  const absl::StatusOr<bool> unknown = EncodeSecureInput(layout, input, words);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("language 'de'"), std::string::npos);
+  input.train = {{"en", "fusion", "male", 1, 1, {1, 2}}};
+  EXPECT_FALSE(EncodeSecureInput(layout, input, words).ok());
+  input.train.clear();
+  input.weight = 0;
+  EXPECT_FALSE(EncodeSecureInput(layout, input, words).ok());
+  SecureInputLayout too_many = layout;
+  too_many.max_clients = 70000;
+  EXPECT_FALSE(too_many.Validate().ok());
+}
+
+}  // namespace
+}  // namespace equifl::aggregation

@@ -1,0 +1,307 @@
+// Model options, encoders, fusion and the multimodal model: shapes, masking of
+// padding frames and absent modalities, modality views, and no NaN when nothing
+// is present.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "client/model/fusion.h"
+#include "client/model/modality_encoder.h"
+#include "client/model/model_options.h"
+#include "client/model/multimodal_model.h"
+#include "tests/client/synthetic_data.h"
+
+namespace equifl::client {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeSyntheticDataset;
+using testing::SmallModelOptions;
+
+MultimodalModel MakeModel(const ModelOptions& options, uint64_t seed = 3) {
+  torch::manual_seed(seed);
+  absl::StatusOr<MultimodalModel> model = CreateMultimodalModel(options);
+  EXPECT_TRUE(model.ok()) << model.status();
+  (*model)->eval();
+  return *std::move(model);
+}
+
+TEST(ModelOptionsTest, SmallOptionsAreValid) {
+  EXPECT_TRUE(SmallModelOptions().Validate().ok()) << SmallModelOptions().Validate();
+}
+
+TEST(ModelOptionsTest, ValidateNamesTheBadField) {
+  const auto message_for = [](auto mutate) {
+    ModelOptions options = SmallModelOptions();
+    mutate(options);
+    return std::string(options.Validate().message());
+  };
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.modalities.clear(); }), HasSubstr("modalities"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.modalities[1].name = "video"; }),
+              HasSubstr("'video' appears twice"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.modalities[0].name = "a.b"; }),
+              HasSubstr("without '.'"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.modalities[1].input_dim = 0; }),
+              HasSubstr("modality 'text' input_dim is 0"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.hidden_size = 0; }), HasSubstr("hidden_size"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.encoder_depth = 0; }),
+              HasSubstr("encoder_depth"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.conv_kernel_size = 4; }),
+              HasSubstr("conv_kernel_size"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.attention_heads = 3; }),
+              HasSubstr("a divisor of hidden_size"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.dropout = 1.0; }), HasSubstr("dropout"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.num_classes = 1; }), HasSubstr("num_classes"));
+  EXPECT_THAT(message_for([](ModelOptions& o) {
+                o.adversary = true;
+                o.num_groups = 1;
+              }),
+              HasSubstr("num_groups"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.adversary_lambda = -1; }),
+              HasSubstr("adversary_lambda"));
+  EXPECT_THAT(message_for([](ModelOptions& o) { o.encoder = static_cast<EncoderKind>(9); }),
+              HasSubstr("allowed: conv, transformer"));
+}
+
+TEST(ModelOptionsTest, KindsParseAndPrint) {
+  EXPECT_EQ(*ParseFusionKind("concat"), FusionKind::kConcat);
+  EXPECT_EQ(FusionKindName(FusionKind::kCrossAttention), "cross_attention");
+  EXPECT_EQ(*ParseEncoderKind("transformer"), EncoderKind::kTransformer);
+  EXPECT_EQ(*ParseModalityKind("vector"), ModalityKind::kVector);
+  EXPECT_THAT(std::string(ParseEncoderKind("lstm").status().message()),
+              HasSubstr("'lstm'; allowed values: conv, transformer"));
+}
+
+TEST(ModelTest, CreateRefusesInvalidOptions) {
+  ModelOptions options = SmallModelOptions();
+  options.hidden_size = -4;
+  EXPECT_EQ(CreateMultimodalModel(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Padding frames (at or beyond a sample's length) must not change an encoder's output.
+class SequenceEncoderMaskingTest : public ::testing::TestWithParam<EncoderKind> {};
+
+TEST_P(SequenceEncoderMaskingTest, PaddingFramesDoNotChangeTheOutput) {
+  ModelOptions options = SmallModelOptions(GetParam());
+  torch::manual_seed(5);
+  std::shared_ptr<ModalityEncoderImpl> encoder =
+      MakeModalityEncoder(options.modalities[0], options);
+  encoder->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor values = torch::randn({4, 7, testing::kVideoDim});
+  const at::Tensor lengths = torch::tensor({7, 3, 1, 0}, torch::kLong);
+  const at::Tensor padding = FrameMask(lengths, 7).logical_not().unsqueeze(-1);
+  const at::Tensor changed = torch::where(padding, 1000 * torch::randn_like(values), values);
+  const at::Tensor nan_padded = values.masked_fill(padding, std::nan(""));
+
+  const at::Tensor reference = encoder->forward(values, lengths);
+  ASSERT_EQ(reference.sizes(), (std::vector<int64_t>{4, options.hidden_size}));
+  EXPECT_TRUE(torch::equal(encoder->forward(changed, lengths), reference));
+  EXPECT_TRUE(torch::equal(encoder->forward(nan_padded, lengths), reference));
+  EXPECT_TRUE(reference.isfinite().all().item<bool>());
+
+  // A valid frame does change it (the test above can fail).
+  at::Tensor valid_changed = values.clone();
+  valid_changed[1][2].add_(1.0);
+  EXPECT_FALSE(torch::allclose(encoder->forward(valid_changed, lengths)[1], reference[1]));
+}
+
+TEST_P(SequenceEncoderMaskingTest, MorePaddingDoesNotChangeTheOutput) {
+  ModelOptions options = SmallModelOptions(GetParam());
+  torch::manual_seed(6);
+  std::shared_ptr<ModalityEncoderImpl> encoder =
+      MakeModalityEncoder(options.modalities[0], options);
+  encoder->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor values = torch::randn({3, 5, testing::kVideoDim});
+  const at::Tensor lengths = torch::tensor({5, 2, 4}, torch::kLong);
+  const at::Tensor longer = torch::cat({values, torch::randn({3, 9, testing::kVideoDim})}, 1);
+  EXPECT_TRUE(torch::allclose(encoder->forward(longer, lengths), encoder->forward(values, lengths),
+                              1e-5, 1e-6));
+}
+
+INSTANTIATE_TEST_SUITE_P(Encoders, SequenceEncoderMaskingTest,
+                         ::testing::Values(EncoderKind::kConv, EncoderKind::kTransformer),
+                         [](const auto& info) { return std::string(EncoderKindName(info.param)); });
+
+TEST(ModalityEncoderTest, MaskedMeanPoolAveragesValidFramesOnly) {
+  const at::Tensor frames = torch::arange(12, torch::kFloat).reshape({2, 3, 2});
+  const at::Tensor mask = FrameMask(torch::tensor({2, 0}, torch::kLong), 3);
+  const at::Tensor pooled = MaskedMeanPool(frames, mask);
+  EXPECT_TRUE(torch::equal(pooled, torch::tensor({{1.0f, 2.0f}, {0.0f, 0.0f}})));
+}
+
+TEST(ModalityEncoderTest, VectorEncoderMapsToHiddenSize) {
+  const ModelOptions options = SmallModelOptions();
+  std::shared_ptr<ModalityEncoderImpl> encoder =
+      MakeModalityEncoder(options.modalities[1], options);
+  EXPECT_EQ(encoder->forward(torch::randn({3, testing::kTextDim}), {}).sizes(),
+            (std::vector<int64_t>{3, options.hidden_size}));
+}
+
+using Architecture = std::tuple<EncoderKind, FusionKind>;
+
+class MultimodalModelTest : public ::testing::TestWithParam<Architecture> {
+ protected:
+  ModelOptions Options() const {
+    return SmallModelOptions(std::get<0>(GetParam()), std::get<1>(GetParam()));
+  }
+};
+
+TEST_P(MultimodalModelTest, OutputShapes) {
+  ModelOptions options = Options();
+  options.adversary = true;
+  MultimodalModel model = MakeModel(options);
+  const Dataset batch = MakeSyntheticDataset({.samples = 5});
+  const ModelOutput output = model->forward(batch);
+  EXPECT_EQ(output.logits.sizes(), (std::vector<int64_t>{5, 3}));
+  EXPECT_EQ(output.group_logits.sizes(), (std::vector<int64_t>{5, 2}));
+  EXPECT_EQ(output.fused.sizes(), (std::vector<int64_t>{5, 16}));
+  EXPECT_FALSE(MakeModel(Options())->forward(batch).group_logits.defined());
+}
+
+TEST_P(MultimodalModelTest, PaddingAndAbsentModalitiesDoNotChangeTheOutput) {
+  MultimodalModel model = MakeModel(Options());
+  torch::NoGradGuard no_grad;
+  Dataset batch = MakeSyntheticDataset({.samples = 12, .present_rate = 0.6});
+  const at::Tensor reference = model->forward(batch).logits;
+
+  Dataset changed = batch;
+  // Garbage (even NaN) in every padding frame and in every absent modality.
+  const at::Tensor lengths = batch.modalities[0].lengths;
+  const at::Tensor padding = FrameMask(lengths, batch.modalities[0].values.size(1))
+                                 .logical_not()
+                                 .logical_or(batch.present.select(1, 0).logical_not().unsqueeze(1))
+                                 .unsqueeze(-1);
+  changed.modalities[0].values = batch.modalities[0].values.masked_fill(padding, std::nan(""));
+  changed.modalities[1].values = batch.modalities[1].values.masked_fill(
+      batch.present.select(1, 1).logical_not().unsqueeze(1), -1e30);
+  // Lengths of absent sequences do not matter either.
+  changed.modalities[0].lengths = lengths.masked_fill(batch.present.select(1, 0).logical_not(), 1);
+  ASSERT_GT(batch.present.logical_not().sum().item<int64_t>(), 0) << "no absent modality drawn";
+  EXPECT_TRUE(torch::equal(model->forward(changed).logits, reference));
+
+  // Present features do change it.
+  Dataset present_changed = batch;
+  present_changed.modalities[1].values = batch.modalities[1].values + 1.0;
+  EXPECT_FALSE(torch::allclose(model->forward(present_changed).logits, reference));
+}
+
+TEST_P(MultimodalModelTest, NothingPresentGivesFiniteOutputAndGradients) {
+  ModelOptions options = Options();
+  options.adversary = true;
+  MultimodalModel model = MakeModel(options);
+  model->train();
+  Dataset batch = MakeSyntheticDataset({.samples = 6});
+  batch.present = torch::zeros({6, 2}, torch::kBool);
+  batch.present[0][1].fill_(true);  // One sample sees the text, the rest nothing.
+  batch.modalities[0].lengths = torch::zeros({6}, torch::kLong);
+  const ModelOutput output = model->forward(batch);
+  ASSERT_TRUE(output.logits.isfinite().all().item<bool>()) << output.logits;
+  ASSERT_TRUE(output.group_logits.isfinite().all().item<bool>());
+  (output.logits.sum() + output.group_logits.sum()).backward();
+  for (const auto& parameter : model->named_parameters()) {
+    if (!parameter.value().grad().defined()) continue;
+    EXPECT_TRUE(parameter.value().grad().isfinite().all().item<bool>()) << parameter.key();
+  }
+  // Samples 1..5 saw nothing and get one and the same "nothing known" output.
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor logits = model->forward(batch).logits;
+  EXPECT_TRUE(torch::allclose(logits[1], logits[5]));
+}
+
+TEST_P(MultimodalModelTest, ModalityViewMasksTheOtherModalities) {
+  MultimodalModel model = MakeModel(Options());
+  torch::NoGradGuard no_grad;
+  const Dataset batch = MakeSyntheticDataset({.samples = 10});
+  Dataset text_only = batch;
+  text_only.present = batch.present.clone();
+  text_only.present.select(1, 0).fill_(false);
+  EXPECT_TRUE(torch::equal(model->forward(batch, ModalityView::Only("text")).logits,
+                           model->forward(text_only).logits));
+  EXPECT_TRUE(torch::equal(model->forward(batch, ModalityView{{"video", "text"}}).logits,
+                           model->forward(batch).logits));
+  EXPECT_THAT(std::string(model->ViewMask(ModalityView::Only("audio")).status().message()),
+              HasSubstr("'audio'"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Architectures, MultimodalModelTest,
+    ::testing::Combine(::testing::Values(EncoderKind::kConv, EncoderKind::kTransformer),
+                       ::testing::Values(FusionKind::kCrossAttention, FusionKind::kConcat)),
+    [](const auto& info) {
+      return absl::StrCat(EncoderKindName(std::get<0>(info.param)), "_",
+                          FusionKindName(std::get<1>(info.param)));
+    });
+
+TEST(MultimodalModelTest, CheckBatchNamesTheModality) {
+  MultimodalModel model = MakeModel(SmallModelOptions());
+  Dataset batch = MakeSyntheticDataset({.samples = 4});
+  batch.modalities[1].name = "audio";
+  EXPECT_THAT(std::string(model->CheckBatch(batch).message()), HasSubstr("no modality 'text'"));
+  batch.modalities[1].name = "text";
+  batch.modalities[1].values = torch::zeros({4, 9});
+  EXPECT_THAT(std::string(model->CheckBatch(batch).message()), HasSubstr("modality 'text'"));
+  EXPECT_THROW(model->forward(batch), c10::Error);
+}
+
+TEST(MultimodalModelTest, ModalityViewNames) {
+  EXPECT_EQ(ModalityView::All().Name(), "all");
+  EXPECT_EQ((ModalityView{{"video", "text"}}).Name(), "video+text");
+}
+
+// The linear architecture is multinomial logistic regression over the concatenated
+// features: checked against the same sum computed by hand in float64, with the
+// mean over valid frames, absent modalities and a modality view as zeros.
+TEST(MultimodalModelTest, LinearArchitectureIsLogisticRegressionOverTheFeatures) {
+  ModelOptions options = SmallModelOptions();
+  options.architecture = ::equifl::client::Architecture::kLinear;
+  MultimodalModel model = MakeModel(options);
+  const Dataset batch = MakeSyntheticDataset({.samples = 12});
+  ASSERT_EQ(model->named_parameters().size(), 2u);  // one weight, one bias
+  const at::Tensor weight = model->named_parameters()["task_head.1.weight"].to(at::kDouble);
+  const at::Tensor bias = model->named_parameters()["task_head.1.bias"].to(at::kDouble);
+  ASSERT_EQ(weight.sizes(), (std::vector<int64_t>{3, testing::kVideoDim + testing::kTextDim}));
+
+  for (const ModalityView& view : {ModalityView::All(), ModalityView::Only("text")}) {
+    const at::Tensor logits = model->forward(batch, view).logits.to(at::kDouble);
+    for (int64_t n = 0; n < 12; ++n) {
+      std::vector<double> features;
+      const at::Tensor video = batch.modalities[0].values[n].to(at::kDouble);
+      const int64_t length = batch.modalities[0].lengths[n].item<int64_t>();
+      const bool video_seen = batch.present[n][0].item<bool>() && view.modalities.empty();
+      for (int64_t d = 0; d < testing::kVideoDim; ++d) {
+        double sum = 0;
+        for (int64_t t = 0; t < length; ++t) sum += video[t][d].item<double>();
+        features.push_back(video_seen && length > 0 ? sum / length : 0.0);
+      }
+      const bool text_seen = batch.present[n][1].item<bool>();
+      for (int64_t d = 0; d < testing::kTextDim; ++d) {
+        features.push_back(text_seen ? batch.modalities[1].values[n][d].item<double>() : 0.0);
+      }
+      for (int64_t c = 0; c < 3; ++c) {
+        double expected = bias[c].item<double>();
+        for (size_t i = 0; i < features.size(); ++i) {
+          expected += weight[c][static_cast<int64_t>(i)].item<double>() * features[i];
+        }
+        EXPECT_NEAR(logits[n][c].item<double>(), expected, 1e-4) << "sample " << n;
+      }
+    }
+  }
+}
+
+TEST(ModelOptionsTest, LinearArchitectureRefusesTheAdversary) {
+  ModelOptions options = SmallModelOptions();
+  options.architecture = ::equifl::client::Architecture::kLinear;
+  options.adversary = true;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("adversary head needs model architecture"));
+  EXPECT_EQ(ArchitectureName(::equifl::client::Architecture::kLinear), "linear");
+  EXPECT_THAT(ParseArchitecture("mlp").status().message(), HasSubstr("multimodal, linear"));
+}
+
+}  // namespace
+}  // namespace equifl::client
