@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
-#include "client/fairness_weights.h"
+#include "client/group_statistics.h"
 #include "client/local_trainer.h"
 #include "client/model/model_state.h"
 #include "client/shard_dataset.h"
@@ -73,14 +73,14 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
 
   std::vector<std::string> views = command.views;
   if (views.empty()) {
-    views.push_back("fusion");
+    views.push_back(fairness::kFusionView);
     for (const client::ShardModality& modality : shard.manifest().modalities) {
       views.push_back(modality.name);
     }
   }
   fairness::StatisticsTable table;
   for (const std::string& view : views) {
-    bool known = view == "fusion";
+    bool known = view == fairness::kFusionView;
     for (const client::ShardModality& modality : shard.manifest().modalities) {
       known = known || modality.name == view;
     }
@@ -89,19 +89,13 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
                                                      "', which the shard does not have; "
                                                      "use fusion or a modality of the shard"));
     }
-    const client::ModalityView modality_view =
-        view == "fusion" ? client::ModalityView::All() : client::ModalityView::Only(view);
+    const client::ModalityView modality_view = view == fairness::kFusionView
+                                                   ? client::ModalityView::All()
+                                                   : client::ModalityView::Only(view);
     EQUIFL_ASSIGN_OR_RETURN(client::EvaluationResult result,
                             client::Evaluate(model, dataset, modality_view));
-    for (const client::GroupCellStatistics& group : result.groups) {
-      fairness::GroupStatistics& statistics =
-          table[fairness::Cell{client::NameOf(shard.manifest().languages, group.language), view,
-                               ""}][client::NameOf(shard.manifest().groups, group.group)];
-      statistics.loss_sum = group.loss_sum;
-      statistics.count = static_cast<uint64_t>(group.count);
-      statistics.num_classes = static_cast<uint32_t>(model->options().num_classes);
-      statistics.confusion.assign(group.confusion.begin(), group.confusion.end());
-    }
+    table.merge(client::NamedStatistics(result.groups, shard.manifest().languages,
+                                        shard.manifest().groups, view));
   }
   return fairness::BuildFairnessReport(table);
 }

@@ -28,6 +28,11 @@ inline uint64_t MixSeed(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+//! The seed of round `round` of a run seeded with `seed`: distinct for every round
+//! and the same in every run with that seed (local training's seed, the selection
+//! of clients, secure aggregation's neighbour graph).
+inline uint64_t RoundSeed(uint64_t seed, uint64_t round) { return seed * 1000003 + round; }
+
 //! An engine for stream `stream` of `seed`; distinct streams are independent.
 inline Engine MakeEngine(uint64_t seed, uint64_t stream) {
   return Engine(MixSeed(MixSeed(seed) ^ MixSeed(stream + 0x632be59bd9b4e019ULL)));

@@ -209,7 +209,7 @@ class Recorder final : public equifl::server::RoundObserver {
                              const equifl::aggregation::ServerOptimizer& optimizer) override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (summary.final_evaluation) {
-      test_ = summary.validation.ToTable();
+      test_ = summary.validation.table();
       test_contributors_ = summary.contributors.size();
     } else {
       last_fairness_ = summary.fairness;
@@ -431,10 +431,10 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
                                             clients.size()));
   }
   const equifl::fairness::StatisticsTable fusion =
-      ViewOnly(equifl::fairness::WithoutClients(*test), "fusion");
+      ViewOnly(equifl::fairness::WithoutClients(*test), equifl::fairness::kFusionView);
   if (fusion.empty()) return absl::InternalError("the test statistics have no fusion cells");
   EQUIFL_ASSIGN_OR_RETURN(equifl::fairness::FairnessReport report,
-                          equifl::fairness::BuildFairnessReport(fusion, "fusion"));
+                          equifl::fairness::BuildFairnessReport(fusion));
 
   RunResult result;
   result.seconds =

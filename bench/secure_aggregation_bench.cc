@@ -53,6 +53,7 @@ namespace {
 namespace aggregation = equifl::aggregation;
 namespace protocol = equifl::protocol;
 namespace v1 = equifl::v1;
+namespace fairness = equifl::fairness;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -215,7 +216,7 @@ SecureResult SecureRound(uint32_t clients, Updates& updates, const Options& opti
   const aggregation::SecureRoundContext context{"bench", 1};
   aggregation::SecureInputLayout layout;
   layout.update_size = parameters;
-  layout.statistics = {{"en"}, {"fusion"}, {"female", "male"}, 5};
+  layout.statistics = {{"en"}, {fairness::kFusionView}, {"female", "male"}, 5};
   layout.max_clients = clients;
   layout.update_bound = 0.1;
   layout.weight_bound = 200;
@@ -271,8 +272,8 @@ SecureResult SecureRound(uint32_t clients, Updates& updates, const Options& opti
     input.update = update;
     input.weight = Updates::Weight(k);
     input.train_samples = static_cast<uint64_t>(input.weight);
-    input.train.push_back({"en", "fusion", k % 2 ? "male" : "female", input.weight * 1.5,
-                           input.train_samples, std::vector<uint64_t>(25, 1)});
+    input.train[{"en", fairness::kFusionView, ""}][k % 2 ? "male" : "female"] = {
+        input.weight * 1.5, input.train_samples, 5, std::vector<uint64_t>(25, 1)};
     Check(client_time[k]([&] {
             return aggregation::EncodeSecureInput(layout, input, words);
           }).status(),

@@ -2,26 +2,9 @@
 
 #include <torch/torch.h>
 
+#include "client/group_statistics.h"
+
 namespace equifl::client {
-
-fairness::FairnessDirective DirectiveFromProto(const v1::FairnessDirective& directive) {
-  fairness::FairnessDirective result;
-  result.lambda = directive.lambda();
-  result.epsilon = directive.epsilon();
-  result.aggregation_beta = directive.aggregation_beta();
-  result.up_weight_only = directive.up_weight_only();
-  for (const v1::CellGroupWeight& entry : directive.weights()) {
-    result.weights.push_back(
-        {fairness::Cell{entry.cell().language(), entry.cell().modality(), entry.cell().client_id()},
-         entry.group(), entry.weight()});
-  }
-  return result;
-}
-
-std::string NameOf(const std::vector<std::string>& names, int64_t index) {
-  return index >= 0 && index < static_cast<int64_t>(names.size()) ? names[index]
-                                                                  : std::to_string(index);
-}
 
 at::Tensor DirectiveSampleWeights(const fairness::FairnessDirective& directive,
                                   const Dataset& dataset, const std::vector<std::string>& languages,

@@ -13,13 +13,9 @@
 #include <vector>
 
 #include "client/model/dataset.h"
-#include "equifl/v1/aggregator.pb.h"
 #include "fairness/minmax_gap.h"
 
 namespace equifl::client {
-
-//! The directive's weights as the fairness library's type.
-fairness::FairnessDirective DirectiveFromProto(const v1::FairnessDirective& directive);
 
 //! weight(cell(i), group(i)) of every sample of `dataset` in modality view `view`
 //! (without the ERM 1), float64 [N] on the CPU. Languages and groups are named by
@@ -33,9 +29,6 @@ at::Tensor DirectiveSampleWeights(const fairness::FairnessDirective& directive,
 //! the groups present in `dataset`: every group then carries the same total weight
 //! and the weights average 1. float32 [N] on the CPU.
 at::Tensor BalancedSampleWeights(const Dataset& dataset);
-
-//! The name of index `index` in `names`, or the number itself past the list.
-std::string NameOf(const std::vector<std::string>& names, int64_t index);
 
 }  // namespace equifl::client
 

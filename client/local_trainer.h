@@ -35,16 +35,16 @@ struct TrainResult {
   //! Per (language, group), from the per-sample task losses (unweighted, at the
   //! parameters of the step that processed them) and training-mode predictions;
   //! a sample counts once per time it is processed.
-  std::vector<GroupCellStatistics> groups;
+  GroupSums groups;
 };
 
 //! What Evaluate reports, sample by sample and per (language, group).
 struct EvaluationResult {
-  at::Tensor losses;                        //!< float64 [N] on the CPU, per-sample cross-entropy.
-  at::Tensor predictions;                   //!< int64 [N] on the CPU, argmax class.
-  double mean_loss = 0;                     //!< Mean of `losses` (0 for no samples).
-  double accuracy = 0;                      //!< Fraction of correct predictions (0 for no samples).
-  std::vector<GroupCellStatistics> groups;  //!< Per (language, group), sorted.
+  at::Tensor losses;       //!< float64 [N] on the CPU, per-sample cross-entropy.
+  at::Tensor predictions;  //!< int64 [N] on the CPU, argmax class.
+  double mean_loss = 0;    //!< Mean of `losses` (0 for no samples).
+  double accuracy = 0;     //!< Fraction of correct predictions (0 for no samples).
+  GroupSums groups;        //!< Per (language, group), sorted.
 };
 
 //! Extra loss terms on single-modality views: for each, a forward pass that sees

@@ -240,17 +240,4 @@ absl::StatusOr<double> ApplyClientPrivacy(const v1::ClientPrivacy& privacy,
       {privacy.clip_norm(), privacy.noise_stddev(), privacy.indicator_noise_stddev()}, update);
 }
 
-std::vector<aggregation::CellGroupSums> ToCellGroupSums(const v1::GroupStatistics& statistics) {
-  std::vector<aggregation::CellGroupSums> sums;
-  for (const v1::GroupCellStatistics& cell : statistics.cells()) {
-    sums.push_back({cell.cell().language(),
-                    cell.cell().modality(),
-                    cell.group(),
-                    cell.loss_sum(),
-                    cell.sample_count(),
-                    {cell.confusion().begin(), cell.confusion().end()}});
-  }
-  return sums;
-}
-
 }  // namespace equifl::client

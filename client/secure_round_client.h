@@ -74,9 +74,6 @@ class SecureRoundClient {
 absl::StatusOr<double> ApplyClientPrivacy(const v1::ClientPrivacy& privacy,
                                           std::vector<float>& update);
 
-//! A client's statistics as the rows of the secure vector's grid.
-std::vector<aggregation::CellGroupSums> ToCellGroupSums(const v1::GroupStatistics& statistics);
-
 }  // namespace equifl::client
 
 #endif  // EQUIFL_CLIENT_SECURE_ROUND_CLIENT_H_

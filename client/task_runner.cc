@@ -12,6 +12,7 @@
 #include "client/model/model_state.h"
 #include "client/secure_round_client.h"
 #include "fairness/baselines.h"
+#include "protocol/fairness_wire.h"
 #include "protocol/tensor_stream.h"
 
 namespace equifl::client {
@@ -37,25 +38,13 @@ absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
 
 namespace {
 
-// Appends to `statistics` the cells of `groups` in modality view `view`, named
-// after the shard's lists.
-void ToProto(const std::vector<GroupCellStatistics>& groups, int64_t num_classes,
-             const FederatedClientOptions& options, const std::string& view,
-             v1::GroupStatistics& statistics) {
-  for (const GroupCellStatistics& group : groups) {
-    v1::GroupCellStatistics* cell = statistics.add_cells();
-    cell->mutable_cell()->set_language(NameOf(options.languages, group.language));
-    cell->mutable_cell()->set_modality(view);
-    cell->set_group(NameOf(options.groups, group.group));
-    cell->set_loss_sum(group.loss_sum);
-    cell->set_sample_count(static_cast<uint64_t>(group.count));
-    cell->set_num_classes(static_cast<uint32_t>(num_classes));
-    for (int64_t count : group.confusion) cell->add_confusion(static_cast<uint64_t>(count));
-  }
-}
+using fairness::kFusionView;
 
-// The view of every modality, whose cells the training statistics fill.
-constexpr char kFusionView[] = "fusion";
+// The sums of `groups` in modality view `view`, named after the shard's lists.
+fairness::StatisticsTable Named(const GroupSums& groups, const FederatedClientOptions& options,
+                                const std::string& view) {
+  return NamedStatistics(groups, options.languages, options.groups, view);
+}
 
 // Whether `view` names one of the model's modalities (a single-modality view).
 bool IsModalityOf(const MultimodalModel& model, const std::string& view) {
@@ -64,21 +53,20 @@ bool IsModalityOf(const MultimodalModel& model, const std::string& view) {
                      [&](const auto& modality) { return modality.name == view; });
 }
 
-// Evaluates `model` on `dataset` in every view the directive names ("fusion" when
-// it names none; views of modalities the model lacks are skipped) into
+// Evaluates `model` on `dataset` in the fusion view and every other view the
+// directive names (views of modalities the model lacks are skipped) into
 // `statistics`; returns the fusion view's result.
 absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dataset& dataset,
                                                const v1::FairnessDirective& directive,
                                                const FederatedClientOptions& options,
-                                               v1::GroupStatistics& statistics) {
-  const int64_t num_classes = model->options().num_classes;
+                                               fairness::StatisticsTable& statistics) {
   EQUIFL_ASSIGN_OR_RETURN(EvaluationResult fusion, Evaluate(model, dataset));
-  ToProto(fusion.groups, num_classes, options, kFusionView, statistics);
+  statistics = Named(fusion.groups, options, kFusionView);
   for (const std::string& view : directive.views()) {
     if (view == kFusionView || !IsModalityOf(model, view)) continue;
     EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
                             Evaluate(model, dataset, ModalityView::Only(view)));
-    ToProto(result.groups, num_classes, options, view, statistics);
+    statistics.merge(Named(result.groups, options, view));
   }
   return fusion;
 }
@@ -118,7 +106,7 @@ absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const D
   switch (directive.method()) {
     case v1::FAIRNESS_METHOD_MINMAX_GAP:
     case v1::FAIRNESS_METHOD_FEDMINMAX: {
-      const fairness::FairnessDirective weights = DirectiveFromProto(directive);
+      const fairness::FairnessDirective weights = protocol::DirectiveFromProto(directive);
       if (weights.weights.empty()) break;
       const at::Tensor directive_weights =
           DirectiveSampleWeights(weights, train, options.languages, options.groups, kFusionView);
@@ -197,17 +185,26 @@ absl::StatusOr<std::vector<float>> Flatten(const std::vector<protocol::NamedTens
   return flat;
 }
 
+// What a task reports besides the update: the plain upload's header carries it,
+// the secure vector carries it masked.
+struct TaskReport {
+  v1::UpdateHeader header;  //!< Everything but the statistics, which follow.
+  fairness::StatisticsTable train;
+  fairness::StatisticsTable validation;
+};
+
 // The secure vector's plaintext of a task, from what the plain upload would send.
 absl::Status UploadSecurely(v1::Aggregator::StubInterface& stub, const v1::Task& task,
-                            const FederatedClientOptions& options, const v1::UpdateHeader& header,
+                            const FederatedClientOptions& options, TaskReport report,
                             std::vector<float> update, SecureRoundClient& secure) {
+  const v1::UpdateHeader& header = report.header;
   aggregation::SecureInput input;
   input.weight = header.aggregation_weight() > 0
                      ? header.aggregation_weight()
                      : static_cast<double>(std::max<uint64_t>(header.num_train_samples(), 1));
   input.train_samples = header.num_train_samples();
-  input.train = ToCellGroupSums(header.train_statistics());
-  input.validation = ToCellGroupSums(header.validation_statistics());
+  input.train = std::move(report.train);
+  input.validation = std::move(report.validation);
   if (task.privacy().clip_norm() > 0) {
     // Client-level DP: clipped and noised here, every client weighs 1.
     EQUIFL_ASSIGN_OR_RETURN(input.clip_indicator, ApplyClientPrivacy(task.privacy(), update));
@@ -220,14 +217,17 @@ absl::Status UploadSecurely(v1::Aggregator::StubInterface& stub, const v1::Task&
 }
 
 absl::Status Upload(v1::Aggregator::StubInterface& stub, const ClientIdentity& identity,
-                    const v1::Task& task, const FederatedClientOptions& options,
-                    v1::UpdateHeader header, const std::vector<protocol::TensorView>& update) {
+                    const v1::Task& task, const FederatedClientOptions& options, TaskReport report,
+                    const std::vector<protocol::TensorView>& update) {
   protocol::CodecOptions codec = options.upload;
   codec.encoding = task.upload_encoding() == v1::ENCODING_UNSPECIFIED ? v1::ENCODING_FLOAT32
                                                                       : task.upload_encoding();
   EQUIFL_ASSIGN_OR_RETURN(protocol::ChunkEncoder encoder,
                           protocol::ChunkEncoder::Create(update, codec));
+  v1::UpdateHeader& header = report.header;
   header.set_client_id(identity.client_id);
+  *header.mutable_train_statistics() = protocol::StatisticsToProto(report.train);
+  *header.mutable_validation_statistics() = protocol::StatisticsToProto(report.validation);
   return UploadStream(stub, task.round(), std::move(header), encoder, "the update");
 }
 
@@ -274,36 +274,34 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     if (!absl::IsUnavailable(status)) return status;
     return not_counted(status);
   }
-  v1::UpdateHeader header;
+  TaskReport report;
+  v1::UpdateHeader& header = report.header;
   header.set_model_version(task.model_version());
 
   const v1::FairnessDirective& directive = task.fairness();
   if (task.kind() == v1::TASK_KIND_EVALUATE) {
     EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
-                            EvaluateViews(model, data.test, directive, options,
-                                          *header.mutable_validation_statistics()));
+                            EvaluateViews(model, data.test, directive, options, report.validation));
     outcome.evaluated = true;
     outcome.accuracy = result.accuracy;
     outcome.loss = result.mean_loss;
-    const absl::Status status = secure != nullptr
-                                    ? UploadSecurely(stub, task, options, header, {}, *secure)
-                                    : Upload(stub, identity, task, options, std::move(header), {});
+    const absl::Status status =
+        secure != nullptr ? UploadSecurely(stub, task, options, std::move(report), {}, *secure)
+                          : Upload(stub, identity, task, options, std::move(report), {});
     if (!status.ok()) return not_counted(status);
     outcome.counted = true;
     return outcome;
   }
 
-  const int64_t num_classes = model->options().num_classes;
-  EQUIFL_ASSIGN_OR_RETURN(EvaluationResult before,
-                          EvaluateViews(model, data.validation, directive, options,
-                                        *header.mutable_validation_statistics()));
+  EQUIFL_ASSIGN_OR_RETURN(EvaluationResult before, EvaluateViews(model, data.validation, directive,
+                                                                 options, report.validation));
   outcome.accuracy = before.accuracy;
   const TrainerOptions trainer = WithTask(options.trainer, task.hyperparameters());
   EQUIFL_ASSIGN_OR_RETURN(FairTraining fair,
                           PrepareFairTraining(model, data.train, directive, trainer, options));
   EQUIFL_ASSIGN_OR_RETURN(TrainResult trained, Train(model, data.train, trainer,
                                                      fair.sample_weights, fair.view_weights));
-  ToProto(trained.groups, num_classes, options, kFusionView, *header.mutable_train_statistics());
+  report.train = Named(trained.groups, options, kFusionView);
   header.set_num_train_samples(static_cast<uint64_t>(trained.samples));
   header.set_num_steps(static_cast<uint64_t>(trained.steps));
   if (fair.aggregation_weight > 0) header.set_aggregation_weight(fair.aggregation_weight);
@@ -331,10 +329,10 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
   absl::Status status;
   if (secure != nullptr) {
     EQUIFL_ASSIGN_OR_RETURN(std::vector<float> flat, Flatten(local, order));
-    status = UploadSecurely(stub, task, options, header, std::move(flat), *secure);
+    status = UploadSecurely(stub, task, options, std::move(report), std::move(flat), *secure);
   } else {
     EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
-    status = Upload(stub, identity, task, options, std::move(header), update);
+    status = Upload(stub, identity, task, options, std::move(report), update);
   }
   if (!status.ok()) return not_counted(status);
   outcome.counted = true;

@@ -51,7 +51,7 @@ std::vector<double> ProjectOntoSimplex(const std::vector<double>& point);
 class FedMinMaxController {
  public:
   //! `learning_rate` is η_μ; `view` the modality view whose cells carry the risks.
-  explicit FedMinMaxController(double learning_rate, std::string view = "fusion");
+  explicit FedMinMaxController(double learning_rate, std::string view = kFusionView);
 
   //! Ascends μ on the group risks of `statistics` (the round's training
   //! statistics, summed over clients; cells of the view pooled over languages),

@@ -76,7 +76,7 @@ struct FairnessReport {
 //! the number of classes within a view (or, when main_view is absent, across the table),
 //! or when a weight is negative or non-finite.
 absl::StatusOr<FairnessReport> BuildFairnessReport(
-    const StatisticsTable& table, const std::string& main_view = "fusion",
+    const StatisticsTable& table, const std::string& main_view = kFusionView,
     const std::map<std::string, double>& afi_weights = {});
 
 //! The report as JSON, in the schema at the top of this file. Include

@@ -1,5 +1,7 @@
 #include "fairness/group_statistics.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace equifl::fairness {
@@ -18,10 +20,15 @@ absl::Status CheckShape(const GroupStatistics& statistics) {
 absl::Status CheckCompatible(const GroupStatistics& sum, const GroupStatistics& addend) {
   if (absl::Status status = CheckShape(sum); !status.ok()) return status;
   if (absl::Status status = CheckShape(addend); !status.ok()) return status;
+  if (!(addend.loss_sum >= 0) || std::isinf(addend.loss_sum)) {
+    return absl::InvalidArgumentError(absl::StrCat("group statistics carry a loss sum of ",
+                                                   addend.loss_sum,
+                                                   "; a sum of losses is finite and not negative"));
+  }
   if (sum.num_classes != 0 && addend.num_classes != 0 && sum.num_classes != addend.num_classes) {
-    return absl::InvalidArgumentError(absl::StrCat("confusion counts for ", addend.num_classes,
-                                                   " classes cannot be added to counts for ",
-                                                   sum.num_classes, " classes"));
+    return absl::InvalidArgumentError(absl::StrCat("statistics report ", addend.num_classes,
+                                                   " classes where others reported ",
+                                                   sum.num_classes));
   }
   return absl::OkStatus();
 }

@@ -19,10 +19,14 @@
 
 namespace equifl::fairness {
 
+//! The modality view of every modality together, the fused model's: the view in
+//! which every sample is counted once.
+inline constexpr char kFusionView[] = "fusion";
+
 //! Where samples sit in the objective.
 struct Cell {
   std::string language;  //!< e.g. "en"; empty when the run has no language axis.
-  std::string modality;  //!< Modality view, e.g. "fusion", "video", "audio", "text".
+  std::string modality;  //!< Modality view: kFusionView, or one modality ("video", ...).
   std::string client;    //!< Client id when kept per client; empty otherwise.
 
   auto operator<=>(const Cell&) const = default;
@@ -48,8 +52,9 @@ using GroupsOfCell = std::map<std::string, GroupStatistics>;
 using StatisticsTable = std::map<Cell, GroupsOfCell>;
 
 //! Adds `addend` into `sum` (loss sums, counts, confusion counts). Fails, changing
-//! nothing, when both carry confusion counts for different numbers of classes or
-//! a confusion vector does not have num_classes^2 entries.
+//! nothing, when both carry confusion counts for different numbers of classes, a
+//! confusion vector does not have num_classes^2 entries, or the addend's loss sum
+//! is negative or not finite (a sum of cross-entropies is neither).
 absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend);
 
 //! Adds every (cell, group) of `addend` into `sum`; fails, changing nothing, like

@@ -5,32 +5,12 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "fairness/metrics.h"
-#include "server/statistics_sum.h"
+#include "protocol/fairness_wire.h"
 
 namespace equifl::server {
 namespace {
 
 using fairness::FairnessMethod;
-
-v1::FairnessMethod ToProto(FairnessMethod method) {
-  switch (method) {
-    case FairnessMethod::kFedAvg:
-      return v1::FAIRNESS_METHOD_UNSPECIFIED;
-    case FairnessMethod::kMinMaxGap:
-      return v1::FAIRNESS_METHOD_MINMAX_GAP;
-    case FairnessMethod::kQFedAvg:
-      return v1::FAIRNESS_METHOD_Q_FEDAVG;
-    case FairnessMethod::kFedMinMax:
-      return v1::FAIRNESS_METHOD_FEDMINMAX;
-    case FairnessMethod::kFairFed:
-      return v1::FAIRNESS_METHOD_FAIRFED;
-    case FairnessMethod::kAdversarial:
-      return v1::FAIRNESS_METHOD_ADVERSARIAL;
-    case FairnessMethod::kBalanced:
-      return v1::FAIRNESS_METHOD_BALANCED;
-  }
-  return v1::FAIRNESS_METHOD_UNSPECIFIED;
-}
 
 // FairFed's F: the equalized-odds difference (mean over classes) of a slice.
 double EqualizedOdds(const fairness::GroupsOfCell& groups) {
@@ -79,30 +59,19 @@ absl::Status FairnessOptions::Validate() const {
 FairnessEngine::FairnessEngine(const FairnessOptions& options)
     : options_(options),
       minmax_gap_(options.minmax_gap),
-      fedminmax_(options.group_learning_rate, kMainView),
+      fedminmax_(options.group_learning_rate, fairness::kFusionView),
       fairfed_(options.fairfed_beta, EqualizedOdds) {}
 
 v1::FairnessDirective FairnessEngine::Directive() const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   v1::FairnessDirective directive;
-  directive.set_method(ToProto(options_.method));
+  directive.set_method(protocol::FairnessMethodToProto(options_.method));
   directive.set_q(options_.q);
   for (const std::string& view : options_.views) directive.add_views(view);
-  const fairness::FairnessDirective* source = nullptr;
-  if (options_.method == FairnessMethod::kMinMaxGap) source = &minmax_gap_.directive();
-  if (options_.method == FairnessMethod::kFedMinMax) source = &fedminmax_.directive();
-  if (source == nullptr) return directive;
-  directive.set_lambda(source->lambda);
-  directive.set_epsilon(source->epsilon);
-  directive.set_aggregation_beta(source->aggregation_beta);
-  directive.set_up_weight_only(source->up_weight_only);
-  for (const fairness::CellGroupWeight& entry : source->weights) {
-    v1::CellGroupWeight* weight = directive.add_weights();
-    weight->mutable_cell()->set_language(entry.cell.language);
-    weight->mutable_cell()->set_modality(entry.cell.modality);
-    weight->mutable_cell()->set_client_id(entry.cell.client);
-    weight->set_group(entry.group);
-    weight->set_weight(entry.weight);
+  if (options_.method == FairnessMethod::kMinMaxGap) {
+    protocol::DirectiveToProto(minmax_gap_.directive(), directive);
+  } else if (options_.method == FairnessMethod::kFedMinMax) {
+    protocol::DirectiveToProto(fedminmax_.directive(), directive);
   }
   return directive;
 }
@@ -110,7 +79,7 @@ v1::FairnessDirective FairnessEngine::Directive() const {
 double FairnessEngine::AggregationWeight(const std::string& client,
                                          const v1::UpdateHeader& header) const {
   if (options_.method == FairnessMethod::kFairFed) {
-    std::lock_guard lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     return fairfed_.Weight(client, header.num_train_samples());
   }
   return header.aggregation_weight() > 0 ? header.aggregation_weight()
@@ -121,7 +90,7 @@ void FairnessEngine::OnRoundClosed(
     const fairness::StatisticsTable& train, const fairness::StatisticsTable& validation,
     const std::map<std::string, fairness::StatisticsTable>& validation_by_client,
     const std::map<std::string, uint64_t>& train_samples) {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   const fairness::StatisticsTable objective = OfViews(validation, options_.views);
   if (!objective.empty()) validation_gap_ = fairness::MinMaxGap(objective).value;
   switch (options_.method) {
@@ -134,7 +103,7 @@ void FairnessEngine::OnRoundClosed(
     case FairnessMethod::kFairFed: {
       std::map<std::string, fairness::GroupsOfCell> by_client;
       for (const auto& [client, table] : validation_by_client) {
-        by_client[client] = fairness::PoolModality(table, kMainView);
+        by_client[client] = fairness::PoolModality(table, fairness::kFusionView);
       }
       fairfed_.Update(by_client, train_samples);
       break;
@@ -145,12 +114,12 @@ void FairnessEngine::OnRoundClosed(
 }
 
 void FairnessEngine::RestoreLambda(double lambda) {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   minmax_gap_.set_lambda(lambda);
 }
 
 FairnessState FairnessEngine::State() const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   FairnessState state;
   state.lambda = minmax_gap_.lambda();
   state.validation_gap = validation_gap_;

@@ -6,19 +6,21 @@
 // Round t's directive comes from the statistics of round t − 1: the validation
 // statistics of the model round t − 1 started from (ERM-MinMaxGAP, FairFed) or
 // its training statistics (FedMinMax). The first round runs plain ERM.
-// Thread-safe: the service threads read the directive and weights while the run
-// loop updates them between rounds.
+// Thread-safe: the service threads read the directive and weights while the round
+// loop updates them between rounds; its lock is a leaf (nothing else is locked
+// while it is held).
 #ifndef EQUIFL_SERVER_FAIRNESS_ENGINE_H_
 #define EQUIFL_SERVER_FAIRNESS_ENGINE_H_
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "equifl/v1/aggregator.pb.h"
 #include "fairness/baselines.h"
 #include "fairness/fairness_method.h"
@@ -34,9 +36,9 @@ struct FairnessOptions {
   double q = 1.0;                         //!< q of q-FedAvg.
   double group_learning_rate = 0.1;       //!< FedMinMax's η_μ.
   double fairfed_beta = 1.0;              //!< FairFed's fairness budget β.
-  //! Modality views clients evaluate ("fusion" = every modality); the MinMaxGAP
-  //! cells are (language, view) over these.
-  std::vector<std::string> views = {"fusion"};
+  //! Modality views clients evaluate (fairness::kFusionView = every modality); the
+  //! MinMaxGAP cells are (language, view) over these.
+  std::vector<std::string> views = {fairness::kFusionView};
 
   absl::Status Validate() const;
 };
@@ -82,11 +84,11 @@ class FairnessEngine {
 
  private:
   const FairnessOptions options_;
-  mutable std::mutex mutex_;
-  fairness::MinMaxGapController minmax_gap_;
-  fairness::FedMinMaxController fedminmax_;
-  fairness::FairFedWeights fairfed_;
-  double validation_gap_ = 0;
+  mutable absl::Mutex mutex_;
+  fairness::MinMaxGapController minmax_gap_ ABSL_GUARDED_BY(mutex_);
+  fairness::FedMinMaxController fedminmax_ ABSL_GUARDED_BY(mutex_);
+  fairness::FairFedWeights fairfed_ ABSL_GUARDED_BY(mutex_);
+  double validation_gap_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace equifl::server

@@ -5,6 +5,9 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "base/random.h"
 
 namespace equifl::server {
 
@@ -32,15 +35,13 @@ RoundCoordinator::RoundCoordinator(const RoundOptions& options, uint64_t complet
 }
 
 void RoundCoordinator::Join(const std::string& client_id) {
-  {
-    std::lock_guard lock(mutex_);
-    joined_.insert(client_id);
-  }
-  changed_.notify_all();
+  absl::MutexLock lock(&mutex_);
+  joined_.insert(client_id);
+  changed_.SignalAll();
 }
 
 bool RoundCoordinator::IsJoined(const std::string& client_id) const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return joined_.contains(client_id);
 }
 
@@ -56,27 +57,25 @@ std::optional<Assignment> RoundCoordinator::TakeTaskLocked(const std::string& cl
 }
 
 size_t RoundCoordinator::JoinedCount() const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return joined_.size();
 }
 
 Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
                                                std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  absl::MutexLock lock(&mutex_);
+  const absl::Time give_up = absl::Now() + absl::FromChrono(timeout);
   while (true) {
     if (phase_ == Phase::kFinished) return {Assignment::Kind::kFinished, 0, {}};
     if (std::optional<Assignment> task = TakeTaskLocked(client_id)) return *task;
-    if (changed_.wait_until(lock, give_up) == std::cv_status::timeout) {
-      return {Assignment::Kind::kWait, 0, {}};
-    }
+    if (changed_.WaitWithDeadline(&mutex_, give_up)) return {Assignment::Kind::kWait, 0, {}};
   }
 }
 
 std::vector<std::pair<std::string, Assignment>> RoundCoordinator::WaitForAssignments(
     const std::vector<std::string>& client_ids, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  absl::MutexLock lock(&mutex_);
+  const absl::Time give_up = absl::Now() + absl::FromChrono(timeout);
   std::vector<std::pair<std::string, Assignment>> tasks;
   // Tasks appear only when a round opens: scan each open round once, not at every
   // commit (which would cost O(clients) per update).
@@ -92,7 +91,7 @@ std::vector<std::pair<std::string, Assignment>> RoundCoordinator::WaitForAssignm
       }
       if (!tasks.empty()) return tasks;
     }
-    if (changed_.wait_until(lock, give_up) == std::cv_status::timeout) return {};
+    if (changed_.WaitWithDeadline(&mutex_, give_up)) return {};
   }
 }
 
@@ -116,22 +115,18 @@ absl::Status RoundCoordinator::CheckUploadLocked(const std::string& client_id,
 }
 
 absl::Status RoundCoordinator::CheckUpload(const std::string& client_id, uint64_t round_id) const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return CheckUploadLocked(client_id, round_id);
 }
 
 absl::Status RoundCoordinator::TryCommit(const std::string& client_id, uint64_t round_id,
                                          const std::function<absl::Status()>& fold) {
-  {
-    std::lock_guard lock(mutex_);
-    if (absl::Status status = CheckUploadLocked(client_id, round_id); !status.ok()) {
-      return status;
-    }
-    if (absl::Status status = fold(); !status.ok()) return status;
-    committed_.push_back(client_id);
-    committed_set_.insert(client_id);
-  }
-  changed_.notify_all();
+  absl::MutexLock lock(&mutex_);
+  if (absl::Status status = CheckUploadLocked(client_id, round_id); !status.ok()) return status;
+  if (absl::Status status = fold(); !status.ok()) return status;
+  committed_.push_back(client_id);
+  committed_set_.insert(client_id);
+  changed_.SignalAll();
   return absl::OkStatus();
 }
 
@@ -141,16 +136,16 @@ size_t RoundCoordinator::QuorumCount() const {
 }
 
 std::optional<uint64_t> RoundCoordinator::OpenNextRound(const SelectionHook& on_selected) {
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [this] {
-    return phase_ == Phase::kFinished || joined_.size() >= options_.min_clients;
-  });
+  absl::MutexLock lock(&mutex_);
+  while (phase_ != Phase::kFinished && joined_.size() < options_.min_clients) {
+    changed_.Wait(&mutex_);
+  }
   if (phase_ == Phase::kFinished) return std::nullopt;
 
   open_round_ = completed_rounds_ + 1;
   // A seeded shuffle of the sorted client ids: the same run selects the same clients.
   std::vector<std::string> candidates(joined_.begin(), joined_.end());
-  std::mt19937_64 generator(options_.seed * 1000003 + open_round_);
+  std::mt19937_64 generator(random::RoundSeed(options_.seed, open_round_));
   std::shuffle(candidates.begin(), candidates.end(), generator);
   // Every joined client evaluates the final model; training rounds take a sample.
   const double fraction = IsEvaluationRound(open_round_) ? 1.0 : options_.client_fraction;
@@ -165,51 +160,50 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound(const SelectionHook& on_
   committed_set_.clear();
   deadline_ = std::chrono::system_clock::now() + options_.round_deadline;
   phase_ = Phase::kCollecting;
-  lock.unlock();
-  changed_.notify_all();
+  changed_.SignalAll();
   return open_round_;
 }
 
+bool RoundCoordinator::CanCloseLocked() const {
+  const size_t able = selected_.size() - excluded_.size();
+  return phase_ != Phase::kCollecting || committed_.size() >= std::min(QuorumCount(), able);
+}
+
 RoundOutcome RoundCoordinator::AwaitClose() {
-  std::unique_lock lock(mutex_);
-  const bool reached = changed_.wait_until(lock, deadline_, [this] {
-    const size_t able = selected_.size() - excluded_.size();
-    return phase_ != Phase::kCollecting || committed_.size() >= std::min(QuorumCount(), able);
-  });
+  absl::MutexLock lock(&mutex_);
+  const absl::Time deadline = absl::FromChrono(deadline_);
+  while (!CanCloseLocked() && !changed_.WaitWithDeadline(&mutex_, deadline)) {
+  }
+  const bool reached = CanCloseLocked();
   RoundOutcome outcome{open_round_, selected_, committed_, reached && phase_ == Phase::kCollecting};
   if (phase_ == Phase::kCollecting) {
     completed_rounds_ = open_round_;
     phase_ = completed_rounds_ >= TotalRounds() ? Phase::kFinished : Phase::kIdle;
   }
-  lock.unlock();
-  changed_.notify_all();
+  changed_.SignalAll();
   return outcome;
 }
 
 void RoundCoordinator::ExcludeFromRound(uint64_t round_id,
                                         const std::vector<std::string>& clients) {
-  {
-    std::lock_guard lock(mutex_);
-    if (phase_ != Phase::kCollecting || round_id != open_round_) return;
-    for (const std::string& client_id : clients) {
-      if (std::binary_search(selected_.begin(), selected_.end(), client_id)) {
-        excluded_.insert(client_id);
-      }
+  absl::MutexLock lock(&mutex_);
+  if (phase_ != Phase::kCollecting || round_id != open_round_) return;
+  for (const std::string& client_id : clients) {
+    if (std::binary_search(selected_.begin(), selected_.end(), client_id)) {
+      excluded_.insert(client_id);
     }
   }
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 void RoundCoordinator::Stop() {
-  {
-    std::lock_guard lock(mutex_);
-    phase_ = Phase::kFinished;
-  }
-  changed_.notify_all();
+  absl::MutexLock lock(&mutex_);
+  phase_ = Phase::kFinished;
+  changed_.SignalAll();
 }
 
 uint64_t RoundCoordinator::completed_rounds() const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return completed_rounds_;
 }
 

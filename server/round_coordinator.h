@@ -7,14 +7,16 @@
 // clients or at its deadline, whichever comes first, so stragglers and clients that
 // disconnect are dropped instead of stalling the run. An update is folded in under
 // the coordinator's lock (TryCommit), so no update can slip into a closed round.
+//
+// Thread-safe: every method may be called from any thread. Its lock is the
+// outermost of the server's (server/round_loop.h): TryCommit's fold and
+// OpenNextRound's selection hook run under it and may take later locks.
 #ifndef EQUIFL_SERVER_ROUND_COORDINATOR_H_
 #define EQUIFL_SERVER_ROUND_COORDINATOR_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace equifl::server {
 
@@ -131,12 +134,14 @@ class RoundCoordinator {
   std::optional<Assignment> TakeTaskLocked(const std::string& client_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   size_t QuorumCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  //! The open round has its quorum (of the clients still able), or is not open.
+  bool CanCloseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   //! Training rounds plus the evaluation round, if any.
   uint64_t TotalRounds() const { return options_.rounds + (options_.final_evaluation ? 1 : 0); }
 
   const RoundOptions options_;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;  //!< Signalled on every state change.
+  mutable absl::Mutex mutex_;
+  absl::CondVar changed_;  //!< Signalled on every state change.
   Phase phase_ ABSL_GUARDED_BY(mutex_) = Phase::kIdle;
   uint64_t completed_rounds_ ABSL_GUARDED_BY(mutex_);
   uint64_t open_round_ ABSL_GUARDED_BY(mutex_) = 0;

@@ -92,7 +92,7 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
                          {"privacy_epsilon", summary.privacy_epsilon},
                          {"seconds", summary.seconds}};
   if (absl::StatusOr<fairness::FairnessReport> report =
-          fairness::BuildFairnessReport(summary.validation.ToTable());
+          fairness::BuildFairnessReport(summary.validation.table());
       report.ok()) {
     line["validation"] = fairness::ToJson(*report);
     last_fairness_table_ = fairness::FormatTable(*report);

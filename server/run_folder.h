@@ -19,8 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "aggregation/server_optimizer.h"
-#include "server/aggregator.h"
 #include "server/global_model.h"
+#include "server/round_loop.h"
 #include "server/run_history.h"
 
 namespace equifl::server {

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 
 namespace equifl::server {
@@ -56,22 +58,25 @@ absl::Status SecureRound::FailureLocked() const {
 
 template <typename Step>
 absl::Status SecureRound::Change(const Step& step) {
-  {
-    std::lock_guard lock(mutex_);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    EQUIFL_RETURN_IF_ERROR(step());
-  }
-  changed_.notify_all();
+  absl::MutexLock lock(&mutex_);
+  EQUIFL_RETURN_IF_ERROR(FailureLocked());
+  EQUIFL_RETURN_IF_ERROR(step(protocol_));
+  changed_.SignalAll();
   return absl::OkStatus();
 }
 
-void SecureRound::WaitWhile(std::unique_lock<std::mutex>& lock, Phase phase,
-                            std::chrono::milliseconds timeout) {
-  changed_.wait_for(lock, timeout, [&] { return cancelled_ || protocol_.phase() != phase; });
+void SecureRound::WaitWhileLocked(Phase phase, std::chrono::milliseconds timeout) {
+  const absl::Time give_up = absl::Now() + absl::FromChrono(timeout);
+  while (!cancelled_ && protocol_.phase() == phase &&
+         !changed_.WaitWithDeadline(&mutex_, give_up)) {
+  }
 }
 
-void SecureRound::WaitForPhase(std::unique_lock<std::mutex>& lock, Clock::time_point until) {
-  changed_.wait_until(lock, until, [&] { return cancelled_ || protocol_.PhaseComplete(); });
+void SecureRound::WaitForPhaseLocked(Clock::time_point until) {
+  const absl::Time give_up = absl::FromChrono(until);
+  while (!cancelled_ && !protocol_.PhaseComplete() &&
+         !changed_.WaitWithDeadline(&mutex_, give_up)) {
+  }
 }
 
 absl::Status SecureRound::AdvertiseKeys(const v1::AdvertiseKeysRequest& request) {
@@ -79,14 +84,16 @@ absl::Status SecureRound::AdvertiseKeys(const v1::AdvertiseKeysRequest& request)
                           KeyFromBytes(request.encryption_public_key(), "encryption public key"));
   EQUIFL_ASSIGN_OR_RETURN(Key32 masking,
                           KeyFromBytes(request.masking_public_key(), "masking public key"));
-  return Change([&] { return protocol_.AddKeys(request.client_id(), {encryption, masking}); });
+  return Change([&](aggregation::SecureAggregationServer& protocol) {
+    return protocol.AddKeys(request.client_id(), {encryption, masking});
+  });
 }
 
 absl::Status SecureRound::GetNeighbours(const std::string& client_id,
                                         std::chrono::milliseconds timeout,
                                         v1::GetNeighboursResponse& response) {
-  std::unique_lock lock(mutex_);
-  WaitWhile(lock, Phase::kAdvertising, timeout);
+  absl::MutexLock lock(&mutex_);
+  WaitWhileLocked(Phase::kAdvertising, timeout);
   EQUIFL_RETURN_IF_ERROR(FailureLocked());
   if (protocol_.phase() == Phase::kAdvertising) {
     response.set_retry_after_ms(kRetryAfterMs);
@@ -118,14 +125,16 @@ absl::Status SecureRound::ShareKeys(const v1::ShareKeysRequest& request) {
     shares.push_back({share.sender_slot(), share.recipient_slot(),
                       std::vector<uint8_t>(share.ciphertext().begin(), share.ciphertext().end())});
   }
-  return Change([&] { return protocol_.AddShares(request.client_id(), std::move(shares)); });
+  return Change([&](aggregation::SecureAggregationServer& protocol) {
+    return protocol.AddShares(request.client_id(), std::move(shares));
+  });
 }
 
 absl::Status SecureRound::GetShares(const std::string& client_id, std::chrono::milliseconds timeout,
                                     v1::GetSharesResponse& response) {
-  std::unique_lock lock(mutex_);
-  WaitWhile(lock, Phase::kAdvertising, timeout);
-  WaitWhile(lock, Phase::kSharing, timeout);
+  absl::MutexLock lock(&mutex_);
+  WaitWhileLocked(Phase::kAdvertising, timeout);
+  WaitWhileLocked(Phase::kSharing, timeout);
   EQUIFL_RETURN_IF_ERROR(FailureLocked());
   if (protocol_.phase() == Phase::kAdvertising || protocol_.phase() == Phase::kSharing) {
     response.set_retry_after_ms(kRetryAfterMs);
@@ -138,24 +147,27 @@ absl::Status SecureRound::GetShares(const std::string& client_id, std::chrono::m
 }
 
 absl::Status SecureRound::CheckMaskedInput(const std::string& client_id) {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   EQUIFL_RETURN_IF_ERROR(FailureLocked());
   return protocol_.CheckMaskedInput(client_id);
 }
 
 absl::Status SecureRound::AddMaskedInput(const std::string& client_id,
                                          std::span<const uint32_t> words) {
-  return Change([&] { return protocol_.AddMaskedInput(client_id, words); });
+  return Change([&](aggregation::SecureAggregationServer& protocol) {
+    return protocol.AddMaskedInput(client_id, words);
+  });
 }
 
 absl::Status SecureRound::GetUnmaskRequest(const std::string& client_id,
                                            std::chrono::milliseconds timeout,
                                            v1::GetUnmaskRequestResponse& response) {
-  std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout, [&] {
-    return cancelled_ || protocol_.phase() == Phase::kUnmasking ||
-           protocol_.phase() == Phase::kDone || protocol_.phase() == Phase::kFailed;
-  });
+  absl::MutexLock lock(&mutex_);
+  const absl::Time give_up = absl::Now() + absl::FromChrono(timeout);
+  while (!cancelled_ && protocol_.phase() != Phase::kUnmasking &&
+         protocol_.phase() != Phase::kDone && protocol_.phase() != Phase::kFailed &&
+         !changed_.WaitWithDeadline(&mutex_, give_up)) {
+  }
   if (protocol_.phase() == Phase::kFailed) {
     response.set_not_a_survivor(std::string(FailureLocked().message()));
     return absl::OkStatus();
@@ -193,73 +205,61 @@ absl::Status SecureRound::RevealShares(const v1::RevealSharesRequest& request) {
     std::copy(share.values().begin(), share.values().end(), revealed.share.values.begin());
     shares.push_back(revealed);
   }
-  return Change([&] { return protocol_.AddRevealedShares(request.client_id(), shares); });
+  return Change([&](aggregation::SecureAggregationServer& protocol) {
+    return protocol.AddRevealedShares(request.client_id(), shares);
+  });
 }
 
 absl::Status SecureRound::CloseAdvertising(Clock::time_point until) {
-  absl::Status status;
-  {
-    std::unique_lock lock(mutex_);
-    WaitForPhase(lock, until);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    status = protocol_.CloseAdvertising();
-    if (!status.ok()) failure_ = status;
-  }
-  changed_.notify_all();
+  absl::MutexLock lock(&mutex_);
+  WaitForPhaseLocked(until);
+  EQUIFL_RETURN_IF_ERROR(FailureLocked());
+  absl::Status status = protocol_.CloseAdvertising();
+  if (!status.ok()) failure_ = status;
+  changed_.SignalAll();
   return status;
 }
 
 absl::StatusOr<std::vector<std::string>> SecureRound::CloseSharing(Clock::time_point until) {
-  absl::Status status;
-  std::vector<std::string> unable;
-  {
-    std::unique_lock lock(mutex_);
-    WaitForPhase(lock, until);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    status = protocol_.CloseSharing();
-    if (!status.ok()) {
-      failure_ = status;
-    } else {
-      unable = protocol_.UnableToContribute();
-    }
+  absl::MutexLock lock(&mutex_);
+  WaitForPhaseLocked(until);
+  EQUIFL_RETURN_IF_ERROR(FailureLocked());
+  const absl::Status status = protocol_.CloseSharing();
+  changed_.SignalAll();
+  if (!status.ok()) {
+    failure_ = status;
+    return status;
   }
-  changed_.notify_all();
-  if (!status.ok()) return status;
-  return unable;
+  return protocol_.UnableToContribute();
 }
 
 absl::Status SecureRound::CloseCollection() {
-  absl::Status status;
-  {
-    std::lock_guard lock(mutex_);
-    EQUIFL_RETURN_IF_ERROR(FailureLocked());
-    status = protocol_.CloseCollection();
-    if (!status.ok()) failure_ = status;
-  }
-  changed_.notify_all();
+  absl::MutexLock lock(&mutex_);
+  EQUIFL_RETURN_IF_ERROR(FailureLocked());
+  absl::Status status = protocol_.CloseCollection();
+  if (!status.ok()) failure_ = status;
+  changed_.SignalAll();
   return status;
 }
 
 absl::StatusOr<aggregation::SecureSum> SecureRound::Unmask(Clock::time_point until) {
   absl::StatusOr<std::vector<uint32_t>> sum;
   {
-    std::unique_lock lock(mutex_);
-    WaitForPhase(lock, until);
+    absl::MutexLock lock(&mutex_);
+    WaitForPhaseLocked(until);
     EQUIFL_RETURN_IF_ERROR(FailureLocked());
     sum = protocol_.Unmask();
     if (!sum.ok()) failure_ = sum.status();
+    changed_.SignalAll();
   }
-  changed_.notify_all();
   if (!sum.ok()) return sum.status();
   return aggregation::DecodeSecureSum(layout_, *sum);
 }
 
 void SecureRound::Cancel() {
-  {
-    std::lock_guard lock(mutex_);
-    cancelled_ = true;
-  }
-  changed_.notify_all();
+  absl::MutexLock lock(&mutex_);
+  cancelled_ = true;
+  changed_.SignalAll();
 }
 
 }  // namespace equifl::server

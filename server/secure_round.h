@@ -9,12 +9,15 @@
 // every survivor revealed its shares or the phase's deadline passed. A step that
 // leaves too few clients fails the round, and nothing about any client's input
 // is revealed (aggregation/secure/secure_aggregation_server.h).
+//
+// Thread-safe: the service's handlers and the round loop's steps call it
+// concurrently. Its lock comes after the coordinator's and the round loop's
+// (server/round_loop.h) and is held while a long poll waits, never while calling
+// out.
 #ifndef EQUIFL_SERVER_SECURE_ROUND_H_
 #define EQUIFL_SERVER_SECURE_ROUND_H_
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "aggregation/privacy/client_level_privacy.h"
 #include "aggregation/secure/secure_aggregation_server.h"
 #include "aggregation/secure/secure_input.h"
@@ -31,7 +35,7 @@ namespace equifl::server {
 
 class SecureRound {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = std::chrono::system_clock;
 
   //! `noise` is what each training client does for client-level DP (all zero
   //! when DP is off).
@@ -73,24 +77,23 @@ class SecureRound {
  private:
   using Phase = aggregation::SecureAggregationServer::Phase;
 
-  //! Runs `step` (a change to the protocol) under the lock unless the round failed,
-  //! then wakes the waits.
+  //! Runs `step` (a change to the protocol state it is given) under the lock
+  //! unless the round failed, then wakes the waits.
   template <typename Step>
-  absl::Status Change(const Step& step);
-  //! Waits, at most until `timeout`, for the protocol to leave `phase`.
-  void WaitWhile(std::unique_lock<std::mutex>& lock, Phase phase, std::chrono::milliseconds timeout)
+  absl::Status Change(const Step& step) ABSL_LOCKS_EXCLUDED(mutex_);
+  //! Waits, at most `timeout`, for the protocol to leave `phase`.
+  void WaitWhileLocked(Phase phase, std::chrono::milliseconds timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   //! Waits until the current phase is complete or `until`.
-  void WaitForPhase(std::unique_lock<std::mutex>& lock, Clock::time_point until)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void WaitForPhaseLocked(Clock::time_point until) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   //! Why a poll found the round failed or cancelled; OK otherwise.
   absl::Status FailureLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const aggregation::SecureInputLayout layout_;
   const aggregation::ClientNoise client_noise_;
   const uint64_t round_id_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
+  absl::Mutex mutex_;
+  absl::CondVar changed_;  //!< Signalled on every change of the protocol's state.
   aggregation::SecureAggregationServer protocol_ ABSL_GUARDED_BY(mutex_);
   bool cancelled_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mutex_);

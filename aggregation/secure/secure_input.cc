@@ -54,39 +54,42 @@ absl::Status CheckNames(const std::vector<std::string>& names, const char* what)
 }
 
 absl::Status EncodeStatistics(const StatisticsLayout& layout,
-                              const std::vector<CellGroupSums>& entries, uint32_t* out,
+                              const fairness::StatisticsTable& table, uint32_t* out,
                               bool& clamped) {
-  for (const CellGroupSums& entry : entries) {
-    EQUIFL_ASSIGN_OR_RETURN(size_t offset, layout.Offset(entry.language, entry.view, entry.group));
-    const size_t confusion_words = layout.EntryWords() - 3;
-    if (!entry.confusion.empty() && entry.confusion.size() != confusion_words) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cell (", entry.language, ", ", entry.view, ", ", entry.group, ") has ",
-                       entry.confusion.size(), " confusion counts; the run has ",
-                       layout.num_classes, " classes"));
+  const size_t confusion_words = layout.EntryWords() - 3;
+  const auto count_word = [&](uint64_t count) {
+    if (count > UINT32_MAX) {
+      clamped = true;
+      return UINT32_MAX;
     }
-    uint32_t* word = out + offset;
-    uint32_t low = 0;
-    uint32_t high = 0;
-    EncodeLossSum(entry.loss_sum, low, high, clamped);
-    word[0] += low;
-    word[1] += high;
-    const auto count_word = [&](uint64_t count) {
-      if (count > UINT32_MAX) {
-        clamped = true;
-        return UINT32_MAX;
+    return static_cast<uint32_t>(count);
+  };
+  for (const auto& [cell, groups] : table) {
+    for (const auto& [group, statistics] : groups) {
+      EQUIFL_ASSIGN_OR_RETURN(size_t offset, layout.Offset(cell.language, cell.modality, group));
+      if (!statistics.confusion.empty() && statistics.confusion.size() != confusion_words) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cell (", cell.language, ", ", cell.modality, ", ", group, ") has ",
+                         statistics.confusion.size(), " confusion counts; the run has ",
+                         layout.num_classes, " classes"));
       }
-      return static_cast<uint32_t>(count);
-    };
-    word[2] += count_word(entry.count);
-    for (size_t i = 0; i < entry.confusion.size(); ++i)
-      word[3 + i] += count_word(entry.confusion[i]);
+      uint32_t* word = out + offset;
+      uint32_t low = 0;
+      uint32_t high = 0;
+      EncodeLossSum(statistics.loss_sum, low, high, clamped);
+      word[0] += low;
+      word[1] += high;
+      word[2] += count_word(statistics.count);
+      for (size_t i = 0; i < statistics.confusion.size(); ++i) {
+        word[3 + i] += count_word(statistics.confusion[i]);
+      }
+    }
   }
   return absl::OkStatus();
 }
 
-std::vector<CellGroupSums> DecodeStatistics(const StatisticsLayout& layout, const uint32_t* words) {
-  std::vector<CellGroupSums> entries;
+fairness::StatisticsTable DecodeStatistics(const StatisticsLayout& layout, const uint32_t* words) {
+  fairness::StatisticsTable table;
   const size_t confusion_words = layout.EntryWords() - 3;
   size_t offset = 0;
   for (const std::string& language : layout.languages) {
@@ -95,13 +98,15 @@ std::vector<CellGroupSums> DecodeStatistics(const StatisticsLayout& layout, cons
         const uint32_t* word = words + offset;
         offset += layout.EntryWords();
         if (word[2] == 0) continue;
-        CellGroupSums entry{language, view, group, DecodeLossSum(word[0], word[1]), word[2], {}};
-        entry.confusion.assign(word + 3, word + 3 + confusion_words);
-        entries.push_back(std::move(entry));
+        fairness::GroupStatistics& statistics = table[fairness::Cell{language, view, ""}][group];
+        statistics.loss_sum = DecodeLossSum(word[0], word[1]);
+        statistics.count = word[2];
+        statistics.num_classes = layout.num_classes;
+        statistics.confusion.assign(word + 3, word + 3 + confusion_words);
       }
     }
   }
-  return entries;
+  return table;
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "aggregation/secure/fixed_point.h"
+#include "fairness/group_statistics.h"
 
 namespace equifl::aggregation {
 
@@ -48,16 +49,6 @@ struct StatisticsLayout {
   absl::Status Validate() const;
 };
 
-//! The sums of one group in one cell.
-struct CellGroupSums {
-  std::string language;
-  std::string view;
-  std::string group;
-  double loss_sum = 0;
-  uint64_t count = 0;
-  std::vector<uint64_t> confusion;  //!< num_classes^2 counts, row-major (true, predicted).
-};
-
 //! The shape of a round's masked vectors and the ranges of their fixed point.
 struct SecureInputLayout {
   uint64_t update_size = 0;  //!< d: model values (0 in an evaluation round).
@@ -78,8 +69,9 @@ struct SecureInput {
   double weight = 1;              //!< w > 0: the client's aggregation weight.
   double clip_indicator = 0;      //!< Adaptive clipping's b_k plus its noise; 0 when off.
   uint64_t train_samples = 0;     //!< n_k.
-  std::vector<CellGroupSums> train;
-  std::vector<CellGroupSums> validation;
+  //! Statistics by (language, view) cell and group; the cells' client is ignored.
+  fairness::StatisticsTable train;
+  fairness::StatisticsTable validation;
 };
 
 //! The words of `input` (`words` is resized to layout.Words()). Values outside
@@ -90,13 +82,13 @@ absl::StatusOr<bool> EncodeSecureInput(const SecureInputLayout& layout, const Se
 
 //! What the server learns from the sum of the survivors' vectors.
 struct SecureSum {
-  std::vector<float> weighted_update;     //!< Σ r·Δ.
-  double weight = 0;                      //!< Σ r (in units of weight_bound).
-  uint64_t clamped_clients = 0;           //!< Clients that clamped a value.
-  double clip_indicator = 0;              //!< Σ of the clip indicators.
-  uint64_t train_samples = 0;             //!< Σ n_k.
-  std::vector<CellGroupSums> train;       //!< Entries with samples.
-  std::vector<CellGroupSums> validation;  //!< Entries with samples.
+  std::vector<float> weighted_update;    //!< Σ r·Δ.
+  double weight = 0;                     //!< Σ r (in units of weight_bound).
+  uint64_t clamped_clients = 0;          //!< Clients that clamped a value.
+  double clip_indicator = 0;             //!< Σ of the clip indicators.
+  uint64_t train_samples = 0;            //!< Σ n_k.
+  fairness::StatisticsTable train;       //!< Groups with samples.
+  fairness::StatisticsTable validation;  //!< Groups with samples.
 };
 
 //! Decodes the sum of vectors laid out by `layout`.

@@ -12,18 +12,20 @@ TEST(GroupStatisticsTest, SumsPerLanguageAndGroupInOrder) {
   accumulator.Add(0, 1, 0.25, 0, 1);
   accumulator.Add(1, 0, 1.5, 0, 0);
   accumulator.Add(0, 1, 0.125, 1, 1);
-  const std::vector<GroupCellStatistics> cells = accumulator.Report();
-  ASSERT_EQ(cells.size(), 2u);
-  EXPECT_EQ(cells[0].language, 0);
-  EXPECT_EQ(cells[0].group, 1);
-  EXPECT_EQ(cells[0].loss_sum, 0.375);
-  EXPECT_EQ(cells[0].count, 2);
-  EXPECT_EQ(cells[0].confusion, (std::vector<int64_t>{0, 1, 0, 1}));
-  EXPECT_EQ(cells[1].language, 1);
-  EXPECT_EQ(cells[1].group, 0);
-  EXPECT_EQ(cells[1].loss_sum, 2.0);
-  EXPECT_EQ(cells[1].count, 2);
-  EXPECT_EQ(cells[1].confusion, (std::vector<int64_t>{1, 0, 0, 1}));
+  const GroupSums sums = accumulator.Report();
+  ASSERT_EQ(sums.size(), 2u);
+  const auto& [first_key, first] = *sums.begin();
+  const auto& [second_key, second] = *std::next(sums.begin());
+  EXPECT_EQ(first_key.language, 0);
+  EXPECT_EQ(first_key.group, 1);
+  EXPECT_EQ(first.loss_sum, 0.375);
+  EXPECT_EQ(first.count, 2u);
+  EXPECT_EQ(first.confusion, (std::vector<uint64_t>{0, 1, 0, 1}));
+  EXPECT_EQ(second_key.language, 1);
+  EXPECT_EQ(second_key.group, 0);
+  EXPECT_EQ(second.loss_sum, 2.0);
+  EXPECT_EQ(second.count, 2u);
+  EXPECT_EQ(second.confusion, (std::vector<uint64_t>{1, 0, 0, 1}));
 }
 
 TEST(GroupStatisticsTest, EmptyReportsNothing) {

@@ -316,10 +316,10 @@ TEST(LocalTrainerTest, EvaluationGroupStatisticsMatchThePerSampleLosses) {
   ASSERT_EQ(result->groups.size(), direct.size());
   ASSERT_EQ(direct.size(), 6u);  // 3 languages x 2 groups.
   int64_t correct = 0;
-  for (const GroupCellStatistics& cell : result->groups) {
-    const auto& [sum, count] = direct.at({cell.language, cell.group});
+  for (const auto& [key, cell] : result->groups) {
+    const auto& [sum, count] = direct.at({key.language, key.group});
     EXPECT_DOUBLE_EQ(cell.loss_sum, sum);
-    EXPECT_EQ(cell.count, count);
+    EXPECT_EQ(cell.count, static_cast<uint64_t>(count));
     ASSERT_EQ(cell.confusion.size(), 9u);
     int64_t total = 0;
     for (int64_t c = 0; c < 9; ++c) total += cell.confusion[c];
@@ -341,11 +341,11 @@ TEST(LocalTrainerTest, TrainingGroupStatisticsAddUpToTheMeanLoss) {
   double loss_sum = 0;
   int64_t count = 0;
   const auto direct = DirectSums(torch::zeros({100}, torch::kDouble), train);
-  for (const GroupCellStatistics& cell : result->groups) {
+  for (const auto& [key, cell] : result->groups) {
     loss_sum += cell.loss_sum;
-    count += cell.count;
+    count += static_cast<int64_t>(cell.count);
     // Every sample was seen once per epoch.
-    EXPECT_EQ(cell.count, 2 * direct.at({cell.language, cell.group}).second);
+    EXPECT_EQ(static_cast<int64_t>(cell.count), 2 * direct.at({key.language, key.group}).second);
   }
   EXPECT_EQ(count, 200);
   EXPECT_NEAR(loss_sum / count, result->mean_loss, 1e-9);

@@ -80,12 +80,8 @@ class SecureAggregatorTest : public ::testing::Test {
     }
     input.update = values;
     input.train_samples = samples;
-    input.train.push_back({"en",
-                           "fusion",
-                           samples % 20 == 0 ? "female" : "male",
-                           0.5 * static_cast<double>(samples),
-                           samples,
-                           {samples, 0, 0, 0}});
+    input.train[{"en", "fusion", ""}][samples % 20 == 0 ? "female" : "male"] = {
+        0.5 * static_cast<double>(samples), samples, 2, {samples, 0, 0, 0}};
     run.uploaded = secure->UploadMaskedInput(*stub, input, 1 << 20, 1);
     if (!run.uploaded.ok() || leaves == Leaves::kBeforeUnmasking) return run;
     run.unmasked = secure->Unmask(*stub);

@@ -40,8 +40,8 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
     input.weight = 10.0 + client * 12;  // below weight_bound
     input.train_samples = 10 + client;
     const double loss_sum = 1.25 * (client + 1);
-    input.train.push_back({"ja", "fusion", "male", loss_sum, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}});
-    input.validation.push_back({"en", "text", "female", 0.5, 1, {0, 1, 0, 0, 0, 0, 0, 0, 0}});
+    input.train[{"ja", "fusion", ""}]["male"] = {loss_sum, 3, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}};
+    input.validation[{"en", "text", ""}]["female"] = {0.5, 1, 3, {0, 1, 0, 0, 0, 0, 0, 0, 0}};
     std::vector<uint32_t> words;
     absl::StatusOr<bool> clamped = EncodeSecureInput(layout, input, words);
     ASSERT_TRUE(clamped.ok()) << clamped.status();
@@ -66,14 +66,18 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
   EXPECT_EQ(decoded->train_samples, samples);
   EXPECT_EQ(decoded->clamped_clients, 0u);
   ASSERT_EQ(decoded->train.size(), 1u);
-  EXPECT_EQ(decoded->train[0].language, "ja");
-  EXPECT_EQ(decoded->train[0].group, "male");
-  EXPECT_EQ(decoded->train[0].count, 3u * kClients);
-  EXPECT_NEAR(decoded->train[0].loss_sum, loss, kClients * kLossSumQuantum / 2);
-  EXPECT_EQ(decoded->train[0].confusion, (std::vector<uint64_t>{7, 0, 0, 0, 7, 0, 0, 0, 7}));
+  const auto& [train_cell, train_groups] = *decoded->train.begin();
+  ASSERT_EQ(train_groups.size(), 1u);
+  const auto& [train_group, train] = *train_groups.begin();
+  EXPECT_EQ(train_cell.language, "ja");
+  EXPECT_EQ(train_group, "male");
+  EXPECT_EQ(train.count, 3u * kClients);
+  EXPECT_NEAR(train.loss_sum, loss, kClients * kLossSumQuantum / 2);
+  EXPECT_EQ(train.confusion, (std::vector<uint64_t>{7, 0, 0, 0, 7, 0, 0, 0, 7}));
   ASSERT_EQ(decoded->validation.size(), 1u);
-  EXPECT_EQ(decoded->validation[0].view, "text");
-  EXPECT_EQ(decoded->validation[0].confusion[1], kClients);
+  const auto& [validation_cell, validation_groups] = *decoded->validation.begin();
+  EXPECT_EQ(validation_cell.modality, "text");
+  EXPECT_EQ(validation_groups.at("female").confusion[1], kClients);
 }
 
 TEST(SecureInputTest, ClampingIsCountedOncePerClient) {
@@ -100,12 +104,12 @@ TEST(SecureInputTest, RefusesCellsOutsideTheLayoutAndBadInputs) {
   const std::vector<float> update = {0, 0};
   SecureInput input;
   input.update = update;
-  input.train.push_back({"de", "fusion", "male", 1, 1, {}});
+  input.train[{"de", "fusion", ""}]["male"] = {1, 1, 0, {}};
   std::vector<uint32_t> words;
   const absl::StatusOr<bool> unknown = EncodeSecureInput(layout, input, words);
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(unknown.status().message().find("language 'de'"), std::string::npos);
-  input.train = {{"en", "fusion", "male", 1, 1, {1, 2}}};
+  input.train = {{{"en", "fusion", ""}, {{"male", {1, 1, 0, {1, 2}}}}}};
   EXPECT_FALSE(EncodeSecureInput(layout, input, words).ok());
   input.train.clear();
   input.weight = 0;

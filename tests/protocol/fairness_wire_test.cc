@@ -1,11 +1,16 @@
-#include "server/statistics_sum.h"
+// Group statistics and the fairness directive through their one wire conversion,
+// and a round's sum of statistics received from clients (fairness::StatisticsSum).
+#include "protocol/fairness_wire.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace equifl::server {
+#include "fairness/statistics_sum.h"
+
+namespace equifl::protocol {
 namespace {
 
+using fairness::StatisticsSum;
 using ::testing::HasSubstr;
 
 v1::GroupStatistics Statistics(const std::string& language, const std::string& group,
@@ -21,17 +26,24 @@ v1::GroupStatistics Statistics(const std::string& language, const std::string& g
   return statistics;
 }
 
+// Adds a received message to `sum`, as the server does with an upload's statistics.
+absl::Status Add(StatisticsSum& sum, const v1::GroupStatistics& message) {
+  absl::StatusOr<fairness::StatisticsTable> table = StatisticsFromProto(message);
+  if (!table.ok()) return table.status();
+  return sum.Add(*table);
+}
+
 TEST(StatisticsSumTest, SumsMatchingCellsAndKeepsOthersApart) {
   StatisticsSum sum;
-  ASSERT_TRUE(sum.Add(Statistics("en", "female", 3.0, 4, {2, 1, 0, 1})).ok());
-  ASSERT_TRUE(sum.Add(Statistics("en", "female", 1.0, 2, {1, 0, 0, 1})).ok());
-  ASSERT_TRUE(sum.Add(Statistics("de", "male", 2.0, 4, {0, 2, 0, 2})).ok());
+  ASSERT_TRUE(Add(sum, Statistics("en", "female", 3.0, 4, {2, 1, 0, 1})).ok());
+  ASSERT_TRUE(Add(sum, Statistics("en", "female", 1.0, 2, {1, 0, 0, 1})).ok());
+  ASSERT_TRUE(Add(sum, Statistics("de", "male", 2.0, 4, {0, 2, 0, 2})).ok());
   EXPECT_EQ(sum.samples(), 10u);
   EXPECT_DOUBLE_EQ(sum.mean_loss(), 6.0 / 10);
   // Correct: (2 + 1) + (1 + 1) + (0 + 2) = 7 of 10.
   ASSERT_TRUE(sum.accuracy().has_value());
   EXPECT_DOUBLE_EQ(*sum.accuracy(), 0.7);
-  const v1::GroupStatistics proto = sum.ToProto();
+  const v1::GroupStatistics proto = StatisticsToProto(sum.table());
   ASSERT_EQ(proto.cells_size(), 2);
   EXPECT_EQ(proto.cells(1).cell().language(), "en");  // "de" sorts first.
   EXPECT_EQ(proto.cells(1).sample_count(), 6u);
@@ -47,16 +59,16 @@ TEST(StatisticsSumTest, EmptySumHasDefinedValues) {
 
 TEST(StatisticsSumTest, RefusesInconsistentStatisticsWithoutAddingAnything) {
   StatisticsSum sum;
-  ASSERT_TRUE(sum.Add(Statistics("en", "female", 1.0, 1, {1, 0, 0, 0})).ok());
+  ASSERT_TRUE(Add(sum, Statistics("en", "female", 1.0, 1, {1, 0, 0, 0})).ok());
   v1::GroupStatistics bad = Statistics("en", "male", 1.0, 1, {1, 0, 0});
-  EXPECT_THAT(sum.Add(bad).message(), HasSubstr("3 confusion counts for 2 classes"));
-  bad = Statistics("en", "female", 1.0, 1, {});
+  EXPECT_THAT(Add(sum, bad).message(), HasSubstr("3 confusion counts for 2 classes"));
+  bad = Statistics("en", "female", 1.0, 1, {1, 0, 0, 0, 0, 0, 0, 0, 0});
   bad.mutable_cells(0)->set_num_classes(3);
-  EXPECT_THAT(sum.Add(bad).message(), HasSubstr("report 3 classes"));
+  EXPECT_THAT(Add(sum, bad).message(), HasSubstr("report 3 classes"));
   bad = Statistics("en", "female", -1.0, 1, {});
-  EXPECT_THAT(sum.Add(bad).message(), HasSubstr("loss sum of -1"));
+  EXPECT_THAT(Add(sum, bad).message(), HasSubstr("loss sum of -1"));
   EXPECT_EQ(sum.samples(), 1u);
 }
 
 }  // namespace
-}  // namespace equifl::server
+}  // namespace equifl::protocol

@@ -1,0 +1,70 @@
+// Everything an aggregator needs to know besides the model: the run, how rounds
+// are formed, what clients are asked to do, how updates are aggregated, and the
+// fairness method, client-level DP and secure aggregation of the run.
+#ifndef EQUIFL_SERVER_AGGREGATOR_OPTIONS_H_
+#define EQUIFL_SERVER_AGGREGATOR_OPTIONS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "aggregation/privacy/client_level_privacy.h"
+#include "aggregation/secure/secure_input.h"
+#include "aggregation/server_optimizer.h"
+#include "equifl/v1/aggregator.pb.h"
+#include "protocol/chunk_decoder.h"
+#include "protocol/chunk_encoder.h"
+#include "server/fairness_engine.h"
+#include "server/round_coordinator.h"
+
+namespace equifl::server {
+
+//! The `secure_aggregation` section: whether updates and statistics are summed
+//! under secure aggregation (Bonawitz et al. 2017 with SecAgg+ neighbourhoods),
+//! so the server learns only sums, and the fixed point's ranges
+//! (aggregation/secure/secure_input.h).
+struct SecureAggregationOptions {
+  bool enabled = false;
+  //! SecAgg+'s neighbours per client; 0: 2·ceil(log2 n) + 2 (every client when
+  //! that covers them all, which is Bonawitz's complete graph).
+  uint32_t neighbours = 0;
+  //! Share of a neighbourhood whose shares rebuild a secret (t), and share of the
+  //! selected clients whose masked inputs the round needs.
+  double threshold = 0.5;
+  //! Each coordinate of a client's weighted update r·Δ is clamped to ±this; with
+  //! client-level DP the range follows the clipping norm instead.
+  double update_bound = 1.0;
+  //! Aggregation weights above this count as it; 0: the largest training-set size
+  //! clients announced at Join (times e^β for ERM-MinMaxGAP).
+  double weight_bound = 0;
+  //! How long key advertisement, key sharing and unmasking may each take.
+  std::chrono::milliseconds phase_timeout{std::chrono::seconds(30)};
+
+  absl::Status Validate() const;
+};
+
+//! Everything the aggregator needs to know besides the model.
+struct AggregatorOptions {
+  std::string run_id;               //!< Stamped on every message; required.
+  RoundOptions rounds;              //!< Selection, quorum, deadline.
+  protocol::CodecOptions download;  //!< Encoding and chunk size of model downloads.
+  v1::Encoding upload_encoding = v1::ENCODING_FLOAT32;  //!< Asked of clients.
+  v1::TrainingHyperparameters training;                 //!< Sent with every task.
+  aggregation::ServerOptimizerOptions optimizer;        //!< How the mean update is applied.
+  std::chrono::milliseconds poll_timeout{std::chrono::seconds(10)};  //!< Long-poll bound.
+  uint32_t max_concurrent_uploads = 2;          //!< Uploads decoded at once (each needs a buffer).
+  protocol::DecoderLimits upload_limits;        //!< What a client may send.
+  FairnessOptions fairness;                     //!< The fairness method and its knobs.
+  aggregation::PrivacyOptions privacy;          //!< Client-level DP; off by default.
+  SecureAggregationOptions secure_aggregation;  //!< Off by default.
+  //! The languages, groups and classes of the run's data (its schema), which
+  //! secure aggregation's statistics grid needs; its views are fairness.views.
+  aggregation::StatisticsLayout statistics;
+
+  absl::Status Validate() const;
+};
+
+}  // namespace equifl::server
+
+#endif  // EQUIFL_SERVER_AGGREGATOR_OPTIONS_H_

@@ -1,0 +1,71 @@
+// A round gathered in the clear: the updates folded into a streaming weighted
+// mean (aggregation/weighted_mean.h) and the statistics summed, for a trusted
+// aggregator.
+//
+// Accepted updates wait in their scratch buffers until a batch of `fold_batch` is
+// full, then are folded in one pass over the accumulator; what is left is folded
+// at Report. Buffers go back to their pool once folded, so the server's memory
+// stays at the model times (2 + pool capacity) however many clients report; with
+// fold_batch at most the pool's capacity a full batch always folds, so uploads
+// waiting for a buffer never deadlock. A fold that fails (it cannot for inputs the
+// service checked) poisons the round: Report returns the failure instead of a mean
+// that silently lacks updates.
+#ifndef EQUIFL_SERVER_PLAIN_ACCUMULATOR_H_
+#define EQUIFL_SERVER_PLAIN_ACCUMULATOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "aggregation/weighted_mean.h"
+#include "server/round_accumulator.h"
+#include "server/scratch_pool.h"
+
+namespace equifl::server {
+
+struct PlainAccumulatorOptions {
+  uint64_t round_id = 0;
+  size_t model_size = 0;  //!< Values per update; 0 for an evaluation round (no updates).
+  size_t fold_batch = 1;  //!< Updates folded together, 1 to WeightedMean::kMaxBatch.
+  //! Client-level DP: report the sum of the (clipped, weight-1) updates, not their mean.
+  bool sum_updates = false;
+  //! Keep each client's validation statistics and training-set size (FairFed).
+  bool keep_client_statistics = false;
+};
+
+class PlainAccumulator final : public RoundAccumulator {
+ public:
+  explicit PlainAccumulator(const PlainAccumulatorOptions& options);
+
+  absl::StatusOr<std::vector<std::string>> AwaitSetup() override {
+    return std::vector<std::string>{};
+  }
+  absl::Status Accumulate(ClientInput input) override;
+  absl::Status MergeWith(RoundAccumulator&& other) override;
+  absl::StatusOr<RoundAggregate> Report() && override;
+  void Cancel() override {}
+
+ private:
+  //! An accepted update waiting for its batch to be folded.
+  struct PendingUpdate {
+    double weight = 0;
+    ScratchPool<float>::Buffer values;  //!< Goes back to its pool once folded.
+  };
+
+  //! Folds the pending updates into the mean and gives their buffers back; a
+  //! failure is kept for Report.
+  void FoldPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  const PlainAccumulatorOptions options_;
+  absl::Mutex mutex_;
+  aggregation::WeightedMean mean_ ABSL_GUARDED_BY(mutex_);
+  std::vector<PendingUpdate> pending_ ABSL_GUARDED_BY(mutex_);
+  absl::Status fold_failure_ ABSL_GUARDED_BY(mutex_);
+  RoundAggregate aggregate_ ABSL_GUARDED_BY(mutex_);  //!< All but the update.
+};
+
+}  // namespace equifl::server
+
+#endif  // EQUIFL_SERVER_PLAIN_ACCUMULATOR_H_

@@ -1,0 +1,266 @@
+#include "server/round_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "aggregation/secure/neighbour_graph.h"
+#include "aggregation/weighted_mean.h"
+#include "base/random.h"
+#include "base/status_macros.h"
+#include "server/plain_accumulator.h"
+#include "server/secure_accumulator.h"
+
+namespace equifl::server {
+
+RoundLoop::RoundLoop(const AggregatorOptions& options, GlobalModel model,
+                     aggregation::ServerOptimizer optimizer, uint64_t completed_rounds,
+                     RoundObserver* observer)
+    : options_(options),
+      observer_(observer),
+      coordinator_(options.rounds, completed_rounds),
+      optimizer_(std::move(optimizer)),
+      // After --resume: the rounds done so far, at the configured sampling rate.
+      privacy_(options.privacy, std::min<uint64_t>(completed_rounds, options.rounds.rounds),
+               options.rounds.client_fraction),
+      fairness_(options.fairness),
+      model_(std::make_shared<const GlobalModel>(std::move(model))),
+      model_version_(completed_rounds) {}
+
+ModelSnapshot RoundLoop::Model() const {
+  absl::MutexLock lock(&model_mutex_);
+  return {model_, model_version_};
+}
+
+absl::Status RoundLoop::Contribute(uint64_t round_id, ClientInput input) {
+  const std::string client_id = input.client_id;
+  return coordinator_.TryCommit(client_id, round_id, [&]() -> absl::Status {
+    std::shared_ptr<RoundAccumulator> accumulator;
+    {
+      absl::MutexLock lock(&round_mutex_);
+      if (round_id == open_round_) accumulator = accumulator_;
+    }
+    if (accumulator == nullptr) return absl::FailedPreconditionError("the round closed");
+    return accumulator->Accumulate(std::move(input));
+  });
+}
+
+std::shared_ptr<SecureRound> RoundLoop::SecureRoundFor(uint64_t round_id) const {
+  absl::MutexLock lock(&round_mutex_);
+  return round_id == open_round_ ? secure_ : nullptr;
+}
+
+void RoundLoop::NoteTrainingSetSize(uint64_t train_samples) {
+  absl::MutexLock lock(&clients_mutex_);
+  largest_train_samples_ = std::max(largest_train_samples_, train_samples);
+}
+
+std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
+                                                        const std::vector<std::string>& selected,
+                                                        size_t model_size) {
+  const SecureAggregationOptions& secure = options_.secure_aggregation;
+  const uint32_t clients = static_cast<uint32_t>(selected.size());
+  aggregation::SecureRoundOptions protocol;
+  protocol.context = {options_.run_id, round_id};
+  protocol.selected = selected;
+  protocol.neighbours = secure.neighbours;
+  protocol.threshold_fraction = secure.threshold;
+  protocol.min_survivors = aggregation::MinSurvivors(clients, secure.threshold);
+  protocol.graph_seed = random::MixSeed(random::RoundSeed(options_.rounds.seed, round_id));
+  aggregation::SecureInputLayout layout;
+  layout.update_size = model_size;
+  layout.statistics = options_.statistics;
+  layout.statistics.views = options_.fairness.views;
+  layout.max_clients = std::max<uint32_t>(clients, 1);
+  aggregation::ClientNoise noise;
+  if (privacy_.enabled()) {
+    // Clipped updates with each client's share of the noise; every weight is 1.
+    noise = privacy_.ForClients(protocol.min_survivors);
+    layout.update_bound = noise.clip_norm + 6 * noise.noise_stddev;
+    layout.weight_bound = 1;
+    layout.indicator_bound = 1 + 6 * noise.indicator_noise_stddev;
+  } else {
+    layout.update_bound = secure.update_bound;
+    layout.weight_bound = secure.weight_bound;
+    if (layout.weight_bound == 0) {
+      absl::MutexLock lock(&clients_mutex_);
+      layout.weight_bound = static_cast<double>(std::max<uint64_t>(largest_train_samples_, 1));
+      if (options_.fairness.method == fairness::FairnessMethod::kMinMaxGap) {
+        layout.weight_bound *=
+            std::exp(std::max(0.0, options_.fairness.minmax_gap.aggregation_beta));
+      }
+    }
+  }
+  protocol.words = layout.Words();
+  return std::make_shared<SecureRound>(protocol, layout, noise);
+}
+
+std::shared_ptr<RoundAccumulator> RoundLoop::MakeAccumulator(
+    uint64_t round_id, const std::vector<std::string>& selected, size_t model_size,
+    std::shared_ptr<SecureRound>& secure) {
+  // An evaluation round gathers statistics only.
+  const size_t update_size = coordinator_.IsEvaluationRound(round_id) ? 0 : model_size;
+  if (options_.secure_aggregation.enabled) {
+    secure = MakeSecureRound(round_id, selected, update_size);
+    return std::make_shared<SecureAccumulator>(
+        secure, SecureAccumulatorOptions{options_.secure_aggregation.phase_timeout,
+                                         /*sum_updates=*/privacy_.enabled()});
+  }
+  PlainAccumulatorOptions plain;
+  plain.round_id = round_id;
+  plain.model_size = update_size;
+  // Every scratch buffer can be waiting in a batch, so a full batch always folds.
+  plain.fold_batch =
+      std::min<size_t>(options_.max_concurrent_uploads, aggregation::WeightedMean::kMaxBatch);
+  plain.sum_updates = privacy_.enabled();
+  plain.keep_client_statistics = fairness_.NeedsClientStatistics();
+  return std::make_shared<PlainAccumulator>(plain);
+}
+
+std::optional<RoundLoop::OpenedRound> RoundLoop::Open() {
+  OpenedRound round;
+  round.start = Model();
+  const std::optional<uint64_t> round_id =
+      coordinator_.OpenNextRound([&](uint64_t opened, const std::vector<std::string>& selected) {
+        round.accumulator =
+            MakeAccumulator(opened, selected, round.start.model->size(), round.secure);
+        absl::MutexLock lock(&round_mutex_);
+        open_round_ = opened;
+        accumulator_ = round.accumulator;
+        secure_ = round.secure;
+      });
+  if (!round_id) return std::nullopt;
+  round.round_id = *round_id;
+  round.final_evaluation = coordinator_.IsEvaluationRound(*round_id);
+  round.opened = std::chrono::steady_clock::now();
+  spdlog::info("round {}: open{}{}", *round_id, round.final_evaluation ? " (final evaluation)" : "",
+               round.secure != nullptr ? ", securely aggregated" : "");
+  return round;
+}
+
+void RoundLoop::CloseRound() {
+  absl::MutexLock lock(&round_mutex_);
+  open_round_ = 0;
+  accumulator_.reset();
+  secure_.reset();
+}
+
+absl::Status RoundLoop::StopRun(uint64_t round_id, const absl::Status& failure) {
+  Stop();
+  CloseRound();
+  return absl::Status(
+      failure.code(),
+      absl::StrCat("round ", round_id, ": ", failure.message(),
+                   "; the model is unchanged (--resume continues after round ", round_id - 1, ")"));
+}
+
+absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Collect(const OpenedRound& round) {
+  const auto failed = [&](const absl::Status& status) {
+    return absl::IsCancelled(status) ? status : StopRun(round.round_id, status);
+  };
+  absl::StatusOr<std::vector<std::string>> unable = round.accumulator->AwaitSetup();
+  if (!unable.ok()) return failed(unable.status());
+  if (!unable->empty()) {
+    spdlog::warn("round {}: {} selected clients did not share their keys and cannot contribute",
+                 round.round_id, unable->size());
+    coordinator_.ExcludeFromRound(round.round_id, *unable);
+  }
+  CollectedRound collected;
+  collected.outcome = coordinator_.AwaitClose();
+  // The coordinator refuses uploads from now on; the secure round stays reachable
+  // until its survivors revealed their shares.
+  absl::StatusOr<RoundAggregate> aggregate = std::move(*round.accumulator).Report();
+  if (!aggregate.ok()) return failed(aggregate.status());
+  CloseRound();
+  collected.aggregate = *std::move(aggregate);
+  return collected;
+}
+
+absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected) {
+  const RoundOutcome& outcome = collected.outcome;
+  RoundAggregate& aggregate = collected.aggregate;
+  RoundSummary summary;
+  summary.round_id = outcome.round_id;
+  summary.selected = outcome.selected;
+  summary.contributors = outcome.contributors;
+  summary.reached_quorum = outcome.reached_quorum;
+  summary.final_evaluation = round.final_evaluation;
+  summary.secure = round.secure != nullptr;
+  summary.clip_norm = privacy_.enabled() ? privacy_.clip_norm() : 0;
+  summary.total_weight = aggregate.total_weight;
+  summary.clamped_clients = aggregate.clamped_clients;
+  summary.train = std::move(aggregate.train);
+  summary.validation = std::move(aggregate.validation);
+  summary.validation_by_client = std::move(aggregate.validation_by_client);
+  auto next = std::make_shared<GlobalModel>(*round.start.model);
+  if (summary.final_evaluation) {
+    const std::optional<double> accuracy = summary.validation.accuracy();
+    spdlog::info("final evaluation: {} clients, {} test samples, test loss {:.4f}, accuracy {}",
+                 outcome.contributors.size(), summary.validation.samples(),
+                 summary.validation.mean_loss(),
+                 accuracy ? absl::StrFormat("%.4f", *accuracy) : std::string("n/a"));
+  } else if (outcome.contributors.empty()) {
+    spdlog::warn("round {}: closed without any update; the model is unchanged", round.round_id);
+  } else {
+    if (privacy_.enabled()) {
+      const double clip_norm = privacy_.clip_norm();
+      EQUIFL_ASSIGN_OR_RETURN(
+          aggregation::PrivacyGuarantee spent,
+          privacy_.FinishRound(aggregate.update, outcome.selected.size(),
+                               coordinator_.JoinedCount(), aggregate.clip_indicators,
+                               /*noise_added_by_clients=*/summary.secure));
+      summary.privacy_epsilon = spent.epsilon;
+      spdlog::info(
+          "round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g}), "
+          "clipping norm {:.4g}{}",
+          outcome.round_id, spent.epsilon, spent.delta, privacy_.rounds(), spent.order, clip_norm,
+          options_.privacy.adaptive_clipping
+              ? absl::StrFormat(" (next round %.4g)", privacy_.clip_norm())
+              : "");
+    }
+    EQUIFL_RETURN_IF_ERROR(optimizer_.Step(next->values(), aggregate.update));
+  }
+  if (!summary.final_evaluation) {
+    fairness_.OnRoundClosed(summary.train.table(), summary.validation.table(),
+                            summary.validation_by_client, aggregate.train_samples);
+  }
+  summary.fairness = fairness_.State();
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - round.opened).count();
+  if (observer_ != nullptr) {
+    EQUIFL_RETURN_IF_ERROR(observer_->OnRoundClosed(summary, *next, optimizer_));
+  }
+  {
+    absl::MutexLock lock(&model_mutex_);
+    model_ = std::move(next);
+    model_version_ = outcome.round_id;
+  }
+  if (!summary.final_evaluation) {
+    spdlog::info("round {}: {} of {} updates{}, train loss {:.4f}, {:.2f} s", outcome.round_id,
+                 outcome.contributors.size(), outcome.selected.size(),
+                 outcome.reached_quorum ? "" : " (deadline)", summary.train.mean_loss(),
+                 summary.seconds);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RoundLoop::Run() {
+  while (std::optional<OpenedRound> round = Open()) {
+    absl::StatusOr<CollectedRound> collected = Collect(*round);
+    if (absl::IsCancelled(collected.status())) return absl::OkStatus();  // Stop()
+    EQUIFL_RETURN_IF_ERROR(collected.status());
+    EQUIFL_RETURN_IF_ERROR(Apply(*round, *std::move(collected)));
+  }
+  return absl::OkStatus();
+}
+
+void RoundLoop::Stop() {
+  coordinator_.Stop();
+  absl::MutexLock lock(&round_mutex_);
+  if (accumulator_ != nullptr) accumulator_->Cancel();
+}
+
+}  // namespace equifl::server

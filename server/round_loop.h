@@ -1,0 +1,183 @@
+// The aggregator's round loop: opens each round, lets it collect, and applies what
+// it gathered to the global model.
+//
+//   Open     the coordinator selects the round's clients; an accumulator for the
+//            round (in the clear or under secure aggregation, RoundAccumulator) is
+//            published for the service before any client can take a task.
+//   Collect  the accumulator's setup (secure aggregation's key phases), then the
+//            coordinator's quorum or deadline, then the accumulator's Report.
+//   Apply    client-level DP's noise and accounting, the server optimiser's step,
+//            the fairness engine's update, the observer (checkpoint, history),
+//            and the new model published for downloads.
+// A round whose aggregate cannot be known (a secure round left with too few
+// clients, an aggregate that overflowed) stops the run with the model unchanged;
+// --resume continues from the last completed round.
+//
+// Threads and locks. Run() runs on one thread, the driver. Stop() may be called
+// from any thread (a signal watcher). The service's RPC threads call the other
+// public methods concurrently with Run and with each other. Lock order, outermost
+// first: the coordinator's lock (RoundCoordinator) -> round_mutex_ -> an
+// accumulator's or secure round's lock -> a scratch pool's lock. model_mutex_ and
+// clients_mutex_ are leaves: nothing is locked while they are held. The fairness
+// engine and the privacy state have their own leaf locks or atomics.
+#ifndef EQUIFL_SERVER_ROUND_LOOP_H_
+#define EQUIFL_SERVER_ROUND_LOOP_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "aggregation/privacy/client_level_privacy.h"
+#include "aggregation/server_optimizer.h"
+#include "fairness/statistics_sum.h"
+#include "server/aggregator_options.h"
+#include "server/fairness_engine.h"
+#include "server/global_model.h"
+#include "server/round_accumulator.h"
+#include "server/round_coordinator.h"
+#include "server/secure_round.h"
+
+namespace equifl::server {
+
+//! What one closed round produced, for logs, checkpoints and the run history.
+struct RoundSummary {
+  uint64_t round_id = 0;                  //!< The round.
+  std::vector<std::string> selected;      //!< Clients selected.
+  std::vector<std::string> contributors;  //!< Clients whose updates were averaged.
+  bool reached_quorum = false;            //!< False when the deadline closed the round.
+  bool final_evaluation = false;          //!< The final evaluation round (no training).
+  double total_weight = 0;                //!< Sum of the contributors' aggregation weights.
+  fairness::StatisticsSum train;          //!< Summed training statistics.
+  //! Summed validation statistics of the model the round started from; in the
+  //! final evaluation round, test statistics.
+  fairness::StatisticsSum validation;
+  //! Each contributor's validation statistics (clients pooled in `validation`); only
+  //! kept for methods that need them (FairnessEngine::NeedsClientStatistics).
+  std::map<std::string, fairness::StatisticsTable> validation_by_client;
+  //! The fairness engine's state after the round (what the next round uses).
+  FairnessState fairness;
+  double privacy_epsilon = 0;    //!< ε spent after this round at PrivacyOptions::delta; 0: off.
+  double clip_norm = 0;          //!< The clipping norm the round used; 0: DP off.
+  bool secure = false;           //!< Securely aggregated: the server saw only sums.
+  uint64_t clamped_clients = 0;  //!< Secure rounds: clients that clamped a value.
+  double seconds = 0;            //!< From opening to the new model.
+};
+
+//! Told about every closed round, before the next one opens.
+class RoundObserver {
+ public:
+  virtual ~RoundObserver() = default;
+  //! `model` is the global model after the round; failing stops the run.
+  virtual absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
+                                     const aggregation::ServerOptimizer& optimizer) = 0;
+};
+
+//! The global model and the round after which it holds.
+struct ModelSnapshot {
+  std::shared_ptr<const GlobalModel> model;  //!< Replaced, never changed, after a round.
+  uint64_t version = 0;
+};
+
+class RoundLoop {
+ public:
+  //! `options` were validated. `model` holds after `completed_rounds` rounds and
+  //! `optimizer` carries its state (restored after --resume).
+  RoundLoop(const AggregatorOptions& options, GlobalModel model,
+            aggregation::ServerOptimizer optimizer, uint64_t completed_rounds,
+            RoundObserver* observer);
+
+  //! Runs rounds until every round is done or Stop() is called; fails when a round
+  //! cannot be aggregated or the observer fails.
+  absl::Status Run();
+  //! Ends the run: Run returns after the open round, clients are told to finish.
+  void Stop();
+
+  // For the service's RPC threads.
+  RoundCoordinator& coordinator() { return coordinator_; }
+  FairnessEngine& fairness() { return fairness_; }
+  const aggregation::ClientLevelPrivacy& privacy() const { return privacy_; }
+  //! The current global model.
+  ModelSnapshot Model() const;
+  //! Counts `input` in round `round_id`: the open round's accumulator takes it
+  //! under the coordinator's commit (RoundCoordinator::TryCommit). Refused, taking
+  //! nothing, when that round is not collecting, did not give the client a task,
+  //! already counted it, or the input does not fit the round.
+  absl::Status Contribute(uint64_t round_id, ClientInput input);
+  //! The open round's secure round; nullptr unless `round_id` is the open round and
+  //! it is securely aggregated.
+  std::shared_ptr<SecureRound> SecureRoundFor(uint64_t round_id) const;
+  //! A client announced `train_samples` at Join (secure aggregation's automatic
+  //! weight bound is the largest).
+  void NoteTrainingSetSize(uint64_t train_samples);
+
+ private:
+  //! A round between Open and Apply.
+  struct OpenedRound {
+    uint64_t round_id = 0;
+    bool final_evaluation = false;
+    ModelSnapshot start;  //!< The model the round started from.
+    std::shared_ptr<RoundAccumulator> accumulator;
+    std::shared_ptr<SecureRound> secure;  //!< Set when securely aggregated.
+    std::chrono::steady_clock::time_point opened;
+  };
+  //! What Collect gathered.
+  struct CollectedRound {
+    RoundOutcome outcome;
+    RoundAggregate aggregate;
+  };
+
+  //! Opens the next round; nullopt once every round is done or the run stopped.
+  std::optional<OpenedRound> Open();
+  //! Sets up, collects and reports `round`. Cancelled when the run stopped; any
+  //! other failure has stopped the run (StopRun).
+  absl::StatusOr<CollectedRound> Collect(const OpenedRound& round);
+  //! Applies a collected round to the model and tells the observer.
+  absl::Status Apply(const OpenedRound& round, CollectedRound collected);
+
+  //! The accumulator of round `round_id` over `selected` (under the coordinator's
+  //! lock, before any client can take the round's task); sets `secure` when the
+  //! round is securely aggregated.
+  std::shared_ptr<RoundAccumulator> MakeAccumulator(uint64_t round_id,
+                                                    const std::vector<std::string>& selected,
+                                                    size_t model_size,
+                                                    std::shared_ptr<SecureRound>& secure);
+  std::shared_ptr<SecureRound> MakeSecureRound(uint64_t round_id,
+                                               const std::vector<std::string>& selected,
+                                               size_t model_size);
+  //! Stops the run after round `round_id` failed; the error says the model is
+  //! unchanged and where --resume continues.
+  absl::Status StopRun(uint64_t round_id, const absl::Status& failure);
+  //! Withdraws the open round's accumulator and secure round from the service.
+  void CloseRound() ABSL_LOCKS_EXCLUDED(round_mutex_);
+
+  const AggregatorOptions options_;
+  RoundObserver* const observer_;
+  RoundCoordinator coordinator_;
+  aggregation::ServerOptimizer optimizer_;   //!< Used by Run only.
+  aggregation::ClientLevelPrivacy privacy_;  //!< Its clipping norm changes only between rounds.
+  FairnessEngine fairness_;
+
+  mutable absl::Mutex model_mutex_;
+  std::shared_ptr<const GlobalModel> model_ ABSL_GUARDED_BY(model_mutex_);
+  uint64_t model_version_ ABSL_GUARDED_BY(model_mutex_);
+
+  mutable absl::Mutex round_mutex_;
+  uint64_t open_round_ ABSL_GUARDED_BY(round_mutex_) = 0;  //!< 0: none.
+  std::shared_ptr<RoundAccumulator> accumulator_ ABSL_GUARDED_BY(round_mutex_);
+  std::shared_ptr<SecureRound> secure_ ABSL_GUARDED_BY(round_mutex_);
+
+  absl::Mutex clients_mutex_;
+  uint64_t largest_train_samples_ ABSL_GUARDED_BY(clients_mutex_) = 0;
+};
+
+}  // namespace equifl::server
+
+#endif  // EQUIFL_SERVER_ROUND_LOOP_H_

@@ -1,0 +1,67 @@
+#include "server/secure_accumulator.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace equifl::server {
+
+SecureAccumulator::SecureAccumulator(std::shared_ptr<SecureRound> round,
+                                     const SecureAccumulatorOptions& options)
+    : round_(std::move(round)), options_(options) {}
+
+SecureRound::Clock::time_point SecureAccumulator::PhaseEnd() const {
+  return SecureRound::Clock::now() + options_.phase_timeout;
+}
+
+absl::StatusOr<std::vector<std::string>> SecureAccumulator::AwaitSetup() {
+  EQUIFL_RETURN_IF_ERROR(round_->CloseAdvertising(PhaseEnd()));
+  return round_->CloseSharing(PhaseEnd());
+}
+
+absl::Status SecureAccumulator::Accumulate(ClientInput input) {
+  const MaskedInput* masked = std::get_if<MaskedInput>(&input.content);
+  if (masked == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", round_->round_id(), " takes masked inputs only"));
+  }
+  return round_->AddMaskedInput(input.client_id, masked->words);
+}
+
+absl::Status SecureAccumulator::MergeWith(RoundAccumulator&&) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("round ", round_->round_id(),
+                   " is securely aggregated: its masked sum lives in the secure round's protocol "
+                   "state and cannot be merged with another accumulator"));
+}
+
+absl::StatusOr<RoundAggregate> SecureAccumulator::Report() && {
+  EQUIFL_RETURN_IF_ERROR(round_->CloseCollection());
+  EQUIFL_ASSIGN_OR_RETURN(aggregation::SecureSum sum, round_->Unmask(PhaseEnd()));
+  const aggregation::SecureInputLayout& layout = round_->layout();
+  RoundAggregate aggregate;
+  EQUIFL_RETURN_IF_ERROR(aggregate.train.Add(sum.train));
+  EQUIFL_RETURN_IF_ERROR(aggregate.validation.Add(sum.validation));
+  aggregate.clamped_clients = sum.clamped_clients;
+  if (sum.clamped_clients > 0) {
+    spdlog::warn(
+        "round {}: {} clients clamped values to secure aggregation's range (update bound {:g}, "
+        "weight bound {:g}); raise secure_aggregation.update_bound or weight_bound",
+        round_->round_id(), sum.clamped_clients, layout.update_bound, layout.weight_bound);
+  }
+  aggregate.total_weight = sum.weight * layout.weight_bound;
+  aggregate.clip_indicators = sum.clip_indicator;
+  if (!(sum.weight > 0) && !sum.weighted_update.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("the unmasked weights sum to ", sum.weight));
+  }
+  // The mean Σ r·Δ / Σ r; under DP every r is 1 and the caller divides by the
+  // number selected instead.
+  if (!options_.sum_updates) {
+    for (float& value : sum.weighted_update) value = static_cast<float>(value / sum.weight);
+  }
+  aggregate.update = std::move(sum.weighted_update);
+  return aggregate;
+}
+
+}  // namespace equifl::server
