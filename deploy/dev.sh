@@ -2,9 +2,12 @@
 # One entry point for a fresh Debian 12 machine: installs what equifl needs,
 # builds it, and then runs the demo or the test suite.
 #
-#   deploy/dev.sh demo    # install, build, run a small federated training (deploy/demo.sh)
-#   deploy/dev.sh test    # install, build, run every test (ctest's summary last)
-#   deploy/dev.sh build   # install and build only
+#   deploy/dev.sh demo    # install, build the equifl binary only, run a small federated
+#                         # training (deploy/demo.sh)
+#   deploy/dev.sh test    # install, build everything, run every test; then the clang
+#                         # build of the Torch-free targets (thread-safety analysis as
+#                         # errors) and its tests
+#   deploy/dev.sh build   # install and build everything
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,17 +21,28 @@ case "$action" in
 esac
 
 deploy/install-deps.sh
-echo "== configure and build (preset 'default', build/default)"
+echo "== configure (preset 'default', build/default)"
 cmake --preset default
-cmake --build --preset default
 
 case "$action" in
   demo)
+    echo "== build the equifl binary (what the demo runs; 'build' builds tests and benchmarks too)"
+    cmake --build --preset default --target equifl
     build/default/app/equifl --version
     deploy/demo.sh
     ;;
+  build)
+    cmake --build --preset default
+    ;;
   test)
+    echo "== build (preset 'default')"
+    cmake --build --preset default
     echo "== tests"
     ctest --preset default
+    echo "== clang build of the Torch-free targets, thread-safety analysis as errors (build/clang)"
+    cmake --preset clang
+    cmake --build --preset clang
+    echo "== tests of the clang build"
+    ctest --preset clang
     ;;
 esac

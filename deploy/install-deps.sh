@@ -4,13 +4,13 @@
 set -euo pipefail
 
 packages=(
-  # Toolchain.
-  cmake ninja-build g++ pkg-config ccache clang-format
+  # Toolchain; clang builds the Torch-free targets with its thread-safety analysis.
+  cmake ninja-build g++ clang pkg-config ccache clang-format
   # LibTorch (CPU) and the BLAS it must use: without libopenblas0-pthread a 4096^2
   # matrix product falls back to the reference BLAS and takes a minute.
   libtorch-dev libopenblas0-pthread
   # Transport and wire format.
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev libabsl-dev
   libxxhash-dev
   # Utilities.
   libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev

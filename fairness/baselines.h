@@ -1,5 +1,5 @@
 // The fairness baselines equifl compares ERM-MinMaxGAP against, in the same
-// engine (DESIGN.md): their server-side state and client-side arithmetic. FedAvg
+// engine (docs/ARCHITECTURE.md): their server-side state and client-side arithmetic. FedAvg
 // (plain ERM), local adversarial debiasing and local group-balanced reweighting
 // need nothing here; the client and the model carry them.
 //

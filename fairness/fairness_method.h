@@ -1,5 +1,5 @@
 // The fairness method of a run: ERM-MinMaxGAP or one of the baselines it is
-// compared against (DESIGN.md). Every participant reads it from the task's
+// compared against (docs/ARCHITECTURE.md). Every participant reads it from the task's
 // fairness directive and does its part; see fairness/minmax_gap.h and
 // fairness/baselines.h for the arithmetic of each.
 #ifndef EQUIFL_FAIRNESS_FAIRNESS_METHOD_H_

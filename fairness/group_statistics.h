@@ -1,7 +1,7 @@
 // The statistics the fairness engine works from: per (cell, group) sums of
 // per-sample losses, sample counts and confusion counts.
 //
-// A cell is one language and one modality view (DESIGN.md, "The federated
+// A cell is one language and one modality view (docs/ARCHITECTURE.md, "The federated
 // MinMaxGAP objective"), optionally one client. Clients report sums, never means,
 // so tables from many clients add up exactly (also inside a secure-aggregation
 // sum) and every per-group quantity of the federation can be recomputed from them.

@@ -1,4 +1,4 @@
-// Federated ERM-MinMaxGAP (DESIGN.md, "The federated MinMaxGAP objective").
+// Federated ERM-MinMaxGAP (docs/ARCHITECTURE.md, "The federated MinMaxGAP objective").
 //
 // Cells c are (language, modality view) pairs, groups g sensitive-attribute
 // values; L(g,c) is the mean loss of group g in cell c over every client's

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -14,7 +15,13 @@ constexpr uint32_t kFloatSignMask = 0x80000000u;
 
 #if defined(__x86_64__)
 bool HasF16c() {
-  static const bool has_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  // F16C is CPUID.1:ECX bit 29 (read directly: clang 14's __builtin_cpu_supports
+  // does not know "f16c"); the builtin checks AVX, with the OS saving its state.
+  static const bool has_f16c = [] {
+    unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 &&
+           (ecx & bit_F16C) != 0;
+  }();
   return has_f16c;
 }
 

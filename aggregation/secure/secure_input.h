@@ -3,7 +3,7 @@
 //
 // The update, the client's aggregation weight and its group statistics ride in
 // the same masked vector, so the server learns only their sums over the round's
-// clients (DESIGN.md, "Privacy"). Word layout, for a model of d values:
+// clients (docs/ARCHITECTURE.md, "Privacy"). Word layout, for a model of d values:
 //   [0, d)      the weighted update r·Δ, r = min(w / weight_bound, 1), signed fixed
 //               point clamped to ±update_bound
 //   d           r, signed fixed point in [0, 1]

@@ -92,7 +92,8 @@ absl::Status CheckKeys(const Json& object, absl::string_view where,
   if (!object.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(where, " must be a JSON object"));
   }
-  for (const auto& [key, unused] : object.items()) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(),
                      [&](const char* name) { return key == name; })) {
       return absl::InvalidArgumentError(absl::StrCat(

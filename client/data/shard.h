@@ -1,4 +1,4 @@
-// A client's data on disk: the shard folder (see DESIGN.md, "Data on a client").
+// A client's data on disk: the shard folder (docs/ARCHITECTURE.md, "Data on a client").
 //
 //   <shard>/manifest.json     what the tensors mean: modalities and their shapes,
 //                             label, group and language names, split sizes

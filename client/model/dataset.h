@@ -1,6 +1,6 @@
 // Samples held in memory on a client, as the model and the local trainer take them.
 //
-// A shard on disk (see DESIGN.md, "Data on a client") becomes a Dataset; the
+// A shard on disk (docs/ARCHITECTURE.md, "Data on a client") becomes a Dataset; the
 // trainer draws batches with Select. Besides the features, every sample carries the
 // columns the fairness engine needs: label, sensitive group and language.
 #ifndef EQUIFL_CLIENT_MODEL_DATASET_H_

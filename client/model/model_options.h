@@ -72,7 +72,7 @@ struct ModelOptions {
   int64_t num_groups = 2;       //!< G, sensitive groups the adversary predicts.
   bool adversary = false;       //!< Adds the group-predicting head behind gradient reversal.
   //! Gradient-reversal strength: the encoders receive -lambda times the adversary's
-  //! gradient (the L_fair = L_task + lambda * L_bias weight of DESIGN.md).
+  //! gradient (the lambda of L_task + lambda * L_bias, docs/ARCHITECTURE.md).
   double adversary_lambda = 0.1;
 
   static constexpr int64_t kMaxHiddenSize = 1 << 16;

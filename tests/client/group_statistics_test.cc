@@ -32,5 +32,16 @@ TEST(GroupStatisticsTest, EmptyReportsNothing) {
   EXPECT_TRUE(GroupStatisticsAccumulator(3).Report().empty());
 }
 
+TEST(GroupStatisticsTest, NamedStatisticsNameCellsAndGroups) {
+  GroupStatisticsAccumulator accumulator(/*num_classes=*/2);
+  accumulator.Add(/*language=*/1, /*group=*/0, 0.5, 1, 1);
+  accumulator.Add(/*language=*/2, /*group=*/1, 0.25, 0, 1);  // language 2 has no name
+  const fairness::StatisticsTable table =
+      NamedStatistics(accumulator.Report(), {"en", "de"}, {"female", "male"}, "video");
+  ASSERT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.at({"de", "video", ""}).at("female").loss_sum, 0.5);
+  EXPECT_EQ(table.at({"2", "video", ""}).at("male").count, 1u);
+}
+
 }  // namespace
 }  // namespace equifl::client

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "fairness/statistics_sum.h"
 
 namespace equifl::protocol {
@@ -68,6 +70,53 @@ TEST(StatisticsSumTest, RefusesInconsistentStatisticsWithoutAddingAnything) {
   bad = Statistics("en", "female", -1.0, 1, {});
   EXPECT_THAT(Add(sum, bad).message(), HasSubstr("loss sum of -1"));
   EXPECT_EQ(sum.samples(), 1u);
+}
+
+TEST(FairnessWireTest, StatisticsRoundTripKeepingClientsAndViews) {
+  fairness::StatisticsTable table;
+  table[{"de", "video", "client-7"}]["f"] = {2.5, 3, 2, {1, 1, 0, 1}};
+  table[{"en", fairness::kFusionView, ""}]["m"] = {0.5, 1, 0, {}};
+  absl::StatusOr<fairness::StatisticsTable> back = StatisticsFromProto(StatisticsToProto(table));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 2u);
+  const fairness::GroupStatistics& video = back->at({"de", "video", "client-7"}).at("f");
+  EXPECT_EQ(video.loss_sum, 2.5);
+  EXPECT_EQ(video.count, 3u);
+  EXPECT_EQ(video.num_classes, 2u);
+  EXPECT_EQ(video.confusion, (std::vector<uint64_t>{1, 1, 0, 1}));
+  EXPECT_EQ(back->at({"en", fairness::kFusionView, ""}).at("m").num_classes, 0u);
+}
+
+TEST(FairnessWireTest, RefusesALossSumThatIsNotFinite) {
+  const absl::StatusOr<fairness::StatisticsTable> infinite =
+      StatisticsFromProto(Statistics("en", "f", std::numeric_limits<double>::infinity(), 1, {}));
+  EXPECT_THAT(infinite.status().message(), HasSubstr("loss sum of inf"));
+}
+
+TEST(FairnessWireTest, DirectiveRoundTrip) {
+  fairness::FairnessDirective directive;
+  directive.lambda = 0.5;
+  directive.epsilon = 0.02;
+  directive.aggregation_beta = 1.5;
+  directive.up_weight_only = true;
+  directive.weights = {{{"en", fairness::kFusionView, ""}, "f", 2.5},
+                       {{"de", "audio", "client-1"}, "m", -1.0}};
+  v1::FairnessDirective message;
+  message.set_q(3);  // the caller's part stays
+  DirectiveToProto(directive, message);
+  EXPECT_EQ(message.q(), 3);
+  const fairness::FairnessDirective back = DirectiveFromProto(message);
+  EXPECT_EQ(back.lambda, 0.5);
+  EXPECT_EQ(back.epsilon, 0.02);
+  EXPECT_EQ(back.aggregation_beta, 1.5);
+  EXPECT_TRUE(back.up_weight_only);
+  ASSERT_EQ(back.weights.size(), 2u);
+  EXPECT_EQ(back.weights[1].cell, (fairness::Cell{"de", "audio", "client-1"}));
+  EXPECT_EQ(back.weights[1].group, "m");
+  EXPECT_EQ(back.weights[1].weight, -1.0);
+  EXPECT_EQ(FairnessMethodToProto(fairness::FairnessMethod::kFedAvg),
+            v1::FAIRNESS_METHOD_UNSPECIFIED);
+  EXPECT_EQ(FairnessMethodToProto(fairness::FairnessMethod::kFairFed), v1::FAIRNESS_METHOD_FAIRFED);
 }
 
 }  // namespace

@@ -257,6 +257,31 @@ TEST_F(AggregatorTest, DownloadOfAnUnknownVersionIsRefused) {
   EXPECT_THAT(status.error_message(), HasSubstr("is at version 0"));
 }
 
+// Every call that names a run is checked the same way, with the same message.
+TEST_F(AggregatorTest, CallsForAnotherRunAreToldToJoinAgain) {
+  Start(Options(1, 1));
+  auto stub = Stub();
+  v1::Task task = JoinAndPoll(*stub, "a");
+  grpc::ClientContext poll_context;
+  v1::PollTaskRequest poll;
+  poll.set_run_id("run-old");
+  poll.set_client_id("a");
+  v1::PollTaskResponse polled;
+  const grpc::Status poll_status = stub->PollTask(&poll_context, poll, &polled);
+  EXPECT_EQ(poll_status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(poll_status.error_message(),
+              HasSubstr("poll for run 'run-old': this server runs 'run-test'; join again"));
+  grpc::ClientContext download_context;
+  v1::DownloadModelRequest download;
+  *download.mutable_round() = task.round();
+  download.mutable_round()->set_run_id("run-old");
+  auto reader = stub->DownloadModel(&download_context, download);
+  v1::DownloadModelResponse message;
+  EXPECT_FALSE(reader->Read(&message));
+  EXPECT_THAT(reader->Finish().error_message(),
+              HasSubstr("download for run 'run-old': this server runs 'run-test'"));
+}
+
 // Client-level DP: updates are clipped to the norm and count once each (not by
 // their sample counts); a sample count of 60 does not make an update weigh more.
 TEST_F(AggregatorTest, PrivacyClipsEveryUpdateAndWeighsClientsEqually) {

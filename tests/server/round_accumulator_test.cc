@@ -1,0 +1,188 @@
+// The two accumulators behind RoundAccumulator: the plain one's batched fold, its
+// merge and its report checked against float64 sums; a failed fold fails the
+// round; each refuses the other kind of input; the secure one cannot be merged.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "server/plain_accumulator.h"
+#include "server/scratch_pool.h"
+#include "server/secure_accumulator.h"
+#include "tests/testing/status_matchers.h"
+
+namespace equifl::server {
+namespace {
+
+using ::equifl::test::IsOk;
+using ::equifl::test::StatusIs;
+
+constexpr size_t kModelSize = 3;
+
+PlainAccumulatorOptions Options(size_t fold_batch) {
+  PlainAccumulatorOptions options;
+  options.round_id = 4;
+  options.model_size = kModelSize;
+  options.fold_batch = fold_batch;
+  return options;
+}
+
+fairness::StatisticsTable Losses(const std::string& group, double loss_sum, uint64_t count) {
+  fairness::StatisticsTable table;
+  table[{"en", fairness::kFusionView, ""}][group] = {loss_sum, count, 0, {}};
+  return table;
+}
+
+// A plain input of `values` with `weight` and one group's training statistics.
+ClientInput Plain(ScratchPool<float>& pool, const std::string& client,
+                  const std::vector<float>& values, double weight) {
+  PlainInput input;
+  input.weight = weight;
+  input.update = pool.Take();
+  input.update.values() = values;
+  input.train = Losses("f", weight, 1);
+  input.train_samples = static_cast<uint64_t>(weight);
+  return {client, std::move(input)};
+}
+
+TEST(PlainAccumulatorTest, ReportsTheWeightedMeanOfBatchedAndLeftOverUpdates) {
+  ScratchPool<float> pool(3);
+  PlainAccumulator accumulator(Options(/*fold_batch=*/2));
+  const std::vector<std::vector<float>> updates = {{1, 2, 3}, {-1, 0.5f, 4}, {0.25f, -2, 8}};
+  const std::vector<double> weights = {1, 3, 4};
+  for (size_t k = 0; k < updates.size(); ++k) {
+    ASSERT_THAT(
+        accumulator.Accumulate(Plain(pool, "c" + std::to_string(k), updates[k], weights[k])),
+        IsOk());
+  }
+  absl::StatusOr<RoundAggregate> aggregate = std::move(accumulator).Report();
+  ASSERT_THAT(aggregate, IsOk());
+  ASSERT_EQ(aggregate->update.size(), kModelSize);
+  for (size_t i = 0; i < kModelSize; ++i) {
+    double sum = 0;
+    for (size_t k = 0; k < updates.size(); ++k) sum += weights[k] * updates[k][i];
+    EXPECT_NEAR(aggregate->update[i], sum / 8.0, 1e-6) << i;
+  }
+  EXPECT_EQ(aggregate->total_weight, 8.0);
+  EXPECT_EQ(aggregate->train.samples(), 3u);
+  EXPECT_DOUBLE_EQ(aggregate->train.mean_loss(), 8.0 / 3);
+  // Every scratch buffer went back to the pool: three more can be taken at once.
+  std::vector<ScratchPool<float>::Buffer> taken;
+  for (int i = 0; i < 3; ++i) taken.push_back(pool.Take());
+}
+
+TEST(PlainAccumulatorTest, UnderClientLevelPrivacyReportsTheSum) {
+  ScratchPool<float> pool(2);
+  PlainAccumulatorOptions options = Options(1);
+  options.sum_updates = true;
+  PlainAccumulator accumulator(options);
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "a", {1, 2, 3}, 1)), IsOk());
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "b", {3, 2, 1}, 1)), IsOk());
+  absl::StatusOr<RoundAggregate> aggregate = std::move(accumulator).Report();
+  ASSERT_THAT(aggregate, IsOk());
+  EXPECT_THAT(aggregate->update, ::testing::ElementsAre(4.0f, 4.0f, 4.0f));
+}
+
+TEST(PlainAccumulatorTest, AFoldThatFailsFailsTheRound) {
+  ScratchPool<float> pool(2);
+  PlainAccumulator accumulator(Options(/*fold_batch=*/2));
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "a", {1, 2, 3}, 1)), IsOk());
+  // The service refuses non-finite values while decoding; an update that slipped
+  // past it must not leave the mean silently without it.
+  ASSERT_THAT(
+      accumulator.Accumulate(Plain(pool, "b", {std::numeric_limits<float>::quiet_NaN(), 0, 0}, 1)),
+      IsOk());
+  EXPECT_THAT(std::move(accumulator).Report(),
+              StatusIs(absl::StatusCode::kInternal, "round 4: folding 2 accepted updates"));
+}
+
+TEST(PlainAccumulatorTest, RefusesAMaskedInputAndAnUpdateOfAnotherSize) {
+  ScratchPool<float> pool(1);
+  PlainAccumulator accumulator(Options(1));
+  const std::vector<uint32_t> words = {1, 2};
+  EXPECT_THAT(accumulator.Accumulate({"a", MaskedInput{words}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "takes updates in the clear"));
+  EXPECT_THAT(accumulator.Accumulate(Plain(pool, "a", {1, 2}, 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "an update of 2 values"));
+}
+
+TEST(PlainAccumulatorTest, MergingEqualsAccumulatingEverythingInOne) {
+  ScratchPool<float> pool(4);
+  PlainAccumulator one(Options(2));
+  PlainAccumulator other(Options(2));
+  PlainAccumulator both(Options(2));
+  ASSERT_THAT(one.Accumulate(Plain(pool, "a", {1, 2, 3}, 2)), IsOk());
+  ASSERT_THAT(other.Accumulate(Plain(pool, "b", {5, -2, 1}, 6)), IsOk());
+  ASSERT_THAT(both.Accumulate(Plain(pool, "a", {1, 2, 3}, 2)), IsOk());
+  ASSERT_THAT(both.Accumulate(Plain(pool, "b", {5, -2, 1}, 6)), IsOk());
+  ASSERT_THAT(one.MergeWith(std::move(other)), IsOk());
+  absl::StatusOr<RoundAggregate> merged = std::move(one).Report();
+  absl::StatusOr<RoundAggregate> single = std::move(both).Report();
+  ASSERT_THAT(merged, IsOk());
+  ASSERT_THAT(single, IsOk());
+  EXPECT_EQ(merged->update, single->update);
+  EXPECT_EQ(merged->total_weight, 8.0);
+  EXPECT_EQ(merged->train.samples(), 2u);
+  PlainAccumulatorOptions other_round = Options(2);
+  other_round.round_id = 5;
+  PlainAccumulator fifth(other_round);
+  PlainAccumulator fourth(Options(2));
+  EXPECT_THAT(fourth.MergeWith(std::move(fifth)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "of round 4"));
+}
+
+TEST(PlainAccumulatorTest, AnEvaluationRoundSumsStatisticsOnly) {
+  PlainAccumulatorOptions options = Options(1);
+  options.model_size = 0;
+  PlainAccumulator accumulator(options);
+  PlainInput input;
+  input.validation = Losses("m", 3.0, 6);
+  ASSERT_THAT(accumulator.Accumulate({"a", std::move(input)}), IsOk());
+  absl::StatusOr<RoundAggregate> aggregate = std::move(accumulator).Report();
+  ASSERT_THAT(aggregate, IsOk());
+  EXPECT_TRUE(aggregate->update.empty());
+  EXPECT_EQ(aggregate->validation.samples(), 6u);
+}
+
+std::shared_ptr<SecureRound> TwoClientSecureRound() {
+  aggregation::SecureInputLayout layout;
+  layout.update_size = 2;
+  layout.statistics = {{"en"}, {fairness::kFusionView}, {"f"}, 2};
+  layout.max_clients = 2;
+  aggregation::SecureRoundOptions protocol;
+  protocol.context = {"run", 1};
+  protocol.selected = {"a", "b"};
+  protocol.words = layout.Words();
+  return std::make_shared<SecureRound>(protocol, layout, aggregation::ClientNoise{});
+}
+
+TEST(SecureAccumulatorTest, RefusesUpdatesInTheClearAndMerging) {
+  SecureAccumulator accumulator(TwoClientSecureRound(), {});
+  EXPECT_THAT(accumulator.Accumulate({"a", PlainInput{}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "takes masked inputs only"));
+  SecureAccumulator other(TwoClientSecureRound(), {});
+  EXPECT_THAT(accumulator.MergeWith(std::move(other)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "cannot be merged"));
+}
+
+TEST(SecureAccumulatorTest, CancelEndsTheSetupWait) {
+  SecureAccumulator accumulator(TwoClientSecureRound(), {std::chrono::minutes(10), false});
+  accumulator.Cancel();
+  EXPECT_THAT(accumulator.AwaitSetup(), StatusIs(absl::StatusCode::kCancelled, "stopping"));
+}
+
+TEST(ScratchPoolTest, ABufferGoesBackWhenItsHandleIsDestroyed) {
+  ScratchPool<float> pool(1);
+  {
+    ScratchPool<float>::Buffer buffer = pool.Take();
+    buffer.values().resize(5);
+    ScratchPool<float>::Buffer moved = std::move(buffer);
+  }
+  // The one buffer is back, with its earlier size, so this does not wait.
+  ScratchPool<float>::Buffer again = pool.Take();
+  EXPECT_EQ(again.values().size(), 5u);
+}
+
+}  // namespace
+}  // namespace equifl::server
