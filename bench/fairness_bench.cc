@@ -201,13 +201,13 @@ struct RunResult {
   std::map<std::string, double> cell_gaps;
 };
 
-// Keeps what the bench reports from the rounds.
+// Keeps what the bench reports from the rounds. The aggregator tells it on the
+// thread that runs the aggregator, which reads it once Run returned.
 class Recorder final : public equifl::server::RoundObserver {
  public:
   absl::Status OnRoundClosed(const equifl::server::RoundSummary& summary,
                              const equifl::server::GlobalModel& model,
                              const equifl::aggregation::ServerOptimizer& optimizer) override {
-    std::lock_guard<std::mutex> lock(mutex_);
     if (summary.final_evaluation) {
       test_ = summary.validation.table();
       test_contributors_ = summary.contributors.size();
@@ -218,25 +218,12 @@ class Recorder final : public equifl::server::RoundObserver {
     return absl::OkStatus();
   }
 
-  std::optional<equifl::fairness::StatisticsTable> test() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return test_;
-  }
-  size_t test_contributors() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return test_contributors_;
-  }
-  equifl::server::FairnessState last_fairness() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return last_fairness_;
-  }
-  int training_rounds() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return training_rounds_;
-  }
+  const std::optional<equifl::fairness::StatisticsTable>& test() const { return test_; }
+  size_t test_contributors() const { return test_contributors_; }
+  const equifl::server::FairnessState& last_fairness() const { return last_fairness_; }
+  int training_rounds() const { return training_rounds_; }
 
  private:
-  mutable std::mutex mutex_;
   std::optional<equifl::fairness::StatisticsTable> test_;
   size_t test_contributors_ = 0;
   equifl::server::FairnessState last_fairness_;

@@ -12,16 +12,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "base/work_queue.h"
 #include "equifl/v1/aggregator.grpc.pb.h"
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
@@ -176,30 +176,6 @@ CodecTiming StreamThroughCodec(Model& source, Model& destination, v1::Encoding e
   return best;
 }
 
-// A queue of chunk slots handed between the encoder and decoder threads.
-class SlotQueue {
- public:
-  void Push(int slot) {
-    {
-      std::lock_guard lock(mutex_);
-      slots_.push_back(slot);
-    }
-    ready_.notify_one();
-  }
-  int Pop() {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [this] { return !slots_.empty(); });
-    const int slot = slots_.front();
-    slots_.erase(slots_.begin());
-    return slot;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::vector<int> slots_;
-};
-
 // As a real transfer runs: the sender encodes while the receiver decodes, here on
 // two threads handing chunks through a ring of four; the best of `repeats` runs.
 double PipelinedCodecSeconds(Model& source, Model& destination, v1::Encoding encoding,
@@ -214,18 +190,19 @@ double PipelinedCodecSeconds(Model& source, Model& destination, v1::Encoding enc
     absl::StatusOr<ChunkDecoder> decoder =
         ChunkDecoder::Create(encoder->manifest(), destination.MutableViews());
     std::vector<v1::TensorChunk> slots(kSlots);
-    SlotQueue free_slots;
-    SlotQueue full_slots;
+    // Chunk slots handed between the encoder and decoder threads.
+    equifl::WorkQueue<int> free_slots;
+    equifl::WorkQueue<int> full_slots;
     for (int slot = 0; slot < kSlots; ++slot) free_slots.Push(slot);
     std::thread producer([&] {
       while (true) {
-        const int slot = free_slots.Pop();
+        const int slot = *free_slots.Pop();
         if (!*encoder->Next(slots[slot])) break;
         full_slots.Push(slot);
       }
       full_slots.Push(kEndOfStream);
     });
-    for (int slot = full_slots.Pop(); slot != kEndOfStream; slot = full_slots.Pop()) {
+    for (int slot = *full_slots.Pop(); slot != kEndOfStream; slot = *full_slots.Pop()) {
       if (!decoder->Accept(slots[slot]).ok()) std::exit(1);
       free_slots.Push(slot);
     }
@@ -262,26 +239,17 @@ class SenderService final : public v1::Aggregator::Service {
     absl::Status status = encoder.ok()
                               ? equifl::protocol::WriteModelStream(BenchRound(), *encoder, *writer)
                               : encoder.status();
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    done_signal_.notify_all();
+    served_.Notify();
     return status.ok() ? grpc::Status::OK
                        : grpc::Status(grpc::StatusCode::INTERNAL, std::string(status.message()));
   }
 
-  void WaitUntilServed() {
-    std::unique_lock lock(mutex_);
-    done_signal_.wait(lock, [this] { return done_; });
-  }
+  void WaitUntilServed() { served_.WaitForNotification(); }
 
  private:
   const Model& model_;
   size_t chunk_bytes_;
-  std::mutex mutex_;
-  std::condition_variable done_signal_;
-  bool done_ = false;
+  absl::Notification served_;
 };
 
 int RunSender(const Options& options) {
