@@ -179,7 +179,7 @@ absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Collect(const OpenedRound& 
   return collected;
 }
 
-absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected) {
+RoundSummary RoundLoop::Summarize(const OpenedRound& round, CollectedRound& collected) const {
   const RoundOutcome& outcome = collected.outcome;
   RoundAggregate& aggregate = collected.aggregate;
   RoundSummary summary;
@@ -195,37 +195,56 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
   summary.train = std::move(aggregate.train);
   summary.validation = std::move(aggregate.validation);
   summary.validation_by_client = std::move(aggregate.validation_by_client);
-  auto next = std::make_shared<GlobalModel>(*round.start.model);
+  return summary;
+}
+
+absl::Status RoundLoop::Step(const RoundOutcome& outcome, std::vector<float>& update,
+                             double clip_indicators, RoundSummary& summary, GlobalModel& model) {
+  if (privacy_.enabled()) {
+    const double clip_norm = privacy_.clip_norm();
+    EQUIFL_ASSIGN_OR_RETURN(
+        aggregation::PrivacyGuarantee spent,
+        privacy_.FinishRound(update, outcome.selected.size(), coordinator_.JoinedCount(),
+                             clip_indicators, /*noise_added_by_clients=*/summary.secure));
+    summary.privacy_epsilon = spent.epsilon;
+    spdlog::info(
+        "round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g}), "
+        "clipping norm {:.4g}{}",
+        outcome.round_id, spent.epsilon, spent.delta, privacy_.rounds(), spent.order, clip_norm,
+        options_.privacy.adaptive_clipping
+            ? absl::StrFormat(" (next round %.4g)", privacy_.clip_norm())
+            : "");
+  }
+  return optimizer_.Step(model.values(), update);
+}
+
+void RoundLoop::Log(const RoundSummary& summary) const {
   if (summary.final_evaluation) {
     const std::optional<double> accuracy = summary.validation.accuracy();
     spdlog::info("final evaluation: {} clients, {} test samples, test loss {:.4f}, accuracy {}",
-                 outcome.contributors.size(), summary.validation.samples(),
+                 summary.contributors.size(), summary.validation.samples(),
                  summary.validation.mean_loss(),
                  accuracy ? absl::StrFormat("%.4f", *accuracy) : std::string("n/a"));
-  } else if (outcome.contributors.empty()) {
-    spdlog::warn("round {}: closed without any update; the model is unchanged", round.round_id);
-  } else {
-    if (privacy_.enabled()) {
-      const double clip_norm = privacy_.clip_norm();
-      EQUIFL_ASSIGN_OR_RETURN(
-          aggregation::PrivacyGuarantee spent,
-          privacy_.FinishRound(aggregate.update, outcome.selected.size(),
-                               coordinator_.JoinedCount(), aggregate.clip_indicators,
-                               /*noise_added_by_clients=*/summary.secure));
-      summary.privacy_epsilon = spent.epsilon;
-      spdlog::info(
-          "round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g}), "
-          "clipping norm {:.4g}{}",
-          outcome.round_id, spent.epsilon, spent.delta, privacy_.rounds(), spent.order, clip_norm,
-          options_.privacy.adaptive_clipping
-              ? absl::StrFormat(" (next round %.4g)", privacy_.clip_norm())
-              : "");
-    }
-    EQUIFL_RETURN_IF_ERROR(optimizer_.Step(next->values(), aggregate.update));
+    return;
   }
+  spdlog::info("round {}: {} of {} updates{}, train loss {:.4f}, {:.2f} s", summary.round_id,
+               summary.contributors.size(), summary.selected.size(),
+               summary.reached_quorum ? "" : " (deadline)", summary.train.mean_loss(),
+               summary.seconds);
+}
+
+absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected) {
+  RoundSummary summary = Summarize(round, collected);
+  auto next = std::make_shared<GlobalModel>(*round.start.model);
   if (!summary.final_evaluation) {
+    if (summary.contributors.empty()) {
+      spdlog::warn("round {}: closed without any update; the model is unchanged", round.round_id);
+    } else {
+      EQUIFL_RETURN_IF_ERROR(Step(collected.outcome, collected.aggregate.update,
+                                  collected.aggregate.clip_indicators, summary, *next));
+    }
     fairness_.OnRoundClosed(summary.train.table(), summary.validation.table(),
-                            summary.validation_by_client, aggregate.train_samples);
+                            summary.validation_by_client, collected.aggregate.train_samples);
   }
   summary.fairness = fairness_.State();
   summary.seconds =
@@ -236,14 +255,9 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
   {
     absl::MutexLock lock(&model_mutex_);
     model_ = std::move(next);
-    model_version_ = outcome.round_id;
+    model_version_ = summary.round_id;
   }
-  if (!summary.final_evaluation) {
-    spdlog::info("round {}: {} of {} updates{}, train loss {:.4f}, {:.2f} s", outcome.round_id,
-                 outcome.contributors.size(), outcome.selected.size(),
-                 outcome.reached_quorum ? "" : " (deadline)", summary.train.mean_loss(),
-                 summary.seconds);
-  }
+  Log(summary);
   return absl::OkStatus();
 }
 

@@ -141,6 +141,14 @@ class RoundLoop {
   absl::StatusOr<CollectedRound> Collect(const OpenedRound& round);
   //! Applies a collected round to the model and tells the observer.
   absl::Status Apply(const OpenedRound& round, CollectedRound collected);
+  //! The summary of a collected round (its statistics moved out of `collected`).
+  RoundSummary Summarize(const OpenedRound& round, CollectedRound& collected) const;
+  //! Client-level DP's noise and accounting on `update`, then the server
+  //! optimiser's step of `model`.
+  absl::Status Step(const RoundOutcome& outcome, std::vector<float>& update, double clip_indicators,
+                    RoundSummary& summary, GlobalModel& model);
+  //! The round's line in the log.
+  void Log(const RoundSummary& summary) const;
 
   //! The accumulator of round `round_id` over `selected` (under the coordinator's
   //! lock, before any client can take the round's task); sets `secure` when the
