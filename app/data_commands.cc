@@ -77,7 +77,7 @@ absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
     const client::SplitCounts& present = counts.present[m];
     const int64_t here = present[0] + present[1] + present[2];
     std::printf("  %-10s %-9s %-16s %lld (%.1f%%)\n", modality.name.c_str(),
-                modality.kind == client::ModalityKind::kSequence ? "sequence" : "vector",
+                std::string(NameOf(modality.kind)).c_str(),
                 protocol::ShapeToString(modality.Shape(manifest.num_samples)).c_str(),
                 static_cast<long long>(here),
                 manifest.num_samples == 0 ? 0.0 : 100.0 * here / manifest.num_samples);
@@ -439,7 +439,7 @@ int DataCommand::Flags::RunImportNpy() {
   std::printf("imported %s: %lld rows in %.2f s\n", npy_paths.features.c_str(),
               static_cast<long long>(summary->rows), SecondsSince(start));
   std::printf("features (%s, %s %s, from %s)\n", modality.name.c_str(),
-              modality.kind == client::ModalityKind::kSequence ? "sequence" : "vector",
+              std::string(NameOf(modality.kind)).c_str(),
               protocol::ShapeToString(modality.Shape(summary->rows)).c_str(),
               summary->features_type.c_str());
   PrintImportedShards(*summary, npy_options.group_attribute);

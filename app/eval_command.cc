@@ -25,15 +25,6 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-absl::StatusOr<client::Split> ParseSplit(const std::string& name) {
-  for (client::Split split :
-       {client::Split::kTrain, client::Split::kValidation, client::Split::kTest}) {
-    if (client::SplitName(split) == name) return split;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--split is '", name, "'; allowed values: train, validation, test"));
-}
-
 // Copies the checkpoint's tensors into `model`, refusing a checkpoint that was
 // written for another architecture.
 absl::Status LoadCheckpoint(const std::string& path, client::MultimodalModel& model) {
@@ -60,7 +51,7 @@ absl::Status LoadCheckpoint(const std::string& path, client::MultimodalModel& mo
 
 absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
                                                   const EvalCommand& command) {
-  EQUIFL_ASSIGN_OR_RETURN(client::Split split, ParseSplit(command.split));
+  EQUIFL_ASSIGN_OR_RETURN(client::Split split, ParseEnum<client::Split>("--split", command.split));
   EQUIFL_ASSIGN_OR_RETURN(client::Shard shard, client::Shard::Open(command.shard));
   EQUIFL_ASSIGN_OR_RETURN(client::Dataset dataset, client::DatasetFromShard(shard, split));
   if (dataset.size() == 0) {

@@ -4,8 +4,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "app/certs_command.h"
 #include "app/config.h"
@@ -82,7 +84,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error or off (default: log.level, or info)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(equifl::app::kLogLevels),
+                                                     std::end(equifl::app::kLogLevels))));
 
   equifl::app::ServerCommand server_command;
   std::optional<std::string> server_address;
@@ -136,7 +139,7 @@ int main(int argc, char** argv) {
   sim->add_option("--transport", sim_command.transport,
                   "inprocess (gRPC's in-process channel) or grpc (TCP on --listen); "
                   "default sim.transport")
-      ->check(CLI::IsMember({"inprocess", "grpc"}));
+      ->check(CLI::IsMember(equifl::AllNames<equifl::sim::Transport>()));
   sim->add_option("--listen", sim_command.listen,
                   "host:port the aggregator listens on with --transport grpc (default "
                   "sim.listen, 127.0.0.1:0 picks a free port)");

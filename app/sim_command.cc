@@ -208,14 +208,14 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
   if (!population.OneClientPerShard()) {
     partition = simulation.partition.dirichlet_alpha > 0
                     ? absl::StrFormat("Dirichlet(%g) over %s", simulation.partition.dirichlet_alpha,
-                                      sim::PartitionColumnName(simulation.partition_column))
+                                      NameOf(simulation.partition_column))
                 : simulation.partition.quantity_alpha > 0
                     ? absl::StrFormat("IID, quantity skew Dirichlet(%g)",
                                       simulation.partition.quantity_alpha)
                     : std::string("IID");
   }
   std::printf("equifl sim: %d virtual clients, %s data (%.1f MB in host memory), %s\n",
-              population.size(), std::string(sim::DataSourceName(simulation.source)).c_str(),
+              population.size(), std::string(NameOf(simulation.source)).c_str(),
               static_cast<double>(population.PoolBytes()) / 1e6, partition.c_str());
   if (host != nullptr) {
     std::printf("  training on %s, %d at once per device\n",

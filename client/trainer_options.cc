@@ -8,16 +8,10 @@
 #include <numbers>
 
 #include "absl/strings/str_cat.h"
-#include "client/internal/enum_names.h"
+#include "base/status_macros.h"
 
 namespace equifl::client {
 namespace {
-
-constexpr internal::EnumName<OptimizerKind> kOptimizerKinds[] = {
-    {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"}};
-constexpr internal::EnumName<LrSchedule> kLrSchedules[] = {{LrSchedule::kConstant, "constant"},
-                                                           {LrSchedule::kCosine, "cosine"},
-                                                           {LrSchedule::kStep, "step"}};
 
 template <typename T>
 absl::Status BadOption(absl::string_view field, T value, absl::string_view allowed) {
@@ -37,19 +31,6 @@ absl::StatusOr<at::Device> ParseDevice(const std::string& name) {
 
 }  // namespace
 
-absl::string_view OptimizerKindName(OptimizerKind kind) {
-  return internal::NameOf(kOptimizerKinds, kind);
-}
-absl::StatusOr<OptimizerKind> ParseOptimizerKind(absl::string_view name) {
-  return internal::Parse(kOptimizerKinds, "optimizer", name);
-}
-absl::string_view LrScheduleName(LrSchedule schedule) {
-  return internal::NameOf(kLrSchedules, schedule);
-}
-absl::StatusOr<LrSchedule> ParseLrSchedule(absl::string_view name) {
-  return internal::Parse(kLrSchedules, "lr_schedule", name);
-}
-
 std::string DefaultDevice() { return torch::cuda::is_available() ? "cuda" : "cpu"; }
 
 absl::Status TrainerOptions::Validate() const {
@@ -62,10 +43,7 @@ absl::Status TrainerOptions::Validate() const {
   if (batch_size < 1 || batch_size > kMaxBatchSize) {
     return BadOption("batch_size", batch_size, absl::StrCat("1 to ", kMaxBatchSize));
   }
-  if (internal::NameOf(kOptimizerKinds, optimizer) == internal::kUnknownName) {
-    return BadOption("optimizer", static_cast<int>(optimizer),
-                     internal::AllowedNames(kOptimizerKinds));
-  }
+  EQUIFL_RETURN_IF_ERROR(CheckNamed("trainer optimizer", optimizer));
   if (!std::isfinite(learning_rate) || learning_rate <= 0) {
     return BadOption("learning_rate", learning_rate, "a finite value > 0");
   }
@@ -75,10 +53,7 @@ absl::Status TrainerOptions::Validate() const {
   if (!(momentum >= 0 && momentum < 1)) {
     return BadOption("momentum", momentum, "0 <= momentum < 1");
   }
-  if (internal::NameOf(kLrSchedules, lr_schedule) == internal::kUnknownName) {
-    return BadOption("lr_schedule", static_cast<int>(lr_schedule),
-                     internal::AllowedNames(kLrSchedules));
-  }
+  EQUIFL_RETURN_IF_ERROR(CheckNamed("trainer lr_schedule", lr_schedule));
   if (!(min_learning_rate >= 0 && min_learning_rate <= learning_rate)) {
     return BadOption("min_learning_rate", min_learning_rate, "0 to learning_rate");
   }

@@ -72,8 +72,8 @@ absl::Status MultimodalModelImpl::CheckBatch(const Dataset& batch) const {
         (rank == 3 && values.size(1) < 1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("modality '", spec.name, "' must be ", rank == 3 ? "[N, T >= 1, " : "[N, ",
-                       spec.input_dim, "] for the model (", ModalityKindName(spec.kind),
-                       "); it is ", c10::str(values.sizes())));
+                       spec.input_dim, "] for the model (", equifl::NameOf(spec.kind), "); it is ",
+                       c10::str(values.sizes())));
     }
   }
   return absl::OkStatus();
