@@ -197,8 +197,8 @@ absl::StatusOr<sim::VirtualClientOptions> HostOptionsFor(const Config& config,
 }
 
 bool UsesGpu(const std::string& devices) {
-  absl::StatusOr<std::vector<std::string>> resolved = sim::ResolveDevices(devices);
-  return resolved.ok() && resolved->front() != "cpu";
+  absl::StatusOr<std::vector<Device>> resolved = sim::ResolveDevices(devices);
+  return resolved.ok() && resolved->front().is_cuda();
 }
 
 void PrintPopulation(const Config& config, const sim::ClientPopulation& population,
@@ -218,8 +218,12 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
               population.size(), std::string(NameOf(simulation.source)).c_str(),
               static_cast<double>(population.PoolBytes()) / 1e6, partition.c_str());
   if (host != nullptr) {
-    std::printf("  training on %s, %d at once per device\n",
-                absl::StrJoin(host->devices, ", ").c_str(), host->concurrency);
+    std::printf(
+        "  training on %s, %d at once per device\n",
+        absl::StrJoin(host->devices, ", ",
+                      [](std::string* out, const Device& device) { out->append(device.Name()); })
+            .c_str(),
+        host->concurrency);
     if (config.model.options.dropout > 0 && host->devices.size() * host->concurrency > 1) {
       std::printf(
           "  note: model.dropout %g with concurrent trainings is not bit-reproducible (LibTorch's "

@@ -9,8 +9,10 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "base/device.h"
 #include "base/status_macros.h"
 #include "client/model/multimodal_model.h"
+#include "client/model/torch_device.h"
 
 namespace equifl::client {
 namespace {
@@ -353,17 +355,9 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
                                   const TrainerOptions& options, const at::Tensor& sample_weights,
                                   const std::vector<ViewLossWeights>& view_weights) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
+  EQUIFL_ASSIGN_OR_RETURN(const Device configured, ParseDevice("trainer device", options.device));
+  EQUIFL_ASSIGN_OR_RETURN(const at::Device device, ToTorchDevice("trainer device", configured));
   try {
-    const at::Device device(options.device);  // Validate() made sure it parses.
-    if (device.is_cuda()) {
-      const int64_t devices =
-          torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
-      if (devices == 0 || device.index() >= devices) {
-        return absl::FailedPreconditionError(absl::StrCat("trainer device is '", options.device,
-                                                          "', but LibTorch sees ", devices,
-                                                          " CUDA devices"));
-      }
-    }
     EQUIFL_RETURN_IF_ERROR(CheckData(*model, dataset));
     if (dataset.size() == 0) return absl::InvalidArgumentError("the training set is empty");
     EQUIFL_RETURN_IF_ERROR(CheckWeights(sample_weights, dataset.size()));

@@ -1,13 +1,12 @@
 #include "client/trainer_options.h"
 
-#include <c10/core/Device.h>
-#include <c10/util/Exception.h>
 #include <torch/cuda.h>
 
 #include <cmath>
 #include <numbers>
 
 #include "absl/strings/str_cat.h"
+#include "base/device.h"
 #include "base/status_macros.h"
 
 namespace equifl::client {
@@ -19,19 +18,12 @@ absl::Status BadOption(absl::string_view field, T value, absl::string_view allow
       absl::StrCat("trainer ", field, " is ", value, "; allowed: ", allowed));
 }
 
-absl::StatusOr<at::Device> ParseDevice(const std::string& name) {
-  try {
-    at::Device device(name);
-    if (device.is_cpu() || device.is_cuda()) return device;
-  } catch (const c10::Error&) {
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("trainer device is '", name, "'; allowed: cpu, cuda, cuda:<index>"));
-}
-
 }  // namespace
 
-std::string DefaultDevice() { return torch::cuda::is_available() ? "cuda" : "cpu"; }
+std::string DefaultDevice() {
+  return std::string(
+      equifl::NameOf(torch::cuda::is_available() ? DeviceKind::kCuda : DeviceKind::kCpu));
+}
 
 absl::Status TrainerOptions::Validate() const {
   if (epochs < 0 || epochs > kMaxEpochs) {
@@ -68,7 +60,7 @@ absl::Status TrainerOptions::Validate() const {
   if (!(modality_dropout >= 0 && modality_dropout < 1)) {
     return BadOption("modality_dropout", modality_dropout, "0 <= modality_dropout < 1");
   }
-  return ParseDevice(device).status();
+  return ParseDevice("trainer device", device).status();
 }
 
 double LearningRateAt(const TrainerOptions& options, int64_t step, int64_t total_steps) {

@@ -79,7 +79,7 @@ struct TrainerOptions {
   //! least one), so the fused model also learns every modality subset.
   double modality_dropout = 0.0;
   uint64_t seed = 0;                     //!< Seeds shuffling, modality and ordinary dropout.
-  std::string device = DefaultDevice();  //!< "cpu", "cuda" or "cuda:<index>".
+  std::string device = DefaultDevice();  //!< "cpu", "cuda" or "cuda:<index>" (base/device.h).
   //! bfloat16 autocast for the forward pass on CUDA; ignored on the CPU.
   bool mixed_precision = false;
 
