@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
-#include "base/version.h"
 #include "client/federated_client.h"
 #include "client/model/model_state.h"
 #include "client/model/torch_device.h"
@@ -96,29 +95,6 @@ struct Replica {
   std::vector<protocol::NamedTensor> global;  // Download scratch, CPU.
   client::FederatedClientOptions options;     // The trainer's device is the replica's.
 };
-
-// Joins `client_id`, retrying while the aggregator is not up yet.
-absl::StatusOr<v1::JoinResponse> Join(v1::Aggregator::Stub& stub, const std::string& client_id,
-                                      int64_t train_samples, std::chrono::seconds connect_timeout) {
-  const auto give_up = std::chrono::steady_clock::now() + connect_timeout;
-  while (true) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    context.set_wait_for_ready(true);
-    v1::JoinRequest request;
-    request.set_requested_client_id(client_id);
-    request.set_client_version(kVersion);
-    request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples));
-    v1::JoinResponse response;
-    const grpc::Status status = stub.Join(&context, request, &response);
-    if (status.ok()) return response;
-    const bool retry =
-        client::IsLostServer(status) || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-    if (!retry || std::chrono::steady_clock::now() > give_up) {
-      return client::FromGrpc(status, absl::StrCat("joining as '", client_id, "'"));
-    }
-  }
-}
 
 void RunReplica(v1::Aggregator::Stub& stub, const std::string& run_id,
                 const ClientPopulation& population, Replica& replica, TaskQueue& queue,
@@ -296,8 +272,8 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
     const std::string& client_id = population.ClientId(index);
     EQUIFL_ASSIGN_OR_RETURN(
         v1::JoinResponse joined,
-        Join(*stub, client_id, population.SplitSize(index, client::Split::kTrain),
-             options.client.connect_timeout));
+        client::JoinRun(*stub, client_id, population.SplitSize(index, client::Split::kTrain),
+                        options.client.connect_timeout));
     if (joined.client_id() != client_id) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the aggregator renamed virtual client '", client_id, "' to '", joined.client_id(), "'"));
