@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "app/command.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
 #include "client/model/model_state.h"
@@ -21,8 +22,6 @@
 
 namespace equifl::app {
 namespace {
-
-constexpr int kExitFailure = 1;
 
 std::atomic<bool> stop_requested{false};
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "app/aggregator_run.h"
+#include "app/command.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
 #include "protocol/transport_security.h"
@@ -30,9 +31,6 @@ namespace equifl::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // The clients this process hosts: [first, last].
 struct ClientRange {
@@ -457,8 +455,45 @@ int RunAggregator(const Config& given, const SimCommand& command,
 
 }  // namespace
 
+CLI::App* AddSimSubcommand(CLI::App& app, SimCommand& command) {
+  CLI::App* sim = app.add_subcommand(
+      "sim",
+      "Simulate a federated run in one process: the aggregator and many virtual clients (the "
+      "sim section: clients, data, partition, devices), with the real server's and client's "
+      "round, aggregation, fairness and checkpoint code; or, with --worker, host a range of "
+      "virtual clients for an aggregator elsewhere. Logs at warn unless --log-level says "
+      "otherwise; progress goes to stdout");
+  sim->add_option("config", command.config,
+                  "YAML configuration (as --config), e.g. sim/scenarios/iemocap_like.yaml")
+      ->check(CLI::ExistingFile);
+  sim->add_option("--transport", command.transport,
+                  "inprocess (gRPC's in-process channel) or grpc (TCP on --listen); "
+                  "default sim.transport")
+      ->check(CLI::IsMember(AllNames<sim::Transport>()));
+  sim->add_option("--listen", command.listen,
+                  "host:port the aggregator listens on with --transport grpc (default "
+                  "sim.listen, 127.0.0.1:0 picks a free port)");
+  sim->add_option("--clients", command.clients,
+                  "clients this process hosts: FIRST..LAST (indices, inclusive) or none "
+                  "(default: all; workers host the rest)");
+  sim->add_flag("--worker", command.worker,
+                "host the --clients range for the aggregator at --connect; no aggregator here");
+  sim->add_option("--connect", command.connect, "host:port of the aggregator, for --worker");
+  sim->add_flag("--resume", command.resume,
+                "continue the run in the run folder from its last completed round");
+  sim->add_option("--report", command.report, "write the run's HTML report here at the end");
+  sim->add_option("--run-dir", command.run_dir, "run folder (server.run_dir)");
+  AddTlsFlags(*sim, command.tls,
+              "with --transport grpc: DIR/server for an aggregator that workers reach, or "
+              "with --worker a worker certificate's folder, e.g. 'DIR/clients/client-*'; "
+              "one process hosting every client needs neither (it makes its certificates "
+              "in memory)");
+  return sim;
+}
+
 int RunSimCommand(const Config& given, const SimCommand& command) {
   Config config = given;
+  if (command.run_dir) config.server.run_dir = *command.run_dir;
   if (command.transport) {
     absl::StatusOr<sim::Transport> transport = sim::ParseTransport(*command.transport);
     if (!transport.ok()) {
