@@ -17,10 +17,6 @@ constexpr uint32_t kInfinityBits = 0x7F800000u;
 // Float32 holds every whole number up to 2^24 exactly.
 constexpr float kMaxStateStep = 16777216.0f;
 
-constexpr ServerOptimizerKind kAllKinds[] = {
-    ServerOptimizerKind::kFedAvg, ServerOptimizerKind::kFedAvgM, ServerOptimizerKind::kFedAdam,
-    ServerOptimizerKind::kFedYogi};
-
 // Index of the first non-finite value, or values.size(). The OR pass vectorises; the
 // search runs only when it finds something.
 size_t FirstNonFinite(std::span<const float> values) {
@@ -97,28 +93,6 @@ absl::Status CheckUnitInterval(absl::string_view name, double value) {
 
 }  // namespace
 
-absl::StatusOr<ServerOptimizerKind> ParseServerOptimizerKind(absl::string_view name) {
-  for (ServerOptimizerKind kind : kAllKinds) {
-    if (name == ServerOptimizerKindName(kind)) return kind;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown server optimizer '", name, "'; allowed values: fedavg, fedavgm, fedadam, fedyogi"));
-}
-
-std::string ServerOptimizerKindName(ServerOptimizerKind kind) {
-  switch (kind) {
-    case ServerOptimizerKind::kFedAvg:
-      return "fedavg";
-    case ServerOptimizerKind::kFedAvgM:
-      return "fedavgm";
-    case ServerOptimizerKind::kFedAdam:
-      return "fedadam";
-    case ServerOptimizerKind::kFedYogi:
-      return "fedyogi";
-  }
-  return absl::StrCat("unknown server optimizer ", static_cast<int>(kind));
-}
-
 double ServerOptimizerOptions::DefaultLearningRate(ServerOptimizerKind kind) {
   return HasSecondMoment(kind) ? 1e-2 : 1.0;
 }
@@ -128,10 +102,10 @@ double ServerOptimizerOptions::EffectiveLearningRate() const {
 }
 
 absl::Status ServerOptimizerOptions::Validate() const {
-  if (std::find(std::begin(kAllKinds), std::end(kAllKinds), kind) == std::end(kAllKinds)) {
+  if (!IsNamed(kind)) {
     return absl::InvalidArgumentError(
         absl::StrCat("server optimizer kind ", static_cast<int>(kind),
-                     " is unknown; allowed values: fedavg, fedavgm, fedadam, fedyogi"));
+                     " is unknown; allowed values: ", AllowedNames<ServerOptimizerKind>()));
   }
   // η is applied in float32: it must be a normal float32, with room to spare.
   if (learning_rate.has_value() && !(*learning_rate >= 1e-30 && *learning_rate <= 1e30)) {

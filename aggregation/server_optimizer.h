@@ -31,17 +31,33 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace equifl::aggregation {
 
 //! Which update rule the server applies.
 enum class ServerOptimizerKind { kFedAvg, kFedAvgM, kFedAdam, kFedYogi };
 
-//! Parses "fedavg", "fedavgm", "fedadam" or "fedyogi"; the error lists them.
-absl::StatusOr<ServerOptimizerKind> ParseServerOptimizerKind(absl::string_view name);
+//! "fedavg", "fedavgm", "fedadam" and "fedyogi", in configuration files, checkpoints
+//! (the state's names) and messages.
+inline std::span<const EnumName<ServerOptimizerKind>> EnumNames(ServerOptimizerKind) {
+  static constexpr EnumName<ServerOptimizerKind> kNames[] = {
+      {ServerOptimizerKind::kFedAvg, "fedavg"},
+      {ServerOptimizerKind::kFedAvgM, "fedavgm"},
+      {ServerOptimizerKind::kFedAdam, "fedadam"},
+      {ServerOptimizerKind::kFedYogi, "fedyogi"}};
+  return kNames;
+}
+
+//! The kind called `name`; the error lists the allowed names.
+inline absl::StatusOr<ServerOptimizerKind> ParseServerOptimizerKind(absl::string_view name) {
+  return ParseEnum<ServerOptimizerKind>("server optimizer", name);
+}
 
 //! The name ParseServerOptimizerKind accepts, e.g. "fedadam".
-std::string ServerOptimizerKindName(ServerOptimizerKind kind);
+inline std::string ServerOptimizerKindName(ServerOptimizerKind kind) {
+  return std::string(NameOf(kind));
+}
 
 //! How the server moves the global model; the defaults are Reddi et al.'s.
 struct ServerOptimizerOptions {

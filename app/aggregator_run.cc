@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "app/command.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
 #include "client/model/model_state.h"
@@ -21,8 +22,6 @@
 
 namespace equifl::app {
 namespace {
-
-constexpr int kExitFailure = 1;
 
 std::atomic<bool> stop_requested{false};
 
@@ -131,7 +130,7 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
   task.set_local_steps(static_cast<uint32_t>(training.steps));
   task.set_batch_size(static_cast<uint32_t>(training.batch_size));
   task.set_learning_rate(training.learning_rate);
-  task.set_optimizer(std::string(client::OptimizerKindName(training.optimizer)));
+  task.set_optimizer(std::string(NameOf(training.optimizer)));
   task.set_weight_decay(training.weight_decay);
   task.set_proximal_mu(training.proximal_mu);
   task.set_seed(training.seed);
@@ -256,7 +255,7 @@ int FinishAggregatorRun(const Config& config, const AggregatorRun& run,
     std::printf("\nFairness of the %s (method %s):\n%s",
                 config.server.rounds.final_evaluation ? "final model on the test splits"
                                                       : "last round's start model on validation",
-                std::string(fairness::FairnessMethodName(config.fairness.method)).c_str(),
+                std::string(NameOf(config.fairness.method)).c_str(),
                 run.folder->last_fairness_table().c_str());
     std::fflush(stdout);
   }
@@ -264,7 +263,7 @@ int FinishAggregatorRun(const Config& config, const AggregatorRun& run,
     const std::string lines = (std::filesystem::path(config.server.run_dir) / "report.jsonl");
     absl::StatusOr<std::string> html = fairness::RenderHtmlReportFile(
         lines, absl::StrCat("equifl run ", run.folder->run_id(), " (",
-                            fairness::FairnessMethodName(config.fairness.method), ")"));
+                            NameOf(config.fairness.method), ")"));
     std::ofstream file(report_path);
     if (html.ok()) file << *html;
     if (!html.ok() || !file) {

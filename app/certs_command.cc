@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "app/command.h"
 #include "app/transport_credentials.h"
 #include "base/status_macros.h"
 #include "protocol/file_io.h"
@@ -24,9 +25,6 @@ namespace equifl::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 struct FileToWrite {
   const char* name;

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/enum_names.h"
 #include "base/status_macros.h"
 #include "protocol/encoding.h"
 
@@ -175,14 +176,14 @@ Handler TextList(const Section& section, std::vector<std::string>& target, absl:
   };
 }
 
-// A value chosen from `allowed` and turned into `target` by `parse`.
-template <typename T, typename Parse>
-Handler Choice(const Section& section, T& target, std::span<const absl::string_view> allowed,
-               Parse parse) {
-  return [&section, &target, allowed, parse](const YAML::Node& node,
-                                             const std::string& key) -> absl::Status {
-    EQUIFL_ASSIGN_OR_RETURN(std::string name, ReadChoice(section, node, key, allowed));
-    EQUIFL_ASSIGN_OR_RETURN(target, parse(name));
+// One of the names in E's table (base/enum_names.h).
+template <NamedEnum E>
+Handler Choice(const Section& section, E& target) {
+  return [&section, &target](const YAML::Node& node, const std::string& key) -> absl::Status {
+    EQUIFL_ASSIGN_OR_RETURN(std::string name, ReadScalar(section, node, key));
+    absl::StatusOr<E> value = ParseEnum<E>(key, name);
+    if (!value.ok()) return section.Error(node, value.status().message());
+    target = *value;
     return absl::OkStatus();
   };
 }
@@ -200,10 +201,8 @@ absl::Status ReadLog(const Section& section, Config& config) {
 }
 
 absl::Status ReadTransport(const Section& section, Config& config) {
-  static constexpr absl::string_view kEncodings[] = {"fp32", "fp16", "bf16", "int8"};
   return section.ForEachKey({
-      {"encoding", Choice(section, config.codec.encoding, kEncodings,
-                          [](const std::string& name) { return protocol::ParseEncoding(name); })},
+      {"encoding", Choice(section, config.codec.encoding)},
       {"chunk_bytes",
        Unsigned(section, config.codec.max_chunk_bytes, protocol::CodecOptions::kMinChunkBytes,
                 protocol::CodecOptions::kMaxChunkBytes)},
@@ -211,7 +210,6 @@ absl::Status ReadTransport(const Section& section, Config& config) {
 }
 
 absl::Status ReadServer(const Section& section, ServerConfig& server) {
-  static constexpr absl::string_view kOptimizers[] = {"fedavg", "fedavgm", "fedadam", "fedyogi"};
   server::RoundOptions& rounds = server.rounds;
   return section.ForEachKey({
       {"address", Text(section, server.address)},
@@ -228,9 +226,7 @@ absl::Status ReadServer(const Section& section, ServerConfig& server) {
        }},
       {"final_evaluation", Boolean(section, rounds.final_evaluation)},
       {"selection_seed", Unsigned(section, rounds.seed, 0, UINT64_MAX)},
-      {"optimizer",
-       Choice(section, server.optimizer.kind, kOptimizers,
-              [](const std::string& name) { return aggregation::ParseServerOptimizerKind(name); })},
+      {"optimizer", Choice(section, server.optimizer.kind)},
       {"server_learning_rate",
        [&](const YAML::Node& node, const std::string& key) -> absl::Status {
          double rate = 0;
@@ -243,44 +239,31 @@ absl::Status ReadServer(const Section& section, ServerConfig& server) {
 }
 
 absl::Status ReadTraining(const Section& section, client::TrainerOptions& training) {
-  static constexpr absl::string_view kOptimizers[] = {"adam", "adamw", "sgd"};
-  static constexpr absl::string_view kSchedules[] = {"constant", "cosine", "step"};
   return section.ForEachKey({
       {"epochs", Unsigned(section, training.epochs, 0, client::TrainerOptions::kMaxEpochs)},
       {"steps", Unsigned(section, training.steps, 0, 1'000'000'000)},
       {"batch_size",
        Unsigned(section, training.batch_size, 1, client::TrainerOptions::kMaxBatchSize)},
       {"learning_rate", Real(section, training.learning_rate, 1e-12, 1e3)},
-      {"optimizer",
-       Choice(section, training.optimizer, kOptimizers,
-              [](const std::string& name) { return client::ParseOptimizerKind(name); })},
+      {"optimizer", Choice(section, training.optimizer)},
       {"weight_decay", Real(section, training.weight_decay, 0, 1e3)},
       {"proximal_mu", Real(section, training.proximal_mu, 0, 1e6)},
-      {"lr_schedule",
-       Choice(section, training.lr_schedule, kSchedules,
-              [](const std::string& name) { return client::ParseLrSchedule(name); })},
+      {"lr_schedule", Choice(section, training.lr_schedule)},
       {"seed", Unsigned(section, training.seed, 0, UINT64_MAX)},
       {"device", Text(section, training.device)},
   });
 }
 
 absl::Status ReadModel(const Section& section, ModelConfig& model) {
-  static constexpr absl::string_view kEncoders[] = {"conv", "transformer"};
-  static constexpr absl::string_view kFusions[] = {"cross_attention", "concat"};
-  static constexpr absl::string_view kArchitectures[] = {"multimodal", "linear"};
   client::ModelOptions& options = model.options;
   return section.ForEachKey({
-      {"architecture",
-       Choice(section, options.architecture, kArchitectures,
-              [](const std::string& name) { return client::ParseArchitecture(name); })},
+      {"architecture", Choice(section, options.architecture)},
       {"hidden_size",
        Unsigned(section, options.hidden_size, 1, client::ModelOptions::kMaxHiddenSize)},
-      {"encoder", Choice(section, options.encoder, kEncoders,
-                         [](const std::string& name) { return client::ParseEncoderKind(name); })},
+      {"encoder", Choice(section, options.encoder)},
       {"encoder_depth",
        Unsigned(section, options.encoder_depth, 1, client::ModelOptions::kMaxDepth)},
-      {"fusion", Choice(section, options.fusion, kFusions,
-                        [](const std::string& name) { return client::ParseFusionKind(name); })},
+      {"fusion", Choice(section, options.fusion)},
       {"attention_heads", Unsigned(section, options.attention_heads, 1, 1024)},
       {"dropout", Real(section, options.dropout, 0, 0.99)},
       {"adversary", Boolean(section, options.adversary)},
@@ -290,13 +273,9 @@ absl::Status ReadModel(const Section& section, ModelConfig& model) {
 }
 
 absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairness) {
-  static constexpr absl::string_view kMethods[] = {"fedavg",  "minmax_gap",  "qfedavg", "fedminmax",
-                                                   "fairfed", "adversarial", "balanced"};
   fairness::MinMaxGapOptions& gap = fairness.minmax_gap;
   return section.ForEachKey({
-      {"method",
-       Choice(section, fairness.method, kMethods,
-              [](const std::string& name) { return fairness::ParseFairnessMethod(name); })},
+      {"method", Choice(section, fairness.method)},
       {"epsilon", Real(section, gap.epsilon, 0, kHuge)},
       {"gap_exponent", Real(section, gap.gap_exponent, 1, 16)},
       {"lambda_max", Real(section, gap.lambda_max, 0, kHuge)},
@@ -342,11 +321,9 @@ absl::Status ReadSecureAggregation(const Section& section,
 }
 
 absl::Status ReadSimData(const Section& section, sim::SimulationOptions& simulation) {
-  static constexpr absl::string_view kSources[] = {"synthetic", "shards"};
   sim::SyntheticDataOptions& data = simulation.synthetic;
   return section.ForEachKey({
-      {"source", Choice(section, simulation.source, kSources,
-                        [](const std::string& name) { return sim::ParseDataSource(name); })},
+      {"source", Choice(section, simulation.source)},
       {"path", Text(section, simulation.path)},
       {"samples", Unsigned(section, data.samples_per_client, 0, 100'000'000)},
       {"seed", Unsigned(section, data.seed, 0, UINT64_MAX)},
@@ -387,11 +364,9 @@ absl::Status ReadSimData(const Section& section, sim::SimulationOptions& simulat
 }
 
 absl::Status ReadSimPartition(const Section& section, sim::SimulationOptions& simulation) {
-  static constexpr absl::string_view kColumns[] = {"label", "group", "language"};
   client::PartitionOptions& partition = simulation.partition;
   return section.ForEachKey({
-      {"over", Choice(section, simulation.partition_column, kColumns,
-                      [](const std::string& name) { return sim::ParsePartitionColumn(name); })},
+      {"over", Choice(section, simulation.partition_column)},
       {"dirichlet_alpha", Real(section, partition.dirichlet_alpha, 0, 1e6)},
       {"quantity_alpha", Real(section, partition.quantity_alpha, 0, 1e6)},
       {"min_samples", Unsigned(section, partition.min_rows, 1, 1'000'000)},
@@ -400,7 +375,6 @@ absl::Status ReadSimPartition(const Section& section, sim::SimulationOptions& si
 }
 
 absl::Status ReadSim(const Section& section, sim::SimulationOptions& simulation) {
-  static constexpr absl::string_view kTransports[] = {"inprocess", "grpc"};
   return section.ForEachKey({
       {"clients", Unsigned(section, simulation.clients, 1, 1'000'000)},
       {"data",
@@ -413,8 +387,7 @@ absl::Status ReadSim(const Section& section, sim::SimulationOptions& simulation)
        }},
       {"devices", Text(section, simulation.devices)},
       {"concurrency", Unsigned(section, simulation.concurrency, 0, 1024)},
-      {"transport", Choice(section, simulation.transport, kTransports,
-                           [](const std::string& name) { return sim::ParseTransport(name); })},
+      {"transport", Choice(section, simulation.transport)},
       {"listen", Text(section, simulation.listen)},
   });
 }

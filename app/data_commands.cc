@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "app/command.h"
 #include "client/data/csv_import.h"
 #include "client/data/npy_import.h"
 #include "client/data/shard.h"
@@ -16,9 +17,6 @@
 
 namespace equifl::app {
 namespace {
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // Errors a user fixes by changing the input exit 2; the rest 1.
 int Fail(const char* command, const absl::Status& status) {
@@ -77,7 +75,7 @@ absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
     const client::SplitCounts& present = counts.present[m];
     const int64_t here = present[0] + present[1] + present[2];
     std::printf("  %-10s %-9s %-16s %lld (%.1f%%)\n", modality.name.c_str(),
-                modality.kind == client::ModalityKind::kSequence ? "sequence" : "vector",
+                std::string(NameOf(modality.kind)).c_str(),
                 protocol::ShapeToString(modality.Shape(manifest.num_samples)).c_str(),
                 static_cast<long long>(here),
                 manifest.num_samples == 0 ? 0.0 : 100.0 * here / manifest.num_samples);
@@ -110,122 +108,86 @@ absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
 
 }  // namespace
 
-struct DataCommand::Flags {
-  CLI::App* data = nullptr;
-  CLI::App* synth = nullptr;
-  CLI::App* import = nullptr;
-  CLI::App* import_npy = nullptr;
-  CLI::App* inspect = nullptr;
-
-  // synth
-  std::string synth_out;
-  sim::SyntheticDataOptions synth_options;
-  std::vector<std::string> biases;
-  bool unbiased = false;
-  std::vector<double> minority_fractions;
-
-  // import
-  std::string csv;
-  std::string import_out;
-  client::CsvImportOptions csv_options;
-
-  // import-npy
-  client::NpyImportPaths npy_paths;
-  std::string npy_out;
-  client::NpyImportOptions npy_options;
-
-  // inspect
-  std::string inspect_dir;
-
-  int RunSynth();
-  int RunImport();
-  int RunImportNpy();
-  int RunInspect();
-};
-
-DataCommand::DataCommand(CLI::App& app) : flags_(std::make_unique<Flags>()) {
-  Flags& f = *flags_;
-  f.data = app.add_subcommand(
+CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
+  CLI::App* data = app.add_subcommand(
       "data",
       "Make data shards (synth, import, import-npy) and inspect them. A shard is a folder with "
       "manifest.json and data.safetensors, one per client");
-  f.data->require_subcommand(1);
+  data->require_subcommand(1);
+  const auto chooses = [&f](DataCommand::Action action) {
+    return [&f, action] { f.action = action; };
+  };
 
   // --- synth ---
   sim::SyntheticDataOptions& s = f.synth_options;
-  f.synth = f.data->add_subcommand(
+  CLI::App* synth = data->add_subcommand(
       "synth",
       "Generate synthetic video/audio/text data with planted bias, one shard per client.\n"
       "The label is planted in each modality with a signal strength; --bias weakens or\n"
       "mislabels a modality for chosen (group, language) cells. By default video carries\n"
       "little signal (0.3) for 'female', so models trained on it show a gender gap.\n"
       "Deterministic from --seed.");
-  f.synth->add_option("--out", f.synth_out, "output folder (must not exist or be empty)")
-      ->required();
-  f.synth->add_option("--clients", s.clients, "number of client shards")->capture_default_str();
-  f.synth->add_option("--samples-per-client", s.samples_per_client, "samples in each shard")
+  synth->add_option("--out", f.synth_out, "output folder (must not exist or be empty)")->required();
+  synth->add_option("--clients", s.clients, "number of client shards")->capture_default_str();
+  synth->add_option("--samples-per-client", s.samples_per_client, "samples in each shard")
       ->capture_default_str();
-  f.synth->add_option("--seed", s.seed, "random seed")->capture_default_str();
-  f.synth->add_option("--labels", s.labels, "class names, comma-separated")
+  synth->add_option("--seed", s.seed, "random seed")->capture_default_str();
+  synth->add_option("--labels", s.labels, "class names, comma-separated")
       ->delimiter(',')
       ->capture_default_str();
-  f.synth->add_option("--group-attribute", s.group_attribute, "what the groups are")
+  synth->add_option("--group-attribute", s.group_attribute, "what the groups are")
       ->capture_default_str();
-  f.synth->add_option("--groups", s.groups, "sensitive-group names, comma-separated")
+  synth->add_option("--groups", s.groups, "sensitive-group names, comma-separated")
       ->delimiter(',')
       ->capture_default_str();
-  f.synth->add_option("--languages", s.languages, "language codes, comma-separated")
+  synth->add_option("--languages", s.languages, "language codes, comma-separated")
       ->delimiter(',')
       ->capture_default_str();
-  f.synth->add_option("--frames", s.frames, "frames T of video and audio")->capture_default_str();
-  f.synth->add_option("--video-dim", s.video_dim, "features per video frame")
-      ->capture_default_str();
-  f.synth->add_option("--audio-dim", s.audio_dim, "features per audio frame")
-      ->capture_default_str();
-  f.synth->add_option("--text-dim", s.text_dim, "features of the text vector")
-      ->capture_default_str();
-  f.synth
+  synth->add_option("--frames", s.frames, "frames T of video and audio")->capture_default_str();
+  synth->add_option("--video-dim", s.video_dim, "features per video frame")->capture_default_str();
+  synth->add_option("--audio-dim", s.audio_dim, "features per audio frame")->capture_default_str();
+  synth->add_option("--text-dim", s.text_dim, "features of the text vector")->capture_default_str();
+  synth
       ->add_option("--signal", s.signal,
                    "label signal strength of every cell no --bias changes (1: two classes "
                    "about 2 noise std apart; 0: no signal)")
       ->capture_default_str();
-  f.synth
+  synth
       ->add_option("--label-noise", s.label_noise,
                    "probability that a modality shows a wrong label, where no --bias "
                    "changes it")
       ->capture_default_str();
-  f.synth->add_option(
+  synth->add_option(
       "--bias", f.biases,
       "planted bias, repeatable, e.g. 'group=female,modality=video,signal=0.3' or "
       "'group=male,language=ja,modality=audio,label_noise=0.4'; keys group, language, "
       "modality (video, audio, text), signal, label_noise; an omitted selector means every; "
       "replaces the default bias");
-  f.synth->add_flag("--unbiased", f.unbiased, "plant no bias (drop the default)")
-      ->excludes("--bias");
-  f.synth->add_option("--minority-group", s.minority_group,
-                      "the minority group (default: the first group)");
-  f.synth
+  synth->add_flag("--unbiased", f.unbiased, "plant no bias (drop the default)")->excludes("--bias");
+  synth->add_option("--minority-group", s.minority_group,
+                    "the minority group (default: the first group)");
+  synth
       ->add_option("--minority-fraction", f.minority_fractions,
                    "fraction of each client's samples in the minority group, at most "
                    "1/groups (balanced, the default); one value, or one per client, "
                    "comma-separated")
       ->delimiter(',');
-  f.synth
+  synth
       ->add_option("--missing-rate", s.missing_rate,
                    "probability that a modality is missing from a sample")
       ->capture_default_str();
-  f.synth->add_flag("--one-language-per-client", s.one_language_per_client,
-                    "client k holds only language k mod |languages|");
-  f.synth->add_option("--train-fraction", s.train_fraction, "of each client's samples")
+  synth->add_flag("--one-language-per-client", s.one_language_per_client,
+                  "client k holds only language k mod |languages|");
+  synth->add_option("--train-fraction", s.train_fraction, "of each client's samples")
       ->capture_default_str();
-  f.synth
+  synth
       ->add_option("--validation-fraction", s.validation_fraction,
                    "of each client's samples; the rest is test")
       ->capture_default_str();
 
   // --- import ---
   client::CsvImportOptions& c = f.csv_options;
-  f.import = f.data->add_subcommand(
+  CLI::App* import = data->add_subcommand(
       "import",
       "Turn a CSV of precomputed features into shards. Name the label and group columns;\n"
       "every other numeric column becomes a feature of the 'tabular' modality (or list\n"
@@ -236,49 +198,49 @@ DataCommand::DataCommand(CLI::App& app) : flags_(std::make_unique<Flags>()) {
       "Example: equifl data import slid.csv --out shards --label wages\n"
       "         --label-threshold median --group sex --language language\n"
       "         --split-by language --drop-missing");
-  f.import->add_option("csv", f.csv, "the CSV file (header row, comma-separated)")
+  import->add_option("csv", f.csv, "the CSV file (header row, comma-separated)")
       ->required()
       ->check(CLI::ExistingFile);
-  f.import->add_option("--out", f.import_out, "output folder (must not exist or be empty)")
+  import->add_option("--out", f.import_out, "output folder (must not exist or be empty)")
       ->required();
-  f.import->add_option("--label", c.label_column, "the label column")->required();
-  f.import->add_option("--group", c.group_column, "the sensitive-attribute column")->required();
-  f.import->add_option("--language", c.language_column,
-                       "the language column (default: every row is language 'und')");
-  f.import
+  import->add_option("--label", c.label_column, "the label column")->required();
+  import->add_option("--group", c.group_column, "the sensitive-attribute column")->required();
+  import->add_option("--language", c.language_column,
+                     "the language column (default: every row is language 'und')");
+  import
       ->add_option("--features", c.feature_columns,
                    "feature columns, comma-separated (default: every other numeric column)")
       ->delimiter(',');
-  f.import->add_option("--label-threshold", c.label_threshold,
-                       "make a numeric label binary: 1 when above 'median' or a number");
-  f.import
+  import->add_option("--label-threshold", c.label_threshold,
+                     "make a numeric label binary: 1 when above 'median' or a number");
+  import
       ->add_option("--labels", c.label_values,
                    "the allowed labels in index order (default: the values found, sorted)")
       ->delimiter(',');
-  f.import->add_option("--groups", c.group_values, "the allowed groups, like --labels")
+  import->add_option("--groups", c.group_values, "the allowed groups, like --labels")
       ->delimiter(',');
-  f.import->add_option("--languages", c.language_values, "the allowed languages, like --labels")
+  import->add_option("--languages", c.language_values, "the allowed languages, like --labels")
       ->delimiter(',');
-  f.import->add_option("--clients", c.clients,
-                       "number of clients (default: one per --split-by value, or 1)");
+  import->add_option("--clients", c.clients,
+                     "number of clients (default: one per --split-by value, or 1)");
   CLI::Option* split_by =
-      f.import->add_option("--split-by", c.split_by, "a column: one client per value");
-  f.import
+      import->add_option("--split-by", c.split_by, "a column: one client per value");
+  import
       ->add_option("--dirichlet-alpha", c.dirichlet_alpha,
                    "split rows over --clients by Dirichlet(alpha) draws per label; small "
                    "alpha, skewed clients")
       ->excludes(split_by);
-  f.import->add_option("--seed", c.seed, "seed of the partition and split draws")
+  import->add_option("--seed", c.seed, "seed of the partition and split draws")
       ->capture_default_str();
-  f.import->add_option("--train-fraction", c.train_fraction, "of each client's rows")
+  import->add_option("--train-fraction", c.train_fraction, "of each client's rows")
       ->capture_default_str();
-  f.import
+  import
       ->add_option("--validation-fraction", c.validation_fraction,
                    "of each client's rows; the rest is test")
       ->capture_default_str();
-  f.import->add_flag("--drop-missing", c.drop_missing,
-                     "drop rows with a missing value or unknown category in a used column "
-                     "(the count is reported)");
+  import->add_flag("--drop-missing", c.drop_missing,
+                   "drop rows with a missing value or unknown category in a used column "
+                   "(the count is reported)");
 
   // --- import-npy ---
   // A subcommand of its own rather than more `import` flags: the CSV import's flags
@@ -286,7 +248,7 @@ DataCommand::DataCommand(CLI::App& app) : flags_(std::make_unique<Flags>()) {
   // mean nothing for arrays, and --labels would mean a file here. Files are not
   // checked by CLI11, so a missing one is the library's message and exit 2.
   client::NpyImportOptions& n = f.npy_options;
-  f.import_npy = f.data->add_subcommand(
+  CLI::App* import_npy = data->add_subcommand(
       "import-npy",
       "Turn NumPy arrays (numpy.save .npy files) of precomputed features into shards.\n"
       "--features is float32/float64 [N, D] (the vector modality 'tabular') or [N, T, D]\n"
@@ -297,74 +259,73 @@ DataCommand::DataCommand(CLI::App& app) : flags_(std::make_unique<Flags>()) {
       "Example: equifl data import-npy --features emb.npy --labels y.npy --groups g.npy\n"
       "         --out shards --clients 4 --dirichlet-alpha 0.5\n"
       "         --label-names neg,pos --group-names female,male");
-  f.import_npy
+  import_npy
       ->add_option("--features", f.npy_paths.features, "features .npy: float [N, D] or [N, T, D]")
       ->required();
-  f.import_npy->add_option("--labels", f.npy_paths.labels, "labels .npy: integer [N]")->required();
-  f.import_npy->add_option("--groups", f.npy_paths.groups, "sensitive-group .npy: integer [N]")
+  import_npy->add_option("--labels", f.npy_paths.labels, "labels .npy: integer [N]")->required();
+  import_npy->add_option("--groups", f.npy_paths.groups, "sensitive-group .npy: integer [N]")
       ->required();
-  f.import_npy->add_option("--languages", f.npy_paths.languages,
-                           "language .npy: integer [N] (default: every row is language 'und')");
-  f.import_npy->add_option("--out", f.npy_out, "output folder (must not exist or be empty)")
+  import_npy->add_option("--languages", f.npy_paths.languages,
+                         "language .npy: integer [N] (default: every row is language 'und')");
+  import_npy->add_option("--out", f.npy_out, "output folder (must not exist or be empty)")
       ->required();
-  f.import_npy
+  import_npy
       ->add_option("--label-names", n.label_names,
                    "names of labels 0, 1, ..., comma-separated (default: the numbers)")
       ->delimiter(',');
-  f.import_npy->add_option("--group-names", n.group_names, "names of groups 0, 1, ...")
+  import_npy->add_option("--group-names", n.group_names, "names of groups 0, 1, ...")
       ->delimiter(',');
-  f.import_npy
+  import_npy
       ->add_option("--language-names", n.language_names,
                    "names (codes) of languages 0, 1, ...; needs --languages")
       ->delimiter(',');
-  f.import_npy->add_option("--group-attribute", n.group_attribute, "what the groups are")
+  import_npy->add_option("--group-attribute", n.group_attribute, "what the groups are")
       ->capture_default_str();
-  f.import_npy->add_option("--modality", n.modality,
-                           "modality name (default: 'tabular' for [N, D], 'sequence' for "
-                           "[N, T, D])");
-  f.import_npy->add_option("--clients", n.clients, "number of clients")->capture_default_str();
-  f.import_npy->add_option("--dirichlet-alpha", n.dirichlet_alpha,
-                           "split rows over --clients by Dirichlet(alpha) draws per label; small "
-                           "alpha, skewed clients (default: at random)");
-  f.import_npy->add_option("--seed", n.seed, "seed of the partition and split draws")
+  import_npy->add_option("--modality", n.modality,
+                         "modality name (default: 'tabular' for [N, D], 'sequence' for "
+                         "[N, T, D])");
+  import_npy->add_option("--clients", n.clients, "number of clients")->capture_default_str();
+  import_npy->add_option("--dirichlet-alpha", n.dirichlet_alpha,
+                         "split rows over --clients by Dirichlet(alpha) draws per label; small "
+                         "alpha, skewed clients (default: at random)");
+  import_npy->add_option("--seed", n.seed, "seed of the partition and split draws")
       ->capture_default_str();
-  f.import_npy->add_option("--train-fraction", n.train_fraction, "of each client's rows")
+  import_npy->add_option("--train-fraction", n.train_fraction, "of each client's rows")
       ->capture_default_str();
-  f.import_npy
+  import_npy
       ->add_option("--validation-fraction", n.validation_fraction,
                    "of each client's rows; the rest is test")
       ->capture_default_str();
 
   // --- inspect ---
-  f.inspect = f.data->add_subcommand(
+  CLI::App* inspect = data->add_subcommand(
       "inspect",
       "Check shards and print what they hold: samples per split, group, language and "
       "label; modalities, shapes and how often each is present");
-  f.inspect->add_option("dir", f.inspect_dir, "a shard folder, or a folder of shard folders")
+  inspect->add_option("dir", f.inspect_dir, "a shard folder, or a folder of shard folders")
       ->required();
+
+  synth->callback(chooses(DataCommand::Action::kSynth));
+  import->callback(chooses(DataCommand::Action::kImport));
+  import_npy->callback(chooses(DataCommand::Action::kImportNpy));
+  inspect->callback(chooses(DataCommand::Action::kInspect));
+  return data;
 }
 
-DataCommand::~DataCommand() = default;
+namespace {
 
-bool DataCommand::parsed() const { return flags_->data->parsed(); }
-
-int DataCommand::Run() const {
-  if (flags_->synth->parsed()) return flags_->RunSynth();
-  if (flags_->import->parsed()) return flags_->RunImport();
-  if (flags_->import_npy->parsed()) return flags_->RunImportNpy();
-  return flags_->RunInspect();
-}
-
-int DataCommand::Flags::RunSynth() {
-  if (unbiased) synth_options.biases.clear();
-  if (!biases.empty()) {
+int RunSynth(const DataCommand& command) {
+  sim::SyntheticDataOptions synth_options = command.synth_options;
+  if (command.unbiased) synth_options.biases.clear();
+  if (!command.biases.empty()) {
     synth_options.biases.clear();
-    for (const std::string& text : biases) {
+    for (const std::string& text : command.biases) {
       absl::StatusOr<sim::CellBias> bias = sim::ParseCellBias(text);
       if (!bias.ok()) return Fail("synth", bias.status());
       synth_options.biases.push_back(*bias);
     }
   }
+  const std::vector<double>& minority_fractions = command.minority_fractions;
   if (minority_fractions.size() == 1) {
     synth_options.minority_fraction = minority_fractions[0];
   } else if (!minority_fractions.empty()) {
@@ -374,10 +335,10 @@ int DataCommand::Flags::RunSynth() {
   }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<std::string>> shards =
-      sim::WriteSyntheticShards(synth_options, synth_out);
+      sim::WriteSyntheticShards(synth_options, command.synth_out);
   if (!shards.ok()) return Fail("synth", shards.status());
   std::printf("wrote %zu synthetic shards to %s in %.2f s (seed %llu)\n", shards->size(),
-              synth_out.c_str(), SecondsSince(start),
+              command.synth_out.c_str(), SecondsSince(start),
               static_cast<unsigned long long>(synth_options.seed));
   std::vector<std::string> planted;
   for (const sim::CellBias& bias : synth_options.biases)
@@ -404,16 +365,16 @@ void PrintImportedShards(const Summary& summary, const std::string& group_attrib
   }
 }
 
-int DataCommand::Flags::RunImport() {
+int RunImport(const DataCommand& command) {
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<client::CsvImportSummary> summary =
-      client::ImportCsv(csv, import_out, csv_options);
+      client::ImportCsv(command.csv, command.import_out, command.csv_options);
   if (!summary.ok()) return Fail("import", summary.status());
   const int64_t dropped = summary->rows_dropped_missing + summary->rows_dropped_unknown;
   std::printf(
       "imported %s: %lld rows read, %lld kept, %lld dropped (%lld with a missing value, "
       "%lld with an unknown category) in %.2f s\n",
-      csv.c_str(), static_cast<long long>(summary->rows_read),
+      command.csv.c_str(), static_cast<long long>(summary->rows_read),
       static_cast<long long>(summary->rows_read - dropped), static_cast<long long>(dropped),
       static_cast<long long>(summary->rows_dropped_missing),
       static_cast<long long>(summary->rows_dropped_unknown), SecondsSince(start));
@@ -426,28 +387,28 @@ int DataCommand::Flags::RunImport() {
     std::printf("ignored (not numeric): %s\n",
                 absl::StrJoin(summary->ignored_columns, ", ").c_str());
   }
-  PrintImportedShards(*summary, csv_options.group_column);
+  PrintImportedShards(*summary, command.csv_options.group_column);
   return 0;
 }
 
-int DataCommand::Flags::RunImportNpy() {
+int RunImportNpy(const DataCommand& command) {
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<client::NpyImportSummary> summary =
-      client::ImportNpy(npy_paths, npy_out, npy_options);
+      client::ImportNpy(command.npy_paths, command.npy_out, command.npy_options);
   if (!summary.ok()) return Fail("import-npy", summary.status());
   const client::ShardModality& modality = summary->modality;
-  std::printf("imported %s: %lld rows in %.2f s\n", npy_paths.features.c_str(),
+  std::printf("imported %s: %lld rows in %.2f s\n", command.npy_paths.features.c_str(),
               static_cast<long long>(summary->rows), SecondsSince(start));
   std::printf("features (%s, %s %s, from %s)\n", modality.name.c_str(),
-              modality.kind == client::ModalityKind::kSequence ? "sequence" : "vector",
+              std::string(NameOf(modality.kind)).c_str(),
               protocol::ShapeToString(modality.Shape(summary->rows)).c_str(),
               summary->features_type.c_str());
-  PrintImportedShards(*summary, npy_options.group_attribute);
+  PrintImportedShards(*summary, command.npy_options.group_attribute);
   return 0;
 }
 
-int DataCommand::Flags::RunInspect() {
-  absl::StatusOr<std::vector<std::string>> shards = client::FindShards(inspect_dir);
+int RunInspect(const DataCommand& command) {
+  absl::StatusOr<std::vector<std::string>> shards = client::FindShards(command.inspect_dir);
   if (!shards.ok()) return Fail("inspect", shards.status());
   client::SplitCounts total{};
   for (const std::string& dir : *shards) {
@@ -456,6 +417,22 @@ int DataCommand::Flags::RunInspect() {
   std::printf("%zu shard%s, %s\n", shards->size(), shards->size() == 1 ? "" : "s",
               Counts(total).c_str());
   return 0;
+}
+
+}  // namespace
+
+int RunDataCommand(const DataCommand& command) {
+  switch (command.action) {
+    case DataCommand::Action::kSynth:
+      return RunSynth(command);
+    case DataCommand::Action::kImport:
+      return RunImport(command);
+    case DataCommand::Action::kImportNpy:
+      return RunImportNpy(command);
+    case DataCommand::Action::kInspect:
+      break;
+  }
+  return RunInspect(command);
 }
 
 }  // namespace equifl::app

@@ -8,27 +8,48 @@
 #define EQUIFL_APP_DATA_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
-#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/data/csv_import.h"
+#include "client/data/npy_import.h"
+#include "sim/synthetic_data.h"
 
 namespace equifl::app {
 
-//! `equifl data` and its subcommands, registered on the main command line.
-class DataCommand {
- public:
-  //! Adds "data" with "synth", "import", "import-npy" and "inspect" to `app`.
-  explicit DataCommand(CLI::App& app);
-  ~DataCommand();
+//! Command-line choices of `equifl data` and its subcommands.
+struct DataCommand {
+  //! The subcommand the command line chose.
+  enum class Action { kSynth, kImport, kImportNpy, kInspect };
+  Action action = Action::kInspect;
 
-  //! Whether the command line chose `equifl data ...`.
-  bool parsed() const;
+  // synth
+  std::string synth_out;                    //!< Output folder.
+  sim::SyntheticDataOptions synth_options;  //!< The generator's options.
+  std::vector<std::string> biases;          //!< --bias, replacing the default bias.
+  bool unbiased = false;                    //!< --unbiased: no bias at all.
+  std::vector<double> minority_fractions;   //!< One for every client, or one per client.
 
-  //! Runs the chosen subcommand; returns the process exit code.
-  int Run() const;
+  // import
+  std::string csv;                       //!< The CSV file.
+  std::string import_out;                //!< Output folder.
+  client::CsvImportOptions csv_options;  //!< Columns and partition.
 
- private:
-  struct Flags;
-  std::unique_ptr<Flags> flags_;  //!< Where CLI11 stores the parsed flags.
+  // import-npy
+  client::NpyImportPaths npy_paths;      //!< The .npy files.
+  std::string npy_out;                   //!< Output folder.
+  client::NpyImportOptions npy_options;  //!< Names and partition.
+
+  // inspect
+  std::string inspect_dir;  //!< A shard folder, or a folder of shard folders.
 };
+
+//! Adds "data" with "synth", "import", "import-npy" and "inspect", their flags
+//! stored in `command`, to `app`.
+CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& command);
+
+//! Runs the chosen subcommand; returns the process exit code.
+int RunDataCommand(const DataCommand& command);
 
 }  // namespace equifl::app
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "app/command.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
 #include "client/group_statistics.h"
@@ -21,18 +22,6 @@
 
 namespace equifl::app {
 namespace {
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-
-absl::StatusOr<client::Split> ParseSplit(const std::string& name) {
-  for (client::Split split :
-       {client::Split::kTrain, client::Split::kValidation, client::Split::kTest}) {
-    if (client::SplitName(split) == name) return split;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--split is '", name, "'; allowed values: train, validation, test"));
-}
 
 // Copies the checkpoint's tensors into `model`, refusing a checkpoint that was
 // written for another architecture.
@@ -60,7 +49,7 @@ absl::Status LoadCheckpoint(const std::string& path, client::MultimodalModel& mo
 
 absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
                                                   const EvalCommand& command) {
-  EQUIFL_ASSIGN_OR_RETURN(client::Split split, ParseSplit(command.split));
+  EQUIFL_ASSIGN_OR_RETURN(client::Split split, ParseEnum<client::Split>("--split", command.split));
   EQUIFL_ASSIGN_OR_RETURN(client::Shard shard, client::Shard::Open(command.shard));
   EQUIFL_ASSIGN_OR_RETURN(client::Dataset dataset, client::DatasetFromShard(shard, split));
   if (dataset.size() == 0) {
@@ -101,6 +90,28 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
 }
 
 }  // namespace
+
+CLI::App* AddEvalSubcommand(CLI::App& app, EvalCommand& command) {
+  CLI::App* eval = app.add_subcommand(
+      "eval",
+      "Compute accuracy, per-group metrics and every fairness metric (MinMaxGAP, statistical "
+      "parity, disparate impact, equalized odds, equal opportunity, F1 gap, MSFD, AFI) of a "
+      "checkpoint on a shard; the model section of --config must be the run's");
+  eval->add_option("--checkpoint", command.checkpoint,
+                   "a model checkpoint, e.g. RUN/checkpoints/round-000005.safetensors")
+      ->required()
+      ->check(CLI::ExistingFile);
+  eval->add_option("--shard", command.shard, "the shard folder to evaluate on")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  eval->add_option("--split", command.split, "train, validation or test")->capture_default_str();
+  eval->add_option("--views", command.views,
+                   "modality views, e.g. fusion video (default: fusion and each modality)");
+  eval->add_option("--json", command.json,
+                   "also write the report as JSON here ('-': "
+                   "only JSON, to stdout)");
+  return eval;
+}
 
 int RunEvalCommand(const Config& config, const EvalCommand& command) {
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));

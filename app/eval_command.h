@@ -4,6 +4,7 @@
 #ifndef EQUIFL_APP_EVAL_COMMAND_H_
 #define EQUIFL_APP_EVAL_COMMAND_H_
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct EvalCommand {
   std::vector<std::string> views;  //!< Modality views; empty: fusion and each modality.
   std::string json;                //!< Write the JSON report here ("-": stdout); empty: none.
 };
+
+//! Adds `eval` and its flags, stored in `command`, to `app`.
+CLI::App* AddEvalSubcommand(CLI::App& app, EvalCommand& command);
 
 //! Evaluates and prints the report; returns the exit code (0 done, 1 failed at run
 //! time, 2 bad input).

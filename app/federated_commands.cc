@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/aggregator_run.h"
+#include "app/command.h"
 #include "base/status_macros.h"
 #include "client/data/shard.h"
 #include "client/federated_client.h"
@@ -21,9 +22,6 @@
 
 namespace equifl::app {
 namespace {
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // The configured architecture, sized for the data the manifest describes.
 absl::StatusOr<client::ModelOptions> ModelOptionsFor(const client::ShardManifest& manifest,
@@ -63,7 +61,50 @@ absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& 
   return client::CreateMultimodalModel(options);
 }
 
-int RunServerCommand(const Config& config, const ServerCommand& command) {
+CLI::App* AddServerSubcommand(CLI::App& app, ServerCommand& command) {
+  CLI::App* server = app.add_subcommand(
+      "server",
+      "Run the aggregator: wait for clients, run the configured rounds (server section), "
+      "checkpoint every round into the run folder, then run a final evaluation");
+  server->add_option("--schema", command.schema,
+                     "a shard folder (or its manifest.json) whose modalities, classes and "
+                     "groups size the model of a new run; manifests hold no samples");
+  server->add_option("--report", command.report,
+                     "write the run's HTML report (accuracy and every cell's gap over rounds, "
+                     "per-group accuracy) here at the end");
+  server->add_flag("--resume", command.resume,
+                   "continue the run in the run folder from its last completed round");
+  server->add_option("--address", command.address, "host:port to listen on (server.address)");
+  server->add_option("--run-dir", command.run_dir, "run folder (server.run_dir)");
+  AddTlsFlags(*server, command.tls,
+              "the aggregator's certificate folder DIR/server (ca.pem, server.pem, "
+              "server.key); clients need certificates of the same CA");
+  return server;
+}
+
+CLI::App* AddClientSubcommand(CLI::App& app, ClientCommand& command) {
+  CLI::App* client = app.add_subcommand(
+      "client",
+      "Run a client: join the aggregator, train on the shard's training split each round, "
+      "and evaluate the final model on its test split; raw data never leaves");
+  client->add_option("--shard", command.shard, "the client's shard folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  client->add_option("--server", command.server, "host:port of the aggregator (server.address)");
+  client->add_option("--id", command.client_id,
+                     "the client id to ask for (letters, digits, '.', '_', '-'); with --certs "
+                     "the id is the certificate's, and --id must match it (a worker "
+                     "certificate 'p*' needs --id starting with p)");
+  AddTlsFlags(*client, command.tls,
+              "this client's certificate folder DIR/clients/ID (ca.pem, client.pem, "
+              "client.key); the server gives the client the certificate's id");
+  return client;
+}
+
+int RunServerCommand(const Config& given, const ServerCommand& command) {
+  Config config = given;
+  if (command.address) config.server.address = *command.address;
+  if (command.run_dir) config.server.run_dir = *command.run_dir;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(command.tls, "equifl server");
   if (!credentials.ok()) {
@@ -120,7 +161,9 @@ int RunServerCommand(const Config& config, const ServerCommand& command) {
   return FinishAggregatorRun(config, *run, command.report, ran);
 }
 
-int RunClientCommand(const Config& config, const ClientCommand& command) {
+int RunClientCommand(const Config& given, const ClientCommand& command) {
+  Config config = given;
+  if (command.server) config.server.address = *command.server;
   absl::StatusOr<ClientCredentials> credentials =
       ClientCredentialsFor(command.tls, "equifl client", "DIR/clients/ID");
   if (!credentials.ok()) {

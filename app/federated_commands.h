@@ -4,6 +4,8 @@
 #ifndef EQUIFL_APP_FEDERATED_COMMANDS_H_
 #define EQUIFL_APP_FEDERATED_COMMANDS_H_
 
+#include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,7 +21,9 @@ struct ServerCommand {
   std::string schema;   //!< A shard folder (or its manifest.json) giving the data schema.
   bool resume = false;  //!< Continue the run in run_dir from its last completed round.
   std::string report;   //!< Where to write the run's HTML report at the end; empty: none.
-  TlsFlags tls;         //!< --certs DIR/server or --insecure.
+  std::optional<std::string> address;  //!< Overrides server.address.
+  std::optional<std::string> run_dir;  //!< Overrides server.run_dir.
+  TlsFlags tls;                        //!< --certs DIR/server or --insecure.
 };
 
 //! Command-line choices of `equifl client`.
@@ -27,8 +31,15 @@ struct ClientCommand {
   std::string shard;  //!< The client's shard folder.
   //! Requested id; empty lets the server choose (or, with --certs, the certificate).
   std::string client_id;
-  TlsFlags tls;  //!< --certs DIR/clients/ID or --insecure.
+  std::optional<std::string> server;  //!< The aggregator's host:port; overrides server.address.
+  TlsFlags tls;                       //!< --certs DIR/clients/ID or --insecure.
 };
+
+//! Adds `server` and its flags, stored in `command`, to `app`.
+CLI::App* AddServerSubcommand(CLI::App& app, ServerCommand& command);
+
+//! Adds `client` and its flags, stored in `command`, to `app`.
+CLI::App* AddClientSubcommand(CLI::App& app, ClientCommand& command);
 
 //! Runs the aggregator until every round is done (or SIGINT/SIGTERM); returns the
 //! process exit code: 0 done, 1 failed at run time, 2 bad input.

@@ -4,10 +4,12 @@
 #ifndef EQUIFL_APP_SELF_CHECK_H_
 #define EQUIFL_APP_SELF_CHECK_H_
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "app/config.h"
 #include "protocol/chunk_encoder.h"
 
 namespace equifl::app {
@@ -33,6 +35,18 @@ struct EncodingCheck {
 //! Runs the round trip for fp32, fp16, bf16 and int8. Fails if the codec refuses
 //! the model, the checksum does not match, or an error exceeds its bound.
 absl::StatusOr<std::vector<EncodingCheck>> RunCodecSelfCheck(const SelfCheckOptions& options);
+
+//! Command-line choices of `equifl selfcheck`.
+struct SelfCheckCommand {
+  uint64_t parameters = SelfCheckOptions{}.parameters;  //!< float32 parameters to send.
+};
+
+//! Adds `selfcheck` and its flags, stored in `command`, to `app`.
+CLI::App* AddSelfCheckSubcommand(CLI::App& app, SelfCheckCommand& command);
+
+//! Runs the self-check with the configured chunk size and prints a table per
+//! encoding; returns the exit code (0 passed, 1 failed).
+int RunSelfCheckCommand(const Config& config, const SelfCheckCommand& command);
 
 }  // namespace equifl::app
 

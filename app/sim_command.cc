@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "app/aggregator_run.h"
+#include "app/command.h"
 #include "app/federated_commands.h"
 #include "base/status_macros.h"
 #include "protocol/transport_security.h"
@@ -30,9 +31,6 @@ namespace equifl::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // The clients this process hosts: [first, last].
 struct ClientRange {
@@ -197,8 +195,8 @@ absl::StatusOr<sim::VirtualClientOptions> HostOptionsFor(const Config& config,
 }
 
 bool UsesGpu(const std::string& devices) {
-  absl::StatusOr<std::vector<std::string>> resolved = sim::ResolveDevices(devices);
-  return resolved.ok() && resolved->front() != "cpu";
+  absl::StatusOr<std::vector<Device>> resolved = sim::ResolveDevices(devices);
+  return resolved.ok() && resolved->front().is_cuda();
 }
 
 void PrintPopulation(const Config& config, const sim::ClientPopulation& population,
@@ -208,18 +206,22 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
   if (!population.OneClientPerShard()) {
     partition = simulation.partition.dirichlet_alpha > 0
                     ? absl::StrFormat("Dirichlet(%g) over %s", simulation.partition.dirichlet_alpha,
-                                      sim::PartitionColumnName(simulation.partition_column))
+                                      NameOf(simulation.partition_column))
                 : simulation.partition.quantity_alpha > 0
                     ? absl::StrFormat("IID, quantity skew Dirichlet(%g)",
                                       simulation.partition.quantity_alpha)
                     : std::string("IID");
   }
   std::printf("equifl sim: %d virtual clients, %s data (%.1f MB in host memory), %s\n",
-              population.size(), std::string(sim::DataSourceName(simulation.source)).c_str(),
+              population.size(), std::string(NameOf(simulation.source)).c_str(),
               static_cast<double>(population.PoolBytes()) / 1e6, partition.c_str());
   if (host != nullptr) {
-    std::printf("  training on %s, %d at once per device\n",
-                absl::StrJoin(host->devices, ", ").c_str(), host->concurrency);
+    std::printf(
+        "  training on %s, %d at once per device\n",
+        absl::StrJoin(host->devices, ", ",
+                      [](std::string* out, const Device& device) { out->append(device.Name()); })
+            .c_str(),
+        host->concurrency);
     if (config.model.options.dropout > 0 && host->devices.size() * host->concurrency > 1) {
       std::printf(
           "  note: model.dropout %g with concurrent trainings is not bit-reproducible (LibTorch's "
@@ -453,8 +455,45 @@ int RunAggregator(const Config& given, const SimCommand& command,
 
 }  // namespace
 
+CLI::App* AddSimSubcommand(CLI::App& app, SimCommand& command) {
+  CLI::App* sim = app.add_subcommand(
+      "sim",
+      "Simulate a federated run in one process: the aggregator and many virtual clients (the "
+      "sim section: clients, data, partition, devices), with the real server's and client's "
+      "round, aggregation, fairness and checkpoint code; or, with --worker, host a range of "
+      "virtual clients for an aggregator elsewhere. Logs at warn unless --log-level says "
+      "otherwise; progress goes to stdout");
+  sim->add_option("config", command.config,
+                  "YAML configuration (as --config), e.g. sim/scenarios/iemocap_like.yaml")
+      ->check(CLI::ExistingFile);
+  sim->add_option("--transport", command.transport,
+                  "inprocess (gRPC's in-process channel) or grpc (TCP on --listen); "
+                  "default sim.transport")
+      ->check(CLI::IsMember(AllNames<sim::Transport>()));
+  sim->add_option("--listen", command.listen,
+                  "host:port the aggregator listens on with --transport grpc (default "
+                  "sim.listen, 127.0.0.1:0 picks a free port)");
+  sim->add_option("--clients", command.clients,
+                  "clients this process hosts: FIRST..LAST (indices, inclusive) or none "
+                  "(default: all; workers host the rest)");
+  sim->add_flag("--worker", command.worker,
+                "host the --clients range for the aggregator at --connect; no aggregator here");
+  sim->add_option("--connect", command.connect, "host:port of the aggregator, for --worker");
+  sim->add_flag("--resume", command.resume,
+                "continue the run in the run folder from its last completed round");
+  sim->add_option("--report", command.report, "write the run's HTML report here at the end");
+  sim->add_option("--run-dir", command.run_dir, "run folder (server.run_dir)");
+  AddTlsFlags(*sim, command.tls,
+              "with --transport grpc: DIR/server for an aggregator that workers reach, or "
+              "with --worker a worker certificate's folder, e.g. 'DIR/clients/client-*'; "
+              "one process hosting every client needs neither (it makes its certificates "
+              "in memory)");
+  return sim;
+}
+
 int RunSimCommand(const Config& given, const SimCommand& command) {
   Config config = given;
+  if (command.run_dir) config.server.run_dir = *command.run_dir;
   if (command.transport) {
     absl::StatusOr<sim::Transport> transport = sim::ParseTransport(*command.transport);
     if (!transport.ok()) {

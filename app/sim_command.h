@@ -5,6 +5,7 @@
 #ifndef EQUIFL_APP_SIM_COMMAND_H_
 #define EQUIFL_APP_SIM_COMMAND_H_
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 
@@ -15,6 +16,7 @@ namespace equifl::app {
 
 //! Command-line choices of `equifl sim`, beside the configuration file.
 struct SimCommand {
+  std::string config;   //!< The configuration file given as the argument; empty: --config.
   bool resume = false;  //!< Continue the run in run_dir from its last completed round.
   std::string report;   //!< Where to write the HTML report at the end; empty: none.
   std::optional<std::string> transport;  //!< Overrides sim.transport.
@@ -24,11 +26,15 @@ struct SimCommand {
   std::string clients;
   bool worker = false;  //!< Host clients for the aggregator at `connect`; no aggregator here.
   std::string connect;  //!< host:port of the aggregator, for --worker.
+  std::optional<std::string> run_dir;  //!< Overrides server.run_dir.
   //! --certs (DIR/server for an aggregator, a worker certificate's folder for
   //! --worker) or --insecure; with neither, a one-process run over gRPC makes its
   //! certificates in memory.
   TlsFlags tls;
 };
+
+//! Adds `sim` and its flags, stored in `command`, to `app`.
+CLI::App* AddSimSubcommand(CLI::App& app, SimCommand& command);
 
 //! Runs the simulation (or the worker) to the end; returns the process exit code:
 //! 0 done, 1 failed at run time, 2 bad usage, configuration or data.

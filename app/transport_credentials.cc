@@ -50,6 +50,13 @@ absl::Status CheckMaterial(const protocol::TlsMaterial& material, const std::str
 
 }  // namespace
 
+void AddTlsFlags(CLI::App& command, TlsFlags& flags, const std::string& certs_help) {
+  command.add_option("--certs", flags.certs,
+                     certs_help + " (made by `equifl certs`); mutual TLS is the default");
+  command.add_flag("--insecure", flags.insecure,
+                   "plaintext gRPC without client authentication, only for a trusted network");
+}
+
 std::vector<std::string> DefaultServerNames() { return {"localhost", "127.0.0.1", "::1"}; }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(

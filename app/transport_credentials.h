@@ -11,6 +11,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct TlsFlags {
   std::string certs;      //!< A folder `equifl certs` wrote for this party; empty: none.
   bool insecure = false;  //!< Plaintext without client authentication.
 };
+
+//! Adds --certs (described by `certs_help`) and --insecure, stored in `flags`, to
+//! `command`, a subcommand that opens or dials a gRPC port.
+void AddTlsFlags(CLI::App& command, TlsFlags& flags, const std::string& certs_help);
 
 //! Server names every certificate `equifl certs` makes covers by default.
 std::vector<std::string> DefaultServerNames();

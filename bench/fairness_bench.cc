@@ -332,7 +332,7 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
   task.set_local_steps(static_cast<uint32_t>(training.steps));
   task.set_batch_size(static_cast<uint32_t>(training.batch_size));
   task.set_learning_rate(training.learning_rate);
-  task.set_optimizer(std::string(equifl::client::OptimizerKindName(training.optimizer)));
+  task.set_optimizer(std::string(equifl::NameOf(training.optimizer)));
   task.set_weight_decay(training.weight_decay);
   task.set_proximal_mu(training.proximal_mu);
   task.set_seed(training.seed);
@@ -483,8 +483,8 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
       const std::vector<RunResult>& runs = found->second;
       std::printf(
           "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", scenario.c_str(),
-          std::string(equifl::fairness::FairnessMethodName(method)).c_str(),
-          Cell(runs, &RunResult::accuracy).c_str(), Cell(runs, &RunResult::macro_f1).c_str(),
+          std::string(equifl::NameOf(method)).c_str(), Cell(runs, &RunResult::accuracy).c_str(),
+          Cell(runs, &RunResult::macro_f1).c_str(),
           Cell(runs, &RunResult::worst_group_accuracy).c_str(),
           Cell(runs, &RunResult::min_max_gap).c_str(),
           Cell(runs, &RunResult::equalized_odds).c_str(),
@@ -508,7 +508,7 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
     for (size_t i = 0; i < languages.size(); ++i) std::printf("---|");
     std::printf("\n");
     for (const auto& [method, runs] : by_method) {
-      std::printf("| %s |", std::string(equifl::fairness::FairnessMethodName(method)).c_str());
+      std::printf("| %s |", std::string(equifl::NameOf(method)).c_str());
       for (const std::string& language : languages) {
         std::vector<RunResult> per_cell;
         for (const RunResult& run : runs) {
@@ -632,7 +632,7 @@ int RunBench(int argc, char** argv) {
                  "comma-separated scenarios: video-gender, language, imbalance")
       ->capture_default_str();
   app.add_option("--methods", methods_text,
-                 absl::StrCat("comma-separated methods: ", equifl::fairness::FairnessMethodNames()))
+                 absl::StrCat("comma-separated methods: ", equifl::AllowedNames<FairnessMethod>()))
       ->capture_default_str();
   app.add_option("--epsilon", settings.epsilon,
                  "ERM-MinMaxGAP's bound eps on the validation MinMaxGAP (default: the "
@@ -684,8 +684,8 @@ int RunBench(int argc, char** argv) {
     settings.scenarios.push_back(name);
   }
   for (absl::string_view part : absl::StrSplit(methods_text, ',', absl::SkipWhitespace())) {
-    absl::StatusOr<FairnessMethod> method = equifl::fairness::ParseFairnessMethod(part);
-    if (!method.ok()) return Usage(absl::StrCat("--methods: ", method.status().message()));
+    absl::StatusOr<FairnessMethod> method = equifl::ParseEnum<FairnessMethod>("--methods", part);
+    if (!method.ok()) return Usage(std::string(method.status().message()));
     settings.methods.push_back(*method);
   }
   if (settings.methods.empty()) return Usage("--methods: give at least one method");
@@ -723,7 +723,7 @@ int RunBench(int argc, char** argv) {
                          const std::vector<std::unique_ptr<ClientData>>& clients,
                          ScenarioResults& by_method) -> absl::Status {
     for (FairnessMethod method : settings.methods) {
-      const std::string name(equifl::fairness::FairnessMethodName(method));
+      const std::string name(equifl::NameOf(method));
       absl::StatusOr<RunResult> run = RunFederated(
           clients, settings, method, seed, absl::StrCat("bench-", scenario, "-", name, "-", seed));
       if (!run.ok()) {

@@ -22,38 +22,13 @@ class Session {
       : stub_(v1::Aggregator::NewStub(channel)), options_(options), train_samples_(train_samples) {}
 
   absl::Status Join() {
-    const auto give_up = std::chrono::steady_clock::now() + options_.connect_timeout;
-    bool announced_wait = false;
-    while (true) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      context.set_wait_for_ready(true);
-      v1::JoinRequest request;
-      request.set_requested_client_id(options_.requested_client_id);
-      request.set_client_version(kVersion);
-      request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples_));
-      v1::JoinResponse response;
-      const grpc::Status status = stub_->Join(&context, request, &response);
-      if (status.ok()) {
-        run_id_ = response.run_id();
-        client_id_ = response.client_id();
-        poll_timeout_ = std::chrono::milliseconds(response.poll_timeout_ms());
-        return absl::OkStatus();
-      }
-      if (!IsLostServer(status) && status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-        return FromGrpc(status, "joining the run");
-      }
-      if (!announced_wait) {
-        spdlog::info("waiting for the aggregator (up to {} s): {}",
-                     options_.connect_timeout.count(), status.error_message());
-        announced_wait = true;
-      }
-      if (std::chrono::steady_clock::now() > give_up) {
-        return absl::UnavailableError(absl::StrCat("no aggregator answered within ",
-                                                   options_.connect_timeout.count(),
-                                                   " s: ", status.error_message()));
-      }
-    }
+    EQUIFL_ASSIGN_OR_RETURN(
+        v1::JoinResponse response,
+        JoinRun(*stub_, options_.requested_client_id, train_samples_, options_.connect_timeout));
+    run_id_ = response.run_id();
+    client_id_ = response.client_id();
+    poll_timeout_ = std::chrono::milliseconds(response.poll_timeout_ms());
+    return absl::OkStatus();
   }
 
   // The next task; nullopt once the run is finished.
@@ -109,6 +84,41 @@ absl::StatusOr<SecureRoundClient> SetUpSecureRound(v1::Aggregator::StubInterface
 }
 
 }  // namespace
+
+absl::StatusOr<v1::JoinResponse> JoinRun(v1::Aggregator::StubInterface& stub,
+                                         const std::string& requested_client_id,
+                                         int64_t train_samples,
+                                         std::chrono::seconds connect_timeout) {
+  v1::JoinRequest request;
+  request.set_requested_client_id(requested_client_id);
+  request.set_client_version(kVersion);
+  request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples));
+  const auto give_up = std::chrono::steady_clock::now() + connect_timeout;
+  bool announced_wait = false;
+  while (true) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.set_wait_for_ready(true);
+    v1::JoinResponse response;
+    const grpc::Status status = stub.Join(&context, request, &response);
+    if (status.ok()) return response;
+    if (!IsLostServer(status) && status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return FromGrpc(status, requested_client_id.empty()
+                                  ? std::string("joining the run")
+                                  : absl::StrCat("joining as '", requested_client_id, "'"));
+    }
+    if (!announced_wait) {
+      spdlog::info("waiting for the aggregator (up to {} s): {}", connect_timeout.count(),
+                   status.error_message());
+      announced_wait = true;
+    }
+    if (std::chrono::steady_clock::now() > give_up) {
+      return absl::UnavailableError(absl::StrCat("no aggregator answered within ",
+                                                 connect_timeout.count(),
+                                                 " s: ", status.error_message()));
+    }
+  }
+}
 
 uint64_t ModelSize(const std::vector<protocol::NamedTensor>& state) {
   uint64_t size = 0;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "client/model/dataset.h"
 #include "client/model/multimodal_model.h"
 #include "client/task_runner.h"
@@ -32,6 +33,16 @@ struct ClientRunSummary {
 
 //! Values of the float32 tensors of a model state: the length of its update.
 uint64_t ModelSize(const std::vector<protocol::NamedTensor>& state);
+
+//! Joins the run as `requested_client_id` (empty: the server chooses) with
+//! `train_samples` training samples, trying again while the aggregator is not up
+//! yet or went away, for up to `connect_timeout`; logs once that it waits. After
+//! the timeout: Unavailable "no aggregator answered within N s: ..."; any other
+//! failure (a refusal) at once.
+absl::StatusOr<v1::JoinResponse> JoinRun(v1::Aggregator::StubInterface& stub,
+                                         const std::string& requested_client_id,
+                                         int64_t train_samples,
+                                         std::chrono::seconds connect_timeout);
 
 //! Runs the client until the server says the run is finished. `train`,
 //! `validation` and `test` must outlive the call.

@@ -9,8 +9,11 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "base/device.h"
 #include "base/status_macros.h"
 #include "client/model/multimodal_model.h"
+#include "client/model/torch_device.h"
+#include "protocol/torch/torch_status.h"
 
 namespace equifl::client {
 namespace {
@@ -353,17 +356,9 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
                                   const TrainerOptions& options, const at::Tensor& sample_weights,
                                   const std::vector<ViewLossWeights>& view_weights) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
-  try {
-    const at::Device device(options.device);  // Validate() made sure it parses.
-    if (device.is_cuda()) {
-      const int64_t devices =
-          torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
-      if (devices == 0 || device.index() >= devices) {
-        return absl::FailedPreconditionError(absl::StrCat("trainer device is '", options.device,
-                                                          "', but LibTorch sees ", devices,
-                                                          " CUDA devices"));
-      }
-    }
+  EQUIFL_ASSIGN_OR_RETURN(const Device configured, ParseDevice("trainer device", options.device));
+  EQUIFL_ASSIGN_OR_RETURN(const at::Device device, ToTorchDevice("trainer device", configured));
+  return protocol::TorchCall("local training failed", [&]() -> absl::StatusOr<TrainResult> {
     EQUIFL_RETURN_IF_ERROR(CheckData(*model, dataset));
     if (dataset.size() == 0) return absl::InvalidArgumentError("the training set is empty");
     EQUIFL_RETURN_IF_ERROR(CheckWeights(sample_weights, dataset.size()));
@@ -375,12 +370,7 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
       EQUIFL_RETURN_IF_ERROR(CheckWeights(term.weights, dataset.size()));
     }
     return TrainOrThrow(model, dataset, options, sample_weights, view_weights, device);
-  } catch (const std::exception& error) {
-    const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
-    return absl::InternalError(
-        absl::StrCat("local training failed: ",
-                     torch_error ? torch_error->what_without_backtrace() : error.what()));
-  }
+  });
 }
 
 absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset& dataset,
@@ -389,15 +379,11 @@ absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset&
     return absl::InvalidArgumentError(
         absl::StrCat("evaluation batch_size is ", batch_size, "; allowed: at least 1"));
   }
-  try {
+  return protocol::TorchCall("evaluation failed", [&]() -> absl::StatusOr<EvaluationResult> {
     EQUIFL_RETURN_IF_ERROR(CheckData(*model, dataset));
     EQUIFL_RETURN_IF_ERROR(model->ViewMask(view).status());
     return EvaluateOrThrow(model, dataset, view, batch_size);
-  } catch (const std::exception& error) {
-    const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
-    return absl::InternalError(absl::StrCat(
-        "evaluation failed: ", torch_error ? torch_error->what_without_backtrace() : error.what()));
-  }
+  });
 }
 
 }  // namespace equifl::client

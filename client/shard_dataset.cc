@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "protocol/torch/torch_status.h"
 
 namespace equifl::client {
 namespace {
@@ -29,31 +30,30 @@ absl::StatusOr<Dataset> Build(const ShardManifest& manifest, const ShardColumns&
   auto rows = [&](at::Tensor tensor) {
     return indices.defined() ? tensor.index_select(0, indices) : tensor;
   };
-  try {
-    Dataset dataset;
-    for (size_t m = 0; m < manifest.modalities.size(); ++m) {
-      const ShardModality& modality = manifest.modalities[m];
-      ModalityFeatures features;
-      features.name = modality.name;
-      features.values = rows(View(columns.features[m], modality.Shape(count), first, at::kFloat));
-      if (modality.kind == ModalityKind::kSequence) {
-        features.lengths = rows(View(columns.lengths[m], {count}, first, at::kLong));
-      }
-      dataset.modalities.push_back(std::move(features));
-    }
-    dataset.present =
-        rows(View(columns.present, {count, modality_count}, first, at::kByte)).to(at::kBool);
-    dataset.label = rows(View(columns.label, {count}, first, at::kLong));
-    dataset.group = rows(View(columns.group, {count}, first, at::kLong));
-    dataset.language = rows(View(columns.language, {count}, first, at::kLong));
-    if (absl::Status status = dataset.Validate(); !status.ok()) {
-      return absl::InternalError(absl::StrCat(source, ": ", status.message()));
-    }
-    return dataset;
-  } catch (const c10::Error& error) {
-    return absl::InternalError(
-        absl::StrCat(source, ": LibTorch failed: ", error.what_without_backtrace()));
-  }
+  return protocol::TorchCall(
+      absl::StrCat(source, ": LibTorch failed"), [&]() -> absl::StatusOr<Dataset> {
+        Dataset dataset;
+        for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+          const ShardModality& modality = manifest.modalities[m];
+          ModalityFeatures features;
+          features.name = modality.name;
+          features.values =
+              rows(View(columns.features[m], modality.Shape(count), first, at::kFloat));
+          if (modality.kind == ModalityKind::kSequence) {
+            features.lengths = rows(View(columns.lengths[m], {count}, first, at::kLong));
+          }
+          dataset.modalities.push_back(std::move(features));
+        }
+        dataset.present =
+            rows(View(columns.present, {count, modality_count}, first, at::kByte)).to(at::kBool);
+        dataset.label = rows(View(columns.label, {count}, first, at::kLong));
+        dataset.group = rows(View(columns.group, {count}, first, at::kLong));
+        dataset.language = rows(View(columns.language, {count}, first, at::kLong));
+        if (absl::Status status = dataset.Validate(); !status.ok()) {
+          return absl::InternalError(absl::StrCat(source, ": ", status.message()));
+        }
+        return dataset;
+      });
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "base/device.h"
 #include "base/status_macros.h"
 #include "client/fairness_weights.h"
 #include "client/model/model_state.h"
@@ -211,9 +212,10 @@ absl::Status UploadSecurely(v1::Aggregator::StubInterface& stub, const v1::Task&
     input.weight = 1;
   }
   input.update = update;
-  const bool on_gpu = options.trainer.device.rfind("cuda", 0) == 0;
+  EQUIFL_ASSIGN_OR_RETURN(const Device device,
+                          ParseDevice("trainer device", options.trainer.device));
   return secure.UploadMaskedInput(stub, input, options.upload.max_chunk_bytes, options.mask_threads,
-                                  on_gpu);
+                                  device.is_cuda());
 }
 
 absl::Status Upload(v1::Aggregator::StubInterface& stub, const ClientIdentity& identity,

@@ -1,23 +1,16 @@
 #include "client/trainer_options.h"
 
-#include <c10/core/Device.h>
-#include <c10/util/Exception.h>
 #include <torch/cuda.h>
 
 #include <cmath>
 #include <numbers>
 
 #include "absl/strings/str_cat.h"
-#include "client/internal/enum_names.h"
+#include "base/device.h"
+#include "base/status_macros.h"
 
 namespace equifl::client {
 namespace {
-
-constexpr internal::EnumName<OptimizerKind> kOptimizerKinds[] = {
-    {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"}};
-constexpr internal::EnumName<LrSchedule> kLrSchedules[] = {{LrSchedule::kConstant, "constant"},
-                                                           {LrSchedule::kCosine, "cosine"},
-                                                           {LrSchedule::kStep, "step"}};
 
 template <typename T>
 absl::Status BadOption(absl::string_view field, T value, absl::string_view allowed) {
@@ -25,32 +18,12 @@ absl::Status BadOption(absl::string_view field, T value, absl::string_view allow
       absl::StrCat("trainer ", field, " is ", value, "; allowed: ", allowed));
 }
 
-absl::StatusOr<at::Device> ParseDevice(const std::string& name) {
-  try {
-    at::Device device(name);
-    if (device.is_cpu() || device.is_cuda()) return device;
-  } catch (const c10::Error&) {
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("trainer device is '", name, "'; allowed: cpu, cuda, cuda:<index>"));
-}
-
 }  // namespace
 
-absl::string_view OptimizerKindName(OptimizerKind kind) {
-  return internal::NameOf(kOptimizerKinds, kind);
+std::string DefaultDevice() {
+  return std::string(
+      equifl::NameOf(torch::cuda::is_available() ? DeviceKind::kCuda : DeviceKind::kCpu));
 }
-absl::StatusOr<OptimizerKind> ParseOptimizerKind(absl::string_view name) {
-  return internal::Parse(kOptimizerKinds, "optimizer", name);
-}
-absl::string_view LrScheduleName(LrSchedule schedule) {
-  return internal::NameOf(kLrSchedules, schedule);
-}
-absl::StatusOr<LrSchedule> ParseLrSchedule(absl::string_view name) {
-  return internal::Parse(kLrSchedules, "lr_schedule", name);
-}
-
-std::string DefaultDevice() { return torch::cuda::is_available() ? "cuda" : "cpu"; }
 
 absl::Status TrainerOptions::Validate() const {
   if (epochs < 0 || epochs > kMaxEpochs) {
@@ -62,10 +35,7 @@ absl::Status TrainerOptions::Validate() const {
   if (batch_size < 1 || batch_size > kMaxBatchSize) {
     return BadOption("batch_size", batch_size, absl::StrCat("1 to ", kMaxBatchSize));
   }
-  if (internal::NameOf(kOptimizerKinds, optimizer) == internal::kUnknownName) {
-    return BadOption("optimizer", static_cast<int>(optimizer),
-                     internal::AllowedNames(kOptimizerKinds));
-  }
+  EQUIFL_RETURN_IF_ERROR(CheckNamed("trainer optimizer", optimizer));
   if (!std::isfinite(learning_rate) || learning_rate <= 0) {
     return BadOption("learning_rate", learning_rate, "a finite value > 0");
   }
@@ -75,10 +45,7 @@ absl::Status TrainerOptions::Validate() const {
   if (!(momentum >= 0 && momentum < 1)) {
     return BadOption("momentum", momentum, "0 <= momentum < 1");
   }
-  if (internal::NameOf(kLrSchedules, lr_schedule) == internal::kUnknownName) {
-    return BadOption("lr_schedule", static_cast<int>(lr_schedule),
-                     internal::AllowedNames(kLrSchedules));
-  }
+  EQUIFL_RETURN_IF_ERROR(CheckNamed("trainer lr_schedule", lr_schedule));
   if (!(min_learning_rate >= 0 && min_learning_rate <= learning_rate)) {
     return BadOption("min_learning_rate", min_learning_rate, "0 to learning_rate");
   }
@@ -93,7 +60,7 @@ absl::Status TrainerOptions::Validate() const {
   if (!(modality_dropout >= 0 && modality_dropout < 1)) {
     return BadOption("modality_dropout", modality_dropout, "0 <= modality_dropout < 1");
   }
-  return ParseDevice(device).status();
+  return ParseDevice("trainer device", device).status();
 }
 
 double LearningRateAt(const TrainerOptions& options, int64_t step, int64_t total_steps) {

@@ -7,11 +7,13 @@
 #define EQUIFL_CLIENT_TRAINER_OPTIONS_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace equifl::client {
 
@@ -29,12 +31,30 @@ enum class LrSchedule {
   kStep,      //!< Multiplied by lr_gamma every lr_step_size steps.
 };
 
-//! "adam" / "adamw" / "sgd", and back; the parse error lists the allowed names.
-absl::string_view OptimizerKindName(OptimizerKind kind);
-absl::StatusOr<OptimizerKind> ParseOptimizerKind(absl::string_view name);
-//! "constant" / "cosine" / "step", and back.
-absl::string_view LrScheduleName(LrSchedule schedule);
-absl::StatusOr<LrSchedule> ParseLrSchedule(absl::string_view name);
+//! "adam" / "adamw" / "sgd" in configuration files, tasks and messages.
+inline std::span<const EnumName<OptimizerKind>> EnumNames(OptimizerKind) {
+  static constexpr EnumName<OptimizerKind> kNames[] = {{OptimizerKind::kAdam, "adam"},
+                                                       {OptimizerKind::kAdamW, "adamw"},
+                                                       {OptimizerKind::kSgd, "sgd"}};
+  return kNames;
+}
+//! "constant" / "cosine" / "step".
+inline std::span<const EnumName<LrSchedule>> EnumNames(LrSchedule) {
+  static constexpr EnumName<LrSchedule> kNames[] = {{LrSchedule::kConstant, "constant"},
+                                                    {LrSchedule::kCosine, "cosine"},
+                                                    {LrSchedule::kStep, "step"}};
+  return kNames;
+}
+
+//! The optimiser called `name`; the error lists the allowed names.
+inline absl::StatusOr<OptimizerKind> ParseOptimizerKind(absl::string_view name) {
+  return ParseEnum<OptimizerKind>("optimizer", name);
+}
+//! The schedule's name, and back.
+inline absl::string_view LrScheduleName(LrSchedule schedule) { return equifl::NameOf(schedule); }
+inline absl::StatusOr<LrSchedule> ParseLrSchedule(absl::string_view name) {
+  return ParseEnum<LrSchedule>("lr_schedule", name);
+}
 
 //! "cuda" when LibTorch sees a CUDA device, else "cpu".
 std::string DefaultDevice();
@@ -59,7 +79,7 @@ struct TrainerOptions {
   //! least one), so the fused model also learns every modality subset.
   double modality_dropout = 0.0;
   uint64_t seed = 0;                     //!< Seeds shuffling, modality and ordinary dropout.
-  std::string device = DefaultDevice();  //!< "cpu", "cuda" or "cuda:<index>".
+  std::string device = DefaultDevice();  //!< "cpu", "cuda" or "cuda:<index>" (base/device.h).
   //! bfloat16 autocast for the forward pass on CUDA; ignored on the CPU.
   bool mixed_precision = false;
 

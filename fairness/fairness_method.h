@@ -5,10 +5,9 @@
 #ifndef EQUIFL_FAIRNESS_FAIRNESS_METHOD_H_
 #define EQUIFL_FAIRNESS_FAIRNESS_METHOD_H_
 
-#include <string>
+#include <span>
 
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace equifl::fairness {
 
@@ -22,12 +21,17 @@ enum class FairnessMethod {
   kBalanced,     //!< Local group-balanced reweighting (inverse group frequency).
 };
 
-//! "fedavg", "minmax_gap", "qfedavg", "fedminmax", "fairfed", "adversarial" or
-//! "balanced"; the parse error lists them.
-absl::string_view FairnessMethodName(FairnessMethod method);
-absl::StatusOr<FairnessMethod> ParseFairnessMethod(absl::string_view name);
-//! The names joined by ", ", for help texts and errors.
-std::string FairnessMethodNames();
+//! "fedavg", "minmax_gap", "qfedavg", "fedminmax", "fairfed", "adversarial" and
+//! "balanced", in configuration files, reports and messages.
+inline std::span<const EnumName<FairnessMethod>> EnumNames(FairnessMethod) {
+  static constexpr EnumName<FairnessMethod> kNames[] = {
+      {FairnessMethod::kFedAvg, "fedavg"},     {FairnessMethod::kMinMaxGap, "minmax_gap"},
+      {FairnessMethod::kQFedAvg, "qfedavg"},   {FairnessMethod::kFedMinMax, "fedminmax"},
+      {FairnessMethod::kFairFed, "fairfed"},   {FairnessMethod::kAdversarial, "adversarial"},
+      {FairnessMethod::kBalanced, "balanced"},
+  };
+  return kNames;
+}
 
 }  // namespace equifl::fairness
 

@@ -74,27 +74,19 @@ absl::Status EncodeInt8(std::span<const float> values, std::string& out, float& 
 }  // namespace
 
 absl::StatusOr<v1::Encoding> ParseEncoding(absl::string_view name) {
-  if (name == "fp32" || name == "float32") return v1::ENCODING_FLOAT32;
-  if (name == "fp16" || name == "float16") return v1::ENCODING_FLOAT16;
-  if (name == "bf16" || name == "bfloat16") return v1::ENCODING_BFLOAT16;
-  if (name == "int8") return v1::ENCODING_INT8;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown encoding '", name, "'; allowed values: fp32, fp16, bf16, int8"));
+  // The long names, accepted beside the short ones that messages list.
+  static constexpr EnumName<v1::Encoding> kLongNames[] = {{v1::ENCODING_FLOAT32, "float32"},
+                                                          {v1::ENCODING_FLOAT16, "float16"},
+                                                          {v1::ENCODING_BFLOAT16, "bfloat16"}};
+  for (const EnumName<v1::Encoding>& entry : kLongNames) {
+    if (entry.name == name) return entry.value;
+  }
+  return ParseEnum<v1::Encoding>("encoding", name);
 }
 
 std::string EncodingName(v1::Encoding encoding) {
-  switch (encoding) {
-    case v1::ENCODING_FLOAT32:
-      return "fp32";
-    case v1::ENCODING_FLOAT16:
-      return "fp16";
-    case v1::ENCODING_BFLOAT16:
-      return "bf16";
-    case v1::ENCODING_INT8:
-      return "int8";
-    default:
-      return absl::StrCat("unknown encoding ", static_cast<int>(encoding));
-  }
+  if (!IsNamed(encoding)) return absl::StrCat("unknown encoding ", static_cast<int>(encoding));
+  return std::string(NameOf(encoding));
 }
 
 size_t EncodedElementSize(v1::Encoding encoding) {

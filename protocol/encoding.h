@@ -15,15 +15,31 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 #include "equifl/v1/tensor.pb.h"
+
+namespace equifl::v1 {
+
+//! "fp32", "fp16", "bf16" and "int8": the encodings' names in configuration files
+//! and messages (ENCODING_UNSPECIFIED has none).
+inline std::span<const EnumName<Encoding>> EnumNames(Encoding) {
+  static constexpr EnumName<Encoding> kNames[] = {{ENCODING_FLOAT32, "fp32"},
+                                                  {ENCODING_FLOAT16, "fp16"},
+                                                  {ENCODING_BFLOAT16, "bf16"},
+                                                  {ENCODING_INT8, "int8"}};
+  return kNames;
+}
+
+}  // namespace equifl::v1
 
 namespace equifl::protocol {
 
 //! Parses "fp32", "fp16", "bf16" or "int8" (also "float32", "float16",
-//! "bfloat16"); the error lists the accepted names.
+//! "bfloat16"); the error lists the short names.
 absl::StatusOr<v1::Encoding> ParseEncoding(absl::string_view name);
 
-//! The short name ParseEncoding accepts, e.g. "fp16".
+//! The short name ParseEncoding accepts, e.g. "fp16"; "unknown encoding <number>"
+//! for a value without one.
 std::string EncodingName(v1::Encoding encoding);
 
 //! Bytes per encoded float32 element; 0 for an unknown encoding.

@@ -10,6 +10,7 @@
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "client/shard_dataset.h"
+#include "protocol/torch/torch_status.h"
 
 namespace equifl::sim {
 namespace {
@@ -191,12 +192,11 @@ absl::StatusOr<ClientData> ClientPopulation::Data(int index) const {
       continue;
     }
     const std::vector<int64_t>& rows = rows_[index][split];
-    try {
-      *splits[split] = pool_.Select(at::tensor(rows, at::TensorOptions().dtype(at::kLong)));
-    } catch (const c10::Error& error) {
-      return absl::InternalError(absl::StrCat("selecting client ", client_ids_[index],
-                                              "'s samples: ", error.what_without_backtrace()));
-    }
+    EQUIFL_ASSIGN_OR_RETURN(
+        *splits[split],
+        protocol::TorchCall(
+            absl::StrCat("selecting client ", client_ids_[index], "'s samples"),
+            [&] { return pool_.Select(at::tensor(rows, at::TensorOptions().dtype(at::kLong))); }));
   }
   return data;
 }

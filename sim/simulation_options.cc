@@ -2,42 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "client/internal/enum_names.h"
 
 namespace equifl::sim {
-namespace {
-
-using client::internal::EnumName;
-
-constexpr EnumName<DataSource> kDataSources[] = {{DataSource::kSynthetic, "synthetic"},
-                                                 {DataSource::kShards, "shards"}};
-constexpr EnumName<PartitionColumn> kPartitionColumns[] = {
-    {PartitionColumn::kLabel, "label"},
-    {PartitionColumn::kGroup, "group"},
-    {PartitionColumn::kLanguage, "language"}};
-constexpr EnumName<Transport> kTransports[] = {{Transport::kInProcess, "inprocess"},
-                                               {Transport::kGrpc, "grpc"}};
-
-}  // namespace
-
-absl::string_view DataSourceName(DataSource source) {
-  return client::internal::NameOf(kDataSources, source);
-}
-absl::StatusOr<DataSource> ParseDataSource(absl::string_view name) {
-  return client::internal::Parse(kDataSources, "data source", name);
-}
-absl::string_view PartitionColumnName(PartitionColumn column) {
-  return client::internal::NameOf(kPartitionColumns, column);
-}
-absl::StatusOr<PartitionColumn> ParsePartitionColumn(absl::string_view name) {
-  return client::internal::Parse(kPartitionColumns, "partition column", name);
-}
-absl::string_view TransportName(Transport transport) {
-  return client::internal::NameOf(kTransports, transport);
-}
-absl::StatusOr<Transport> ParseTransport(absl::string_view name) {
-  return client::internal::Parse(kTransports, "transport", name);
-}
 
 SyntheticDataOptions SimulationOptions::DefaultSynthetic() {
   SyntheticDataOptions options;

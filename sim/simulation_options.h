@@ -8,12 +8,14 @@
 #define EQUIFL_SIM_SIMULATION_OPTIONS_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 #include "client/data/import_split.h"
 #include "sim/synthetic_data.h"
 
@@ -36,14 +38,30 @@ enum class Transport {
   kGrpc,       //!< Real gRPC over TCP (loopback by default), as separate processes use.
 };
 
-//! "synthetic" / "shards", "label" / "group" / "language", "inprocess" / "grpc",
-//! and back; parse errors list the allowed names.
-absl::string_view DataSourceName(DataSource source);
-absl::StatusOr<DataSource> ParseDataSource(absl::string_view name);
-absl::string_view PartitionColumnName(PartitionColumn column);
-absl::StatusOr<PartitionColumn> ParsePartitionColumn(absl::string_view name);
-absl::string_view TransportName(Transport transport);
-absl::StatusOr<Transport> ParseTransport(absl::string_view name);
+//! "synthetic" / "shards" in configuration files and messages.
+inline std::span<const EnumName<DataSource>> EnumNames(DataSource) {
+  static constexpr EnumName<DataSource> kNames[] = {{DataSource::kSynthetic, "synthetic"},
+                                                    {DataSource::kShards, "shards"}};
+  return kNames;
+}
+//! "label" / "group" / "language".
+inline std::span<const EnumName<PartitionColumn>> EnumNames(PartitionColumn) {
+  static constexpr EnumName<PartitionColumn> kNames[] = {{PartitionColumn::kLabel, "label"},
+                                                         {PartitionColumn::kGroup, "group"},
+                                                         {PartitionColumn::kLanguage, "language"}};
+  return kNames;
+}
+//! "inprocess" / "grpc".
+inline std::span<const EnumName<Transport>> EnumNames(Transport) {
+  static constexpr EnumName<Transport> kNames[] = {{Transport::kInProcess, "inprocess"},
+                                                   {Transport::kGrpc, "grpc"}};
+  return kNames;
+}
+
+//! The transport called `name`; the error lists the allowed names.
+inline absl::StatusOr<Transport> ParseTransport(absl::string_view name) {
+  return ParseEnum<Transport>("transport", name);
+}
 
 struct SimulationOptions {
   int clients = 100;  //!< Virtual clients, 1 to 1000000.

@@ -15,9 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
-#include "base/version.h"
 #include "client/federated_client.h"
 #include "client/model/model_state.h"
+#include "client/model/torch_device.h"
 #include "client/secure_round_client.h"
 #include "protocol/torch/torch_tensors.h"
 
@@ -95,29 +95,6 @@ struct Replica {
   std::vector<protocol::NamedTensor> global;  // Download scratch, CPU.
   client::FederatedClientOptions options;     // The trainer's device is the replica's.
 };
-
-// Joins `client_id`, retrying while the aggregator is not up yet.
-absl::StatusOr<v1::JoinResponse> Join(v1::Aggregator::Stub& stub, const std::string& client_id,
-                                      int64_t train_samples, std::chrono::seconds connect_timeout) {
-  const auto give_up = std::chrono::steady_clock::now() + connect_timeout;
-  while (true) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    context.set_wait_for_ready(true);
-    v1::JoinRequest request;
-    request.set_requested_client_id(client_id);
-    request.set_client_version(kVersion);
-    request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples));
-    v1::JoinResponse response;
-    const grpc::Status status = stub.Join(&context, request, &response);
-    if (status.ok()) return response;
-    const bool retry =
-        client::IsLostServer(status) || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-    if (!retry || std::chrono::steady_clock::now() > give_up) {
-      return client::FromGrpc(status, absl::StrCat("joining as '", client_id, "'"));
-    }
-  }
-}
 
 void RunReplica(v1::Aggregator::Stub& stub, const std::string& run_id,
                 const ClientPopulation& population, Replica& replica, TaskQueue& queue,
@@ -219,43 +196,32 @@ absl::Status RunSecureRound(v1::Aggregator::Stub& stub, const std::string& run_i
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ResolveDevices(const std::string& devices) {
+absl::StatusOr<std::vector<Device>> ResolveDevices(const std::string& devices) {
   if (devices == "auto") {
     const int gpus = static_cast<int>(torch::cuda::device_count());
-    if (gpus == 0) return std::vector<std::string>{"cpu"};
-    std::vector<std::string> all;
-    for (int gpu = 0; gpu < gpus; ++gpu) all.push_back(absl::StrCat("cuda:", gpu));
+    if (gpus == 0) return std::vector<Device>{Device{}};
+    std::vector<Device> all;
+    for (int gpu = 0; gpu < gpus; ++gpu) all.push_back({.kind = DeviceKind::kCuda, .index = gpu});
     return all;
   }
-  std::vector<std::string> resolved;
+  std::vector<Device> resolved;
   for (absl::string_view part : absl::StrSplit(devices, ',', absl::SkipWhitespace())) {
-    const std::string name(absl::StripAsciiWhitespace(part));
-    std::optional<at::Device> device;
-    try {
-      device = at::Device(name);
-    } catch (const c10::Error&) {
+    const absl::string_view name = absl::StripAsciiWhitespace(part);
+    absl::StatusOr<Device> device = ParseDevice("sim.devices", name);
+    if (!device.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sim.devices names '", name, "'; allowed: auto, ", kDeviceNames, ", comma-separated"));
     }
-    if (!device || !(device->is_cpu() || device->is_cuda())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sim.devices names '", name,
-                       "'; allowed: auto, cpu, cuda, cuda:<index>, comma-separated"));
-    }
-    if (device->is_cuda()) {
-      const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
-      if (device->index() >= gpus || gpus == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("sim.devices names '", name, "' but LibTorch sees ", gpus, " GPUs"));
-      }
-    }
-    resolved.push_back(name);
+    EQUIFL_RETURN_IF_ERROR(client::ToTorchDevice("a device in sim.devices", *device).status());
+    resolved.push_back(*device);
   }
   if (resolved.empty()) return absl::InvalidArgumentError("sim.devices names no device");
   return resolved;
 }
 
-int ResolveConcurrency(int requested, const std::vector<std::string>& devices) {
+int ResolveConcurrency(int requested, const std::vector<Device>& devices) {
   if (requested > 0) return requested;
-  const bool cpu_only = devices.size() == 1 && devices.front() == "cpu";
+  const bool cpu_only = devices.size() == 1 && !devices.front().is_cuda();
   return cpu_only ? std::max(1, static_cast<int>(std::thread::hardware_concurrency())) : 4;
 }
 
@@ -274,18 +240,18 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
   // Replicas first, on this thread: building a model seeds LibTorch's generator.
   std::vector<Replica> replicas;
   int cpu_replicas = 0;
-  for (const std::string& device : options.devices) {
+  for (const Device& device : options.devices) {
     for (int copy = 0; copy < options.concurrency; ++copy) {
       Replica replica;
       EQUIFL_ASSIGN_OR_RETURN(replica.model, make_model());
       EQUIFL_ASSIGN_OR_RETURN(replica.global,
                               protocol::ToContiguousCpu(client::ExportState(*replica.model)));
       replica.options = options.client;
-      replica.options.trainer.device = device;
+      replica.options.trainer.device = device.Name();
       // Replicas train side by side; each expands its masks on one thread.
       replica.options.mask_threads = 1;
       replicas.push_back(std::move(replica));
-      if (device == "cpu") ++cpu_replicas;
+      if (!device.is_cuda()) ++cpu_replicas;
     }
   }
   // CPU trainings share the cores instead of each spreading over all of them.
@@ -306,8 +272,8 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
     const std::string& client_id = population.ClientId(index);
     EQUIFL_ASSIGN_OR_RETURN(
         v1::JoinResponse joined,
-        Join(*stub, client_id, population.SplitSize(index, client::Split::kTrain),
-             options.client.connect_timeout));
+        client::JoinRun(*stub, client_id, population.SplitSize(index, client::Split::kTrain),
+                        options.client.connect_timeout));
     if (joined.client_id() != client_id) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the aggregator renamed virtual client '", client_id, "' to '", joined.client_id(), "'"));

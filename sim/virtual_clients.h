@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/device.h"
 #include "client/model/multimodal_model.h"
 #include "client/task_runner.h"
 #include "sim/client_population.h"
@@ -32,8 +33,8 @@ namespace equifl::sim {
 struct VirtualClientOptions {
   //! Trainer defaults, upload codec, the languages' and groups' names.
   client::FederatedClientOptions client;
-  //! Devices to train on, e.g. {"cpu"} or {"cuda:0", "cuda:1"}.
-  std::vector<std::string> devices = {"cpu"};
+  //! Devices to train on, e.g. the CPU or cuda:0 and cuda:1.
+  std::vector<Device> devices = {Device{}};
   int concurrency = 1;  //!< Trainings at once per device (model replicas per device).
   int first = 0;        //!< First client index hosted.
   int last = -1;        //!< Last client index hosted (inclusive); -1: the population's last.
@@ -62,13 +63,14 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
                                const ClientPopulation& population, const ModelFactory& make_model,
                                const VirtualClientOptions& options, HostProgress& progress);
 
-//! "auto" (every GPU LibTorch sees, else the CPU), "cpu", or "cuda:0,cuda:1" as a
-//! list of LibTorch device names; an error names a device LibTorch cannot use.
-absl::StatusOr<std::vector<std::string>> ResolveDevices(const std::string& devices);
+//! "auto" (every GPU LibTorch sees, else the CPU), or a comma-separated list of
+//! device names (base/device.h) such as "cpu" or "cuda:0,cuda:1"; an error names
+//! a device that is not one or that LibTorch cannot use.
+absl::StatusOr<std::vector<Device>> ResolveDevices(const std::string& devices);
 
 //! Trainings at once per device: `requested`, or 0 for the CPU's cores (CPU) or
 //! 4 (GPU: a small model leaves a GPU idle between kernels).
-int ResolveConcurrency(int requested, const std::vector<std::string>& devices);
+int ResolveConcurrency(int requested, const std::vector<Device>& devices);
 
 }  // namespace equifl::sim
 

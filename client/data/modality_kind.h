@@ -6,8 +6,11 @@
 #ifndef EQUIFL_CLIENT_DATA_MODALITY_KIND_H_
 #define EQUIFL_CLIENT_DATA_MODALITY_KIND_H_
 
+#include <span>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace equifl::client {
 
@@ -17,9 +20,17 @@ enum class ModalityKind {
   kVector,    //!< One vector [N, D] per sample (sentence embeddings, tabular features).
 };
 
-//! "sequence" / "vector", and back; the parse error lists the allowed names.
-absl::string_view ModalityKindName(ModalityKind kind);
-absl::StatusOr<ModalityKind> ParseModalityKind(absl::string_view name);
+//! "sequence" / "vector", in manifests and messages.
+inline std::span<const EnumName<ModalityKind>> EnumNames(ModalityKind) {
+  static constexpr EnumName<ModalityKind> kNames[] = {{ModalityKind::kSequence, "sequence"},
+                                                      {ModalityKind::kVector, "vector"}};
+  return kNames;
+}
+
+//! The kind called `name`; the error lists the allowed names.
+inline absl::StatusOr<ModalityKind> ParseModalityKind(absl::string_view name) {
+  return ParseEnum<ModalityKind>("modality kind", name);
+}
 
 }  // namespace equifl::client
 

@@ -24,7 +24,6 @@ using Json = nlohmann::ordered_json;
 constexpr char kFormat[] = "equifl-shard";
 constexpr int kVersion = 1;
 constexpr const char* kReservedNames[] = {"present", "label", "group", "language", "split"};
-constexpr const char* kSplitKeys[] = {"train", "validation", "test"};
 
 std::string LengthsName(const ShardModality& modality) { return modality.name + ".lengths"; }
 
@@ -87,20 +86,20 @@ absl::StatusOr<std::vector<std::string>> ReadStringList(const Json& value, absl:
 
 // Refuses keys outside `allowed` and requires those in `required`.
 absl::Status CheckKeys(const Json& object, absl::string_view where,
-                       std::initializer_list<const char*> allowed,
-                       std::initializer_list<const char*> required) {
+                       const std::vector<std::string>& allowed,
+                       const std::vector<std::string>& required) {
   if (!object.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(where, " must be a JSON object"));
   }
   for (const auto& item : object.items()) {
     const std::string& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(),
-                     [&](const char* name) { return key == name; })) {
+                     [&](const std::string& name) { return key == name; })) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, " has unknown key '", key, "'; allowed keys: ", absl::StrJoin(allowed, ", ")));
     }
   }
-  for (const char* key : required) {
+  for (const std::string& key : required) {
     if (!object.contains(key)) {
       return absl::InvalidArgumentError(absl::StrCat(where, " has no '", key, "'"));
     }
@@ -115,22 +114,16 @@ absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
   ShardModality modality;
   EQUIFL_ASSIGN_OR_RETURN(modality.name, ReadString(value["name"], where + ".name"));
   EQUIFL_ASSIGN_OR_RETURN(std::string kind, ReadString(value["kind"], where + ".kind"));
-  if (kind == "sequence") {
-    modality.kind = ModalityKind::kSequence;
+  EQUIFL_ASSIGN_OR_RETURN(modality.kind, ParseEnum<ModalityKind>(where + ".kind", kind));
+  if (modality.kind == ModalityKind::kSequence) {
     if (!value.contains("frames")) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, " ('", modality.name, "') is a sequence but has no 'frames'"));
     }
     EQUIFL_ASSIGN_OR_RETURN(modality.frames, ReadCount(value["frames"], where + ".frames"));
-  } else if (kind == "vector") {
-    modality.kind = ModalityKind::kVector;
-    if (value.contains("frames")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, " ('", modality.name, "') is a vector; 'frames' belongs to sequences"));
-    }
-  } else {
+  } else if (value.contains("frames")) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ".kind is '", kind, "'; allowed values: sequence, vector"));
+        absl::StrCat(where, " ('", modality.name, "') is a vector; 'frames' belongs to sequences"));
   }
   EQUIFL_ASSIGN_OR_RETURN(modality.dim, ReadCount(value["dim"], where + ".dim"));
   return modality;
@@ -175,8 +168,6 @@ std::span<const T> TypedSpan(const protocol::TensorView& view,
 }
 
 }  // namespace
-
-std::string SplitName(Split split) { return kSplitKeys[static_cast<int>(split)]; }
 
 std::vector<int64_t> ShardModality::Shape(int64_t samples) const {
   if (kind == ModalityKind::kSequence) return {samples, frames, dim};
@@ -231,8 +222,8 @@ absl::Status ShardManifest::Validate() const {
   int64_t total = 0;
   for (int split = 0; split < kSplitCount; ++split) {
     if (split_counts[split] < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("splits.", kSplitKeys[split], " is ", split_counts[split]));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "splits.", equifl::NameOf(static_cast<Split>(split)), " is ", split_counts[split]));
     }
     total += split_counts[split];
   }
@@ -247,11 +238,14 @@ absl::Status ShardManifest::Validate() const {
 std::string ShardManifest::ToJson() const {
   Json modality_list = Json::array();
   for (const ShardModality& modality : modalities) {
-    Json entry = {{"name", modality.name},
-                  {"kind", modality.kind == ModalityKind::kSequence ? "sequence" : "vector"}};
+    Json entry = {{"name", modality.name}, {"kind", std::string(equifl::NameOf(modality.kind))}};
     if (modality.kind == ModalityKind::kSequence) entry["frames"] = modality.frames;
     entry["dim"] = modality.dim;
     modality_list.push_back(std::move(entry));
+  }
+  Json splits = Json::object();
+  for (int split = 0; split < kSplitCount; ++split) {
+    splits[std::string(equifl::NameOf(static_cast<Split>(split)))] = split_counts[split];
   }
   Json json = {
       {"format", kFormat},
@@ -262,8 +256,8 @@ std::string ShardManifest::ToJson() const {
       {"group_attribute", group_attribute},
       {"groups", groups},
       {"languages", languages},
-      {"splits",
-       {{"train", split_counts[0]}, {"validation", split_counts[1]}, {"test", split_counts[2]}}}};
+      {"splits", std::move(splits)},
+  };
   return json.dump(2) + "\n";
 }
 
@@ -314,12 +308,12 @@ absl::StatusOr<ShardManifest> ShardManifest::FromJson(absl::string_view text,
     EQUIFL_ASSIGN_OR_RETURN(manifest.groups, ReadStringList(json["groups"], "groups"));
     EQUIFL_ASSIGN_OR_RETURN(manifest.languages, ReadStringList(json["languages"], "languages"));
     const Json& splits = json["splits"];
-    EQUIFL_RETURN_IF_ERROR(CheckKeys(splits, "'splits'", {"train", "validation", "test"},
-                                     {"train", "validation", "test"}));
+    const std::vector<std::string> split_names = AllNames<Split>();
+    EQUIFL_RETURN_IF_ERROR(CheckKeys(splits, "'splits'", split_names, split_names));
     for (int split = 0; split < kSplitCount; ++split) {
       EQUIFL_ASSIGN_OR_RETURN(
           manifest.split_counts[split],
-          ReadCount(splits[kSplitKeys[split]], absl::StrCat("splits.", kSplitKeys[split])));
+          ReadCount(splits[split_names[split]], absl::StrCat("splits.", split_names[split])));
     }
     EQUIFL_RETURN_IF_ERROR(manifest.Validate());
     return manifest;

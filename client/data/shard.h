@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 #include "client/data/modality_kind.h"
 #include "protocol/safetensors.h"
 
@@ -43,8 +44,12 @@ namespace equifl::client {
 enum class Split : uint8_t { kTrain = 0, kValidation = 1, kTest = 2 };
 inline constexpr int kSplitCount = 3;
 
-//! "train", "validation" or "test".
-std::string SplitName(Split split);
+//! "train", "validation" or "test", in manifests and messages.
+inline std::span<const EnumName<Split>> EnumNames(Split) {
+  static constexpr EnumName<Split> kNames[] = {
+      {Split::kTrain, "train"}, {Split::kValidation, "validation"}, {Split::kTest, "test"}};
+  return kNames;
+}
 
 //! Per-split numbers, indexed by static_cast<int>(Split).
 using SplitCounts = std::array<int64_t, kSplitCount>;

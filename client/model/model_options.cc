@@ -4,17 +4,10 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "client/internal/enum_names.h"
+#include "base/status_macros.h"
 
 namespace equifl::client {
 namespace {
-
-constexpr internal::EnumName<Architecture> kArchitectures[] = {
-    {Architecture::kMultimodal, "multimodal"}, {Architecture::kLinear, "linear"}};
-constexpr internal::EnumName<EncoderKind> kEncoderKinds[] = {
-    {EncoderKind::kConv, "conv"}, {EncoderKind::kTransformer, "transformer"}};
-constexpr internal::EnumName<FusionKind> kFusionKinds[] = {
-    {FusionKind::kCrossAttention, "cross_attention"}, {FusionKind::kConcat, "concat"}};
 
 absl::Status OutOfRange(absl::string_view field, int64_t value, int64_t low, int64_t high) {
   return absl::InvalidArgumentError(
@@ -22,23 +15,6 @@ absl::Status OutOfRange(absl::string_view field, int64_t value, int64_t low, int
 }
 
 }  // namespace
-
-absl::string_view ArchitectureName(Architecture architecture) {
-  return internal::NameOf(kArchitectures, architecture);
-}
-absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name) {
-  return internal::Parse(kArchitectures, "architecture", name);
-}
-absl::string_view EncoderKindName(EncoderKind kind) {
-  return internal::NameOf(kEncoderKinds, kind);
-}
-absl::StatusOr<EncoderKind> ParseEncoderKind(absl::string_view name) {
-  return internal::Parse(kEncoderKinds, "encoder", name);
-}
-absl::string_view FusionKindName(FusionKind kind) { return internal::NameOf(kFusionKinds, kind); }
-absl::StatusOr<FusionKind> ParseFusionKind(absl::string_view name) {
-  return internal::Parse(kFusionKinds, "fusion", name);
-}
 
 int64_t ModelOptions::ModalityIndex(absl::string_view name) const {
   for (size_t i = 0; i < modalities.size(); ++i) {
@@ -62,21 +38,14 @@ absl::Status ModelOptions::Validate() const {
       return absl::InvalidArgumentError(
           absl::StrCat("model modality '", modality.name, "' appears twice; names must be unique"));
     }
-    if (ModalityKindName(modality.kind) == internal::kUnknownName) {
-      return absl::InvalidArgumentError(absl::StrCat("model modality '", modality.name,
-                                                     "' kind is ", static_cast<int>(modality.kind),
-                                                     "; allowed: sequence, vector"));
-    }
+    EQUIFL_RETURN_IF_ERROR(
+        CheckNamed(absl::StrCat("model modality '", modality.name, "' kind"), modality.kind));
     if (modality.input_dim < 1 || modality.input_dim > kMaxInputDim) {
       return OutOfRange(absl::StrCat("modality '", modality.name, "' input_dim"),
                         modality.input_dim, 1, kMaxInputDim);
     }
   }
-  if (internal::NameOf(kArchitectures, architecture) == internal::kUnknownName) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model architecture is ", static_cast<int>(architecture),
-                     "; allowed: ", internal::AllowedNames(kArchitectures)));
-  }
+  EQUIFL_RETURN_IF_ERROR(CheckNamed("model architecture", architecture));
   if (architecture == Architecture::kLinear && adversary) {
     return absl::InvalidArgumentError(
         "the adversary head needs model architecture multimodal; the linear model has no "
@@ -85,11 +54,7 @@ absl::Status ModelOptions::Validate() const {
   if (hidden_size < 1 || hidden_size > kMaxHiddenSize) {
     return OutOfRange("hidden_size", hidden_size, 1, kMaxHiddenSize);
   }
-  if (internal::NameOf(kEncoderKinds, encoder) == internal::kUnknownName) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model encoder is ", static_cast<int>(encoder),
-                     "; allowed: ", internal::AllowedNames(kEncoderKinds)));
-  }
+  EQUIFL_RETURN_IF_ERROR(CheckNamed("model encoder", encoder));
   if (encoder_depth < 1 || encoder_depth > kMaxDepth) {
     return OutOfRange("encoder_depth", encoder_depth, 1, kMaxDepth);
   }
@@ -97,11 +62,7 @@ absl::Status ModelOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("model conv_kernel_size is ", conv_kernel_size,
                                                    "; allowed: an odd number from 1 to 63"));
   }
-  if (internal::NameOf(kFusionKinds, fusion) == internal::kUnknownName) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model fusion is ", static_cast<int>(fusion),
-                     "; allowed: ", internal::AllowedNames(kFusionKinds)));
-  }
+  EQUIFL_RETURN_IF_ERROR(CheckNamed("model fusion", fusion));
   if (attention_heads < 1 || attention_heads > hidden_size) {
     return OutOfRange("attention_heads", attention_heads, 1, hidden_size);
   }

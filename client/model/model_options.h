@@ -8,12 +8,14 @@
 #define EQUIFL_CLIENT_MODEL_MODEL_OPTIONS_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 #include "client/data/modality_kind.h"
 
 namespace equifl::client {
@@ -39,15 +41,40 @@ enum class FusionKind {
   kConcat,          //!< Concatenation (zeros for missing modalities) and a projection.
 };
 
-//! "multimodal" / "linear", and back; the parse error lists the allowed names.
-absl::string_view ArchitectureName(Architecture architecture);
-absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name);
-//! "conv" / "transformer", and back.
-absl::string_view EncoderKindName(EncoderKind kind);
-absl::StatusOr<EncoderKind> ParseEncoderKind(absl::string_view name);
-//! "cross_attention" / "concat", and back.
-absl::string_view FusionKindName(FusionKind kind);
-absl::StatusOr<FusionKind> ParseFusionKind(absl::string_view name);
+//! "multimodal" / "linear" in configuration files and messages.
+inline std::span<const EnumName<Architecture>> EnumNames(Architecture) {
+  static constexpr EnumName<Architecture> kNames[] = {{Architecture::kMultimodal, "multimodal"},
+                                                      {Architecture::kLinear, "linear"}};
+  return kNames;
+}
+//! "conv" / "transformer".
+inline std::span<const EnumName<EncoderKind>> EnumNames(EncoderKind) {
+  static constexpr EnumName<EncoderKind> kNames[] = {{EncoderKind::kConv, "conv"},
+                                                     {EncoderKind::kTransformer, "transformer"}};
+  return kNames;
+}
+//! "cross_attention" / "concat".
+inline std::span<const EnumName<FusionKind>> EnumNames(FusionKind) {
+  static constexpr EnumName<FusionKind> kNames[] = {
+      {FusionKind::kCrossAttention, "cross_attention"}, {FusionKind::kConcat, "concat"}};
+  return kNames;
+}
+
+//! The names and back; a parse error lists the allowed names.
+inline absl::string_view ArchitectureName(Architecture architecture) {
+  return equifl::NameOf(architecture);
+}
+inline absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name) {
+  return ParseEnum<Architecture>("architecture", name);
+}
+inline absl::string_view EncoderKindName(EncoderKind kind) { return equifl::NameOf(kind); }
+inline absl::StatusOr<EncoderKind> ParseEncoderKind(absl::string_view name) {
+  return ParseEnum<EncoderKind>("encoder", name);
+}
+inline absl::string_view FusionKindName(FusionKind kind) { return equifl::NameOf(kind); }
+inline absl::StatusOr<FusionKind> ParseFusionKind(absl::string_view name) {
+  return ParseEnum<FusionKind>("fusion", name);
+}
 
 //! One modality the model reads.
 struct ModalitySpec {

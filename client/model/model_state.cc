@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "protocol/torch/torch_status.h"
 
 namespace equifl::client {
 namespace {
@@ -72,17 +73,13 @@ absl::Status LoadState(torch::nn::Module& module, const std::vector<protocol::Na
                                                      Describe(target)));
     }
   }
-  try {
+  return protocol::TorchCall("loading the model state failed", [&] {
     torch::NoGradGuard no_grad;
     for (const auto& [name, target] : targets) {
       at::Tensor destination = target;
       destination.copy_(*incoming.at(name));
     }
-  } catch (const c10::Error& error) {
-    return absl::InternalError(
-        absl::StrCat("loading the model state failed: ", error.what_without_backtrace()));
-  }
-  return absl::OkStatus();
+  });
 }
 
 }  // namespace equifl::client

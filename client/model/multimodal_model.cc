@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "client/model/gradient_reversal.h"
+#include "protocol/torch/torch_status.h"
 
 namespace equifl::client {
 namespace {
@@ -72,8 +73,8 @@ absl::Status MultimodalModelImpl::CheckBatch(const Dataset& batch) const {
         (rank == 3 && values.size(1) < 1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("modality '", spec.name, "' must be ", rank == 3 ? "[N, T >= 1, " : "[N, ",
-                       spec.input_dim, "] for the model (", ModalityKindName(spec.kind),
-                       "); it is ", c10::str(values.sizes())));
+                       spec.input_dim, "] for the model (", equifl::NameOf(spec.kind), "); it is ",
+                       c10::str(values.sizes())));
     }
   }
   return absl::OkStatus();
@@ -153,12 +154,7 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
 
 absl::StatusOr<MultimodalModel> CreateMultimodalModel(const ModelOptions& options) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
-  try {
-    return MultimodalModel(options);
-  } catch (const c10::Error& error) {
-    return absl::InternalError(
-        absl::StrCat("building the model failed: ", error.what_without_backtrace()));
-  }
+  return protocol::TorchCall("building the model failed", [&] { return MultimodalModel(options); });
 }
 
 }  // namespace equifl::client

@@ -1,10 +1,10 @@
 #include "protocol/torch/torch_tensors.h"
 
 #include <ATen/ATen.h>
-#include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "protocol/torch/torch_status.h"
 
 namespace equifl::protocol {
 namespace {
@@ -84,12 +84,11 @@ absl::StatusOr<std::vector<NamedTensor>> ToContiguousCpu(const std::vector<Named
       return absl::InvalidArgumentError(absl::StrCat("tensor '", named.name, "' is undefined"));
     }
     EQUIFL_RETURN_IF_ERROR(WireDataType(named).status());
-    try {
-      result.push_back({named.name, named.tensor.detach().to(at::kCPU).contiguous()});
-    } catch (const c10::Error& error) {
-      return absl::InternalError(absl::StrCat(
-          "copying tensor '", named.name, "' to the CPU failed: ", error.what_without_backtrace()));
-    }
+    EQUIFL_ASSIGN_OR_RETURN(
+        at::Tensor copy,
+        TorchCall(absl::StrCat("copying tensor '", named.name, "' to the CPU failed"),
+                  [&] { return named.tensor.detach().to(at::kCPU).contiguous(); }));
+    result.push_back({named.name, std::move(copy)});
   }
   return result;
 }
@@ -130,14 +129,14 @@ absl::StatusOr<std::vector<NamedTensor>> AllocateFor(const v1::TensorManifest& m
   tensors.reserve(manifest.tensors_size());
   for (const v1::TensorSpec& spec : manifest.tensors()) {
     EQUIFL_ASSIGN_OR_RETURN(at::ScalarType scalar_type, TorchScalarType(spec));
-    try {
-      tensors.push_back(
-          {spec.name(), at::empty(at::IntArrayRef(spec.shape().data(), spec.shape_size()),
-                                  at::TensorOptions().dtype(scalar_type))});
-    } catch (const c10::Error& error) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "allocating tensor '", spec.name(), "' failed: ", error.what_without_backtrace()));
-    }
+    const at::IntArrayRef shape(spec.shape().data(), spec.shape_size());
+    EQUIFL_ASSIGN_OR_RETURN(
+        at::Tensor tensor,
+        TorchCall(
+            absl::StrCat("allocating tensor '", spec.name(), "' failed"),
+            [&] { return at::empty(shape, at::TensorOptions().dtype(scalar_type)); },
+            absl::StatusCode::kResourceExhausted));
+    tensors.push_back({spec.name(), std::move(tensor)});
   }
   return tensors;
 }
