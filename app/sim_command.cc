@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <fstream>
-#include <mutex>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -21,6 +19,7 @@
 #include "app/aggregator_run.h"
 #include "app/command.h"
 #include "app/federated_commands.h"
+#include "base/periodic_task.h"
 #include "base/status_macros.h"
 #include "protocol/transport_security.h"
 #include "server/client_identity.h"
@@ -114,45 +113,29 @@ class ProgressPrinter final : public server::RoundObserver {
 class RoundTicker {
  public:
   explicit RoundTicker(const sim::HostProgress& progress)
-      : thread_([this, &progress] {
-          auto next = Clock::now() + std::chrono::seconds(5);
-          int64_t last_done = -1;
-          std::unique_lock lock(mutex_);
-          while (!stopped_) {
-            stop_.wait_until(lock, next);
-            if (stopped_) break;
-            next += std::chrono::seconds(5);
-            const int64_t start = progress.round_start;
-            const int64_t done = progress.done;
-            const int64_t received = progress.received;
-            if (done < received && done != last_done) {
-              std::printf("  round %llu: %lld of %lld client tasks done\n",
-                          static_cast<unsigned long long>(progress.round.load()),
-                          static_cast<long long>(std::max<int64_t>(0, done - start)),
-                          static_cast<long long>(received - start));
-              std::fflush(stdout);
-            } else if (progress.received == 0) {
-              std::printf("  %lld clients joined\n", static_cast<long long>(progress.joined));
-              std::fflush(stdout);
-            }
-            last_done = done;
-          }
-        }) {}
-
-  ~RoundTicker() {
-    {
-      std::lock_guard lock(mutex_);
-      stopped_ = true;
-    }
-    stop_.notify_all();
-    thread_.join();
-  }
+      : progress_(progress), task_(absl::Seconds(5), [this] { Tick(); }) {}
 
  private:
-  std::mutex mutex_;
-  std::condition_variable stop_;
-  bool stopped_ = false;
-  std::thread thread_;
+  void Tick() {
+    const int64_t start = progress_.round_start;
+    const int64_t done = progress_.done;
+    const int64_t received = progress_.received;
+    if (done < received && done != last_done_) {
+      std::printf("  round %llu: %lld of %lld client tasks done\n",
+                  static_cast<unsigned long long>(progress_.round.load()),
+                  static_cast<long long>(std::max<int64_t>(0, done - start)),
+                  static_cast<long long>(received - start));
+      std::fflush(stdout);
+    } else if (progress_.received == 0) {
+      std::printf("  %lld clients joined\n", static_cast<long long>(progress_.joined));
+      std::fflush(stdout);
+    }
+    last_done_ = done;
+  }
+
+  const sim::HostProgress& progress_;
+  int64_t last_done_ = -1;  //!< Only Tick, on the task's thread, touches it.
+  PeriodicTask task_;       //!< Last: ticks only once the rest is constructed.
 };
 
 // The closing line: tasks, their rate, how busy the replicas were (the time they

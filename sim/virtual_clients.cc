@@ -5,16 +5,15 @@
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/first_error.h"
 #include "base/status_macros.h"
+#include "base/work_queue.h"
 #include "client/federated_client.h"
 #include "client/model/model_state.h"
 #include "client/model/torch_device.h"
@@ -28,67 +27,15 @@ extern "C" void openblas_set_num_threads(int threads) __attribute__((weak));
 namespace equifl::sim {
 namespace {
 
-// Tasks waiting for a replica; Close() wakes every waiting replica to finish.
-class TaskQueue {
- public:
-  struct Entry {
-    int client = 0;
-    v1::Task task;
-    client::SecureRoundClient* secure = nullptr;  //!< Set up, for a secure round.
-  };
-
-  void Push(Entry entry) {
-    {
-      std::lock_guard lock(mutex_);
-      entries_.push_back(std::move(entry));
-    }
-    ready_.notify_one();
-  }
-
-  // The next task; nullopt once closed.
-  std::optional<Entry> Pop() {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [this] { return closed_ || !entries_.empty(); });
-    if (closed_) return std::nullopt;
-    Entry entry = std::move(entries_.front());
-    entries_.pop_front();
-    return entry;
-  }
-
-  void Close() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<Entry> entries_;
-  bool closed_ = false;
+// A task waiting for a replica.
+struct PendingTask {
+  int client = 0;
+  v1::Task task;
+  client::SecureRoundClient* secure = nullptr;  //!< Set up, for a secure round.
 };
 
-// The first error any replica met; the host stops at it.
-class FirstError {
- public:
-  void Set(absl::Status status) {
-    std::lock_guard lock(mutex_);
-    if (status_.ok()) status_ = std::move(status);
-    failed_ = true;
-  }
-  bool failed() const { return failed_; }
-  absl::Status status() const {
-    std::lock_guard lock(mutex_);
-    return status_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  absl::Status status_;
-  std::atomic<bool> failed_{false};
-};
+// Tasks waiting for a replica; closing it lets every replica finish.
+using TaskQueue = WorkQueue<PendingTask>;
 
 struct Replica {
   client::MultimodalModel model{nullptr};
@@ -99,7 +46,7 @@ struct Replica {
 void RunReplica(v1::Aggregator::Stub& stub, const std::string& run_id,
                 const ClientPopulation& population, Replica& replica, TaskQueue& queue,
                 HostProgress& progress, FirstError& error) {
-  while (std::optional<TaskQueue::Entry> entry = queue.Pop()) {
+  while (std::optional<PendingTask> entry = queue.Pop()) {
     const std::string& client_id = population.ClientId(entry->client);
     absl::StatusOr<ClientData> data = population.Data(entry->client);
     if (!data.ok()) {
@@ -140,9 +87,9 @@ bool DropsOutOfRound(const absl::Status& status) {
 // protocol step for all of them before the next, so none waits on a phase the
 // others have not reached; the trainings in between go to the replicas.
 absl::Status RunSecureRound(v1::Aggregator::Stub& stub, const std::string& run_id,
-                            const ClientPopulation& population,
-                            std::vector<TaskQueue::Entry> entries, uint64_t model_size,
-                            TaskQueue& queue, HostProgress& progress, const FirstError& error) {
+                            const ClientPopulation& population, std::vector<PendingTask> entries,
+                            uint64_t model_size, TaskQueue& queue, HostProgress& progress,
+                            const FirstError& error) {
   std::vector<std::optional<client::SecureRoundClient>> sessions(entries.size());
   std::vector<bool> taking_part(entries.size(), true);
   // Runs `run` for every client still taking part; one that drops out is skipped
@@ -307,7 +254,7 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
       break;
     }
     if (response.run_finished()) break;
-    std::vector<TaskQueue::Entry> secure_round;
+    std::vector<PendingTask> secure_round;
     for (v1::ClientTask& task : *response.mutable_tasks()) {
       const int index = population.IndexOf(task.client_id());
       if (index < 0) {
