@@ -11,8 +11,11 @@
 #include <vector>
 
 #include "aggregation/weighted_mean.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::aggregation {
+
+using ::equifl::test::IsOk;
 
 // Prints "fedadam" rather than "4-byte object <02-00 00-00>" in failure messages.
 void PrintTo(ServerOptimizerKind kind, std::ostream* os) { *os << ServerOptimizerKindName(kind); }
@@ -157,11 +160,11 @@ TEST_P(ServerOptimizerKindTest, MatchesFloat64ReferenceOverSeveralSteps) {
     std::vector<float> model = RandomVector(kModelSize, 1.0, generator);
     ReferenceOptimizer reference(options, std::vector<double>(model.begin(), model.end()));
     absl::StatusOr<ServerOptimizer> optimizer = ServerOptimizer::Create(options, kModelSize);
-    ASSERT_TRUE(optimizer.ok()) << optimizer.status();
+    ASSERT_THAT(optimizer, IsOk());
     const std::vector<float> initial = model;
 
     for (const std::vector<float>& update : RandomUpdates(12)) {
-      ASSERT_TRUE(optimizer->Step(model, update).ok());
+      ASSERT_THAT(optimizer->Step(model, update), IsOk());
       reference.Step(update);
     }
     EXPECT_EQ(optimizer->steps(), static_cast<uint64_t>(kSteps));
@@ -194,22 +197,22 @@ TEST_P(ServerOptimizerKindTest, RestoredStateContinuesExactlyLikeAnUninterrupted
 
   std::vector<float> uninterrupted = initial;
   absl::StatusOr<ServerOptimizer> whole = ServerOptimizer::Create(options, kModelSize);
-  ASSERT_TRUE(whole.ok());
-  for (const auto& update : updates) ASSERT_TRUE(whole->Step(uninterrupted, update).ok());
+  ASSERT_THAT(whole, IsOk());
+  for (const auto& update : updates) ASSERT_THAT(whole->Step(uninterrupted, update), IsOk());
 
   std::vector<float> resumed = initial;
   ServerOptimizerState checkpoint;
   {
     absl::StatusOr<ServerOptimizer> first = ServerOptimizer::Create(options, kModelSize);
-    ASSERT_TRUE(first.ok());
-    for (int t = 0; t < 3; ++t) ASSERT_TRUE(first->Step(resumed, updates[t]).ok());
+    ASSERT_THAT(first, IsOk());
+    for (int t = 0; t < 3; ++t) ASSERT_THAT(first->Step(resumed, updates[t]), IsOk());
     checkpoint = first->State();
   }
   absl::StatusOr<ServerOptimizer> second = ServerOptimizer::Create(options, kModelSize);
-  ASSERT_TRUE(second.ok());
-  ASSERT_TRUE(second->Restore(checkpoint).ok());
+  ASSERT_THAT(second, IsOk());
+  ASSERT_THAT(second->Restore(checkpoint), IsOk());
   EXPECT_EQ(second->steps(), 3u);
-  for (int t = 3; t < kSteps; ++t) ASSERT_TRUE(second->Step(resumed, updates[t]).ok());
+  for (int t = 3; t < kSteps; ++t) ASSERT_THAT(second->Step(resumed, updates[t]), IsOk());
 
   EXPECT_EQ(resumed, uninterrupted);
   EXPECT_EQ(second->steps(), whole->steps());
@@ -219,7 +222,7 @@ TEST_P(ServerOptimizerKindTest, RestoredStateContinuesExactlyLikeAnUninterrupted
 TEST_P(ServerOptimizerKindTest, StateHasTheKindsNamesAndSizes) {
   absl::StatusOr<ServerOptimizer> optimizer =
       ServerOptimizer::Create(DefaultOptions(GetParam()), kModelSize);
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_THAT(optimizer, IsOk());
   const std::string prefix = ServerOptimizerKindName(GetParam()) + "/";
   std::vector<std::string> names;
   for (const auto& [name, values] : optimizer->State()) {
@@ -237,7 +240,7 @@ TEST_P(ServerOptimizerKindTest, StateHasTheKindsNamesAndSizes) {
 TEST_P(ServerOptimizerKindTest, StepRefusesWrongSizesAndNonFiniteUpdates) {
   const ServerOptimizerOptions options = UnusualOptions(GetParam());
   absl::StatusOr<ServerOptimizer> optimizer = ServerOptimizer::Create(options, 4);
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_THAT(optimizer, IsOk());
   std::vector<float> model = {1, 2, 3, 4};
   std::vector<float> short_model = {1, 2, 3};
   const ServerOptimizerState before = optimizer->State();
@@ -260,9 +263,9 @@ TEST_P(ServerOptimizerKindTest, StepRefusesWrongSizesAndNonFiniteUpdates) {
 TEST_P(ServerOptimizerKindTest, RestoreRefusesMalformedStateAndKeepsItsOwn) {
   const ServerOptimizerOptions options = UnusualOptions(GetParam());
   absl::StatusOr<ServerOptimizer> optimizer = ServerOptimizer::Create(options, 4);
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_THAT(optimizer, IsOk());
   std::vector<float> model = {1, 2, 3, 4};
-  ASSERT_TRUE(optimizer->Step(model, std::vector<float>{0.1f, -0.2f, 0.3f, 0.01f}).ok());
+  ASSERT_THAT(optimizer->Step(model, std::vector<float>{0.1f, -0.2f, 0.3f, 0.01f}), IsOk());
   const ServerOptimizerState good = optimizer->State();
   const std::string prefix = ServerOptimizerKindName(GetParam()) + "/";
   const bool has_m = GetParam() != ServerOptimizerKind::kFedAvg;
@@ -310,10 +313,10 @@ TEST_P(ServerOptimizerKindTest, RestoreRefusesMalformedStateAndKeepsItsOwn) {
                                         ? ServerOptimizerKind::kFedYogi
                                         : ServerOptimizerKind::kFedAdam;
   absl::StatusOr<ServerOptimizer> foreign = ServerOptimizer::Create(UnusualOptions(other), 4);
-  ASSERT_TRUE(foreign.ok());
+  ASSERT_THAT(foreign, IsOk());
   expect_refused(foreign->State(), "'" + ServerOptimizerKindName(other) + "/");
 
-  ASSERT_TRUE(optimizer->Restore(good).ok());
+  ASSERT_THAT(optimizer->Restore(good), IsOk());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllKinds, ServerOptimizerKindTest,
@@ -341,15 +344,15 @@ TEST(ServerOptimizerTest, FedAvgWithUnitRateMovesTheModelToTheClientsMean) {
       client[i] += noise[i];
       delta[i] = client[i] - global[i];
     }
-    ASSERT_TRUE(deltas.Accumulate(weight, delta).ok());
+    ASSERT_THAT(deltas.Accumulate(weight, delta), IsOk());
     clients.push_back(std::move(client));
   }
   absl::StatusOr<std::vector<float>> mean_delta = std::move(deltas).Report();
-  ASSERT_TRUE(mean_delta.ok());
+  ASSERT_THAT(mean_delta, IsOk());
   absl::StatusOr<ServerOptimizer> optimizer = ServerOptimizer::Create({}, kModelSize);
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_THAT(optimizer, IsOk());
   const std::vector<float> before = global;
-  ASSERT_TRUE(optimizer->Step(global, *mean_delta).ok());
+  ASSERT_THAT(optimizer->Step(global, *mean_delta), IsOk());
   for (size_t i = 0; i < kModelSize; ++i) {
     double expected = 0;
     double spread = 0;
@@ -373,9 +376,9 @@ TEST(ServerOptimizerTest, YogiLeavesSecondMomentWhenItEqualsTheSquaredUpdate) {
     options.kind = kind;
     options.tau = tau;
     absl::StatusOr<ServerOptimizer> optimizer = ServerOptimizer::Create(options, 2);
-    ASSERT_TRUE(optimizer.ok());
+    ASSERT_THAT(optimizer, IsOk());
     std::vector<float> model = {0, 0};
-    ASSERT_TRUE(optimizer->Step(model, std::vector<float>{tau, 2 * tau}).ok());
+    ASSERT_THAT(optimizer->Step(model, std::vector<float>{tau, 2 * tau}), IsOk());
     const ServerOptimizerState state = optimizer->State();
     const std::vector<float>& v = state[2].second;
     if (kind == ServerOptimizerKind::kFedYogi) {
@@ -393,7 +396,7 @@ TEST(ServerOptimizerTest, ParsesEveryKindAndListsThemOnError) {
                                    ServerOptimizerKind::kFedAdam, ServerOptimizerKind::kFedYogi}) {
     absl::StatusOr<ServerOptimizerKind> parsed =
         ParseServerOptimizerKind(ServerOptimizerKindName(kind));
-    ASSERT_TRUE(parsed.ok()) << ServerOptimizerKindName(kind);
+    ASSERT_THAT(parsed, IsOk()) << ServerOptimizerKindName(kind);
     EXPECT_EQ(*parsed, kind);
   }
   EXPECT_EQ(ServerOptimizerKindName(ServerOptimizerKind::kFedYogi), "fedyogi");
@@ -405,7 +408,7 @@ TEST(ServerOptimizerTest, ParsesEveryKindAndListsThemOnError) {
 
 TEST(ServerOptimizerTest, DefaultsFollowReddiEtAl) {
   ServerOptimizerOptions options;
-  EXPECT_TRUE(options.Validate().ok());
+  EXPECT_THAT(options.Validate(), IsOk());
   EXPECT_EQ(options.kind, ServerOptimizerKind::kFedAvg);
   EXPECT_EQ(options.EffectiveLearningRate(), 1.0);
   options.kind = ServerOptimizerKind::kFedAvgM;

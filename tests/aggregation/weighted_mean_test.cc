@@ -8,9 +8,12 @@
 #include <random>
 #include <vector>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::aggregation {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 struct Update {
@@ -84,12 +87,12 @@ void ExpectWithinDocumentedBound(const std::vector<float>& report, const Referen
 
 TEST(WeightedMeanTest, HandComputedMean) {
   WeightedMean mean(3);
-  ASSERT_TRUE(mean.Accumulate(1.0, std::vector<float>{1, 2, 3}).ok());
-  ASSERT_TRUE(mean.Accumulate(3.0, std::vector<float>{3, 6, -9}).ok());
+  ASSERT_THAT(mean.Accumulate(1.0, std::vector<float>{1, 2, 3}), IsOk());
+  ASSERT_THAT(mean.Accumulate(3.0, std::vector<float>{3, 6, -9}), IsOk());
   EXPECT_EQ(mean.count(), 2u);
   EXPECT_EQ(mean.total_weight(), 4.0);
   absl::StatusOr<std::vector<float>> report = std::move(mean).Report();
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_EQ(*report, (std::vector<float>{2.5f, 5.0f, -6.0f}));
 }
 
@@ -99,13 +102,13 @@ TEST(WeightedMeanTest, MatchesFloat64ReferenceWithUnequalWeights) {
   WeightedMean mean(10007);
   double total = 0;
   for (const Update& update : updates) {
-    ASSERT_TRUE(mean.Accumulate(update.weight, update.values).ok());
+    ASSERT_THAT(mean.Accumulate(update.weight, update.values), IsOk());
     total += update.weight;
   }
   EXPECT_EQ(mean.count(), updates.size());
   EXPECT_NEAR(mean.total_weight(), total, 1e-12 * total);
   absl::StatusOr<std::vector<float>> report = std::move(mean).Report();
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   ExpectWithinDocumentedBound(*report, ReferenceMean(updates), updates.size());
 }
 
@@ -113,9 +116,9 @@ TEST(WeightedMeanTest, MatchesFloat64ReferenceWithUnequalWeights) {
 TEST(WeightedMeanTest, SingleUpdateIsReturnedExactly) {
   const std::vector<Update> updates = RandomUpdates(1, 1001, 2);
   WeightedMean mean(1001);
-  ASSERT_TRUE(mean.Accumulate(0.3, updates[0].values).ok());
+  ASSERT_THAT(mean.Accumulate(0.3, updates[0].values), IsOk());
   absl::StatusOr<std::vector<float>> report = std::move(mean).Report();
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_EQ(*report, updates[0].values);
 }
 
@@ -135,18 +138,18 @@ TEST(WeightedMeanTest, MergeWithEqualsAccumulatingEverythingInOne) {
 
   WeightedMean whole(kSize);
   for (const Update& update : updates)
-    ASSERT_TRUE(whole.Accumulate(update.weight, update.values).ok());
+    ASSERT_THAT(whole.Accumulate(update.weight, update.values), IsOk());
   std::vector<WeightedMean> parts;
   for (size_t part = 0; part < 3; ++part) {
     parts.emplace_back(kSize);
     for (size_t k = part; k < updates.size(); k += 3) {
-      ASSERT_TRUE(parts.back().Accumulate(updates[k].weight, updates[k].values).ok());
+      ASSERT_THAT(parts.back().Accumulate(updates[k].weight, updates[k].values), IsOk());
     }
   }
   WeightedMean empty(kSize);
-  ASSERT_TRUE(parts[0].MergeWith(std::move(empty)).ok());
-  ASSERT_TRUE(parts[2].MergeWith(std::move(parts[1])).ok());
-  ASSERT_TRUE(parts[0].MergeWith(std::move(parts[2])).ok());
+  ASSERT_THAT(parts[0].MergeWith(std::move(empty)), IsOk());
+  ASSERT_THAT(parts[2].MergeWith(std::move(parts[1])), IsOk());
+  ASSERT_THAT(parts[0].MergeWith(std::move(parts[2])), IsOk());
   EXPECT_EQ(parts[1].count(), 0u);
   EXPECT_EQ(parts[1].size(), 0u);
   EXPECT_EQ(parts[0].count(), whole.count());
@@ -154,8 +157,8 @@ TEST(WeightedMeanTest, MergeWithEqualsAccumulatingEverythingInOne) {
 
   absl::StatusOr<std::vector<float>> merged = std::move(parts[0]).Report();
   absl::StatusOr<std::vector<float>> expected = std::move(whole).Report();
-  ASSERT_TRUE(merged.ok()) << merged.status();
-  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_THAT(merged, IsOk());
+  ASSERT_THAT(expected, IsOk());
   EXPECT_EQ(*merged, *expected);
   ExpectWithinDocumentedBound(*merged, ReferenceMean(updates), updates.size());
 }
@@ -188,7 +191,7 @@ TEST(WeightedMeanTest, RefusesNonFiniteValuesAndKeepsTheOtherUpdates) {
   const std::vector<Update> updates = RandomUpdates(6, 513, 4);
   WeightedMean mean(513);
   for (size_t k = 0; k < 3; ++k)
-    ASSERT_TRUE(mean.Accumulate(updates[k].weight, updates[k].values).ok());
+    ASSERT_THAT(mean.Accumulate(updates[k].weight, updates[k].values), IsOk());
   for (float bad :
        {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
     std::vector<float> poisoned = updates[3].values;
@@ -200,9 +203,9 @@ TEST(WeightedMeanTest, RefusesNonFiniteValuesAndKeepsTheOtherUpdates) {
   }
   EXPECT_EQ(mean.count(), 3u);
   for (size_t k = 3; k < 6; ++k)
-    ASSERT_TRUE(mean.Accumulate(updates[k].weight, updates[k].values).ok());
+    ASSERT_THAT(mean.Accumulate(updates[k].weight, updates[k].values), IsOk());
   absl::StatusOr<std::vector<float>> report = std::move(mean).Report();
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   // Each refused update may leave one float64 rounding behind: count it as an update.
   ExpectWithinDocumentedBound(*report, ReferenceMean(updates), updates.size() + 2);
 }
@@ -211,7 +214,7 @@ TEST(WeightedMeanTest, BatchIsBitIdenticalToOneByOne) {
   const std::vector<Update> updates = RandomUpdates(13, 1031, 5);
   WeightedMean one_by_one(1031);
   for (const Update& update : updates)
-    ASSERT_TRUE(one_by_one.Accumulate(update.weight, update.values).ok());
+    ASSERT_THAT(one_by_one.Accumulate(update.weight, update.values), IsOk());
   // Batches of every size 1..8 in one aggregate: 1 + 4 + 8 = 13 updates.
   WeightedMean batched(1031);
   size_t next = 0;
@@ -222,7 +225,7 @@ TEST(WeightedMeanTest, BatchIsBitIdenticalToOneByOne) {
       weights.push_back(updates[next].weight);
       views.push_back(updates[next].values);
     }
-    ASSERT_TRUE(batched.AccumulateBatch(weights, views).ok());
+    ASSERT_THAT(batched.AccumulateBatch(weights, views), IsOk());
   }
   EXPECT_EQ(batched.count(), 13u);
   EXPECT_EQ(batched.total_weight(), one_by_one.total_weight());
@@ -274,7 +277,7 @@ TEST(WeightedMeanTest, ReportOfNothingFails) {
 
 TEST(WeightedMeanTest, ReportFailsWhenTheWeightedSumOverflows) {
   WeightedMean mean(2);
-  ASSERT_TRUE(mean.Accumulate(1e300, std::vector<float>{1e30f, 1.0f}).ok());
+  ASSERT_THAT(mean.Accumulate(1e300, std::vector<float>{1e30f, 1.0f}), IsOk());
   absl::StatusOr<std::vector<float>> report = std::move(mean).Report();
   EXPECT_EQ(report.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_THAT(report.status().message(), HasSubstr("overflowed"));
@@ -282,9 +285,9 @@ TEST(WeightedMeanTest, ReportFailsWhenTheWeightedSumOverflows) {
 
 TEST(WeightedMeanTest, MergeRefusesOtherSizesAndItself) {
   WeightedMean mean(3);
-  ASSERT_TRUE(mean.Accumulate(1.0, std::vector<float>{1, 2, 3}).ok());
+  ASSERT_THAT(mean.Accumulate(1.0, std::vector<float>{1, 2, 3}), IsOk());
   WeightedMean other(4);
-  ASSERT_TRUE(other.Accumulate(1.0, std::vector<float>{1, 2, 3, 4}).ok());
+  ASSERT_THAT(other.Accumulate(1.0, std::vector<float>{1, 2, 3, 4}), IsOk());
   absl::Status status = mean.MergeWith(std::move(other));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("of 4 elements into one of 3"));
@@ -297,7 +300,7 @@ TEST(WeightedMeanTest, MergeRefusesOtherSizesAndItself) {
 
 TEST(WeightedMeanTest, MovedFromAggregateIsEmpty) {
   WeightedMean mean(3);
-  ASSERT_TRUE(mean.Accumulate(2.0, std::vector<float>{1, 2, 3}).ok());
+  ASSERT_THAT(mean.Accumulate(2.0, std::vector<float>{1, 2, 3}), IsOk());
   WeightedMean moved = std::move(mean);
   EXPECT_EQ(moved.count(), 1u);
   EXPECT_EQ(moved.total_weight(), 2.0);

@@ -4,7 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,9 +13,13 @@
 #include "app/transport_credentials.h"
 #include "protocol/transport_security.h"
 #include "server/certificate_authority.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::app {
 namespace {
+
+using ::equifl::test::IsOk;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -45,14 +48,6 @@ unsigned Mode(const fs::path& path) {
 
 class CertsCommandTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    folder_ = fs::temp_directory_path() /
-              ("equifl_certs_" + std::to_string(::getpid()) + "_" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(folder_);
-  }
-  void TearDown() override { fs::remove_all(folder_); }
-
   CertsCommand Command(std::vector<std::string> clients) const {
     CertsCommand command;
     command.out = (folder_ / "certs").string();
@@ -60,12 +55,13 @@ class CertsCommandTest : public ::testing::Test {
     return command;
   }
 
-  fs::path folder_;
+  const test::TemporaryFolder temporary_{"certs"};
+  const fs::path folder_ = temporary_.path() / "out";  //!< Not there until a test writes it.
 };
 
 TEST_F(CertsCommandTest, WritesOneFolderPerRecipientWithItsOwnKey) {
   auto report = WriteCertificateFolders(Command({"a", "client-*"}));
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_TRUE(report->new_authority);
   const fs::path certs = folder_ / "certs";
   const std::string ca = ReadFile(certs / "ca" / "ca.pem");
@@ -75,17 +71,17 @@ TEST_F(CertsCommandTest, WritesOneFolderPerRecipientWithItsOwnKey) {
   ASSERT_EQ(report->clients.size(), 2u);
 
   auto server = protocol::LoadTlsMaterial((certs / "server").string(), protocol::TlsRole::kServer);
-  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_THAT(server, IsOk());
   EXPECT_EQ(server->ca_certificate, ca);
-  EXPECT_TRUE(server::VerifyCertificate(server->certificate, ca).ok());
+  EXPECT_THAT(server::VerifyCertificate(server->certificate, ca), IsOk());
   EXPECT_EQ(Mode(certs / "server" / "server.key"), 0600u);
   EXPECT_EQ(Mode(certs / "server" / "server.pem"), 0644u);
   for (const char* id : {"a", "client-*"}) {
     const fs::path client = certs / "clients" / id;
     auto material = protocol::LoadTlsMaterial(client.string(), protocol::TlsRole::kClient);
-    ASSERT_TRUE(material.ok()) << material.status();
+    ASSERT_THAT(material, IsOk());
     EXPECT_EQ(material->ca_certificate, ca);
-    EXPECT_TRUE(server::VerifyCertificate(material->certificate, ca).ok());
+    EXPECT_THAT(server::VerifyCertificate(material->certificate, ca), IsOk());
     EXPECT_EQ(*server::CertificateCommonName(material->certificate), id);
     EXPECT_EQ(Mode(client / "client.key"), 0600u);
   }
@@ -101,12 +97,12 @@ TEST_F(CertsCommandTest, WritesOneFolderPerRecipientWithItsOwnKey) {
 }
 
 TEST_F(CertsCommandTest, ASecondRunKeepsTheCaAndEveryFileByteForByte) {
-  ASSERT_TRUE(WriteCertificateFolders(Command({"a"})).ok());
+  ASSERT_THAT(WriteCertificateFolders(Command({"a"})), IsOk());
   const fs::path certs = folder_ / "certs";
   const std::map<std::string, std::string> before = Snapshot(certs);
 
   auto report = WriteCertificateFolders(Command({"a", "b"}));
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_FALSE(report->new_authority);
   EXPECT_FALSE(report->server.written);
   ASSERT_EQ(report->clients.size(), 2u);
@@ -118,7 +114,7 @@ TEST_F(CertsCommandTest, ASecondRunKeepsTheCaAndEveryFileByteForByte) {
     EXPECT_EQ(after.at(path), contents) << path;
   }
   const std::string b = ReadFile(certs / "clients" / "b" / "client.pem");
-  EXPECT_TRUE(server::VerifyCertificate(b, ReadFile(certs / "ca" / "ca.pem")).ok());
+  EXPECT_THAT(server::VerifyCertificate(b, ReadFile(certs / "ca" / "ca.pem")), IsOk());
 }
 
 TEST_F(CertsCommandTest, RefusesBadIdsBeforeWritingAnything) {
@@ -134,7 +130,7 @@ TEST_F(CertsCommandTest, RefusesBadIdsBeforeWritingAnything) {
 }
 
 TEST_F(CertsCommandTest, AKeptFolderMustComeFromTheCa) {
-  ASSERT_TRUE(WriteCertificateFolders(Command({"a"})).ok());
+  ASSERT_THAT(WriteCertificateFolders(Command({"a"})), IsOk());
   fs::remove_all(folder_ / "certs" / "ca");
   const absl::Status status = WriteCertificateFolders(Command({"a"})).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
@@ -148,11 +144,11 @@ TEST_F(CertsCommandTest, CredentialsNameWhatIsMissingOrWrong) {
                         "--insecure"));
   EXPECT_THAT(ServerCredentialsFor({"somewhere", true}, "equifl server").status().message(),
               HasSubstr("--certs and --insecure exclude each other"));
-  ASSERT_TRUE(WriteCertificateFolders(Command({"a"})).ok());
+  ASSERT_THAT(WriteCertificateFolders(Command({"a"})), IsOk());
   const fs::path certs = folder_ / "certs";
-  EXPECT_TRUE(ServerCredentialsFor({(certs / "server").string()}, "equifl server").ok());
+  EXPECT_THAT(ServerCredentialsFor({(certs / "server").string()}, "equifl server"), IsOk());
   auto client = ClientCredentialsFor({(certs / "clients" / "a").string()}, "equifl client", "");
-  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_THAT(client, IsOk());
   EXPECT_EQ(client->certificate_name, "a");
 
   // A client folder is no server folder.
@@ -163,7 +159,7 @@ TEST_F(CertsCommandTest, CredentialsNameWhatIsMissingOrWrong) {
   // A certificate of another CA, or another party's key.
   CertsCommand other = Command({"a"});
   other.out = (folder_ / "other").string();
-  ASSERT_TRUE(WriteCertificateFolders(other).ok());
+  ASSERT_THAT(WriteCertificateFolders(other), IsOk());
   fs::copy_file(folder_ / "other" / "ca" / "ca.pem", certs / "clients" / "a" / "ca.pem",
                 fs::copy_options::overwrite_existing);
   EXPECT_THAT(ClientCredentialsFor({(certs / "clients" / "a").string()}, "equifl client", "")

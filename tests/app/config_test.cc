@@ -6,14 +6,17 @@
 #include <cmath>
 #include <filesystem>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::app {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 TEST(ConfigTest, EmptyFileKeepsDefaults) {
   absl::StatusOr<Config> config = ParseConfig("", "empty.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->log_level, "info");
   EXPECT_EQ(config->codec.encoding, v1::ENCODING_FLOAT32);
   EXPECT_EQ(config->codec.max_chunk_bytes, size_t{1} << 20);
@@ -22,7 +25,7 @@ TEST(ConfigTest, EmptyFileKeepsDefaults) {
 TEST(ConfigTest, ReadsEveryKey) {
   absl::StatusOr<Config> config = ParseConfig(
       "log:\n  level: debug\ntransport:\n  encoding: int8\n  chunk_bytes: 65536\n", "run.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->log_level, "debug");
   EXPECT_EQ(config->codec.encoding, v1::ENCODING_INT8);
   EXPECT_EQ(config->codec.max_chunk_bytes, 65536u);
@@ -76,7 +79,7 @@ TEST(ConfigTest, InvalidYamlReportsTheLine) {
 
 TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   absl::StatusOr<Config> config = LoadConfig(EQUIFL_EXAMPLE_CONFIG);
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   const Config defaults;
   EXPECT_EQ(config->log_level, defaults.log_level);
   EXPECT_EQ(config->codec.encoding, defaults.codec.encoding);
@@ -158,7 +161,7 @@ TEST(ConfigTest, ReadsTheSecureAggregationSection) {
       "secure_aggregation:\n  enabled: true\n  neighbours: 8\n  threshold: 0.6\n"
       "  update_bound: 0.25\n  weight_bound: 500\n  phase_timeout_seconds: 9\n",
       "secure.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_TRUE(config->secure_aggregation.enabled);
   EXPECT_EQ(config->secure_aggregation.neighbours, 8u);
   EXPECT_EQ(config->secure_aggregation.threshold, 0.6);
@@ -184,7 +187,7 @@ TEST(ConfigTest, AdaptiveClippingNeedsEnoughCountNoise) {
       "privacy:\n  clip_norm: 1\n  noise_multiplier: 1\n  adaptive_clipping: true\n"
       "  clip_count_stddev: 2\n  target_quantile: 0.7\n  clip_learning_rate: 0.1\n",
       "dp.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_TRUE(config->privacy.adaptive_clipping);
   EXPECT_EQ(config->privacy.target_quantile, 0.7);
   EXPECT_EQ(config->privacy.clip_learning_rate, 0.1);
@@ -195,7 +198,7 @@ TEST(ConfigTest, AdaptiveClippingNeedsEnoughCountNoise) {
 TEST(ConfigTest, ReadsThePrivacySection) {
   absl::StatusOr<Config> config = ParseConfig(
       "privacy:\n  clip_norm: 0.5\n  noise_multiplier: 1.1\n  delta: 1.0e-6\n", "dp.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->privacy.clip_norm, 0.5);
   EXPECT_EQ(config->privacy.noise_multiplier, 1.1);
   EXPECT_EQ(config->privacy.delta, 1e-6);
@@ -209,7 +212,7 @@ TEST(ConfigTest, EveryScenarioParses) {
     if (entry.path().extension() != ".yaml") continue;
     ++scenarios;
     absl::StatusOr<Config> config = LoadConfig(entry.path().string());
-    EXPECT_TRUE(config.ok()) << config.status();
+    EXPECT_THAT(config, IsOk());
   }
   EXPECT_GE(scenarios, 4);
 }
@@ -225,7 +228,7 @@ TEST(ConfigTest, ReadsTheSimSection) {
       "  partition:\n    over: group\n    dirichlet_alpha: 0.3\n    min_samples: 5\n"
       "    seed: 9\n",
       "sim.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->model.options.architecture, client::Architecture::kLinear);
   const sim::SimulationOptions& simulation = config->simulation;
   EXPECT_EQ(simulation.clients, 1000);
@@ -262,7 +265,7 @@ TEST(ConfigTest, ReadsTheFairnessSection) {
       "fairness:\n  method: minmax_gap\n  epsilon: 0.05\n  up_weight_only: true\n"
       "  views: [fusion, video]\n  temperature: 0.1\n",
       "run.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->fairness.method, fairness::FairnessMethod::kMinMaxGap);
   EXPECT_EQ(config->fairness.minmax_gap.epsilon, 0.05);
   EXPECT_TRUE(config->fairness.minmax_gap.up_weight_only);
@@ -271,7 +274,7 @@ TEST(ConfigTest, ReadsTheFairnessSection) {
   EXPECT_FALSE(config->model.options.adversary);
 
   absl::StatusOr<Config> adversarial = ParseConfig("fairness:\n  method: adversarial\n", "a.yaml");
-  ASSERT_TRUE(adversarial.ok()) << adversarial.status();
+  ASSERT_THAT(adversarial, IsOk());
   EXPECT_TRUE(adversarial->model.options.adversary);
 
   EXPECT_THAT(ParseConfig("fairness:\n  method: fair\n", "run.yaml").status().message(),
@@ -289,7 +292,7 @@ TEST(ConfigTest, ReadsServerTrainingAndModelSections) {
       "training:\n  optimizer: sgd\n  learning_rate: 0.01\n  epochs: 0\n  steps: 12\n"
       "model:\n  encoder: transformer\n  fusion: concat\n  hidden_size: 48\n",
       "run.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->server.rounds.rounds, 7u);
   EXPECT_EQ(config->server.rounds.quorum, 0.5);
   EXPECT_FALSE(config->server.rounds.final_evaluation);

@@ -1,35 +1,21 @@
 // Runs the equifl binary as a user would and checks its output and exit code.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "tests/testing/equifl_binary.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace {
 
+using ::equifl::test::CommandOutcome;
+using ::equifl::test::RunEquifl;
+using ::equifl::test::TemporaryFolder;
 using ::testing::HasSubstr;
-
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Outcome RunEquifl(const std::string& arguments) {
-  const std::string command = std::string(EQUIFL_BINARY) + " " + arguments + " 2>&1";
-  Outcome outcome;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  char buffer[4096];
-  size_t read = 0;
-  while ((read = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, read);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
-}
 
 std::string WriteFile(const std::string& name, const std::string& text) {
   const std::filesystem::path path = std::filesystem::temp_directory_path() / name;
@@ -38,7 +24,7 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 }
 
 TEST(EquiflCommandTest, HelpListsEverySubcommand) {
-  const Outcome outcome = RunEquifl("--help");
+  const CommandOutcome outcome = RunEquifl("--help");
   EXPECT_EQ(outcome.exit_code, 0);
   for (const char* subcommand : {"server", "client", "sim", "data", "eval", "certs", "selfcheck"}) {
     EXPECT_THAT(outcome.output, HasSubstr(std::string("  ") + subcommand)) << subcommand;
@@ -47,14 +33,14 @@ TEST(EquiflCommandTest, HelpListsEverySubcommand) {
 }
 
 TEST(EquiflCommandTest, VersionPrintsTheVersion) {
-  const Outcome outcome = RunEquifl("--version");
+  const CommandOutcome outcome = RunEquifl("--version");
   EXPECT_EQ(outcome.exit_code, 0);
   EXPECT_THAT(outcome.output, HasSubstr("equifl 0."));
 }
 
 TEST(EquiflCommandTest, BadConfigNamesTheKeyAndFails) {
   const std::string path = WriteFile("equifl_bad_config.yaml", "transport:\n  encoding: fp64\n");
-  const Outcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 1000");
+  const CommandOutcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 1000");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.output, HasSubstr(path + ":2: transport.encoding is 'fp64'; allowed "
                                                "values: fp32, fp16, bf16, int8"));
@@ -63,7 +49,7 @@ TEST(EquiflCommandTest, BadConfigNamesTheKeyAndFails) {
 TEST(EquiflCommandTest, SelfCheckPassesWithAConfiguredChunkSize) {
   const std::string path = WriteFile("equifl_good_config.yaml",
                                      "log:\n  level: warn\ntransport:\n  chunk_bytes: 8192\n");
-  const Outcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 100000");
+  const CommandOutcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 100000");
   EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
   EXPECT_THAT(outcome.output, HasSubstr("codec self-check passed"));
   EXPECT_THAT(outcome.output, HasSubstr("int8"));
@@ -78,17 +64,17 @@ TEST(EquiflCommandTest, UnknownSubcommandAndBadFlagsAreUsageErrors) {
 }
 
 TEST(EquiflCommandTest, SimExplainsItselfAndRefusesBadUsage) {
-  const Outcome help = RunEquifl("sim --help");
+  const CommandOutcome help = RunEquifl("sim --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.output, HasSubstr("--worker"));
   EXPECT_THAT(help.output, HasSubstr("FIRST..LAST"));
-  const Outcome no_address = RunEquifl("sim --worker --clients 0..9");
+  const CommandOutcome no_address = RunEquifl("sim --worker --clients 0..9");
   EXPECT_EQ(no_address.exit_code, 2);
   EXPECT_THAT(no_address.output, HasSubstr("needs --connect HOST:PORT"));
-  const Outcome no_range = RunEquifl("sim --worker --connect 127.0.0.1:1");
+  const CommandOutcome no_range = RunEquifl("sim --worker --connect 127.0.0.1:1");
   EXPECT_EQ(no_range.exit_code, 2);
   EXPECT_THAT(no_range.output, HasSubstr("needs --clients FIRST..LAST"));
-  const Outcome backwards = RunEquifl("sim --clients 7..3");
+  const CommandOutcome backwards = RunEquifl("sim --clients 7..3");
   EXPECT_EQ(backwards.exit_code, 2);
   EXPECT_THAT(backwards.output, HasSubstr("--clients '7..3' must be FIRST..LAST"));
   EXPECT_NE(RunEquifl("sim --transport udp").exit_code, 0);
@@ -96,62 +82,46 @@ TEST(EquiflCommandTest, SimExplainsItselfAndRefusesBadUsage) {
 
 TEST(EquiflCommandTest, EvalNeedsACheckpointAndAShard) {
   EXPECT_NE(RunEquifl("eval").exit_code, 0);
-  const Outcome outcome = RunEquifl("eval --checkpoint /nonexistent.safetensors --shard /tmp");
+  const CommandOutcome outcome =
+      RunEquifl("eval --checkpoint /nonexistent.safetensors --shard /tmp");
   EXPECT_NE(outcome.exit_code, 0);
   EXPECT_THAT(outcome.output, HasSubstr("/nonexistent.safetensors"));
 }
 
 TEST(EquiflCommandTest, ClientRefusesAShardWithoutTrainingSamples) {
-  const std::filesystem::path shards =
-      std::filesystem::temp_directory_path() / ("equifl_empty_train_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(shards);
-  ASSERT_EQ(RunEquifl("data synth --out " + shards.string() +
+  const TemporaryFolder shards("empty_train");
+  ASSERT_EQ(RunEquifl("data synth --out " + shards.path().string() +
                       " --clients 1 --samples-per-client 10 --train-fraction 0"
                       " --validation-fraction 0.5")
                 .exit_code,
             0);
-  const Outcome outcome = RunEquifl("client --shard " + (shards / "client-000").string() +
-                                    " --server 127.0.0.1:1 --insecure");
+  const CommandOutcome outcome =
+      RunEquifl("client --shard " + shards / "client-000" + " --server 127.0.0.1:1 --insecure");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.output, HasSubstr("has no training samples"));
-  std::filesystem::remove_all(shards);
 }
-
-// A folder for one test, removed when it ends.
-class TemporaryFolder {
- public:
-  explicit TemporaryFolder(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("equifl_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-  }
-  ~TemporaryFolder() { std::filesystem::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 TEST(EquiflCommandTest, CertsWritesAFolderPerRecipientAndKeepsThemOnASecondRun) {
   const TemporaryFolder folder("certs_command");
-  const Outcome help = RunEquifl("certs --help");
+  const CommandOutcome help = RunEquifl("certs --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.output, HasSubstr("worker certificate"));
   EXPECT_THAT(help.output, HasSubstr("never overwrites"));
 
-  const Outcome bad = RunEquifl("certs --out " + folder / "certs" + " --clients 'a,b c'");
+  const CommandOutcome bad = RunEquifl("certs --out " + folder / "certs" + " --clients 'a,b c'");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_THAT(bad.output, HasSubstr("the client id 'b c' is not 1 to 64 letters"));
   EXPECT_FALSE(std::filesystem::exists(folder / "certs"));
 
-  const Outcome first = RunEquifl("certs --out " + folder / "certs" + " --clients 'a,client-*'");
+  const CommandOutcome first =
+      RunEquifl("certs --out " + folder / "certs" + " --clients 'a,client-*'");
   EXPECT_EQ(first.exit_code, 0) << first.output;
   EXPECT_THAT(first.output, HasSubstr("wrote  " + folder / "certs/ca"));
   EXPECT_THAT(first.output,
               HasSubstr("for the aggregator (365 days; names localhost, 127.0.0.1, ::1)"));
   EXPECT_THAT(first.output, HasSubstr("for worker 'client-*' (365 days; acts for every client id "
                                       "starting with 'client-')"));
-  const Outcome second = RunEquifl("certs --out " + folder / "certs" + " --clients a,b");
+  const CommandOutcome second = RunEquifl("certs --out " + folder / "certs" + " --clients a,b");
   EXPECT_EQ(second.exit_code, 0) << second.output;
   EXPECT_THAT(second.output, HasSubstr("reused " + folder / "certs/ca"));
   EXPECT_THAT(second.output, HasSubstr("kept   " + folder / "certs/clients/a"));
@@ -160,22 +130,24 @@ TEST(EquiflCommandTest, CertsWritesAFolderPerRecipientAndKeepsThemOnASecondRun) 
 
 TEST(EquiflCommandTest, TlsIsTheDefaultAndACertificateFixesTheClientsId) {
   const TemporaryFolder folder("tls_default");
-  const Outcome server = RunEquifl("server --schema /nonexistent");
+  const CommandOutcome server = RunEquifl("server --schema /nonexistent");
   EXPECT_EQ(server.exit_code, 2);
   EXPECT_THAT(server.output, HasSubstr("equifl server uses mutual TLS: run `equifl certs --out "
                                        "DIR` and pass --certs DIR/server, or pass --insecure"));
   ASSERT_EQ(RunEquifl("certs --out " + folder / "certs" + " --clients 'a,w-*'").exit_code, 0);
   const std::string client = "client --shard " + folder / "certs" + " --server 127.0.0.1:1 ";
-  const Outcome no_flag = RunEquifl(client);
+  const CommandOutcome no_flag = RunEquifl(client);
   EXPECT_EQ(no_flag.exit_code, 2);
   EXPECT_THAT(no_flag.output, HasSubstr("pass --certs DIR/clients/ID, or pass --insecure"));
-  const Outcome other_id = RunEquifl(client + "--certs " + folder / "certs/clients/a" + " --id b");
+  const CommandOutcome other_id =
+      RunEquifl(client + "--certs " + folder / "certs/clients/a" + " --id b");
   EXPECT_EQ(other_id.exit_code, 2);
   EXPECT_THAT(other_id.output, HasSubstr("is for 'a'; it cannot act as 'b'"));
-  const Outcome worker = RunEquifl(client + "--certs '" + folder / "certs/clients/w-*" + "'");
+  const CommandOutcome worker =
+      RunEquifl(client + "--certs '" + folder / "certs/clients/w-*" + "'");
   EXPECT_EQ(worker.exit_code, 2);
   EXPECT_THAT(worker.output, HasSubstr("is a worker certificate ('w-*'): pass --id"));
-  const Outcome server_folder = RunEquifl(client + "--certs " + folder / "certs/server");
+  const CommandOutcome server_folder = RunEquifl(client + "--certs " + folder / "certs/server");
   EXPECT_EQ(server_folder.exit_code, 2);
   EXPECT_THAT(server_folder.output, HasSubstr("client.pem"));
 }

@@ -1,8 +1,6 @@
 // Runs `equifl data synth`, `import` and `inspect` as a user would.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -12,35 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/equifl_binary.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace {
 
+using ::equifl::test::CommandOutcome;
+using ::equifl::test::RunEquifl;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-Outcome RunEquifl(const std::string& arguments) {
-  const std::string err_path =
-      (std::filesystem::temp_directory_path() / ("equifl_data_err_" + std::to_string(::getpid())))
-          .string();
-  const std::string command = std::string(EQUIFL_BINARY) + " " + arguments + " 2>" + err_path;
-  Outcome outcome;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  char buffer[4096];
-  size_t read = 0;
-  while ((read = fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.out.append(buffer, read);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  outcome.err.assign(std::istreambuf_iterator<char>(err), {});
-  std::filesystem::remove(err_path);
-  return outcome;
-}
 
 // A .npy file (format 1.0) of `values` with NumPy type `descr` and `shape`, as
 // numpy.save writes it: header padded with spaces to 64 bytes, ended by '\n'.
@@ -65,24 +43,17 @@ void WriteNpy(const std::string& path, const std::string& descr, const std::stri
 
 class EquiflDataCommandTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    folder_ = std::filesystem::temp_directory_path() /
-              ("equifl_data_command_" + std::to_string(::getpid()) + "_" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(folder_);
-    std::filesystem::create_directories(folder_);
-  }
-  void TearDown() override { std::filesystem::remove_all(folder_); }
-  std::string Path(const std::string& name) const { return (folder_ / name).string(); }
+  std::string Path(const std::string& name) const { return folder_ / name; }
 
-  std::filesystem::path folder_;
+  const equifl::test::TemporaryFolder folder_{"data_command"};
 };
 
 TEST_F(EquiflDataCommandTest, SynthThenInspect) {
-  const Outcome synth = RunEquifl("data synth --out " + Path("synth") +
-                                  " --clients 2 --samples-per-client 100 --seed 3"
-                                  " --bias group=male,language=ja,modality=audio,label_noise=0.4"
-                                  " --minority-fraction 0.2,0.5 --missing-rate 0.2");
+  const CommandOutcome synth =
+      RunEquifl("data synth --out " + Path("synth") +
+                " --clients 2 --samples-per-client 100 --seed 3"
+                " --bias group=male,language=ja,modality=audio,label_noise=0.4"
+                " --minority-fraction 0.2,0.5 --missing-rate 0.2");
   ASSERT_EQ(synth.exit_code, 0) << synth.out << synth.err;
   EXPECT_THAT(synth.out, HasSubstr("wrote 2 synthetic shards"));
   EXPECT_THAT(synth.out,
@@ -90,7 +61,7 @@ TEST_F(EquiflDataCommandTest, SynthThenInspect) {
   EXPECT_THAT(synth.out, HasSubstr("100 samples (train 70, validation 15, test 15); female 20, "
                                    "male 80"));
 
-  const Outcome inspect = RunEquifl("data inspect " + Path("synth"));
+  const CommandOutcome inspect = RunEquifl("data inspect " + Path("synth"));
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   EXPECT_THAT(inspect.out, HasSubstr("client-000: 100 samples (train 70, validation 15, test 15)"));
   EXPECT_THAT(inspect.out, HasSubstr("client-001"));
@@ -117,7 +88,8 @@ TEST_F(EquiflDataCommandTest, SynthThenInspect) {
 }
 
 TEST_F(EquiflDataCommandTest, SynthBadInputIsAUsageError) {
-  Outcome outcome = RunEquifl("data synth --out " + Path("x") + " --bias group=nobody,signal=1");
+  CommandOutcome outcome =
+      RunEquifl("data synth --out " + Path("x") + " --bias group=nobody,signal=1");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.err, HasSubstr("names group 'nobody'; groups: female, male"));
   EXPECT_THAT(outcome.out, Not(HasSubstr("wrote")));
@@ -125,7 +97,7 @@ TEST_F(EquiflDataCommandTest, SynthBadInputIsAUsageError) {
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.err, HasSubstr("minority fraction is 0.7"));
   std::ofstream(Path("full")) << "x";
-  outcome = RunEquifl("data synth --out " + folder_.string());
+  outcome = RunEquifl("data synth --out " + folder_.path().string());
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.err, HasSubstr("is not empty"));
 }
@@ -140,9 +112,10 @@ TEST_F(EquiflDataCommandTest, ImportACsvThenInspect) {
                                        "8.2,16,31,Female,French\n"
                                        "16.97,12,30,Female,English\n"
                                        "9,11,22,Female,French\n";
-  Outcome outcome = RunEquifl("data import " + Path("people.csv") + " --out " + Path("shards") +
-                              " --label wages --label-threshold median --group sex"
-                              " --language language");
+  CommandOutcome outcome =
+      RunEquifl("data import " + Path("people.csv") + " --out " + Path("shards") +
+                " --label wages --label-threshold median --group sex"
+                " --language language");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.err, HasSubstr("people.csv line 4: column 'wages' is missing ('NA')"));
   EXPECT_THAT(outcome.err, HasSubstr("--drop-missing"));
@@ -183,7 +156,7 @@ TEST_F(EquiflDataCommandTest, ImportNpyArraysThenInspect) {
                              " --groups " + Path("g.npy") + " --languages " + Path("l.npy");
 
   // Bad input exits 2 and says what is wrong.
-  Outcome outcome =
+  CommandOutcome outcome =
       RunEquifl("data import-npy" + inputs + " --out " + Path("shards") + " --label-names a,b");
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.err, HasSubstr("y.npy: row 2 is 2, but --label-names names only 2 values "
@@ -219,7 +192,7 @@ TEST_F(EquiflDataCommandTest, ImportNpyArraysThenInspect) {
 }
 
 TEST_F(EquiflDataCommandTest, InspectRefusesWhatIsNotAShard) {
-  Outcome outcome = RunEquifl("data inspect " + folder_.string());
+  CommandOutcome outcome = RunEquifl("data inspect " + folder_.path().string());
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_THAT(outcome.err, HasSubstr("holds no shard"));
   std::filesystem::create_directories(Path("bad"));
@@ -230,7 +203,7 @@ TEST_F(EquiflDataCommandTest, InspectRefusesWhatIsNotAShard) {
 }
 
 TEST_F(EquiflDataCommandTest, HelpExplainsTheSubcommands) {
-  Outcome outcome = RunEquifl("data --help");
+  CommandOutcome outcome = RunEquifl("data --help");
   EXPECT_EQ(outcome.exit_code, 0);
   for (const char* name : {"synth", "import", "import-npy", "inspect"}) {
     EXPECT_THAT(outcome.out, HasSubstr(name));

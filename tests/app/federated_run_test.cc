@@ -2,13 +2,8 @@
 // processes on 127.0.0.1 with an ephemeral port and mutual TLS (certificates from
 // `equifl certs`), on synthetic data, including a client killed mid-run and a
 // server killed and resumed.
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,105 +11,29 @@
 #include <fstream>
 #include <map>
 #include <regex>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "protocol/safetensors.h"
 #include "server/run_history.h"
-
-extern char** environ;
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace {
 
+using ::equifl::test::IsOk;
+using ::equifl::test::Process;
+using ::equifl::test::ReadFile;
+using ::equifl::test::TemporaryFolder;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// A child process whose stdout and stderr go to a log file.
-class Process {
- public:
-  Process(const std::vector<std::string>& arguments, std::filesystem::path log)
-      : log_(std::move(log)) {
-    std::vector<char*> argv;
-    for (const std::string& argument : arguments)
-      argv.push_back(const_cast<char*>(argument.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  Process(const Process&) = delete;
-  ~Process() { Kill(); }
-
-  //! The exit code, or -1 if it did not exit within `timeout` (then it is killed).
-  int Wait(std::chrono::milliseconds timeout) {
-    const auto give_up = std::chrono::steady_clock::now() + timeout;
-    while (pid_ > 0 && std::chrono::steady_clock::now() < give_up) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    Kill();
-    return -1;
-  }
-
-  void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  //! Waits until the log matches `pattern`; returns the first match's first group.
-  std::optional<std::string> WaitForLog(const std::string& pattern,
-                                        std::chrono::milliseconds timeout) const {
-    const std::regex expression(pattern);
-    const auto give_up = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < give_up) {
-      std::smatch match;
-      const std::string text = ReadFile(log_);
-      if (std::regex_search(text, match, expression)) {
-        return match.size() > 1 ? match[1].str() : match[0].str();
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return std::nullopt;
-  }
-
-  std::string Log() const { return ReadFile(log_); }
-  bool started() const { return pid_ > 0; }
-
- private:
-  std::filesystem::path log_;
-  pid_t pid_ = -1;
-};
 
 constexpr const char* kPortPattern = R"(listening on 127\.0\.0\.1:(\d+))";
 
 class FederatedRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = std::filesystem::temp_directory_path() /
-              ("equifl_e2e_" + std::to_string(::getpid()) + "_" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(folder_);
-    std::filesystem::create_directories(folder_);
     Process synth({EQUIFL_BINARY, "data", "synth", "--out", (folder_ / "data").string(),
                    "--clients", "3", "--samples-per-client", "360", "--seed", "7"},
                   folder_ / "synth.log");
@@ -127,10 +46,6 @@ class FederatedRunTest : public ::testing::Test {
 
   std::string Certificates(const std::string& recipient) const {
     return (folder_ / "certs" / recipient).string();
-  }
-
-  void TearDown() override {
-    if (!HasFailure()) std::filesystem::remove_all(folder_);
   }
 
   // Writes the configuration: a small model, ephemeral port, short deadline.
@@ -211,13 +126,14 @@ class FederatedRunTest : public ::testing::Test {
 
   std::vector<equifl::server::RoundRecord> History() {
     auto history = equifl::server::RunHistory::Open((folder_ / "run" / "history.db").string(), "");
-    EXPECT_TRUE(history.ok()) << history.status();
+    EXPECT_THAT(history, IsOk());
     auto rounds = history->Rounds();
-    EXPECT_TRUE(rounds.ok());
+    EXPECT_THAT(rounds, IsOk());
     return *rounds;
   }
 
-  std::filesystem::path folder_;
+  const TemporaryFolder temporary_{"e2e"};
+  const std::filesystem::path& folder_ = temporary_.path();
 };
 
 TEST_F(FederatedRunTest, ThreeClientsTrainWellAboveChance) {
@@ -367,7 +283,7 @@ TEST_F(FederatedRunTest, ServerKilledAndResumedContinuesFromItsLastCheckpoint) {
 std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path& path) {
   std::map<std::string, std::string> tensors;
   auto file = equifl::protocol::SafetensorsFile::Open(path.string());
-  EXPECT_TRUE(file.ok()) << path << ": " << file.status();
+  EXPECT_THAT(file, IsOk()) << path << ": " << file.status();
   if (!file.ok()) return tensors;
   for (const equifl::protocol::TensorView& tensor : file->tensors()) {
     tensors[tensor.name] =

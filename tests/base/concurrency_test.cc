@@ -10,10 +10,12 @@
 #include "base/first_error.h"
 #include "base/periodic_task.h"
 #include "base/work_queue.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl {
 namespace {
 
+using ::equifl::test::IsOk;
 using namespace std::chrono_literals;
 
 TEST(WorkQueueTest, PopsInOrderThenNothingOnceClosed) {
@@ -55,7 +57,7 @@ TEST(WorkQueueTest, EveryItemReachesExactlyOneOfSeveralWorkers) {
 TEST(FirstErrorTest, KeepsTheFirstError) {
   FirstError error;
   EXPECT_FALSE(error.failed());
-  EXPECT_TRUE(error.status().ok());
+  EXPECT_THAT(error.status(), IsOk());
   error.Set(absl::NotFoundError("first"));
   error.Set(absl::InternalError("second"));
   EXPECT_TRUE(error.failed());

@@ -3,25 +3,28 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 TEST(DeviceTest, ParsesCpuCudaAndCudaWithAnIndex) {
   const absl::StatusOr<Device> cpu = ParseDevice("device", "cpu");
-  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  ASSERT_THAT(cpu, IsOk());
   EXPECT_FALSE(cpu->is_cuda());
   EXPECT_EQ(cpu->Name(), "cpu");
 
   const absl::StatusOr<Device> cuda = ParseDevice("device", "cuda");
-  ASSERT_TRUE(cuda.ok()) << cuda.status();
+  ASSERT_THAT(cuda, IsOk());
   EXPECT_TRUE(cuda->is_cuda());
   EXPECT_EQ(cuda->index, -1);
   EXPECT_EQ(cuda->Name(), "cuda");
 
   const absl::StatusOr<Device> second = ParseDevice("device", "cuda:1");
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_TRUE(second->is_cuda());
   EXPECT_EQ(second->index, 1);
   EXPECT_EQ(second->Name(), "cuda:1");

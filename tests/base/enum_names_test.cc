@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::test_enums {
+
+using ::equifl::test::IsOk;
 
 enum class Colour { kRed, kDeepBlue };
 
@@ -40,7 +44,7 @@ TEST(EnumNamesTest, ErrorsNameWhatAndListTheAllowedNames) {
   EXPECT_EQ(NameOf(cast), kUnknownName);
   EXPECT_FALSE(IsNamed(cast));
   EXPECT_TRUE(IsNamed(Colour::kRed));
-  EXPECT_TRUE(CheckNamed("paint colour", Colour::kRed).ok());
+  EXPECT_THAT(CheckNamed("paint colour", Colour::kRed), IsOk());
   EXPECT_EQ(CheckNamed("paint colour", cast).message(),
             "paint colour is 7; allowed: red, deep_blue");
 }

@@ -13,9 +13,12 @@
 #include "protocol/tensor_stream.h"
 #include "protocol/torch/torch_tensors.h"
 #include "tests/client/synthetic_data.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::client {
 namespace {
+
+using ::equifl::test::IsOk;
 
 // One training round; the first download is cut off as a dying server would.
 class ScriptedAggregator final : public v1::Aggregator::Service {
@@ -52,8 +55,8 @@ class ScriptedAggregator final : public v1::Aggregator::Service {
     if (downloads++ == 0) return grpc::Status(grpc::StatusCode::CANCELLED, "server going away");
     absl::StatusOr<std::vector<protocol::TensorView>> views = protocol::ViewsOf(model_);
     absl::StatusOr<protocol::ChunkEncoder> encoder = protocol::ChunkEncoder::Create(*views, {});
-    EXPECT_TRUE(encoder.ok());
-    EXPECT_TRUE(protocol::WriteModelStream(request->round(), *encoder, *writer).ok());
+    EXPECT_THAT(encoder, IsOk());
+    EXPECT_THAT(protocol::WriteModelStream(request->round(), *encoder, *writer), IsOk());
     return grpc::Status::OK;
   }
 
@@ -80,10 +83,10 @@ TEST(FederatedClientTest, SurvivesADownloadTheServerCutOff) {
   const ModelOptions options = testing::SmallModelOptions();
   torch::manual_seed(1);
   absl::StatusOr<MultimodalModel> server_model = CreateMultimodalModel(options);
-  ASSERT_TRUE(server_model.ok());
+  ASSERT_THAT(server_model, IsOk());
   absl::StatusOr<std::vector<protocol::NamedTensor>> state =
       protocol::ToContiguousCpu(ExportState(**server_model));
-  ASSERT_TRUE(state.ok());
+  ASSERT_THAT(state, IsOk());
   ScriptedAggregator service(*std::move(state));
   grpc::ServerBuilder builder;
   int port = 0;
@@ -94,7 +97,7 @@ TEST(FederatedClientTest, SurvivesADownloadTheServerCutOff) {
 
   torch::manual_seed(2);
   absl::StatusOr<MultimodalModel> model = CreateMultimodalModel(options);
-  ASSERT_TRUE(model.ok());
+  ASSERT_THAT(model, IsOk());
   const Dataset data = testing::MakeSyntheticDataset({.samples = 64});
   FederatedClientOptions client_options;
   client_options.requested_client_id = "c";
@@ -104,7 +107,7 @@ TEST(FederatedClientTest, SurvivesADownloadTheServerCutOff) {
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()),
       *model, data, data, data, client_options);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_THAT(summary, IsOk());
   EXPECT_EQ(summary->rounds_trained, 1);
   EXPECT_EQ(service.downloads, 2);
   EXPECT_EQ(service.uploads, 1);

@@ -6,9 +6,12 @@
 #include "client/local_trainer.h"
 #include "client/model/multimodal_model.h"
 #include "tests/client/synthetic_data.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::client {
 namespace {
+
+using ::equifl::test::IsOk;
 
 Dataset OnDevice(const Dataset& dataset, const at::Device& device) {
   Dataset moved = dataset;
@@ -33,7 +36,7 @@ TEST_P(LocalTrainerGpuTest, TrainsOnCuda) {
   ModelOptions model_options = testing::SmallModelOptions(EncoderKind::kTransformer);
   model_options.adversary = true;
   absl::StatusOr<MultimodalModel> model = CreateMultimodalModel(model_options);
-  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_THAT(model, IsOk());
 
   TrainerOptions options;
   options.device = "cuda";
@@ -42,7 +45,7 @@ TEST_P(LocalTrainerGpuTest, TrainsOnCuda) {
   options.learning_rate = 3e-3;
   options.proximal_mu = 0.01;
   absl::StatusOr<TrainResult> result = Train(*model, train, options);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_TRUE(std::isfinite(result->mean_loss));
   for (const at::Tensor& parameter : (*model)->parameters()) {
     EXPECT_TRUE(parameter.is_cuda());
@@ -50,16 +53,16 @@ TEST_P(LocalTrainerGpuTest, TrainsOnCuda) {
   }
   // Data may live on the CPU (moved batch by batch) or on the GPU already.
   absl::StatusOr<EvaluationResult> from_cpu = Evaluate(*model, test);
-  ASSERT_TRUE(from_cpu.ok()) << from_cpu.status();
+  ASSERT_THAT(from_cpu, IsOk());
   EXPECT_GT(from_cpu->accuracy, 0.8);
   EXPECT_TRUE(from_cpu->losses.device().is_cpu());
   absl::StatusOr<EvaluationResult> from_gpu =
       Evaluate(*model, OnDevice(test, at::Device(at::kCUDA)));
-  ASSERT_TRUE(from_gpu.ok()) << from_gpu.status();
+  ASSERT_THAT(from_gpu, IsOk());
   EXPECT_TRUE(torch::equal(from_gpu->predictions, from_cpu->predictions));
   absl::StatusOr<TrainResult> again =
       Train(*model, OnDevice(train, at::Device(at::kCUDA)), options);
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
 }
 
 INSTANTIATE_TEST_SUITE_P(Precision, LocalTrainerGpuTest, ::testing::Bool(),

@@ -12,10 +12,12 @@
 #include "client/model/model_state.h"
 #include "client/model/multimodal_model.h"
 #include "tests/client/synthetic_data.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::client {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using testing::MakeSyntheticDataset;
 using testing::SameState;
@@ -24,7 +26,7 @@ using testing::SmallModelOptions;
 MultimodalModel MakeModel(const ModelOptions& options, uint64_t seed = 3) {
   torch::manual_seed(seed);
   absl::StatusOr<MultimodalModel> model = CreateMultimodalModel(options);
-  EXPECT_TRUE(model.ok()) << model.status();
+  EXPECT_THAT(model, IsOk());
   return *std::move(model);
 }
 
@@ -37,9 +39,7 @@ TrainerOptions CpuOptions() {
   return options;
 }
 
-TEST(TrainerOptionsTest, DefaultsAreValid) {
-  EXPECT_TRUE(TrainerOptions().Validate().ok()) << TrainerOptions().Validate();
-}
+TEST(TrainerOptionsTest, DefaultsAreValid) { EXPECT_THAT(TrainerOptions().Validate(), IsOk()); }
 
 TEST(TrainerOptionsTest, ValidateNamesTheBadField) {
   const auto message_for = [](auto mutate) {
@@ -97,7 +97,7 @@ TEST_P(LocalTrainerLearnsTest, ReducesLossAndBeatsChanceOnSeparableData) {
   const Dataset test = MakeSyntheticDataset({.samples = 192, .seed = 22});
   MultimodalModel model = MakeModel(SmallModelOptions(GetParam().encoder, GetParam().fusion));
   absl::StatusOr<EvaluationResult> before = Evaluate(model, test);
-  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_THAT(before, IsOk());
 
   TrainerOptions options = CpuOptions();
   options.epochs = 6;
@@ -105,13 +105,13 @@ TEST_P(LocalTrainerLearnsTest, ReducesLossAndBeatsChanceOnSeparableData) {
   options.lr_schedule = GetParam().schedule;
   if (options.optimizer == OptimizerKind::kSgd) options.learning_rate = 0.05;
   absl::StatusOr<TrainResult> result = Train(model, train, options);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->samples, 384);
   EXPECT_EQ(result->steps, 6 * 12);
   EXPECT_EQ(result->samples_seen, 6 * 384);
 
   absl::StatusOr<EvaluationResult> after = Evaluate(model, test);
-  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_THAT(after, IsOk());
   // Three classes: chance is 1/3 and the initial loss about ln 3 = 1.1.
   EXPECT_LT(after->mean_loss, 0.5 * before->mean_loss)
       << "before " << before->mean_loss << ", after " << after->mean_loss;
@@ -120,7 +120,7 @@ TEST_P(LocalTrainerLearnsTest, ReducesLossAndBeatsChanceOnSeparableData) {
   TrainerOptions one_more = options;
   one_more.epochs = 1;
   absl::StatusOr<TrainResult> last = Train(model, train, one_more);
-  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_THAT(last, IsOk());
   EXPECT_LT(last->mean_loss, 0.5 * result->mean_loss);
 }
 
@@ -140,10 +140,10 @@ TEST(LocalTrainerTest, ModalityViewsAreEvaluatedSeparately) {
   TrainerOptions options = CpuOptions();
   options.epochs = 6;
   options.modality_dropout = 0.3;
-  ASSERT_TRUE(Train(model, train, options).ok());
+  ASSERT_THAT(Train(model, train, options), IsOk());
   for (const char* modality : {"video", "text"}) {
     absl::StatusOr<EvaluationResult> alone = Evaluate(model, test, ModalityView::Only(modality));
-    ASSERT_TRUE(alone.ok()) << alone.status();
+    ASSERT_THAT(alone, IsOk());
     EXPECT_GT(alone->accuracy, 0.7) << modality;
   }
   EXPECT_THAT(std::string(Evaluate(model, test, ModalityView::Only("audio")).status().message()),
@@ -202,7 +202,7 @@ TEST(LocalTrainerTest, FedProxAddsMuTimesTheDistanceToEveryStep) {
     TrainerOptions run_options = options;
     run_options.steps = steps;
     run_options.proximal_mu = proximal_mu;
-    EXPECT_TRUE(Train(model, train, run_options).ok());
+    EXPECT_THAT(Train(model, train, run_options), IsOk());
     return ExportState(*model);
   };
   const std::vector<protocol::NamedTensor> global = ExportState(*MakeModel(SmallModelOptions()));
@@ -226,9 +226,9 @@ TEST(LocalTrainerTest, SampleWeightsReachTheLoss) {
   const std::vector<protocol::NamedTensor> before = ExportState(*model);
   TrainerOptions options = CpuOptions();
   // All-zero weights: zero gradients, and Adam without weight decay stays put.
-  ASSERT_TRUE(Train(model, train, options, torch::zeros({64})).ok());
+  ASSERT_THAT(Train(model, train, options, torch::zeros({64})), IsOk());
   EXPECT_TRUE(SameState(ExportState(*model), before));
-  ASSERT_TRUE(Train(model, train, options, torch::ones({64})).ok());
+  ASSERT_THAT(Train(model, train, options, torch::ones({64})), IsOk());
   EXPECT_FALSE(SameState(ExportState(*model), before));
 
   EXPECT_THAT(std::string(Train(model, train, options, torch::ones({63})).status().message()),
@@ -247,14 +247,14 @@ TEST(LocalTrainerTest, ViewWeightsAddALossOnThatViewOnly) {
   const TrainerOptions options = CpuOptions();
   const at::Tensor no_task = torch::zeros({64});
   // Zero task weights and zero view weights: nothing moves.
-  ASSERT_TRUE(
-      Train(model, train, options, no_task, {{ModalityView::Only("video"), torch::zeros({64})}})
-          .ok());
+  ASSERT_THAT(
+      Train(model, train, options, no_task, {{ModalityView::Only("video"), torch::zeros({64})}}),
+      IsOk());
   EXPECT_TRUE(SameState(ExportState(*model), before));
   // A video-only term moves the video encoder and the head, never the text encoder.
-  ASSERT_TRUE(
-      Train(model, train, options, no_task, {{ModalityView::Only("video"), torch::ones({64})}})
-          .ok());
+  ASSERT_THAT(
+      Train(model, train, options, no_task, {{ModalityView::Only("video"), torch::ones({64})}}),
+      IsOk());
   const std::vector<protocol::NamedTensor> after = ExportState(*model);
   bool video_moved = false;
   for (size_t i = 0; i < after.size(); ++i) {
@@ -294,7 +294,7 @@ TEST(LocalTrainerTest, EvaluationGroupStatisticsMatchThePerSampleLosses) {
   const Dataset test = MakeSyntheticDataset({.samples = 150});
   MultimodalModel model = MakeModel(SmallModelOptions());
   absl::StatusOr<EvaluationResult> result = Evaluate(model, test, {}, /*batch_size=*/40);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   ASSERT_EQ(result->losses.scalar_type(), torch::kDouble);
   ASSERT_EQ(result->losses.size(0), 150);
   ASSERT_EQ(result->predictions.size(0), 150);
@@ -336,7 +336,7 @@ TEST(LocalTrainerTest, TrainingGroupStatisticsAddUpToTheMeanLoss) {
   TrainerOptions options = CpuOptions();
   options.epochs = 2;
   absl::StatusOr<TrainResult> result = Train(model, train, options);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->steps, 2 * 4);
   double loss_sum = 0;
   int64_t count = 0;
@@ -364,7 +364,7 @@ TEST(LocalTrainerTest, SameSeedSameRunDifferentSeedDifferentRun) {
     TrainerOptions run_options = options;
     run_options.seed = seed;
     absl::StatusOr<TrainResult> result = Train(model, train, run_options);
-    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_THAT(result, IsOk());
     return std::make_pair(result->mean_loss, ExportState(*model));
   };
   const auto first = run(17);
@@ -383,7 +383,7 @@ TEST(LocalTrainerTest, AdversaryTrainsWithTheTask) {
   MultimodalModel model = MakeModel(model_options);
   const std::vector<protocol::NamedTensor> before = ExportState(*model);
   absl::StatusOr<TrainResult> result = Train(model, train, CpuOptions());
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   const std::vector<protocol::NamedTensor> after = ExportState(*model);
   for (size_t i = 0; i < before.size(); ++i) {
     if (before[i].name.starts_with("adversary_head.")) {
@@ -405,7 +405,7 @@ TEST(LocalTrainerTest, RefusesBadDataAndDevices) {
   EXPECT_THAT(std::string(Train(model, empty, CpuOptions()).status().message()),
               HasSubstr("empty"));
   absl::StatusOr<EvaluationResult> nothing = Evaluate(model, empty);
-  ASSERT_TRUE(nothing.ok()) << nothing.status();
+  ASSERT_THAT(nothing, IsOk());
   EXPECT_EQ(nothing->losses.size(0), 0);
 
   Dataset missing = MakeSyntheticDataset({.samples = 16});

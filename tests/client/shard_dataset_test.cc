@@ -6,13 +6,15 @@
 #include <gtest/gtest.h>
 
 #include "tests/client/shard_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::client {
 namespace {
 
 using ::equifl::client::testing::SmallShard;
-using ::equifl::client::testing::TestFolder;
 using ::equifl::client::testing::WriteUnchecked;
+using ::equifl::test::IsOk;
 
 template <typename T>
 std::vector<T> ToVector(const at::Tensor& tensor) {
@@ -21,15 +23,16 @@ std::vector<T> ToVector(const at::Tensor& tensor) {
 }
 
 TEST(ShardDatasetTest, ContiguousSplitIsAViewOfTheMappedFile) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   const ShardData data = SmallShard();
-  ASSERT_TRUE(WriteShard(folder.string(), data).ok());
+  ASSERT_THAT(WriteShard(folder.string(), data), IsOk());
   absl::StatusOr<Shard> shard = Shard::Open(folder.string());
-  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_THAT(shard, IsOk());
 
   absl::StatusOr<Dataset> validation = DatasetFromShard(*shard, Split::kValidation);
-  ASSERT_TRUE(validation.ok()) << validation.status();
-  EXPECT_TRUE(validation->Validate().ok());
+  ASSERT_THAT(validation, IsOk());
+  EXPECT_THAT(validation->Validate(), IsOk());
   EXPECT_EQ(validation->size(), 2);
   // Rows 3 and 4, without a copy.
   const at::Tensor& video = validation->modalities[0].values;
@@ -46,7 +49,7 @@ TEST(ShardDatasetTest, ContiguousSplitIsAViewOfTheMappedFile) {
   EXPECT_EQ(ToVector<int64_t>(validation->language), (std::vector<int64_t>{1, 0}));
 
   absl::StatusOr<Dataset> all = DatasetFromShard(*shard);
-  ASSERT_TRUE(all.ok());
+  ASSERT_THAT(all, IsOk());
   EXPECT_EQ(all->size(), 6);
   EXPECT_EQ(ToVector<int64_t>(all->label), data.label);
   EXPECT_EQ(ToVector<float>(all->modalities[1].values), data.features[1]);
@@ -58,15 +61,16 @@ TEST(ShardDatasetTest, ContiguousSplitIsAViewOfTheMappedFile) {
 }
 
 TEST(ShardDatasetTest, InterleavedSplitsAreGathered) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   ShardData data = SmallShard();
   data.split = {0, 1, 0, 2, 1, 0};
   WriteUnchecked(folder.string(), data);
   absl::StatusOr<Shard> shard = Shard::Open(folder.string());
-  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_THAT(shard, IsOk());
   absl::StatusOr<Dataset> train = DatasetFromShard(*shard, Split::kTrain);
-  ASSERT_TRUE(train.ok()) << train.status();
-  EXPECT_TRUE(train->Validate().ok());
+  ASSERT_THAT(train, IsOk());
+  EXPECT_THAT(train->Validate(), IsOk());
   EXPECT_EQ(ToVector<int64_t>(train->label), (std::vector<int64_t>{0, 2, 2}));
   EXPECT_EQ(ToVector<int64_t>(train->modalities[0].lengths), (std::vector<int64_t>{3, 0, 3}));
   const std::vector<float> text = ToVector<float>(train->modalities[1].values);
@@ -77,17 +81,18 @@ TEST(ShardDatasetTest, InterleavedSplitsAreGathered) {
 }
 
 TEST(ShardDatasetTest, EmptySplitGivesAnEmptyDataset) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   ShardData data = SmallShard();
   data.split = {0, 0, 0, 0, 1, 1};
   data.CountSamples();
-  ASSERT_TRUE(WriteShard(folder.string(), data).ok());
+  ASSERT_THAT(WriteShard(folder.string(), data), IsOk());
   absl::StatusOr<Shard> shard = Shard::Open(folder.string());
-  ASSERT_TRUE(shard.ok());
+  ASSERT_THAT(shard, IsOk());
   absl::StatusOr<Dataset> test = DatasetFromShard(*shard, Split::kTest);
-  ASSERT_TRUE(test.ok()) << test.status();
+  ASSERT_THAT(test, IsOk());
   EXPECT_EQ(test->size(), 0);
-  EXPECT_TRUE(test->Validate().ok());
+  EXPECT_THAT(test->Validate(), IsOk());
 }
 
 }  // namespace

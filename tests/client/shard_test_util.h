@@ -4,7 +4,6 @@
 #define EQUIFL_TESTS_CLIENT_SHARD_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -83,17 +82,6 @@ inline void WriteUnchecked(const std::string& dir, const ShardData& data,
   absl::Status status =
       protocol::WriteSafetensors((std::filesystem::path(dir) / kDataFile).string(), views);
   if (!status.ok()) throw std::runtime_error(std::string(status.message()));
-}
-
-//! A fresh temporary folder named after the running test.
-inline std::filesystem::path TestFolder(const std::string& suffix = "") {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::filesystem::path folder = std::filesystem::temp_directory_path() /
-                                       ("equifl_" + std::string(info->test_suite_name()) + "_" +
-                                        info->name() + "_" + std::to_string(::getpid()) + suffix);
-  std::filesystem::remove_all(folder);
-  std::filesystem::create_directories(folder);
-  return folder;
 }
 
 }  // namespace equifl::client::testing

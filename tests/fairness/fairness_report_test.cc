@@ -7,10 +7,12 @@
 
 #include "absl/strings/str_split.h"
 #include "tests/fairness/test_groups.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::fairness {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
@@ -41,7 +43,7 @@ StatisticsTable SmallTable() {
 
 TEST(FairnessReportTest, BuildsEveryPartByHand) {
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable());
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_EQ(report->main_view, "fusion");
   EXPECT_TRUE(report->main_view_found);
   EXPECT_EQ(report->overall.count, 29u);
@@ -71,7 +73,7 @@ TEST(FairnessReportTest, AfiWeights) {
   // Weights fusion 3, audio 1: (3/70 + 1/2) / 4 = (3 + 35) / 280 = 19/140.
   absl::StatusOr<FairnessReport> report =
       BuildFairnessReport(SmallTable(), "fusion", {{"fusion", 3.0}, {"audio", 1.0}});
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_NEAR(report->afi, 19.0 / 140.0, kTolerance);
   report = BuildFairnessReport(SmallTable(), "fusion", {{"audio", -1.0}});
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
@@ -79,7 +81,7 @@ TEST(FairnessReportTest, AfiWeights) {
 
 TEST(FairnessReportTest, PoolsEveryCellWithoutTheMainView) {
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable(), "video");
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_FALSE(report->main_view_found);
   // All cells: f traces 11 + 1 (n 16), m traces 12 + 3 (n 18) -> 27/34.
   EXPECT_EQ(report->overall.count, 34u);
@@ -91,7 +93,7 @@ TEST(FairnessReportTest, RefusesMismatchedClasses) {
   StatisticsTable table = SmallTable();
   table[Cell{"en", "text", ""}] = {{"f", Group({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, 1.0)}};
   // Per view the classes agree, so a report on the fusion view works...
-  EXPECT_TRUE(BuildFairnessReport(table).ok());
+  EXPECT_THAT(BuildFairnessReport(table), IsOk());
   // ...but pooling every view together cannot.
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport(table, "video");
   ASSERT_FALSE(report.ok());
@@ -104,7 +106,7 @@ TEST(FairnessReportTest, RefusesMismatchedClasses) {
 
 TEST(FairnessReportTest, JsonKeysAndValues) {
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable());
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   const nlohmann::json json = nlohmann::json::parse(ToJsonText(*report));
   EXPECT_EQ(json, ToJson(*report));
   for (const char* key : {"main_view", "main_view_found", "overall", "views", "cells",
@@ -171,7 +173,7 @@ TEST(FairnessReportTest, JsonKeysAndValues) {
 
 TEST(FairnessReportTest, EmptyTableGivesValidJson) {
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport({});
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   const std::string text = ToJsonText(*report, -1);
   EXPECT_THAT(text, testing::Not(HasSubstr("null")));  // nlohmann writes NaN as null.
   const nlohmann::json json = nlohmann::json::parse(text);
@@ -187,7 +189,7 @@ TEST(FairnessReportTest, EmptyTableGivesValidJson) {
 
 TEST(FairnessReportTest, TextTableShowsGroupsAndGaps) {
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable());
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   const std::string text = FormatTable(*report);
   const std::vector<std::string> lines = absl::StrSplit(text, '\n');
   // Overall metrics.
@@ -213,7 +215,7 @@ TEST(FairnessReportTest, TextTableNamesClientsAndMissingLanguages) {
   StatisticsTable table;
   table[Cell{"", "fusion", "client-7"}] = {{"f", Group({{1, 0}, {0, 1}}, 1.0)}};
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport(table);
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report, IsOk());
   EXPECT_THAT(FormatTable(*report), HasSubstr("-/fusion/client-7"));
 }
 

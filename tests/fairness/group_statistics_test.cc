@@ -3,8 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::fairness {
 namespace {
+
+using ::equifl::test::IsOk;
 
 GroupStatistics Stats(double loss_sum, uint64_t count, std::vector<uint64_t> confusion) {
   GroupStatistics statistics;
@@ -22,7 +26,7 @@ TEST(GroupStatisticsTest, MeanLossOfEmptyGroupIsZero) {
 
 TEST(GroupStatisticsTest, AddsSumsCountsAndConfusion) {
   GroupStatistics sum = Stats(1.0, 2, {1, 0, 0, 1});
-  ASSERT_TRUE(AddInto(sum, Stats(2.5, 3, {1, 1, 0, 1})).ok());
+  ASSERT_THAT(AddInto(sum, Stats(2.5, 3, {1, 1, 0, 1})), IsOk());
   EXPECT_DOUBLE_EQ(sum.loss_sum, 3.5);
   EXPECT_EQ(sum.count, 5u);
   EXPECT_THAT(sum.confusion, testing::ElementsAre(2, 1, 0, 2));
@@ -30,7 +34,7 @@ TEST(GroupStatisticsTest, AddsSumsCountsAndConfusion) {
 
 TEST(GroupStatisticsTest, EmptySumTakesTheAddendsClasses) {
   GroupStatistics sum;
-  ASSERT_TRUE(AddInto(sum, Stats(1.0, 2, {1, 0, 0, 1})).ok());
+  ASSERT_THAT(AddInto(sum, Stats(1.0, 2, {1, 0, 0, 1})), IsOk());
   EXPECT_EQ(sum.num_classes, 2u);
   EXPECT_THAT(sum.confusion, testing::ElementsAre(1, 0, 0, 1));
 }

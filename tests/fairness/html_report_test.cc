@@ -8,9 +8,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace equifl::fairness {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -65,7 +69,7 @@ std::vector<std::string> ThreeLines() {
 
 TEST(HtmlReportTest, ShowsTitleChartsCellsAndGroups) {
   const absl::StatusOr<std::string> page = RenderHtmlReport(ThreeLines(), "Run <42>");
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(*page, HasSubstr("<title>Run &lt;42&gt;</title>"));
   EXPECT_THAT(*page, HasSubstr("<h1>Run &lt;42&gt;</h1>"));
   EXPECT_THAT(*page, HasSubstr("<svg"));
@@ -82,7 +86,7 @@ TEST(HtmlReportTest, ShowsTitleChartsCellsAndGroups) {
 
 TEST(HtmlReportTest, SummaryUsesTheFinalEvaluation) {
   const absl::StatusOr<std::string> page = RenderHtmlReport(ThreeLines(), "run");
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(*page, HasSubstr("<th>Training rounds</th><td>2</td>"));
   EXPECT_THAT(*page, HasSubstr("<th>Accuracy</th><td>0.8125</td>"));
   EXPECT_THAT(*page, HasSubstr("<th>MinMaxGAP</th><td>0.3750 (de/fusion)</td>"));
@@ -93,14 +97,14 @@ TEST(HtmlReportTest, SummaryFallsBackToTheLastLine) {
   std::vector<std::string> lines = ThreeLines();
   lines.pop_back();
   const absl::StatusOr<std::string> page = RenderHtmlReport(lines, "run");
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(*page, HasSubstr("<th>Accuracy</th><td>0.6250</td>"));
   EXPECT_THAT(*page, HasSubstr("no final evaluation"));
 }
 
 TEST(HtmlReportTest, EscapesGroupNames) {
   const absl::StatusOr<std::string> page = RenderHtmlReport(ThreeLines(), "run");
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(*page, HasSubstr("&lt;b&amp;&gt;"));
   EXPECT_THAT(*page, Not(HasSubstr("<b&>")));
   EXPECT_EQ(HtmlEscape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
@@ -108,7 +112,7 @@ TEST(HtmlReportTest, EscapesGroupNames) {
 
 TEST(HtmlReportTest, CellTableHasEveryGroupOfTheFinalLine) {
   const absl::StatusOr<std::string> page = RenderHtmlReport(ThreeLines(), "run");
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   // de/fusion of the final line, groups in name order: <b&> loss 0.625 count 3, f loss 0.25
   // count 4, gap 0.375; it is the MinMaxGAP cell.
   EXPECT_THAT(*page, HasSubstr("<tr class=\"worst\"><td rowspan=\"2\">de/fusion</td>"
@@ -138,21 +142,21 @@ TEST(HtmlReportTest, MissingRoundNamesTheLine) {
 
 TEST(HtmlReportTest, NoRoundsSaysSo) {
   const absl::StatusOr<std::string> page = RenderHtmlReport({"", "  "}, "empty run");
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(*page, HasSubstr("No rounds recorded"));
   EXPECT_THAT(*page, HasSubstr("empty run"));
 }
 
 TEST(HtmlReportTest, RendersAFileAndReportsAMissingOne) {
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / "equifl_html_report_test.jsonl";
+  const equifl::test::TemporaryFolder temporary("html_report");
+  const std::filesystem::path path = temporary.path() / "report.jsonl";
   {
     std::ofstream file(path);
     for (const std::string& line : ThreeLines()) file << line << '\n';
   }
   const absl::StatusOr<std::string> page = RenderHtmlReportFile(path.string(), "from file");
   std::filesystem::remove(path);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(*page, HasSubstr("<th>Accuracy</th><td>0.8125</td>"));
 
   const absl::StatusOr<std::string> missing = RenderHtmlReportFile(path.string(), "gone");

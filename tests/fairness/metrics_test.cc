@@ -6,10 +6,12 @@
 #include <cmath>
 
 #include "tests/fairness/test_groups.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::fairness {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -63,7 +65,7 @@ TEST(MetricsTest, AccuracyAndMacroF1OfOneMatrix) {
 
 TEST(MetricsTest, BinarySliceByHand) {
   const absl::StatusOr<SliceMetrics> result = ComputeSliceMetrics(BinaryGroups());
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   const SliceMetrics& metrics = *result;
   EXPECT_EQ(metrics.num_classes, 2u);
   EXPECT_EQ(metrics.count, 20u);
@@ -116,7 +118,7 @@ TEST(MetricsTest, ThreeClassesWithAClassMissingFromOneGroup) {
   const GroupsOfCell groups = {{"a", Group({{2, 1, 1}, {0, 2, 0}, {0, 0, 0}})},
                                {"b", Group({{1, 0, 0}, {0, 1, 1}, {0, 0, 2}})}};
   const absl::StatusOr<SliceMetrics> result = ComputeSliceMetrics(groups);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   const SliceMetrics& metrics = *result;
   // Pooled [[3,1,1],[0,3,1],[0,0,2]]: accuracy 8/11; rows (5,4,2), cols (3,4,4):
   // F1 = 6/8, 6/8, 4/6 -> macro (0.75 + 0.75 + 2/3) / 3 = 13/18.
@@ -160,7 +162,7 @@ TEST(MetricsTest, EmptyGroupsAndLossOnlyGroupsStayOutOfConfusionMetrics) {
   groups["x"] = Group({{0, 0}, {0, 0}});  // Kept confusion counts, but no samples.
   groups["y"] = LossOnly(5.0, 5);         // Mean loss 1.0, no confusion counts.
   const absl::StatusOr<SliceMetrics> result = ComputeSliceMetrics(groups);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   const SliceMetrics& metrics = *result;
   // Confusion metrics as for f and m alone (x's accuracy 0 would otherwise be the worst).
   EXPECT_NEAR(metrics.accuracy, 0.8, kTolerance);
@@ -187,7 +189,7 @@ TEST(MetricsTest, SingleClassData) {
   // One class: every sample true 0, predicted 0.
   GroupsOfCell groups = {{"a", Group({{5}}, 1.0)}, {"b", Group({{3}}, 3.0)}};
   absl::StatusOr<SliceMetrics> result = ComputeSliceMetrics(groups);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->num_classes, 1u);
   EXPECT_EQ(result->accuracy, 1.0);
   EXPECT_EQ(result->macro_f1, 1.0);
@@ -198,7 +200,7 @@ TEST(MetricsTest, SingleClassData) {
   // Two classes, every true label 0: a = [[3,1],[0,0]], b = [[2,2],[0,0]].
   groups = {{"a", Group({{3, 1}, {0, 0}})}, {"b", Group({{2, 2}, {0, 0}})}};
   result = ComputeSliceMetrics(groups);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   // TPR_0 = 3/4 vs 2/4 -> 0.25; TPR_1 undefined everywhere -> 0.
   EXPECT_THAT(result->equal_opportunity_difference.per_class,
               ElementsAre(testing::DoubleNear(0.25, kTolerance), 0.0));
@@ -216,7 +218,7 @@ TEST(MetricsTest, AllPredictionsOneClass) {
   // Everything predicted 0: a = [[3,0],[2,0]], b = [[1,0],[4,0]].
   const GroupsOfCell groups = {{"a", Group({{3, 0}, {2, 0}})}, {"b", Group({{1, 0}, {4, 0}})}};
   const absl::StatusOr<SliceMetrics> result = ComputeSliceMetrics(groups);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   // P(pred=0|g) = 1 for both -> DI 1/1; P(pred=1|g) = 0 for both -> max 0 -> DI 1.
   EXPECT_THAT(result->disparate_impact.per_class, ElementsAre(1.0, 1.0));
   EXPECT_EQ(result->disparate_impact.min, 1.0);
@@ -233,7 +235,7 @@ TEST(MetricsTest, AllPredictionsOneClass) {
 TEST(MetricsTest, OneGroupHasNoGaps) {
   const GroupsOfCell groups = {{"f", Group({{3, 1}, {2, 4}}, 6.0)}};
   const absl::StatusOr<SliceMetrics> result = ComputeSliceMetrics(groups);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_NEAR(result->accuracy, 0.7, kTolerance);
   EXPECT_NEAR(result->worst_group_accuracy, 0.7, kTolerance);
   EXPECT_EQ(result->worst_group, "f");
@@ -243,7 +245,7 @@ TEST(MetricsTest, OneGroupHasNoGaps) {
 
 TEST(MetricsTest, NoGroupsAndNoConfusionCounts) {
   absl::StatusOr<SliceMetrics> result = ComputeSliceMetrics({});
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->num_classes, 0u);
   EXPECT_EQ(result->accuracy, 0.0);
   EXPECT_EQ(result->worst_group_accuracy, 0.0);
@@ -252,7 +254,7 @@ TEST(MetricsTest, NoGroupsAndNoConfusionCounts) {
   ExpectNoDisparity(*result);
 
   result = ComputeSliceMetrics({{"f", LossOnly(1.0, 2)}, {"m", LossOnly(3.0, 2)}});
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->num_classes, 0u);
   EXPECT_EQ(result->count, 4u);
   EXPECT_NEAR(result->loss_gap, 1.0, kTolerance);  // 1.5 - 0.5.
@@ -330,7 +332,7 @@ StatisticsTable ModalityTable() {
 
 TEST(MetricsTest, ModalityDisparitiesPoolLanguagesFirst) {
   const absl::StatusOr<std::map<std::string, double>> msfd = ModalityDisparities(ModalityTable());
-  ASSERT_TRUE(msfd.ok()) << msfd.status();
+  ASSERT_THAT(msfd, IsOk());
   ASSERT_EQ(msfd->size(), 3u);
   // fusion pooled: f [[4,0],[2,4]] -> 8/10, m [[1,1],[1,5]] -> 6/8 -> 0.8 - 0.75 = 0.05
   // (the per-language gaps would be 0.5 and 1/6).
@@ -345,7 +347,7 @@ TEST(MetricsTest, ModalityDisparitiesRefuseMismatchedClassesWithinAView) {
   StatisticsTable table = ModalityTable();
   // Another view may use other classes...
   table[Cell{"en", "video", ""}] = {{"f", Group({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}})}};
-  ASSERT_TRUE(ModalityDisparities(table).ok());
+  ASSERT_THAT(ModalityDisparities(table), IsOk());
   // ...but not another language of the same view.
   table[Cell{"ja", "fusion", ""}] = {{"f", Group({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}})}};
   const absl::StatusOr<std::map<std::string, double>> msfd = ModalityDisparities(table);
@@ -353,14 +355,14 @@ TEST(MetricsTest, ModalityDisparitiesRefuseMismatchedClassesWithinAView) {
   EXPECT_EQ(msfd.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(msfd.status().message()), HasSubstr("modality view 'fusion'"));
   EXPECT_THAT(std::string(msfd.status().message()), HasSubstr("language 'ja'"));
-  EXPECT_TRUE(ValidateTable(ModalityTable()).ok());
+  EXPECT_THAT(ValidateTable(ModalityTable()), IsOk());
   EXPECT_FALSE(ValidateTable(table, /*across_views=*/false).ok());
 }
 
 TEST(MetricsTest, ValidateTableAcrossViews) {
   StatisticsTable table = ModalityTable();
   table[Cell{"en", "video", ""}] = {{"f", Group({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}})}};
-  EXPECT_TRUE(ValidateTable(table).ok());
+  EXPECT_THAT(ValidateTable(table), IsOk());
   const absl::Status status = ValidateTable(table, /*across_views=*/true);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("modality 'video'"));
@@ -370,26 +372,26 @@ TEST(MetricsTest, AggregateFairnessIndex) {
   const std::map<std::string, double> msfd = {{"fusion", 0.05}, {"audio", 0.25}, {"text", 0.0}};
   // Uniform: (0.05 + 0.25 + 0) / 3 = 0.1.
   absl::StatusOr<double> afi = AggregateFairnessIndex(msfd);
-  ASSERT_TRUE(afi.ok()) << afi.status();
+  ASSERT_THAT(afi, IsOk());
   EXPECT_NEAR(*afi, 0.1, kTolerance);
   // Weighted 2:1:1: (2*0.05 + 0.25 + 0) / 4 = 0.0875.
   afi = AggregateFairnessIndex(msfd, {{"fusion", 2.0}, {"audio", 1.0}, {"text", 1.0}});
-  ASSERT_TRUE(afi.ok()) << afi.status();
+  ASSERT_THAT(afi, IsOk());
   EXPECT_NEAR(*afi, 0.0875, kTolerance);
   // Views missing from the weights weigh 0; weights of absent views are ignored.
   afi = AggregateFairnessIndex(msfd, {{"audio", 1.0}, {"video", 5.0}});
-  ASSERT_TRUE(afi.ok()) << afi.status();
+  ASSERT_THAT(afi, IsOk());
   EXPECT_NEAR(*afi, 0.25, kTolerance);
   // Weights summing to 0, and no views: 0.
   afi = AggregateFairnessIndex(msfd, {{"fusion", 0.0}, {"audio", 0.0}});
-  ASSERT_TRUE(afi.ok()) << afi.status();
+  ASSERT_THAT(afi, IsOk());
   EXPECT_EQ(*afi, 0.0);
   afi = AggregateFairnessIndex({});
-  ASSERT_TRUE(afi.ok()) << afi.status();
+  ASSERT_THAT(afi, IsOk());
   EXPECT_EQ(*afi, 0.0);
   // Huge weights do not overflow: (0.05 + 0.25) / 2.
   afi = AggregateFairnessIndex(msfd, {{"fusion", 1e308}, {"audio", 1e308}});
-  ASSERT_TRUE(afi.ok()) << afi.status();
+  ASSERT_THAT(afi, IsOk());
   EXPECT_NEAR(*afi, 0.15, kTolerance);
 }
 

@@ -5,8 +5,12 @@
 
 #include <cmath>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::fairness {
 namespace {
+
+using ::equifl::test::IsOk;
 
 GroupStatistics Losses(double loss_sum, uint64_t count) {
   GroupStatistics statistics;
@@ -138,7 +142,7 @@ TEST(MinMaxGapTest, CoverageScoreIsShareOfPositiveWeight) {
 
 TEST(MinMaxGapTest, OptionsNameTheBadKnob) {
   MinMaxGapOptions options;
-  EXPECT_TRUE(options.Validate().ok());
+  EXPECT_THAT(options.Validate(), IsOk());
   options.temperature = 0;
   EXPECT_THAT(std::string(options.Validate().message()), testing::HasSubstr("temperature"));
   options = {};

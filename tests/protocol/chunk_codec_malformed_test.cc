@@ -9,10 +9,12 @@
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
 #include "tests/protocol/test_model.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 class MalformedStreamTest : public ::testing::Test {
@@ -21,7 +23,7 @@ class MalformedStreamTest : public ::testing::Test {
 
   void Encode(v1::Encoding encoding) {
     absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(model_.Views(), {encoding, 4096});
-    ASSERT_TRUE(encoder.ok()) << encoder.status();
+    ASSERT_THAT(encoder, IsOk());
     manifest_ = encoder->manifest();
     chunks_.clear();
     v1::TensorChunk chunk;
@@ -48,7 +50,7 @@ class MalformedStreamTest : public ::testing::Test {
 };
 
 TEST_F(MalformedStreamTest, IntactStreamDecodes) {
-  EXPECT_TRUE(Decode(manifest_, chunks_).ok());
+  EXPECT_THAT(Decode(manifest_, chunks_), IsOk());
   EXPECT_EQ(received_.tensors[0].bytes, model_.tensors[0].bytes);
 }
 
@@ -59,7 +61,7 @@ TEST_F(MalformedStreamTest, NonFiniteFloatsRefusedOnlyWhenRequired) {
     for (v1::Encoding encoding : {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16}) {
       std::memcpy(model_.tensors[0].bytes.data() + 1500 * sizeof(float), &bad, sizeof bad);
       Encode(encoding);
-      EXPECT_TRUE(Decode(manifest_, chunks_).ok());
+      EXPECT_THAT(Decode(manifest_, chunks_), IsOk());
       DecoderLimits limits;
       limits.require_finite = true;
       const absl::Status status = Decode(manifest_, chunks_, limits);
@@ -74,7 +76,7 @@ TEST_F(MalformedStreamTest, NonFiniteFloatsRefusedOnlyWhenRequired) {
   limits.require_finite = true;
   model_ = TestModel();
   SetUp();
-  EXPECT_TRUE(Decode(manifest_, chunks_, limits).ok());
+  EXPECT_THAT(Decode(manifest_, chunks_, limits), IsOk());
 }
 
 TEST_F(MalformedStreamTest, UnknownTensorInManifest) {
@@ -195,7 +197,7 @@ TEST_F(MalformedStreamTest, ManifestWithHostileShapes) {
 
 TEST_F(MalformedStreamTest, InvalidInt8Scale) {
   Encode(v1::ENCODING_INT8);
-  ASSERT_TRUE(Decode(manifest_, chunks_).ok());
+  ASSERT_THAT(Decode(manifest_, chunks_), IsOk());
   chunks_[0].set_scale(NAN);
   EXPECT_THAT(Decode(manifest_, chunks_).message(), HasSubstr("int8 scale nan"));
   chunks_[0].set_scale(-1);
@@ -205,8 +207,8 @@ TEST_F(MalformedStreamTest, InvalidInt8Scale) {
 TEST_F(MalformedStreamTest, ErrorsAreSticky) {
   received_ = model_.ZeroedCopy();
   absl::StatusOr<ChunkDecoder> decoder = ChunkDecoder::Create(manifest_, received_.MutableViews());
-  ASSERT_TRUE(decoder.ok());
-  ASSERT_TRUE(decoder->Accept(chunks_[0]).ok());
+  ASSERT_THAT(decoder, IsOk());
+  ASSERT_THAT(decoder->Accept(chunks_[0]), IsOk());
   ASSERT_FALSE(decoder->Accept(chunks_[0]).ok());
   // The right next chunk no longer helps: the stream is already refused.
   EXPECT_THAT(decoder->Accept(chunks_[1]).message(), HasSubstr("duplicated"));

@@ -8,10 +8,12 @@
 #include "protocol/chunk_encoder.h"
 #include "protocol/encoding.h"
 #include "tests/protocol/test_model.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 constexpr size_t kChunkBytes = 4096;
@@ -21,7 +23,7 @@ std::vector<v1::TensorChunk> EncodeAll(ChunkEncoder& encoder) {
   v1::TensorChunk chunk;
   while (true) {
     absl::StatusOr<bool> produced = encoder.Next(chunk);
-    EXPECT_TRUE(produced.ok()) << produced.status();
+    EXPECT_THAT(produced, IsOk());
     if (!produced.ok() || !*produced) break;
     chunks.push_back(chunk);
   }
@@ -35,19 +37,19 @@ TEST_P(ChunkCodecRoundTripTest, DecodesWithinTheEncodingsBoundAgainstFloat64Refe
   const TestModel model;
   absl::StatusOr<ChunkEncoder> encoder =
       ChunkEncoder::Create(model.Views(), {encoding, kChunkBytes});
-  ASSERT_TRUE(encoder.ok()) << encoder.status();
+  ASSERT_THAT(encoder, IsOk());
   const std::vector<v1::TensorChunk> chunks = EncodeAll(*encoder);
   ASSERT_EQ(chunks.size(), encoder->manifest().chunk_count());
 
   TestModel received = model.ZeroedCopy();
   absl::StatusOr<ChunkDecoder> decoder =
       ChunkDecoder::Create(encoder->manifest(), received.MutableViews());
-  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  ASSERT_THAT(decoder, IsOk());
   for (const v1::TensorChunk& chunk : chunks) {
     EXPECT_LE(chunk.data().size(), kChunkBytes);
-    ASSERT_TRUE(decoder->Accept(chunk).ok());
+    ASSERT_THAT(decoder->Accept(chunk), IsOk());
   }
-  ASSERT_TRUE(std::move(*decoder).Finish().ok());
+  ASSERT_THAT(std::move(*decoder).Finish(), IsOk());
 
   // Non-float32 tensors travel verbatim whatever the encoding.
   for (size_t t = 0; t < model.tensors.size(); ++t) {
@@ -98,7 +100,7 @@ TEST(ChunkEncoderTest, ManifestDescribesTensorsInOrderAndCountsChunks) {
   const TestModel model;
   absl::StatusOr<ChunkEncoder> encoder =
       ChunkEncoder::Create(model.Views(), {v1::ENCODING_FLOAT16, kChunkBytes});
-  ASSERT_TRUE(encoder.ok());
+  ASSERT_THAT(encoder, IsOk());
   const v1::TensorManifest& manifest = encoder->manifest();
   ASSERT_EQ(manifest.tensors_size(), 6);
   EXPECT_EQ(manifest.tensors(0).name(), "encoder.weight");
@@ -114,10 +116,10 @@ TEST(ChunkEncoderTest, ManifestDescribesTensorsInOrderAndCountsChunks) {
 TEST(ChunkEncoderTest, ChecksumDependsOnTheDecodedPayload) {
   TestModel model;
   absl::StatusOr<ChunkEncoder> first = ChunkEncoder::Create(model.Views(), {});
-  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(first, IsOk());
   model.tensors[1].bytes[0] ^= std::byte{1};  // Changes one float32 mantissa bit.
   absl::StatusOr<ChunkEncoder> second = ChunkEncoder::Create(model.Views(), {});
-  ASSERT_TRUE(second.ok());
+  ASSERT_THAT(second, IsOk());
   EXPECT_NE(first->manifest().checksum(), second->manifest().checksum());
 }
 
@@ -167,13 +169,13 @@ TEST(ChunkEncoderTest, RefusesBadTensorsAndOptions) {
 
 TEST(ChunkEncoderTest, EmptySetHasNoChunksAndDecodes) {
   absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create({}, {});
-  ASSERT_TRUE(encoder.ok());
+  ASSERT_THAT(encoder, IsOk());
   EXPECT_EQ(encoder->manifest().chunk_count(), 0u);
   v1::TensorChunk chunk;
   EXPECT_FALSE(*encoder->Next(chunk));
   absl::StatusOr<ChunkDecoder> decoder = ChunkDecoder::Create(encoder->manifest(), {});
-  ASSERT_TRUE(decoder.ok());
-  EXPECT_TRUE(std::move(*decoder).Finish().ok());
+  ASSERT_THAT(decoder, IsOk());
+  EXPECT_THAT(std::move(*decoder).Finish(), IsOk());
 }
 
 }  // namespace

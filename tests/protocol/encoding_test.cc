@@ -8,9 +8,12 @@
 #include <random>
 #include <vector>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 std::vector<float> Decode(const std::string& data, v1::Encoding encoding, float scale,
@@ -34,7 +37,7 @@ TEST(EncodingTest, Int8HandComputedChunk) {
   const std::vector<float> values = {2.54f, -1.0f, 0.011f, -0.009f, 0.0f};
   std::string data;
   float scale = 0;
-  ASSERT_TRUE(EncodeFloat32(values, v1::ENCODING_INT8, data, scale).ok());
+  ASSERT_THAT(EncodeFloat32(values, v1::ENCODING_INT8, data, scale), IsOk());
   EXPECT_FLOAT_EQ(scale, 0.02f);
   const auto* q = reinterpret_cast<const int8_t*>(data.data());
   EXPECT_EQ(q[0], 127);
@@ -47,7 +50,7 @@ TEST(EncodingTest, Int8HandComputedChunk) {
 TEST(EncodingTest, Int8AllZeroChunkHasZeroScale) {
   std::string data;
   float scale = 1;
-  ASSERT_TRUE(EncodeFloat32(std::vector<float>(10, 0.0f), v1::ENCODING_INT8, data, scale).ok());
+  ASSERT_THAT(EncodeFloat32(std::vector<float>(10, 0.0f), v1::ENCODING_INT8, data, scale), IsOk());
   EXPECT_EQ(scale, 0.0f);
   EXPECT_EQ(Decode(data, v1::ENCODING_INT8, scale, 10), std::vector<float>(10, 0.0f));
 }
@@ -67,7 +70,7 @@ TEST(EncodingTest, LossyEncodingsStayWithinTheirDocumentedBounds) {
   for (v1::Encoding encoding : {v1::ENCODING_FLOAT16, v1::ENCODING_BFLOAT16, v1::ENCODING_INT8}) {
     std::string data;
     float scale = 0;
-    ASSERT_TRUE(EncodeFloat32(values, encoding, data, scale).ok());
+    ASSERT_THAT(EncodeFloat32(values, encoding, data, scale), IsOk());
     ASSERT_EQ(data.size(), values.size() * EncodedElementSize(encoding));
     const std::vector<float> decoded = Decode(data, encoding, scale, values.size());
     for (size_t i = 0; i < values.size(); ++i) {
@@ -93,7 +96,7 @@ TEST(EncodingTest, Float32IsExactForEveryBitPattern) {
   for (float& value : values) value = std::bit_cast<float>(static_cast<uint32_t>(generator()));
   std::string data;
   float scale = 0;
-  ASSERT_TRUE(EncodeFloat32(values, v1::ENCODING_FLOAT32, data, scale).ok());
+  ASSERT_THAT(EncodeFloat32(values, v1::ENCODING_FLOAT32, data, scale), IsOk());
   const std::vector<float> decoded = Decode(data, v1::ENCODING_FLOAT32, 0, values.size());
   EXPECT_EQ(std::memcmp(decoded.data(), values.data(), values.size() * 4), 0);
 }
@@ -107,9 +110,9 @@ TEST(EncodingTest, Float16RefusesFiniteValuesBeyondItsRange) {
   EXPECT_THAT(status.message(), HasSubstr("70000"));
   EXPECT_THAT(status.message(), HasSubstr("bf16"));
   // 65504 is the largest half; infinity stays infinity as in float32.
-  EXPECT_TRUE(
-      EncodeFloat32(std::vector<float>{65504.0f, INFINITY}, v1::ENCODING_FLOAT16, data, scale)
-          .ok());
+  EXPECT_THAT(
+      EncodeFloat32(std::vector<float>{65504.0f, INFINITY}, v1::ENCODING_FLOAT16, data, scale),
+      IsOk());
 }
 
 TEST(EncodingTest, BFloat16RefusesValuesThatWouldRoundToInfinity) {
@@ -119,7 +122,8 @@ TEST(EncodingTest, BFloat16RefusesValuesThatWouldRoundToInfinity) {
                           v1::ENCODING_BFLOAT16, data, scale)
                 .code(),
             absl::StatusCode::kOutOfRange);
-  EXPECT_TRUE(EncodeFloat32(std::vector<float>{3.0e38f}, v1::ENCODING_BFLOAT16, data, scale).ok());
+  EXPECT_THAT(EncodeFloat32(std::vector<float>{3.0e38f}, v1::ENCODING_BFLOAT16, data, scale),
+              IsOk());
 }
 
 TEST(EncodingTest, Int8RefusesNonFiniteValues) {

@@ -8,10 +8,12 @@
 #include <limits>
 
 #include "fairness/statistics_sum.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using fairness::StatisticsSum;
 using ::testing::HasSubstr;
 
@@ -37,9 +39,9 @@ absl::Status Add(StatisticsSum& sum, const v1::GroupStatistics& message) {
 
 TEST(StatisticsSumTest, SumsMatchingCellsAndKeepsOthersApart) {
   StatisticsSum sum;
-  ASSERT_TRUE(Add(sum, Statistics("en", "female", 3.0, 4, {2, 1, 0, 1})).ok());
-  ASSERT_TRUE(Add(sum, Statistics("en", "female", 1.0, 2, {1, 0, 0, 1})).ok());
-  ASSERT_TRUE(Add(sum, Statistics("de", "male", 2.0, 4, {0, 2, 0, 2})).ok());
+  ASSERT_THAT(Add(sum, Statistics("en", "female", 3.0, 4, {2, 1, 0, 1})), IsOk());
+  ASSERT_THAT(Add(sum, Statistics("en", "female", 1.0, 2, {1, 0, 0, 1})), IsOk());
+  ASSERT_THAT(Add(sum, Statistics("de", "male", 2.0, 4, {0, 2, 0, 2})), IsOk());
   EXPECT_EQ(sum.samples(), 10u);
   EXPECT_DOUBLE_EQ(sum.mean_loss(), 6.0 / 10);
   // Correct: (2 + 1) + (1 + 1) + (0 + 2) = 7 of 10.
@@ -61,7 +63,7 @@ TEST(StatisticsSumTest, EmptySumHasDefinedValues) {
 
 TEST(StatisticsSumTest, RefusesInconsistentStatisticsWithoutAddingAnything) {
   StatisticsSum sum;
-  ASSERT_TRUE(Add(sum, Statistics("en", "female", 1.0, 1, {1, 0, 0, 0})).ok());
+  ASSERT_THAT(Add(sum, Statistics("en", "female", 1.0, 1, {1, 0, 0, 0})), IsOk());
   v1::GroupStatistics bad = Statistics("en", "male", 1.0, 1, {1, 0, 0});
   EXPECT_THAT(Add(sum, bad).message(), HasSubstr("3 confusion counts for 2 classes"));
   bad = Statistics("en", "female", 1.0, 1, {1, 0, 0, 0, 0, 0, 0, 0, 0});
@@ -77,7 +79,7 @@ TEST(FairnessWireTest, StatisticsRoundTripKeepingClientsAndViews) {
   table[{"de", "video", "client-7"}]["f"] = {2.5, 3, 2, {1, 1, 0, 1}};
   table[{"en", fairness::kFusionView, ""}]["m"] = {0.5, 1, 0, {}};
   absl::StatusOr<fairness::StatisticsTable> back = StatisticsFromProto(StatisticsToProto(table));
-  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_THAT(back, IsOk());
   ASSERT_EQ(back->size(), 2u);
   const fairness::GroupStatistics& video = back->at({"de", "video", "client-7"}).at("f");
   EXPECT_EQ(video.loss_sum, 2.5);

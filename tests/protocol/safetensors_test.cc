@@ -5,7 +5,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -13,23 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 // A fresh folder per test, removed afterwards.
 class SafetensorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    folder_ = std::filesystem::temp_directory_path() /
-              ("equifl_safetensors_test_" + std::to_string(::getpid()) + "_" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(folder_);
-    std::filesystem::create_directories(folder_);
-  }
-  void TearDown() override { std::filesystem::remove_all(folder_); }
-
   // Writes `bytes` to a file in the folder and returns its path.
   std::string WriteBytes(const std::string& bytes, const std::string& name = "t.safetensors") {
     const std::string path = (folder_ / name).string();
@@ -60,7 +54,8 @@ class SafetensorsTest : public ::testing::Test {
     return std::string(file.status().message());
   }
 
-  std::filesystem::path folder_;
+  const test::TemporaryFolder temporary_{"safetensors"};
+  const std::filesystem::path& folder_ = temporary_.path();
 };
 
 template <typename T>
@@ -85,7 +80,7 @@ TEST_F(SafetensorsTest, ReadsAHandMadeFileWithoutCopying) {
   const std::string buffer = Raw<int64_t>({-1, 0, int64_t{1} << 40}) + Raw<float>({1.5f, -2, 0, 3});
   const std::string path = WriteBytes(FileBytes(header, buffer));
   absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(path);
-  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_THAT(file, IsOk());
   ASSERT_EQ(file->tensors().size(), 2u);
   const TensorView& ids = file->tensors()[0];
   EXPECT_EQ(ids.name, "ids");
@@ -93,7 +88,7 @@ TEST_F(SafetensorsTest, ReadsAHandMadeFileWithoutCopying) {
   EXPECT_EQ(ids.shape, std::vector<int64_t>({3}));
   EXPECT_EQ(Values<int64_t>(ids), std::vector<int64_t>({-1, 0, int64_t{1} << 40}));
   absl::StatusOr<TensorView> weights = file->Get("weights");
-  ASSERT_TRUE(weights.ok());
+  ASSERT_THAT(weights, IsOk());
   EXPECT_EQ(weights->data_type, v1::DATA_TYPE_FLOAT32);
   EXPECT_EQ(weights->shape, std::vector<int64_t>({2, 2}));
   EXPECT_EQ(Values<float>(*weights), std::vector<float>({1.5f, -2, 0, 3}));
@@ -123,7 +118,7 @@ TEST_F(SafetensorsTest, MapsEverySupportedDtype) {
                                "]}}";
     const std::string path = WriteBytes(FileBytes(header, std::string(bytes, '\1')));
     absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(path);
-    ASSERT_TRUE(file.ok()) << dtype << ": " << file.status();
+    ASSERT_THAT(file, IsOk()) << dtype << ": " << file.status();
     EXPECT_EQ(file->tensors()[0].data_type, data_type) << dtype;
     EXPECT_EQ(*SafetensorsDtype(data_type), dtype);
   }
@@ -136,13 +131,13 @@ TEST_F(SafetensorsTest, AcceptsEmptyScalarAndPaddedHeaders) {
                              R"("scalar":{"dtype":"F64","shape":[],"data_offsets":[0,8]}}    )";
   const std::string path = WriteBytes(FileBytes(header, Raw<double>({2.5})));
   absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(path);
-  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_THAT(file, IsOk());
   EXPECT_EQ(file->Find("none")->bytes.size(), 0u);
   EXPECT_EQ(Values<double>(*file->Find("scalar")), std::vector<double>({2.5}));
 
   absl::StatusOr<SafetensorsFile> empty =
       SafetensorsFile::Open(WriteBytes(FileBytes("{}", ""), "empty.safetensors"));
-  ASSERT_TRUE(empty.ok()) << empty.status();
+  ASSERT_THAT(empty, IsOk());
   EXPECT_TRUE(empty->tensors().empty());
 }
 
@@ -280,7 +275,7 @@ TEST_F(SafetensorsTest, RefusesATruncatedFile) {
   std::vector<float> values(16, 1.0f);
   const TensorView view{"x", v1::DATA_TYPE_FLOAT32, {16}, std::as_bytes(std::span(values))};
   const std::string path = (folder_ / "whole.safetensors").string();
-  ASSERT_TRUE(WriteSafetensors(path, {&view, 1}).ok());
+  ASSERT_THAT(WriteSafetensors(path, {&view, 1}), IsOk());
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 10);
   absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(path);
   ASSERT_FALSE(file.ok());
@@ -313,11 +308,11 @@ TEST_F(SafetensorsTest, RoundTripKeepsOrderBytesAndMetadata) {
                                                        {"note", "ünïcödé \"quoted\""}};
   const std::string path = (folder_ / "round.safetensors").string();
   // Twice: the second write replaces the first.
-  ASSERT_TRUE(WriteSafetensors(path, {}, {}).ok());
-  ASSERT_TRUE(WriteSafetensors(path, tensors, metadata).ok());
+  ASSERT_THAT(WriteSafetensors(path, {}, {}), IsOk());
+  ASSERT_THAT(WriteSafetensors(path, tensors, metadata), IsOk());
 
   absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(path);
-  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_THAT(file, IsOk());
   EXPECT_EQ(file->metadata(), metadata);
   ASSERT_EQ(file->tensors().size(), tensors.size());
   for (size_t index = 0; index < tensors.size(); ++index) {

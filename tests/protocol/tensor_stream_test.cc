@@ -9,10 +9,12 @@
 
 #include "equifl/v1/aggregator.grpc.pb.h"
 #include "tests/protocol/test_model.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 v1::RoundReference Round(std::string run_id, uint64_t round_id) {
@@ -117,10 +119,10 @@ TEST_F(TensorStreamTest, UpdateArrivesIntactWithItsHeader) {
     cell->set_loss_sum(12.5);
     cell->set_sample_count(40);
     absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(model_.Views(), {encoding, 4096});
-    ASSERT_TRUE(encoder.ok());
-    ASSERT_TRUE(WriteUpdateStream(Round("run-a", 3), header, *encoder, *writer).ok());
+    ASSERT_THAT(encoder, IsOk());
+    ASSERT_THAT(WriteUpdateStream(Round("run-a", 3), header, *encoder, *writer), IsOk());
     ASSERT_TRUE(writer->WritesDone());
-    ASSERT_TRUE(writer->Finish().ok());
+    ASSERT_THAT(writer->Finish(), IsOk());
     EXPECT_TRUE(response.accepted()) << response.message();
     EXPECT_EQ(service_.header.client_id(), "client-7");
     EXPECT_EQ(service_.header.num_train_samples(), 420u);
@@ -140,18 +142,18 @@ TEST_F(TensorStreamTest, ServerRefusesAnUpdateForAnotherRound) {
   v1::UploadUpdateResponse response;
   auto writer = stub_->UploadUpdate(&context, &response);
   absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(model_.Views(), {});
-  ASSERT_TRUE(encoder.ok());
+  ASSERT_THAT(encoder, IsOk());
   // The server stops reading after the header; the remaining writes may fail.
   (void)WriteUpdateStream(Round("run-a", 2), v1::UpdateHeader(), *encoder, *writer);
   writer->WritesDone();
-  ASSERT_TRUE(writer->Finish().ok());
+  ASSERT_THAT(writer->Finish(), IsOk());
   EXPECT_FALSE(response.accepted());
   EXPECT_THAT(response.message(), HasSubstr("round 2; expected run 'run-a' round 3"));
 }
 
 TEST_F(TensorStreamTest, ModelArrivesIntactOverLoopback) {
   absl::StatusOr<v1::TensorManifest> manifest = Download(Round("run-a", 3), v1::ENCODING_FLOAT32);
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
   EXPECT_GT(manifest->chunk_count(), 70u);
   for (size_t t = 0; t < model_.tensors.size(); ++t) {
     EXPECT_EQ(received_.tensors[t].bytes, model_.tensors[t].bytes) << model_.tensors[t].name;

@@ -12,10 +12,12 @@
 
 #include "protocol/tensor_stream.h"
 #include "tests/server/served_aggregator.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::server {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
@@ -56,8 +58,8 @@ class AggregatorTest : public ::testing::Test {
     absl::StatusOr<v1::TensorManifest> manifest = protocol::ReadModelStream(
         task.round(), *reader,
         [&](const v1::TensorManifest&) { return layout.MutableViewsOver(values); });
-    EXPECT_TRUE(manifest.ok()) << manifest.status();
-    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_THAT(manifest, IsOk());
+    EXPECT_THAT(reader->Finish(), IsOk());
     return values;
   }
 
@@ -69,7 +71,7 @@ class AggregatorTest : public ::testing::Test {
     std::copy(update.begin(), update.end(), layout.values().begin());
     absl::StatusOr<protocol::ChunkEncoder> encoder =
         protocol::ChunkEncoder::Create(layout.Views(), {});
-    EXPECT_TRUE(encoder.ok());
+    EXPECT_THAT(encoder, IsOk());
     grpc::ClientContext context;
     v1::UploadUpdateResponse response;
     auto writer = stub.UploadUpdate(&context, &response);
@@ -82,7 +84,7 @@ class AggregatorTest : public ::testing::Test {
     cell->set_sample_count(samples);
     (void)protocol::WriteUpdateStream(task.round(), header, *encoder, *writer);
     writer->WritesDone();
-    EXPECT_TRUE(writer->Finish().ok());
+    EXPECT_THAT(writer->Finish(), IsOk());
     return response;
   }
 
@@ -126,7 +128,7 @@ TEST_F(AggregatorTest, FedAvgRoundAppliesTheWeightedMeanOfUpdates) {
     }));
   }
   for (auto& client : running) client.get();
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.models.size(), 1u);
   const GlobalModel initial = InitialModel();
   for (int i = 0; i < 8; ++i) {
@@ -153,7 +155,7 @@ TEST_F(AggregatorTest, DeadlineClosesTheRoundWithoutAClientThatVanished) {
   const v1::Task task_a = JoinAndPoll(*stub_a, "a");
   task_b.get();  // "b" takes its task and never uploads.
   EXPECT_TRUE(Upload(*stub_a, task_a, "a", std::vector<float>(8, 1.0f), 5).accepted());
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_FALSE(observer_.summaries[0].reached_quorum);
   EXPECT_THAT(observer_.summaries[0].contributors, ::testing::ElementsAre("a"));
@@ -179,7 +181,7 @@ TEST_F(AggregatorTest, RefusesUnexpectedUploads) {
   EXPECT_THAT(Upload(*stub, task, "a", std::vector<float>(8), 1).message(),
               HasSubstr("round 1 is not collecting updates; round 2 is"));
   EXPECT_TRUE(Upload(*stub, second, "a", std::vector<float>(8), 1).accepted());
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   EXPECT_EQ(observer_.summaries.size(), 2u);
 }
 
@@ -198,7 +200,7 @@ TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheMo
   EXPECT_FLOAT_EQ(Download(*stub, evaluate)[0], 2.0f);
   // Statistics only: an empty tensor set.
   absl::StatusOr<protocol::ChunkEncoder> nothing = protocol::ChunkEncoder::Create({}, {});
-  ASSERT_TRUE(nothing.ok());
+  ASSERT_THAT(nothing, IsOk());
   v1::UpdateHeader header;
   header.set_client_id("a");
   v1::GroupCellStatistics* cell = header.mutable_validation_statistics()->add_cells();
@@ -210,11 +212,11 @@ TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheMo
   grpc::ClientContext context;
   v1::UploadUpdateResponse response;
   auto writer = stub->UploadUpdate(&context, &response);
-  ASSERT_TRUE(protocol::WriteUpdateStream(evaluate.round(), header, *nothing, *writer).ok());
+  ASSERT_THAT(protocol::WriteUpdateStream(evaluate.round(), header, *nothing, *writer), IsOk());
   writer->WritesDone();
-  ASSERT_TRUE(writer->Finish().ok());
+  ASSERT_THAT(writer->Finish(), IsOk());
   EXPECT_TRUE(response.accepted()) << response.message();
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.summaries.size(), 2u);
   EXPECT_EQ(observer_.models[1], observer_.models[0]);
   ASSERT_TRUE(observer_.summaries[1].validation.accuracy().has_value());
@@ -303,7 +305,7 @@ TEST_F(AggregatorTest, PrivacyClipsEveryUpdateAndWeighsClientsEqually) {
     }));
   }
   for (auto& client : running) client.get();
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.models.size(), 1u);
   // The reference, in float64: each update scaled to norm <= 1, then averaged.
   std::vector<double> expected(8, 0.0);
@@ -335,7 +337,7 @@ TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounte
     ASSERT_EQ(task.round().round_id(), static_cast<uint64_t>(round));
     ASSERT_TRUE(Upload(*stub, task, "solo", std::vector<float>(8, 0.0f), 5).accepted());
   }
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.models.size(), static_cast<size_t>(kRounds));
   // Zero updates: every change of the model is noise, N(0, (2 · 0.5 / 1)²).
   double sum = 0;
@@ -367,7 +369,7 @@ TEST_F(AggregatorTest, AdaptiveClippingKeepsANormAtTheQuantile) {
   for (int round = 1; round <= 3; ++round) {
     UploadLongAndShortUpdates();
   }
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.summaries.size(), 3u);
   // Round 1 at C = 1: b = 1/2 = γ, so C stays; likewise afterwards.
   EXPECT_NEAR(observer_.summaries[0].clip_norm, 1.0, 1e-9);
@@ -386,7 +388,7 @@ TEST_F(AggregatorTest, AdaptiveClippingGrowsTheNormWhenTooManyAreClipped) {
   for (int round = 1; round <= 2; ++round) {
     UploadLongAndShortUpdates();
   }
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.summaries.size(), 2u);
   // b = 1/2 against γ = 0.9: C grows by exp(0.2 · 0.4).
   EXPECT_NEAR(observer_.summaries[1].clip_norm, std::exp(0.08), 1e-3);

@@ -17,10 +17,12 @@
 #include "server/aggregator.h"
 #include "server/certificate_authority.h"
 #include "tests/server/served_aggregator.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::server {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
@@ -30,7 +32,7 @@ GlobalModel InitialModel() {
   static const std::vector<float> weight = {1, 2, 3, 4};
   absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
       {{"weight", v1::DATA_TYPE_FLOAT32, {4}, std::as_bytes(std::span(weight))}});
-  EXPECT_TRUE(model.ok());
+  EXPECT_THAT(model, IsOk());
   return *std::move(model);
 }
 
@@ -41,7 +43,7 @@ class AggregatorTlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     auto authority = CertificateAuthority::Create(1);
-    ASSERT_TRUE(authority.ok()) << authority.status();
+    ASSERT_THAT(authority, IsOk());
     authority_ = new CertificateAuthority(*std::move(authority));
   }
   static void TearDownTestSuite() { delete authority_; }
@@ -49,7 +51,7 @@ class AggregatorTlsTest : public ::testing::Test {
   void Start(uint32_t min_clients) {
     const AggregatorOptions options = test_support::TestOptions("run-tls", 1, min_clients, 2s);
     auto server_certificate = authority_->IssueServerCertificate({"127.0.0.1"}, 1);
-    ASSERT_TRUE(server_certificate.ok());
+    ASSERT_THAT(server_certificate, IsOk());
     const protocol::TlsMaterial material{authority_->certificate(), server_certificate->certificate,
                                          server_certificate->private_key};
     served_.Start(options, InitialModel(), &observer_,
@@ -69,7 +71,7 @@ class AggregatorTlsTest : public ::testing::Test {
   std::unique_ptr<v1::Aggregator::Stub> DialAs(const std::string& name,
                                                const CertificateAuthority& authority) {
     auto issued = authority.IssueClientCertificate(name, 1);
-    EXPECT_TRUE(issued.ok()) << issued.status();
+    EXPECT_THAT(issued, IsOk());
     // The server is checked against our CA; only the client's certificate varies.
     return Dial(protocol::MutualTlsChannelCredentials(
         {authority_->certificate(), issued->certificate, issued->private_key}));
@@ -100,7 +102,7 @@ class AggregatorTlsTest : public ::testing::Test {
   static v1::Task AwaitTask(v1::Aggregator::Stub& stub, const std::string& client_id) {
     for (int attempt = 0; attempt < 50; ++attempt) {
       v1::PollTaskResponse response;
-      EXPECT_TRUE(Poll(stub, client_id, response).ok());
+      EXPECT_THAT(Poll(stub, client_id, response), IsOk());
       if (response.has_task()) return response.task();
     }
     ADD_FAILURE() << client_id << " got no task";
@@ -138,7 +140,7 @@ class AggregatorTlsTest : public ::testing::Test {
     GlobalModel layout = InitialModel();
     absl::StatusOr<protocol::ChunkEncoder> encoder =
         protocol::ChunkEncoder::Create(layout.Views(), {});
-    EXPECT_TRUE(encoder.ok());
+    EXPECT_THAT(encoder, IsOk());
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 10s);
     auto writer = stub.UploadUpdate(&context, &response);
@@ -160,14 +162,14 @@ TEST_F(AggregatorTlsTest, AClientIsTheIdOfItsCertificateWhateverItAsksFor) {
   Start(1);
   auto alice = DialAs("alice");
   v1::JoinResponse joined;
-  ASSERT_TRUE(Join(*alice, "mallory", joined).ok());
+  ASSERT_THAT(Join(*alice, "mallory", joined), IsOk());
   EXPECT_EQ(joined.client_id(), "alice");
   const v1::Task task = AwaitTask(*alice, "alice");
-  EXPECT_TRUE(Download(*alice, task, "alice").ok());
+  EXPECT_THAT(Download(*alice, task, "alice"), IsOk());
   v1::UploadUpdateResponse response;
-  ASSERT_TRUE(Upload(*alice, task, "alice", response).ok());
+  ASSERT_THAT(Upload(*alice, task, "alice", response), IsOk());
   EXPECT_TRUE(response.accepted()) << response.message();
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_THAT(observer_.summaries[0].contributors, ElementsAre("alice"));
 }
@@ -178,7 +180,7 @@ TEST_F(AggregatorTlsTest, AClientIsTheIdOfItsCertificateWhateverItAsksFor) {
 TEST_F(AggregatorTlsTest, AClientWithoutACertificateOfTheCaCannotConnect) {
   Start(1);
   auto other = CertificateAuthority::Create(1);
-  ASSERT_TRUE(other.ok());
+  ASSERT_THAT(other, IsOk());
   grpc::SslCredentialsOptions server_only;
   server_only.pem_root_certs = authority_->certificate();
   std::vector<std::unique_ptr<v1::Aggregator::Stub>> refused;
@@ -193,11 +195,11 @@ TEST_F(AggregatorTlsTest, AClientWithoutACertificateOfTheCaCannotConnect) {
   }
   auto alice = DialAs("alice");
   v1::JoinResponse joined;
-  ASSERT_TRUE(Join(*alice, "", joined).ok());
+  ASSERT_THAT(Join(*alice, "", joined), IsOk());
   const v1::Task task = AwaitTask(*alice, "alice");
   v1::UploadUpdateResponse response;
-  ASSERT_TRUE(Upload(*alice, task, "alice", response).ok());
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(Upload(*alice, task, "alice", response), IsOk());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_THAT(observer_.summaries[0].selected, ElementsAre("alice"));
 }
@@ -207,8 +209,8 @@ TEST_F(AggregatorTlsTest, ACertificateCannotActAsAnotherClient) {
   auto alice = DialAs("alice");
   auto bob = DialAs("bob");
   v1::JoinResponse joined;
-  ASSERT_TRUE(Join(*alice, "", joined).ok());
-  ASSERT_TRUE(Join(*bob, "", joined).ok());
+  ASSERT_THAT(Join(*alice, "", joined), IsOk());
+  ASSERT_THAT(Join(*bob, "", joined), IsOk());
   std::future<v1::Task> bob_task =
       std::async(std::launch::async, [&] { return AwaitTask(*bob, "bob"); });
   const v1::Task task = AwaitTask(*alice, "alice");
@@ -229,11 +231,11 @@ TEST_F(AggregatorTlsTest, ACertificateCannotActAsAnotherClient) {
   EXPECT_FALSE(response.accepted());
 
   // Bob's own update still counts: the forged one was not taken for his.
-  ASSERT_TRUE(Upload(*bob, task, "bob", response).ok());
+  ASSERT_THAT(Upload(*bob, task, "bob", response), IsOk());
   EXPECT_TRUE(response.accepted()) << response.message();
-  ASSERT_TRUE(Upload(*alice, task, "alice", response).ok());
+  ASSERT_THAT(Upload(*alice, task, "alice", response), IsOk());
   EXPECT_TRUE(response.accepted()) << response.message();
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.summaries.size(), 1u);
   EXPECT_THAT(observer_.summaries[0].contributors, UnorderedElementsAre("alice", "bob"));
 }
@@ -242,7 +244,7 @@ TEST_F(AggregatorTlsTest, AWorkerCertificateActsOnlyForIdsWithItsPrefix) {
   Start(2);
   auto worker = DialAs("client-*");
   v1::JoinResponse joined;
-  ASSERT_TRUE(Join(*worker, "client-7", joined).ok());
+  ASSERT_THAT(Join(*worker, "client-7", joined), IsOk());
   EXPECT_EQ(joined.client_id(), "client-7");
   for (const char* requested : {"mallory", ""}) {
     const grpc::Status status = Join(*worker, requested, joined);
@@ -252,7 +254,7 @@ TEST_F(AggregatorTlsTest, AWorkerCertificateActsOnlyForIdsWithItsPrefix) {
   const grpc::Status status = PollMany(*worker, {"client-7", "mallory"});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(status.error_message(), HasSubstr("cannot act as 'mallory'"));
-  EXPECT_TRUE(PollMany(*worker, {"client-7"}).ok());
+  EXPECT_THAT(PollMany(*worker, {"client-7"}), IsOk());
 }
 
 // gRPC 1.51 cannot pin the version; what it negotiates between two OpenSSL 3
@@ -260,7 +262,7 @@ TEST_F(AggregatorTlsTest, AWorkerCertificateActsOnlyForIdsWithItsPrefix) {
 TEST_F(AggregatorTlsTest, TheHandshakeIsTls13) {
   Start(1);
   auto issued = authority_->IssueClientCertificate("alice", 1);
-  ASSERT_TRUE(issued.ok());
+  ASSERT_THAT(issued, IsOk());
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
                                                             SSL_CTX_free);
   std::unique_ptr<BIO, decltype(&BIO_free)> certificate_text(

@@ -15,9 +15,12 @@
 #include <ctime>
 #include <memory>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::server {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 struct X509Free {
@@ -61,7 +64,7 @@ class CertificateAuthorityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     auto authority = CertificateAuthority::Create(3650);
-    ASSERT_TRUE(authority.ok()) << authority.status();
+    ASSERT_THAT(authority, IsOk());
     authority_ = new CertificateAuthority(*std::move(authority));
   }
   static void TearDownTestSuite() { delete authority_; }
@@ -85,7 +88,7 @@ TEST_F(CertificateAuthorityTest, TheCaIsASelfSignedCaForSigningCertificates) {
 TEST_F(CertificateAuthorityTest, AServerCertificateNamesTheHostsAndServesOnly) {
   auto issued = authority_->IssueServerCertificate(
       {"localhost", "aggregator.example", "127.0.0.1", "::1", "10.1.2.3"}, 30);
-  ASSERT_TRUE(issued.ok()) << issued.status();
+  ASSERT_THAT(issued, IsOk());
   Certificate server = Parse(issued->certificate);
   for (const char* host : {"localhost", "aggregator.example"}) {
     EXPECT_EQ(X509_check_host(server.get(), host, 0, 0, nullptr), 1) << host;
@@ -102,13 +105,13 @@ TEST_F(CertificateAuthorityTest, AServerCertificateNamesTheHostsAndServesOnly) {
   EXPECT_TRUE(IsCritical(server.get(), NID_basic_constraints));
   EXPECT_NEAR(DaysLeft(server.get()), 30, 0.01);
   ExpectP256AndSha256(server.get());
-  EXPECT_TRUE(CheckKeyMatchesCertificate(issued->certificate, issued->private_key).ok());
+  EXPECT_THAT(CheckKeyMatchesCertificate(issued->certificate, issued->private_key), IsOk());
 }
 
 TEST_F(CertificateAuthorityTest, AClientCertificateCarriesTheIdAndAuthenticatesClientsOnly) {
   for (const std::string id : {"hospital-7", "client-*"}) {
     auto issued = authority_->IssueClientCertificate(id, 365);
-    ASSERT_TRUE(issued.ok()) << issued.status();
+    ASSERT_THAT(issued, IsOk());
     Certificate client = Parse(issued->certificate);
     char common_name[80] = {};
     X509_NAME_get_text_by_NID(X509_get_subject_name(client.get()), NID_commonName, common_name,
@@ -126,12 +129,12 @@ TEST_F(CertificateAuthorityTest, AClientCertificateCarriesTheIdAndAuthenticatesC
 
 TEST_F(CertificateAuthorityTest, CertificatesVerifyAgainstTheirCaAndNoOther) {
   auto other = CertificateAuthority::Create(10);
-  ASSERT_TRUE(other.ok());
+  ASSERT_THAT(other, IsOk());
   auto server = authority_->IssueServerCertificate({"localhost"}, 10);
   auto client = authority_->IssueClientCertificate("a", 10);
   ASSERT_TRUE(server.ok() && client.ok());
   for (const IssuedCertificate* issued : {&*server, &*client}) {
-    EXPECT_TRUE(VerifyCertificate(issued->certificate, authority_->certificate()).ok());
+    EXPECT_THAT(VerifyCertificate(issued->certificate, authority_->certificate()), IsOk());
     const absl::Status status = VerifyCertificate(issued->certificate, other->certificate());
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(status.message(), HasSubstr("does not verify against the CA"));
@@ -157,10 +160,10 @@ TEST_F(CertificateAuthorityTest, SerialNumbersAreRandom128BitNumbers) {
 TEST_F(CertificateAuthorityTest, ReloadedFromPemItIssuesCertificatesThatVerify) {
   auto reloaded =
       CertificateAuthority::FromPem(authority_->certificate(), authority_->private_key());
-  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  ASSERT_THAT(reloaded, IsOk());
   auto client = reloaded->IssueClientCertificate("b", 1);
-  ASSERT_TRUE(client.ok());
-  EXPECT_TRUE(VerifyCertificate(client->certificate, authority_->certificate()).ok());
+  ASSERT_THAT(client, IsOk());
+  EXPECT_THAT(VerifyCertificate(client->certificate, authority_->certificate()), IsOk());
 }
 
 TEST_F(CertificateAuthorityTest, RefusesWhatItCannotIssue) {
@@ -177,7 +180,7 @@ TEST_F(CertificateAuthorityTest, RefusesWhatItCannotIssue) {
   EXPECT_EQ(CertificateAuthority::Create(kMaxCertificateDays + 1).status().code(),
             absl::StatusCode::kInvalidArgument);
   auto client = authority_->IssueClientCertificate("a", 1);
-  ASSERT_TRUE(client.ok());
+  ASSERT_THAT(client, IsOk());
   // A leaf is no CA, and a CA certificate needs its own key.
   EXPECT_THAT(
       CertificateAuthority::FromPem(client->certificate, client->private_key).status().message(),

@@ -7,13 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::server {
 namespace {
+
+using ::equifl::test::IsOk;
 
 TEST(ClientIdentityTest, ClientIdsAreOneToSixtyFourSafeCharacters) {
   for (const std::string& id :
        std::vector<std::string>{"a", "client-000123", "Hospital_7.eu", std::string(64, 'x')}) {
-    EXPECT_TRUE(ValidateClientId(id).ok()) << id;
+    EXPECT_THAT(ValidateClientId(id), IsOk()) << id;
   }
   for (const std::string& id :
        std::vector<std::string>{"", "a b", "client-*", "ä", "a/b", std::string(65, 'x')}) {
@@ -24,7 +28,7 @@ TEST(ClientIdentityTest, ClientIdsAreOneToSixtyFourSafeCharacters) {
 TEST(ClientIdentityTest, CertificateNamesAreIdsOrPrefixesWithAStar) {
   for (const std::string& name :
        std::vector<std::string>{"a", "client-*", std::string(63, 'p') + "*"}) {
-    EXPECT_TRUE(ValidateCertificateName(name).ok()) << name;
+    EXPECT_THAT(ValidateCertificateName(name), IsOk()) << name;
   }
   for (const std::string& name :
        std::vector<std::string>{"*", "a*b", "a**", "a b*", std::string(64, 'p') + "*"}) {

@@ -6,9 +6,12 @@
 #include <future>
 #include <thread>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::server {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
@@ -92,15 +95,15 @@ TEST(RoundCoordinatorTest, CommitsAreRefusedUnlessExpected) {
   ASSERT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kTrain);
   EXPECT_THAT(Commit(coordinator, "a", 2, &folds).message(),
               HasSubstr("round 2 is not collecting updates; round 1 is"));
-  EXPECT_TRUE(coordinator.CheckUpload("a", 1).ok());
-  EXPECT_TRUE(Commit(coordinator, "a", 1, &folds).ok());
+  EXPECT_THAT(coordinator.CheckUpload("a", 1), IsOk());
+  EXPECT_THAT(Commit(coordinator, "a", 1, &folds), IsOk());
   EXPECT_EQ(Commit(coordinator, "a", 1, &folds).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(folds, 1);
   // A failing fold does not count.
   ASSERT_EQ(coordinator.WaitForAssignment("b", 1s).kind, Assignment::Kind::kTrain);
   EXPECT_FALSE(
       coordinator.TryCommit("b", 1, [] { return absl::DataLossError("bad checksum"); }).ok());
-  EXPECT_TRUE(Commit(coordinator, "b", 1, &folds).ok());
+  EXPECT_THAT(Commit(coordinator, "b", 1, &folds), IsOk());
   const RoundOutcome outcome = coordinator.AwaitClose();
   EXPECT_TRUE(outcome.reached_quorum);
   EXPECT_THAT(outcome.contributors, ElementsAre("a", "b"));
@@ -114,8 +117,8 @@ TEST(RoundCoordinatorTest, QuorumClosesTheRoundEarly) {
   for (const char* client : {"a", "b", "c", "d"}) coordinator.Join(client);
   coordinator.OpenNextRound();
   for (const char* client : {"a", "b", "c", "d"}) coordinator.WaitForAssignment(client, 1s);
-  ASSERT_TRUE(Commit(coordinator, "c", 1).ok());
-  ASSERT_TRUE(Commit(coordinator, "a", 1).ok());
+  ASSERT_THAT(Commit(coordinator, "c", 1), IsOk());
+  ASSERT_THAT(Commit(coordinator, "a", 1), IsOk());
   const auto start = std::chrono::steady_clock::now();
   const RoundOutcome outcome = coordinator.AwaitClose();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
@@ -131,7 +134,7 @@ TEST(RoundCoordinatorTest, DeadlineDropsStragglers) {
   for (const char* client : {"a", "b", "c"}) coordinator.Join(client);
   coordinator.OpenNextRound();
   for (const char* client : {"a", "b", "c"}) coordinator.WaitForAssignment(client, 1s);
-  ASSERT_TRUE(Commit(coordinator, "b", 1).ok());
+  ASSERT_THAT(Commit(coordinator, "b", 1), IsOk());
   const RoundOutcome outcome = coordinator.AwaitClose();
   EXPECT_FALSE(outcome.reached_quorum);
   EXPECT_THAT(outcome.contributors, ElementsAre("b"));
@@ -147,7 +150,7 @@ TEST(RoundCoordinatorTest, RunFinishesAfterItsRounds) {
   coordinator.Join("a");
   ASSERT_EQ(coordinator.OpenNextRound(), 1u);
   ASSERT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kTrain);
-  ASSERT_TRUE(Commit(coordinator, "a", 1).ok());
+  ASSERT_THAT(Commit(coordinator, "a", 1), IsOk());
   coordinator.AwaitClose();
   EXPECT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kFinished);
   EXPECT_EQ(coordinator.OpenNextRound(), std::nullopt);
@@ -165,7 +168,7 @@ TEST(RoundCoordinatorTest, FinalEvaluationRoundAsksEveryClient) {
   for (const char* client : {"a", "b"}) {
     const Assignment assignment = coordinator.WaitForAssignment(client, 1s);
     EXPECT_EQ(assignment.kind, Assignment::Kind::kEvaluate) << client;
-    ASSERT_TRUE(Commit(coordinator, client, 2).ok());
+    ASSERT_THAT(Commit(coordinator, client, 2), IsOk());
   }
   EXPECT_EQ(coordinator.AwaitClose().contributors.size(), 2u);
   EXPECT_EQ(coordinator.WaitForAssignment("a", 1s).kind, Assignment::Kind::kFinished);
@@ -202,7 +205,7 @@ TEST(RoundOptionsTest, ValidateNamesTheField) {
   options = {};
   options.rounds = 0;
   EXPECT_FALSE(options.Validate().ok());
-  EXPECT_TRUE(RoundOptions().Validate().ok());
+  EXPECT_THAT(RoundOptions().Validate(), IsOk());
 }
 
 TEST(RoundCoordinatorTest, BatchPollHandsEachListedSelectedClientItsTaskOnce) {
@@ -235,11 +238,12 @@ TEST(RoundCoordinatorTest, BatchPollHandsEachListedSelectedClientItsTaskOnce) {
   EXPECT_TRUE(coordinator.WaitForAssignments(everyone, 20ms).empty());
   for (const std::string& client : tasked) {
     EXPECT_EQ(coordinator.WaitForAssignment(client, 5ms).kind, Assignment::Kind::kWait);
-    EXPECT_TRUE(Commit(coordinator, client, 1).ok());
+    EXPECT_THAT(Commit(coordinator, client, 1), IsOk());
   }
 
   // A poll already waiting returns when the next round opens.
-  for (const auto& [client, assignment] : others) EXPECT_TRUE(Commit(coordinator, client, 1).ok());
+  for (const auto& [client, assignment] : others)
+    EXPECT_THAT(Commit(coordinator, client, 1), IsOk());
   auto next =
       std::async(std::launch::async, [&] { return coordinator.WaitForAssignments(everyone, 5s); });
   EXPECT_EQ(coordinator.AwaitClose().contributors.size(), 3u);

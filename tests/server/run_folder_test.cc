@@ -2,14 +2,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace equifl::server {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 GlobalModel Model(float offset) {
@@ -19,29 +22,21 @@ GlobalModel Model(float offset) {
   absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
       {{"encoder.weight", v1::DATA_TYPE_FLOAT32, {2, 3}, std::as_bytes(std::span(weight))},
        {"encoder.bias", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(bias))}});
-  EXPECT_TRUE(model.ok());
+  EXPECT_THAT(model, IsOk());
   return *std::move(model);
 }
 
 class RunFolderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("equifl_run_" + std::to_string(::getpid()) + "_" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-                .string();
-    std::filesystem::remove_all(path_);
-  }
-  void TearDown() override { std::filesystem::remove_all(path_); }
-
-  std::string path_;
+  const test::TemporaryFolder folder_{"run"};
+  const std::string path_ = folder_ / "run";  //!< Not there until a test opens it.
 };
 
 TEST_F(RunFolderTest, NewFolderHasNoCheckpoint) {
   absl::StatusOr<std::unique_ptr<RunFolder>> folder = RunFolder::Open(path_, "run-1");
-  ASSERT_TRUE(folder.ok()) << folder.status();
+  ASSERT_THAT(folder, IsOk());
   absl::StatusOr<std::optional<RunFolder::Checkpoint>> latest = (*folder)->LoadLatest();
-  ASSERT_TRUE(latest.ok());
+  ASSERT_THAT(latest, IsOk());
   EXPECT_FALSE(latest->has_value());
 }
 
@@ -50,43 +45,43 @@ TEST_F(RunFolderTest, ResumeLoadsTheLastRoundsModelAndOptimiserState) {
   options.kind = aggregation::ServerOptimizerKind::kFedAdam;
   absl::StatusOr<aggregation::ServerOptimizer> optimizer =
       aggregation::ServerOptimizer::Create(options, 8);
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_THAT(optimizer, IsOk());
   GlobalModel model = Model(0);
   {
     absl::StatusOr<std::unique_ptr<RunFolder>> folder = RunFolder::Open(path_, "run-1");
-    ASSERT_TRUE(folder.ok());
-    ASSERT_TRUE((*folder)->SaveInitialModel(model).ok());
+    ASSERT_THAT(folder, IsOk());
+    ASSERT_THAT((*folder)->SaveInitialModel(model), IsOk());
     absl::StatusOr<std::optional<RunFolder::Checkpoint>> initial = (*folder)->LoadLatest();
     ASSERT_TRUE(initial.ok() && initial->has_value());
     EXPECT_EQ((*initial)->completed_rounds, 0u);
     for (uint64_t round = 1; round <= 2; ++round) {
-      ASSERT_TRUE(optimizer->Step(model.values(), std::vector<float>(8, 0.5f)).ok());
+      ASSERT_THAT(optimizer->Step(model.values(), std::vector<float>(8, 0.5f)), IsOk());
       RoundSummary summary;
       summary.round_id = round;
       summary.selected = {"a", "b"};
       summary.contributors = {"a"};
-      ASSERT_TRUE((*folder)->OnRoundClosed(summary, model, *optimizer).ok());
+      ASSERT_THAT((*folder)->OnRoundClosed(summary, model, *optimizer), IsOk());
     }
   }
   // A new process: the run id comes from the folder.
   absl::StatusOr<std::unique_ptr<RunFolder>> folder = RunFolder::Open(path_, "");
-  ASSERT_TRUE(folder.ok()) << folder.status();
+  ASSERT_THAT(folder, IsOk());
   EXPECT_EQ((*folder)->run_id(), "run-1");
   absl::StatusOr<std::optional<RunFolder::Checkpoint>> latest = (*folder)->LoadLatest();
-  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_THAT(latest, IsOk());
   ASSERT_TRUE(latest->has_value());
   EXPECT_EQ((*latest)->completed_rounds, 2u);
   EXPECT_TRUE(
       std::equal(model.values().begin(), model.values().end(), (*latest)->model.values().begin()));
   absl::StatusOr<aggregation::ServerOptimizer> restored =
       aggregation::ServerOptimizer::Create(options, 8);
-  ASSERT_TRUE(restored->Restore((*latest)->optimizer_state).ok());
+  ASSERT_THAT(restored->Restore((*latest)->optimizer_state), IsOk());
   EXPECT_EQ(restored->steps(), 2u);
   EXPECT_EQ(restored->State(), optimizer->State());
 }
 
 TEST_F(RunFolderTest, AFolderOfAnotherRunIsRefused) {
-  ASSERT_TRUE(RunFolder::Open(path_, "run-1").ok());
+  ASSERT_THAT(RunFolder::Open(path_, "run-1"), IsOk());
   EXPECT_THAT(RunFolder::Open(path_, "run-2").status().message(),
               HasSubstr("belongs to run 'run-1'"));
 }
@@ -95,8 +90,8 @@ TEST_F(RunFolderTest, AFolderOfAnotherRunIsRefused) {
 // numpy read it in a few lines, independently of our reader.
 TEST_F(RunFolderTest, CheckpointReadsWithPythonStandardLibraryAndNumpy) {
   absl::StatusOr<std::unique_ptr<RunFolder>> folder = RunFolder::Open(path_, "run-1");
-  ASSERT_TRUE(folder.ok());
-  ASSERT_TRUE((*folder)->SaveInitialModel(Model(0.125f)).ok());
+  ASSERT_THAT(folder, IsOk());
+  ASSERT_THAT((*folder)->SaveInitialModel(Model(0.125f)), IsOk());
   const std::string script = path_ + "/read.py";
   FILE* file = std::fopen(script.c_str(), "w");
   ASSERT_NE(file, nullptr);

@@ -5,24 +5,18 @@
 
 #include <filesystem>
 
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace equifl::server {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
 class RunHistoryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    folder_ = std::filesystem::temp_directory_path() /
-              ("equifl_history_" + std::to_string(::getpid()) + "_" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(folder_);
-    std::filesystem::create_directories(folder_);
-    path_ = (folder_ / "history.db").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(folder_); }
-
   static RoundRecord Record(uint64_t round) {
     RoundRecord record;
     record.round_id = round;
@@ -39,29 +33,29 @@ class RunHistoryTest : public ::testing::Test {
     return record;
   }
 
-  std::filesystem::path folder_;
-  std::string path_;
+  const test::TemporaryFolder folder_{"history"};
+  const std::string path_ = folder_ / "history.db";
 };
 
 TEST_F(RunHistoryTest, NewRunHasNoRounds) {
   absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
-  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_THAT(history, IsOk());
   absl::StatusOr<std::optional<RoundRecord>> last = history->LastRound();
-  ASSERT_TRUE(last.ok());
+  ASSERT_THAT(last, IsOk());
   EXPECT_FALSE(last->has_value());
 }
 
 TEST_F(RunHistoryTest, RoundsSurviveReopening) {
   {
     absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
-    ASSERT_TRUE(history.ok());
-    ASSERT_TRUE(history->RecordRound(Record(1)).ok());
-    ASSERT_TRUE(history->RecordRound(Record(2)).ok());
+    ASSERT_THAT(history, IsOk());
+    ASSERT_THAT(history->RecordRound(Record(1)), IsOk());
+    ASSERT_THAT(history->RecordRound(Record(2)), IsOk());
   }
   absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
-  ASSERT_TRUE(history.ok());
+  ASSERT_THAT(history, IsOk());
   absl::StatusOr<std::vector<RoundRecord>> rounds = history->Rounds();
-  ASSERT_TRUE(rounds.ok()) << rounds.status();
+  ASSERT_THAT(rounds, IsOk());
   ASSERT_EQ(rounds->size(), 2u);
   const RoundRecord& second = (*rounds)[1];
   EXPECT_EQ(second.round_id, 2u);
@@ -79,8 +73,8 @@ TEST_F(RunHistoryTest, RoundsSurviveReopening) {
 
 TEST_F(RunHistoryTest, RecordingARoundTwiceFailsAndChangesNothing) {
   absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
-  ASSERT_TRUE(history.ok());
-  ASSERT_TRUE(history->RecordRound(Record(1)).ok());
+  ASSERT_THAT(history, IsOk());
+  ASSERT_THAT(history->RecordRound(Record(1)), IsOk());
   RoundRecord again = Record(1);
   again.contributors = {"b"};
   EXPECT_FALSE(history->RecordRound(again).ok());
@@ -88,11 +82,11 @@ TEST_F(RunHistoryTest, RecordingARoundTwiceFailsAndChangesNothing) {
   ASSERT_EQ(rounds->size(), 1u);
   EXPECT_THAT((*rounds)[0].contributors, UnorderedElementsAre("a", "c"));
   // The transaction was rolled back: the history still takes the next round.
-  EXPECT_TRUE(history->RecordRound(Record(2)).ok());
+  EXPECT_THAT(history->RecordRound(Record(2)), IsOk());
 }
 
 TEST_F(RunHistoryTest, HistoryOfAnotherRunIsRefused) {
-  ASSERT_TRUE(RunHistory::Open(path_, "run-1").ok());
+  ASSERT_THAT(RunHistory::Open(path_, "run-1"), IsOk());
   absl::StatusOr<RunHistory> other = RunHistory::Open(path_, "run-2");
   ASSERT_FALSE(other.ok());
   EXPECT_THAT(other.status().message(), HasSubstr("belongs to run 'run-1'"));

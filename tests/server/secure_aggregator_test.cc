@@ -15,10 +15,12 @@
 #include "protocol/tensor_stream.h"
 #include "server/aggregator.h"
 #include "tests/server/served_aggregator.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::server {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
@@ -72,7 +74,7 @@ class SecureAggregatorTest : public ::testing::Test {
     std::vector<float> values = update;
     if (task.privacy().clip_norm() > 0) {
       absl::StatusOr<double> indicator = client::ApplyClientPrivacy(task.privacy(), values);
-      EXPECT_TRUE(indicator.ok());
+      EXPECT_THAT(indicator, IsOk());
       input.clip_indicator = *indicator;
       input.weight = 1;
     } else {
@@ -154,11 +156,11 @@ TEST_F(SecureAggregatorTest, AppliesTheWeightedMeanAndSumsTheStatistics) {
   const auto updates = TestUpdates(4);
   const std::vector<ClientRun> runs = RunRound(updates, kSamples, std::vector(4, Leaves::kNever));
   for (const ClientRun& run : runs) {
-    EXPECT_TRUE(run.set_up.ok()) << run.set_up;
-    EXPECT_TRUE(run.uploaded.ok()) << run.uploaded;
-    EXPECT_TRUE(run.unmasked.ok()) << run.unmasked;
+    EXPECT_THAT(run.set_up, IsOk());
+    EXPECT_THAT(run.uploaded, IsOk());
+    EXPECT_THAT(run.unmasked, IsOk());
   }
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ExpectModelMovedBy(WeightedMean(updates, kSamples, {0, 1, 2, 3}));
   const RoundSummary& summary = observer_.summaries[0];
   EXPECT_TRUE(summary.secure);
@@ -176,8 +178,8 @@ TEST_F(SecureAggregatorTest, RecoversOneClientDroppingAfterMasking) {
   const auto updates = TestUpdates(4);
   const std::vector<ClientRun> runs = RunRound(
       updates, kSamples, {Leaves::kNever, Leaves::kNever, Leaves::kAfterMasking, Leaves::kNever});
-  EXPECT_TRUE(runs[0].unmasked.ok()) << runs[0].unmasked;
-  ASSERT_TRUE(served_.run.get().ok());
+  EXPECT_THAT(runs[0].unmasked, IsOk()) << runs[0].unmasked;
+  ASSERT_THAT(served_.run.get(), IsOk());
   ExpectModelMovedBy(WeightedMean(updates, kSamples, {0, 1, 3}));
   EXPECT_THAT(observer_.summaries[0].contributors,
               ::testing::UnorderedElementsAre("c0", "c1", "c3"));
@@ -193,7 +195,7 @@ TEST_F(SecureAggregatorTest, RecoversNMinusTClientsLeavingAfterMasking) {
   const std::vector<ClientRun> runs =
       RunRound(updates, kSamples,
                {Leaves::kAfterMasking, Leaves::kNever, Leaves::kBeforeUnmasking, Leaves::kNever});
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ExpectModelMovedBy(WeightedMean(updates, kSamples, {1, 2, 3}));
 }
 
@@ -209,7 +211,7 @@ TEST_F(SecureAggregatorTest, FewerThanTSurvivorsStopTheRunWithoutRevealingAnythi
   EXPECT_THAT(ran.message(), HasSubstr("only 1 masked inputs arrived"));
   EXPECT_THAT(ran.message(), HasSubstr("the model is unchanged"));
   // The survivor is told there is nothing to reveal, and reveals nothing.
-  EXPECT_TRUE(runs[3].uploaded.ok()) << runs[3].uploaded;
+  EXPECT_THAT(runs[3].uploaded, IsOk()) << runs[3].uploaded;
   EXPECT_THAT(runs[3].unmasked.message(), HasSubstr("nothing to reveal"));
   EXPECT_TRUE(observer_.summaries.empty());
 }
@@ -227,7 +229,7 @@ TEST_F(SecureAggregatorTest, RefusesAPlainUploadInASecureRound) {
   GlobalModel layout = InitialModel();
   absl::StatusOr<protocol::ChunkEncoder> encoder =
       protocol::ChunkEncoder::Create(layout.Views(), {});
-  ASSERT_TRUE(encoder.ok());
+  ASSERT_THAT(encoder, IsOk());
   grpc::ClientContext context;
   v1::UploadUpdateResponse response;
   auto writer = stub->UploadUpdate(&context, &response);
@@ -236,7 +238,7 @@ TEST_F(SecureAggregatorTest, RefusesAPlainUploadInASecureRound) {
   header.set_num_train_samples(10);
   (void)protocol::WriteUpdateStream(task->round(), header, *encoder, *writer);
   writer->WritesDone();
-  EXPECT_TRUE(writer->Finish().ok());
+  EXPECT_THAT(writer->Finish(), IsOk());
   EXPECT_FALSE(response.accepted());
   EXPECT_THAT(response.message(), HasSubstr("securely aggregated: send a masked input"));
 }
@@ -254,9 +256,9 @@ TEST_F(SecureAggregatorTest, PrivacyNoiseIsSplitOverTheClients) {
   for (int round = 1; round <= kRounds; ++round) {
     const std::vector<ClientRun> runs = RunRound(std::vector(2, std::vector<float>(kModelSize, 0)),
                                                  {5, 7}, {Leaves::kNever, Leaves::kNever});
-    for (const ClientRun& run : runs) ASSERT_TRUE(run.unmasked.ok()) << run.unmasked;
+    for (const ClientRun& run : runs) ASSERT_THAT(run.unmasked, IsOk());
   }
-  ASSERT_TRUE(served_.run.get().ok());
+  ASSERT_THAT(served_.run.get(), IsOk());
   ASSERT_EQ(observer_.models.size(), static_cast<size_t>(kRounds));
   double squares = 0;
   const std::vector<double> changes = test_support::ModelChanges(InitialModel(), observer_.models);
@@ -276,13 +278,13 @@ TEST(SecureAggregationOptionsTest, RefusesWhatSecureAggregationCannotDo) {
   options.rounds.min_clients = 1;
   EXPECT_THAT(options.Validate().message(), HasSubstr("needs min_clients >= 2"));
   options.rounds.min_clients = 2;
-  EXPECT_TRUE(options.Validate().ok());
+  EXPECT_THAT(options.Validate(), IsOk());
   options.fairness.method = fairness::FairnessMethod::kFairFed;
   EXPECT_THAT(options.Validate().message(), HasSubstr("fairfed"));
   options.fairness.method = fairness::FairnessMethod::kQFedAvg;
   EXPECT_THAT(options.Validate().message(), HasSubstr("set secure_aggregation.weight_bound"));
   options.secure_aggregation.weight_bound = 10;
-  EXPECT_TRUE(options.Validate().ok());
+  EXPECT_THAT(options.Validate(), IsOk());
   options.secure_aggregation.threshold = 1.5;
   EXPECT_THAT(options.Validate().message(), HasSubstr("threshold is 1.5"));
 }

@@ -18,8 +18,11 @@
 #include <vector>
 
 #include "server/aggregator.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::server::test_support {
+
+using ::equifl::test::IsOk;
 
 //! "weight" [2, 3] = 1 ... 6 and "bias" [2] = -1, 0.5.
 inline GlobalModel InitialModel() {
@@ -28,7 +31,7 @@ inline GlobalModel InitialModel() {
   absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
       {{"weight", v1::DATA_TYPE_FLOAT32, {2, 3}, std::as_bytes(std::span(weight))},
        {"bias", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(bias))}});
-  EXPECT_TRUE(model.ok());
+  EXPECT_THAT(model, IsOk());
   return *std::move(model);
 }
 
@@ -55,7 +58,7 @@ inline std::optional<v1::Task> JoinAndPoll(v1::Aggregator::Stub& stub, const std
   join.mutable_capabilities()->set_num_train_samples(train_samples);
   v1::JoinResponse joined;
   grpc::ClientContext join_context;
-  EXPECT_TRUE(stub.Join(&join_context, join, &joined).ok());
+  EXPECT_THAT(stub.Join(&join_context, join, &joined), IsOk());
   EXPECT_EQ(joined.client_id(), name);
   for (int attempt = 0; attempt < 100; ++attempt) {
     grpc::ClientContext context;
@@ -63,7 +66,7 @@ inline std::optional<v1::Task> JoinAndPoll(v1::Aggregator::Stub& stub, const std
     poll.set_run_id(joined.run_id());
     poll.set_client_id(name);
     v1::PollTaskResponse response;
-    EXPECT_TRUE(stub.PollTask(&context, poll, &response).ok());
+    EXPECT_THAT(stub.PollTask(&context, poll, &response), IsOk());
     if (response.has_task()) return response.task();
     if (response.run_finished()) return std::nullopt;
   }
@@ -119,10 +122,10 @@ struct ServedAggregator {
              const std::shared_ptr<grpc::ServerCredentials>& credentials =
                  grpc::InsecureServerCredentials()) {
     auto optimizer = aggregation::ServerOptimizer::Create(options.optimizer, model.size());
-    ASSERT_TRUE(optimizer.ok()) << optimizer.status();
+    ASSERT_THAT(optimizer, IsOk());
     auto created =
         Aggregator::Create(options, std::move(model), *std::move(optimizer), 0, observer);
-    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_THAT(created, IsOk());
     aggregator = *std::move(created);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", credentials, &port);
@@ -145,7 +148,7 @@ struct ServedAggregator {
     if (run.valid()) {
       const absl::Status ran = run.get();
       if (expect_ok) {
-        EXPECT_TRUE(ran.ok()) << ran;
+        EXPECT_THAT(ran, IsOk());
       }
     }
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -10,9 +10,13 @@
 #include <filesystem>
 #include <set>
 
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace equifl::sim {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 SimulationOptions SmallPool(int clients, int samples) {
@@ -30,7 +34,7 @@ SimulationOptions SmallPool(int clients, int samples) {
 std::unique_ptr<ClientPopulation> Create(const SimulationOptions& options) {
   absl::StatusOr<std::unique_ptr<ClientPopulation>> population =
       ClientPopulation::Create(options, /*pin_memory=*/false);
-  EXPECT_TRUE(population.ok()) << population.status();
+  EXPECT_THAT(population, IsOk());
   return population.ok() ? *std::move(population) : nullptr;
 }
 
@@ -48,7 +52,7 @@ TEST(ClientPopulationTest, PoolIsSpreadOverTheClientsEverySampleOnce) {
   int64_t total = 0;
   for (int index = 0; index < population->size(); ++index) {
     absl::StatusOr<ClientData> data = population->Data(index);
-    ASSERT_TRUE(data.ok()) << data.status();
+    ASSERT_THAT(data, IsOk());
     EXPECT_GE(data->train.size(), 1);
     EXPECT_EQ(data->train.size(), population->SplitSize(index, client::Split::kTrain));
     for (const client::Dataset* split : {&data->train, &data->validation, &data->test}) {
@@ -73,7 +77,7 @@ TEST(ClientPopulationTest, DirichletOverLanguagesGivesClientsFewLanguages) {
   int dominated = 0;
   for (int index = 0; index < population->size(); ++index) {
     absl::StatusOr<ClientData> data = population->Data(index);
-    ASSERT_TRUE(data.ok());
+    ASSERT_THAT(data, IsOk());
     const at::Tensor counts = at::bincount(data->train.language, {}, 3);
     if (counts.max().item<double>() > 0.9 * data->train.size()) ++dominated;
   }
@@ -82,13 +86,12 @@ TEST(ClientPopulationTest, DirichletOverLanguagesGivesClientsFewLanguages) {
 }
 
 TEST(ClientPopulationTest, FolderOfShardsGivesOneClientPerShard) {
-  const std::filesystem::path folder =
-      std::filesystem::temp_directory_path() / ("equifl_population_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(folder);
+  const equifl::test::TemporaryFolder temporary("population");
+  const std::filesystem::path& folder = temporary.path();
   SyntheticDataOptions synthetic;
   synthetic.clients = 3;
   synthetic.samples_per_client = 40;
-  ASSERT_TRUE(WriteSyntheticShards(synthetic, (folder / "same").string()).ok());
+  ASSERT_THAT(WriteSyntheticShards(synthetic, (folder / "same").string()), IsOk());
   SimulationOptions options;
   options.source = DataSource::kShards;
   options.path = (folder / "same").string();
@@ -98,7 +101,7 @@ TEST(ClientPopulationTest, FolderOfShardsGivesOneClientPerShard) {
   EXPECT_TRUE(population->OneClientPerShard());
   EXPECT_EQ(population->ClientId(2), "client-002");
   absl::StatusOr<ClientData> data = population->Data(1);
-  ASSERT_TRUE(data.ok());
+  ASSERT_THAT(data, IsOk());
   EXPECT_EQ(data->train.size() + data->validation.size() + data->test.size(), 40);
   EXPECT_EQ(data->test.size(), population->SplitSize(1, client::Split::kTest));
 
@@ -106,12 +109,11 @@ TEST(ClientPopulationTest, FolderOfShardsGivesOneClientPerShard) {
   synthetic.clients = 1;
   synthetic.labels = {"yes", "no"};
   synthetic.samples_per_client = 20;
-  ASSERT_TRUE(WriteSyntheticShards(synthetic, (folder / "other").string()).ok());
+  ASSERT_THAT(WriteSyntheticShards(synthetic, (folder / "other").string()), IsOk());
   std::filesystem::rename(folder / "other" / "client-000", folder / "same" / "client-003");
   absl::StatusOr<std::unique_ptr<ClientPopulation>> mixed =
       ClientPopulation::Create(options, false);
   EXPECT_THAT(mixed.status().message(), HasSubstr("every client must share one task"));
-  std::filesystem::remove_all(folder);
 }
 
 TEST(ClientPopulationTest, ErrorsSayWhatToChange) {

@@ -12,14 +12,18 @@
 #include <filesystem>
 #include <functional>
 
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
+
 namespace equifl::sim {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 client::ShardData Generate(const SyntheticDataOptions& options, int client = 0) {
   absl::StatusOr<client::ShardData> data = GenerateSyntheticClient(options, client);
-  EXPECT_TRUE(data.ok()) << data.status();
+  EXPECT_THAT(data, IsOk());
   return data.ok() ? *std::move(data) : client::ShardData();
 }
 
@@ -114,7 +118,7 @@ TEST(SyntheticDataTest, ShapesLengthsAndSplitsAreAsDocumented) {
   SyntheticDataOptions options;
   const client::ShardData data = Generate(options);
   const client::ShardManifest& manifest = data.manifest;
-  EXPECT_TRUE(manifest.Validate().ok());
+  EXPECT_THAT(manifest.Validate(), IsOk());
   EXPECT_EQ(manifest.num_samples, 600);
   EXPECT_EQ(manifest.split_counts, (client::SplitCounts{420, 90, 90}));
   ASSERT_EQ(manifest.modalities.size(), 3u);
@@ -124,7 +128,7 @@ TEST(SyntheticDataTest, ShapesLengthsAndSplitsAreAsDocumented) {
   EXPECT_EQ(manifest.labels.size(), 5u);
   EXPECT_EQ(manifest.groups, (std::vector<std::string>{"female", "male"}));
   EXPECT_EQ(manifest.languages, (std::vector<std::string>{"en", "de", "ja"}));
-  EXPECT_TRUE(client::ValidateShardColumns(manifest, data.Columns()).ok());
+  EXPECT_THAT(client::ValidateShardColumns(manifest, data.Columns()), IsOk());
   // Rows are stored train, validation, test.
   EXPECT_TRUE(std::is_sorted(data.split.begin(), data.split.end()));
   // Lengths vary in [8, 16]; frames past the length and missing modalities are zero.
@@ -245,7 +249,7 @@ TEST(SyntheticDataTest, ModalitySubsetAndVideoLevelFeatures) {
   EXPECT_EQ(data.features[0].size(), 3000u * 24);
   EXPECT_TRUE(data.lengths[0].empty());
   EXPECT_EQ(data.present.size(), 3000u * 2);
-  EXPECT_TRUE(data.manifest.Validate().ok()) << data.manifest.Validate();
+  EXPECT_THAT(data.manifest.Validate(), IsOk());
   // The planted bias survives in the video-level vectors: weak for female only.
   const std::vector<double> video = NearestMeanAccuracy(data, 0);
   EXPECT_GT(video[1], 0.5) << "male video";
@@ -262,7 +266,7 @@ TEST(SyntheticDataTest, ModalitySubsetAndVideoLevelFeatures) {
 TEST(SyntheticDataTest, ParsesBiasesAndRefusesBadOnes) {
   absl::StatusOr<CellBias> bias =
       ParseCellBias("group=female,language=ja,signal=0.2,label-noise=0.1");
-  ASSERT_TRUE(bias.ok()) << bias.status();
+  ASSERT_THAT(bias, IsOk());
   EXPECT_EQ(bias->group, "female");
   EXPECT_EQ(bias->language, "ja");
   EXPECT_EQ(bias->modality, "*");
@@ -284,7 +288,7 @@ TEST(SyntheticDataTest, ValidateNamesTheBadOption) {
     edit(options);
     return std::string(options.Validate().message());
   };
-  EXPECT_TRUE(SyntheticDataOptions().Validate().ok());
+  EXPECT_THAT(SyntheticDataOptions().Validate(), IsOk());
   EXPECT_THAT(error([](auto& o) { o.clients = 0; }), HasSubstr("clients is 0"));
   EXPECT_THAT(error([](auto& o) { o.minority_fraction = 0.6; }),
               HasSubstr("minority fraction is 0.6; it must be in [0, 0.5]"));
@@ -305,21 +309,20 @@ TEST(SyntheticDataTest, ValidateNamesTheBadOption) {
 }
 
 TEST(SyntheticDataTest, WritesOneShardPerClientQuickly) {
-  const std::filesystem::path folder =
-      std::filesystem::temp_directory_path() / ("equifl_synth_test_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(folder);
+  const equifl::test::TemporaryFolder temporary("synth");
+  const std::filesystem::path& folder = temporary.path();
   SyntheticDataOptions options;  // 3 clients x 600 samples
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<std::string>> shards =
       WriteSyntheticShards(options, (folder / "out").string());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(shards.ok()) << shards.status();
+  ASSERT_THAT(shards, IsOk());
   ASSERT_EQ(shards->size(), 3u);
   EXPECT_EQ((*shards)[2], (folder / "out" / "client-002").string());
   EXPECT_LT(seconds, 3.0);  // about 0.1 s on the development machine
   absl::StatusOr<client::Shard> shard = client::Shard::Open((*shards)[1]);
-  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_THAT(shard, IsOk());
   EXPECT_EQ(shard->manifest().num_samples, 600);
   // The same data as generated in memory.
   const client::ShardData data = Generate(options, 1);
@@ -331,7 +334,6 @@ TEST(SyntheticDataTest, WritesOneShardPerClientQuickly) {
       WriteSyntheticShards(options, (folder / "out").string());
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(again.status().message(), HasSubstr("is not empty"));
-  std::filesystem::remove_all(folder);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// GoogleMock matchers for absl::Status and absl::StatusOr<T> that print the
-// status when they fail, where ASSERT_TRUE(x.ok()) prints only "false":
+// GoogleMock matchers for absl::Status and absl::StatusOr<T> (IsOk also for
+// grpc::Status) that print the status when they fail, where ASSERT_TRUE(x.ok())
+// prints only "false":
 //
 //   ASSERT_THAT(Load(path), IsOk());
 //   EXPECT_THAT(Parse(text), StatusIs(absl::StatusCode::kInvalidArgument, "line 3"));
@@ -26,11 +27,20 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& status_or) {
 
 }  // namespace internal
 
-//! Matches an OK absl::Status, or an absl::StatusOr<T> that holds a value.
+//! Matches an OK absl::Status, an absl::StatusOr<T> that holds a value, or an OK
+//! grpc::Status.
 MATCHER(IsOk, negation ? "is not OK" : "is OK") {
-  const absl::Status& status = internal::StatusOf(arg);
-  if (!status.ok()) *result_listener << "whose status is " << status;
-  return status.ok();
+  if constexpr (requires { arg.error_message(); }) {  // grpc::Status
+    if (!arg.ok()) {
+      *result_listener << "whose status is " << static_cast<int>(arg.error_code()) << ": "
+                       << arg.error_message();
+    }
+    return arg.ok();
+  } else {
+    const absl::Status& status = internal::StatusOf(arg);
+    if (!status.ok()) *result_listener << "whose status is " << status;
+    return status.ok();
+  }
 }
 
 //! Matches a status (or a StatusOr's status) with `code` whose message contains

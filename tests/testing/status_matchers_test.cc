@@ -32,5 +32,20 @@ TEST(StatusMatchersTest, StatusIsChecksCodeAndMessage) {
               ::testing::HasSubstr("rounds is 0"));
 }
 
+// The shape of grpc::Status, without linking gRPC here.
+struct RpcStatus {
+  bool ok() const { return code == 0; }
+  int error_code() const { return code; }
+  std::string error_message() const { return message; }
+  int code = 0;
+  std::string message;
+};
+
+TEST(StatusMatchersTest, IsOkTakesGrpcStatusesToo) {
+  EXPECT_THAT(RpcStatus{}, IsOk());
+  EXPECT_THAT(Explain(IsOk(), RpcStatus{14, "connection refused"}),
+              ::testing::HasSubstr("14: connection refused"));
+}
+
 }  // namespace
 }  // namespace equifl::test

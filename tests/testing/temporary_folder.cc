@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <iostream>
+
 namespace equifl::test {
 
 TemporaryFolder::TemporaryFolder(const std::string& prefix) {
@@ -15,6 +17,10 @@ TemporaryFolder::TemporaryFolder(const std::string& prefix) {
 }
 
 TemporaryFolder::~TemporaryFolder() {
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "the failed test's files are in " << path_.string() << "\n";
+    return;
+  }
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
 }

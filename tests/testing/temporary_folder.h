@@ -1,4 +1,5 @@
-// A fresh folder for one test, removed with everything in it when the test ends.
+// A fresh folder for one test, removed with everything in it when the test ends,
+// or kept (and named on stderr) when the test failed, for its logs and files.
 #ifndef EQUIFL_TESTS_TESTING_TEMPORARY_FOLDER_H_
 #define EQUIFL_TESTS_TESTING_TEMPORARY_FOLDER_H_
 
@@ -18,7 +19,7 @@ class TemporaryFolder {
 
   const std::filesystem::path& path() const { return path_; }
   //! The path of `name` inside the folder, as a string.
-  std::string Path(const std::string& name) const { return (path_ / name).string(); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;

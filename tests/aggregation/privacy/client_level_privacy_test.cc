@@ -8,9 +8,12 @@
 
 #include <cmath>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::aggregation {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 PrivacyOptions Adaptive() {
@@ -53,12 +56,12 @@ TEST(ClientLevelPrivacyTest, MeanUsesTheSelectedCountAndTheNormFollowsTheQuantil
   ClientLevelPrivacy privacy(Adaptive(), 0, 1.0);
   // 4 selected, 1 update within the norm: b = 1/4, so C becomes exp(-0.2 (0.25 - 0.5)).
   std::vector<float> sum = {4.0f, -8.0f};
-  ASSERT_TRUE(privacy.FinishRound(sum, 4, 4, 1.0, false).ok());
+  ASSERT_THAT(privacy.FinishRound(sum, 4, 4, 1.0, false), IsOk());
   EXPECT_NEAR(sum[0], 1.0, 1e-4);
   EXPECT_NEAR(sum[1], -2.0, 1e-4);
   EXPECT_NEAR(privacy.clip_norm(), std::exp(0.05), 1e-4);
   // Then every update within: C shrinks by exp(-0.2 · 0.5).
-  ASSERT_TRUE(privacy.FinishRound(sum, 4, 4, 4.0, false).ok());
+  ASSERT_THAT(privacy.FinishRound(sum, 4, 4, 4.0, false), IsOk());
   EXPECT_NEAR(privacy.clip_norm(), std::exp(0.05 - 0.1), 1e-4);
   EXPECT_EQ(privacy.rounds(), 2);
 }
@@ -68,14 +71,14 @@ TEST(ClientLevelPrivacyTest, AFixedNormStaysFixed) {
   options.adaptive_clipping = false;
   ClientLevelPrivacy privacy(options, 0, 1.0);
   std::vector<float> sum = {1.0f};
-  ASSERT_TRUE(privacy.FinishRound(sum, 2, 2, 0.0, true).ok());
+  ASSERT_THAT(privacy.FinishRound(sum, 2, 2, 0.0, true), IsOk());
   EXPECT_EQ(privacy.clip_norm(), 1.0);
   EXPECT_FLOAT_EQ(sum[0], 0.5f);  // clients added the noise: the server only divides
 }
 
 TEST(PrivacyOptionsTest, ValidateNamesTheField) {
   PrivacyOptions options;
-  EXPECT_TRUE(options.Validate().ok());  // off
+  EXPECT_THAT(options.Validate(), IsOk());  // off
   options.clip_norm = -1;
   EXPECT_THAT(options.Validate().message(), HasSubstr("clip_norm is -1"));
   options.clip_norm = 1;

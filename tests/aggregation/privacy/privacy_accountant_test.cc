@@ -16,16 +16,19 @@
 #include <cmath>
 #include <limits>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::aggregation {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 double Rdp(double q, double sigma, double order, double steps) {
   absl::StatusOr<double> rdp = SampledGaussianRdp(q, sigma, order);
-  EXPECT_TRUE(rdp.ok()) << rdp.status();
+  EXPECT_THAT(rdp, IsOk());
   return rdp.ok() ? *rdp * steps : NAN;
 }
 
@@ -48,14 +51,14 @@ TEST(PrivacyAccountantTest, EpsilonOfAbadiEtAlMatchesTheReference) {
   std::vector<double> orders;
   for (int order = 2; order <= 32; ++order) orders.push_back(order);
   PrivacyAccountant accountant(orders);
-  ASSERT_TRUE(accountant.Compose(0.01, 4, 10000).ok());
+  ASSERT_THAT(accountant.Compose(0.01, 4, 10000), IsOk());
   absl::StatusOr<PrivacyGuarantee> spent = accountant.EpsilonFor(1e-5);
-  ASSERT_TRUE(spent.ok()) << spent.status();
+  ASSERT_THAT(spent, IsOk());
   EXPECT_NEAR(spent->epsilon, 1.258575, 5e-6);
   EXPECT_EQ(spent->order, 20);
   // And back: ε = 1.258575 costs δ = 1e-5.
   absl::StatusOr<PrivacyGuarantee> delta = accountant.DeltaFor(1.258575);
-  ASSERT_TRUE(delta.ok());
+  ASSERT_THAT(delta, IsOk());
   EXPECT_NEAR(delta->delta, 1e-5, 5e-8);
 }
 
@@ -64,11 +67,11 @@ TEST(PrivacyAccountantTest, ComposingTwoMechanismsMatchesTheReference) {
   // (q 0.1, σ 2, 100 steps), δ 1e-5: ε = 3.276237 at order 8.
   PrivacyAccountant accountant({1.25, 1.5, 1.75, 2.,  2.5, 3.,  4.,  5.,  6.,  7.,  8.,
                                 10.,  12., 14.,  16., 20., 24., 28., 32., 64., 256.});
-  ASSERT_TRUE(accountant.Compose(0.01, 4, 10000).ok());
-  ASSERT_TRUE(accountant.Compose(0.1, 2, 100).ok());
+  ASSERT_THAT(accountant.Compose(0.01, 4, 10000), IsOk());
+  ASSERT_THAT(accountant.Compose(0.1, 2, 100), IsOk());
   EXPECT_EQ(accountant.rounds(), 10100);
   absl::StatusOr<PrivacyGuarantee> spent = accountant.EpsilonFor(1e-5);
-  ASSERT_TRUE(spent.ok());
+  ASSERT_THAT(spent, IsOk());
   EXPECT_NEAR(spent->epsilon, 3.276237, 5e-6);
   EXPECT_EQ(spent->order, 8);
 }
@@ -80,9 +83,9 @@ TEST(PrivacyAccountantTest, DpSgdOnMnistMatchesThePublishedTable) {
   for (const auto& [sigma, epochs, published] :
        {std::tuple{1.12, 60, 2.92}, std::tuple{1.2, 10, 1.20}}) {
     PrivacyAccountant accountant;
-    ASSERT_TRUE(accountant.Compose(q, sigma, epochs * 60000 / 256).ok());
+    ASSERT_THAT(accountant.Compose(q, sigma, epochs * 60000 / 256), IsOk());
     absl::StatusOr<PrivacyGuarantee> spent = accountant.EpsilonFor(1e-5);
-    ASSERT_TRUE(spent.ok());
+    ASSERT_THAT(spent, IsOk());
     EXPECT_NEAR(spent->epsilon, published, 0.005) << "sigma " << sigma;
   }
 }

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "tests/aggregation/secure/test_hex.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::aggregation {
 namespace {
+
+using ::equifl::test::IsOk;
 
 // RFC 7748, section 6.1.
 const Key32 kAlicePrivate =
@@ -50,7 +53,7 @@ TEST(KeyAgreementTest, HkdfMatchesRfc5869TestCase1) {
   const std::vector<uint8_t> info = FromHex("f0f1f2f3f4f5f6f7f8f9");
   const absl::StatusOr<Key32> okm =
       DeriveKey(ikm, std::string(salt.begin(), salt.end()), std::string(info.begin(), info.end()));
-  ASSERT_TRUE(okm.ok()) << okm.status();
+  ASSERT_THAT(okm, IsOk());
   EXPECT_EQ(*okm, Key32FromHex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"));
 }
 

@@ -8,9 +8,12 @@
 #if defined(EQUIFL_HAVE_CUDA_MASKS)
 #include "aggregation/secure/mask_stream_cuda.h"
 #endif
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::aggregation {
 namespace {
+
+using ::equifl::test::IsOk;
 
 TEST(MaskStreamGpuTest, KernelMatchesOpenSsl) {
 #if !defined(EQUIFL_HAVE_CUDA_MASKS)
@@ -28,9 +31,9 @@ TEST(MaskStreamGpuTest, KernelMatchesOpenSsl) {
     std::vector<uint32_t> cpu(size);
     for (uint32_t& word : cpu) word = static_cast<uint32_t>(engine());  // never zeros
     std::vector<uint32_t> gpu = cpu;
-    ASSERT_TRUE(ApplyMasks(streams, cpu, 0).ok());
+    ASSERT_THAT(ApplyMasks(streams, cpu, 0), IsOk());
     const absl::Status status = ApplyMasksOnDevice(streams, gpu);
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(status, IsOk());
     EXPECT_EQ(gpu, cpu) << size << " words";
   }
 #endif

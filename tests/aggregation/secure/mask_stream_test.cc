@@ -8,9 +8,12 @@
 
 #include "aggregation/secure/chacha20_block.h"
 #include "tests/aggregation/secure/test_hex.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::aggregation {
 namespace {
+
+using ::equifl::test::IsOk;
 
 void KeyWords(const Key32& key, uint32_t words[8]) {
   for (int i = 0; i < 8; ++i) {
@@ -57,7 +60,7 @@ TEST(MaskStreamTest, OpenSslKeystreamEqualsTheBlockFunction) {
   for (uint64_t first : {uint64_t{0}, uint64_t{16}, uint64_t{16384 * 3 + 32}}) {
     const Key32 key = RandomTestKey(engine);
     std::vector<uint32_t> words(40000);
-    ASSERT_TRUE(MaskWords(key, first, words).ok());
+    ASSERT_THAT(MaskWords(key, first, words), IsOk());
     EXPECT_EQ(words, ReferenceMask(key, first, words.size())) << "first word " << first;
   }
 }
@@ -70,14 +73,14 @@ TEST(MaskStreamTest, ApplyAddsAndSubtractsModulo2To32) {
   for (uint32_t& word : words) word = static_cast<uint32_t>(engine());
   const std::vector<uint32_t> original = words;
   const std::vector<MaskStream> streams = {{a, false}, {b, true}};
-  ASSERT_TRUE(ApplyMasks(streams, words).ok());
+  ASSERT_THAT(ApplyMasks(streams, words), IsOk());
   const std::vector<uint32_t> mask_a = ReferenceMask(a, 0, words.size());
   const std::vector<uint32_t> mask_b = ReferenceMask(b, 0, words.size());
   for (size_t i = 0; i < words.size(); ++i) {
     ASSERT_EQ(words[i], static_cast<uint32_t>(original[i] + mask_a[i] - mask_b[i])) << i;
   }
   // The same masks with the opposite signs take the vector back.
-  ASSERT_TRUE(ApplyMasks(std::vector<MaskStream>{{a, true}, {b, false}}, words).ok());
+  ASSERT_THAT(ApplyMasks(std::vector<MaskStream>{{a, true}, {b, false}}, words), IsOk());
   EXPECT_EQ(words, original);
 }
 
@@ -87,8 +90,8 @@ TEST(MaskStreamTest, ThreadsGiveTheSameWords) {
   for (int i = 0; i < 5; ++i) streams.push_back({RandomTestKey(engine), i % 2 == 1});
   std::vector<uint32_t> one(16384 * 7 + 5, 9);
   std::vector<uint32_t> many = one;
-  ASSERT_TRUE(ApplyMasks(streams, one, 1).ok());
-  ASSERT_TRUE(ApplyMasks(streams, many, 3).ok());
+  ASSERT_THAT(ApplyMasks(streams, one, 1), IsOk());
+  ASSERT_THAT(ApplyMasks(streams, many, 3), IsOk());
   EXPECT_EQ(one, many);
 }
 
@@ -107,7 +110,7 @@ TEST(MaskStreamTest, TheKernelsBlockSumEqualsApplyMasks) {
     subtract.push_back(streams.back().subtract ? 1 : 0);
   }
   std::vector<uint32_t> expected(16 * 700 + 9, 0);
-  ASSERT_TRUE(ApplyMasks(streams, expected).ok());
+  ASSERT_THAT(ApplyMasks(streams, expected), IsOk());
   for (uint64_t block = 0; block * 16 < expected.size(); ++block) {
     uint32_t sum[chacha20::kBlockWords];
     chacha20::MaskBlockSum(keys.data(), subtract.data(), 5, block, sum);

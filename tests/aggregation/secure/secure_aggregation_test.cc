@@ -14,10 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "aggregation/secure/secure_aggregation_client.h"
 #include "aggregation/secure/secure_aggregation_server.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::aggregation {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 constexpr size_t kWords = 5000;
@@ -59,9 +61,9 @@ RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<SecureAggregationClient> client =
         SecureAggregationClient::Create(options.context);
-    EXPECT_TRUE(client.ok());
+    EXPECT_THAT(client, IsOk());
     clients.push_back(*std::move(client));
-    EXPECT_TRUE(server.AddKeys(Name(i), clients.back().public_keys()).ok());
+    EXPECT_THAT(server.AddKeys(Name(i), clients.back().public_keys()), IsOk());
   }
   RoundResult result;
   EXPECT_TRUE(server.PhaseComplete());
@@ -70,22 +72,22 @@ RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts
     if (dropouts.before_sharing.count(i)) continue;
     absl::StatusOr<std::vector<EncryptedShare>> shares =
         clients[i].ShareKeys(*server.NeighbourhoodOf(Name(i)));
-    EXPECT_TRUE(shares.ok()) << shares.status();
-    EXPECT_TRUE(server.AddShares(Name(i), *std::move(shares)).ok());
+    EXPECT_THAT(shares, IsOk());
+    EXPECT_THAT(server.AddShares(Name(i), *std::move(shares)), IsOk());
   }
   if (result.status = server.CloseSharing(); !result.status.ok()) return result;
   std::mt19937_64 engine(seed);
   result.plain.assign(kWords, 0);
   for (int i = 0; i < n; ++i) {
     if (dropouts.before_sharing.count(i)) continue;
-    EXPECT_TRUE(clients[i].ReceiveShares(*server.SharesFor(Name(i))).ok());
+    EXPECT_THAT(clients[i].ReceiveShares(*server.SharesFor(Name(i))), IsOk());
     std::vector<uint32_t> input(kWords);
     for (uint32_t& word : input) word = static_cast<uint32_t>(engine());
     std::vector<uint32_t> masked = input;
-    EXPECT_TRUE(clients[i].Mask(masked).ok());
+    EXPECT_THAT(clients[i].Mask(masked), IsOk());
     if (dropouts.after_masking.count(i)) continue;
     for (size_t w = 0; w < kWords; ++w) result.plain[w] += input[w];
-    EXPECT_TRUE(server.AddMaskedInput(Name(i), masked).ok());
+    EXPECT_THAT(server.AddMaskedInput(Name(i), masked), IsOk());
   }
   if (result.status = server.CloseCollection(); !result.status.ok()) return result;
   result.survivors = server.Survivors();
@@ -96,8 +98,8 @@ RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts
     }
     absl::StatusOr<std::vector<RevealedShare>> revealed =
         clients[i].Unmask(*server.UnmaskRequestFor(Name(i)));
-    EXPECT_TRUE(revealed.ok()) << revealed.status();
-    EXPECT_TRUE(server.AddRevealedShares(Name(i), *revealed).ok());
+    EXPECT_THAT(revealed, IsOk());
+    EXPECT_THAT(server.AddRevealedShares(Name(i), *revealed), IsOk());
   }
   absl::StatusOr<std::vector<uint32_t>> sum = server.Unmask();
   result.status = sum.status();
@@ -114,21 +116,21 @@ std::set<int> Range(int first, int last) {
 // Complete graph, n = 10: threshold t = 5, and the round needs 5 masked inputs.
 TEST(SecureAggregationTest, SumIsExactWithoutDropouts) {
   const RoundResult result = RunRound(Options(10, 0, 5), {});
-  ASSERT_TRUE(result.status.ok()) << result.status;
+  ASSERT_THAT(result.status, IsOk());
   EXPECT_EQ(result.survivors.size(), 10u);
   EXPECT_EQ(result.sum, result.plain);
 }
 
 TEST(SecureAggregationTest, SumIsExactWithOneClientDroppingAfterMasking) {
   const RoundResult result = RunRound(Options(10, 0, 5), {.after_masking = {4}});
-  ASSERT_TRUE(result.status.ok()) << result.status;
+  ASSERT_THAT(result.status, IsOk());
   EXPECT_EQ(result.survivors.size(), 9u);
   EXPECT_EQ(result.sum, result.plain);
 }
 
 TEST(SecureAggregationTest, SumIsExactWithNMinusTClientsDroppingAfterMasking) {
   const RoundResult result = RunRound(Options(10, 0, 5), {.after_masking = Range(5, 9)});
-  ASSERT_TRUE(result.status.ok()) << result.status;
+  ASSERT_THAT(result.status, IsOk());
   EXPECT_EQ(result.survivors.size(), 5u);
   EXPECT_EQ(result.sum, result.plain);
 }
@@ -137,7 +139,7 @@ TEST(SecureAggregationTest, SumIsExactWithDropoutsAtEveryStep) {
   const RoundResult result =
       RunRound(Options(12, 0, 6),
                {.before_sharing = {0}, .after_masking = {3, 7}, .during_unmasking = {10, 11}});
-  ASSERT_TRUE(result.status.ok()) << result.status;
+  ASSERT_THAT(result.status, IsOk());
   EXPECT_EQ(result.survivors.size(), 9u);
   EXPECT_EQ(result.sum, result.plain);
 }
@@ -147,7 +149,7 @@ TEST(SecureAggregationTest, SparseSecAggPlusGraphRecoversDropouts) {
   const RoundResult result = RunRound(
       Options(60, 8, 30),
       {.before_sharing = {5, 40}, .after_masking = {1, 17, 33, 50}, .during_unmasking = {9, 26}});
-  ASSERT_TRUE(result.status.ok()) << result.status;
+  ASSERT_THAT(result.status, IsOk());
   EXPECT_EQ(result.survivors.size(), 54u);
   EXPECT_EQ(result.sum, result.plain);
 }
@@ -177,17 +179,17 @@ class SecureAggregationClientRulesTest : public ::testing::Test {
     server_ = std::make_unique<SecureAggregationServer>(options_);
     for (int i = 0; i < 4; ++i) {
       clients_.push_back(*SecureAggregationClient::Create(options_.context));
-      ASSERT_TRUE(server_->AddKeys(Name(i), clients_.back().public_keys()).ok());
+      ASSERT_THAT(server_->AddKeys(Name(i), clients_.back().public_keys()), IsOk());
     }
-    ASSERT_TRUE(server_->CloseAdvertising().ok());
+    ASSERT_THAT(server_->CloseAdvertising(), IsOk());
     for (int i = 0; i < 4; ++i) {
-      ASSERT_TRUE(
-          server_->AddShares(Name(i), *clients_[i].ShareKeys(*server_->NeighbourhoodOf(Name(i))))
-              .ok());
+      ASSERT_THAT(
+          server_->AddShares(Name(i), *clients_[i].ShareKeys(*server_->NeighbourhoodOf(Name(i)))),
+          IsOk());
     }
-    ASSERT_TRUE(server_->CloseSharing().ok());
+    ASSERT_THAT(server_->CloseSharing(), IsOk());
     for (int i = 0; i < 4; ++i) {
-      ASSERT_TRUE(clients_[i].ReceiveShares(*server_->SharesFor(Name(i))).ok());
+      ASSERT_THAT(clients_[i].ReceiveShares(*server_->SharesFor(Name(i))), IsOk());
     }
   }
 
@@ -207,8 +209,8 @@ TEST_F(SecureAggregationClientRulesTest, NeverRevealsBothSecretsOfOneClient) {
   const absl::StatusOr<std::vector<RevealedShare>> revealed =
       clients_[0].Unmask({.survivors = {0, 1, 2}, .dropped = {2}, .total_survivors = 3});
   EXPECT_THAT(revealed.status().message(), HasSubstr("both survivor and dropped"));
-  ASSERT_TRUE(
-      clients_[1].Unmask({.survivors = {0, 1, 2}, .dropped = {3}, .total_survivors = 3}).ok());
+  ASSERT_THAT(clients_[1].Unmask({.survivors = {0, 1, 2}, .dropped = {3}, .total_survivors = 3}),
+              IsOk());
   // A second request (e.g. now calling 2 dropped) is refused.
   EXPECT_FALSE(
       clients_[1].Unmask({.survivors = {0, 1}, .dropped = {2, 3}, .total_survivors = 3}).ok());
@@ -222,7 +224,7 @@ TEST_F(SecureAggregationClientRulesTest, ServerRefusesOutOfProtocolMessages) {
   std::vector<uint32_t> words(kWords, 1);
   EXPECT_FALSE(server_->AddMaskedInput("mallory", words).ok());
   EXPECT_FALSE(server_->AddMaskedInput(Name(0), std::vector<uint32_t>(3)).ok());
-  ASSERT_TRUE(server_->AddMaskedInput(Name(0), words).ok());
+  ASSERT_THAT(server_->AddMaskedInput(Name(0), words), IsOk());
   EXPECT_EQ(server_->AddMaskedInput(Name(0), words).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_FALSE(server_->AddKeys(Name(1), clients_[1].public_keys()).ok());  // too late
 }
@@ -233,10 +235,10 @@ TEST(SecureAggregationServerTest, RefusesSharesThatSkipANeighbour) {
   std::vector<SecureAggregationClient> clients;
   for (int i = 0; i < 3; ++i) {
     clients.push_back(*SecureAggregationClient::Create(options.context));
-    ASSERT_TRUE(server.AddKeys(Name(i), clients.back().public_keys()).ok());
+    ASSERT_THAT(server.AddKeys(Name(i), clients.back().public_keys()), IsOk());
   }
   EXPECT_FALSE(server.AddKeys("mallory", clients[0].public_keys()).ok());  // not selected
-  ASSERT_TRUE(server.CloseAdvertising().ok());
+  ASSERT_THAT(server.CloseAdvertising(), IsOk());
   std::vector<EncryptedShare> shares = *clients[0].ShareKeys(*server.NeighbourhoodOf(Name(0)));
   shares.pop_back();
   EXPECT_THAT(server.AddShares(Name(0), shares).message(), HasSubstr("exactly one share"));
@@ -252,22 +254,22 @@ TEST(SecureAggregationTest, AMaskedInputDoesNotCorrelateWithItsPlaintext) {
   std::vector<SecureAggregationClient> clients;
   for (int i = 0; i < 3; ++i) {
     clients.push_back(*SecureAggregationClient::Create(options.context));
-    ASSERT_TRUE(server.AddKeys(Name(i), clients.back().public_keys()).ok());
+    ASSERT_THAT(server.AddKeys(Name(i), clients.back().public_keys()), IsOk());
   }
-  ASSERT_TRUE(server.CloseAdvertising().ok());
+  ASSERT_THAT(server.CloseAdvertising(), IsOk());
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(
-        server.AddShares(Name(i), *clients[i].ShareKeys(*server.NeighbourhoodOf(Name(i)))).ok());
+    ASSERT_THAT(server.AddShares(Name(i), *clients[i].ShareKeys(*server.NeighbourhoodOf(Name(i)))),
+                IsOk());
   }
-  ASSERT_TRUE(server.CloseSharing().ok());
-  ASSERT_TRUE(clients[0].ReceiveShares(*server.SharesFor(Name(0))).ok());
+  ASSERT_THAT(server.CloseSharing(), IsOk());
+  ASSERT_THAT(clients[0].ReceiveShares(*server.SharesFor(Name(0))), IsOk());
   constexpr size_t kCount = 200000;
   std::vector<uint32_t> plain(kCount);
   for (size_t i = 0; i < kCount; ++i) {
     plain[i] = static_cast<uint32_t>(static_cast<int32_t>(i % 2001) - 1000);
   }
   std::vector<uint32_t> masked = plain;
-  ASSERT_TRUE(clients[0].Mask(masked).ok());
+  ASSERT_THAT(clients[0].Mask(masked), IsOk());
   double sum_x = 0, sum_y = 0, sum_xx = 0, sum_yy = 0, sum_xy = 0;
   std::vector<double> bytes(256, 0);
   for (size_t i = 0; i < kCount; ++i) {

@@ -8,8 +8,12 @@
 #include <cmath>
 #include <random>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::aggregation {
 namespace {
+
+using ::equifl::test::IsOk;
 
 SecureInputLayout TestLayout(uint64_t update_size, uint32_t clients) {
   SecureInputLayout layout;
@@ -44,7 +48,7 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
     input.validation[{"en", "text", ""}]["female"] = {0.5, 1, 3, {0, 1, 0, 0, 0, 0, 0, 0, 0}};
     std::vector<uint32_t> words;
     absl::StatusOr<bool> clamped = EncodeSecureInput(layout, input, words);
-    ASSERT_TRUE(clamped.ok()) << clamped.status();
+    ASSERT_THAT(clamped, IsOk());
     EXPECT_FALSE(*clamped);
     for (size_t i = 0; i < words.size(); ++i) sum[i] += words[i];
     const double share = input.weight / layout.weight_bound;
@@ -54,7 +58,7 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
     samples += input.train_samples;
   }
   absl::StatusOr<SecureSum> decoded = DecodeSecureSum(layout, sum);
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_THAT(decoded, IsOk());
   const SignedFixedPoint update_point = *SignedFixedPoint::Create(0.5, kClients);
   for (size_t i = 0; i < kValues; ++i) {
     // The fixed point's error, plus float32's rounding of the decoded sum.

@@ -8,8 +8,12 @@
 #include <numeric>
 #include <random>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::aggregation {
 namespace {
+
+using ::equifl::test::IsOk;
 
 Key32 TestSecret(uint8_t seed) {
   Key32 secret;
@@ -23,14 +27,14 @@ TEST(ShamirSecretSharingTest, EveryThresholdSubsetRebuildsTheSecret) {
   std::vector<uint64_t> points(9);
   std::iota(points.begin(), points.end(), 1);
   absl::StatusOr<std::vector<ShamirShare>> shares = ShareSecret(secret, 4, points);
-  ASSERT_TRUE(shares.ok()) << shares.status();
+  ASSERT_THAT(shares, IsOk());
   std::mt19937_64 engine(5);
   for (int trial = 0; trial < 50; ++trial) {
     std::vector<ShamirShare> subset = *shares;
     std::shuffle(subset.begin(), subset.end(), engine);
     subset.resize(4 + trial % 3);
     absl::StatusOr<Key32> rebuilt = ReconstructSecret(subset, 4);
-    ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+    ASSERT_THAT(rebuilt, IsOk());
     EXPECT_EQ(*rebuilt, secret);
   }
 }

@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::aggregation {
 namespace {
+
+using ::equifl::test::IsOk;
 
 const Key32 kKey = [] {
   Key32 key;
@@ -16,11 +20,11 @@ const std::vector<uint8_t> kPlaintext = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 
 TEST(ShareEncryptionTest, RoundTrips) {
   absl::StatusOr<std::vector<uint8_t>> sealed = SealShare(kKey, kEnvelope, kPlaintext);
-  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  ASSERT_THAT(sealed, IsOk());
   EXPECT_EQ(sealed->size(), kPlaintext.size() + kShareTagBytes);
   EXPECT_NE(std::vector<uint8_t>(sealed->begin(), sealed->begin() + 9), kPlaintext);
   absl::StatusOr<std::vector<uint8_t>> opened = OpenShare(kKey, kEnvelope, *sealed);
-  ASSERT_TRUE(opened.ok()) << opened.status();
+  ASSERT_THAT(opened, IsOk());
   EXPECT_EQ(*opened, kPlaintext);
 }
 

@@ -13,11 +13,13 @@
 #include <numeric>
 
 #include "tests/client/shard_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::client {
 namespace {
 
-using ::equifl::client::testing::TestFolder;
+using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -63,7 +65,7 @@ TEST(CsvImportTest, ParsesQuotesCommasLineBreaksAndCrlf) {
       "3,\"two\nlines\", 5 \r\n"
       "4,,\"\"";
   absl::StatusOr<CsvTable> table = ParseCsv(text, "t.csv");
-  ASSERT_TRUE(table.ok()) << table.status();
+  ASSERT_THAT(table, IsOk());
   EXPECT_THAT(table->header, ElementsAre("id", "text", "score"));
   ASSERT_EQ(table->rows.size(), 4u);
   EXPECT_THAT(table->rows[0], ElementsAre("1", "hello, world", "3.5"));
@@ -94,7 +96,7 @@ TEST(CsvImportTest, ParserErrorsGiveTheLine) {
 TEST(CsvImportTest, ThresholdLabelInferredFeaturesAndVocabularies) {
   CsvImportOptions options = PeopleOptions();
   absl::StatusOr<CsvImport> import = BuildShardsFromCsv(kPeople, "people.csv", options);
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   const CsvImportSummary& summary = import->summary;
   EXPECT_EQ(summary.rows_read, 10);
   EXPECT_EQ(summary.rows_dropped_missing, 2);
@@ -114,7 +116,7 @@ TEST(CsvImportTest, ThresholdLabelInferredFeaturesAndVocabularies) {
   EXPECT_EQ(shard.manifest.group_attribute, "sex");
   EXPECT_EQ(shard.manifest.modalities[0].name, "tabular");
   EXPECT_EQ(shard.manifest.modalities[0].dim, 2);
-  EXPECT_TRUE(ValidateShardColumns(shard.manifest, shard.Columns()).ok());
+  EXPECT_THAT(ValidateShardColumns(shard.manifest, shard.Columns()), IsOk());
   EXPECT_EQ(std::accumulate(shard.label.begin(), shard.label.end(), int64_t{0}), 4);
   // Every kept row once: find the 20-wage row by its features (17, 45).
   int found = 0;
@@ -131,7 +133,7 @@ TEST(CsvImportTest, ThresholdLabelInferredFeaturesAndVocabularies) {
 
   options.label_threshold = "15";
   import = BuildShardsFromCsv(kPeople, "people.csv", options);
-  ASSERT_TRUE(import.ok());
+  ASSERT_THAT(import, IsOk());
   EXPECT_THAT(import->summary.labels, ElementsAre("wages <= 15", "wages > 15"));
 }
 
@@ -142,7 +144,7 @@ TEST(CsvImportTest, CategoricalLabelExplicitFeaturesAndNoLanguage) {
   options.feature_columns = {"age"};
   options.drop_missing = true;
   absl::StatusOr<CsvImport> import = BuildShardsFromCsv(kPeople, "people.csv", options);
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   EXPECT_THAT(import->summary.labels, ElementsAre("Female", "Male"));
   EXPECT_THAT(import->summary.languages, ElementsAre("und"));
   EXPECT_THAT(import->summary.feature_columns, ElementsAre("age"));
@@ -178,7 +180,7 @@ TEST(CsvImportTest, UnknownCategoriesFailUnlessDropped) {
                         "--drop-missing"));
   options.drop_missing = true;
   absl::StatusOr<CsvImport> import = BuildShardsFromCsv(text, "people.csv", options);
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   EXPECT_EQ(import->summary.rows_dropped_unknown, 1);
   EXPECT_EQ(import->summary.rows_dropped_missing, 0);
   EXPECT_THAT(import->summary.first_dropped, HasSubstr("line 3: column 'sex' is 'Female'"));
@@ -248,7 +250,7 @@ TEST(CsvImportTest, SplitByColumnGivesOneClientPerValue) {
   CsvImportOptions options = PeopleOptions();
   options.split_by = "language";
   absl::StatusOr<CsvImport> import = BuildShardsFromCsv(kPeople, "people.csv", options);
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   EXPECT_THAT(import->summary.client_names,
               ElementsAre("language=English", "language=French", "language=Other"));
   ASSERT_EQ(import->shards.size(), 3u);
@@ -281,8 +283,8 @@ TEST(CsvImportTest, DirichletSplitIsSeededCompleteAndSkewed) {
   const std::string text = ThreeLabelTable(600);
   absl::StatusOr<CsvImport> first = BuildShardsFromCsv(text, "t.csv", options);
   absl::StatusOr<CsvImport> again = BuildShardsFromCsv(text, "t.csv", options);
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_TRUE(again.ok());
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(again, IsOk());
   std::vector<float> all;
   double most_skewed = 0;
   for (int client = 0; client < 4; ++client) {
@@ -304,7 +306,7 @@ TEST(CsvImportTest, DirichletSplitIsSeededCompleteAndSkewed) {
   EXPECT_GT(most_skewed, 0.6);
   options.seed = 8;
   absl::StatusOr<CsvImport> other = BuildShardsFromCsv(text, "t.csv", options);
-  ASSERT_TRUE(other.ok());
+  ASSERT_THAT(other, IsOk());
   EXPECT_NE(other->shards[0].features[0], first->shards[0].features[0]);
 }
 
@@ -316,7 +318,7 @@ TEST(CsvImportTest, RandomSplitAndFractions) {
   options.train_fraction = 0.5;
   options.validation_fraction = 0.25;
   absl::StatusOr<CsvImport> import = BuildShardsFromCsv(ThreeLabelTable(300), "t.csv", options);
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   ASSERT_EQ(import->shards.size(), 3u);
   for (const SplitCounts& counts : import->summary.client_counts) {
     EXPECT_EQ(counts, (SplitCounts{50, 25, 25}));
@@ -328,16 +330,17 @@ TEST(CsvImportTest, RandomSplitAndFractions) {
 }
 
 TEST(CsvImportTest, ImportWritesReadableShards) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   const std::string csv = (folder / "people.csv").string();
   std::ofstream(csv) << kPeople;
   CsvImportOptions options = PeopleOptions();
   options.split_by = "language";
   absl::StatusOr<CsvImportSummary> summary = ImportCsv(csv, (folder / "shards").string(), options);
-  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_THAT(summary, IsOk());
   ASSERT_EQ(summary->shard_dirs.size(), 3u);
   absl::StatusOr<Shard> shard = Shard::Open(summary->shard_dirs[1]);
-  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_THAT(shard, IsOk());
   EXPECT_EQ(shard->manifest().num_samples, 3);
   EXPECT_EQ(ImportCsv(csv, (folder / "shards").string(), options).status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -349,14 +352,15 @@ TEST(CsvImportTest, ImportWritesReadableShards) {
 TEST(CsvImportTest, ImportsSlid) {
   const std::string path = EQUIFL_SLID_CSV;
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent";
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   CsvImportOptions options = PeopleOptions();  // wages above the median, sex, language
   options.split_by = "language";
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<CsvImportSummary> summary = ImportCsv(path, (folder / "slid").string(), options);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_THAT(summary, IsOk());
   EXPECT_EQ(summary->rows_read, 7425);
   // NA in wages 3,278 rows, education 249, language 121: 3,438 rows with any
   // (counted independently with awk).
@@ -370,7 +374,7 @@ TEST(CsvImportTest, ImportsSlid) {
   int64_t above = 0;
   for (const std::string& dir : summary->shard_dirs) {
     absl::StatusOr<Shard> shard = Shard::Open(dir);
-    ASSERT_TRUE(shard.ok()) << shard.status();
+    ASSERT_THAT(shard, IsOk());
     kept += shard->manifest().num_samples;
     for (int64_t label : shard->columns().label) above += label;
   }

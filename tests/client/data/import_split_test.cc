@@ -9,9 +9,12 @@
 #include <numeric>
 #include <set>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::client {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 std::vector<int64_t> Column(size_t rows, int64_t values) {
@@ -46,7 +49,7 @@ TEST(PartitionRowsTest, IidDealsEqualSizes) {
   const std::vector<int64_t> column = Column(1000, 4);
   random::Engine engine = random::MakeEngine(3, 0);
   auto partition = PartitionRows(column, 4, {.clients = 7}, engine);
-  ASSERT_TRUE(partition.ok()) << partition.status();
+  ASSERT_THAT(partition, IsOk());
   ExpectEveryRowOnce(*partition, 1000);
   for (const auto& rows : partition->client_rows) {
     EXPECT_GE(rows.size(), 142u);
@@ -60,7 +63,7 @@ TEST(PartitionRowsTest, DirichletSkewsWhicheverColumnItIsGiven) {
   const std::vector<int64_t> groups = Column(3000, 3);
   random::Engine engine = random::MakeEngine(5, 0);
   auto partition = PartitionRows(groups, 3, {.clients = 10, .dirichlet_alpha = 0.05}, engine);
-  ASSERT_TRUE(partition.ok()) << partition.status();
+  ASSERT_THAT(partition, IsOk());
   ExpectEveryRowOnce(*partition, 3000);
   EXPECT_GT(MostSkewed(*partition, groups, 3), 0.9);
   EXPECT_EQ(partition->client_names[0], "Dirichlet(0.05) part 0");
@@ -68,7 +71,7 @@ TEST(PartitionRowsTest, DirichletSkewsWhicheverColumnItIsGiven) {
   // A large alpha is close to IID: no client far from 1/3 of each value.
   random::Engine again = random::MakeEngine(5, 0);
   auto even = PartitionRows(groups, 3, {.clients = 10, .dirichlet_alpha = 1000}, again);
-  ASSERT_TRUE(even.ok());
+  ASSERT_THAT(even, IsOk());
   EXPECT_LT(MostSkewed(*even, groups, 3), 0.45);
 }
 
@@ -76,7 +79,7 @@ TEST(PartitionRowsTest, QuantitySkewSpreadsSizesAndKeepsEveryRow) {
   const std::vector<int64_t> column = Column(5000, 2);
   random::Engine engine = random::MakeEngine(9, 0);
   auto partition = PartitionRows(column, 2, {.clients = 20, .quantity_alpha = 0.3}, engine);
-  ASSERT_TRUE(partition.ok()) << partition.status();
+  ASSERT_THAT(partition, IsOk());
   ExpectEveryRowOnce(*partition, 5000);
   size_t smallest = 5000;
   size_t largest = 0;
@@ -96,7 +99,7 @@ TEST(PartitionRowsTest, TopUpGivesEveryClientItsMinimumAtScale) {
   random::Engine engine = random::MakeEngine(1, 0);
   auto partition =
       PartitionRows(labels, 5, {.clients = 10'000, .dirichlet_alpha = 0.1, .min_rows = 3}, engine);
-  ASSERT_TRUE(partition.ok()) << partition.status();
+  ASSERT_THAT(partition, IsOk());
   ExpectEveryRowOnce(*partition, 50'000);
   for (const auto& rows : partition->client_rows) ASSERT_GE(rows.size(), 3u);
 }

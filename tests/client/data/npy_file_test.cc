@@ -12,6 +12,8 @@
 
 #include "tests/client/data/npy_test_util.h"
 #include "tests/client/shard_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::client {
 namespace {
@@ -19,8 +21,8 @@ namespace {
 using ::equifl::client::testing::NpyBytes;
 using ::equifl::client::testing::NpyOf;
 using ::equifl::client::testing::RawBytes;
-using ::equifl::client::testing::TestFolder;
 using ::equifl::client::testing::WriteBytes;
+using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -37,7 +39,7 @@ std::string ParseError(const std::string& bytes) {
 TEST(NpyFileTest, ReadsEverySupportedType) {
   const std::vector<float> f4 = {0.5f, -1, 2, 3.25f, 4, 5};
   absl::StatusOr<NpyArray> array = ParseNpy(NpyOf("<f4", "(2, 3)", f4), "f4.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_EQ(array->header.type, NpyType::kFloat32);
   EXPECT_THAT(array->header.shape, ElementsAre(2, 3));
   EXPECT_EQ(array->size(), 6);
@@ -47,30 +49,30 @@ TEST(NpyFileTest, ReadsEverySupportedType) {
   EXPECT_THAT(array->ToInt64().status().message(), HasSubstr("must be integers"));
 
   array = ParseNpy(NpyOf<double>("<f8", "(3,)", {0.1, -2, 1e300}), "f8.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_EQ(array->ShapeString(), "(3,)");
   const std::vector<float> narrowed = *array->ToFloat32();
   EXPECT_THAT(narrowed, ElementsAre(0.1f, -2.0f, std::numeric_limits<float>::infinity()));
 
   array = ParseNpy(NpyOf<int64_t>("<i8", "(3,)", {7, -1, 1LL << 40}), "i8.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(7, -1, 1LL << 40));
   EXPECT_THAT(array->ToFloat32().status().message(),
               HasSubstr("i8.npy holds <i8 values; features must be floating point"));
 
   array = ParseNpy(NpyOf<int32_t>("<i4", "(2,)", {-5, 9}), "i4.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(-5, 9));
 
   array = ParseNpy(NpyOf<uint8_t>("|u1", "(3,)", {0, 200, 255}), "u1.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(0, 200, 255));
 
   array = ParseNpy(NpyOf<uint8_t>("|b1", "(3,)", {1, 0, 1}), "b1.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(1, 0, 1));
   array = ParseNpy(NpyOf<uint8_t>("|b1", "(2,)", {1, 7}), "b1.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(array->ToInt64().status().message(), HasSubstr("bool element 1 is the byte 7"));
 }
 
@@ -78,7 +80,7 @@ TEST(NpyFileTest, ReadsVersionsTwoAndThreeAndHeaderVariants) {
   const std::string data = RawBytes<float>({1, 2, 3, 4, 5, 6});
   for (int major : {1, 2, 3}) {
     absl::StatusOr<NpyArray> array = ParseNpy(NpyBytes(kPlain, data, major), "v.npy");
-    ASSERT_TRUE(array.ok()) << major << ": " << array.status();
+    ASSERT_THAT(array, IsOk()) << major << ": " << array.status();
     EXPECT_EQ(array->header.major_version, major);
     EXPECT_EQ(array->header.data_offset % 64, 0);
     EXPECT_EQ(static_cast<int64_t>(array->data.size()), 24);
@@ -93,18 +95,18 @@ TEST(NpyFileTest, ReadsVersionsTwoAndThreeAndHeaderVariants) {
            "  { 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 2 , 3 , ) }  ",
        }) {
     absl::StatusOr<NpyArray> array = ParseNpy(NpyBytes(dict, data), "v.npy");
-    ASSERT_TRUE(array.ok()) << dict << ": " << array.status();
+    ASSERT_THAT(array, IsOk()) << dict << ": " << array.status();
     EXPECT_THAT(array->header.shape, ElementsAre(2, 3)) << dict;
   }
   absl::StatusOr<NpyArray> scalar = ParseNpy(
       NpyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (), }", RawBytes<int64_t>({42})),
       "s.npy");
-  ASSERT_TRUE(scalar.ok()) << scalar.status();
+  ASSERT_THAT(scalar, IsOk());
   EXPECT_TRUE(scalar->header.shape.empty());
   EXPECT_THAT(*scalar->ToInt64(), ElementsAre(42));
   absl::StatusOr<NpyArray> empty = ParseNpy(
       NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", ""), "e.npy");
-  ASSERT_TRUE(empty.ok()) << empty.status();
+  ASSERT_THAT(empty, IsOk());
   EXPECT_EQ(empty->size(), 0);
 }
 
@@ -206,21 +208,23 @@ TEST(NpyFileTest, DamagedFilesFailWithoutCrashing) {
 }
 
 TEST(NpyFileTest, ReadNpyNamesMissingFiles) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   absl::StatusOr<NpyArray> array = ReadNpy((folder / "none.npy").string());
   EXPECT_EQ(array.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(array.status().message(), HasSubstr("none.npy"));
   EXPECT_FALSE(ReadNpy(folder.string()).ok());
   WriteBytes(folder / "a.npy", NpyOf<int32_t>("<i4", "(2,)", {3, 4}));
   array = ReadNpy((folder / "a.npy").string());
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_EQ(array->source, (folder / "a.npy").string());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(3, 4));
 }
 
 // numpy writes the files; the reader must agree with numpy on every value.
 TEST(NpyFileTest, ReadsWhatNumpyWrites) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   const std::string script = (folder / "write.py").string();
   std::ofstream(script) << R"(import sys
 import numpy as np
@@ -249,37 +253,37 @@ for v in [(2, 0), (3, 0)]:
   auto read = [&](const std::string& name) { return ReadNpy((folder / name).string()); };
 
   absl::StatusOr<NpyArray> array = read("f4.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(array->header.shape, ElementsAre(3, 4));
   std::vector<float> expected;
   for (int i = 0; i < 12; ++i) expected.push_back(i * 0.25f - 1);
   EXPECT_EQ(*array->ToFloat32(), expected);
 
   array = read("f8.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToFloat32(), ElementsAre(0.1f, -2.5f, 1e-8f, 3.0f));
 
   array = read("f4_3d.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(array->header.shape, ElementsAre(2, 3, 4));
   EXPECT_EQ((*array->ToFloat32())[23], 23.0f);
 
   array = read("i8.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(0, 1, -7, 1LL << 40));
   array = read("i4.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(5, -3));
   array = read("u1.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_THAT(*array->ToInt64(), ElementsAre(0, 255, 9));
   array = read("b1.npy");
-  ASSERT_TRUE(array.ok()) << array.status();
+  ASSERT_THAT(array, IsOk());
   EXPECT_EQ(array->header.type, NpyType::kBool);
   EXPECT_THAT(*array->ToInt64(), ElementsAre(1, 0, 1));
   for (int major : {2, 3}) {
     array = read("v" + std::to_string(major) + ".npy");
-    ASSERT_TRUE(array.ok()) << array.status();
+    ASSERT_THAT(array, IsOk());
     EXPECT_EQ(array->header.major_version, major);
     EXPECT_THAT(*array->ToInt64(), ElementsAre(0, 1, 2, 3, 4, 5));
   }

@@ -11,19 +11,21 @@
 
 #include "tests/client/data/npy_test_util.h"
 #include "tests/client/shard_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::client {
 namespace {
 
 using ::equifl::client::testing::NpyOf;
-using ::equifl::client::testing::TestFolder;
 using ::equifl::client::testing::WriteBytes;
+using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 NpyArray Parse(const std::string& bytes, const std::string& source) {
   absl::StatusOr<NpyArray> array = ParseNpy(bytes, source);
-  EXPECT_TRUE(array.ok()) << array.status();
+  EXPECT_THAT(array, IsOk());
   return array.ok() ? *std::move(array) : NpyArray{};
 }
 
@@ -68,7 +70,7 @@ std::string BuildError(const NpyImportArrays& arrays, const NpyImportOptions& op
 
 TEST(NpyImportTest, VectorFeaturesKeepEveryRowWithItsLabels) {
   absl::StatusOr<NpyImport> import = BuildShardsFromNpy(Arrays(20), Named());
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   const NpyImportSummary& summary = import->summary;
   EXPECT_EQ(summary.rows, 20);
   EXPECT_EQ(summary.modality.name, "tabular");
@@ -82,7 +84,7 @@ TEST(NpyImportTest, VectorFeaturesKeepEveryRowWithItsLabels) {
   EXPECT_THAT(shard.manifest.labels, ElementsAre("neutral", "happy", "sad"));
   EXPECT_EQ(shard.manifest.group_attribute, "gender");
   EXPECT_THAT(shard.manifest.languages, ElementsAre("en", "de"));
-  ASSERT_TRUE(ValidateShardColumns(shard.manifest, shard.Columns()).ok());
+  ASSERT_THAT(ValidateShardColumns(shard.manifest, shard.Columns()), IsOk());
   std::vector<int> seen(20, 0);
   for (size_t i = 0; i < shard.label.size(); ++i) {
     const int row = static_cast<int>(shard.features[0][2 * i]);
@@ -101,7 +103,7 @@ TEST(NpyImportTest, SequenceFeaturesDefaultNamesAndNoLanguages) {
   std::iota(frames.begin(), frames.end(), 0.0);
   arrays.features = Parse(NpyOf("<f8", "(6, 3, 2)", frames), "frames.npy");
   absl::StatusOr<NpyImport> import = BuildShardsFromNpy(arrays, {});
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   const NpyImportSummary& summary = import->summary;
   EXPECT_EQ(summary.modality.name, "sequence");
   EXPECT_EQ(summary.modality.kind, ModalityKind::kSequence);
@@ -116,12 +118,12 @@ TEST(NpyImportTest, SequenceFeaturesDefaultNamesAndNoLanguages) {
   EXPECT_THAT(shard.lengths[0], ::testing::Each(3));
   EXPECT_THAT(shard.language, ::testing::Each(0));
   EXPECT_EQ(shard.features[0].size(), 36u);
-  ASSERT_TRUE(ValidateShardColumns(shard.manifest, shard.Columns()).ok());
+  ASSERT_THAT(ValidateShardColumns(shard.manifest, shard.Columns()), IsOk());
 
   NpyImportOptions options;
   options.modality = "video";
   import = BuildShardsFromNpy(arrays, options);
-  ASSERT_TRUE(import.ok()) << import.status();
+  ASSERT_THAT(import, IsOk());
   EXPECT_EQ(import->shards[0].manifest.modalities[0].name, "video");
 }
 
@@ -138,7 +140,7 @@ TEST(NpyImportTest, ValuesOutsideTheNamesAreErrors) {
   arrays.groups = Parse(NpyOf<uint8_t>("|u1", "(6,)", {0, 1, 0, 2, 0, 1}), "groups.npy");
   EXPECT_THAT(BuildError(arrays, Named()), HasSubstr("groups.npy: row 3 is 2, but --group-names"));
   arrays.groups = Parse(NpyOf<uint8_t>("|u1", "(6,)", {0, 1, 0, 200, 0, 1}), "groups.npy");
-  EXPECT_TRUE(BuildShardsFromNpy(arrays, {}).ok());  // names "0".."200"
+  EXPECT_THAT(BuildShardsFromNpy(arrays, {}), IsOk());  // names "0".."200"
   arrays = Arrays(6);
   arrays.labels = Parse(NpyOf<int64_t>("<i8", "(6,)", {0, 1, 0, 1 << 20, 0, 1}), "labels.npy");
   EXPECT_THAT(BuildError(arrays, {}),
@@ -216,9 +218,9 @@ TEST(NpyImportTest, DirichletSplitIsSeededAndComplete) {
   options.dirichlet_alpha = 0.3;
   options.seed = 11;
   absl::StatusOr<NpyImport> first = BuildShardsFromNpy(Arrays(300), options);
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   absl::StatusOr<NpyImport> again = BuildShardsFromNpy(Arrays(300), options);
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   ASSERT_EQ(first->shards.size(), 4u);
   EXPECT_THAT(first->summary.client_names[3], "Dirichlet(0.3) part 3");
   int64_t total = 0;
@@ -230,12 +232,13 @@ TEST(NpyImportTest, DirichletSplitIsSeededAndComplete) {
   EXPECT_EQ(total, 300);
   options.seed = 12;
   absl::StatusOr<NpyImport> other = BuildShardsFromNpy(Arrays(300), options);
-  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_THAT(other, IsOk());
   EXPECT_NE(first->shards[0].features, other->shards[0].features);
 }
 
 TEST(NpyImportTest, ImportWritesReadableShards) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   std::vector<float> features(10 * 3, 0.5f);
   std::vector<int64_t> labels = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
   std::vector<int32_t> groups = {1, 1, 0, 0, 1, 1, 0, 0, 1, 1};
@@ -248,11 +251,11 @@ TEST(NpyImportTest, ImportWritesReadableShards) {
   options.clients = 2;
   const std::string out = (folder / "shards").string();
   absl::StatusOr<NpyImportSummary> summary = ImportNpy(paths, out, options);
-  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_THAT(summary, IsOk());
   ASSERT_EQ(summary->shard_dirs.size(), 2u);
   for (const std::string& dir : summary->shard_dirs) {
     absl::StatusOr<Shard> shard = Shard::Open(dir);
-    ASSERT_TRUE(shard.ok()) << shard.status();
+    ASSERT_THAT(shard, IsOk());
     EXPECT_EQ(shard->manifest().num_samples, 5);
     EXPECT_EQ(shard->manifest().modalities[0].dim, 3);
   }

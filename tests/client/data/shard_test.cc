@@ -11,13 +11,15 @@
 #include <functional>
 
 #include "tests/client/shard_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::client {
 namespace {
 
 using ::equifl::client::testing::SmallShard;
-using ::equifl::client::testing::TestFolder;
 using ::equifl::client::testing::WriteUnchecked;
+using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -28,13 +30,14 @@ std::vector<T> ToVector(std::span<const T> span) {
 }
 
 TEST(ShardTest, RoundTripKeepsManifestAndColumns) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   const ShardData data = SmallShard();
   const std::string dir = (folder / "nested" / "client-000").string();
-  ASSERT_TRUE(WriteShard(dir, data).ok());
+  ASSERT_THAT(WriteShard(dir, data), IsOk());
 
   absl::StatusOr<Shard> shard = Shard::Open(dir);
-  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_THAT(shard, IsOk());
   const ShardManifest& manifest = shard->manifest();
   EXPECT_EQ(manifest.num_samples, 6);
   EXPECT_EQ(manifest.split_counts, (SplitCounts{3, 2, 1}));
@@ -81,7 +84,7 @@ TEST(ShardTest, ManifestJsonIsTheDocumentedFormat) {
     EXPECT_THAT(text, HasSubstr(fragment));
   }
   absl::StatusOr<ShardManifest> parsed = ShardManifest::FromJson(text, "m.json");
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->ToJson(), text);
 }
 
@@ -135,7 +138,8 @@ TEST(ShardTest, ManifestErrorsNameWhatIsWrong) {
 
 // Writes SmallShard changed by `edit` without checks, opens it and returns the error.
 std::string OpenError(const std::function<void(ShardData&)>& edit) {
-  const std::filesystem::path folder = TestFolder("_open");
+  const equifl::test::TemporaryFolder temporary("shard_open");
+  const std::filesystem::path& folder = temporary.path();
   ShardData data = SmallShard();
   edit(data);
   WriteUnchecked(folder.string(), data);
@@ -169,7 +173,8 @@ TEST(ShardTest, ReaderNamesBadValues) {
 }
 
 TEST(ShardTest, ReaderNamesMissingExtraAndMisshapenTensors) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   const ShardData data = SmallShard();
   auto open_error = [&](std::vector<std::string> order) {
     std::filesystem::remove_all(folder);
@@ -215,18 +220,19 @@ TEST(ShardTest, ReaderNamesMissingExtraAndMisshapenTensors) {
 }
 
 TEST(ShardTest, ReaderNamesATensorTheManifestDoesNotDescribe) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   ShardData data = SmallShard();
   WriteUnchecked(folder.string(), data);
   // Same file plus one more tensor.
   std::vector<float> stray = {1, 2};
   absl::StatusOr<protocol::SafetensorsFile> file =
       protocol::SafetensorsFile::Open((folder / kDataFile).string());
-  ASSERT_TRUE(file.ok());
+  ASSERT_THAT(file, IsOk());
   std::vector<protocol::TensorView> views = file->tensors();
   views.push_back({"stray", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(stray))});
   const std::string copy = (folder / "copy.safetensors").string();
-  ASSERT_TRUE(protocol::WriteSafetensors(copy, views).ok());
+  ASSERT_THAT(protocol::WriteSafetensors(copy, views), IsOk());
   std::filesystem::rename(copy, folder / kDataFile);
   absl::StatusOr<Shard> shard = Shard::Open(folder.string());
   ASSERT_FALSE(shard.ok());
@@ -236,14 +242,15 @@ TEST(ShardTest, ReaderNamesATensorTheManifestDoesNotDescribe) {
 }
 
 TEST(ShardTest, ReadsMisalignedTensorsFromOtherWriters) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   const ShardData data = SmallShard();
   // split (6 bytes) first puts every int64 and float tensor off alignment.
   WriteUnchecked(
       folder.string(), data,
       {"split", "present", "label", "group", "language", "video.lengths", "video", "text"});
   absl::StatusOr<Shard> shard = Shard::Open(folder.string());
-  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_THAT(shard, IsOk());
   EXPECT_EQ(ToVector(shard->columns().label), data.label);
   EXPECT_EQ(ToVector(shard->columns().features[0]), data.features[0]);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(shard->columns().label.data()) % 8, 0u);
@@ -253,7 +260,8 @@ TEST(ShardTest, ReadsMisalignedTensorsFromOtherWriters) {
 }
 
 TEST(ShardTest, WriterRefusesInvalidDataAndNamesIt) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   ShardData data = SmallShard();
   data.label[2] = 9;
   absl::Status status = WriteShard((folder / "s").string(), data);
@@ -273,7 +281,8 @@ TEST(ShardTest, WriterRefusesInvalidDataAndNamesIt) {
 }
 
 TEST(ShardTest, MissingFoldersAndManifestsAreNotFound) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   absl::StatusOr<Shard> shard = Shard::Open((folder / "nothing").string());
   EXPECT_EQ(shard.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(shard.status().message(), HasSubstr("does not exist"));
@@ -284,19 +293,20 @@ TEST(ShardTest, MissingFoldersAndManifestsAreNotFound) {
 }
 
 TEST(ShardTest, FindShardsListsClientFoldersInOrder) {
-  const std::filesystem::path folder = TestFolder();
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::filesystem::path& folder = temporary.path();
   for (int client : {2, 0, 1}) {
-    ASSERT_TRUE(WriteShard((folder / ClientShardName(client)).string(), SmallShard()).ok());
+    ASSERT_THAT(WriteShard((folder / ClientShardName(client)).string(), SmallShard()), IsOk());
   }
   std::filesystem::create_directories(folder / "not-a-shard");
   absl::StatusOr<std::vector<std::string>> shards = FindShards(folder.string());
-  ASSERT_TRUE(shards.ok()) << shards.status();
+  ASSERT_THAT(shards, IsOk());
   EXPECT_THAT(*shards,
               ElementsAre((folder / "client-000").string(), (folder / "client-001").string(),
                           (folder / "client-002").string()));
   // A shard folder itself.
   shards = FindShards((folder / "client-001").string());
-  ASSERT_TRUE(shards.ok());
+  ASSERT_THAT(shards, IsOk());
   EXPECT_THAT(*shards, ElementsAreArray({(folder / "client-001").string()}));
 }
 

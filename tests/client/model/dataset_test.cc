@@ -6,10 +6,12 @@
 #include <torch/torch.h>
 
 #include "tests/client/synthetic_data.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::client {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using testing::MakeSyntheticDataset;
 using testing::SyntheticOptions;
@@ -19,13 +21,13 @@ Dataset SmallDataset() { return MakeSyntheticDataset({.samples = 10}); }
 TEST(DatasetTest, SyntheticDatasetIsValid) {
   const Dataset dataset = SmallDataset();
   EXPECT_EQ(dataset.size(), 10);
-  EXPECT_TRUE(dataset.Validate().ok()) << dataset.Validate();
+  EXPECT_THAT(dataset.Validate(), IsOk());
 }
 
 TEST(DatasetTest, EmptyDatasetIsValid) {
   const Dataset dataset = SmallDataset().Select(torch::zeros({0}, torch::kLong));
   EXPECT_EQ(dataset.size(), 0);
-  EXPECT_TRUE(dataset.Validate().ok()) << dataset.Validate();
+  EXPECT_THAT(dataset.Validate(), IsOk());
 }
 
 TEST(DatasetTest, ValidateNamesAMissingColumn) {
@@ -79,7 +81,7 @@ TEST(DatasetTest, SelectTakesRowsInTheGivenOrder) {
   const Dataset dataset = SmallDataset();
   const at::Tensor indices = torch::tensor({7, 2, 2, 0}, torch::kLong);
   const Dataset subset = dataset.Select(indices);
-  ASSERT_TRUE(subset.Validate().ok()) << subset.Validate();
+  ASSERT_THAT(subset.Validate(), IsOk());
   ASSERT_EQ(subset.size(), 4);
   ASSERT_EQ(subset.modalities.size(), 2u);
   for (int64_t row = 0; row < 4; ++row) {

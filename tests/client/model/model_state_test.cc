@@ -10,10 +10,12 @@
 
 #include "client/model/multimodal_model.h"
 #include "tests/client/synthetic_data.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::client {
 namespace {
 
+using ::equifl::test::IsOk;
 using testing::SameState;
 
 using ::testing::HasSubstr;
@@ -45,7 +47,7 @@ TEST(ModelStateTest, RoundTripIsExact) {
   MultimodalModel target = MakeModel(2);
   const std::vector<protocol::NamedTensor> state = ExportState(*source);
   ASSERT_FALSE(SameState(ExportState(*target), state));
-  ASSERT_TRUE(LoadState(*target, state).ok());
+  ASSERT_THAT(LoadState(*target, state), IsOk());
   EXPECT_TRUE(SameState(ExportState(*target), state));
 
   source->eval();

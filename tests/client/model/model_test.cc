@@ -13,10 +13,12 @@
 #include "client/model/model_options.h"
 #include "client/model/multimodal_model.h"
 #include "tests/client/synthetic_data.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::client {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using testing::MakeSyntheticDataset;
 using testing::SmallModelOptions;
@@ -24,13 +26,13 @@ using testing::SmallModelOptions;
 MultimodalModel MakeModel(const ModelOptions& options, uint64_t seed = 3) {
   torch::manual_seed(seed);
   absl::StatusOr<MultimodalModel> model = CreateMultimodalModel(options);
-  EXPECT_TRUE(model.ok()) << model.status();
+  EXPECT_THAT(model, IsOk());
   (*model)->eval();
   return *std::move(model);
 }
 
 TEST(ModelOptionsTest, SmallOptionsAreValid) {
-  EXPECT_TRUE(SmallModelOptions().Validate().ok()) << SmallModelOptions().Validate();
+  EXPECT_THAT(SmallModelOptions().Validate(), IsOk());
 }
 
 TEST(ModelOptionsTest, ValidateNamesTheBadField) {

@@ -4,14 +4,17 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::client {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 TEST(TorchDeviceTest, TheCpuIsAlwaysThere) {
   const absl::StatusOr<at::Device> device = ToTorchDevice("trainer device", Device{});
-  ASSERT_TRUE(device.ok()) << device.status();
+  ASSERT_THAT(device, IsOk());
   EXPECT_TRUE(device->is_cpu());
 }
 
@@ -27,7 +30,7 @@ TEST(TorchDeviceTest, ACudaDeviceLibTorchDoesNotSeeIsAFailedPrecondition) {
   if (gpus > 0) {
     const absl::StatusOr<at::Device> first =
         ToTorchDevice("trainer device", {.kind = DeviceKind::kCuda, .index = 0});
-    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_THAT(first, IsOk());
     EXPECT_EQ(*first, at::Device(at::kCUDA, 0));
   }
 }

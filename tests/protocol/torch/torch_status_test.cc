@@ -6,20 +6,23 @@
 
 #include <new>
 
+#include "tests/testing/status_matchers.h"
+
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(TorchStatusTest, PassesResultsThroughWithTheirType) {
   absl::StatusOr<int64_t> size = TorchCall("sizing", [] { return at::ones({3}).numel(); });
-  ASSERT_TRUE(size.ok()) << size.status();
+  ASSERT_THAT(size, IsOk());
   EXPECT_EQ(*size, 3);
 
   bool ran = false;
   absl::Status done = TorchCall("running", [&] { ran = true; });
-  EXPECT_TRUE(done.ok());
+  EXPECT_THAT(done, IsOk());
   EXPECT_TRUE(ran);
 
   absl::Status refused =

@@ -6,25 +6,28 @@
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
 #include "protocol/torch/torch_tensors.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::protocol {
 namespace {
+
+using ::equifl::test::IsOk;
 
 TEST(TorchTensorsGpuTest, CudaTensorsRoundTripThroughTheCodec) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   const std::vector<NamedTensor> original = {{"w", at::randn({128, 64}, at::Device(at::kCUDA))}};
   absl::StatusOr<std::vector<NamedTensor>> cpu = ToContiguousCpu(original);
-  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  ASSERT_THAT(cpu, IsOk());
   absl::StatusOr<ChunkEncoder> encoder = ChunkEncoder::Create(*ViewsOf(*cpu), {});
-  ASSERT_TRUE(encoder.ok()) << encoder.status();
+  ASSERT_THAT(encoder, IsOk());
   absl::StatusOr<std::vector<NamedTensor>> received = AllocateFor(encoder->manifest());
-  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_THAT(received, IsOk());
   absl::StatusOr<ChunkDecoder> decoder =
       ChunkDecoder::Create(encoder->manifest(), *MutableViewsOf(*received));
-  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  ASSERT_THAT(decoder, IsOk());
   v1::TensorChunk chunk;
-  while (*encoder->Next(chunk)) ASSERT_TRUE(decoder->Accept(chunk).ok());
-  ASSERT_TRUE(std::move(*decoder).Finish().ok());
+  while (*encoder->Next(chunk)) ASSERT_THAT(decoder->Accept(chunk), IsOk());
+  ASSERT_THAT(std::move(*decoder).Finish(), IsOk());
   EXPECT_TRUE(at::equal((*received)[0].tensor.to(at::kCUDA), original[0].tensor));
 }
 

@@ -7,10 +7,12 @@
 
 #include "protocol/chunk_decoder.h"
 #include "protocol/chunk_encoder.h"
+#include "tests/testing/status_matchers.h"
 
 namespace equifl::protocol {
 namespace {
 
+using ::equifl::test::IsOk;
 using ::testing::HasSubstr;
 
 std::vector<NamedTensor> StateDict() {
@@ -48,7 +50,7 @@ absl::StatusOr<std::vector<NamedTensor>> RoundTrip(const std::vector<NamedTensor
 TEST(TorchTensorsTest, StateDictRoundTripsExactlyInFloat32) {
   const std::vector<NamedTensor> original = StateDict();
   absl::StatusOr<std::vector<NamedTensor>> received = RoundTrip(original, v1::ENCODING_FLOAT32);
-  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_THAT(received, IsOk());
   ASSERT_EQ(received->size(), original.size());
   for (size_t i = 0; i < original.size(); ++i) {
     EXPECT_EQ((*received)[i].name, original[i].name);
@@ -60,7 +62,7 @@ TEST(TorchTensorsTest, StateDictRoundTripsExactlyInFloat32) {
 TEST(TorchTensorsTest, Float16EncodingMatchesTorchsOwnHalfRounding) {
   const std::vector<NamedTensor> original = StateDict();
   absl::StatusOr<std::vector<NamedTensor>> received = RoundTrip(original, v1::ENCODING_FLOAT16);
-  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_THAT(received, IsOk());
   // PyTorch's float -> half -> float is an independent implementation of the same rounding.
   EXPECT_TRUE(at::equal((*received)[0].tensor, original[0].tensor.to(at::kHalf).to(at::kFloat)));
   EXPECT_TRUE(at::equal((*received)[3].tensor, original[3].tensor));  // Half travels verbatim.
@@ -69,7 +71,7 @@ TEST(TorchTensorsTest, Float16EncodingMatchesTorchsOwnHalfRounding) {
 TEST(TorchTensorsTest, BFloat16EncodingMatchesTorchsOwnRounding) {
   const std::vector<NamedTensor> original = StateDict();
   absl::StatusOr<std::vector<NamedTensor>> received = RoundTrip(original, v1::ENCODING_BFLOAT16);
-  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_THAT(received, IsOk());
   EXPECT_TRUE(
       at::equal((*received)[1].tensor, original[1].tensor.to(at::kBFloat16).to(at::kFloat)));
 }
@@ -78,7 +80,7 @@ TEST(TorchTensorsTest, NonContiguousTensorsAreCopiedFirst) {
   std::vector<NamedTensor> tensors = {{"transposed", at::randn({4, 6}).t()}};
   EXPECT_THAT(ViewsOf(tensors).status().message(), HasSubstr("not a contiguous CPU tensor"));
   absl::StatusOr<std::vector<NamedTensor>> received = RoundTrip(tensors, v1::ENCODING_FLOAT32);
-  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_THAT(received, IsOk());
   EXPECT_TRUE(at::equal((*received)[0].tensor, tensors[0].tensor));
 }
 
