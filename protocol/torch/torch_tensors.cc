@@ -9,54 +9,32 @@
 namespace equifl::protocol {
 namespace {
 
+// The element types the wire carries, as LibTorch and as equifl.v1 name them.
+struct TypePair {
+  at::ScalarType torch;
+  v1::DataType wire;
+};
+constexpr TypePair kWireTypes[] = {
+    {at::kFloat, v1::DATA_TYPE_FLOAT32}, {at::kDouble, v1::DATA_TYPE_FLOAT64},
+    {at::kHalf, v1::DATA_TYPE_FLOAT16},  {at::kBFloat16, v1::DATA_TYPE_BFLOAT16},
+    {at::kLong, v1::DATA_TYPE_INT64},    {at::kInt, v1::DATA_TYPE_INT32},
+    {at::kByte, v1::DATA_TYPE_UINT8},    {at::kBool, v1::DATA_TYPE_BOOL}};
+
 absl::StatusOr<v1::DataType> WireDataType(const NamedTensor& named) {
-  switch (named.tensor.scalar_type()) {
-    case at::kFloat:
-      return v1::DATA_TYPE_FLOAT32;
-    case at::kDouble:
-      return v1::DATA_TYPE_FLOAT64;
-    case at::kHalf:
-      return v1::DATA_TYPE_FLOAT16;
-    case at::kBFloat16:
-      return v1::DATA_TYPE_BFLOAT16;
-    case at::kLong:
-      return v1::DATA_TYPE_INT64;
-    case at::kInt:
-      return v1::DATA_TYPE_INT32;
-    case at::kByte:
-      return v1::DATA_TYPE_UINT8;
-    case at::kBool:
-      return v1::DATA_TYPE_BOOL;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", named.name, "' has type ",
-                       std::string(c10::toString(named.tensor.scalar_type())),
-                       ", which the wire does not carry"));
+  for (const TypePair& pair : kWireTypes) {
+    if (pair.torch == named.tensor.scalar_type()) return pair.wire;
   }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "tensor '", named.name, "' has type ", std::string(c10::toString(named.tensor.scalar_type())),
+      ", which the wire does not carry"));
 }
 
 absl::StatusOr<at::ScalarType> TorchScalarType(const v1::TensorSpec& spec) {
-  switch (spec.data_type()) {
-    case v1::DATA_TYPE_FLOAT32:
-      return at::kFloat;
-    case v1::DATA_TYPE_FLOAT64:
-      return at::kDouble;
-    case v1::DATA_TYPE_FLOAT16:
-      return at::kHalf;
-    case v1::DATA_TYPE_BFLOAT16:
-      return at::kBFloat16;
-    case v1::DATA_TYPE_INT64:
-      return at::kLong;
-    case v1::DATA_TYPE_INT32:
-      return at::kInt;
-    case v1::DATA_TYPE_UINT8:
-      return at::kByte;
-    case v1::DATA_TYPE_BOOL:
-      return at::kBool;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", spec.name(), "' has ", DataTypeName(spec.data_type())));
+  for (const TypePair& pair : kWireTypes) {
+    if (pair.wire == spec.data_type()) return pair.torch;
   }
+  return absl::InvalidArgumentError(
+      absl::StrCat("tensor '", spec.name(), "' has ", DataTypeName(spec.data_type())));
 }
 
 absl::Status RequireContiguousCpu(const NamedTensor& named) {
