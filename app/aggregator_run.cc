@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "app/command.h"
-#include "app/federated_commands.h"
+#include "app/run_model.h"
 #include "base/status_macros.h"
 #include "client/model/model_state.h"
 #include "fairness/html_report.h"

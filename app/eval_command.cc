@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "app/command.h"
-#include "app/federated_commands.h"
+#include "app/run_model.h"
 #include "base/status_macros.h"
 #include "client/group_statistics.h"
 #include "client/local_trainer.h"

@@ -1,6 +1,6 @@
 // `equifl server` and `equifl client`: the two sides of a federated run, each a
 // process of its own, talking gRPC. Both build the model from the configuration's
-// `model` section and the data schema of a shard (modalities, classes, groups).
+// `model` section and the data schema of a shard (app/run_model.h).
 #ifndef EQUIFL_APP_FEDERATED_COMMANDS_H_
 #define EQUIFL_APP_FEDERATED_COMMANDS_H_
 
@@ -11,8 +11,6 @@
 #include "absl/status/statusor.h"
 #include "app/config.h"
 #include "app/transport_credentials.h"
-#include "client/data/shard.h"
-#include "client/model/multimodal_model.h"
 
 namespace equifl::app {
 
@@ -47,14 +45,6 @@ int RunServerCommand(const Config& config, const ServerCommand& command);
 
 //! Runs one client until the server finishes the run; returns the exit code.
 int RunClientCommand(const Config& config, const ClientCommand& command);
-
-//! The data schema in a shard folder (or its manifest.json) at `path`.
-absl::StatusOr<client::ShardManifest> ReadManifest(const std::string& path);
-
-//! The configured architecture (`model`), sized for the data `manifest` describes,
-//! with initial weights from model.seed.
-absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& manifest,
-                                                   const ModelConfig& model);
 
 }  // namespace equifl::app
 

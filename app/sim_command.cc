@@ -18,7 +18,7 @@
 #include "absl/strings/strip.h"
 #include "app/aggregator_run.h"
 #include "app/command.h"
-#include "app/federated_commands.h"
+#include "app/run_model.h"
 #include "base/periodic_task.h"
 #include "base/status_macros.h"
 #include "protocol/transport_security.h"
