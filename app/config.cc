@@ -263,7 +263,7 @@ absl::Status ReadModel(const Section& section, ModelConfig& model) {
       {"encoder", Choice(section, options.encoder)},
       {"encoder_depth",
        Unsigned(section, options.encoder_depth, 1, client::ModelOptions::kMaxDepth)},
-      {"fusion", Choice(section, options.fusion)},
+      {client::kFusionLayer, Choice(section, options.fusion)},
       {"attention_heads", Unsigned(section, options.attention_heads, 1, 1024)},
       {"dropout", Real(section, options.dropout, 0, 0.99)},
       {"adversary", Boolean(section, options.adversary)},

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "base/enum_names.h"
 #include "client/data/modality_kind.h"
+#include "fairness/group_statistics.h"
 
 namespace equifl::client {
 
@@ -71,9 +72,13 @@ inline absl::string_view EncoderKindName(EncoderKind kind) { return equifl::Name
 inline absl::StatusOr<EncoderKind> ParseEncoderKind(absl::string_view name) {
   return ParseEnum<EncoderKind>("encoder", name);
 }
+//! The fusion layer's one name: its option (`model.fusion`), its parameters' prefix
+//! in checkpoints ("fusion.") and the view that evaluates its prediction.
+inline constexpr const char* kFusionLayer = fairness::kFusionView;
+
 inline absl::string_view FusionKindName(FusionKind kind) { return equifl::NameOf(kind); }
 inline absl::StatusOr<FusionKind> ParseFusionKind(absl::string_view name) {
-  return ParseEnum<FusionKind>("fusion", name);
+  return ParseEnum<FusionKind>(kFusionLayer, name);
 }
 
 //! One modality the model reads.

@@ -42,7 +42,7 @@ MultimodalModelImpl::MultimodalModelImpl(const ModelOptions& options) : options_
     named_encoders.emplace_back(modality.name, encoders_.back());
   }
   encoder_dict_ = register_module("encoders", torch::nn::ModuleDict(named_encoders));
-  fusion_ = register_module("fusion", Fusion(options_));
+  fusion_ = register_module(kFusionLayer, Fusion(options_));
   const int64_t hidden = options_.hidden_size;
   task_head_ = register_module(
       "task_head", torch::nn::Sequential(torch::nn::Linear(hidden, hidden), torch::nn::GELU(),
