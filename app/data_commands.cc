@@ -106,6 +106,19 @@ absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
   return absl::OkStatus();
 }
 
+// The flags both importers take for the seed and each client's split; --clients
+// and --dirichlet-alpha mean slightly different things to each, so they stay there.
+void AddSplitFractionFlags(CLI::App& import, client::RowSplitOptions& split) {
+  import.add_option("--seed", split.seed, "seed of the partition and split draws")
+      ->capture_default_str();
+  import.add_option("--train-fraction", split.train_fraction, "of each client's rows")
+      ->capture_default_str();
+  import
+      .add_option("--validation-fraction", split.validation_fraction,
+                  "of each client's rows; the rest is test")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
@@ -221,23 +234,16 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
       ->delimiter(',');
   import->add_option("--languages", c.language_values, "the allowed languages, like --labels")
       ->delimiter(',');
-  import->add_option("--clients", c.clients,
+  import->add_option("--clients", c.split.clients,
                      "number of clients (default: one per --split-by value, or 1)");
   CLI::Option* split_by =
       import->add_option("--split-by", c.split_by, "a column: one client per value");
   import
-      ->add_option("--dirichlet-alpha", c.dirichlet_alpha,
+      ->add_option("--dirichlet-alpha", c.split.dirichlet_alpha,
                    "split rows over --clients by Dirichlet(alpha) draws per label; small "
                    "alpha, skewed clients")
       ->excludes(split_by);
-  import->add_option("--seed", c.seed, "seed of the partition and split draws")
-      ->capture_default_str();
-  import->add_option("--train-fraction", c.train_fraction, "of each client's rows")
-      ->capture_default_str();
-  import
-      ->add_option("--validation-fraction", c.validation_fraction,
-                   "of each client's rows; the rest is test")
-      ->capture_default_str();
+  AddSplitFractionFlags(*import, c.split);
   import->add_flag("--drop-missing", c.drop_missing,
                    "drop rows with a missing value or unknown category in a used column "
                    "(the count is reported)");
@@ -284,18 +290,11 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
   import_npy->add_option("--modality", n.modality,
                          "modality name (default: 'tabular' for [N, D], 'sequence' for "
                          "[N, T, D])");
-  import_npy->add_option("--clients", n.clients, "number of clients")->capture_default_str();
-  import_npy->add_option("--dirichlet-alpha", n.dirichlet_alpha,
+  import_npy->add_option("--clients", n.split.clients, "number of clients")->capture_default_str();
+  import_npy->add_option("--dirichlet-alpha", n.split.dirichlet_alpha,
                          "split rows over --clients by Dirichlet(alpha) draws per label; small "
                          "alpha, skewed clients (default: at random)");
-  import_npy->add_option("--seed", n.seed, "seed of the partition and split draws")
-      ->capture_default_str();
-  import_npy->add_option("--train-fraction", n.train_fraction, "of each client's rows")
-      ->capture_default_str();
-  import_npy
-      ->add_option("--validation-fraction", n.validation_fraction,
-                   "of each client's rows; the rest is test")
-      ->capture_default_str();
+  AddSplitFractionFlags(*import_npy, n.split);
 
   // --- inspect ---
   CLI::App* inspect = data->add_subcommand(

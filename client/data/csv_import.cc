@@ -159,10 +159,10 @@ absl::Status CsvImportOptions::Validate() const {
     return absl::InvalidArgumentError(
         "a label threshold makes the labels; do not also list label values");
   }
-  if (dirichlet_alpha > 0 && !split_by.empty()) {
+  if (split.dirichlet_alpha > 0 && !split_by.empty()) {
     return absl::InvalidArgumentError("split rows by a column or by a Dirichlet draw, not both");
   }
-  return ValidateRowSplit(clients, dirichlet_alpha, train_fraction, validation_fraction);
+  return split.Validate();
 }
 
 absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::string_view source,
@@ -364,17 +364,18 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   };
 
   // Rows to clients.
-  random::Engine engine = random::MakeEngine(options.seed, 0);
+  random::Engine engine = random::MakeEngine(options.split.seed, 0);
   std::vector<std::vector<size_t>> client_rows;  // indices into `kept`
   if (split_column) {
     std::vector<std::string> values;
     for (size_t row : kept) values.push_back(table.rows[row][*split_column]);
     std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
-    if (options.clients != 0 && static_cast<size_t>(options.clients) != values.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "splitting by '", options.split_by, "' makes ", values.size(), " clients (",
-          Quoted(values), "), not the ", options.clients, " asked for; leave the number out"));
+    if (options.split.clients != 0 && static_cast<size_t>(options.split.clients) != values.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("splitting by '", options.split_by, "' makes ",
+                                                     values.size(), " clients (", Quoted(values),
+                                                     "), not the ", options.split.clients,
+                                                     " asked for; leave the number out"));
     }
     client_rows.resize(values.size());
     for (size_t index = 0; index < kept.size(); ++index) {
@@ -384,11 +385,11 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
       summary.client_names.push_back(absl::StrCat(options.split_by, "=", value));
     }
   } else {
-    EQUIFL_ASSIGN_OR_RETURN(
-        RowPartition partition,
-        PartitionRows(labels, summary.labels.size(),
-                      {.clients = options.clients, .dirichlet_alpha = options.dirichlet_alpha},
-                      engine));
+    EQUIFL_ASSIGN_OR_RETURN(RowPartition partition,
+                            PartitionRows(labels, summary.labels.size(),
+                                          {.clients = options.split.clients,
+                                           .dirichlet_alpha = options.split.dirichlet_alpha},
+                                          engine));
     client_rows = std::move(partition.client_rows);
     summary.client_names = std::move(partition.client_names);
   }
@@ -396,8 +397,8 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   // Each client: shuffle, split, build the shard.
   for (size_t client = 0; client < client_rows.size(); ++client) {
     std::vector<size_t>& rows = client_rows[client];
-    const std::vector<Split> splits =
-        SplitClientRows(rows, options.train_fraction, options.validation_fraction, engine);
+    const std::vector<Split> splits = SplitClientRows(rows, options.split.train_fraction,
+                                                      options.split.validation_fraction, engine);
     const int64_t n = static_cast<int64_t>(rows.size());
     ShardData data;
     data.manifest.modalities = {

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "client/data/import_split.h"
 #include "client/data/shard.h"
 
 namespace equifl::client {
@@ -60,14 +61,10 @@ struct CsvImportOptions {
   std::vector<std::string> group_values;     //!< See label_values.
   std::vector<std::string> language_values;  //!< See label_values.
 
-  //! Clients; 0 means one per value of split_by, or 1. With split_by it must be 0
-  //! or the number of values.
-  int clients = 0;
-  std::string split_by;               //!< Column whose values assign rows to clients.
-  double dirichlet_alpha = 0;         //!< > 0: Dirichlet(alpha) over labels; needs clients >= 2.
-  uint64_t seed = 1;                  //!< Partition and split draws.
-  double train_fraction = 0.7;        //!< Of each client's rows.
-  double validation_fraction = 0.15;  //!< The rest is test.
+  //! Rows to clients and splits. With split_by, split.clients must be 0 (one
+  //! client per value) or the number of values, and there is no Dirichlet draw.
+  RowSplitOptions split;
+  std::string split_by;  //!< Column whose values assign rows to clients.
 
   //! Drop rows with a missing value or an unknown category in a used column
   //! (counted in the summary) instead of failing.

@@ -11,8 +11,7 @@
 #include "base/status_macros.h"
 
 namespace equifl::client {
-absl::Status ValidateRowSplit(int clients, double dirichlet_alpha, double train_fraction,
-                              double validation_fraction) {
+absl::Status RowSplitOptions::Validate() const {
   if (clients < 0 || clients > 100'000) {
     return absl::InvalidArgumentError(
         absl::StrCat("clients is ", clients, "; it must be in 1..100000 (0: automatic)"));

@@ -18,11 +18,22 @@
 
 namespace equifl::client {
 
-//! OK, or which of the options shared by the importers is out of range: `clients`
-//! in 0..100000 (0: automatic), `dirichlet_alpha` >= 0 and finite (> 0 needs
-//! `clients` >= 2), the fractions in [0, 1] with a sum of at most 1.
-absl::Status ValidateRowSplit(int clients, double dirichlet_alpha, double train_fraction,
-                              double validation_fraction);
+//! How an importer spreads rows over clients and splits each client's rows: the
+//! options the CSV and the .npy importers share.
+struct RowSplitOptions {
+  //! Client shards, 0..100000; 0: automatic (the CSV importer: one per value of
+  //! its split_by column, or 1).
+  int clients = 0;
+  double dirichlet_alpha = 0;         //!< > 0: Dirichlet(alpha) over labels; needs clients >= 2.
+  uint64_t seed = 1;                  //!< Partition and split draws.
+  double train_fraction = 0.7;        //!< Of each client's rows.
+  double validation_fraction = 0.15;  //!< The rest is test.
+
+  //! OK, or which option is out of range: `clients` outside 0..100000,
+  //! `dirichlet_alpha` negative or not finite (or > 0 with fewer than 2 clients),
+  //! a fraction outside [0, 1], fractions that sum to more than 1.
+  absl::Status Validate() const;
+};
 
 //! Rows to clients, as indices into `labels` (each label in [0, label_count)).
 struct RowPartition {

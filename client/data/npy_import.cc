@@ -91,11 +91,11 @@ absl::Status NpyImportOptions::Validate() const {
   if (group_attribute.empty()) {
     return absl::InvalidArgumentError("the group attribute needs a name, e.g. 'gender'");
   }
-  if (clients < 1) {
+  if (split.clients < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("clients is ", clients, "; it must be in 1..100000"));
+        absl::StrCat("clients is ", split.clients, "; it must be in 1..100000"));
   }
-  return ValidateRowSplit(clients, dirichlet_alpha, train_fraction, validation_fraction);
+  return split.Validate();
 }
 
 absl::StatusOr<NpyImport> BuildShardsFromNpy(const NpyImportArrays& arrays,
@@ -174,16 +174,16 @@ absl::StatusOr<NpyImport> BuildShardsFromNpy(const NpyImportArrays& arrays,
   }
 
   // Rows to clients, then each client's shard.
-  random::Engine engine = random::MakeEngine(options.seed, 0);
-  EQUIFL_ASSIGN_OR_RETURN(
-      RowPartition partition,
-      PartitionRows(labels, summary.labels.size(),
-                    {.clients = options.clients, .dirichlet_alpha = options.dirichlet_alpha},
-                    engine));
+  random::Engine engine = random::MakeEngine(options.split.seed, 0);
+  EQUIFL_ASSIGN_OR_RETURN(RowPartition partition,
+                          PartitionRows(labels, summary.labels.size(),
+                                        {.clients = options.split.clients,
+                                         .dirichlet_alpha = options.split.dirichlet_alpha},
+                                        engine));
   summary.client_names = std::move(partition.client_names);
   for (std::vector<size_t>& rows : partition.client_rows) {
-    const std::vector<Split> splits =
-        SplitClientRows(rows, options.train_fraction, options.validation_fraction, engine);
+    const std::vector<Split> splits = SplitClientRows(rows, options.split.train_fraction,
+                                                      options.split.validation_fraction, engine);
     ShardData data;
     data.manifest.modalities = {modality};
     data.manifest.labels = summary.labels;

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/data/import_split.h"
 #include "client/data/npy_file.h"
 #include "client/data/shard.h"
 
@@ -38,11 +39,8 @@ struct NpyImportOptions {
   //! The modality's name; empty: "tabular" for [N, D] features, "sequence" for [N, T, D].
   std::string modality;
 
-  int clients = 1;                    //!< Number of client shards.
-  double dirichlet_alpha = 0;         //!< > 0: Dirichlet(alpha) over labels; needs clients >= 2.
-  uint64_t seed = 1;                  //!< Partition and split draws.
-  double train_fraction = 0.7;        //!< Of each client's rows.
-  double validation_fraction = 0.15;  //!< The rest is test.
+  //! Rows to clients and splits; at least one client (no automatic number here).
+  RowSplitOptions split = {.clients = 1};
 
   //! OK, or which option is wrong and what is allowed.
   absl::Status Validate() const;

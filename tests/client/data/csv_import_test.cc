@@ -221,7 +221,7 @@ TEST(CsvImportTest, ColumnAndOptionErrors) {
               HasSubstr("no numeric feature column"));
   options = PeopleOptions();
   options.split_by = "language";
-  options.clients = 2;
+  options.split.clients = 2;
   EXPECT_THAT(BuildError(kPeople, options),
               HasSubstr("splitting by 'language' makes 3 clients (English, French, Other), not the "
                         "2 asked for"));
@@ -235,15 +235,15 @@ TEST(CsvImportTest, ColumnAndOptionErrors) {
   EXPECT_THAT(invalid([](auto& o) { o.group_column = "wages"; }), HasSubstr("three different"));
   EXPECT_THAT(invalid([](auto& o) { o.label_threshold = "high"; }),
               HasSubstr("label threshold is 'high'; it must be 'median' or a number"));
-  EXPECT_THAT(invalid([](auto& o) { o.dirichlet_alpha = 0.5; }),
+  EXPECT_THAT(invalid([](auto& o) { o.split.dirichlet_alpha = 0.5; }),
               HasSubstr("a Dirichlet split needs the number of clients"));
   EXPECT_THAT(invalid([](auto& o) {
-                o.dirichlet_alpha = 0.5;
-                o.clients = 3;
+                o.split.dirichlet_alpha = 0.5;
+                o.split.clients = 3;
                 o.split_by = "language";
               }),
               HasSubstr("not both"));
-  EXPECT_THAT(invalid([](auto& o) { o.train_fraction = 0.95; }), HasSubstr("exceed 1"));
+  EXPECT_THAT(invalid([](auto& o) { o.split.train_fraction = 0.95; }), HasSubstr("exceed 1"));
 }
 
 TEST(CsvImportTest, SplitByColumnGivesOneClientPerValue) {
@@ -277,9 +277,9 @@ TEST(CsvImportTest, DirichletSplitIsSeededCompleteAndSkewed) {
   CsvImportOptions options;
   options.label_column = "y";
   options.group_column = "g";
-  options.clients = 4;
-  options.dirichlet_alpha = 0.1;
-  options.seed = 7;
+  options.split.clients = 4;
+  options.split.dirichlet_alpha = 0.1;
+  options.split.seed = 7;
   const std::string text = ThreeLabelTable(600);
   absl::StatusOr<CsvImport> first = BuildShardsFromCsv(text, "t.csv", options);
   absl::StatusOr<CsvImport> again = BuildShardsFromCsv(text, "t.csv", options);
@@ -304,7 +304,7 @@ TEST(CsvImportTest, DirichletSplitIsSeededCompleteAndSkewed) {
   for (int row = 0; row < 600; ++row) EXPECT_EQ(all[row], row);
   // alpha 0.1: some client is dominated by one label (IID would give about 1/3).
   EXPECT_GT(most_skewed, 0.6);
-  options.seed = 8;
+  options.split.seed = 8;
   absl::StatusOr<CsvImport> other = BuildShardsFromCsv(text, "t.csv", options);
   ASSERT_THAT(other, IsOk());
   EXPECT_NE(other->shards[0].features[0], first->shards[0].features[0]);
@@ -314,9 +314,9 @@ TEST(CsvImportTest, RandomSplitAndFractions) {
   CsvImportOptions options;
   options.label_column = "y";
   options.group_column = "g";
-  options.clients = 3;
-  options.train_fraction = 0.5;
-  options.validation_fraction = 0.25;
+  options.split.clients = 3;
+  options.split.train_fraction = 0.5;
+  options.split.validation_fraction = 0.25;
   absl::StatusOr<CsvImport> import = BuildShardsFromCsv(ThreeLabelTable(300), "t.csv", options);
   ASSERT_THAT(import, IsOk());
   ASSERT_EQ(import->shards.size(), 3u);
@@ -324,7 +324,7 @@ TEST(CsvImportTest, RandomSplitAndFractions) {
     EXPECT_EQ(counts, (SplitCounts{50, 25, 25}));
   }
   EXPECT_THAT(import->summary.labels, ElementsAre("0", "1", "2"));
-  options.clients = 400;
+  options.split.clients = 400;
   EXPECT_THAT(BuildError(ThreeLabelTable(300), options),
               HasSubstr("300 rows cannot give each of 400 clients one"));
 }

@@ -194,18 +194,18 @@ TEST(NpyImportTest, OptionErrors) {
   EXPECT_THAT(BuildError(Arrays(6, /*with_languages=*/false), options),
               HasSubstr("language names are given but no languages array"));
   options = Named();
-  options.clients = 0;
+  options.split.clients = 0;
   EXPECT_THAT(BuildError(Arrays(6), options), HasSubstr("clients is 0"));
   options = Named();
-  options.dirichlet_alpha = 0.5;
+  options.split.dirichlet_alpha = 0.5;
   EXPECT_THAT(BuildError(Arrays(6), options), HasSubstr("a Dirichlet split needs the number of "
                                                         "clients"));
   options = Named();
-  options.clients = 7;
+  options.split.clients = 7;
   EXPECT_THAT(BuildError(Arrays(6), options), HasSubstr("6 rows cannot give each of 7 clients"));
   options = Named();
-  options.train_fraction = 0.9;
-  options.validation_fraction = 0.2;
+  options.split.train_fraction = 0.9;
+  options.split.validation_fraction = 0.2;
   EXPECT_THAT(BuildError(Arrays(6), options), HasSubstr("exceed 1"));
   options = Named();
   options.modality = "bad name";
@@ -214,9 +214,9 @@ TEST(NpyImportTest, OptionErrors) {
 
 TEST(NpyImportTest, DirichletSplitIsSeededAndComplete) {
   NpyImportOptions options = Named();
-  options.clients = 4;
-  options.dirichlet_alpha = 0.3;
-  options.seed = 11;
+  options.split.clients = 4;
+  options.split.dirichlet_alpha = 0.3;
+  options.split.seed = 11;
   absl::StatusOr<NpyImport> first = BuildShardsFromNpy(Arrays(300), options);
   ASSERT_THAT(first, IsOk());
   absl::StatusOr<NpyImport> again = BuildShardsFromNpy(Arrays(300), options);
@@ -230,7 +230,7 @@ TEST(NpyImportTest, DirichletSplitIsSeededAndComplete) {
     total += first->shards[client].manifest.num_samples;
   }
   EXPECT_EQ(total, 300);
-  options.seed = 12;
+  options.split.seed = 12;
   absl::StatusOr<NpyImport> other = BuildShardsFromNpy(Arrays(300), options);
   ASSERT_THAT(other, IsOk());
   EXPECT_NE(first->shards[0].features, other->shards[0].features);
@@ -248,7 +248,7 @@ TEST(NpyImportTest, ImportWritesReadableShards) {
   NpyImportPaths paths = {(folder / "x.npy").string(), (folder / "y.npy").string(),
                           (folder / "g.npy").string(), ""};
   NpyImportOptions options;
-  options.clients = 2;
+  options.split.clients = 2;
   const std::string out = (folder / "shards").string();
   absl::StatusOr<NpyImportSummary> summary = ImportNpy(paths, out, options);
   ASSERT_THAT(summary, IsOk());
