@@ -56,7 +56,7 @@ absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend) {
   return absl::OkStatus();
 }
 
-absl::Status AddInto(StatisticsTable& sum, const StatisticsTable& addend) {
+absl::Status CheckAddable(const StatisticsTable& sum, const StatisticsTable& addend) {
   for (const auto& [cell, groups] : addend) {
     const auto existing_cell = sum.find(cell);
     for (const auto& [group, statistics] : groups) {
@@ -74,6 +74,11 @@ absl::Status AddInto(StatisticsTable& sum, const StatisticsTable& addend) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status AddInto(StatisticsTable& sum, const StatisticsTable& addend) {
+  if (absl::Status status = CheckAddable(sum, addend); !status.ok()) return status;
   for (const auto& [cell, groups] : addend) {
     for (const auto& [group, statistics] : groups) AddUnchecked(sum[cell][group], statistics);
   }

@@ -61,6 +61,10 @@ absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend);
 //! AddInto.
 absl::Status AddInto(StatisticsTable& sum, const StatisticsTable& addend);
 
+//! The error AddInto(sum, addend) would return, without adding: for callers that
+//! add to several tables all or nothing.
+absl::Status CheckAddable(const StatisticsTable& sum, const StatisticsTable& addend);
+
 //! The cells of `table` with the client part of the key cleared, summed: the
 //! federation-wide table of a run that keeps statistics per client. Confusion
 //! counts that disagree on the number of classes with the first ones pooled are

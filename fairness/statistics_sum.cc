@@ -14,6 +14,10 @@ absl::Status StatisticsSum::Add(const StatisticsTable& statistics) {
   return AddInto(table_, statistics);
 }
 
+absl::Status StatisticsSum::CheckAdd(const StatisticsTable& statistics) const {
+  return CheckAddable(table_, statistics);
+}
+
 uint64_t StatisticsSum::samples() const {
   uint64_t total = 0;
   for (const auto& [cell, groups] : table_) {

@@ -22,6 +22,8 @@ class StatisticsSum {
   //! confusion shape, a loss sum that is negative or not finite, or a number of
   //! classes that disagrees with what was added before.
   absl::Status Add(const StatisticsTable& statistics);
+  //! The error Add would return, without adding.
+  absl::Status CheckAdd(const StatisticsTable& statistics) const;
 
   //! Samples over every group of the fusion view's cells.
   uint64_t samples() const;

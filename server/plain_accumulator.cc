@@ -24,12 +24,8 @@ absl::Status PlainAccumulator::Accumulate(ClientInput input) {
                                                    " values for a model of ", options_.model_size));
   }
   // Statistics first, all or nothing: bad statistics must not leave half an update.
-  fairness::StatisticsSum train = aggregate_.train;
-  fairness::StatisticsSum validation = aggregate_.validation;
-  EQUIFL_RETURN_IF_ERROR(train.Add(plain->train));
-  EQUIFL_RETURN_IF_ERROR(validation.Add(plain->validation));
-  aggregate_.train = std::move(train);
-  aggregate_.validation = std::move(validation);
+  EQUIFL_RETURN_IF_ERROR(CheckStatisticsLocked(plain->train, plain->validation));
+  EQUIFL_RETURN_IF_ERROR(AddStatisticsLocked(plain->train, plain->validation));
   if (plain->within_clip_norm) aggregate_.clip_indicators += 1;
   if (options_.keep_client_statistics) {
     aggregate_.validation_by_client[input.client_id] = std::move(plain->validation);
@@ -38,6 +34,19 @@ absl::Status PlainAccumulator::Accumulate(ClientInput input) {
   pending_.push_back({plain->weight, std::move(plain->update)});
   if (pending_.size() >= options_.fold_batch) FoldPendingLocked();
   return absl::OkStatus();
+}
+
+absl::Status PlainAccumulator::CheckStatisticsLocked(
+    const fairness::StatisticsTable& train, const fairness::StatisticsTable& validation) const {
+  EQUIFL_RETURN_IF_ERROR(aggregate_.train.CheckAdd(train));
+  return aggregate_.validation.CheckAdd(validation);
+}
+
+absl::Status PlainAccumulator::AddStatisticsLocked(const fairness::StatisticsTable& train,
+                                                   const fairness::StatisticsTable& validation) {
+  // CheckStatisticsLocked accepted both under the same lock: neither Add fails.
+  EQUIFL_RETURN_IF_ERROR(aggregate_.train.Add(train));
+  return aggregate_.validation.Add(validation);
 }
 
 void PlainAccumulator::FoldPendingLocked() {
@@ -69,13 +78,11 @@ absl::Status PlainAccumulator::MergeWith(RoundAccumulator&& other) {
   plain->FoldPendingLocked();
   FoldPendingLocked();
   EQUIFL_RETURN_IF_ERROR(plain->fold_failure_);
-  fairness::StatisticsSum train = aggregate_.train;
-  fairness::StatisticsSum validation = aggregate_.validation;
-  EQUIFL_RETURN_IF_ERROR(train.Add(plain->aggregate_.train.table()));
-  EQUIFL_RETURN_IF_ERROR(validation.Add(plain->aggregate_.validation.table()));
+  const fairness::StatisticsTable& train = plain->aggregate_.train.table();
+  const fairness::StatisticsTable& validation = plain->aggregate_.validation.table();
+  EQUIFL_RETURN_IF_ERROR(CheckStatisticsLocked(train, validation));
   if (options_.model_size != 0) EQUIFL_RETURN_IF_ERROR(mean_.MergeWith(std::move(plain->mean_)));
-  aggregate_.train = std::move(train);
-  aggregate_.validation = std::move(validation);
+  EQUIFL_RETURN_IF_ERROR(AddStatisticsLocked(train, validation));
   aggregate_.clip_indicators += plain->aggregate_.clip_indicators;
   aggregate_.validation_by_client.merge(plain->aggregate_.validation_by_client);
   aggregate_.train_samples.merge(plain->aggregate_.train_samples);

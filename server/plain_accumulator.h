@@ -54,6 +54,15 @@ class PlainAccumulator final : public RoundAccumulator {
     ScratchPool<float>::Buffer values;  //!< Goes back to its pool once folded.
   };
 
+  //! Whether both tables can be added to the round's sums (AddInto's checks).
+  absl::Status CheckStatisticsLocked(const fairness::StatisticsTable& train,
+                                     const fairness::StatisticsTable& validation) const
+      ABSL_SHARED_LOCKS_REQUIRED(mutex_);
+  //! Adds both tables, which CheckStatisticsLocked accepted.
+  absl::Status AddStatisticsLocked(const fairness::StatisticsTable& train,
+                                   const fairness::StatisticsTable& validation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
   //! Folds the pending updates into the mean and gives their buffers back; a
   //! failure is kept for Report.
   void FoldPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);

@@ -69,6 +69,21 @@ TEST(GroupStatisticsTest, TableAddIsAllOrNothing) {
   EXPECT_EQ(sum.size(), 1u);  // The valid "de" cell was not added either.
 }
 
+TEST(GroupStatisticsTest, CheckAddableSaysWhatAddIntoWouldWithoutAdding) {
+  StatisticsTable sum;
+  sum[Cell{"en", "fusion", ""}]["f"] = Stats(1.0, 1, {1, 0, 0, 0});
+  StatisticsTable good;
+  good[Cell{"en", "fusion", ""}]["f"] = Stats(2.0, 2, {0, 1, 1, 0});
+  StatisticsTable bad = good;
+  bad[Cell{"de", "fusion", ""}]["m"] = Stats(-1.0, 1, {});
+  EXPECT_THAT(CheckAddable(sum, good), IsOk());
+  const absl::Status refused = CheckAddable(sum, bad);
+  EXPECT_EQ(refused, AddInto(sum, bad));
+  EXPECT_THAT(std::string(refused.message()), testing::HasSubstr("language 'de'"));
+  EXPECT_EQ(sum.size(), 1u);
+  EXPECT_EQ(sum.at(Cell{"en", "fusion", ""}).at("f").count, 1u);  // Nothing added.
+}
+
 TEST(GroupStatisticsTest, PoolsClientsAndModalities) {
   StatisticsTable table;
   table[Cell{"en", "fusion", "a"}]["f"] = Stats(1.0, 1, {});

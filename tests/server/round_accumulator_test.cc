@@ -72,6 +72,22 @@ TEST(PlainAccumulatorTest, ReportsTheWeightedMeanOfBatchedAndLeftOverUpdates) {
   for (int i = 0; i < 3; ++i) taken.push_back(pool.Take());
 }
 
+TEST(PlainAccumulatorTest, AnUploadWhoseStatisticsCannotBeAddedLeavesNothing) {
+  ScratchPool<float> pool(2);
+  PlainAccumulator accumulator(Options(/*fold_batch=*/1));
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "good", {1, 2, 3}, 1)), IsOk());
+  // Its training statistics fit; its validation statistics carry a negative loss sum.
+  ClientInput bad = Plain(pool, "bad", {5, 5, 5}, 3);
+  std::get<PlainInput>(bad.content).validation = Losses("m", -1.0, 1);
+  EXPECT_THAT(accumulator.Accumulate(std::move(bad)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "loss sum of -1"));
+  absl::StatusOr<RoundAggregate> aggregate = std::move(accumulator).Report();
+  ASSERT_THAT(aggregate, IsOk());
+  EXPECT_EQ(aggregate->train.samples(), 1u);  // Not the refused upload's training sample.
+  EXPECT_EQ(aggregate->total_weight, 1.0);
+  EXPECT_EQ(aggregate->update, (std::vector<float>{1, 2, 3}));
+}
+
 TEST(PlainAccumulatorTest, UnderClientLevelPrivacyReportsTheSum) {
   ScratchPool<float> pool(2);
   PlainAccumulatorOptions options = Options(1);
