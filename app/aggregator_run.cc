@@ -163,6 +163,13 @@ void PrintRunTable(const server::RunHistory& history, uint64_t training_rounds) 
 
 }  // namespace
 
+void RoundObservers::OnRoundOpened(uint64_t round_id, const std::vector<std::string>& selected,
+                                   bool final_evaluation) {
+  for (server::RoundObserver* observer : observers_) {
+    if (observer != nullptr) observer->OnRoundOpened(round_id, selected, final_evaluation);
+  }
+}
+
 absl::Status RoundObservers::OnRoundClosed(const server::RoundSummary& summary,
                                            const server::GlobalModel& model,
                                            const aggregation::ServerOptimizer& optimizer) {
@@ -175,7 +182,8 @@ absl::Status RoundObservers::OnRoundClosed(const server::RoundSummary& summary,
 
 absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resume,
                                                 const client::ShardManifest* schema,
-                                                server::RoundObserver* also_tell) {
+                                                server::RoundObserver* also_tell,
+                                                server::ServiceObserver* watcher) {
   AggregatorRun run;
   EQUIFL_ASSIGN_OR_RETURN(run.folder,
                           server::RunFolder::Open(config.server.run_dir, resume ? "" : NewRunId()));
@@ -192,10 +200,12 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
   run.observers = std::make_unique<RoundObservers>(
       std::vector<server::RoundObserver*>{run.folder.get(), also_tell});
   EQUIFL_ASSIGN_OR_RETURN(
-      run.aggregator, server::Aggregator::Create(AggregatorOptionsFor(config, run.folder->run_id(),
-                                                                      kept ? &*kept : nullptr),
-                                                 std::move(start.model), std::move(start.optimizer),
-                                                 start.completed_rounds, run.observers.get()));
+      run.aggregator,
+      server::Aggregator::Create(
+          AggregatorOptionsFor(config, run.folder->run_id(), kept ? &*kept : nullptr),
+          std::move(start.model), std::move(start.optimizer), start.completed_rounds,
+          run.observers.get(), watcher));
+  run.completed_rounds = start.completed_rounds;
   if (start.completed_rounds > 0) {
     // The controller continues from the λ the last completed round left.
     absl::StatusOr<std::optional<server::RoundRecord>> last = run.folder->history().LastRound();

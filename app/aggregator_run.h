@@ -31,6 +31,8 @@ class RoundObservers final : public server::RoundObserver {
  public:
   explicit RoundObservers(std::vector<server::RoundObserver*> observers)
       : observers_(std::move(observers)) {}
+  void OnRoundOpened(uint64_t round_id, const std::vector<std::string>& selected,
+                     bool final_evaluation) override;
   absl::Status OnRoundClosed(const server::RoundSummary& summary, const server::GlobalModel& model,
                              const aggregation::ServerOptimizer& optimizer) override;
 
@@ -43,15 +45,18 @@ struct AggregatorRun {
   std::unique_ptr<server::RunFolder> folder;
   std::unique_ptr<RoundObservers> observers;
   std::unique_ptr<server::Aggregator> aggregator;
+  uint64_t completed_rounds = 0;  //!< Rounds done before this start (--resume).
 };
 
 //! Opens config.server.run_dir and starts a new run with a model sized for
 //! `schema`, or resumes the folder's run from its last checkpoint (`resume`;
 //! `schema` may be null then). `also_tell` (may be null) hears of each round after
-//! the run folder has recorded it. Errors are the user's (exit code 2).
+//! the run folder has recorded it, `watcher` (may be null) of every call the
+//! service answers. Errors are the user's (exit code 2).
 absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resume,
                                                 const client::ShardManifest* schema,
-                                                server::RoundObserver* also_tell);
+                                                server::RoundObserver* also_tell,
+                                                server::ServiceObserver* watcher = nullptr);
 
 //! Channel arguments that let a model chunk through (clients and virtual clients).
 grpc::ChannelArguments ModelChannelArguments();

@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "app/command.h"
+#include "base/progress_line.h"
 #include "client/data/csv_import.h"
 #include "client/data/npy_import.h"
 #include "client/data/shard.h"
@@ -104,6 +108,68 @@ absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
                 static_cast<long long>(row.counts[2]));
   }
   return absl::OkStatus();
+}
+
+// An import's progress on stdout, one ProgressLine per stage the importer reports.
+// On a terminal each line is redrawn while its stage runs and erased when it ends
+// (the import's summary is what stays); in a log, only a stage that lasts 5 s or
+// more prints lines (base/progress_line.h).
+class ImportProgressLines {
+ public:
+  //! `files` names what is read and parsed; `check` what the check stage counts.
+  ImportProgressLines(std::string files, std::string check)
+      : files_(std::move(files)), check_(std::move(check)) {}
+
+  //! The callback for the importer's options; valid while this object lives.
+  client::ImportProgress Callback() {
+    return [this](client::ImportStage stage, uint64_t done, uint64_t total) {
+      if (line_ == nullptr || stage != stage_) {
+        Finish();
+        line_.reset();
+        stage_ = stage;
+        line_ = std::make_unique<ProgressLine>(ProgressLine::Options{
+            .what = Label(stage),
+            .total = total,
+            .bytes = stage == client::ImportStage::kRead || stage == client::ImportStage::kParse,
+            .transient = true});
+      }
+      line_->Update(done);
+      if (total > 0 && done == total) line_->Finish();  // what follows is not this stage's
+    };
+  }
+
+  //! Ends the current stage's line.
+  void Finish() {
+    if (line_ != nullptr) line_->Finish();
+  }
+
+ private:
+  std::string Label(client::ImportStage stage) const {
+    switch (stage) {
+      case client::ImportStage::kRead:
+        return "reading " + files_;
+      case client::ImportStage::kParse:
+        return "parsing " + files_;
+      case client::ImportStage::kDetect:
+        return "finding numeric columns";
+      case client::ImportStage::kCheck:
+        return check_;
+      case client::ImportStage::kBuild:
+        return "placing rows in shards";
+      case client::ImportStage::kWrite:
+        break;
+    }
+    return "writing shards";
+  }
+
+  const std::string files_;
+  const std::string check_;
+  client::ImportStage stage_ = client::ImportStage::kRead;
+  std::unique_ptr<ProgressLine> line_;
+};
+
+std::string FileName(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
 }
 
 // The flags both importers take for the seed and each client's split; --clients
@@ -333,8 +399,15 @@ int RunSynth(const DataCommand& command) {
     synth_options.minority_fraction = 1.0 / std::max<size_t>(1, synth_options.groups.size());
   }
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::vector<std::string>> shards =
-      sim::WriteSyntheticShards(synth_options, command.synth_out);
+  absl::StatusOr<std::vector<std::string>> shards;
+  {
+    ProgressLine progress({.what = "writing synthetic shards",
+                           .total = static_cast<uint64_t>(synth_options.clients),
+                           .transient = true});
+    shards = sim::WriteSyntheticShards(synth_options, command.synth_out,
+                                       [&progress](int written, int) { progress.Update(written); });
+    if (shards.ok()) progress.Finish();
+  }
   if (!shards.ok()) return Fail("synth", shards.status());
   std::printf("wrote %zu synthetic shards to %s in %.2f s (seed %llu)\n", shards->size(),
               command.synth_out.c_str(), SecondsSince(start),
@@ -366,8 +439,14 @@ void PrintImportedShards(const Summary& summary, const std::string& group_attrib
 
 int RunImport(const DataCommand& command) {
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<client::CsvImportSummary> summary =
-      client::ImportCsv(command.csv, command.import_out, command.csv_options);
+  absl::StatusOr<client::CsvImportSummary> summary;
+  {
+    ImportProgressLines progress(FileName(command.csv), "checking rows");
+    client::CsvImportOptions options = command.csv_options;
+    options.progress = progress.Callback();
+    summary = client::ImportCsv(command.csv, command.import_out, options);
+    if (summary.ok()) progress.Finish();
+  }
   if (!summary.ok()) return Fail("import", summary.status());
   const int64_t dropped = summary->rows_dropped_missing + summary->rows_dropped_unknown;
   std::printf(
@@ -392,8 +471,18 @@ int RunImport(const DataCommand& command) {
 
 int RunImportNpy(const DataCommand& command) {
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<client::NpyImportSummary> summary =
-      client::ImportNpy(command.npy_paths, command.npy_out, command.npy_options);
+  absl::StatusOr<client::NpyImportSummary> summary;
+  {
+    const client::NpyImportPaths& paths = command.npy_paths;
+    std::vector<std::string> files = {FileName(paths.features), FileName(paths.labels),
+                                      FileName(paths.groups)};
+    if (!paths.languages.empty()) files.push_back(FileName(paths.languages));
+    ImportProgressLines progress(absl::StrJoin(files, ", "), "checking feature values");
+    client::NpyImportOptions options = command.npy_options;
+    options.progress = progress.Callback();
+    summary = client::ImportNpy(paths, command.npy_out, options);
+    if (summary.ok()) progress.Finish();
+  }
   if (!summary.ok()) return Fail("import-npy", summary.status());
   const client::ShardModality& modality = summary->modality;
   std::printf("imported %s: %lld rows in %.2f s\n", command.npy_paths.features.c_str(),

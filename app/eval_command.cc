@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "app/command.h"
 #include "app/run_model.h"
+#include "base/progress_line.h"
 #include "base/status_macros.h"
 #include "client/group_statistics.h"
 #include "client/local_trainer.h"
@@ -67,7 +68,6 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
       views.push_back(modality.name);
     }
   }
-  fairness::StatisticsTable table;
   for (const std::string& view : views) {
     bool known = view == fairness::kFusionView;
     for (const client::ShardModality& modality : shard.manifest().modalities) {
@@ -78,14 +78,29 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
                                                      "', which the shard does not have; "
                                                      "use fusion or a modality of the shard"));
     }
+  }
+  // Every view sees every sample: the progress counts samples over all views. With
+  // the report as JSON on stdout, the progress goes to stderr.
+  const uint64_t samples = static_cast<uint64_t>(dataset.size());
+  ProgressLine progress({.what = "evaluation samples",
+                         .total = samples * views.size(),
+                         .stream = command.json == "-" ? stderr : stdout});
+  fairness::StatisticsTable table;
+  for (size_t index = 0; index < views.size(); ++index) {
+    const std::string& view = views[index];
+    progress.SetDetail(absl::StrCat("view ", view));
     const client::ModalityView modality_view = view == fairness::kFusionView
                                                    ? client::ModalityView::All()
                                                    : client::ModalityView::Only(view);
-    EQUIFL_ASSIGN_OR_RETURN(client::EvaluationResult result,
-                            client::Evaluate(model, dataset, modality_view));
+    EQUIFL_ASSIGN_OR_RETURN(
+        client::EvaluationResult result,
+        client::Evaluate(model, dataset, modality_view, /*batch_size=*/256,
+                         [&](int64_t done) { progress.Update(index * samples + done); }));
     table.merge(client::NamedStatistics(result.groups, shard.manifest().languages,
                                         shard.manifest().groups, view));
   }
+  progress.SetDetail("");
+  progress.Finish();
   return fairness::BuildFairnessReport(table);
 }
 

@@ -20,6 +20,8 @@
 #include "client/model/multimodal_model.h"
 #include "client/shard_dataset.h"
 #include "server/client_identity.h"
+#include "server/monitoring/client_metrics.h"
+#include "server/monitoring/dashboard.h"
 
 namespace equifl::app {
 
@@ -41,6 +43,9 @@ CLI::App* AddServerSubcommand(CLI::App& app, ServerCommand& command) {
   AddTlsFlags(*server, command.tls,
               "the aggregator's certificate folder DIR/server (ca.pem, server.pem, "
               "server.key); clients need certificates of the same CA");
+  AddHttpFlags(*server, command.http, "--http",
+               "host:port of the live dashboard (/), its JSON API (/api/) and Prometheus "
+               "metrics (/metrics), e.g. 127.0.0.1:8080 (port 0 picks one); off by default");
   return server;
 }
 
@@ -60,6 +65,9 @@ CLI::App* AddClientSubcommand(CLI::App& app, ClientCommand& command) {
   AddTlsFlags(*client, command.tls,
               "this client's certificate folder DIR/clients/ID (ca.pem, client.pem, "
               "client.key); the server gives the client the certificate's id");
+  AddHttpFlags(*client, command.metrics, "--metrics",
+               "host:port to serve this client's Prometheus metrics (/metrics: training time "
+               "per round, samples per second, upload time), e.g. 127.0.0.1:9100; off by default");
   return client;
 }
 
@@ -88,12 +96,20 @@ int RunServerCommand(const Config& given, const ServerCommand& command) {
     }
     schema = *std::move(manifest);
   }
+  // Before the run folder is opened: a dashboard that cannot start leaves no run.
+  absl::StatusOr<RunDashboard> dashboard = StartRunDashboard(config, command.http, command.tls);
+  if (!dashboard.ok()) {
+    spdlog::error("{}", std::string(dashboard.status().message()));
+    return kExitUsage;
+  }
+  server::monitoring::RunMonitor* const monitor = dashboard->monitor.get();
   absl::StatusOr<AggregatorRun> run =
-      OpenAggregatorRun(config, command.resume, schema ? &*schema : nullptr, nullptr);
+      OpenAggregatorRun(config, command.resume, schema ? &*schema : nullptr, monitor, monitor);
   if (!run.ok()) {
     spdlog::error("{}", std::string(run.status().message()));
     return kExitUsage;
   }
+  if (monitor != nullptr) monitor->OnRunStarted(run->folder->run_id(), run->completed_rounds);
   int port = 0;
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       ServeAggregator(*run->aggregator, config.server.address, *credentials, port);
@@ -118,6 +134,7 @@ int RunServerCommand(const Config& given, const ServerCommand& command) {
     StopOnSignal stop(*run->aggregator);
     ran = run->aggregator->Run();
   }
+  if (monitor != nullptr) monitor->OnRunEnded(ran.ok() ? "" : std::string(ran.message()));
   // Give clients a moment to learn that the run is over.
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   return FinishAggregatorRun(config, *run, command.report, ran);
@@ -174,7 +191,35 @@ int RunClientCommand(const Config& given, const ClientCommand& command) {
     spdlog::error("{}", std::string(model.status().message()));
     return kExitUsage;
   }
+  server::monitoring::ClientMetrics metrics;
+  std::unique_ptr<server::monitoring::HttpServer> metrics_endpoint;
+  if (!command.metrics.address.empty()) {
+    absl::StatusOr<server::monitoring::HttpServerOptions> http_options =
+        HttpServerOptionsFor(command.metrics, nullptr);
+    if (!http_options.ok()) {
+      spdlog::error("{}", std::string(http_options.status().message()));
+      return kExitUsage;
+    }
+    absl::StatusOr<std::unique_ptr<server::monitoring::HttpServer>> started =
+        server::monitoring::ServeMetrics(*http_options, [&metrics] { return metrics.Serialize(); });
+    if (!started.ok()) {
+      spdlog::error("{}", std::string(started.status().message()));
+      return kExitUsage;
+    }
+    metrics_endpoint = *std::move(started);
+    std::printf("metrics at %smetrics (%s)\n", metrics_endpoint->url().c_str(),
+                metrics_endpoint->access().c_str());
+    std::fflush(stdout);
+  }
   client::FederatedClientOptions options;
+  options.on_task = [&metrics](const client::TaskOutcome& outcome) {
+    if (outcome.evaluated) {
+      metrics.Evaluated(outcome.upload_seconds);
+    } else {
+      metrics.Trained(outcome.train_seconds, static_cast<double>(outcome.train_samples),
+                      outcome.upload_seconds);
+    }
+  };
   options.requested_client_id = client_id;
   options.trainer = config.training;
   options.upload = config.codec;

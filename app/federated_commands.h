@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "app/config.h"
+#include "app/http_endpoint.h"
 #include "app/transport_credentials.h"
 
 namespace equifl::app {
@@ -22,6 +23,7 @@ struct ServerCommand {
   std::optional<std::string> address;  //!< Overrides server.address.
   std::optional<std::string> run_dir;  //!< Overrides server.run_dir.
   TlsFlags tls;                        //!< --certs DIR/server or --insecure.
+  HttpFlags http;                      //!< The live dashboard and /metrics.
 };
 
 //! Command-line choices of `equifl client`.
@@ -31,6 +33,7 @@ struct ClientCommand {
   std::string client_id;
   std::optional<std::string> server;  //!< The aggregator's host:port; overrides server.address.
   TlsFlags tls;                       //!< --certs DIR/clients/ID or --insecure.
+  HttpFlags metrics;                  //!< The client's /metrics.
 };
 
 //! Adds `server` and its flags, stored in `command`, to `app`.

@@ -2,11 +2,14 @@
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -16,10 +19,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "app/aggregator_run.h"
 #include "app/command.h"
 #include "app/run_model.h"
 #include "base/periodic_task.h"
+#include "base/progress_line.h"
 #include "base/status_macros.h"
 #include "protocol/transport_security.h"
 #include "server/client_identity.h"
@@ -72,11 +77,40 @@ std::string Seconds(double seconds) {
                                          static_cast<int>(seconds) % 60);
 }
 
-// One line per closed round: clients, time, validation accuracy and MinMaxGAP, ETA.
+// Closed rounds: clients, time, validation accuracy and MinMaxGAP, ETA. On a
+// terminal one line is redrawn in place (base/progress_line.h): rounds done of the
+// total, their rate and ETA, how far the open round's client tasks are (from
+// RoundTicker) and the last round's validation accuracy and MinMaxGAP; it starts
+// with the clients' first tick (after the lines before it) and ends at the last
+// training round. Elsewhere (a pipe, a log) one line per round. The final
+// evaluation's line follows either.
 class ProgressPrinter final : public server::RoundObserver {
  public:
   explicit ProgressPrinter(uint32_t training_rounds)
-      : training_rounds_(training_rounds), started_(Clock::now()) {}
+      : training_rounds_(training_rounds),
+        started_(Clock::now()),
+        start_(absl::Now()),
+        terminal_(isatty(fileno(stdout)) == 1) {}
+
+  //! Whether rounds are drawn on one terminal line.
+  bool terminal() const { return terminal_; }
+
+  //! On a terminal: how far the open round's tasks are ("round 4: 12/50 tasks");
+  //! empty clears it.
+  void ShowTasks(std::string text) {
+    if (!terminal_) return;
+    absl::MutexLock lock(&mutex_);
+    tasks_ = std::move(text);
+    ProgressLine& line = LineLocked();
+    line.SetDetail(DetailLocked());
+    line.Refresh();
+  }
+
+  //! On a terminal: ends the line where it stands (the run is over).
+  void Finish() {
+    absl::MutexLock lock(&mutex_);
+    if (line_ != nullptr) line_->Finish();
+  }
 
   absl::Status OnRoundClosed(const server::RoundSummary& summary, const server::GlobalModel&,
                              const aggregation::ServerOptimizer&) override {
@@ -86,8 +120,20 @@ class ProgressPrinter final : public server::RoundObserver {
     const std::string clients =
         absl::StrFormat("%zu/%zu clients", summary.contributors.size(), summary.selected.size());
     if (summary.final_evaluation) {
+      Finish();
       std::printf("%-15s %21s %8.2f s  test acc %s  loss %.4f\n", "test", clients.c_str(),
                   summary.seconds, accuracy_text.c_str(), summary.validation.mean_loss());
+    } else if (terminal_) {
+      absl::MutexLock lock(&mutex_);
+      ProgressLine& line = LineLocked();
+      // A resumed run's earlier rounds count as done, not towards the rate.
+      if (++rounds_seen_ == 1 && summary.round_id > 1) line.Skip(summary.round_id - 1);
+      last_round_ = absl::StrFormat("val acc %s  MinMaxGAP %.4f", accuracy_text.c_str(),
+                                    summary.fairness.validation_gap);
+      tasks_.clear();
+      line.SetDetail(DetailLocked());
+      line.Update(summary.round_id);
+      if (summary.round_id >= training_rounds_) line.Finish();
     } else {
       ++rounds_seen_;
       const double remaining = static_cast<double>(
@@ -104,22 +150,64 @@ class ProgressPrinter final : public server::RoundObserver {
   }
 
  private:
+  ProgressLine& LineLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (line_ == nullptr) {
+      line_ = std::make_unique<ProgressLine>(ProgressLine::Options{
+          .what = "rounds", .total = training_rounds_, .terminal = true, .start = start_});
+    }
+    return *line_;
+  }
+
+  std::string DetailLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (last_round_.empty() || tasks_.empty()) return tasks_ + last_round_;
+    return absl::StrCat(tasks_, "  ", last_round_);
+  }
+
   const uint32_t training_rounds_;
   const Clock::time_point started_;
-  uint64_t rounds_seen_ = 0;
+  const absl::Time start_;  //!< The terminal line's start: elapsed time and rate count from it.
+  const bool terminal_;
+  absl::Mutex mutex_;         //!< The round observer's and RoundTicker's threads.
+  uint64_t rounds_seen_ = 0;  //!< Only OnRoundClosed, on the aggregator's thread, touches it.
+  std::unique_ptr<ProgressLine> line_ ABSL_GUARDED_BY(mutex_);  //!< Terminal only, once shown.
+  std::string last_round_ ABSL_GUARDED_BY(mutex_);  //!< The last closed round's accuracy, gap.
+  std::string tasks_ ABSL_GUARDED_BY(mutex_);       //!< The open round's tasks.
 };
 
-// Prints how far a long round has come, every few seconds, until destroyed.
+// Tells how far a long round has come until destroyed: on a terminal, twice a second
+// into the printer's line; elsewhere (or for a worker, which has no printer) a line
+// every 5 s.
 class RoundTicker {
  public:
-  explicit RoundTicker(const sim::HostProgress& progress)
-      : progress_(progress), task_(absl::Seconds(5), [this] { Tick(); }) {}
+  explicit RoundTicker(const sim::HostProgress& progress, ProgressPrinter* printer = nullptr)
+      : progress_(progress),
+        printer_(printer != nullptr && printer->terminal() ? printer : nullptr),
+        task_(printer_ != nullptr ? absl::Milliseconds(500) : absl::Seconds(5),
+              [this] { Tick(); }) {}
+  //! On a terminal, ends the printer's line: the clients are done, the run is over.
+  ~RoundTicker() {
+    if (printer_ != nullptr) printer_->Finish();
+  }
 
  private:
   void Tick() {
     const int64_t start = progress_.round_start;
     const int64_t done = progress_.done;
     const int64_t received = progress_.received;
+    if (printer_ != nullptr) {
+      if (done < received) {
+        printer_->ShowTasks(absl::StrFormat(
+            "round %llu: %lld/%lld tasks", static_cast<unsigned long long>(progress_.round.load()),
+            static_cast<long long>(std::max<int64_t>(0, done - start)),
+            static_cast<long long>(received - start)));
+      } else if (received == 0) {
+        printer_->ShowTasks(
+            absl::StrFormat("%lld clients joined", static_cast<long long>(progress_.joined)));
+      } else {
+        printer_->ShowTasks("");
+      }
+      return;
+    }
     if (done < received && done != last_done_) {
       std::printf("  round %llu: %lld of %lld client tasks done\n",
                   static_cast<unsigned long long>(progress_.round.load()),
@@ -134,8 +222,9 @@ class RoundTicker {
   }
 
   const sim::HostProgress& progress_;
-  int64_t last_done_ = -1;  //!< Only Tick, on the task's thread, touches it.
-  PeriodicTask task_;       //!< Last: ticks only once the rest is constructed.
+  ProgressPrinter* const printer_;  //!< Set on a terminal only.
+  int64_t last_done_ = -1;          //!< Only Tick, on the task's thread, touches it.
+  PeriodicTask task_;               //!< Last: ticks only once the rest is constructed.
 };
 
 // The closing line: tasks, their rate, how busy the replicas were (the time they
@@ -372,11 +461,21 @@ int RunAggregator(const Config& given, const SimCommand& command,
   // Every virtual client joins before the first round opens.
   config.server.rounds.min_clients = static_cast<uint32_t>(clients);
   ProgressPrinter printer(config.server.rounds.rounds);
-  absl::StatusOr<AggregatorRun> run = OpenAggregatorRun(config, command.resume, &schema, &printer);
+  // Before the run folder is opened: a dashboard that cannot start leaves no run.
+  absl::StatusOr<RunDashboard> dashboard = StartRunDashboard(config, command.http, command.tls);
+  if (!dashboard.ok()) {
+    spdlog::error("{}", std::string(dashboard.status().message()));
+    return kExitUsage;
+  }
+  server::monitoring::RunMonitor* const monitor = dashboard->monitor.get();
+  RoundObservers observers({&printer, monitor});
+  absl::StatusOr<AggregatorRun> run =
+      OpenAggregatorRun(config, command.resume, &schema, &observers, monitor);
   if (!run.ok()) {
     spdlog::error("{}", std::string(run.status().message()));
     return kExitUsage;
   }
+  if (monitor != nullptr) monitor->OnRunStarted(run->folder->run_id(), run->completed_rounds);
   const bool over_tcp = config.simulation.transport == sim::Transport::kGrpc;
   int port = 0;
   absl::StatusOr<std::unique_ptr<grpc::Server>> server = ServeAggregator(
@@ -416,13 +515,14 @@ int RunAggregator(const Config& given, const SimCommand& command,
     StopOnSignal stop(*run->aggregator);
     std::thread aggregator([&] { ran = run->aggregator->Run(); });
     if (host != nullptr) {
-      RoundTicker ticker(progress);
+      RoundTicker ticker(progress, &printer);
       hosted = sim::RunVirtualClients(
           channel, *population, [&] { return BuildModel(schema, config.model); }, *host, progress);
       if (!hosted.ok()) run->aggregator->Stop();
     }
     aggregator.join();
   }
+  if (monitor != nullptr) monitor->OnRunEnded(ran.ok() ? "" : std::string(ran.message()));
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const int exit_code = FinishAggregatorRun(config, *run, command.report, ran);
@@ -471,10 +571,19 @@ CLI::App* AddSimSubcommand(CLI::App& app, SimCommand& command) {
               "with --worker a worker certificate's folder, e.g. 'DIR/clients/client-*'; "
               "one process hosting every client needs neither (it makes its certificates "
               "in memory)");
+  AddHttpFlags(*sim, command.http, "--http",
+               "host:port of the aggregator's live dashboard (/), its JSON API (/api/) and "
+               "Prometheus metrics (/metrics), e.g. 127.0.0.1:8080 (port 0 picks one)");
   return sim;
 }
 
 int RunSimCommand(const Config& given, const SimCommand& command) {
+  if (command.worker && !command.http.address.empty()) {
+    spdlog::error(
+        "--http serves the aggregator's dashboard; a --worker has none: pass --http to the "
+        "aggregator's `equifl sim`");
+    return kExitUsage;
+  }
   Config config = given;
   if (command.run_dir) config.server.run_dir = *command.run_dir;
   if (command.transport) {

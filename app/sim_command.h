@@ -10,6 +10,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "app/http_endpoint.h"
 #include "app/transport_credentials.h"
 
 namespace equifl::app {
@@ -31,6 +32,7 @@ struct SimCommand {
   //! --worker) or --insecure; with neither, a one-process run over gRPC makes its
   //! certificates in memory.
   TlsFlags tls;
+  HttpFlags http;  //!< The aggregator's live dashboard and /metrics.
 };
 
 //! Adds `sim` and its flags, stored in `command`, to `app`.

@@ -174,6 +174,7 @@ absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::
                    outcome.not_counted);
       continue;
     }
+    if (options.on_task) options.on_task(outcome);
     if (outcome.evaluated) {
       summary.evaluated = true;
       summary.test_accuracy = outcome.accuracy;

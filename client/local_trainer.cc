@@ -287,8 +287,9 @@ class EvalModeScope {
   bool was_training_;
 };
 
-absl::StatusOr<EvaluationResult> EvaluateOrThrow(MultimodalModel& model, const Dataset& dataset,
-                                                 const ModalityView& view, int64_t batch_size) {
+absl::StatusOr<EvaluationResult> EvaluateOrThrow(
+    MultimodalModel& model, const Dataset& dataset, const ModalityView& view, int64_t batch_size,
+    const std::function<void(int64_t samples)>& on_batch) {
   EvalModeScope eval_mode(*model);
   torch::NoGradGuard no_grad;
   const at::Device device = model->device();
@@ -313,6 +314,7 @@ absl::StatusOr<EvaluationResult> EvaluateOrThrow(MultimodalModel& model, const D
     predictions.emplace_back();
     loss_sum += Accumulate(per_sample, output.logits, batch, accumulator, &losses.back(),
                            &predictions.back());
+    if (on_batch) on_batch(end);
   }
   if (samples == 0) {
     result.losses = torch::zeros({0}, torch::kDouble);
@@ -374,7 +376,8 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
 }
 
 absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset& dataset,
-                                          const ModalityView& view, int64_t batch_size) {
+                                          const ModalityView& view, int64_t batch_size,
+                                          const std::function<void(int64_t samples)>& on_batch) {
   if (batch_size < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("evaluation batch_size is ", batch_size, "; allowed: at least 1"));
@@ -382,7 +385,7 @@ absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset&
   return protocol::TorchCall("evaluation failed", [&]() -> absl::StatusOr<EvaluationResult> {
     EQUIFL_RETURN_IF_ERROR(CheckData(*model, dataset));
     EQUIFL_RETURN_IF_ERROR(model->ViewMask(view).status());
-    return EvaluateOrThrow(model, dataset, view, batch_size);
+    return EvaluateOrThrow(model, dataset, view, batch_size, on_batch);
   });
 }
 

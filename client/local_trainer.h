@@ -14,6 +14,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -69,9 +70,11 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
 
 //! Evaluates `model` on `dataset` (on the model's device) in eval mode without
 //! gradients, seeing only the modalities of `view`, `batch_size` samples at a
-//! time. Restores the model's training mode afterwards.
-absl::StatusOr<EvaluationResult> Evaluate(MultimodalModel& model, const Dataset& dataset,
-                                          const ModalityView& view = {}, int64_t batch_size = 256);
+//! time. Restores the model's training mode afterwards. `on_batch`, when given, is
+//! told the samples evaluated so far after each batch (a progress line's hook).
+absl::StatusOr<EvaluationResult> Evaluate(
+    MultimodalModel& model, const Dataset& dataset, const ModalityView& view = {},
+    int64_t batch_size = 256, const std::function<void(int64_t samples)>& on_batch = nullptr);
 
 //! The loss Train minimises for the task: mean_i(w_i · CE(logits_i, label_i)), or
 //! the plain mean cross-entropy when `weights` is undefined. `logits` [B, C],

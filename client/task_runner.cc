@@ -186,6 +186,10 @@ absl::StatusOr<std::vector<float>> Flatten(const std::vector<protocol::NamedTens
   return flat;
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // What a task reports besides the update: the plain upload's header carries it,
 // the secure vector carries it masked.
 struct TaskReport {
@@ -287,10 +291,12 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     outcome.evaluated = true;
     outcome.accuracy = result.accuracy;
     outcome.loss = result.mean_loss;
+    const auto upload_started = std::chrono::steady_clock::now();
     const absl::Status status =
         secure != nullptr ? UploadSecurely(stub, task, options, std::move(report), {}, *secure)
                           : Upload(stub, identity, task, options, std::move(report), {});
     if (!status.ok()) return not_counted(status);
+    outcome.upload_seconds = SecondsSince(upload_started);
     outcome.counted = true;
     return outcome;
   }
@@ -301,8 +307,11 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
   const TrainerOptions trainer = WithTask(options.trainer, task.hyperparameters());
   EQUIFL_ASSIGN_OR_RETURN(FairTraining fair,
                           PrepareFairTraining(model, data.train, directive, trainer, options));
+  const auto train_started = std::chrono::steady_clock::now();
   EQUIFL_ASSIGN_OR_RETURN(TrainResult trained, Train(model, data.train, trainer,
                                                      fair.sample_weights, fair.view_weights));
+  outcome.train_seconds = SecondsSince(train_started);
+  outcome.train_samples = trained.samples_seen;
   report.train = Named(trained.groups, options, kFusionView);
   header.set_num_train_samples(static_cast<uint64_t>(trained.samples));
   header.set_num_steps(static_cast<uint64_t>(trained.steps));
@@ -329,6 +338,7 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     header.set_aggregation_weight(scaling.weight);
   }
   absl::Status status;
+  const auto upload_started = std::chrono::steady_clock::now();
   if (secure != nullptr) {
     EQUIFL_ASSIGN_OR_RETURN(std::vector<float> flat, Flatten(local, order));
     status = UploadSecurely(stub, task, options, std::move(report), std::move(flat), *secure);
@@ -337,6 +347,7 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     status = Upload(stub, identity, task, options, std::move(report), update);
   }
   if (!status.ok()) return not_counted(status);
+  outcome.upload_seconds = SecondsSince(upload_started);
   outcome.counted = true;
   return outcome;
 }

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,19 @@
 
 namespace equifl::client {
 
+//! What one task did.
+struct TaskOutcome {
+  bool counted = false;       //!< The server accepted the update or evaluation.
+  bool evaluated = false;     //!< A final-evaluation task (test split).
+  double accuracy = 0;        //!< Validation accuracy before training, or test accuracy.
+  double loss = 0;            //!< Mean loss of local training, or test loss.
+  int64_t steps = 0;          //!< Optimiser steps of local training.
+  int64_t train_samples = 0;  //!< Samples processed by local training (over every step).
+  double train_seconds = 0;   //!< Wall time of local training.
+  double upload_seconds = 0;  //!< Wall time of the upload (or masked upload).
+  std::string not_counted;    //!< Why the server did not count it, when !counted.
+};
+
 //! How a client takes part in a run.
 struct FederatedClientOptions {
   std::string requested_client_id;  //!< Empty lets the server choose.
@@ -40,6 +54,8 @@ struct FederatedClientOptions {
   std::chrono::seconds connect_timeout{60};
   //! CPU threads that expand secure aggregation's masks; 0: every core.
   int mask_threads = 0;
+  //! Told of every task the server counted (metrics); may be empty.
+  std::function<void(const TaskOutcome&)> on_task;
 };
 
 //! A client's data, split as its shard is. The tensors must outlive the task.
@@ -53,16 +69,6 @@ struct ClientDatasets {
 struct ClientIdentity {
   std::string run_id;
   std::string client_id;
-};
-
-//! What one task did.
-struct TaskOutcome {
-  bool counted = false;     //!< The server accepted the update or evaluation.
-  bool evaluated = false;   //!< A final-evaluation task (test split).
-  double accuracy = 0;      //!< Validation accuracy before training, or test accuracy.
-  double loss = 0;          //!< Mean loss of local training, or test loss.
-  int64_t steps = 0;        //!< Optimiser steps of local training.
-  std::string not_counted;  //!< Why the server did not count it, when !counted.
 };
 
 class SecureRoundClient;

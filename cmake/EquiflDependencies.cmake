@@ -11,6 +11,17 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
+# The dashboard's HTTP server (Boost.Beast, header-only) and its metrics. Only
+# prometheus-cpp's core is used (we serve /metrics ourselves), so it is found
+# directly: the package's CMake config also requires civetweb, CURL and zlib for its
+# pull and push libraries, which the GPU machine need not have.
+find_package(Boost 1.74 REQUIRED)
+find_path(EQUIFL_PROMETHEUS_INCLUDE_DIR prometheus/registry.h REQUIRED)
+find_library(EQUIFL_PROMETHEUS_CORE_LIBRARY prometheus-cpp-core REQUIRED)
+add_library(equifl_prometheus_core INTERFACE)
+target_include_directories(equifl_prometheus_core SYSTEM INTERFACE "${EQUIFL_PROMETHEUS_INCLUDE_DIR}")
+target_link_libraries(equifl_prometheus_core INTERFACE "${EQUIFL_PROMETHEUS_CORE_LIBRARY}"
+                                                       Threads::Threads)
 if(EQUIFL_WITH_TORCH)
   find_package(Torch REQUIRED)
 endif()

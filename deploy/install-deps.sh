@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Installs everything equifl needs to build and test on a fresh Debian 12 machine.
 # Safe to run again: apt-get skips what is already installed.
+#   deploy/install-deps.sh               # build and test
+#   deploy/install-deps.sh --build-only  # only what building the equifl binary needs
+#                                        # (deploy/Dockerfile's build stage)
 set -euo pipefail
+
+build_only=no
+case "${1:-}" in
+  "") ;;
+  --build-only) build_only=yes ;;
+  *)
+    echo "usage: deploy/install-deps.sh [--build-only]" >&2
+    exit 2
+    ;;
+esac
 
 packages=(
   # Toolchain; clang builds the Torch-free targets with its thread-safety analysis.
@@ -12,12 +25,22 @@ packages=(
   # Transport and wire format.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev libabsl-dev
   libxxhash-dev
-  # Utilities.
+  # Utilities; Boost.Beast serves the dashboard, prometheus-cpp's core its metrics.
   libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-  libsqlite3-dev
+  libsqlite3-dev prometheus-cpp-dev
+)
+test_packages=(
   # Tests, benchmarks and their independent numerical references.
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy
+  # The dashboard's tests: a real browser, an independent Prometheus text parser, curl;
+  # and the deployment check (deploy/check-deploy.sh) of the compose file.
+  chromium python3-prometheus-client curl docker-compose
 )
+# The deployment check renders the kustomizations with kubectl; Debian's is in
+# kubernetes-client, but a machine may already have kubectl from another package,
+# which kubernetes-client cannot be installed over.
+if ! command -v kubectl > /dev/null; then test_packages+=(kubernetes-client); fi
+if [ "$build_only" = no ]; then packages+=("${test_packages[@]}"); fi
 
 sudo_prefix=()
 if [ "$(id -u)" -ne 0 ]; then sudo_prefix=(sudo); fi

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -38,11 +39,54 @@ int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
+// Tells the watcher, when there is one, how long a call took once it returns.
+class CallTimer {
+ public:
+  CallTimer(ServiceObserver* watcher, absl::string_view method, std::string client_id = "")
+      : watcher_(watcher), method_(method), client_id_(std::move(client_id)) {
+    if (watcher_ != nullptr) started_ = std::chrono::steady_clock::now();
+  }
+  CallTimer(const CallTimer&) = delete;
+  CallTimer& operator=(const CallTimer&) = delete;
+  ~CallTimer() {
+    if (watcher_ == nullptr) return;
+    watcher_->OnCall(
+        method_, client_id_,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  }
+  void set_client_id(const std::string& client_id) { client_id_ = client_id; }
+
+ private:
+  ServiceObserver* const watcher_;
+  const absl::string_view method_;
+  std::string client_id_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// An upload's reader that counts the bytes of the messages it reads.
+class CountingReader final : public grpc::ServerReaderInterface<v1::UploadUpdateRequest> {
+ public:
+  explicit CountingReader(grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader)
+      : reader_(reader) {}
+  void SendInitialMetadata() override { reader_.SendInitialMetadata(); }
+  bool NextMessageSize(uint32_t* size) override { return reader_.NextMessageSize(size); }
+  bool Read(v1::UploadUpdateRequest* message) override {
+    if (!reader_.Read(message)) return false;
+    bytes_ += message->ByteSizeLong();
+    return true;
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader_;
+  uint64_t bytes_ = 0;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(
     const AggregatorOptions& options, GlobalModel model, aggregation::ServerOptimizer optimizer,
-    uint64_t completed_rounds, RoundObserver* observer) {
+    uint64_t completed_rounds, RoundObserver* observer, ServiceObserver* watcher) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
   if (model.size() == 0) return absl::InvalidArgumentError("the global model has no values");
   if (optimizer.model_size() != model.size()) {
@@ -50,14 +94,15 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(
                                                    optimizer.model_size(),
                                                    " values; the model has ", model.size()));
   }
-  return std::unique_ptr<Aggregator>(
-      new Aggregator(options, std::move(model), std::move(optimizer), completed_rounds, observer));
+  return std::unique_ptr<Aggregator>(new Aggregator(options, std::move(model), std::move(optimizer),
+                                                    completed_rounds, observer, watcher));
 }
 
 Aggregator::Aggregator(const AggregatorOptions& options, GlobalModel model,
                        aggregation::ServerOptimizer optimizer, uint64_t completed_rounds,
-                       RoundObserver* observer)
+                       RoundObserver* observer, ServiceObserver* watcher)
     : options_(options),
+      watcher_(watcher),
       update_buffers_(options.max_concurrent_uploads),
       masked_buffers_(options.max_concurrent_uploads),
       loop_(options, std::move(model), std::move(optimizer), completed_rounds, observer) {}
@@ -77,6 +122,7 @@ v1::RoundReference Aggregator::Reference(uint64_t round_id) const {
 
 grpc::Status Aggregator::Join(grpc::ServerContext* context, const v1::JoinRequest* request,
                               v1::JoinResponse* response) {
+  CallTimer timer(watcher_, "Join");
   // A client certificate decides the id (server/client_identity.h).
   absl::StatusOr<std::string> bound = ClientIdForJoin(*context, request->requested_client_id());
   if (!bound.ok()) return ToGrpc(bound.status());
@@ -87,6 +133,8 @@ grpc::Status Aggregator::Join(grpc::ServerContext* context, const v1::JoinReques
   }
   loop_.NoteTrainingSetSize(request->capabilities().num_train_samples());
   loop_.coordinator().Join(client_id);
+  timer.set_client_id(client_id);
+  if (watcher_ != nullptr) watcher_->OnClientJoined(client_id);
   spdlog::info("client '{}' joined ({} training samples)", client_id,
                request->capabilities().num_train_samples());
   response->set_run_id(options_.run_id);
@@ -97,6 +145,7 @@ grpc::Status Aggregator::Join(grpc::ServerContext* context, const v1::JoinReques
 
 grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
                                   v1::PollTaskResponse* response) {
+  CallTimer timer(watcher_, "PollTask", request->client_id());
   if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
     return caller;
   }
@@ -118,6 +167,7 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTa
     case Assignment::Kind::kTrain:
     case Assignment::Kind::kEvaluate:
       FillTask(assignment, *response->mutable_task());
+      if (watcher_ != nullptr) watcher_->OnTaskTaken(request->client_id(), assignment.round_id);
       break;
   }
   return grpc::Status::OK;
@@ -126,6 +176,7 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTa
 grpc::Status Aggregator::PollTasks(grpc::ServerContext* context,
                                    const v1::PollTasksRequest* request,
                                    v1::PollTasksResponse* response) {
+  CallTimer timer(watcher_, "PollTasks");
   for (const std::string& client_id : request->client_ids()) {
     if (grpc::Status caller = CheckCallerActsAs(*context, client_id); !caller.ok()) return caller;
   }
@@ -147,6 +198,7 @@ grpc::Status Aggregator::PollTasks(grpc::ServerContext* context,
     v1::ClientTask* task = response->add_tasks();
     task->set_client_id(client_id);
     FillTask(assignment, *task->mutable_task());
+    if (watcher_ != nullptr) watcher_->OnTaskTaken(client_id, assignment.round_id);
   }
   if (response->tasks().empty()) response->set_retry_after_ms(100);
   return grpc::Status::OK;
@@ -187,6 +239,7 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
 grpc::Status Aggregator::DownloadModel(grpc::ServerContext* context,
                                        const v1::DownloadModelRequest* request,
                                        grpc::ServerWriter<v1::DownloadModelResponse>* writer) {
+  CallTimer timer(watcher_, "DownloadModel", request->client_id());
   if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
     return caller;
   }
@@ -211,10 +264,21 @@ grpc::Status Aggregator::DownloadModel(grpc::ServerContext* context,
 grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
                                       grpc::ServerReader<v1::UploadUpdateRequest>* reader,
                                       v1::UploadUpdateResponse* response) {
-  absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(*reader);
-  if (!opening.ok()) return Refuse(opening.status(), *response);
+  CallTimer timer(watcher_, "UploadUpdate");
+  CountingReader counting(*reader);
+  absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(counting);
+  if (!opening.ok()) {
+    if (watcher_ != nullptr) watcher_->OnUpload("", 0, counting.bytes(), opening.status());
+    return Refuse(opening.status(), *response);
+  }
   const v1::UpdateHeader& header = opening->header();
+  timer.set_client_id(header.client_id());
   if (grpc::Status caller = CheckCallerActsAs(*context, header.client_id()); !caller.ok()) {
+    if (watcher_ != nullptr) {
+      watcher_->OnUpload(
+          header.client_id(), opening->round().round_id(), counting.bytes(),
+          absl::Status(static_cast<absl::StatusCode>(caller.error_code()), caller.error_message()));
+    }
     return caller;
   }
   absl::Status status = CheckRun("update", opening->round().run_id());
@@ -224,18 +288,22 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
   if (status.ok()) {
     if (options_.secure_aggregation.enabled || header.masked_input()) {
       absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(opening->round());
-      status = secure.ok() ? AcceptMaskedInput(*opening, **secure, *reader) : secure.status();
+      status = secure.ok() ? AcceptMaskedInput(*opening, **secure, counting) : secure.status();
     } else {
-      status = AcceptUpdate(*opening, *reader);
+      status = AcceptUpdate(*opening, counting);
     }
+  }
+  if (watcher_ != nullptr) {
+    watcher_->OnUpload(header.client_id(), opening->round().round_id(), counting.bytes(), status);
   }
   if (!status.ok()) return Refuse(status, *response);
   response->set_accepted(true);
   return grpc::Status::OK;
 }
 
-absl::Status Aggregator::AcceptUpdate(const v1::UploadUpdateRequest& opening,
-                                      grpc::ServerReader<v1::UploadUpdateRequest>& reader) {
+absl::Status Aggregator::AcceptUpdate(
+    const v1::UploadUpdateRequest& opening,
+    grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader) {
   const v1::UpdateHeader& header = opening.header();
   const uint64_t round_id = opening.round().round_id();
   PlainInput input;
@@ -273,9 +341,9 @@ absl::Status Aggregator::AcceptUpdate(const v1::UploadUpdateRequest& opening,
   return loop_.Contribute(round_id, {header.client_id(), std::move(input)});
 }
 
-absl::Status Aggregator::AcceptMaskedInput(const v1::UploadUpdateRequest& opening,
-                                           SecureRound& secure,
-                                           grpc::ServerReader<v1::UploadUpdateRequest>& reader) {
+absl::Status Aggregator::AcceptMaskedInput(
+    const v1::UploadUpdateRequest& opening, SecureRound& secure,
+    grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader) {
   const v1::UpdateHeader& header = opening.header();
   const std::string& client_id = header.client_id();
   if (!header.masked_input()) {
@@ -313,8 +381,9 @@ absl::StatusOr<std::shared_ptr<SecureRound>> Aggregator::SecureRoundFor(
 }
 
 template <typename Request, typename Step>
-grpc::Status Aggregator::OnSecureRound(const grpc::ServerContext& context, const Request& request,
-                                       const Step& step) {
+grpc::Status Aggregator::OnSecureRound(absl::string_view method, const grpc::ServerContext& context,
+                                       const Request& request, const Step& step) {
+  CallTimer timer(watcher_, method, request.client_id());
   if (grpc::Status caller = CheckCallerActsAs(context, request.client_id()); !caller.ok()) {
     return caller;
   }
@@ -326,28 +395,28 @@ grpc::Status Aggregator::OnSecureRound(const grpc::ServerContext& context, const
 grpc::Status Aggregator::AdvertiseKeys(grpc::ServerContext* context,
                                        const v1::AdvertiseKeysRequest* request,
                                        v1::SecureAggregationAck*) {
-  return OnSecureRound(*context, *request,
+  return OnSecureRound("AdvertiseKeys", *context, *request,
                        [&](SecureRound& secure) { return secure.AdvertiseKeys(*request); });
 }
 
 grpc::Status Aggregator::GetNeighbours(grpc::ServerContext* context,
                                        const v1::SecureStepRequest* request,
                                        v1::GetNeighboursResponse* response) {
-  return OnSecureRound(*context, *request, [&](SecureRound& secure) {
+  return OnSecureRound("GetNeighbours", *context, *request, [&](SecureRound& secure) {
     return secure.GetNeighbours(request->client_id(), options_.poll_timeout, *response);
   });
 }
 
 grpc::Status Aggregator::ShareKeys(grpc::ServerContext* context,
                                    const v1::ShareKeysRequest* request, v1::SecureAggregationAck*) {
-  return OnSecureRound(*context, *request,
+  return OnSecureRound("ShareKeys", *context, *request,
                        [&](SecureRound& secure) { return secure.ShareKeys(*request); });
 }
 
 grpc::Status Aggregator::GetShares(grpc::ServerContext* context,
                                    const v1::SecureStepRequest* request,
                                    v1::GetSharesResponse* response) {
-  return OnSecureRound(*context, *request, [&](SecureRound& secure) {
+  return OnSecureRound("GetShares", *context, *request, [&](SecureRound& secure) {
     return secure.GetShares(request->client_id(), options_.poll_timeout, *response);
   });
 }
@@ -355,7 +424,7 @@ grpc::Status Aggregator::GetShares(grpc::ServerContext* context,
 grpc::Status Aggregator::GetUnmaskRequest(grpc::ServerContext* context,
                                           const v1::SecureStepRequest* request,
                                           v1::GetUnmaskRequestResponse* response) {
-  return OnSecureRound(*context, *request, [&](SecureRound& secure) {
+  return OnSecureRound("GetUnmaskRequest", *context, *request, [&](SecureRound& secure) {
     return secure.GetUnmaskRequest(request->client_id(), options_.poll_timeout, *response);
   });
 }
@@ -363,7 +432,7 @@ grpc::Status Aggregator::GetUnmaskRequest(grpc::ServerContext* context,
 grpc::Status Aggregator::RevealShares(grpc::ServerContext* context,
                                       const v1::RevealSharesRequest* request,
                                       v1::SecureAggregationAck*) {
-  return OnSecureRound(*context, *request,
+  return OnSecureRound("RevealShares", *context, *request,
                        [&](SecureRound& secure) { return secure.RevealShares(*request); });
 }
 

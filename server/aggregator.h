@@ -34,6 +34,7 @@
 #include "server/aggregator_options.h"
 #include "server/round_loop.h"
 #include "server/scratch_pool.h"
+#include "server/service_observer.h"
 
 namespace equifl::server {
 
@@ -41,11 +42,10 @@ class Aggregator final : public v1::Aggregator::Service {
  public:
   //! `model` is the global model after `completed_rounds` rounds (the initial model
   //! for a new run); `optimizer` carries its state (restored after --resume).
-  static absl::StatusOr<std::unique_ptr<Aggregator>> Create(const AggregatorOptions& options,
-                                                            GlobalModel model,
-                                                            aggregation::ServerOptimizer optimizer,
-                                                            uint64_t completed_rounds,
-                                                            RoundObserver* observer);
+  //! `observer` hears of every round, `watcher` (may be null) of every call.
+  static absl::StatusOr<std::unique_ptr<Aggregator>> Create(
+      const AggregatorOptions& options, GlobalModel model, aggregation::ServerOptimizer optimizer,
+      uint64_t completed_rounds, RoundObserver* observer, ServiceObserver* watcher = nullptr);
 
   //! Runs rounds until every round is done or Stop() is called; fails when a round
   //! cannot be aggregated or the observer fails.
@@ -84,7 +84,7 @@ class Aggregator final : public v1::Aggregator::Service {
  private:
   Aggregator(const AggregatorOptions& options, GlobalModel model,
              aggregation::ServerOptimizer optimizer, uint64_t completed_rounds,
-             RoundObserver* observer);
+             RoundObserver* observer, ServiceObserver* watcher);
 
   //! OK when `run_id` names this server's run; otherwise FAILED_PRECONDITION,
   //! saying what (`what`) was sent for which run and that the client should join
@@ -98,16 +98,17 @@ class Aggregator final : public v1::Aggregator::Service {
   //! Runs `step` on the open secure round `request` names, for a caller whose
   //! certificate allows `request`'s client id.
   template <typename Request, typename Step>
-  grpc::Status OnSecureRound(const grpc::ServerContext& context, const Request& request,
-                             const Step& step);
+  grpc::Status OnSecureRound(absl::string_view method, const grpc::ServerContext& context,
+                             const Request& request, const Step& step);
   //! UploadUpdate of a plain round: the update itself and the statistics.
   absl::Status AcceptUpdate(const v1::UploadUpdateRequest& opening,
-                            grpc::ServerReader<v1::UploadUpdateRequest>& reader);
+                            grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader);
   //! UploadUpdate of a secure round: the client's masked vector.
   absl::Status AcceptMaskedInput(const v1::UploadUpdateRequest& opening, SecureRound& secure,
-                                 grpc::ServerReader<v1::UploadUpdateRequest>& reader);
+                                 grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader);
 
   const AggregatorOptions options_;
+  ServiceObserver* const watcher_;        //!< May be null.
   ScratchPool<float> update_buffers_;     //!< Plain uploads; folded batches give them back.
   ScratchPool<uint32_t> masked_buffers_;  //!< Masked inputs of secure rounds.
   RoundLoop loop_;

@@ -127,10 +127,15 @@ std::optional<RoundLoop::OpenedRound> RoundLoop::Open() {
       coordinator_.OpenNextRound([&](uint64_t opened, const std::vector<std::string>& selected) {
         round.accumulator =
             MakeAccumulator(opened, selected, round.start.model->size(), round.secure);
-        absl::MutexLock lock(&round_mutex_);
-        open_round_ = opened;
-        accumulator_ = round.accumulator;
-        secure_ = round.secure;
+        {
+          absl::MutexLock lock(&round_mutex_);
+          open_round_ = opened;
+          accumulator_ = round.accumulator;
+          secure_ = round.secure;
+        }
+        if (observer_ != nullptr) {
+          observer_->OnRoundOpened(opened, selected, coordinator_.IsEvaluationRound(opened));
+        }
       });
   if (!round_id) return std::nullopt;
   round.round_id = *round_id;

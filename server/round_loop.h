@@ -75,6 +75,11 @@ struct RoundSummary {
 class RoundObserver {
  public:
   virtual ~RoundObserver() = default;
+  //! Round `round_id` opened and selected `selected` (sorted); called under the
+  //! coordinator's lock before any client can take the round's task, so it must be
+  //! quick and take no lock of the server's.
+  virtual void OnRoundOpened(uint64_t round_id, const std::vector<std::string>& selected,
+                             bool final_evaluation) {}
   //! `model` is the global model after the round; failing stops the run.
   virtual absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
                                      const aggregation::ServerOptimizer& optimizer) = 0;

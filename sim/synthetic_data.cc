@@ -415,8 +415,9 @@ absl::StatusOr<client::ShardData> GenerateSyntheticClient(const SyntheticDataOpt
   return Generate(options, BuildWorld(options), client);
 }
 
-absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(const SyntheticDataOptions& options,
-                                                              const std::string& out_dir) {
+absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(
+    const SyntheticDataOptions& options, const std::string& out_dir,
+    const std::function<void(int written, int total)>& progress) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
   std::error_code error;
   if (std::filesystem::exists(out_dir, error) && !(std::filesystem::is_directory(out_dir, error) &&
@@ -432,6 +433,7 @@ absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(const SyntheticDat
         (std::filesystem::path(out_dir) / client::ClientShardName(client)).string();
     EQUIFL_RETURN_IF_ERROR(client::WriteShard(dir, data));
     shards.push_back(dir);
+    if (progress) progress(client + 1, options.clients);
   }
   return shards;
 }

@@ -25,6 +25,7 @@
 #define EQUIFL_SIM_SYNTHETIC_DATA_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,9 +111,11 @@ absl::StatusOr<client::ShardData> GenerateSyntheticClient(const SyntheticDataOpt
                                                           int client);
 
 //! Generates every client and writes `out_dir`/client-000, ...; `out_dir` must not
-//! exist or be empty. Returns the shard folders.
-absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(const SyntheticDataOptions& options,
-                                                              const std::string& out_dir);
+//! exist or be empty. Returns the shard folders. `progress`, when given, is told
+//! the shards written so far and the total, after each (prints nothing itself).
+absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(
+    const SyntheticDataOptions& options, const std::string& out_dir,
+    const std::function<void(int written, int total)>& progress = {});
 
 }  // namespace equifl::sim
 

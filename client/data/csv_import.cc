@@ -48,8 +48,10 @@ struct RowProblem {
 
 }  // namespace
 
-absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view source) {
+absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view source,
+                                  const ImportProgress& progress) {
   if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);
+  StageProgress parsing(progress, ImportStage::kParse, text.size(), /*every=*/uint64_t{1} << 20);
   CsvTable table;
   std::vector<std::string> record;
   std::string field;
@@ -108,6 +110,7 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view sour
       EQUIFL_RETURN_IF_ERROR(end_record());
       ++line;
       record_line = line;
+      parsing.Update(index + 1);
     } else if (c == '"') {
       if (!field_quoted && TrimSpaces(field).empty()) {
         field.clear();
@@ -128,6 +131,7 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view sour
   }
   if (in_quotes) return error(record_line, "a quoted field is never closed");
   if (!field.empty() || field_quoted || !record.empty()) EQUIFL_RETURN_IF_ERROR(end_record());
+  parsing.Finish();
   if (table.header.empty()) return absl::InvalidArgumentError(absl::StrCat(source, " is empty"));
   std::set<std::string> names;
   for (size_t column = 0; column < table.header.size(); ++column) {
@@ -168,7 +172,7 @@ absl::Status CsvImportOptions::Validate() const {
 absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::string_view source,
                                              const CsvImportOptions& options) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
-  EQUIFL_ASSIGN_OR_RETURN(const CsvTable table, ParseCsv(text, source));
+  EQUIFL_ASSIGN_OR_RETURN(const CsvTable table, ParseCsv(text, source, options.progress));
   CsvImport result;
   CsvImportSummary& summary = result.summary;
   summary.rows_read = static_cast<int64_t>(table.rows.size());
@@ -216,7 +220,10 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
       feature_columns.push_back(column);
     }
   } else {
+    StageProgress detecting(options.progress, ImportStage::kDetect, table.header.size(),
+                            /*every=*/1);
     for (size_t column = 0; column < table.header.size(); ++column) {
+      detecting.Update(column);
       if (roles.contains(column)) continue;
       bool numeric = false;
       bool other = false;
@@ -231,6 +238,7 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
         summary.ignored_columns.push_back(table.header[column]);
       }
     }
+    detecting.Finish();
   }
   for (size_t column : feature_columns) summary.feature_columns.push_back(table.header[column]);
   if (feature_columns.empty()) {
@@ -256,7 +264,9 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   };
   const char* const kDropHint = "or pass --drop-missing to drop such rows";
   std::vector<size_t> kept;
+  StageProgress checking(options.progress, ImportStage::kCheck, table.rows.size());
   for (size_t row = 0; row < table.rows.size(); ++row) {
+    checking.Update(row);
     const std::vector<std::string>& cells = table.rows[row];
     const std::string where = absl::StrCat(source, " line ", table.lines[row], ": column '");
     RowProblem problem;
@@ -310,6 +320,7 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     }
     kept.push_back(row);
   }
+  checking.Finish();
   if (kept.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": no row is left to import (", summary.rows_dropped_missing,
@@ -367,10 +378,9 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   random::Engine engine = random::MakeEngine(options.split.seed, 0);
   std::vector<std::vector<size_t>> client_rows;  // indices into `kept`
   if (split_column) {
-    std::vector<std::string> values;
-    for (size_t row : kept) values.push_back(table.rows[row][*split_column]);
-    std::sort(values.begin(), values.end());
-    values.erase(std::unique(values.begin(), values.end()), values.end());
+    std::set<std::string> distinct;  // few values in many rows: no copy of every cell
+    for (size_t row : kept) distinct.insert(table.rows[row][*split_column]);
+    const std::vector<std::string> values(distinct.begin(), distinct.end());
     if (options.split.clients != 0 && static_cast<size_t>(options.split.clients) != values.size()) {
       return absl::InvalidArgumentError(absl::StrCat("splitting by '", options.split_by, "' makes ",
                                                      values.size(), " clients (", Quoted(values),
@@ -395,6 +405,8 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   }
 
   // Each client: shuffle, split, build the shard.
+  StageProgress building(options.progress, ImportStage::kBuild, kept.size());
+  uint64_t built = 0;
   for (size_t client = 0; client < client_rows.size(); ++client) {
     std::vector<size_t>& rows = client_rows[client];
     const std::vector<Split> splits = SplitClientRows(rows, options.split.train_fraction,
@@ -420,25 +432,23 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
       data.language.push_back(language_column ? index_in(summary.languages, cells[*language_column])
                                               : 0);
       data.split.push_back(static_cast<uint8_t>(splits[position]));
+      building.Update(++built);
     }
     data.CountSamples();
     summary.client_counts.push_back(data.manifest.split_counts);
     result.shards.push_back(std::move(data));
   }
+  building.Finish();
   return result;
 }
 
 absl::StatusOr<CsvImportSummary> ImportCsv(const std::string& csv_path, const std::string& out_dir,
                                            const CsvImportOptions& options) {
-  std::ifstream stream(csv_path, std::ios::binary);
-  if (!stream) {
-    return protocol::FileError("read", csv_path,
-                               std::filesystem::exists(csv_path) ? EACCES : ENOENT);
-  }
-  std::stringstream text;
-  text << stream.rdbuf();
-  EQUIFL_ASSIGN_OR_RETURN(CsvImport import, BuildShardsFromCsv(text.str(), csv_path, options));
-  EQUIFL_ASSIGN_OR_RETURN(import.summary.shard_dirs, WriteClientShards(out_dir, import.shards));
+  EQUIFL_ASSIGN_OR_RETURN(const std::vector<std::string> text,
+                          ReadImportFiles({csv_path}, options.progress));
+  EQUIFL_ASSIGN_OR_RETURN(CsvImport import, BuildShardsFromCsv(text[0], csv_path, options));
+  EQUIFL_ASSIGN_OR_RETURN(import.summary.shard_dirs,
+                          WriteClientShards(out_dir, import.shards, options.progress));
   return std::move(import.summary);
 }
 

@@ -42,8 +42,10 @@ struct CsvTable {
 };
 
 //! Parses `text`; `source` (the file name) starts error messages, which give the line.
-//! Blank lines are skipped; unquoted fields are trimmed of spaces and tabs.
-absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view source);
+//! Blank lines are skipped; unquoted fields are trimmed of spaces and tabs. Reports
+//! ImportStage::kParse in bytes to `progress`.
+absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view source,
+                                  const ImportProgress& progress = {});
 
 //! How a table becomes shards.
 struct CsvImportOptions {
@@ -71,6 +73,9 @@ struct CsvImportOptions {
   bool drop_missing = false;
   //! Cell texts that mean "missing", compared after trimming.
   std::vector<std::string> missing_values = {"", "NA"};
+
+  //! Told how far the import has come, stage by stage; empty: nothing is told.
+  ImportProgress progress;
 
   //! OK, or which option is wrong and what is allowed.
   absl::Status Validate() const;

@@ -1,16 +1,84 @@
 #include "client/data/import_split.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <queue>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "protocol/file_io.h"
 
 namespace equifl::client {
+
+StageProgress::StageProgress(const ImportProgress& progress, ImportStage stage, uint64_t total,
+                             uint64_t every)
+    : progress_(progress), stage_(stage), total_(total), every_(std::max<uint64_t>(1, every)) {
+  if (progress_) progress_(stage_, 0, total_);
+}
+
+void StageProgress::Finish() {
+  if (!progress_ || finished_) return;
+  finished_ = true;
+  const uint64_t done = total_ > 0 ? total_ : done_;
+  if (done != reported_) Report(done);
+}
+
+void StageProgress::Report(uint64_t done) {
+  reported_ = done;
+  progress_(stage_, done, total_);
+}
+
+absl::StatusOr<std::vector<std::string>> ReadImportFiles(const std::vector<std::string>& paths,
+                                                         const ImportProgress& progress) {
+  std::error_code error;
+  uint64_t total = 0;
+  bool sizes_known = true;
+  std::vector<uint64_t> sizes;
+  for (const std::string& path : paths) {
+    const bool exists = std::filesystem::exists(path, error);
+    if (!exists || std::filesystem::is_directory(path, error)) {
+      return protocol::FileError("read", path, exists ? EISDIR : ENOENT);
+    }
+    const uintmax_t size = std::filesystem::file_size(path, error);
+    sizes_known = sizes_known && !error;  // a pipe or a device has no size
+    sizes.push_back(error ? 0 : size);
+    total += sizes.back();
+  }
+  constexpr size_t kChunk = size_t{4} << 20;
+  StageProgress reading(progress, ImportStage::kRead, sizes_known ? total : 0, kChunk);
+  uint64_t done = 0;
+  std::vector<std::string> contents;
+  for (size_t file = 0; file < paths.size(); ++file) {
+    const std::string& path = paths[file];
+    std::ifstream stream(path, std::ios::binary);
+    if (!stream) return protocol::FileError("read", path, EACCES);
+    // Read in chunks into a string of the file's size, grown if there is more.
+    std::string bytes(sizes[file], '\0');
+    size_t filled = 0;
+    while (stream) {
+      if (filled == bytes.size()) {
+        if (stream.peek() == std::char_traits<char>::eof()) break;
+        bytes.resize(bytes.size() + kChunk);
+      }
+      stream.read(bytes.data() + filled,
+                  static_cast<std::streamsize>(std::min(kChunk, bytes.size() - filled)));
+      filled += static_cast<size_t>(stream.gcount());
+      done += static_cast<uint64_t>(stream.gcount());
+      reading.Update(done);
+    }
+    if (stream.bad()) return protocol::FileError("read", path, EIO);
+    bytes.resize(filled);
+    contents.push_back(std::move(bytes));
+  }
+  reading.Finish();
+  return contents;
+}
+
 absl::Status RowSplitOptions::Validate() const {
   if (clients < 0 || clients > 100'000) {
     return absl::InvalidArgumentError(
@@ -167,7 +235,8 @@ std::vector<Split> SplitClientRows(std::vector<size_t>& rows, double train_fract
 }
 
 absl::StatusOr<std::vector<std::string>> WriteClientShards(const std::string& out_dir,
-                                                           const std::vector<ShardData>& shards) {
+                                                           const std::vector<ShardData>& shards,
+                                                           const ImportProgress& progress) {
   std::error_code error;
   if (std::filesystem::exists(out_dir, error) && !(std::filesystem::is_directory(out_dir, error) &&
                                                    std::filesystem::is_empty(out_dir, error))) {
@@ -175,12 +244,15 @@ absl::StatusOr<std::vector<std::string>> WriteClientShards(const std::string& ou
         "output folder ", out_dir, " exists and is not empty; choose another or remove it"));
   }
   std::vector<std::string> dirs;
+  StageProgress writing(progress, ImportStage::kWrite, shards.size(), /*every=*/1);
   for (size_t client = 0; client < shards.size(); ++client) {
     const std::string dir =
         (std::filesystem::path(out_dir) / ClientShardName(static_cast<int>(client))).string();
     EQUIFL_RETURN_IF_ERROR(WriteShard(dir, shards[client]));
     dirs.push_back(dir);
+    writing.Update(client + 1);
   }
+  writing.Finish();
   return dirs;
 }
 

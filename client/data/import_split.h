@@ -2,11 +2,14 @@
 // rows over clients (a seeded Dirichlet(alpha) draw over labels, or uniformly at
 // random), splitting each client's rows into train, validation and test, and
 // writing the shards as `out_dir`/client-000, ... The CSV and the .npy importers
-// share them, so the same options split the same rows the same way. No Torch here.
+// share them, so the same options split the same rows the same way. They also share
+// how a long import reports its progress (ImportProgress): the library prints
+// nothing, the caller draws it. No Torch here.
 #ifndef EQUIFL_CLIENT_DATA_IMPORT_SPLIT_H_
 #define EQUIFL_CLIENT_DATA_IMPORT_SPLIT_H_
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,6 +20,55 @@
 #include "client/data/shard.h"
 
 namespace equifl::client {
+
+//! The stages of an import, in the order they run, for progress reports.
+enum class ImportStage {
+  kRead,    //!< Bytes of the input files read.
+  kParse,   //!< CSV: bytes of the text parsed into rows.
+  kDetect,  //!< CSV without named feature columns: columns examined for numbers.
+  kCheck,   //!< CSV: rows checked; .npy: feature values checked to be finite.
+  kBuild,   //!< Rows copied into the client shards.
+  kWrite,   //!< Client shards written.
+};
+
+//! Told how far a long import has come: `done` of `total` units of `stage` (total
+//! 0: unknown). Called on the importing thread when a stage starts (done 0), every
+//! few thousand units or MiB, and when it ends (done == total); a stage that does
+//! not apply is not reported. Empty: no reports.
+using ImportProgress = std::function<void(ImportStage stage, uint64_t done, uint64_t total)>;
+
+//! Reports one stage to an ImportProgress: at the start, whenever `every` more
+//! units are done, and at the end. Does nothing for an empty ImportProgress.
+class StageProgress {
+ public:
+  //! Reports done 0 of `total`.
+  StageProgress(const ImportProgress& progress, ImportStage stage, uint64_t total,
+                uint64_t every = 4096);
+  //! `done` units are done; reported when `every` more are done than last time.
+  void Update(uint64_t done) {
+    done_ = done;
+    if (progress_ && done - reported_ >= every_) Report(done);
+  }
+  //! The stage is done: reports total of total (of an unknown total: the last
+  //! done) unless that was the last report.
+  void Finish();
+
+ private:
+  void Report(uint64_t done);
+
+  const ImportProgress& progress_;
+  const ImportStage stage_;
+  const uint64_t total_;
+  const uint64_t every_;
+  uint64_t done_ = 0;      //!< Last Update's.
+  uint64_t reported_ = 0;  //!< Last reported.
+  bool finished_ = false;
+};
+
+//! Reads each of `paths` whole, reporting ImportStage::kRead in bytes of them all.
+//! A missing or unreadable file is an error naming it.
+absl::StatusOr<std::vector<std::string>> ReadImportFiles(const std::vector<std::string>& paths,
+                                                         const ImportProgress& progress);
 
 //! How an importer spreads rows over clients and splits each client's rows: the
 //! options the CSV and the .npy importers share.
@@ -72,8 +124,10 @@ std::vector<Split> SplitClientRows(std::vector<size_t>& rows, double train_fract
 
 //! Writes `shards` as `out_dir`/client-000, ...; `out_dir` must not exist or be
 //! empty (checked before anything is written). Returns the folders written.
+//! Reports ImportStage::kWrite in shards to `progress`.
 absl::StatusOr<std::vector<std::string>> WriteClientShards(const std::string& out_dir,
-                                                           const std::vector<ShardData>& shards);
+                                                           const std::vector<ShardData>& shards,
+                                                           const ImportProgress& progress = {});
 
 }  // namespace equifl::client
 

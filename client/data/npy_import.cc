@@ -137,7 +137,10 @@ absl::StatusOr<NpyImport> BuildShardsFromNpy(const NpyImportArrays& arrays,
   }
   EQUIFL_ASSIGN_OR_RETURN(const std::vector<float> values, features.ToFloat32());
   const int64_t per_row = modality.ValuesPerSample();
+  StageProgress checking(options.progress, ImportStage::kCheck, values.size(),
+                         /*every=*/uint64_t{1} << 20);
   for (size_t index = 0; index < values.size(); ++index) {
+    checking.Update(index);
     if (!std::isfinite(values[index])) {
       const std::string where =
           absl::StrCat(features.source, ": row ", index / per_row, ", value ", index % per_row);
@@ -156,6 +159,7 @@ absl::StatusOr<NpyImport> BuildShardsFromNpy(const NpyImportArrays& arrays,
                        "first"));
     }
   }
+  checking.Finish();
 
   // Labels, groups, languages.
   summary.labels = options.label_names;
@@ -181,6 +185,8 @@ absl::StatusOr<NpyImport> BuildShardsFromNpy(const NpyImportArrays& arrays,
                                          .dirichlet_alpha = options.split.dirichlet_alpha},
                                         engine));
   summary.client_names = std::move(partition.client_names);
+  StageProgress building(options.progress, ImportStage::kBuild, static_cast<uint64_t>(n));
+  uint64_t built = 0;
   for (std::vector<size_t>& rows : partition.client_rows) {
     const std::vector<Split> splits = SplitClientRows(rows, options.split.train_fraction,
                                                       options.split.validation_fraction, engine);
@@ -203,27 +209,39 @@ absl::StatusOr<NpyImport> BuildShardsFromNpy(const NpyImportArrays& arrays,
       data.group.push_back(groups[row]);
       data.language.push_back(languages[row]);
       data.split.push_back(static_cast<uint8_t>(splits[position]));
+      building.Update(++built);
     }
     data.CountSamples();
     EQUIFL_RETURN_IF_ERROR(data.manifest.Validate());
     summary.client_counts.push_back(data.manifest.split_counts);
     result.shards.push_back(std::move(data));
   }
+  building.Finish();
   return result;
 }
 
 absl::StatusOr<NpyImportSummary> ImportNpy(const NpyImportPaths& paths, const std::string& out_dir,
                                            const NpyImportOptions& options) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
+  std::vector<std::string> files = {paths.features, paths.labels, paths.groups};
+  if (!paths.languages.empty()) files.push_back(paths.languages);
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<std::string> bytes, ReadImportFiles(files, options.progress));
+  // Each file's bytes are freed once parsed (the array holds a copy).
+  auto parse = [&bytes, &files](size_t index) {
+    absl::StatusOr<NpyArray> array = ParseNpy(bytes[index], files[index]);
+    std::string().swap(bytes[index]);
+    return array;
+  };
   NpyImportArrays arrays;
-  EQUIFL_ASSIGN_OR_RETURN(arrays.features, ReadNpy(paths.features));
-  EQUIFL_ASSIGN_OR_RETURN(arrays.labels, ReadNpy(paths.labels));
-  EQUIFL_ASSIGN_OR_RETURN(arrays.groups, ReadNpy(paths.groups));
+  EQUIFL_ASSIGN_OR_RETURN(arrays.features, parse(0));
+  EQUIFL_ASSIGN_OR_RETURN(arrays.labels, parse(1));
+  EQUIFL_ASSIGN_OR_RETURN(arrays.groups, parse(2));
   if (!paths.languages.empty()) {
-    EQUIFL_ASSIGN_OR_RETURN(arrays.languages, ReadNpy(paths.languages));
+    EQUIFL_ASSIGN_OR_RETURN(arrays.languages, parse(3));
   }
   EQUIFL_ASSIGN_OR_RETURN(NpyImport import, BuildShardsFromNpy(arrays, options));
-  EQUIFL_ASSIGN_OR_RETURN(import.summary.shard_dirs, WriteClientShards(out_dir, import.shards));
+  EQUIFL_ASSIGN_OR_RETURN(import.summary.shard_dirs,
+                          WriteClientShards(out_dir, import.shards, options.progress));
   return std::move(import.summary);
 }
 

@@ -42,6 +42,9 @@ struct NpyImportOptions {
   //! Rows to clients and splits; at least one client (no automatic number here).
   RowSplitOptions split = {.clients = 1};
 
+  //! Told how far the import has come, stage by stage; empty: nothing is told.
+  ImportProgress progress;
+
   //! OK, or which option is wrong and what is allowed.
   absl::Status Validate() const;
 };

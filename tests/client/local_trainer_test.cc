@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <vector>
 
 #include "client/model/model_state.h"
 #include "client/model/multimodal_model.h"
@@ -18,6 +19,7 @@ namespace equifl::client {
 namespace {
 
 using ::equifl::test::IsOk;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::MakeSyntheticDataset;
 using testing::SameState;
@@ -288,6 +290,16 @@ std::map<std::pair<int64_t, int64_t>, std::pair<double, int64_t>> DirectSums(
     ++count;
   }
   return sums;
+}
+
+TEST(LocalTrainerTest, EvaluateTellsTheSamplesDoneAfterEachBatch) {
+  const Dataset test = MakeSyntheticDataset({.samples = 150});
+  MultimodalModel model = MakeModel(SmallModelOptions());
+  std::vector<int64_t> done;
+  ASSERT_THAT(Evaluate(model, test, {}, /*batch_size=*/40,
+                       [&done](int64_t samples) { done.push_back(samples); }),
+              IsOk());
+  EXPECT_THAT(done, ElementsAre(40, 80, 120, 150));
 }
 
 TEST(LocalTrainerTest, EvaluationGroupStatisticsMatchThePerSampleLosses) {

@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <numeric>
 
+#include "tests/client/data/progress_record.h"
 #include "tests/client/shard_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
@@ -347,6 +349,37 @@ TEST(CsvImportTest, ImportWritesReadableShards) {
   EXPECT_EQ(
       ImportCsv((folder / "none.csv").string(), (folder / "x").string(), options).status().code(),
       absl::StatusCode::kNotFound);
+}
+
+TEST(CsvImportTest, ImportReportsEachStageInOrderFromZeroToItsTotal) {
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::string csv = temporary / "people.csv";
+  std::ofstream(csv) << kPeople;
+  CsvImportOptions options = PeopleOptions();
+  options.split_by = "language";
+  ProgressRecord record;
+  options.progress = record.Callback();
+  ASSERT_THAT(ImportCsv(csv, temporary / "shards", options), IsOk());
+  EXPECT_THAT(record.stages,
+              ElementsAre(ImportStage::kRead, ImportStage::kParse, ImportStage::kDetect,
+                          ImportStage::kCheck, ImportStage::kBuild, ImportStage::kWrite));
+  record.ExpectEveryStageFromZeroToTotal();
+  const uint64_t bytes = std::string(kPeople).size();
+  EXPECT_EQ(record.total[ImportStage::kRead], bytes);
+  EXPECT_EQ(record.total[ImportStage::kParse], bytes);
+  EXPECT_EQ(record.total[ImportStage::kDetect], 6u);  // columns
+  EXPECT_EQ(record.total[ImportStage::kCheck], 10u);  // rows read
+  EXPECT_EQ(record.total[ImportStage::kBuild], 8u);   // rows kept (two have an NA)
+  EXPECT_EQ(record.total[ImportStage::kWrite], 3u);   // English, French, Other
+  EXPECT_THAT(record.done[ImportStage::kWrite], ElementsAre(0, 1, 2, 3));
+
+  // Named feature columns: nothing to detect.
+  ProgressRecord named;
+  options.progress = named.Callback();
+  options.feature_columns = {"age"};
+  ASSERT_THAT(BuildShardsFromCsv(kPeople, "people.csv", options), IsOk());
+  EXPECT_THAT(named.stages,
+              ElementsAre(ImportStage::kParse, ImportStage::kCheck, ImportStage::kBuild));
 }
 
 TEST(CsvImportTest, ImportsSlid) {

@@ -6,15 +6,20 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <set>
+#include <utility>
 
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::client {
 namespace {
 
 using ::equifl::test::IsOk;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::vector<int64_t> Column(size_t rows, int64_t values) {
@@ -133,6 +138,35 @@ TEST(PartitionRowsTest, ErrorsSayWhatIsWrong) {
       HasSubstr("row 1 has value 1, outside 0..0"));
   EXPECT_THAT(PartitionOptions{.quantity_alpha = -1}.Validate().message(),
               HasSubstr("quantity alpha is -1"));
+}
+
+TEST(ReadImportFilesTest, ReadsFilesWholeAndReportsTheirBytes) {
+  const equifl::test::TemporaryFolder temporary("read");
+  std::string large(9u << 20, '\0');  // 9 MiB: reported in 4 MiB steps
+  for (size_t index = 0; index < large.size(); ++index) large[index] = static_cast<char>(index * 7);
+  std::ofstream(temporary / "large.bin", std::ios::binary) << large;
+  std::ofstream(temporary / "small.csv") << "a,b\n1,2\n";
+  std::vector<std::pair<uint64_t, uint64_t>> reports;
+  const ImportProgress progress = [&](ImportStage stage, uint64_t done, uint64_t total) {
+    EXPECT_EQ(stage, ImportStage::kRead);
+    reports.emplace_back(done, total);
+  };
+  absl::StatusOr<std::vector<std::string>> files =
+      ReadImportFiles({temporary / "large.bin", temporary / "small.csv"}, progress);
+  ASSERT_THAT(files, IsOk());
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_TRUE((*files)[0] == large);
+  EXPECT_EQ((*files)[1], "a,b\n1,2\n");
+  const uint64_t total = large.size() + 8;
+  const uint64_t mib = 1u << 20;
+  EXPECT_THAT(reports, ElementsAre(std::pair<uint64_t, uint64_t>{0, total},
+                                   std::pair<uint64_t, uint64_t>{4 * mib, total},
+                                   std::pair<uint64_t, uint64_t>{8 * mib, total},
+                                   std::pair<uint64_t, uint64_t>{total, total}));
+
+  EXPECT_EQ(ReadImportFiles({temporary / "none.csv"}, {}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(ReadImportFiles({temporary.path().string()}, {}).ok());  // a folder
 }
 
 }  // namespace

@@ -5,11 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include "tests/client/data/npy_test_util.h"
+#include "tests/client/data/progress_record.h"
 #include "tests/client/shard_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
@@ -264,6 +267,21 @@ TEST(NpyImportTest, ImportWritesReadableShards) {
   EXPECT_EQ(ImportNpy(paths, (folder / "other").string(), options).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(folder / "other"));
+
+  // The stages it reported, each from 0 to its total.
+  paths.languages.clear();
+  ProgressRecord record;
+  options.progress = record.Callback();
+  ASSERT_THAT(ImportNpy(paths, (folder / "again").string(), options), IsOk());
+  EXPECT_THAT(record.stages, ElementsAre(ImportStage::kRead, ImportStage::kCheck,
+                                         ImportStage::kBuild, ImportStage::kWrite));
+  record.ExpectEveryStageFromZeroToTotal();
+  EXPECT_EQ(record.total[ImportStage::kRead], std::filesystem::file_size(folder / "x.npy") +
+                                                  std::filesystem::file_size(folder / "y.npy") +
+                                                  std::filesystem::file_size(folder / "g.npy"));
+  EXPECT_EQ(record.total[ImportStage::kCheck], 30u);  // feature values
+  EXPECT_EQ(record.total[ImportStage::kBuild], 10u);  // rows
+  EXPECT_EQ(record.total[ImportStage::kWrite], 2u);   // shards
 }
 
 }  // namespace

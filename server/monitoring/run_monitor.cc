@@ -1,0 +1,415 @@
+#include "server/monitoring/run_monitor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "fairness/accuracy_gap_interval.h"
+#include "fairness/fairness_report.h"
+
+namespace equifl::server::monitoring {
+namespace {
+
+using Json = nlohmann::json;
+
+// Confidence of the per-cell intervals, held together over the cells (Bonferroni).
+constexpr double kConfidence = 0.95;
+// Text a client can influence (a refusal's message) is cut to this length.
+constexpr size_t kMaxMessage = 200;
+
+int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+// A double for JSON: NaN and infinities become null.
+Json Number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
+
+Json WeightsJson(const std::map<std::string, double>& weights) {
+  Json json = Json::object();
+  for (const auto& [name, weight] : weights) json[name] = Number(weight);
+  return json;
+}
+
+// Every cell of the round's statistics: group losses and accuracies, the loss gap
+// against the bound, and the accuracy gap with its interval.
+Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& report,
+                  double bound) {
+  const fairness::StatisticsTable& table = summary.validation.table();
+  size_t comparisons = 0;
+  for (const auto& [cell, groups] : table) {
+    if (fairness::CellAccuracyGap(groups, 1.96)) ++comparisons;
+  }
+  const double z = fairness::SimultaneousZ(kConfidence, comparisons);
+  Json cells = Json::array();
+  for (const fairness::CellLossGap& cell : report.cells) {
+    Json row = {{"language", cell.cell.language},
+                {"modality", cell.cell.modality},
+                {"client", cell.cell.client},
+                {"loss_gap", Number(cell.loss_gap)},
+                {"bound_status", cell.loss_gap <= bound ? "within" : "over"}};
+    Json groups = Json::object();
+    const auto found = table.find(cell.cell);
+    for (const auto& [name, loss] : cell.groups) {
+      Json group = {{"count", loss.count}, {"mean_loss", Number(loss.mean_loss)}};
+      if (found != table.end()) {
+        const auto statistics = found->second.find(name);
+        if (statistics != found->second.end() && statistics->second.num_classes > 0) {
+          const fairness::ProportionInterval accuracy = fairness::WilsonInterval(
+              [&] {
+                uint64_t correct = 0;
+                const uint32_t classes = statistics->second.num_classes;
+                for (uint32_t c = 0; c < classes; ++c) {
+                  correct += statistics->second.confusion[c * classes + c];
+                }
+                return correct;
+              }(),
+              loss.count, z);
+          group["accuracy"] = {{"value", Number(accuracy.estimate)},
+                               {"lower", Number(accuracy.lower)},
+                               {"upper", Number(accuracy.upper)}};
+        }
+      }
+      groups[name] = std::move(group);
+    }
+    row["groups"] = std::move(groups);
+    row["accuracy_gap"] = nullptr;
+    if (found != table.end()) {
+      if (std::optional<fairness::AccuracyGapInterval> gap =
+              fairness::CellAccuracyGap(found->second, z)) {
+        row["accuracy_gap"] = {{"value", Number(gap->gap)},
+                               {"lower", Number(gap->lower)},
+                               {"upper", Number(gap->upper)},
+                               {"best_group", gap->best_group},
+                               {"worst_group", gap->worst_group}};
+      }
+    }
+    cells.push_back(std::move(row));
+  }
+  return {{"round", summary.round_id},
+          {"split", summary.final_evaluation ? "test" : "validation"},
+          {"bound", {{"metric", "loss_gap"}, {"epsilon", Number(bound)}}},
+          {"minmax_gap", Number(report.min_max_gap.value)},
+          {"minmax_gap_cell",
+           {{"language", report.min_max_gap.cell.language},
+            {"modality", report.min_max_gap.cell.modality},
+            {"client", report.min_max_gap.cell.client}}},
+          {"bound_status", report.min_max_gap.value <= bound ? "within" : "over"},
+          {"confidence", kConfidence},
+          {"interval_note",
+           "Accuracy intervals: Wilson per group and Newcombe for the gap between the most "
+           "and least accurate groups, held together over the cells (Bonferroni). Loss gaps "
+           "are point estimates compared with the bound."},
+          {"cells", std::move(cells)}};
+}
+
+}  // namespace
+
+RunMonitor::RunMonitor(RunDescription run) : run_(std::move(run)) {
+  metrics_.SetFairness(0, run_.gap_bound, 0);
+  metrics_.SetPrivacy(0, run_.privacy ? run_.privacy_delta : 0);
+}
+
+void RunMonitor::OnRunStarted(const std::string& run_id, uint64_t completed_rounds) {
+  absl::MutexLock lock(&mutex_);
+  run_id_ = run_id;
+  completed_rounds_ = completed_rounds;
+  metrics_.RoundOpened(completed_rounds);
+}
+
+void RunMonitor::Seen(const std::string& client_id) {
+  const auto found = clients_.find(client_id);
+  if (found != clients_.end()) found->second.last_seen = Clock::now();
+}
+
+void RunMonitor::OnRoundOpened(uint64_t round_id, const std::vector<std::string>& selected,
+                               bool final_evaluation) {
+  absl::MutexLock lock(&mutex_);
+  round_ = OpenRound{};
+  round_.round_id = round_id;
+  round_.final_evaluation = final_evaluation;
+  round_.open = true;
+  round_.selected.insert(selected.begin(), selected.end());
+  round_.opened = std::chrono::steady_clock::now();
+  for (const std::string& client : selected) {
+    const auto found = clients_.find(client);
+    if (found != clients_.end()) ++found->second.rounds_selected;
+  }
+  metrics_.RoundOpened(round_id);
+  UpdateRoundGauges();
+}
+
+absl::Status RunMonitor::OnRoundClosed(const RoundSummary& summary, const GlobalModel&,
+                                       const aggregation::ServerOptimizer&) {
+  absl::StatusOr<fairness::FairnessReport> report =
+      fairness::BuildFairnessReport(summary.validation.table());
+  Json round = {{"round", summary.round_id},
+                {"final_evaluation", summary.final_evaluation},
+                {"selected", summary.selected.size()},
+                {"contributors", summary.contributors.size()},
+                {"reached_quorum", summary.reached_quorum},
+                {"seconds", Number(summary.seconds)},
+                {"train_loss", Number(summary.train.mean_loss())},
+                {"validation_loss", Number(summary.validation.mean_loss())},
+                {"minmax_gap", Number(summary.fairness.validation_gap)},
+                {"lambda", Number(summary.fairness.lambda)},
+                {"epsilon_spent", Number(summary.privacy_epsilon)},
+                {"accuracy", nullptr},
+                {"worst_group", nullptr},
+                {"worst_group_accuracy", nullptr}};
+  const std::optional<double> accuracy = summary.validation.accuracy();
+  if (accuracy) round["accuracy"] = Number(*accuracy);
+  std::string fairness_json;
+  if (report.ok()) {
+    if (accuracy && !report->overall.worst_group.empty()) {
+      round["worst_group"] = report->overall.worst_group;
+      round["worst_group_accuracy"] = Number(report->overall.worst_group_accuracy);
+    }
+    fairness_json = FairnessJson(summary, *report, run_.gap_bound).dump();
+    if (summary.final_evaluation) round["minmax_gap"] = Number(report->min_max_gap.value);
+  }
+  const std::set<std::string> contributors(summary.contributors.begin(),
+                                           summary.contributors.end());
+  absl::MutexLock lock(&mutex_);
+  rounds_json_.push_back(round.dump());
+  if (!fairness_json.empty()) fairness_json_ = std::move(fairness_json);
+  completed_rounds_ = std::max(completed_rounds_, summary.round_id);
+  if (!summary.final_evaluation) {
+    fairness_ = summary.fairness;
+    epsilon_spent_ = summary.privacy_epsilon;
+  }
+  if (round_.round_id == summary.round_id) {
+    round_.open = false;
+    round_.seconds = summary.seconds;
+    round_.dropped = 0;
+    for (const std::string& client : summary.selected) {
+      if (contributors.count(client) > 0) continue;
+      ++round_.dropped;
+      const auto found = clients_.find(client);
+      if (found != clients_.end()) {
+        ++found->second.failures;
+        found->second.last_failure =
+            absl::StrCat("round ", summary.round_id, ": selected, not counted at the close");
+      }
+    }
+  }
+  for (const std::string& client : summary.contributors) {
+    const auto found = clients_.find(client);
+    if (found != clients_.end()) ++found->second.rounds_contributed;
+  }
+  metrics_.RoundClosed(summary.seconds);
+  if (!summary.final_evaluation) {
+    metrics_.SetFairness(summary.fairness.validation_gap, run_.gap_bound, summary.fairness.lambda);
+    metrics_.SetPrivacy(epsilon_spent_, run_.privacy ? run_.privacy_delta : 0);
+  }
+  if (accuracy && report.ok())
+    metrics_.SetAccuracy(*accuracy, report->overall.worst_group_accuracy);
+  UpdateRoundGauges();
+  return absl::OkStatus();
+}
+
+void RunMonitor::OnClientJoined(const std::string& client_id) {
+  absl::MutexLock lock(&mutex_);
+  ClientRow& row = clients_[client_id];
+  const Clock::time_point now = Clock::now();
+  if (row.joined == Clock::time_point()) row.joined = now;
+  row.last_seen = now;
+}
+
+void RunMonitor::OnTaskTaken(const std::string& client_id, uint64_t round_id) {
+  absl::MutexLock lock(&mutex_);
+  Seen(client_id);
+  if (round_id != round_.round_id || !round_.open) return;
+  if (round_.tasked.insert(client_id).second) ++round_.training;
+  UpdateRoundGauges();
+}
+
+void RunMonitor::OnUpload(const std::string& client_id, uint64_t round_id, uint64_t bytes,
+                          const absl::Status& outcome) {
+  absl::MutexLock lock(&mutex_);
+  bytes_received_ += bytes;
+  if (outcome.ok()) {
+    ++updates_accepted_;
+    metrics_.UpdateAccepted(bytes);
+  } else {
+    ++updates_refused_;
+    metrics_.UpdateRefused(outcome.code(), bytes);
+  }
+  // Only clients that joined are kept; anything else could grow the table.
+  const auto client = clients_.find(client_id);
+  if (client != clients_.end()) {
+    client->second.last_seen = Clock::now();
+    if (!outcome.ok()) {
+      ++client->second.failures;
+      client->second.last_failure = std::string(outcome.message().substr(0, kMaxMessage));
+    }
+  }
+  if (round_id != round_.round_id || client == clients_.end()) return;
+  round_.bytes += bytes;
+  const bool was_training = round_.tasked.count(client_id) > 0 &&
+                            round_.uploaded.count(client_id) == 0 &&
+                            round_.refused_clients.count(client_id) == 0;
+  if (outcome.ok()) {
+    round_.uploaded.insert(client_id);
+  } else if (!round_.open) {
+    ++round_.late;
+  } else {
+    ++round_.refused;
+    round_.refused_clients.insert(client_id);
+  }
+  if (was_training && (outcome.ok() || round_.open)) --round_.training;
+  UpdateRoundGauges();
+}
+
+void RunMonitor::OnCall(absl::string_view method, const std::string& client_id, double seconds) {
+  metrics_.CallAnswered(method, seconds);
+  if (client_id.empty()) return;
+  absl::MutexLock lock(&mutex_);
+  Seen(client_id);
+}
+
+void RunMonitor::OnRunEnded(const std::string& failure) {
+  absl::MutexLock lock(&mutex_);
+  ended_ = failure.empty() ? "finished" : failure;
+}
+
+void RunMonitor::UpdateRoundGauges() {
+  metrics_.SetRoundClients(ClientState::kSelected, static_cast<double>(round_.selected.size()));
+  metrics_.SetRoundClients(ClientState::kTraining,
+                           round_.open ? static_cast<double>(round_.training) : 0);
+  metrics_.SetRoundClients(ClientState::kUploaded, static_cast<double>(round_.uploaded.size()));
+  metrics_.SetRoundClients(ClientState::kLate, static_cast<double>(round_.late));
+  metrics_.SetRoundClients(ClientState::kDropped, static_cast<double>(round_.dropped));
+}
+
+size_t RunMonitor::ConnectedClients() const {
+  const Clock::time_point since = Clock::now() - kConnectedWithin;
+  return static_cast<size_t>(std::count_if(clients_.begin(), clients_.end(), [&](const auto& row) {
+    return row.second.last_seen >= since;
+  }));
+}
+
+std::string RunMonitor::RunJson() const {
+  const double elapsed =
+      round_.round_id == 0
+          ? 0
+          : (round_.open
+                 ? std::chrono::duration<double>(std::chrono::steady_clock::now() - round_.opened)
+                       .count()
+                 : round_.seconds);
+  std::string state;
+  if (!ended_.empty()) {
+    state = ended_ == "finished" ? "finished" : "stopped";
+  } else if (round_.round_id == 0 || !round_.open) {
+    state = completed_rounds_ == 0 ? "waiting for clients" : "between rounds";
+  } else {
+    state = round_.final_evaluation ? "final evaluation" : "training";
+  }
+  Json run = {
+      {"run_id", run_id_},
+      {"fairness_method", run_.fairness_method},
+      {"training_rounds", run_.training_rounds},
+      {"final_evaluation", run_.final_evaluation},
+      {"completed_rounds", completed_rounds_},
+      {"state", state},
+      {"stopped_because", ended_.empty() || ended_ == "finished" ? Json(nullptr) : Json(ended_)},
+      {"secure_aggregation", run_.secure_aggregation},
+      {"privacy",
+       {{"enabled", run_.privacy},
+        {"epsilon_spent", Number(epsilon_spent_)},
+        {"delta", Number(run_.privacy ? run_.privacy_delta : 0)}}},
+      {"bound", {{"metric", "loss_gap"}, {"epsilon", Number(run_.gap_bound)}}},
+      {"controller",
+       {{"lambda", Number(fairness_.lambda)},
+        {"validation_gap", Number(fairness_.validation_gap)},
+        {"group_weights", WeightsJson(fairness_.group_weights)},
+        {"client_weights", WeightsJson(fairness_.client_weights)}}},
+      {"clients", {{"joined", clients_.size()}, {"connected", ConnectedClients()}}},
+      {"throughput",
+       {{"updates_accepted", updates_accepted_},
+        {"updates_refused", updates_refused_},
+        {"bytes_received", bytes_received_},
+        {"round_updates_per_second",
+         Number(elapsed > 0 ? static_cast<double>(round_.uploaded.size()) / elapsed : 0)},
+        {"round_bytes_per_second",
+         Number(elapsed > 0 ? static_cast<double>(round_.bytes) / elapsed : 0)}}},
+      {"round",
+       {{"id", round_.round_id},
+        {"final_evaluation", round_.final_evaluation},
+        {"open", round_.open},
+        {"seconds", Number(elapsed)},
+        {"selected", round_.selected.size()},
+        {"training", round_.open ? round_.training : 0},
+        {"uploaded", round_.uploaded.size()},
+        {"late", round_.late},
+        {"refused", round_.refused},
+        {"dropped", round_.dropped}}}};
+  return run.dump();
+}
+
+std::string RunMonitor::ClientsJson() const {
+  std::vector<const std::pair<const std::string, ClientRow>*> rows;
+  rows.reserve(clients_.size());
+  for (const auto& row : clients_) rows.push_back(&row);
+  const size_t shown = std::min(rows.size(), kMaxClientRows);
+  std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(shown), rows.end(),
+                    [](const auto* a, const auto* b) {
+                      if (a->second.failures != b->second.failures) {
+                        return a->second.failures > b->second.failures;
+                      }
+                      if (a->second.last_seen != b->second.last_seen) {
+                        return a->second.last_seen > b->second.last_seen;
+                      }
+                      return a->first < b->first;
+                    });
+  Json list = Json::array();
+  for (size_t i = 0; i < shown; ++i) {
+    const auto& [id, row] = *rows[i];
+    list.push_back({{"id", id},
+                    {"joined_unix_ms", UnixMilliseconds(row.joined)},
+                    {"last_seen_unix_ms", UnixMilliseconds(row.last_seen)},
+                    {"rounds_selected", row.rounds_selected},
+                    {"rounds_contributed", row.rounds_contributed},
+                    {"failures", row.failures},
+                    {"last_failure", row.last_failure}});
+  }
+  return Json{{"total", clients_.size()},
+              {"shown", shown},
+              {"now_unix_ms", UnixMilliseconds(Clock::now())},
+              {"clients", std::move(list)}}
+      .dump();
+}
+
+bool RunMonitor::Api(const std::string& path, std::string& json) const {
+  absl::MutexLock lock(&mutex_);
+  if (path == "/api/run") {
+    json = RunJson();
+  } else if (path == "/api/rounds") {
+    json = "[";
+    for (size_t i = 0; i < rounds_json_.size(); ++i) {
+      if (i > 0) json += ",";
+      json += rounds_json_[i];
+    }
+    json += "]";
+  } else if (path == "/api/fairness") {
+    json = fairness_json_;
+  } else if (path == "/api/clients") {
+    json = ClientsJson();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string RunMonitor::Metrics() const {
+  {
+    absl::MutexLock lock(&mutex_);
+    metrics_.SetClients(static_cast<double>(clients_.size()),
+                        static_cast<double>(ConnectedClients()));
+  }
+  return metrics_.Serialize();
+}
+
+}  // namespace equifl::server::monitoring
