@@ -45,7 +45,8 @@ CLI::App* AddServerSubcommand(CLI::App& app, ServerCommand& command) {
               "server.key); clients need certificates of the same CA");
   AddHttpFlags(*server, command.http, "--http",
                "host:port of the live dashboard (/), its JSON API (/api/) and Prometheus "
-               "metrics (/metrics), e.g. 127.0.0.1:8080 (port 0 picks one); off by default");
+               "metrics (/metrics), e.g. 127.0.0.1:8080, or a port alone for 127.0.0.1 (0 "
+               "picks one); off by default");
   return server;
 }
 
@@ -67,7 +68,8 @@ CLI::App* AddClientSubcommand(CLI::App& app, ClientCommand& command) {
               "client.key); the server gives the client the certificate's id");
   AddHttpFlags(*client, command.metrics, "--metrics",
                "host:port to serve this client's Prometheus metrics (/metrics: training time "
-               "per round, samples per second, upload time), e.g. 127.0.0.1:9100; off by default");
+               "per round, samples per second, upload time), e.g. 127.0.0.1:9100, or a port "
+               "alone for 127.0.0.1; off by default");
   return client;
 }
 

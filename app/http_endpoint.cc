@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/enum_names.h"
@@ -65,13 +66,16 @@ void AddHttpFlags(CLI::App& command, HttpFlags& flags, const std::string& option
 absl::StatusOr<server::monitoring::HttpServerOptions> HttpServerOptionsFor(
     const HttpFlags& flags, const TlsFlags* server_tls) {
   server::monitoring::HttpServerOptions options;
-  options.address = flags.address;
+  // A port alone binds loopback.
+  options.address = !flags.address.empty() && absl::c_all_of(flags.address, absl::ascii_isdigit)
+                        ? absl::StrCat("127.0.0.1:", flags.address)
+                        : flags.address;
   if (!flags.token_file.empty()) {
     absl::StatusOr<std::string> token = ReadToken(flags.token_file);
     if (!token.ok()) return token.status();
     options.token = *std::move(token);
   }
-  const std::string host = flags.address.substr(0, flags.address.rfind(':'));
+  const std::string host = options.address.substr(0, options.address.rfind(':'));
   if (server_tls != nullptr && !server_tls->certs.empty() &&
       !server::monitoring::IsLoopbackHost(host)) {
     const std::filesystem::path folder(server_tls->certs);

@@ -573,7 +573,8 @@ CLI::App* AddSimSubcommand(CLI::App& app, SimCommand& command) {
               "in memory)");
   AddHttpFlags(*sim, command.http, "--http",
                "host:port of the aggregator's live dashboard (/), its JSON API (/api/) and "
-               "Prometheus metrics (/metrics), e.g. 127.0.0.1:8080 (port 0 picks one)");
+               "Prometheus metrics (/metrics), e.g. 127.0.0.1:8080, or a port alone for "
+               "127.0.0.1 (0 picks one)");
   return sim;
 }
 

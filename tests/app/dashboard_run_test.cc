@@ -110,7 +110,8 @@ TEST_F(DashboardRunTest, ThePageAndMetricsFollowTheRun) {
   }
   Process server(
       {EQUIFL_BINARY, "--config", Path("run.yaml"), "server", "--certs", Path("certs/server"),
-       "--schema", Path("data/client-000"), "--http", "127.0.0.1:0"},
+       // A port alone binds loopback.
+       "--schema", Path("data/client-000"), "--http", "0"},
       folder_ / "server.log");
   const std::optional<std::string> port =
       server.WaitForLog(R"(listening on 127\.0\.0\.1:(\d+))", 60s);
