@@ -20,7 +20,13 @@ case "$action" in
     ;;
 esac
 
-deploy/install-deps.sh
+# The demo builds only the binary, so it needs none of the test tools (a browser,
+# kubectl, docker-compose).
+if [ "$action" = demo ]; then
+  deploy/install-deps.sh --build-only
+else
+  deploy/install-deps.sh
+fi
 echo "== configure (preset 'default', build/default)"
 cmake --preset default
 
