@@ -21,7 +21,6 @@
 #include "client/shard_dataset.h"
 #include "server/client_identity.h"
 #include "server/monitoring/client_metrics.h"
-#include "server/monitoring/dashboard.h"
 
 namespace equifl::app {
 
@@ -194,24 +193,11 @@ int RunClientCommand(const Config& given, const ClientCommand& command) {
     return kExitUsage;
   }
   server::monitoring::ClientMetrics metrics;
-  std::unique_ptr<server::monitoring::HttpServer> metrics_endpoint;
-  if (!command.metrics.address.empty()) {
-    absl::StatusOr<server::monitoring::HttpServerOptions> http_options =
-        HttpServerOptionsFor(command.metrics, nullptr);
-    if (!http_options.ok()) {
-      spdlog::error("{}", std::string(http_options.status().message()));
-      return kExitUsage;
-    }
-    absl::StatusOr<std::unique_ptr<server::monitoring::HttpServer>> started =
-        server::monitoring::ServeMetrics(*http_options, [&metrics] { return metrics.Serialize(); });
-    if (!started.ok()) {
-      spdlog::error("{}", std::string(started.status().message()));
-      return kExitUsage;
-    }
-    metrics_endpoint = *std::move(started);
-    std::printf("metrics at %smetrics (%s)\n", metrics_endpoint->url().c_str(),
-                metrics_endpoint->access().c_str());
-    std::fflush(stdout);
+  absl::StatusOr<std::unique_ptr<server::monitoring::HttpServer>> metrics_endpoint =
+      StartMetricsEndpoint(command.metrics, [&metrics] { return metrics.Serialize(); });
+  if (!metrics_endpoint.ok()) {
+    spdlog::error("{}", std::string(metrics_endpoint.status().message()));
+    return kExitUsage;
   }
   client::FederatedClientOptions options;
   options.on_task = [&metrics](const client::TaskOutcome& outcome) {

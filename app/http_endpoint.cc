@@ -115,4 +115,18 @@ absl::StatusOr<RunDashboard> StartRunDashboard(const Config& config, const HttpF
   return dashboard;
 }
 
+absl::StatusOr<std::unique_ptr<server::monitoring::HttpServer>> StartMetricsEndpoint(
+    const HttpFlags& flags, std::function<std::string()> metrics) {
+  if (flags.address.empty()) return nullptr;
+  absl::StatusOr<server::monitoring::HttpServerOptions> options =
+      HttpServerOptionsFor(flags, nullptr);
+  if (!options.ok()) return options.status();
+  absl::StatusOr<std::unique_ptr<server::monitoring::HttpServer>> http =
+      server::monitoring::ServeMetrics(*options, std::move(metrics));
+  if (!http.ok()) return http.status();
+  std::printf("metrics at %smetrics (%s)\n", (*http)->url().c_str(), (*http)->access().c_str());
+  std::fflush(stdout);
+  return http;
+}
+
 }  // namespace equifl::app

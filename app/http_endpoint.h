@@ -8,6 +8,7 @@
 #define EQUIFL_APP_HTTP_ENDPOINT_H_
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,11 @@ struct RunDashboard {
 //! certificate).
 absl::StatusOr<RunDashboard> StartRunDashboard(const Config& config, const HttpFlags& flags,
                                                const TlsFlags& tls);
+
+//! With `flags.address` set, a client's /metrics serving `metrics()`, started and
+//! announced on stdout ("metrics at URL (access)"); null without an address.
+absl::StatusOr<std::unique_ptr<server::monitoring::HttpServer>> StartMetricsEndpoint(
+    const HttpFlags& flags, std::function<std::string()> metrics);
 
 }  // namespace equifl::app
 

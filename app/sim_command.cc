@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -90,7 +89,7 @@ class ProgressPrinter final : public server::RoundObserver {
       : training_rounds_(training_rounds),
         started_(Clock::now()),
         start_(absl::Now()),
-        terminal_(isatty(fileno(stdout)) == 1) {}
+        terminal_(IsTerminal(stdout)) {}
 
   //! Whether rounds are drawn on one terminal line.
   bool terminal() const { return terminal_; }

@@ -45,10 +45,12 @@ std::string FormatRate(uint64_t units, double seconds, bool bytes) {
 
 }  // namespace
 
+bool IsTerminal(std::FILE* stream) { return isatty(fileno(stream)) == 1; }
+
 ProgressLine::ProgressLine(Options options)
     : options_(std::move(options)),
       clock_(options_.clock ? options_.clock : std::function<absl::Time()>(&absl::Now)),
-      terminal_(options_.terminal.value_or(isatty(fileno(options_.stream)) == 1)),
+      terminal_(options_.terminal.value_or(IsTerminal(options_.stream))),
       start_(options_.start.value_or(clock_())) {
   absl::MutexLock lock(&mutex_);
   MaybeShowLocked();

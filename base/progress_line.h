@@ -33,6 +33,9 @@
 
 namespace equifl {
 
+//! Whether `stream` writes to a terminal (where a progress line is redrawn in place).
+bool IsTerminal(std::FILE* stream);
+
 class ProgressLine {
  public:
   struct Options {

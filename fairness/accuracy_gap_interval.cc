@@ -60,31 +60,32 @@ double SimultaneousZ(double confidence, size_t comparisons) {
   return NormalQuantile(1 - tail);
 }
 
+std::optional<ProportionInterval> GroupAccuracy(const GroupStatistics& group, double z) {
+  const Tally tally = TallyOf(group);
+  if (tally.total == 0) return std::nullopt;
+  return WilsonInterval(tally.correct, tally.total, z);
+}
+
 std::optional<AccuracyGapInterval> CellAccuracyGap(const GroupsOfCell& groups, double z) {
   const std::string* best = nullptr;
   const std::string* worst = nullptr;
-  Tally best_tally;
-  Tally worst_tally;
-  const auto accuracy = [](const Tally& tally) {
-    return static_cast<double>(tally.correct) / static_cast<double>(tally.total);
-  };
+  ProportionInterval high;
+  ProportionInterval low;
   size_t with_samples = 0;
   for (const auto& [name, group] : groups) {
-    const Tally tally = TallyOf(group);
-    if (tally.total == 0) continue;
+    const std::optional<ProportionInterval> accuracy = GroupAccuracy(group, z);
+    if (!accuracy) continue;
     ++with_samples;
-    if (best == nullptr || accuracy(tally) > accuracy(best_tally)) {
+    if (best == nullptr || accuracy->estimate > high.estimate) {
       best = &name;
-      best_tally = tally;
+      high = *accuracy;
     }
-    if (worst == nullptr || accuracy(tally) < accuracy(worst_tally)) {
+    if (worst == nullptr || accuracy->estimate < low.estimate) {
       worst = &name;
-      worst_tally = tally;
+      low = *accuracy;
     }
   }
   if (with_samples < 2) return std::nullopt;
-  const ProportionInterval high = WilsonInterval(best_tally.correct, best_tally.total, z);
-  const ProportionInterval low = WilsonInterval(worst_tally.correct, worst_tally.total, z);
   AccuracyGapInterval gap;
   gap.best_group = *best;
   gap.worst_group = *worst;

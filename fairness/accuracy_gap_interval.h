@@ -34,6 +34,11 @@ double NormalQuantile(double p);
 //! (Bonferroni): Φ⁻¹(1 − (1 − confidence) / (2 · comparisons)).
 double SimultaneousZ(double confidence, size_t comparisons);
 
+//! A group's accuracy from its confusion counts (right predictions of the samples
+//! counted there) with Wilson's interval at `z`; nullopt when it kept no confusion
+//! counts, or they do not have num_classes² entries, or count no sample.
+std::optional<ProportionInterval> GroupAccuracy(const GroupStatistics& group, double z);
+
 struct AccuracyGapInterval {
   std::string best_group;   //!< The most accurate group (first in name order on ties).
   std::string worst_group;  //!< The least accurate group.

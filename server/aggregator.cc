@@ -39,11 +39,13 @@ int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
-// Tells the watcher, when there is one, how long a call took once it returns.
+// Tells the watcher, when there is one, how long a call took once it returns, and
+// for which client once the caller was allowed to act as it. Without a watcher it
+// costs nothing.
 class CallTimer {
  public:
-  CallTimer(ServiceObserver* watcher, absl::string_view method, std::string client_id = "")
-      : watcher_(watcher), method_(method), client_id_(std::move(client_id)) {
+  CallTimer(ServiceObserver* watcher, absl::string_view method)
+      : watcher_(watcher), method_(method) {
     if (watcher_ != nullptr) started_ = std::chrono::steady_clock::now();
   }
   CallTimer(const CallTimer&) = delete;
@@ -54,7 +56,9 @@ class CallTimer {
         method_, client_id_,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   }
-  void set_client_id(const std::string& client_id) { client_id_ = client_id; }
+  void set_client_id(const std::string& client_id) {
+    if (watcher_ != nullptr) client_id_ = client_id;
+  }
 
  private:
   ServiceObserver* const watcher_;
@@ -145,10 +149,11 @@ grpc::Status Aggregator::Join(grpc::ServerContext* context, const v1::JoinReques
 
 grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
                                   v1::PollTaskResponse* response) {
-  CallTimer timer(watcher_, "PollTask", request->client_id());
+  CallTimer timer(watcher_, "PollTask");
   if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
     return caller;
   }
+  timer.set_client_id(request->client_id());
   if (absl::Status run = CheckRun("poll", request->run_id()); !run.ok()) return ToGrpc(run);
   if (!loop_.coordinator().IsJoined(request->client_id())) {
     return grpc::Status(
@@ -239,10 +244,11 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
 grpc::Status Aggregator::DownloadModel(grpc::ServerContext* context,
                                        const v1::DownloadModelRequest* request,
                                        grpc::ServerWriter<v1::DownloadModelResponse>* writer) {
-  CallTimer timer(watcher_, "DownloadModel", request->client_id());
+  CallTimer timer(watcher_, "DownloadModel");
   if (grpc::Status caller = CheckCallerActsAs(*context, request->client_id()); !caller.ok()) {
     return caller;
   }
+  timer.set_client_id(request->client_id());
   if (absl::Status run = CheckRun("download", request->round().run_id()); !run.ok()) {
     return ToGrpc(run);
   }
@@ -272,15 +278,16 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
     return Refuse(opening.status(), *response);
   }
   const v1::UpdateHeader& header = opening->header();
-  timer.set_client_id(header.client_id());
   if (grpc::Status caller = CheckCallerActsAs(*context, header.client_id()); !caller.ok()) {
+    // Counted as refused, against no client: the caller may not act as the one named.
     if (watcher_ != nullptr) {
       watcher_->OnUpload(
-          header.client_id(), opening->round().round_id(), counting.bytes(),
+          "", opening->round().round_id(), counting.bytes(),
           absl::Status(static_cast<absl::StatusCode>(caller.error_code()), caller.error_message()));
     }
     return caller;
   }
+  timer.set_client_id(header.client_id());
   absl::Status status = CheckRun("update", opening->round().run_id());
   if (status.ok()) {
     status = loop_.coordinator().CheckUpload(header.client_id(), opening->round().round_id());
@@ -383,10 +390,11 @@ absl::StatusOr<std::shared_ptr<SecureRound>> Aggregator::SecureRoundFor(
 template <typename Request, typename Step>
 grpc::Status Aggregator::OnSecureRound(absl::string_view method, const grpc::ServerContext& context,
                                        const Request& request, const Step& step) {
-  CallTimer timer(watcher_, method, request.client_id());
+  CallTimer timer(watcher_, method);
   if (grpc::Status caller = CheckCallerActsAs(context, request.client_id()); !caller.ok()) {
     return caller;
   }
+  timer.set_client_id(request.client_id());
   absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(request.round());
   if (!secure.ok()) return ToGrpc(secure.status());
   return ToGrpc(step(**secure));

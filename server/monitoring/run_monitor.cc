@@ -56,20 +56,13 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
       Json group = {{"count", loss.count}, {"mean_loss", Number(loss.mean_loss)}};
       if (found != table.end()) {
         const auto statistics = found->second.find(name);
-        if (statistics != found->second.end() && statistics->second.num_classes > 0) {
-          const fairness::ProportionInterval accuracy = fairness::WilsonInterval(
-              [&] {
-                uint64_t correct = 0;
-                const uint32_t classes = statistics->second.num_classes;
-                for (uint32_t c = 0; c < classes; ++c) {
-                  correct += statistics->second.confusion[c * classes + c];
-                }
-                return correct;
-              }(),
-              loss.count, z);
-          group["accuracy"] = {{"value", Number(accuracy.estimate)},
-                               {"lower", Number(accuracy.lower)},
-                               {"upper", Number(accuracy.upper)}};
+        const std::optional<fairness::ProportionInterval> accuracy =
+            statistics == found->second.end() ? std::nullopt
+                                              : fairness::GroupAccuracy(statistics->second, z);
+        if (accuracy) {
+          group["accuracy"] = {{"value", Number(accuracy->estimate)},
+                               {"lower", Number(accuracy->lower)},
+                               {"upper", Number(accuracy->upper)}};
         }
       }
       groups[name] = std::move(group);
@@ -116,7 +109,6 @@ void RunMonitor::OnRunStarted(const std::string& run_id, uint64_t completed_roun
   absl::MutexLock lock(&mutex_);
   run_id_ = run_id;
   completed_rounds_ = completed_rounds;
-  metrics_.RoundOpened(completed_rounds);
 }
 
 void RunMonitor::Seen(const std::string& client_id) {
@@ -137,8 +129,6 @@ void RunMonitor::OnRoundOpened(uint64_t round_id, const std::vector<std::string>
     const auto found = clients_.find(client);
     if (found != clients_.end()) ++found->second.rounds_selected;
   }
-  metrics_.RoundOpened(round_id);
-  UpdateRoundGauges();
 }
 
 absl::Status RunMonitor::OnRoundClosed(const RoundSummary& summary, const GlobalModel&,
@@ -206,7 +196,6 @@ absl::Status RunMonitor::OnRoundClosed(const RoundSummary& summary, const Global
   }
   if (accuracy && report.ok())
     metrics_.SetAccuracy(*accuracy, report->overall.worst_group_accuracy);
-  UpdateRoundGauges();
   return absl::OkStatus();
 }
 
@@ -223,7 +212,6 @@ void RunMonitor::OnTaskTaken(const std::string& client_id, uint64_t round_id) {
   Seen(client_id);
   if (round_id != round_.round_id || !round_.open) return;
   if (round_.tasked.insert(client_id).second) ++round_.training;
-  UpdateRoundGauges();
 }
 
 void RunMonitor::OnUpload(const std::string& client_id, uint64_t round_id, uint64_t bytes,
@@ -260,7 +248,6 @@ void RunMonitor::OnUpload(const std::string& client_id, uint64_t round_id, uint6
     round_.refused_clients.insert(client_id);
   }
   if (was_training && (outcome.ok() || round_.open)) --round_.training;
-  UpdateRoundGauges();
 }
 
 void RunMonitor::OnCall(absl::string_view method, const std::string& client_id, double seconds) {
@@ -272,10 +259,12 @@ void RunMonitor::OnCall(absl::string_view method, const std::string& client_id, 
 
 void RunMonitor::OnRunEnded(const std::string& failure) {
   absl::MutexLock lock(&mutex_);
-  ended_ = failure.empty() ? "finished" : failure;
+  ended_ = true;
+  stopped_because_ = failure;
 }
 
-void RunMonitor::UpdateRoundGauges() {
+void RunMonitor::UpdateRoundGauges() const {
+  metrics_.SetRoundCurrent(round_.round_id != 0 ? round_.round_id : completed_rounds_);
   metrics_.SetRoundClients(ClientState::kSelected, static_cast<double>(round_.selected.size()));
   metrics_.SetRoundClients(ClientState::kTraining,
                            round_.open ? static_cast<double>(round_.training) : 0);
@@ -300,8 +289,8 @@ std::string RunMonitor::RunJson() const {
                        .count()
                  : round_.seconds);
   std::string state;
-  if (!ended_.empty()) {
-    state = ended_ == "finished" ? "finished" : "stopped";
+  if (ended_) {
+    state = stopped_because_.empty() ? "finished" : "stopped";
   } else if (round_.round_id == 0 || !round_.open) {
     state = completed_rounds_ == 0 ? "waiting for clients" : "between rounds";
   } else {
@@ -314,7 +303,7 @@ std::string RunMonitor::RunJson() const {
       {"final_evaluation", run_.final_evaluation},
       {"completed_rounds", completed_rounds_},
       {"state", state},
-      {"stopped_because", ended_.empty() || ended_ == "finished" ? Json(nullptr) : Json(ended_)},
+      {"stopped_because", stopped_because_.empty() ? Json(nullptr) : Json(stopped_because_)},
       {"secure_aggregation", run_.secure_aggregation},
       {"privacy",
        {{"enabled", run_.privacy},
@@ -408,6 +397,7 @@ std::string RunMonitor::Metrics() const {
     absl::MutexLock lock(&mutex_);
     metrics_.SetClients(static_cast<double>(clients_.size()),
                         static_cast<double>(ConnectedClients()));
+    UpdateRoundGauges();
   }
   return metrics_.Serialize();
 }

@@ -102,7 +102,8 @@ class RunMonitor final : public RoundObserver, public ServiceObserver {
 
   std::string RunJson() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   std::string ClientsJson() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void UpdateRoundGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  //! Sets the round's gauges from round_ (at each scrape, not on each event).
+  void UpdateRoundGauges() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   size_t ConnectedClients() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Seen(const std::string& client_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
@@ -112,7 +113,8 @@ class RunMonitor final : public RoundObserver, public ServiceObserver {
   OpenRound round_ ABSL_GUARDED_BY(mutex_);
   std::string run_id_ ABSL_GUARDED_BY(mutex_);
   uint64_t completed_rounds_ ABSL_GUARDED_BY(mutex_) = 0;
-  std::string ended_ ABSL_GUARDED_BY(mutex_);  //!< "finished", or why the run stopped.
+  bool ended_ ABSL_GUARDED_BY(mutex_) = false;
+  std::string stopped_because_ ABSL_GUARDED_BY(mutex_);  //!< Empty when the run finished.
   std::map<std::string, ClientRow> clients_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::string> rounds_json_ ABSL_GUARDED_BY(mutex_);  //!< One object per round.
   std::string fairness_json_ ABSL_GUARDED_BY(mutex_) = "null";

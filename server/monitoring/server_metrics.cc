@@ -144,12 +144,8 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
 
 ServerMetrics::~ServerMetrics() = default;
 
-void ServerMetrics::RoundOpened(uint64_t round_id) {
+void ServerMetrics::SetRoundCurrent(uint64_t round_id) {
   round_current_->Set(static_cast<double>(round_id));
-  for (ClientState state : {ClientState::kTraining, ClientState::kUploaded, ClientState::kLate,
-                            ClientState::kDropped}) {
-    SetRoundClients(state, 0);
-  }
 }
 
 void ServerMetrics::RoundClosed(double seconds) {

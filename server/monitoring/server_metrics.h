@@ -37,7 +37,8 @@ class ServerMetrics {
   ServerMetrics(const ServerMetrics&) = delete;
   ServerMetrics& operator=(const ServerMetrics&) = delete;
 
-  void RoundOpened(uint64_t round_id);
+  //! The open round (the last one while none is open).
+  void SetRoundCurrent(uint64_t round_id);
   void RoundClosed(double seconds);
   void SetRoundClients(ClientState state, double clients);
   void UpdateAccepted(uint64_t bytes);

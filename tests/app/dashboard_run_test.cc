@@ -14,12 +14,14 @@
 #include <string>
 
 #include "tests/testing/process.h"
+#include "tests/testing/prometheus_text.h"
 #include "tests/testing/temporary_folder.h"
 
 namespace {
 
 using ::equifl::test::CommandOutcome;
 using ::equifl::test::Process;
+using ::equifl::test::ReadFile;
 using ::equifl::test::RunShell;
 using ::equifl::test::TemporaryFolder;
 using namespace std::chrono_literals;
@@ -70,28 +72,12 @@ class DashboardRunTest : public ::testing::Test {
     return chromium.out;
   }
 
-  // Every sample of /metrics as "name{labels} value", read by prometheus_client.
+  // Every sample of /metrics, read by prometheus_client.
   std::map<std::string, double> Scrape(const std::string& url, const std::string& name) {
     const CommandOutcome fetched =
         RunShell("curl -sS --max-time 10 -o " + Path(name + ".txt") + " " + url + "metrics");
     EXPECT_EQ(fetched.exit_code, 0) << fetched.output;
-    std::ofstream(Path("parse.py"))
-        << "import sys\n"
-        << "from prometheus_client.parser import text_string_to_metric_families\n"
-        << "for family in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
-        << "    for s in family.samples:\n"
-        << "        labels = ','.join(f'{k}=\"{v}\"' for k, v in sorted(s.labels.items()))\n"
-        << "        print(f'{s.name}{{{labels}}} {s.value!r}')\n";
-    const CommandOutcome parsed =
-        RunShell(std::string(EQUIFL_PYTHON) + " " + Path("parse.py") + " " + Path(name + ".txt"));
-    EXPECT_EQ(parsed.exit_code, 0) << parsed.output;
-    std::map<std::string, double> samples;
-    std::istringstream lines(parsed.out);
-    for (std::string line; std::getline(lines, line);) {
-      const size_t space = line.rfind(' ');
-      samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return samples;
+    return equifl::test::ParsePrometheusText(EQUIFL_PYTHON, ReadFile(Path(name + ".txt")));
   }
 
   static int Number(const std::string& page, const std::string& id) {

@@ -14,15 +14,18 @@
 
 #include "fairness/accuracy_gap_interval.h"
 #include "server/monitoring/client_metrics.h"
-#include "tests/testing/process.h"
+#include "tests/testing/prometheus_text.h"
 #include "tests/testing/temporary_folder.h"
 
 namespace equifl::server::monitoring {
 namespace {
 
 using Json = nlohmann::json;
+using ::testing::Contains;
+using ::testing::DoubleEq;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 fairness::GroupStatistics Group(double loss_sum, std::vector<uint64_t> confusion) {
   fairness::GroupStatistics group;
@@ -191,57 +194,35 @@ TEST_F(RunMonitorTest, TheRunEnds) {
   EXPECT_EQ(run["stopped_because"], "round 2: too few clients");
 }
 
-// Parses `text` with prometheus_client and returns one "name{labels} value" line
-// per sample (labels sorted); fails the test when the parser refuses it.
-std::set<std::string> ParsedSamples(const std::string& text) {
-  const test::TemporaryFolder folder("metrics");
-  const std::filesystem::path input = folder.path() / "metrics.txt";
-  std::ofstream(input) << text;
-  const std::filesystem::path script = folder.path() / "parse.py";
-  std::ofstream(script)
-      << "import sys\n"
-      << "from prometheus_client.parser import text_string_to_metric_families\n"
-      << "for family in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
-      << "    for s in family.samples:\n"
-      << "        labels = ','.join(f'{k}=\"{v}\"' for k, v in sorted(s.labels.items()))\n"
-      << "        print(f'{s.name}{{{labels}}} {s.value:g}')\n";
-  const test::CommandOutcome parsed =
-      test::RunShell(std::string(EQUIFL_PYTHON) + " " + script.string() + " " + input.string());
-  EXPECT_EQ(parsed.exit_code, 0) << parsed.output;
-  std::set<std::string> samples;
-  std::istringstream lines(parsed.out);
-  for (std::string line; std::getline(lines, line);) samples.insert(line);
-  return samples;
-}
-
 TEST_F(RunMonitorTest, MetricsParseAndCount) {
   CloseRound();
   monitor_.OnUpload("c", 1, 100, absl::FailedPreconditionError("the round closed"));
-  const std::set<std::string> samples = ParsedSamples(monitor_.Metrics());
-  for (const char* expected : {
-           "equifl_rounds_completed_total{} 1",
-           "equifl_updates_accepted_total{} 1",
-           "equifl_updates_refused_total{reason=\"invalid_argument\"} 1",
-           "equifl_updates_refused_total{reason=\"permission_denied\"} 1",
-           "equifl_updates_refused_total{reason=\"failed_precondition\"} 1",
-           "equifl_received_bytes_total{} 1610",
-           "equifl_round_current{} 1",
-           "equifl_round_clients{state=\"selected\"} 3",
-           "equifl_round_clients{state=\"uploaded\"} 1",
-           "equifl_round_clients{state=\"dropped\"} 2",
-           "equifl_round_clients{state=\"late\"} 1",
-           "equifl_clients_joined{} 3",
-           "equifl_minmax_gap{} 0.2",
-           "equifl_minmax_gap_bound{} 0.1",
-           "equifl_validation_accuracy{} 0.8",
-           "equifl_worst_group_accuracy{} 0.7",
-           "equifl_fairness_lambda{} 0.5",
-           "equifl_privacy_epsilon_spent{} 1.25",
-           "equifl_privacy_delta{} 1e-05",
-           "equifl_round_duration_seconds_count{} 1",
-           "equifl_rpc_duration_seconds_count{method=\"Join\"} 1",
+  const std::map<std::string, double> samples =
+      test::ParsePrometheusText(EQUIFL_PYTHON, monitor_.Metrics());
+  for (const auto& [sample, value] : std::map<std::string, double>{
+           {"equifl_rounds_completed_total{}", 1},
+           {"equifl_updates_accepted_total{}", 1},
+           {"equifl_updates_refused_total{reason=\"invalid_argument\"}", 1},
+           {"equifl_updates_refused_total{reason=\"permission_denied\"}", 1},
+           {"equifl_updates_refused_total{reason=\"failed_precondition\"}", 1},
+           {"equifl_received_bytes_total{}", 1610},
+           {"equifl_round_current{}", 1},
+           {"equifl_round_clients{state=\"selected\"}", 3},
+           {"equifl_round_clients{state=\"uploaded\"}", 1},
+           {"equifl_round_clients{state=\"dropped\"}", 2},
+           {"equifl_round_clients{state=\"late\"}", 1},
+           {"equifl_clients_joined{}", 3},
+           {"equifl_minmax_gap{}", 0.2},
+           {"equifl_minmax_gap_bound{}", 0.1},
+           {"equifl_validation_accuracy{}", 0.8},
+           {"equifl_worst_group_accuracy{}", 0.7},
+           {"equifl_fairness_lambda{}", 0.5},
+           {"equifl_privacy_epsilon_spent{}", 1.25},
+           {"equifl_privacy_delta{}", 1e-05},
+           {"equifl_round_duration_seconds_count{}", 1},
+           {"equifl_rpc_duration_seconds_count{method=\"Join\"}", 1},
        }) {
-    EXPECT_EQ(samples.count(expected), 1u) << expected;
+    EXPECT_THAT(samples, Contains(Pair(sample, DoubleEq(value))));
   }
 }
 
@@ -280,17 +261,18 @@ TEST(ClientMetricsTest, ParseAndCount) {
   metrics.Trained(2, 100, 0.5);
   metrics.Trained(4, 100, 1.5);
   metrics.Evaluated(0.25);
-  const std::set<std::string> samples = ParsedSamples(metrics.Serialize());
-  for (const char* expected : {
-           "equifl_client_rounds_total{kind=\"train\"} 2",
-           "equifl_client_rounds_total{kind=\"evaluate\"} 1",
-           "equifl_client_train_seconds_count{} 2",
-           "equifl_client_train_seconds_sum{} 6",
-           "equifl_client_samples_per_second{} 25",
-           "equifl_client_upload_seconds_count{} 3",
-           "equifl_client_upload_seconds_sum{} 2.25",
+  const std::map<std::string, double> samples =
+      test::ParsePrometheusText(EQUIFL_PYTHON, metrics.Serialize());
+  for (const auto& [sample, value] : std::map<std::string, double>{
+           {"equifl_client_rounds_total{kind=\"train\"}", 2},
+           {"equifl_client_rounds_total{kind=\"evaluate\"}", 1},
+           {"equifl_client_train_seconds_count{}", 2},
+           {"equifl_client_train_seconds_sum{}", 6},
+           {"equifl_client_samples_per_second{}", 25},
+           {"equifl_client_upload_seconds_count{}", 3},
+           {"equifl_client_upload_seconds_sum{}", 2.25},
        }) {
-    EXPECT_EQ(samples.count(expected), 1u) << expected;
+    EXPECT_THAT(samples, Contains(Pair(sample, DoubleEq(value))));
   }
 }
 
