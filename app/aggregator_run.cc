@@ -119,6 +119,7 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
   options.fairness = config.fairness;
   options.privacy = config.privacy;
   options.secure_aggregation = config.secure_aggregation;
+  options.robust_aggregation = config.robust_aggregation;
   if (schema != nullptr) {
     options.statistics.languages = schema->languages;
     options.statistics.groups = schema->groups;

@@ -320,6 +320,16 @@ absl::Status ReadSecureAggregation(const Section& section,
   });
 }
 
+absl::Status ReadAggregation(const Section& section,
+                             aggregation::RobustAggregationOptions& options) {
+  return section.ForEachKey({
+      {"rule", Choice(section, options.rule)},
+      {"trim_fraction", Real(section, options.trim_fraction, 1e-6, 0.5)},
+      {"norm_bound", Real(section, options.norm_bound, 0, kHuge)},
+      {"memory_limit_mb", Unsigned(section, options.memory_limit_mb, 1, uint64_t{1} << 30)},
+  });
+}
+
 absl::Status ReadSimData(const Section& section, sim::SimulationOptions& simulation) {
   sim::SyntheticDataOptions& data = simulation.synthetic;
   return section.ForEachKey({
@@ -440,6 +450,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
        [&](const YAML::Node& node, const std::string& key) {
          return ReadSecureAggregation(Section(node, key, source), config.secure_aggregation);
        }},
+      {"aggregation",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadAggregation(Section(node, key, source), config.robust_aggregation);
+       }},
   }));
   // Local adversarial debiasing is the model's adversary head.
   if (config.fairness.method == fairness::FairnessMethod::kAdversarial) {
@@ -454,7 +468,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
         {"fairness", config.fairness.Validate()},
         {"sim", config.simulation.Validate()},
         {"privacy", config.privacy.Validate()},
-        {"secure_aggregation", config.secure_aggregation.Validate()}}) {
+        {"secure_aggregation", config.secure_aggregation.Validate()},
+        {"aggregation", config.robust_aggregation.Validate()},
+        {"aggregation", config.robust_aggregation.CheckCompatibleWith(
+                            config.privacy.enabled(), config.secure_aggregation.enabled)}}) {
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": ", section, ": ", status.message()));

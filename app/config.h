@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "aggregation/aggregation_rule.h"
 #include "aggregation/server_optimizer.h"
 #include "client/model/model_options.h"
 #include "client/trainer_options.h"
@@ -60,6 +61,9 @@ struct Config {
   aggregation::PrivacyOptions privacy;
   //! The `secure_aggregation` section: masked sums of updates and statistics.
   server::SecureAggregationOptions secure_aggregation;
+  //! The `aggregation` section: the rule that combines plain updates (mean,
+  //! trimmed_mean, median) and the bound on each update's norm.
+  aggregation::RobustAggregationOptions robust_aggregation;
 };
 
 //! The log levels accepted by `log.level` and `--log-level`, in order.

@@ -167,8 +167,20 @@ absl::Status SecureRoundClient::UploadMaskedInput(v1::Aggregator::StubInterface&
                                                   const aggregation::SecureInput& input,
                                                   size_t max_chunk_bytes, int threads,
                                                   bool on_gpu) {
+  // The server cannot bound a masked update's norm: the client does, as asked.
+  const double norm_bound = task_.secure_aggregation().update_norm_bound();
+  const aggregation::SecureInput* encoded = &input;
+  aggregation::SecureInput bounded;
+  std::vector<float> bounded_update;
+  if (norm_bound > 0 && !input.update.empty()) {
+    bounded = input;
+    bounded_update.assign(input.update.begin(), input.update.end());
+    aggregation::ClipToNorm(bounded_update, norm_bound);
+    bounded.update = bounded_update;
+    encoded = &bounded;
+  }
   std::vector<uint32_t> words;
-  EQUIFL_ASSIGN_OR_RETURN(bool clamped, aggregation::EncodeSecureInput(layout_, input, words));
+  EQUIFL_ASSIGN_OR_RETURN(bool clamped, aggregation::EncodeSecureInput(layout_, *encoded, words));
   (void)clamped;  // the server learns how many clients clamped, and says so
 #if defined(EQUIFL_HAVE_CUDA_MASKS)
   if (on_gpu && aggregation::DeviceMasksAvailable()) {

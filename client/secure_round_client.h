@@ -1,7 +1,8 @@
 // A client's side of a securely aggregated round over gRPC: the protocol steps
 // around local training (aggregation/secure/secure_round_messages.h), the masked vector
-// it uploads instead of its update and statistics, and client-level DP done on
-// the client, since the server cannot see an update to clip or noise.
+// it uploads instead of its update and statistics, and client-level DP and the
+// update's norm bound done on the client, since the server cannot see an update to
+// clip, bound or noise.
 //
 // A real client runs the steps one after another; `equifl sim` runs each step
 // for all the virtual clients of a round before the next step, so none waits for
@@ -37,7 +38,9 @@ class SecureRoundClient {
   absl::Status ShareKeys(v1::Aggregator::StubInterface& stub);
   //! Waits for the shares the neighbours sent this client.
   absl::Status ReceiveShares(v1::Aggregator::StubInterface& stub);
-  //! Encodes `input` in the round's layout, masks it and uploads it. The masks
+  //! Encodes `input` in the round's layout, masks it and uploads it; an update
+  //! longer than the task's update_norm_bound is first scaled down to it
+  //! (aggregation::ClipToNorm), the norm bound the server cannot apply. The masks
   //! expand on the GPU when `on_gpu` and the build and machine have one
   //! (aggregation/secure/mask_stream_cuda.h), else on `threads` CPU threads (0: every
   //! core). FailedPrecondition when the server refuses the input.

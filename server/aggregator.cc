@@ -228,6 +228,7 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
   wire.set_update_bound(layout.update_bound);
   wire.set_weight_bound(layout.weight_bound);
   wire.set_indicator_bound(layout.indicator_bound);
+  wire.set_update_norm_bound(options_.robust_aggregation.norm_bound);
   for (const std::string& language : layout.statistics.languages) wire.add_languages(language);
   for (const std::string& view : layout.statistics.views) wire.add_views(view);
   for (const std::string& group : layout.statistics.groups) wire.add_groups(group);

@@ -35,6 +35,9 @@ absl::Status AggregatorOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(fairness.Validate());
   EQUIFL_RETURN_IF_ERROR(privacy.Validate());
   EQUIFL_RETURN_IF_ERROR(secure_aggregation.Validate());
+  EQUIFL_RETURN_IF_ERROR(robust_aggregation.Validate());
+  EQUIFL_RETURN_IF_ERROR(
+      robust_aggregation.CheckCompatibleWith(privacy.enabled(), secure_aggregation.enabled));
   if (secure_aggregation.enabled) {
     aggregation::StatisticsLayout layout = statistics;
     layout.views = fairness.views;

@@ -1,6 +1,7 @@
 // Everything an aggregator needs to know besides the model: the run, how rounds
-// are formed, what clients are asked to do, how updates are aggregated, and the
-// fairness method, client-level DP and secure aggregation of the run.
+// are formed, what clients are asked to do, how updates are aggregated (and how
+// robustly), and the fairness method, client-level DP and secure aggregation of
+// the run.
 #ifndef EQUIFL_SERVER_AGGREGATOR_OPTIONS_H_
 #define EQUIFL_SERVER_AGGREGATOR_OPTIONS_H_
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "aggregation/aggregation_rule.h"
 #include "aggregation/privacy/client_level_privacy.h"
 #include "aggregation/secure/secure_input.h"
 #include "aggregation/server_optimizer.h"
@@ -52,6 +54,9 @@ struct AggregatorOptions {
   v1::Encoding upload_encoding = v1::ENCODING_FLOAT32;  //!< Asked of clients.
   v1::TrainingHyperparameters training;                 //!< Sent with every task.
   aggregation::ServerOptimizerOptions optimizer;        //!< How the mean update is applied.
+  //! How plain updates combine (mean, trimmed mean, median) and the bound on each
+  //! update's norm, which clients apply themselves under secure aggregation.
+  aggregation::RobustAggregationOptions robust_aggregation;
   std::chrono::milliseconds poll_timeout{std::chrono::seconds(10)};  //!< Long-poll bound.
   uint32_t max_concurrent_uploads = 2;          //!< Uploads decoded at once (each needs a buffer).
   protocol::DecoderLimits upload_limits;        //!< What a client may send.

@@ -1,24 +1,36 @@
-// A round gathered in the clear: the updates folded into a streaming weighted
-// mean (aggregation/weighted_mean.h) and the statistics summed, for a trusted
-// aggregator.
+// A round gathered in the clear, for a trusted aggregator: the updates combined by
+// the run's rule (aggregation/aggregation_rule.h) and the statistics summed.
 //
-// Accepted updates wait in their scratch buffers until a batch of `fold_batch` is
-// full, then are folded in one pass over the accumulator; what is left is folded
-// at Report. Buffers go back to their pool once folded, so the server's memory
-// stays at the model times (2 + pool capacity) however many clients report; with
-// fold_batch at most the pool's capacity a full batch always folds, so uploads
-// waiting for a buffer never deadlock. A fold that fails (it cannot for inputs the
-// service checked) poisons the round: Report returns the failure instead of a mean
-// that silently lacks updates.
+// Under the weighted mean, accepted updates wait in their scratch buffers until a
+// batch of `fold_batch` is full, then are folded in one pass over a streaming
+// mean (aggregation/weighted_mean.h); what is left is folded at Report. Buffers
+// go back to their pool once folded, so the server's memory stays at the model
+// times (2 + pool capacity) however many clients report; with fold_batch at most
+// the pool's capacity a full batch always folds, so uploads waiting for a buffer
+// never deadlock. A fold that fails (it cannot for inputs the service checked)
+// poisons the round: Report returns the failure instead of a mean that silently
+// lacks updates.
+//
+// Under the trimmed mean or the median every update is held until Report
+// (aggregation/coordinate_wise_aggregate.h): its values move out of the scratch
+// buffer, which goes back to the pool at once. An update that would take the held
+// updates past memory_limit_mb is refused and fails the round, rather than leave
+// a robust aggregate of whichever clients came first.
+//
+// With a norm bound, each update longer than it is scaled down to it before it
+// is weighted (aggregation/privacy/client_level_privacy.h's ClipToNorm).
 #ifndef EQUIFL_SERVER_PLAIN_ACCUMULATOR_H_
 #define EQUIFL_SERVER_PLAIN_ACCUMULATOR_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <variant>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "aggregation/aggregation_rule.h"
+#include "aggregation/coordinate_wise_aggregate.h"
 #include "aggregation/weighted_mean.h"
 #include "server/round_accumulator.h"
 #include "server/scratch_pool.h"
@@ -29,10 +41,15 @@ struct PlainAccumulatorOptions {
   uint64_t round_id = 0;
   size_t model_size = 0;  //!< Values per update; 0 for an evaluation round (no updates).
   size_t fold_batch = 1;  //!< Updates folded together, 1 to WeightedMean::kMaxBatch.
-  //! Client-level DP: report the sum of the (clipped, weight-1) updates, not their mean.
+  //! Client-level DP: report the sum of the (clipped, weight-1) updates, not their
+  //! mean; the mean rule only (RobustAggregationOptions refuses the others with DP).
   bool sum_updates = false;
   //! Keep each client's validation statistics and training-set size (FairFed).
   bool keep_client_statistics = false;
+  //! The rule, the norm bound and the robust rules' memory limit.
+  aggregation::RobustAggregationOptions aggregation;
+  //! Threads that compute a robust rule's report; 0: one per core.
+  unsigned report_threads = 0;
 };
 
 class PlainAccumulator final : public RoundAccumulator {
@@ -67,10 +84,19 @@ class PlainAccumulator final : public RoundAccumulator {
   //! failure is kept for Report.
   void FoldPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
+  //! Robust rules: holds `update`, which the round's memory limit must leave room
+  //! for (otherwise the round fails).
+  absl::Status HoldLocked(double weight, std::vector<float>& update)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  //! The streaming mean, or the updates held for a robust rule.
+  using Updates = std::variant<aggregation::WeightedMean, aggregation::CoordinateWiseAggregate>;
+
   const PlainAccumulatorOptions options_;
   absl::Mutex mutex_;
-  aggregation::WeightedMean mean_ ABSL_GUARDED_BY(mutex_);
+  Updates updates_ ABSL_GUARDED_BY(mutex_);
   std::vector<PendingUpdate> pending_ ABSL_GUARDED_BY(mutex_);
+  //! A failed fold, an update past the memory limit or a rule that cannot be made.
   absl::Status fold_failure_ ABSL_GUARDED_BY(mutex_);
   RoundAggregate aggregate_ ABSL_GUARDED_BY(mutex_);  //!< All but the update.
 };

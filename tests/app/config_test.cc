@@ -47,7 +47,7 @@ TEST(ConfigTest, UnknownKeyIsAnErrorThatListsTheAllowedKeys) {
             "chunk_bytes, encoding");
   config = ParseConfig("logging: {}\n", "run.yaml");
   EXPECT_THAT(config.status().message(),
-              HasSubstr("unknown key logging; allowed keys: fairness, log, model"));
+              HasSubstr("unknown key logging; allowed keys: aggregation, fairness, log, model"));
 }
 
 TEST(ConfigTest, NumbersOutOfRangeOrMalformed) {
@@ -154,6 +154,61 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(secure.update_bound, defaults.secure_aggregation.update_bound);
   EXPECT_EQ(secure.weight_bound, defaults.secure_aggregation.weight_bound);
   EXPECT_EQ(secure.phase_timeout, defaults.secure_aggregation.phase_timeout);
+  const aggregation::RobustAggregationOptions& robust = config->robust_aggregation;
+  EXPECT_EQ(robust.rule, defaults.robust_aggregation.rule);
+  EXPECT_EQ(robust.trim_fraction, defaults.robust_aggregation.trim_fraction);
+  EXPECT_EQ(robust.norm_bound, defaults.robust_aggregation.norm_bound);
+  EXPECT_EQ(robust.memory_limit_mb, defaults.robust_aggregation.memory_limit_mb);
+}
+
+TEST(ConfigTest, ReadsTheAggregationSection) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "aggregation:\n  rule: trimmed_mean\n  trim_fraction: 0.2\n  norm_bound: 3.5\n"
+      "  memory_limit_mb: 512\n",
+      "robust.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->robust_aggregation.rule, aggregation::AggregationRule::kTrimmedMean);
+  EXPECT_EQ(config->robust_aggregation.trim_fraction, 0.2);
+  EXPECT_EQ(config->robust_aggregation.norm_bound, 3.5);
+  EXPECT_EQ(config->robust_aggregation.memory_limit_mb, 512u);
+  EXPECT_EQ(ParseConfig("aggregation:\n  rule: median\n", "robust.yaml")->robust_aggregation.rule,
+            aggregation::AggregationRule::kMedian);
+  EXPECT_EQ(ParseConfig("aggregation:\n  rule: krum\n", "robust.yaml").status().message(),
+            "robust.yaml:2: aggregation.rule is 'krum'; allowed values: mean, trimmed_mean, "
+            "median");
+  EXPECT_THAT(ParseConfig("aggregation:\n  norm_bound: -2\n", "robust.yaml").status().message(),
+              HasSubstr("robust.yaml:2: aggregation.norm_bound is '-2'"));
+  EXPECT_THAT(ParseConfig("aggregation:\n  memory_limit_mb: 0\n", "robust.yaml").status().message(),
+              HasSubstr("robust.yaml:2: aggregation.memory_limit_mb is '0'"));
+  EXPECT_THAT(
+      ParseConfig("aggregation:\n  rule: trimmed_mean\n  trim_fraction: 0.5\n", "robust.yaml")
+          .status()
+          .message(),
+      HasSubstr("robust.yaml: aggregation: aggregation trim_fraction is 0.5; trimmed_mean "
+                "needs a share in (0, 0.5)"));
+}
+
+TEST(ConfigTest, RefusesRobustRulesWithSecureAggregationOrPrivacy) {
+  EXPECT_THAT(ParseConfig("aggregation:\n  rule: median\nsecure_aggregation:\n  enabled: true\n",
+                          "robust.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("robust.yaml: aggregation: aggregation rule median needs every client's "
+                        "update, but under secure aggregation the server learns only their sum"));
+  EXPECT_THAT(
+      ParseConfig("aggregation:\n  rule: trimmed_mean\nprivacy:\n  clip_norm: 1\n", "robust.yaml")
+          .status()
+          .message(),
+      HasSubstr("aggregation rule trimmed_mean does not go with client-level DP"));
+  EXPECT_THAT(
+      ParseConfig("aggregation:\n  norm_bound: 2\nprivacy:\n  clip_norm: 1\n", "robust.yaml")
+          .status()
+          .message(),
+      HasSubstr("privacy.clip_norm already bounds every update's norm"));
+  // The norm bound alone goes with secure aggregation: the clients apply it.
+  EXPECT_THAT(ParseConfig("aggregation:\n  norm_bound: 2\nsecure_aggregation:\n  enabled: true\n",
+                          "robust.yaml"),
+              IsOk());
 }
 
 TEST(ConfigTest, ReadsTheSecureAggregationSection) {

@@ -103,6 +103,41 @@ class AggregatorTest : public ::testing::Test {
     for (auto& client : running) client.get();
   }
 
+  // One round in which client k ("c0", "c1", ...) uploads updates[k] with `samples`
+  // training samples each.
+  void RunRound(const std::vector<std::vector<float>>& updates, uint64_t samples) {
+    std::vector<std::future<void>> running;
+    for (size_t k = 0; k < updates.size(); ++k) {
+      running.push_back(std::async(std::launch::async, [&, k] {
+        auto stub = Stub();
+        const std::string name = "c" + std::to_string(k);
+        const v1::Task task = JoinAndPoll(*stub, name);
+        const v1::UploadUpdateResponse response = Upload(*stub, task, name, updates[k], samples);
+        EXPECT_TRUE(response.accepted()) << response.message();
+      }));
+    }
+    for (auto& client : running) client.get();
+  }
+
+  // Four honest clients near 1 and an outlier at 1e6, all with 10 samples.
+  static std::vector<std::vector<float>> HonestAndOutlier() {
+    std::vector<std::vector<float>> updates;
+    for (float honest : {0.9f, 1.0f, 1.3f, 1.4f}) {
+      std::vector<float> update(8);
+      for (int i = 0; i < 8; ++i) update[i] = honest + 0.01f * static_cast<float>(i);
+      updates.push_back(update);
+    }
+    updates.push_back(std::vector<float>(8, 1e6f));
+    return updates;
+  }
+
+  // The model's change in the first round, value by value.
+  std::vector<double> FirstRoundChange() {
+    EXPECT_EQ(observer_.models.size(), 1u);
+    if (observer_.models.empty()) return {};
+    return test_support::ModelChanges(InitialModel(), {observer_.models[0]});
+  }
+
   RecordingObserver observer_;
   test_support::ServedAggregator served_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -142,6 +177,59 @@ TEST_F(AggregatorTest, FedAvgRoundAppliesTheWeightedMeanOfUpdates) {
   EXPECT_EQ(observer_.summaries[0].contributors.size(), 3u);
   EXPECT_EQ(observer_.summaries[0].train.samples(), 100u);
   EXPECT_DOUBLE_EQ(observer_.summaries[0].total_weight, 100.0);
+}
+
+TEST_F(AggregatorTest, AnOutlierDragsTheMeanAway) {
+  Start(Options(1, 5));
+  RunRound(HonestAndOutlier(), 10);
+  ASSERT_THAT(served_.run.get(), IsOk());
+  const std::vector<double> change = FirstRoundChange();
+  ASSERT_EQ(change.size(), 8u);
+  for (int i = 0; i < 8; ++i) EXPECT_GT(change[i], 1e5) << i;  // (4.6 + 1e6) / 5
+}
+
+TEST_F(AggregatorTest, MedianStaysWithTheHonestClients) {
+  AggregatorOptions options = Options(1, 5);
+  options.robust_aggregation.rule = aggregation::AggregationRule::kMedian;
+  Start(options);
+  RunRound(HonestAndOutlier(), 10);
+  ASSERT_THAT(served_.run.get(), IsOk());
+  const std::vector<double> change = FirstRoundChange();
+  ASSERT_EQ(change.size(), 8u);
+  // The third of 0.9, 1.0, 1.3, 1.4 and 1e6 (plus 0.01·i); the honest mean is 1.15.
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(change[i], 1.3 + 0.01 * i, 1e-5) << i;
+}
+
+TEST_F(AggregatorTest, TrimmedMeanStaysWithTheHonestClients) {
+  AggregatorOptions options = Options(1, 5);
+  options.robust_aggregation.rule = aggregation::AggregationRule::kTrimmedMean;
+  options.robust_aggregation.trim_fraction = 0.2;
+  Start(options);
+  RunRound(HonestAndOutlier(), 10);
+  ASSERT_THAT(served_.run.get(), IsOk());
+  const std::vector<double> change = FirstRoundChange();
+  ASSERT_EQ(change.size(), 8u);
+  // The outlier's and the lowest client's fifths of the weight dropped, the middle
+  // three averaged.
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_NEAR(change[i], (1.0 + 1.3 + 1.4) / 3 + 0.01 * i, 1e-5) << i;
+  }
+}
+
+TEST_F(AggregatorTest, NormBoundLimitsWhatAnOutlierAddsToTheMean) {
+  AggregatorOptions options = Options(1, 5);
+  options.robust_aggregation.norm_bound = 5;  // The honest updates' norms are 2.6 to 4.2.
+  Start(options);
+  const std::vector<std::vector<float>> updates = HonestAndOutlier();
+  RunRound(updates, 10);
+  ASSERT_THAT(served_.run.get(), IsOk());
+  const std::vector<double> change = FirstRoundChange();
+  ASSERT_EQ(change.size(), 8u);
+  for (int i = 0; i < 8; ++i) {
+    double sum = 5 / std::sqrt(8.0);  // The outlier, scaled to norm 5.
+    for (size_t k = 0; k < 4; ++k) sum += updates[k][i];
+    EXPECT_NEAR(change[i], sum / 5, 1e-5) << i;
+  }
 }
 
 TEST_F(AggregatorTest, DeadlineClosesTheRoundWithoutAClientThatVanished) {
@@ -392,6 +480,19 @@ TEST_F(AggregatorTest, AdaptiveClippingGrowsTheNormWhenTooManyAreClipped) {
   ASSERT_EQ(observer_.summaries.size(), 2u);
   // b = 1/2 against γ = 0.9: C grows by exp(0.2 · 0.4).
   EXPECT_NEAR(observer_.summaries[1].clip_norm, std::exp(0.08), 1e-3);
+}
+
+TEST(AggregatorOptionsTest, RefusesRobustRulesTheRunCannotApply) {
+  AggregatorOptions options = test_support::TestOptions("run", 1, 2, 1s);
+  options.robust_aggregation.rule = aggregation::AggregationRule::kMedian;
+  EXPECT_THAT(options.Validate(), IsOk());
+  options.privacy.clip_norm = 1;
+  EXPECT_THAT(options.Validate().message(),
+              HasSubstr("aggregation rule median does not go with client-level DP"));
+  options.privacy.clip_norm = 0;
+  options.robust_aggregation.rule = aggregation::AggregationRule::kTrimmedMean;
+  options.robust_aggregation.trim_fraction = 0.6;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("trim_fraction is 0.6"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The two accumulators behind RoundAccumulator: the plain one's batched fold, its
 // merge and its report checked against float64 sums; a failed fold fails the
 // round; each refuses the other kind of input; the secure one cannot be merged.
+// The plain one's robust rules (held updates, their memory limit) and norm bound.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -159,6 +160,115 @@ TEST(PlainAccumulatorTest, AnEvaluationRoundSumsStatisticsOnly) {
   ASSERT_THAT(aggregate, IsOk());
   EXPECT_TRUE(aggregate->update.empty());
   EXPECT_EQ(aggregate->validation.samples(), 6u);
+}
+
+PlainAccumulatorOptions RobustOptions(aggregation::AggregationRule rule) {
+  PlainAccumulatorOptions options = Options(/*fold_batch=*/2);
+  options.aggregation.rule = rule;
+  options.aggregation.trim_fraction = 0.2;
+  options.report_threads = 2;
+  return options;
+}
+
+// Five clients of equal weight, the last an outlier at 1e6 in every coordinate.
+const std::vector<std::vector<float>> kWithOutlier = {
+    {1, -2, 0.5f}, {3, -1, 0.25f}, {2, 5, 0}, {4, 0, 1}, {1e6f, 1e6f, 1e6f}};
+
+TEST(PlainAccumulatorTest, MedianAndTrimmedMeanLeaveAnOutlierOut) {
+  for (aggregation::AggregationRule rule :
+       {aggregation::AggregationRule::kMedian, aggregation::AggregationRule::kTrimmedMean}) {
+    ScratchPool<float> pool(2);
+    PlainAccumulator accumulator(RobustOptions(rule));
+    for (size_t k = 0; k < kWithOutlier.size(); ++k) {
+      ASSERT_THAT(accumulator.Accumulate(Plain(pool, "c" + std::to_string(k), kWithOutlier[k], 2)),
+                  IsOk());
+    }
+    absl::StatusOr<RoundAggregate> aggregate = std::move(accumulator).Report();
+    ASSERT_THAT(aggregate, IsOk());
+    EXPECT_EQ(aggregate->total_weight, 10.0);
+    EXPECT_EQ(aggregate->train.samples(), 5u);
+    if (rule == aggregation::AggregationRule::kMedian) {
+      // The third of each coordinate's sorted values.
+      EXPECT_THAT(aggregate->update, ::testing::ElementsAre(3.0f, 0.0f, 0.5f));
+    } else {
+      // A fifth of the weight dropped at each end: the mean of the middle three.
+      EXPECT_THAT(aggregate->update, ::testing::ElementsAre(3.0f, ::testing::FloatEq(4.0f / 3),
+                                                            ::testing::FloatEq(1.75f / 3)));
+    }
+    // The held values left their scratch buffers, which are all back in the pool.
+    std::vector<ScratchPool<float>::Buffer> taken;
+    for (int i = 0; i < 2; ++i) taken.push_back(pool.Take());
+  }
+}
+
+TEST(PlainAccumulatorTest, MergingHeldUpdatesEqualsHoldingThemInOne) {
+  ScratchPool<float> pool(8);
+  const PlainAccumulatorOptions options = RobustOptions(aggregation::AggregationRule::kMedian);
+  PlainAccumulator one(options);
+  PlainAccumulator other(options);
+  PlainAccumulator both(options);
+  for (size_t k = 0; k < kWithOutlier.size(); ++k) {
+    const std::string client = "c" + std::to_string(k);
+    ASSERT_THAT((k < 2 ? one : other).Accumulate(Plain(pool, client, kWithOutlier[k], 1)), IsOk());
+    ASSERT_THAT(both.Accumulate(Plain(pool, client, kWithOutlier[k], 1)), IsOk());
+  }
+  ASSERT_THAT(one.MergeWith(std::move(other)), IsOk());
+  absl::StatusOr<RoundAggregate> merged = std::move(one).Report();
+  absl::StatusOr<RoundAggregate> single = std::move(both).Report();
+  ASSERT_THAT(merged, IsOk());
+  ASSERT_THAT(single, IsOk());
+  EXPECT_EQ(merged->update, single->update);
+  EXPECT_EQ(merged->train.samples(), 5u);
+  PlainAccumulator mean(Options(2));
+  PlainAccumulator median(options);
+  EXPECT_THAT(mean.MergeWith(std::move(median)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "with rule mean"));
+}
+
+TEST(PlainAccumulatorTest, AnUpdatePastTheMemoryLimitFailsTheRound) {
+  PlainAccumulatorOptions options = RobustOptions(aggregation::AggregationRule::kMedian);
+  options.model_size = 100'000;  // 400 kB an update: the third passes 1 MiB.
+  options.aggregation.memory_limit_mb = 1;
+  ScratchPool<float> pool(2);
+  PlainAccumulator accumulator(options);
+  const std::vector<float> update(options.model_size, 1.0f);
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "a", update, 1)), IsOk());
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "b", update, 1)), IsOk());
+  EXPECT_THAT(accumulator.Accumulate(Plain(pool, "c", update, 1)),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "aggregation rule median holds every update of a round until it closes, "
+                       "and update 3 would take them to 1.14441 MiB, past "
+                       "aggregation.memory_limit_mb = 1; raise it, select fewer clients"));
+  // Not a median of whichever clients came first: the round fails.
+  EXPECT_THAT(std::move(accumulator).Report(),
+              StatusIs(absl::StatusCode::kResourceExhausted, "round 4: aggregation rule median"));
+}
+
+TEST(PlainAccumulatorTest, NormBoundScalesLongUpdatesDownBeforeWeighting) {
+  PlainAccumulatorOptions options = Options(/*fold_batch=*/1);
+  options.aggregation.norm_bound = 1.0;
+  ScratchPool<float> pool(2);
+  PlainAccumulator accumulator(options);
+  // Norm 5, scaled to 1; norm 0.5, kept.
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "long", {3, 0, 4}, 1)), IsOk());
+  ASSERT_THAT(accumulator.Accumulate(Plain(pool, "short", {0, 0.5f, 0}, 3)), IsOk());
+  absl::StatusOr<RoundAggregate> aggregate = std::move(accumulator).Report();
+  ASSERT_THAT(aggregate, IsOk());
+  EXPECT_THAT(aggregate->update,
+              ::testing::ElementsAre(::testing::FloatEq(0.6f / 4), ::testing::FloatEq(1.5f / 4),
+                                     ::testing::FloatEq(0.8f / 4)));
+
+  // The robust rules see bounded updates too: the outlier becomes a short vector.
+  PlainAccumulatorOptions robust = RobustOptions(aggregation::AggregationRule::kTrimmedMean);
+  robust.aggregation.trim_fraction = 0.1;
+  robust.aggregation.norm_bound = 1.0;
+  PlainAccumulator trimmed(robust);
+  ASSERT_THAT(trimmed.Accumulate(Plain(pool, "outlier", {1e6f, 0, 0}, 1)), IsOk());
+  ASSERT_THAT(trimmed.Accumulate(Plain(pool, "honest", {0.5f, 0, 0}, 1)), IsOk());
+  aggregate = std::move(trimmed).Report();
+  ASSERT_THAT(aggregate, IsOk());
+  // Weight intervals [0, 1] for 0.5 and [1, 2] for 1, kept [0.2, 1.8].
+  EXPECT_THAT(aggregate->update[0], ::testing::FloatEq((0.5f * 0.8f + 1.0f * 0.8f) / 1.6f));
 }
 
 std::shared_ptr<SecureRound> TwoClientSecureRound() {

@@ -171,6 +171,31 @@ TEST_F(SecureAggregatorTest, AppliesTheWeightedMeanAndSumsTheStatistics) {
   EXPECT_EQ(summary.clamped_clients, 0u);
 }
 
+// The server cannot bound a masked update: the task carries the bound and each
+// client scales its own update down to it before weighting and masking.
+TEST_F(SecureAggregatorTest, ClientsBoundTheirUpdatesNormsAsTheTaskSays) {
+  AggregatorOptions options = Options(1, 4);
+  options.robust_aggregation.norm_bound = 0.05;
+  Start(options);
+  const auto updates = TestUpdates(4);
+  const std::vector<ClientRun> runs = RunRound(updates, kSamples, std::vector(4, Leaves::kNever));
+  for (const ClientRun& run : runs) EXPECT_THAT(run.unmasked, IsOk());
+  ASSERT_THAT(served_.run.get(), IsOk());
+  // The float64 reference: each update scaled to norm 0.05 if longer (norms 0.040,
+  // 0.055, 0.073 and 0.094: clients 1 to 3 are scaled), then weighted by its samples.
+  std::vector<std::vector<float>> bounded = updates;
+  size_t scaled = 0;
+  for (std::vector<float>& update : bounded) {
+    double squares = 0;
+    for (float value : update) squares += static_cast<double>(value) * value;
+    if (std::sqrt(squares) <= 0.05) continue;
+    ++scaled;
+    for (float& value : update) value = static_cast<float>(value * 0.05 / std::sqrt(squares));
+  }
+  EXPECT_EQ(scaled, 3u);
+  ExpectModelMovedBy(WeightedMean(bounded, kSamples, {0, 1, 2, 3}));
+}
+
 TEST_F(SecureAggregatorTest, RecoversOneClientDroppingAfterMasking) {
   AggregatorOptions options = Options(1, 4);
   options.rounds.round_deadline = 3s;  // c2 never uploads: the deadline closes the round
