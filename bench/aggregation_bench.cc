@@ -1,8 +1,10 @@
 // How fast the server folds client updates into a WeightedMean, next to the memory
-// bandwidth of this machine measured in the same run; and how long one server
-// optimiser step takes per kind.
+// bandwidth of this machine measured in the same run; how long one server
+// optimiser step takes per kind; and what the robust rules (coordinate-wise
+// trimmed mean and median) cost against the weighted mean on the same round.
 //
 //   equifl_aggregation_bench [--parameters N] [--updates K] [--repeats R]
+//                            [--robust-parameters N] [--robust-clients K]
 //
 // The baseline is a read-only stream over the same update bytes: any aggregator
 // must read every update byte once, so no fold can beat it; memcpy is printed
@@ -30,6 +32,7 @@
 #include <immintrin.h>
 #endif
 
+#include "aggregation/coordinate_wise_aggregate.h"
 #include "aggregation/server_optimizer.h"
 #include "aggregation/weighted_mean.h"
 
@@ -46,6 +49,8 @@ struct Options {
   size_t parameters = 25'000'000;  // 100 MB per float32 update
   int updates = 20;
   int repeats = 5;
+  size_t robust_parameters = 1'000'000;  // the robust rules' round: 100 clients x 4 MB
+  int robust_clients = 100;
 };
 
 double Seconds(Clock::time_point start) {
@@ -129,6 +134,14 @@ __attribute__((noinline)) void FoldFloat32(float* __restrict sum, const float* _
   for (size_t i = 0; i < size; ++i) sum[i] += weight * values[i];
 }
 
+[[noreturn]] void Usage(const char* program) {
+  std::fprintf(stderr,
+               "usage: %s [--parameters N] [--updates K] [--repeats R] [--robust-parameters N] "
+               "[--robust-clients K]\n",
+               program);
+  std::exit(2);
+}
+
 Options ParseOptions(int argc, char** argv) {
   Options options;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -140,21 +153,116 @@ Options ParseOptions(int argc, char** argv) {
       options.updates = static_cast<int>(value);
     } else if (flag == "--repeats" && value > 0) {
       options.repeats = static_cast<int>(value);
+    } else if (flag == "--robust-parameters" && value > 0) {
+      options.robust_parameters = static_cast<size_t>(value);
+    } else if (flag == "--robust-clients" && value > 0) {
+      options.robust_clients = static_cast<int>(value);
     } else {
-      std::fprintf(stderr, "usage: %s [--parameters N] [--updates K] [--repeats R]\n", argv[0]);
-      std::exit(2);
+      Usage(argv[0]);
     }
   }
-  if (argc % 2 == 0) {
-    std::fprintf(stderr, "usage: %s [--parameters N] [--updates K] [--repeats R]\n", argv[0]);
-    std::exit(2);
-  }
+  if (argc % 2 == 0) Usage(argv[0]);
   return options;
 }
 
 void Fail(const absl::Status& status) {
   std::fprintf(stderr, "%s\n", status.ToString().c_str());
   std::exit(1);
+}
+
+// The one-minute load average, which other engineers' builds on this VM raise.
+double LoadAverage() {
+  double load[1] = {-1};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
+// A round of `clients` updates of `n` values combined by the weighted mean (the
+// server's fold, in batches of 2, then Report) and by each robust rule (Accumulate,
+// which moves the update in and checks it is finite, then Report on 1 and 2
+// threads), each repeat running every pass once; the best of `repeats` each.
+void BenchRobustRules(size_t n, int clients, int repeats) {
+  using equifl::aggregation::AggregationRule;
+  using equifl::aggregation::CoordinateWiseAggregate;
+  std::printf(
+      "\nRobust rules: %d updates of %zu float32 values (%.0f MB in all), best of %d, "
+      "load average %.1f\n",
+      clients, n, 4.0 * n * clients / 1e6, repeats, LoadAverage());
+  std::vector<std::vector<float>> updates;
+  std::vector<double> weights;
+  for (int k = 0; k < clients; ++k) {
+    const std::unique_ptr<float[]> values = FilledArray(n, static_cast<uint32_t>(k) + 7, 1e-2f);
+    updates.emplace_back(values.get(), values.get() + n);
+    weights.push_back(100.0 + 37.0 * k);
+  }
+  struct Pass {
+    const char* name;
+    AggregationRule rule;
+    unsigned threads;
+    double accumulate = 1e30;
+    double report = 1e30;
+  };
+  Pass passes[] = {{"weighted mean (batches of 2)", AggregationRule::kMean, 1},
+                   {"trimmed_mean 0.1", AggregationRule::kTrimmedMean, 1},
+                   {"trimmed_mean 0.1", AggregationRule::kTrimmedMean, 2},
+                   {"median", AggregationRule::kMedian, 1},
+                   {"median", AggregationRule::kMedian, 2}};
+  for (int repeat = 0; repeat < repeats; ++repeat) {
+    for (Pass& pass : passes) {
+      if (pass.rule == AggregationRule::kMean) {
+        WeightedMean mean(n);
+        pass.accumulate = std::min(pass.accumulate, Time([&] {
+                                     for (int first = 0; first < clients; first += 2) {
+                                       const int count = std::min(2, clients - first);
+                                       std::vector<std::span<const float>> views;
+                                       for (int k = first; k < first + count; ++k)
+                                         views.push_back(updates[k]);
+                                       const absl::Status status = mean.AccumulateBatch(
+                                           std::span(weights).subspan(first, count), views);
+                                       if (!status.ok()) Fail(status);
+                                     }
+                                   }));
+        pass.report =
+            std::min(pass.report, Time([&] {
+                       if (absl::StatusOr<std::vector<float>> reported = std::move(mean).Report();
+                           !reported.ok()) {
+                         Fail(reported.status());
+                       }
+                     }));
+        continue;
+      }
+      absl::StatusOr<CoordinateWiseAggregate> aggregate =
+          CoordinateWiseAggregate::Create(pass.rule, 0.1, n);
+      if (!aggregate.ok()) Fail(aggregate.status());
+      // The server moves each decoded update in; copies made here, untimed, stand
+      // in for them.
+      std::vector<std::vector<float>> copies = updates;
+      pass.accumulate = std::min(
+          pass.accumulate, Time([&] {
+            for (int k = 0; k < clients; ++k) {
+              if (absl::Status status = aggregate->Accumulate(weights[k], std::move(copies[k]));
+                  !status.ok()) {
+                Fail(status);
+              }
+            }
+          }));
+      pass.report = std::min(pass.report, Time([&] {
+                               if (absl::StatusOr<std::vector<float>> reported =
+                                       std::move(*aggregate).Report(pass.threads);
+                                   !reported.ok()) {
+                                 Fail(reported.status());
+                               }
+                             }));
+    }
+  }
+  const double mean_seconds = passes[0].accumulate + passes[0].report;
+  std::printf("%-30s %7s %13s %10s %10s %14s\n", "rule", "threads", "accumulate ms", "report ms",
+              "total ms", "x weighted mean");
+  for (const Pass& pass : passes) {
+    const double total = pass.accumulate + pass.report;
+    std::printf("%-30s %7u %13.1f %10.1f %10.1f %14.1f\n", pass.name, pass.threads,
+                pass.accumulate * 1e3, pass.report * 1e3, total * 1e3, total / mean_seconds);
+  }
+  std::printf("load average after: %.1f\n", LoadAverage());
 }
 
 }  // namespace
@@ -316,5 +424,7 @@ int main(int argc, char** argv) {
                 bytes_per_parameter, bytes_per_parameter * n / seconds / 1e9);
   }
   std::printf("(checksum %g)\n", checksum);
+
+  BenchRobustRules(options.robust_parameters, options.robust_clients, options.repeats);
   return 0;
 }
