@@ -235,6 +235,8 @@ absl::Status ReadServer(const Section& section, ServerConfig& server) {
          return absl::OkStatus();
        }},
       {"max_concurrent_uploads", Unsigned(section, server.max_concurrent_uploads, 1, 1024)},
+      {"upload_idle_timeout_seconds",
+       Unsigned(section, server.upload_idle_timeout_seconds, 1, 86400)},
   });
 }
 

@@ -31,6 +31,7 @@ struct ServerConfig {
   server::RoundOptions rounds;                    //!< rounds, min_clients, client_fraction, ...
   aggregation::ServerOptimizerOptions optimizer;  //!< optimizer, server_learning_rate.
   uint32_t max_concurrent_uploads = 2;            //!< Updates decoded at once.
+  uint32_t upload_idle_timeout_seconds = 30;      //!< A silent upload is cancelled after this.
 };
 
 //! The `model` section: the architecture every participant builds. Modalities,

@@ -66,6 +66,9 @@ absl::Status AggregatorOptions::Validate() const {
   if (max_concurrent_uploads == 0) {
     return absl::InvalidArgumentError("max_concurrent_uploads is 0; allowed: 1 or more");
   }
+  if (upload_idle_timeout <= std::chrono::milliseconds(0)) {
+    return absl::InvalidArgumentError("upload_idle_timeout must be positive");
+  }
   if (poll_timeout <= std::chrono::milliseconds(0)) {
     return absl::InvalidArgumentError("poll_timeout must be positive");
   }

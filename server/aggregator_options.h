@@ -53,7 +53,9 @@ struct AggregatorOptions {
   v1::TrainingHyperparameters training;                 //!< Sent with every task.
   aggregation::ServerOptimizerOptions optimizer;        //!< How the mean update is applied.
   std::chrono::milliseconds poll_timeout{std::chrono::seconds(10)};  //!< Long-poll bound.
-  uint32_t max_concurrent_uploads = 2;          //!< Uploads decoded at once (each needs a buffer).
+  uint32_t max_concurrent_uploads = 2;  //!< Uploads decoded at once (each needs a buffer).
+  //! An upload whose client sends nothing for this long is cancelled (UploadGuard).
+  std::chrono::milliseconds upload_idle_timeout{std::chrono::seconds(30)};
   protocol::DecoderLimits upload_limits;        //!< What a client may send.
   FairnessOptions fairness;                     //!< The fairness method and its knobs.
   aggregation::PrivacyOptions privacy;          //!< Client-level DP; off by default.

@@ -175,7 +175,8 @@ RoundOutcome RoundCoordinator::AwaitClose() {
   while (!CanCloseLocked() && !changed_.WaitWithDeadline(&mutex_, deadline)) {
   }
   const bool reached = CanCloseLocked();
-  RoundOutcome outcome{open_round_, selected_, committed_, reached && phase_ == Phase::kCollecting};
+  const bool stopped = phase_ != Phase::kCollecting;
+  RoundOutcome outcome{open_round_, selected_, committed_, reached && !stopped, stopped};
   if (phase_ == Phase::kCollecting) {
     completed_rounds_ = open_round_;
     phase_ = completed_rounds_ >= TotalRounds() ? Phase::kFinished : Phase::kIdle;

@@ -59,6 +59,8 @@ struct RoundOutcome {
   std::vector<std::string> selected;      //!< Clients the round selected.
   std::vector<std::string> contributors;  //!< Clients whose updates were committed.
   bool reached_quorum = false;            //!< False when the deadline closed it.
+  //! Stop() ended the round before it closed: nothing of it may be recorded.
+  bool stopped = false;
 };
 
 class RoundCoordinator {
