@@ -44,8 +44,12 @@ absl::Status CheckAggregationWeight(const FairnessOptions& options, double weigh
 }
 
 absl::Status CheckClientStatistics(const fairness::StatisticsTable& statistics, const char* split) {
-  for (const auto& [cell, groups] : statistics) {
-    for (const auto& [group, entry] : groups) {
+  for (const auto& cell_groups : statistics) {
+    // Named references, not structured bindings, which the lambda could not capture.
+    const fairness::Cell& cell = cell_groups.first;
+    for (const auto& group_entry : cell_groups.second) {
+      const std::string& group = group_entry.first;
+      const fairness::GroupStatistics& entry = group_entry.second;
       const auto refuse = [&](const std::string& what) {
         return absl::InvalidArgumentError(
             absl::StrCat("the ", split, " statistics of cell (language '", cell.language,
