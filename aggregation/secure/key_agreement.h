@@ -38,7 +38,7 @@ absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair();
 //! An X25519 private key loaded for agreements. Loading computes the public key, a
 //! scalar multiplication as costly as an agreement, so a key that agrees with many
 //! peers (a client with its k neighbours, the server rebuilding a dropped client's
-//! masks) is loaded once. Copies share the key; Agree may run on several threads.
+//! masks) is loaded once. Copies share the loaded key.
 class X25519PrivateKey {
  public:
   static absl::StatusOr<X25519PrivateKey> Load(const Key32& private_key);
