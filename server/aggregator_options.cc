@@ -13,6 +13,14 @@ absl::Status SecureAggregationOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("secure_aggregation threshold is ", threshold, "; allowed: (0, 1]"));
   }
+  if (neighbours == 0) {
+    if (absl::Status status = tolerance.Validate(threshold); !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(status.message(),
+                       "; or set secure_aggregation.neighbours to size neighbourhoods "
+                       "yourself"));
+    }
+  }
   if (!(update_bound > 0) || std::isinf(update_bound)) {
     return absl::InvalidArgumentError(absl::StrCat("secure_aggregation update_bound is ",
                                                    update_bound, "; allowed: a positive number"));

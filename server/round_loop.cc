@@ -68,6 +68,7 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
   protocol.selected = selected;
   protocol.neighbours = secure.neighbours;
   protocol.threshold_fraction = secure.threshold;
+  protocol.tolerance = secure.tolerance;
   protocol.min_survivors = aggregation::MinSurvivors(clients, secure.threshold);
   protocol.graph_seed = random::MixSeed(random::RoundSeed(options_.rounds.seed, round_id));
   aggregation::SecureInputLayout layout;

@@ -151,6 +151,10 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(secure.enabled, defaults.secure_aggregation.enabled);
   EXPECT_EQ(secure.neighbours, defaults.secure_aggregation.neighbours);
   EXPECT_EQ(secure.threshold, defaults.secure_aggregation.threshold);
+  EXPECT_EQ(secure.tolerance.expected_dropout,
+            defaults.secure_aggregation.tolerance.expected_dropout);
+  EXPECT_EQ(secure.tolerance.target_failure_probability,
+            defaults.secure_aggregation.tolerance.target_failure_probability);
   EXPECT_EQ(secure.update_bound, defaults.secure_aggregation.update_bound);
   EXPECT_EQ(secure.weight_bound, defaults.secure_aggregation.weight_bound);
   EXPECT_EQ(secure.phase_timeout, defaults.secure_aggregation.phase_timeout);
@@ -168,6 +172,26 @@ TEST(ConfigTest, ReadsTheSecureAggregationSection) {
   EXPECT_EQ(config->secure_aggregation.update_bound, 0.25);
   EXPECT_EQ(config->secure_aggregation.weight_bound, 500);
   EXPECT_EQ(config->secure_aggregation.phase_timeout, std::chrono::seconds(9));
+  // Neighbourhoods sized for a dropout rate, with its documented defaults.
+  EXPECT_EQ(config->secure_aggregation.tolerance.expected_dropout, 0.3);
+  EXPECT_EQ(config->secure_aggregation.tolerance.target_failure_probability, 1e-6);
+  config = ParseConfig(
+      "secure_aggregation:\n  enabled: true\n  expected_dropout: 0.1\n"
+      "  target_failure_probability: 1e-9\n",
+      "secure.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->secure_aggregation.tolerance.expected_dropout, 0.1);
+  EXPECT_EQ(config->secure_aggregation.tolerance.target_failure_probability, 1e-9);
+  EXPECT_THAT(
+      ParseConfig("secure_aggregation:\n  enabled: true\n  expected_dropout: 0.6\n", "secure.yaml")
+          .status()
+          .message(),
+      HasSubstr("secure.yaml: secure_aggregation: secure aggregation's expected_dropout "
+                "0.6 leaves on average 0.4 of each neighbourhood"));
+  EXPECT_THAT(ParseConfig("secure_aggregation:\n  target_failure_probability: 0.9\n", "secure.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("target_failure_probability is '0.9'"));
   EXPECT_THAT(
       ParseConfig("secure_aggregation:\n  threshold: 0\n", "secure.yaml").status().message(),
       HasSubstr("secure.yaml:2: secure_aggregation.threshold is '0'"));

@@ -322,6 +322,14 @@ TEST(SecureAggregationOptionsTest, RefusesWhatSecureAggregationCannotDo) {
   EXPECT_THAT(options.Validate().message(), HasSubstr("set secure_aggregation.weight_bound"));
   options.secure_aggregation.weight_bound = 10;
   EXPECT_THAT(options.Validate(), IsOk());
+  // A threshold above the expected survivors cannot size neighbourhoods; an
+  // explicit k is the operator's choice.
+  options.secure_aggregation.threshold = 0.8;
+  EXPECT_THAT(options.Validate().message(),
+              HasSubstr("expected_dropout 0.3 leaves on average 0.7 of each neighbourhood"));
+  EXPECT_THAT(options.Validate().message(), HasSubstr("or set secure_aggregation.neighbours"));
+  options.secure_aggregation.neighbours = 8;
+  EXPECT_THAT(options.Validate(), IsOk());
   options.secure_aggregation.threshold = 1.5;
   EXPECT_THAT(options.Validate().message(), HasSubstr("threshold is 1.5"));
 }
