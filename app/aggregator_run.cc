@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "aggregation/privacy/client_level_privacy.h"
 #include "app/command.h"
 #include "app/run_model.h"
 #include "base/status_macros.h"
@@ -191,6 +192,7 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
                           server::RunFolder::Open(config.server.run_dir, resume ? "" : NewRunId()));
   EQUIFL_ASSIGN_OR_RETURN(StartingPoint start,
                           Start(config, resume, fall_back_to_last_good, schema, *run.folder));
+  if (config.privacy.enabled()) spdlog::info("{}", aggregation::DescribePrivacy(config.privacy));
   EQUIFL_ASSIGN_OR_RETURN(std::optional<client::ShardManifest> kept, RunSchema(config, schema));
   if (kept) {
     EQUIFL_RETURN_IF_ERROR(SaveSchema(config, *kept));

@@ -21,7 +21,8 @@ RoundLoop::RoundLoop(const AggregatorOptions& options, GlobalModel model,
                      RoundObserver* observer)
     : options_(options),
       observer_(observer),
-      coordinator_(options.rounds, completed_rounds),
+      coordinator_(options.rounds, completed_rounds,
+                   /*unpredictable_selection=*/options.privacy.enabled()),
       optimizer_(std::move(optimizer)),
       // After --resume: the rounds done so far, at the configured sampling rate.
       privacy_(options.privacy, std::min<uint64_t>(completed_rounds, options.rounds.rounds),
@@ -245,8 +246,8 @@ absl::Status RoundLoop::Step(const RoundOutcome& outcome, std::vector<float>& up
     const double clip_norm = privacy_.clip_norm();
     EQUIFL_ASSIGN_OR_RETURN(
         aggregation::PrivacyGuarantee spent,
-        privacy_.FinishRound(update, outcome.selected.size(), coordinator_.JoinedCount(),
-                             clip_indicators, /*noise_added_by_clients=*/summary.secure));
+        privacy_.FinishRound(update, outcome.selected.size(), outcome.population, clip_indicators,
+                             /*noise_added_by_clients=*/summary.secure));
     summary.privacy_epsilon = spent.epsilon;
     spdlog::info(
         "round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g}), "

@@ -149,6 +149,8 @@ TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
   ASSERT_FALSE(HasFailure());
   const auto& [server, clients] = run;
   EXPECT_THAT(server->Log(), HasSubstr("round 1: open, securely aggregated"));
+  // The run's first lines say how rounds are sampled and accounted.
+  EXPECT_THAT(server->Log(), HasSubstr("samples its clients without replacement"));
   uint64_t test_samples = 0;
   for (auto& client : clients) {
     const std::optional<std::string> accuracy =

@@ -445,8 +445,8 @@ TEST_F(AggregatorTest, PrivacyClipsEveryUpdateAndWeighsClientsEqually) {
 }
 
 // The noise has the documented deviation σ·C / selected, and the reported ε is
-// the Gaussian mechanism's: every client is selected (q = 1), so the RDP of T rounds
-// is T·α / (2σ²) and ε = min over the orders of T·α / (2σ²) + log(1/δ) / (α − 1).
+// the Gaussian mechanism's: every client is selected (q = 1), so against replacing
+// a client the RDP of T rounds is T·α / (2(σ/2)²) (GaussianMechanismEpsilon).
 TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounted) {
   constexpr int kRounds = 40;
   AggregatorOptions options = Options(kRounds, 1);
