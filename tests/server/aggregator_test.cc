@@ -364,6 +364,29 @@ TEST_F(AggregatorTest, PollOfAClientThatNeverJoinedAsksItToJoin) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(AggregatorTest, AHugeClientIdIsRefusedWithABoundedMessage) {
+  Start(Options(1, 1));
+  auto stub = Stub();
+  const std::string huge(10'000, 'x');
+  v1::JoinRequest join;
+  join.set_requested_client_id(huge);
+  v1::JoinResponse joined;
+  grpc::ClientContext join_context;
+  const grpc::Status refused = stub->Join(&join_context, join, &joined);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("'... (10000 bytes) is not 1 to 64 letters"));
+  EXPECT_LT(refused.error_message().size(), 300u);
+  // Handlers that take the id of a joined client refuse it the same way.
+  grpc::ClientContext poll_context;
+  v1::PollTaskRequest poll;
+  poll.set_run_id("run-test");
+  poll.set_client_id(huge);
+  v1::PollTaskResponse response;
+  const grpc::Status poll_refused = stub->PollTask(&poll_context, poll, &response);
+  EXPECT_EQ(poll_refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(poll_refused.error_message().size(), 300u);
+}
+
 TEST_F(AggregatorTest, DownloadOfAnUnknownVersionIsRefused) {
   Start(Options(1, 1));
   auto stub = Stub();
