@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "aggregation/privacy/client_level_privacy.h"
 #include "app/command.h"
 #include "app/run_model.h"
 #include "base/status_macros.h"
@@ -45,11 +46,11 @@ struct StartingPoint {
   uint64_t completed_rounds = 0;
 };
 
-absl::StatusOr<StartingPoint> Start(const Config& config, bool resume,
+absl::StatusOr<StartingPoint> Start(const Config& config, bool resume, bool fall_back_to_last_good,
                                     const client::ShardManifest* schema,
                                     server::RunFolder& folder) {
   EQUIFL_ASSIGN_OR_RETURN(std::optional<server::RunFolder::Checkpoint> checkpoint,
-                          folder.LoadLatest());
+                          folder.LoadLatest(resume && fall_back_to_last_good));
   if (resume && !checkpoint) {
     return absl::NotFoundError(absl::StrCat("--resume: the run folder '", config.server.run_dir,
                                             "' holds no checkpoint to resume from"));
@@ -116,6 +117,7 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
   options.upload_encoding = config.codec.encoding;
   options.optimizer = config.server.optimizer;
   options.max_concurrent_uploads = config.server.max_concurrent_uploads;
+  options.upload_idle_timeout = std::chrono::seconds(config.server.upload_idle_timeout_seconds);
   options.fairness = config.fairness;
   options.privacy = config.privacy;
   options.secure_aggregation = config.secure_aggregation;
@@ -184,11 +186,14 @@ absl::Status RoundObservers::OnRoundClosed(const server::RoundSummary& summary,
 absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resume,
                                                 const client::ShardManifest* schema,
                                                 server::RoundObserver* also_tell,
-                                                server::ServiceObserver* watcher) {
+                                                server::ServiceObserver* watcher,
+                                                bool fall_back_to_last_good) {
   AggregatorRun run;
   EQUIFL_ASSIGN_OR_RETURN(run.folder,
                           server::RunFolder::Open(config.server.run_dir, resume ? "" : NewRunId()));
-  EQUIFL_ASSIGN_OR_RETURN(StartingPoint start, Start(config, resume, schema, *run.folder));
+  EQUIFL_ASSIGN_OR_RETURN(StartingPoint start,
+                          Start(config, resume, fall_back_to_last_good, schema, *run.folder));
+  if (config.privacy.enabled()) spdlog::info("{}", aggregation::DescribePrivacy(config.privacy));
   EQUIFL_ASSIGN_OR_RETURN(std::optional<client::ShardManifest> kept, RunSchema(config, schema));
   if (kept) {
     EQUIFL_RETURN_IF_ERROR(SaveSchema(config, *kept));
@@ -245,7 +250,8 @@ StopOnSignal::StopOnSignal(server::Aggregator& aggregator) {
   watcher_ = std::thread([this, &aggregator] {
     while (!finished_) {
       if (stop_requested) {
-        spdlog::warn("stopping: the open round ends without aggregation; resume with --resume");
+        spdlog::warn(
+            "stopping: the open round is not aggregated or recorded; --resume runs it again");
         aggregator.Stop();
         return;
       }

@@ -52,11 +52,14 @@ struct AggregatorRun {
 //! `schema`, or resumes the folder's run from its last checkpoint (`resume`;
 //! `schema` may be null then). `also_tell` (may be null) hears of each round after
 //! the run folder has recorded it, `watcher` (may be null) of every call the
-//! service answers. Errors are the user's (exit code 2).
+//! service answers. With `fall_back_to_last_good`, a resumed run whose latest
+//! checkpoint does not verify continues from the newest one that does
+//! (RunFolder::LoadLatest). Errors are the user's (exit code 2).
 absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resume,
                                                 const client::ShardManifest* schema,
                                                 server::RoundObserver* also_tell,
-                                                server::ServiceObserver* watcher = nullptr);
+                                                server::ServiceObserver* watcher = nullptr,
+                                                bool fall_back_to_last_good = false);
 
 //! Channel arguments that let a model chunk through (clients and virtual clients).
 grpc::ChannelArguments ModelChannelArguments();

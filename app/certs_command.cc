@@ -99,15 +99,11 @@ bool Exists(const fs::path& path) {
   return fs::exists(path, error) || static_cast<bool>(error);
 }
 
+// A certificate or key is a few KiB; a larger file is refused before it is read.
+constexpr uint64_t kMaxPemBytes = uint64_t{1} << 20;
+
 absl::StatusOr<std::string> ReadText(const fs::path& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return protocol::FileError("read", path.string(), errno);
-  std::string text;
-  char buffer[4096];
-  size_t read = 0;
-  while ((read = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, read);
-  std::fclose(file);
-  return text;
+  return protocol::ReadRegularFile(path.string(), kMaxPemBytes);
 }
 
 // The CA in DIR/ca, or a new one (in memory) when the folder does not exist.

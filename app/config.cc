@@ -2,21 +2,28 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
+#include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
-#include <sstream>
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/enum_names.h"
+#include "base/quoted_input.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 #include "protocol/encoding.h"
+#include "protocol/file_io.h"
 
 namespace equifl::app {
 namespace {
+
+// A configuration file is a page or two of YAML; anything far larger is a mistake
+// (or /dev/zero) and is refused before it is read.
+constexpr uint64_t kMaxConfigBytes = uint64_t{1} << 20;
 
 // Reads one mapping of the file, remembering the key path for messages.
 class Section {
@@ -24,21 +31,29 @@ class Section {
   Section(const YAML::Node& node, std::string path, absl::string_view source)
       : node_(node), path_(std::move(path)), source_(source) {}
 
-  // Runs `read` for each key, refusing keys not in `handlers`.
+  // Runs `read` for each key, refusing keys not in `handlers` and keys given
+  // twice (yaml-cpp keeps both; which one would win is nobody's guess).
   using Handler = std::function<absl::Status(const YAML::Node&, const std::string&)>;
   absl::Status ForEachKey(const std::map<std::string, Handler>& handlers) const {
     if (!node_.IsMap()) {
       return Error(node_, absl::StrCat(Describe(), " must be a mapping of keys to values"));
     }
+    std::map<std::string, YAML::Mark> seen;
     for (const auto& entry : node_) {
       const std::string key = entry.first.Scalar();
+      if (const auto [first, inserted] = seen.emplace(key, entry.first.Mark()); !inserted) {
+        return Error(entry.first, absl::StrCat(KeyPath(ShowInput(key)),
+                                               " is given twice, on lines ", first->second.line + 1,
+                                               " and ", entry.first.Mark().line + 1, "; keep one"));
+      }
       auto handler = handlers.find(key);
       if (handler == handlers.end()) {
         std::vector<std::string> allowed;
         for (const auto& [name, unused] : handlers) allowed.push_back(name);
-        return Error(entry.first, absl::StrCat("unknown key ", KeyPath(key), "; allowed keys",
-                                               path_.empty() ? "" : absl::StrCat(" in ", path_),
-                                               ": ", absl::StrJoin(allowed, ", ")));
+        return Error(entry.first,
+                     absl::StrCat("unknown key ", KeyPath(ShowInput(key)), "; allowed keys",
+                                  path_.empty() ? "" : absl::StrCat(" in ", path_), ": ",
+                                  absl::StrJoin(allowed, ", ")));
       }
       EQUIFL_RETURN_IF_ERROR(handler->second(entry.second, KeyPath(key)));
     }
@@ -81,8 +96,8 @@ absl::StatusOr<std::string> ReadChoice(const Section& section, const YAML::Node&
                                        std::span<const absl::string_view> allowed) {
   EQUIFL_ASSIGN_OR_RETURN(std::string value, ReadScalar(section, node, key));
   if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-    return section.Error(node, absl::StrCat(key, " is '", value,
-                                            "'; allowed values: ", absl::StrJoin(allowed, ", ")));
+    return section.Error(node, absl::StrCat(key, " is ", QuoteInput(value),
+                                            "; allowed values: ", absl::StrJoin(allowed, ", ")));
   }
   return value;
 }
@@ -98,7 +113,7 @@ absl::StatusOr<uint64_t> ReadUnsigned(const Section& section, const YAML::Node& 
     parsed = 0;
   }
   if (parsed != text.size() || text.empty() || value < min || value > max) {
-    return section.Error(node, absl::StrCat(key, " is '", text, "'; allowed values: ",
+    return section.Error(node, absl::StrCat(key, " is ", QuoteInput(text), "; allowed values: ",
                                             "whole numbers from ", min, " to ", max));
   }
   return value;
@@ -127,7 +142,7 @@ Handler Real(const Section& section, auto& target, double min, double max) {
       parsed = 0;
     }
     if (parsed != text.size() || text.empty() || !(value >= min && value <= max)) {
-      return section.Error(node, absl::StrCat(key, " is '", text, "'; allowed values: ",
+      return section.Error(node, absl::StrCat(key, " is ", QuoteInput(text), "; allowed values: ",
                                               "numbers from ", min, " to ", max));
     }
     target = value;
@@ -140,8 +155,8 @@ Handler Boolean(const Section& section, bool& target) {
     if (!node.IsScalar()) return section.Error(node, absl::StrCat(key, " must be a single value"));
     const std::string& value = node.Scalar();
     if (value != "true" && value != "false") {
-      return section.Error(node,
-                           absl::StrCat(key, " is '", value, "'; allowed values: true, false"));
+      return section.Error(
+          node, absl::StrCat(key, " is ", QuoteInput(value), "; allowed values: true, false"));
     }
     target = value == "true";
     return absl::OkStatus();
@@ -235,6 +250,8 @@ absl::Status ReadServer(const Section& section, ServerConfig& server) {
          return absl::OkStatus();
        }},
       {"max_concurrent_uploads", Unsigned(section, server.max_concurrent_uploads, 1, 1024)},
+      {"upload_idle_timeout_seconds",
+       Unsigned(section, server.upload_idle_timeout_seconds, 1, 86400)},
   });
 }
 
@@ -309,6 +326,9 @@ absl::Status ReadSecureAggregation(const Section& section,
       {"enabled", Boolean(section, secure.enabled)},
       {"neighbours", Unsigned(section, secure.neighbours, 0, 1'000'000)},
       {"threshold", Real(section, secure.threshold, 1e-6, 1)},
+      {"expected_dropout", Real(section, secure.tolerance.expected_dropout, 0, 0.99)},
+      {"target_failure_probability",
+       Real(section, secure.tolerance.target_failure_probability, 1e-12, 0.5)},
       {"update_bound", Real(section, secure.update_bound, 1e-30, kHuge)},
       {"weight_bound", Real(section, secure.weight_bound, 0, kHuge)},
       {"phase_timeout_seconds",
@@ -405,6 +425,15 @@ absl::Status ReadSim(const Section& section, sim::SimulationOptions& simulation)
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view source) {
+  // Names in the file end up in JSON (manifests, reports) and on terminals.
+  if (const std::optional<size_t> bad = FindInvalidUtf8(text)) {
+    const absl::string_view before = text.substr(0, *bad);
+    const size_t line_start = before.find_last_of('\n') + 1;  // npos + 1 is 0
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", std::count(before.begin(), before.end(), '\n') + 1,
+                     ": the byte at column ", *bad - line_start + 1, " (",
+                     QuoteInput(text.substr(*bad, 1)), ") is not UTF-8; save the file as UTF-8"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -481,16 +510,9 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("cannot open configuration file '", path, "'"));
-  }
-  std::stringstream text;
-  text << file.rdbuf();
-  if (file.bad()) {
-    return absl::DataLossError(absl::StrCat("cannot read configuration file '", path, "'"));
-  }
-  return ParseConfig(text.str(), path);
+  absl::StatusOr<std::string> text = protocol::ReadRegularFile(path, kMaxConfigBytes);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 }  // namespace equifl::app

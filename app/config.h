@@ -4,7 +4,8 @@
 // Every error names the file, line, the offending key and what is allowed, e.g.
 //   run.yaml:3: transport.encoding is 'fp8'; allowed values: fp32, fp16, bf16, int8
 // Unknown keys are errors too, so a misspelt key never silently falls back to a
-// default.
+// default, and so is a key or section given twice. Values are quoted in messages
+// at most 80 bytes long (base/quoted_input.h).
 #ifndef EQUIFL_APP_CONFIG_H_
 #define EQUIFL_APP_CONFIG_H_
 
@@ -32,6 +33,7 @@ struct ServerConfig {
   server::RoundOptions rounds;                    //!< rounds, min_clients, client_fraction, ...
   aggregation::ServerOptimizerOptions optimizer;  //!< optimizer, server_learning_rate.
   uint32_t max_concurrent_uploads = 2;            //!< Updates decoded at once.
+  uint32_t upload_idle_timeout_seconds = 30;      //!< A silent upload is cancelled after this.
 };
 
 //! The `model` section: the architecture every participant builds. Modalities,
@@ -73,7 +75,8 @@ inline constexpr absl::string_view kLogLevels[] = {"trace", "debug", "info",
 //! Parses YAML `text`; `source` (usually the file name) prefixes error messages.
 absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view source);
 
-//! Reads and parses the file at `path`.
+//! Reads and parses the file at `path`: a regular file of at most 1 MiB (a FIFO,
+//! a device or a larger file is refused before it is read) in UTF-8.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 
 }  // namespace equifl::app

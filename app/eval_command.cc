@@ -20,6 +20,7 @@
 #include "fairness/fairness_report.h"
 #include "protocol/safetensors.h"
 #include "protocol/torch/torch_tensors.h"
+#include "server/checkpoint_integrity.h"
 
 namespace equifl::app {
 namespace {
@@ -59,6 +60,7 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
   }
   EQUIFL_ASSIGN_OR_RETURN(client::MultimodalModel model,
                           BuildModel(shard.manifest(), config.model));
+  EQUIFL_RETURN_IF_ERROR(server::VerifyCheckpointFile(command.checkpoint));
   EQUIFL_RETURN_IF_ERROR(LoadCheckpoint(command.checkpoint, model));
 
   std::vector<std::string> views = command.views;

@@ -37,6 +37,10 @@ CLI::App* AddServerSubcommand(CLI::App& app, ServerCommand& command) {
                      "per-group accuracy) here at the end");
   server->add_flag("--resume", command.resume,
                    "continue the run in the run folder from its last completed round");
+  server->add_flag("--resume-from-last-good", command.resume_from_last_good,
+                   "--resume, and when the last round's checkpoint does not match the digest "
+                   "the run history recorded (or holds NaN), continue from the newest round "
+                   "whose checkpoint verifies and forget the rounds after it");
   server->add_option("--address", command.address, "host:port to listen on (server.address)");
   server->add_option("--run-dir", command.run_dir, "run folder (server.run_dir)");
   AddTlsFlags(*server, command.tls,
@@ -82,7 +86,8 @@ int RunServerCommand(const Config& given, const ServerCommand& command) {
     spdlog::error("{}", std::string(credentials.status().message()));
     return kExitUsage;
   }
-  if (!command.resume && command.schema.empty()) {
+  const bool resume = command.resume || command.resume_from_last_good;
+  if (!resume && command.schema.empty()) {
     spdlog::error(
         "equifl server needs --schema SHARD (a shard folder or its manifest.json) to "
         "size the model for a new run");
@@ -104,8 +109,8 @@ int RunServerCommand(const Config& given, const ServerCommand& command) {
     return kExitUsage;
   }
   server::monitoring::RunMonitor* const monitor = dashboard->monitor.get();
-  absl::StatusOr<AggregatorRun> run =
-      OpenAggregatorRun(config, command.resume, schema ? &*schema : nullptr, monitor, monitor);
+  absl::StatusOr<AggregatorRun> run = OpenAggregatorRun(
+      config, resume, schema ? &*schema : nullptr, monitor, monitor, command.resume_from_last_good);
   if (!run.ok()) {
     spdlog::error("{}", std::string(run.status().message()));
     return kExitUsage;

@@ -19,7 +19,9 @@ namespace equifl::app {
 struct ServerCommand {
   std::string schema;   //!< A shard folder (or its manifest.json) giving the data schema.
   bool resume = false;  //!< Continue the run in run_dir from its last completed round.
-  std::string report;   //!< Where to write the run's HTML report at the end; empty: none.
+  //! With resume: fall back to the newest checkpoint that verifies.
+  bool resume_from_last_good = false;
+  std::string report;  //!< Where to write the run's HTML report at the end; empty: none.
   std::optional<std::string> address;  //!< Overrides server.address.
   std::optional<std::string> run_dir;  //!< Overrides server.run_dir.
   TlsFlags tls;                        //!< --certs DIR/server or --insecure.

@@ -2,13 +2,12 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/enum_names.h"
+#include "protocol/file_io.h"
 #include "server/monitoring/dashboard.h"
 
 namespace equifl::app {
@@ -16,26 +15,16 @@ namespace {
 
 // A token shorter than this is refused: it could be guessed.
 constexpr size_t kMinTokenLength = 16;
-constexpr uintmax_t kMaxTokenFileBytes = 4096;
+constexpr uint64_t kMaxTokenFileBytes = 4096;
 
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--http-token-file '", path, "' is not a regular file"));
+  absl::StatusOr<std::string> text = protocol::ReadRegularFile(path, kMaxTokenFileBytes);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("--http-token-file: ", text.status().message(),
+                                     " (it should hold one token)"));
   }
-  if (std::filesystem::file_size(path, error) > kMaxTokenFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("--http-token-file '", path, "' is over ",
-                                                   kMaxTokenFileBytes,
-                                                   " bytes; it should hold one token"));
-  }
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  if (!file) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read --http-token-file '", path, "'"));
-  }
-  std::string token(absl::StripAsciiWhitespace(text.str()));
+  std::string token(absl::StripAsciiWhitespace(*text));
   if (token.size() < kMinTokenLength) {
     return absl::InvalidArgumentError(absl::StrCat("the token in '", path, "' has ", token.size(),
                                                    " characters; use at least ", kMinTokenLength,

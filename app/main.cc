@@ -70,7 +70,13 @@ int Main(int argc, char** argv) {
        [&] { return RunSelfCheckCommand(config, selfcheck); }},
   };
 
-  CLI11_PARSE(app, argc, argv);
+  // CLI11_PARSE would exit with CLI11's own codes (105, 106, 109, ...); a usage
+  // error exits 2 like every other bad input, --help and --version 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : kExitUsage;
+  }
 
   if (!sim.config.empty()) config_path = sim.config;
   if (!config_path.empty()) {

@@ -3,8 +3,7 @@
 #include <torch/utils.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -32,15 +31,13 @@ absl::StatusOr<client::ModelOptions> ModelOptionsFor(const client::ShardManifest
 
 absl::StatusOr<client::ShardManifest> ReadManifest(const std::string& path) {
   std::filesystem::path file = path;
-  if (std::filesystem::is_directory(file)) file /= "manifest.json";
-  std::ifstream stream(file);
-  if (!stream) {
+  std::error_code error;
+  if (std::filesystem::is_directory(file, error)) file /= client::kManifestFile;
+  if (!std::filesystem::exists(file, error)) {
     return absl::NotFoundError(absl::StrCat("cannot read the data schema '", file.string(),
                                             "': give a shard folder or its manifest.json"));
   }
-  std::stringstream text;
-  text << stream.rdbuf();
-  return client::ShardManifest::FromJson(text.str(), file.string());
+  return client::ShardManifest::ReadFile(file.string());
 }
 
 absl::StatusOr<client::MultimodalModel> BuildModel(const client::ShardManifest& manifest,

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/quoted_input.h"
 
 namespace equifl {
 
@@ -77,14 +78,14 @@ std::string AllowedNames() {
 }
 
 //! The enumerator called `text`; otherwise InvalidArgument
-//! "<what> is '<text>'; allowed values: a, b, c".
+//! "<what> is '<text>'; allowed values: a, b, c" (text quoted with QuoteInput).
 template <NamedEnum E>
 absl::StatusOr<E> ParseEnum(absl::string_view what, absl::string_view text) {
   for (const EnumName<E>& entry : EnumNames(E{})) {
     if (entry.name == text) return entry.value;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(what, " is '", text, "'; allowed values: ", AllowedNames<E>()));
+      absl::StrCat(what, " is ", QuoteInput(text), "; allowed values: ", AllowedNames<E>()));
 }
 
 //! OK if `value` is named; otherwise InvalidArgument "<what> is <number>; allowed:

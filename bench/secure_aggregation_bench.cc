@@ -4,8 +4,8 @@
 // the CUDA kernel on a GPU when the build has one and the machine a device).
 //
 //   equifl_secure_aggregation_bench [--clients 100,1000] [--parameters 10000000]
-//       [--neighbours 0] [--threshold 0.5] [--dropout 0] [--client-threads 0]
-//       [--server-threads 0]
+//       [--neighbours 0] [--threshold 0.5] [--expected-dropout 0.3]
+//       [--target-failure 1e-6] [--dropout 0] [--client-threads 0] [--server-threads 0]
 //
 // Both rounds run the server's and the clients' real code paths, in one process
 // and without gRPC: plain, each client encodes its float32 update into 1 MiB
@@ -19,7 +19,10 @@
 // to 1. Clients run one after another here but on their own machines in a
 // deployment, so a round's latency is the server's time plus the slowest
 // client's; both are printed. `--dropout F` makes a share F of the clients drop
-// after masking (the server then also rebuilds their masking keys). The server
+// after masking (the server then also rebuilds their masking keys). Without
+// `--neighbours`, k and t are sized as `equifl server` sizes them, for
+// `--expected-dropout` and `--target-failure` (aggregation/secure/
+// neighbourhood_sizing.h; the defaults are the server's). The server
 // removes masks on every core, as `equifl server` does (`--server-threads 1`
 // shows one core); the plain fold is bound by memory, not by a core.
 #include <algorithm>
@@ -28,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +41,7 @@
 #include "absl/strings/str_split.h"
 #include "aggregation/secure/mask_stream.h"
 #include "aggregation/secure/neighbour_graph.h"
+#include "aggregation/secure/neighbourhood_sizing.h"
 #include "aggregation/secure/secure_aggregation_client.h"
 #include "aggregation/secure/secure_aggregation_server.h"
 #include "aggregation/secure/secure_input.h"
@@ -59,8 +64,9 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   std::vector<uint32_t> clients = {100, 1000};
   size_t parameters = 10'000'000;
-  uint32_t neighbours = 0;  // 0: aggregation::DefaultNeighbourCount
+  uint32_t neighbours = 0;  // 0: aggregation::ChooseNeighbourhoodSize for `tolerance`
   double threshold = 0.5;
+  aggregation::DropoutTolerance tolerance;
   double dropout = 0;
   int client_threads = 0;
   int server_threads = 0;
@@ -201,9 +207,10 @@ RoundTimes PlainRound(uint32_t clients, Updates& updates, std::vector<float>& me
 
 struct SecureResult {
   RoundTimes times;
-  double unmask_seconds = 0;  // removing the masks, the server's hot loop
-  double mask_gigabytes = 0;  // keystream the server expanded
-  uint32_t neighbours = 0;    // per client
+  double unmask_seconds = 0;      // removing the masks, the server's hot loop
+  double unmask_cpu_seconds = 0;  // the same, in CPU time summed over its threads
+  double mask_gigabytes = 0;      // keystream the server expanded to unmask
+  uint32_t neighbours = 0;        // per client
   uint32_t threshold = 0;
   uint32_t survivors = 0;
   size_t share_bytes = 0;  // encrypted shares routed by the server
@@ -227,6 +234,7 @@ SecureResult SecureRound(uint32_t clients, Updates& updates, const Options& opti
   round.words = layout.Words();
   round.neighbours = options.neighbours;
   round.threshold_fraction = options.threshold;
+  round.tolerance = options.tolerance;
   round.min_survivors = aggregation::MinSurvivors(clients, options.threshold);
   round.graph_seed = 7;
   round.threads = options.server_threads;
@@ -244,9 +252,13 @@ SecureResult SecureRound(uint32_t clients, Updates& updates, const Options& opti
           "advertising");
   }
   Check(server([&] { return protocol.CloseAdvertising(); }), "closing advertising");
+  std::vector<std::vector<std::string>> neighbours_of(clients);
   for (uint32_t k = 0; k < clients; ++k) {
     const aggregation::Neighbourhood neighbourhood =
         Check(server([&] { return protocol.NeighbourhoodOf(round.selected[k]); }), "neighbours");
+    for (const aggregation::SecurePeer& peer : neighbourhood.neighbours) {
+      neighbours_of[k].push_back(peer.client_id);
+    }
     result.neighbours = static_cast<uint32_t>(neighbourhood.neighbours.size());
     result.threshold = neighbourhood.threshold;
     std::vector<aggregation::EncryptedShare> shares =
@@ -305,11 +317,22 @@ SecureResult SecureRound(uint32_t clients, Updates& updates, const Options& opti
   }
   result.survivors = static_cast<uint32_t>(protocol.collected());
   const double before = server.seconds();
+  const std::clock_t cpu_before = std::clock();
   std::vector<uint32_t> sum = Check(server([&] { return protocol.Unmask(); }), "unmasking");
+  result.unmask_cpu_seconds = static_cast<double>(std::clock() - cpu_before) / CLOCKS_PER_SEC;
   result.unmask_seconds = server.seconds() - before;
-  const uint32_t dropped = clients - result.survivors;
-  result.mask_gigabytes = (result.survivors + static_cast<double>(dropped) * result.neighbours) *
-                          4.0 * static_cast<double>(layout.Words()) / 1e9;
+  // A self mask per survivor, and a pairwise mask per dropped client and surviving
+  // neighbour.
+  const std::vector<std::string> survivors = protocol.Survivors();
+  size_t masks = survivors.size();
+  for (uint32_t k = 0; k < clients; ++k) {
+    if (!drops(k)) continue;
+    for (const std::string& neighbour : neighbours_of[k]) {
+      masks += std::binary_search(survivors.begin(), survivors.end(), neighbour) ? 1 : 0;
+    }
+  }
+  result.mask_gigabytes =
+      static_cast<double>(masks) * 4.0 * static_cast<double>(layout.Words()) / 1e9;
   aggregation::SecureSum decoded =
       Check(server([&] { return aggregation::DecodeSecureSum(layout, sum); }), "decoding the sum");
   server([&] {
@@ -361,6 +384,10 @@ bool ParseOptions(int argc, char** argv, Options& options) {
     } else if (flag == "--threshold") {
       ok = absl::SimpleAtod(value, &options.threshold) && options.threshold > 0 &&
            options.threshold <= 1;
+    } else if (flag == "--expected-dropout") {
+      ok = absl::SimpleAtod(value, &options.tolerance.expected_dropout);
+    } else if (flag == "--target-failure") {
+      ok = absl::SimpleAtod(value, &options.tolerance.target_failure_probability);
     } else if (flag == "--dropout") {
       ok = absl::SimpleAtod(value, &options.dropout) && options.dropout >= 0 &&
            options.dropout < 0.5;
@@ -376,6 +403,12 @@ bool ParseOptions(int argc, char** argv, Options& options) {
       return false;
     }
   }
+  if (options.neighbours == 0) {
+    if (absl::Status status = options.tolerance.Validate(options.threshold); !status.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+      return false;
+    }
+  }
   return true;
 }
 
@@ -386,8 +419,9 @@ int main(int argc, char** argv) {
   if (!ParseOptions(argc, argv, options)) {
     std::fprintf(stderr,
                  "usage: equifl_secure_aggregation_bench [--clients 100,1000] "
-                 "[--parameters 10000000] [--neighbours K (0: 2*ceil(log2 n)+2)] "
-                 "[--threshold 0.5] [--dropout F (share dropping after masking, < 0.5)] "
+                 "[--parameters 10000000] [--neighbours K (0: sized for the expected dropout)] "
+                 "[--threshold 0.5] [--expected-dropout 0.3] [--target-failure 1e-6] "
+                 "[--dropout F (share dropping after masking, < 0.5)] "
                  "[--client-threads T (0: every core)] [--server-threads T (0: every core)]\n");
     return 2;
   }
@@ -434,10 +468,12 @@ int main(int argc, char** argv) {
                 secure.times.client_max, secure.times.Latency(), secure.times.server / plain.server,
                 secure.times.Latency() / plain.Latency());
     std::printf(
-        "%8s unmask expanded %.1f GB of masks at %.2f GB/s; shares routed %.1f MB; "
-        "clients' time summed %.1f s plain, %.1f s secure; max |secure - plain mean| %s\n",
+        "%8s unmask expanded %.1f GB of masks at %.2f GB/s (%.1f CPU-s, all threads); shares "
+        "routed %.1f MB; clients' time summed %.1f s plain, %.1f s secure; max |secure - plain "
+        "mean| %s\n",
         "", secure.mask_gigabytes, secure.mask_gigabytes / secure.unmask_seconds,
-        secure.share_bytes / 1e6, plain.client_sum, secure.times.client_sum,
+        secure.unmask_cpu_seconds, secure.share_bytes / 1e6, plain.client_sum,
+        secure.times.client_sum,
         options.dropout == 0 ? absl::StrFormat("%.2g", worst).c_str()
                              : "n/a (the means differ by the dropped clients)");
     std::fflush(stdout);

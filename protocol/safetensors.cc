@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/quoted_input.h"
 #include "base/status_macros.h"
 #include "protocol/file_io.h"
 
@@ -57,7 +58,7 @@ absl::StatusOr<int64_t> NonNegativeInteger(const Json& value, absl::string_view 
         absl::StrCat(what, " is ", value.get<int64_t>(), "; it must not be negative"));
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(what, " is ", value.dump(), "; it must be a non-negative integer"));
+      absl::StrCat(what, " is ", ShowInput(value.dump()), "; it must be a non-negative integer"));
 }
 
 // One tensor of the header, before the buffer order is known.
@@ -68,15 +69,15 @@ struct Entry {
 };
 
 absl::StatusOr<Entry> ParseEntry(const std::string& name, const Json& info, uint64_t buffer_bytes) {
-  const std::string where = absl::StrCat("tensor '", name, "'");
+  const std::string where = absl::StrCat("tensor ", QuoteInput(name));
   if (!info.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, " must be an object with dtype, shape and data_offsets"));
   }
   for (const auto& [key, unused] : info.items()) {
     if (key != "dtype" && key != "shape" && key != "data_offsets") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, " has unknown key '", key, "'; allowed keys: dtype, shape, data_offsets"));
+      return absl::InvalidArgumentError(absl::StrCat(where, " has unknown key ", QuoteInput(key),
+                                                     "; allowed keys: dtype, shape, data_offsets"));
     }
   }
   for (const char* key : {"dtype", "shape", "data_offsets"}) {
@@ -88,7 +89,7 @@ absl::StatusOr<Entry> ParseEntry(const std::string& name, const Json& info, uint
   entry.view.name = name;
   const Json& dtype = info["dtype"];
   if (!dtype.is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, " has dtype ", dtype.dump(),
+    return absl::InvalidArgumentError(absl::StrCat(where, " has dtype ", ShowInput(dtype.dump()),
                                                    "; it must be one of ", SupportedDtypes()));
   }
   absl::StatusOr<v1::DataType> data_type = DataTypeOfSafetensorsDtype(dtype.get<std::string>());
@@ -99,8 +100,8 @@ absl::StatusOr<Entry> ParseEntry(const std::string& name, const Json& info, uint
 
   const Json& shape = info["shape"];
   if (!shape.is_array()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, " has shape ", shape.dump(), "; it must be a list of integers"));
+    return absl::InvalidArgumentError(absl::StrCat(where, " has shape ", ShowInput(shape.dump()),
+                                                   "; it must be a list of integers"));
   }
   for (size_t axis = 0; axis < shape.size(); ++axis) {
     EQUIFL_ASSIGN_OR_RETURN(
@@ -119,8 +120,8 @@ absl::StatusOr<Entry> ParseEntry(const std::string& name, const Json& info, uint
 
   const Json& offsets = info["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, " has data_offsets ", offsets.dump(), "; it must be [begin, end]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " has data_offsets ", ShowInput(offsets.dump()), "; it must be [begin, end]"));
   }
   EQUIFL_ASSIGN_OR_RETURN(entry.begin,
                           NonNegativeInteger(offsets[0], absl::StrCat(where, " begin offset")));
@@ -180,7 +181,8 @@ absl::StatusOr<Json> ParseHeaderJson(absl::string_view text) {
     return absl::InvalidArgumentError(absl::StrCat("header is not valid JSON: ", message));
   }
   if (!duplicate.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("header names '", duplicate, "' twice"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("header names ", QuoteInput(duplicate), " twice"));
   }
   return header;
 }
@@ -208,8 +210,8 @@ absl::StatusOr<v1::DataType> DataTypeOfSafetensorsDtype(absl::string_view dtype)
   for (const DtypeName& entry : kDtypes) {
     if (dtype == entry.dtype) return entry.data_type;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("dtype '", dtype, "' is not supported; equifl reads ", SupportedDtypes()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "dtype ", QuoteInput(dtype), " is not supported; equifl reads ", SupportedDtypes()));
 }
 
 absl::StatusOr<std::vector<TensorView>> ParseSafetensors(
@@ -253,8 +255,8 @@ absl::StatusOr<std::vector<TensorView>> ParseSafetensors(
       if (!info.is_object()) return error("__metadata__ must be an object of strings");
       for (const auto& [key, value] : info.items()) {
         if (!value.is_string()) {
-          return error(absl::StrCat("__metadata__ key '", key, "' has value ", value.dump(),
-                                    "; values must be strings"));
+          return error(absl::StrCat("__metadata__ key ", QuoteInput(key), " has value ",
+                                    ShowInput(value.dump()), "; values must be strings"));
         }
         if (metadata != nullptr) (*metadata)[key] = value.get<std::string>();
       }
@@ -274,9 +276,10 @@ absl::StatusOr<std::vector<TensorView>> ParseSafetensors(
   const Entry* previous = nullptr;
   for (const Entry& entry : entries) {
     if (entry.begin < expected_begin) {
-      return error(absl::StrCat("tensor '", entry.view.name, "' (bytes ", entry.begin, " to ",
-                                entry.end, ") overlaps tensor '", previous->view.name, "' (bytes ",
-                                previous->begin, " to ", previous->end, ")"));
+      return error(absl::StrCat("tensor ", QuoteInput(entry.view.name), " (bytes ", entry.begin,
+                                " to ", entry.end, ") overlaps tensor ",
+                                QuoteInput(previous->view.name), " (bytes ", previous->begin,
+                                " to ", previous->end, ")"));
     }
     if (entry.begin > expected_begin) {
       return error(absl::StrCat("the data buffer has a hole: bytes ", expected_begin, " to ",
@@ -304,29 +307,16 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Open(const std::string& path,
                                                       const SafetensorsLimits& limits) {
   SafetensorsFile file;
   file.path_ = path;
-  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (descriptor < 0) return FileError("open", path, errno);
-  struct stat info {};
-  if (::fstat(descriptor, &info) != 0) {
-    const int error = errno;
-    ::close(descriptor);
-    return FileError("inspect", path, error);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    ::close(descriptor);
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
-  }
-  file.mapping_bytes_ = static_cast<size_t>(info.st_size);
+  // Mapped, not read: no limit on the size, only on the header (ParseSafetensors).
+  absl::StatusOr<RegularFile> opened = RegularFile::Open(path, UINT64_MAX);
+  if (!opened.ok()) return opened.status();
+  file.mapping_bytes_ = static_cast<size_t>(opened->size());
   if (file.mapping_bytes_ > 0) {
-    void* mapping = ::mmap(nullptr, file.mapping_bytes_, PROT_READ, MAP_PRIVATE, descriptor, 0);
-    if (mapping == MAP_FAILED) {
-      const int error = errno;
-      ::close(descriptor);
-      return FileError("map", path, error);
-    }
+    void* mapping =
+        ::mmap(nullptr, file.mapping_bytes_, PROT_READ, MAP_PRIVATE, opened->descriptor(), 0);
+    if (mapping == MAP_FAILED) return FileError("map", path, errno);
     file.mapping_ = mapping;
   }
-  ::close(descriptor);
   const std::span<const std::byte> bytes(static_cast<const std::byte*>(file.mapping_),
                                          file.mapping_bytes_);
   EQUIFL_ASSIGN_OR_RETURN(file.tensors_, ParseSafetensors(bytes, path, &file.metadata_, limits));

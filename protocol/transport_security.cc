@@ -3,10 +3,9 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
-#include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <system_error>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -17,31 +16,31 @@
 namespace equifl::protocol {
 namespace {
 
+// A certificate or key is a few KiB; a larger file is refused before it is read.
+constexpr uint64_t kMaxPemBytes = uint64_t{1} << 20;
+
 // The contents of `folder`/`name`, which must hold a PEM block whose label ends
 // with `label` ("CERTIFICATE", "PRIVATE KEY").
 absl::StatusOr<std::string> ReadPem(const std::filesystem::path& folder, const char* name,
                                     const char* label, const char* role_files) {
   const std::filesystem::path path = folder / name;
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    const int error = errno;
+  absl::StatusOr<std::string> text = ReadRegularFile(path.string(), kMaxPemBytes);
+  if (!text.ok()) {
     std::error_code ignored;
     if (!std::filesystem::is_directory(folder, ignored)) {
       return absl::NotFoundError(absl::StrCat(
           "the certificate folder '", folder.string(), "' does not exist; give the folder `equifl ",
           "certs --out DIR` wrote for this party (", role_files, ")"));
     }
-    absl::Status status = FileError("read", path.string(), error);
-    return absl::Status(status.code(), absl::StrCat(status.message(), "; the folder must hold ",
-                                                    role_files, " as `equifl certs` writes them"));
+    return absl::Status(text.status().code(),
+                        absl::StrCat(text.status().message(), "; the folder must hold ", role_files,
+                                     " as `equifl certs` writes them"));
   }
-  std::stringstream text;
-  text << file.rdbuf();
-  if (!absl::StrContains(text.str(), absl::StrCat(label, "-----"))) {
+  if (!absl::StrContains(*text, absl::StrCat(label, "-----"))) {
     return absl::InvalidArgumentError(
         absl::StrCat(path.string(), " holds no PEM ", absl::AsciiStrToLower(label)));
   }
-  return text.str();
+  return *std::move(text);
 }
 
 }  // namespace

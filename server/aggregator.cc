@@ -12,6 +12,7 @@
 #include "protocol/fairness_wire.h"
 #include "protocol/tensor_stream.h"
 #include "server/client_identity.h"
+#include "server/update_bounds.h"
 
 namespace equifl::server {
 namespace {
@@ -67,15 +68,20 @@ class CallTimer {
   std::chrono::steady_clock::time_point started_;
 };
 
-// An upload's reader that counts the bytes of the messages it reads.
-class CountingReader final : public grpc::ServerReaderInterface<v1::UploadUpdateRequest> {
+// An upload's reader that counts the bytes of the messages it reads and tells the
+// upload guard while it waits for the client.
+class WatchedReader final : public grpc::ServerReaderInterface<v1::UploadUpdateRequest> {
  public:
-  explicit CountingReader(grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader)
-      : reader_(reader) {}
+  WatchedReader(grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader,
+                UploadGuard::Watch& watch)
+      : reader_(reader), watch_(watch) {}
   void SendInitialMetadata() override { reader_.SendInitialMetadata(); }
   bool NextMessageSize(uint32_t* size) override { return reader_.NextMessageSize(size); }
   bool Read(v1::UploadUpdateRequest* message) override {
-    if (!reader_.Read(message)) return false;
+    watch_.BeginRead();
+    const bool read = reader_.Read(message);
+    watch_.EndRead();
+    if (!read) return false;
     bytes_ += message->ByteSizeLong();
     return true;
   }
@@ -83,6 +89,7 @@ class CountingReader final : public grpc::ServerReaderInterface<v1::UploadUpdate
 
  private:
   grpc::ServerReaderInterface<v1::UploadUpdateRequest>& reader_;
+  UploadGuard::Watch& watch_;
   uint64_t bytes_ = 0;
 };
 
@@ -109,6 +116,7 @@ Aggregator::Aggregator(const AggregatorOptions& options, GlobalModel model,
       watcher_(watcher),
       update_buffers_(options.max_concurrent_uploads),
       masked_buffers_(options.max_concurrent_uploads),
+      upload_guard_(options.upload_idle_timeout),
       loop_(options, std::move(model), std::move(optimizer), completed_rounds, observer) {}
 
 absl::Status Aggregator::CheckRun(absl::string_view what, absl::string_view run_id) const {
@@ -272,10 +280,11 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
                                       grpc::ServerReader<v1::UploadUpdateRequest>* reader,
                                       v1::UploadUpdateResponse* response) {
   CallTimer timer(watcher_, "UploadUpdate");
-  CountingReader counting(*reader);
-  absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(counting);
+  const std::unique_ptr<UploadGuard::Watch> watch = upload_guard_.Start(*context);
+  WatchedReader watched(*reader, *watch);
+  absl::StatusOr<v1::UploadUpdateRequest> opening = protocol::ReadUpdateHeader(watched);
   if (!opening.ok()) {
-    if (watcher_ != nullptr) watcher_->OnUpload("", 0, counting.bytes(), opening.status());
+    if (watcher_ != nullptr) watcher_->OnUpload("", 0, watched.bytes(), opening.status());
     return Refuse(opening.status(), *response);
   }
   const v1::UpdateHeader& header = opening->header();
@@ -283,26 +292,32 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
     // Counted as refused, against no client: the caller may not act as the one named.
     if (watcher_ != nullptr) {
       watcher_->OnUpload(
-          "", opening->round().round_id(), counting.bytes(),
+          "", opening->round().round_id(), watched.bytes(),
           absl::Status(static_cast<absl::StatusCode>(caller.error_code()), caller.error_message()));
     }
     return caller;
   }
   timer.set_client_id(header.client_id());
   absl::Status status = CheckRun("update", opening->round().run_id());
+  if (status.ok()) status = watch->ClaimClient(header.client_id());
   if (status.ok()) {
     status = loop_.coordinator().CheckUpload(header.client_id(), opening->round().round_id());
   }
   if (status.ok()) {
     if (options_.secure_aggregation.enabled || header.masked_input()) {
       absl::StatusOr<std::shared_ptr<SecureRound>> secure = SecureRoundFor(opening->round());
-      status = secure.ok() ? AcceptMaskedInput(*opening, **secure, counting) : secure.status();
+      status = secure.ok() ? AcceptMaskedInput(*opening, **secure, watched) : secure.status();
     } else {
-      status = AcceptUpdate(*opening, counting);
+      status = AcceptUpdate(*opening, watched);
     }
   }
+  if (!status.ok() && watch->cancelled_for_idling()) {
+    status = absl::DeadlineExceededError(absl::StrCat(
+        "the upload was cancelled: nothing arrived for ", options_.upload_idle_timeout.count(),
+        " ms (server.upload_idle_timeout_seconds)"));
+  }
   if (watcher_ != nullptr) {
-    watcher_->OnUpload(header.client_id(), opening->round().round_id(), counting.bytes(), status);
+    watcher_->OnUpload(header.client_id(), opening->round().round_id(), watched.bytes(), status);
   }
   if (!status.ok()) return Refuse(status, *response);
   response->set_accepted(true);
@@ -319,13 +334,11 @@ absl::Status Aggregator::AcceptUpdate(
   if (!loop_.coordinator().IsEvaluationRound(round_id)) {
     // Under client-level DP every update counts once: its weight must not depend on
     // the client's data.
-    input.weight = options_.privacy.enabled()
-                       ? 1.0
-                       : loop_.fairness().AggregationWeight(header.client_id(), header);
-    if (!(input.weight > 0) || !std::isfinite(input.weight)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("update of client '", header.client_id(), "' has weight ", input.weight,
-                       "; send num_train_samples > 0 or a positive aggregation_weight"));
+    if (options_.privacy.enabled()) {
+      input.weight = 1.0;
+    } else {
+      EQUIFL_ASSIGN_OR_RETURN(input.weight,
+                              loop_.fairness().AggregationWeight(header.client_id(), header));
     }
     const ModelSnapshot model = loop_.Model();
     input.update = update_buffers_.Take();
@@ -342,10 +355,12 @@ absl::Status Aggregator::AcceptUpdate(
     input.within_clip_norm =
         loop_.privacy().enabled() && loop_.privacy().Clip(input.update.values());
     EQUIFL_ASSIGN_OR_RETURN(input.train, protocol::StatisticsFromProto(header.train_statistics()));
+    EQUIFL_RETURN_IF_ERROR(CheckClientStatistics(input.train, "training"));
     input.train_samples = header.num_train_samples();
   }
   EQUIFL_ASSIGN_OR_RETURN(input.validation,
                           protocol::StatisticsFromProto(header.validation_statistics()));
+  EQUIFL_RETURN_IF_ERROR(CheckClientStatistics(input.validation, "validation"));
   return loop_.Contribute(round_id, {header.client_id(), std::move(input)});
 }
 

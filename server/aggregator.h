@@ -35,6 +35,7 @@
 #include "server/round_loop.h"
 #include "server/scratch_pool.h"
 #include "server/service_observer.h"
+#include "server/upload_guard.h"
 
 namespace equifl::server {
 
@@ -111,6 +112,7 @@ class Aggregator final : public v1::Aggregator::Service {
   ServiceObserver* const watcher_;        //!< May be null.
   ScratchPool<float> update_buffers_;     //!< Plain uploads; folded batches give them back.
   ScratchPool<uint32_t> masked_buffers_;  //!< Masked inputs of secure rounds.
+  UploadGuard upload_guard_;              //!< Idle uploads cancelled, one per client.
   RoundLoop loop_;
   absl::Mutex clients_mutex_;
   uint64_t next_client_number_ ABSL_GUARDED_BY(clients_mutex_) = 1;

@@ -13,6 +13,14 @@ absl::Status SecureAggregationOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("secure_aggregation threshold is ", threshold, "; allowed: (0, 1]"));
   }
+  if (neighbours == 0) {
+    if (absl::Status status = tolerance.Validate(threshold); !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(status.message(),
+                       "; or set secure_aggregation.neighbours to size neighbourhoods "
+                       "yourself"));
+    }
+  }
   if (!(update_bound > 0) || std::isinf(update_bound)) {
     return absl::InvalidArgumentError(absl::StrCat("secure_aggregation update_bound is ",
                                                    update_bound, "; allowed: a positive number"));
@@ -68,6 +76,9 @@ absl::Status AggregatorOptions::Validate() const {
   }
   if (max_concurrent_uploads == 0) {
     return absl::InvalidArgumentError("max_concurrent_uploads is 0; allowed: 1 or more");
+  }
+  if (upload_idle_timeout <= std::chrono::milliseconds(0)) {
+    return absl::InvalidArgumentError("upload_idle_timeout must be positive");
   }
   if (poll_timeout <= std::chrono::milliseconds(0)) {
     return absl::InvalidArgumentError("poll_timeout must be positive");

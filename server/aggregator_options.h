@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "aggregation/aggregation_rule.h"
 #include "aggregation/privacy/client_level_privacy.h"
+#include "aggregation/secure/neighbourhood_sizing.h"
 #include "aggregation/secure/secure_input.h"
 #include "aggregation/server_optimizer.h"
 #include "equifl/v1/aggregator.pb.h"
@@ -28,12 +29,17 @@ namespace equifl::server {
 //! (aggregation/secure/secure_input.h).
 struct SecureAggregationOptions {
   bool enabled = false;
-  //! SecAgg+'s neighbours per client; 0: 2·ceil(log2 n) + 2 (every client when
-  //! that covers them all, which is Bonawitz's complete graph).
+  //! SecAgg+'s neighbours per client; 0: sized for `tolerance` each round
+  //! (aggregation/secure/neighbourhood_sizing.h; every client when no smaller
+  //! neighbourhood meets the target, which is Bonawitz's complete graph).
   uint32_t neighbours = 0;
-  //! Share of a neighbourhood whose shares rebuild a secret (t), and share of the
-  //! selected clients whose masked inputs the round needs.
+  //! Least share of a neighbourhood whose shares rebuild a secret (t; exactly this
+  //! share when `neighbours` is set), and share of the selected clients whose
+  //! masked inputs the round needs.
   double threshold = 0.5;
+  //! The dropout rate (expected_dropout) and the probability of an abandoned round
+  //! (target_failure_probability) that k and t are sized for when neighbours is 0.
+  aggregation::DropoutTolerance tolerance;
   //! Each coordinate of a client's weighted update r·Δ is clamped to ±this; with
   //! client-level DP the range follows the clipping norm instead.
   double update_bound = 1.0;
@@ -58,7 +64,9 @@ struct AggregatorOptions {
   //! update's norm, which clients apply themselves under secure aggregation.
   aggregation::RobustAggregationOptions robust_aggregation;
   std::chrono::milliseconds poll_timeout{std::chrono::seconds(10)};  //!< Long-poll bound.
-  uint32_t max_concurrent_uploads = 2;          //!< Uploads decoded at once (each needs a buffer).
+  uint32_t max_concurrent_uploads = 2;  //!< Uploads decoded at once (each needs a buffer).
+  //! An upload whose client sends nothing for this long is cancelled (UploadGuard).
+  std::chrono::milliseconds upload_idle_timeout{std::chrono::seconds(30)};
   protocol::DecoderLimits upload_limits;        //!< What a client may send.
   FairnessOptions fairness;                     //!< The fairness method and its knobs.
   aggregation::PrivacyOptions privacy;          //!< Client-level DP; off by default.

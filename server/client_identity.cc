@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/quoted_input.h"
 
 namespace equifl::server {
 namespace {
@@ -38,8 +39,9 @@ absl::StatusOr<std::optional<std::string>> CallerCertificateName(
 absl::Status ValidateClientId(absl::string_view client_id) {
   if (client_id.empty() || client_id.size() > kMaxClientIdLength ||
       client_id.find_first_not_of(kClientIdCharacters) != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the client id '", client_id, "' is not 1 to 64 letters, digits, '.', '_' or '-'"));
+    return absl::InvalidArgumentError(absl::StrCat("the client id ", QuoteInput(client_id),
+                                                   " is not 1 to 64 letters, digits, '.', '_' "
+                                                   "or '-'"));
   }
   return absl::OkStatus();
 }
@@ -52,8 +54,8 @@ absl::Status ValidateCertificateName(absl::string_view common_name) {
   if (prefix.empty() || prefix.size() >= kMaxClientIdLength ||
       prefix.find_first_not_of(kClientIdCharacters) != absl::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the worker pattern '", common_name,
-        "' is not a prefix of 1 to 63 letters, digits, '.', '_' or '-' followed by '*'"));
+        "the worker pattern ", QuoteInput(common_name),
+        " is not a prefix of 1 to 63 letters, digits, '.', '_' or '-' followed by '*'"));
   }
   return absl::OkStatus();
 }
@@ -81,14 +83,21 @@ absl::StatusOr<std::string> ClientIdForJoin(const grpc::ServerContext& context,
   }
   if (!IsWorkerPattern(name)) return name;
   if (!CertificateAllows(name, requested)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the worker certificate '", name, "' acts for client ids starting with '",
-                     name.substr(0, name.size() - 1), "'; it cannot join as '", requested, "'"));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the worker certificate '", name, "' acts for client ids starting with '",
+        name.substr(0, name.size() - 1), "'; it cannot join as ", QuoteInput(requested)));
   }
   return requested;
 }
 
 grpc::Status CheckCallerActsAs(const grpc::ServerContext& context, absl::string_view client_id) {
+  // No client joins under a malformed id, and no message should echo one whole.
+  // An empty id is no claim (a download without one, on an insecure port).
+  if (!client_id.empty()) {
+    if (absl::Status status = ValidateClientId(client_id); !status.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message()));
+    }
+  }
   absl::StatusOr<std::optional<std::string>> certificate = CallerCertificateName(context);
   if (!certificate.ok()) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -96,8 +105,8 @@ grpc::Status CheckCallerActsAs(const grpc::ServerContext& context, absl::string_
   }
   if (!*certificate || CertificateAllows(**certificate, client_id)) return grpc::Status::OK;
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      absl::StrCat("the client certificate is for '", **certificate,
-                                   "'; it cannot act as '", client_id, "'"));
+                      absl::StrCat("the client certificate is for ", QuoteInput(**certificate),
+                                   "; it cannot act as '", client_id, "'"));
 }
 
 }  // namespace equifl::server

@@ -8,7 +8,9 @@
 // The aggregator calls CheckCallerActsAs in every handler; a call that no
 // certificate authenticated (an --insecure port, `equifl sim`'s in-process
 // channel) may act as anyone, since a TLS port refuses handshakes without a
-// client certificate from its CA.
+// client certificate from its CA. Messages quote a requested id at most 80
+// bytes long (base/quoted_input.h): a 10 KB id echoed whole would exceed gRPC's
+// metadata limit and reach the caller as RESOURCE_EXHAUSTED.
 #ifndef EQUIFL_SERVER_CLIENT_IDENTITY_H_
 #define EQUIFL_SERVER_CLIENT_IDENTITY_H_
 
@@ -43,8 +45,9 @@ bool CertificateAllows(absl::string_view common_name, absl::string_view client_i
 absl::StatusOr<std::string> ClientIdForJoin(const grpc::ServerContext& context,
                                             const std::string& requested);
 
-//! OK when the caller may act as `client_id`; PERMISSION_DENIED naming both ids
-//! when its certificate does not allow it.
+//! OK when the caller may act as `client_id`; INVALID_ARGUMENT when `client_id`
+//! is neither empty nor a client id (ValidateClientId), so that no handler echoes it;
+//! PERMISSION_DENIED naming both ids when the certificate does not allow it.
 grpc::Status CheckCallerActsAs(const grpc::ServerContext& context, absl::string_view client_id);
 
 }  // namespace equifl::server

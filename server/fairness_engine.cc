@@ -6,6 +6,7 @@
 #include "base/status_macros.h"
 #include "fairness/metrics.h"
 #include "protocol/fairness_wire.h"
+#include "server/update_bounds.h"
 
 namespace equifl::server {
 namespace {
@@ -76,14 +77,20 @@ v1::FairnessDirective FairnessEngine::Directive() const {
   return directive;
 }
 
-double FairnessEngine::AggregationWeight(const std::string& client,
-                                         const v1::UpdateHeader& header) const {
+absl::StatusOr<double> FairnessEngine::AggregationWeight(const std::string& client,
+                                                         const v1::UpdateHeader& header) const {
+  double weight = static_cast<double>(header.num_train_samples());
   if (options_.method == FairnessMethod::kFairFed) {
     absl::MutexLock lock(&mutex_);
-    return fairfed_.Weight(client, header.num_train_samples());
+    weight = fairfed_.Weight(client, header.num_train_samples());
+  } else if (header.aggregation_weight() != 0) {
+    weight = header.aggregation_weight();
   }
-  return header.aggregation_weight() > 0 ? header.aggregation_weight()
-                                         : static_cast<double>(header.num_train_samples());
+  if (absl::Status status = CheckAggregationWeight(options_, weight, header.num_train_samples());
+      !status.ok()) {
+    return status;
+  }
+  return weight;
 }
 
 void FairnessEngine::OnRoundClosed(

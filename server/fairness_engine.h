@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "equifl/v1/aggregator.pb.h"
 #include "fairness/baselines.h"
@@ -59,8 +60,11 @@ class FairnessEngine {
   v1::FairnessDirective Directive() const;
 
   //! The weight the update of `client` is averaged with: FairFed's ω_k, else the
-  //! client's aggregation_weight when it sent one (> 0), else num_train_samples.
-  double AggregationWeight(const std::string& client, const v1::UpdateHeader& header) const;
+  //! client's aggregation_weight when it sent one (non-zero), else num_train_samples.
+  //! Fails when that weight breaks server/update_bounds.h's bounds (a NaN, negative
+  //! or oversized weight is refused, never replaced).
+  absl::StatusOr<double> AggregationWeight(const std::string& client,
+                                           const v1::UpdateHeader& header) const;
 
   //! Whether OnRoundClosed needs each contributor's own statistics (FairFed's
   //! client weights do); otherwise the aggregator keeps only sums, so its memory

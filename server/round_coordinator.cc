@@ -1,6 +1,9 @@
 #include "server/round_coordinator.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -29,8 +32,28 @@ absl::Status RoundOptions::Validate() const {
   return absl::OkStatus();
 }
 
-RoundCoordinator::RoundCoordinator(const RoundOptions& options, uint64_t completed_rounds)
-    : options_(options), completed_rounds_(completed_rounds) {
+namespace {
+
+// An engine seeded with 256 bits from OpenSSL's CSPRNG, or should that fail, from
+// the operating system's through std::random_device: either way unpredictable.
+random::Engine UnpredictableEngine() {
+  std::array<uint32_t, 8> seed;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()), static_cast<int>(sizeof(seed))) !=
+      1) {
+    std::random_device device;
+    for (uint32_t& word : seed) word = device();
+  }
+  std::seed_seq sequence(seed.begin(), seed.end());
+  return random::Engine(sequence);
+}
+
+}  // namespace
+
+RoundCoordinator::RoundCoordinator(const RoundOptions& options, uint64_t completed_rounds,
+                                   bool unpredictable_selection)
+    : options_(options),
+      unpredictable_selection_(unpredictable_selection),
+      completed_rounds_(completed_rounds) {
   if (completed_rounds_ >= TotalRounds()) phase_ = Phase::kFinished;
 }
 
@@ -143,9 +166,12 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound(const SelectionHook& on_
   if (phase_ == Phase::kFinished) return std::nullopt;
 
   open_round_ = completed_rounds_ + 1;
-  // A seeded shuffle of the sorted client ids: the same run selects the same clients.
+  // A shuffle of the sorted client ids: seeded, the same run selects the same clients.
   std::vector<std::string> candidates(joined_.begin(), joined_.end());
-  std::mt19937_64 generator(random::RoundSeed(options_.seed, open_round_));
+  population_ = candidates.size();
+  random::Engine generator = unpredictable_selection_
+                                 ? UnpredictableEngine()
+                                 : random::Engine(random::RoundSeed(options_.seed, open_round_));
   std::shuffle(candidates.begin(), candidates.end(), generator);
   // Every joined client evaluates the final model; training rounds take a sample.
   const double fraction = IsEvaluationRound(open_round_) ? 1.0 : options_.client_fraction;
@@ -175,7 +201,9 @@ RoundOutcome RoundCoordinator::AwaitClose() {
   while (!CanCloseLocked() && !changed_.WaitWithDeadline(&mutex_, deadline)) {
   }
   const bool reached = CanCloseLocked();
-  RoundOutcome outcome{open_round_, selected_, committed_, reached && phase_ == Phase::kCollecting};
+  const bool stopped = phase_ != Phase::kCollecting;
+  RoundOutcome outcome{open_round_,         selected_, committed_,
+                       reached && !stopped, stopped,   population_};
   if (phase_ == Phase::kCollecting) {
     completed_rounds_ = open_round_;
     phase_ = completed_rounds_ >= TotalRounds() ? Phase::kFinished : Phase::kIdle;

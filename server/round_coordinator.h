@@ -1,12 +1,15 @@
 // Who takes part in which round, and when a round closes.
 //
 // The coordinator is the aggregator's round state machine, free of tensors and
-// gRPC: clients join; a round opens once enough have joined and selects a seeded
-// sample of them; selected clients receive the task when they poll; their updates
-// count while the round collects; the round closes at a quorum of the selected
-// clients or at its deadline, whichever comes first, so stragglers and clients that
-// disconnect are dropped instead of stalling the run. An update is folded in under
-// the coordinator's lock (TryCommit), so no update can slip into a closed round.
+// gRPC: clients join; a round opens once enough have joined and selects a sample
+// of them, a fixed share drawn uniformly without replacement (from the seed, or
+// unpredictably under client-level DP: privacy amplification by sampling holds only
+// if nobody can tell who was drawn); selected clients receive the task when they
+// poll; their updates count while the round collects; the round closes at a quorum
+// of the selected clients or at its deadline, whichever comes first, so stragglers
+// and clients that disconnect are dropped instead of stalling the run. An update is
+// folded in under the coordinator's lock (TryCommit), so no update can slip into a
+// closed round.
 //
 // Thread-safe: every method may be called from any thread. Its lock is the
 // outermost of the server's (server/round_loop.h): TryCommit's fold and
@@ -59,13 +62,20 @@ struct RoundOutcome {
   std::vector<std::string> selected;      //!< Clients the round selected.
   std::vector<std::string> contributors;  //!< Clients whose updates were committed.
   bool reached_quorum = false;            //!< False when the deadline closed it.
+  //! Stop() ended the round before it closed: nothing of it may be recorded.
+  bool stopped = false;
+  size_t population = 0;  //!< Clients joined when it selected: the pool sampled.
 };
 
 class RoundCoordinator {
  public:
   //! `completed_rounds` rounds are already done (0 for a new run, the checkpoint's
-  //! round after --resume); the next round opened is completed_rounds + 1.
-  RoundCoordinator(const RoundOptions& options, uint64_t completed_rounds);
+  //! round after --resume); the next round opened is completed_rounds + 1. With
+  //! `unpredictable_selection` each sample is drawn from OpenSSL's CSPRNG instead
+  //! of options.seed (client-level DP's accounting needs a sample nobody can
+  //! predict).
+  RoundCoordinator(const RoundOptions& options, uint64_t completed_rounds,
+                   bool unpredictable_selection = false);
 
   //! Registers a client; joining again is harmless.
   void Join(const std::string& client_id);
@@ -140,6 +150,7 @@ class RoundCoordinator {
   uint64_t TotalRounds() const { return options_.rounds + (options_.final_evaluation ? 1 : 0); }
 
   const RoundOptions options_;
+  const bool unpredictable_selection_;
   mutable absl::Mutex mutex_;
   absl::CondVar changed_;  //!< Signalled on every state change.
   Phase phase_ ABSL_GUARDED_BY(mutex_) = Phase::kIdle;
@@ -147,8 +158,9 @@ class RoundCoordinator {
   uint64_t open_round_ ABSL_GUARDED_BY(mutex_) = 0;
   std::chrono::system_clock::time_point deadline_ ABSL_GUARDED_BY(mutex_);
   std::set<std::string> joined_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::string> selected_ ABSL_GUARDED_BY(mutex_);    //!< Of the open round, sorted.
-  std::set<std::string> tasked_ ABSL_GUARDED_BY(mutex_);         //!< Given the open round's task.
+  std::vector<std::string> selected_ ABSL_GUARDED_BY(mutex_);  //!< Of the open round, sorted.
+  size_t population_ ABSL_GUARDED_BY(mutex_) = 0;         //!< Joined when the open round selected.
+  std::set<std::string> tasked_ ABSL_GUARDED_BY(mutex_);  //!< Given the open round's task.
   std::set<std::string> excluded_ ABSL_GUARDED_BY(mutex_);       //!< Cannot contribute.
   std::vector<std::string> committed_ ABSL_GUARDED_BY(mutex_);   //!< In commit order.
   std::set<std::string> committed_set_ ABSL_GUARDED_BY(mutex_);  //!< The same, for lookups.

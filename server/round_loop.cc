@@ -21,7 +21,8 @@ RoundLoop::RoundLoop(const AggregatorOptions& options, GlobalModel model,
                      RoundObserver* observer)
     : options_(options),
       observer_(observer),
-      coordinator_(options.rounds, completed_rounds),
+      coordinator_(options.rounds, completed_rounds,
+                   /*unpredictable_selection=*/options.privacy.enabled()),
       optimizer_(std::move(optimizer)),
       // After --resume: the rounds done so far, at the configured sampling rate.
       privacy_(options.privacy, std::min<uint64_t>(completed_rounds, options.rounds.rounds),
@@ -68,6 +69,7 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
   protocol.selected = selected;
   protocol.neighbours = secure.neighbours;
   protocol.threshold_fraction = secure.threshold;
+  protocol.tolerance = secure.tolerance;
   protocol.min_survivors = aggregation::MinSurvivors(clients, secure.threshold);
   protocol.graph_seed = random::MixSeed(random::RoundSeed(options_.rounds.seed, round_id));
   aggregation::SecureInputLayout layout;
@@ -126,6 +128,7 @@ std::optional<RoundLoop::OpenedRound> RoundLoop::Open() {
   round.start = Model();
   const std::optional<uint64_t> round_id =
       coordinator_.OpenNextRound([&](uint64_t opened, const std::vector<std::string>& selected) {
+        round.selected = selected;
         round.accumulator =
             MakeAccumulator(opened, selected, round.start.model->size(), round.secure);
         {
@@ -163,9 +166,32 @@ absl::Status RoundLoop::StopRun(uint64_t round_id, const absl::Status& failure) 
                    "; the model is unchanged (--resume continues after round ", round_id - 1, ")"));
 }
 
+absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Abandon(const OpenedRound& round,
+                                                             const absl::Status& why,
+                                                             std::optional<RoundOutcome> closed) {
+  if (!closed) {
+    // Still collecting: with every selected client excluded it closes at once.
+    coordinator_.ExcludeFromRound(round.round_id, round.selected);
+    closed = coordinator_.AwaitClose();
+  }
+  CloseRound();
+  if (closed->stopped) return absl::CancelledError("stopped");
+  spdlog::warn("round {}: abandoned, the model is unchanged: {}", round.round_id,
+               std::string(why.message()));
+  CollectedRound collected;
+  collected.outcome = *std::move(closed);
+  collected.outcome.contributors.clear();
+  collected.abandoned = std::string(why.message());
+  return collected;
+}
+
 absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Collect(const OpenedRound& round) {
-  const auto failed = [&](const absl::Status& status) {
-    return absl::IsCancelled(status) ? status : StopRun(round.round_id, status);
+  std::optional<RoundOutcome> closed;
+  const auto failed = [&](const absl::Status& status) -> absl::StatusOr<CollectedRound> {
+    if (absl::IsCancelled(status)) return status;
+    // What the clients of a secure round did; the server's own failures stop the run.
+    if (round.secure != nullptr && !absl::IsInternal(status)) return Abandon(round, status, closed);
+    return StopRun(round.round_id, status);
   };
   absl::StatusOr<std::vector<std::string>> unable = round.accumulator->AwaitSetup();
   if (!unable.ok()) return failed(unable.status());
@@ -176,6 +202,16 @@ absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Collect(const OpenedRound& 
   }
   CollectedRound collected;
   collected.outcome = coordinator_.AwaitClose();
+  if (collected.outcome.stopped) {
+    // A stop while the round was open: it is not aggregated and not recorded, so
+    // --resume runs it again from the model it started from.
+    spdlog::info("round {}: stopped while open with {} of {} updates; not aggregated or recorded",
+                 round.round_id, collected.outcome.contributors.size(),
+                 collected.outcome.selected.size());
+    CloseRound();
+    return absl::CancelledError("stopped");
+  }
+  closed = collected.outcome;
   // The coordinator refuses uploads from now on; the secure round stays reachable
   // until its survivors revealed their shares.
   absl::StatusOr<RoundAggregate> aggregate = std::move(*round.accumulator).Report();
@@ -195,6 +231,7 @@ RoundSummary RoundLoop::Summarize(const OpenedRound& round, CollectedRound& coll
   summary.reached_quorum = outcome.reached_quorum;
   summary.final_evaluation = round.final_evaluation;
   summary.secure = round.secure != nullptr;
+  summary.abandoned = collected.abandoned;
   summary.clip_norm = privacy_.enabled() ? privacy_.clip_norm() : 0;
   summary.total_weight = aggregate.total_weight;
   summary.clamped_clients = aggregate.clamped_clients;
@@ -210,8 +247,8 @@ absl::Status RoundLoop::Step(const RoundOutcome& outcome, std::vector<float>& up
     const double clip_norm = privacy_.clip_norm();
     EQUIFL_ASSIGN_OR_RETURN(
         aggregation::PrivacyGuarantee spent,
-        privacy_.FinishRound(update, outcome.selected.size(), coordinator_.JoinedCount(),
-                             clip_indicators, /*noise_added_by_clients=*/summary.secure));
+        privacy_.FinishRound(update, outcome.selected.size(), outcome.population, clip_indicators,
+                             /*noise_added_by_clients=*/summary.secure));
     summary.privacy_epsilon = spent.epsilon;
     spdlog::info(
         "round {}: client-level DP: ({:.4f}, {:g})-DP after {} rounds (RDP order {:g}), "
@@ -244,7 +281,10 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
   auto next = std::make_shared<GlobalModel>(*round.start.model);
   if (!summary.final_evaluation) {
     if (summary.contributors.empty()) {
-      spdlog::warn("round {}: closed without any update; the model is unchanged", round.round_id);
+      // An abandoned round was logged by Abandon.
+      if (summary.abandoned.empty()) {
+        spdlog::warn("round {}: closed without any update; the model is unchanged", round.round_id);
+      }
     } else {
       EQUIFL_RETURN_IF_ERROR(Step(collected.outcome, collected.aggregate.update,
                                   collected.aggregate.clip_indicators, summary, *next));

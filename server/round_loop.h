@@ -9,9 +9,12 @@
 //   Apply    client-level DP's noise and accounting, the server optimiser's step,
 //            the fairness engine's update, the observer (checkpoint, history),
 //            and the new model published for downloads.
-// A round whose aggregate cannot be known (a secure round left with too few
-// clients, an aggregate that overflowed) stops the run with the model unchanged;
-// --resume continues from the last completed round.
+// A secure round whose aggregate cannot be known because of its clients (too few
+// left to unmask, or an unmasked sum no honest clients could produce) is abandoned:
+// recorded with no contributor and the model unchanged, and the run goes on. Any
+// other failure (an internal one) stops the run with the model unchanged; --resume
+// continues from the last completed round. A stop while a round is open records
+// nothing of it, so --resume runs it again.
 //
 // Threads and locks. Run() runs on one thread, the driver. Stop() may be called
 // from any thread (a signal watcher). The service's RPC threads call the other
@@ -69,6 +72,7 @@ struct RoundSummary {
   bool secure = false;           //!< Securely aggregated: the server saw only sums.
   uint64_t clamped_clients = 0;  //!< Secure rounds: clients that clamped a value.
   double seconds = 0;            //!< From opening to the new model.
+  std::string abandoned;         //!< Why the round was abandoned; empty when it was not.
 };
 
 //! Told about every closed round, before the next one opens.
@@ -128,7 +132,8 @@ class RoundLoop {
   struct OpenedRound {
     uint64_t round_id = 0;
     bool final_evaluation = false;
-    ModelSnapshot start;  //!< The model the round started from.
+    ModelSnapshot start;                //!< The model the round started from.
+    std::vector<std::string> selected;  //!< The clients it selected.
     std::shared_ptr<RoundAccumulator> accumulator;
     std::shared_ptr<SecureRound> secure;  //!< Set when securely aggregated.
     std::chrono::steady_clock::time_point opened;
@@ -137,13 +142,19 @@ class RoundLoop {
   struct CollectedRound {
     RoundOutcome outcome;
     RoundAggregate aggregate;
+    std::string abandoned;  //!< Why the round was abandoned; empty when it was not.
   };
 
   //! Opens the next round; nullopt once every round is done or the run stopped.
   std::optional<OpenedRound> Open();
-  //! Sets up, collects and reports `round`. Cancelled when the run stopped; any
+  //! Sets up, collects and reports `round`. Cancelled when the run stopped; a
+  //! secure round its clients made impossible comes back abandoned (Abandon); any
   //! other failure has stopped the run (StopRun).
   absl::StatusOr<CollectedRound> Collect(const OpenedRound& round);
+  //! Closes `round` (still collecting unless `closed`) with nothing to apply and
+  //! says `why`; Cancelled when the run stopped meanwhile.
+  absl::StatusOr<CollectedRound> Abandon(const OpenedRound& round, const absl::Status& why,
+                                         std::optional<RoundOutcome> closed);
   //! Applies a collected round to the model and tells the observer.
   absl::Status Apply(const OpenedRound& round, CollectedRound collected);
   //! The summary of a collected round (its statistics moved out of `collected`).

@@ -1,5 +1,12 @@
 #include "server/run_folder.h"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,13 +17,51 @@
 #include "base/status_macros.h"
 #include "fairness/fairness_report.h"
 #include "protocol/safetensors.h"
+#include "server/checkpoint_integrity.h"
 
 namespace equifl::server {
 namespace {
 
 std::string RoundFileStem(uint64_t round) { return absl::StrFormat("round-%06d", round); }
 
+// Takes the exclusive lock on `path` (created if missing) and writes this
+// process's id into it; fails, naming the holder, when another process holds it.
+absl::StatusOr<int> LockRunFolder(const std::string& folder, const std::string& path) {
+  const int descriptor = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (descriptor < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot open the run folder's lock file '", path,
+                                               "': ", std::strerror(errno)));
+  }
+  if (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    char holder[32] = {};
+    const ssize_t read = ::pread(descriptor, holder, sizeof(holder) - 1, 0);
+    ::close(descriptor);
+    if (error != EWOULDBLOCK) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot lock the run folder '", folder, "': ", std::strerror(error)));
+    }
+    std::string pid(holder, read > 0 ? static_cast<size_t>(read) : 0);
+    pid.erase(pid.find_last_not_of(" \n") + 1);
+    return absl::FailedPreconditionError(
+        absl::StrCat("the run folder '", folder, "' is in use by another equifl server (pid ",
+                     pid.empty() ? "unknown" : pid, "); stop it first or choose another run_dir"));
+  }
+  const std::string pid = absl::StrCat(::getpid(), "\n");
+  if (::ftruncate(descriptor, 0) != 0 ||
+      ::pwrite(descriptor, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    ::close(descriptor);
+    return absl::UnavailableError(absl::StrCat("cannot write the run folder's lock file '", path,
+                                               "': ", std::strerror(errno)));
+  }
+  return descriptor;
+}
+
 }  // namespace
+
+RunFolder::LockFile::~LockFile() {
+  if (descriptor >= 0) ::close(descriptor);
+}
 
 absl::StatusOr<std::unique_ptr<RunFolder>> RunFolder::Open(const std::string& path,
                                                            const std::string& run_id) {
@@ -26,10 +71,14 @@ absl::StatusOr<std::unique_ptr<RunFolder>> RunFolder::Open(const std::string& pa
     return absl::UnavailableError(
         absl::StrCat("cannot create the run folder '", path, "': ", error.message()));
   }
+  EQUIFL_ASSIGN_OR_RETURN(const int lock,
+                          LockRunFolder(path, (std::filesystem::path(path) / "lock").string()));
+  LockFile held(lock);
   EQUIFL_ASSIGN_OR_RETURN(
       RunHistory history,
       RunHistory::Open((std::filesystem::path(path) / "history.db").string(), run_id));
-  return std::unique_ptr<RunFolder>(new RunFolder(path, std::move(history)));
+  return std::unique_ptr<RunFolder>(
+      new RunFolder(path, std::move(history), std::exchange(held.descriptor, -1)));
 }
 
 std::string RunFolder::ModelPath(uint64_t round) const {
@@ -43,18 +92,22 @@ std::string RunFolder::OptimizerPath(uint64_t round) const {
       .string();
 }
 
-absl::Status RunFolder::WriteModel(uint64_t round, const GlobalModel& model) const {
+absl::StatusOr<std::string> RunFolder::WriteModel(uint64_t round, const GlobalModel& model) const {
   const std::vector<protocol::TensorView> views = model.Views();
-  return protocol::WriteSafetensors(
+  EQUIFL_RETURN_IF_ERROR(protocol::WriteSafetensors(
       ModelPath(round), views,
-      {{"format", "equifl-checkpoint"}, {"run_id", run_id()}, {"round", std::to_string(round)}});
+      {{"format", "equifl-checkpoint"}, {"run_id", run_id()}, {"round", std::to_string(round)}}));
+  return FileSha256(ModelPath(round));
 }
 
-absl::Status RunFolder::SaveInitialModel(const GlobalModel& model) { return WriteModel(0, model); }
+absl::Status RunFolder::SaveInitialModel(const GlobalModel& model) {
+  EQUIFL_ASSIGN_OR_RETURN(std::string digest, WriteModel(0, model));
+  return history_.RecordDigests(0, {digest, ""});
+}
 
 absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
                                       const aggregation::ServerOptimizer& optimizer) {
-  EQUIFL_RETURN_IF_ERROR(WriteModel(summary.round_id, model));
+  EQUIFL_ASSIGN_OR_RETURN(std::string model_digest, WriteModel(summary.round_id, model));
   const aggregation::ServerOptimizerState state = optimizer.State();
   std::vector<protocol::TensorView> state_views;
   for (const auto& [name, values] : state) {
@@ -67,6 +120,8 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
       protocol::WriteSafetensors(OptimizerPath(summary.round_id), state_views,
                                  {{"format", "equifl-optimizer-state"}, {"run_id", run_id()}}));
   RoundRecord record;
+  record.model_sha256 = std::move(model_digest);
+  EQUIFL_ASSIGN_OR_RETURN(record.optimizer_sha256, FileSha256(OptimizerPath(summary.round_id)));
   record.round_id = summary.round_id;
   record.checkpoint =
       std::filesystem::path("checkpoints") / (RoundFileStem(summary.round_id) + ".safetensors");
@@ -100,6 +155,7 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   } else {
     line["validation_error"] = std::string(report.status().message());
   }
+  if (!summary.abandoned.empty()) line["abandoned"] = summary.abandoned;
   if (!summary.fairness.group_weights.empty())
     line["group_weights"] = summary.fairness.group_weights;
   if (!summary.fairness.client_weights.empty()) {
@@ -117,18 +173,35 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<RunFolder::Checkpoint>> RunFolder::LoadLatest() const {
-  EQUIFL_ASSIGN_OR_RETURN(std::optional<RoundRecord> last, history_.LastRound());
-  const uint64_t round = last ? last->round_id : 0;
-  if (!last && !std::filesystem::exists(ModelPath(0))) return std::nullopt;
-
-  EQUIFL_ASSIGN_OR_RETURN(protocol::SafetensorsFile model_file,
-                          protocol::SafetensorsFile::Open(ModelPath(round)));
+absl::StatusOr<RunFolder::Checkpoint> RunFolder::LoadRound(uint64_t round) const {
+  EQUIFL_ASSIGN_OR_RETURN(std::optional<CheckpointDigests> digests, history_.Digests(round));
+  // Each file of the round against its recorded digest (none recorded: a folder
+  // from before digests were kept), then its values.
+  const auto open_verified =
+      [&](const std::string& path,
+          const std::string* recorded) -> absl::StatusOr<protocol::SafetensorsFile> {
+    if (recorded != nullptr && !recorded->empty()) {
+      EQUIFL_ASSIGN_OR_RETURN(std::string digest, FileSha256(path));
+      if (digest != *recorded) {
+        return absl::DataLossError(
+            absl::StrCat("the checkpoint '", path, "' is not the file round ", round,
+                         " wrote: its SHA-256 is ", digest, ", the run history recorded ",
+                         *recorded, "; it was changed or corrupted after it was written"));
+      }
+    }
+    EQUIFL_ASSIGN_OR_RETURN(protocol::SafetensorsFile file, protocol::SafetensorsFile::Open(path));
+    EQUIFL_RETURN_IF_ERROR(CheckFiniteValues(file, path));
+    return file;
+  };
+  EQUIFL_ASSIGN_OR_RETURN(
+      protocol::SafetensorsFile model_file,
+      open_verified(ModelPath(round), digests ? &digests->model_sha256 : nullptr));
   EQUIFL_ASSIGN_OR_RETURN(GlobalModel model, GlobalModel::FromTensors(model_file.tensors()));
   Checkpoint checkpoint{round, std::move(model), {}};
   if (round > 0) {
-    EQUIFL_ASSIGN_OR_RETURN(protocol::SafetensorsFile state_file,
-                            protocol::SafetensorsFile::Open(OptimizerPath(round)));
+    EQUIFL_ASSIGN_OR_RETURN(
+        protocol::SafetensorsFile state_file,
+        open_verified(OptimizerPath(round), digests ? &digests->optimizer_sha256 : nullptr));
     for (const protocol::TensorView& tensor : state_file.tensors()) {
       if (tensor.data_type != v1::DATA_TYPE_FLOAT32) {
         return absl::DataLossError(absl::StrCat("optimiser state '", tensor.name, "' in '",
@@ -140,6 +213,44 @@ absl::StatusOr<std::optional<RunFolder::Checkpoint>> RunFolder::LoadLatest() con
     }
   }
   return checkpoint;
+}
+
+absl::StatusOr<std::optional<RunFolder::Checkpoint>> RunFolder::LoadLatest(
+    bool fall_back_to_last_good) {
+  EQUIFL_ASSIGN_OR_RETURN(std::optional<RoundRecord> last, history_.LastRound());
+  const uint64_t latest = last ? last->round_id : 0;
+  if (!last && !std::filesystem::exists(ModelPath(0))) return std::nullopt;
+  absl::StatusOr<Checkpoint> checkpoint = LoadRound(latest);
+  if (checkpoint.ok() || !fall_back_to_last_good) {
+    if (!checkpoint.ok()) {
+      return absl::Status(checkpoint.status().code(),
+                          absl::StrCat(checkpoint.status().message(),
+                                       ". Restore the file, or pass --resume-from-last-good to "
+                                       "continue from the newest round whose checkpoint verifies"));
+    }
+    return *std::move(checkpoint);
+  }
+  spdlog::warn("round {}'s checkpoint cannot be used: {}", latest,
+               std::string(checkpoint.status().message()));
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<RoundRecord> rounds, history_.Rounds());
+  for (auto record = rounds.rbegin(); record != rounds.rend(); ++record) {
+    const uint64_t round = record->round_id;
+    if (round == latest) continue;
+    checkpoint = LoadRound(round);
+    if (checkpoint.ok()) break;
+    spdlog::warn("round {}'s checkpoint cannot be used: {}", round,
+                 std::string(checkpoint.status().message()));
+  }
+  if (!checkpoint.ok() && latest != 0) checkpoint = LoadRound(0);
+  if (!checkpoint.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("no checkpoint of the run folder '", path_,
+                     "' verifies, not even the initial model's: ", checkpoint.status().message()));
+  }
+  spdlog::warn("--resume-from-last-good: continuing after round {}; rounds {} to {} are forgotten",
+               checkpoint->completed_rounds, checkpoint->completed_rounds + 1, latest);
+  EQUIFL_RETURN_IF_ERROR(history_.ForgetRoundsAfter(checkpoint->completed_rounds));
+  return *std::move(checkpoint);
 }
 
 }  // namespace equifl::server

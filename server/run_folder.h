@@ -4,11 +4,16 @@
 //   RUN/checkpoints/round-000012.safetensors    the global model after round 12
 //   RUN/checkpoints/round-000012.optimizer.safetensors   the server optimiser's state
 //
+//   RUN/lock                                    held (flock) by the server using the folder
+//
 // A model checkpoint is an ordinary safetensors file: one tensor per model tensor,
 // under the model's own names, float32, with metadata "format" = "equifl-checkpoint",
 // "run_id" and "round". Round 0 is the initial model. Files are written atomically
-// and a round is recorded in the history only after both are in place, so a crash
-// at any moment leaves the last recorded round loadable.
+// and a round is recorded in the history, with the SHA-256 of both files, only
+// after both are in place, so a crash at any moment leaves the last recorded round
+// loadable, and a file changed afterwards is caught before a run resumes from it
+// (server/checkpoint_integrity.h). One server at a time uses a run folder: Open
+// takes an exclusive lock on RUN/lock that the process holds until it exits.
 #ifndef EQUIFL_SERVER_RUN_FOLDER_H_
 #define EQUIFL_SERVER_RUN_FOLDER_H_
 
@@ -16,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "aggregation/server_optimizer.h"
@@ -39,8 +45,11 @@ class RunFolder final : public RoundObserver {
     aggregation::ServerOptimizerState optimizer_state;  //!< Empty for round 0.
   };
 
-  //! The latest checkpoint, or nullopt when the folder holds none yet.
-  absl::StatusOr<std::optional<Checkpoint>> LoadLatest() const;
+  //! The latest checkpoint, or nullopt when the folder holds none yet. Fails,
+  //! naming the file, when a checkpoint file does not match its recorded digest or
+  //! holds a non-finite value; with `fall_back_to_last_good` the newest round whose
+  //! files verify is taken instead and the rounds after it are forgotten.
+  absl::StatusOr<std::optional<Checkpoint>> LoadLatest(bool fall_back_to_last_good = false);
 
   //! Writes the initial model as round 0.
   absl::Status SaveInitialModel(const GlobalModel& model);
@@ -61,15 +70,29 @@ class RunFolder final : public RoundObserver {
   std::string ModelPath(uint64_t round) const;
 
  private:
-  RunFolder(std::string path, RunHistory history)
-      : path_(std::move(path)), history_(std::move(history)) {}
+  RunFolder(std::string path, RunHistory history, int lock_descriptor)
+      : path_(std::move(path)), history_(std::move(history)), lock_(lock_descriptor) {}
 
   std::string OptimizerPath(uint64_t round) const;
-  absl::Status WriteModel(uint64_t round, const GlobalModel& model) const;
+  //! Writes round `round`'s model and returns the file's SHA-256.
+  absl::StatusOr<std::string> WriteModel(uint64_t round, const GlobalModel& model) const;
+  //! Round `round`'s checkpoint, verified against its recorded digests.
+  absl::StatusOr<Checkpoint> LoadRound(uint64_t round) const;
+
+  //! Closes the lock file's descriptor (and so releases the lock) on destruction.
+  struct LockFile {
+    explicit LockFile(int descriptor) : descriptor(descriptor) {}
+    LockFile(LockFile&& other) noexcept : descriptor(std::exchange(other.descriptor, -1)) {}
+    LockFile(const LockFile&) = delete;
+    LockFile& operator=(const LockFile&) = delete;
+    ~LockFile();
+    int descriptor;
+  };
 
   std::string path_;    //!< The run folder.
   RunHistory history_;  //!< RUN/history.db.
   std::string last_fairness_table_;
+  LockFile lock_;  //!< RUN/lock, held for the folder's lifetime.
 };
 
 }  // namespace equifl::server

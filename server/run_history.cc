@@ -36,6 +36,10 @@ constexpr const char* kSchema = R"sql(
     client_id TEXT NOT NULL,
     contributed INTEGER NOT NULL,
     PRIMARY KEY (round_id, client_id));
+  CREATE TABLE IF NOT EXISTS checkpoint_digests (
+    round_id INTEGER PRIMARY KEY,
+    model_sha256 TEXT NOT NULL,
+    optimizer_sha256 TEXT NOT NULL DEFAULT '');
 )sql";
 
 absl::Status SqliteError(sqlite3* database, absl::string_view what) {
@@ -75,6 +79,28 @@ absl::Status Execute(sqlite3* database, const char* sql) {
 std::string Text(sqlite3_stmt* statement, int column) {
   const unsigned char* text = sqlite3_column_text(statement, column);
   return text ? reinterpret_cast<const char*>(text) : "";
+}
+
+absl::Status InsertDigests(sqlite3* database, uint64_t round_id, const CheckpointDigests& digests) {
+  EQUIFL_ASSIGN_OR_RETURN(
+      Statement insert,
+      Statement::Prepare(database, "INSERT OR REPLACE INTO checkpoint_digests VALUES (?, ?, ?)"));
+  sqlite3_bind_int64(insert.get(), 1, static_cast<sqlite3_int64>(round_id));
+  sqlite3_bind_text(insert.get(), 2, digests.model_sha256.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert.get(), 3, digests.optimizer_sha256.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+    return SqliteError(database, absl::StrCat("recording round ", round_id, "'s digests"));
+  }
+  return absl::OkStatus();
+}
+
+// Commits a transaction whose work ended with `status`, or rolls it back.
+absl::Status Finish(sqlite3* database, const absl::Status& status) {
+  if (!status.ok()) {
+    Execute(database, "ROLLBACK").IgnoreError();
+    return status;
+  }
+  return Execute(database, "COMMIT");
 }
 
 }  // namespace
@@ -160,13 +186,49 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
         return SqliteError(database, "recording a participant");
       }
     }
+    if (!record.model_sha256.empty()) {
+      return InsertDigests(database, record.round_id,
+                           {record.model_sha256, record.optimizer_sha256});
+    }
     return absl::OkStatus();
   }();
-  if (!status.ok()) {
-    Execute(database, "ROLLBACK").IgnoreError();
-    return status;
-  }
-  return Execute(database, "COMMIT");
+  return Finish(database, status);
+}
+
+absl::Status RunHistory::RecordDigests(uint64_t round_id, const CheckpointDigests& digests) {
+  return InsertDigests(database_.get(), round_id, digests);
+}
+
+absl::StatusOr<std::optional<CheckpointDigests>> RunHistory::Digests(uint64_t round_id) const {
+  sqlite3* database = database_.get();
+  EQUIFL_ASSIGN_OR_RETURN(
+      Statement select,
+      Statement::Prepare(database,
+                         "SELECT model_sha256, optimizer_sha256 FROM checkpoint_digests "
+                         "WHERE round_id = ?"));
+  sqlite3_bind_int64(select.get(), 1, static_cast<sqlite3_int64>(round_id));
+  const int step = sqlite3_step(select.get());
+  if (step == SQLITE_DONE) return std::nullopt;
+  if (step != SQLITE_ROW) return SqliteError(database, "reading checkpoint digests");
+  return CheckpointDigests{Text(select.get(), 0), Text(select.get(), 1)};
+}
+
+absl::Status RunHistory::ForgetRoundsAfter(uint64_t round_id) {
+  sqlite3* database = database_.get();
+  EQUIFL_RETURN_IF_ERROR(Execute(database, "BEGIN IMMEDIATE"));
+  absl::Status status = [&]() -> absl::Status {
+    for (const char* sql : {"DELETE FROM participants WHERE round_id > ?",
+                            "DELETE FROM checkpoint_digests WHERE round_id > ?",
+                            "DELETE FROM rounds WHERE round_id > ?"}) {
+      EQUIFL_ASSIGN_OR_RETURN(Statement remove, Statement::Prepare(database, sql));
+      sqlite3_bind_int64(remove.get(), 1, static_cast<sqlite3_int64>(round_id));
+      if (sqlite3_step(remove.get()) != SQLITE_DONE) {
+        return SqliteError(database, absl::StrCat("forgetting the rounds after ", round_id));
+      }
+    }
+    return absl::OkStatus();
+  }();
+  return Finish(database, status);
 }
 
 absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {

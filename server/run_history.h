@@ -38,6 +38,15 @@ struct RoundRecord {
   double validation_gap = 0;    //!< MinMaxGAP of the validation statistics.
   double privacy_epsilon = 0;   //!< Client-level DP: ε spent so far (0: DP off).
   std::string fairness_report;  //!< The round's fairness report as JSON (fairness_report.h).
+  //! SHA-256 digests of the round's checkpoint files as written (empty: not recorded).
+  std::string model_sha256;
+  std::string optimizer_sha256;
+};
+
+//! The digests recorded for one round's checkpoint files.
+struct CheckpointDigests {
+  std::string model_sha256;
+  std::string optimizer_sha256;  //!< Empty for round 0 (no optimiser state).
 };
 
 class RunHistory {
@@ -50,8 +59,20 @@ class RunHistory {
   //! The run this history belongs to.
   const std::string& run_id() const { return run_id_; }
 
-  //! Records a completed round and its participants in one transaction.
+  //! Records a completed round, its participants and its checkpoint digests in one
+  //! transaction.
   absl::Status RecordRound(const RoundRecord& record);
+
+  //! Records the digests of a checkpoint written outside a round (the initial model).
+  absl::Status RecordDigests(uint64_t round_id, const CheckpointDigests& digests);
+
+  //! The digests recorded for round `round_id`'s checkpoint; nullopt when none were
+  //! (a run folder written before digests were kept).
+  absl::StatusOr<std::optional<CheckpointDigests>> Digests(uint64_t round_id) const;
+
+  //! Forgets every round after `round_id` (--resume-from-last-good), in one
+  //! transaction.
+  absl::Status ForgetRoundsAfter(uint64_t round_id);
 
   //! The last completed round, or nullopt for a new run.
   absl::StatusOr<std::optional<RoundRecord>> LastRound() const;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/update_bounds.h"
 
 namespace equifl::server {
 
@@ -40,6 +41,25 @@ absl::StatusOr<RoundAggregate> SecureAccumulator::Report() && {
   EQUIFL_RETURN_IF_ERROR(round_->CloseCollection());
   EQUIFL_ASSIGN_OR_RETURN(aggregation::SecureSum sum, round_->Unmask(PhaseEnd()));
   const aggregation::SecureInputLayout& layout = round_->layout();
+  // The server cannot check one masked input, only their sum: a client inside the
+  // protocol that sent a bogus vector shows here, and the round is abandoned.
+  const auto abandon = [&](absl::string_view why) {
+    return absl::AbortedError(
+        absl::StrCat("the unmasked sum is impossible for honest clients (", why,
+                     "): a client inside secure aggregation sent a bogus masked input"));
+  };
+  const double most_weight = static_cast<double>(layout.max_clients) * (1 + 1e-6);
+  if (!sum.weighted_update.empty() && !(sum.weight > 0 && sum.weight <= most_weight)) {
+    return abandon(absl::StrCat("weights summing to ", sum.weight * layout.weight_bound,
+                                ", outside (0, ", most_weight * layout.weight_bound, "]"));
+  }
+  if (absl::Status train = CheckClientStatistics(sum.train, "summed training"); !train.ok()) {
+    return abandon(train.message());
+  }
+  if (absl::Status validation = CheckClientStatistics(sum.validation, "summed validation");
+      !validation.ok()) {
+    return abandon(validation.message());
+  }
   RoundAggregate aggregate;
   EQUIFL_RETURN_IF_ERROR(aggregate.train.Add(sum.train));
   EQUIFL_RETURN_IF_ERROR(aggregate.validation.Add(sum.validation));
@@ -52,9 +72,6 @@ absl::StatusOr<RoundAggregate> SecureAccumulator::Report() && {
   }
   aggregate.total_weight = sum.weight * layout.weight_bound;
   aggregate.clip_indicators = sum.clip_indicator;
-  if (!(sum.weight > 0) && !sum.weighted_update.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("the unmasked weights sum to ", sum.weight));
-  }
   // The mean Σ r·Δ / Σ r; under DP every r is 1 and the caller divides by the
   // number selected instead.
   if (!options_.sum_updates) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <filesystem>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -12,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "base/random.h"
 #include "base/status_macros.h"
+#include "client/data/shard_set_writer.h"
 
 namespace equifl::sim {
 namespace {
@@ -419,22 +419,16 @@ absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(
     const SyntheticDataOptions& options, const std::string& out_dir,
     const std::function<void(int written, int total)>& progress) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
-  std::error_code error;
-  if (std::filesystem::exists(out_dir, error) && !(std::filesystem::is_directory(out_dir, error) &&
-                                                   std::filesystem::is_empty(out_dir, error))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "output folder ", out_dir, " exists and is not empty; choose another or remove it"));
-  }
+  EQUIFL_ASSIGN_OR_RETURN(client::ShardSetWriter writer, client::ShardSetWriter::Begin(out_dir));
   const World world = BuildWorld(options);
   std::vector<std::string> shards;
   for (int client = 0; client < options.clients; ++client) {
-    const client::ShardData data = Generate(options, world, client);
-    const std::string dir =
-        (std::filesystem::path(out_dir) / client::ClientShardName(client)).string();
-    EQUIFL_RETURN_IF_ERROR(client::WriteShard(dir, data));
-    shards.push_back(dir);
+    EQUIFL_ASSIGN_OR_RETURN(std::string dir,
+                            writer.Write(client, Generate(options, world, client)));
+    shards.push_back(std::move(dir));
     if (progress) progress(client + 1, options.clients);
   }
+  EQUIFL_RETURN_IF_ERROR(std::move(writer).Commit());
   return shards;
 }
 

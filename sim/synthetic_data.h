@@ -111,8 +111,9 @@ absl::StatusOr<client::ShardData> GenerateSyntheticClient(const SyntheticDataOpt
                                                           int client);
 
 //! Generates every client and writes `out_dir`/client-000, ...; `out_dir` must not
-//! exist or be empty. Returns the shard folders. `progress`, when given, is told
-//! the shards written so far and the total, after each (prints nothing itself).
+//! exist or be empty, and is filled at once at the end (client/data/
+//! shard_set_writer.h): a failure leaves nothing there. Returns the shard folders. `progress`, when
+//! given, is told the shards written so far and the total, after each (prints nothing itself).
 absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(
     const SyntheticDataOptions& options, const std::string& out_dir,
     const std::function<void(int written, int total)>& progress = {});

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/random.h"
 #include "base/status_macros.h"
 
@@ -89,12 +90,28 @@ absl::Status PrivacyOptions::Validate() const {
   return absl::OkStatus();
 }
 
+std::string DescribePrivacy(const PrivacyOptions& options) {
+  if (!options.enabled()) return "";
+  return absl::StrFormat(
+      "client-level DP: clipping norm %g%s, noise multiplier z = %g, delta %g; each round "
+      "samples its clients without replacement (a fixed number of those joined, drawn "
+      "unpredictably); (epsilon, delta) from the RDP of sampling without replacement (Wang et "
+      "al. 2019) against replacing one client's data (the number of clients public), charged "
+      "z / 2 = %g as the sum's sensitivity is 2 x the clipping norm, converted by Balle et al. "
+      "2020",
+      options.clip_norm,
+      options.adaptive_clipping
+          ? absl::StrFormat(" (adaptive, towards quantile %g)", options.target_quantile)
+          : "",
+      options.noise_multiplier, options.delta, options.AccountedNoiseMultiplier());
+}
+
 ClientLevelPrivacy::ClientLevelPrivacy(const PrivacyOptions& options, uint64_t completed_rounds,
                                        double resumed_sampling_rate)
-    : options_(options), clip_norm_(options.clip_norm) {
+    : options_(options), clip_norm_(options.clip_norm), accountant_(Sampling::kWithoutReplacement) {
   if (options_.enabled() && completed_rounds > 0) {
     accountant_
-        .Compose(resumed_sampling_rate, options_.noise_multiplier,
+        .Compose(resumed_sampling_rate, options_.AccountedNoiseMultiplier(),
                  static_cast<int64_t>(completed_rounds))
         .IgnoreError();  // the options were validated
   }
@@ -114,7 +131,7 @@ ClientNoise ClientLevelPrivacy::ForClients(uint32_t min_contributors) const {
 }
 
 absl::StatusOr<PrivacyGuarantee> ClientLevelPrivacy::FinishRound(std::span<float> sum,
-                                                                 size_t selected, size_t joined,
+                                                                 size_t selected, size_t population,
                                                                  double clip_indicators,
                                                                  bool noise_added_by_clients) {
   const double denominator = static_cast<double>(std::max<size_t>(selected, 1));
@@ -131,8 +148,9 @@ absl::StatusOr<PrivacyGuarantee> ClientLevelPrivacy::FinishRound(std::span<float
     clip_norm_ =
         clip_norm() * std::exp(-options_.clip_learning_rate * (within - options_.target_quantile));
   }
-  const double rate = std::min(1.0, denominator / static_cast<double>(std::max<size_t>(joined, 1)));
-  EQUIFL_RETURN_IF_ERROR(accountant_.Compose(rate, options_.noise_multiplier));
+  const double rate =
+      std::min(1.0, denominator / static_cast<double>(std::max<size_t>(population, 1)));
+  EQUIFL_RETURN_IF_ERROR(accountant_.Compose(rate, options_.AccountedNoiseMultiplier()));
   return accountant_.EpsilonFor(options_.delta);
 }
 

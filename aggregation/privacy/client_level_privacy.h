@@ -13,15 +13,24 @@
 // C ← C·exp(−η_C·(b̄ − γ)), where b̄ is the noised share of clients whose update
 // was within C (noise N(0, σ_b²) on the count). Its noise takes part of the
 // budget: the update noise is σ_Δ = (z^-2 − (2σ_b)^-2)^-1/2 for the configured
-// noise_multiplier z (their Theorem 1), and the accountant charges z. The
-// accountant treats each round's selection as Poisson sampling at rate
-// selected / joined.
+// noise_multiplier z (their Theorem 1).
+//
+// Accounting. Each round selects a fixed number m of the n joined clients,
+// uniformly without replacement and unpredictably (server/round_coordinator.h), so
+// the accountant uses the RDP bound for sampling without replacement at q = m / n
+// (privacy_accountant.h). That bound holds for replace-one neighbours: federations
+// that differ in one client's data, the number of clients public. Replacing one
+// client moves the sum of clipped updates by up to 2C and the count of updates
+// within C by up to 1, twice their sensitivities C and ½ (the count of b − ½) in
+// Theorem 1, so the accountant charges the noise multiplier z / 2. The (ε, δ)
+// reported is therefore against replacing a client, not adding or removing one.
 #ifndef EQUIFL_AGGREGATION_PRIVACY_CLIENT_LEVEL_PRIVACY_H_
 #define EQUIFL_AGGREGATION_PRIVACY_CLIENT_LEVEL_PRIVACY_H_
 
 #include <atomic>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,8 +53,15 @@ struct PrivacyOptions {
   bool enabled() const { return clip_norm > 0; }
   //! σ_Δ: the update's noise multiplier, z itself when the norm is fixed.
   double UpdateNoiseMultiplier() const;
+  //! z / 2: the multiplier the accountant charges, against the sensitivity under
+  //! replacement of one client (see the file comment).
+  double AccountedNoiseMultiplier() const { return noise_multiplier / 2; }
   absl::Status Validate() const;
 };
+
+//! The run's DP settings, sampling and accounting in one line for the log at run
+//! start (empty when DP is off).
+std::string DescribePrivacy(const PrivacyOptions& options);
 
 //! What every client does under secure aggregation.
 struct ClientNoise {
@@ -67,7 +83,7 @@ absl::StatusOr<double> AddClientNoise(const ClientNoise& noise, std::span<float>
 class ClientLevelPrivacy {
  public:
   //! `completed_rounds` training rounds ran before a resume, accounted at the
-  //! rate `resumed_sampling_rate`.
+  //! rate `resumed_sampling_rate` (m / n).
   ClientLevelPrivacy(const PrivacyOptions& options, uint64_t completed_rounds,
                      double resumed_sampling_rate);
 
@@ -85,10 +101,12 @@ class ClientLevelPrivacy {
   //! Ends a round: `sum` is the sum of the contributors' clipped updates (trusted:
   //! the server adds the noise here; secure: the clients' noise is in it) and
   //! becomes the DP-FedAvg mean Σ / selected. `clip_indicators` is the sum of the
-  //! indicators (secure: with the clients' noise). Moves C, accounts the round at
-  //! rate selected / joined and returns the guarantee so far.
-  absl::StatusOr<PrivacyGuarantee> FinishRound(std::span<float> sum, size_t selected, size_t joined,
-                                               double clip_indicators, bool noise_added_by_clients);
+  //! indicators (secure: with the clients' noise). Moves C, accounts the round as
+  //! `selected` drawn without replacement from the `population` clients joined
+  //! when the round selected, and returns the guarantee so far.
+  absl::StatusOr<PrivacyGuarantee> FinishRound(std::span<float> sum, size_t selected,
+                                               size_t population, double clip_indicators,
+                                               bool noise_added_by_clients);
 
   int64_t rounds() const { return accountant_.rounds(); }
 

@@ -1,13 +1,16 @@
 #include "aggregation/secure/key_agreement.h"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <memory>
 
 #include "aggregation/secure/internal/openssl_error.h"
+#include "base/status_macros.h"
 
 namespace equifl::aggregation {
 namespace {
@@ -22,6 +25,10 @@ struct PkeyContextDeleter {
 };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 using PkeyContext = std::unique_ptr<EVP_PKEY_CTX, PkeyContextDeleter>;
+struct KdfContextDeleter {
+  void operator()(EVP_KDF_CTX* context) const { EVP_KDF_CTX_free(context); }
+};
+using KdfContext = std::unique_ptr<EVP_KDF_CTX, KdfContextDeleter>;
 
 absl::StatusOr<Key32> RawPublicKey(EVP_PKEY* key) {
   Key32 raw;
@@ -54,20 +61,21 @@ absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair() {
   return pair;
 }
 
-absl::StatusOr<Key32> X25519PublicKey(const Key32& private_key) {
-  Pkey key(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(),
-                                        private_key.size()));
+absl::StatusOr<X25519PrivateKey> X25519PrivateKey::Load(const Key32& private_key) {
+  std::shared_ptr<EVP_PKEY> key(
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(),
+                                   private_key.size()),
+      PkeyDeleter());
   if (key == nullptr) return OpenSslError("loading an X25519 private key");
-  return RawPublicKey(key.get());
+  EQUIFL_ASSIGN_OR_RETURN(Key32 public_key, RawPublicKey(key.get()));
+  return X25519PrivateKey(std::move(key), public_key);
 }
 
-absl::StatusOr<Key32> X25519SharedSecret(const Key32& private_key, const Key32& peer_public_key) {
-  Pkey own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(),
-                                        private_key.size()));
+absl::StatusOr<Key32> X25519PrivateKey::Agree(const Key32& peer_public_key) const {
   Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public_key.data(),
                                         peer_public_key.size()));
-  if (own == nullptr || peer == nullptr) return OpenSslError("loading X25519 keys");
-  PkeyContext context(EVP_PKEY_CTX_new(own.get(), nullptr));
+  if (peer == nullptr) return OpenSslError("loading an X25519 public key");
+  PkeyContext context(EVP_PKEY_CTX_new(key_.get(), nullptr));
   Key32 secret;
   size_t length = secret.size();
   if (context == nullptr || EVP_PKEY_derive_init(context.get()) != 1 ||
@@ -82,18 +90,24 @@ absl::StatusOr<Key32> X25519SharedSecret(const Key32& private_key, const Key32& 
 
 absl::StatusOr<Key32> DeriveKey(std::span<const uint8_t> input_key, absl::string_view salt,
                                 absl::string_view info) {
-  PkeyContext context(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
+  // Fetched once: looking HKDF up in the provider on every call cost as much as
+  // the derivation (the server derives one key per mask it removes).
+  static EVP_KDF* const hkdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  if (hkdf == nullptr) return OpenSslError("fetching HKDF");
+  KdfContext context(EVP_KDF_CTX_new(hkdf));
+  char digest[] = "SHA256";
+  const OSSL_PARAM parameters[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()),
+                                        salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(input_key.data()),
+                                        input_key.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()),
+                                        info.size()),
+      OSSL_PARAM_construct_end()};
   Key32 derived;
-  size_t length = derived.size();
-  if (context == nullptr || EVP_PKEY_derive_init(context.get()) != 1 ||
-      EVP_PKEY_CTX_set_hkdf_md(context.get(), EVP_sha256()) != 1 ||
-      EVP_PKEY_CTX_set1_hkdf_salt(context.get(), reinterpret_cast<const uint8_t*>(salt.data()),
-                                  static_cast<int>(salt.size())) != 1 ||
-      EVP_PKEY_CTX_set1_hkdf_key(context.get(), input_key.data(),
-                                 static_cast<int>(input_key.size())) != 1 ||
-      EVP_PKEY_CTX_add1_hkdf_info(context.get(), reinterpret_cast<const uint8_t*>(info.data()),
-                                  static_cast<int>(info.size())) != 1 ||
-      EVP_PKEY_derive(context.get(), derived.data(), &length) != 1 || length != derived.size()) {
+  if (context == nullptr ||
+      EVP_KDF_derive(context.get(), derived.data(), derived.size(), parameters) != 1) {
     return OpenSslError("HKDF-SHA256");
   }
   return derived;

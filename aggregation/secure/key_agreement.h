@@ -11,11 +11,15 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY, kept out of this header.
 
 namespace equifl::aggregation {
 
@@ -31,12 +35,28 @@ struct X25519KeyPair {
 //! A fresh key pair from OpenSSL's CSPRNG.
 absl::StatusOr<X25519KeyPair> GenerateX25519KeyPair();
 
-//! The public key of `private_key`.
-absl::StatusOr<Key32> X25519PublicKey(const Key32& private_key);
+//! An X25519 private key loaded for agreements. Loading computes the public key, a
+//! scalar multiplication as costly as an agreement, so a key that agrees with many
+//! peers (a client with its k neighbours, the server rebuilding a dropped client's
+//! masks) is loaded once. Copies share the loaded key.
+class X25519PrivateKey {
+ public:
+  static absl::StatusOr<X25519PrivateKey> Load(const Key32& private_key);
 
-//! X25519(private_key, peer_public_key). Fails for a peer key of small order (the
-//! all-zero shared secret), which an honest peer never sends.
-absl::StatusOr<Key32> X25519SharedSecret(const Key32& private_key, const Key32& peer_public_key);
+  //! The public key of this private key.
+  const Key32& public_key() const { return public_key_; }
+
+  //! X25519(this key, peer_public_key). Fails for a peer key of small order (the
+  //! all-zero shared secret), which an honest peer never sends.
+  absl::StatusOr<Key32> Agree(const Key32& peer_public_key) const;
+
+ private:
+  X25519PrivateKey(std::shared_ptr<evp_pkey_st> key, const Key32& public_key)
+      : key_(std::move(key)), public_key_(public_key) {}
+
+  std::shared_ptr<evp_pkey_st> key_;  //!< OpenSSL's EVP_PKEY.
+  Key32 public_key_;
+};
 
 //! HKDF-SHA256 (RFC 5869) of `input_key` with `salt` and `info`, 32 bytes long.
 absl::StatusOr<Key32> DeriveKey(std::span<const uint8_t> input_key, absl::string_view salt,

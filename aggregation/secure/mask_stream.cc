@@ -6,21 +6,22 @@
 #include <bit>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/secure/chacha20_block.h"
 #include "aggregation/secure/internal/openssl_error.h"
+#include "base/first_error.h"
+#include "base/parallel_for.h"
+#include "base/status_macros.h"
 
 namespace equifl::aggregation {
 namespace {
 
 using internal::OpenSslError;
 
-// 16,384 words (64 KiB): a tile, its keystream and the zeros OpenSSL encrypts
-// stay in the L2 cache together, and re-keying OpenSSL costs under 2% per tile.
 constexpr size_t kTileWords = 16384;
+constexpr size_t kMinTileWords = 2048;
 constexpr uint64_t kMaxWords = uint64_t{1} << 36;
 
 struct CipherContextDeleter {
@@ -72,25 +73,30 @@ class KeystreamGenerator {
   std::vector<uint8_t> zeros_;
 };
 
-// Applies every stream to words [begin, end) of `words` (begin a multiple of 16).
-absl::Status ApplyRange(std::span<const MaskStream> streams, std::span<uint32_t> words,
-                        size_t begin, size_t end) {
-  KeystreamGenerator generator;
-  if (absl::Status status = generator.Init(); !status.ok()) return status;
-  std::vector<uint32_t> keystream(kTileWords);
-  for (size_t tile = begin; tile < end; tile += kTileWords) {
-    const size_t length = std::min(kTileWords, end - tile);
-    uint32_t* target = words.data() + tile;
-    for (const MaskStream& stream : streams) {
-      std::span<uint32_t> mask(keystream.data(), length);
-      if (absl::Status status = generator.Generate(stream.key, tile, mask); !status.ok()) {
-        return status;
-      }
-      if (stream.subtract) {
-        for (size_t i = 0; i < length; ++i) target[i] -= mask[i];
-      } else {
-        for (size_t i = 0; i < length; ++i) target[i] += mask[i];
-      }
+// Words per tile: 16,384 (64 KiB), where a tile, its keystream and the zeros
+// OpenSSL encrypts stay in the L2 cache together and re-keying costs under 2%; a
+// vector too short to give each worker 8 such tiles gets smaller ones (down to
+// 2,048 words), so a worker slowed by other work leaves its share to the others.
+size_t TileWords(size_t words, size_t workers) {
+  const size_t per_worker_eighth = words / (8 * workers);
+  const size_t rounded = (per_worker_eighth + chacha20::kBlockWords - 1) / chacha20::kBlockWords *
+                         chacha20::kBlockWords;
+  return std::clamp<size_t>(rounded, kMinTileWords, kTileWords);
+}
+
+// Applies every stream to words [begin, begin + length) (begin a multiple of 16)
+// with `keystream` (at least `length` words) as scratch.
+absl::Status ApplyTile(std::span<const MaskStream> streams, KeystreamGenerator& generator,
+                       std::span<uint32_t> keystream, uint32_t* words, size_t begin,
+                       size_t length) {
+  uint32_t* target = words + begin;
+  const std::span<uint32_t> mask = keystream.first(length);
+  for (const MaskStream& stream : streams) {
+    EQUIFL_RETURN_IF_ERROR(generator.Generate(stream.key, begin, mask));
+    if (stream.subtract) {
+      for (size_t i = 0; i < length; ++i) target[i] -= mask[i];
+    } else {
+      for (size_t i = 0; i < length; ++i) target[i] += mask[i];
     }
   }
   return absl::OkStatus();
@@ -106,24 +112,27 @@ absl::Status ApplyMasks(std::span<const MaskStream> streams, std::span<uint32_t>
   }
   if (threads < 0) return absl::InvalidArgumentError("threads must be 0 (every core) or more");
   if (streams.empty() || words.empty()) return absl::OkStatus();
-  if (threads == 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  // Ranges of whole tiles, at least one tile per thread.
-  const size_t tiles = (words.size() + kTileWords - 1) / kTileWords;
-  const size_t workers = std::min<size_t>(static_cast<size_t>(threads), tiles);
-  if (workers <= 1) return ApplyRange(streams, words, 0, words.size());
-  std::vector<absl::Status> results(workers);
-  std::vector<std::thread> pool;
-  for (size_t worker = 0; worker < workers; ++worker) {
-    const size_t begin = std::min(words.size(), tiles * worker / workers * kTileWords);
-    const size_t end = std::min(words.size(), tiles * (worker + 1) / workers * kTileWords);
-    pool.emplace_back(
-        [&, worker, begin, end] { results[worker] = ApplyRange(streams, words, begin, end); });
-  }
-  for (std::thread& thread : pool) thread.join();
-  for (const absl::Status& result : results) {
-    if (!result.ok()) return result;
-  }
-  return absl::OkStatus();
+  // Tiles are independent (ChaCha20 starts at any block) and each applies every
+  // stream in order, so the words do not depend on which thread took a tile.
+  const size_t workers =
+      ParallelWorkers((words.size() + kMinTileWords - 1) / kMinTileWords, threads);
+  const size_t tile_words = TileWords(words.size(), workers);
+  const size_t tiles = (words.size() + tile_words - 1) / tile_words;
+  std::vector<KeystreamGenerator> generators(workers);
+  for (KeystreamGenerator& generator : generators) EQUIFL_RETURN_IF_ERROR(generator.Init());
+  std::vector<std::vector<uint32_t>> keystreams(workers, std::vector<uint32_t>(tile_words));
+  FirstError error;
+  ParallelFor(tiles, static_cast<int>(workers), [&](size_t worker, size_t tile) {
+    if (error.failed()) return;
+    const size_t begin = tile * tile_words;
+    const size_t length = std::min(tile_words, words.size() - begin);
+    if (absl::Status status =
+            ApplyTile(streams, generators[worker], keystreams[worker], words.data(), begin, length);
+        !status.ok()) {
+      error.Set(std::move(status));
+    }
+  });
+  return error.status();
 }
 
 absl::Status MaskWords(const Key32& key, uint64_t first_word, std::span<uint32_t> out) {

@@ -8,8 +8,9 @@
 // (each client expands one mask per neighbour and one of its own; the server one
 // per surviving client), so the vector is processed in cache-sized tiles: every
 // mask's keystream for a tile is generated into a cached buffer and added while
-// the tile stays in cache, and threads take disjoint ranges (ChaCha20 can start
-// at any block).
+// the tile stays in cache, and threads take tiles as they finish one (ChaCha20
+// can start at any block): each tile applies every mask in order, so the words
+// do not depend on the threads.
 #ifndef EQUIFL_AGGREGATION_SECURE_MASK_STREAM_H_
 #define EQUIFL_AGGREGATION_SECURE_MASK_STREAM_H_
 

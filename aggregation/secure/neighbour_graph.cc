@@ -9,12 +9,6 @@
 
 namespace equifl::aggregation {
 
-uint32_t DefaultNeighbourCount(uint32_t clients) {
-  if (clients <= 1) return 0;
-  const uint32_t log2 = static_cast<uint32_t>(std::ceil(std::log2(static_cast<double>(clients))));
-  return std::min(clients - 1, std::max<uint32_t>(4, 2 * log2 + 2));
-}
-
 absl::StatusOr<std::vector<std::vector<uint32_t>>> BuildNeighbourGraph(uint32_t clients,
                                                                        uint32_t neighbours,
                                                                        uint64_t seed) {

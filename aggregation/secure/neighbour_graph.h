@@ -8,6 +8,8 @@
 // corrupted. The graph here is a Harary graph (a ring lattice) over a random
 // permutation of the clients: position i neighbours positions i ± 1, ..., i ± k/2.
 // When k >= n - 1 every client neighbours every other: Bonawitz's complete graph.
+// How large k and the threshold must be for a round's dropouts is
+// neighbourhood_sizing.h's question.
 #ifndef EQUIFL_AGGREGATION_SECURE_NEIGHBOUR_GRAPH_H_
 #define EQUIFL_AGGREGATION_SECURE_NEIGHBOUR_GRAPH_H_
 
@@ -17,10 +19,6 @@
 #include "absl/status/statusor.h"
 
 namespace equifl::aggregation {
-
-//! Neighbours SecAgg+ gives each of n clients when none is configured:
-//! 2·ceil(log2 n) + 2 (at least 4), or n - 1 when that is smaller.
-uint32_t DefaultNeighbourCount(uint32_t clients);
 
 //! Each of `clients` members' neighbours (member indices, sorted), for `neighbours`
 //! (>= 1; rounded up to even; n - 1 or more: everyone) and the permutation `seed`.

@@ -76,6 +76,8 @@ absl::StatusOr<std::vector<EncryptedShare>> SecureAggregationClient::ShareKeys(
   EQUIFL_ASSIGN_OR_RETURN(std::vector<ShamirShare> seed_shares,
                           ShareSecret(self_mask_seed_, neighbourhood.threshold, points));
   neighbourhood_ = neighbourhood;
+  EQUIFL_ASSIGN_OR_RETURN(const X25519PrivateKey encryption,
+                          X25519PrivateKey::Load(encryption_.private_key));
   std::vector<EncryptedShare> out;
   for (size_t i = 0; i < points.size(); ++i) {
     const uint32_t recipient = static_cast<uint32_t>(points[i] - 1);
@@ -85,8 +87,8 @@ absl::StatusOr<std::vector<EncryptedShare>> SecureAggregationClient::ShareKeys(
     }
     const auto peer = std::find_if(neighbourhood.neighbours.begin(), neighbourhood.neighbours.end(),
                                    [&](const SecurePeer& p) { return p.slot == recipient; });
-    EQUIFL_ASSIGN_OR_RETURN(
-        Key32 key, internal::ShareKey(encryption_.private_key, peer->keys.encryption, context_));
+    EQUIFL_ASSIGN_OR_RETURN(Key32 key,
+                            internal::ShareKey(encryption, peer->keys.encryption, context_));
     const ShareEnvelope envelope{context_.run_id, context_.round_id, neighbourhood.slot, recipient};
     EQUIFL_ASSIGN_OR_RETURN(
         std::vector<uint8_t> ciphertext,
@@ -102,6 +104,8 @@ absl::Status SecureAggregationClient::ReceiveShares(std::span<const EncryptedSha
   if (!shared_) return absl::FailedPreconditionError("ReceiveShares before ShareKeys");
   if (received_) return absl::FailedPreconditionError("this client has received its shares");
   std::map<uint32_t, HeldShares> held = held_;
+  EQUIFL_ASSIGN_OR_RETURN(const X25519PrivateKey encryption,
+                          X25519PrivateKey::Load(encryption_.private_key));
   for (const EncryptedShare& share : shares) {
     const auto peer =
         std::find_if(neighbourhood_.neighbours.begin(), neighbourhood_.neighbours.end(),
@@ -114,8 +118,8 @@ absl::Status SecureAggregationClient::ReceiveShares(std::span<const EncryptedSha
     if (held.count(share.sender_slot) > 0) {
       return absl::InvalidArgumentError(absl::StrCat("two shares from slot ", share.sender_slot));
     }
-    EQUIFL_ASSIGN_OR_RETURN(
-        Key32 key, internal::ShareKey(encryption_.private_key, peer->keys.encryption, context_));
+    EQUIFL_ASSIGN_OR_RETURN(Key32 key,
+                            internal::ShareKey(encryption, peer->keys.encryption, context_));
     const ShareEnvelope envelope{context_.run_id, context_.round_id, share.sender_slot,
                                  share.recipient_slot};
     EQUIFL_ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext,
@@ -148,10 +152,12 @@ absl::StatusOr<std::vector<MaskStream>> SecureAggregationClient::Masks() const {
   std::vector<MaskStream> masks;
   EQUIFL_ASSIGN_OR_RETURN(Key32 self, internal::SelfMaskKey(self_mask_seed_, context_));
   masks.push_back({self, false});
+  EQUIFL_ASSIGN_OR_RETURN(const X25519PrivateKey masking,
+                          X25519PrivateKey::Load(masking_.private_key));
   for (const SecurePeer& peer : neighbourhood_.neighbours) {
     if (held_.count(peer.slot) == 0) continue;  // it dropped before sharing
-    EQUIFL_ASSIGN_OR_RETURN(
-        Key32 key, internal::PairwiseMaskKey(masking_.private_key, peer.keys.masking, context_));
+    EQUIFL_ASSIGN_OR_RETURN(Key32 key,
+                            internal::PairwiseMaskKey(masking, peer.keys.masking, context_));
     masks.push_back({key, peer.slot < neighbourhood_.slot});
   }
   return masks;

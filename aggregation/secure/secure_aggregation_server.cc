@@ -6,6 +6,7 @@
 #include "aggregation/secure/internal/secure_round_keys.h"
 #include "aggregation/secure/mask_stream.h"
 #include "aggregation/secure/neighbour_graph.h"
+#include "base/parallel_for.h"
 #include "base/status_macros.h"
 
 namespace equifl::aggregation {
@@ -37,6 +38,7 @@ absl::Status SecureRoundOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("secure aggregation's threshold is ",
                                                    threshold_fraction, "; allowed: (0, 1]"));
   }
+  if (neighbours == 0) EQUIFL_RETURN_IF_ERROR(tolerance.Validate(threshold_fraction));
   if (min_survivors == 0) return absl::InvalidArgumentError("min_survivors must be at least 1");
   if (threads < 0) return absl::InvalidArgumentError("threads must be 0 (every core) or more");
   return absl::OkStatus();
@@ -99,11 +101,18 @@ absl::Status SecureAggregationServer::CloseAdvertising() {
     slots_[client_id] = static_cast<uint32_t>(clients_.size());
     clients_.push_back(client_id);
   }
-  const uint32_t neighbours =
-      options_.neighbours > 0 ? options_.neighbours : DefaultNeighbourCount(clients);
-  EQUIFL_ASSIGN_OR_RETURN(graph_, BuildNeighbourGraph(clients, neighbours, options_.graph_seed));
-  threshold_ =
-      ThresholdFor(static_cast<uint32_t>(graph_[0].size()) + 1, options_.threshold_fraction);
+  if (options_.neighbours > 0) {
+    EQUIFL_ASSIGN_OR_RETURN(graph_,
+                            BuildNeighbourGraph(clients, options_.neighbours, options_.graph_seed));
+    threshold_ =
+        ThresholdFor(static_cast<uint32_t>(graph_[0].size()) + 1, options_.threshold_fraction);
+  } else {
+    const NeighbourhoodSize size =
+        ChooseNeighbourhoodSize(clients, options_.threshold_fraction, options_.tolerance);
+    EQUIFL_ASSIGN_OR_RETURN(graph_,
+                            BuildNeighbourGraph(clients, size.neighbours, options_.graph_seed));
+    threshold_ = size.threshold;
+  }
   phase_ = Phase::kSharing;
   return absl::OkStatus();
 }
@@ -292,11 +301,52 @@ absl::Status SecureAggregationServer::AddRevealedShares(const std::string& clien
   return absl::OkStatus();
 }
 
+absl::Status SecureAggregationServer::RebuildMasks(uint32_t owner, SharedSecret secret,
+                                                   std::span<MaskStream> out) const {
+  EQUIFL_ASSIGN_OR_RETURN(Key32 rebuilt,
+                          ReconstructSecret(revealed_.at({owner, secret}), threshold_));
+  if (secret == SharedSecret::kSelfMaskSeed) {
+    EQUIFL_ASSIGN_OR_RETURN(Key32 key, internal::SelfMaskKey(rebuilt, options_.context));
+    out[0] = {key, true};
+    return absl::OkStatus();
+  }
+  // Loaded once for all its surviving neighbours; the rebuilt key must be the one
+  // the client advertised.
+  EQUIFL_ASSIGN_OR_RETURN(const X25519PrivateKey masking, X25519PrivateKey::Load(rebuilt));
+  if (masking.public_key() != keys_.at(clients_[owner]).masking) {
+    return absl::DataLossError(
+        absl::StrCat("the revealed shares of client '", clients_[owner],
+                     "''s masking key do not rebuild the key it advertised"));
+  }
+  size_t next = 0;
+  for (uint32_t neighbour : graph_[owner]) {
+    if (collected_.count(neighbour) == 0) continue;
+    // The survivor added this mask when its slot is below the dropped client's.
+    EQUIFL_ASSIGN_OR_RETURN(
+        Key32 key, internal::PairwiseMaskKey(masking, keys_.at(clients_[neighbour]).masking,
+                                             options_.context));
+    out[next++] = {key, neighbour < owner};
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<uint32_t>> SecureAggregationServer::Unmask() {
   if (phase_ != Phase::kUnmasking) {
     return absl::FailedPreconditionError(absl::StrCat("unmasking in phase ", PhaseName(phase_)));
   }
-  const auto rebuild = [&](uint32_t owner, SharedSecret secret) -> absl::StatusOr<Key32> {
+  // One secret to rebuild per survivor (its self-mask seed: one mask) and per
+  // client that dropped after sharing (its masking key: one mask per surviving
+  // neighbour); each fills its own run of `masks`, so the order of the masks does
+  // not depend on the threads.
+  struct Secret {
+    uint32_t owner;
+    SharedSecret secret;
+    size_t first_mask;
+    size_t masks;
+  };
+  std::vector<Secret> secrets;
+  size_t total_masks = 0;
+  const auto add = [&](uint32_t owner, SharedSecret secret, size_t masks) -> absl::Status {
     const auto found = revealed_.find({owner, secret});
     const size_t have = found == revealed_.end() ? 0 : found->second.size();
     if (have < threshold_) {
@@ -307,34 +357,35 @@ absl::StatusOr<std::vector<uint32_t>> SecureAggregationServer::Unmask() {
                        "' were revealed; too few of its neighbours "
                        "remain, so the round is abandoned"));
     }
-    return ReconstructSecret(found->second, threshold_);
+    secrets.push_back({owner, secret, total_masks, masks});
+    total_masks += masks;
+    return absl::OkStatus();
   };
-  std::vector<MaskStream> masks;
   for (uint32_t survivor : collected_) {
-    absl::StatusOr<Key32> seed = rebuild(survivor, SharedSecret::kSelfMaskSeed);
-    if (!seed.ok()) return Fail(seed.status());
-    EQUIFL_ASSIGN_OR_RETURN(Key32 key, internal::SelfMaskKey(*seed, options_.context));
-    masks.push_back({key, true});
+    if (absl::Status status = add(survivor, SharedSecret::kSelfMaskSeed, 1); !status.ok()) {
+      return Fail(std::move(status));
+    }
   }
   for (uint32_t dropped : shared_) {
     if (collected_.count(dropped) > 0) continue;
-    absl::StatusOr<Key32> private_key = rebuild(dropped, SharedSecret::kMaskingKey);
-    if (!private_key.ok()) return Fail(private_key.status());
-    // The rebuilt key must be the one the client advertised.
-    EQUIFL_ASSIGN_OR_RETURN(Key32 public_key, X25519PublicKey(*private_key));
-    if (public_key != keys_.at(clients_[dropped]).masking) {
-      return Fail(absl::DataLossError(
-          absl::StrCat("the revealed shares of client '", clients_[dropped],
-                       "''s masking key do not rebuild the key it advertised")));
+    const size_t surviving =
+        std::count_if(graph_[dropped].begin(), graph_[dropped].end(),
+                      [&](uint32_t slot) { return collected_.count(slot) > 0; });
+    if (absl::Status status = add(dropped, SharedSecret::kMaskingKey, surviving); !status.ok()) {
+      return Fail(std::move(status));
     }
-    for (uint32_t neighbour : graph_[dropped]) {
-      if (collected_.count(neighbour) == 0) continue;
-      // The survivor added this mask when its slot is below the dropped client's.
-      EQUIFL_ASSIGN_OR_RETURN(
-          Key32 key, internal::PairwiseMaskKey(*private_key, keys_.at(clients_[neighbour]).masking,
-                                               options_.context));
-      masks.push_back({key, neighbour < dropped});
-    }
+  }
+  // Rebuilding a secret and deriving its keys (an X25519 agreement per pairwise
+  // mask) is a third of the work when many clients drop: it runs on every thread.
+  std::vector<MaskStream> masks(total_masks);
+  std::vector<absl::Status> results(secrets.size());
+  ParallelFor(secrets.size(), options_.threads, [&](size_t, size_t index) {
+    const Secret& secret = secrets[index];
+    results[index] = RebuildMasks(secret.owner, secret.secret,
+                                  std::span(masks).subspan(secret.first_mask, secret.masks));
+  });
+  for (absl::Status& result : results) {
+    if (!result.ok()) return Fail(std::move(result));
   }
   EQUIFL_RETURN_IF_ERROR(ApplyMasks(masks, sum_, options_.threads));
   phase_ = Phase::kDone;

@@ -21,6 +21,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "aggregation/secure/mask_stream.h"
+#include "aggregation/secure/neighbourhood_sizing.h"
 #include "aggregation/secure/secure_round_messages.h"
 
 namespace equifl::aggregation {
@@ -30,11 +32,14 @@ struct SecureRoundOptions {
   SecureRoundContext context;
   std::vector<std::string> selected;  //!< The clients the round selected.
   uint64_t words = 0;                 //!< Length of every masked vector.
-  uint32_t neighbours = 0;            //!< SecAgg+'s k; 0: DefaultNeighbourCount of the advertisers.
-  double threshold_fraction = 0.5;    //!< t = ThresholdFor(k + 1, fraction).
-  uint32_t min_survivors = 2;         //!< Masked inputs needed to unmask (>= 1).
-  uint64_t graph_seed = 0;            //!< Seeds the graph's permutation.
-  int threads = 0;                    //!< For removing masks; 0: every core.
+  //! SecAgg+'s k; 0: ChooseNeighbourhoodSize for the advertisers and `tolerance`.
+  uint32_t neighbours = 0;
+  //! t >= ThresholdFor(k + 1, fraction); equal when `neighbours` is set.
+  double threshold_fraction = 0.5;
+  DropoutTolerance tolerance;  //!< What k and t are sized for when neighbours is 0.
+  uint32_t min_survivors = 2;  //!< Masked inputs needed to unmask (>= 1).
+  uint64_t graph_seed = 0;     //!< Seeds the graph's permutation.
+  int threads = 0;             //!< For removing masks; 0: every core.
 
   absl::Status Validate() const;
 };
@@ -92,6 +97,10 @@ class SecureAggregationServer {
 
  private:
   absl::StatusOr<uint32_t> SlotOf(const std::string& client_id) const;
+  //! Rebuilds `owner`'s `secret` from the revealed shares and writes the masks it
+  //! removes into `out`: a survivor's self mask, or a dropped client's pairwise
+  //! mask with each surviving neighbour. Reads only; safe on several threads.
+  absl::Status RebuildMasks(uint32_t owner, SharedSecret secret, std::span<MaskStream> out) const;
   absl::Status Fail(absl::Status status);
 
   const SecureRoundOptions options_;

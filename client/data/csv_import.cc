@@ -14,8 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/quoted_input.h"
 #include "base/random.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 #include "client/data/import_split.h"
 #include "protocol/file_io.h"
 
@@ -69,10 +71,26 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view sour
     field_quoted = false;
     after_quote = false;
   };
+  // Every cell may become a name in a manifest (JSON) or a message: UTF-8 only.
+  auto check_utf8 = [&]() -> absl::Status {
+    for (size_t column = 0; column < record.size(); ++column) {
+      const std::optional<size_t> bad = FindInvalidUtf8(record[column]);
+      if (!bad) continue;
+      const bool named = !table.header.empty() && column < table.header.size();
+      return error(
+          record_line,
+          absl::StrCat("column ",
+                       named ? QuoteInput(table.header[column]) : absl::StrCat(column + 1),
+                       " is not UTF-8 (byte ", *bad + 1, " of ", QuoteInput(record[column]),
+                       "); save the file as UTF-8, e.g. with iconv -f latin1 -t utf-8"));
+    }
+    return absl::OkStatus();
+  };
   auto end_record = [&]() -> absl::Status {
     const bool blank = record.empty() && !field_quoted && TrimSpaces(field).empty();
     end_field();
     if (!blank) {
+      EQUIFL_RETURN_IF_ERROR(check_utf8());
       if (table.header.empty() && table.rows.empty()) {
         table.header = record;
       } else if (record.size() != table.header.size()) {
@@ -139,7 +157,7 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view sour
       return error(1, absl::StrCat("column ", column + 1, " has no name"));
     }
     if (!names.insert(table.header[column]).second) {
-      return error(1, absl::StrCat("column '", table.header[column], "' appears twice"));
+      return error(1, absl::StrCat("column ", QuoteInput(table.header[column]), " appears twice"));
     }
   }
   return table;
@@ -156,8 +174,8 @@ absl::Status CsvImportOptions::Validate() const {
         "the label, group and language columns must be three different columns");
   }
   if (!label_threshold.empty() && label_threshold != "median" && !ParseNumber(label_threshold)) {
-    return absl::InvalidArgumentError(absl::StrCat("label threshold is '", label_threshold,
-                                                   "'; it must be 'median' or a number"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "label threshold is ", QuoteInput(label_threshold), "; it must be 'median' or a number"));
   }
   if (!label_threshold.empty() && !label_values.empty()) {
     return absl::InvalidArgumentError(
@@ -184,9 +202,9 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   auto find = [&](const std::string& name, absl::string_view role) -> absl::StatusOr<size_t> {
     auto found = column_of.find(name);
     if (found == column_of.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("the ", role, " column '", name,
-                                                     "' is not in ", source,
-                                                     "; its columns: ", Quoted(table.header)));
+      return absl::InvalidArgumentError(absl::StrCat("the ", role, " column ", QuoteInput(name),
+                                                     " is not in ", source,
+                                                     "; its columns: ", QuoteInputs(table.header)));
     }
     return found->second;
   };
@@ -213,8 +231,8 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
       EQUIFL_ASSIGN_OR_RETURN(const size_t column, find(name, "feature"));
       if (roles.contains(column)) {
         return absl::InvalidArgumentError(
-            absl::StrCat("column '", name,
-                         "' is the label, group, language or split-by column; it cannot "
+            absl::StrCat("column ", QuoteInput(name),
+                         " is the label, group, language or split-by column; it cannot "
                          "also be a feature"));
       }
       feature_columns.push_back(column);
@@ -268,14 +286,18 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   for (size_t row = 0; row < table.rows.size(); ++row) {
     checking.Update(row);
     const std::vector<std::string>& cells = table.rows[row];
-    const std::string where = absl::StrCat(source, " line ", table.lines[row], ": column '");
+    // "<source> line <n>: column '<name>'"
+    auto where = [&](size_t column) {
+      return absl::StrCat(source, " line ", table.lines[row], ": column ",
+                          QuoteInput(table.header[column]));
+    };
     RowProblem problem;
     std::vector<size_t> used = feature_columns;
     used.insert(used.end(), roles.begin(), roles.end());
     for (size_t column : used) {
       if (is_missing(cells[column])) {
-        problem = {RowProblem::kMissing, absl::StrCat(where, table.header[column],
-                                                      "' is missing ('", cells[column], "')")};
+        problem = {RowProblem::kMissing,
+                   absl::StrCat(where(column), " is missing (", QuoteInput(cells[column]), ")")};
         break;
       }
     }
@@ -286,8 +308,8 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
         if (std::find(category.allowed->begin(), category.allowed->end(), cell) ==
             category.allowed->end()) {
           problem = {RowProblem::kUnknown,
-                     absl::StrCat(where, table.header[*category.column], "' is '", cell,
-                                  "', not one of the ", category.what, " ",
+                     absl::StrCat(where(*category.column), " is ", QuoteInput(cell),
+                                  ", not one of the ", category.what, " ",
                                   Quoted(*category.allowed), " (given by ", category.flag, ")")};
           break;
         }
@@ -307,16 +329,16 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     // Numbers that must be numbers are errors, not missing values.
     for (size_t column : feature_columns) {
       if (!ParseNumber(cells[column])) {
-        return absl::InvalidArgumentError(absl::StrCat(where, table.header[column], "' is '",
-                                                       cells[column],
-                                                       "', not a finite number; features must "
+        return absl::InvalidArgumentError(absl::StrCat(where(column), " is ",
+                                                       QuoteInput(cells[column]),
+                                                       ", not a finite number; features must "
                                                        "be numeric"));
       }
     }
     if (threshold_label && !ParseNumber(cells[label_column])) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, table.header[label_column], "' is '", cells[label_column],
-                       "', not a number; a label threshold needs a numeric label column"));
+          absl::StrCat(where(label_column), " is ", QuoteInput(cells[label_column]),
+                       ", not a number; a label threshold needs a numeric label column"));
     }
     kept.push_back(row);
   }
@@ -382,10 +404,10 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     for (size_t row : kept) distinct.insert(table.rows[row][*split_column]);
     const std::vector<std::string> values(distinct.begin(), distinct.end());
     if (options.split.clients != 0 && static_cast<size_t>(options.split.clients) != values.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("splitting by '", options.split_by, "' makes ",
-                                                     values.size(), " clients (", Quoted(values),
-                                                     "), not the ", options.split.clients,
-                                                     " asked for; leave the number out"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("splitting by ", QuoteInput(options.split_by), " makes ", values.size(),
+                       " clients (", QuoteInputs(values), "), not the ", options.split.clients,
+                       " asked for; leave the number out"));
     }
     client_rows.resize(values.size());
     for (size_t index = 0; index < kept.size(); ++index) {

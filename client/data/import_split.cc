@@ -1,16 +1,13 @@
 #include "client/data/import_split.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <queue>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "client/data/shard_set_writer.h"
 #include "protocol/file_io.h"
 
 namespace equifl::client {
@@ -34,45 +31,24 @@ void StageProgress::Report(uint64_t done) {
 }
 
 absl::StatusOr<std::vector<std::string>> ReadImportFiles(const std::vector<std::string>& paths,
-                                                         const ImportProgress& progress) {
-  std::error_code error;
+                                                         const ImportProgress& progress,
+                                                         uint64_t max_file_bytes) {
+  // Every file is opened, and its size checked, before any is read.
+  std::vector<protocol::RegularFile> files;
   uint64_t total = 0;
-  bool sizes_known = true;
-  std::vector<uint64_t> sizes;
   for (const std::string& path : paths) {
-    const bool exists = std::filesystem::exists(path, error);
-    if (!exists || std::filesystem::is_directory(path, error)) {
-      return protocol::FileError("read", path, exists ? EISDIR : ENOENT);
-    }
-    const uintmax_t size = std::filesystem::file_size(path, error);
-    sizes_known = sizes_known && !error;  // a pipe or a device has no size
-    sizes.push_back(error ? 0 : size);
-    total += sizes.back();
+    absl::StatusOr<protocol::RegularFile> file = protocol::RegularFile::Open(path, max_file_bytes);
+    if (!file.ok()) return file.status();
+    total += file->size();
+    files.push_back(*std::move(file));
   }
-  constexpr size_t kChunk = size_t{4} << 20;
-  StageProgress reading(progress, ImportStage::kRead, sizes_known ? total : 0, kChunk);
-  uint64_t done = 0;
+  StageProgress reading(progress, ImportStage::kRead, total, /*every=*/uint64_t{4} << 20);
+  uint64_t before = 0;  // bytes of the files already read
   std::vector<std::string> contents;
-  for (size_t file = 0; file < paths.size(); ++file) {
-    const std::string& path = paths[file];
-    std::ifstream stream(path, std::ios::binary);
-    if (!stream) return protocol::FileError("read", path, EACCES);
-    // Read in chunks into a string of the file's size, grown if there is more.
-    std::string bytes(sizes[file], '\0');
-    size_t filled = 0;
-    while (stream) {
-      if (filled == bytes.size()) {
-        if (stream.peek() == std::char_traits<char>::eof()) break;
-        bytes.resize(bytes.size() + kChunk);
-      }
-      stream.read(bytes.data() + filled,
-                  static_cast<std::streamsize>(std::min(kChunk, bytes.size() - filled)));
-      filled += static_cast<size_t>(stream.gcount());
-      done += static_cast<uint64_t>(stream.gcount());
-      reading.Update(done);
-    }
-    if (stream.bad()) return protocol::FileError("read", path, EIO);
-    bytes.resize(filled);
+  for (const protocol::RegularFile& file : files) {
+    EQUIFL_ASSIGN_OR_RETURN(std::string bytes,
+                            file.ReadAll([&](uint64_t done) { reading.Update(before + done); }));
+    before += bytes.size();
     contents.push_back(std::move(bytes));
   }
   reading.Finish();
@@ -237,21 +213,16 @@ std::vector<Split> SplitClientRows(std::vector<size_t>& rows, double train_fract
 absl::StatusOr<std::vector<std::string>> WriteClientShards(const std::string& out_dir,
                                                            const std::vector<ShardData>& shards,
                                                            const ImportProgress& progress) {
-  std::error_code error;
-  if (std::filesystem::exists(out_dir, error) && !(std::filesystem::is_directory(out_dir, error) &&
-                                                   std::filesystem::is_empty(out_dir, error))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "output folder ", out_dir, " exists and is not empty; choose another or remove it"));
-  }
+  EQUIFL_ASSIGN_OR_RETURN(ShardSetWriter writer, ShardSetWriter::Begin(out_dir));
   std::vector<std::string> dirs;
   StageProgress writing(progress, ImportStage::kWrite, shards.size(), /*every=*/1);
   for (size_t client = 0; client < shards.size(); ++client) {
-    const std::string dir =
-        (std::filesystem::path(out_dir) / ClientShardName(static_cast<int>(client))).string();
-    EQUIFL_RETURN_IF_ERROR(WriteShard(dir, shards[client]));
-    dirs.push_back(dir);
+    EQUIFL_ASSIGN_OR_RETURN(std::string dir,
+                            writer.Write(static_cast<int>(client), shards[client]));
+    dirs.push_back(std::move(dir));
     writing.Update(client + 1);
   }
+  EQUIFL_RETURN_IF_ERROR(std::move(writer).Commit());
   writing.Finish();
   return dirs;
 }

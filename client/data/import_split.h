@@ -1,10 +1,10 @@
 // The parts of an import that do not depend on where the rows came from: spreading
 // rows over clients (a seeded Dirichlet(alpha) draw over labels, or uniformly at
 // random), splitting each client's rows into train, validation and test, and
-// writing the shards as `out_dir`/client-000, ... The CSV and the .npy importers
-// share them, so the same options split the same rows the same way. They also share
-// how a long import reports its progress (ImportProgress): the library prints
-// nothing, the caller draws it. No Torch here.
+// writing the shards as `out_dir`/client-000, ... (all at once, at the end). The CSV and the .npy
+// importers share them, so the same options split the same rows the same way. They also share how a
+// long import reports its progress (ImportProgress): the library prints nothing, the caller draws
+// it. No Torch here.
 #ifndef EQUIFL_CLIENT_DATA_IMPORT_SPLIT_H_
 #define EQUIFL_CLIENT_DATA_IMPORT_SPLIT_H_
 
@@ -65,10 +65,18 @@ class StageProgress {
   bool finished_ = false;
 };
 
+//! The largest input file an import reads (64 GiB): far more than fits in memory
+//! on most machines, so a sparse or mistaken file is refused before its bytes are
+//! allocated rather than after the machine runs out of memory.
+inline constexpr uint64_t kMaxImportFileBytes = uint64_t{64} << 30;
+
 //! Reads each of `paths` whole, reporting ImportStage::kRead in bytes of them all.
-//! A missing or unreadable file is an error naming it.
-absl::StatusOr<std::vector<std::string>> ReadImportFiles(const std::vector<std::string>& paths,
-                                                         const ImportProgress& progress);
+//! Every path must be a regular file (not a FIFO, a device or a folder) of at most
+//! `max_file_bytes`, checked for all of them before any is read; a missing,
+//! unreadable or refused file is an error naming it.
+absl::StatusOr<std::vector<std::string>> ReadImportFiles(
+    const std::vector<std::string>& paths, const ImportProgress& progress,
+    uint64_t max_file_bytes = kMaxImportFileBytes);
 
 //! How an importer spreads rows over clients and splits each client's rows: the
 //! options the CSV and the .npy importers share.
@@ -123,8 +131,10 @@ std::vector<Split> SplitClientRows(std::vector<size_t>& rows, double train_fract
                                    double validation_fraction, random::Engine& engine);
 
 //! Writes `shards` as `out_dir`/client-000, ...; `out_dir` must not exist or be
-//! empty (checked before anything is written). Returns the folders written.
-//! Reports ImportStage::kWrite in shards to `progress`.
+//! empty (checked before anything is written). The shards are written beside it
+//! and moved into place at the end (shard_set_writer.h), so a failure leaves
+//! nothing under `out_dir`. Returns the folders written. Reports
+//! ImportStage::kWrite in shards to `progress`.
 absl::StatusOr<std::vector<std::string>> WriteClientShards(const std::string& out_dir,
                                                            const std::vector<ShardData>& shards,
                                                            const ImportProgress& progress = {});

@@ -1,15 +1,12 @@
 #include "client/data/npy_file.h"
 
-#include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/quoted_input.h"
 #include "protocol/file_io.h"
 
 namespace equifl::client {
@@ -53,7 +50,7 @@ class HeaderParser {
       std::optional<std::string> key = String();
       if (!key) return Error("expected a quoted key or '}'");
       SkipSpace();
-      if (!Consume(':')) return Error(absl::StrCat("expected ':' after '", *key, "'"));
+      if (!Consume(':')) return Error(absl::StrCat("expected ':' after ", QuoteInput(*key)));
       SkipSpace();
       if (*key == "descr") {
         if (seen_descr) return Error("'descr' appears twice");
@@ -75,7 +72,7 @@ class HeaderParser {
         }
         if (!known) {
           return absl::InvalidArgumentError(absl::StrCat(
-              source_, ": element type '", *descr, "' is not supported; supported: ",
+              source_, ": element type ", QuoteInput(*descr), " is not supported; supported: ",
               SupportedNpyTypes(), " (convert in Python with array.astype('<f4') or '<i8')"));
         }
       } else if (*key == "fortran_order") {
@@ -94,8 +91,8 @@ class HeaderParser {
         absl::Status status = Shape(header.shape);
         if (!status.ok()) return status;
       } else {
-        return Error(absl::StrCat("unknown key '", *key,
-                                  "'; a .npy header has descr, fortran_order, shape"));
+        return Error(absl::StrCat("unknown key ", QuoteInput(*key),
+                                  "; a .npy header has descr, fortran_order, shape"));
       }
       SkipSpace();
       if (Consume(',')) continue;
@@ -185,7 +182,7 @@ class HeaderParser {
   absl::Status Error(absl::string_view what) const {
     return absl::InvalidArgumentError(absl::StrCat(
         source_, ": the .npy header is malformed at character ", position_, ": ", what,
-        "; the header is: ", text_.substr(0, 200), "; write the file with numpy.save"));
+        "; the header is: ", ShowInput(text_, 200), "; write the file with numpy.save"));
   }
 
   absl::string_view text_;
@@ -367,18 +364,10 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, absl::string_view sou
   return array;
 }
 
-absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
-  std::ifstream stream(path, std::ios::binary);
-  std::error_code error;
-  if (!stream || std::filesystem::is_directory(path, error)) {
-    return protocol::FileError("read", path,
-                               std::filesystem::exists(path, error)
-                                   ? (std::filesystem::is_directory(path, error) ? EISDIR : EACCES)
-                                   : ENOENT);
-  }
-  std::stringstream bytes;
-  bytes << stream.rdbuf();
-  return ParseNpy(bytes.str(), path);
+absl::StatusOr<NpyArray> ReadNpy(const std::string& path, uint64_t max_bytes) {
+  absl::StatusOr<std::string> bytes = protocol::ReadRegularFile(path, max_bytes);
+  if (!bytes.ok()) return bytes.status();
+  return ParseNpy(*bytes, path);
 }
 
 }  // namespace equifl::client

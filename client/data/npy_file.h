@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "client/data/import_split.h"
 
 namespace equifl::client {
 
@@ -70,8 +71,9 @@ absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view bytes, absl::string_v
 //! bytes as the shape and type need (fewer: truncated; more: trailing bytes).
 absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, absl::string_view source);
 
-//! Reads and parses the .npy file at `path`.
-absl::StatusOr<NpyArray> ReadNpy(const std::string& path);
+//! Reads and parses the .npy file at `path`: a regular file of at most `max_bytes`
+//! (a FIFO, a device or a larger file is refused before it is read).
+absl::StatusOr<NpyArray> ReadNpy(const std::string& path, uint64_t max_bytes = kMaxImportFileBytes);
 
 }  // namespace equifl::client
 

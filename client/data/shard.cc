@@ -4,16 +4,16 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/quoted_input.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 #include "protocol/file_io.h"
 
 namespace equifl::client {
@@ -24,6 +24,9 @@ using Json = nlohmann::ordered_json;
 constexpr char kFormat[] = "equifl-shard";
 constexpr int kVersion = 1;
 constexpr const char* kReservedNames[] = {"present", "label", "group", "language", "split"};
+// Names and counts of a few thousand groups fit in far less; a larger manifest.json
+// is refused before it is read.
+constexpr uint64_t kMaxManifestBytes = uint64_t{16} << 20;
 
 std::string LengthsName(const ShardModality& modality) { return modality.name + ".lengths"; }
 
@@ -42,9 +45,13 @@ absl::Status CheckNameList(const std::vector<std::string>& names, absl::string_v
     if (name.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("the manifest has an empty name in ", what));
     }
+    if (FindInvalidUtf8(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the manifest's ", what, " name ", QuoteInput(name), " is not UTF-8"));
+    }
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("the manifest lists '", name, "' twice in ", what));
+          absl::StrCat("the manifest lists ", QuoteInput(name), " twice in ", what));
     }
   }
   return absl::OkStatus();
@@ -53,11 +60,12 @@ absl::Status CheckNameList(const std::vector<std::string>& names, absl::string_v
 // Reading manifest.json: every accessor names the key it reads.
 absl::StatusOr<int64_t> ReadCount(const Json& value, absl::string_view key) {
   if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<int64_t>() < 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", key, "' is ", value.dump(), "; it must be a non-negative integer"));
+    return absl::InvalidArgumentError(absl::StrCat("'", key, "' is ", ShowInput(value.dump()),
+                                                   "; it must be a non-negative integer"));
   }
   if (value.is_number_unsigned() && value.get<uint64_t>() > (uint64_t{1} << 62)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", key, "' is ", value.dump(), ", too large"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", key, "' is ", ShowInput(value.dump()), ", too large"));
   }
   return value.get<int64_t>();
 }
@@ -65,7 +73,7 @@ absl::StatusOr<int64_t> ReadCount(const Json& value, absl::string_view key) {
 absl::StatusOr<std::string> ReadString(const Json& value, absl::string_view key) {
   if (!value.is_string()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", key, "' is ", value.dump(), "; it must be a string"));
+        absl::StrCat("'", key, "' is ", ShowInput(value.dump()), "; it must be a string"));
   }
   return value.get<std::string>();
 }
@@ -73,7 +81,7 @@ absl::StatusOr<std::string> ReadString(const Json& value, absl::string_view key)
 absl::StatusOr<std::vector<std::string>> ReadStringList(const Json& value, absl::string_view key) {
   if (!value.is_array()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", key, "' is ", value.dump(), "; it must be a list of strings"));
+        absl::StrCat("'", key, "' is ", ShowInput(value.dump()), "; it must be a list of strings"));
   }
   std::vector<std::string> strings;
   for (size_t index = 0; index < value.size(); ++index) {
@@ -95,8 +103,9 @@ absl::Status CheckKeys(const Json& object, absl::string_view where,
     const std::string& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(),
                      [&](const std::string& name) { return key == name; })) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, " has unknown key '", key, "'; allowed keys: ", absl::StrJoin(allowed, ", ")));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, " has unknown key ", QuoteInput(key),
+                       "; allowed keys: ", absl::StrJoin(allowed, ", ")));
     }
   }
   for (const std::string& key : required) {
@@ -117,13 +126,13 @@ absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
   EQUIFL_ASSIGN_OR_RETURN(modality.kind, ParseEnum<ModalityKind>(where + ".kind", kind));
   if (modality.kind == ModalityKind::kSequence) {
     if (!value.contains("frames")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, " ('", modality.name, "') is a sequence but has no 'frames'"));
+      return absl::InvalidArgumentError(absl::StrCat(where, " (", QuoteInput(modality.name),
+                                                     ") is a sequence but has no 'frames'"));
     }
     EQUIFL_ASSIGN_OR_RETURN(modality.frames, ReadCount(value["frames"], where + ".frames"));
   } else if (value.contains("frames")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, " ('", modality.name, "') is a vector; 'frames' belongs to sequences"));
+    return absl::InvalidArgumentError(absl::StrCat(where, " (", QuoteInput(modality.name),
+                                                   ") is a vector; 'frames' belongs to sequences"));
   }
   EQUIFL_ASSIGN_OR_RETURN(modality.dim, ReadCount(value["dim"], where + ".dim"));
   return modality;
@@ -186,8 +195,9 @@ absl::Status ShardManifest::Validate() const {
   std::set<std::string> names;
   for (const ShardModality& modality : modalities) {
     if (!IsValidName(modality.name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "modality name '", modality.name, "' must be non-empty letters, digits, '_' or '-'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("modality name ", QuoteInput(modality.name),
+                       " must be non-empty letters, digits, '_' or '-'"));
     }
     if (std::any_of(std::begin(kReservedNames), std::end(kReservedNames),
                     [&](const char* reserved) { return modality.name == reserved; })) {
@@ -218,6 +228,10 @@ absl::Status ShardManifest::Validate() const {
   EQUIFL_RETURN_IF_ERROR(CheckNameList(languages, "languages"));
   if (group_attribute.empty()) {
     return absl::InvalidArgumentError("the manifest's group_attribute is empty");
+  }
+  if (FindInvalidUtf8(group_attribute)) {
+    return absl::InvalidArgumentError(absl::StrCat("the manifest's group_attribute ",
+                                                   QuoteInput(group_attribute), " is not UTF-8"));
   }
   int64_t total = 0;
   for (int split = 0; split < kSplitCount; ++split) {
@@ -285,12 +299,12 @@ absl::StatusOr<ShardManifest> ShardManifest::FromJson(absl::string_view text,
     EQUIFL_ASSIGN_OR_RETURN(std::string format, ReadString(json["format"], "format"));
     if (format != kFormat) {
       return absl::InvalidArgumentError(
-          absl::StrCat("format is '", format, "'; an equifl shard has '", kFormat, "'"));
+          absl::StrCat("format is ", QuoteInput(format), "; an equifl shard has '", kFormat, "'"));
     }
     if (json["version"] != kVersion) {
-      return absl::InvalidArgumentError(absl::StrCat("version is ", json["version"].dump(),
-                                                     "; this equifl reads version ", kVersion,
-                                                     " (a newer equifl may read this shard)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "version is ", ShowInput(json["version"].dump()), "; this equifl reads version ",
+          kVersion, " (a newer equifl may read this shard)"));
     }
     ShardManifest manifest;
     EQUIFL_ASSIGN_OR_RETURN(manifest.num_samples, ReadCount(json["num_samples"], "num_samples"));
@@ -321,6 +335,12 @@ absl::StatusOr<ShardManifest> ShardManifest::FromJson(absl::string_view text,
   absl::StatusOr<ShardManifest> manifest = parse();
   if (!manifest.ok()) return prefixed(manifest.status());
   return manifest;
+}
+
+absl::StatusOr<ShardManifest> ShardManifest::ReadFile(const std::string& path) {
+  EQUIFL_ASSIGN_OR_RETURN(const std::string text,
+                          protocol::ReadRegularFile(path, kMaxManifestBytes));
+  return FromJson(text, path);
 }
 
 ShardColumns ShardData::Columns() const {
@@ -495,20 +515,17 @@ absl::StatusOr<Shard> Shard::Open(const std::string& dir, const ShardOpenOptions
   EQUIFL_RETURN_IF_ERROR(options.Validate());
   const std::filesystem::path folder(dir);
   const std::string manifest_path = (folder / kManifestFile).string();
-  std::ifstream stream(manifest_path, std::ios::binary);
-  if (!stream) {
-    if (!std::filesystem::is_directory(folder)) {
-      return absl::NotFoundError(absl::StrCat("shard folder ", dir, " does not exist"));
-    }
+  std::error_code missing;
+  if (!std::filesystem::is_directory(folder, missing)) {
+    return absl::NotFoundError(absl::StrCat("shard folder ", dir, " does not exist"));
+  }
+  if (!std::filesystem::exists(manifest_path, missing)) {
     return absl::NotFoundError(absl::StrCat(
         dir, " has no readable ", kManifestFile,
         "; a shard folder holds manifest.json and data.safetensors (equifl data synth and "
         "equifl data import write them)"));
   }
-  std::stringstream text;
-  text << stream.rdbuf();
-  EQUIFL_ASSIGN_OR_RETURN(ShardManifest manifest,
-                          ShardManifest::FromJson(text.str(), manifest_path));
+  EQUIFL_ASSIGN_OR_RETURN(ShardManifest manifest, ShardManifest::ReadFile(manifest_path));
   const std::string data_path = (folder / kDataFile).string();
   EQUIFL_ASSIGN_OR_RETURN(protocol::SafetensorsFile file,
                           protocol::SafetensorsFile::Open(data_path, options.limits));

@@ -78,13 +78,17 @@ struct ShardManifest {
   std::vector<std::string> languages;     //!< Language codes; `language` indexes them.
   SplitCounts split_counts{};             //!< Samples per split; they sum to N.
 
-  //! OK, or what is inconsistent: names (empty, repeated, reserved), sizes, counts.
+  //! OK, or what is inconsistent: names (empty, repeated, reserved, not UTF-8),
+  //! sizes, counts. A valid manifest always has a JSON text (ToJson).
   absl::Status Validate() const;
   //! manifest.json's text.
   std::string ToJson() const;
   //! Parses and validates manifest.json's text; `source` prefixes messages. Unknown
   //! keys, a format other than "equifl-shard" and versions other than 1 are errors.
   static absl::StatusOr<ShardManifest> FromJson(absl::string_view text, absl::string_view source);
+  //! Reads and parses the manifest.json at `path`: a regular file of at most 16 MiB
+  //! (a FIFO, a device or a larger file is refused before it is read).
+  static absl::StatusOr<ShardManifest> ReadFile(const std::string& path);
 };
 
 //! Non-owning views of a shard's columns, row-major, over a ShardData or a mapped file.

@@ -5,8 +5,11 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temporary_folder.h"
 
 namespace equifl::app {
 namespace {
@@ -48,6 +51,68 @@ TEST(ConfigTest, UnknownKeyIsAnErrorThatListsTheAllowedKeys) {
   config = ParseConfig("logging: {}\n", "run.yaml");
   EXPECT_THAT(config.status().message(),
               HasSubstr("unknown key logging; allowed keys: aggregation, fairness, log, model"));
+}
+
+TEST(ConfigTest, AKeyOrSectionGivenTwiceIsAnErrorNamingBothLines) {
+  EXPECT_EQ(ParseConfig("transport:\n  encoding: fp16\n  encoding: int8\n", "run.yaml")
+                .status()
+                .message(),
+            "run.yaml:3: transport.encoding is given twice, on lines 2 and 3; keep one");
+  EXPECT_EQ(
+      ParseConfig("log:\n  level: debug\nserver:\n  rounds: 3\nlog:\n  level: warn\n", "run.yaml")
+          .status()
+          .message(),
+      "run.yaml:5: log is given twice, on lines 1 and 5; keep one");
+  EXPECT_THAT(ParseConfig("sim:\n  data:\n    samples: 5\n    samples: 6\n", "run.yaml").status(),
+              ::testing::Not(IsOk()));
+}
+
+TEST(ConfigTest, TextThatIsNotUtf8IsAnErrorNamingLineAndColumn) {
+  EXPECT_EQ(ParseConfig("log:\n  level: d\xE9"
+                        "bug\n",
+                        "run.yaml")
+                .status()
+                .message(),
+            "run.yaml:2: the byte at column 11 ('\\xe9') is not UTF-8; save the file as UTF-8");
+  EXPECT_THAT(ParseConfig("log:\n  level: d\xC3\xA9"
+                          "bug\n",
+                          "run.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("log.level is 'd\xC3\xA9"
+                        "bug'"));
+}
+
+TEST(ConfigTest, MessagesQuoteABoundedPrefixOfALongValue) {
+  for (const char* key : {"log:\n  level: ", "transport:\n  chunk_bytes: ",
+                          "transport:\n  encoding: ", "model:\n  adversary: "}) {
+    const std::string value(100'000, '9');
+    const absl::Status status = ParseConfig(key + value + "\n", "run.yaml").status();
+    EXPECT_THAT(status.message(), HasSubstr("... (100000 bytes)")) << key;
+    EXPECT_LT(status.message().size(), 400u) << key;
+  }
+  const absl::Status unknown =
+      ParseConfig("transport:\n  " + std::string(1000, 'k') + ": 1\n", "run.yaml").status();
+  EXPECT_THAT(unknown.message(), HasSubstr("unknown key transport.kkkk"));
+  EXPECT_LT(unknown.message().size(), 400u);
+}
+
+TEST(ConfigTest, LoadReadsOnlyRegularFilesOfBoundedSize) {
+  for (const char* path : {"/dev/zero", "/dev/null"}) {
+    const absl::Status status = LoadConfig(path).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_THAT(status.message(), HasSubstr("is a character device; give a regular file"));
+  }
+  const test::TemporaryFolder folder("config_files");
+  EXPECT_THAT(LoadConfig(folder.path().string()).status().message(), HasSubstr("is a folder"));
+  const std::string large = folder / "large.yaml";
+  std::ofstream(large) << "# " << std::string(2 << 20, 'x') << "\n";
+  EXPECT_THAT(LoadConfig(large).status().message(),
+              HasSubstr("has 2097155 bytes; at most 1048576 are read from it"));
+  const std::string small = folder / "small.yaml";
+  std::ofstream(small) << "log:\n  level: warn\n";
+  ASSERT_THAT(LoadConfig(small), IsOk());
+  EXPECT_EQ(LoadConfig(small)->log_level, "warn");
 }
 
 TEST(ConfigTest, NumbersOutOfRangeOrMalformed) {
@@ -151,6 +216,10 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(secure.enabled, defaults.secure_aggregation.enabled);
   EXPECT_EQ(secure.neighbours, defaults.secure_aggregation.neighbours);
   EXPECT_EQ(secure.threshold, defaults.secure_aggregation.threshold);
+  EXPECT_EQ(secure.tolerance.expected_dropout,
+            defaults.secure_aggregation.tolerance.expected_dropout);
+  EXPECT_EQ(secure.tolerance.target_failure_probability,
+            defaults.secure_aggregation.tolerance.target_failure_probability);
   EXPECT_EQ(secure.update_bound, defaults.secure_aggregation.update_bound);
   EXPECT_EQ(secure.weight_bound, defaults.secure_aggregation.weight_bound);
   EXPECT_EQ(secure.phase_timeout, defaults.secure_aggregation.phase_timeout);
@@ -223,6 +292,26 @@ TEST(ConfigTest, ReadsTheSecureAggregationSection) {
   EXPECT_EQ(config->secure_aggregation.update_bound, 0.25);
   EXPECT_EQ(config->secure_aggregation.weight_bound, 500);
   EXPECT_EQ(config->secure_aggregation.phase_timeout, std::chrono::seconds(9));
+  // Neighbourhoods sized for a dropout rate, with its documented defaults.
+  EXPECT_EQ(config->secure_aggregation.tolerance.expected_dropout, 0.3);
+  EXPECT_EQ(config->secure_aggregation.tolerance.target_failure_probability, 1e-6);
+  config = ParseConfig(
+      "secure_aggregation:\n  enabled: true\n  expected_dropout: 0.1\n"
+      "  target_failure_probability: 1e-9\n",
+      "secure.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->secure_aggregation.tolerance.expected_dropout, 0.1);
+  EXPECT_EQ(config->secure_aggregation.tolerance.target_failure_probability, 1e-9);
+  EXPECT_THAT(
+      ParseConfig("secure_aggregation:\n  enabled: true\n  expected_dropout: 0.6\n", "secure.yaml")
+          .status()
+          .message(),
+      HasSubstr("secure.yaml: secure_aggregation: secure aggregation's expected_dropout "
+                "0.6 leaves on average 0.4 of each neighbourhood"));
+  EXPECT_THAT(ParseConfig("secure_aggregation:\n  target_failure_probability: 0.9\n", "secure.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("target_failure_probability is '0.9'"));
   EXPECT_THAT(
       ParseConfig("secure_aggregation:\n  threshold: 0\n", "secure.yaml").status().message(),
       HasSubstr("secure.yaml:2: secure_aggregation.threshold is '0'"));

@@ -58,9 +58,40 @@ TEST(EquiflCommandTest, SelfCheckPassesWithAConfiguredChunkSize) {
 }
 
 TEST(EquiflCommandTest, UnknownSubcommandAndBadFlagsAreUsageErrors) {
-  EXPECT_NE(RunEquifl("train").exit_code, 0);
-  EXPECT_NE(RunEquifl("--log-level loud selfcheck").exit_code, 0);
-  EXPECT_NE(RunEquifl("selfcheck --parameters 0").exit_code, 0);
+  // CLI11's own exit codes (105, 106, 109, ...) are all 2, like every other usage error.
+  for (const char* arguments :
+       {"", "train", "--log-level loud selfcheck", "selfcheck --parameters 0",
+        "selfcheck --parameters lots", "selfcheck --no-such-flag", "--config", "client",
+        "server --address", "--config /nonexistent.yaml selfcheck"}) {
+    const CommandOutcome outcome = RunEquifl(arguments);
+    EXPECT_EQ(outcome.exit_code, 2) << arguments << "\n" << outcome.output;
+    EXPECT_FALSE(outcome.err.empty()) << arguments;
+  }
+}
+
+// /dev/zero used to be read until memory ran out (std::bad_alloc, abort); the
+// command runs under a memory limit so that such a reader fails fast.
+TEST(EquiflCommandTest, TheConfigurationIsARegularFileOfBoundedSize) {
+  CommandOutcome outcome =
+      equifl::test::RunShell("ulimit -v 8388608; " + std::string(EQUIFL_BINARY) +
+                             " --config /dev/zero selfcheck --parameters 10");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("bad configuration: /dev/zero is a character device; give a "
+                                     "regular file"));
+  const TemporaryFolder folder("config_files");
+  std::ofstream(folder / "big.yaml") << "# " << std::string(2 << 20, 'x') << "\n";
+  outcome = RunEquifl("--config " + folder / "big.yaml" + " selfcheck --parameters 10");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("big.yaml has 2097155 bytes; at most 1048576 are read"));
+}
+
+TEST(EquiflCommandTest, AKeyGivenTwiceInTheConfigurationIsAnError) {
+  const std::string path =
+      WriteFile("equifl_twice.yaml", "transport:\n  encoding: fp16\n  encoding: int8\n");
+  const CommandOutcome outcome = RunEquifl("--config " + path + " selfcheck --parameters 1000");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr(path + ":3: transport.encoding is given twice, on lines 2 "
+                                            "and 3; keep one"));
 }
 
 TEST(EquiflCommandTest, SimExplainsItselfAndRefusesBadUsage) {

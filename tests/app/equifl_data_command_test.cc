@@ -202,6 +202,62 @@ TEST_F(EquiflDataCommandTest, InspectRefusesWhatIsNotAShard) {
   EXPECT_THAT(outcome.err, HasSubstr("manifest.json: the manifest has no 'version'"));
 }
 
+// A cell that is not UTF-8 used to abort the import halfway (nlohmann's
+// type_error 316 writing manifest.json), leaving client-000/data.safetensors.
+TEST_F(EquiflDataCommandTest, ImportOfTextThatIsNotUtf8FailsAndWritesNothing) {
+  std::ofstream(Path("latin1.csv")) << "y,sex,x\n1,Male,1\n0,F\xE9male,2\n1,Male,3\n0,Male,4\n";
+  const CommandOutcome outcome = RunEquifl("data import " + Path("latin1.csv") + " --out " +
+                                           Path("shards") + " --label y --group sex");
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr("latin1.csv line 3: column 'sex' is not UTF-8 (byte 2 of "
+                                     "'F\\xe9male'); save the file as UTF-8"));
+  // Nothing under the output folder's name, and nothing hidden beside it.
+  EXPECT_FALSE(std::filesystem::exists(Path("shards")));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(folder_.path()), {}), 1);
+}
+
+// /dev/zero used to be read until memory ran out (std::bad_alloc, abort). The
+// commands run under a memory limit so that such a reader fails fast.
+TEST_F(EquiflDataCommandTest, ImportsReadOnlyRegularFiles) {
+  auto run = [](const std::string& arguments) {
+    return equifl::test::RunShell("ulimit -v 8388608; " + std::string(EQUIFL_BINARY) + " " +
+                                  arguments);
+  };
+  WriteNpy(Path("y.npy"), "<i8", "(2,)", std::vector<int64_t>{0, 1});
+  CommandOutcome outcome = run("data import-npy --features /dev/zero --labels " + Path("y.npy") +
+                               " --groups " + Path("y.npy") + " --out " + Path("shards"));
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr("/dev/zero is a character device; give a regular file"));
+  outcome = run("data import /dev/zero --out " + Path("shards") + " --label y --group g");
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr("/dev/zero is a character device"));
+  EXPECT_FALSE(std::filesystem::exists(Path("shards")));
+}
+
+// An 8 MiB header line used to be echoed whole to stderr.
+TEST_F(EquiflDataCommandTest, ErrorsQuoteABoundedPrefixOfTheInput) {
+  std::ofstream(Path("wide.csv")) << std::string(8 << 20, 'w') << ",y\n"
+                                  << "a,1\n";
+  const CommandOutcome outcome = RunEquifl("data import " + Path("wide.csv") + " --out " +
+                                           Path("shards") + " --label y --group sex");
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("the group column 'sex' is not in"));
+  EXPECT_THAT(outcome.err, HasSubstr("'... (8388608 bytes), 'y'"));
+  EXPECT_LT(outcome.err.size(), 1000u);
+}
+
+TEST_F(EquiflDataCommandTest, UsageErrorsExitTwo) {
+  for (const std::string& arguments :
+       {std::string("data"), std::string("data frobnicate"), std::string("data synth"),
+        "data synth --out " + Path("x") + " --clients many",
+        "data import " + Path("none.csv") + " --out " + Path("x") + " --label y --group g",
+        "data import-npy --out " + Path("x")}) {
+    const CommandOutcome outcome = RunEquifl(arguments);
+    EXPECT_EQ(outcome.exit_code, 2) << arguments << "\n" << outcome.err;
+    EXPECT_FALSE(outcome.err.empty()) << arguments;
+  }
+}
+
 TEST_F(EquiflDataCommandTest, HelpExplainsTheSubcommands) {
   CommandOutcome outcome = RunEquifl("data --help");
   EXPECT_EQ(outcome.exit_code, 0);

@@ -1,13 +1,15 @@
 // The small concurrency pieces of base/: a work queue, the first of several
-// errors, a periodic task.
+// errors, a periodic task, a parallel loop.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "base/first_error.h"
+#include "base/parallel_for.h"
 #include "base/periodic_task.h"
 #include "base/work_queue.h"
 #include "tests/testing/status_matchers.h"
@@ -62,6 +64,22 @@ TEST(FirstErrorTest, KeepsTheFirstError) {
   error.Set(absl::InternalError("second"));
   EXPECT_TRUE(error.failed());
   EXPECT_EQ(error.status(), absl::NotFoundError("first"));
+}
+
+TEST(ParallelForTest, RunsEveryIndexOnceOnItsWorkers) {
+  for (int threads : {0, 1, 3}) {
+    std::vector<std::atomic<int>> runs(1000);
+    std::vector<std::atomic<int>> by_worker(ParallelWorkers(1000, threads));
+    ParallelFor(1000, threads, [&](size_t worker, size_t index) {
+      ++runs[index];
+      ++by_worker.at(worker);
+    });
+    for (const std::atomic<int>& count : runs) ASSERT_EQ(count, 1) << threads << " threads";
+  }
+  EXPECT_EQ(ParallelWorkers(2, 8), 2u);  // never more workers than indices
+  EXPECT_EQ(ParallelWorkers(0, 8), 1u);
+  EXPECT_EQ(ParallelWorkers(10, 3), 3u);
+  ParallelFor(0, 4, [](size_t, size_t) { ADD_FAILURE() << "no index to run"; });
 }
 
 TEST(PeriodicTaskTest, RunsRepeatedlyUntilDestroyed) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -64,9 +65,11 @@ class AggregatorTest : public ::testing::Test {
   }
 
   // Uploads `update` (8 values) as `name` with `samples` training samples.
+  // `edit` may change the header before it is sent.
   v1::UploadUpdateResponse Upload(v1::Aggregator::Stub& stub, const v1::Task& task,
                                   const std::string& name, const std::vector<float>& update,
-                                  uint64_t samples) {
+                                  uint64_t samples,
+                                  const std::function<void(v1::UpdateHeader&)>& edit = nullptr) {
     GlobalModel layout = InitialModel();
     std::copy(update.begin(), update.end(), layout.values().begin());
     absl::StatusOr<protocol::ChunkEncoder> encoder =
@@ -82,6 +85,7 @@ class AggregatorTest : public ::testing::Test {
     cell->set_group("g");
     cell->set_loss_sum(static_cast<double>(samples));
     cell->set_sample_count(samples);
+    if (edit) edit(header);
     (void)protocol::WriteUpdateStream(task.round(), header, *encoder, *writer);
     writer->WritesDone();
     EXPECT_THAT(writer->Finish(), IsOk());
@@ -261,7 +265,7 @@ TEST_F(AggregatorTest, RefusesUnexpectedUploads) {
   EXPECT_THAT(Upload(*stub, task, "mallory", std::vector<float>(8), 1).message(),
               HasSubstr("'mallory' was not given a task"));
   EXPECT_THAT(Upload(*stub, task, "a", std::vector<float>(8), 0).message(),
-              HasSubstr("has weight 0"));
+              HasSubstr("aggregation weight is 0"));
   EXPECT_TRUE(Upload(*stub, task, "a", std::vector<float>(8), 1).accepted());
   // Round 1's reference while round 2 is open: a late or replayed update.
   const v1::Task second = JoinAndPoll(*stub, "a");
@@ -271,6 +275,124 @@ TEST_F(AggregatorTest, RefusesUnexpectedUploads) {
   EXPECT_TRUE(Upload(*stub, second, "a", std::vector<float>(8), 1).accepted());
   ASSERT_THAT(served_.run.get(), IsOk());
   EXPECT_EQ(observer_.summaries.size(), 2u);
+}
+
+// Numbers an attacker sent (the hardening issue's W1, U19 and X1): each upload is
+// refused with a message naming the number, and the round still completes with
+// the client's valid update, its model finite.
+TEST_F(AggregatorTest, HostileNumbersCostOnlyTheirOwnUpdate) {
+  Start(Options(1, 1));
+  auto stub = Stub();
+  const v1::Task task = JoinAndPoll(*stub, "a");
+  const std::vector<float> update(8, 1.0f);
+  const auto refused = [&](const std::function<void(v1::UpdateHeader&)>& edit) {
+    const v1::UploadUpdateResponse response = Upload(*stub, task, "a", update, 5, edit);
+    EXPECT_FALSE(response.accepted());
+    return response.message();
+  };
+  EXPECT_THAT(refused([](v1::UpdateHeader& header) { header.set_aggregation_weight(1.7e308); }),
+              HasSubstr("exceeds 5"));
+  EXPECT_THAT(
+      refused([](v1::UpdateHeader& header) { header.set_aggregation_weight(std::nan("")); }),
+      HasSubstr("finite and > 0"));
+  EXPECT_THAT(refused([](v1::UpdateHeader& header) { header.set_aggregation_weight(-2); }),
+              HasSubstr("finite and > 0"));
+  EXPECT_THAT(refused([](v1::UpdateHeader& header) {
+                header.mutable_train_statistics()->mutable_cells(0)->set_loss_sum(INFINITY);
+              }),
+              HasSubstr("loss sum of inf"));
+  EXPECT_THAT(refused([](v1::UpdateHeader& header) {
+                v1::GroupCellStatistics& cell =
+                    *header.mutable_validation_statistics()->add_cells();
+                cell.set_group("g");
+                cell.set_sample_count(3);
+                cell.set_num_classes(2);
+                for (int count : {1, 0, 0, 1}) cell.add_confusion(count);
+              }),
+              HasSubstr("adding up to 2 for 3 samples"));
+  EXPECT_THAT(
+      refused([](v1::UpdateHeader& header) { header.set_num_train_samples(uint64_t{1} << 41); }),
+      HasSubstr("training samples"));
+  const v1::UploadUpdateResponse valid = Upload(*stub, task, "a", update, 5);
+  EXPECT_TRUE(valid.accepted()) << valid.message();
+  ASSERT_THAT(served_.run.get(), IsOk());
+  ASSERT_EQ(observer_.models.size(), 1u);
+  EXPECT_FLOAT_EQ(observer_.models[0][0], 2.0f);
+  EXPECT_DOUBLE_EQ(observer_.summaries[0].total_weight, 5.0);
+}
+
+// A client that opens two uploads, sends a header and goes silent (the hardening
+// issue's S1): its second upload is refused at once, its first is cancelled after
+// the idle timeout, and the one buffer it held goes to an honest client's upload.
+TEST_F(AggregatorTest, ASilentUploadLosesItsSlotAndAClientHoldsOneAtATime) {
+  AggregatorOptions options = Options(1, 2);
+  options.max_concurrent_uploads = 1;
+  options.upload_idle_timeout = 500ms;
+  options.rounds.round_deadline = 5s;
+  Start(options);
+  auto stub_m = Stub();
+  auto stub_h = Stub();
+  std::future<v1::Task> task_h =
+      std::async(std::launch::async, [&] { return JoinAndPoll(*stub_h, "h"); });
+  const v1::Task task_m = JoinAndPoll(*stub_m, "m");
+  const v1::Task honest = task_h.get();
+
+  GlobalModel layout = InitialModel();
+  absl::StatusOr<protocol::ChunkEncoder> encoder =
+      protocol::ChunkEncoder::Create(layout.Views(), {});
+  ASSERT_THAT(encoder, IsOk());
+  v1::UploadUpdateRequest opening;
+  *opening.mutable_round() = task_m.round();
+  opening.mutable_header()->set_client_id("m");
+  opening.mutable_header()->set_num_train_samples(5);
+  *opening.mutable_header()->mutable_update() = encoder->manifest();
+  const auto open_silent_upload = [&](grpc::ClientContext& context,
+                                      v1::UploadUpdateResponse& response) {
+    context.set_deadline(std::chrono::system_clock::now() + 20s);
+    auto writer = stub_m->UploadUpdate(&context, &response);
+    EXPECT_TRUE(writer->Write(opening));
+    return writer;
+  };
+  grpc::ClientContext first_context;
+  v1::UploadUpdateResponse first_response;
+  auto first = open_silent_upload(first_context, first_response);
+  grpc::ClientContext second_context;
+  v1::UploadUpdateResponse second_response;
+  auto second = open_silent_upload(second_context, second_response);
+
+  // Waits for the one buffer until the silent upload is cancelled.
+  const auto started = std::chrono::steady_clock::now();
+  const v1::UploadUpdateResponse response =
+      Upload(*stub_h, honest, "h", std::vector<float>(8, 1.0f), 5);
+  EXPECT_TRUE(response.accepted()) << response.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+  // Whichever of the two came second was refused; the other was cancelled.
+  const grpc::Status first_status = first->Finish();
+  const grpc::Status second_status = second->Finish();
+  const bool first_refused = first_status.ok();
+  const grpc::Status& cancelled = first_refused ? second_status : first_status;
+  const v1::UploadUpdateResponse& refused = first_refused ? first_response : second_response;
+  EXPECT_FALSE(refused.accepted());
+  EXPECT_THAT(refused.message(), HasSubstr("'m' is already uploading"));
+  EXPECT_EQ(cancelled.error_code(), grpc::StatusCode::CANCELLED) << cancelled.error_message();
+  ASSERT_THAT(served_.run.get(), IsOk());
+  EXPECT_THAT(observer_.summaries.at(0).contributors, ::testing::ElementsAre("h"));
+}
+
+// A stop while a round is open (the hardening issue's K1): the round is neither
+// aggregated nor recorded, though one of its two updates arrived.
+TEST_F(AggregatorTest, AStopWhileARoundIsOpenRecordsNothingOfIt) {
+  Start(Options(2, 2));
+  auto stub_a = Stub();
+  auto stub_b = Stub();
+  std::future<v1::Task> task_b =
+      std::async(std::launch::async, [&] { return JoinAndPoll(*stub_b, "b"); });
+  const v1::Task task_a = JoinAndPoll(*stub_a, "a");
+  task_b.get();
+  EXPECT_TRUE(Upload(*stub_a, task_a, "a", std::vector<float>(8, 1.0f), 5).accepted());
+  served_.aggregator->Stop();
+  ASSERT_THAT(served_.run.get(), IsOk());
+  EXPECT_TRUE(observer_.summaries.empty());
 }
 
 TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheModel) {
@@ -328,6 +450,29 @@ TEST_F(AggregatorTest, PollOfAClientThatNeverJoinedAsksItToJoin) {
   grpc::ClientContext join_context;
   EXPECT_EQ(stub->Join(&join_context, join, &joined).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(AggregatorTest, AHugeClientIdIsRefusedWithABoundedMessage) {
+  Start(Options(1, 1));
+  auto stub = Stub();
+  const std::string huge(10'000, 'x');
+  v1::JoinRequest join;
+  join.set_requested_client_id(huge);
+  v1::JoinResponse joined;
+  grpc::ClientContext join_context;
+  const grpc::Status refused = stub->Join(&join_context, join, &joined);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("'... (10000 bytes) is not 1 to 64 letters"));
+  EXPECT_LT(refused.error_message().size(), 300u);
+  // Handlers that take the id of a joined client refuse it the same way.
+  grpc::ClientContext poll_context;
+  v1::PollTaskRequest poll;
+  poll.set_run_id("run-test");
+  poll.set_client_id(huge);
+  v1::PollTaskResponse response;
+  const grpc::Status poll_refused = stub->PollTask(&poll_context, poll, &response);
+  EXPECT_EQ(poll_refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(poll_refused.error_message().size(), 300u);
 }
 
 TEST_F(AggregatorTest, DownloadOfAnUnknownVersionIsRefused) {
@@ -411,8 +556,8 @@ TEST_F(AggregatorTest, PrivacyClipsEveryUpdateAndWeighsClientsEqually) {
 }
 
 // The noise has the documented deviation σ·C / selected, and the reported ε is
-// the Gaussian mechanism's: every client is selected (q = 1), so the RDP of T rounds
-// is T·α / (2σ²) and ε = min over the orders of T·α / (2σ²) + log(1/δ) / (α − 1).
+// the Gaussian mechanism's: every client is selected (q = 1), so against replacing
+// a client the RDP of T rounds is T·α / (2(σ/2)²) (GaussianMechanismEpsilon).
 TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounted) {
   constexpr int kRounds = 40;
   AggregatorOptions options = Options(kRounds, 1);

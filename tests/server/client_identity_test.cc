@@ -2,6 +2,7 @@
 #include "server/client_identity.h"
 
 #include <gmock/gmock.h>
+#include <grpcpp/server_context.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -47,6 +48,19 @@ TEST(ClientIdentityTest, ACertificateActsAsItsIdOrItsPatternsIds) {
   EXPECT_FALSE(CertificateAllows("client-*", "mallory"));
   EXPECT_FALSE(CertificateAllows("client-*", "client-7 x"));  // not a client id
   EXPECT_FALSE(CertificateAllows("client-*", "client-*"));
+}
+
+TEST(ClientIdentityTest, ACallerWithoutACertificateActsAsAnyWellFormedOrEmptyId) {
+  const grpc::ServerContext context;  // no call, so no certificate
+  EXPECT_TRUE(CheckCallerActsAs(context, "client-7").ok());
+  EXPECT_TRUE(CheckCallerActsAs(context, "").ok());  // no claim: e.g. a download
+  for (const std::string& id : std::vector<std::string>{"a b", std::string(10'000, 'x')}) {
+    const grpc::Status status = CheckCallerActsAs(context, id);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id.size();
+    EXPECT_LT(status.error_message().size(), 250u);
+  }
+  EXPECT_THAT(ValidateClientId(std::string(10'000, 'x')).message(),
+              ::testing::HasSubstr("... (10000 bytes) is not 1 to 64"));
 }
 
 }  // namespace

@@ -84,6 +84,40 @@ TEST(RoundCoordinatorTest, SelectionIsDeterministicForASeed) {
   EXPECT_NE(selection(7), selection(8));
 }
 
+// Under client-level DP the sample is drawn from a CSPRNG: the same seed gives
+// other clients (8 of 64 alike twice by chance: 1 in 4.4 billion).
+TEST(RoundCoordinatorTest, AnUnpredictableSelectionIgnoresTheSeed) {
+  auto selection = [] {
+    RoundOptions options = Options(1, 64);
+    options.client_fraction = 0.125;
+    options.seed = 7;
+    options.round_deadline = 10ms;
+    RoundCoordinator coordinator(options, 0, /*unpredictable_selection=*/true);
+    for (int i = 0; i < 64; ++i) coordinator.Join("client-" + std::to_string(i));
+    coordinator.OpenNextRound();
+    return coordinator.AwaitClose().selected;
+  };
+  const std::vector<std::string> first = selection();
+  EXPECT_EQ(first.size(), 8u);
+  EXPECT_NE(first, selection());
+}
+
+// The accountant's q is selected / population: the clients joined when the round
+// drew its sample, not those joined by the time it closes.
+TEST(RoundCoordinatorTest, TheOutcomeNamesThePoolTheRoundSampled) {
+  RoundOptions options = Options(1, 4);
+  options.client_fraction = 0.5;
+  options.round_deadline = 10ms;
+  RoundCoordinator coordinator(options, 0);
+  for (const char* client : {"a", "b", "c", "d"}) coordinator.Join(client);
+  ASSERT_EQ(coordinator.OpenNextRound(), 1u);
+  coordinator.Join("e");
+  const RoundOutcome outcome = coordinator.AwaitClose();
+  EXPECT_EQ(outcome.selected.size(), 2u);
+  EXPECT_EQ(outcome.population, 4u);
+  EXPECT_EQ(coordinator.JoinedCount(), 5u);
+}
+
 TEST(RoundCoordinatorTest, CommitsAreRefusedUnlessExpected) {
   RoundCoordinator coordinator(Options(2, 2), 0);
   coordinator.Join("a");

@@ -84,6 +84,10 @@ class SecureAggregatorTest : public ::testing::Test {
     input.train_samples = samples;
     input.train[{"en", "fusion", ""}][samples % 20 == 0 ? "female" : "male"] = {
         0.5 * static_cast<double>(samples), samples, 2, {samples, 0, 0, 0}};
+    if (name == bogus_client_) {
+      // Counts no honest client produces: more samples than confusion counts.
+      input.train.begin()->second.begin()->second.count += 1000;
+    }
     run.uploaded = secure->UploadMaskedInput(*stub, input, 1 << 20, 1);
     if (!run.uploaded.ok() || leaves == Leaves::kBeforeUnmasking) return run;
     run.unmasked = secure->Unmask(*stub);
@@ -135,16 +139,18 @@ class SecureAggregatorTest : public ::testing::Test {
     return mean;
   }
 
+  // The last round's model is the initial one moved by `mean`.
   void ExpectModelMovedBy(const std::vector<double>& mean) {
-    ASSERT_EQ(observer_.models.size(), 1u);
+    ASSERT_FALSE(observer_.models.empty());
     const GlobalModel initial = InitialModel();
     for (size_t i = 0; i < kModelSize; ++i) {
       // The fixed point's error (update bound 1, 4 clients: about 1e-9) and float32.
-      EXPECT_NEAR(observer_.models[0][i], initial.values()[i] + mean[i], 2e-6) << i;
+      EXPECT_NEAR(observer_.models.back()[i], initial.values()[i] + mean[i], 2e-6) << i;
     }
   }
 
   RecordingObserver observer_;
+  std::string bogus_client_;  //!< The client that sends impossible statistics, if any.
   test_support::ServedAggregator served_;
   std::shared_ptr<grpc::Channel> channel_;
 };
@@ -224,21 +230,52 @@ TEST_F(SecureAggregatorTest, RecoversNMinusTClientsLeavingAfterMasking) {
   ExpectModelMovedBy(WeightedMean(updates, kSamples, {1, 2, 3}));
 }
 
-TEST_F(SecureAggregatorTest, FewerThanTSurvivorsStopTheRunWithoutRevealingAnything) {
+// With fewer than t survivors the round is abandoned, nothing revealed and the
+// model unchanged, and the run goes on: its second round, which nobody joins in,
+// is abandoned too, and the run ends.
+TEST_F(SecureAggregatorTest, FewerThanTSurvivorsAbandonTheRoundWithoutRevealingAnything) {
   AggregatorOptions options = Options(2, 4);
   options.rounds.round_deadline = 3s;
   Start(options);
   const std::vector<ClientRun> runs = RunRound(
       TestUpdates(4), kSamples,
       {Leaves::kAfterMasking, Leaves::kAfterMasking, Leaves::kAfterMasking, Leaves::kNever});
-  const absl::Status ran = served_.run.get();
-  EXPECT_EQ(ran.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(ran.message(), HasSubstr("only 1 masked inputs arrived"));
-  EXPECT_THAT(ran.message(), HasSubstr("the model is unchanged"));
+  ASSERT_THAT(served_.run.get(), IsOk());
   // The survivor is told there is nothing to reveal, and reveals nothing.
   EXPECT_THAT(runs[3].uploaded, IsOk()) << runs[3].uploaded;
   EXPECT_THAT(runs[3].unmasked.message(), HasSubstr("nothing to reveal"));
-  EXPECT_TRUE(observer_.summaries.empty());
+  ASSERT_EQ(observer_.summaries.size(), 2u);
+  EXPECT_THAT(observer_.summaries[0].abandoned, HasSubstr("only 1 masked inputs arrived"));
+  EXPECT_TRUE(observer_.summaries[0].contributors.empty());
+  EXPECT_FALSE(observer_.summaries[1].abandoned.empty());
+  ExpectModelMovedBy(std::vector<double>(kModelSize, 0.0));
+}
+
+// A client inside secure aggregation whose masked input carries statistics no
+// honest client sends (the hardening issue's SM): the server sees it only in the
+// sum, abandons the round with the reason, keeps the model and runs the next round.
+TEST_F(SecureAggregatorTest, AnImpossibleUnmaskedSumAbandonsTheRoundNotTheRun) {
+  Start(Options(2, 3));
+  bogus_client_ = "c2";
+  const std::vector<uint64_t> samples = {10, 20, 30};
+  const auto updates = TestUpdates(3);
+  for (const ClientRun& run : RunRound(updates, samples, std::vector(3, Leaves::kNever))) {
+    EXPECT_THAT(run.uploaded, IsOk());
+  }
+  bogus_client_.clear();
+  for (const ClientRun& run : RunRound(updates, samples, std::vector(3, Leaves::kNever))) {
+    EXPECT_THAT(run.unmasked, IsOk());
+  }
+  ASSERT_THAT(served_.run.get(), IsOk());
+  ASSERT_EQ(observer_.summaries.size(), 2u);
+  EXPECT_THAT(observer_.summaries[0].abandoned,
+              HasSubstr("a client inside secure aggregation sent a bogus masked input"));
+  EXPECT_THAT(observer_.summaries[0].abandoned, HasSubstr("adding up to 40 for 1040 samples"));
+  EXPECT_TRUE(observer_.summaries[0].contributors.empty());
+  EXPECT_TRUE(observer_.summaries[1].abandoned.empty());
+  EXPECT_EQ(observer_.summaries[1].contributors.size(), 3u);
+  // Only round 2 moved the model.
+  ExpectModelMovedBy(WeightedMean(updates, samples, {0, 1, 2}));
 }
 
 TEST_F(SecureAggregatorTest, RefusesAPlainUploadInASecureRound) {
@@ -309,6 +346,14 @@ TEST(SecureAggregationOptionsTest, RefusesWhatSecureAggregationCannotDo) {
   options.fairness.method = fairness::FairnessMethod::kQFedAvg;
   EXPECT_THAT(options.Validate().message(), HasSubstr("set secure_aggregation.weight_bound"));
   options.secure_aggregation.weight_bound = 10;
+  EXPECT_THAT(options.Validate(), IsOk());
+  // A threshold above the expected survivors cannot size neighbourhoods; an
+  // explicit k is the operator's choice.
+  options.secure_aggregation.threshold = 0.8;
+  EXPECT_THAT(options.Validate().message(),
+              HasSubstr("expected_dropout 0.3 leaves on average 0.7 of each neighbourhood"));
+  EXPECT_THAT(options.Validate().message(), HasSubstr("or set secure_aggregation.neighbours"));
+  options.secure_aggregation.neighbours = 8;
   EXPECT_THAT(options.Validate(), IsOk());
   options.secure_aggregation.threshold = 1.5;
   EXPECT_THAT(options.Validate().message(), HasSubstr("threshold is 1.5"));

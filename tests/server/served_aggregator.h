@@ -88,13 +88,16 @@ inline std::vector<double> ModelChanges(const GlobalModel& initial,
 }
 
 //! ε at `delta` of `rounds` rounds of the Gaussian mechanism with noise multiplier
-//! `sigma`, every client selected (q = 1): the RDP of T rounds is T·α / (2σ²), so
-//! ε = min over the accountant's orders of T·α / (2σ²) + log(1/δ) / (α − 1).
+//! `sigma`, every client selected (q = 1), as the server accounts it: against
+//! replacing a client, so at σ / 2 (the sum's sensitivity is 2C), the RDP of T
+//! rounds is T·α / (2(σ/2)²), and Balle et al.'s conversion gives ε = min over the
+//! accountant's orders of RDP + log((α − 1)/α) − (log δ + log α) / (α − 1).
 inline double GaussianMechanismEpsilon(int rounds, double sigma, double delta) {
   double epsilon = INFINITY;
   for (double order : aggregation::PrivacyAccountant::DefaultOrders()) {
-    epsilon =
-        std::min(epsilon, rounds * order / (2 * sigma * sigma) + std::log(1 / delta) / (order - 1));
+    const double rdp = rounds * order / (2 * (sigma / 2) * (sigma / 2));
+    epsilon = std::min(epsilon, rdp + std::log((order - 1) / order) -
+                                    (std::log(delta) + std::log(order)) / (order - 1));
   }
   return epsilon;
 }

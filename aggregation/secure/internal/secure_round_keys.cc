@@ -14,11 +14,10 @@ std::string Info(const char* purpose, const SecureRoundContext& context) {
 
 }  // namespace
 
-absl::StatusOr<Key32> PairwiseMaskKey(const Key32& own_masking_private_key,
+absl::StatusOr<Key32> PairwiseMaskKey(const X25519PrivateKey& own_masking_key,
                                       const Key32& peer_masking_public_key,
                                       const SecureRoundContext& context) {
-  EQUIFL_ASSIGN_OR_RETURN(Key32 secret,
-                          X25519SharedSecret(own_masking_private_key, peer_masking_public_key));
+  EQUIFL_ASSIGN_OR_RETURN(Key32 secret, own_masking_key.Agree(peer_masking_public_key));
   return DeriveKey(secret, kSalt, Info("pairwise-mask", context));
 }
 
@@ -26,11 +25,10 @@ absl::StatusOr<Key32> SelfMaskKey(const Key32& seed, const SecureRoundContext& c
   return DeriveKey(seed, kSalt, Info("self-mask", context));
 }
 
-absl::StatusOr<Key32> ShareKey(const Key32& own_encryption_private_key,
+absl::StatusOr<Key32> ShareKey(const X25519PrivateKey& own_encryption_key,
                                const Key32& peer_encryption_public_key,
                                const SecureRoundContext& context) {
-  EQUIFL_ASSIGN_OR_RETURN(
-      Key32 secret, X25519SharedSecret(own_encryption_private_key, peer_encryption_public_key));
+  EQUIFL_ASSIGN_OR_RETURN(Key32 secret, own_encryption_key.Agree(peer_encryption_public_key));
   return DeriveKey(secret, kSalt, Info("share-encryption", context));
 }
 

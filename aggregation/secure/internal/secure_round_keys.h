@@ -12,7 +12,7 @@
 namespace equifl::aggregation::internal {
 
 //! The ChaCha20 key of the pairwise mask of two clients (either side computes it).
-absl::StatusOr<Key32> PairwiseMaskKey(const Key32& own_masking_private_key,
+absl::StatusOr<Key32> PairwiseMaskKey(const X25519PrivateKey& own_masking_key,
                                       const Key32& peer_masking_public_key,
                                       const SecureRoundContext& context);
 
@@ -20,7 +20,7 @@ absl::StatusOr<Key32> PairwiseMaskKey(const Key32& own_masking_private_key,
 absl::StatusOr<Key32> SelfMaskKey(const Key32& seed, const SecureRoundContext& context);
 
 //! The key two clients' shares travel under (either direction).
-absl::StatusOr<Key32> ShareKey(const Key32& own_encryption_private_key,
+absl::StatusOr<Key32> ShareKey(const X25519PrivateKey& own_encryption_key,
                                const Key32& peer_encryption_public_key,
                                const SecureRoundContext& context);
 

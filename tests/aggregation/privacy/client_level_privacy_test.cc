@@ -1,12 +1,15 @@
 // Client-level DP on the server: clipping, the noise each client adds under
 // secure aggregation, the fixed denominator and adaptive clipping's geometric
-// update (Andrew et al. 2021), checked against values computed by hand.
+// update (Andrew et al. 2021), checked against values computed by hand, and how
+// rounds are accounted.
 #include "aggregation/privacy/client_level_privacy.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "tests/testing/status_matchers.h"
 
@@ -74,6 +77,48 @@ TEST(ClientLevelPrivacyTest, AFixedNormStaysFixed) {
   ASSERT_THAT(privacy.FinishRound(sum, 2, 2, 0.0, true), IsOk());
   EXPECT_EQ(privacy.clip_norm(), 1.0);
   EXPECT_FLOAT_EQ(sum[0], 0.5f);  // clients added the noise: the server only divides
+}
+
+// Each round is accounted as sampled without replacement at q = selected /
+// population, charged z / 2 (the sum's sensitivity under replacement is 2C);
+// rounds before a resume too. tests/aggregation/privacy/rdp_reference.py: z = 1.5,
+// 1 of 25 clients, 2,250 rounds, δ = 1e-5 give ε = 52.328560440043 at order 2.
+TEST(ClientLevelPrivacyTest, RoundsAreAccountedWithoutReplacementAtHalfTheMultiplier) {
+  PrivacyOptions options;
+  options.clip_norm = 1.0;
+  options.noise_multiplier = 1.5;
+  options.delta = 1e-5;
+  EXPECT_EQ(options.AccountedNoiseMultiplier(), 0.75);
+  ClientLevelPrivacy fresh(options, 0, 1.0);
+  ClientLevelPrivacy resumed(options, 2249, 0.04);
+  absl::StatusOr<PrivacyGuarantee> spent;
+  for (int round = 0; round < 2250; ++round) {
+    std::vector<float> sum = {0.0f};
+    spent = fresh.FinishRound(sum, 1, 25, 1.0, false);
+    ASSERT_THAT(spent, IsOk());
+  }
+  EXPECT_NEAR(spent->epsilon, 52.328560440043, 1e-8);
+  EXPECT_EQ(spent->order, 2);
+  std::vector<float> sum = {0.0f};
+  absl::StatusOr<PrivacyGuarantee> after_resume = resumed.FinishRound(sum, 1, 25, 1.0, false);
+  ASSERT_THAT(after_resume, IsOk());
+  EXPECT_NEAR(after_resume->epsilon, spent->epsilon, 1e-9);
+  EXPECT_EQ(resumed.rounds(), 2250);
+}
+
+TEST(ClientLevelPrivacyTest, TheRunStartLineSaysHowRoundsAreSampledAndAccounted) {
+  PrivacyOptions options;
+  EXPECT_EQ(DescribePrivacy(options), "");  // DP off
+  options = Adaptive();
+  options.noise_multiplier = 1.5;
+  const std::string line = DescribePrivacy(options);
+  EXPECT_THAT(line, HasSubstr("clipping norm 1 (adaptive, towards quantile 0.5)"));
+  EXPECT_THAT(line, HasSubstr("noise multiplier z = 1.5, delta 1e-05"));
+  EXPECT_THAT(line, HasSubstr("samples its clients without replacement"));
+  EXPECT_THAT(line, HasSubstr("RDP of sampling without replacement"));
+  EXPECT_THAT(line, HasSubstr("replacing one client's data"));
+  EXPECT_THAT(line, HasSubstr("z / 2 = 0.75"));
+  EXPECT_THAT(line, HasSubstr("Balle et al. 2020"));
 }
 
 TEST(PrivacyOptionsTest, ValidateNamesTheField) {

@@ -24,10 +24,16 @@ const Key32 kShared =
     Key32FromHex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
 
 TEST(KeyAgreementTest, X25519MatchesRfc7748) {
-  EXPECT_EQ(*X25519PublicKey(kAlicePrivate), kAlicePublic);
-  EXPECT_EQ(*X25519PublicKey(kBobPrivate), kBobPublic);
-  EXPECT_EQ(*X25519SharedSecret(kAlicePrivate, kBobPublic), kShared);
-  EXPECT_EQ(*X25519SharedSecret(kBobPrivate, kAlicePublic), kShared);
+  const X25519PrivateKey alice = *X25519PrivateKey::Load(kAlicePrivate);
+  const X25519PrivateKey bob = *X25519PrivateKey::Load(kBobPrivate);
+  EXPECT_EQ(alice.public_key(), kAlicePublic);
+  EXPECT_EQ(bob.public_key(), kBobPublic);
+  EXPECT_EQ(*alice.Agree(kBobPublic), kShared);
+  EXPECT_EQ(*bob.Agree(kAlicePublic), kShared);
+  // A loaded key agrees again and again, and its copies agree the same.
+  const X25519PrivateKey copy = alice;
+  EXPECT_EQ(*alice.Agree(kBobPublic), kShared);
+  EXPECT_EQ(*copy.Agree(kBobPublic), kShared);
 }
 
 TEST(KeyAgreementTest, GeneratedPairsAgreeAndDiffer) {
@@ -35,14 +41,15 @@ TEST(KeyAgreementTest, GeneratedPairsAgreeAndDiffer) {
   absl::StatusOr<X25519KeyPair> b = GenerateX25519KeyPair();
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(a->private_key, b->private_key);
-  EXPECT_EQ(*X25519PublicKey(a->private_key), a->public_key);
-  EXPECT_EQ(*X25519SharedSecret(a->private_key, b->public_key),
-            *X25519SharedSecret(b->private_key, a->public_key));
+  const X25519PrivateKey loaded_a = *X25519PrivateKey::Load(a->private_key);
+  EXPECT_EQ(loaded_a.public_key(), a->public_key);
+  EXPECT_EQ(*loaded_a.Agree(b->public_key),
+            *X25519PrivateKey::Load(b->private_key)->Agree(a->public_key));
 }
 
 TEST(KeyAgreementTest, RefusesASmallOrderPeerKey) {
   // The all-zero point gives the all-zero shared secret (RFC 7748, section 6.1).
-  const absl::StatusOr<Key32> secret = X25519SharedSecret(kAlicePrivate, Key32{});
+  const absl::StatusOr<Key32> secret = X25519PrivateKey::Load(kAlicePrivate)->Agree(Key32{});
   EXPECT_EQ(secret.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -1,4 +1,5 @@
-// SecAgg+'s neighbour graph: symmetric, the asked degree, complete when small.
+// SecAgg+'s neighbour graph: symmetric, the asked degree, complete when small;
+// thresholds and survivors needed.
 #include "aggregation/secure/neighbour_graph.h"
 
 #include <gtest/gtest.h>
@@ -32,10 +33,7 @@ TEST(NeighbourGraphTest, OddDegreesRoundUpAndLargeDegreesAreComplete) {
   }
 }
 
-TEST(NeighbourGraphTest, DefaultsAndThresholds) {
-  EXPECT_EQ(DefaultNeighbourCount(3), 2u);
-  EXPECT_EQ(DefaultNeighbourCount(100), 16u);   // 2 * 7 + 2
-  EXPECT_EQ(DefaultNeighbourCount(1000), 22u);  // 2 * 10 + 2
+TEST(NeighbourGraphTest, Thresholds) {
   EXPECT_EQ(ThresholdFor(10, 0.5), 5u);
   EXPECT_EQ(ThresholdFor(23, 0.5), 12u);
   EXPECT_EQ(ThresholdFor(3, 0.1), 2u);  // never a single share

@@ -193,8 +193,8 @@ TEST(CsvImportTest, ColumnAndOptionErrors) {
   CsvImportOptions options = PeopleOptions();
   options.group_column = "gender";
   EXPECT_THAT(BuildError(kPeople, options),
-              HasSubstr("the group column 'gender' is not in people.csv; its columns: wages, "
-                        "education, age, sex, language, note"));
+              HasSubstr("the group column 'gender' is not in people.csv; its columns: 'wages', "
+                        "'education', 'age', 'sex', 'language', 'note'"));
   options = PeopleOptions();
   options.feature_columns = {"age", "note"};
   EXPECT_THAT(BuildError(kPeople, options),
@@ -225,8 +225,8 @@ TEST(CsvImportTest, ColumnAndOptionErrors) {
   options.split_by = "language";
   options.split.clients = 2;
   EXPECT_THAT(BuildError(kPeople, options),
-              HasSubstr("splitting by 'language' makes 3 clients (English, French, Other), not the "
-                        "2 asked for"));
+              HasSubstr("splitting by 'language' makes 3 clients ('English', 'French', 'Other'), "
+                        "not the 2 asked for"));
 
   auto invalid = [](const std::function<void(CsvImportOptions&)>& edit) {
     CsvImportOptions o = PeopleOptions();
@@ -349,6 +349,74 @@ TEST(CsvImportTest, ImportWritesReadableShards) {
   EXPECT_EQ(
       ImportCsv((folder / "none.csv").string(), (folder / "x").string(), options).status().code(),
       absl::StatusCode::kNotFound);
+}
+
+TEST(CsvImportTest, TextThatIsNotUtf8IsAnErrorNamingLineAndColumn) {
+  const CsvImportOptions options = PeopleOptions();
+  std::string table = kPeople;
+  table.replace(table.find("Female"), 6, "F\xE9male");  // Latin-1, on line 6
+  EXPECT_THAT(BuildError(table, options),
+              HasSubstr("people.csv line 6: column 'sex' is not UTF-8 (byte 2 of 'F\\xe9male'); "
+                        "save the file as UTF-8"));
+  // Every column, used or not, and the header.
+  table = kPeople;
+  table.replace(table.find(",d\n"), 3, ",\xFF\n");
+  EXPECT_THAT(BuildError(table, options), HasSubstr("line 5: column 'note' is not UTF-8"));
+  EXPECT_THAT(BuildError(std::string("wages,s\xC3x\n1,2\n"), options),
+              HasSubstr("line 1: column 2 is not UTF-8 (byte 2 of 's\\xc3x')"));
+  // Well-formed UTF-8 is a name like any other.
+  table = kPeople;
+  table.replace(table.find("French"), 6,
+                "Fran\xC3\xA7"
+                "ais");
+  absl::StatusOr<CsvImport> import = BuildShardsFromCsv(table, "people.csv", options);
+  ASSERT_THAT(import, IsOk());
+  EXPECT_THAT(import->summary.languages, ::testing::Contains("Fran\xC3\xA7"
+                                                             "ais"));
+}
+
+TEST(CsvImportTest, AFailedImportLeavesNoOutputFolder) {
+  const equifl::test::TemporaryFolder temporary("shard");
+  const std::string csv = temporary / "people.csv";
+  std::string table = kPeople;
+  table.replace(table.find("Female"), 6, "F\xE9male");
+  std::ofstream(csv) << table;
+  const absl::Status status = ImportCsv(csv, temporary / "shards", PeopleOptions()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(temporary / "shards"));
+}
+
+TEST(CsvImportTest, MessagesQuoteABoundedPrefixOfHugeCells) {
+  CsvImportOptions options = PeopleOptions();
+  const std::string huge(4 << 20, 'h');
+  // A header of one enormous column name: the list of columns stays short.
+  std::string message = BuildError(huge + ",wages\n1,2\n", options);
+  EXPECT_THAT(message, HasSubstr("the group column 'sex' is not in people.csv; its columns: 'hhh"));
+  EXPECT_THAT(message, HasSubstr("... (4194304 bytes), 'wages'"));
+  EXPECT_LT(message.size(), 400u);
+  // Many columns: the first ten are listed.
+  std::string header = "wages";
+  for (int column = 0; column < 100'000; ++column) header += ",c" + std::to_string(column);
+  message = BuildError(header + "\n", options);
+  EXPECT_THAT(message, HasSubstr("'c8', ... (100001 in all)"));
+  EXPECT_LT(message.size(), 400u);
+  // A huge cell where a number belongs.
+  std::string table = kPeople;
+  table.replace(table.find("40,Male"), 2, huge);
+  options.feature_columns = {"age"};
+  message = BuildError(table, options);
+  EXPECT_THAT(message, HasSubstr("line 2: column 'age' is 'hhh"));
+  EXPECT_LT(message.size(), 400u);
+}
+
+TEST(CsvImportTest, ImportReadsOnlyRegularFiles) {
+  const equifl::test::TemporaryFolder temporary("shard");
+  for (const char* path : {"/dev/zero", "/dev/null"}) {
+    const absl::Status status = ImportCsv(path, temporary / "shards", PeopleOptions()).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_THAT(status.message(), HasSubstr("is a character device; give a regular file"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(temporary / "shards"));
 }
 
 TEST(CsvImportTest, ImportReportsEachStageInOrderFromZeroToItsTotal) {

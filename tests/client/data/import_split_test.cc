@@ -167,6 +167,15 @@ TEST(ReadImportFilesTest, ReadsFilesWholeAndReportsTheirBytes) {
   EXPECT_EQ(ReadImportFiles({temporary / "none.csv"}, {}).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_FALSE(ReadImportFiles({temporary.path().string()}, {}).ok());  // a folder
+  EXPECT_THAT(ReadImportFiles({"/dev/zero"}, {}).status().message(),
+              HasSubstr("/dev/zero is a character device; give a regular file"));
+  // Every file is checked before any is read.
+  reports.clear();
+  const absl::Status over =
+      ReadImportFiles({temporary / "small.csv", temporary / "large.bin"}, progress, 1 << 20)
+          .status();
+  EXPECT_THAT(over.message(), HasSubstr("large.bin has 9437184 bytes; at most 1048576"));
+  EXPECT_THAT(reports, ElementsAre());
 }
 
 }  // namespace

@@ -214,6 +214,10 @@ TEST(NpyFileTest, ReadNpyNamesMissingFiles) {
   EXPECT_EQ(array.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(array.status().message(), HasSubstr("none.npy"));
   EXPECT_FALSE(ReadNpy(folder.string()).ok());
+  EXPECT_THAT(ReadNpy("/dev/zero").status().message(), HasSubstr("is a character device"));
+  WriteBytes(folder / "big.npy", NpyOf<int32_t>("<i4", "(2,)", {3, 4}));
+  EXPECT_THAT(ReadNpy((folder / "big.npy").string(), 8).status().message(),
+              HasSubstr("at most 8 are read"));
   WriteBytes(folder / "a.npy", NpyOf<int32_t>("<i4", "(2,)", {3, 4}));
   array = ReadNpy((folder / "a.npy").string());
   ASSERT_THAT(array, IsOk());

@@ -267,6 +267,20 @@ TEST(NpyImportTest, ImportWritesReadableShards) {
   EXPECT_EQ(ImportNpy(paths, (folder / "other").string(), options).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(folder / "other"));
+  // A device is refused before a byte is read, and so are names that are not UTF-8.
+  NpyImportPaths device = paths;
+  device.languages.clear();
+  device.features = "/dev/zero";
+  const absl::Status refused = ImportNpy(device, (folder / "other").string(), options).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("/dev/zero is a character device"));
+  NpyImportOptions latin1 = options;
+  latin1.group_names = {"f\xE9minin", "masculin"};
+  paths.languages.clear();
+  const absl::Status not_utf8 = ImportNpy(paths, (folder / "other").string(), latin1).status();
+  EXPECT_EQ(not_utf8.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(not_utf8.message(), HasSubstr("groups name 'f\\xe9minin' is not UTF-8"));
+  EXPECT_FALSE(std::filesystem::exists(folder / "other"));
 
   // The stages it reported, each from 0 to its total.
   paths.languages.clear();
