@@ -1,7 +1,5 @@
 #include "client/trainer_options.h"
 
-#include <torch/cuda.h>
-
 #include <cmath>
 #include <numbers>
 
@@ -19,11 +17,6 @@ absl::Status BadOption(absl::string_view field, T value, absl::string_view allow
 }
 
 }  // namespace
-
-std::string DefaultDevice() {
-  return std::string(
-      equifl::NameOf(torch::cuda::is_available() ? DeviceKind::kCuda : DeviceKind::kCpu));
-}
 
 absl::Status TrainerOptions::Validate() const {
   if (epochs < 0 || epochs > kMaxEpochs) {

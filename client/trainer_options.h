@@ -56,7 +56,10 @@ inline absl::StatusOr<LrSchedule> ParseLrSchedule(absl::string_view name) {
   return ParseEnum<LrSchedule>("lr_schedule", name);
 }
 
-//! "cuda" when LibTorch sees a CUDA device, else "cpu".
+//! "cuda" when LibTorch sees a CUDA device, else "cpu". Defined with the other
+//! questions to LibTorch about devices (client/model/torch_device.cc), so the
+//! options themselves need no Torch (the configuration loader's fuzz target
+//! builds them with clang).
 std::string DefaultDevice();
 
 //! How Train runs.

@@ -6,7 +6,8 @@
 #                         # training (deploy/demo.sh)
 #   deploy/dev.sh test    # install, build everything, run every test; then the clang
 #                         # build of the Torch-free targets (thread-safety analysis as
-#                         # errors) and its tests
+#                         # errors, ASan, UBSan, the fuzz targets) and its tests, with
+#                         # a few seconds of each fuzz target
 #   deploy/dev.sh build   # install and build everything
 set -euo pipefail
 
@@ -45,10 +46,11 @@ case "$action" in
     cmake --build --preset default
     echo "== tests"
     ctest --preset default
-    echo "== clang build of the Torch-free targets, thread-safety analysis as errors (build/clang)"
-    cmake --preset clang
-    cmake --build --preset clang
-    echo "== tests of the clang build"
-    ctest --preset clang
+    echo "== clang build of the Torch-free targets: thread-safety analysis as errors, ASan, UBSan,"
+    echo "   the fuzz targets (preset 'fuzz', build/fuzz)"
+    cmake --preset fuzz
+    cmake --build --preset fuzz
+    echo "== tests of the clang build under ASan and UBSan, and 10 s of each fuzz target"
+    ctest --preset fuzz
     ;;
 esac

@@ -17,8 +17,10 @@ case "${1:-}" in
 esac
 
 packages=(
-  # Toolchain; clang builds the Torch-free targets with its thread-safety analysis.
-  cmake ninja-build g++ clang pkg-config ccache clang-format
+  # Toolchain; clang builds the Torch-free targets with its thread-safety analysis,
+  # sanitizers and libFuzzer, whose runtimes are in libclang-rt-dev (only recommended
+  # by clang, so not installed with it here).
+  cmake ninja-build g++ clang libclang-rt-dev pkg-config ccache clang-format
   # LibTorch (CPU) and the BLAS it must use: without libopenblas0-pthread a 4096^2
   # matrix product falls back to the reference BLAS and takes a minute.
   libtorch-dev libopenblas0-pthread

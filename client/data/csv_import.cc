@@ -328,11 +328,18 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     }
     // Numbers that must be numbers are errors, not missing values.
     for (size_t column : feature_columns) {
-      if (!ParseNumber(cells[column])) {
+      const std::optional<double> value = ParseNumber(cells[column]);
+      if (!value) {
         return absl::InvalidArgumentError(absl::StrCat(where(column), " is ",
                                                        QuoteInput(cells[column]),
                                                        ", not a finite number; features must "
                                                        "be numeric"));
+      }
+      // Features are stored as float32; a larger value would become infinite.
+      if (!std::isfinite(static_cast<float>(*value))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where(column), " is ", QuoteInput(cells[column]),
+            ", beyond float32's range (about 3.4e38); features are stored as float32"));
       }
     }
     if (threshold_label && !ParseNumber(cells[label_column])) {

@@ -5,8 +5,14 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "client/trainer_options.h"
 
 namespace equifl::client {
+
+std::string DefaultDevice() {
+  return std::string(
+      equifl::NameOf(torch::cuda::is_available() ? DeviceKind::kCuda : DeviceKind::kCpu));
+}
 
 absl::StatusOr<at::Device> ToTorchDevice(absl::string_view what, const Device& device) {
   if (!device.is_cuda()) return at::Device(at::kCPU);

@@ -201,6 +201,13 @@ TEST(CsvImportTest, ColumnAndOptionErrors) {
               HasSubstr("line 2: column 'note' is 'a', not a finite number"));
   options.feature_columns = {"sex"};
   EXPECT_THAT(BuildError(kPeople, options), HasSubstr("cannot also be a feature"));
+  // A finite double beyond float32's range would be an infinite feature, which no
+  // shard may hold (found by tests/fuzz/csv_import_fuzzer.cc).
+  options.feature_columns = {"age"};
+  std::string huge = kPeople;
+  huge.replace(huge.find(",40,"), 4, ",1e82,");
+  EXPECT_THAT(BuildError(huge, options),
+              HasSubstr("line 2: column 'age' is '1e82', beyond float32's range"));
   options = PeopleOptions();
   options.label_column = "note";
   EXPECT_THAT(BuildError(kPeople, options),
