@@ -80,6 +80,7 @@ absl::StatusOr<SecureRoundClient> SecureRoundClient::Advertise(v1::Aggregator::S
   request.set_client_id(identity.client_id);
   request.set_encryption_public_key(BytesOf(protocol.public_keys().encryption));
   request.set_masking_public_key(BytesOf(protocol.public_keys().masking));
+  request.set_self_mask_commitment(BytesOf(protocol.public_keys().self_mask_commitment));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   v1::SecureAggregationAck ack;

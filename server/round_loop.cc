@@ -182,6 +182,7 @@ absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Abandon(const OpenedRound& 
   collected.outcome = *std::move(closed);
   collected.outcome.contributors.clear();
   collected.abandoned = std::string(why.message());
+  collected.released = round.secure != nullptr && round.secure->Unmasked();
   return collected;
 }
 
@@ -285,6 +286,16 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
       if (summary.abandoned.empty()) {
         spdlog::warn("round {}: closed without any update; the model is unchanged", round.round_id);
       }
+      if (collected.released && privacy_.enabled()) {
+        EQUIFL_ASSIGN_OR_RETURN(aggregation::PrivacyGuarantee spent,
+                                privacy_.AccountRelease(collected.outcome.selected.size(),
+                                                        collected.outcome.population));
+        spdlog::info(
+            "round {}: client-level DP: its noisy sum was seen before it was abandoned, so it "
+            "counts: ({:.4f}, {:g})-DP after {} rounds",
+            round.round_id, spent.epsilon, spent.delta, privacy_.rounds());
+      }
+      summary.privacy_epsilon = privacy_.spent().epsilon;
     } else {
       EQUIFL_RETURN_IF_ERROR(Step(collected.outcome, collected.aggregate.update,
                                   collected.aggregate.clip_indicators, summary, *next));

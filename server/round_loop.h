@@ -143,6 +143,9 @@ class RoundLoop {
     RoundOutcome outcome;
     RoundAggregate aggregate;
     std::string abandoned;  //!< Why the round was abandoned; empty when it was not.
+    //! Abandoned after the server saw the unmasked sum: under client-level DP the
+    //! round's noisy release happened and is charged.
+    bool released = false;
   };
 
   //! Opens the next round; nullopt once every round is done or the run stopped.

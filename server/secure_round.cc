@@ -1,5 +1,7 @@
 #include "server/secure_round.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -23,7 +25,7 @@ absl::StatusOr<Key32> KeyFromBytes(const std::string& bytes, const char* what) {
   Key32 key;
   if (bytes.size() != key.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the ", what, " is ", bytes.size(), " bytes; an X25519 key is 32"));
+        absl::StrCat("the ", what, " is ", bytes.size(), " bytes; it must be 32"));
   }
   std::copy(bytes.begin(), bytes.end(), key.begin());
   return key;
@@ -84,8 +86,10 @@ absl::Status SecureRound::AdvertiseKeys(const v1::AdvertiseKeysRequest& request)
                           KeyFromBytes(request.encryption_public_key(), "encryption public key"));
   EQUIFL_ASSIGN_OR_RETURN(Key32 masking,
                           KeyFromBytes(request.masking_public_key(), "masking public key"));
+  EQUIFL_ASSIGN_OR_RETURN(
+      Key32 commitment, KeyFromBytes(request.self_mask_commitment(), "self-mask seed commitment"));
   return Change([&](aggregation::SecureAggregationServer& protocol) {
-    return protocol.AddKeys(request.client_id(), {encryption, masking});
+    return protocol.AddKeys(request.client_id(), {encryption, masking, commitment});
   });
 }
 
@@ -250,10 +254,21 @@ absl::StatusOr<aggregation::SecureSum> SecureRound::Unmask(Clock::time_point unt
     EQUIFL_RETURN_IF_ERROR(FailureLocked());
     sum = protocol_.Unmask();
     if (!sum.ok()) failure_ = sum.status();
+    for (const std::string& client_id : protocol_.false_revealers()) {
+      spdlog::warn(
+          "round {}: client '{}' revealed a false secret share; it was found and left out, so "
+          "the sum is right, but an honest client never does this: revoke its certificate",
+          round_id_, client_id);
+    }
     changed_.SignalAll();
   }
   if (!sum.ok()) return sum.status();
   return aggregation::DecodeSecureSum(layout_, *sum);
+}
+
+bool SecureRound::Unmasked() {
+  absl::MutexLock lock(&mutex_);
+  return protocol_.phase() == Phase::kDone;
 }
 
 void SecureRound::Cancel() {

@@ -71,6 +71,9 @@ class SecureRound {
   //! Waits for the survivors' shares until every one revealed or `until`, then
   //! removes the masks and decodes the sum.
   absl::StatusOr<aggregation::SecureSum> Unmask(Clock::time_point until);
+  //! Whether Unmask produced the sum: from then on the server has seen it (and,
+  //! under client-level DP, the round's noisy release happened).
+  bool Unmasked() ABSL_LOCKS_EXCLUDED(mutex_);
   //! Fails the round (the run stops): wakes every wait.
   void Cancel();
 

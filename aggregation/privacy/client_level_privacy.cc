@@ -114,6 +114,10 @@ ClientLevelPrivacy::ClientLevelPrivacy(const PrivacyOptions& options, uint64_t c
         .Compose(resumed_sampling_rate, options_.AccountedNoiseMultiplier(),
                  static_cast<int64_t>(completed_rounds))
         .IgnoreError();  // the options were validated
+    if (absl::StatusOr<PrivacyGuarantee> spent = accountant_.EpsilonFor(options_.delta);
+        spent.ok()) {
+      spent_ = *spent;
+    }
   }
 }
 
@@ -148,10 +152,16 @@ absl::StatusOr<PrivacyGuarantee> ClientLevelPrivacy::FinishRound(std::span<float
     clip_norm_ =
         clip_norm() * std::exp(-options_.clip_learning_rate * (within - options_.target_quantile));
   }
-  const double rate =
-      std::min(1.0, denominator / static_cast<double>(std::max<size_t>(population, 1)));
+  return AccountRelease(selected, population);
+}
+
+absl::StatusOr<PrivacyGuarantee> ClientLevelPrivacy::AccountRelease(size_t selected,
+                                                                    size_t population) {
+  const double rate = std::min(1.0, static_cast<double>(std::max<size_t>(selected, 1)) /
+                                        static_cast<double>(std::max<size_t>(population, 1)));
   EQUIFL_RETURN_IF_ERROR(accountant_.Compose(rate, options_.AccountedNoiseMultiplier()));
-  return accountant_.EpsilonFor(options_.delta);
+  EQUIFL_ASSIGN_OR_RETURN(spent_, accountant_.EpsilonFor(options_.delta));
+  return spent_;
 }
 
 }  // namespace equifl::aggregation

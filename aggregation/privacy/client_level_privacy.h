@@ -108,12 +108,19 @@ class ClientLevelPrivacy {
                                                size_t population, double clip_indicators,
                                                bool noise_added_by_clients);
 
+  //! Accounts a round whose noisy sum was released but not applied (a secure
+  //! round abandoned after unmasking), as FinishRound would.
+  absl::StatusOr<PrivacyGuarantee> AccountRelease(size_t selected, size_t population);
+
+  //! The guarantee after the rounds accounted so far (zeros before the first).
+  const PrivacyGuarantee& spent() const { return spent_; }
   int64_t rounds() const { return accountant_.rounds(); }
 
  private:
   const PrivacyOptions options_;
   std::atomic<double> clip_norm_;  //!< Read by service threads.
   PrivacyAccountant accountant_;   //!< Used by the run loop only.
+  PrivacyGuarantee spent_;         //!< Likewise.
 };
 
 }  // namespace equifl::aggregation

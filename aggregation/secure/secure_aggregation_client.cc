@@ -46,7 +46,9 @@ absl::StatusOr<SecureAggregationClient> SecureAggregationClient::Create(
   EQUIFL_ASSIGN_OR_RETURN(client.encryption_, GenerateX25519KeyPair());
   EQUIFL_ASSIGN_OR_RETURN(client.masking_, GenerateX25519KeyPair());
   EQUIFL_ASSIGN_OR_RETURN(client.self_mask_seed_, RandomKey());
-  client.public_keys_ = {client.encryption_.public_key, client.masking_.public_key};
+  EQUIFL_ASSIGN_OR_RETURN(Key32 commitment,
+                          internal::SelfMaskCommitment(client.self_mask_seed_, context));
+  client.public_keys_ = {client.encryption_.public_key, client.masking_.public_key, commitment};
   return client;
 }
 

@@ -301,23 +301,55 @@ absl::Status SecureAggregationServer::AddRevealedShares(const std::string& clien
   return absl::OkStatus();
 }
 
+absl::StatusOr<Key32> SecureAggregationServer::RebuildSecret(uint32_t owner, SharedSecret secret,
+                                                             std::string& false_revealer) const {
+  const SecureKeys& advertised = keys_.at(clients_[owner]);
+  // Whether `rebuilt` is what the owner advertised before any share was made.
+  const auto matches = [&](const Key32& rebuilt) -> absl::StatusOr<bool> {
+    if (secret == SharedSecret::kSelfMaskSeed) {
+      EQUIFL_ASSIGN_OR_RETURN(Key32 commitment,
+                              internal::SelfMaskCommitment(rebuilt, options_.context));
+      return commitment == advertised.self_mask_commitment;
+    }
+    EQUIFL_ASSIGN_OR_RETURN(const X25519PrivateKey key, X25519PrivateKey::Load(rebuilt));
+    return key.public_key() == advertised.masking;
+  };
+  const std::vector<ShamirShare>& shares = revealed_.at({owner, secret});
+  EQUIFL_ASSIGN_OR_RETURN(Key32 rebuilt, ReconstructSecret(shares, threshold_));
+  EQUIFL_ASSIGN_OR_RETURN(bool verified, matches(rebuilt));
+  if (verified) return rebuilt;
+  // Interpolation uses the first t shares. With a spare share, leaving out each of
+  // them in turn finds a single false one; its revealer is named and the secret
+  // still rebuilt.
+  for (size_t left_out = 0; shares.size() > threshold_ && left_out < threshold_; ++left_out) {
+    std::vector<ShamirShare> rest = shares;
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(left_out));
+    EQUIFL_ASSIGN_OR_RETURN(rebuilt, ReconstructSecret(rest, threshold_));
+    EQUIFL_ASSIGN_OR_RETURN(verified, matches(rebuilt));
+    if (verified) {
+      false_revealer = clients_[shares[left_out].x - 1];
+      return rebuilt;
+    }
+  }
+  return absl::DataLossError(absl::StrCat(
+      "the ", shares.size(), " revealed shares of client '", clients_[owner], "''s ",
+      secret == SharedSecret::kSelfMaskSeed ? "self-mask seed" : "masking key", " rebuild no ",
+      secret == SharedSecret::kSelfMaskSeed ? "seed" : "key",
+      " matching what it advertised: the client itself or more than one of its neighbours "
+      "lied, so the round is abandoned"));
+}
+
 absl::Status SecureAggregationServer::RebuildMasks(uint32_t owner, SharedSecret secret,
-                                                   std::span<MaskStream> out) const {
-  EQUIFL_ASSIGN_OR_RETURN(Key32 rebuilt,
-                          ReconstructSecret(revealed_.at({owner, secret}), threshold_));
+                                                   std::span<MaskStream> out,
+                                                   std::string& false_revealer) const {
+  EQUIFL_ASSIGN_OR_RETURN(Key32 rebuilt, RebuildSecret(owner, secret, false_revealer));
   if (secret == SharedSecret::kSelfMaskSeed) {
     EQUIFL_ASSIGN_OR_RETURN(Key32 key, internal::SelfMaskKey(rebuilt, options_.context));
     out[0] = {key, true};
     return absl::OkStatus();
   }
-  // Loaded once for all its surviving neighbours; the rebuilt key must be the one
-  // the client advertised.
+  // Loaded once for all its surviving neighbours.
   EQUIFL_ASSIGN_OR_RETURN(const X25519PrivateKey masking, X25519PrivateKey::Load(rebuilt));
-  if (masking.public_key() != keys_.at(clients_[owner]).masking) {
-    return absl::DataLossError(
-        absl::StrCat("the revealed shares of client '", clients_[owner],
-                     "''s masking key do not rebuild the key it advertised"));
-  }
   size_t next = 0;
   for (uint32_t neighbour : graph_[owner]) {
     if (collected_.count(neighbour) == 0) continue;
@@ -379,13 +411,19 @@ absl::StatusOr<std::vector<uint32_t>> SecureAggregationServer::Unmask() {
   // mask) is a third of the work when many clients drop: it runs on every thread.
   std::vector<MaskStream> masks(total_masks);
   std::vector<absl::Status> results(secrets.size());
+  std::vector<std::string> false_revealers(secrets.size());
   ParallelFor(secrets.size(), options_.threads, [&](size_t, size_t index) {
     const Secret& secret = secrets[index];
     results[index] = RebuildMasks(secret.owner, secret.secret,
-                                  std::span(masks).subspan(secret.first_mask, secret.masks));
+                                  std::span(masks).subspan(secret.first_mask, secret.masks),
+                                  false_revealers[index]);
   });
   for (absl::Status& result : results) {
     if (!result.ok()) return Fail(std::move(result));
+  }
+  false_revealers_.clear();
+  for (std::string& revealer : false_revealers) {
+    if (!revealer.empty()) false_revealers_.insert(std::move(revealer));
   }
   EQUIFL_RETURN_IF_ERROR(ApplyMasks(masks, sum_, options_.threads));
   phase_ = Phase::kDone;

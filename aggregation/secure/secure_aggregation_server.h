@@ -8,6 +8,12 @@
 // The server never sees an input: only the sum of the survivors' inputs. When too
 // few clients remain (fewer masked inputs than min_survivors, or fewer revealed
 // shares than a secret's threshold) the round fails and returns no sum.
+//
+// Every rebuilt secret is checked against what its owner advertised (its masking
+// public key, its self-mask seed's commitment). A single false share among more
+// than the threshold is found, its revealer named and the secret rebuilt without
+// it; otherwise a secret that does not check fails the round (DataLoss) rather
+// than leave a wrong mask in the sum.
 // Not thread-safe: the caller serialises calls (server/secure_round.h does).
 #ifndef EQUIFL_AGGREGATION_SECURE_SECURE_AGGREGATION_SERVER_H_
 #define EQUIFL_AGGREGATION_SECURE_SECURE_AGGREGATION_SERVER_H_
@@ -78,8 +84,11 @@ class SecureAggregationServer {
   absl::Status AddRevealedShares(const std::string& client_id,
                                  std::span<const RevealedShare> shares);
   //! Rebuilds the secrets and returns the sum of the survivors' inputs. Fails,
-  //! returning nothing, when a secret has fewer revealed shares than its threshold.
+  //! returning nothing, when a secret has fewer revealed shares than its threshold
+  //! or rebuilds to something its owner did not advertise.
   absl::StatusOr<std::vector<uint32_t>> Unmask();
+  //! Clients found revealing a false share in the last Unmask, sorted.
+  const std::set<std::string>& false_revealers() const { return false_revealers_; }
 
   Phase phase() const { return phase_; }
   //! Clients at each step: advertised keys, shared, sent a masked input, revealed.
@@ -97,10 +106,15 @@ class SecureAggregationServer {
 
  private:
   absl::StatusOr<uint32_t> SlotOf(const std::string& client_id) const;
-  //! Rebuilds `owner`'s `secret` from the revealed shares and writes the masks it
-  //! removes into `out`: a survivor's self mask, or a dropped client's pairwise
-  //! mask with each surviving neighbour. Reads only; safe on several threads.
-  absl::Status RebuildMasks(uint32_t owner, SharedSecret secret, std::span<MaskStream> out) const;
+  //! `owner`'s `secret` rebuilt from the revealed shares and checked against what
+  //! it advertised; names in `false_revealer` a neighbour whose share was left out.
+  absl::StatusOr<Key32> RebuildSecret(uint32_t owner, SharedSecret secret,
+                                      std::string& false_revealer) const;
+  //! Rebuilds `owner`'s `secret` and writes the masks it removes into `out`: a
+  //! survivor's self mask, or a dropped client's pairwise mask with each surviving
+  //! neighbour. Reads only; safe on several threads.
+  absl::Status RebuildMasks(uint32_t owner, SharedSecret secret, std::span<MaskStream> out,
+                            std::string& false_revealer) const;
   absl::Status Fail(absl::Status status);
 
   const SecureRoundOptions options_;
@@ -118,6 +132,7 @@ class SecureAggregationServer {
   std::vector<uint32_t> sum_;     //!< Σ masked inputs mod 2^32.
   //! Revealed shares by (owner slot, secret).
   std::map<std::pair<uint32_t, SharedSecret>, std::vector<ShamirShare>> revealed_;
+  std::set<std::string> false_revealers_;
 };
 
 }  // namespace equifl::aggregation

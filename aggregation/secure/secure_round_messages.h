@@ -11,7 +11,9 @@
 // masks of two survivors cancel in the sum); last, the server names who survived
 // and who dropped, and each survivor reveals its shares of the survivors'
 // self-mask seeds and of the dropped clients' masking keys, never both for one
-// client, so the server can remove exactly the masks that do not cancel.
+// client, so the server can remove exactly the masks that do not cancel. Each
+// rebuilt secret is checked against what its owner advertised before any share
+// was made (its masking public key, a commitment to its self-mask seed).
 #ifndef EQUIFL_AGGREGATION_SECURE_SECURE_ROUND_MESSAGES_H_
 #define EQUIFL_AGGREGATION_SECURE_SECURE_ROUND_MESSAGES_H_
 
@@ -30,10 +32,14 @@ struct SecureRoundContext {
   uint64_t round_id = 0;
 };
 
-//! A client's two public keys of one round.
+//! A client's two public keys of one round, and what binds its self-mask seed.
 struct SecureKeys {
   Key32 encryption;  //!< Agrees the keys its shares travel under.
   Key32 masking;     //!< Agrees its pairwise mask seeds.
+  //! internal::SelfMaskCommitment of its seed: the seed rebuilt from revealed shares
+  //! must match it, as the masking key rebuilt must match `masking`, so a neighbour
+  //! that reveals a false share cannot silently change the sum.
+  Key32 self_mask_commitment;
 };
 
 //! A neighbour as a client learns it.

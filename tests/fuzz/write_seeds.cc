@@ -332,6 +332,7 @@ absl::StatusOr<std::string> SecureTranscript(int survivors) {
     request.set_client_id(absl::StrCat("client-", client));
     request.set_encryption_public_key(BytesOf(protocol.public_keys().encryption));
     request.set_masking_public_key(BytesOf(protocol.public_keys().masking));
+    request.set_self_mask_commitment(BytesOf(protocol.public_keys().self_mask_commitment));
     EQUIFL_RETURN_IF_ERROR(round.AdvertiseKeys(request));
     input.Byte(kAdvertiseKeys).MessagePart(request);
     clients.push_back(std::move(protocol));
@@ -463,6 +464,7 @@ absl::Status WriteAggregatorRequestSeeds(const fs::path& corpus) {
   advertise.set_client_id("client-7");
   advertise.set_encryption_public_key(std::string(32, 'e'));
   advertise.set_masking_public_key(std::string(32, 'm'));
+  advertise.set_self_mask_commitment(std::string(32, 'c'));
   v1::SecureStepRequest step;
   *step.mutable_round() = SecureRoundReference();
   step.set_client_id("client-7");

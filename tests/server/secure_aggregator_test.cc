@@ -278,6 +278,30 @@ TEST_F(SecureAggregatorTest, AnImpossibleUnmaskedSumAbandonsTheRoundNotTheRun) {
   ExpectModelMovedBy(WeightedMean(updates, samples, {0, 1, 2}));
 }
 
+// Under client-level DP the server saw round 1's noisy sum before it found it
+// impossible: that release is charged, so round 1 spends one round's ε and round 2
+// two (every client is selected: q = 1). A round abandoned before unmasking
+// released nothing and is not charged.
+TEST_F(SecureAggregatorTest, AnAbandonedRoundWhoseSumWasSeenIsCharged) {
+  AggregatorOptions options = Options(2, 3);
+  options.privacy.clip_norm = 0.5;
+  options.privacy.noise_multiplier = 2.0;
+  Start(options);
+  bogus_client_ = "c2";
+  const std::vector<uint64_t> samples = {10, 20, 30};
+  const auto updates = TestUpdates(3);
+  RunRound(updates, samples, std::vector(3, Leaves::kNever));
+  bogus_client_.clear();
+  RunRound(updates, samples, std::vector(3, Leaves::kNever));
+  ASSERT_THAT(served_.run.get(), IsOk());
+  ASSERT_EQ(observer_.summaries.size(), 2u);
+  EXPECT_FALSE(observer_.summaries[0].abandoned.empty());
+  EXPECT_NEAR(observer_.summaries[0].privacy_epsilon,
+              test_support::GaussianMechanismEpsilon(1, 2.0, 1e-5), 1e-9);
+  EXPECT_NEAR(observer_.summaries[1].privacy_epsilon,
+              test_support::GaussianMechanismEpsilon(2, 2.0, 1e-5), 1e-9);
+}
+
 TEST_F(SecureAggregatorTest, RefusesAPlainUploadInASecureRound) {
   Start(Options(1, 2));
   auto stub = v1::Aggregator::NewStub(channel_);

@@ -25,6 +25,10 @@ absl::StatusOr<Key32> SelfMaskKey(const Key32& seed, const SecureRoundContext& c
   return DeriveKey(seed, kSalt, Info("self-mask", context));
 }
 
+absl::StatusOr<Key32> SelfMaskCommitment(const Key32& seed, const SecureRoundContext& context) {
+  return DeriveKey(seed, kSalt, Info("self-mask-commitment", context));
+}
+
 absl::StatusOr<Key32> ShareKey(const X25519PrivateKey& own_encryption_key,
                                const Key32& peer_encryption_public_key,
                                const SecureRoundContext& context) {

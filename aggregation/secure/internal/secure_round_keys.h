@@ -19,6 +19,10 @@ absl::StatusOr<Key32> PairwiseMaskKey(const X25519PrivateKey& own_masking_key,
 //! The ChaCha20 key of a client's self mask.
 absl::StatusOr<Key32> SelfMaskKey(const Key32& seed, const SecureRoundContext& context);
 
+//! What a client advertises to bind its self-mask seed: HKDF-SHA256 of the seed
+//! under its own label, one-way, so it reveals nothing of the seed or its mask.
+absl::StatusOr<Key32> SelfMaskCommitment(const Key32& seed, const SecureRoundContext& context);
+
 //! The key two clients' shares travel under (either direction).
 absl::StatusOr<Key32> ShareKey(const X25519PrivateKey& own_encryption_key,
                                const Key32& peer_encryption_public_key,

@@ -2,8 +2,9 @@
 // protocol runs them: the unmasked sum equals the plain sum of the survivors'
 // inputs exactly (mod 2^32) with no, one and n - t clients dropping after masking,
 // with clients dropping at every other step, and on SecAgg+'s sparse graph; too
-// few survivors fail the round without anything revealed; and no masked input
-// correlates with its plaintext.
+// few survivors fail the round without anything revealed; a false revealed share
+// is found (one among more than t: the sum stays exact) or fails the round; and no
+// masked input correlates with its plaintext.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -35,11 +36,18 @@ struct Dropouts {
   std::set<int> during_unmasking = {};  //!< Deliver their input, then reveal nothing.
 };
 
+// Who lies, and how.
+struct Liars {
+  std::set<int> false_shares = {};       //!< Reveal every share off by one.
+  std::set<int> false_commitments = {};  //!< Advertise a commitment to another seed.
+};
+
 struct RoundResult {
   absl::Status status;          //!< Of the first server step that failed.
   std::vector<uint32_t> sum;    //!< The unmasked sum, when status is OK.
   std::vector<uint32_t> plain;  //!< The plain sum of the survivors' inputs.
   std::vector<std::string> survivors;
+  std::set<std::string> false_revealers;
 };
 
 SecureRoundOptions Options(int clients, uint32_t neighbours, uint32_t min_survivors) {
@@ -56,7 +64,7 @@ SecureRoundOptions Options(int clients, uint32_t neighbours, uint32_t min_surviv
 }
 
 RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts,
-                     uint64_t seed = 1) {
+                     const Liars& liars = {}, uint64_t seed = 1) {
   const int n = static_cast<int>(options.selected.size());
   SecureAggregationServer server(options);
   std::vector<SecureAggregationClient> clients;
@@ -65,7 +73,9 @@ RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts
         SecureAggregationClient::Create(options.context);
     EXPECT_THAT(client, IsOk());
     clients.push_back(*std::move(client));
-    EXPECT_THAT(server.AddKeys(Name(i), clients.back().public_keys()), IsOk());
+    SecureKeys keys = clients.back().public_keys();
+    if (liars.false_commitments.count(i)) keys.self_mask_commitment[0] ^= 1;
+    EXPECT_THAT(server.AddKeys(Name(i), keys), IsOk());
   }
   RoundResult result;
   EXPECT_TRUE(server.PhaseComplete());
@@ -101,10 +111,16 @@ RoundResult RunRound(const SecureRoundOptions& options, const Dropouts& dropouts
     absl::StatusOr<std::vector<RevealedShare>> revealed =
         clients[i].Unmask(*server.UnmaskRequestFor(Name(i)));
     EXPECT_THAT(revealed, IsOk());
+    if (liars.false_shares.count(i)) {
+      for (RevealedShare& share : *revealed) {
+        share.share.values[0] = (share.share.values[0] + 1) % kShamirPrime;
+      }
+    }
     EXPECT_THAT(server.AddRevealedShares(Name(i), *revealed), IsOk());
   }
   absl::StatusOr<std::vector<uint32_t>> sum = server.Unmask();
   result.status = sum.status();
+  result.false_revealers = server.false_revealers();
   if (sum.ok()) result.sum = *std::move(sum);
   return result;
 }
@@ -188,6 +204,39 @@ TEST(SecureAggregationTest, TooFewRevealedSharesFailTheRound) {
   EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(result.status.message(), HasSubstr("only 4 of the 5 shares"));
   EXPECT_TRUE(result.sum.empty());
+}
+
+// Ten clients reveal (client 00 first, so its shares are among the t = 5 that
+// interpolation uses), one of them false: of the nine survivors' seeds and of the
+// dropped client 09's masking key. Without the check the sum would be off.
+TEST(SecureAggregationTest, OneFalseRevealerIsFoundAndTheSumStaysExact) {
+  const RoundResult result =
+      RunRound(Options(10, 0, 5), {.after_masking = {9}}, {.false_shares = {0}});
+  ASSERT_THAT(result.status, IsOk());
+  EXPECT_EQ(result.sum, result.plain);
+  EXPECT_THAT(result.false_revealers, ::testing::ElementsAre("client-00"));
+}
+
+TEST(SecureAggregationTest, TwoFalseRevealersFailTheRound) {
+  const RoundResult result = RunRound(Options(10, 0, 5), {}, {.false_shares = {0, 1}});
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(result.status.message(),
+              HasSubstr("revealed shares of client 'client-00''s self-mask seed rebuild no seed"));
+  EXPECT_TRUE(result.sum.empty());
+}
+
+// Exactly t = 5 survivors: no spare share to find the false one with.
+TEST(SecureAggregationTest, AFalseShareWithoutASpareFailsTheRound) {
+  const RoundResult result =
+      RunRound(Options(10, 0, 5), {.after_masking = Range(5, 9)}, {.false_shares = {2}});
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(result.status.message(), HasSubstr("matching what it advertised"));
+}
+
+TEST(SecureAggregationTest, ACommitmentToAnotherSeedFailsTheRound) {
+  const RoundResult result = RunRound(Options(6, 0, 3), {}, {.false_commitments = {4}});
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(result.status.message(), HasSubstr("client 'client-04''s self-mask seed"));
 }
 
 // The client side of the safety rules, with requests a server could send.
