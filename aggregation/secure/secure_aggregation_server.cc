@@ -304,8 +304,13 @@ absl::Status SecureAggregationServer::AddRevealedShares(const std::string& clien
 absl::StatusOr<Key32> SecureAggregationServer::RebuildSecret(uint32_t owner, SharedSecret secret,
                                                              std::string& false_revealer) const {
   const SecureKeys& advertised = keys_.at(clients_[owner]);
-  // Whether `rebuilt` is what the owner advertised before any share was made.
-  const auto matches = [&](const Key32& rebuilt) -> absl::StatusOr<bool> {
+  Key32 rebuilt;
+  // The secret the first t of `shares` rebuild, if it is what the owner advertised
+  // before any share was made. False shares may rebuild no 32-byte value at all.
+  const auto rebuild = [&](std::span<const ShamirShare> shares) -> absl::StatusOr<bool> {
+    absl::StatusOr<Key32> candidate = ReconstructSecret(shares, threshold_);
+    if (!candidate.ok()) return false;
+    rebuilt = *candidate;
     if (secret == SharedSecret::kSelfMaskSeed) {
       EQUIFL_ASSIGN_OR_RETURN(Key32 commitment,
                               internal::SelfMaskCommitment(rebuilt, options_.context));
@@ -315,8 +320,7 @@ absl::StatusOr<Key32> SecureAggregationServer::RebuildSecret(uint32_t owner, Sha
     return key.public_key() == advertised.masking;
   };
   const std::vector<ShamirShare>& shares = revealed_.at({owner, secret});
-  EQUIFL_ASSIGN_OR_RETURN(Key32 rebuilt, ReconstructSecret(shares, threshold_));
-  EQUIFL_ASSIGN_OR_RETURN(bool verified, matches(rebuilt));
+  EQUIFL_ASSIGN_OR_RETURN(bool verified, rebuild(shares));
   if (verified) return rebuilt;
   // Interpolation uses the first t shares. With a spare share, leaving out each of
   // them in turn finds a single false one; its revealer is named and the secret
@@ -324,8 +328,7 @@ absl::StatusOr<Key32> SecureAggregationServer::RebuildSecret(uint32_t owner, Sha
   for (size_t left_out = 0; shares.size() > threshold_ && left_out < threshold_; ++left_out) {
     std::vector<ShamirShare> rest = shares;
     rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(left_out));
-    EQUIFL_ASSIGN_OR_RETURN(rebuilt, ReconstructSecret(rest, threshold_));
-    EQUIFL_ASSIGN_OR_RETURN(verified, matches(rebuilt));
+    EQUIFL_ASSIGN_OR_RETURN(verified, rebuild(rest));
     if (verified) {
       false_revealer = clients_[shares[left_out].x - 1];
       return rebuilt;
