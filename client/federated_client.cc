@@ -76,8 +76,11 @@ class Session {
 absl::StatusOr<SecureRoundClient> SetUpSecureRound(v1::Aggregator::StubInterface& stub,
                                                    const ClientIdentity& identity,
                                                    const v1::Task& task, uint64_t model_size) {
+  const uint64_t round = task.round().round_id();
+  spdlog::debug("round {}: secure aggregation: advertising keys", round);
   EQUIFL_ASSIGN_OR_RETURN(SecureRoundClient secure,
                           SecureRoundClient::Advertise(stub, identity, task, model_size));
+  spdlog::debug("round {}: secure aggregation: sharing keys", round);
   EQUIFL_RETURN_IF_ERROR(secure.ShareKeys(stub));
   EQUIFL_RETURN_IF_ERROR(secure.ReceiveShares(stub));
   return secure;
@@ -165,6 +168,7 @@ absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::
                                     global, secure ? &*secure : nullptr));
     if (outcome.counted && secure) {
       // The server unmasks the round's sum only with the survivors' shares.
+      spdlog::debug("round {}: secure aggregation: revealing shares", round);
       if (absl::Status status = secure->Unmask(session.stub()); !status.ok()) {
         spdlog::warn("round {}: secure aggregation: {}", round, std::string(status.message()));
       }

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -275,6 +276,8 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     outcome.not_counted = std::string(status.message());
     return outcome;
   };
+  const uint64_t round = task.round().round_id();
+  spdlog::debug("round {}: downloading the model", round);
   std::vector<std::string> order;
   if (absl::Status status = Download(stub, identity, task, model, global, order); !status.ok()) {
     if (!absl::IsUnavailable(status)) return status;
@@ -307,6 +310,7 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
   const TrainerOptions trainer = WithTask(options.trainer, task.hyperparameters());
   EQUIFL_ASSIGN_OR_RETURN(FairTraining fair,
                           PrepareFairTraining(model, data.train, directive, trainer, options));
+  spdlog::debug("round {}: training", round);
   const auto train_started = std::chrono::steady_clock::now();
   EQUIFL_ASSIGN_OR_RETURN(TrainResult trained, Train(model, data.train, trainer,
                                                      fair.sample_weights, fair.view_weights));
@@ -337,6 +341,7 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     }
     header.set_aggregation_weight(scaling.weight);
   }
+  spdlog::debug("round {}: uploading the update", round);
   absl::Status status;
   const auto upload_started = std::chrono::steady_clock::now();
   if (secure != nullptr) {

@@ -174,6 +174,10 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTa
     case Assignment::Kind::kFinished:
       response->set_run_finished(true);
       break;
+    case Assignment::Kind::kStopped:
+      // Not finished: the client waits for a server that resumes the run.
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the aggregator is stopping; the run goes on when it is resumed");
     case Assignment::Kind::kWait:
       response->set_retry_after_ms(100);
       break;
@@ -320,6 +324,8 @@ grpc::Status Aggregator::UploadUpdate(grpc::ServerContext* context,
     watcher_->OnUpload(header.client_id(), opening->round().round_id(), watched.bytes(), status);
   }
   if (!status.ok()) return Refuse(status, *response);
+  spdlog::debug("round {}: update from '{}' accepted", opening->round().round_id(),
+                header.client_id());
   response->set_accepted(true);
   return grpc::Status::OK;
 }

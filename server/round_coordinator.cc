@@ -90,6 +90,7 @@ Assignment RoundCoordinator::WaitForAssignment(const std::string& client_id,
   const absl::Time give_up = absl::Now() + absl::FromChrono(timeout);
   while (true) {
     if (phase_ == Phase::kFinished) return {Assignment::Kind::kFinished, 0, {}};
+    if (phase_ == Phase::kStopped) return {Assignment::Kind::kStopped, 0, {}};
     if (std::optional<Assignment> task = TakeTaskLocked(client_id)) return *task;
     if (changed_.WaitWithDeadline(&mutex_, give_up)) return {Assignment::Kind::kWait, 0, {}};
   }
@@ -104,7 +105,9 @@ std::vector<std::pair<std::string, Assignment>> RoundCoordinator::WaitForAssignm
   // commit (which would cost O(clients) per update).
   uint64_t scanned_round = 0;
   while (true) {
-    if (phase_ == Phase::kFinished) return {{"", {Assignment::Kind::kFinished, 0, {}}}};
+    if (phase_ == Phase::kFinished || phase_ == Phase::kStopped) {
+      return {{"", {Assignment::Kind::kFinished, 0, {}}}};
+    }
     if (phase_ == Phase::kCollecting && open_round_ != scanned_round) {
       scanned_round = open_round_;
       for (const std::string& client_id : client_ids) {
@@ -160,10 +163,11 @@ size_t RoundCoordinator::QuorumCount() const {
 
 std::optional<uint64_t> RoundCoordinator::OpenNextRound(const SelectionHook& on_selected) {
   absl::MutexLock lock(&mutex_);
-  while (phase_ != Phase::kFinished && joined_.size() < options_.min_clients) {
+  while (phase_ != Phase::kFinished && phase_ != Phase::kStopped &&
+         joined_.size() < options_.min_clients) {
     changed_.Wait(&mutex_);
   }
-  if (phase_ == Phase::kFinished) return std::nullopt;
+  if (phase_ == Phase::kFinished || phase_ == Phase::kStopped) return std::nullopt;
 
   open_round_ = completed_rounds_ + 1;
   // A shuffle of the sorted client ids: seeded, the same run selects the same clients.
@@ -226,7 +230,7 @@ void RoundCoordinator::ExcludeFromRound(uint64_t round_id,
 
 void RoundCoordinator::Stop() {
   absl::MutexLock lock(&mutex_);
-  phase_ = Phase::kFinished;
+  phase_ = Phase::kStopped;
   changed_.SignalAll();
 }
 

@@ -50,7 +50,7 @@ struct RoundOptions {
 
 //! What a polling client is told to do.
 struct Assignment {
-  enum class Kind { kWait, kTrain, kEvaluate, kFinished };
+  enum class Kind { kWait, kTrain, kEvaluate, kFinished, kStopped };
   Kind kind = Kind::kWait;                         //!< kTrain and kEvaluate carry their round.
   uint64_t round_id = 0;                           //!< The open round, for kTrain and kEvaluate.
   std::chrono::system_clock::time_point deadline;  //!< The round's deadline.
@@ -87,14 +87,16 @@ class RoundCoordinator {
   size_t JoinedCount() const;
 
   //! Long poll: returns the client's task for the open round if it was selected
-  //! and has not taken it yet, kFinished once every round is done or Stop() was
-  //! called, otherwise kWait after at most `timeout`.
+  //! and has not taken it yet, kFinished once every round is done, kStopped once
+  //! Stop() was called (the run is not over: a resumed server goes on with it),
+  //! otherwise kWait after at most `timeout`.
   Assignment WaitForAssignment(const std::string& client_id, std::chrono::milliseconds timeout);
 
   //! Long poll for many clients (a simulation worker's): the tasks of the open round
   //! for every client in `client_ids` that was selected and has not taken its task
-  //! yet, each with its client id; a single kFinished entry once the run is over;
-  //! empty after at most `timeout`. Costs O(|client_ids| log selected).
+  //! yet, each with its client id; a single kFinished entry once the run is over
+  //! or stopped (a simulation's workers end with it); empty after at most `timeout`. Costs
+  //! O(|client_ids| log selected).
   std::vector<std::pair<std::string, Assignment>> WaitForAssignments(
       const std::vector<std::string>& client_ids, std::chrono::milliseconds timeout);
 
@@ -126,7 +128,8 @@ class RoundCoordinator {
   //! Driver: waits for the open round's quorum or deadline, then closes it.
   RoundOutcome AwaitClose();
 
-  //! Ends the run: pollers get kFinished and OpenNextRound returns nullopt.
+  //! Stops the run (a signal, or a failure): pollers get kStopped and
+  //! OpenNextRound returns nullopt.
   void Stop();
 
   //! Rounds closed so far, including those done before a resume.
@@ -136,7 +139,7 @@ class RoundCoordinator {
   bool IsEvaluationRound(uint64_t round_id) const { return round_id > options_.rounds; }
 
  private:
-  enum class Phase { kIdle, kCollecting, kFinished };
+  enum class Phase { kIdle, kCollecting, kFinished, kStopped };
 
   absl::Status CheckUploadLocked(const std::string& client_id, uint64_t round_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);

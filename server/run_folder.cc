@@ -107,6 +107,7 @@ absl::Status RunFolder::SaveInitialModel(const GlobalModel& model) {
 
 absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
                                       const aggregation::ServerOptimizer& optimizer) {
+  spdlog::debug("round {}: writing its checkpoint", summary.round_id);
   EQUIFL_ASSIGN_OR_RETURN(std::string model_digest, WriteModel(summary.round_id, model));
   const aggregation::ServerOptimizerState state = optimizer.State();
   std::vector<protocol::TensorView> state_views;

@@ -18,7 +18,14 @@ SecureRound::Clock::time_point SecureAccumulator::PhaseEnd() const {
 
 absl::StatusOr<std::vector<std::string>> SecureAccumulator::AwaitSetup() {
   EQUIFL_RETURN_IF_ERROR(round_->CloseAdvertising(PhaseEnd()));
-  return round_->CloseSharing(PhaseEnd());
+  spdlog::debug("round {}: secure aggregation: keys advertised, clients share them",
+                round_->round_id());
+  absl::StatusOr<std::vector<std::string>> unable = round_->CloseSharing(PhaseEnd());
+  if (unable.ok()) {
+    spdlog::debug("round {}: secure aggregation: keys shared, collecting masked inputs",
+                  round_->round_id());
+  }
+  return unable;
 }
 
 absl::Status SecureAccumulator::Accumulate(ClientInput input) {
@@ -39,6 +46,8 @@ absl::Status SecureAccumulator::MergeWith(RoundAccumulator&&) {
 
 absl::StatusOr<RoundAggregate> SecureAccumulator::Report() && {
   EQUIFL_RETURN_IF_ERROR(round_->CloseCollection());
+  spdlog::debug("round {}: secure aggregation: collection closed, survivors reveal shares",
+                round_->round_id());
   EQUIFL_ASSIGN_OR_RETURN(aggregation::SecureSum sum, round_->Unmask(PhaseEnd()));
   const aggregation::SecureInputLayout& layout = round_->layout();
   // The server cannot check one masked input, only their sum: a client inside the

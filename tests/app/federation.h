@@ -73,14 +73,14 @@ class FederationTest : public ::testing::Test {
   }
 
   std::unique_ptr<Process> StartClient(const std::string& config, int index,
-                                       const std::string& port) {
+                                       const std::string& port, const std::string& log_name = "") {
     const std::string shard = (folder_ / "data" / ("client-00" + std::to_string(index))).string();
     return std::make_unique<Process>(
         std::vector<std::string>{EQUIFL_BINARY, "--config", config, "client", "--shard", shard,
                                  "--server", "127.0.0.1:" + port, "--id",
                                  "client-" + std::to_string(index), "--certs",
                                  Certificates("clients/client-" + std::to_string(index))},
-        folder_ / ("client-" + std::to_string(index) + ".log"));
+        folder_ / (log_name.empty() ? "client-" + std::to_string(index) + ".log" : log_name));
   }
 
   std::vector<equifl::server::RoundRecord> History() {

@@ -393,6 +393,17 @@ TEST_F(AggregatorTest, AStopWhileARoundIsOpenRecordsNothingOfIt) {
   served_.aggregator->Stop();
   ASSERT_THAT(served_.run.get(), IsOk());
   EXPECT_TRUE(observer_.summaries.empty());
+  // The run is not over: a client polling the stopping server is told to wait for
+  // it (UNAVAILABLE, on which clients join again), not that the run finished.
+  grpc::ClientContext context;
+  v1::PollTaskRequest poll;
+  poll.set_run_id(task_a.round().run_id());
+  poll.set_client_id("a");
+  v1::PollTaskResponse response;
+  const grpc::Status polled = stub_a->PollTask(&context, poll, &response);
+  EXPECT_EQ(polled.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(polled.error_message(), HasSubstr("stopping"));
+  EXPECT_FALSE(response.run_finished());
 }
 
 TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheModel) {

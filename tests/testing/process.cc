@@ -88,6 +88,10 @@ void Process::Kill() {
   pid_ = -1;
 }
 
+void Process::Signal(int signal_number) {
+  if (pid_ > 0) ::kill(pid_, signal_number);
+}
+
 std::optional<std::string> Process::WaitForLog(const std::string& pattern,
                                                std::chrono::milliseconds timeout) const {
   const std::regex expression(pattern);

@@ -43,6 +43,8 @@ class Process {
   int Wait(std::chrono::milliseconds timeout);
   //! Kills it with SIGKILL and reaps it.
   void Kill();
+  //! Sends it `signal_number` (SIGTERM, SIGKILL, ...); Wait reaps it.
+  void Signal(int signal_number);
 
   //! Waits until the log matches the regular expression `pattern`; returns the
   //! first match's first group (or the whole match), nullopt after `timeout`.
