@@ -34,6 +34,7 @@
 #include "server/global_model.h"
 #include "server/plain_accumulator.h"
 #include "server/scratch_pool.h"
+#include "server/update_bounds.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/receiver_model.h"
 #include "tests/fuzz/require.h"
@@ -80,7 +81,8 @@ class Round {
       : round_id_(round_id),
         accumulator_(server::PlainAccumulatorOptions{round_id, model_size, fold_batch,
                                                      /*sum_updates=*/false,
-                                                     keep_client_statistics}) {}
+                                                     keep_client_statistics,
+                                                     /*aggregation=*/{}}) {}
 
   // AcceptUpdate with the service's checks before it; failures refuse the upload.
   void Upload(const std::string& caller, ScriptedReader& reader, const server::GlobalModel& model,
@@ -96,8 +98,10 @@ class Round {
     }
     if (header.masked_input()) return;  // a plain round has no secure round
     server::PlainInput input;
-    input.weight = fairness.AggregationWeight(caller, header);
-    if (!(input.weight > 0) || !std::isfinite(input.weight)) return;
+    absl::StatusOr<double> weight = fairness.AggregationWeight(caller, header);
+    if (!weight.ok()) return;
+    Require(*weight > 0 && std::isfinite(*weight), "an accepted weight is not finite and positive");
+    input.weight = *weight;
     input.update = buffers.Take();
     input.update.values().resize(model.size());
     protocol::DecoderLimits limits;
@@ -112,6 +116,10 @@ class Round {
     absl::StatusOr<fairness::StatisticsTable> validation =
         protocol::StatisticsFromProto(header.validation_statistics());
     if (!train.ok() || !validation.ok()) return;
+    if (!server::CheckClientStatistics(*train, "training").ok() ||
+        !server::CheckClientStatistics(*validation, "validation").ok()) {
+      return;
+    }
     input.train = *std::move(train);
     input.validation = *std::move(validation);
     input.train_samples = header.num_train_samples();
