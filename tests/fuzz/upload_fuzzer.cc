@@ -80,8 +80,7 @@ class Round {
   Round(uint64_t round_id, size_t model_size, size_t fold_batch, bool keep_client_statistics)
       : round_id_(round_id),
         accumulator_(server::PlainAccumulatorOptions{round_id, model_size, fold_batch,
-                                                     /*sum_updates=*/false,
-                                                     keep_client_statistics,
+                                                     /*sum_updates=*/false, keep_client_statistics,
                                                      /*aggregation=*/{}}) {}
 
   // AcceptUpdate with the service's checks before it; failures refuse the upload.
