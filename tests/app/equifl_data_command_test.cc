@@ -217,11 +217,11 @@ TEST_F(EquiflDataCommandTest, ImportOfTextThatIsNotUtf8FailsAndWritesNothing) {
 }
 
 // /dev/zero used to be read until memory ran out (std::bad_alloc, abort). The
-// commands run under a memory limit so that such a reader fails fast.
+// commands run under a memory limit (but under ASan) so that such a reader fails fast.
 TEST_F(EquiflDataCommandTest, ImportsReadOnlyRegularFiles) {
   auto run = [](const std::string& arguments) {
-    return equifl::test::RunShell("ulimit -v 8388608; " + std::string(EQUIFL_BINARY) + " " +
-                                  arguments);
+    return equifl::test::RunShell(equifl::test::MemoryLimitPrefix() + std::string(EQUIFL_BINARY) +
+                                  " " + arguments);
   };
   WriteNpy(Path("y.npy"), "<i8", "(2,)", std::vector<int64_t>{0, 1});
   CommandOutcome outcome = run("data import-npy --features /dev/zero --labels " + Path("y.npy") +

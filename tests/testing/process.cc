@@ -88,6 +88,17 @@ void Process::Kill() {
   pid_ = -1;
 }
 
+std::string MemoryLimitPrefix() {
+#if defined(__SANITIZE_ADDRESS__)
+  return "";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return "";
+#endif
+#endif
+  return "ulimit -v 8388608; ";
+}
+
 void Process::Signal(int signal_number) {
   if (pid_ > 0) ::kill(pid_, signal_number);
 }

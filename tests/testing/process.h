@@ -25,6 +25,11 @@ struct CommandOutcome {
 //! Runs `command` with /bin/sh and waits for it to finish.
 CommandOutcome RunShell(const std::string& command);
 
+//! A shell prefix that caps a command's address space at 8 GiB, so a reader that
+//! would read without end fails fast instead of taking the machine's memory;
+//! empty under AddressSanitizer, whose shadow memory needs terabytes of it.
+std::string MemoryLimitPrefix();
+
 //! The contents of a text file; empty when it cannot be read.
 std::string ReadFile(const std::filesystem::path& path);
 
