@@ -49,19 +49,15 @@ class FaultInjectionTest : public equifl::test::FederationTest,
  protected:
   bool secure() const { return GetParam(); }
 
+  // The configuration, logging at debug level: the phases' lines are debug lines.
   std::string Config(int rounds, int deadline_seconds) {
-    return WriteConfig(rounds, deadline_seconds,
-                       secure() ? "secure_aggregation:\n  enabled: true\n"
-                                  "  phase_timeout_seconds: 4\n"
-                                : "");
-  }
-
-  // The configuration with the server's ephemeral port made fixed, so a resumed
-  // server listens where the clients look for it.
-  static void FixPort(const std::string& config, const std::string& port) {
-    std::string text = ReadFile(config);
-    text = std::regex_replace(text, std::regex("127\\.0\\.0\\.1:0"), "127.0.0.1:" + port);
-    std::ofstream(config) << text;
+    const std::string config = WriteConfig(rounds, deadline_seconds,
+                                           secure() ? "secure_aggregation:\n  enabled: true\n"
+                                                      "  phase_timeout_seconds: 4\n"
+                                                    : "");
+    const std::string text = ReadFile(config);
+    std::ofstream(config) << std::regex_replace(text, std::regex("level: info"), "level: debug");
+    return config;
   }
 
   // Round ids 1..n in order, each once.
@@ -83,8 +79,6 @@ TEST_P(FaultInjectionTest, TheServerStoppedOrKilledAtEveryPhaseLosesNoRoundAndRe
   }
   const int rounds = 3;
   const std::string config = Config(rounds, 60);
-  std::string text = ReadFile(config);
-  std::ofstream(config) << std::regex_replace(text, std::regex("level: info"), "level: debug");
 
   std::unique_ptr<Process> server = StartServer(config, false, "server-0.log");
   const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);
@@ -143,8 +137,6 @@ TEST_P(FaultInjectionTest, AClientStoppedOrKilledAtEveryPhaseCostsOnlyItsUpdate)
   if (secure()) phases.push_back({"unmasking", "round \\d+: secure aggregation: revealing shares"});
   const int rounds = 2 * static_cast<int>(phases.size()) + 2;
   const std::string config = Config(rounds, secure() ? 12 : 8);
-  std::string text = ReadFile(config);
-  std::ofstream(config) << std::regex_replace(text, std::regex("level: info"), "level: debug");
 
   std::unique_ptr<Process> server = StartServer(config, false, "server.log");
   const std::optional<std::string> port = server->WaitForLog(kPortPattern, 60s);

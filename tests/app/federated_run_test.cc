@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -200,9 +199,7 @@ TEST_F(FederatedRunTest, ServerKilledAndResumedContinuesFromItsLastCheckpoint) {
   ASSERT_GE(recorded, 2u);
 
   // The same port, so the clients find the server again.
-  std::string text = ReadFile(config);
-  text = std::regex_replace(text, std::regex("127\\.0\\.0\\.1:0"), "127.0.0.1:" + *port);
-  std::ofstream(config) << text;
+  FixPort(config, *port);
   auto resumed = StartServer(config, true, "server-resumed.log");
   ASSERT_TRUE(resumed->WaitForLog(kPortPattern, 60s)) << resumed->Log();
   EXPECT_THAT(resumed->Log(), HasSubstr("after round " + std::to_string(recorded)));

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,14 @@ class FederationTest : public ::testing::Test {
                                  "client-" + std::to_string(index), "--certs",
                                  Certificates("clients/client-" + std::to_string(index))},
         folder_ / (log_name.empty() ? "client-" + std::to_string(index) + ".log" : log_name));
+  }
+
+  // Makes `config` name the port a server chose, so a resumed server listens where
+  // the clients look for it.
+  static void FixPort(const std::string& config, const std::string& port) {
+    const std::string text = ReadFile(config);
+    std::ofstream(config) << std::regex_replace(text, std::regex("127\\.0\\.0\\.1:0"),
+                                                "127.0.0.1:" + port);
   }
 
   std::vector<equifl::server::RoundRecord> History() {
