@@ -69,14 +69,14 @@ absl::Status SecureRound::Change(const Step& step) {
 
 void SecureRound::WaitWhileLocked(Phase phase, std::chrono::milliseconds timeout) {
   const absl::Time give_up = absl::Now() + absl::FromChrono(timeout);
-  while (!cancelled_ && protocol_.phase() == phase &&
+  while (!cancelled_ && protocol_.phase() == phase && absl::Now() < give_up &&
          !changed_.WaitWithDeadline(&mutex_, give_up)) {
   }
 }
 
 void SecureRound::WaitForPhaseLocked(Clock::time_point until) {
   const absl::Time give_up = absl::FromChrono(until);
-  while (!cancelled_ && !protocol_.PhaseComplete() &&
+  while (!cancelled_ && !protocol_.PhaseComplete() && absl::Now() < give_up &&
          !changed_.WaitWithDeadline(&mutex_, give_up)) {
   }
 }

@@ -84,7 +84,8 @@ class SecureRound {
   //! unless the round failed, then wakes the waits.
   template <typename Step>
   absl::Status Change(const Step& step) ABSL_LOCKS_EXCLUDED(mutex_);
-  //! Waits, at most `timeout`, for the protocol to leave `phase`.
+  //! Waits, at most `timeout`, for the protocol to leave `phase`. Neither wait
+  //! releases the lock once its deadline has passed (a poll that does not wait).
   void WaitWhileLocked(Phase phase, std::chrono::milliseconds timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   //! Waits until the current phase is complete or `until`.
