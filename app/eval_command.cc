@@ -103,7 +103,8 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
   }
   progress.SetDetail("");
   progress.Finish();
-  return fairness::BuildFairnessReport(table);
+  return fairness::BuildFairnessReport(table, fairness::kFusionView, {},
+                                       {.epsilon = config.fairness.minmax_gap.epsilon});
 }
 
 }  // namespace

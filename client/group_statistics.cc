@@ -19,6 +19,7 @@ void GroupStatisticsAccumulator::Add(int64_t language, int64_t group, double los
     statistics.confusion.assign(static_cast<size_t>(num_classes_) * num_classes_, 0);
   }
   statistics.loss_sum += loss;
+  statistics.loss_square_sum += loss * loss;
   ++statistics.count;
   ++statistics.confusion[static_cast<size_t>(label * num_classes_ + prediction)];
 }

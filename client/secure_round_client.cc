@@ -130,7 +130,9 @@ absl::Status SecureRoundClient::ShareKeys(v1::Aggregator::StubInterface& stub) {
   for (const v1::SecurePeer& peer : wire.neighbours()) {
     EQUIFL_ASSIGN_OR_RETURN(Key32 encryption, KeyFrom(peer.encryption_public_key()));
     EQUIFL_ASSIGN_OR_RETURN(Key32 masking, KeyFrom(peer.masking_public_key()));
-    neighbourhood.neighbours.push_back({peer.slot(), peer.client_id(), {encryption, masking}});
+    // Commitments stay with the server, which checks the revealed seeds against them.
+    neighbourhood.neighbours.push_back(
+        {peer.slot(), peer.client_id(), {encryption, masking, /*self_mask_commitment=*/{}}});
   }
   EQUIFL_ASSIGN_OR_RETURN(std::vector<aggregation::EncryptedShare> shares,
                           protocol_.ShareKeys(neighbourhood));

@@ -1,6 +1,7 @@
 #include "fairness/fairness_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -56,12 +57,6 @@ std::string Fixed(double value) {
   return buffer;
 }
 
-std::string CellName(const Cell& cell) {
-  std::string name = absl::StrCat(cell.language.empty() ? "-" : cell.language, "/", cell.modality);
-  if (!cell.client.empty()) absl::StrAppend(&name, "/", cell.client);
-  return name;
-}
-
 //! Renders rows (the first is the header) as aligned columns: the first `left_columns`
 //! columns left-aligned, the others right-aligned, two spaces apart, each line indented.
 std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t left_columns) {
@@ -86,9 +81,11 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t le
 
 }  // namespace
 
-absl::StatusOr<FairnessReport> BuildFairnessReport(
-    const StatisticsTable& table, const std::string& main_view,
-    const std::map<std::string, double>& afi_weights) {
+absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
+                                                   const std::string& main_view,
+                                                   const std::map<std::string, double>& afi_weights,
+                                                   const LossGapBoundOptions& bound) {
+  EQUIFL_RETURN_IF_ERROR(bound.Validate());
   FairnessReport report;
   report.main_view = main_view;
   std::set<std::string> views;
@@ -113,12 +110,19 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(
     EQUIFL_ASSIGN_OR_RETURN(report.views[view], ComputeSliceMetrics(PoolModality(table, view)));
   }
 
+  report.loss_gap_bounds = BoundLossGaps(table, bound);
+  auto bounded = report.loss_gap_bounds.cells.begin();
   for (const auto& [cell, groups] : table) {
     CellLossGap& gap = report.cells.emplace_back();
     gap.cell = cell;
     gap.loss_gap = LossGap(groups);
+    // The bounded cells are a subsequence of the table's, in its order.
+    if (bounded != report.loss_gap_bounds.cells.end() && bounded->cell == cell) {
+      gap.bounds = *bounded++;
+    }
     for (const auto& [name, statistics] : groups) {
-      gap.groups[name] = GroupLoss{statistics.count, statistics.mean_loss()};
+      gap.groups[name] = GroupLoss{statistics.count, statistics.mean_loss(),
+                                   EstimateGroupLoss(statistics).standard_error};
     }
   }
   report.min_max_gap = MinMaxGap(table);
@@ -135,22 +139,44 @@ nlohmann::json ToJson(const FairnessReport& report) {
   for (const CellLossGap& gap : report.cells) {
     nlohmann::json groups = nlohmann::json::object();
     for (const auto& [name, group] : gap.groups) {
-      groups[name] = {{"count", group.count}, {"mean_loss", group.mean_loss}};
+      groups[name] = {{"count", group.count},
+                      {"mean_loss", group.mean_loss},
+                      {"standard_error", group.standard_error}};
     }
     nlohmann::json cell = CellJson(gap.cell);
     cell["loss_gap"] = gap.loss_gap;
+    cell["loss_gap_bounds"] = nullptr;
+    if (gap.bounds) {
+      cell["loss_gap_bounds"] = {{"bias_corrected", gap.bounds->bias_corrected},
+                                 {"lower", gap.bounds->lower},
+                                 {"upper", gap.bounds->upper},
+                                 {"worst_group", gap.bounds->worst_group},
+                                 {"best_group", gap.bounds->best_group}};
+    }
     cell["groups"] = std::move(groups);
     cells.push_back(std::move(cell));
   }
   nlohmann::json msfd = nlohmann::json::object();
   for (const auto& [view, disparity] : report.msfd) msfd[view] = disparity;
+  const LossGapBounds& bounds = report.loss_gap_bounds;
   return {{"main_view", report.main_view},
           {"main_view_found", report.main_view_found},
           {"overall", SliceJson(report.overall)},
           {"views", std::move(views)},
           {"cells", std::move(cells)},
           {"min_max_gap",
-           {{"value", report.min_max_gap.value}, {"cell", CellJson(report.min_max_gap.cell)}}},
+           {{"value", report.min_max_gap.value},
+            {"cell", CellJson(report.min_max_gap.cell)},
+            {"bias_corrected", bounds.bias_corrected},
+            {"lower", bounds.lower},
+            {"upper", bounds.upper},
+            {"confidence", bounds.confidence},
+            {"epsilon", bounds.epsilon},
+            {"verdict", VerdictName(bounds.verdict)},
+            {"verdict_text", DescribeVerdict(bounds)},
+            {"deciding_cell", CellJson(bounds.deciding_cell)},
+            {"samples_needed", bounds.samples_needed},
+            {"groups_without_spread", bounds.groups_without_spread}}},
           {"msfd", std::move(msfd)},
           {"afi", report.afi}};
 }
@@ -168,6 +194,8 @@ std::string FormatTable(const FairnessReport& report) {
                        : absl::StrCat("all views (no cells of view '", report.main_view, "')"),
                    ", ", overall.count, " samples, ", overall.num_classes, " classes\n");
 
+  const LossGapBounds& bounds = report.loss_gap_bounds;
+  const auto percent = std::lround(bounds.confidence * 100);
   auto mean_and = [](const char* extreme_name, double mean, double extreme) {
     return absl::StrCat("mean ", Fixed(mean), "  ", extreme_name, " ", Fixed(extreme));
   };
@@ -194,6 +222,10 @@ std::string FormatTable(const FairnessReport& report) {
                {"loss gap", Fixed(overall.loss_gap)},
                {"MinMaxGAP", absl::StrCat(Fixed(report.min_max_gap.value), " at ",
                                           CellName(report.min_max_gap.cell))},
+               {"MinMaxGAP bias-corrected", Fixed(bounds.bias_corrected)},
+               {absl::StrCat("MinMaxGAP ", percent, "% bounds"),
+                absl::StrCat("[", Fixed(bounds.lower), ", ", Fixed(bounds.upper), "]")},
+               {absl::StrCat("bound MinMaxGAP <= ", bounds.epsilon), DescribeVerdict(bounds)},
                {"AFI (weighted mean MSFD)", Fixed(report.afi)}},
               2));
 
@@ -221,17 +253,31 @@ std::string FormatTable(const FairnessReport& report) {
   }
   absl::StrAppend(&text, Columns(view_rows, 1));
 
-  absl::StrAppend(&text, "\nCells (loss gap = max - min group mean loss)\n");
+  absl::StrAppend(&text, "\nCells (loss gap = max - min group mean loss; bias-corrected; ", percent,
+                  "% bounds, the lower ones holding together)\n");
   std::vector<std::vector<std::string>> cell_rows = {
-      {"cell", "group", "samples", "mean loss", "loss gap"}};
+      {"cell", "group", "samples", "mean loss", "s.e.", "loss gap", "corrected", "bounds"}};
   for (const CellLossGap& gap : report.cells) {
+    std::vector<std::string> gap_columns = {Fixed(gap.loss_gap), "-", "-"};
+    if (gap.bounds) {
+      gap_columns = {
+          Fixed(gap.loss_gap), Fixed(gap.bounds->bias_corrected),
+          absl::StrCat("[", Fixed(gap.bounds->lower), ", ", Fixed(gap.bounds->upper), "]")};
+    }
     bool first = true;
     for (const auto& [name, group] : gap.groups) {
-      cell_rows.push_back({first ? CellName(gap.cell) : "", name, absl::StrCat(group.count),
-                           Fixed(group.mean_loss), first ? Fixed(gap.loss_gap) : ""});
+      std::vector<std::string> row = {first ? CellName(gap.cell) : "", name,
+                                      absl::StrCat(group.count), Fixed(group.mean_loss),
+                                      Fixed(group.standard_error)};
+      for (const std::string& column : gap_columns) row.push_back(first ? column : "");
+      cell_rows.push_back(std::move(row));
       first = false;
     }
-    if (first) cell_rows.push_back({CellName(gap.cell), "", "", "", Fixed(gap.loss_gap)});
+    if (first) {
+      std::vector<std::string> row = {CellName(gap.cell), "", "", "", ""};
+      row.insert(row.end(), gap_columns.begin(), gap_columns.end());
+      cell_rows.push_back(std::move(row));
+    }
   }
   absl::StrAppend(&text, Columns(cell_rows, 2));
   return text;

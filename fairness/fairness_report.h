@@ -9,9 +9,19 @@
 //   "views": {"<view>": <slice>, ...},     // every modality view, pooled over languages
 //   "cells": [                             // every cell of the table, in table order
 //     {"language": "en", "modality": "fusion", "client": "", "loss_gap": 0.1,
-//      "groups": {"<group>": {"count": 10, "mean_loss": 0.5}, ...}}, ...],
+//      "loss_gap_bounds": {"bias_corrected": 0.06, "lower": 0, "upper": 0.3,
+//                          "worst_group": "f", "best_group": "m"},  // null: < 2 groups
+//                                                                   // of >= 2 samples
+//      "groups": {"<group>": {"count": 10, "mean_loss": 0.5,
+//                             "standard_error": 0.2}, ...}}, ...],
 //   "min_max_gap": {"value": 0.1, "cell": {"language": "en", "modality": "fusion",
-//                                          "client": ""}},
+//                                          "client": ""},
+//                   "bias_corrected": 0.06, "lower": 0, "upper": 0.3,
+//                   "confidence": 0.95, "epsilon": 0.05,
+//                   "verdict": "undetermined",   // or "held", "violated"
+//                   "verdict_text": "undetermined: needs about 1200 samples per ...",
+//                   "deciding_cell": {...}, "samples_needed": 1200,
+//                   "groups_without_spread": ["f in en/fusion", ...]},
 //   "msfd": {"<view>": 0.05, ...},
 //   "afi": 0.05
 // }
@@ -27,32 +37,38 @@
 //   "groups": {"<group>": {"count": .., "mean_loss": .., "confusion_count": ..,
 //                          "accuracy": .., "macro_f1": ..}, ...}
 // }
-// Every value means what the same-named member of SliceMetrics / FairnessReport means.
+// Every value means what the same-named member of SliceMetrics / FairnessReport /
+// LossGapBounds (loss_gap_bounds.h) means.
 #ifndef EQUIFL_FAIRNESS_FAIRNESS_REPORT_H_
 #define EQUIFL_FAIRNESS_FAIRNESS_REPORT_H_
 
 #include <cstdint>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "fairness/group_statistics.h"
+#include "fairness/loss_gap_bounds.h"
 #include "fairness/metrics.h"
 
 namespace equifl::fairness {
 
 //! One group's loss in one cell.
 struct GroupLoss {
-  uint64_t count = 0;    //!< Samples.
-  double mean_loss = 0;  //!< loss_sum / count; 0 when count is 0.
+  uint64_t count = 0;         //!< Samples.
+  double mean_loss = 0;       //!< loss_sum / count; 0 when count is 0.
+  double standard_error = 0;  //!< Of mean_loss; 0 with fewer than two samples.
 };
 
 //! The loss gap of one cell and the group losses it comes from.
 struct CellLossGap {
-  Cell cell;                                //!< As keyed in the table.
-  double loss_gap = 0;                      //!< LossGap of the cell.
+  Cell cell;            //!< As keyed in the table.
+  double loss_gap = 0;  //!< LossGap of the cell.
+  //! Its bounds; absent without two groups of at least two samples.
+  std::optional<CellLossGapBounds> bounds;
   std::map<std::string, GroupLoss> groups;  //!< Every group of the cell.
 };
 
@@ -66,18 +82,20 @@ struct FairnessReport {
   std::map<std::string, SliceMetrics> views;  //!< Each view pooled over languages, clients.
   std::vector<CellLossGap> cells;             //!< Every cell of the table, in table order.
   MinMaxGapResult min_max_gap;                //!< MinMaxGap of the table.
+  LossGapBounds loss_gap_bounds;              //!< BoundLossGaps of the table.
   std::map<std::string, double> msfd;         //!< ModalityDisparities of the table.
   double afi = 0;                             //!< AggregateFairnessIndex of msfd.
 };
 
 //! Builds the report of `table`, with its cells as keyed (pass WithoutClients(table) for
 //! federation-wide cells). `afi_weights` are AggregateFairnessIndex's weights (empty:
-//! uniform). Fails with InvalidArgument when confusion counts are malformed or disagree on
-//! the number of classes within a view (or, when main_view is absent, across the table),
-//! or when a weight is negative or non-finite.
+//! uniform); `bound` the bound ε and confidence the loss gaps are judged by. Fails with
+//! InvalidArgument when confusion counts are malformed or disagree on the number of
+//! classes within a view (or, when main_view is absent, across the table), when a
+//! weight is negative or non-finite, or when `bound` is out of range.
 absl::StatusOr<FairnessReport> BuildFairnessReport(
     const StatisticsTable& table, const std::string& main_view = kFusionView,
-    const std::map<std::string, double>& afi_weights = {});
+    const std::map<std::string, double>& afi_weights = {}, const LossGapBoundOptions& bound = {});
 
 //! The report as JSON, in the schema at the top of this file. Include
 //! <nlohmann/json.hpp> to use the result.
@@ -86,8 +104,10 @@ nlohmann::json ToJson(const FairnessReport& report);
 //! ToJson(report) serialized; `indent` < 0 gives one line.
 std::string ToJsonText(const FairnessReport& report, int indent = 2);
 
-//! A plain-text table for a terminal: the overall metrics, per-group loss, accuracy and
-//! macro-F1, per-view metrics with MSFD, and every cell's groups and loss gap.
+//! A plain-text table for a terminal: the overall metrics, the MinMaxGAP with its
+//! bounds and verdict, per-group loss, accuracy and macro-F1, per-view metrics with
+//! MSFD, and every cell's groups (mean loss ± standard error) and loss gap with its
+//! bounds.
 std::string FormatTable(const FairnessReport& report);
 
 }  // namespace equifl::fairness

@@ -25,6 +25,11 @@ absl::Status CheckCompatible(const GroupStatistics& sum, const GroupStatistics& 
                                                    addend.loss_sum,
                                                    "; a sum of losses is finite and not negative"));
   }
+  if (!(addend.loss_square_sum >= 0) || std::isinf(addend.loss_square_sum)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group statistics carry a sum of squared losses of ", addend.loss_square_sum,
+                     "; a sum of squares is finite and not negative"));
+  }
   if (sum.num_classes != 0 && addend.num_classes != 0 && sum.num_classes != addend.num_classes) {
     return absl::InvalidArgumentError(absl::StrCat("statistics report ", addend.num_classes,
                                                    " classes where others reported ",
@@ -35,6 +40,7 @@ absl::Status CheckCompatible(const GroupStatistics& sum, const GroupStatistics& 
 
 void AddUnchecked(GroupStatistics& sum, const GroupStatistics& addend) {
   sum.loss_sum += addend.loss_sum;
+  sum.loss_square_sum += addend.loss_square_sum;
   sum.count += addend.count;
   if (addend.num_classes == 0 ||
       addend.confusion.size() != addend.num_classes * addend.num_classes) {
@@ -49,6 +55,12 @@ void AddUnchecked(GroupStatistics& sum, const GroupStatistics& addend) {
 }
 
 }  // namespace
+
+std::string CellName(const Cell& cell) {
+  std::string name = absl::StrCat(cell.language.empty() ? "-" : cell.language, "/", cell.modality);
+  if (!cell.client.empty()) absl::StrAppend(&name, "/", cell.client);
+  return name;
+}
 
 absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend) {
   if (absl::Status status = CheckCompatible(sum, addend); !status.ok()) return status;

@@ -32,6 +32,9 @@ struct Cell {
   auto operator<=>(const Cell&) const = default;
 };
 
+//! "language/modality", with "/client" when kept per client ("-" for no language).
+std::string CellName(const Cell& cell);
+
 //! Sums over the samples of one group in one cell.
 struct GroupStatistics {
   double loss_sum = 0;       //!< Sum of per-sample task losses.
@@ -40,6 +43,9 @@ struct GroupStatistics {
   //! C x C counts, row-major: confusion[true_class * C + predicted_class]; empty
   //! when num_classes is 0.
   std::vector<uint64_t> confusion;
+  //! Sum of the squared per-sample losses: with loss_sum and count, the spread of
+  //! the group's losses, so the server can say how precisely it knows the mean.
+  double loss_square_sum = 0;
 
   //! loss_sum / count; 0 for an empty group.
   double mean_loss() const { return count == 0 ? 0.0 : loss_sum / static_cast<double>(count); }
@@ -51,10 +57,11 @@ using GroupsOfCell = std::map<std::string, GroupStatistics>;
 //! Every (cell, group) of a split, cells and groups in sorted order.
 using StatisticsTable = std::map<Cell, GroupsOfCell>;
 
-//! Adds `addend` into `sum` (loss sums, counts, confusion counts). Fails, changing
-//! nothing, when both carry confusion counts for different numbers of classes, a
-//! confusion vector does not have num_classes^2 entries, or the addend's loss sum
-//! is negative or not finite (a sum of cross-entropies is neither).
+//! Adds `addend` into `sum` (loss sums and square sums, counts, confusion counts).
+//! Fails, changing nothing, when both carry confusion counts for different numbers
+//! of classes, a confusion vector does not have num_classes^2 entries, or the
+//! addend's loss sum or square sum is negative or not finite (a sum of
+//! cross-entropies is neither).
 absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend);
 
 //! Adds every (cell, group) of `addend` into `sum`; fails, changing nothing, like

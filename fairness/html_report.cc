@@ -198,6 +198,19 @@ std::string SummaryTable(const std::vector<const Json*>& training, const Json& f
     gap_cell = absl::StrCat(" (", HtmlEscape(CellName(*cell)), ")");
   }
   absl::StrAppend(&html, row("MinMaxGAP", NumberCell(val, {"min_max_gap", "value"}) + gap_cell));
+  if (Find(val, {"min_max_gap", "upper"}) != nullptr) {
+    const std::optional<double> confidence = Number(val, {"min_max_gap", "confidence"});
+    absl::StrAppend(
+        &html, row("MinMaxGAP bias-corrected", NumberCell(val, {"min_max_gap", "bias_corrected"})));
+    absl::StrAppend(&html,
+                    row(absl::StrCat("MinMaxGAP ", confidence ? Fmt(100 * *confidence, "%.0f") : "",
+                                     "% bounds"),
+                        absl::StrCat("[", NumberCell(val, {"min_max_gap", "lower"}), ", ",
+                                     NumberCell(val, {"min_max_gap", "upper"}), "]")));
+    absl::StrAppend(&html, row(absl::StrCat("Bound MinMaxGAP &le; ",
+                                            NumberCell(val, {"min_max_gap", "epsilon"})),
+                               HtmlEscape(Text(val, {"min_max_gap", "verdict_text"}))));
+  }
   absl::StrAppend(
       &html,
       row("Equalized odds difference (mean / max)",
@@ -211,7 +224,8 @@ std::string SummaryTable(const std::vector<const Json*>& training, const Json& f
   return html + "</table>\n";
 }
 
-//! Every cell's groups (mean loss, count) and loss gap; the MinMaxGAP cell is highlighted.
+//! Every cell's groups (mean loss, count) and loss gap with its bounds; the MinMaxGAP
+//! cell is highlighted.
 std::string CellTable(const Json& validation) {
   const Json* cells = Find(validation, {"cells"});
   if (cells == nullptr || !cells->is_array() || cells->empty()) {
@@ -221,15 +235,20 @@ std::string CellTable(const Json& validation) {
   if (const Json* cell = Find(validation, {"min_max_gap", "cell"})) worst = CellName(*cell);
   std::string html =
       "<table class=\"cells\">\n<tr><th>Cell</th><th>Group</th><th>Mean loss</th>"
-      "<th>Count</th><th>Loss gap</th></tr>\n";
+      "<th>Count</th><th>Loss gap [bounds]</th></tr>\n";
   for (const Json& cell : *cells) {
     const std::string name = CellName(cell);
     const Json* groups = Find(cell, {"groups"});
     const size_t rows =
         groups != nullptr && groups->is_object() ? std::max<size_t>(groups->size(), 1) : 1;
     const std::string head = absl::StrCat("<td rowspan=\"", rows, "\">", HtmlEscape(name), "</td>");
-    const std::string gap =
-        absl::StrCat("<td rowspan=\"", rows, "\">", NumberCell(cell, {"loss_gap"}), "</td>");
+    std::string interval;
+    if (Find(cell, {"loss_gap_bounds", "upper"}) != nullptr) {
+      interval = absl::StrCat(" [", NumberCell(cell, {"loss_gap_bounds", "lower"}), ", ",
+                              NumberCell(cell, {"loss_gap_bounds", "upper"}), "]");
+    }
+    const std::string gap = absl::StrCat("<td rowspan=\"", rows, "\">",
+                                         NumberCell(cell, {"loss_gap"}), interval, "</td>");
     const std::string tr = name == worst ? "<tr class=\"worst\">" : "<tr>";
     if (rows == 1 && (groups == nullptr || !groups->is_object() || groups->empty())) {
       absl::StrAppend(&html, tr, head, "<td colspan=\"3\">no groups</td>", gap, "</tr>\n");

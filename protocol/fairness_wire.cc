@@ -14,6 +14,7 @@ v1::GroupStatistics StatisticsToProto(const fairness::StatisticsTable& table) {
       out.mutable_cell()->set_client_id(cell.client);
       out.set_group(group);
       out.set_loss_sum(statistics.loss_sum);
+      out.set_loss_square_sum(statistics.loss_square_sum);
       out.set_sample_count(statistics.count);
       out.set_num_classes(statistics.num_classes);
       for (uint64_t count : statistics.confusion) out.add_confusion(count);
@@ -27,6 +28,7 @@ absl::StatusOr<fairness::StatisticsTable> StatisticsFromProto(const v1::GroupSta
   for (const v1::GroupCellStatistics& in : message.cells()) {
     fairness::GroupStatistics statistics;
     statistics.loss_sum = in.loss_sum();
+    statistics.loss_square_sum = in.loss_square_sum();
     statistics.count = in.sample_count();
     // num_classes describes the confusion counts; without them there is none.
     if (in.confusion_size() != 0) {

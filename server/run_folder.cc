@@ -147,8 +147,8 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
                          {"validation_gap", summary.fairness.validation_gap},
                          {"privacy_epsilon", summary.privacy_epsilon},
                          {"seconds", summary.seconds}};
-  if (absl::StatusOr<fairness::FairnessReport> report =
-          fairness::BuildFairnessReport(summary.validation.table());
+  if (absl::StatusOr<fairness::FairnessReport> report = fairness::BuildFairnessReport(
+          summary.validation.table(), fairness::kFusionView, {}, gap_bound_);
       report.ok()) {
     line["validation"] = fairness::ToJson(*report);
     last_fairness_table_ = fairness::FormatTable(*report);

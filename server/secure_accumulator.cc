@@ -62,10 +62,12 @@ absl::StatusOr<RoundAggregate> SecureAccumulator::Report() && {
     return abandon(absl::StrCat("weights summing to ", sum.weight * layout.weight_bound,
                                 ", outside (0, ", most_weight * layout.weight_bound, "]"));
   }
-  if (absl::Status train = CheckClientStatistics(sum.train, "summed training"); !train.ok()) {
+  if (absl::Status train = CheckClientStatistics(sum.train, "summed training", /*quantised=*/true);
+      !train.ok()) {
     return abandon(train.message());
   }
-  if (absl::Status validation = CheckClientStatistics(sum.validation, "summed validation");
+  if (absl::Status validation =
+          CheckClientStatistics(sum.validation, "summed validation", /*quantised=*/true);
       !validation.ok()) {
     return abandon(validation.message());
   }

@@ -6,6 +6,12 @@
 #include "absl/strings/str_cat.h"
 
 namespace equifl::server {
+namespace {
+
+// The relative rounding a client's sums of losses and of squared losses may carry.
+constexpr double kSquareSumTolerance = 1e-6;
+
+}  // namespace
 
 double MaxAggregationWeight(const FairnessOptions& options, uint64_t train_samples) {
   const double samples = static_cast<double>(std::max<uint64_t>(train_samples, 1));
@@ -43,7 +49,8 @@ absl::Status CheckAggregationWeight(const FairnessOptions& options, double weigh
   return absl::OkStatus();
 }
 
-absl::Status CheckClientStatistics(const fairness::StatisticsTable& statistics, const char* split) {
+absl::Status CheckClientStatistics(const fairness::StatisticsTable& statistics, const char* split,
+                                   bool quantised) {
   for (const auto& cell_groups : statistics) {
     // Named references, not structured bindings, which the lambda could not capture.
     const fairness::Cell& cell = cell_groups.first;
@@ -65,6 +72,18 @@ absl::Status CheckClientStatistics(const fairness::StatisticsTable& statistics, 
       if (entry.loss_sum > kMaxMeanLoss * static_cast<double>(entry.count)) {
         return refuse(absl::StrCat("carry a loss sum of ", entry.loss_sum, " over ", entry.count,
                                    " samples; at most ", kMaxMeanLoss, " nats per sample"));
+      }
+      // Σℓ²·n >= (Σℓ)² >= Σℓ² for n losses ℓ >= 0, up to the client's rounding.
+      const double squares = entry.loss_square_sum;
+      const double square_of_sum = entry.loss_sum * entry.loss_sum;
+      const bool possible = quantised || (squares * static_cast<double>(entry.count) >=
+                                              square_of_sum * (1 - kSquareSumTolerance) &&
+                                          squares <= square_of_sum * (1 + kSquareSumTolerance));
+      if (!std::isfinite(squares) || !(squares >= 0) || !possible) {
+        return refuse(absl::StrCat("carry a sum of squared losses of ", squares,
+                                   " beside a loss sum of ", entry.loss_sum, " over ", entry.count,
+                                   " samples, which no set of losses has (a client older than the "
+                                   "server reports none: update it)"));
       }
       if (entry.num_classes == 0) continue;
       uint64_t confusion_total = 0;

@@ -12,7 +12,11 @@
 //                 s in [0, 1]), kMaxQFedAvgWeight for q-FedAvg (its h_k does not
 //                 scale with n), 1 otherwise (the weight is n);
 //   statistics    loss sums finite, >= 0 and at most kMaxMeanLoss per sample;
-//                 confusion counts, when present, add up to the sample count.
+//                 sums of squared losses between (loss sum)²/count and (loss
+//                 sum)², as for any non-negative losses (so a client that does
+//                 not report them is refused rather than read as a group without
+//                 spread); confusion counts, when present, add up to the sample
+//                 count.
 #ifndef EQUIFL_SERVER_UPDATE_BOUNDS_H_
 #define EQUIFL_SERVER_UPDATE_BOUNDS_H_
 
@@ -42,8 +46,11 @@ absl::Status CheckAggregationWeight(const FairnessOptions& options, double weigh
                                     uint64_t train_samples);
 
 //! OK when every group of `statistics` keeps the bounds above; `split` names them
-//! in the message ("training", "validation").
-absl::Status CheckClientStatistics(const fairness::StatisticsTable& statistics, const char* split);
+//! in the message ("training", "validation"). `quantised`: sums out of secure
+//! aggregation's fixed point, whose rounding can put a sum of squares just outside
+//! what exact losses allow, so only its range (finite, >= 0) is checked.
+absl::Status CheckClientStatistics(const fairness::StatisticsTable& statistics, const char* split,
+                                   bool quantised = false);
 
 }  // namespace equifl::server
 

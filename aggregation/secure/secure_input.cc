@@ -18,6 +18,12 @@ constexpr size_t kIndicatorWord = 2;
 constexpr size_t kSamplesWord = 3;
 constexpr size_t kScalarWords = 4;
 
+// Words of a statistics entry (StatisticsLayout::EntryWords).
+constexpr size_t kLossSumWords = 0;        // Two limbs.
+constexpr size_t kLossSquareSumWords = 2;  // Two limbs.
+constexpr size_t kCountWord = 4;
+constexpr size_t kConfusionWords = StatisticsLayout::kEntryHeaderWords;
+
 // The fixed point of each signed part of a layout's vector.
 struct FixedPoints {
   SignedFixedPoint update;
@@ -56,7 +62,7 @@ absl::Status CheckNames(const std::vector<std::string>& names, const char* what)
 absl::Status EncodeStatistics(const StatisticsLayout& layout,
                               const fairness::StatisticsTable& table, uint32_t* out,
                               bool& clamped) {
-  const size_t confusion_words = layout.EntryWords() - 3;
+  const size_t confusion_words = layout.EntryWords() - kConfusionWords;
   const auto count_word = [&](uint64_t count) {
     if (count > UINT32_MAX) {
       clamped = true;
@@ -74,14 +80,18 @@ absl::Status EncodeStatistics(const StatisticsLayout& layout,
                          layout.num_classes, " classes"));
       }
       uint32_t* word = out + offset;
-      uint32_t low = 0;
-      uint32_t high = 0;
-      EncodeLossSum(statistics.loss_sum, low, high, clamped);
-      word[0] += low;
-      word[1] += high;
-      word[2] += count_word(statistics.count);
+      const auto add_sum = [&](double value, uint32_t* limbs) {
+        uint32_t low = 0;
+        uint32_t high = 0;
+        EncodeLossSum(value, low, high, clamped);
+        limbs[0] += low;
+        limbs[1] += high;
+      };
+      add_sum(statistics.loss_sum, word + kLossSumWords);
+      add_sum(statistics.loss_square_sum, word + kLossSquareSumWords);
+      word[kCountWord] += count_word(statistics.count);
       for (size_t i = 0; i < statistics.confusion.size(); ++i) {
-        word[3 + i] += count_word(statistics.confusion[i]);
+        word[kConfusionWords + i] += count_word(statistics.confusion[i]);
       }
     }
   }
@@ -90,19 +100,22 @@ absl::Status EncodeStatistics(const StatisticsLayout& layout,
 
 fairness::StatisticsTable DecodeStatistics(const StatisticsLayout& layout, const uint32_t* words) {
   fairness::StatisticsTable table;
-  const size_t confusion_words = layout.EntryWords() - 3;
+  const size_t confusion_words = layout.EntryWords() - kConfusionWords;
   size_t offset = 0;
   for (const std::string& language : layout.languages) {
     for (const std::string& view : layout.views) {
       for (const std::string& group : layout.groups) {
         const uint32_t* word = words + offset;
         offset += layout.EntryWords();
-        if (word[2] == 0) continue;
+        if (word[kCountWord] == 0) continue;
         fairness::GroupStatistics& statistics = table[fairness::Cell{language, view, ""}][group];
-        statistics.loss_sum = DecodeLossSum(word[0], word[1]);
-        statistics.count = word[2];
+        statistics.loss_sum = DecodeLossSum(word[kLossSumWords], word[kLossSumWords + 1]);
+        statistics.loss_square_sum =
+            DecodeLossSum(word[kLossSquareSumWords], word[kLossSquareSumWords + 1]);
+        statistics.count = word[kCountWord];
         statistics.num_classes = layout.num_classes;
-        statistics.confusion.assign(word + 3, word + 3 + confusion_words);
+        statistics.confusion.assign(word + kConfusionWords,
+                                    word + kConfusionWords + confusion_words);
       }
     }
   }

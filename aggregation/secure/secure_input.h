@@ -12,7 +12,8 @@
 //   d + 3       training samples
 //   then        the training statistics, then the validation statistics, each in
 //               StatisticsLayout's order: per (language, view, group) the loss sum
-//               in two limbs, the sample count and the confusion counts.
+//               and the sum of squared losses in two limbs each, the sample count
+//               and the confusion counts.
 // The mean update is Σ r·Δ / Σ r, the weighted mean of the updates with the
 // weights min(w, weight_bound). Errors: fixed_point.h.
 #ifndef EQUIFL_AGGREGATION_SECURE_SECURE_INPUT_H_
@@ -38,8 +39,13 @@ struct StatisticsLayout {
   std::vector<std::string> groups;
   uint32_t num_classes = 0;
 
-  //! Words per (language, view, group): 2 (loss sum) + 1 (count) + num_classes^2.
-  size_t EntryWords() const { return 3 + static_cast<size_t>(num_classes) * num_classes; }
+  //! Words per (language, view, group): 2 (loss sum) + 2 (sum of squared losses)
+  //! + 1 (count) + num_classes^2.
+  size_t EntryWords() const {
+    return kEntryHeaderWords + static_cast<size_t>(num_classes) * num_classes;
+  }
+  //! The words of an entry before its confusion counts.
+  static constexpr size_t kEntryHeaderWords = 5;
   //! Words of one split's statistics.
   size_t Words() const { return languages.size() * views.size() * groups.size() * EntryWords(); }
   //! First word of an entry within a split; NotFound names the missing name.

@@ -45,11 +45,23 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
   const double z = fairness::SimultaneousZ(kConfidence, comparisons);
   Json cells = Json::array();
   for (const fairness::CellLossGap& cell : report.cells) {
+    // A cell's own verdict: its upper bound at most ε, or its lower bound (held
+    // together with every cell's) above it.
+    const char* status = "undetermined";
+    Json loss_gap_bounds = nullptr;
+    if (cell.bounds) {
+      if (cell.bounds->upper <= bound) status = "held";
+      if (cell.bounds->lower > bound) status = "violated";
+      loss_gap_bounds = {{"bias_corrected", Number(cell.bounds->bias_corrected)},
+                         {"lower", Number(cell.bounds->lower)},
+                         {"upper", Number(cell.bounds->upper)}};
+    }
     Json row = {{"language", cell.cell.language},
                 {"modality", cell.cell.modality},
                 {"client", cell.cell.client},
                 {"loss_gap", Number(cell.loss_gap)},
-                {"bound_status", cell.loss_gap <= bound ? "within" : "over"}};
+                {"loss_gap_bounds", std::move(loss_gap_bounds)},
+                {"bound_status", status}};
     Json groups = Json::object();
     const auto found = table.find(cell.cell);
     for (const auto& [name, loss] : cell.groups) {
@@ -81,6 +93,7 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
     }
     cells.push_back(std::move(row));
   }
+  const fairness::LossGapBounds& gap_bounds = report.loss_gap_bounds;
   return {{"round", summary.round_id},
           {"split", summary.final_evaluation ? "test" : "validation"},
           {"bound", {{"metric", "loss_gap"}, {"epsilon", Number(bound)}}},
@@ -89,12 +102,19 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
            {{"language", report.min_max_gap.cell.language},
             {"modality", report.min_max_gap.cell.modality},
             {"client", report.min_max_gap.cell.client}}},
-          {"bound_status", report.min_max_gap.value <= bound ? "within" : "over"},
+          {"minmax_gap_bounds",
+           {{"bias_corrected", Number(gap_bounds.bias_corrected)},
+            {"lower", Number(gap_bounds.lower)},
+            {"upper", Number(gap_bounds.upper)}}},
+          {"bound_status", fairness::VerdictName(gap_bounds.verdict)},
+          {"bound_verdict", fairness::DescribeVerdict(gap_bounds)},
           {"confidence", kConfidence},
           {"interval_note",
            "Accuracy intervals: Wilson per group and Newcombe for the gap between the most "
-           "and least accurate groups, held together over the cells (Bonferroni). Loss gaps "
-           "are point estimates compared with the bound."},
+           "and least accurate groups, held together over the cells (Bonferroni). Loss gaps: "
+           "each cell's upper bound at the stated confidence, lower bounds held together over "
+           "every pair of groups of every cell; the bound is held when the largest upper "
+           "bound is at most epsilon, violated when a lower bound exceeds it."},
           {"cells", std::move(cells)}};
 }
 
@@ -134,7 +154,8 @@ void RunMonitor::OnRoundOpened(uint64_t round_id, const std::vector<std::string>
 absl::Status RunMonitor::OnRoundClosed(const RoundSummary& summary, const GlobalModel&,
                                        const aggregation::ServerOptimizer&) {
   absl::StatusOr<fairness::FairnessReport> report =
-      fairness::BuildFairnessReport(summary.validation.table());
+      fairness::BuildFairnessReport(summary.validation.table(), fairness::kFusionView, {},
+                                    {.epsilon = run_.gap_bound, .confidence = kConfidence});
   Json round = {{"round", summary.round_id},
                 {"final_evaluation", summary.final_evaluation},
                 {"selected", summary.selected.size()},

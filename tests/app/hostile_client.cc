@@ -123,6 +123,7 @@ v1::UpdateHeader Header(const std::string& id) {
   v1::GroupCellStatistics& cell = *header.mutable_train_statistics()->add_cells();
   cell.set_group("female");
   cell.set_loss_sum(50);
+  cell.set_loss_square_sum(30);
   cell.set_sample_count(100);
   return header;
 }

@@ -19,11 +19,13 @@ TEST(GroupStatisticsTest, SumsPerLanguageAndGroupInOrder) {
   EXPECT_EQ(first_key.language, 0);
   EXPECT_EQ(first_key.group, 1);
   EXPECT_EQ(first.loss_sum, 0.375);
+  EXPECT_EQ(first.loss_square_sum, 0.078125);  // 0.25² + 0.125²
   EXPECT_EQ(first.count, 2u);
   EXPECT_EQ(first.confusion, (std::vector<uint64_t>{0, 1, 0, 1}));
   EXPECT_EQ(second_key.language, 1);
   EXPECT_EQ(second_key.group, 0);
   EXPECT_EQ(second.loss_sum, 2.0);
+  EXPECT_EQ(second.loss_square_sum, 2.5);  // 0.5² + 1.5²
   EXPECT_EQ(second.count, 2u);
   EXPECT_EQ(second.confusion, (std::vector<uint64_t>{1, 0, 0, 1}));
 }

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
@@ -203,12 +204,77 @@ TEST(FairnessReportTest, TextTableShowsGroupsAndGaps) {
   // Views with their MSFD (fusion 1/70, audio 0.5).
   EXPECT_THAT(lines, Contains(MatchesRegex(" *fusion +29 +0\\.7931 +[0-9.]+ +0\\.0143 .*")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *audio +5 +0\\.8000 +[0-9.]+ +0\\.5000 .*")));
-  // Every cell's groups and gap.
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *de/fusion +f +4 +0\\.5000 +0\\.5000")));
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +5 +1\\.0000")));
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *en/audio +f +2 +0\\.5000 +0\\.3000")));
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +f +10 +0\\.6000 +0\\.2000")));
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +10 +0\\.4000")));
+  // Every cell's groups (mean loss, standard error: 0 without squares) and gap.
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *de/fusion +f +4 +0\\.5000 +0\\.0000 +0\\.5000 .*")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +5 +1\\.0000 +0\\.0000")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *en/audio +f +2 +0\\.5000 +0\\.0000 +0\\.3000 .*")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +f +10 +0\\.6000 +0\\.0000 +0\\.2000 .*")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +10 +0\\.4000 +0\\.0000")));
+}
+
+// Group a: losses 1, 2, 3, 4; group b: 0, 1, 1, 2 (tests/fairness/loss_gap_bounds_test.cc
+// has the hand computation: gap 1.5, standard error of the difference √(7/12)).
+StatisticsTable SpreadTable() {
+  const auto group = [](const std::vector<double>& losses) {
+    GroupStatistics statistics = Group({{losses.size()}});
+    for (double loss : losses) {
+      statistics.loss_sum += loss;
+      statistics.loss_square_sum += loss * loss;
+    }
+    return statistics;
+  };
+  StatisticsTable table;
+  table[Cell{"en", "fusion", ""}] = {{"a", group({1, 2, 3, 4})}, {"b", group({0, 1, 1, 2})}};
+  table[Cell{"en", "video", ""}] = {{"a", group({1})}};
+  return table;
+}
+
+TEST(FairnessReportTest, JsonCarriesTheGapBoundsAndVerdict) {
+  LossGapBoundOptions bound;
+  bound.epsilon = 0.5;
+  const absl::StatusOr<FairnessReport> report =
+      BuildFairnessReport(SpreadTable(), kFusionView, {}, bound);
+  ASSERT_THAT(report, IsOk());
+  const nlohmann::json json = ToJson(*report);
+  const nlohmann::json& gap = json.at("min_max_gap");
+  const double error = std::sqrt(7.0 / 12);
+  EXPECT_NEAR(gap.at("upper").get<double>(), 1.5 + 1.6448536269514722 * error, 1e-9);
+  EXPECT_NEAR(gap.at("lower").get<double>(), 1.5 - 1.959963984540054 * error, 1e-9);
+  EXPECT_LT(gap.at("bias_corrected").get<double>(), 1.5);
+  EXPECT_EQ(gap.at("confidence"), 0.95);
+  EXPECT_EQ(gap.at("epsilon"), 0.5);
+  EXPECT_EQ(gap.at("verdict"), "undetermined");
+  EXPECT_EQ(gap.at("samples_needed"), 9);
+  EXPECT_EQ(gap.at("deciding_cell").at("modality"), "fusion");
+  EXPECT_EQ(gap.at("groups_without_spread"), nlohmann::json::array({"a in en/video"}));
+  const nlohmann::json& cells = json.at("cells");
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[0].at("loss_gap_bounds").at("worst_group"), "a");
+  EXPECT_NEAR(cells[0].at("loss_gap_bounds").at("upper").get<double>(),
+              gap.at("upper").get<double>(), 1e-12);
+  EXPECT_NEAR(cells[0].at("groups").at("a").at("standard_error").get<double>(), std::sqrt(5.0 / 12),
+              1e-12);
+  EXPECT_TRUE(cells[1].at("loss_gap_bounds").is_null());  // One group only.
+}
+
+TEST(FairnessReportTest, TextTableShowsTheGapBoundsAndVerdict) {
+  LossGapBoundOptions bound;
+  bound.epsilon = 0.5;
+  const absl::StatusOr<FairnessReport> report =
+      BuildFairnessReport(SpreadTable(), kFusionView, {}, bound);
+  ASSERT_THAT(report, IsOk());
+  const std::vector<std::string> lines = absl::StrSplit(FormatTable(*report), '\n');
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *MinMaxGAP 95% bounds +\\[0\\.0031, 2\\.7563\\]")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *bound MinMaxGAP <= 0.5 +undetermined: needs about 9 "
+                                           "samples per group in cell en/fusion")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +a +4 +2\\.5000 +0\\.6455 +1\\.5000 +"
+                                           "[0-9.]+ +\\[0\\.0031, 2\\.7563\\]")));
+}
+
+TEST(FairnessReportTest, RefusesAnOutOfRangeBound) {
+  LossGapBoundOptions bound;
+  bound.confidence = 1.5;
+  EXPECT_FALSE(BuildFairnessReport(SmallTable(), kFusionView, {}, bound).ok());
 }
 
 TEST(FairnessReportTest, TextTableNamesClientsAndMissingLanguages) {

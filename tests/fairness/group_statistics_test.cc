@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "tests/testing/status_matchers.h"
 
 namespace equifl::fairness {
@@ -30,6 +33,20 @@ TEST(GroupStatisticsTest, AddsSumsCountsAndConfusion) {
   EXPECT_DOUBLE_EQ(sum.loss_sum, 3.5);
   EXPECT_EQ(sum.count, 5u);
   EXPECT_THAT(sum.confusion, testing::ElementsAre(2, 1, 0, 2));
+}
+
+TEST(GroupStatisticsTest, AddsSquaredLossesAndRefusesImpossibleOnes) {
+  GroupStatistics sum = Stats(1.0, 2, {});
+  sum.loss_square_sum = 0.5;
+  GroupStatistics addend = Stats(2.5, 3, {});
+  addend.loss_square_sum = 2.25;
+  ASSERT_THAT(AddInto(sum, addend), IsOk());
+  EXPECT_DOUBLE_EQ(sum.loss_square_sum, 2.75);
+  for (double bad : {-1.0, std::numeric_limits<double>::infinity(), std::nan("")}) {
+    addend.loss_square_sum = bad;
+    EXPECT_THAT(AddInto(sum, addend).message(), testing::HasSubstr("sum of squared losses"));
+  }
+  EXPECT_DOUBLE_EQ(sum.loss_square_sum, 2.75);
 }
 
 TEST(GroupStatisticsTest, EmptySumTakesTheAddendsClasses) {

@@ -240,12 +240,19 @@ absl::Status WriteChunkDecoderSeeds(const fs::path& corpus) {
   return absl::OkStatus();
 }
 
+// A sum of squares `count` losses summing to `loss` can have: halfway between
+// equal losses (loss²/count) and a single non-zero one (loss²).
+double SquareSum(double loss, uint64_t count) {
+  return (loss * loss / static_cast<double>(count) + loss * loss) / 2;
+}
+
 // Statistics as a client reports them: one cell, two groups, two classes.
 v1::GroupStatistics Statistics(double loss, uint64_t count) {
   fairness::StatisticsTable table;
   fairness::GroupsOfCell& groups = table[fairness::Cell{"en", fairness::kFusionView, ""}];
-  groups["female"] = {loss, count, 2, {count / 2, 0, 0, count - count / 2}};
-  groups["male"] = {2 * loss, count + 1, 2, {1, count / 2, 0, count - count / 2}};
+  groups["female"] = {loss, count, 2, {count / 2, 0, 0, count - count / 2}, SquareSum(loss, count)};
+  groups["male"] = {
+      2 * loss, count + 1, 2, {1, count / 2, 0, count - count / 2}, SquareSum(2 * loss, count + 1)};
   return protocol::StatisticsToProto(table);
 }
 
@@ -352,7 +359,8 @@ absl::StatusOr<std::string> SecureTranscript(int survivors) {
       neighbourhood.neighbours.push_back(
           {peer.slot(),
            peer.client_id(),
-           {KeyOf(peer.encryption_public_key()), KeyOf(peer.masking_public_key())}});
+           {KeyOf(peer.encryption_public_key()), KeyOf(peer.masking_public_key()),
+            /*self_mask_commitment=*/{}}});
     }
     EQUIFL_ASSIGN_OR_RETURN(std::vector<aggregation::EncryptedShare> shares,
                             clients[client].ShareKeys(neighbourhood));
@@ -389,7 +397,8 @@ absl::StatusOr<std::string> SecureTranscript(int survivors) {
     secure_input.weight = 1;
     secure_input.train_samples = 20;
     fairness::StatisticsTable train;
-    train[fairness::Cell{"en", fairness::kFusionView, ""}]["female"] = {4.5, 20, 2, {8, 2, 3, 7}};
+    train[fairness::Cell{"en", fairness::kFusionView, ""}]["female"] = {
+        4.5, 20, 2, {8, 2, 3, 7}, SquareSum(4.5, 20)};
     secure_input.train = train;
     std::vector<uint32_t> words;
     EQUIFL_RETURN_IF_ERROR(aggregation::EncodeSecureInput(layout, secure_input, words).status());

@@ -76,13 +76,14 @@ TEST(StatisticsSumTest, RefusesInconsistentStatisticsWithoutAddingAnything) {
 
 TEST(FairnessWireTest, StatisticsRoundTripKeepingClientsAndViews) {
   fairness::StatisticsTable table;
-  table[{"de", "video", "client-7"}]["f"] = {2.5, 3, 2, {1, 1, 0, 1}};
+  table[{"de", "video", "client-7"}]["f"] = {2.5, 3, 2, {1, 1, 0, 1}, 2.75};
   table[{"en", fairness::kFusionView, ""}]["m"] = {0.5, 1, 0, {}};
   absl::StatusOr<fairness::StatisticsTable> back = StatisticsFromProto(StatisticsToProto(table));
   ASSERT_THAT(back, IsOk());
   ASSERT_EQ(back->size(), 2u);
   const fairness::GroupStatistics& video = back->at({"de", "video", "client-7"}).at("f");
   EXPECT_EQ(video.loss_sum, 2.5);
+  EXPECT_EQ(video.loss_square_sum, 2.75);
   EXPECT_EQ(video.count, 3u);
   EXPECT_EQ(video.num_classes, 2u);
   EXPECT_EQ(video.confusion, (std::vector<uint64_t>{1, 1, 0, 1}));

@@ -83,7 +83,8 @@ class AggregatorTest : public ::testing::Test {
     header.set_num_train_samples(samples);
     v1::GroupCellStatistics* cell = header.mutable_train_statistics()->add_cells();
     cell->set_group("g");
-    cell->set_loss_sum(static_cast<double>(samples));
+    cell->set_loss_sum(static_cast<double>(samples));  // Each sample's loss is 1.
+    cell->set_loss_square_sum(static_cast<double>(samples));
     cell->set_sample_count(samples);
     if (edit) edit(header);
     (void)protocol::WriteUpdateStream(task.round(), header, *encoder, *writer);
@@ -428,6 +429,7 @@ TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheMo
   cell->set_group("g");
   cell->set_sample_count(4);
   cell->set_loss_sum(2.0);
+  cell->set_loss_square_sum(1.5);
   cell->set_num_classes(2);
   for (uint64_t count : {2, 1, 0, 1}) cell->add_confusion(count);
   grpc::ClientContext context;

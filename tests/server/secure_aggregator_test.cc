@@ -82,8 +82,13 @@ class SecureAggregatorTest : public ::testing::Test {
     }
     input.update = values;
     input.train_samples = samples;
+    // Every sample's loss is 0.5.
     input.train[{"en", "fusion", ""}][samples % 20 == 0 ? "female" : "male"] = {
-        0.5 * static_cast<double>(samples), samples, 2, {samples, 0, 0, 0}};
+        0.5 * static_cast<double>(samples),
+        samples,
+        2,
+        {samples, 0, 0, 0},
+        0.25 * static_cast<double>(samples)};
     if (name == bogus_client_) {
       // Counts no honest client produces: more samples than confusion counts.
       input.train.begin()->second.begin()->second.count += 1000;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "tests/testing/status_matchers.h"
 
@@ -55,10 +56,15 @@ TEST(AggregationWeightTest, TooManySamplesAreRefused) {
               HasSubstr("training samples"));
 }
 
-fairness::StatisticsTable Table(double loss_sum, uint64_t count, std::vector<uint64_t> confusion) {
+// One group's statistics; its sum of squared losses is `loss_square_sum`, or by
+// default that of `count` equal losses.
+fairness::StatisticsTable Table(double loss_sum, uint64_t count, std::vector<uint64_t> confusion,
+                                std::optional<double> loss_square_sum = std::nullopt) {
   fairness::GroupStatistics statistics;
   statistics.loss_sum = loss_sum;
   statistics.count = count;
+  statistics.loss_square_sum =
+      loss_square_sum.value_or(count == 0 ? 0.0 : loss_sum * loss_sum / static_cast<double>(count));
   if (!confusion.empty()) {
     statistics.num_classes = static_cast<uint32_t>(std::lround(std::sqrt(confusion.size())));
     statistics.confusion = std::move(confusion);
@@ -84,6 +90,26 @@ TEST(ClientStatisticsTest, NonFiniteNegativeAndOversizedLossSumsAreRefused) {
   EXPECT_THAT(CheckClientStatistics(Table(1e300, 10, {}), "training").message(),
               HasSubstr("nats per sample"));
   EXPECT_FALSE(CheckClientStatistics(Table(1, 0, {}), "training").ok());
+}
+
+TEST(ClientStatisticsTest, SquaredLossesNoSetOfLossesHasAreRefused) {
+  // Losses 1, 2, 3, 4: Σℓ = 10, Σℓ² = 30, between 10²/4 = 25 and 10² = 100.
+  EXPECT_THAT(CheckClientStatistics(Table(10, 4, {}, 30), "training"), IsOk());
+  EXPECT_THAT(CheckClientStatistics(Table(10, 4, {}, 25), "training"), IsOk());
+  EXPECT_THAT(CheckClientStatistics(Table(10, 1, {}, 100), "training"), IsOk());
+  // None reported, as by a client older than the server.
+  EXPECT_THAT(CheckClientStatistics(Table(10, 4, {}, 0), "training").message(),
+              HasSubstr("a client older than the server reports none"));
+  EXPECT_FALSE(CheckClientStatistics(Table(10, 4, {}, 24.9), "training").ok());
+  EXPECT_FALSE(CheckClientStatistics(Table(10, 4, {}, 100.1), "training").ok());
+  EXPECT_FALSE(
+      CheckClientStatistics(Table(10, 4, {}, std::numeric_limits<double>::infinity()), "training")
+          .ok());
+  EXPECT_FALSE(CheckClientStatistics(Table(10, 4, {}, std::nan("")), "training").ok());
+  // Out of secure aggregation's fixed point only the range counts: its rounding
+  // can move a sum of squares past the exact limits.
+  EXPECT_THAT(CheckClientStatistics(Table(10, 4, {}, 24.99), "summed", /*quantised=*/true), IsOk());
+  EXPECT_FALSE(CheckClientStatistics(Table(10, 4, {}, -1), "summed", /*quantised=*/true).ok());
 }
 
 TEST(ClientStatisticsTest, CountsThatContradictEachOtherAreRefused) {

@@ -145,18 +145,22 @@ function renderFairness(fairness) {
     return;
   }
   setText("fairness-round", `round ${fairness.round}, ${fairness.split} split`);
+  const bounds = fairness.minmax_gap_bounds;
   setText("fairness-bound",
     `MinMaxGAP ${fixed(fairness.minmax_gap, 4)} nats in ${fairness.minmax_gap_cell.language || "–"}/` +
-    `${fairness.minmax_gap_cell.modality}: ${fairness.bound_status} the bound ε = ` +
-    `${fixed(fairness.bound.epsilon, 4)} (point estimate)`);
+    `${fairness.minmax_gap_cell.modality} (bias-corrected ${fixed(bounds.bias_corrected, 4)}, ` +
+    `interval [${fixed(bounds.lower, 4)}, ${fixed(bounds.upper, 4)}]); bound ε = ` +
+    `${fixed(fairness.bound.epsilon, 4)}: ${fairness.bound_verdict}`);
   for (const row of fairness.cells) {
     const tr = document.createElement("tr");
     tr.dataset.cell = `${row.language}/${row.modality}/${row.client}`;
     cell(tr, row.language || "–");
     cell(tr, row.modality);
     cell(tr, row.client || "all");
-    cell(tr, fixed(row.loss_gap, 4), "number");
-    cell(tr, row.bound_status, row.bound_status === "over" ? "over" : "within");
+    const loss = row.loss_gap_bounds;
+    cell(tr, fixed(row.loss_gap, 4) +
+             (loss ? ` [${fixed(loss.lower, 4)}, ${fixed(loss.upper, 4)}]` : ""), "number");
+    cell(tr, row.bound_status, row.bound_status);
     const gap = row.accuracy_gap;
     cell(tr, gap ? `${fixed(100 * gap.value, 1)} pts [${fixed(100 * gap.lower, 1)}, ` +
                    `${fixed(100 * gap.upper, 1)}] ${gap.best_group} vs ${gap.worst_group}` : "–");

@@ -35,6 +35,7 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
   std::vector<double> weighted(kValues, 0);  // float64 references
   double weight = 0;
   double loss = 0;
+  double squares = 0;
   uint64_t samples = 0;
   for (uint32_t client = 0; client < kClients; ++client) {
     std::vector<float> update(kValues);
@@ -44,7 +45,8 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
     input.weight = 10.0 + client * 12;  // below weight_bound
     input.train_samples = 10 + client;
     const double loss_sum = 1.25 * (client + 1);
-    input.train[{"ja", "fusion", ""}]["male"] = {loss_sum, 3, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}};
+    input.train[{"ja", "fusion", ""}]["male"] = {
+        loss_sum, 3, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}, loss_sum * loss_sum / 2};
     input.validation[{"en", "text", ""}]["female"] = {0.5, 1, 3, {0, 1, 0, 0, 0, 0, 0, 0, 0}};
     std::vector<uint32_t> words;
     absl::StatusOr<bool> clamped = EncodeSecureInput(layout, input, words);
@@ -55,6 +57,7 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
     for (size_t i = 0; i < kValues; ++i) weighted[i] += share * update[i];
     weight += share;
     loss += loss_sum;
+    squares += loss_sum * loss_sum / 2;
     samples += input.train_samples;
   }
   absl::StatusOr<SecureSum> decoded = DecodeSecureSum(layout, sum);
@@ -77,6 +80,7 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
   EXPECT_EQ(train_group, "male");
   EXPECT_EQ(train.count, 3u * kClients);
   EXPECT_NEAR(train.loss_sum, loss, kClients * kLossSumQuantum / 2);
+  EXPECT_NEAR(train.loss_square_sum, squares, kClients * kLossSumQuantum / 2);
   EXPECT_EQ(train.confusion, (std::vector<uint64_t>{7, 0, 0, 0, 7, 0, 0, 0, 7}));
   ASSERT_EQ(decoded->validation.size(), 1u);
   const auto& [validation_cell, validation_groups] = *decoded->validation.begin();

@@ -27,9 +27,11 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 
-fairness::GroupStatistics Group(double loss_sum, std::vector<uint64_t> confusion) {
+fairness::GroupStatistics Group(double loss_sum, std::vector<uint64_t> confusion,
+                                double loss_square_sum = 0) {
   fairness::GroupStatistics group;
   group.loss_sum = loss_sum;
+  group.loss_square_sum = loss_square_sum;
   group.num_classes = 2;
   group.confusion = std::move(confusion);
   for (uint64_t count : group.confusion) group.count += count;
@@ -74,10 +76,12 @@ class RunMonitorTest : public ::testing::Test {
     summary.contributors = {"a"};
     summary.reached_quorum = false;
     summary.seconds = 2;
-    // f: 7 of 10 right, loss 0.6; m: 9 of 10 right, loss 0.4 (gap 0.2 > ε = 0.1).
+    // f: 7 of 10 right, loss 0.6, variance (6 − 3.6)/9; m: 9 of 10 right, loss 0.4,
+    // variance (3 − 1.6)/9. The gap 0.2 > ε = 0.1, but its 95% bounds, 0.2 ∓ z·0.20548
+    // (z = 1.96 below, 1.645 above), straddle ε.
     fairness::StatisticsTable table;
-    table[{"en", "fusion", ""}]["f"] = Group(6, {3, 1, 2, 4});
-    table[{"en", "fusion", ""}]["m"] = Group(4, {5, 0, 1, 4});
+    table[{"en", "fusion", ""}]["f"] = Group(6, {3, 1, 2, 4}, 6);
+    table[{"en", "fusion", ""}]["m"] = Group(4, {5, 0, 1, 4}, 3);
     ASSERT_TRUE(summary.validation.Add(table).ok());
     summary.fairness.lambda = 0.5;
     summary.fairness.validation_gap = 0.2;
@@ -136,13 +140,18 @@ TEST_F(RunMonitorTest, AClosedRoundGivesItsPointCellsAndDrops) {
 
   const Json fairness = Api(monitor_, "/api/fairness");
   EXPECT_EQ(fairness["split"], "validation");
-  EXPECT_EQ(fairness["bound_status"], "over");
+  EXPECT_EQ(fairness["bound_status"], "undetermined");
+  EXPECT_THAT(fairness["bound_verdict"].get<std::string>(),
+              HasSubstr("samples per group in cell en/fusion"));
+  EXPECT_NEAR(fairness["minmax_gap_bounds"]["upper"].get<double>(), 0.537985, 1e-6);
   ASSERT_EQ(fairness["cells"].size(), 1u);
   const Json& cell = fairness["cells"][0];
   EXPECT_EQ(cell["language"], "en");
   EXPECT_EQ(cell["modality"], "fusion");
   EXPECT_NEAR(cell["loss_gap"].get<double>(), 0.2, 1e-12);
-  EXPECT_EQ(cell["bound_status"], "over");
+  EXPECT_EQ(cell["bound_status"], "undetermined");
+  EXPECT_NEAR(cell["loss_gap_bounds"]["upper"].get<double>(), 0.537985, 1e-6);
+  EXPECT_EQ(cell["loss_gap_bounds"]["lower"].get<double>(), 0);
   EXPECT_EQ(cell["groups"]["f"]["count"], 10);
   EXPECT_DOUBLE_EQ(cell["groups"]["f"]["accuracy"]["value"].get<double>(), 0.7);
   // One cell: the plain 95 % Wilson interval of 7/10, by hand 0.3968 to 0.8922.
