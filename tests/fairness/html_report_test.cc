@@ -123,6 +123,29 @@ TEST(HtmlReportTest, CellTableHasEveryGroupOfTheFinalLine) {
   EXPECT_THAT(*page, HasSubstr("<td rowspan=\"2\">0.1250</td>"));
 }
 
+TEST(HtmlReportTest, ShowsTheGapBoundsAndVerdictWhereTheLineHasThem) {
+  nlohmann::json line = Line(2, true, 0.8125, 0.375, 0.125);
+  nlohmann::json& gap = line["validation"]["min_max_gap"];
+  gap["bias_corrected"] = 0.25;
+  gap["lower"] = 0.0625;
+  gap["upper"] = 0.5;
+  gap["confidence"] = 0.95;
+  gap["epsilon"] = 0.1;
+  gap["verdict_text"] = "undetermined: needs about 90 samples per group in cell de/fusion";
+  line["validation"]["cells"][0]["loss_gap_bounds"] = {{"lower", 0.0625}, {"upper", 0.5}};
+  const absl::StatusOr<std::string> page = RenderHtmlReport({line.dump()}, "run");
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(*page, HasSubstr("<th>MinMaxGAP bias-corrected</th><td>0.2500</td>"));
+  EXPECT_THAT(*page, HasSubstr("<th>MinMaxGAP 95% bounds</th><td>[0.0625, 0.5000]</td>"));
+  EXPECT_THAT(*page, HasSubstr("<th>Bound MinMaxGAP &le; 0.1000</th><td>undetermined: needs "
+                               "about 90 samples per group in cell de/fusion</td>"));
+  EXPECT_THAT(*page, HasSubstr("<td rowspan=\"2\">0.3750 [0.0625, 0.5000]</td>"));
+  // Lines written before the bounds existed show none.
+  const absl::StatusOr<std::string> old_page = RenderHtmlReport(ThreeLines(), "run");
+  ASSERT_THAT(old_page, IsOk());
+  EXPECT_THAT(*old_page, Not(HasSubstr("bias-corrected")));
+}
+
 TEST(HtmlReportTest, BadJsonNamesTheLine) {
   std::vector<std::string> lines = ThreeLines();
   lines[1] = "{\"round\": 2,";
