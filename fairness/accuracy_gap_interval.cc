@@ -80,12 +80,16 @@ std::optional<AccuracyGapInterval> CellAccuracyGap(const GroupsOfCell& groups, d
       best = &name;
       high = *accuracy;
     }
+  }
+  if (with_samples < 2) return std::nullopt;
+  for (const auto& [name, group] : groups) {
+    const std::optional<ProportionInterval> accuracy = GroupAccuracy(group, z);
+    if (!accuracy || &name == best) continue;
     if (worst == nullptr || accuracy->estimate < low.estimate) {
       worst = &name;
       low = *accuracy;
     }
   }
-  if (with_samples < 2) return std::nullopt;
   AccuracyGapInterval gap;
   gap.best_group = *best;
   gap.worst_group = *worst;

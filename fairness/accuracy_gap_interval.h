@@ -40,10 +40,12 @@ double SimultaneousZ(double confidence, size_t comparisons);
 std::optional<ProportionInterval> GroupAccuracy(const GroupStatistics& group, double z);
 
 struct AccuracyGapInterval {
-  std::string best_group;   //!< The most accurate group (first in name order on ties).
-  std::string worst_group;  //!< The least accurate group.
-  double gap = 0;           //!< accuracy(best) − accuracy(worst), in [0, 1].
-  double lower = 0;         //!< Newcombe's interval for that difference.
+  std::string best_group;  //!< The most accurate group (first in name order on ties).
+  //! The least accurate of the other groups (first in name order on ties), so
+  //! never best_group.
+  std::string worst_group;
+  double gap = 0;    //!< accuracy(best) − accuracy(worst), in [0, 1].
+  double lower = 0;  //!< Newcombe's interval for that difference.
   double upper = 0;
 };
 

@@ -57,6 +57,13 @@ std::string Fixed(double value) {
   return buffer;
 }
 
+//! A share as percentage points with one decimal.
+std::string Points(double share) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.1f", 100 * share);
+  return buffer;
+}
+
 //! Renders rows (the first is the header) as aligned columns: the first `left_columns`
 //! columns left-aligned, the others right-aligned, two spaces apart, each line indented.
 std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t left_columns) {
@@ -112,6 +119,9 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
 
   report.loss_gap_bounds = BoundLossGaps(table, bound);
   auto bounded = report.loss_gap_bounds.cells.begin();
+  size_t accuracy_gaps = 0;
+  for (const auto& [cell, groups] : table) accuracy_gaps += CellAccuracyGap(groups, 1).has_value();
+  const double z = SimultaneousZ(bound.confidence, accuracy_gaps);
   for (const auto& [cell, groups] : table) {
     CellLossGap& gap = report.cells.emplace_back();
     gap.cell = cell;
@@ -120,6 +130,7 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
     if (bounded != report.loss_gap_bounds.cells.end() && bounded->cell == cell) {
       gap.bounds = *bounded++;
     }
+    gap.accuracy_gap = CellAccuracyGap(groups, z);
     for (const auto& [name, statistics] : groups) {
       gap.groups[name] = GroupLoss{statistics.count, statistics.mean_loss(),
                                    EstimateGroupLoss(statistics).standard_error};
@@ -152,6 +163,14 @@ nlohmann::json ToJson(const FairnessReport& report) {
                                  {"upper", gap.bounds->upper},
                                  {"worst_group", gap.bounds->worst_group},
                                  {"best_group", gap.bounds->best_group}};
+    }
+    cell["accuracy_gap"] = nullptr;
+    if (gap.accuracy_gap) {
+      cell["accuracy_gap"] = {{"value", gap.accuracy_gap->gap},
+                              {"lower", gap.accuracy_gap->lower},
+                              {"upper", gap.accuracy_gap->upper},
+                              {"best_group", gap.accuracy_gap->best_group},
+                              {"worst_group", gap.accuracy_gap->worst_group}};
     }
     cell["groups"] = std::move(groups);
     cells.push_back(std::move(cell));
@@ -254,15 +273,24 @@ std::string FormatTable(const FairnessReport& report) {
   absl::StrAppend(&text, Columns(view_rows, 1));
 
   absl::StrAppend(&text, "\nCells (loss gap = max - min group mean loss; bias-corrected; ", percent,
-                  "% bounds, the lower ones holding together)\n");
-  std::vector<std::vector<std::string>> cell_rows = {
-      {"cell", "group", "samples", "mean loss", "s.e.", "loss gap", "corrected", "bounds"}};
+                  "% bounds, the lower ones holding together; accuracy gap with Newcombe's ",
+                  percent, "% interval, held together over the cells)\n");
+  std::vector<std::vector<std::string>> cell_rows = {{"cell", "group", "samples", "mean loss",
+                                                      "s.e.", "loss gap", "corrected", "bounds",
+                                                      "accuracy gap, points"}};
   for (const CellLossGap& gap : report.cells) {
     std::vector<std::string> gap_columns = {Fixed(gap.loss_gap), "-", "-"};
     if (gap.bounds) {
       gap_columns = {
           Fixed(gap.loss_gap), Fixed(gap.bounds->bias_corrected),
           absl::StrCat("[", Fixed(gap.bounds->lower), ", ", Fixed(gap.bounds->upper), "]")};
+    }
+    gap_columns.push_back("-");
+    if (gap.accuracy_gap) {
+      gap_columns.back() =
+          absl::StrCat(Points(gap.accuracy_gap->gap), " [", Points(gap.accuracy_gap->lower), ", ",
+                       Points(gap.accuracy_gap->upper), "] ", gap.accuracy_gap->best_group, " vs ",
+                       gap.accuracy_gap->worst_group);
     }
     bool first = true;
     for (const auto& [name, group] : gap.groups) {

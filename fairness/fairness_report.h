@@ -12,6 +12,8 @@
 //      "loss_gap_bounds": {"bias_corrected": 0.06, "lower": 0, "upper": 0.3,
 //                          "worst_group": "f", "best_group": "m"},  // null: < 2 groups
 //                                                                   // of >= 2 samples
+//      "accuracy_gap": {"value": 0.1, "lower": -0.2, "upper": 0.4,   // null: < 2 groups
+//                       "best_group": "m", "worst_group": "f"},       // with confusion
 //      "groups": {"<group>": {"count": 10, "mean_loss": 0.5,
 //                             "standard_error": 0.2}, ...}}, ...],
 //   "min_max_gap": {"value": 0.1, "cell": {"language": "en", "modality": "fusion",
@@ -50,6 +52,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fairness/accuracy_gap_interval.h"
 #include "fairness/group_statistics.h"
 #include "fairness/loss_gap_bounds.h"
 #include "fairness/metrics.h"
@@ -63,12 +66,16 @@ struct GroupLoss {
   double standard_error = 0;  //!< Of mean_loss; 0 with fewer than two samples.
 };
 
-//! The loss gap of one cell and the group losses it comes from.
+//! The loss gap of one cell and the group losses it comes from, and its accuracy gap.
 struct CellLossGap {
   Cell cell;            //!< As keyed in the table.
   double loss_gap = 0;  //!< LossGap of the cell.
   //! Its bounds; absent without two groups of at least two samples.
   std::optional<CellLossGapBounds> bounds;
+  //! The accuracy gap with Newcombe's interval at the bounds' confidence, held
+  //! together over the cells that have one (Bonferroni); absent without two groups
+  //! with confusion counts.
+  std::optional<AccuracyGapInterval> accuracy_gap;
   std::map<std::string, GroupLoss> groups;  //!< Every group of the cell.
 };
 
@@ -106,8 +113,8 @@ std::string ToJsonText(const FairnessReport& report, int indent = 2);
 
 //! A plain-text table for a terminal: the overall metrics, the MinMaxGAP with its
 //! bounds and verdict, per-group loss, accuracy and macro-F1, per-view metrics with
-//! MSFD, and every cell's groups (mean loss ± standard error) and loss gap with its
-//! bounds.
+//! MSFD, and every cell's groups (mean loss ± standard error), loss gap with its
+//! bounds and accuracy gap with its interval.
 std::string FormatTable(const FairnessReport& report);
 
 }  // namespace equifl::fairness

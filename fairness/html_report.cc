@@ -224,8 +224,8 @@ std::string SummaryTable(const std::vector<const Json*>& training, const Json& f
   return html + "</table>\n";
 }
 
-//! Every cell's groups (mean loss, count) and loss gap with its bounds; the MinMaxGAP
-//! cell is highlighted.
+//! Every cell's groups (mean loss, count), loss gap with its bounds and accuracy gap
+//! with its interval; the MinMaxGAP cell is highlighted.
 std::string CellTable(const Json& validation) {
   const Json* cells = Find(validation, {"cells"});
   if (cells == nullptr || !cells->is_array() || cells->empty()) {
@@ -235,7 +235,7 @@ std::string CellTable(const Json& validation) {
   if (const Json* cell = Find(validation, {"min_max_gap", "cell"})) worst = CellName(*cell);
   std::string html =
       "<table class=\"cells\">\n<tr><th>Cell</th><th>Group</th><th>Mean loss</th>"
-      "<th>Count</th><th>Loss gap [bounds]</th></tr>\n";
+      "<th>Count</th><th>Loss gap [bounds]</th><th>Accuracy gap, points [interval]</th></tr>\n";
   for (const Json& cell : *cells) {
     const std::string name = CellName(cell);
     const Json* groups = Find(cell, {"groups"});
@@ -247,8 +247,19 @@ std::string CellTable(const Json& validation) {
       interval = absl::StrCat(" [", NumberCell(cell, {"loss_gap_bounds", "lower"}), ", ",
                               NumberCell(cell, {"loss_gap_bounds", "upper"}), "]");
     }
-    const std::string gap = absl::StrCat("<td rowspan=\"", rows, "\">",
-                                         NumberCell(cell, {"loss_gap"}), interval, "</td>");
+    std::string accuracy = "&ndash;";
+    if (const std::optional<double> value = Number(cell, {"accuracy_gap", "value"})) {
+      const auto points = [&](const char* key) {
+        const std::optional<double> share = Number(cell, {"accuracy_gap", key});
+        return share ? Fmt(100 * *share, "%.1f") : "&ndash;";
+      };
+      accuracy = absl::StrCat(points("value"), " [", points("lower"), ", ", points("upper"), "] ",
+                              HtmlEscape(Text(cell, {"accuracy_gap", "best_group"})), " vs ",
+                              HtmlEscape(Text(cell, {"accuracy_gap", "worst_group"})));
+    }
+    const std::string gap =
+        absl::StrCat("<td rowspan=\"", rows, "\">", NumberCell(cell, {"loss_gap"}), interval,
+                     "</td><td rowspan=\"", rows, "\">", accuracy, "</td>");
     const std::string tr = name == worst ? "<tr class=\"worst\">" : "<tr>";
     if (rows == 1 && (groups == nullptr || !groups->is_object() || groups->empty())) {
       absl::StrAppend(&html, tr, head, "<td colspan=\"3\">no groups</td>", gap, "</tr>\n");

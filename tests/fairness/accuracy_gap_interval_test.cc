@@ -69,6 +69,15 @@ TEST(CellAccuracyGapTest, PicksTheMostAndLeastAccurateGroups) {
   EXPECT_NEAR(gap->gap, 0.7, 1e-12);
 }
 
+TEST(CellAccuracyGapTest, TiedGroupsAreTwoDifferentGroups) {
+  const GroupsOfCell groups = {{"a", Group(4, 4)}, {"b", Group(4, 4)}, {"c", Group(4, 4)}};
+  const std::optional<AccuracyGapInterval> gap = CellAccuracyGap(groups, 1.96);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->best_group, "a");
+  EXPECT_EQ(gap->worst_group, "b");
+  EXPECT_EQ(gap->gap, 0);
+}
+
 TEST(CellAccuracyGapTest, NeedsTwoGroupsWithConfusionCounts) {
   GroupStatistics loss_only;
   loss_only.count = 10;

@@ -164,6 +164,15 @@ TEST(FairnessReportTest, JsonKeysAndValues) {
   EXPECT_EQ(cells[1].at("modality"), "audio");
   EXPECT_NEAR(cells[1].at("groups").at("m").at("mean_loss").get<double>(), 0.8, kTolerance);
 
+  // de/fusion: f 4 of 4 right, m 3 of 5; Wilson intervals at z = Φ⁻¹(1 − 0.05/6) (three
+  // cells with accuracy gaps) and Newcombe's difference, computed in Python.
+  const nlohmann::json& accuracy_gap = cells[0].at("accuracy_gap");
+  EXPECT_EQ(accuracy_gap.at("best_group"), "f");
+  EXPECT_EQ(accuracy_gap.at("worst_group"), "m");
+  EXPECT_NEAR(accuracy_gap.at("value").get<double>(), 0.4, kTolerance);
+  EXPECT_NEAR(accuracy_gap.at("lower").get<double>(), -0.26488843946584795, 1e-9);
+  EXPECT_NEAR(accuracy_gap.at("upper").get<double>(), 0.8153847550197639, 1e-9);
+
   EXPECT_NEAR(json.at("min_max_gap").at("value").get<double>(), 0.5, kTolerance);
   EXPECT_EQ(json.at("min_max_gap").at("cell").at("language"), "de");
   EXPECT_EQ(json.at("min_max_gap").at("cell").at("modality"), "fusion");
@@ -205,7 +214,8 @@ TEST(FairnessReportTest, TextTableShowsGroupsAndGaps) {
   EXPECT_THAT(lines, Contains(MatchesRegex(" *fusion +29 +0\\.7931 +[0-9.]+ +0\\.0143 .*")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *audio +5 +0\\.8000 +[0-9.]+ +0\\.5000 .*")));
   // Every cell's groups (mean loss, standard error: 0 without squares) and gap.
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *de/fusion +f +4 +0\\.5000 +0\\.0000 +0\\.5000 .*")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *de/fusion +f +4 +0\\.5000 +0\\.0000 +0\\.5000 .* "
+                                           "40\\.0 \\[-26\\.5, 81\\.5\\] f vs m")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *m +5 +1\\.0000 +0\\.0000")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *en/audio +f +2 +0\\.5000 +0\\.0000 +0\\.3000 .*")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +f +10 +0\\.6000 +0\\.0000 +0\\.2000 .*")));
@@ -255,6 +265,7 @@ TEST(FairnessReportTest, JsonCarriesTheGapBoundsAndVerdict) {
   EXPECT_NEAR(cells[0].at("groups").at("a").at("standard_error").get<double>(), std::sqrt(5.0 / 12),
               1e-12);
   EXPECT_TRUE(cells[1].at("loss_gap_bounds").is_null());  // One group only.
+  EXPECT_TRUE(cells[1].at("accuracy_gap").is_null());
 }
 
 TEST(FairnessReportTest, TextTableShowsTheGapBoundsAndVerdict) {
@@ -268,7 +279,7 @@ TEST(FairnessReportTest, TextTableShowsTheGapBoundsAndVerdict) {
   EXPECT_THAT(lines, Contains(MatchesRegex(" *bound MinMaxGAP <= 0.5 +undetermined: needs about 9 "
                                            "samples per group in cell en/fusion")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +a +4 +2\\.5000 +0\\.6455 +1\\.5000 +"
-                                           "[0-9.]+ +\\[0\\.0031, 2\\.7563\\]")));
+                                           "[0-9.]+ +\\[0\\.0031, 2\\.7563\\] .*")));
 }
 
 TEST(FairnessReportTest, RefusesAnOutOfRangeBound) {

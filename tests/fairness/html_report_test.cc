@@ -117,7 +117,7 @@ TEST(HtmlReportTest, CellTableHasEveryGroupOfTheFinalLine) {
   // count 4, gap 0.375; it is the MinMaxGAP cell.
   EXPECT_THAT(*page, HasSubstr("<tr class=\"worst\"><td rowspan=\"2\">de/fusion</td>"
                                "<td>&lt;b&amp;&gt;</td><td>0.6250</td><td>3</td>"
-                               "<td rowspan=\"2\">0.3750</td></tr>"));
+                               "<td rowspan=\"2\">0.3750</td><td rowspan=\"2\">&ndash;</td></tr>"));
   EXPECT_THAT(*page, HasSubstr("<td>f</td><td>0.2500</td><td>4</td></tr>"));
   EXPECT_THAT(*page, HasSubstr("<tr><td rowspan=\"2\">en/audio</td>"));
   EXPECT_THAT(*page, HasSubstr("<td rowspan=\"2\">0.1250</td>"));
@@ -133,13 +133,19 @@ TEST(HtmlReportTest, ShowsTheGapBoundsAndVerdictWhereTheLineHasThem) {
   gap["epsilon"] = 0.1;
   gap["verdict_text"] = "undetermined: needs about 90 samples per group in cell de/fusion";
   line["validation"]["cells"][0]["loss_gap_bounds"] = {{"lower", 0.0625}, {"upper", 0.5}};
+  line["validation"]["cells"][0]["accuracy_gap"] = {{"value", 0.125},
+                                                    {"lower", -0.05},
+                                                    {"upper", 0.3},
+                                                    {"best_group", "f"},
+                                                    {"worst_group", "<b&>"}};
   const absl::StatusOr<std::string> page = RenderHtmlReport({line.dump()}, "run");
   ASSERT_THAT(page, IsOk());
   EXPECT_THAT(*page, HasSubstr("<th>MinMaxGAP bias-corrected</th><td>0.2500</td>"));
   EXPECT_THAT(*page, HasSubstr("<th>MinMaxGAP 95% bounds</th><td>[0.0625, 0.5000]</td>"));
   EXPECT_THAT(*page, HasSubstr("<th>Bound MinMaxGAP &le; 0.1000</th><td>undetermined: needs "
                                "about 90 samples per group in cell de/fusion</td>"));
-  EXPECT_THAT(*page, HasSubstr("<td rowspan=\"2\">0.3750 [0.0625, 0.5000]</td>"));
+  EXPECT_THAT(*page, HasSubstr("<td rowspan=\"2\">0.3750 [0.0625, 0.5000]</td>"
+                               "<td rowspan=\"2\">12.5 [-5.0, 30.0] f vs &lt;b&amp;&gt;</td>"));
   // Lines written before the bounds existed show none.
   const absl::StatusOr<std::string> old_page = RenderHtmlReport(ThreeLines(), "run");
   ASSERT_THAT(old_page, IsOk());
