@@ -488,6 +488,17 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
   if (config.fairness.method == fairness::FairnessMethod::kAdversarial) {
     config.model.options.adversary = true;
   }
+  // q-FedAvg's server step divides by a Lipschitz estimate L = 1/learning rate, which
+  // holds for plain gradient steps only (Li et al., "Fair Resource Allocation in
+  // Federated Learning", 2020).
+  if (config.fairness.method == fairness::FairnessMethod::kQFedAvg &&
+      config.training.optimizer != client::OptimizerKind::kSgd) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source,
+        ": fairness: method qfedavg assumes local SGD (its step uses L = 1/learning_rate), "
+        "but training.optimizer is '",
+        NameOf(config.training.optimizer), "'; set training.optimizer: sgd"));
+  }
   // Cross-field rules the per-key checks cannot see.
   for (const auto& [section, status] :
        {std::pair{"transport", config.codec.Validate()},

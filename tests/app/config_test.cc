@@ -423,6 +423,12 @@ TEST(ConfigTest, ReadsTheFairnessSection) {
 
   EXPECT_THAT(ParseConfig("fairness:\n  method: fair\n", "run.yaml").status().message(),
               HasSubstr("fairness.method is 'fair'; allowed values: fedavg, minmax_gap, qfedavg"));
+  EXPECT_THAT(ParseConfig("fairness:\n  method: qfedavg\n", "run.yaml").status().message(),
+              HasSubstr("method qfedavg assumes local SGD (its step uses L = 1/learning_rate), "
+                        "but training.optimizer is 'adamw'; set training.optimizer: sgd"));
+  EXPECT_THAT(
+      ParseConfig("fairness:\n  method: qfedavg\ntraining:\n  optimizer: sgd\n", "run.yaml"),
+      IsOk());
   EXPECT_THAT(ParseConfig("fairness:\n  views: []\n", "run.yaml").status().message(),
               HasSubstr("fairness.views must be a non-empty list"));
   EXPECT_THAT(ParseConfig("fairness:\n  initial_lambda: 20\n", "run.yaml").status().message(),
