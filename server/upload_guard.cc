@@ -9,13 +9,14 @@
 
 namespace equifl::server {
 
-UploadGuard::UploadGuard(std::chrono::milliseconds idle_timeout)
-    : idle_timeout_(idle_timeout),
-      checker_(absl::FromChrono(std::max(idle_timeout / 10, std::chrono::milliseconds(10))),
-               [this] { CancelIdle(); }) {}
+UploadGuard::UploadGuard(std::chrono::milliseconds idle_timeout) : idle_timeout_(idle_timeout) {}
 
 std::unique_ptr<UploadGuard::Watch> UploadGuard::Start(grpc::ServerContext& context) {
   absl::MutexLock lock(&mutex_);
+  if (!checker_) {
+    checker_.emplace(absl::FromChrono(std::max(idle_timeout_ / 10, std::chrono::milliseconds(10))),
+                     [this] { CancelIdle(); });
+  }
   const uint64_t id = next_id_++;
   uploads_[id].context = &context;
   return std::unique_ptr<Watch>(new Watch(*this, id));

@@ -51,7 +51,8 @@ class UploadGuard {
     const uint64_t id_;
   };
 
-  //! Cancels uploads idle for longer than `idle_timeout` (checked every tenth of it).
+  //! Cancels uploads idle for longer than `idle_timeout` (checked every tenth of it, on a
+  //! thread that starts with the first upload: a server that receives none has none).
   explicit UploadGuard(std::chrono::milliseconds idle_timeout);
 
   //! Starts watching the upload served on `context` (which must outlive the Watch).
@@ -73,7 +74,8 @@ class UploadGuard {
   uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 0;
   std::map<uint64_t, Upload> uploads_ ABSL_GUARDED_BY(mutex_);
   std::set<std::string> clients_ ABSL_GUARDED_BY(mutex_);  //!< Clients holding a slot.
-  PeriodicTask checker_;  //!< Last: runs once the rest is constructed.
+  //! Last: destroyed, and its thread joined, before what it reads.
+  std::optional<PeriodicTask> checker_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace equifl::server
