@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace equifl::fairness {
 namespace {
@@ -67,32 +68,34 @@ std::optional<ProportionInterval> GroupAccuracy(const GroupStatistics& group, do
 }
 
 std::optional<AccuracyGapInterval> CellAccuracyGap(const GroupsOfCell& groups, double z) {
-  const std::string* best = nullptr;
-  const std::string* worst = nullptr;
-  ProportionInterval high;
-  ProportionInterval low;
-  size_t with_samples = 0;
+  struct Named {
+    const std::string* name;
+    ProportionInterval accuracy;
+  };
+  std::vector<Named> accuracies;  // In name order, as the table keeps groups.
   for (const auto& [name, group] : groups) {
-    const std::optional<ProportionInterval> accuracy = GroupAccuracy(group, z);
-    if (!accuracy) continue;
-    ++with_samples;
-    if (best == nullptr || accuracy->estimate > high.estimate) {
-      best = &name;
-      high = *accuracy;
+    if (std::optional<ProportionInterval> accuracy = GroupAccuracy(group, z)) {
+      accuracies.push_back({&name, *accuracy});
     }
   }
-  if (with_samples < 2) return std::nullopt;
-  for (const auto& [name, group] : groups) {
-    const std::optional<ProportionInterval> accuracy = GroupAccuracy(group, z);
-    if (!accuracy || &name == best) continue;
-    if (worst == nullptr || accuracy->estimate < low.estimate) {
-      worst = &name;
-      low = *accuracy;
+  if (accuracies.size() < 2) return std::nullopt;
+  // The first of equals in name order, for both ends; worst is never best.
+  const Named* best = &accuracies.front();
+  for (const Named& named : accuracies) {
+    if (named.accuracy.estimate > best->accuracy.estimate) best = &named;
+  }
+  const Named* worst = nullptr;
+  for (const Named& named : accuracies) {
+    if (&named != best &&
+        (worst == nullptr || named.accuracy.estimate < worst->accuracy.estimate)) {
+      worst = &named;
     }
   }
+  const ProportionInterval& high = best->accuracy;
+  const ProportionInterval& low = worst->accuracy;
   AccuracyGapInterval gap;
-  gap.best_group = *best;
-  gap.worst_group = *worst;
+  gap.best_group = *best->name;
+  gap.worst_group = *worst->name;
   gap.gap = high.estimate - low.estimate;
   gap.lower = gap.gap - std::hypot(high.estimate - high.lower, low.upper - low.estimate);
   gap.upper = gap.gap + std::hypot(high.upper - high.estimate, low.estimate - low.lower);

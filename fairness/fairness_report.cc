@@ -132,8 +132,9 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
     }
     gap.accuracy_gap = CellAccuracyGap(groups, z);
     for (const auto& [name, statistics] : groups) {
-      gap.groups[name] = GroupLoss{statistics.count, statistics.mean_loss(),
-                                   EstimateGroupLoss(statistics).standard_error};
+      gap.groups[name] =
+          GroupLoss{statistics.count, statistics.mean_loss(),
+                    EstimateGroupLoss(statistics).standard_error, GroupAccuracy(statistics, z)};
     }
   }
   report.min_max_gap = MinMaxGap(table);
@@ -152,7 +153,13 @@ nlohmann::json ToJson(const FairnessReport& report) {
     for (const auto& [name, group] : gap.groups) {
       groups[name] = {{"count", group.count},
                       {"mean_loss", group.mean_loss},
-                      {"standard_error", group.standard_error}};
+                      {"standard_error", group.standard_error},
+                      {"accuracy", nullptr}};
+      if (group.accuracy) {
+        groups[name]["accuracy"] = {{"value", group.accuracy->estimate},
+                                    {"lower", group.accuracy->lower},
+                                    {"upper", group.accuracy->upper}};
+      }
     }
     nlohmann::json cell = CellJson(gap.cell);
     cell["loss_gap"] = gap.loss_gap;

@@ -14,8 +14,9 @@
 //                                                                   // of >= 2 samples
 //      "accuracy_gap": {"value": 0.1, "lower": -0.2, "upper": 0.4,   // null: < 2 groups
 //                       "best_group": "m", "worst_group": "f"},       // with confusion
-//      "groups": {"<group>": {"count": 10, "mean_loss": 0.5,
-//                             "standard_error": 0.2}, ...}}, ...],
+//      "groups": {"<group>": {"count": 10, "mean_loss": 0.5, "standard_error": 0.2,
+//                             "accuracy": {"value": 0.7, "lower": 0.4, "upper": 0.9}},
+//                 ...}}, ...],                           // accuracy null: no confusion
 //   "min_max_gap": {"value": 0.1, "cell": {"language": "en", "modality": "fusion",
 //                                          "client": ""},
 //                   "bias_corrected": 0.06, "lower": 0, "upper": 0.3,
@@ -64,6 +65,9 @@ struct GroupLoss {
   uint64_t count = 0;         //!< Samples.
   double mean_loss = 0;       //!< loss_sum / count; 0 when count is 0.
   double standard_error = 0;  //!< Of mean_loss; 0 with fewer than two samples.
+  //! Accuracy with Wilson's interval, at the confidence of its cell's accuracy gap;
+  //! absent without confusion counts.
+  std::optional<ProportionInterval> accuracy;
 };
 
 //! The loss gap of one cell and the group losses it comes from, and its accuracy gap.

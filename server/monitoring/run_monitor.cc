@@ -37,12 +37,6 @@ Json WeightsJson(const std::map<std::string, double>& weights) {
 // against the bound, and the accuracy gap with its interval.
 Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& report,
                   double bound) {
-  const fairness::StatisticsTable& table = summary.validation.table();
-  size_t comparisons = 0;
-  for (const auto& [cell, groups] : table) {
-    if (fairness::CellAccuracyGap(groups, 1.96)) ++comparisons;
-  }
-  const double z = fairness::SimultaneousZ(kConfidence, comparisons);
   Json cells = Json::array();
   for (const fairness::CellLossGap& cell : report.cells) {
     // A cell's own verdict: its upper bound at most ε, or its lower bound (held
@@ -63,33 +57,23 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
                 {"loss_gap_bounds", std::move(loss_gap_bounds)},
                 {"bound_status", status}};
     Json groups = Json::object();
-    const auto found = table.find(cell.cell);
     for (const auto& [name, loss] : cell.groups) {
       Json group = {{"count", loss.count}, {"mean_loss", Number(loss.mean_loss)}};
-      if (found != table.end()) {
-        const auto statistics = found->second.find(name);
-        const std::optional<fairness::ProportionInterval> accuracy =
-            statistics == found->second.end() ? std::nullopt
-                                              : fairness::GroupAccuracy(statistics->second, z);
-        if (accuracy) {
-          group["accuracy"] = {{"value", Number(accuracy->estimate)},
-                               {"lower", Number(accuracy->lower)},
-                               {"upper", Number(accuracy->upper)}};
-        }
+      if (loss.accuracy) {
+        group["accuracy"] = {{"value", Number(loss.accuracy->estimate)},
+                             {"lower", Number(loss.accuracy->lower)},
+                             {"upper", Number(loss.accuracy->upper)}};
       }
       groups[name] = std::move(group);
     }
     row["groups"] = std::move(groups);
     row["accuracy_gap"] = nullptr;
-    if (found != table.end()) {
-      if (std::optional<fairness::AccuracyGapInterval> gap =
-              fairness::CellAccuracyGap(found->second, z)) {
-        row["accuracy_gap"] = {{"value", Number(gap->gap)},
-                               {"lower", Number(gap->lower)},
-                               {"upper", Number(gap->upper)},
-                               {"best_group", gap->best_group},
-                               {"worst_group", gap->worst_group}};
-      }
+    if (const std::optional<fairness::AccuracyGapInterval>& gap = cell.accuracy_gap) {
+      row["accuracy_gap"] = {{"value", Number(gap->gap)},
+                             {"lower", Number(gap->lower)},
+                             {"upper", Number(gap->upper)},
+                             {"best_group", gap->best_group},
+                             {"worst_group", gap->worst_group}};
     }
     cells.push_back(std::move(row));
   }
@@ -108,7 +92,7 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
             {"upper", Number(gap_bounds.upper)}}},
           {"bound_status", fairness::VerdictName(gap_bounds.verdict)},
           {"bound_verdict", fairness::DescribeVerdict(gap_bounds)},
-          {"confidence", kConfidence},
+          {"confidence", gap_bounds.confidence},
           {"interval_note",
            "Accuracy intervals: Wilson per group and Newcombe for the gap between the most "
            "and least accurate groups, held together over the cells (Bonferroni). Loss gaps: "

@@ -78,6 +78,16 @@ TEST(CellAccuracyGapTest, TiedGroupsAreTwoDifferentGroups) {
   EXPECT_EQ(gap->gap, 0);
 }
 
+TEST(CellAccuracyGapTest, TiesAtTheBottomGoToTheFirstName) {
+  // The best group comes last: the least accurate is still the first of the tied.
+  const GroupsOfCell groups = {{"a", Group(2, 4)}, {"b", Group(2, 4)}, {"c", Group(4, 4)}};
+  const std::optional<AccuracyGapInterval> gap = CellAccuracyGap(groups, 1.96);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->best_group, "c");
+  EXPECT_EQ(gap->worst_group, "a");
+  EXPECT_NEAR(gap->gap, 0.5, 1e-12);
+}
+
 TEST(CellAccuracyGapTest, NeedsTwoGroupsWithConfusionCounts) {
   GroupStatistics loss_only;
   loss_only.count = 10;

@@ -172,6 +172,13 @@ TEST(FairnessReportTest, JsonKeysAndValues) {
   EXPECT_NEAR(accuracy_gap.at("value").get<double>(), 0.4, kTolerance);
   EXPECT_NEAR(accuracy_gap.at("lower").get<double>(), -0.26488843946584795, 1e-9);
   EXPECT_NEAR(accuracy_gap.at("upper").get<double>(), 0.8153847550197639, 1e-9);
+  // The groups' own Wilson intervals, at the same z.
+  const nlohmann::json& accuracy_m = cells[0].at("groups").at("m").at("accuracy");
+  EXPECT_NEAR(accuracy_m.at("value").get<double>(), 0.6, kTolerance);
+  EXPECT_NEAR(accuracy_m.at("lower").get<double>(), 0.18461524498023607, 1e-9);
+  EXPECT_NEAR(accuracy_m.at("upper").get<double>(), 0.9085715056272263, 1e-9);
+  EXPECT_NEAR(cells[0].at("groups").at("f").at("accuracy").at("lower").get<double>(),
+              0.4110515618067425, 1e-9);
 
   EXPECT_NEAR(json.at("min_max_gap").at("value").get<double>(), 0.5, kTolerance);
   EXPECT_EQ(json.at("min_max_gap").at("cell").at("language"), "de");
