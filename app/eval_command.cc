@@ -5,11 +5,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "app/command.h"
+#include "app/predictions_csv.h"
 #include "app/run_model.h"
 #include "base/progress_line.h"
 #include "base/status_macros.h"
@@ -54,6 +57,7 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
   EQUIFL_ASSIGN_OR_RETURN(client::Split split, ParseEnum<client::Split>("--split", command.split));
   EQUIFL_ASSIGN_OR_RETURN(client::Shard shard, client::Shard::Open(command.shard));
   EQUIFL_ASSIGN_OR_RETURN(client::Dataset dataset, client::DatasetFromShard(shard, split));
+  const std::vector<int64_t> rows = client::RowsOfSplit(shard, split);
   if (dataset.size() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("the shard '", command.shard, "' has no ", command.split, " samples"));
@@ -81,6 +85,14 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
                                                      "use fusion or a modality of the shard"));
     }
   }
+  std::optional<PredictionsCsv> predictions;
+  if (!command.predictions.empty()) {
+    const std::filesystem::path folder = std::filesystem::path(command.shard).lexically_normal();
+    const std::string client =
+        (folder.has_filename() ? folder.filename() : folder.parent_path().filename()).string();
+    EQUIFL_ASSIGN_OR_RETURN(
+        predictions, PredictionsCsv::Create(command.predictions, shard.manifest(), client, split));
+  }
   // Every view sees every sample: the progress counts samples over all views. With
   // the report as JSON on stdout, the progress goes to stderr.
   const uint64_t samples = static_cast<uint64_t>(dataset.size());
@@ -100,7 +112,9 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
                          [&](int64_t done) { progress.Update(index * samples + done); }));
     table.merge(client::NamedStatistics(result.groups, shard.manifest().languages,
                                         shard.manifest().groups, view));
+    if (predictions) EQUIFL_RETURN_IF_ERROR(predictions->Append(view, rows, dataset, result));
   }
+  if (predictions) EQUIFL_RETURN_IF_ERROR(predictions->Commit());
   progress.SetDetail("");
   progress.Finish();
   return fairness::BuildFairnessReport(table, fairness::kFusionView, {},
@@ -128,6 +142,10 @@ CLI::App* AddEvalSubcommand(CLI::App& app, EvalCommand& command) {
   eval->add_option("--json", command.json,
                    "also write the report as JSON here ('-': "
                    "only JSON, to stdout)");
+  eval->add_option("--predictions", command.predictions,
+                   "also write every sample's prediction here as CSV, a row per sample and view "
+                   "(shard row, client, split, language, group, view, label, prediction, loss, "
+                   "class probabilities), so an auditor can recompute every metric");
   return eval;
 }
 

@@ -1,6 +1,7 @@
 // `equifl eval`: accuracy and every fairness metric of a model checkpoint on one
 // split of a shard, per group, per (language, modality view) cell and per view,
-// as a terminal table and as JSON (fairness/fairness_report.h's schema).
+// as a terminal table and as JSON (fairness/fairness_report.h's schema), and on
+// request every sample's prediction for an audit (app/predictions_csv.h).
 #ifndef EQUIFL_APP_EVAL_COMMAND_H_
 #define EQUIFL_APP_EVAL_COMMAND_H_
 
@@ -19,6 +20,7 @@ struct EvalCommand {
   std::string split = "test";      //!< train, validation or test.
   std::vector<std::string> views;  //!< Modality views; empty: fusion and each modality.
   std::string json;                //!< Write the JSON report here ("-": stdout); empty: none.
+  std::string predictions;         //!< Write app/predictions_csv.h's file here; empty: none.
 };
 
 //! Adds `eval` and its flags, stored in `command`, to `app`.

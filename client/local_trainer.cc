@@ -299,6 +299,7 @@ absl::StatusOr<EvaluationResult> EvaluateOrThrow(
   GroupStatisticsAccumulator accumulator(model->options().num_classes);
   std::vector<at::Tensor> losses;
   std::vector<at::Tensor> predictions;
+  std::vector<at::Tensor> probabilities;
   EvaluationResult result;
   double loss_sum = 0;
   for (int64_t start = 0; start < samples; start += batch_size) {
@@ -314,15 +315,18 @@ absl::StatusOr<EvaluationResult> EvaluateOrThrow(
     predictions.emplace_back();
     loss_sum += Accumulate(per_sample, output.logits, batch, accumulator, &losses.back(),
                            &predictions.back());
+    probabilities.push_back(output.logits.to(at::kFloat).softmax(1).to(at::kCPU));
     if (on_batch) on_batch(end);
   }
   if (samples == 0) {
     result.losses = torch::zeros({0}, torch::kDouble);
     result.predictions = torch::zeros({0}, torch::kLong);
+    result.probabilities = torch::zeros({0, model->options().num_classes}, torch::kFloat);
     return result;
   }
   result.losses = torch::cat(losses);
   result.predictions = torch::cat(predictions);
+  result.probabilities = torch::cat(probabilities);
   result.mean_loss = loss_sum / samples;
   result.accuracy = result.predictions.eq(dataset.label.to(at::kCPU)).sum().item<int64_t>() /
                     static_cast<double>(samples);

@@ -43,9 +43,11 @@ struct TrainResult {
 struct EvaluationResult {
   at::Tensor losses;       //!< float64 [N] on the CPU, per-sample cross-entropy.
   at::Tensor predictions;  //!< int64 [N] on the CPU, argmax class.
-  double mean_loss = 0;    //!< Mean of `losses` (0 for no samples).
-  double accuracy = 0;     //!< Fraction of correct predictions (0 for no samples).
-  GroupSums groups;        //!< Per (language, group), sorted.
+  //! float32 [N, C] on the CPU, the softmax of the logits (what `losses` scores).
+  at::Tensor probabilities;
+  double mean_loss = 0;  //!< Mean of `losses` (0 for no samples).
+  double accuracy = 0;   //!< Fraction of correct predictions (0 for no samples).
+  GroupSums groups;      //!< Per (language, group), sorted.
 };
 
 //! Extra loss terms on single-modality views: for each, a forward pass that sees

@@ -67,13 +67,18 @@ absl::StatusOr<Dataset> DatasetFromColumns(const ShardManifest& manifest,
   return Build(manifest, columns, source, 0, manifest.num_samples, at::Tensor());
 }
 
-absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split) {
+std::vector<int64_t> RowsOfSplit(const Shard& shard, Split split) {
   const std::span<const uint8_t> column = shard.columns().split;
   const uint8_t wanted = static_cast<uint8_t>(split);
   std::vector<int64_t> rows;
   for (size_t row = 0; row < column.size(); ++row) {
     if (column[row] == wanted) rows.push_back(static_cast<int64_t>(row));
   }
+  return rows;
+}
+
+absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split) {
+  const std::vector<int64_t> rows = RowsOfSplit(shard, split);
   const int64_t count = static_cast<int64_t>(rows.size());
   if (count == 0 || rows.back() - rows.front() + 1 == count) {
     return Build(shard.manifest(), shard.columns(), absl::StrCat("shard ", shard.dir()),

@@ -11,6 +11,9 @@
 #ifndef EQUIFL_CLIENT_SHARD_DATASET_H_
 #define EQUIFL_CLIENT_SHARD_DATASET_H_
 
+#include <cstdint>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "client/data/shard.h"
@@ -21,8 +24,11 @@ namespace equifl::client {
 //! Every sample of `shard`, in stored order.
 absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard);
 
-//! The samples of `shard` in `split`, in stored order.
+//! The samples of `shard` in `split`, in stored order: the rows RowsOfSplit names.
 absl::StatusOr<Dataset> DatasetFromShard(const Shard& shard, Split split);
+
+//! The shard's rows (0-based, in stored order) that belong to `split`.
+std::vector<int64_t> RowsOfSplit(const Shard& shard, Split split);
 
 //! Every sample of `columns`, laid out as `manifest` says, as views (no copy) of
 //! memory the caller keeps alive: a ShardData's vectors or a Shard's mapping.

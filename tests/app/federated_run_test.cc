@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,9 @@ TEST_F(FederatedRunTest, ThreeClientsTrainWellAboveChance) {
 
 // ERM-MinMaxGAP through the real binaries: λ rises by dual ascent while the
 // validation gap exceeds ε, every round's fairness report (with the video view's
-// cells) lands in report.jsonl and the HTML report, and `equifl eval` on the final
-// checkpoint reproduces the accuracy a client measured on its own test split.
+// cells) lands in report.jsonl and the HTML report, `equifl eval` on the final
+// checkpoint reproduces the accuracy a client measured on its own test split, and
+// its predictions file lets an independent script reproduce the report's metrics.
 TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
   const std::string config = WriteConfig(
       3, 120, "fairness:\n  method: minmax_gap\n  epsilon: 0.0\n  views: [fusion, video]\n");
@@ -114,15 +116,27 @@ TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
   const std::optional<std::string> client_accuracy =
       clients[0]->WaitForLog(R"(test split: accuracy ([0-9.]+))", 1s);
   ASSERT_TRUE(client_accuracy) << clients[0]->Log();
+  const std::filesystem::path report_json = folder_ / "eval.json";
+  const std::filesystem::path predictions = folder_ / "predictions.csv";
   Process eval({EQUIFL_BINARY, "--config", config, "eval", "--checkpoint",
                 (folder_ / "run" / "checkpoints" / "round-000003.safetensors").string(), "--shard",
-                (folder_ / "data" / "client-000").string(), "--json", "-"},
+                (folder_ / "data" / "client-000").string(), "--json", report_json.string(),
+                "--predictions", predictions.string()},
                folder_ / "eval.log");
   ASSERT_EQ(eval.Wait(60s), 0) << eval.Log();
-  const std::optional<std::string> accuracy = eval.WaitForLog(R"("accuracy": ([0-9.e-]+))", 1s);
-  ASSERT_TRUE(accuracy) << eval.Log();
-  EXPECT_NEAR(std::stod(*accuracy), std::stod(*client_accuracy), 5e-5) << eval.Log();
-  EXPECT_THAT(eval.Log(), HasSubstr("\"min_max_gap\""));
+  EXPECT_THAT(eval.Log(), HasSubstr("bound MinMaxGAP"));
+  const std::string json = ReadFile(report_json);
+  std::smatch accuracy;
+  ASSERT_TRUE(std::regex_search(json, accuracy, std::regex(R"("accuracy": ([0-9.e-]+))"))) << json;
+  EXPECT_NEAR(std::stod(accuracy[1]), std::stod(*client_accuracy), 5e-5) << json;
+  EXPECT_THAT(json, HasSubstr("\"min_max_gap\""));
+
+  // An auditor's own script recomputes the report's metrics from the predictions.
+  Process recompute(
+      {EQUIFL_PYTHON, EQUIFL_RECOMPUTE_SCRIPT, predictions.string(), report_json.string()},
+      folder_ / "recompute.log");
+  EXPECT_EQ(recompute.Wait(60s), 0) << recompute.Log();
+  EXPECT_THAT(recompute.Log(), HasSubstr("all metrics reproduced"));
 }
 
 TEST_F(FederatedRunTest, ARoundCompletesWhenAClientIsKilledMidRound) {

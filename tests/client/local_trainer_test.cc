@@ -323,6 +323,12 @@ TEST(LocalTrainerTest, EvaluationGroupStatisticsMatchThePerSampleLosses) {
                           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)),
                       1e-5, 1e-6));
   EXPECT_TRUE(torch::equal(result->predictions, logits.argmax(1)));
+  // The probabilities are those the losses score: loss = −log p(label).
+  ASSERT_EQ(result->probabilities.sizes(), (std::vector<int64_t>{150, 3}));
+  EXPECT_TRUE(torch::allclose(result->probabilities, logits.softmax(1), 1e-5, 1e-7));
+  EXPECT_TRUE(torch::allclose(
+      -result->probabilities.gather(1, test.label.unsqueeze(1)).squeeze(1).log().to(torch::kDouble),
+      result->losses, 1e-4, 1e-6));
 
   const auto direct = DirectSums(result->losses, test);
   ASSERT_EQ(result->groups.size(), direct.size());
