@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "base/random.h"
+
 namespace equifl::fairness {
 namespace {
 
@@ -26,6 +28,85 @@ Tally TallyOf(const GroupStatistics& group) {
     }
   }
   return tally;
+}
+
+// True positives of class `label` among the group's samples of that class.
+Tally TruePositivesOf(const GroupStatistics& group, uint32_t label) {
+  Tally tally;
+  const uint32_t classes = group.num_classes;
+  if (label >= classes || group.confusion.size() != static_cast<size_t>(classes) * classes) {
+    return tally;
+  }
+  for (uint32_t predicted = 0; predicted < classes; ++predicted) {
+    tally.total += group.confusion[static_cast<size_t>(label) * classes + predicted];
+  }
+  tally.correct = group.confusion[static_cast<size_t>(label) * classes + label];
+  return tally;
+}
+
+// A group's value (a proportion with its interval, or a score) under its name.
+struct NamedValue {
+  const std::string* name;
+  ProportionInterval value;
+};
+
+struct Extremes {
+  const NamedValue* best;
+  const NamedValue* worst;
+};
+
+// The highest value and the lowest of the others, the first in order on ties (so
+// in name order for values listed as the table keeps groups); nullopt for fewer
+// than two values.
+std::optional<Extremes> ExtremesOf(const std::vector<NamedValue>& values) {
+  if (values.size() < 2) return std::nullopt;
+  const NamedValue* best = &values.front();
+  for (const NamedValue& named : values) {
+    if (named.value.estimate > best->value.estimate) best = &named;
+  }
+  const NamedValue* worst = nullptr;
+  for (const NamedValue& named : values) {
+    if (&named != best && (worst == nullptr || named.value.estimate < worst->value.estimate)) {
+      worst = &named;
+    }
+  }
+  return Extremes{best, worst};
+}
+
+// Newcombe's hybrid score interval for best − worst from their Wilson intervals.
+GroupGapInterval NewcombeGap(const NamedValue& best, const NamedValue& worst) {
+  const ProportionInterval& high = best.value;
+  const ProportionInterval& low = worst.value;
+  GroupGapInterval gap;
+  gap.best_group = *best.name;
+  gap.worst_group = *worst.name;
+  gap.gap = high.estimate - low.estimate;
+  gap.lower = gap.gap - std::hypot(high.estimate - high.lower, low.upper - low.estimate);
+  gap.upper = gap.gap + std::hypot(high.upper - high.estimate, low.estimate - low.lower);
+  return gap;
+}
+
+constexpr uint64_t kMacroF1Seed = 0x6631;
+
+// Macro-F1 of one draw of the group's confusion proportions from their posterior,
+// Dirichlet(counts + 1/2): F1_c = 2 p_cc / (row_c + col_c), averaged over classes.
+double PosteriorMacroF1(random::Engine& engine, const GroupStatistics& group) {
+  const uint32_t classes = group.num_classes;
+  std::vector<double> draw(group.confusion.size());
+  for (size_t i = 0; i < draw.size(); ++i) {
+    draw[i] = random::Gamma(engine, static_cast<double>(group.confusion[i]) + 0.5);
+  }
+  double sum = 0;
+  for (uint32_t c = 0; c < classes; ++c) {
+    double row = 0;
+    double column = 0;
+    for (uint32_t other = 0; other < classes; ++other) {
+      row += draw[static_cast<size_t>(c) * classes + other];
+      column += draw[static_cast<size_t>(other) * classes + c];
+    }
+    sum += 2 * draw[static_cast<size_t>(c) * classes + c] / (row + column);
+  }
+  return sum / classes;
 }
 
 }  // namespace
@@ -67,38 +148,67 @@ std::optional<ProportionInterval> GroupAccuracy(const GroupStatistics& group, do
   return WilsonInterval(tally.correct, tally.total, z);
 }
 
-std::optional<AccuracyGapInterval> CellAccuracyGap(const GroupsOfCell& groups, double z) {
-  struct Named {
-    const std::string* name;
-    ProportionInterval accuracy;
-  };
-  std::vector<Named> accuracies;  // In name order, as the table keeps groups.
+std::optional<GroupGapInterval> CellAccuracyGap(const GroupsOfCell& groups, double z) {
+  std::vector<NamedValue> accuracies;  // In name order, as the table keeps groups.
   for (const auto& [name, group] : groups) {
     if (std::optional<ProportionInterval> accuracy = GroupAccuracy(group, z)) {
       accuracies.push_back({&name, *accuracy});
     }
   }
-  if (accuracies.size() < 2) return std::nullopt;
-  // The first of equals in name order, for both ends; worst is never best.
-  const Named* best = &accuracies.front();
-  for (const Named& named : accuracies) {
-    if (named.accuracy.estimate > best->accuracy.estimate) best = &named;
-  }
-  const Named* worst = nullptr;
-  for (const Named& named : accuracies) {
-    if (&named != best &&
-        (worst == nullptr || named.accuracy.estimate < worst->accuracy.estimate)) {
-      worst = &named;
+  const std::optional<Extremes> extremes = ExtremesOf(accuracies);
+  if (!extremes) return std::nullopt;
+  return NewcombeGap(*extremes->best, *extremes->worst);
+}
+
+std::optional<EqualOpportunityGapInterval> CellEqualOpportunityGap(const GroupsOfCell& groups,
+                                                                   double z) {
+  uint32_t classes = 0;
+  for (const auto& [name, group] : groups) classes = std::max(classes, group.num_classes);
+  std::optional<EqualOpportunityGapInterval> largest;
+  for (uint32_t label = 0; label < classes; ++label) {
+    std::vector<NamedValue> rates;
+    for (const auto& [name, group] : groups) {
+      const Tally tally = TruePositivesOf(group, label);
+      if (tally.total > 0) {
+        rates.push_back({&name, WilsonInterval(tally.correct, tally.total, z)});
+      }
     }
+    const std::optional<Extremes> extremes = ExtremesOf(rates);
+    if (!extremes) continue;
+    const GroupGapInterval gap = NewcombeGap(*extremes->best, *extremes->worst);
+    if (!largest || gap.gap > largest->rates.gap) largest = {label, gap};
   }
-  const ProportionInterval& high = best->accuracy;
-  const ProportionInterval& low = worst->accuracy;
-  AccuracyGapInterval gap;
-  gap.best_group = *best->name;
-  gap.worst_group = *worst->name;
-  gap.gap = high.estimate - low.estimate;
-  gap.lower = gap.gap - std::hypot(high.estimate - high.lower, low.upper - low.estimate);
-  gap.upper = gap.gap + std::hypot(high.upper - high.estimate, low.estimate - low.lower);
+  return largest;
+}
+
+std::optional<GroupGapInterval> CellMacroF1Gap(const GroupsOfCell& groups, double z, int draws) {
+  std::vector<NamedValue> scores;
+  for (const auto& [name, group] : groups) {
+    if (TallyOf(group).total == 0) continue;
+    scores.push_back({&name, {MacroF1(group.confusion, group.num_classes), 0, 0}});
+  }
+  const std::optional<Extremes> extremes = ExtremesOf(scores);
+  if (!extremes) return std::nullopt;
+  const GroupStatistics& best = groups.at(*extremes->best->name);
+  const GroupStatistics& worst = groups.at(*extremes->worst->name);
+  // The posterior deviation of F1(best) − F1(worst) from Dirichlet(counts + 1/2)
+  // draws of each group's confusion proportions; a fixed seed keeps reports stable.
+  random::Engine engine = random::MakeEngine(kMacroF1Seed, 0);
+  double sum = 0;
+  double square_sum = 0;
+  for (int draw = 0; draw < draws; ++draw) {
+    const double difference = PosteriorMacroF1(engine, best) - PosteriorMacroF1(engine, worst);
+    sum += difference;
+    square_sum += difference * difference;
+  }
+  const double mean = sum / draws;
+  const double deviation = std::sqrt(std::max(0.0, square_sum / draws - mean * mean));
+  GroupGapInterval gap;
+  gap.best_group = *extremes->best->name;
+  gap.worst_group = *extremes->worst->name;
+  gap.gap = extremes->best->value.estimate - extremes->worst->value.estimate;
+  gap.lower = std::max(-1.0, gap.gap - z * deviation);
+  gap.upper = std::min(1.0, gap.gap + z * deviation);
   return gap;
 }
 

@@ -17,6 +17,16 @@ nlohmann::json CellJson(const Cell& cell) {
   return {{"language", cell.language}, {"modality", cell.modality}, {"client", cell.client}};
 }
 
+// A gap between two groups with its interval; null when there is none.
+nlohmann::json GapJson(const std::optional<GroupGapInterval>& gap) {
+  if (!gap) return nullptr;
+  return {{"value", gap->gap},
+          {"lower", gap->lower},
+          {"upper", gap->upper},
+          {"best_group", gap->best_group},
+          {"worst_group", gap->worst_group}};
+}
+
 nlohmann::json DifferenceJson(const DifferenceOverClasses& difference) {
   return {{"mean", difference.mean}, {"max", difference.max}, {"per_class", difference.per_class}};
 }
@@ -66,7 +76,8 @@ std::string Points(double share) {
 
 //! Renders rows (the first is the header) as aligned columns: the first `left_columns`
 //! columns left-aligned, the others right-aligned, two spaces apart, each line indented.
-std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t left_columns) {
+std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t left_columns,
+                    bool last_column_left = false) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
@@ -78,7 +89,8 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t le
     for (size_t i = 0; i < row.size(); ++i) {
       if (i > 0) line += "  ";
       const std::string padding(widths[i] - row[i].size(), ' ');
-      line += i < left_columns ? row[i] + padding : padding + row[i];
+      const bool left = i < left_columns || (last_column_left && i + 1 == widths.size());
+      line += left ? row[i] + padding : padding + row[i];
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     absl::StrAppend(&text, line, "\n");
@@ -119,9 +131,15 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
 
   report.loss_gap_bounds = BoundLossGaps(table, bound);
   auto bounded = report.loss_gap_bounds.cells.begin();
+  // Each kind of gap holds together over the cells that have one (Bonferroni).
   size_t accuracy_gaps = 0;
-  for (const auto& [cell, groups] : table) accuracy_gaps += CellAccuracyGap(groups, 1).has_value();
+  size_t opportunity_gaps = 0;
+  for (const auto& [cell, groups] : table) {
+    accuracy_gaps += CellAccuracyGap(groups, 1).has_value();
+    opportunity_gaps += CellEqualOpportunityGap(groups, 1).has_value();
+  }
   const double z = SimultaneousZ(bound.confidence, accuracy_gaps);
+  const double opportunity_z = SimultaneousZ(bound.confidence, opportunity_gaps);
   for (const auto& [cell, groups] : table) {
     CellLossGap& gap = report.cells.emplace_back();
     gap.cell = cell;
@@ -131,6 +149,8 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
       gap.bounds = *bounded++;
     }
     gap.accuracy_gap = CellAccuracyGap(groups, z);
+    gap.macro_f1_gap = CellMacroF1Gap(groups, z);
+    gap.equal_opportunity_gap = CellEqualOpportunityGap(groups, opportunity_z);
     for (const auto& [name, statistics] : groups) {
       gap.groups[name] =
           GroupLoss{statistics.count, statistics.mean_loss(),
@@ -171,13 +191,12 @@ nlohmann::json ToJson(const FairnessReport& report) {
                                  {"worst_group", gap.bounds->worst_group},
                                  {"best_group", gap.bounds->best_group}};
     }
-    cell["accuracy_gap"] = nullptr;
-    if (gap.accuracy_gap) {
-      cell["accuracy_gap"] = {{"value", gap.accuracy_gap->gap},
-                              {"lower", gap.accuracy_gap->lower},
-                              {"upper", gap.accuracy_gap->upper},
-                              {"best_group", gap.accuracy_gap->best_group},
-                              {"worst_group", gap.accuracy_gap->worst_group}};
+    cell["accuracy_gap"] = GapJson(gap.accuracy_gap);
+    cell["macro_f1_gap"] = GapJson(gap.macro_f1_gap);
+    cell["equal_opportunity_gap"] = nullptr;
+    if (gap.equal_opportunity_gap) {
+      cell["equal_opportunity_gap"] = GapJson(gap.equal_opportunity_gap->rates);
+      cell["equal_opportunity_gap"]["label"] = gap.equal_opportunity_gap->label;
     }
     cell["groups"] = std::move(groups);
     cells.push_back(std::move(cell));
@@ -280,11 +299,13 @@ std::string FormatTable(const FairnessReport& report) {
   absl::StrAppend(&text, Columns(view_rows, 1));
 
   absl::StrAppend(&text, "\nCells (loss gap = max - min group mean loss; bias-corrected; ", percent,
-                  "% bounds, the lower ones holding together; accuracy gap with Newcombe's ",
-                  percent, "% interval, held together over the cells)\n");
+                  "% bounds, the lower ones holding together; gaps in points with ", percent,
+                  "% intervals, each kind held together over the cells: accuracy and equal "
+                  "opportunity (true-positive rate of the class named) Newcombe's, macro-F1 "
+                  "from the posterior of the confusion counts)\n");
   std::vector<std::vector<std::string>> cell_rows = {{"cell", "group", "samples", "mean loss",
                                                       "s.e.", "loss gap", "corrected", "bounds",
-                                                      "accuracy gap, points"}};
+                                                      "gaps, points"}};
   for (const CellLossGap& gap : report.cells) {
     std::vector<std::string> gap_columns = {Fixed(gap.loss_gap), "-", "-"};
     if (gap.bounds) {
@@ -292,29 +313,38 @@ std::string FormatTable(const FairnessReport& report) {
           Fixed(gap.loss_gap), Fixed(gap.bounds->bias_corrected),
           absl::StrCat("[", Fixed(gap.bounds->lower), ", ", Fixed(gap.bounds->upper), "]")};
     }
-    gap_columns.push_back("-");
-    if (gap.accuracy_gap) {
-      gap_columns.back() =
-          absl::StrCat(Points(gap.accuracy_gap->gap), " [", Points(gap.accuracy_gap->lower), ", ",
-                       Points(gap.accuracy_gap->upper), "] ", gap.accuracy_gap->best_group, " vs ",
-                       gap.accuracy_gap->worst_group);
+    // One line per gap in points, beside the groups' rows.
+    std::vector<std::string> point_gaps;
+    const auto describe = [](const char* what, const GroupGapInterval& interval) {
+      return absl::StrCat(what, " ", Points(interval.gap), " [", Points(interval.lower), ", ",
+                          Points(interval.upper), "] ", interval.best_group, " vs ",
+                          interval.worst_group);
+    };
+    if (gap.accuracy_gap) point_gaps.push_back(describe("accuracy", *gap.accuracy_gap));
+    if (gap.macro_f1_gap) point_gaps.push_back(describe("macro-F1", *gap.macro_f1_gap));
+    if (gap.equal_opportunity_gap) {
+      point_gaps.push_back(describe(
+          absl::StrCat("equal opportunity (class ", gap.equal_opportunity_gap->label, ")").c_str(),
+          gap.equal_opportunity_gap->rates));
     }
-    bool first = true;
-    for (const auto& [name, group] : gap.groups) {
-      std::vector<std::string> row = {first ? CellName(gap.cell) : "", name,
-                                      absl::StrCat(group.count), Fixed(group.mean_loss),
-                                      Fixed(group.standard_error)};
-      for (const std::string& column : gap_columns) row.push_back(first ? column : "");
-      cell_rows.push_back(std::move(row));
-      first = false;
-    }
-    if (first) {
-      std::vector<std::string> row = {CellName(gap.cell), "", "", "", ""};
-      row.insert(row.end(), gap_columns.begin(), gap_columns.end());
+    std::vector<std::pair<std::string, const GroupLoss*>> groups;
+    for (const auto& [name, group] : gap.groups) groups.emplace_back(name, &group);
+    const size_t lines = std::max({groups.size(), point_gaps.size(), size_t{1}});
+    for (size_t line = 0; line < lines; ++line) {
+      std::vector<std::string> row = {line == 0 ? CellName(gap.cell) : ""};
+      if (line < groups.size()) {
+        const GroupLoss& group = *groups[line].second;
+        row.insert(row.end(), {groups[line].first, absl::StrCat(group.count),
+                               Fixed(group.mean_loss), Fixed(group.standard_error)});
+      } else {
+        row.insert(row.end(), {"", "", "", ""});
+      }
+      for (const std::string& column : gap_columns) row.push_back(line == 0 ? column : "");
+      row.push_back(line < point_gaps.size() ? point_gaps[line] : "");
       cell_rows.push_back(std::move(row));
     }
   }
-  absl::StrAppend(&text, Columns(cell_rows, 2));
+  absl::StrAppend(&text, Columns(cell_rows, 2, /*last_column_left=*/true));
   return text;
 }
 

@@ -14,6 +14,8 @@
 //                                                                   // of >= 2 samples
 //      "accuracy_gap": {"value": 0.1, "lower": -0.2, "upper": 0.4,   // null: < 2 groups
 //                       "best_group": "m", "worst_group": "f"},       // with confusion
+//      "macro_f1_gap": {...},                 // as accuracy_gap
+//      "equal_opportunity_gap": {..., "label": "angry"},  // null: no class with 2 groups
 //      "groups": {"<group>": {"count": 10, "mean_loss": 0.5, "standard_error": 0.2,
 //                             "accuracy": {"value": 0.7, "lower": 0.4, "upper": 0.9}},
 //                 ...}}, ...],                           // accuracy null: no confusion
@@ -79,7 +81,11 @@ struct CellLossGap {
   //! The accuracy gap with Newcombe's interval at the bounds' confidence, held
   //! together over the cells that have one (Bonferroni); absent without two groups
   //! with confusion counts.
-  std::optional<AccuracyGapInterval> accuracy_gap;
+  std::optional<GroupGapInterval> accuracy_gap;
+  //! The macro-F1 and equal-opportunity gaps with their intervals, each held
+  //! together over the cells that have one, like accuracy_gap.
+  std::optional<GroupGapInterval> macro_f1_gap;
+  std::optional<EqualOpportunityGapInterval> equal_opportunity_gap;
   std::map<std::string, GroupLoss> groups;  //!< Every group of the cell.
 };
 

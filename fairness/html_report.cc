@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace equifl::fairness {
 namespace {
@@ -224,8 +225,9 @@ std::string SummaryTable(const std::vector<const Json*>& training, const Json& f
   return html + "</table>\n";
 }
 
-//! Every cell's groups (mean loss, count), loss gap with its bounds and accuracy gap
-//! with its interval; the MinMaxGAP cell is highlighted.
+//! Every cell's groups (mean loss, count), loss gap with its bounds and the accuracy,
+//! macro-F1 and equal-opportunity gaps with their intervals; the MinMaxGAP cell is
+//! highlighted.
 std::string CellTable(const Json& validation) {
   const Json* cells = Find(validation, {"cells"});
   if (cells == nullptr || !cells->is_array() || cells->empty()) {
@@ -235,7 +237,7 @@ std::string CellTable(const Json& validation) {
   if (const Json* cell = Find(validation, {"min_max_gap", "cell"})) worst = CellName(*cell);
   std::string html =
       "<table class=\"cells\">\n<tr><th>Cell</th><th>Group</th><th>Mean loss</th>"
-      "<th>Count</th><th>Loss gap [bounds]</th><th>Accuracy gap, points [interval]</th></tr>\n";
+      "<th>Count</th><th>Loss gap [bounds]</th><th>Gaps, points [interval]</th></tr>\n";
   for (const Json& cell : *cells) {
     const std::string name = CellName(cell);
     const Json* groups = Find(cell, {"groups"});
@@ -247,16 +249,26 @@ std::string CellTable(const Json& validation) {
       interval = absl::StrCat(" [", NumberCell(cell, {"loss_gap_bounds", "lower"}), ", ",
                               NumberCell(cell, {"loss_gap_bounds", "upper"}), "]");
     }
-    std::string accuracy = "&ndash;";
-    if (const std::optional<double> value = Number(cell, {"accuracy_gap", "value"})) {
-      const auto points = [&](const char* key) {
-        const std::optional<double> share = Number(cell, {"accuracy_gap", key});
+    // The gaps in points, one line each: accuracy, macro-F1, equal opportunity.
+    std::vector<std::string> point_gaps;
+    for (const char* key : {"accuracy_gap", "macro_f1_gap", "equal_opportunity_gap"}) {
+      if (!Number(cell, {key, "value"})) continue;
+      const auto points = [&](const char* part) {
+        const std::optional<double> share = Number(cell, {key, part});
         return share ? Fmt(100 * *share, "%.1f") : "&ndash;";
       };
-      accuracy = absl::StrCat(points("value"), " [", points("lower"), ", ", points("upper"), "] ",
-                              HtmlEscape(Text(cell, {"accuracy_gap", "best_group"})), " vs ",
-                              HtmlEscape(Text(cell, {"accuracy_gap", "worst_group"})));
+      std::string what = key == std::string("accuracy_gap")   ? "accuracy"
+                         : key == std::string("macro_f1_gap") ? "macro-F1"
+                                                              : "equal opportunity";
+      if (const std::optional<double> label = Number(cell, {key, "label"})) {
+        absl::StrAppend(&what, " (class ", Fmt(*label, "%.0f"), ")");
+      }
+      point_gaps.push_back(absl::StrCat(what, " ", points("value"), " [", points("lower"), ", ",
+                                        points("upper"), "] ",
+                                        HtmlEscape(Text(cell, {key, "best_group"})), " vs ",
+                                        HtmlEscape(Text(cell, {key, "worst_group"}))));
     }
+    const std::string accuracy = point_gaps.empty() ? "&ndash;" : absl::StrJoin(point_gaps, "<br>");
     const std::string gap =
         absl::StrCat("<td rowspan=\"", rows, "\">", NumberCell(cell, {"loss_gap"}), interval,
                      "</td><td rowspan=\"", rows, "\">", accuracy, "</td>");

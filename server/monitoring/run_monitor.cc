@@ -68,7 +68,7 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
     }
     row["groups"] = std::move(groups);
     row["accuracy_gap"] = nullptr;
-    if (const std::optional<fairness::AccuracyGapInterval>& gap = cell.accuracy_gap) {
+    if (const std::optional<fairness::GroupGapInterval>& gap = cell.accuracy_gap) {
       row["accuracy_gap"] = {{"value", Number(gap->gap)},
                              {"lower", Number(gap->lower)},
                              {"upper", Number(gap->upper)},

@@ -172,6 +172,18 @@ TEST(FairnessReportTest, JsonKeysAndValues) {
   EXPECT_NEAR(accuracy_gap.at("value").get<double>(), 0.4, kTolerance);
   EXPECT_NEAR(accuracy_gap.at("lower").get<double>(), -0.26488843946584795, 1e-9);
   EXPECT_NEAR(accuracy_gap.at("upper").get<double>(), 0.8153847550197639, 1e-9);
+  // de/fusion's equal-opportunity gap: class 0, f 2 of 2 against m 1 of 2, Newcombe at
+  // the same z (three cells have one); its macro-F1 gap: f 1, m (1/2 + 2/3) / 2.
+  const nlohmann::json& opportunity = cells[0].at("equal_opportunity_gap");
+  EXPECT_EQ(opportunity.at("label"), 0);
+  EXPECT_EQ(opportunity.at("best_group"), "f");
+  EXPECT_NEAR(opportunity.at("value").get<double>(), 0.5, kTolerance);
+  EXPECT_NEAR(opportunity.at("lower").get<double>(), -0.3572403040776787, 1e-9);
+  EXPECT_NEAR(opportunity.at("upper").get<double>(), 0.9304956199921428, 1e-9);
+  const nlohmann::json& macro_f1 = cells[0].at("macro_f1_gap");
+  EXPECT_EQ(macro_f1.at("worst_group"), "m");
+  EXPECT_NEAR(macro_f1.at("value").get<double>(), 1 - (0.5 + 2.0 / 3) / 2, kTolerance);
+  EXPECT_LT(macro_f1.at("lower").get<double>(), macro_f1.at("value").get<double>());
   // The groups' own Wilson intervals, at the same z.
   const nlohmann::json& accuracy_m = cells[0].at("groups").at("m").at("accuracy");
   EXPECT_NEAR(accuracy_m.at("value").get<double>(), 0.6, kTolerance);
@@ -223,10 +235,11 @@ TEST(FairnessReportTest, TextTableShowsGroupsAndGaps) {
   // Every cell's groups (mean loss, standard error: 0 without squares) and gap.
   EXPECT_THAT(lines, Contains(MatchesRegex(" *de/fusion +f +4 +0\\.5000 +0\\.0000 +0\\.5000 .* "
                                            "40\\.0 \\[-26\\.5, 81\\.5\\] f vs m")));
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +5 +1\\.0000 +0\\.0000")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +5 +1\\.0000 +0\\.0000 +macro-F1 .*")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" +equal opportunity \\(class 0\\) 50\\.0 .* f vs m")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *en/audio +f +2 +0\\.5000 +0\\.0000 +0\\.3000 .*")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +f +10 +0\\.6000 +0\\.0000 +0\\.2000 .*")));
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +10 +0\\.4000 +0\\.0000")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *m +10 +0\\.4000 +0\\.0000.*")));
 }
 
 // Group a: losses 1, 2, 3, 4; group b: 0, 1, 1, 2 (tests/fairness/loss_gap_bounds_test.cc

@@ -144,8 +144,9 @@ TEST(HtmlReportTest, ShowsTheGapBoundsAndVerdictWhereTheLineHasThem) {
   EXPECT_THAT(*page, HasSubstr("<th>MinMaxGAP 95% bounds</th><td>[0.0625, 0.5000]</td>"));
   EXPECT_THAT(*page, HasSubstr("<th>Bound MinMaxGAP &le; 0.1000</th><td>undetermined: needs "
                                "about 90 samples per group in cell de/fusion</td>"));
-  EXPECT_THAT(*page, HasSubstr("<td rowspan=\"2\">0.3750 [0.0625, 0.5000]</td>"
-                               "<td rowspan=\"2\">12.5 [-5.0, 30.0] f vs &lt;b&amp;&gt;</td>"));
+  EXPECT_THAT(*page,
+              HasSubstr("<td rowspan=\"2\">0.3750 [0.0625, 0.5000]</td>"
+                        "<td rowspan=\"2\">accuracy 12.5 [-5.0, 30.0] f vs &lt;b&amp;&gt;</td>"));
   // Lines written before the bounds existed show none.
   const absl::StatusOr<std::string> old_page = RenderHtmlReport(ThreeLines(), "run");
   ASSERT_THAT(old_page, IsOk());
