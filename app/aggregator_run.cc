@@ -191,7 +191,7 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
   AggregatorRun run;
   EQUIFL_ASSIGN_OR_RETURN(run.folder,
                           server::RunFolder::Open(config.server.run_dir, resume ? "" : NewRunId()));
-  run.folder->set_gap_bound({.epsilon = config.fairness.minmax_gap.epsilon});
+  run.folder->set_gap_bound(config.fairness.bound);
   EQUIFL_ASSIGN_OR_RETURN(StartingPoint start,
                           Start(config, resume, fall_back_to_last_good, schema, *run.folder));
   if (config.privacy.enabled()) spdlog::info("{}", aggregation::DescribePrivacy(config.privacy));

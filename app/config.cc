@@ -289,11 +289,29 @@ absl::Status ReadModel(const Section& section, ModelConfig& model) {
   });
 }
 
+absl::Status ReadBound(const Section& section, fairness::StatedBound& bound) {
+  return section.ForEachKey({
+      {"metric", Choice(section, bound.metric)},
+      {"epsilon", Real(section, bound.epsilon, 0, kHuge)},
+  });
+}
+
 absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairness) {
   fairness::MinMaxGapOptions& gap = fairness.minmax_gap;
   return section.ForEachKey({
       {"method", Choice(section, fairness.method)},
-      {"epsilon", Real(section, gap.epsilon, 0, kHuge)},
+      {"bound",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadBound(Section(node, key, section.source()), fairness.bound);
+       }},
+      {"epsilon",
+       [&](const YAML::Node& node, const std::string&) {
+         return section.Error(node,
+                              "fairness.epsilon is now fairness.bound.epsilon, with "
+                              "fairness.bound.metric naming what it bounds (loss_gap in nats, "
+                              "accuracy_gap, equal_opportunity_gap or worst_group_accuracy in "
+                              "points)");
+       }},
       {"gap_exponent", Real(section, gap.gap_exponent, 1, 16)},
       {"lambda_max", Real(section, gap.lambda_max, 0, kHuge)},
       {"lambda_learning_rate", Real(section, gap.lambda_learning_rate, 0, kHuge)},

@@ -117,8 +117,7 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
   if (predictions) EQUIFL_RETURN_IF_ERROR(predictions->Commit());
   progress.SetDetail("");
   progress.Finish();
-  return fairness::BuildFairnessReport(table, fairness::kFusionView, {},
-                                       {.epsilon = config.fairness.minmax_gap.epsilon});
+  return fairness::BuildFairnessReport(table, fairness::kFusionView, {}, config.fairness.bound);
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ server::monitoring::RunDescription DescribeRun(const Config& config) {
   run.fairness_method = std::string(NameOf(config.fairness.method));
   run.training_rounds = config.server.rounds.rounds;
   run.final_evaluation = config.server.rounds.final_evaluation;
-  run.gap_bound = config.fairness.minmax_gap.epsilon;
+  run.gap_bound = config.fairness.bound;
   run.secure_aggregation = config.secure_aggregation.enabled;
   run.privacy = config.privacy.enabled();
   run.privacy_delta = config.privacy.delta;

@@ -263,7 +263,7 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
                                                    FairnessMethod method) {
   equifl::server::FairnessOptions fairness;
   fairness.method = method;
-  if (settings.epsilon) fairness.minmax_gap.epsilon = *settings.epsilon;
+  if (settings.epsilon) fairness.bound.epsilon = *settings.epsilon;
   if (settings.lambda_learning_rate) {
     fairness.minmax_gap.lambda_learning_rate = *settings.lambda_learning_rate;
   }
@@ -635,8 +635,8 @@ int RunBench(int argc, char** argv) {
                  absl::StrCat("comma-separated methods: ", equifl::AllowedNames<FairnessMethod>()))
       ->capture_default_str();
   app.add_option("--epsilon", settings.epsilon,
-                 "ERM-MinMaxGAP's bound eps on the validation MinMaxGAP (default: the "
-                 "library's)")
+                 "ERM-MinMaxGAP's bound eps on the validation MinMaxGAP, in nats (default: "
+                 "fairness.bound's)")
       ->check(CLI::Range(0.0, 1e9));
   app.add_option("--lambda-learning-rate", settings.lambda_learning_rate,
                  "ERM-MinMaxGAP's dual step eta_lambda (default: the library's)")
@@ -696,8 +696,7 @@ int RunBench(int argc, char** argv) {
       !status.ok()) {
     return Usage(std::string(status.message()));
   }
-  const double epsilon =
-      FairnessOptionsFor(settings, FairnessMethod::kMinMaxGap).minmax_gap.epsilon;
+  const double epsilon = FairnessOptionsFor(settings, FairnessMethod::kMinMaxGap).bound.epsilon;
 
   torch::set_num_threads(1);
   spdlog::set_level(spdlog::level::warn);

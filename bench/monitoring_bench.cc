@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   RunDescription description;
   description.fairness_method = "minmax_gap";
   description.training_rounds = static_cast<uint32_t>(rounds);
-  description.gap_bound = 0.05;
+  description.gap_bound.epsilon = 0.05;
   RunMonitor monitor(description);
   monitor.OnRunStarted("bench", 0);
   std::vector<std::string> ids;

@@ -98,12 +98,47 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows, size_t le
   return text;
 }
 
+// The smaller sample count of a gap's two groups in its cell.
+uint64_t SmallerGroup(const CellLossGap& cell, const GroupGapInterval& gap) {
+  const auto count = [&](const std::string& name) {
+    const auto found = cell.groups.find(name);
+    return found == cell.groups.end() ? uint64_t{0} : found->second.count;
+  };
+  return std::min(count(gap.best_group), count(gap.worst_group));
+}
+
+BoundJudgement Judge(const FairnessReport& report, const StatedBound& bound) {
+  std::vector<CellGroupGap> gaps;
+  switch (bound.metric) {
+    case BoundMetric::kLossGap:
+      return JudgeLossGap(report.loss_gap_bounds, bound);
+    case BoundMetric::kWorstGroupAccuracy:
+      return JudgeWorstGroupAccuracy(report.overall.groups, bound);
+    case BoundMetric::kAccuracyGap:
+      for (const CellLossGap& cell : report.cells) {
+        if (cell.accuracy_gap) {
+          gaps.push_back({cell.cell, *cell.accuracy_gap, SmallerGroup(cell, *cell.accuracy_gap)});
+        }
+      }
+      break;
+    case BoundMetric::kEqualOpportunityGap:
+      for (const CellLossGap& cell : report.cells) {
+        if (cell.equal_opportunity_gap) {
+          const GroupGapInterval& rates = cell.equal_opportunity_gap->rates;
+          gaps.push_back({cell.cell, rates, SmallerGroup(cell, rates)});
+        }
+      }
+      break;
+  }
+  return JudgeCellGaps(gaps, bound);
+}
+
 }  // namespace
 
 absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
                                                    const std::string& main_view,
                                                    const std::map<std::string, double>& afi_weights,
-                                                   const LossGapBoundOptions& bound) {
+                                                   const StatedBound& bound) {
   EQUIFL_RETURN_IF_ERROR(bound.Validate());
   FairnessReport report;
   report.main_view = main_view;
@@ -129,7 +164,9 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
     EQUIFL_ASSIGN_OR_RETURN(report.views[view], ComputeSliceMetrics(PoolModality(table, view)));
   }
 
-  report.loss_gap_bounds = BoundLossGaps(table, bound);
+  report.loss_gap_bounds =
+      BoundLossGaps(table, {.epsilon = bound.metric == BoundMetric::kLossGap ? bound.epsilon : 0,
+                            .confidence = bound.confidence});
   auto bounded = report.loss_gap_bounds.cells.begin();
   // Each kind of gap holds together over the cells that have one (Bonferroni).
   size_t accuracy_gaps = 0;
@@ -158,6 +195,7 @@ absl::StatusOr<FairnessReport> BuildFairnessReport(const StatisticsTable& table,
     }
   }
   report.min_max_gap = MinMaxGap(table);
+  report.bound = Judge(report, bound);
 
   EQUIFL_ASSIGN_OR_RETURN(report.msfd, ModalityDisparities(table));
   EQUIFL_ASSIGN_OR_RETURN(report.afi, AggregateFairnessIndex(report.msfd, afi_weights));
@@ -204,6 +242,7 @@ nlohmann::json ToJson(const FairnessReport& report) {
   nlohmann::json msfd = nlohmann::json::object();
   for (const auto& [view, disparity] : report.msfd) msfd[view] = disparity;
   const LossGapBounds& bounds = report.loss_gap_bounds;
+  const BoundJudgement& judgement = report.bound;
   return {{"main_view", report.main_view},
           {"main_view_found", report.main_view_found},
           {"overall", SliceJson(report.overall)},
@@ -216,12 +255,20 @@ nlohmann::json ToJson(const FairnessReport& report) {
             {"lower", bounds.lower},
             {"upper", bounds.upper},
             {"confidence", bounds.confidence},
-            {"epsilon", bounds.epsilon},
-            {"verdict", VerdictName(bounds.verdict)},
-            {"verdict_text", DescribeVerdict(bounds)},
-            {"deciding_cell", CellJson(bounds.deciding_cell)},
-            {"samples_needed", bounds.samples_needed},
             {"groups_without_spread", bounds.groups_without_spread}}},
+          {"bound",
+           {{"metric", NameOf(judgement.bound.metric)},
+            {"epsilon", judgement.bound.epsilon},
+            {"unit", judgement.bound.metric == BoundMetric::kLossGap ? "nats" : "points"},
+            {"description", judgement.bound.Describe()},
+            {"confidence", judgement.bound.confidence},
+            {"estimate", judgement.estimate},
+            {"lower", judgement.lower},
+            {"upper", judgement.upper},
+            {"verdict", VerdictName(judgement.verdict)},
+            {"verdict_text", judgement.text},
+            {"deciding", judgement.deciding},
+            {"samples_needed", judgement.samples_needed}}},
           {"msfd", std::move(msfd)},
           {"afi", report.afi}};
 }
@@ -270,7 +317,7 @@ std::string FormatTable(const FairnessReport& report) {
                {"MinMaxGAP bias-corrected", Fixed(bounds.bias_corrected)},
                {absl::StrCat("MinMaxGAP ", percent, "% bounds"),
                 absl::StrCat("[", Fixed(bounds.lower), ", ", Fixed(bounds.upper), "]")},
-               {absl::StrCat("bound MinMaxGAP <= ", bounds.epsilon), DescribeVerdict(bounds)},
+               {absl::StrCat("bound ", report.bound.bound.Describe()), report.bound.text},
                {"AFI (weighted mean MSFD)", Fixed(report.afi)}},
               2));
 

@@ -21,12 +21,14 @@
 //                 ...}}, ...],                           // accuracy null: no confusion
 //   "min_max_gap": {"value": 0.1, "cell": {"language": "en", "modality": "fusion",
 //                                          "client": ""},
-//                   "bias_corrected": 0.06, "lower": 0, "upper": 0.3,
-//                   "confidence": 0.95, "epsilon": 0.05,
-//                   "verdict": "undetermined",   // or "held", "violated"
-//                   "verdict_text": "undetermined: needs about 1200 samples per ...",
-//                   "deciding_cell": {...}, "samples_needed": 1200,
+//                   "bias_corrected": 0.06, "lower": 0, "upper": 0.3, "confidence": 0.95,
 //                   "groups_without_spread": ["f in en/fusion", ...]},
+//   "bound": {"metric": "loss_gap", "epsilon": 0.3, "unit": "nats",  // or "points"
+//             "description": "MinMaxGAP <= 0.3 nats", "confidence": 0.95,
+//             "estimate": 0.1, "lower": 0, "upper": 0.3,   // in the unit
+//             "verdict": "undetermined",                   // or "held", "violated"
+//             "verdict_text": "undetermined: needs about 1200 samples per ...",
+//             "deciding": "cell en/fusion", "samples_needed": 1200},
 //   "msfd": {"<view>": 0.05, ...},
 //   "afi": 0.05
 // }
@@ -43,7 +45,7 @@
 //                          "accuracy": .., "macro_f1": ..}, ...}
 // }
 // Every value means what the same-named member of SliceMetrics / FairnessReport /
-// LossGapBounds (loss_gap_bounds.h) means.
+// LossGapBounds (loss_gap_bounds.h) / BoundJudgement (stated_bound.h) means.
 #ifndef EQUIFL_FAIRNESS_FAIRNESS_REPORT_H_
 #define EQUIFL_FAIRNESS_FAIRNESS_REPORT_H_
 
@@ -59,6 +61,7 @@
 #include "fairness/group_statistics.h"
 #include "fairness/loss_gap_bounds.h"
 #include "fairness/metrics.h"
+#include "fairness/stated_bound.h"
 
 namespace equifl::fairness {
 
@@ -99,20 +102,23 @@ struct FairnessReport {
   std::map<std::string, SliceMetrics> views;  //!< Each view pooled over languages, clients.
   std::vector<CellLossGap> cells;             //!< Every cell of the table, in table order.
   MinMaxGapResult min_max_gap;                //!< MinMaxGap of the table.
-  LossGapBounds loss_gap_bounds;              //!< BoundLossGaps of the table.
-  std::map<std::string, double> msfd;         //!< ModalityDisparities of the table.
-  double afi = 0;                             //!< AggregateFairnessIndex of msfd.
+  //! BoundLossGaps of the table; its verdict is the bound's only when the bound
+  //! is on the loss gap (otherwise it is judged against ε = 0).
+  LossGapBounds loss_gap_bounds;
+  BoundJudgement bound;                //!< The verdict on the stated bound.
+  std::map<std::string, double> msfd;  //!< ModalityDisparities of the table.
+  double afi = 0;                      //!< AggregateFairnessIndex of msfd.
 };
 
 //! Builds the report of `table`, with its cells as keyed (pass WithoutClients(table) for
 //! federation-wide cells). `afi_weights` are AggregateFairnessIndex's weights (empty:
-//! uniform); `bound` the bound ε and confidence the loss gaps are judged by. Fails with
+//! uniform); `bound` the stated bound judged and the confidence of every interval. Fails with
 //! InvalidArgument when confusion counts are malformed or disagree on the number of
 //! classes within a view (or, when main_view is absent, across the table), when a
 //! weight is negative or non-finite, or when `bound` is out of range.
 absl::StatusOr<FairnessReport> BuildFairnessReport(
     const StatisticsTable& table, const std::string& main_view = kFusionView,
-    const std::map<std::string, double>& afi_weights = {}, const LossGapBoundOptions& bound = {});
+    const std::map<std::string, double>& afi_weights = {}, const StatedBound& bound = {});
 
 //! The report as JSON, in the schema at the top of this file. Include
 //! <nlohmann/json.hpp> to use the result.
@@ -122,7 +128,7 @@ nlohmann::json ToJson(const FairnessReport& report);
 std::string ToJsonText(const FairnessReport& report, int indent = 2);
 
 //! A plain-text table for a terminal: the overall metrics, the MinMaxGAP with its
-//! bounds and verdict, per-group loss, accuracy and macro-F1, per-view metrics with
+//! bounds, the stated bound's verdict, per-group loss, accuracy and macro-F1, per-view metrics with
 //! MSFD, and every cell's groups (mean loss ± standard error), loss gap with its
 //! bounds and accuracy gap with its interval.
 std::string FormatTable(const FairnessReport& report);

@@ -32,7 +32,7 @@ namespace equifl::fairness {
 
 //! The knobs of ERM-MinMaxGAP; defaults are the paper's where it gives them.
 struct MinMaxGapOptions {
-  double epsilon = 0.02;      //!< Bound ε on the validation MinMaxGAP.
+  double epsilon = 0.02;  //!< Bound ε on the validation MinMaxGAP (the engine: fairness.bound's).
   double gap_exponent = 2.0;  //!< p of λ·G^p.
   double lambda_max = 10.0;   //!< λ is clipped to [0, lambda_max].
   //! η_λ of the dual ascent. 1, not larger: bench/RESULTS.md (issue 4) measured

@@ -31,10 +31,29 @@ fairness::StatisticsTable OfViews(const fairness::StatisticsTable& table,
   return kept;
 }
 
+// ERM-MinMaxGAP's knobs, with ε the stated bound's (a bound on the loss gap;
+// FairnessOptions::Validate refuses minmax_gap with another).
+fairness::MinMaxGapOptions DrivenByTheBound(const FairnessOptions& options) {
+  fairness::MinMaxGapOptions minmax_gap = options.minmax_gap;
+  if (options.bound.metric == fairness::BoundMetric::kLossGap) {
+    minmax_gap.epsilon = options.bound.epsilon;
+  }
+  return minmax_gap;
+}
+
 }  // namespace
 
 absl::Status FairnessOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(minmax_gap.Validate());
+  EQUIFL_RETURN_IF_ERROR(bound.Validate());
+  if (method == fairness::FairnessMethod::kMinMaxGap &&
+      bound.metric != fairness::BoundMetric::kLossGap) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fairness.method minmax_gap drives the loss gap, but fairness.bound.metric is ",
+        NameOf(bound.metric),
+        "; state the bound as metric: loss_gap (in nats), or pick "
+        "another method"));
+  }
   if (!(q >= 0) || q > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat("fairness.q is ", q, "; it must be in [0, 100]"));
@@ -59,7 +78,7 @@ absl::Status FairnessOptions::Validate() const {
 
 FairnessEngine::FairnessEngine(const FairnessOptions& options)
     : options_(options),
-      minmax_gap_(options.minmax_gap),
+      minmax_gap_(DrivenByTheBound(options)),
       fedminmax_(options.group_learning_rate, fairness::kFusionView),
       fairfed_(options.fairfed_beta, EqualizedOdds) {}
 

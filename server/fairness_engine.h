@@ -27,6 +27,7 @@
 #include "fairness/fairness_method.h"
 #include "fairness/group_statistics.h"
 #include "fairness/minmax_gap.h"
+#include "fairness/stated_bound.h"
 
 namespace equifl::server {
 
@@ -40,6 +41,9 @@ struct FairnessOptions {
   //! Modality views clients evaluate (fairness::kFusionView = every modality); the
   //! MinMaxGAP cells are (language, view) over these.
   std::vector<std::string> views = {fairness::kFusionView};
+  //! The bound reports judge. ERM-MinMaxGAP drives the loss gap towards it (its ε
+  //! replaces minmax_gap.epsilon), so with minmax_gap it must be on the loss gap.
+  fairness::StatedBound bound;
 
   absl::Status Validate() const;
 };

@@ -25,7 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "aggregation/server_optimizer.h"
-#include "fairness/loss_gap_bounds.h"
+#include "fairness/stated_bound.h"
 #include "server/global_model.h"
 #include "server/round_loop.h"
 #include "server/run_history.h"
@@ -63,9 +63,9 @@ class RunFolder final : public RoundObserver {
   const std::string& run_id() const { return history_.run_id(); }
   //! The history, for reports.
   const RunHistory& history() const { return history_; }
-  //! The bound the rounds' fairness reports judge the loss gaps by (ε and
-  //! confidence); the defaults of fairness::LossGapBoundOptions until set.
-  void set_gap_bound(const fairness::LossGapBoundOptions& bound) { gap_bound_ = bound; }
+  //! The bound the rounds' fairness reports judge; fairness::StatedBound's
+  //! defaults until set.
+  void set_gap_bound(const fairness::StatedBound& bound) { gap_bound_ = bound; }
   //! The fairness table (fairness::FormatTable) of the last round recorded in this
   //! process: per-group metrics and every cell's gap; empty before the first.
   const std::string& last_fairness_table() const { return last_fairness_table_; }
@@ -96,7 +96,7 @@ class RunFolder final : public RoundObserver {
   std::string path_;    //!< The run folder.
   RunHistory history_;  //!< RUN/history.db.
   std::string last_fairness_table_;
-  fairness::LossGapBoundOptions gap_bound_;
+  fairness::StatedBound gap_bound_;
   LockFile lock_;  //!< RUN/lock, held for the folder's lifetime.
 };
 

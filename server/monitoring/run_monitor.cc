@@ -15,8 +15,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Confidence of the per-cell intervals, held together over the cells (Bonferroni).
-constexpr double kConfidence = 0.95;
 // Text a client can influence (a refusal's message) is cut to this length.
 constexpr size_t kMaxMessage = 200;
 
@@ -33,19 +31,48 @@ Json WeightsJson(const std::map<std::string, double>& weights) {
   return json;
 }
 
+// ε of a bound on the loss gap, for the MinMaxGAP gauge; 0 for a bound on another metric.
+double LossBound(const fairness::StatedBound& bound) {
+  return bound.metric == fairness::BoundMetric::kLossGap ? bound.epsilon : 0;
+}
+
+// A cell's own verdict on a bound on gaps: its upper bound at most ε, or its lower
+// bound (held together with every cell's) above it; undetermined without an
+// interval, and for worst-group accuracy (a bound on groups, not cells).
+const char* CellStatus(const fairness::CellLossGap& cell, const fairness::StatedBound& bound) {
+  std::optional<std::pair<double, double>> interval;  // (lower, upper) in the bound's unit.
+  switch (bound.metric) {
+    case fairness::BoundMetric::kLossGap:
+      if (cell.bounds) interval = {cell.bounds->lower, cell.bounds->upper};
+      break;
+    case fairness::BoundMetric::kAccuracyGap:
+      if (cell.accuracy_gap) {
+        interval = {100 * cell.accuracy_gap->lower, 100 * cell.accuracy_gap->upper};
+      }
+      break;
+    case fairness::BoundMetric::kEqualOpportunityGap:
+      if (cell.equal_opportunity_gap) {
+        interval = {100 * cell.equal_opportunity_gap->rates.lower,
+                    100 * cell.equal_opportunity_gap->rates.upper};
+      }
+      break;
+    case fairness::BoundMetric::kWorstGroupAccuracy:
+      break;
+  }
+  if (!interval) return "undetermined";
+  if (interval->second <= bound.epsilon) return "held";
+  if (interval->first > bound.epsilon) return "violated";
+  return "undetermined";
+}
+
 // Every cell of the round's statistics: group losses and accuracies, the loss gap
 // against the bound, and the accuracy gap with its interval.
-Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& report,
-                  double bound) {
+Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& report) {
+  const fairness::StatedBound& bound = report.bound.bound;
   Json cells = Json::array();
   for (const fairness::CellLossGap& cell : report.cells) {
-    // A cell's own verdict: its upper bound at most ε, or its lower bound (held
-    // together with every cell's) above it.
-    const char* status = "undetermined";
     Json loss_gap_bounds = nullptr;
     if (cell.bounds) {
-      if (cell.bounds->upper <= bound) status = "held";
-      if (cell.bounds->lower > bound) status = "violated";
       loss_gap_bounds = {{"bias_corrected", Number(cell.bounds->bias_corrected)},
                          {"lower", Number(cell.bounds->lower)},
                          {"upper", Number(cell.bounds->upper)}};
@@ -55,7 +82,7 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
                 {"client", cell.cell.client},
                 {"loss_gap", Number(cell.loss_gap)},
                 {"loss_gap_bounds", std::move(loss_gap_bounds)},
-                {"bound_status", status}};
+                {"bound_status", CellStatus(cell, bound)}};
     Json groups = Json::object();
     for (const auto& [name, loss] : cell.groups) {
       Json group = {{"count", loss.count}, {"mean_loss", Number(loss.mean_loss)}};
@@ -80,7 +107,10 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
   const fairness::LossGapBounds& gap_bounds = report.loss_gap_bounds;
   return {{"round", summary.round_id},
           {"split", summary.final_evaluation ? "test" : "validation"},
-          {"bound", {{"metric", "loss_gap"}, {"epsilon", Number(bound)}}},
+          {"bound",
+           {{"metric", NameOf(bound.metric)},
+            {"epsilon", Number(bound.epsilon)},
+            {"description", bound.Describe()}}},
           {"minmax_gap", Number(report.min_max_gap.value)},
           {"minmax_gap_cell",
            {{"language", report.min_max_gap.cell.language},
@@ -90,22 +120,23 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
            {{"bias_corrected", Number(gap_bounds.bias_corrected)},
             {"lower", Number(gap_bounds.lower)},
             {"upper", Number(gap_bounds.upper)}}},
-          {"bound_status", fairness::VerdictName(gap_bounds.verdict)},
-          {"bound_verdict", fairness::DescribeVerdict(gap_bounds)},
+          {"bound_status", fairness::VerdictName(report.bound.verdict)},
+          {"bound_verdict", report.bound.text},
           {"confidence", gap_bounds.confidence},
           {"interval_note",
            "Accuracy intervals: Wilson per group and Newcombe for the gap between the most "
            "and least accurate groups, held together over the cells (Bonferroni). Loss gaps: "
            "each cell's upper bound at the stated confidence, lower bounds held together over "
-           "every pair of groups of every cell; the bound is held when the largest upper "
-           "bound is at most epsilon, violated when a lower bound exceeds it."},
+           "every pair of groups of every cell. A bound on a gap is held when every cell's "
+           "upper bound is at most epsilon, violated when a lower bound exceeds it; "
+           "bound_status per cell is that cell's own verdict."},
           {"cells", std::move(cells)}};
 }
 
 }  // namespace
 
 RunMonitor::RunMonitor(RunDescription run) : run_(std::move(run)) {
-  metrics_.SetFairness(0, run_.gap_bound, 0);
+  metrics_.SetFairness(0, LossBound(run_.gap_bound), 0);
   metrics_.SetPrivacy(0, run_.privacy ? run_.privacy_delta : 0);
 }
 
@@ -137,9 +168,8 @@ void RunMonitor::OnRoundOpened(uint64_t round_id, const std::vector<std::string>
 
 absl::Status RunMonitor::OnRoundClosed(const RoundSummary& summary, const GlobalModel&,
                                        const aggregation::ServerOptimizer&) {
-  absl::StatusOr<fairness::FairnessReport> report =
-      fairness::BuildFairnessReport(summary.validation.table(), fairness::kFusionView, {},
-                                    {.epsilon = run_.gap_bound, .confidence = kConfidence});
+  absl::StatusOr<fairness::FairnessReport> report = fairness::BuildFairnessReport(
+      summary.validation.table(), fairness::kFusionView, {}, run_.gap_bound);
   Json round = {{"round", summary.round_id},
                 {"final_evaluation", summary.final_evaluation},
                 {"selected", summary.selected.size()},
@@ -162,7 +192,7 @@ absl::Status RunMonitor::OnRoundClosed(const RoundSummary& summary, const Global
       round["worst_group"] = report->overall.worst_group;
       round["worst_group_accuracy"] = Number(report->overall.worst_group_accuracy);
     }
-    fairness_json = FairnessJson(summary, *report, run_.gap_bound).dump();
+    fairness_json = FairnessJson(summary, *report).dump();
     if (summary.final_evaluation) round["minmax_gap"] = Number(report->min_max_gap.value);
   }
   const std::set<std::string> contributors(summary.contributors.begin(),
@@ -196,7 +226,8 @@ absl::Status RunMonitor::OnRoundClosed(const RoundSummary& summary, const Global
   }
   metrics_.RoundClosed(summary.seconds);
   if (!summary.final_evaluation) {
-    metrics_.SetFairness(summary.fairness.validation_gap, run_.gap_bound, summary.fairness.lambda);
+    metrics_.SetFairness(summary.fairness.validation_gap, LossBound(run_.gap_bound),
+                         summary.fairness.lambda);
     metrics_.SetPrivacy(epsilon_spent_, run_.privacy ? run_.privacy_delta : 0);
   }
   if (accuracy && report.ok())
@@ -314,7 +345,10 @@ std::string RunMonitor::RunJson() const {
        {{"enabled", run_.privacy},
         {"epsilon_spent", Number(epsilon_spent_)},
         {"delta", Number(run_.privacy ? run_.privacy_delta : 0)}}},
-      {"bound", {{"metric", "loss_gap"}, {"epsilon", Number(run_.gap_bound)}}},
+      {"bound",
+       {{"metric", NameOf(run_.gap_bound.metric)},
+        {"epsilon", Number(run_.gap_bound.epsilon)},
+        {"description", run_.gap_bound.Describe()}}},
       {"controller",
        {{"lambda", Number(fairness_.lambda)},
         {"validation_gap", Number(fairness_.validation_gap)},

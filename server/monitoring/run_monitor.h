@@ -21,6 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "fairness/stated_bound.h"
 #include "server/monitoring/server_metrics.h"
 #include "server/round_loop.h"
 #include "server/service_observer.h"
@@ -32,7 +33,7 @@ struct RunDescription {
   std::string fairness_method;  //!< Its configuration name, e.g. "minmax_gap".
   uint32_t training_rounds = 0;
   bool final_evaluation = true;
-  double gap_bound = 0;  //!< ε of the MinMaxGAP bound, in nats.
+  fairness::StatedBound gap_bound;  //!< The bound every round's report judges.
   bool secure_aggregation = false;
   bool privacy = false;      //!< Client-level DP on.
   double privacy_delta = 0;  //!< The δ that ε is stated at.

@@ -406,12 +406,13 @@ TEST(ConfigTest, ReadsTheSimSection) {
 
 TEST(ConfigTest, ReadsTheFairnessSection) {
   absl::StatusOr<Config> config = ParseConfig(
-      "fairness:\n  method: minmax_gap\n  epsilon: 0.05\n  up_weight_only: true\n"
-      "  views: [fusion, video]\n  temperature: 0.1\n",
+      "fairness:\n  method: minmax_gap\n  bound:\n    metric: loss_gap\n    epsilon: 0.05\n"
+      "  up_weight_only: true\n  views: [fusion, video]\n  temperature: 0.1\n",
       "run.yaml");
   ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->fairness.method, fairness::FairnessMethod::kMinMaxGap);
-  EXPECT_EQ(config->fairness.minmax_gap.epsilon, 0.05);
+  EXPECT_EQ(config->fairness.bound.metric, fairness::BoundMetric::kLossGap);
+  EXPECT_EQ(config->fairness.bound.epsilon, 0.05);
   EXPECT_TRUE(config->fairness.minmax_gap.up_weight_only);
   EXPECT_EQ(config->fairness.minmax_gap.temperature, 0.1);
   EXPECT_THAT(config->fairness.views, testing::ElementsAre("fusion", "video"));
@@ -433,6 +434,31 @@ TEST(ConfigTest, ReadsTheFairnessSection) {
               HasSubstr("fairness.views must be a non-empty list"));
   EXPECT_THAT(ParseConfig("fairness:\n  initial_lambda: 20\n", "run.yaml").status().message(),
               HasSubstr("initial_lambda"));
+}
+
+TEST(ConfigTest, TheBoundNamesItsMetric) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "fairness:\n  bound:\n    metric: accuracy_gap\n    epsilon: 12.5\n", "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->fairness.bound.metric, fairness::BoundMetric::kAccuracyGap);
+  EXPECT_EQ(config->fairness.bound.epsilon, 12.5);
+  // The default: a loss-gap bound a few hundred samples per group can show held.
+  config = ParseConfig("", "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->fairness.bound.metric, fairness::BoundMetric::kLossGap);
+  EXPECT_EQ(config->fairness.bound.epsilon, 0.4);
+
+  const auto error = [](const std::string& text) {
+    return std::string(ParseConfig(text, "run.yaml").status().message());
+  };
+  EXPECT_THAT(error("fairness:\n  epsilon: 0.02\n"),
+              HasSubstr("fairness.epsilon is now fairness.bound.epsilon"));
+  EXPECT_THAT(error("fairness:\n  bound:\n    metric: f1\n"),
+              HasSubstr("fairness.bound.metric is 'f1'; allowed values: loss_gap, accuracy_gap"));
+  EXPECT_THAT(error("fairness:\n  bound:\n    metric: accuracy_gap\n    epsilon: 120\n"),
+              HasSubstr("0 to 100 points"));
+  EXPECT_THAT(error("fairness:\n  method: minmax_gap\n  bound:\n    metric: accuracy_gap\n"),
+              HasSubstr("minmax_gap drives the loss gap"));
 }
 
 TEST(ConfigTest, ReadsServerTrainingAndModelSections) {

@@ -95,7 +95,8 @@ TEST_F(FederatedRunTest, ThreeClientsTrainWellAboveChance) {
 // its predictions file lets an independent script reproduce the report's metrics.
 TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
   const std::string config = WriteConfig(
-      3, 120, "fairness:\n  method: minmax_gap\n  epsilon: 0.0\n  views: [fusion, video]\n");
+      3, 120,
+      "fairness:\n  method: minmax_gap\n  bound:\n    epsilon: 0.0\n  views: [fusion, video]\n");
   const std::string report = (folder_ / "report.html").string();
   const CompletedRun run = RunServerAndThreeClients(config, {"--report", report});
   ASSERT_FALSE(HasFailure());
@@ -155,7 +156,8 @@ TEST_F(FederatedRunTest, ARoundCompletesWhenAClientIsKilledMidRound) {
 TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
   const std::string config =
       WriteConfig(3, 120,
-                  "fairness:\n  method: minmax_gap\n  epsilon: 0.0\n  views: [fusion, video]\n"
+                  "fairness:\n  method: minmax_gap\n  bound:\n    epsilon: 0.0\n"
+                  "  views: [fusion, video]\n"
                   "privacy:\n  clip_norm: 10.0\n  noise_multiplier: 0.001\n"
                   "secure_aggregation:\n  enabled: true\n");
   const CompletedRun run = RunServerAndThreeClients(config);

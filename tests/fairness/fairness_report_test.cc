@@ -111,10 +111,10 @@ TEST(FairnessReportTest, JsonKeysAndValues) {
   const nlohmann::json json = nlohmann::json::parse(ToJsonText(*report));
   EXPECT_EQ(json, ToJson(*report));
   for (const char* key : {"main_view", "main_view_found", "overall", "views", "cells",
-                          "min_max_gap", "msfd", "afi"}) {
+                          "min_max_gap", "bound", "msfd", "afi"}) {
     EXPECT_TRUE(json.contains(key)) << key;
   }
-  EXPECT_EQ(json.size(), 8u);
+  EXPECT_EQ(json.size(), 9u);
   const nlohmann::json& overall = json.at("overall");
   for (const char* key : {"num_classes", "count", "confusion_count", "accuracy", "macro_f1",
                           "worst_group", "worst_group_accuracy", "statistical_parity_difference",
@@ -260,7 +260,7 @@ StatisticsTable SpreadTable() {
 }
 
 TEST(FairnessReportTest, JsonCarriesTheGapBoundsAndVerdict) {
-  LossGapBoundOptions bound;
+  StatedBound bound;
   bound.epsilon = 0.5;
   const absl::StatusOr<FairnessReport> report =
       BuildFairnessReport(SpreadTable(), kFusionView, {}, bound);
@@ -272,10 +272,14 @@ TEST(FairnessReportTest, JsonCarriesTheGapBoundsAndVerdict) {
   EXPECT_NEAR(gap.at("lower").get<double>(), 1.5 - 1.959963984540054 * error, 1e-9);
   EXPECT_LT(gap.at("bias_corrected").get<double>(), 1.5);
   EXPECT_EQ(gap.at("confidence"), 0.95);
-  EXPECT_EQ(gap.at("epsilon"), 0.5);
-  EXPECT_EQ(gap.at("verdict"), "undetermined");
-  EXPECT_EQ(gap.at("samples_needed"), 9);
-  EXPECT_EQ(gap.at("deciding_cell").at("modality"), "fusion");
+  const nlohmann::json& judged = json.at("bound");
+  EXPECT_EQ(judged.at("metric"), "loss_gap");
+  EXPECT_EQ(judged.at("unit"), "nats");
+  EXPECT_EQ(judged.at("epsilon"), 0.5);
+  EXPECT_EQ(judged.at("verdict"), "undetermined");
+  EXPECT_EQ(judged.at("samples_needed"), 9);
+  EXPECT_EQ(judged.at("deciding"), "cell en/fusion");
+  EXPECT_NEAR(judged.at("upper").get<double>(), gap.at("upper").get<double>(), 1e-12);
   EXPECT_EQ(gap.at("groups_without_spread"), nlohmann::json::array({"a in en/video"}));
   const nlohmann::json& cells = json.at("cells");
   ASSERT_EQ(cells.size(), 2u);
@@ -289,23 +293,46 @@ TEST(FairnessReportTest, JsonCarriesTheGapBoundsAndVerdict) {
 }
 
 TEST(FairnessReportTest, TextTableShowsTheGapBoundsAndVerdict) {
-  LossGapBoundOptions bound;
+  StatedBound bound;
   bound.epsilon = 0.5;
   const absl::StatusOr<FairnessReport> report =
       BuildFairnessReport(SpreadTable(), kFusionView, {}, bound);
   ASSERT_THAT(report, IsOk());
   const std::vector<std::string> lines = absl::StrSplit(FormatTable(*report), '\n');
   EXPECT_THAT(lines, Contains(MatchesRegex(" *MinMaxGAP 95% bounds +\\[0\\.0031, 2\\.7563\\]")));
-  EXPECT_THAT(lines, Contains(MatchesRegex(" *bound MinMaxGAP <= 0.5 +undetermined: needs about 9 "
-                                           "samples per group in cell en/fusion")));
+  EXPECT_THAT(lines, Contains(MatchesRegex(" *bound MinMaxGAP <= 0.5 nats +undetermined: needs "
+                                           "about 9 samples per group in cell en/fusion")));
   EXPECT_THAT(lines, Contains(MatchesRegex(" *en/fusion +a +4 +2\\.5000 +0\\.6455 +1\\.5000 +"
                                            "[0-9.]+ +\\[0\\.0031, 2\\.7563\\] .*")));
 }
 
 TEST(FairnessReportTest, RefusesAnOutOfRangeBound) {
-  LossGapBoundOptions bound;
+  StatedBound bound;
   bound.confidence = 1.5;
   EXPECT_FALSE(BuildFairnessReport(SmallTable(), kFusionView, {}, bound).ok());
+  bound = {.metric = BoundMetric::kAccuracyGap, .epsilon = 150};
+  EXPECT_FALSE(BuildFairnessReport(SmallTable(), kFusionView, {}, bound).ok());
+}
+
+// A bound in points is judged from the cells' accuracy intervals: SmallTable's
+// de/fusion gap of 40 points has a lower bound under 0, so 10 points is
+// undetermined, and 90 points (every upper bound under it) held.
+TEST(FairnessReportTest, JudgesABoundOnTheAccuracyGap) {
+  StatedBound bound{.metric = BoundMetric::kAccuracyGap, .epsilon = 10};
+  absl::StatusOr<FairnessReport> report = BuildFairnessReport(SmallTable(), kFusionView, {}, bound);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->bound.verdict, BoundVerdict::kUndetermined);
+  EXPECT_NEAR(report->bound.estimate, 50.0, 1e-9);  // en/audio: m 3 of 3, f 1 of 2.
+  EXPECT_THAT(report->bound.text, HasSubstr("samples per group in cell"));
+  const nlohmann::json json = ToJson(*report);
+  EXPECT_EQ(json.at("bound").at("metric"), "accuracy_gap");
+  EXPECT_EQ(json.at("bound").at("unit"), "points");
+  bound.epsilon = 99.9;
+  report = BuildFairnessReport(SmallTable(), kFusionView, {}, bound);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->bound.verdict, BoundVerdict::kHeld) << report->bound.text;
+  EXPECT_THAT(FormatTable(*report),
+              HasSubstr("bound accuracy gap <= 99.9 points in every cell  held: every cell's"));
 }
 
 TEST(FairnessReportTest, TextTableNamesClientsAndMissingLanguages) {

@@ -153,6 +153,18 @@ TEST(HtmlReportTest, ShowsTheGapBoundsAndVerdictWhereTheLineHasThem) {
   EXPECT_THAT(*old_page, Not(HasSubstr("bias-corrected")));
 }
 
+TEST(HtmlReportTest, ShowsTheStatedBoundsVerdict) {
+  nlohmann::json line = Line(2, true, 0.8125, 0.375, 0.125);
+  line["validation"]["bound"] = {
+      {"metric", "accuracy_gap"},
+      {"description", "accuracy gap <= 10 points in every cell"},
+      {"verdict_text", "violated: in cell <de>/fusion the accuracy ..."}};
+  const absl::StatusOr<std::string> page = RenderHtmlReport({line.dump()}, "run");
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(*page, HasSubstr("<th>Bound accuracy gap &lt;= 10 points in every cell</th>"
+                               "<td>violated: in cell &lt;de&gt;/fusion the accuracy ...</td>"));
+}
+
 TEST(HtmlReportTest, BadJsonNamesTheLine) {
   std::vector<std::string> lines = ThreeLines();
   lines[1] = "{\"round\": 2,";

@@ -51,7 +51,7 @@ class RunMonitorTest : public ::testing::Test {
     RunDescription run;
     run.fairness_method = "minmax_gap";
     run.training_rounds = 3;
-    run.gap_bound = 0.1;
+    run.gap_bound.epsilon = 0.1;
     run.privacy = true;
     run.privacy_delta = 1e-5;
     return run;
