@@ -104,7 +104,9 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                      .Add({});
   minmax_gap_bound_ = &prometheus::BuildGauge()
                            .Name("equifl_minmax_gap_bound")
-                           .Help("The configured bound epsilon on the MinMaxGAP (nats)")
+                           .Help(
+                               "The stated bound epsilon on the MinMaxGAP (nats); 0 when "
+                               "fairness.bound is on another metric")
                            .Register(registry)
                            .Add({});
   validation_accuracy_ = &prometheus::BuildGauge()

@@ -70,7 +70,7 @@ function renderRun(run) {
   setText("updates-refused", run.throughput.updates_refused);
   const controller = [["λ (next round)", fixed(run.controller.lambda, 4)],
                       ["validation MinMaxGAP", fixed(run.controller.validation_gap, 4)],
-                      ["bound ε (" + run.bound.metric + ")", fixed(run.bound.epsilon, 4)]];
+                      ["bound", run.bound.description]];
   for (const [name, weight] of Object.entries(run.controller.group_weights)) {
     controller.push(["μ " + name, fixed(weight, 4)]);
   }
@@ -120,6 +120,8 @@ function lineChart(id, series, yMin, yMax, rounds) {
   }
 }
 
+// `bound`: ε of a bound on the loss gap, drawn on the MinMaxGAP chart; null for a
+// bound on another metric (its unit is not the chart's).
 function renderRounds(rounds, bound) {
   const training = rounds.filter((r) => !r.final_evaluation);
   const count = training.length > 0 ? training[training.length - 1].round : 1;
@@ -128,10 +130,11 @@ function renderRounds(rounds, bound) {
     { values: training.map((r) => [r.round, r.worst_group_accuracy]), className: "series-worst" },
   ], 0, 1, count);
   const gaps = training.map((r) => r.minmax_gap).filter((v) => v !== null);
-  const top = Math.max(bound * 1.2, ...gaps, 0.05);
+  const top = Math.max(bound === null ? 0 : bound * 1.2, ...gaps, 0.05);
   lineChart("gap-chart", [
     { values: training.map((r) => [r.round, r.minmax_gap]), className: "series-gap" },
-    { values: training.length > 0 ? [[1, bound], [count, bound]] : [], className: "series-bound" },
+    { values: training.length > 0 && bound !== null ? [[1, bound], [count, bound]] : [],
+      className: "series-bound" },
   ], 0, top, count);
 }
 
@@ -149,8 +152,8 @@ function renderFairness(fairness) {
   setText("fairness-bound",
     `MinMaxGAP ${fixed(fairness.minmax_gap, 4)} nats in ${fairness.minmax_gap_cell.language || "–"}/` +
     `${fairness.minmax_gap_cell.modality} (bias-corrected ${fixed(bounds.bias_corrected, 4)}, ` +
-    `interval [${fixed(bounds.lower, 4)}, ${fixed(bounds.upper, 4)}]); bound ε = ` +
-    `${fixed(fairness.bound.epsilon, 4)}: ${fairness.bound_verdict}`);
+    `interval [${fixed(bounds.lower, 4)}, ${fixed(bounds.upper, 4)}]); bound ` +
+    `${fairness.bound.description}: ${fairness.bound_verdict}`);
   for (const row of fairness.cells) {
     const tr = document.createElement("tr");
     tr.dataset.cell = `${row.language}/${row.modality}/${row.client}`;
@@ -199,7 +202,7 @@ async function refresh() {
       getJson("/api/run"), getJson("/api/rounds"), getJson("/api/fairness"),
       getJson("/api/clients")]);
     renderRun(run);
-    renderRounds(rounds, run.bound.epsilon);
+    renderRounds(rounds, run.bound.metric === "loss_gap" ? run.bound.epsilon : null);
     renderFairness(fairness);
     renderClients(clients);
     byId("error").hidden = true;

@@ -126,6 +126,8 @@ TEST_F(RunMonitorTest, AClosedRoundGivesItsPointCellsAndDrops) {
   EXPECT_EQ(run["round"]["late"], 1);
   EXPECT_EQ(run["round"]["training"], 0);
   EXPECT_EQ(run["controller"]["lambda"], 0.5);
+  EXPECT_EQ(run["bound"]["metric"], "loss_gap");
+  EXPECT_EQ(run["bound"]["description"], "MinMaxGAP <= 0.1 nats");
   EXPECT_EQ(run["privacy"]["epsilon_spent"], 1.25);
   EXPECT_EQ(run["privacy"]["delta"], 1e-5);
 
