@@ -437,8 +437,8 @@ TEST(ConfigTest, ReadsTheFairnessSection) {
 }
 
 TEST(ConfigTest, TheBoundNamesItsMetric) {
-  absl::StatusOr<Config> config = ParseConfig(
-      "fairness:\n  bound:\n    metric: accuracy_gap\n    epsilon: 12.5\n", "run.yaml");
+  absl::StatusOr<Config> config =
+      ParseConfig("fairness:\n  bound:\n    metric: accuracy_gap\n    epsilon: 12.5\n", "run.yaml");
   ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->fairness.bound.metric, fairness::BoundMetric::kAccuracyGap);
   EXPECT_EQ(config->fairness.bound.epsilon, 12.5);
