@@ -214,9 +214,16 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
           run.observers.get(), watcher));
   run.completed_rounds = start.completed_rounds;
   if (start.completed_rounds > 0) {
-    // The controller continues from the λ the last completed round left.
-    absl::StatusOr<std::optional<server::RoundRecord>> last = run.folder->history().LastRound();
-    if (last.ok() && *last) run.aggregator->fairness().RestoreLambda((*last)->fairness_lambda);
+    // The controllers continue from the state the last completed round left.
+    EQUIFL_ASSIGN_OR_RETURN(std::optional<server::RoundRecord> last,
+                            run.folder->history().LastRound());
+    if (last) {
+      EQUIFL_ASSIGN_OR_RETURN(server::ControllerWeights controller,
+                              run.folder->history().ControllerWeightsAfter(last->round_id));
+      run.aggregator->fairness().Restore(
+          {last->fairness_lambda, last->validation_gap, std::move(controller.minmax_gap_weights),
+           std::move(controller.group_weights), std::move(controller.client_weights)});
+    }
   }
   return run;
 }

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
+
+#include "absl/strings/str_cat.h"
 
 namespace equifl::fairness {
 
@@ -16,71 +19,99 @@ QFedAvgScaling ComputeQFedAvgScaling(double loss, double squared_update_norm, do
   return {std::pow(f, q) * lipschitz / h, h};
 }
 
-std::vector<double> ProjectOntoSimplex(const std::vector<double>& point) {
-  if (point.empty()) return {};
-  std::vector<double> sorted = point;
-  std::sort(sorted.begin(), sorted.end(), std::greater<>());
-  // θ = (Σ_{i<=ρ} u_i − 1)/ρ for the largest ρ with u_ρ − (Σ_{i<=ρ} u_i − 1)/ρ > 0.
-  double prefix = 0;
-  double threshold = 0;
-  for (size_t i = 0; i < sorted.size(); ++i) {
-    prefix += sorted[i];
-    const double candidate = (prefix - 1) / static_cast<double>(i + 1);
-    if (sorted[i] - candidate > 0) threshold = candidate;
-  }
-  std::vector<double> projected(point.size());
-  for (size_t i = 0; i < point.size(); ++i) projected[i] = std::max(0.0, point[i] - threshold);
-  return projected;
+std::string GroupWeightName(const GroupWeight& weight) {
+  return absl::StrCat(CellName(weight.cell), ": ", weight.group);
 }
 
 FedMinMaxController::FedMinMaxController(double learning_rate, std::string view)
     : learning_rate_(learning_rate), view_(std::move(view)) {}
 
 void FedMinMaxController::Update(const StatisticsTable& statistics) {
-  const GroupsOfCell pooled = PoolModality(statistics, view_);
+  std::map<Pair, const GroupStatistics*> present;
   uint64_t total = 0;
-  for (const auto& [group, sums] : pooled) total += sums.count;
-  if (total == 0) return;
-  if (weights_.empty()) {
-    for (const auto& [group, sums] : pooled) {
-      if (sums.count > 0) weights_[group] = 0;
-    }
-    for (auto& [group, weight] : weights_) weight = 1.0 / static_cast<double>(weights_.size());
-  }
-  for (const auto& [group, sums] : pooled) {
-    if (sums.count > 0) weights_.try_emplace(group, 0.0);
-  }
-  std::vector<std::string> names;
-  std::vector<double> ascended;
-  for (const auto& [group, weight] : weights_) {
-    const auto found = pooled.find(group);
-    const double risk = found == pooled.end() ? 0.0 : found->second.mean_loss();
-    names.push_back(group);
-    ascended.push_back(weight + learning_rate_ * risk);
-  }
-  const std::vector<double> projected = ProjectOntoSimplex(ascended);
-  for (size_t i = 0; i < names.size(); ++i) weights_[names[i]] = projected[i];
-
-  directive_ = FairnessDirective{};
-  for (const auto& [cell, groups] : statistics) {
+  const StatisticsTable pooled = WithoutClients(statistics);
+  for (const auto& [cell, groups] : pooled) {
     if (cell.modality != view_) continue;
-    const Cell pooled_cell{cell.language, cell.modality, ""};
-    for (const auto& [group, weight] : weights_) {
-      const auto found = pooled.find(group);
-      if (found == pooled.end() || found->second.count == 0) continue;
-      const double share = static_cast<double>(found->second.count) / static_cast<double>(total);
-      directive_.weights.push_back({pooled_cell, group, weight / share - 1.0});
+    for (const auto& [group, sums] : groups) {
+      if (sums.count == 0) continue;
+      present[{cell, group}] = &sums;
+      total += sums.count;
     }
   }
-  std::sort(directive_.weights.begin(), directive_.weights.end(),
-            [](const CellGroupWeight& a, const CellGroupWeight& b) {
-              return std::tie(a.cell, a.group) < std::tie(b.cell, b.group);
-            });
-  directive_.weights.erase(std::unique(directive_.weights.begin(), directive_.weights.end(),
-                                       [](const CellGroupWeight& a, const CellGroupWeight& b) {
-                                         return a.cell == b.cell && a.group == b.group;
-                                       }),
-                           directive_.weights.end());
+  if (total == 0) return;
+
+  // Pairs seen for the first time join at 1/(pairs); μ starts uniform.
+  size_t joining = 0;
+  for (const auto& [pair, sums] : present) joining += weights_.contains(pair) ? 0 : 1;
+  if (joining > 0) {
+    const double newcomer = 1.0 / static_cast<double>(weights_.size() + joining);
+    double kept = 0;
+    for (const auto& [pair, weight] : weights_) kept += weight;
+    for (auto& [pair, weight] : weights_) {
+      weight *= (1.0 - newcomer * static_cast<double>(joining)) / kept;
+    }
+    for (const auto& [pair, sums] : present) weights_.try_emplace(pair, newcomer);
+  }
+
+  // The step in log space: log μ_i + η·(r_i − r̄), shifted by its largest value.
+  double mean_risk = 0;
+  for (const auto& [pair, sums] : present) mean_risk += sums->mean_loss();
+  mean_risk /= static_cast<double>(present.size());
+  std::map<Pair, double> exponents;
+  double largest = -std::numeric_limits<double>::infinity();
+  for (const auto& [pair, weight] : weights_) {
+    const auto found = present.find(pair);
+    const double step =
+        found == present.end() ? 0.0 : learning_rate_ * (found->second->mean_loss() - mean_risk);
+    const double exponent =
+        std::log(weight) + std::clamp(step, -kLargestExponent, kLargestExponent);
+    exponents[pair] = exponent;
+    largest = std::max(largest, exponent);
+  }
+  double sum = 0;
+  for (auto& [pair, exponent] : exponents) sum += (exponent = std::exp(exponent - largest));
+  double floored_sum = 0;
+  for (auto& [pair, weight] : weights_) {
+    weight = std::max(exponents[pair] / sum, kSmallestWeight);
+    floored_sum += weight;
+  }
+  for (auto& [pair, weight] : weights_) weight /= floored_sum;
+
+  shares_.clear();
+  for (const auto& [pair, sums] : present) {
+    shares_[pair] = static_cast<double>(sums->count) / static_cast<double>(total);
+  }
+  RecomputeDirective();
+}
+
+void FedMinMaxController::Restore(const std::vector<GroupWeight>& weights) {
+  weights_.clear();
+  shares_.clear();
+  for (const GroupWeight& weight : weights) {
+    const Pair pair{weight.cell, weight.group};
+    weights_[pair] = weight.weight;
+    if (weight.share > 0) shares_[pair] = weight.share;
+  }
+  RecomputeDirective();
+}
+
+std::vector<GroupWeight> FedMinMaxController::group_weights() const {
+  std::vector<GroupWeight> weights;
+  for (const auto& [pair, weight] : weights_) {
+    const auto share = shares_.find(pair);
+    weights.push_back(
+        {pair.first, pair.second, weight, share == shares_.end() ? 0.0 : share->second});
+  }
+  return weights;
+}
+
+void FedMinMaxController::RecomputeDirective() {
+  directive_ = FairnessDirective{};
+  for (const auto& [pair, share] : shares_) {
+    const auto weight = weights_.find(pair);
+    if (weight == weights_.end()) continue;
+    directive_.weights.push_back({pair.first, pair.second, weight->second / share - 1.0});
+  }
 }
 
 FairFedWeights::FairFedWeights(double beta, SliceMetric metric)
@@ -125,6 +156,24 @@ void FairFedWeights::Update(const std::map<std::string, GroupsOfCell>& by_client
     return;
   }
   for (auto& [client, weight] : weights_) weight /= sum;
+}
+
+void FairFedWeights::Restore(const std::vector<ClientWeight>& weights) {
+  weights_.clear();
+  samples_.clear();
+  for (const ClientWeight& weight : weights) {
+    weights_[weight.client] = weight.weight;
+    samples_[weight.client] = weight.samples;
+  }
+}
+
+std::vector<ClientWeight> FairFedWeights::client_weights() const {
+  std::vector<ClientWeight> weights;
+  for (const auto& [client, weight] : weights_) {
+    const auto samples = samples_.find(client);
+    weights.push_back({client, weight, samples == samples_.end() ? 0 : samples->second});
+  }
+  return weights;
 }
 
 double FairFedWeights::Weight(const std::string& client, uint64_t train_samples) const {

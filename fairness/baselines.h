@@ -9,10 +9,16 @@
 //   F_k the client's loss at w and L = 1/(local learning rate). A client sends
 //   h_k as its aggregation weight and its update scaled by F_k^q·L/h_k, so the
 //   ordinary weighted mean Σ h_k·u_k / Σ h_k is exactly q-FedAvg's step.
-// - FedMinMax (Papadaki et al., 2022; AFL, Mohri et al., 2019): global group
-//   weights μ on the simplex, μ ← Π_Δ(μ + η_μ·r) with r_g the aggregated risk of
-//   group g; clients weight a group-g sample by μ_g/ρ_g, ρ_g the group's global
-//   share, so the federation minimises Σ_g μ_g·r_g.
+// - FedMinMax (Papadaki et al., 2022; AFL, Mohri et al., 2019): weights μ on the
+//   simplex over the (cell, group) pairs of one view, so a language's groups are
+//   groups of their own rather than pooled with the other languages'. Each round
+//   μ moves by the exponentiated-gradient (mirror ascent) step
+//   μ_i ← μ_i·exp(η_μ·(r_i − r̄)) / Σ_j μ_j·exp(η_μ·(r_j − r̄)), r_i the pair's
+//   aggregated training risk and r̄ their mean (which cancels in the ratio). Unlike
+//   a projected step, which moves μ by about η_μ·Δr (0.01 a round for η_μ = 0.1 and
+//   risks near 1), it moves μ by a factor of e^(η_μ·Δr) and never leaves the
+//   simplex. Clients weight a sample of pair i by μ_i/ρ_i, ρ_i the pair's share of
+//   the view's samples, so the federation minimises Σ_i μ_i·r_i.
 // - FairFed (Ezzeldin et al., AAAI 2023): client weights start at n_k/n and move
 //   as ω̄_k ← ω̄_k − β·(Δ_k − mean_j Δ_j), ω_k = ω̄_k / Σ_j ω̄_j, with
 //   Δ_k = |F_k − F_global| for a fairness metric F of the global model on the
@@ -24,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fairness/group_statistics.h"
@@ -43,37 +50,65 @@ struct QFedAvgScaling {
 QFedAvgScaling ComputeQFedAvgScaling(double loss, double squared_update_norm, double q,
                                      double learning_rate);
 
-//! The Euclidean projection of `point` onto the probability simplex (Duchi et al.,
-//! ICML 2008): the nearest vector with non-negative entries summing to 1.
-std::vector<double> ProjectOntoSimplex(const std::vector<double>& point);
+//! FedMinMax's weight of one (cell, group) pair and the pair's share of the
+//! view's samples in the statistics μ last moved with.
+struct GroupWeight {
+  Cell cell;  //!< Language and view; no client.
+  std::string group;
+  double weight = 0;  //!< μ_i.
+  double share = 0;   //!< ρ_i; 0 when the pair had no samples in that round.
+};
 
-//! FedMinMax's server state: μ over the groups seen so far.
+//! "language/view: group", e.g. "en/fusion: f".
+std::string GroupWeightName(const GroupWeight& weight);
+
+//! FedMinMax's server state: μ over the (cell, group) pairs seen so far.
 class FedMinMaxController {
  public:
+  //! Exponents are clipped to this, so one step of any size stays finite.
+  static constexpr double kLargestExponent = 700;
+  //! No weight falls below this, so a pair that was far behind can recover.
+  static constexpr double kSmallestWeight = 1e-12;
+
   //! `learning_rate` is η_μ; `view` the modality view whose cells carry the risks.
   explicit FedMinMaxController(double learning_rate, std::string view = kFusionView);
 
-  //! Ascends μ on the group risks of `statistics` (the round's training
-  //! statistics, summed over clients; cells of the view pooled over languages),
-  //! projects it back onto the simplex and recomputes the directive. New groups
-  //! join with weight 0 before the projection; μ starts uniform.
+  //! Moves μ by the exponentiated-gradient step on the risks of `statistics` (the
+  //! round's training statistics, summed over clients; the cells of the view, one
+  //! per language) and recomputes the directive. μ starts uniform over the pairs
+  //! of the first statistics; a pair seen later joins at 1/(pairs) before the
+  //! step; a pair without samples this round keeps its weight (its risk is unknown).
   void Update(const StatisticsTable& statistics);
 
-  //! μ_g by group.
-  const std::map<std::string, double>& group_weights() const { return weights_; }
-  //! weight(c, g) = μ_g/ρ_g − 1 for every cell of the view and group seen (the
-  //! client adds the ERM 1 back).
+  //! Continues from `weights` (a run's recorded state after a restart).
+  void Restore(const std::vector<GroupWeight>& weights);
+
+  //! μ and ρ by pair, sorted by (cell, group).
+  std::vector<GroupWeight> group_weights() const;
+  //! weight(c, g) = μ_i/ρ_i − 1 for every pair with samples (the client adds the
+  //! ERM 1 back).
   const FairnessDirective& directive() const { return directive_; }
 
  private:
+  using Pair = std::pair<Cell, std::string>;
+  void RecomputeDirective();
+
   double learning_rate_;
   std::string view_;
-  std::map<std::string, double> weights_;
+  std::map<Pair, double> weights_;
+  std::map<Pair, double> shares_;
   FairnessDirective directive_;
 };
 
 //! A fairness metric of a slice of data, e.g. the equalized-odds difference.
 using SliceMetric = std::function<double(const GroupsOfCell&)>;
+
+//! FairFed's weight of one client and the training samples it last reported.
+struct ClientWeight {
+  std::string client;
+  double weight = 0;  //!< ω_k.
+  uint64_t samples = 0;
+};
 
 //! FairFed's server state: a weight per client.
 class FairFedWeights {
@@ -96,8 +131,11 @@ class FairFedWeights {
   //! kMinimumWeight, so a client pushed to ω_k = 0 still counts as reporting.
   double Weight(const std::string& client, uint64_t train_samples) const;
 
-  //! ω_k by client.
-  const std::map<std::string, double>& weights() const { return weights_; }
+  //! Continues from `weights` (a run's recorded state after a restart).
+  void Restore(const std::vector<ClientWeight>& weights);
+
+  //! ω_k and n_k by client, sorted by client.
+  std::vector<ClientWeight> client_weights() const;
 
  private:
   double beta_;

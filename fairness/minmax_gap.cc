@@ -169,9 +169,14 @@ void MinMaxGapController::Update(const StatisticsTable& validation) {
   directive_ = ComputeDirective(pooled, lambda_, options_);
 }
 
-void MinMaxGapController::set_lambda(double lambda) {
+void MinMaxGapController::Restore(double lambda, const std::vector<CellGroupWeight>& weights) {
   lambda_ = std::clamp(lambda, 0.0, options_.lambda_max);
-  directive_.lambda = lambda_;
+  directive_ = ComputeDirective({}, lambda_, options_);
+  directive_.weights = weights;
+  std::sort(directive_.weights.begin(), directive_.weights.end(),
+            [](const CellGroupWeight& a, const CellGroupWeight& b) {
+              return std::tie(a.cell, a.group) < std::tie(b.cell, b.group);
+            });
 }
 
 }  // namespace equifl::fairness

@@ -96,8 +96,9 @@ class MinMaxGapController {
   //! directive. A table without cells leaves everything as it was.
   void Update(const StatisticsTable& validation);
 
-  //! Sets λ (after a restart, from the run history).
-  void set_lambda(double lambda);
+  //! Continues from λ and the directive weights a run recorded (after a restart),
+  //! so the next round is sent what it would have been sent without the restart.
+  void Restore(double lambda, const std::vector<CellGroupWeight>& weights);
 
   double lambda() const { return lambda_; }
   //! The hard MinMaxGAP of the last Update's statistics.

@@ -55,7 +55,7 @@ class Aggregator final : public v1::Aggregator::Service {
   //! Ends the run: Run returns after the open round, clients are told to finish.
   void Stop() { loop_.Stop(); }
 
-  //! The fairness method's state (for a restart: RestoreLambda before Run).
+  //! The fairness method's state (for a restart: Restore before Run).
   FairnessEngine& fairness() { return loop_.fairness(); }
 
   grpc::Status Join(grpc::ServerContext* context, const v1::JoinRequest* request,

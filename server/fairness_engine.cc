@@ -139,9 +139,12 @@ void FairnessEngine::OnRoundClosed(
   }
 }
 
-void FairnessEngine::RestoreLambda(double lambda) {
+void FairnessEngine::Restore(const FairnessState& state) {
   absl::MutexLock lock(&mutex_);
-  minmax_gap_.set_lambda(lambda);
+  minmax_gap_.Restore(state.lambda, state.minmax_gap_weights);
+  fedminmax_.Restore(state.group_weights);
+  fairfed_.Restore(state.client_weights);
+  validation_gap_ = state.validation_gap;
 }
 
 FairnessState FairnessEngine::State() const {
@@ -149,8 +152,9 @@ FairnessState FairnessEngine::State() const {
   FairnessState state;
   state.lambda = minmax_gap_.lambda();
   state.validation_gap = validation_gap_;
+  state.minmax_gap_weights = minmax_gap_.directive().weights;
   state.group_weights = fedminmax_.group_weights();
-  state.client_weights = fairfed_.weights();
+  state.client_weights = fairfed_.client_weights();
   return state;
 }
 

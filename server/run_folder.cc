@@ -138,6 +138,8 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   record.fairness_lambda = summary.fairness.lambda;
   record.validation_gap = summary.fairness.validation_gap;
   record.privacy_epsilon = summary.privacy_epsilon;
+  record.controller = {summary.fairness.minmax_gap_weights, summary.fairness.group_weights,
+                       summary.fairness.client_weights};
   nlohmann::json line = {{"round", summary.round_id},
                          {"final_evaluation", summary.final_evaluation},
                          {"contributors", summary.contributors.size()},
@@ -157,10 +159,15 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
     line["validation_error"] = std::string(report.status().message());
   }
   if (!summary.abandoned.empty()) line["abandoned"] = summary.abandoned;
-  if (!summary.fairness.group_weights.empty())
-    line["group_weights"] = summary.fairness.group_weights;
-  if (!summary.fairness.client_weights.empty()) {
-    line["client_weights"] = summary.fairness.client_weights;
+  for (const fairness::GroupWeight& weight : summary.fairness.group_weights) {
+    line["group_weights"].push_back({{"language", weight.cell.language},
+                                     {"view", weight.cell.modality},
+                                     {"group", weight.group},
+                                     {"weight", weight.weight},
+                                     {"share", weight.share}});
+  }
+  for (const fairness::ClientWeight& weight : summary.fairness.client_weights) {
+    line["client_weights"][weight.client] = weight.weight;
   }
   EQUIFL_RETURN_IF_ERROR(history_.RecordRound(record));
   // The JSON-lines report follows the history: a crash between the two loses at

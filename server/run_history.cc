@@ -40,7 +40,29 @@ constexpr const char* kSchema = R"sql(
     round_id INTEGER PRIMARY KEY,
     model_sha256 TEXT NOT NULL,
     optimizer_sha256 TEXT NOT NULL DEFAULT '');
+  CREATE TABLE IF NOT EXISTS minmax_gap_weights (
+    round_id INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    view TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    weight REAL NOT NULL);
+  CREATE TABLE IF NOT EXISTS group_weights (
+    round_id INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    view TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    weight REAL NOT NULL,
+    share REAL NOT NULL);
+  CREATE TABLE IF NOT EXISTS client_weights (
+    round_id INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    weight REAL NOT NULL,
+    samples INTEGER NOT NULL);
 )sql";
+
+// The tables keyed by round, in the order ForgetRoundsAfter deletes from them.
+constexpr const char* kRoundTables[] = {"participants",  "checkpoint_digests", "minmax_gap_weights",
+                                        "group_weights", "client_weights",     "rounds"};
 
 absl::Status SqliteError(sqlite3* database, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(database)));
@@ -92,6 +114,69 @@ absl::Status InsertDigests(sqlite3* database, uint64_t round_id, const Checkpoin
     return SqliteError(database, absl::StrCat("recording round ", round_id, "'s digests"));
   }
   return absl::OkStatus();
+}
+
+void BindText(sqlite3_stmt* statement, int index, const std::string& text) {
+  sqlite3_bind_text(statement, index, text.c_str(), -1, SQLITE_TRANSIENT);
+}
+
+// Inserts one row per weight with `bind` filling the columns after round_id.
+template <typename Weight, typename Bind>
+absl::Status InsertWeights(sqlite3* database, const char* sql, uint64_t round_id,
+                           const std::vector<Weight>& weights, Bind bind) {
+  EQUIFL_ASSIGN_OR_RETURN(Statement insert, Statement::Prepare(database, sql));
+  for (const Weight& weight : weights) {
+    sqlite3_reset(insert.get());
+    sqlite3_bind_int64(insert.get(), 1, static_cast<sqlite3_int64>(round_id));
+    bind(insert.get(), weight);
+    if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+      return SqliteError(database, absl::StrCat("recording round ", round_id, "'s weights"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InsertControllerWeights(sqlite3* database, uint64_t round_id,
+                                     const ControllerWeights& controller) {
+  EQUIFL_RETURN_IF_ERROR(InsertWeights(
+      database, "INSERT INTO minmax_gap_weights VALUES (?, ?, ?, ?, ?)", round_id,
+      controller.minmax_gap_weights, [](sqlite3_stmt* row, const fairness::CellGroupWeight& w) {
+        BindText(row, 2, w.cell.language);
+        BindText(row, 3, w.cell.modality);
+        BindText(row, 4, w.group);
+        sqlite3_bind_double(row, 5, w.weight);
+      }));
+  EQUIFL_RETURN_IF_ERROR(InsertWeights(
+      database, "INSERT INTO group_weights VALUES (?, ?, ?, ?, ?, ?)", round_id,
+      controller.group_weights, [](sqlite3_stmt* row, const fairness::GroupWeight& w) {
+        BindText(row, 2, w.cell.language);
+        BindText(row, 3, w.cell.modality);
+        BindText(row, 4, w.group);
+        sqlite3_bind_double(row, 5, w.weight);
+        sqlite3_bind_double(row, 6, w.share);
+      }));
+  return InsertWeights(database, "INSERT INTO client_weights VALUES (?, ?, ?, ?)", round_id,
+                       controller.client_weights,
+                       [](sqlite3_stmt* row, const fairness::ClientWeight& w) {
+                         BindText(row, 2, w.client);
+                         sqlite3_bind_double(row, 3, w.weight);
+                         sqlite3_bind_int64(row, 4, static_cast<sqlite3_int64>(w.samples));
+                       });
+}
+
+// Reads the rows of round `round_id` from `sql` with `read` turning each into a Weight.
+template <typename Weight, typename Read>
+absl::StatusOr<std::vector<Weight>> SelectWeights(sqlite3* database, const char* sql,
+                                                  uint64_t round_id, Read read) {
+  EQUIFL_ASSIGN_OR_RETURN(Statement select, Statement::Prepare(database, sql));
+  sqlite3_bind_int64(select.get(), 1, static_cast<sqlite3_int64>(round_id));
+  std::vector<Weight> weights;
+  int step = 0;
+  while ((step = sqlite3_step(select.get())) == SQLITE_ROW) weights.push_back(read(select.get()));
+  if (step != SQLITE_DONE) {
+    return SqliteError(database, absl::StrCat("reading round ", round_id, "'s weights"));
+  }
+  return weights;
 }
 
 // Commits a transaction whose work ended with `status`, or rolls it back.
@@ -186,6 +271,7 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
         return SqliteError(database, "recording a participant");
       }
     }
+    EQUIFL_RETURN_IF_ERROR(InsertControllerWeights(database, record.round_id, record.controller));
     if (!record.model_sha256.empty()) {
       return InsertDigests(database, record.round_id,
                            {record.model_sha256, record.optimizer_sha256});
@@ -217,10 +303,9 @@ absl::Status RunHistory::ForgetRoundsAfter(uint64_t round_id) {
   sqlite3* database = database_.get();
   EQUIFL_RETURN_IF_ERROR(Execute(database, "BEGIN IMMEDIATE"));
   absl::Status status = [&]() -> absl::Status {
-    for (const char* sql : {"DELETE FROM participants WHERE round_id > ?",
-                            "DELETE FROM checkpoint_digests WHERE round_id > ?",
-                            "DELETE FROM rounds WHERE round_id > ?"}) {
-      EQUIFL_ASSIGN_OR_RETURN(Statement remove, Statement::Prepare(database, sql));
+    for (const char* table : kRoundTables) {
+      const std::string sql = absl::StrCat("DELETE FROM ", table, " WHERE round_id > ?");
+      EQUIFL_ASSIGN_OR_RETURN(Statement remove, Statement::Prepare(database, sql.c_str()));
       sqlite3_bind_int64(remove.get(), 1, static_cast<sqlite3_int64>(round_id));
       if (sqlite3_step(remove.get()) != SQLITE_DONE) {
         return SqliteError(database, absl::StrCat("forgetting the rounds after ", round_id));
@@ -229,6 +314,43 @@ absl::Status RunHistory::ForgetRoundsAfter(uint64_t round_id) {
     return absl::OkStatus();
   }();
   return Finish(database, status);
+}
+
+absl::StatusOr<ControllerWeights> RunHistory::ControllerWeightsAfter(uint64_t round_id) const {
+  sqlite3* database = database_.get();
+  ControllerWeights controller;
+  EQUIFL_ASSIGN_OR_RETURN(controller.minmax_gap_weights,
+                          SelectWeights<fairness::CellGroupWeight>(
+                              database,
+                              "SELECT language, view, group_name, weight FROM minmax_gap_weights "
+                              "WHERE round_id = ? ORDER BY rowid",
+                              round_id, [](sqlite3_stmt* row) {
+                                return fairness::CellGroupWeight{{Text(row, 0), Text(row, 1), ""},
+                                                                 Text(row, 2),
+                                                                 sqlite3_column_double(row, 3)};
+                              }));
+  EQUIFL_ASSIGN_OR_RETURN(controller.group_weights,
+                          SelectWeights<fairness::GroupWeight>(
+                              database,
+                              "SELECT language, view, group_name, weight, share FROM group_weights "
+                              "WHERE round_id = ? ORDER BY rowid",
+                              round_id, [](sqlite3_stmt* row) {
+                                return fairness::GroupWeight{{Text(row, 0), Text(row, 1), ""},
+                                                             Text(row, 2),
+                                                             sqlite3_column_double(row, 3),
+                                                             sqlite3_column_double(row, 4)};
+                              }));
+  EQUIFL_ASSIGN_OR_RETURN(
+      controller.client_weights,
+      SelectWeights<fairness::ClientWeight>(
+          database,
+          "SELECT client_id, weight, samples FROM client_weights WHERE round_id = ? "
+          "ORDER BY rowid",
+          round_id, [](sqlite3_stmt* row) {
+            return fairness::ClientWeight{Text(row, 0), sqlite3_column_double(row, 1),
+                                          static_cast<uint64_t>(sqlite3_column_int64(row, 2))};
+          }));
+  return controller;
 }
 
 absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {

@@ -18,8 +18,18 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "fairness/baselines.h"
+#include "fairness/minmax_gap.h"
 
 namespace equifl::server {
+
+//! The fairness controllers' state after a round, so --resume continues it.
+struct ControllerWeights {
+  //! ERM-MinMaxGAP's directive weights (with RoundRecord::fairness_lambda).
+  std::vector<fairness::CellGroupWeight> minmax_gap_weights;
+  std::vector<fairness::GroupWeight> group_weights;    //!< FedMinMax's μ and ρ.
+  std::vector<fairness::ClientWeight> client_weights;  //!< FairFed's ω and n_k.
+};
 
 //! One completed round as the history keeps it.
 struct RoundRecord {
@@ -41,6 +51,8 @@ struct RoundRecord {
   //! SHA-256 digests of the round's checkpoint files as written (empty: not recorded).
   std::string model_sha256;
   std::string optimizer_sha256;
+  //! Written by RecordRound; Rounds() leaves it empty (ControllerWeightsAfter reads it).
+  ControllerWeights controller;
 };
 
 //! The digests recorded for one round's checkpoint files.
@@ -76,6 +88,10 @@ class RunHistory {
 
   //! The last completed round, or nullopt for a new run.
   absl::StatusOr<std::optional<RoundRecord>> LastRound() const;
+
+  //! The controllers' state recorded with round `round_id` (empty for a round
+  //! recorded before it was kept, or by a method that keeps none).
+  absl::StatusOr<ControllerWeights> ControllerWeightsAfter(uint64_t round_id) const;
 
   //! Every completed round, in order.
   absl::StatusOr<std::vector<RoundRecord>> Rounds() const;

@@ -25,9 +25,19 @@ int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
 // A double for JSON: NaN and infinities become null.
 Json Number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
 
-Json WeightsJson(const std::map<std::string, double>& weights) {
+// FedMinMax's μ by pair name ("en/fusion: f").
+Json GroupWeightsJson(const std::vector<fairness::GroupWeight>& weights) {
   Json json = Json::object();
-  for (const auto& [name, weight] : weights) json[name] = Number(weight);
+  for (const fairness::GroupWeight& weight : weights) {
+    json[fairness::GroupWeightName(weight)] = Number(weight.weight);
+  }
+  return json;
+}
+
+// FairFed's ω by client.
+Json ClientWeightsJson(const std::vector<fairness::ClientWeight>& weights) {
+  Json json = Json::object();
+  for (const fairness::ClientWeight& weight : weights) json[weight.client] = Number(weight.weight);
   return json;
 }
 
@@ -352,8 +362,8 @@ std::string RunMonitor::RunJson() const {
       {"controller",
        {{"lambda", Number(fairness_.lambda)},
         {"validation_gap", Number(fairness_.validation_gap)},
-        {"group_weights", WeightsJson(fairness_.group_weights)},
-        {"client_weights", WeightsJson(fairness_.client_weights)}}},
+        {"group_weights", GroupWeightsJson(fairness_.group_weights)},
+        {"client_weights", ClientWeightsJson(fairness_.client_weights)}}},
       {"clients", {{"joined", clients_.size()}, {"connected", ConnectedClients()}}},
       {"throughput",
        {{"updates_accepted", updates_accepted_},

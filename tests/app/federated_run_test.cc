@@ -226,6 +226,73 @@ TEST_F(FederatedRunTest, ServerKilledAndResumedContinuesFromItsLastCheckpoint) {
   for (size_t i = 0; i < rounds.size(); ++i) EXPECT_EQ(rounds[i].round_id, i + 1);
 }
 
+// The fairness controllers' state a run folder's history records after `round`:
+// λ, ERM-MinMaxGAP's directive weights, FedMinMax's μ and FairFed's ω, as one list
+// of numbers in a fixed order.
+std::vector<double> RecordedControllerState(const std::filesystem::path& run, uint64_t round) {
+  std::vector<double> values;
+  auto history = equifl::server::RunHistory::Open((run / "history.db").string(), "");
+  EXPECT_THAT(history, IsOk());
+  if (!history.ok()) return values;
+  auto rounds = history->Rounds();
+  auto controller = history->ControllerWeightsAfter(round);
+  EXPECT_THAT(rounds, IsOk());
+  EXPECT_THAT(controller, IsOk());
+  if (!rounds.ok() || !controller.ok()) return values;
+  for (const equifl::server::RoundRecord& record : *rounds) {
+    if (record.round_id == round) values.push_back(record.fairness_lambda);
+  }
+  for (const auto& weight : controller->minmax_gap_weights) values.push_back(weight.weight);
+  for (const auto& weight : controller->group_weights) values.push_back(weight.weight);
+  for (const auto& weight : controller->client_weights) values.push_back(weight.weight);
+  return values;
+}
+
+// A simulation killed after round 2 and resumed continues each controller from
+// the state round 2 left: the rounds after it record the weights an uninterrupted
+// run records. (Without the restore, λ restarts at 0, μ uniform, ω at n_k/n.)
+TEST_F(FederatedRunTest, ResumedRunContinuesTheControllersWeights) {
+  ASSERT_EQ(::setenv("OPENBLAS_NUM_THREADS", "1", 1), 0);
+  for (const char* method : {"minmax_gap", "fedminmax", "fairfed"}) {
+    SCOPED_TRACE(method);
+    std::filesystem::remove_all(folder_ / "run");
+    std::filesystem::remove_all(folder_ / "uninterrupted");
+    const std::string config = WriteConfig(4, 120,
+                                           std::string("fairness:\n  method: ") + method +
+                                               "\n  bound: {metric: loss_gap, epsilon: 0.01}\n"
+                                               "sim:\n  data:\n    source: shards\n    path: " +
+                                               (folder_ / "data").string() + "\n");
+    // Longer rounds, so the kill lands between round 2's record and round 4's.
+    const std::string text = ReadFile(config);
+    std::ofstream(config) << std::regex_replace(text, std::regex("epochs: 2"), "epochs: 10");
+
+    const std::string log = std::string("sim-") + method;
+    Process uninterrupted({EQUIFL_BINARY, "sim", config}, folder_ / (log + ".log"));
+    ASSERT_EQ(uninterrupted.Wait(300s), 0) << uninterrupted.Log();
+    std::filesystem::rename(folder_ / "run", folder_ / "uninterrupted");
+
+    Process killed({EQUIFL_BINARY, "sim", config}, folder_ / (log + "-killed.log"));
+    ASSERT_TRUE(killed.WaitForLog("round 2/4", 120s)) << killed.Log();
+    killed.Kill();
+    const size_t recorded = History().size();
+    ASSERT_GE(recorded, 2u);
+    ASSERT_LE(recorded, 3u) << "the run finished its training before the kill";
+    Process resumed({EQUIFL_BINARY, "sim", config, "--resume"}, folder_ / (log + "-resumed.log"));
+    ASSERT_EQ(resumed.Wait(300s), 0) << resumed.Log();
+
+    for (uint64_t round = recorded + 1; round <= 4; ++round) {
+      const std::vector<double> expected =
+          RecordedControllerState(folder_ / "uninterrupted", round);
+      const std::vector<double> actual = RecordedControllerState(folder_ / "run", round);
+      EXPECT_GT(expected.size(), 1u) << "round " << round << " recorded no weights";
+      ASSERT_EQ(actual.size(), expected.size()) << "round " << round;
+      for (size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_NEAR(actual[i], expected[i], 1e-9) << "round " << round << ", weight " << i;
+      }
+    }
+  }
+}
+
 // The model tensors of a checkpoint, by name.
 std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path& path) {
   std::map<std::string, std::string> tensors;

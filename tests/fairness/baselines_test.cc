@@ -3,6 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace equifl::fairness {
 namespace {
 
@@ -45,31 +51,139 @@ TEST(QFedAvgTest, WeightedMeanOfScaledUpdatesIsTheQFedAvgStep) {
   EXPECT_DOUBLE_EQ(mean, -62.0 / 170.0);
 }
 
-TEST(SimplexTest, ProjectionByHand) {
-  EXPECT_THAT(ProjectOntoSimplex({0.5, 0.5}), ElementsAre(0.5, 0.5));
-  EXPECT_THAT(ProjectOntoSimplex({2.0, 0.0}), ElementsAre(1.0, 0.0));
-  EXPECT_THAT(ProjectOntoSimplex({0.6, 0.6}), ElementsAre(0.5, 0.5));
-  // Sorted 0.2, 0.1, −1: θ = (0.3 − 1)/2 = −0.35 (the third fails), so 0.55, 0.45, 0.
-  EXPECT_THAT(ProjectOntoSimplex({0.2, 0.1, -1.0}),
-              ElementsAre(DoubleNear(0.55, 1e-15), DoubleNear(0.45, 1e-15), 0.0));
-  EXPECT_TRUE(ProjectOntoSimplex({}).empty());
+// μ by pair name, for readable expectations.
+std::map<std::string, double> ByName(const std::vector<GroupWeight>& weights) {
+  std::map<std::string, double> named;
+  for (const GroupWeight& weight : weights) named[GroupWeightName(weight)] = weight.weight;
+  return named;
 }
 
-TEST(FedMinMaxTest, AscendsOnGroupRisksAndWeightsByShare) {
-  FedMinMaxController controller(0.1);
+TEST(FedMinMaxTest, ExponentiatedGradientStepByHand) {
+  FedMinMaxController controller(1.0);
   StatisticsTable statistics;
   statistics[Cell{"en", "fusion", ""}]["f"] = Losses(1.0, 1);  // Risk 1.
   statistics[Cell{"en", "fusion", ""}]["m"] = Losses(0.0, 3);  // Risk 0.
   statistics[Cell{"en", "video", ""}]["m"] = Losses(90.0, 3);  // Another view: ignored.
   controller.Update(statistics);
-  // μ = Π(0.5 + 0.1·1, 0.5 + 0) = Π(0.6, 0.5) = (0.55, 0.45).
-  EXPECT_THAT(controller.group_weights(), ElementsAre(testing::Pair("f", DoubleNear(0.55, 1e-15)),
-                                                      testing::Pair("m", DoubleNear(0.45, 1e-15))));
-  // ρ = (1/4, 3/4): weights μ/ρ − 1 = 1.2 and −0.4.
+  // From (1/2, 1/2), r̄ = 1/2: μ ∝ (e^0.5, e^−0.5), so μ_f = 1/(1 + e^−1).
+  const double f = 1.0 / (1.0 + std::exp(-1.0));
+  EXPECT_THAT(ByName(controller.group_weights()),
+              ElementsAre(testing::Pair("en/fusion: f", DoubleNear(f, 1e-15)),
+                          testing::Pair("en/fusion: m", DoubleNear(1 - f, 1e-15))));
+  // ρ = (1/4, 3/4): directive weights μ/ρ − 1.
   const FairnessDirective& directive = controller.directive();
   ASSERT_EQ(directive.weights.size(), 2u);
-  EXPECT_NEAR(DirectiveWeight(directive, Cell{"en", "fusion", ""}, "f"), 1.2, 1e-14);
-  EXPECT_NEAR(DirectiveWeight(directive, Cell{"en", "fusion", ""}, "m"), -0.4, 1e-14);
+  EXPECT_NEAR(DirectiveWeight(directive, Cell{"en", "fusion", ""}, "f"), 4 * f - 1, 1e-14);
+  EXPECT_NEAR(DirectiveWeight(directive, Cell{"en", "fusion", ""}, "m"), (1 - f) * 4 / 3 - 1,
+              1e-14);
+  EXPECT_EQ(controller.group_weights()[0].share, 0.25);
+}
+
+TEST(FedMinMaxTest, LanguagesAreGroupsOfTheirOwnNotPooled) {
+  // Pooled over languages both groups have risk 1 and μ would not move; per
+  // language, en's f and de's m are the worse-off groups.
+  StatisticsTable statistics;
+  statistics[Cell{"en", "fusion", ""}]["f"] = Losses(2.0, 1);
+  statistics[Cell{"en", "fusion", ""}]["m"] = Losses(0.0, 1);
+  statistics[Cell{"de", "fusion", ""}]["f"] = Losses(0.0, 1);
+  statistics[Cell{"de", "fusion", ""}]["m"] = Losses(2.0, 1);
+  FedMinMaxController controller(1.0);
+  controller.Update(statistics);
+  // r̄ = 1: μ ∝ e^(±1) from 1/4 each.
+  const double high = 1.0 / (2.0 * (1.0 + std::exp(-2.0)));
+  const double low = 0.5 - high;
+  EXPECT_THAT(ByName(controller.group_weights()),
+              ElementsAre(testing::Pair("de/fusion: f", DoubleNear(low, 1e-15)),
+                          testing::Pair("de/fusion: m", DoubleNear(high, 1e-15)),
+                          testing::Pair("en/fusion: f", DoubleNear(high, 1e-15)),
+                          testing::Pair("en/fusion: m", DoubleNear(low, 1e-15))));
+}
+
+TEST(FedMinMaxTest, ClientsArePooledIntoTheirCell) {
+  StatisticsTable per_client;
+  per_client[Cell{"en", "fusion", "a"}]["f"] = Losses(1.0, 1);
+  per_client[Cell{"en", "fusion", "b"}]["f"] = Losses(0.0, 1);
+  per_client[Cell{"en", "fusion", "a"}]["m"] = Losses(0.0, 2);
+  StatisticsTable pooled;
+  pooled[Cell{"en", "fusion", ""}]["f"] = Losses(1.0, 2);
+  pooled[Cell{"en", "fusion", ""}]["m"] = Losses(0.0, 2);
+  FedMinMaxController from_clients(1.0);
+  FedMinMaxController from_cells(1.0);
+  from_clients.Update(per_client);
+  from_cells.Update(pooled);
+  EXPECT_EQ(ByName(from_clients.group_weights()), ByName(from_cells.group_weights()));
+}
+
+TEST(FedMinMaxTest, NewPairsJoinAtOneOverSizeAndAbsentPairsKeepTheirWeight) {
+  const double eta = 0.5;
+  FedMinMaxController controller(eta);
+  StatisticsTable first;
+  first[Cell{"en", "fusion", ""}]["f"] = Losses(1.0, 1);
+  first[Cell{"en", "fusion", ""}]["m"] = Losses(0.0, 1);
+  controller.Update(first);
+  const double en_f = 1.0 / (1.0 + std::exp(-eta));  // r̄ = 1/2.
+  const double en_m = 1.0 - en_f;
+
+  // de/f joins at 1/3, the others share 2/3 in their old ratio; en/m has no samples
+  // this round, so only en/f (risk 3) and de/f (risk 1) move, around r̄ = 2.
+  StatisticsTable second;
+  second[Cell{"en", "fusion", ""}]["f"] = Losses(3.0, 1);
+  second[Cell{"de", "fusion", ""}]["f"] = Losses(3.0, 3);
+  controller.Update(second);
+  const double joined[] = {1.0 / 3, en_f * 2 / 3, en_m * 2 / 3};  // de/f, en/f, en/m.
+  const double moved[] = {joined[0] * std::exp(-eta), joined[1] * std::exp(eta), joined[2]};
+  const double sum = moved[0] + moved[1] + moved[2];
+  EXPECT_THAT(ByName(controller.group_weights()),
+              ElementsAre(testing::Pair("de/fusion: f", DoubleNear(moved[0] / sum, 1e-15)),
+                          testing::Pair("en/fusion: f", DoubleNear(moved[1] / sum, 1e-15)),
+                          testing::Pair("en/fusion: m", DoubleNear(moved[2] / sum, 1e-15))));
+  // The directive covers the pairs with samples, by this round's shares (3/4, 1/4).
+  const FairnessDirective& directive = controller.directive();
+  ASSERT_EQ(directive.weights.size(), 2u);
+  EXPECT_NEAR(DirectiveWeight(directive, Cell{"de", "fusion", ""}, "f"), moved[0] / sum / 0.75 - 1,
+              1e-14);
+  EXPECT_NEAR(DirectiveWeight(directive, Cell{"en", "fusion", ""}, "f"), moved[1] / sum / 0.25 - 1,
+              1e-14);
+}
+
+TEST(FedMinMaxTest, AHugeStepStaysFiniteAndALosingPairRecovers) {
+  FedMinMaxController controller(1e6);
+  StatisticsTable statistics;
+  statistics[Cell{"en", "fusion", ""}]["f"] = Losses(1000.0, 1);
+  statistics[Cell{"en", "fusion", ""}]["m"] = Losses(0.0, 1);
+  controller.Update(statistics);
+  std::map<std::string, double> weights = ByName(controller.group_weights());
+  EXPECT_NEAR(weights["en/fusion: f"], 1.0, 1e-11);
+  EXPECT_GE(weights["en/fusion: m"], FedMinMaxController::kSmallestWeight / 2);
+  for (const CellGroupWeight& weight : controller.directive().weights) {
+    EXPECT_TRUE(std::isfinite(weight.weight)) << weight.group;
+  }
+  std::swap(statistics[Cell{"en", "fusion", ""}]["f"], statistics[Cell{"en", "fusion", ""}]["m"]);
+  controller.Update(statistics);
+  weights = ByName(controller.group_weights());
+  EXPECT_NEAR(weights["en/fusion: m"], 1.0, 1e-11);
+}
+
+TEST(FedMinMaxTest, ARestoredControllerContinuesWhereTheOtherStopped) {
+  StatisticsTable first;
+  first[Cell{"en", "fusion", ""}]["f"] = Losses(1.0, 1);
+  first[Cell{"en", "fusion", ""}]["m"] = Losses(0.5, 3);
+  StatisticsTable second;
+  second[Cell{"en", "fusion", ""}]["f"] = Losses(0.2, 2);
+  second[Cell{"de", "fusion", ""}]["m"] = Losses(4.0, 2);
+  FedMinMaxController uninterrupted(0.7);
+  uninterrupted.Update(first);
+  FedMinMaxController restarted(0.7);
+  restarted.Restore(uninterrupted.group_weights());
+  // The restored directive is the one the next round would have been sent.
+  ASSERT_EQ(restarted.directive().weights.size(), uninterrupted.directive().weights.size());
+  for (size_t i = 0; i < restarted.directive().weights.size(); ++i) {
+    EXPECT_DOUBLE_EQ(restarted.directive().weights[i].weight,
+                     uninterrupted.directive().weights[i].weight);
+  }
+  uninterrupted.Update(second);
+  restarted.Update(second);
+  EXPECT_EQ(ByName(restarted.group_weights()), ByName(uninterrupted.group_weights()));
 }
 
 TEST(FairFedTest, MovesWeightAwayFromClientsFarFromTheGlobalMetric) {
@@ -92,6 +206,31 @@ TEST(FairFedTest, MovesWeightAwayFromClientsFarFromTheGlobalMetric) {
   harsh.Update(by_client, {{"a", 1}, {"b", 3}});
   EXPECT_EQ(harsh.Weight("a", 1), FairFedWeights::kMinimumWeight);
   EXPECT_DOUBLE_EQ(harsh.Weight("b", 3), 1.0);
+}
+
+TEST(FairFedTest, ARestoredWeightingContinuesWhereTheOtherStopped) {
+  const SliceMetric metric = [](const GroupsOfCell& groups) {
+    const auto found = groups.find("f");
+    return found == groups.end() ? 0.0 : found->second.mean_loss();
+  };
+  std::map<std::string, GroupsOfCell> first;
+  first["a"]["f"] = Losses(1.0, 1);
+  first["b"]["f"] = Losses(0.0, 3);
+  std::map<std::string, GroupsOfCell> second;
+  second["a"]["f"] = Losses(0.5, 2);
+  second["c"]["f"] = Losses(2.0, 2);
+  FairFedWeights uninterrupted(0.1, metric);
+  uninterrupted.Update(first, {{"a", 1}, {"b", 3}});
+  FairFedWeights restarted(0.1, metric);
+  restarted.Restore(uninterrupted.client_weights());
+  EXPECT_DOUBLE_EQ(restarted.Weight("c", 4), uninterrupted.Weight("c", 4));  // n over a and b.
+  uninterrupted.Update(second, {{"a", 2}, {"c", 4}});
+  restarted.Update(second, {{"a", 2}, {"c", 4}});
+  for (const char* client : {"a", "b", "c"}) {
+    EXPECT_DOUBLE_EQ(restarted.Weight(client, 1), uninterrupted.Weight(client, 1)) << client;
+  }
+  ASSERT_EQ(restarted.client_weights().size(), 3u);
+  EXPECT_EQ(restarted.client_weights()[2].samples, 4u);
 }
 
 }  // namespace

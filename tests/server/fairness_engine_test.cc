@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <map>
+#include <string>
+
 namespace equifl::server {
 namespace {
 
@@ -36,6 +40,78 @@ TEST(FairnessEngineTest, MinMaxGapNeedsABoundOnTheLossGap) {
   EXPECT_FALSE(options.Validate().ok());
   options.method = fairness::FairnessMethod::kFedAvg;
   EXPECT_TRUE(options.Validate().ok());
+}
+
+// Statistics of one round for every controller: training and validation tables
+// with two languages, and per-client validation tables for FairFed.
+struct RoundStatistics {
+  fairness::StatisticsTable train;
+  fairness::StatisticsTable validation;
+  std::map<std::string, fairness::StatisticsTable> validation_by_client;
+  std::map<std::string, uint64_t> train_samples;
+};
+
+RoundStatistics MakeRound(double shift) {
+  RoundStatistics round;
+  const fairness::Cell en{"en", fairness::kFusionView, ""};
+  const fairness::Cell de{"de", fairness::kFusionView, ""};
+  round.train[en] = {{"f", Losses(10, 9 + shift)}, {"m", Losses(30, 12)}};
+  round.train[de] = {{"f", Losses(5, 2)}, {"m", Losses(5, 4 + shift)}};
+  round.validation_by_client["a"][en] = {{"f", Losses(4, 4 + shift)}, {"m", Losses(6, 3)}};
+  round.validation_by_client["b"][de] = {{"f", Losses(3, 1)}, {"m", Losses(2, 2 * shift)}};
+  for (const auto& [client, table] : round.validation_by_client) {
+    EXPECT_TRUE(fairness::AddInto(round.validation, table).ok());
+  }
+  round.train_samples = {{"a", 40}, {"b", 10 + static_cast<uint64_t>(shift)}};
+  return round;
+}
+
+// What --resume relies on: an engine restored from another's state after a round
+// sends the same directive, weighs updates the same, and moves the same way.
+TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
+  for (const fairness::FairnessMethod method :
+       {fairness::FairnessMethod::kMinMaxGap, fairness::FairnessMethod::kFedMinMax,
+        fairness::FairnessMethod::kFairFed}) {
+    SCOPED_TRACE(NameOf(method));
+    FairnessOptions options;
+    options.method = method;
+    options.bound.epsilon = 0.05;
+    FairnessEngine uninterrupted(options);
+    FairnessEngine restarted(options);
+    for (double shift : {1.0, 3.0}) {
+      const RoundStatistics round = MakeRound(shift);
+      uninterrupted.OnRoundClosed(round.train, round.validation, round.validation_by_client,
+                                  round.train_samples);
+    }
+    restarted.Restore(uninterrupted.State());
+    EXPECT_EQ(restarted.Directive().SerializeAsString(),
+              uninterrupted.Directive().SerializeAsString());
+    v1::UpdateHeader header;
+    header.set_num_train_samples(12);
+    EXPECT_EQ(*restarted.AggregationWeight("b", header),
+              *uninterrupted.AggregationWeight("b", header));
+
+    const RoundStatistics next = MakeRound(0.5);
+    for (FairnessEngine* engine : {&uninterrupted, &restarted}) {
+      engine->OnRoundClosed(next.train, next.validation, next.validation_by_client,
+                            next.train_samples);
+    }
+    EXPECT_EQ(restarted.Directive().SerializeAsString(),
+              uninterrupted.Directive().SerializeAsString());
+    const FairnessState a = uninterrupted.State();
+    const FairnessState b = restarted.State();
+    EXPECT_EQ(a.lambda, b.lambda);
+    ASSERT_EQ(a.group_weights.size(), b.group_weights.size());
+    for (size_t i = 0; i < a.group_weights.size(); ++i) {
+      EXPECT_EQ(a.group_weights[i].weight, b.group_weights[i].weight);
+    }
+    ASSERT_EQ(a.client_weights.size(), b.client_weights.size());
+    for (size_t i = 0; i < a.client_weights.size(); ++i) {
+      EXPECT_EQ(a.client_weights[i].weight, b.client_weights[i].weight);
+    }
+    // Something moved, so the comparison could fail.
+    EXPECT_TRUE(a.lambda > 0 || a.group_weights.size() == 4 || a.client_weights.size() == 2);
+  }
 }
 
 }  // namespace

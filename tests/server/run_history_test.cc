@@ -85,6 +85,52 @@ TEST_F(RunHistoryTest, RecordingARoundTwiceFailsAndChangesNothing) {
   EXPECT_THAT(history->RecordRound(Record(2)), IsOk());
 }
 
+TEST_F(RunHistoryTest, ControllerWeightsSurviveReopeningAndForgetting) {
+  const fairness::Cell en{"en", "fusion", ""};
+  const fairness::Cell de{"de", "video", ""};
+  {
+    absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+    ASSERT_THAT(history, IsOk());
+    for (uint64_t round : {1, 2}) {
+      RoundRecord record = Record(round);
+      const double step = static_cast<double>(round);
+      record.controller.minmax_gap_weights = {{en, "f", 0.5 * step}, {de, "m", 2.0}};
+      record.controller.group_weights = {{en, "f", 0.25 * step, 0.4}, {de, "f", 0.75, 0.0}};
+      record.controller.client_weights = {{"a", 0.1 * step, 40}, {"b", 0.9, 10 * round}};
+      ASSERT_THAT(history->RecordRound(record), IsOk());
+    }
+  }
+  absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+  ASSERT_THAT(history, IsOk());
+  absl::StatusOr<ControllerWeights> second = history->ControllerWeightsAfter(2);
+  ASSERT_THAT(second, IsOk());
+  ASSERT_EQ(second->minmax_gap_weights.size(), 2u);
+  EXPECT_EQ(second->minmax_gap_weights[0].cell, en);
+  EXPECT_EQ(second->minmax_gap_weights[0].group, "f");
+  EXPECT_DOUBLE_EQ(second->minmax_gap_weights[0].weight, 1.0);
+  EXPECT_EQ(second->minmax_gap_weights[1].cell, de);
+  ASSERT_EQ(second->group_weights.size(), 2u);
+  EXPECT_DOUBLE_EQ(second->group_weights[0].weight, 0.5);
+  EXPECT_DOUBLE_EQ(second->group_weights[0].share, 0.4);
+  EXPECT_EQ(second->group_weights[1].cell, de);
+  ASSERT_EQ(second->client_weights.size(), 2u);
+  EXPECT_EQ(second->client_weights[1].client, "b");
+  EXPECT_EQ(second->client_weights[1].samples, 20u);
+  EXPECT_DOUBLE_EQ(second->client_weights[0].weight, 0.2);
+
+  // --resume-from-last-good forgets round 2's weights with the round.
+  ASSERT_THAT(history->ForgetRoundsAfter(1), IsOk());
+  absl::StatusOr<ControllerWeights> forgotten = history->ControllerWeightsAfter(2);
+  ASSERT_THAT(forgotten, IsOk());
+  EXPECT_TRUE(forgotten->minmax_gap_weights.empty());
+  EXPECT_TRUE(forgotten->group_weights.empty());
+  EXPECT_TRUE(forgotten->client_weights.empty());
+  absl::StatusOr<ControllerWeights> first = history->ControllerWeightsAfter(1);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_DOUBLE_EQ(first->group_weights[0].weight, 0.25);
+  EXPECT_EQ(first->client_weights[1].samples, 10u);
+}
+
 TEST_F(RunHistoryTest, HistoryOfAnotherRunIsRefused) {
   ASSERT_THAT(RunHistory::Open(path_, "run-1"), IsOk());
   absl::StatusOr<RunHistory> other = RunHistory::Open(path_, "run-2");
