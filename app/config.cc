@@ -323,6 +323,7 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
       {"group_learning_rate", Real(section, fairness.group_learning_rate, 1e-12, kHuge)},
       {"fairfed_beta", Real(section, fairness.fairfed_beta, 0, kHuge)},
       {"views", TextList(section, fairness.views, "views, e.g. [fusion, video]")},
+      {"per_client_cells", Boolean(section, fairness.per_client_cells)},
   });
 }
 
@@ -516,6 +517,14 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
         ": fairness: method qfedavg assumes local SGD (its step uses L = 1/learning_rate), "
         "but training.optimizer is '",
         NameOf(config.training.optimizer), "'; set training.optimizer: sgd"));
+  }
+  // Per-client cells are each client's statistics, which secure aggregation exists
+  // to hide from the server.
+  if (config.fairness.per_client_cells && config.secure_aggregation.enabled) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source,
+        ": fairness: per_client_cells keeps each client's group statistics apart, but "
+        "secure_aggregation.enabled lets the server see only their sum; turn one of them off"));
   }
   // Cross-field rules the per-key checks cannot see.
   for (const auto& [section, status] :

@@ -106,6 +106,14 @@ StatisticsTable WithoutClients(const StatisticsTable& table) {
   return pooled;
 }
 
+StatisticsTable WithClient(const StatisticsTable& table, const std::string& client) {
+  StatisticsTable keyed;
+  for (const auto& [cell, groups] : table) {
+    keyed.emplace(Cell{cell.language, cell.modality, client}, groups);
+  }
+  return keyed;
+}
+
 GroupsOfCell PoolModality(const StatisticsTable& table, const std::string& modality) {
   GroupsOfCell pooled;
   for (const auto& [cell, groups] : table) {

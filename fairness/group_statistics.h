@@ -78,6 +78,10 @@ absl::Status CheckAddable(const StatisticsTable& sum, const StatisticsTable& add
 //! left out (ValidateTable in fairness/metrics.h reports them).
 StatisticsTable WithoutClients(const StatisticsTable& table);
 
+//! `table` with every cell keyed by `client`: one client's statistics as cells of
+//! their own (fairness.per_client_cells).
+StatisticsTable WithClient(const StatisticsTable& table, const std::string& client);
+
 //! Pools the cells of one modality view over languages (and clients): group ->
 //! sums over every cell whose modality is `modality`.
 GroupsOfCell PoolModality(const StatisticsTable& table, const std::string& modality);

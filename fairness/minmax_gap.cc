@@ -86,6 +86,10 @@ double SoftMaxGap(const StatisticsTable& table, double temperature) {
   return largest + temperature * std::log(sum);
 }
 
+StatisticsTable ObjectiveCells(const StatisticsTable& table, const MinMaxGapOptions& options) {
+  return options.per_client_cells ? table : WithoutClients(table);
+}
+
 FairnessDirective ComputeDirective(const StatisticsTable& table, double lambda,
                                    const MinMaxGapOptions& options) {
   FairnessDirective directive;
@@ -93,24 +97,24 @@ FairnessDirective ComputeDirective(const StatisticsTable& table, double lambda,
   directive.epsilon = options.epsilon;
   directive.aggregation_beta = options.aggregation_beta;
   directive.up_weight_only = options.up_weight_only;
-  const StatisticsTable pooled = WithoutClients(table);
-  if (lambda == 0 || pooled.empty()) return directive;
+  const StatisticsTable cells = ObjectiveCells(table, options);
+  if (lambda == 0 || cells.empty()) return directive;
 
   std::map<std::string, uint64_t> view_samples;  // N_m.
   double largest = 0;
-  for (const auto& [cell, groups] : pooled) {
+  for (const auto& [cell, groups] : cells) {
     for (const auto& [group, statistics] : groups) view_samples[cell.modality] += statistics.count;
     largest = std::max(largest, LossGap(groups));
   }
   if (largest == 0) return directive;
   double normaliser = 0;  // Σ_c exp((gap(c) − max)/τ).
-  for (const auto& [cell, groups] : pooled) {
+  for (const auto& [cell, groups] : cells) {
     normaliser += std::exp((LossGap(groups) - largest) / options.temperature);
   }
   const double soft_gap = largest + options.temperature * std::log(normaliser);
   const double scale = lambda * options.gap_exponent * std::pow(soft_gap, options.gap_exponent - 1);
 
-  for (const auto& [cell, groups] : pooled) {
+  for (const auto& [cell, groups] : cells) {
     const Extremes extremes = FindExtremes(groups);
     if (extremes.worst == nullptr) continue;
     const double share = std::exp((extremes.gap - largest) / options.temperature) / normaliser;
@@ -160,13 +164,13 @@ MinMaxGapController::MinMaxGapController(const MinMaxGapOptions& options)
 }
 
 void MinMaxGapController::Update(const StatisticsTable& validation) {
-  const StatisticsTable pooled = WithoutClients(validation);
-  if (pooled.empty()) return;
+  const StatisticsTable cells = ObjectiveCells(validation, options_);
+  if (cells.empty()) return;
   last_gap_ = 0;
-  for (const auto& [cell, groups] : pooled) last_gap_ = std::max(last_gap_, LossGap(groups));
+  for (const auto& [cell, groups] : cells) last_gap_ = std::max(last_gap_, LossGap(groups));
   lambda_ = std::clamp(lambda_ + options_.lambda_learning_rate * (last_gap_ - options_.epsilon),
                        0.0, options_.lambda_max);
-  directive_ = ComputeDirective(pooled, lambda_, options_);
+  directive_ = ComputeDirective(cells, lambda_, options_);
 }
 
 void MinMaxGapController::Restore(double lambda, const std::vector<CellGroupWeight>& weights) {

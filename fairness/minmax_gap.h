@@ -46,6 +46,10 @@ struct MinMaxGapOptions {
   bool up_weight_only = true;
   //! β of the fairness-weighted aggregation weight n_k·exp(β·s_k); 0 is plain n_k.
   double aggregation_beta = 1.0;
+  //! Cells keep their client apart (fairness.per_client_cells): gaps, the soft
+  //! maximum and the weights are per (language, view, client). Otherwise clients
+  //! are pooled into their (language, view) cell.
+  bool per_client_cells = false;
 
   //! OK, or which knob is out of range and what is allowed.
   absl::Status Validate() const;
@@ -71,7 +75,11 @@ struct FairnessDirective {
 //! pooled); 0 for a table without cells. Computed stably (shifted by the max).
 double SoftMaxGap(const StatisticsTable& table, double temperature);
 
-//! The directive for statistics `table` (clients pooled) at multiplier `lambda`.
+//! The cells of `table` the objective covers: clients pooled into their
+//! (language, view) cell, or, with options.per_client_cells, kept apart.
+StatisticsTable ObjectiveCells(const StatisticsTable& table, const MinMaxGapOptions& options);
+
+//! The directive for the cells of `table` (ObjectiveCells) at multiplier `lambda`.
 //! Empty weights when λ is 0 or every gap is 0.
 FairnessDirective ComputeDirective(const StatisticsTable& table, double lambda,
                                    const MinMaxGapOptions& options);

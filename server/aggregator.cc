@@ -183,7 +183,7 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTa
       break;
     case Assignment::Kind::kTrain:
     case Assignment::Kind::kEvaluate:
-      FillTask(assignment, *response->mutable_task());
+      FillTask(request->client_id(), assignment, *response->mutable_task());
       if (watcher_ != nullptr) watcher_->OnTaskTaken(request->client_id(), assignment.round_id);
       break;
   }
@@ -214,14 +214,15 @@ grpc::Status Aggregator::PollTasks(grpc::ServerContext* context,
     }
     v1::ClientTask* task = response->add_tasks();
     task->set_client_id(client_id);
-    FillTask(assignment, *task->mutable_task());
+    FillTask(client_id, assignment, *task->mutable_task());
     if (watcher_ != nullptr) watcher_->OnTaskTaken(client_id, assignment.round_id);
   }
   if (response->tasks().empty()) response->set_retry_after_ms(100);
   return grpc::Status::OK;
 }
 
-void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
+void Aggregator::FillTask(const std::string& client_id, const Assignment& assignment,
+                          v1::Task& task) {
   *task.mutable_round() = Reference(assignment.round_id);
   task.set_kind(assignment.kind == Assignment::Kind::kTrain ? v1::TASK_KIND_TRAIN
                                                             : v1::TASK_KIND_EVALUATE);
@@ -230,7 +231,7 @@ void Aggregator::FillTask(const Assignment& assignment, v1::Task& task) {
   task.mutable_hyperparameters()->set_seed(
       random::RoundSeed(options_.training.seed(), assignment.round_id));
   task.set_upload_encoding(options_.upload_encoding);
-  *task.mutable_fairness() = loop_.fairness().Directive();
+  *task.mutable_fairness() = loop_.fairness().Directive(client_id);
   task.set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
   const std::shared_ptr<SecureRound> secure = loop_.SecureRoundFor(assignment.round_id);
   if (secure == nullptr) return;

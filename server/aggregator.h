@@ -92,8 +92,8 @@ class Aggregator final : public v1::Aggregator::Service {
   //! again. Every handler that names a run checks it here.
   absl::Status CheckRun(absl::string_view what, absl::string_view run_id) const;
   v1::RoundReference Reference(uint64_t round_id) const;
-  //! The task of `assignment` (kTrain or kEvaluate) as clients receive it.
-  void FillTask(const Assignment& assignment, v1::Task& task);
+  //! The task of `assignment` (kTrain or kEvaluate) as client `client_id` receives it.
+  void FillTask(const std::string& client_id, const Assignment& assignment, v1::Task& task);
   //! The open secure round `round` names, or why there is none.
   absl::StatusOr<std::shared_ptr<SecureRound>> SecureRoundFor(const v1::RoundReference& round);
   //! Runs `step` on the open secure round `request` names, for a caller whose

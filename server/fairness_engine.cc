@@ -38,7 +38,22 @@ fairness::MinMaxGapOptions DrivenByTheBound(const FairnessOptions& options) {
   if (options.bound.metric == fairness::BoundMetric::kLossGap) {
     minmax_gap.epsilon = options.bound.epsilon;
   }
+  minmax_gap.per_client_cells = options.per_client_cells;
   return minmax_gap;
+}
+
+// The weights of `directive` a client names its cells by: those of its own cells
+// and of cells without a client, with the client cleared.
+fairness::FairnessDirective ForClient(const fairness::FairnessDirective& directive,
+                                      const std::string& client) {
+  fairness::FairnessDirective own = directive;
+  own.weights.clear();
+  for (fairness::CellGroupWeight weight : directive.weights) {
+    if (!weight.cell.client.empty() && weight.cell.client != client) continue;
+    weight.cell.client.clear();
+    own.weights.push_back(std::move(weight));
+  }
+  return own;
 }
 
 }  // namespace
@@ -82,14 +97,14 @@ FairnessEngine::FairnessEngine(const FairnessOptions& options)
       fedminmax_(options.group_learning_rate, fairness::kFusionView),
       fairfed_(options.fairfed_beta, EqualizedOdds) {}
 
-v1::FairnessDirective FairnessEngine::Directive() const {
+v1::FairnessDirective FairnessEngine::Directive(const std::string& client) const {
   absl::MutexLock lock(&mutex_);
   v1::FairnessDirective directive;
   directive.set_method(protocol::FairnessMethodToProto(options_.method));
   directive.set_q(options_.q);
   for (const std::string& view : options_.views) directive.add_views(view);
   if (options_.method == FairnessMethod::kMinMaxGap) {
-    protocol::DirectiveToProto(minmax_gap_.directive(), directive);
+    protocol::DirectiveToProto(ForClient(minmax_gap_.directive(), client), directive);
   } else if (options_.method == FairnessMethod::kFedMinMax) {
     protocol::DirectiveToProto(fedminmax_.directive(), directive);
   }

@@ -44,6 +44,11 @@ struct FairnessOptions {
   //! Modality views clients evaluate (fairness::kFusionView = every modality); the
   //! MinMaxGAP cells are (language, view) over these.
   std::vector<std::string> views = {fairness::kFusionView};
+  //! Keep each client's statistics in cells of their own, (language, view,
+  //! client), so the MinMaxGAP, the bound and ERM-MinMaxGAP's weights cover
+  //! clients too. The server keys them by the sender's authenticated id; secure
+  //! aggregation, which hides each client's statistics, cannot have it.
+  bool per_client_cells = false;
   //! The bound reports judge. ERM-MinMaxGAP drives the loss gap towards it (its ε
   //! replaces minmax_gap.epsilon), so with minmax_gap it must be on the loss gap.
   fairness::StatedBound bound;
@@ -65,8 +70,10 @@ class FairnessEngine {
  public:
   explicit FairnessEngine(const FairnessOptions& options);
 
-  //! The directive to send with a task of the next round.
-  v1::FairnessDirective Directive() const;
+  //! The directive to send with a task of the next round to `client`: with
+  //! per-client cells only the weights of its own cells (and of pooled ones),
+  //! named without the client, as the client names its cells.
+  v1::FairnessDirective Directive(const std::string& client) const;
 
   //! The weight the update of `client` is averaged with: FairFed's ω_k, else the
   //! client's aggregation_weight when it sent one (non-zero), else num_train_samples.

@@ -48,6 +48,10 @@ absl::Status PlainAccumulator::Accumulate(ClientInput input) {
       aggregation::ClipToNorm(plain->update.values(), options_.aggregation.norm_bound);
     }
   }
+  if (options_.per_client_cells) {
+    plain->train = fairness::WithClient(plain->train, input.client_id);
+    plain->validation = fairness::WithClient(plain->validation, input.client_id);
+  }
   absl::MutexLock lock(&mutex_);
   if (options_.model_size == 0) {
     // An evaluation result carries statistics only.

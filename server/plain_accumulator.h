@@ -46,6 +46,9 @@ struct PlainAccumulatorOptions {
   bool sum_updates = false;
   //! Keep each client's validation statistics and training-set size (FairFed).
   bool keep_client_statistics = false;
+  //! Key every cell of an input's statistics by the sender's id
+  //! (fairness.per_client_cells), so each client's cells stay apart in the sums.
+  bool per_client_cells = false;
   //! The rule, the norm bound and the robust rules' memory limit.
   aggregation::RobustAggregationOptions aggregation;
   //! Threads that compute a robust rule's report; 0: one per core.

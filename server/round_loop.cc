@@ -119,6 +119,7 @@ std::shared_ptr<RoundAccumulator> RoundLoop::MakeAccumulator(
       std::min<size_t>(options_.max_concurrent_uploads, aggregation::WeightedMean::kMaxBatch);
   plain.sum_updates = privacy_.enabled();
   plain.keep_client_statistics = fairness_.NeedsClientStatistics();
+  plain.per_client_cells = fairness_.options().per_client_cells;
   plain.aggregation = options_.robust_aggregation;
   return std::make_shared<PlainAccumulator>(plain);
 }

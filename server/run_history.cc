@@ -44,6 +44,7 @@ constexpr const char* kSchema = R"sql(
     round_id INTEGER NOT NULL,
     language TEXT NOT NULL,
     view TEXT NOT NULL,
+    client_id TEXT NOT NULL,
     group_name TEXT NOT NULL,
     weight REAL NOT NULL);
   CREATE TABLE IF NOT EXISTS group_weights (
@@ -139,12 +140,13 @@ absl::Status InsertWeights(sqlite3* database, const char* sql, uint64_t round_id
 absl::Status InsertControllerWeights(sqlite3* database, uint64_t round_id,
                                      const ControllerWeights& controller) {
   EQUIFL_RETURN_IF_ERROR(InsertWeights(
-      database, "INSERT INTO minmax_gap_weights VALUES (?, ?, ?, ?, ?)", round_id,
+      database, "INSERT INTO minmax_gap_weights VALUES (?, ?, ?, ?, ?, ?)", round_id,
       controller.minmax_gap_weights, [](sqlite3_stmt* row, const fairness::CellGroupWeight& w) {
         BindText(row, 2, w.cell.language);
         BindText(row, 3, w.cell.modality);
-        BindText(row, 4, w.group);
-        sqlite3_bind_double(row, 5, w.weight);
+        BindText(row, 4, w.cell.client);
+        BindText(row, 5, w.group);
+        sqlite3_bind_double(row, 6, w.weight);
       }));
   EQUIFL_RETURN_IF_ERROR(InsertWeights(
       database, "INSERT INTO group_weights VALUES (?, ?, ?, ?, ?, ?)", round_id,
@@ -322,12 +324,13 @@ absl::StatusOr<ControllerWeights> RunHistory::ControllerWeightsAfter(uint64_t ro
   EQUIFL_ASSIGN_OR_RETURN(controller.minmax_gap_weights,
                           SelectWeights<fairness::CellGroupWeight>(
                               database,
-                              "SELECT language, view, group_name, weight FROM minmax_gap_weights "
-                              "WHERE round_id = ? ORDER BY rowid",
+                              "SELECT language, view, client_id, group_name, weight "
+                              "FROM minmax_gap_weights WHERE round_id = ? ORDER BY rowid",
                               round_id, [](sqlite3_stmt* row) {
-                                return fairness::CellGroupWeight{{Text(row, 0), Text(row, 1), ""},
-                                                                 Text(row, 2),
-                                                                 sqlite3_column_double(row, 3)};
+                                return fairness::CellGroupWeight{
+                                    {Text(row, 0), Text(row, 1), Text(row, 2)},
+                                    Text(row, 3),
+                                    sqlite3_column_double(row, 4)};
                               }));
   EQUIFL_ASSIGN_OR_RETURN(controller.group_weights,
                           SelectWeights<fairness::GroupWeight>(

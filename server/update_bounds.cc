@@ -54,6 +54,12 @@ absl::Status CheckClientStatistics(const fairness::StatisticsTable& statistics, 
   for (const auto& cell_groups : statistics) {
     // Named references, not structured bindings, which the lambda could not capture.
     const fairness::Cell& cell = cell_groups.first;
+    if (!cell.client.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ", split, " statistics name client '", cell.client, "' in cell (language '",
+          cell.language, "', modality '", cell.modality,
+          "'); a client sends its cells without a client id (the server keys them by sender)"));
+    }
     for (const auto& group_entry : cell_groups.second) {
       const std::string& group = group_entry.first;
       const fairness::GroupStatistics& entry = group_entry.second;

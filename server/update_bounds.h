@@ -45,7 +45,8 @@ double MaxAggregationWeight(const FairnessOptions& options, uint64_t train_sampl
 absl::Status CheckAggregationWeight(const FairnessOptions& options, double weight,
                                     uint64_t train_samples);
 
-//! OK when every group of `statistics` keeps the bounds above; `split` names them
+//! OK when every group of `statistics` keeps the bounds above and no cell names a
+//! client (the server keys cells by their sender); `split` names them
 //! in the message ("training", "validation"). `quantised`: sums out of secure
 //! aggregation's fixed point, whose rounding can put a sum of squares just outside
 //! what exact losses allow, so only its range (finite, >= 0) is checked.

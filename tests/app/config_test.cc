@@ -179,6 +179,7 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(fairness.minmax_gap.aggregation_beta, defaults.fairness.minmax_gap.aggregation_beta);
   EXPECT_EQ(fairness.q, defaults.fairness.q);
   EXPECT_EQ(fairness.group_learning_rate, defaults.fairness.group_learning_rate);
+  EXPECT_EQ(fairness.per_client_cells, defaults.fairness.per_client_cells);
   EXPECT_EQ(fairness.fairfed_beta, defaults.fairness.fairfed_beta);
   EXPECT_EQ(fairness.views, defaults.fairness.views);
   EXPECT_EQ(config->model.options.architecture, defaults.model.options.architecture);
@@ -434,6 +435,20 @@ TEST(ConfigTest, ReadsTheFairnessSection) {
               HasSubstr("fairness.views must be a non-empty list"));
   EXPECT_THAT(ParseConfig("fairness:\n  initial_lambda: 20\n", "run.yaml").status().message(),
               HasSubstr("initial_lambda"));
+}
+
+TEST(ConfigTest, PerClientCellsCannotHaveSecureAggregation) {
+  absl::StatusOr<Config> config = ParseConfig("fairness:\n  per_client_cells: true\n", "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_TRUE(config->fairness.per_client_cells);
+  EXPECT_FALSE(ParseConfig("", "run.yaml")->fairness.per_client_cells);
+  EXPECT_THAT(ParseConfig("fairness:\n  per_client_cells: true\n"
+                          "secure_aggregation:\n  enabled: true\n",
+                          "run.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("per_client_cells keeps each client's group statistics apart, but "
+                        "secure_aggregation.enabled"));
 }
 
 TEST(ConfigTest, TheBoundNamesItsMetric) {

@@ -28,6 +28,7 @@ using ::equifl::test::Process;
 using ::equifl::test::ReadFile;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class FederatedRunTest : public equifl::test::FederationTest {
  protected:
@@ -290,6 +291,33 @@ TEST_F(FederatedRunTest, ResumedRunContinuesTheControllersWeights) {
         EXPECT_NEAR(actual[i], expected[i], 1e-9) << "round " << round << ", weight " << i;
       }
     }
+  }
+}
+
+// fairness.per_client_cells: the reports' cells and ERM-MinMaxGAP's weights are
+// per (language, view, client), each client's cells keyed by its id.
+TEST_F(FederatedRunTest, PerClientCellsReachTheReportAndTheController) {
+  const std::string config =
+      WriteConfig(2, 120,
+                  "fairness:\n  method: minmax_gap\n  per_client_cells: true\n"
+                  "  bound: {metric: loss_gap, epsilon: 0.0}\n"
+                  "sim:\n  data:\n    source: shards\n    path: " +
+                      (folder_ / "data").string() + "\n");
+  Process simulation({EQUIFL_BINARY, "sim", config}, folder_ / "sim.log");
+  ASSERT_EQ(simulation.Wait(300s), 0) << simulation.Log();
+  const std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 3u);
+  for (const char* client : {"client-000", "client-001", "client-002"}) {
+    EXPECT_THAT(rounds[0].fairness_report, HasSubstr(std::string("\"client\":\"") + client + "\""));
+  }
+  EXPECT_THAT(rounds[0].fairness_report, Not(HasSubstr("\"client\":\"\"")));
+  auto history = equifl::server::RunHistory::Open((folder_ / "run" / "history.db").string(), "");
+  ASSERT_THAT(history, IsOk());
+  auto controller = history->ControllerWeightsAfter(1);
+  ASSERT_THAT(controller, IsOk());
+  ASSERT_FALSE(controller->minmax_gap_weights.empty());
+  for (const auto& weight : controller->minmax_gap_weights) {
+    EXPECT_THAT(weight.cell.client, testing::StartsWith("client-"));
   }
 }
 

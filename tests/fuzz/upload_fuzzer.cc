@@ -133,7 +133,7 @@ class Round {
     if (committed_.empty()) return;
     fairness.OnRoundClosed(aggregate->train.table(), aggregate->validation.table(),
                            aggregate->validation_by_client, aggregate->train_samples);
-    (void)fairness.Directive();
+    (void)fairness.Directive("client-0");
     (void)fairness.State();
   }
 

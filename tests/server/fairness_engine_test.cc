@@ -42,6 +42,39 @@ TEST(FairnessEngineTest, MinMaxGapNeedsABoundOnTheLossGap) {
   EXPECT_TRUE(options.Validate().ok());
 }
 
+// With per-client cells, ERM-MinMaxGAP sees each client's gap: here the two
+// clients' gaps point opposite ways and cancel when pooled. Each client is sent
+// the weights of its own cells only, named as it names them (without a client).
+TEST(FairnessEngineTest, PerClientCellsWeighEachClientsOwnGap) {
+  fairness::StatisticsTable validation;
+  validation[fairness::Cell{"en", fairness::kFusionView, "a"}] = {{"f", Losses(10, 10)},
+                                                                  {"m", Losses(10, 5)}};
+  validation[fairness::Cell{"en", fairness::kFusionView, "b"}] = {{"f", Losses(10, 5)},
+                                                                  {"m", Losses(10, 10)}};
+  FairnessOptions options;
+  options.method = fairness::FairnessMethod::kMinMaxGap;
+  options.bound.epsilon = 0.1;
+  options.per_client_cells = true;
+  FairnessEngine engine(options);
+  engine.OnRoundClosed({}, validation, {}, {});
+  EXPECT_NEAR(engine.State().lambda, options.minmax_gap.lambda_learning_rate * (0.5 - 0.1), 1e-12);
+  for (const auto& [client, worse_off] : {std::pair{"a", "f"}, std::pair{"b", "m"}}) {
+    const v1::FairnessDirective directive = engine.Directive(client);
+    ASSERT_EQ(directive.weights_size(), 1) << client;
+    EXPECT_EQ(directive.weights(0).group(), worse_off);
+    EXPECT_EQ(directive.weights(0).cell().client_id(), "");
+    EXPECT_GT(directive.weights(0).weight(), 0);
+  }
+  EXPECT_EQ(engine.Directive("c").weights_size(), 0);
+
+  // Pooled, the two cells are one whose groups are equal: nothing to weigh.
+  options.per_client_cells = false;
+  FairnessEngine pooled(options);
+  pooled.OnRoundClosed({}, validation, {}, {});
+  EXPECT_EQ(pooled.State().lambda, 0);
+  EXPECT_EQ(pooled.Directive("a").weights_size(), 0);
+}
+
 // Statistics of one round for every controller: training and validation tables
 // with two languages, and per-client validation tables for FairFed.
 struct RoundStatistics {
@@ -84,8 +117,8 @@ TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
                                   round.train_samples);
     }
     restarted.Restore(uninterrupted.State());
-    EXPECT_EQ(restarted.Directive().SerializeAsString(),
-              uninterrupted.Directive().SerializeAsString());
+    EXPECT_EQ(restarted.Directive("b").SerializeAsString(),
+              uninterrupted.Directive("b").SerializeAsString());
     v1::UpdateHeader header;
     header.set_num_train_samples(12);
     EXPECT_EQ(*restarted.AggregationWeight("b", header),
@@ -96,8 +129,8 @@ TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
       engine->OnRoundClosed(next.train, next.validation, next.validation_by_client,
                             next.train_samples);
     }
-    EXPECT_EQ(restarted.Directive().SerializeAsString(),
-              uninterrupted.Directive().SerializeAsString());
+    EXPECT_EQ(restarted.Directive("b").SerializeAsString(),
+              uninterrupted.Directive("b").SerializeAsString());
     const FairnessState a = uninterrupted.State();
     const FairnessState b = restarted.State();
     EXPECT_EQ(a.lambda, b.lambda);

@@ -162,6 +162,34 @@ TEST(PlainAccumulatorTest, AnEvaluationRoundSumsStatisticsOnly) {
   EXPECT_EQ(aggregate->validation.samples(), 6u);
 }
 
+// fairness.per_client_cells: each sender's cells stay apart, keyed by its id, in
+// training and evaluation rounds alike.
+TEST(PlainAccumulatorTest, PerClientCellsAreKeyedBySender) {
+  ScratchPool<float> pool(2);
+  for (size_t model_size : {kModelSize, size_t{0}}) {
+    PlainAccumulatorOptions options = Options(1);
+    options.model_size = model_size;
+    options.per_client_cells = true;
+    PlainAccumulator accumulator(options);
+    for (const char* client : {"a", "b"}) {
+      ClientInput input = Plain(pool, client, {1, 2, 3}, 2.0);
+      std::get<PlainInput>(input.content).validation = Losses("m", 3.0, 6);
+      ASSERT_THAT(accumulator.Accumulate(std::move(input)), IsOk());
+    }
+    absl::StatusOr<RoundAggregate> aggregate = std::move(accumulator).Report();
+    ASSERT_THAT(aggregate, IsOk());
+    const fairness::StatisticsTable& validation = aggregate->validation.table();
+    ASSERT_EQ(validation.size(), 2u);
+    EXPECT_EQ(validation.begin()->first, (fairness::Cell{"en", fairness::kFusionView, "a"}));
+    EXPECT_EQ(validation.rbegin()->first, (fairness::Cell{"en", fairness::kFusionView, "b"}));
+    EXPECT_EQ(validation.begin()->second.at("m").count, 6u);
+    if (model_size > 0) {
+      EXPECT_EQ(aggregate->train.table().size(), 2u);
+      EXPECT_EQ(aggregate->train.table().rbegin()->first.client, "b");
+    }
+  }
+}
+
 PlainAccumulatorOptions RobustOptions(aggregation::AggregationRule rule) {
   PlainAccumulatorOptions options = Options(/*fold_batch=*/2);
   options.aggregation.rule = rule;

@@ -87,7 +87,7 @@ TEST_F(RunHistoryTest, RecordingARoundTwiceFailsAndChangesNothing) {
 
 TEST_F(RunHistoryTest, ControllerWeightsSurviveReopeningAndForgetting) {
   const fairness::Cell en{"en", "fusion", ""};
-  const fairness::Cell de{"de", "video", ""};
+  const fairness::Cell de{"de", "video", "client-1"};
   {
     absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
     ASSERT_THAT(history, IsOk());
@@ -112,7 +112,7 @@ TEST_F(RunHistoryTest, ControllerWeightsSurviveReopeningAndForgetting) {
   ASSERT_EQ(second->group_weights.size(), 2u);
   EXPECT_DOUBLE_EQ(second->group_weights[0].weight, 0.5);
   EXPECT_DOUBLE_EQ(second->group_weights[0].share, 0.4);
-  EXPECT_EQ(second->group_weights[1].cell, de);
+  EXPECT_EQ(second->group_weights[1].cell.language, "de");
   ASSERT_EQ(second->client_weights.size(), 2u);
   EXPECT_EQ(second->client_weights[1].client, "b");
   EXPECT_EQ(second->client_weights[1].samples, 20u);

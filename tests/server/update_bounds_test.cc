@@ -79,6 +79,16 @@ TEST(ClientStatisticsTest, ConsistentStatisticsPass) {
   EXPECT_THAT(CheckClientStatistics(Table(0, 0, {}), "training"), IsOk());
 }
 
+// A client cannot place statistics in another client's cells: the server keys
+// cells by sender (fairness.per_client_cells) and clients send none.
+TEST(ClientStatisticsTest, ACellNamingAClientIsRefused) {
+  fairness::StatisticsTable table = Table(12.5, 10, {4, 1, 2, 3});
+  fairness::StatisticsTable named;
+  named[fairness::Cell{"en", "all", "client-7"}] = table.begin()->second;
+  EXPECT_THAT(CheckClientStatistics(named, "validation").message(),
+              HasSubstr("name client 'client-7'"));
+}
+
 TEST(ClientStatisticsTest, NonFiniteNegativeAndOversizedLossSumsAreRefused) {
   const absl::Status infinite =
       CheckClientStatistics(Table(std::numeric_limits<double>::infinity(), 10, {}), "validation");
