@@ -223,6 +223,21 @@ absl::StatusOr<RunFolder::Checkpoint> RunFolder::LoadRound(uint64_t round) const
   return checkpoint;
 }
 
+absl::StatusOr<bool> RunFolder::ReopenForMoreRounds(uint64_t training_rounds) {
+  EQUIFL_ASSIGN_OR_RETURN(std::optional<RoundRecord> last, history_.LastRound());
+  // A final evaluation is the only round without training samples: clients refuse
+  // a shard without any, so every training round has some.
+  if (!last || last->train_samples != 0) return false;
+  const uint64_t trained = last->round_id - 1;
+  if (training_rounds <= trained) return false;
+  spdlog::warn(
+      "run '{}' finished {} training rounds and its final evaluation; training on to round {} "
+      "(round {}'s evaluation is forgotten and runs again at the end)",
+      run_id(), trained, training_rounds, last->round_id);
+  EQUIFL_RETURN_IF_ERROR(history_.ForgetRoundsAfter(trained));
+  return true;
+}
+
 absl::StatusOr<std::optional<RunFolder::Checkpoint>> RunFolder::LoadLatest(
     bool fall_back_to_last_good) {
   EQUIFL_ASSIGN_OR_RETURN(std::optional<RoundRecord> last, history_.LastRound());

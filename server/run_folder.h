@@ -52,6 +52,13 @@ class RunFolder final : public RoundObserver {
   //! files verify is taken instead and the rounds after it are forgotten.
   absl::StatusOr<std::optional<Checkpoint>> LoadLatest(bool fall_back_to_last_good = false);
 
+  //! For --resume with more training rounds than a finished run did: when the last
+  //! recorded round is the final evaluation (it trained nothing) and
+  //! `training_rounds` exceeds the rounds trained before it, forgets it, so the run
+  //! trains on from the last training round and evaluates again at its new end.
+  //! Returns whether it did. Call before LoadLatest.
+  absl::StatusOr<bool> ReopenForMoreRounds(uint64_t training_rounds);
+
   //! Writes the initial model as round 0.
   absl::Status SaveInitialModel(const GlobalModel& model);
 

@@ -294,6 +294,34 @@ TEST_F(FederatedRunTest, ResumedRunContinuesTheControllersWeights) {
   }
 }
 
+// A finished run resumed with more rounds trains on: its final evaluation is
+// forgotten and runs again at the new end, so the history holds every training
+// round and one evaluation, last. Resumed with the same rounds it stays finished.
+TEST_F(FederatedRunTest, AFinishedRunResumedWithMoreRoundsTrainsOn) {
+  const std::string sim =
+      "sim:\n  data:\n    source: shards\n    path: " + (folder_ / "data").string() + "\n";
+  std::string config = WriteConfig(2, 120, sim);
+  Process first({EQUIFL_BINARY, "sim", config}, folder_ / "sim-2.log");
+  ASSERT_EQ(first.Wait(300s), 0) << first.Log();
+  ASSERT_EQ(History().size(), 3u);
+  EXPECT_EQ(History()[2].train_samples, 0u);
+
+  config = WriteConfig(4, 120, sim);
+  Process extended({EQUIFL_BINARY, "sim", config, "--resume"}, folder_ / "sim-4.log");
+  ASSERT_EQ(extended.Wait(300s), 0) << extended.Log();
+  EXPECT_THAT(extended.Log(), HasSubstr("finished 2 training rounds and its final evaluation; "
+                                        "training on to round 4"));
+  std::vector<equifl::server::RoundRecord> rounds = History();
+  ASSERT_EQ(rounds.size(), 5u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_GT(rounds[i].train_samples, 0u) << "round " << i + 1;
+  EXPECT_EQ(rounds[4].train_samples, 0u);
+
+  Process again({EQUIFL_BINARY, "sim", config, "--resume"}, folder_ / "sim-4-again.log");
+  ASSERT_EQ(again.Wait(300s), 0) << again.Log();
+  EXPECT_THAT(again.Log(), Not(HasSubstr("training on to round")));
+  EXPECT_EQ(History().size(), 5u);
+}
+
 // fairness.per_client_cells: the reports' cells and ERM-MinMaxGAP's weights are
 // per (language, view, client), each client's cells keyed by its id.
 TEST_F(FederatedRunTest, PerClientCellsReachTheReportAndTheController) {
