@@ -353,7 +353,18 @@ std::string FormatTable(const FairnessReport& report) {
   std::vector<std::vector<std::string>> cell_rows = {{"cell", "group", "samples", "mean loss",
                                                       "s.e.", "loss gap", "corrected", "bounds",
                                                       "gaps, points"}};
-  for (const CellLossGap& gap : report.cells) {
+  // The cells with the largest loss gaps, in table order.
+  std::vector<const CellLossGap*> listed;
+  for (const CellLossGap& gap : report.cells) listed.push_back(&gap);
+  if (listed.size() > kMaxTableCells) {
+    std::stable_sort(listed.begin(), listed.end(), [](const CellLossGap* a, const CellLossGap* b) {
+      return a->loss_gap > b->loss_gap;
+    });
+    listed.resize(kMaxTableCells);
+    std::sort(listed.begin(), listed.end());
+  }
+  for (const CellLossGap* listed_gap : listed) {
+    const CellLossGap& gap = *listed_gap;
     std::vector<std::string> gap_columns = {Fixed(gap.loss_gap), "-", "-"};
     if (gap.bounds) {
       gap_columns = {
@@ -392,6 +403,11 @@ std::string FormatTable(const FairnessReport& report) {
     }
   }
   absl::StrAppend(&text, Columns(cell_rows, 2, /*last_column_left=*/true));
+  if (listed.size() < report.cells.size()) {
+    absl::StrAppend(&text, "  ... and ", report.cells.size() - listed.size(),
+                    " more cells, each with a smaller loss gap (the JSON report lists every "
+                    "cell)\n");
+  }
   return text;
 }
 

@@ -129,9 +129,14 @@ std::string ToJsonText(const FairnessReport& report, int indent = 2);
 
 //! A plain-text table for a terminal: the overall metrics, the MinMaxGAP with its
 //! bounds, the stated bound's verdict, per-group loss, accuracy and macro-F1, per-view metrics with
-//! MSFD, and every cell's groups (mean loss ± standard error), loss gap with its
-//! bounds and accuracy gap with its interval.
+//! MSFD, and the cells' groups (mean loss ± standard error), loss gap with its
+//! bounds and accuracy gap with its interval. Past kMaxTableCells cells (per-client
+//! cells of a large federation), only the cells with the largest loss gaps are
+//! listed and a line counts the rest, which ToJson always holds.
 std::string FormatTable(const FairnessReport& report);
+
+//! The most cells FormatTable lists.
+inline constexpr size_t kMaxTableCells = 30;
 
 }  // namespace equifl::fairness
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/fairness/test_groups.h"
 #include "tests/testing/status_matchers.h"
@@ -17,6 +18,7 @@ using ::equifl::test::IsOk;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 
 constexpr double kTolerance = 1e-12;
 
@@ -341,6 +343,34 @@ TEST(FairnessReportTest, TextTableNamesClientsAndMissingLanguages) {
   const absl::StatusOr<FairnessReport> report = BuildFairnessReport(table);
   ASSERT_THAT(report, IsOk());
   EXPECT_THAT(FormatTable(*report), HasSubstr("-/fusion/client-7"));
+}
+
+// Per-client cells of a large federation: the terminal table lists the cells with
+// the largest loss gaps and counts the rest.
+TEST(FairnessReportTest, TextTableListsTheWidestCellsOfMany) {
+  StatisticsTable table;
+  const size_t cells = kMaxTableCells + 10;
+  for (size_t i = 0; i < cells; ++i) {
+    // Cell i's gap is i/100 nats: f's loss (1 + i/100)·2 over 2 samples, m's 2/2.
+    table[Cell{"en", "fusion", absl::StrCat("client-", 100 + i)}] = {
+        {"f", Group({{1, 0}, {0, 1}}, 2.0 + 2.0 * static_cast<double>(i) / 100)},
+        {"m", Group({{1, 0}, {0, 1}}, 2.0)}};
+  }
+  const absl::StatusOr<FairnessReport> report = BuildFairnessReport(table);
+  ASSERT_THAT(report, IsOk());
+  const std::string text = FormatTable(*report);
+  EXPECT_THAT(text, HasSubstr("... and 10 more cells, each with a smaller loss gap"));
+  for (size_t i = 0; i < cells; ++i) {
+    const std::string name = absl::StrCat("en/fusion/client-", 100 + i);
+    if (i < 10) {
+      EXPECT_THAT(text, Not(HasSubstr(name))) << name;
+    } else {
+      EXPECT_THAT(text, HasSubstr(name)) << name;
+    }
+  }
+  EXPECT_EQ(report->cells.size(), cells);
+  // A table of few cells lists them all.
+  EXPECT_THAT(FormatTable(*BuildFairnessReport(SmallTable())), Not(HasSubstr("more cells")));
 }
 
 }  // namespace
