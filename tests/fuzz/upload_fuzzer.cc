@@ -81,6 +81,7 @@ class Round {
       : round_id_(round_id),
         accumulator_(server::PlainAccumulatorOptions{round_id, model_size, fold_batch,
                                                      /*sum_updates=*/false, keep_client_statistics,
+                                                     /*per_client_cells=*/false,
                                                      /*aggregation=*/{}}) {}
 
   // AcceptUpdate with the service's checks before it; failures refuse the upload.
