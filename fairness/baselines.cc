@@ -87,11 +87,16 @@ void FedMinMaxController::Update(const StatisticsTable& statistics) {
 void FedMinMaxController::Restore(const std::vector<GroupWeight>& weights) {
   weights_.clear();
   shares_.clear();
+  // Recorded weights are on the simplex; a damaged record must not put a zero or
+  // a NaN under the logarithm of the next step.
+  double sum = 0;
   for (const GroupWeight& weight : weights) {
+    if (!std::isfinite(weight.weight)) continue;
     const Pair pair{weight.cell, weight.group};
-    weights_[pair] = weight.weight;
-    if (weight.share > 0) shares_[pair] = weight.share;
+    sum += weights_[pair] = std::max(weight.weight, kSmallestWeight);
+    if (std::isfinite(weight.share) && weight.share > 0) shares_[pair] = weight.share;
   }
+  for (auto& [pair, weight] : weights_) weight /= sum;
   RecomputeDirective();
 }
 
@@ -162,6 +167,7 @@ void FairFedWeights::Restore(const std::vector<ClientWeight>& weights) {
   weights_.clear();
   samples_.clear();
   for (const ClientWeight& weight : weights) {
+    if (!std::isfinite(weight.weight) || weight.weight < 0) continue;
     weights_[weight.client] = weight.weight;
     samples_[weight.client] = weight.samples;
   }

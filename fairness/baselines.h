@@ -80,7 +80,8 @@ class FedMinMaxController {
   //! step; a pair without samples this round keeps its weight (its risk is unknown).
   void Update(const StatisticsTable& statistics);
 
-  //! Continues from `weights` (a run's recorded state after a restart).
+  //! Continues from `weights` (a run's recorded state after a restart); a weight
+  //! that is not finite is dropped, one below kSmallestWeight raised to it.
   void Restore(const std::vector<GroupWeight>& weights);
 
   //! μ and ρ by pair, sorted by (cell, group).
@@ -131,7 +132,8 @@ class FairFedWeights {
   //! kMinimumWeight, so a client pushed to ω_k = 0 still counts as reporting.
   double Weight(const std::string& client, uint64_t train_samples) const;
 
-  //! Continues from `weights` (a run's recorded state after a restart).
+  //! Continues from `weights` (a run's recorded state after a restart); a weight
+  //! that is negative or not finite is dropped.
   void Restore(const std::vector<ClientWeight>& weights);
 
   //! ω_k and n_k by client, sorted by client.

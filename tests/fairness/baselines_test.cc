@@ -164,6 +164,27 @@ TEST(FedMinMaxTest, AHugeStepStaysFiniteAndALosingPairRecovers) {
   EXPECT_NEAR(weights["en/fusion: m"], 1.0, 1e-11);
 }
 
+TEST(FedMinMaxTest, ADamagedRecordRestoresToFiniteWeights) {
+  const Cell en{"en", "fusion", ""};
+  FedMinMaxController controller(1.0);
+  controller.Restore({{en, "f", 0.0, 0.5},
+                      {en, "m", 1.0, 0.5},
+                      {en, "x", std::nan(""), 0.1},
+                      {en, "y", 0.5, std::nan("")}});
+  StatisticsTable statistics;
+  statistics[en]["f"] = Losses(2.0, 1);
+  statistics[en]["m"] = Losses(0.0, 1);
+  controller.Update(statistics);
+  double sum = 0;
+  for (const GroupWeight& weight : controller.group_weights()) {
+    EXPECT_TRUE(std::isfinite(weight.weight) && weight.weight > 0) << weight.group;
+    EXPECT_NE(weight.group, "x");
+    sum += weight.weight;
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+  EXPECT_EQ(controller.group_weights().size(), 3u);
+}
+
 TEST(FedMinMaxTest, ARestoredControllerContinuesWhereTheOtherStopped) {
   StatisticsTable first;
   first[Cell{"en", "fusion", ""}]["f"] = Losses(1.0, 1);
