@@ -49,8 +49,9 @@ struct StartingPoint {
 absl::StatusOr<StartingPoint> Start(const Config& config, bool resume, bool fall_back_to_last_good,
                                     const client::ShardManifest* schema,
                                     server::RunFolder& folder) {
-  if (resume)
+  if (resume) {
     EQUIFL_RETURN_IF_ERROR(folder.ReopenForMoreRounds(config.server.rounds.rounds).status());
+  }
   EQUIFL_ASSIGN_OR_RETURN(std::optional<server::RunFolder::Checkpoint> checkpoint,
                           folder.LoadLatest(resume && fall_back_to_last_good));
   if (resume && !checkpoint) {
