@@ -70,12 +70,8 @@ void FedMinMaxController::Update(const StatisticsTable& statistics) {
   }
   double sum = 0;
   for (auto& [pair, exponent] : exponents) sum += (exponent = std::exp(exponent - largest));
-  double floored_sum = 0;
-  for (auto& [pair, weight] : weights_) {
-    weight = std::max(exponents[pair] / sum, kSmallestWeight);
-    floored_sum += weight;
-  }
-  for (auto& [pair, weight] : weights_) weight /= floored_sum;
+  for (auto& [pair, weight] : weights_) weight = exponents[pair] / sum;
+  FloorAndNormalise();
 
   shares_.clear();
   for (const auto& [pair, sums] : present) {
@@ -89,14 +85,13 @@ void FedMinMaxController::Restore(const std::vector<GroupWeight>& weights) {
   shares_.clear();
   // Recorded weights are on the simplex; a damaged record must not put a zero or
   // a NaN under the logarithm of the next step.
-  double sum = 0;
   for (const GroupWeight& weight : weights) {
     if (!std::isfinite(weight.weight)) continue;
     const Pair pair{weight.cell, weight.group};
-    sum += weights_[pair] = std::max(weight.weight, kSmallestWeight);
+    weights_[pair] = weight.weight;
     if (std::isfinite(weight.share) && weight.share > 0) shares_[pair] = weight.share;
   }
-  for (auto& [pair, weight] : weights_) weight /= sum;
+  FloorAndNormalise();
   RecomputeDirective();
 }
 
@@ -108,6 +103,12 @@ std::vector<GroupWeight> FedMinMaxController::group_weights() const {
         {pair.first, pair.second, weight, share == shares_.end() ? 0.0 : share->second});
   }
   return weights;
+}
+
+void FedMinMaxController::FloorAndNormalise() {
+  double sum = 0;
+  for (auto& [pair, weight] : weights_) sum += weight = std::max(weight, kSmallestWeight);
+  for (auto& [pair, weight] : weights_) weight /= sum;
 }
 
 void FedMinMaxController::RecomputeDirective() {

@@ -92,6 +92,8 @@ class FedMinMaxController {
 
  private:
   using Pair = std::pair<Cell, std::string>;
+  //! Raises every weight to kSmallestWeight at least, then rescales them to sum to 1.
+  void FloorAndNormalise();
   void RecomputeDirective();
 
   double learning_rate_;

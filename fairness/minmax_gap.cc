@@ -47,6 +47,13 @@ Extremes FindExtremes(const GroupsOfCell& groups) {
   return extremes;
 }
 
+// A directive's order: by (cell, group).
+void SortByCellAndGroup(std::vector<CellGroupWeight>& weights) {
+  std::sort(weights.begin(), weights.end(), [](const CellGroupWeight& a, const CellGroupWeight& b) {
+    return std::tie(a.cell, a.group) < std::tie(b.cell, b.group);
+  });
+}
+
 }  // namespace
 
 absl::Status MinMaxGapOptions::Validate() const {
@@ -129,10 +136,7 @@ FairnessDirective ComputeDirective(const StatisticsTable& table, double lambda,
       if (kept != 0) directive.weights.push_back({cell, *group, kept});
     }
   }
-  std::sort(directive.weights.begin(), directive.weights.end(),
-            [](const CellGroupWeight& a, const CellGroupWeight& b) {
-              return std::tie(a.cell, a.group) < std::tie(b.cell, b.group);
-            });
+  SortByCellAndGroup(directive.weights);
   return directive;
 }
 
@@ -177,10 +181,7 @@ void MinMaxGapController::Restore(double lambda, const std::vector<CellGroupWeig
   lambda_ = std::clamp(lambda, 0.0, options_.lambda_max);
   directive_ = ComputeDirective({}, lambda_, options_);
   directive_.weights = weights;
-  std::sort(directive_.weights.begin(), directive_.weights.end(),
-            [](const CellGroupWeight& a, const CellGroupWeight& b) {
-              return std::tie(a.cell, a.group) < std::tie(b.cell, b.group);
-            });
+  SortByCellAndGroup(directive_.weights);
 }
 
 }  // namespace equifl::fairness
