@@ -225,7 +225,8 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
                               run.folder->history().ControllerWeightsAfter(last->round_id));
       run.aggregator->fairness().Restore(
           {last->fairness_lambda, last->validation_gap, std::move(controller.minmax_gap_weights),
-           std::move(controller.group_weights), std::move(controller.client_weights)});
+           std::move(controller.group_weights), std::move(controller.client_weights),
+           std::move(controller.group_dro_weights)});
     }
   }
   return run;

@@ -296,6 +296,16 @@ absl::Status ReadBound(const Section& section, fairness::StatedBound& bound) {
   });
 }
 
+absl::Status ReadGroupDro(const Section& section, fairness::GroupDroOptions& group_dro) {
+  return section.ForEachKey({
+      {"learning_rate", Real(section, group_dro.learning_rate, 1e-12, kHuge)},
+      {"alpha_step", Real(section, group_dro.alpha_step, 1e-12, 1)},
+      {"weight_cap", Real(section, group_dro.weight_cap, 1, 1e6)},
+      {"harm_margin", Real(section, group_dro.harm_margin, 0, kHuge)},
+      {"reference_rounds", Unsigned(section, group_dro.reference_rounds, 1, 1000)},
+  });
+}
+
 absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairness) {
   fairness::MinMaxGapOptions& gap = fairness.minmax_gap;
   return section.ForEachKey({
@@ -322,6 +332,11 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
       {"q", Real(section, fairness.q, 0, 100)},
       {"group_learning_rate", Real(section, fairness.group_learning_rate, 1e-12, kHuge)},
       {"fairfed_beta", Real(section, fairness.fairfed_beta, 0, kHuge)},
+      {"group_dro",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadGroupDro(Section(node, key, section.source()), fairness.group_dro);
+       }},
+      {"allow_levelling_down", Boolean(section, fairness.group_dro.allow_levelling_down)},
       {"views", TextList(section, fairness.views, "views, e.g. [fusion, video]")},
       {"per_client_cells", Boolean(section, fairness.per_client_cells)},
   });

@@ -82,6 +82,7 @@ struct BenchSettings {
   std::optional<double> lambda_learning_rate;
   bool signed_weights = false;  // ERM-MinMaxGAP without the up-weight-only clamp.
   std::optional<double> aggregation_beta;
+  bool allow_levelling_down = false;  // Group DRO without its no-harm guard.
   std::string slid_dir;
   // Model and training.
   int64_t hidden_size = 32;
@@ -269,6 +270,7 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
   }
   if (settings.signed_weights) fairness.minmax_gap.up_weight_only = false;
   if (settings.aggregation_beta) fairness.minmax_gap.aggregation_beta = *settings.aggregation_beta;
+  fairness.group_dro.allow_levelling_down = settings.allow_levelling_down;
   return fairness;
 }
 
@@ -610,7 +612,8 @@ int RunBench(int argc, char** argv) {
   BenchSettings settings;
   std::string seeds_text = "1,2,3";
   std::string scenarios_text = absl::StrJoin(settings.scenarios, ",");
-  std::string methods_text = "fedavg,minmax_gap,qfedavg,fedminmax,fairfed,adversarial,balanced";
+  std::string methods_text =
+      "fedavg,group_dro,minmax_gap,qfedavg,fedminmax,fairfed,adversarial,balanced";
   std::string slid_dir;
 
   CLI::App app{
@@ -648,6 +651,8 @@ int RunBench(int argc, char** argv) {
                  "ERM-MinMaxGAP's beta of the aggregation weight n_k*exp(beta*s_k) (default: "
                  "the library's)")
       ->check(CLI::Range(0.0, 1e9));
+  app.add_flag("--allow-levelling-down", settings.allow_levelling_down,
+               "group DRO without its no-harm guard (fairness.allow_levelling_down)");
   app.add_option("--slid-dir,--slid", slid_dir,
                  "run on the client shards in this folder (e.g. from `equifl data import`) "
                  "instead of the synthetic scenarios");

@@ -39,4 +39,27 @@ at::Tensor BalancedSampleWeights(const Dataset& dataset) {
   return per_group.index_select(0, group).to(torch::kFloat);
 }
 
+CappedSampleWeights CapAndRenormalise(const at::Tensor& weights, double cap) {
+  CappedSampleWeights capped;
+  const int64_t samples = weights.numel();
+  at::Tensor clipped = weights.to(at::kDouble).clamp_min(0);
+  if (cap > 0) clipped = clipped.clamp_max(cap);
+  capped.total = clipped.sum().item<double>();
+  if (!(capped.total > 0)) {
+    capped.loss_weights = torch::ones({samples}, torch::kFloat);
+    capped.total = static_cast<double>(samples);
+    return capped;
+  }
+  const at::Tensor renormalised = clipped * (static_cast<double>(samples) / capped.total);
+  if (cap <= 0 || renormalised.max().item<double>() <= cap) {
+    capped.loss_weights = renormalised.to(at::kFloat);
+    return capped;
+  }
+  const at::Tensor draws = (renormalised / cap).clamp_min(1);
+  const double mean_draw = draws.mean().item<double>();
+  capped.loss_weights = (renormalised / draws * mean_draw).to(at::kFloat);
+  capped.draw_weights = draws.to(at::kFloat);
+  return capped;
+}
+
 }  // namespace equifl::client

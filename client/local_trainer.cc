@@ -177,7 +177,7 @@ absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& 
                                          const TrainerOptions& options,
                                          const at::Tensor& sample_weights,
                                          const std::vector<ViewLossWeights>& view_weights,
-                                         const at::Device& device) {
+                                         const at::Tensor& draw_weights, const at::Device& device) {
   const int64_t samples = dataset.size();
   const int64_t batches_per_epoch = (samples + options.batch_size - 1) / options.batch_size;
   const int64_t total_steps =
@@ -208,7 +208,10 @@ absl::StatusOr<TrainResult> TrainOrThrow(MultimodalModel& model, const Dataset& 
   result.samples = samples;
   double loss_sum = 0;
   while (result.steps < total_steps) {
-    const at::Tensor order = torch::randperm(samples, generator, torch::kLong);
+    const at::Tensor order = draw_weights.defined()
+                                 ? at::multinomial(draw_weights.to(at::kCPU, at::kFloat), samples,
+                                                   /*replacement=*/true, generator)
+                                 : torch::randperm(samples, generator, torch::kLong);
     for (int64_t start = 0; start < samples && result.steps < total_steps;
          start += options.batch_size) {
       const int64_t end = std::min(samples, start + options.batch_size);
@@ -360,7 +363,8 @@ at::Tensor ProximalTerm(const std::vector<at::Tensor>& parameters,
 
 absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset,
                                   const TrainerOptions& options, const at::Tensor& sample_weights,
-                                  const std::vector<ViewLossWeights>& view_weights) {
+                                  const std::vector<ViewLossWeights>& view_weights,
+                                  const at::Tensor& draw_weights) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
   EQUIFL_ASSIGN_OR_RETURN(const Device configured, ParseDevice("trainer device", options.device));
   EQUIFL_ASSIGN_OR_RETURN(const at::Device device, ToTorchDevice("trainer device", configured));
@@ -375,7 +379,14 @@ absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset
       }
       EQUIFL_RETURN_IF_ERROR(CheckWeights(term.weights, dataset.size()));
     }
-    return TrainOrThrow(model, dataset, options, sample_weights, view_weights, device);
+    EQUIFL_RETURN_IF_ERROR(CheckWeights(draw_weights, dataset.size()));
+    if (draw_weights.defined() &&
+        (draw_weights.lt(0).any().item<bool>() || !(draw_weights.sum().item<double>() > 0))) {
+      return absl::InvalidArgumentError(
+          "draw weights must be >= 0 and not all 0 (they are sampling probabilities)");
+    }
+    return TrainOrThrow(model, dataset, options, sample_weights, view_weights, draw_weights,
+                        device);
   });
 }
 

@@ -62,13 +62,17 @@ struct ViewLossWeights {
 //! Trains `model` in place on `dataset` and leaves it on options.device. Each step
 //! minimises mean_i(w_i * CE_i) (w_i = 1 without `sample_weights`, float [N],
 //! which may be negative), plus the `view_weights` terms, plus the adversary's
-//! cross-entropy when the model has one, plus the FedProx term. Seeds LibTorch's global generator
-//! with options.seed (dropout draws from it). Errors name the bad option, data or weights; a
-//! non-finite loss stops training with an error naming the step.
+//! cross-entropy when the model has one, plus the FedProx term. An epoch visits
+//! every sample once in a random order, or, with `draw_weights` (float [N], >= 0,
+//! not all 0), N samples drawn with replacement with probabilities ∝ draw_weights.
+//! Seeds LibTorch's global generator with options.seed (dropout draws from it).
+//! Errors name the bad option, data or weights; a non-finite loss stops training
+//! with an error naming the step.
 absl::StatusOr<TrainResult> Train(MultimodalModel& model, const Dataset& dataset,
                                   const TrainerOptions& options,
                                   const at::Tensor& sample_weights = {},
-                                  const std::vector<ViewLossWeights>& view_weights = {});
+                                  const std::vector<ViewLossWeights>& view_weights = {},
+                                  const at::Tensor& draw_weights = {});
 
 //! Evaluates `model` on `dataset` (on the model's device) in eval mode without
 //! gradients, seeing only the modalities of `view`, `batch_size` samples at a

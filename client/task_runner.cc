@@ -94,10 +94,12 @@ TrainerOptions WithTask(TrainerOptions trainer, const v1::TrainingHyperparameter
 // What the fairness method changes in a round's local training.
 struct FairTraining {
   at::Tensor sample_weights;  //!< Per-sample loss weights; undefined for plain ERM.
+  at::Tensor draw_weights;    //!< Group DRO where its cap binds: how often samples are drawn.
   //! ERM-MinMaxGAP's weights of single-modality cells, each an extra loss term.
   std::vector<ViewLossWeights> view_weights;
-  double aggregation_weight = 0;  //!< Sent when > 0 (ERM-MinMaxGAP's n_k·exp(β·s_k)).
-  double loss_at_global = 0;      //!< q-FedAvg's F_k: training loss of the global model.
+  //! Sent when > 0: ERM-MinMaxGAP's n_k·exp(β·s_k), group DRO's sum of capped weights.
+  double aggregation_weight = 0;
+  double loss_at_global = 0;  //!< q-FedAvg's F_k: training loss of the global model.
 };
 
 absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const Dataset& train,
@@ -127,6 +129,18 @@ absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const D
         fair.aggregation_weight =
             static_cast<double>(train.size()) * std::exp(weights.aggregation_beta * score);
       }
+      break;
+    }
+    case v1::FAIRNESS_METHOD_GROUP_DRO: {
+      const fairness::FairnessDirective weights = protocol::DirectiveFromProto(directive);
+      if (weights.weights.empty()) break;
+      CappedSampleWeights capped = CapAndRenormalise(
+          DirectiveSampleWeights(weights, train, options.languages, options.groups, kFusionView) +
+              1,
+          weights.sample_weight_cap);
+      fair.sample_weights = std::move(capped.loss_weights);
+      fair.draw_weights = std::move(capped.draw_weights);
+      fair.aggregation_weight = capped.total;
       break;
     }
     case v1::FAIRNESS_METHOD_BALANCED:
@@ -312,8 +326,9 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
                           PrepareFairTraining(model, data.train, directive, trainer, options));
   spdlog::debug("round {}: training", round);
   const auto train_started = std::chrono::steady_clock::now();
-  EQUIFL_ASSIGN_OR_RETURN(TrainResult trained, Train(model, data.train, trainer,
-                                                     fair.sample_weights, fair.view_weights));
+  EQUIFL_ASSIGN_OR_RETURN(
+      TrainResult trained,
+      Train(model, data.train, trainer, fair.sample_weights, fair.view_weights, fair.draw_weights));
   outcome.train_seconds = SecondsSince(train_started);
   outcome.train_samples = trained.samples_seen;
   report.train = Named(trained.groups, options, kFusionView);

@@ -27,7 +27,7 @@ FedMinMaxController::FedMinMaxController(double learning_rate, std::string view)
     : learning_rate_(learning_rate), view_(std::move(view)) {}
 
 void FedMinMaxController::Update(const StatisticsTable& statistics) {
-  std::map<Pair, const GroupStatistics*> present;
+  std::map<CellGroupPair, const GroupStatistics*> present;
   uint64_t total = 0;
   const StatisticsTable pooled = WithoutClients(statistics);
   for (const auto& [cell, groups] : pooled) {
@@ -40,38 +40,16 @@ void FedMinMaxController::Update(const StatisticsTable& statistics) {
   }
   if (total == 0) return;
 
-  // Pairs seen for the first time join at 1/(pairs); μ starts uniform.
-  size_t joining = 0;
-  for (const auto& [pair, sums] : present) joining += weights_.contains(pair) ? 0 : 1;
-  if (joining > 0) {
-    const double newcomer = 1.0 / static_cast<double>(weights_.size() + joining);
-    double kept = 0;
-    for (const auto& [pair, weight] : weights_) kept += weight;
-    for (auto& [pair, weight] : weights_) {
-      weight *= (1.0 - newcomer * static_cast<double>(joining)) / kept;
-    }
-    for (const auto& [pair, sums] : present) weights_.try_emplace(pair, newcomer);
-  }
-
-  // The step in log space: log μ_i + η·(r_i − r̄), shifted by its largest value.
+  std::vector<CellGroupPair> pairs;
+  for (const auto& [pair, sums] : present) pairs.push_back(pair);
+  weights_.Join(pairs);
+  // The gain r_i − r̄: the mean cancels in the ratio but keeps exponents small.
   double mean_risk = 0;
   for (const auto& [pair, sums] : present) mean_risk += sums->mean_loss();
   mean_risk /= static_cast<double>(present.size());
-  std::map<Pair, double> exponents;
-  double largest = -std::numeric_limits<double>::infinity();
-  for (const auto& [pair, weight] : weights_) {
-    const auto found = present.find(pair);
-    const double step =
-        found == present.end() ? 0.0 : learning_rate_ * (found->second->mean_loss() - mean_risk);
-    const double exponent =
-        std::log(weight) + std::clamp(step, -kLargestExponent, kLargestExponent);
-    exponents[pair] = exponent;
-    largest = std::max(largest, exponent);
-  }
-  double sum = 0;
-  for (auto& [pair, exponent] : exponents) sum += (exponent = std::exp(exponent - largest));
-  for (auto& [pair, weight] : weights_) weight = exponents[pair] / sum;
-  FloorAndNormalise();
+  std::map<CellGroupPair, double> gains;
+  for (const auto& [pair, sums] : present) gains[pair] = sums->mean_loss() - mean_risk;
+  weights_.Step(gains, learning_rate_);
 
   shares_.clear();
   for (const auto& [pair, sums] : present) {
@@ -81,23 +59,22 @@ void FedMinMaxController::Update(const StatisticsTable& statistics) {
 }
 
 void FedMinMaxController::Restore(const std::vector<GroupWeight>& weights) {
-  weights_.clear();
+  std::map<CellGroupPair, double> recorded;
   shares_.clear();
-  // Recorded weights are on the simplex; a damaged record must not put a zero or
-  // a NaN under the logarithm of the next step.
   for (const GroupWeight& weight : weights) {
-    if (!std::isfinite(weight.weight)) continue;
-    const Pair pair{weight.cell, weight.group};
-    weights_[pair] = weight.weight;
-    if (std::isfinite(weight.share) && weight.share > 0) shares_[pair] = weight.share;
+    const CellGroupPair pair{weight.cell, weight.group};
+    recorded[pair] = weight.weight;
+    if (std::isfinite(weight.weight) && std::isfinite(weight.share) && weight.share > 0) {
+      shares_[pair] = weight.share;
+    }
   }
-  FloorAndNormalise();
+  weights_.Restore(recorded);
   RecomputeDirective();
 }
 
 std::vector<GroupWeight> FedMinMaxController::group_weights() const {
   std::vector<GroupWeight> weights;
-  for (const auto& [pair, weight] : weights_) {
+  for (const auto& [pair, weight] : weights_.weights()) {
     const auto share = shares_.find(pair);
     weights.push_back(
         {pair.first, pair.second, weight, share == shares_.end() ? 0.0 : share->second});
@@ -105,17 +82,11 @@ std::vector<GroupWeight> FedMinMaxController::group_weights() const {
   return weights;
 }
 
-void FedMinMaxController::FloorAndNormalise() {
-  double sum = 0;
-  for (auto& [pair, weight] : weights_) sum += weight = std::max(weight, kSmallestWeight);
-  for (auto& [pair, weight] : weights_) weight /= sum;
-}
-
 void FedMinMaxController::RecomputeDirective() {
   directive_ = FairnessDirective{};
   for (const auto& [pair, share] : shares_) {
-    const auto weight = weights_.find(pair);
-    if (weight == weights_.end()) continue;
+    const auto weight = weights_.weights().find(pair);
+    if (weight == weights_.weights().end()) continue;
     directive_.weights.push_back({pair.first, pair.second, weight->second / share - 1.0});
   }
 }

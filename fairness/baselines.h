@@ -35,6 +35,7 @@
 
 #include "fairness/group_statistics.h"
 #include "fairness/minmax_gap.h"
+#include "fairness/simplex_weights.h"
 
 namespace equifl::fairness {
 
@@ -66,9 +67,9 @@ std::string GroupWeightName(const GroupWeight& weight);
 class FedMinMaxController {
  public:
   //! Exponents are clipped to this, so one step of any size stays finite.
-  static constexpr double kLargestExponent = 700;
+  static constexpr double kLargestExponent = SimplexWeights::kLargestExponent;
   //! No weight falls below this, so a pair that was far behind can recover.
-  static constexpr double kSmallestWeight = 1e-12;
+  static constexpr double kSmallestWeight = SimplexWeights::kSmallestWeight;
 
   //! `learning_rate` is η_μ; `view` the modality view whose cells carry the risks.
   explicit FedMinMaxController(double learning_rate, std::string view = kFusionView);
@@ -91,15 +92,12 @@ class FedMinMaxController {
   const FairnessDirective& directive() const { return directive_; }
 
  private:
-  using Pair = std::pair<Cell, std::string>;
-  //! Raises every weight to kSmallestWeight at least, then rescales them to sum to 1.
-  void FloorAndNormalise();
   void RecomputeDirective();
 
   double learning_rate_;
   std::string view_;
-  std::map<Pair, double> weights_;
-  std::map<Pair, double> shares_;
+  SimplexWeights weights_;
+  std::map<CellGroupPair, double> shares_;
   FairnessDirective directive_;
 };
 

@@ -19,16 +19,17 @@ enum class FairnessMethod {
   kFairFed,      //!< Fairness-aware client weights (Ezzeldin et al. 2023).
   kAdversarial,  //!< Local adversarial debiasing: L_task + λ·L_bias via gradient reversal.
   kBalanced,     //!< Local group-balanced reweighting (inverse group frequency).
+  kGroupDro,     //!< Federated group DRO with a bounded mix α and a no-harm guard.
 };
 
-//! "fedavg", "minmax_gap", "qfedavg", "fedminmax", "fairfed", "adversarial" and
-//! "balanced", in configuration files, reports and messages.
+//! "fedavg", "minmax_gap", "qfedavg", "fedminmax", "fairfed", "adversarial",
+//! "balanced" and "group_dro", in configuration files, reports and messages.
 inline std::span<const EnumName<FairnessMethod>> EnumNames(FairnessMethod) {
   static constexpr EnumName<FairnessMethod> kNames[] = {
       {FairnessMethod::kFedAvg, "fedavg"},     {FairnessMethod::kMinMaxGap, "minmax_gap"},
       {FairnessMethod::kQFedAvg, "qfedavg"},   {FairnessMethod::kFedMinMax, "fedminmax"},
       {FairnessMethod::kFairFed, "fairfed"},   {FairnessMethod::kAdversarial, "adversarial"},
-      {FairnessMethod::kBalanced, "balanced"},
+      {FairnessMethod::kBalanced, "balanced"}, {FairnessMethod::kGroupDro, "group_dro"},
   };
   return kNames;
 }

@@ -69,6 +69,8 @@ struct FairnessDirective {
   std::vector<CellGroupWeight> weights;  //!< Non-zero weights only, sorted by (cell, group).
   double aggregation_beta = 0;           //!< β of n_k·exp(β·s_k).
   bool up_weight_only = false;           //!< Whether weights were clamped at 0.
+  //! Group DRO: clients cap each sample's weight 1 + weight at this; 0 for no cap.
+  double sample_weight_cap = 0;
 };
 
 //! The soft maximum τ·log Σ_c exp(gap(c)/τ) over the cells of `table` (clients

@@ -59,6 +59,8 @@ v1::FairnessMethod FairnessMethodToProto(fairness::FairnessMethod method) {
       return v1::FAIRNESS_METHOD_ADVERSARIAL;
     case fairness::FairnessMethod::kBalanced:
       return v1::FAIRNESS_METHOD_BALANCED;
+    case fairness::FairnessMethod::kGroupDro:
+      return v1::FAIRNESS_METHOD_GROUP_DRO;
   }
   return v1::FAIRNESS_METHOD_UNSPECIFIED;
 }
@@ -69,6 +71,7 @@ void DirectiveToProto(const fairness::FairnessDirective& directive,
   message.set_epsilon(directive.epsilon);
   message.set_aggregation_beta(directive.aggregation_beta);
   message.set_up_weight_only(directive.up_weight_only);
+  message.set_sample_weight_cap(directive.sample_weight_cap);
   for (const fairness::CellGroupWeight& entry : directive.weights) {
     v1::CellGroupWeight& weight = *message.add_weights();
     weight.mutable_cell()->set_language(entry.cell.language);
@@ -85,6 +88,7 @@ fairness::FairnessDirective DirectiveFromProto(const v1::FairnessDirective& mess
   directive.epsilon = message.epsilon();
   directive.aggregation_beta = message.aggregation_beta();
   directive.up_weight_only = message.up_weight_only();
+  directive.sample_weight_cap = message.sample_weight_cap();
   for (const v1::CellGroupWeight& entry : message.weights()) {
     directive.weights.push_back(
         {fairness::Cell{entry.cell().language(), entry.cell().modality(), entry.cell().client_id()},

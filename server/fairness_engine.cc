@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "fairness/fairness_report.h"
 #include "fairness/metrics.h"
 #include "protocol/fairness_wire.h"
 #include "server/update_bounds.h"
@@ -56,10 +58,27 @@ fairness::FairnessDirective ForClient(const fairness::FairnessDirective& directi
   return own;
 }
 
+// Group DRO's knobs, with the confidence of the stated bound and the run's cells.
+fairness::GroupDroOptions GroupDroOfTheRun(const FairnessOptions& options) {
+  fairness::GroupDroOptions group_dro = options.group_dro;
+  group_dro.confidence = options.bound.confidence;
+  group_dro.per_client_cells = options.per_client_cells;
+  return group_dro;
+}
+
+// The stated bound's verdict on the objective's cells, as every report judges it.
+fairness::BoundVerdict Verdict(const fairness::StatisticsTable& objective,
+                               const fairness::StatedBound& bound) {
+  const absl::StatusOr<fairness::FairnessReport> report =
+      fairness::BuildFairnessReport(objective, fairness::kFusionView, {}, bound);
+  return report.ok() ? report->bound.verdict : fairness::BoundVerdict::kUndetermined;
+}
+
 }  // namespace
 
 absl::Status FairnessOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(minmax_gap.Validate());
+  EQUIFL_RETURN_IF_ERROR(GroupDroOfTheRun(*this).Validate());
   EQUIFL_RETURN_IF_ERROR(bound.Validate());
   if (method == fairness::FairnessMethod::kMinMaxGap &&
       bound.metric != fairness::BoundMetric::kLossGap) {
@@ -95,7 +114,8 @@ FairnessEngine::FairnessEngine(const FairnessOptions& options)
     : options_(options),
       minmax_gap_(DrivenByTheBound(options)),
       fedminmax_(options.group_learning_rate, fairness::kFusionView),
-      fairfed_(options.fairfed_beta, EqualizedOdds) {}
+      fairfed_(options.fairfed_beta, EqualizedOdds),
+      group_dro_(GroupDroOfTheRun(options)) {}
 
 v1::FairnessDirective FairnessEngine::Directive(const std::string& client) const {
   absl::MutexLock lock(&mutex_);
@@ -107,6 +127,8 @@ v1::FairnessDirective FairnessEngine::Directive(const std::string& client) const
     protocol::DirectiveToProto(ForClient(minmax_gap_.directive(), client), directive);
   } else if (options_.method == FairnessMethod::kFedMinMax) {
     protocol::DirectiveToProto(fedminmax_.directive(), directive);
+  } else if (options_.method == FairnessMethod::kGroupDro) {
+    protocol::DirectiveToProto(ForClient(group_dro_.directive(), client), directive);
   }
   return directive;
 }
@@ -141,6 +163,9 @@ void FairnessEngine::OnRoundClosed(
     case FairnessMethod::kFedMinMax:
       fedminmax_.Update(train);
       break;
+    case FairnessMethod::kGroupDro:
+      group_dro_.Update(objective, Verdict(objective, options_.bound));
+      break;
     case FairnessMethod::kFairFed: {
       std::map<std::string, fairness::GroupsOfCell> by_client;
       for (const auto& [client, table] : validation_by_client) {
@@ -159,17 +184,26 @@ void FairnessEngine::Restore(const FairnessState& state) {
   minmax_gap_.Restore(state.lambda, state.minmax_gap_weights);
   fedminmax_.Restore(state.group_weights);
   fairfed_.Restore(state.client_weights);
+  group_dro_.Restore(state.lambda, state.group_dro_weights);
   validation_gap_ = state.validation_gap;
 }
 
 FairnessState FairnessEngine::State() const {
   absl::MutexLock lock(&mutex_);
   FairnessState state;
-  state.lambda = minmax_gap_.lambda();
+  state.lambda =
+      options_.method == FairnessMethod::kGroupDro ? group_dro_.alpha() : minmax_gap_.lambda();
   state.validation_gap = validation_gap_;
   state.minmax_gap_weights = minmax_gap_.directive().weights;
   state.group_weights = fedminmax_.group_weights();
   state.client_weights = fairfed_.client_weights();
+  state.group_dro_weights = group_dro_.weights();
+  if (options_.method == FairnessMethod::kGroupDro) {
+    state.alpha_step = fairness::AlphaStepName(group_dro_.last_step());
+    if (!group_dro_.harmed().empty()) {
+      absl::StrAppend(&state.alpha_step, ": ", absl::StrJoin(group_dro_.harmed(), ", "));
+    }
+  }
   return state;
 }
 

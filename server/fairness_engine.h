@@ -1,11 +1,11 @@
 // The server's side of the fairness method of a run: the controller state that
-// rounds update (λ of ERM-MinMaxGAP, FedMinMax's group weights, FairFed's client
-// weights), the directive sent with every task, and the weight each update is
-// averaged with.
+// rounds update (λ of ERM-MinMaxGAP, group DRO's α and q, FedMinMax's group
+// weights, FairFed's client weights), the directive sent with every task, and the
+// weight each update is averaged with.
 //
 // Round t's directive comes from the statistics of round t − 1: the validation
-// statistics of the model round t − 1 started from (ERM-MinMaxGAP, FairFed) or
-// its training statistics (FedMinMax). The first round runs plain ERM.
+// statistics of the model round t − 1 started from (ERM-MinMaxGAP, group DRO,
+// FairFed) or its training statistics (FedMinMax). The first round runs plain ERM.
 // Thread-safe: the service threads read the directive and weights while the round
 // loop updates them between rounds; its lock is a leaf (nothing else is locked
 // while it is held).
@@ -25,6 +25,7 @@
 #include "equifl/v1/aggregator.pb.h"
 #include "fairness/baselines.h"
 #include "fairness/fairness_method.h"
+#include "fairness/group_dro.h"
 #include "fairness/group_statistics.h"
 #include "fairness/minmax_gap.h"
 #include "fairness/stated_bound.h"
@@ -35,7 +36,10 @@ namespace equifl::server {
 struct FairnessOptions {
   fairness::FairnessMethod method = fairness::FairnessMethod::kFedAvg;
   fairness::MinMaxGapOptions minmax_gap;  //!< ERM-MinMaxGAP's knobs.
-  double q = 1.0;                         //!< q of q-FedAvg.
+  //! Group DRO's knobs; its confidence and per-client cells come from `bound`
+  //! and per_client_cells.
+  fairness::GroupDroOptions group_dro;
+  double q = 1.0;  //!< q of q-FedAvg.
   //! FedMinMax's η_μ. 1, not the projected step's 0.1: with exponentiated
   //! gradients a pair whose risk is 0.3 nats above the mean gains a factor
   //! e^(0.3·η_μ) a round, 35% at 1 (a projected step of 0.1 moved μ by about 0.01).
@@ -58,12 +62,16 @@ struct FairnessOptions {
 
 //! What the engine's state is after a round, for logs and the run history.
 struct FairnessState {
-  double lambda = 0;          //!< ERM-MinMaxGAP's λ for the next round.
+  //! The method's dual variable for the next round: ERM-MinMaxGAP's λ, group DRO's α.
+  double lambda = 0;
   double validation_gap = 0;  //!< MinMaxGAP of the round's validation statistics.
   //! ERM-MinMaxGAP's directive weights for the next round.
   std::vector<fairness::CellGroupWeight> minmax_gap_weights;
-  std::vector<fairness::GroupWeight> group_weights;    //!< FedMinMax's μ and ρ.
-  std::vector<fairness::ClientWeight> client_weights;  //!< FairFed's ω.
+  std::vector<fairness::GroupWeight> group_weights;         //!< FedMinMax's μ and ρ.
+  std::vector<fairness::ClientWeight> client_weights;       //!< FairFed's ω.
+  std::vector<fairness::GroupDroWeight> group_dro_weights;  //!< Group DRO's q, ρ and levels.
+  //! Group DRO: what the round did with α and why (the guard's pairs), for logs.
+  std::string alpha_step;
 };
 
 class FairnessEngine {
@@ -109,6 +117,7 @@ class FairnessEngine {
   fairness::MinMaxGapController minmax_gap_ ABSL_GUARDED_BY(mutex_);
   fairness::FedMinMaxController fedminmax_ ABSL_GUARDED_BY(mutex_);
   fairness::FairFedWeights fairfed_ ABSL_GUARDED_BY(mutex_);
+  fairness::GroupDroController group_dro_ ABSL_GUARDED_BY(mutex_);
   double validation_gap_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "base/status_macros.h"
 #include "server/plain_accumulator.h"
 #include "server/secure_accumulator.h"
+#include "server/update_bounds.h"
 
 namespace equifl::server {
 
@@ -89,11 +90,8 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
     layout.weight_bound = secure.weight_bound;
     if (layout.weight_bound == 0) {
       absl::MutexLock lock(&clients_mutex_);
-      layout.weight_bound = static_cast<double>(std::max<uint64_t>(largest_train_samples_, 1));
-      if (options_.fairness.method == fairness::FairnessMethod::kMinMaxGap) {
-        layout.weight_bound *=
-            std::exp(std::max(0.0, options_.fairness.minmax_gap.aggregation_beta));
-      }
+      layout.weight_bound = static_cast<double>(std::max<uint64_t>(largest_train_samples_, 1)) *
+                            AggregationWeightFactor(options_.fairness);
     }
   }
   protocol.words = layout.Words();
@@ -276,6 +274,10 @@ void RoundLoop::Log(const RoundSummary& summary) const {
                summary.contributors.size(), summary.selected.size(),
                summary.reached_quorum ? "" : " (deadline)", summary.train.mean_loss(),
                summary.seconds);
+  if (!summary.fairness.alpha_step.empty()) {
+    spdlog::info("round {}: group DRO: alpha {:.3f} for the next round ({})", summary.round_id,
+                 summary.fairness.lambda, summary.fairness.alpha_step);
+  }
 }
 
 absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected) {

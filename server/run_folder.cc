@@ -139,7 +139,7 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   record.validation_gap = summary.fairness.validation_gap;
   record.privacy_epsilon = summary.privacy_epsilon;
   record.controller = {summary.fairness.minmax_gap_weights, summary.fairness.group_weights,
-                       summary.fairness.client_weights};
+                       summary.fairness.client_weights, summary.fairness.group_dro_weights};
   nlohmann::json line = {{"round", summary.round_id},
                          {"final_evaluation", summary.final_evaluation},
                          {"contributors", summary.contributors.size()},
@@ -168,6 +168,17 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   }
   for (const fairness::ClientWeight& weight : summary.fairness.client_weights) {
     line["client_weights"][weight.client] = weight.weight;
+  }
+  if (!summary.fairness.alpha_step.empty()) line["alpha_step"] = summary.fairness.alpha_step;
+  for (const fairness::GroupDroWeight& weight : summary.fairness.group_dro_weights) {
+    nlohmann::json entry = {{"language", weight.cell.language},
+                            {"view", weight.cell.modality},
+                            {"group", weight.group},
+                            {"weight", weight.weight},
+                            {"share", weight.share}};
+    if (!weight.cell.client.empty()) entry["client"] = weight.cell.client;
+    if (weight.reference) entry["reference_loss"] = *weight.reference;
+    line["group_dro_weights"].push_back(std::move(entry));
   }
   EQUIFL_RETURN_IF_ERROR(history_.RecordRound(record));
   // The JSON-lines report follows the history: a crash between the two loses at

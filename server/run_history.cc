@@ -54,6 +54,17 @@ constexpr const char* kSchema = R"sql(
     group_name TEXT NOT NULL,
     weight REAL NOT NULL,
     share REAL NOT NULL);
+  CREATE TABLE IF NOT EXISTS group_dro_weights (
+    round_id INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    view TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    weight REAL NOT NULL,
+    share REAL NOT NULL,
+    reference REAL,
+    reference_error REAL NOT NULL,
+    measured INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS client_weights (
     round_id INTEGER NOT NULL,
     client_id TEXT NOT NULL,
@@ -63,7 +74,8 @@ constexpr const char* kSchema = R"sql(
 
 // The tables keyed by round, in the order ForgetRoundsAfter deletes from them.
 constexpr const char* kRoundTables[] = {"participants",  "checkpoint_digests", "minmax_gap_weights",
-                                        "group_weights", "client_weights",     "rounds"};
+                                        "group_weights", "client_weights",     "group_dro_weights",
+                                        "rounds"};
 
 absl::Status SqliteError(sqlite3* database, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(database)));
@@ -156,6 +168,23 @@ absl::Status InsertControllerWeights(sqlite3* database, uint64_t round_id,
         BindText(row, 4, w.group);
         sqlite3_bind_double(row, 5, w.weight);
         sqlite3_bind_double(row, 6, w.share);
+      }));
+  EQUIFL_RETURN_IF_ERROR(InsertWeights(
+      database, "INSERT INTO group_dro_weights VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", round_id,
+      controller.group_dro_weights, [](sqlite3_stmt* row, const fairness::GroupDroWeight& w) {
+        BindText(row, 2, w.cell.language);
+        BindText(row, 3, w.cell.modality);
+        BindText(row, 4, w.cell.client);
+        BindText(row, 5, w.group);
+        sqlite3_bind_double(row, 6, w.weight);
+        sqlite3_bind_double(row, 7, w.share);
+        if (w.reference) {
+          sqlite3_bind_double(row, 8, *w.reference);
+        } else {
+          sqlite3_bind_null(row, 8);
+        }
+        sqlite3_bind_double(row, 9, w.reference_error);
+        sqlite3_bind_int64(row, 10, w.measured);
       }));
   return InsertWeights(database, "INSERT INTO client_weights VALUES (?, ?, ?, ?)", round_id,
                        controller.client_weights,
@@ -352,6 +381,25 @@ absl::StatusOr<ControllerWeights> RunHistory::ControllerWeightsAfter(uint64_t ro
           round_id, [](sqlite3_stmt* row) {
             return fairness::ClientWeight{Text(row, 0), sqlite3_column_double(row, 1),
                                           static_cast<uint64_t>(sqlite3_column_int64(row, 2))};
+          }));
+  EQUIFL_ASSIGN_OR_RETURN(
+      controller.group_dro_weights,
+      SelectWeights<fairness::GroupDroWeight>(
+          database,
+          "SELECT language, view, client_id, group_name, weight, share, reference, "
+          "reference_error, measured FROM group_dro_weights WHERE round_id = ? ORDER BY rowid",
+          round_id, [](sqlite3_stmt* row) {
+            fairness::GroupDroWeight weight;
+            weight.cell = {Text(row, 0), Text(row, 1), Text(row, 2)};
+            weight.group = Text(row, 3);
+            weight.weight = sqlite3_column_double(row, 4);
+            weight.share = sqlite3_column_double(row, 5);
+            if (sqlite3_column_type(row, 6) != SQLITE_NULL) {
+              weight.reference = sqlite3_column_double(row, 6);
+            }
+            weight.reference_error = sqlite3_column_double(row, 7);
+            weight.measured = static_cast<uint32_t>(sqlite3_column_int64(row, 8));
+            return weight;
           }));
   return controller;
 }

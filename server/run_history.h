@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fairness/baselines.h"
+#include "fairness/group_dro.h"
 #include "fairness/minmax_gap.h"
 
 namespace equifl::server {
@@ -29,6 +30,8 @@ struct ControllerWeights {
   std::vector<fairness::CellGroupWeight> minmax_gap_weights;
   std::vector<fairness::GroupWeight> group_weights;    //!< FedMinMax's μ and ρ.
   std::vector<fairness::ClientWeight> client_weights;  //!< FairFed's ω and n_k.
+  //! Group DRO's q, ρ and FedAvg levels (with RoundRecord::fairness_lambda, its α).
+  std::vector<fairness::GroupDroWeight> group_dro_weights;
 };
 
 //! One completed round as the history keeps it.
@@ -44,7 +47,7 @@ struct RoundRecord {
   uint64_t validation_samples = 0;            //!< Validation samples evaluated.
   double validation_loss = 0;                 //!< Mean validation loss of the round's start model.
   std::optional<double> validation_accuracy;  //!< Of the round's start model.
-  double fairness_lambda = 0;   //!< ERM-MinMaxGAP's λ after the round (for --resume).
+  double fairness_lambda = 0;   //!< λ (ERM-MinMaxGAP) or α (group DRO) after the round.
   double validation_gap = 0;    //!< MinMaxGAP of the validation statistics.
   double privacy_epsilon = 0;   //!< Client-level DP: ε spent so far (0: DP off).
   std::string fairness_report;  //!< The round's fairness report as JSON (fairness_report.h).

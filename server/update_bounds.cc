@@ -13,16 +13,21 @@ constexpr double kSquareSumTolerance = 1e-6;
 
 }  // namespace
 
-double MaxAggregationWeight(const FairnessOptions& options, uint64_t train_samples) {
-  const double samples = static_cast<double>(std::max<uint64_t>(train_samples, 1));
+double AggregationWeightFactor(const FairnessOptions& options) {
   switch (options.method) {
     case fairness::FairnessMethod::kMinMaxGap:
-      return samples * std::exp(std::max(0.0, options.minmax_gap.aggregation_beta));
-    case fairness::FairnessMethod::kQFedAvg:
-      return kMaxQFedAvgWeight;
+      return std::exp(std::max(0.0, options.minmax_gap.aggregation_beta));
+    case fairness::FairnessMethod::kGroupDro:
+      return options.group_dro.weight_cap;
     default:
-      return samples;
+      return 1;
   }
+}
+
+double MaxAggregationWeight(const FairnessOptions& options, uint64_t train_samples) {
+  if (options.method == fairness::FairnessMethod::kQFedAvg) return kMaxQFedAvgWeight;
+  return static_cast<double>(std::max<uint64_t>(train_samples, 1)) *
+         AggregationWeightFactor(options);
 }
 
 absl::Status CheckAggregationWeight(const FairnessOptions& options, double weight,
@@ -39,7 +44,7 @@ absl::Status CheckAggregationWeight(const FairnessOptions& options, double weigh
                      "aggregation_weight)"));
   }
   const double bound = MaxAggregationWeight(options, train_samples);
-  // A relative allowance for the client's own rounding of n·exp(β·s).
+  // A relative allowance for the client's own rounding of its sum.
   if (weight > bound * (1 + 1e-9)) {
     return absl::InvalidArgumentError(
         absl::StrCat("the update's aggregation weight ", weight, " exceeds ", bound,

@@ -7,10 +7,11 @@
 //
 // The bounds (docs/ARCHITECTURE.md, "What a client may send"):
 //   samples       at most kMaxSamples (2^40) per client and group-cell;
-//   weight        finite and > 0; at most max(n, 1)·WeightFactor, n the announced
-//                 training-set size: e^β for ERM-MinMaxGAP (its n·exp(β·s) with
-//                 s in [0, 1]), kMaxQFedAvgWeight for q-FedAvg (its h_k does not
-//                 scale with n), 1 otherwise (the weight is n);
+//   weight        finite and > 0; at most max(n, 1)·AggregationWeightFactor, n the
+//                 announced training-set size: e^β for ERM-MinMaxGAP (its n·exp(β·s)
+//                 with s in [0, 1]), the weight cap C for group DRO (a sum of n
+//                 weights each at most C), 1 otherwise (the weight is n); q-FedAvg's
+//                 h_k does not scale with n and is bounded by kMaxQFedAvgWeight;
 //   statistics    loss sums finite, >= 0 and at most kMaxMeanLoss per sample;
 //                 sums of squared losses between (loss sum)²/count and (loss
 //                 sum)², as for any non-negative losses (so a client that does
@@ -35,6 +36,10 @@ inline constexpr uint64_t kMaxSamples = uint64_t{1} << 40;
 inline constexpr double kMaxMeanLoss = 1e9;
 //! The largest q-FedAvg weight h_k = q·F^(q−1)·‖Δ‖²·L + F^q·L.
 inline constexpr double kMaxQFedAvgWeight = 1e30;
+
+//! How many times its training-set size a client's aggregation weight may be under
+//! `options` (q-FedAvg aside: see MaxAggregationWeight).
+double AggregationWeightFactor(const FairnessOptions& options);
 
 //! The largest aggregation weight a client announcing `train_samples` may send
 //! under `options`.

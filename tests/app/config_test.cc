@@ -451,6 +451,30 @@ TEST(ConfigTest, PerClientCellsCannotHaveSecureAggregation) {
                         "secure_aggregation.enabled"));
 }
 
+TEST(ConfigTest, GroupDroKnobsAreReadAndChecked) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "fairness:\n  method: group_dro\n  allow_levelling_down: true\n"
+      "  group_dro:\n    learning_rate: 2\n    alpha_step: 0.5\n    weight_cap: 3\n"
+      "    harm_margin: 0.1\n    reference_rounds: 4\n",
+      "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->fairness.method, fairness::FairnessMethod::kGroupDro);
+  const fairness::GroupDroOptions& group_dro = config->fairness.group_dro;
+  EXPECT_EQ(group_dro.learning_rate, 2);
+  EXPECT_EQ(group_dro.alpha_step, 0.5);
+  EXPECT_EQ(group_dro.weight_cap, 3);
+  EXPECT_EQ(group_dro.harm_margin, 0.1);
+  EXPECT_EQ(group_dro.reference_rounds, 4u);
+  EXPECT_TRUE(group_dro.allow_levelling_down);
+  EXPECT_THAT(
+      ParseConfig("fairness:\n  group_dro:\n    weight_cap: 0.5\n", "run.yaml").status().message(),
+      HasSubstr("weight_cap"));
+  EXPECT_THAT(ParseConfig("fairness:\n  group_dro:\n    reference_rounds: 0\n", "run.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("reference_rounds"));
+}
+
 TEST(ConfigTest, TheBoundNamesItsMetric) {
   absl::StatusOr<Config> config =
       ParseConfig("fairness:\n  bound:\n    metric: accuracy_gap\n    epsilon: 12.5\n", "run.yaml");

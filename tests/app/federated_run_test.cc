@@ -246,21 +246,26 @@ std::vector<double> RecordedControllerState(const std::filesystem::path& run, ui
   for (const auto& weight : controller->minmax_gap_weights) values.push_back(weight.weight);
   for (const auto& weight : controller->group_weights) values.push_back(weight.weight);
   for (const auto& weight : controller->client_weights) values.push_back(weight.weight);
+  for (const auto& weight : controller->group_dro_weights) {
+    values.insert(values.end(), {weight.weight, weight.share, weight.reference.value_or(-1)});
+  }
   return values;
 }
 
 // A simulation killed after round 2 and resumed continues each controller from
 // the state round 2 left: the rounds after it record the weights an uninterrupted
-// run records. (Without the restore, λ restarts at 0, μ uniform, ω at n_k/n.)
+// run records. (Without the restore, λ restarts at 0, μ uniform, ω at n_k/n, group
+// DRO's α at 0 with q uniform and no FedAvg levels.)
 TEST_F(FederatedRunTest, ResumedRunContinuesTheControllersWeights) {
   ASSERT_EQ(::setenv("OPENBLAS_NUM_THREADS", "1", 1), 0);
-  for (const char* method : {"minmax_gap", "fedminmax", "fairfed"}) {
+  for (const char* method : {"minmax_gap", "fedminmax", "fairfed", "group_dro"}) {
     SCOPED_TRACE(method);
     std::filesystem::remove_all(folder_ / "run");
     std::filesystem::remove_all(folder_ / "uninterrupted");
     const std::string config = WriteConfig(4, 120,
                                            std::string("fairness:\n  method: ") + method +
                                                "\n  bound: {metric: loss_gap, epsilon: 0.01}\n"
+                                               "  group_dro: {reference_rounds: 1}\n"
                                                "sim:\n  data:\n    source: shards\n    path: " +
                                                (folder_ / "data").string() + "\n");
     // Longer rounds, so the kill lands between round 2's record and round 4's.

@@ -45,6 +45,42 @@ TEST(FairnessWeightsTest, BalancedWeightsByHand) {
   EXPECT_EQ(BalancedSampleWeights(WithGroups({}, {})).numel(), 0);
 }
 
+TEST(FairnessWeightsTest, GroupDroWeightsAreCappedAndRenormalisedByHand) {
+  // s = (0.5, 1, 1, 7.5), cap 5: c = (0.5, 1, 1, 5), total 7.5, v = c·4/7.5.
+  CappedSampleWeights capped =
+      CapAndRenormalise(torch::tensor({0.5, 1.0, 1.0, 7.5}, torch::kDouble), 5.0);
+  EXPECT_DOUBLE_EQ(capped.total, 7.5);
+  EXPECT_TRUE(torch::allclose(capped.loss_weights,
+                              torch::tensor({0.5f, 1.0f, 1.0f, 5.0f}) * (4.0f / 7.5f)));
+  EXPECT_FALSE(capped.draw_weights.defined());
+
+  // s = (0.1, 0.1, 0.1, 4), cap 2: c = (0.1, 0.1, 0.1, 2), total 2.3, v = c·4/2.3,
+  // whose last entry 3.478 > 2: drawn ∝ d = (1, 1, 1, 1.739) and weighted
+  // u = v/d·mean(d), so that Σ_i d_i/Σd · u_i = mean(v) = 1.
+  capped = CapAndRenormalise(torch::tensor({0.1, 0.1, 0.1, 4.0}, torch::kDouble), 2.0);
+  EXPECT_DOUBLE_EQ(capped.total, 2.3);
+  const double v_small = 0.1 * 4 / 2.3;
+  const double v_large = 2.0 * 4 / 2.3;
+  const double d_large = v_large / 2.0;
+  const double mean_draw = (3 + d_large) / 4;
+  ASSERT_TRUE(capped.draw_weights.defined());
+  EXPECT_TRUE(
+      torch::allclose(capped.draw_weights, torch::tensor({1.0, 1.0, 1.0, d_large}, torch::kFloat)));
+  EXPECT_TRUE(
+      torch::allclose(capped.loss_weights, torch::tensor({v_small * mean_draw, v_small * mean_draw,
+                                                          v_small * mean_draw, 2.0 * mean_draw},
+                                                         torch::kFloat)));
+  const at::Tensor draw_probability = capped.draw_weights / capped.draw_weights.sum();
+  EXPECT_NEAR((draw_probability * capped.loss_weights).sum().item<double>(), 1.0, 1e-6);
+
+  // Negative weights read as 0; all-zero weights train as plain ERM.
+  capped = CapAndRenormalise(torch::tensor({-1.0, 3.0}, torch::kDouble), 5.0);
+  EXPECT_TRUE(torch::allclose(capped.loss_weights, torch::tensor({0.0f, 2.0f})));
+  capped = CapAndRenormalise(torch::zeros({3}, torch::kDouble), 5.0);
+  EXPECT_TRUE(torch::equal(capped.loss_weights, torch::ones({3})));
+  EXPECT_DOUBLE_EQ(capped.total, 3.0);
+}
+
 // The acceptance check of the fairness engine: on one batch, the gradient of the
 // client's weighted loss mean_i (1 + weight(c_i, g_i))·ℓ_i, with the directive's
 // weights computed from the batch's own group losses (held fixed), equals the

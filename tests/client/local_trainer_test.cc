@@ -369,6 +369,29 @@ TEST(LocalTrainerTest, TrainingGroupStatisticsAddUpToTheMeanLoss) {
   EXPECT_NEAR(loss_sum / count, result->mean_loss, 1e-9);
 }
 
+TEST(LocalTrainerTest, DrawWeightsDecideWhichSamplesAnEpochVisits) {
+  const Dataset train = MakeSyntheticDataset({.samples = 100});
+  MultimodalModel model = MakeModel(SmallModelOptions());
+  // Only group-1 samples can be drawn: the epoch's 100 draws are all of group 1.
+  const at::Tensor draws = train.group.to(torch::kFloat).eq(1).to(torch::kFloat);
+  ASSERT_GT(draws.sum().item<double>(), 0);
+  absl::StatusOr<TrainResult> result = Train(model, train, CpuOptions(), {}, {}, draws);
+  ASSERT_THAT(result, IsOk());
+  int64_t count = 0;
+  for (const auto& [key, cell] : result->groups) {
+    EXPECT_EQ(key.group, 1);
+    count += static_cast<int64_t>(cell.count);
+  }
+  EXPECT_EQ(count, 100);
+
+  EXPECT_THAT(std::string(Train(model, train, CpuOptions(), {}, {}, -draws).status().message()),
+              HasSubstr("draw weights must be >= 0"));
+  EXPECT_THAT(
+      std::string(
+          Train(model, train, CpuOptions(), {}, {}, torch::zeros({100})).status().message()),
+      HasSubstr("not all 0"));
+}
+
 TEST(LocalTrainerTest, SameSeedSameRunDifferentSeedDifferentRun) {
   const Dataset train = MakeSyntheticDataset({.samples = 96});
   ModelOptions model_options = SmallModelOptions(EncoderKind::kTransformer);

@@ -99,12 +99,44 @@ RoundStatistics MakeRound(double shift) {
   return round;
 }
 
+// Group DRO: once the bound is violated, α mixes q into the directive, which
+// carries the cap; a client's aggregation weight (its sum of capped weights) may
+// be up to cap·n, not more.
+TEST(FairnessEngineTest, GroupDroSendsItsCapAndBoundsTheWeightByIt) {
+  FairnessOptions options;
+  options.method = fairness::FairnessMethod::kGroupDro;
+  options.group_dro.reference_rounds = 1;
+  options.group_dro.weight_cap = 4;
+  ASSERT_TRUE(options.Validate().ok());
+  FairnessEngine engine(options);
+  fairness::StatisticsTable validation;
+  // A gap of 1 nat with no spread: far above the default bound, violated.
+  validation[fairness::Cell{"en", fairness::kFusionView, ""}] = {{"f", Losses(10, 15)},
+                                                                 {"m", Losses(30, 15)}};
+  engine.OnRoundClosed({}, validation, {}, {});
+  EXPECT_DOUBLE_EQ(engine.State().lambda, 0.25);
+  EXPECT_EQ(engine.State().alpha_step, "raised");
+  const v1::FairnessDirective directive = engine.Directive("a");
+  EXPECT_EQ(directive.method(), v1::FAIRNESS_METHOD_GROUP_DRO);
+  EXPECT_DOUBLE_EQ(directive.sample_weight_cap(), 4);
+  ASSERT_EQ(directive.weights_size(), 2);
+  EXPECT_GT(directive.weights(0).weight(), 0);  // f, the worse-off group, up.
+  EXPECT_LT(directive.weights(1).weight(), 0);
+
+  v1::UpdateHeader header;
+  header.set_num_train_samples(10);
+  header.set_aggregation_weight(40);
+  EXPECT_EQ(*engine.AggregationWeight("a", header), 40);
+  header.set_aggregation_weight(41);
+  EXPECT_FALSE(engine.AggregationWeight("a", header).ok());
+}
+
 // What --resume relies on: an engine restored from another's state after a round
 // sends the same directive, weighs updates the same, and moves the same way.
 TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
   for (const fairness::FairnessMethod method :
        {fairness::FairnessMethod::kMinMaxGap, fairness::FairnessMethod::kFedMinMax,
-        fairness::FairnessMethod::kFairFed}) {
+        fairness::FairnessMethod::kFairFed, fairness::FairnessMethod::kGroupDro}) {
     SCOPED_TRACE(NameOf(method));
     FairnessOptions options;
     options.method = method;
@@ -142,8 +174,14 @@ TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
     for (size_t i = 0; i < a.client_weights.size(); ++i) {
       EXPECT_EQ(a.client_weights[i].weight, b.client_weights[i].weight);
     }
+    ASSERT_EQ(a.group_dro_weights.size(), b.group_dro_weights.size());
+    for (size_t i = 0; i < a.group_dro_weights.size(); ++i) {
+      EXPECT_DOUBLE_EQ(a.group_dro_weights[i].weight, b.group_dro_weights[i].weight);
+      EXPECT_EQ(a.group_dro_weights[i].reference, b.group_dro_weights[i].reference);
+    }
     // Something moved, so the comparison could fail.
-    EXPECT_TRUE(a.lambda > 0 || a.group_weights.size() == 4 || a.client_weights.size() == 2);
+    EXPECT_TRUE(a.lambda > 0 || a.group_weights.size() == 4 || a.client_weights.size() == 2 ||
+                a.group_dro_weights.size() == 4);
   }
 }
 
