@@ -223,10 +223,14 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
     if (last) {
       EQUIFL_ASSIGN_OR_RETURN(server::ControllerWeights controller,
                               run.folder->history().ControllerWeightsAfter(last->round_id));
-      run.aggregator->fairness().Restore(
-          {last->fairness_lambda, last->validation_gap, std::move(controller.minmax_gap_weights),
-           std::move(controller.group_weights), std::move(controller.client_weights),
-           std::move(controller.group_dro_weights)});
+      server::FairnessState state;
+      state.lambda = last->fairness_lambda;
+      state.validation_gap = last->validation_gap;
+      state.minmax_gap_weights = std::move(controller.minmax_gap_weights);
+      state.group_weights = std::move(controller.group_weights);
+      state.client_weights = std::move(controller.client_weights);
+      state.group_dro_weights = std::move(controller.group_dro_weights);
+      run.aggregator->fairness().Restore(state);
     }
   }
   return run;

@@ -306,6 +306,13 @@ absl::Status ReadGroupDro(const Section& section, fairness::GroupDroOptions& gro
   });
 }
 
+absl::Status ReadCalibration(const Section& section, fairness::CalibrationOptions& calibration) {
+  return section.ForEachKey({
+      {"enabled", Boolean(section, calibration.enabled)},
+      {"min_samples", Unsigned(section, calibration.min_samples, 2, uint64_t{1} << 40)},
+  });
+}
+
 absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairness) {
   fairness::MinMaxGapOptions& gap = fairness.minmax_gap;
   return section.ForEachKey({
@@ -337,6 +344,10 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
          return ReadGroupDro(Section(node, key, section.source()), fairness.group_dro);
        }},
       {"allow_levelling_down", Boolean(section, fairness.group_dro.allow_levelling_down)},
+      {"calibration",
+       [&](const YAML::Node& node, const std::string& key) {
+         return ReadCalibration(Section(node, key, section.source()), fairness.calibration);
+       }},
       {"views", TextList(section, fairness.views, "views, e.g. [fusion, video]")},
       {"per_client_cells", Boolean(section, fairness.per_client_cells)},
   });

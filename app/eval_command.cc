@@ -7,7 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,6 +23,8 @@
 #include "client/local_trainer.h"
 #include "client/model/model_state.h"
 #include "client/shard_dataset.h"
+#include "client/temperature_views.h"
+#include "fairness/calibration.h"
 #include "fairness/fairness_report.h"
 #include "protocol/safetensors.h"
 #include "protocol/torch/torch_tensors.h"
@@ -52,8 +57,42 @@ absl::Status LoadCheckpoint(const std::string& path, client::MultimodalModel& mo
   return client::LoadState(*model, state);
 }
 
-absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
-                                                  const EvalCommand& command) {
+// The calibration file to apply: --calibration, else the checkpoint's sibling
+// STEM.calibration.json when it exists; empty for none.
+std::string CalibrationFile(const EvalCommand& command) {
+  if (command.calibration == "none") return "";
+  if (!command.calibration.empty()) return command.calibration;
+  std::filesystem::path sibling = command.checkpoint;
+  sibling.replace_extension(".calibration.json");
+  std::error_code error;
+  return std::filesystem::is_regular_file(sibling, error) ? sibling.string() : "";
+}
+
+absl::StatusOr<std::vector<fairness::GroupTemperature>> ReadCalibration(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return absl::NotFoundError(absl::StrCat("cannot read the calibration file '", path, "'"));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  absl::StatusOr<std::vector<fairness::GroupTemperature>> temperatures =
+      fairness::CalibrationFromJson(text.str());
+  if (!temperatures.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "': ", temperatures.status().message()));
+  }
+  return temperatures;
+}
+
+// What eval reports: the checkpoint's metrics, and calibrated ones when a
+// calibration file applies.
+struct Evaluation {
+  fairness::FairnessReport report;
+  std::optional<fairness::FairnessReport> calibrated;
+  std::string calibration_file;
+};
+
+absl::StatusOr<Evaluation> Evaluate(const Config& config, const EvalCommand& command) {
   EQUIFL_ASSIGN_OR_RETURN(client::Split split, ParseEnum<client::Split>("--split", command.split));
   EQUIFL_ASSIGN_OR_RETURN(client::Shard shard, client::Shard::Open(command.shard));
   EQUIFL_ASSIGN_OR_RETURN(client::Dataset dataset, client::DatasetFromShard(shard, split));
@@ -99,7 +138,14 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
   ProgressLine progress({.what = "evaluation samples",
                          .total = samples * views.size(),
                          .stream = command.json == "-" ? stderr : stdout});
+  Evaluation evaluation;
+  evaluation.calibration_file = CalibrationFile(command);
+  std::vector<fairness::GroupTemperature> temperatures;
+  if (!evaluation.calibration_file.empty()) {
+    EQUIFL_ASSIGN_OR_RETURN(temperatures, ReadCalibration(evaluation.calibration_file));
+  }
   fairness::StatisticsTable table;
+  std::optional<client::EvaluationResult> fusion;
   for (size_t index = 0; index < views.size(); ++index) {
     const std::string& view = views[index];
     progress.SetDetail(absl::StrCat("view ", view));
@@ -113,11 +159,35 @@ absl::StatusOr<fairness::FairnessReport> Evaluate(const Config& config,
     table.merge(client::NamedStatistics(result.groups, shard.manifest().languages,
                                         shard.manifest().groups, view));
     if (predictions) EQUIFL_RETURN_IF_ERROR(predictions->Append(view, rows, dataset, result));
+    if (view == fairness::kFusionView) fusion = std::move(result);
   }
   if (predictions) EQUIFL_RETURN_IF_ERROR(predictions->Commit());
   progress.SetDetail("");
   progress.Finish();
-  return fairness::BuildFairnessReport(table, fairness::kFusionView, {}, config.fairness.bound);
+  EQUIFL_ASSIGN_OR_RETURN(
+      evaluation.report,
+      fairness::BuildFairnessReport(table, fairness::kFusionView, {}, config.fairness.bound));
+  if (!temperatures.empty() && !fusion) {
+    spdlog::warn(
+        "not calibrated: the temperatures of '{}' apply to the fusion view, which "
+        "--views leaves out",
+        evaluation.calibration_file);
+  } else if (!temperatures.empty()) {
+    fairness::StatisticsTable scaled = table;
+    std::set<double> done;
+    for (const fairness::GroupTemperature& entry : temperatures) {
+      if (!done.insert(entry.temperature).second) continue;
+      const std::string view = fairness::TemperatureViewName(entry.temperature);
+      scaled.merge(client::TemperatureViewStatistics(*fusion, dataset, entry.temperature, view,
+                                                     shard.manifest().languages,
+                                                     shard.manifest().groups));
+    }
+    EQUIFL_ASSIGN_OR_RETURN(
+        evaluation.calibrated,
+        fairness::BuildFairnessReport(fairness::ApplyTemperatures(scaled, temperatures),
+                                      fairness::kFusionView, {}, config.fairness.bound));
+  }
+  return evaluation;
 }
 
 }  // namespace
@@ -141,6 +211,10 @@ CLI::App* AddEvalSubcommand(CLI::App& app, EvalCommand& command) {
   eval->add_option("--json", command.json,
                    "also write the report as JSON here ('-': "
                    "only JSON, to stdout)");
+  eval->add_option("--calibration", command.calibration,
+                   "per-group temperatures to also report calibrated losses with (default: "
+                   "CHECKPOINT's sibling STEM.calibration.json, which a run with "
+                   "fairness.calibration writes, when present; 'none': never)");
   eval->add_option("--predictions", command.predictions,
                    "also write every sample's prediction here as CSV, a row per sample and view "
                    "(shard row, client, split, language, group, view, label, prediction, loss, "
@@ -150,22 +224,34 @@ CLI::App* AddEvalSubcommand(CLI::App& app, EvalCommand& command) {
 
 int RunEvalCommand(const Config& config, const EvalCommand& command) {
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  absl::StatusOr<fairness::FairnessReport> report = Evaluate(config, command);
-  if (!report.ok()) {
-    spdlog::error("{}", std::string(report.status().message()));
-    return absl::IsInvalidArgument(report.status()) || absl::IsNotFound(report.status())
+  absl::StatusOr<Evaluation> evaluation = Evaluate(config, command);
+  if (!evaluation.ok()) {
+    spdlog::error("{}", std::string(evaluation.status().message()));
+    return absl::IsInvalidArgument(evaluation.status()) || absl::IsNotFound(evaluation.status())
                ? kExitUsage
                : kExitFailure;
   }
+  nlohmann::json json = fairness::ToJson(evaluation->report);
+  if (evaluation->calibrated) {
+    json["calibrated"] = fairness::ToJson(*evaluation->calibrated);
+    json["calibration_file"] = evaluation->calibration_file;
+  }
   if (command.json == "-") {
-    std::printf("%s\n", fairness::ToJsonText(*report).c_str());
+    std::printf("%s\n", json.dump(2).c_str());
     return 0;
   }
   std::printf("%s on the %s split of %s\n%s", command.checkpoint.c_str(), command.split.c_str(),
-              command.shard.c_str(), fairness::FormatTable(*report).c_str());
+              command.shard.c_str(), fairness::FormatTable(evaluation->report).c_str());
+  if (evaluation->calibrated) {
+    std::printf(
+        "\nCalibrated with the per-group temperatures of %s (fused logits divided by each "
+        "group's temperature; predictions, and so accuracy, unchanged):\n%s",
+        evaluation->calibration_file.c_str(),
+        fairness::FormatTable(*evaluation->calibrated).c_str());
+  }
   if (!command.json.empty()) {
     std::ofstream file(command.json);
-    file << fairness::ToJsonText(*report) << '\n';
+    file << json.dump(2) << '\n';
     if (!file) {
       spdlog::error("cannot write '{}'", command.json);
       return kExitFailure;

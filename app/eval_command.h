@@ -21,6 +21,10 @@ struct EvalCommand {
   std::vector<std::string> views;  //!< Modality views; empty: fusion and each modality.
   std::string json;                //!< Write the JSON report here ("-": stdout); empty: none.
   std::string predictions;         //!< Write app/predictions_csv.h's file here; empty: none.
+  //! Per-group temperatures (fairness/calibration.h) to report calibrated losses
+  //! with; empty: the checkpoint's sibling STEM.calibration.json when there is one;
+  //! "none": never.
+  std::string calibration;
 };
 
 //! Adds `eval` and its flags, stored in `command`, to `app`.

@@ -8,7 +8,8 @@
 //                         [--scenarios video-gender,language,imbalance]
 //                         [--methods fedavg,minmax_gap,...] [--epsilon E]
 //                         [--lambda-learning-rate L] [--signed-weights]
-//                         [--aggregation-beta B] [--slid-dir SHARDS]
+//                         [--aggregation-beta B] [--allow-levelling-down]
+//                         [--calibrate [--calibration-min-samples N]] [--slid-dir SHARDS]
 //
 // Every method of a scenario and seed sees the same data and the same initial
 // model seed, and each run starts from fresh state (a new aggregator, new
@@ -83,6 +84,8 @@ struct BenchSettings {
   bool signed_weights = false;  // ERM-MinMaxGAP without the up-weight-only clamp.
   std::optional<double> aggregation_beta;
   bool allow_levelling_down = false;  // Group DRO without its no-harm guard.
+  bool calibrate = false;             // fairness.calibration on.
+  std::optional<uint64_t> calibration_min_samples;
   std::string slid_dir;
   // Model and training.
   int64_t hidden_size = 32;
@@ -194,6 +197,8 @@ struct RunResult {
   double macro_f1 = 0;
   double worst_group_accuracy = 0;
   double min_max_gap = 0;  // Test MinMaxGAP over (language, fusion) cells.
+  //! The same after per-group temperature scaling (= min_max_gap without --calibrate).
+  double calibrated_min_max_gap = 0;
   double equalized_odds = 0;
   double disparate_impact = 0;
   double validation_gap = 0;  // Of the last training round.
@@ -211,6 +216,7 @@ class Recorder final : public equifl::server::RoundObserver {
                              const equifl::aggregation::ServerOptimizer& optimizer) override {
     if (summary.final_evaluation) {
       test_ = summary.validation.table();
+      calibrated_ = summary.calibrated;
       test_contributors_ = summary.contributors.size();
     } else {
       last_fairness_ = summary.fairness;
@@ -220,12 +226,15 @@ class Recorder final : public equifl::server::RoundObserver {
   }
 
   const std::optional<equifl::fairness::StatisticsTable>& test() const { return test_; }
+  //! Empty without calibration.
+  const equifl::fairness::StatisticsTable& calibrated() const { return calibrated_; }
   size_t test_contributors() const { return test_contributors_; }
   const equifl::server::FairnessState& last_fairness() const { return last_fairness_; }
   int training_rounds() const { return training_rounds_; }
 
  private:
   std::optional<equifl::fairness::StatisticsTable> test_;
+  equifl::fairness::StatisticsTable calibrated_;
   size_t test_contributors_ = 0;
   equifl::server::FairnessState last_fairness_;
   int training_rounds_ = 0;
@@ -271,6 +280,10 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
   if (settings.signed_weights) fairness.minmax_gap.up_weight_only = false;
   if (settings.aggregation_beta) fairness.minmax_gap.aggregation_beta = *settings.aggregation_beta;
   fairness.group_dro.allow_levelling_down = settings.allow_levelling_down;
+  fairness.calibration.enabled = settings.calibrate;
+  if (settings.calibration_min_samples) {
+    fairness.calibration.min_samples = *settings.calibration_min_samples;
+  }
   return fairness;
 }
 
@@ -432,6 +445,14 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
   result.macro_f1 = report.overall.macro_f1;
   result.worst_group_accuracy = report.overall.worst_group_accuracy;
   result.min_max_gap = report.min_max_gap.value;
+  result.calibrated_min_max_gap = result.min_max_gap;
+  if (!recorder.calibrated().empty()) {
+    EQUIFL_ASSIGN_OR_RETURN(const equifl::fairness::FairnessReport calibrated,
+                            equifl::fairness::BuildFairnessReport(
+                                ViewOnly(equifl::fairness::WithoutClients(recorder.calibrated()),
+                                         equifl::fairness::kFusionView)));
+    result.calibrated_min_max_gap = calibrated.min_max_gap.value;
+  }
   result.equalized_odds = report.overall.equalized_odds_difference.mean;
   result.disparate_impact = report.overall.disparate_impact.mean;
   const equifl::server::FairnessState fairness = recorder.last_fairness();
@@ -476,15 +497,16 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
                 const BenchSettings& settings, double epsilon) {
   std::printf(
       "\n| scenario | method | accuracy | macro-F1 | worst-group acc | MinMaxGAP (test) | "
-      "EO diff | DI | val gap (last round) | λ (last round) | s/run |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "EO diff | DI | val gap (last round) | λ (last round) | s/run | MinMaxGAP (test, "
+      "calibrated) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& [scenario, by_method] : results) {
     for (FairnessMethod method : settings.methods) {
       auto found = by_method.find(method);
       if (found == by_method.end()) continue;
       const std::vector<RunResult>& runs = found->second;
       std::printf(
-          "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", scenario.c_str(),
+          "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |\n", scenario.c_str(),
           std::string(equifl::NameOf(method)).c_str(), Cell(runs, &RunResult::accuracy).c_str(),
           Cell(runs, &RunResult::macro_f1).c_str(),
           Cell(runs, &RunResult::worst_group_accuracy).c_str(),
@@ -492,7 +514,8 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
           Cell(runs, &RunResult::equalized_odds).c_str(),
           Cell(runs, &RunResult::disparate_impact).c_str(),
           Cell(runs, &RunResult::validation_gap).c_str(), Cell(runs, &RunResult::lambda, 2).c_str(),
-          Summarize(runs, &RunResult::seconds).mean);
+          Summarize(runs, &RunResult::seconds).mean,
+          Cell(runs, &RunResult::calibrated_min_max_gap).c_str());
     }
   }
   // Every cell's gap: the loss gap between groups of each (language, fusion) cell.
@@ -653,6 +676,12 @@ int RunBench(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e9));
   app.add_flag("--allow-levelling-down", settings.allow_levelling_down,
                "group DRO without its no-harm guard (fairness.allow_levelling_down)");
+  app.add_flag("--calibrate", settings.calibrate,
+               "fit per-group temperatures on the final model's validation split "
+               "(fairness.calibration) and report the calibrated test MinMaxGAP too");
+  app.add_option("--calibration-min-samples", settings.calibration_min_samples,
+                 "fairness.calibration.min_samples (default: the library's)")
+      ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 40));
   app.add_option("--slid-dir,--slid", slid_dir,
                  "run on the client shards in this folder (e.g. from `equifl data import`) "
                  "instead of the synthetic scenarios");

@@ -13,7 +13,9 @@
 #include "client/fairness_weights.h"
 #include "client/model/model_state.h"
 #include "client/secure_round_client.h"
+#include "client/temperature_views.h"
 #include "fairness/baselines.h"
+#include "fairness/calibration.h"
 #include "protocol/fairness_wire.h"
 #include "protocol/tensor_stream.h"
 
@@ -56,8 +58,9 @@ bool IsModalityOf(const MultimodalModel& model, const std::string& view) {
 }
 
 // Evaluates `model` on `dataset` in the fusion view and every other view the
-// directive names (views of modalities the model lacks are skipped) into
-// `statistics`; returns the fusion view's result.
+// directive names (views of modalities the model lacks are skipped; temperature
+// views come from the fusion view's probabilities) into `statistics`; returns the
+// fusion view's result.
 absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dataset& dataset,
                                                const v1::FairnessDirective& directive,
                                                const FederatedClientOptions& options,
@@ -65,6 +68,11 @@ absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dat
   EQUIFL_ASSIGN_OR_RETURN(EvaluationResult fusion, Evaluate(model, dataset));
   statistics = Named(fusion.groups, options, kFusionView);
   for (const std::string& view : directive.views()) {
+    if (const std::optional<double> temperature = fairness::TemperatureOfView(view)) {
+      statistics.merge(TemperatureViewStatistics(fusion, dataset, *temperature, view,
+                                                 options.languages, options.groups));
+      continue;
+    }
     if (view == kFusionView || !IsModalityOf(model, view)) continue;
     EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
                             Evaluate(model, dataset, ModalityView::Only(view)));
@@ -305,6 +313,12 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
   if (task.kind() == v1::TASK_KIND_EVALUATE) {
     EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
                             EvaluateViews(model, data.test, directive, options, report.validation));
+    if (directive.calibrate()) {
+      // The evaluated model's validation statistics, in the training statistics'
+      // place (an evaluation trains nothing): the server fits calibration on them.
+      EQUIFL_RETURN_IF_ERROR(
+          EvaluateViews(model, data.validation, directive, options, report.train).status());
+    }
     outcome.evaluated = true;
     outcome.accuracy = result.accuracy;
     outcome.loss = result.mean_loss;

@@ -117,7 +117,8 @@ void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict 
   if (measurements_ < options_.reference_rounds) {
     last_step_ = AlphaStep::kWarmingUp;
   } else {
-    if (!options_.allow_levelling_down) {
+    // At α = 0 a worse group is not group DRO's doing (plain FedAvg overfits too).
+    if (!options_.allow_levelling_down && alpha_ > 0) {
       for (const auto& [pair, estimate] : estimates) {
         const auto reference = references_.find(pair);
         if (reference == references_.end()) continue;

@@ -21,10 +21,11 @@
 //
 // No-harm guard: α stays 0 for the first reference_rounds validation measurements;
 // the last of them, a model trained as FedAvg, sets each pair's level m_ref ± se_ref.
-// Afterwards a round in which some pair's loss has risen above its level by more
-// than harm_margin beyond doubt, i.e. the lower bound of the increase
+// Afterwards, while α > 0, a round in which some pair's loss has risen above its
+// level by more than harm_margin beyond doubt, i.e. the lower bound of the increase
 // (m_i − m_ref) − z·√(se_i² + se_ref²) exceeds harm_margin, halves α instead of
-// stepping it (unless allow_levelling_down). Comparing upper bounds directly
+// stepping it (unless allow_levelling_down); at α = 0 a worse group is not group
+// DRO's doing. Comparing upper bounds directly
 // (m_i + z·se_i > m_ref + z·se_ref + margin) would fire on noise alone: with the
 // ~45 samples per pair of the synthetic scenarios (se ≈ 0.14) a pair that did not
 // move crosses a 0.05-nat margin in about 4 rounds of 10, so with six pairs the

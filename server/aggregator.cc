@@ -231,7 +231,8 @@ void Aggregator::FillTask(const std::string& client_id, const Assignment& assign
   task.mutable_hyperparameters()->set_seed(
       random::RoundSeed(options_.training.seed(), assignment.round_id));
   task.set_upload_encoding(options_.upload_encoding);
-  *task.mutable_fairness() = loop_.fairness().Directive(client_id);
+  *task.mutable_fairness() =
+      loop_.fairness().Directive(client_id, assignment.kind == Assignment::Kind::kEvaluate);
   task.set_deadline_unix_ms(UnixMilliseconds(assignment.deadline));
   const std::shared_ptr<SecureRound> secure = loop_.SecureRoundFor(assignment.round_id);
   if (secure == nullptr) return;
@@ -361,10 +362,12 @@ absl::Status Aggregator::AcceptUpdate(
     // norm for adaptive clipping.
     input.within_clip_norm =
         loop_.privacy().enabled() && loop_.privacy().Clip(input.update.values());
-    EQUIFL_ASSIGN_OR_RETURN(input.train, protocol::StatisticsFromProto(header.train_statistics()));
-    EQUIFL_RETURN_IF_ERROR(CheckClientStatistics(input.train, "training"));
     input.train_samples = header.num_train_samples();
   }
+  // In an evaluation round the training statistics' place carries the validation
+  // split's, for calibration (the round loop keeps them out of the training columns).
+  EQUIFL_ASSIGN_OR_RETURN(input.train, protocol::StatisticsFromProto(header.train_statistics()));
+  EQUIFL_RETURN_IF_ERROR(CheckClientStatistics(input.train, "training"));
   EQUIFL_ASSIGN_OR_RETURN(input.validation,
                           protocol::StatisticsFromProto(header.validation_statistics()));
   EQUIFL_RETURN_IF_ERROR(CheckClientStatistics(input.validation, "validation"));

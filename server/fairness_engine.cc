@@ -79,6 +79,7 @@ fairness::BoundVerdict Verdict(const fairness::StatisticsTable& objective,
 absl::Status FairnessOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(minmax_gap.Validate());
   EQUIFL_RETURN_IF_ERROR(GroupDroOfTheRun(*this).Validate());
+  EQUIFL_RETURN_IF_ERROR(calibration.Validate());
   EQUIFL_RETURN_IF_ERROR(bound.Validate());
   if (method == fairness::FairnessMethod::kMinMaxGap &&
       bound.metric != fairness::BoundMetric::kLossGap) {
@@ -117,12 +118,22 @@ FairnessEngine::FairnessEngine(const FairnessOptions& options)
       fairfed_(options.fairfed_beta, EqualizedOdds),
       group_dro_(GroupDroOfTheRun(options)) {}
 
-v1::FairnessDirective FairnessEngine::Directive(const std::string& client) const {
-  absl::MutexLock lock(&mutex_);
+std::vector<std::string> FairnessEngine::EvaluatedViews(bool final_evaluation) const {
+  std::vector<std::string> views = options_.views;
+  if (final_evaluation && options_.calibration.enabled) {
+    for (std::string& view : fairness::TemperatureViews()) views.push_back(std::move(view));
+  }
+  return views;
+}
+
+v1::FairnessDirective FairnessEngine::Directive(const std::string& client,
+                                                bool final_evaluation) const {
   v1::FairnessDirective directive;
+  for (const std::string& view : EvaluatedViews(final_evaluation)) directive.add_views(view);
+  directive.set_calibrate(final_evaluation && options_.calibration.enabled);
+  absl::MutexLock lock(&mutex_);
   directive.set_method(protocol::FairnessMethodToProto(options_.method));
   directive.set_q(options_.q);
-  for (const std::string& view : options_.views) directive.add_views(view);
   if (options_.method == FairnessMethod::kMinMaxGap) {
     protocol::DirectiveToProto(ForClient(minmax_gap_.directive(), client), directive);
   } else if (options_.method == FairnessMethod::kFedMinMax) {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "equifl/v1/aggregator.pb.h"
 #include "fairness/baselines.h"
+#include "fairness/calibration.h"
 #include "fairness/fairness_method.h"
 #include "fairness/group_dro.h"
 #include "fairness/group_statistics.h"
@@ -39,6 +40,8 @@ struct FairnessOptions {
   //! Group DRO's knobs; its confidence and per-client cells come from `bound`
   //! and per_client_cells.
   fairness::GroupDroOptions group_dro;
+  //! Per-group temperature scaling of the final model (fairness/calibration.h).
+  fairness::CalibrationOptions calibration;
   double q = 1.0;  //!< q of q-FedAvg.
   //! FedMinMax's η_μ. 1, not the projected step's 0.1: with exponentiated
   //! gradients a pair whose risk is 0.3 nats above the mean gains a factor
@@ -80,8 +83,14 @@ class FairnessEngine {
 
   //! The directive to send with a task of the next round to `client`: with
   //! per-client cells only the weights of its own cells (and of pooled ones),
-  //! named without the client, as the client names its cells.
-  v1::FairnessDirective Directive(const std::string& client) const;
+  //! named without the client, as the client names its cells. For the final
+  //! evaluation with calibration on, it also names the temperature views and asks
+  //! for the validation split's statistics.
+  v1::FairnessDirective Directive(const std::string& client, bool final_evaluation = false) const;
+
+  //! The views clients evaluate in a round: `views`, and for the final evaluation
+  //! with calibration on, the temperature views.
+  std::vector<std::string> EvaluatedViews(bool final_evaluation) const;
 
   //! The weight the update of `client` is averaged with: FairFed's ω_k, else the
   //! client's aggregation_weight when it sent one (non-zero), else num_train_samples.

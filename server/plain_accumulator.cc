@@ -54,8 +54,10 @@ absl::Status PlainAccumulator::Accumulate(ClientInput input) {
   }
   absl::MutexLock lock(&mutex_);
   if (options_.model_size == 0) {
-    // An evaluation result carries statistics only.
-    return aggregate_.validation.Add(plain->validation);
+    // An evaluation result carries statistics only: the split evaluated, and for
+    // calibration the validation split's in the training statistics' place.
+    EQUIFL_RETURN_IF_ERROR(CheckStatisticsLocked(plain->train, plain->validation));
+    return AddStatisticsLocked(plain->train, plain->validation);
   }
   // Statistics checked first, then the update held, then the statistics added:
   // bad statistics must not leave half an upload behind, nor a refused update.

@@ -76,7 +76,7 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
   aggregation::SecureInputLayout layout;
   layout.update_size = model_size;
   layout.statistics = options_.statistics;
-  layout.statistics.views = options_.fairness.views;
+  layout.statistics.views = fairness_.EvaluatedViews(coordinator_.IsEvaluationRound(round_id));
   layout.max_clients = std::max<uint32_t>(clients, 1);
   aggregation::ClientNoise noise;
   if (privacy_.enabled()) {
@@ -238,6 +238,23 @@ RoundSummary RoundLoop::Summarize(const OpenedRound& round, CollectedRound& coll
   summary.train = std::move(aggregate.train);
   summary.validation = std::move(aggregate.validation);
   summary.validation_by_client = std::move(aggregate.validation_by_client);
+  if (summary.final_evaluation && options_.fairness.calibration.enabled) {
+    // The clients sent the final model's validation statistics in the training
+    // statistics' place: fit the temperatures on them, read the test split's
+    // calibrated groups from its temperature views, and keep those views out of
+    // every other report.
+    summary.temperatures =
+        fairness::FitTemperatures(summary.train.table(), options_.fairness.calibration.min_samples);
+    summary.calibrated =
+        fairness::ApplyTemperatures(summary.validation.table(), summary.temperatures);
+    fairness::StatisticsSum test;
+    // Removing cells cannot make a valid sum invalid.
+    (void)test.Add(fairness::WithoutTemperatureViews(summary.validation.table()));
+    summary.validation = std::move(test);
+  }
+  // A final evaluation trains nothing: whatever came in the training statistics'
+  // place stays out of the history's training columns.
+  if (summary.final_evaluation) summary.train = {};
   return summary;
 }
 

@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "aggregation/privacy/client_level_privacy.h"
 #include "aggregation/server_optimizer.h"
+#include "fairness/calibration.h"
 #include "fairness/statistics_sum.h"
 #include "server/aggregator_options.h"
 #include "server/fairness_engine.h"
@@ -67,6 +68,11 @@ struct RoundSummary {
   std::map<std::string, fairness::StatisticsTable> validation_by_client;
   //! The fairness engine's state after the round (what the next round uses).
   FairnessState fairness;
+  //! Final evaluation with calibration on: the temperatures fitted on the final
+  //! model's validation split, and the test statistics with each fusion group at
+  //! its temperature (fairness/calibration.h); empty otherwise.
+  std::vector<fairness::GroupTemperature> temperatures;
+  fairness::StatisticsTable calibrated;
   double privacy_epsilon = 0;    //!< ε spent after this round at PrivacyOptions::delta; 0: off.
   double clip_norm = 0;          //!< The clipping norm the round used; 0: DP off.
   bool secure = false;           //!< Securely aggregated: the server saw only sums.

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "fairness/fairness_report.h"
 #include "protocol/safetensors.h"
@@ -100,6 +101,27 @@ absl::StatusOr<std::string> RunFolder::WriteModel(uint64_t round, const GlobalMo
   return FileSha256(ModelPath(round));
 }
 
+absl::Status RunFolder::WriteCalibration(
+    uint64_t round, const std::vector<fairness::GroupTemperature>& temperatures) const {
+  const std::filesystem::path path =
+      std::filesystem::path(path_) / "checkpoints" / (RoundFileStem(round) + ".calibration.json");
+  const std::filesystem::path partial = path.string() + ".partial";
+  {
+    std::ofstream file(partial, std::ios::trunc);
+    file << fairness::CalibrationToJson(temperatures).dump(2) << "\n";
+    if (!file.flush()) {
+      return absl::InternalError(absl::StrCat("cannot write ", partial.string()));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(partial, path, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot rename ", partial.string(), " to ",
+                                            path.string(), ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunFolder::SaveInitialModel(const GlobalModel& model) {
   EQUIFL_ASSIGN_OR_RETURN(std::string digest, WriteModel(0, model));
   return history_.RecordDigests(0, {digest, ""});
@@ -157,6 +179,34 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
     record.fairness_report = line["validation"].dump();
   } else {
     line["validation_error"] = std::string(report.status().message());
+  }
+  if (!summary.temperatures.empty()) {
+    EQUIFL_RETURN_IF_ERROR(WriteCalibration(summary.round_id, summary.temperatures));
+    line["calibration"] = fairness::CalibrationToJson(summary.temperatures)["temperatures"];
+    if (absl::StatusOr<fairness::FairnessReport> calibrated = fairness::BuildFairnessReport(
+            summary.calibrated, fairness::kFusionView, {}, gap_bound_);
+        calibrated.ok()) {
+      line["calibrated"] = fairness::ToJson(*calibrated);
+      absl::StrAppend(&last_fairness_table_,
+                      "\nCalibrated: each group's fused logits divided by its temperature, fitted "
+                      "on the validation split (",
+                      RoundFileStem(summary.round_id),
+                      ".calibration.json); predictions, and so accuracy, are unchanged.\n",
+                      fairness::FormatTable(*calibrated));
+      std::vector<std::string> unfitted;
+      for (const fairness::GroupTemperature& entry : summary.temperatures) {
+        if (!entry.fitted) {
+          unfitted.push_back(absl::StrCat(fairness::CellName(entry.cell), ": ", entry.group, " (",
+                                          entry.samples, ")"));
+        }
+      }
+      if (!unfitted.empty()) {
+        absl::StrAppend(&last_fairness_table_,
+                        "Not calibrated (validation samples in brackets, fewer than "
+                        "fairness.calibration.min_samples; temperature 1): ",
+                        absl::StrJoin(unfitted, ", "), "\n");
+      }
+    }
   }
   if (!summary.abandoned.empty()) line["abandoned"] = summary.abandoned;
   for (const fairness::GroupWeight& weight : summary.fairness.group_weights) {

@@ -3,6 +3,8 @@
 //   RUN/history.db                              rounds, participants, metrics (SQLite)
 //   RUN/checkpoints/round-000012.safetensors    the global model after round 12
 //   RUN/checkpoints/round-000012.optimizer.safetensors   the server optimiser's state
+//   RUN/checkpoints/round-000013.calibration.json   the final model's per-group
+//                                               temperatures (fairness.calibration on)
 //
 //   RUN/lock                                    held (flock) by the server using the folder
 //
@@ -22,9 +24,11 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "aggregation/server_optimizer.h"
+#include "fairness/calibration.h"
 #include "fairness/stated_bound.h"
 #include "server/global_model.h"
 #include "server/round_loop.h"
@@ -87,6 +91,9 @@ class RunFolder final : public RoundObserver {
   std::string OptimizerPath(uint64_t round) const;
   //! Writes round `round`'s model and returns the file's SHA-256.
   absl::StatusOr<std::string> WriteModel(uint64_t round, const GlobalModel& model) const;
+  //! RUN/checkpoints/round-R.calibration.json, written atomically.
+  absl::Status WriteCalibration(uint64_t round,
+                                const std::vector<fairness::GroupTemperature>& temperatures) const;
   //! Round `round`'s checkpoint, verified against its recorded digests.
   absl::StatusOr<Checkpoint> LoadRound(uint64_t round) const;
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <vector>
@@ -153,12 +154,15 @@ TEST_F(FederatedRunTest, ARoundCompletesWhenAClientIsKilledMidRound) {
 // Secure aggregation through the real binaries over mutual TLS, with
 // ERM-MinMaxGAP and client-level DP done by the clients: the server sees only
 // sums, yet λ follows the validation gap of the summed statistics exactly
-// (λ = η·G after round 1), the clients still learn, and ε is accounted.
+// (λ = η·G after round 1), the clients still learn, and ε is accounted. The final
+// evaluation fits per-group temperatures on the summed validation statistics and
+// reports the test split calibrated beside the plain one.
 TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
   const std::string config =
       WriteConfig(3, 120,
                   "fairness:\n  method: minmax_gap\n  bound:\n    epsilon: 0.0\n"
                   "  views: [fusion, video]\n"
+                  "  calibration: {enabled: true, min_samples: 2}\n"
                   "privacy:\n  clip_norm: 10.0\n  noise_multiplier: 0.001\n"
                   "secure_aggregation:\n  enabled: true\n");
   const CompletedRun run = RunServerAndThreeClients(config);
@@ -189,6 +193,31 @@ TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
   EXPECT_GT(rounds[2].privacy_epsilon, rounds[0].privacy_epsilon);
   EXPECT_GT(rounds[0].privacy_epsilon, 0.0);
   ASSERT_TRUE(rounds.back().validation_accuracy.has_value());
+
+  // Calibration: the final evaluation trained nothing (its validation statistics
+  // fed the fit, not the training columns), no temperature view reached a report,
+  // and the fit lies beside the final checkpoint.
+  EXPECT_EQ(rounds.back().train_samples, 0u);
+  EXPECT_THAT(rounds.back().fairness_report, Not(HasSubstr("fusion@T=")));
+  const std::string lines = ReadFile(folder_ / "run" / "report.jsonl");
+  const std::string last_line = lines.substr(lines.rfind('\n', lines.size() - 2) + 1);
+  const nlohmann::json final_line = nlohmann::json::parse(last_line);
+  ASSERT_TRUE(final_line.contains("calibration")) << last_line;
+  ASSERT_TRUE(final_line.contains("calibrated")) << last_line;
+  EXPECT_THAT(final_line["calibrated"].dump(), Not(HasSubstr("fusion@T=")));
+  int fitted = 0;
+  for (const nlohmann::json& entry : final_line["calibration"]) {
+    fitted += entry["fitted"].get<bool>() ? 1 : 0;
+    EXPECT_LE(entry["validation_loss_after"].get<double>(),
+              entry["validation_loss_before"].get<double>());
+  }
+  EXPECT_GT(fitted, 0);
+  // Temperatures change losses, not predictions.
+  EXPECT_EQ(final_line["calibrated"]["overall"]["accuracy"],
+            final_line["validation"]["overall"]["accuracy"]);
+  EXPECT_TRUE(std::filesystem::is_regular_file(folder_ / "run" / "checkpoints" /
+                                               "round-000004.calibration.json"));
+  EXPECT_THAT(server->Log(), HasSubstr("Calibrated: each group's fused logits"));
 }
 
 // A client killed while a securely aggregated round sets up: the key phases time
@@ -334,6 +363,7 @@ TEST_F(FederatedRunTest, PerClientCellsReachTheReportAndTheController) {
       WriteConfig(2, 120,
                   "fairness:\n  method: minmax_gap\n  per_client_cells: true\n"
                   "  bound: {metric: loss_gap, epsilon: 0.0}\n"
+                  "  calibration: {enabled: true, min_samples: 2}\n"
                   "sim:\n  data:\n    source: shards\n    path: " +
                       (folder_ / "data").string() + "\n");
   Process simulation({EQUIFL_BINARY, "sim", config}, folder_ / "sim.log");
@@ -352,6 +382,12 @@ TEST_F(FederatedRunTest, PerClientCellsReachTheReportAndTheController) {
   for (const auto& weight : controller->minmax_gap_weights) {
     EXPECT_THAT(weight.cell.client, testing::StartsWith("client-"));
   }
+  // Calibration over the plain upload: a temperature per (language, client, group).
+  EXPECT_EQ(rounds.back().train_samples, 0u);
+  const std::string calibration =
+      ReadFile(folder_ / "run" / "checkpoints" / "round-000003.calibration.json");
+  EXPECT_THAT(calibration, HasSubstr("\"fitted\": true"));
+  EXPECT_THAT(calibration, HasSubstr("\"client\": \"client-001\""));
 }
 
 // The model tensors of a checkpoint, by name.

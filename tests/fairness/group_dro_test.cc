@@ -132,6 +132,14 @@ TEST(GroupDroTest, TheGuardPullsAlphaBackWhenAGroupIsWorseThanUnderFedAvg) {
   EXPECT_EQ(controller.last_step(), AlphaStep::kPulledBack);
   EXPECT_THAT(controller.harmed(), ElementsAre("en/fusion: m"));
 
+  // At α = 0 the same rise is not group DRO's doing: α follows the verdict.
+  GroupDroController at_zero(Options(1));
+  at_zero.Update(TwoGroups(1.0, 0.6), BoundVerdict::kHeld);
+  ASSERT_EQ(at_zero.alpha(), 0);
+  at_zero.Update(TwoGroups(0.9, 0.9), BoundVerdict::kViolated);
+  EXPECT_DOUBLE_EQ(at_zero.alpha(), 0.25);
+  EXPECT_THAT(at_zero.harmed(), IsEmpty());
+
   GroupDroOptions levelling = Options(1);
   levelling.allow_levelling_down = true;
   GroupDroController unguarded(levelling);

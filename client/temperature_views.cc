@@ -1,0 +1,37 @@
+#include "client/temperature_views.h"
+
+#include <ATen/ATen.h>
+
+#include "client/group_statistics.h"
+
+namespace equifl::client {
+
+fairness::StatisticsTable TemperatureViewStatistics(const EvaluationResult& fusion,
+                                                    const Dataset& dataset, double temperature,
+                                                    const std::string& view,
+                                                    const std::vector<std::string>& languages,
+                                                    const std::vector<std::string>& groups) {
+  const int64_t samples = fusion.probabilities.defined() ? fusion.probabilities.size(0) : 0;
+  const int64_t classes = samples > 0 ? fusion.probabilities.size(1) : 0;
+  GroupStatisticsAccumulator accumulator(classes);
+  if (samples == 0) return NamedStatistics(accumulator.Report(), languages, groups, view);
+  const at::Tensor logits =
+      fusion.probabilities.to(at::kDouble).clamp_min(1e-45).log() / temperature;
+  const at::Tensor labels = dataset.label.to(at::kCPU).to(at::kLong).contiguous();
+  const at::Tensor losses =
+      (logits.logsumexp(1) - logits.gather(1, labels.unsqueeze(1)).squeeze(1)).contiguous();
+  const at::Tensor language = dataset.language.to(at::kCPU).to(at::kLong).contiguous();
+  const at::Tensor group = dataset.group.to(at::kCPU).to(at::kLong).contiguous();
+  const at::Tensor predictions = fusion.predictions.to(at::kLong).contiguous();
+  const double* loss = losses.data_ptr<double>();
+  const int64_t* label = labels.data_ptr<int64_t>();
+  const int64_t* sample_language = language.data_ptr<int64_t>();
+  const int64_t* sample_group = group.data_ptr<int64_t>();
+  const int64_t* prediction = predictions.data_ptr<int64_t>();
+  for (int64_t i = 0; i < samples; ++i) {
+    accumulator.Add(sample_language[i], sample_group[i], loss[i], label[i], prediction[i]);
+  }
+  return NamedStatistics(accumulator.Report(), languages, groups, view);
+}
+
+}  // namespace equifl::client

@@ -1,0 +1,180 @@
+#include "fairness/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace equifl::fairness {
+namespace {
+
+constexpr char kTemperaturePrefix[] = "fusion@T=";
+
+// The cell of temperature view `view` that holds the samples of fusion cell `cell`.
+Cell AtTemperature(const Cell& cell, const std::string& view) {
+  return {cell.language, view, cell.client};
+}
+
+}  // namespace
+
+absl::Status CalibrationOptions::Validate() const {
+  if (min_samples < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("calibration.min_samples is ", min_samples,
+                                                   "; it must be >= 2 (a mean needs samples)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string TemperatureViewName(double temperature) {
+  return absl::StrCat(kTemperaturePrefix, absl::StrFormat("%g", temperature));
+}
+
+std::optional<double> TemperatureOfView(const std::string& view) {
+  if (!view.starts_with(kTemperaturePrefix)) return std::nullopt;
+  double temperature = 0;
+  if (!absl::SimpleAtod(view.substr(sizeof(kTemperaturePrefix) - 1), &temperature) ||
+      !(temperature > 0) || !std::isfinite(temperature)) {
+    return std::nullopt;
+  }
+  return temperature;
+}
+
+std::vector<std::string> TemperatureViews() {
+  std::vector<std::string> views;
+  for (const double temperature : kTemperatureGrid)
+    views.push_back(TemperatureViewName(temperature));
+  return views;
+}
+
+std::vector<GroupTemperature> FitTemperatures(const StatisticsTable& validation,
+                                              uint64_t min_samples) {
+  std::vector<GroupTemperature> fit;
+  for (const auto& [cell, groups] : validation) {
+    if (cell.modality != kFusionView) continue;
+    for (const auto& [group, sums] : groups) {
+      GroupTemperature entry;
+      entry.cell = cell;
+      entry.group = group;
+      entry.samples = sums.count;
+      entry.loss_before = entry.loss_after = sums.mean_loss();
+      if (sums.count >= min_samples) {
+        std::optional<double> best_loss;
+        double best_temperature = 1;
+        for (const double temperature : kTemperatureGrid) {
+          const auto at = validation.find(AtTemperature(cell, TemperatureViewName(temperature)));
+          if (at == validation.end()) continue;
+          const auto scaled = at->second.find(group);
+          if (scaled == at->second.end() || scaled->second.count == 0) continue;
+          const double loss = scaled->second.mean_loss();
+          if (!best_loss || loss < *best_loss ||
+              (loss == *best_loss &&
+               std::abs(std::log(temperature)) < std::abs(std::log(best_temperature)))) {
+            best_loss = loss;
+            best_temperature = temperature;
+          }
+        }
+        if (best_loss) {
+          entry.temperature = best_temperature;
+          entry.loss_after = *best_loss;
+          entry.fitted = true;
+        }
+      }
+      fit.push_back(std::move(entry));
+    }
+  }
+  return fit;
+}
+
+StatisticsTable WithoutTemperatureViews(const StatisticsTable& table) {
+  StatisticsTable kept;
+  for (const auto& [cell, groups] : table) {
+    if (!TemperatureOfView(cell.modality)) kept.emplace(cell, groups);
+  }
+  return kept;
+}
+
+StatisticsTable ApplyTemperatures(const StatisticsTable& table,
+                                  const std::vector<GroupTemperature>& temperatures) {
+  StatisticsTable calibrated = WithoutTemperatureViews(table);
+  for (const GroupTemperature& entry : temperatures) {
+    const auto fusion = calibrated.find(entry.cell);
+    if (fusion == calibrated.end() || !fusion->second.contains(entry.group)) continue;
+    const auto at = table.find(AtTemperature(entry.cell, TemperatureViewName(entry.temperature)));
+    if (at == table.end()) continue;
+    const auto scaled = at->second.find(entry.group);
+    if (scaled != at->second.end()) fusion->second[entry.group] = scaled->second;
+  }
+  return calibrated;
+}
+
+nlohmann::json CalibrationToJson(const std::vector<GroupTemperature>& temperatures) {
+  nlohmann::json entries = nlohmann::json::array();
+  for (const GroupTemperature& entry : temperatures) {
+    nlohmann::json line = {{"language", entry.cell.language},
+                           {"group", entry.group},
+                           {"temperature", entry.temperature},
+                           {"samples", entry.samples},
+                           {"fitted", entry.fitted},
+                           {"validation_loss_before", entry.loss_before},
+                           {"validation_loss_after", entry.loss_after}};
+    if (!entry.cell.client.empty()) line["client"] = entry.cell.client;
+    entries.push_back(std::move(line));
+  }
+  return {{"format", "equifl-calibration"}, {"temperatures", std::move(entries)}};
+}
+
+absl::StatusOr<std::vector<GroupTemperature>> CalibrationFromJson(const std::string& text) {
+  const nlohmann::json document = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded() || !document.is_object() ||
+      document.value("format", "") != "equifl-calibration" || !document.contains("temperatures") ||
+      !document["temperatures"].is_array()) {
+    return absl::InvalidArgumentError(
+        "not a calibration file: expected a JSON object with \"format\": "
+        "\"equifl-calibration\" and a \"temperatures\" list");
+  }
+  std::vector<GroupTemperature> temperatures;
+  for (const nlohmann::json& line : document["temperatures"]) {
+    const auto text_of = [&](const char* key) -> std::optional<std::string> {
+      if (!line.is_object()) return std::nullopt;
+      const auto found = line.find(key);
+      if (found == line.end() || !found->is_string()) return std::nullopt;
+      return found->get<std::string>();
+    };
+    const std::optional<std::string> language = text_of("language");
+    const std::optional<std::string> group = text_of("group");
+    const auto temperature = line.is_object() ? line.find("temperature") : line.end();
+    if (!language || !group || temperature == line.end() || !temperature->is_number()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("calibration entry ", temperatures.size() + 1,
+                       " lacks a \"language\", a \"group\" or a numeric \"temperature\""));
+    }
+    GroupTemperature entry;
+    entry.cell = {*language, kFusionView, text_of("client").value_or("")};
+    entry.group = *group;
+    entry.temperature = temperature->get<double>();
+    if (!(entry.temperature > 0) || !std::isfinite(entry.temperature)) {
+      return absl::InvalidArgumentError(absl::StrCat("calibration entry ", temperatures.size() + 1,
+                                                     " has temperature ", entry.temperature,
+                                                     "; a temperature is finite and > 0"));
+    }
+    // The rest only describes the fit; a wrong type reads as absent.
+    const auto number_of = [&](const char* key) {
+      const auto found = line.find(key);
+      return found != line.end() && found->is_number() ? found->get<double>() : 0.0;
+    };
+    entry.samples = static_cast<uint64_t>(std::clamp(number_of("samples"), 0.0, 1e18));
+    const auto fitted = line.find("fitted");
+    entry.fitted = fitted == line.end() || !fitted->is_boolean() || fitted->get<bool>();
+    entry.loss_before = number_of("validation_loss_before");
+    entry.loss_after = number_of("validation_loss_after");
+    temperatures.push_back(std::move(entry));
+  }
+  return temperatures;
+}
+
+}  // namespace equifl::fairness
