@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
+
+#include "aggregation/secure/secure_input.h"
 
 namespace equifl::server {
 namespace {
@@ -129,6 +132,93 @@ TEST(FairnessEngineTest, GroupDroSendsItsCapAndBoundsTheWeightByIt) {
   EXPECT_EQ(*engine.AggregationWeight("a", header), 40);
   header.set_aggregation_weight(41);
   EXPECT_FALSE(engine.AggregationWeight("a", header).ok());
+}
+
+// One client's statistics of a round: two languages, groups f and m with spread
+// and confusion counts, losses shifted per client and split.
+fairness::StatisticsTable ClientTable(int client, double shift) {
+  fairness::StatisticsTable table;
+  for (const char* language : {"en", "ja"}) {
+    const double base = language[0] == 'e' ? 0.6 : 1.1;
+    for (const char* group : {"f", "m"}) {
+      const uint64_t count = 40 + 10 * client + (group[0] == 'f' ? 0 : 25);
+      const double mean = base + shift + (group[0] == 'f' ? 0.35 : 0.0) + 0.05 * client;
+      fairness::GroupStatistics sums;
+      sums.count = count;
+      sums.loss_sum = mean * count;
+      sums.loss_square_sum = (mean * mean + 0.8) * count;
+      sums.num_classes = 2;
+      sums.confusion = {count / 2, count / 4, count / 8, count - count / 2 - count / 4 - count / 8};
+      table[{language, fairness::kFusionView, ""}][group] = sums;
+    }
+  }
+  return table;
+}
+
+// Everything the server uses is a sum of client statistics, so a controller fed
+// the sums secure aggregation decodes (fixed point, summed modulo 2^32) moves as
+// one fed the exact plain sums.
+TEST(FairnessEngineTest, SecureAndPlainSumsGiveTheSameControllerState) {
+  aggregation::SecureInputLayout layout;
+  layout.statistics = {{"en", "ja"}, {fairness::kFusionView}, {"f", "m"}, 2};
+  layout.max_clients = 3;
+  layout.weight_bound = 1000;
+  for (const fairness::FairnessMethod method :
+       {fairness::FairnessMethod::kMinMaxGap, fairness::FairnessMethod::kGroupDro,
+        fairness::FairnessMethod::kFedMinMax}) {
+    SCOPED_TRACE(NameOf(method));
+    FairnessOptions options;
+    options.method = method;
+    options.bound.epsilon = 0.1;
+    options.group_dro.reference_rounds = 1;
+    FairnessEngine plain(options);
+    FairnessEngine secure(options);
+    for (const double shift : {0.0, -0.1, 0.2}) {
+      fairness::StatisticsTable train;
+      fairness::StatisticsTable validation;
+      std::vector<uint32_t> sum(layout.Words(), 0);
+      for (int client = 0; client < 3; ++client) {
+        aggregation::SecureInput input;
+        input.weight = 10;
+        input.train = ClientTable(client, shift + 0.3);
+        input.validation = ClientTable(client, shift);
+        ASSERT_TRUE(fairness::AddInto(train, input.train).ok());
+        ASSERT_TRUE(fairness::AddInto(validation, input.validation).ok());
+        std::vector<uint32_t> words;
+        ASSERT_TRUE(aggregation::EncodeSecureInput(layout, input, words).ok());
+        for (size_t i = 0; i < words.size(); ++i) sum[i] += words[i];
+      }
+      const absl::StatusOr<aggregation::SecureSum> decoded =
+          aggregation::DecodeSecureSum(layout, sum);
+      ASSERT_TRUE(decoded.ok()) << decoded.status();
+      plain.OnRoundClosed(train, validation, {}, {});
+      secure.OnRoundClosed(decoded->train, decoded->validation, {}, {});
+    }
+    const FairnessState a = plain.State();
+    const FairnessState b = secure.State();
+    EXPECT_NEAR(a.lambda, b.lambda, 1e-6);
+    EXPECT_EQ(a.alpha_step, b.alpha_step);
+    ASSERT_EQ(a.group_dro_weights.size(), b.group_dro_weights.size());
+    for (size_t i = 0; i < a.group_dro_weights.size(); ++i) {
+      EXPECT_NEAR(a.group_dro_weights[i].weight, b.group_dro_weights[i].weight, 1e-6);
+    }
+    ASSERT_EQ(a.group_weights.size(), b.group_weights.size());
+    for (size_t i = 0; i < a.group_weights.size(); ++i) {
+      EXPECT_NEAR(a.group_weights[i].weight, b.group_weights[i].weight, 1e-6);
+    }
+    const v1::FairnessDirective plain_directive = plain.Directive("a");
+    const v1::FairnessDirective secure_directive = secure.Directive("a");
+    ASSERT_EQ(plain_directive.weights_size(), secure_directive.weights_size());
+    for (int i = 0; i < plain_directive.weights_size(); ++i) {
+      EXPECT_NEAR(plain_directive.weights(i).weight(), secure_directive.weights(i).weight(), 1e-5);
+    }
+    // Something moved, so the comparison could fail.
+    if (method == fairness::FairnessMethod::kFedMinMax) {
+      EXPECT_EQ(a.group_weights.size(), 4u);
+    } else {
+      EXPECT_GT(a.lambda, 0);
+    }
+  }
 }
 
 // What --resume relies on: an engine restored from another's state after a round
