@@ -218,6 +218,27 @@ TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
   EXPECT_TRUE(std::filesystem::is_regular_file(folder_ / "run" / "checkpoints" /
                                                "round-000004.calibration.json"));
   EXPECT_THAT(server->Log(), HasSubstr("Calibrated: each group's fused logits"));
+
+  // equifl eval finds the fit beside the checkpoint and reports calibrated losses,
+  // with the same predictions; --calibration none leaves them out.
+  const std::string checkpoint =
+      (folder_ / "run" / "checkpoints" / "round-000004.safetensors").string();
+  const std::string shard = (folder_ / "data" / "client-000").string();
+  const std::filesystem::path calibrated_json = folder_ / "eval-calibrated.json";
+  Process eval({EQUIFL_BINARY, "--config", config, "eval", "--checkpoint", checkpoint, "--shard",
+                shard, "--json", calibrated_json.string()},
+               folder_ / "eval-calibrated.log");
+  ASSERT_EQ(eval.Wait(60s), 0) << eval.Log();
+  EXPECT_THAT(eval.Log(), HasSubstr("Calibrated with the per-group temperatures of"));
+  const nlohmann::json evaluated = nlohmann::json::parse(ReadFile(calibrated_json));
+  ASSERT_TRUE(evaluated.contains("calibrated"));
+  EXPECT_EQ(evaluated["calibrated"]["overall"]["accuracy"], evaluated["overall"]["accuracy"]);
+  EXPECT_NE(evaluated["calibrated"]["cells"].dump(), evaluated["cells"].dump());
+  Process plain_eval({EQUIFL_BINARY, "--config", config, "eval", "--checkpoint", checkpoint,
+                      "--shard", shard, "--calibration", "none"},
+                     folder_ / "eval-plain.log");
+  ASSERT_EQ(plain_eval.Wait(60s), 0) << plain_eval.Log();
+  EXPECT_THAT(plain_eval.Log(), Not(HasSubstr("Calibrated")));
 }
 
 // A client killed while a securely aggregated round sets up: the key phases time
