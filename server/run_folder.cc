@@ -11,12 +11,14 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "fairness/fairness_report.h"
+#include "protocol/file_io.h"
 #include "protocol/safetensors.h"
 #include "server/checkpoint_integrity.h"
 
@@ -103,23 +105,12 @@ absl::StatusOr<std::string> RunFolder::WriteModel(uint64_t round, const GlobalMo
 
 absl::Status RunFolder::WriteCalibration(
     uint64_t round, const std::vector<fairness::GroupTemperature>& temperatures) const {
-  const std::filesystem::path path =
-      std::filesystem::path(path_) / "checkpoints" / (RoundFileStem(round) + ".calibration.json");
-  const std::filesystem::path partial = path.string() + ".partial";
-  {
-    std::ofstream file(partial, std::ios::trunc);
-    file << fairness::CalibrationToJson(temperatures).dump(2) << "\n";
-    if (!file.flush()) {
-      return absl::InternalError(absl::StrCat("cannot write ", partial.string()));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(partial, path, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat("cannot rename ", partial.string(), " to ",
-                                            path.string(), ": ", error.message()));
-  }
-  return absl::OkStatus();
+  const std::string json = fairness::CalibrationToJson(temperatures).dump(2) + "\n";
+  const std::span<const std::byte> bytes = std::as_bytes(std::span(json));
+  return protocol::WriteFileAtomically(
+      (std::filesystem::path(path_) / "checkpoints" / (RoundFileStem(round) + ".calibration.json"))
+          .string(),
+      {&bytes, 1});
 }
 
 absl::Status RunFolder::SaveInitialModel(const GlobalModel& model) {
