@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,6 +25,7 @@
 #include "client/temperature_views.h"
 #include "fairness/calibration.h"
 #include "fairness/fairness_report.h"
+#include "protocol/file_io.h"
 #include "protocol/safetensors.h"
 #include "protocol/torch/torch_tensors.h"
 #include "server/checkpoint_integrity.h"
@@ -68,15 +68,18 @@ std::string CalibrationFile(const EvalCommand& command) {
   return std::filesystem::is_regular_file(sibling, error) ? sibling.string() : "";
 }
 
+// The most bytes a calibration file may have (a temperature per group, language and,
+// with per-client cells, client: far below this for any federation).
+constexpr uint64_t kMaxCalibrationBytes = uint64_t{64} << 20;
+
 absl::StatusOr<std::vector<fairness::GroupTemperature>> ReadCalibration(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("cannot read the calibration file '", path, "'"));
+  absl::StatusOr<std::string> text = protocol::ReadRegularFile(path, kMaxCalibrationBytes);
+  if (!text.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the calibration file: ", text.status().message()));
   }
-  std::ostringstream text;
-  text << file.rdbuf();
   absl::StatusOr<std::vector<fairness::GroupTemperature>> temperatures =
-      fairness::CalibrationFromJson(text.str());
+      fairness::CalibrationFromJson(*text);
   if (!temperatures.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "': ", temperatures.status().message()));
