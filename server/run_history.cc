@@ -149,15 +149,20 @@ absl::Status InsertWeights(sqlite3* database, const char* sql, uint64_t round_id
   return absl::OkStatus();
 }
 
+// Binds a (cell, group) row's language, view, client and group (columns 2 to 5).
+void BindCellAndGroup(sqlite3_stmt* row, const fairness::Cell& cell, const std::string& group) {
+  BindText(row, 2, cell.language);
+  BindText(row, 3, cell.modality);
+  BindText(row, 4, cell.client);
+  BindText(row, 5, group);
+}
+
 absl::Status InsertControllerWeights(sqlite3* database, uint64_t round_id,
                                      const ControllerWeights& controller) {
   EQUIFL_RETURN_IF_ERROR(InsertWeights(
       database, "INSERT INTO minmax_gap_weights VALUES (?, ?, ?, ?, ?, ?)", round_id,
       controller.minmax_gap_weights, [](sqlite3_stmt* row, const fairness::CellGroupWeight& w) {
-        BindText(row, 2, w.cell.language);
-        BindText(row, 3, w.cell.modality);
-        BindText(row, 4, w.cell.client);
-        BindText(row, 5, w.group);
+        BindCellAndGroup(row, w.cell, w.group);
         sqlite3_bind_double(row, 6, w.weight);
       }));
   EQUIFL_RETURN_IF_ERROR(InsertWeights(
@@ -172,10 +177,7 @@ absl::Status InsertControllerWeights(sqlite3* database, uint64_t round_id,
   EQUIFL_RETURN_IF_ERROR(InsertWeights(
       database, "INSERT INTO group_dro_weights VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", round_id,
       controller.group_dro_weights, [](sqlite3_stmt* row, const fairness::GroupDroWeight& w) {
-        BindText(row, 2, w.cell.language);
-        BindText(row, 3, w.cell.modality);
-        BindText(row, 4, w.cell.client);
-        BindText(row, 5, w.group);
+        BindCellAndGroup(row, w.cell, w.group);
         sqlite3_bind_double(row, 6, w.weight);
         sqlite3_bind_double(row, 7, w.share);
         if (w.reference) {
