@@ -16,6 +16,7 @@
 #include "app/command.h"
 #include "app/run_model.h"
 #include "base/status_macros.h"
+#include "client/data/wire_schema.h"
 #include "client/model/model_state.h"
 #include "fairness/html_report.h"
 #include "protocol/file_io.h"
@@ -129,6 +130,7 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
     options.statistics.languages = schema->languages;
     options.statistics.groups = schema->groups;
     options.statistics.num_classes = static_cast<uint32_t>(schema->labels.size());
+    options.data_schema = client::ToWireSchema(*schema);
   }
   const client::TrainerOptions& training = config.training;
   v1::TrainingHyperparameters& task = options.training;

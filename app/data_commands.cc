@@ -270,7 +270,10 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
       "import",
       "Turn a CSV of precomputed features into shards. Name the label and group columns;\n"
       "every other numeric column becomes a feature of the 'tabular' modality (or list\n"
-      "them with --features). Rows go to clients by a column (--split-by), a Dirichlet\n"
+      "them with --features), and every text column whose values repeat (at most 20\n"
+      "distinct) is one-hot encoded: one feature per value and one, '(other)', for values\n"
+      "outside the list. Give the list with --categorical so that clients importing their\n"
+      "own tables agree on it. Rows go to clients by a column (--split-by), a Dirichlet\n"
       "draw over labels (--dirichlet-alpha with --clients) or at random (--clients).\n"
       "Missing values (NA, empty) and unknown categories are errors naming the line and\n"
       "column, unless --drop-missing drops those rows (and reports how many).\n"
@@ -289,6 +292,12 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
   import
       ->add_option("--features", c.feature_columns,
                    "feature columns, comma-separated (default: every other numeric column)")
+      ->delimiter(',');
+  import
+      ->add_option("--categorical", f.categorical,
+                   "columns to one-hot encode, comma-separated, each COLUMN (its values found, "
+                   "sorted) or COLUMN=value|value|... (its category list, part of the schema; "
+                   "other values become COLUMN=(other)); numeric columns too")
       ->delimiter(',');
   import->add_option("--label-threshold", c.label_threshold,
                      "make a numeric label binary: 1 when above 'median' or a number");
@@ -443,6 +452,11 @@ int RunImport(const DataCommand& command) {
   {
     ImportProgressLines progress(FileName(command.csv), "checking rows");
     client::CsvImportOptions options = command.csv_options;
+    for (const std::string& text : command.categorical) {
+      absl::StatusOr<client::CategoricalColumn> column = client::CategoricalColumn::Parse(text);
+      if (!column.ok()) return Fail("import", column.status());
+      options.categorical_columns.push_back(*std::move(column));
+    }
     options.progress = progress.Callback();
     summary = client::ImportCsv(command.csv, command.import_out, options);
     if (summary.ok()) progress.Finish();
@@ -459,11 +473,22 @@ int RunImport(const DataCommand& command) {
   if (!summary->first_dropped.empty()) {
     std::printf("first dropped row: %s\n", summary->first_dropped.c_str());
   }
-  std::printf("features (tabular, %zu): %s\n", summary->feature_columns.size(),
+  std::printf("features (tabular, %zu columns): %s\n", summary->feature_columns.size(),
               absl::StrJoin(summary->feature_columns, ", ").c_str());
+  for (size_t index = 0; index < summary->categorical_columns.size(); ++index) {
+    const client::CategoricalColumn& column = summary->categorical_columns[index];
+    std::printf("one-hot %s: %s", column.name.c_str(), absl::StrJoin(column.values, ", ").c_str());
+    if (summary->other_counts[index] > 0) {
+      std::printf(" (%lld rows outside the list are %s)",
+                  static_cast<long long>(summary->other_counts[index]), client::kOtherCategory);
+    }
+    std::printf("\n");
+  }
   if (!summary->ignored_columns.empty()) {
-    std::printf("ignored (not numeric): %s\n",
-                absl::StrJoin(summary->ignored_columns, ", ").c_str());
+    std::printf(
+        "ignored (text whose values do not repeat enough to be categories; name them with "
+        "--categorical to one-hot encode): %s\n",
+        absl::StrJoin(summary->ignored_columns, ", ").c_str());
   }
   PrintImportedShards(*summary, command.csv_options.group_column);
   return 0;

@@ -34,6 +34,7 @@ struct DataCommand {
   std::string csv;                       //!< The CSV file.
   std::string import_out;                //!< Output folder.
   client::CsvImportOptions csv_options;  //!< Columns and partition.
+  std::vector<std::string> categorical;  //!< --categorical: "COLUMN[=value|value|...]".
 
   // import-npy
   client::NpyImportPaths npy_paths;      //!< The .npy files.

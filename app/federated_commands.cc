@@ -16,6 +16,7 @@
 #include "app/run_model.h"
 #include "base/status_macros.h"
 #include "client/data/shard.h"
+#include "client/data/wire_schema.h"
 #include "client/federated_client.h"
 #include "client/model/multimodal_model.h"
 #include "client/shard_dataset.h"
@@ -218,6 +219,7 @@ int RunClientCommand(const Config& given, const ClientCommand& command) {
   options.upload = config.codec;
   options.languages = shard->manifest().languages;
   options.groups = shard->manifest().groups;
+  options.data_schema = client::ToWireSchema(shard->manifest());
   auto channel = grpc::CreateCustomChannel(config.server.address, credentials->channel,
                                            ModelChannelArguments());
   spdlog::info("client with {} training, {} validation and {} test samples dialling {} ({})",

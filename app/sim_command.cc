@@ -25,6 +25,7 @@
 #include "base/periodic_task.h"
 #include "base/progress_line.h"
 #include "base/status_macros.h"
+#include "client/data/wire_schema.h"
 #include "protocol/transport_security.h"
 #include "server/client_identity.h"
 #include "sim/client_population.h"
@@ -250,6 +251,7 @@ client::FederatedClientOptions ClientOptionsFor(const Config& config,
   options.upload = config.codec;
   options.languages = manifest.languages;
   options.groups = manifest.groups;
+  options.data_schema = client::ToWireSchema(manifest);
   return options;
 }
 

@@ -22,9 +22,9 @@ class Session {
       : stub_(v1::Aggregator::NewStub(channel)), options_(options), train_samples_(train_samples) {}
 
   absl::Status Join() {
-    EQUIFL_ASSIGN_OR_RETURN(
-        v1::JoinResponse response,
-        JoinRun(*stub_, options_.requested_client_id, train_samples_, options_.connect_timeout));
+    EQUIFL_ASSIGN_OR_RETURN(v1::JoinResponse response,
+                            JoinRun(*stub_, options_.requested_client_id, train_samples_,
+                                    options_.data_schema, options_.connect_timeout));
     run_id_ = response.run_id();
     client_id_ = response.client_id();
     poll_timeout_ = std::chrono::milliseconds(response.poll_timeout_ms());
@@ -90,12 +90,15 @@ absl::StatusOr<SecureRoundClient> SetUpSecureRound(v1::Aggregator::StubInterface
 
 absl::StatusOr<v1::JoinResponse> JoinRun(v1::Aggregator::StubInterface& stub,
                                          const std::string& requested_client_id,
-                                         int64_t train_samples,
+                                         int64_t train_samples, const v1::DataSchema& data_schema,
                                          std::chrono::seconds connect_timeout) {
   v1::JoinRequest request;
   request.set_requested_client_id(requested_client_id);
   request.set_client_version(kVersion);
   request.mutable_capabilities()->set_num_train_samples(static_cast<uint64_t>(train_samples));
+  if (data_schema.modalities_size() > 0) {
+    *request.mutable_capabilities()->mutable_data_schema() = data_schema;
+  }
   const auto give_up = std::chrono::steady_clock::now() + connect_timeout;
   bool announced_wait = false;
   while (true) {

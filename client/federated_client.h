@@ -41,7 +41,7 @@ uint64_t ModelSize(const std::vector<protocol::NamedTensor>& state);
 //! failure (a refusal) at once.
 absl::StatusOr<v1::JoinResponse> JoinRun(v1::Aggregator::StubInterface& stub,
                                          const std::string& requested_client_id,
-                                         int64_t train_samples,
+                                         int64_t train_samples, const v1::DataSchema& data_schema,
                                          std::chrono::seconds connect_timeout);
 
 //! Runs the client until the server says the run is finished. `train`,

@@ -50,6 +50,9 @@ struct FederatedClientOptions {
   //! Names of the shard's languages and groups, for the statistics' cells.
   std::vector<std::string> languages;
   std::vector<std::string> groups;
+  //! The shard's schema, sent when joining so the server can refuse data that
+  //! does not fit the run (client/data/wire_schema.h); empty: not sent.
+  v1::DataSchema data_schema;
   //! How long to keep trying to reach the server before giving up.
   std::chrono::seconds connect_timeout{60};
   //! CPU threads that expand secure aggregation's masks; 0: every core.

@@ -10,6 +10,7 @@
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/fairness_wire.h"
+#include "protocol/schema_agreement.h"
 #include "protocol/tensor_stream.h"
 #include "server/client_identity.h"
 #include "server/update_bounds.h"
@@ -139,6 +140,16 @@ grpc::Status Aggregator::Join(grpc::ServerContext* context, const v1::JoinReques
   absl::StatusOr<std::string> bound = ClientIdForJoin(*context, request->requested_client_id());
   if (!bound.ok()) return ToGrpc(bound.status());
   std::string client_id = *std::move(bound);
+  if (options_.data_schema && request->capabilities().has_data_schema()) {
+    if (absl::Status agreement = protocol::CheckSchemaAgreement(
+            *options_.data_schema, request->capabilities().data_schema());
+        !agreement.ok()) {
+      const std::string who = client_id.empty() ? std::string("a client") : client_id;
+      spdlog::warn("refused '{}' at join: {}", who, std::string(agreement.message()));
+      return ToGrpc(absl::FailedPreconditionError(
+          absl::StrCat("this run cannot use your data: ", agreement.message())));
+    }
+  }
   if (client_id.empty()) {
     absl::MutexLock lock(&clients_mutex_);
     client_id = absl::StrCat("client-", next_client_number_++);

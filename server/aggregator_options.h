@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -74,6 +75,9 @@ struct AggregatorOptions {
   //! The languages, groups and classes of the run's data (its schema), which
   //! secure aggregation's statistics grid needs; its views are fairness.views.
   aggregation::StatisticsLayout statistics;
+  //! The run's data schema; a client that sends another when it joins is
+  //! refused (protocol/schema_agreement.h). Unset: not checked.
+  std::optional<v1::DataSchema> data_schema;
 
   absl::Status Validate() const;
 };

@@ -220,7 +220,7 @@ absl::Status RunVirtualClients(const std::shared_ptr<grpc::Channel>& channel,
     EQUIFL_ASSIGN_OR_RETURN(
         v1::JoinResponse joined,
         client::JoinRun(*stub, client_id, population.SplitSize(index, client::Split::kTrain),
-                        options.client.connect_timeout));
+                        options.client.data_schema, options.client.connect_timeout));
     if (joined.client_id() != client_id) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the aggregator renamed virtual client '", client_id, "' to '", joined.client_id(), "'"));

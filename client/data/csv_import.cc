@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "base/quoted_input.h"
 #include "base/random.h"
 #include "base/status_macros.h"
@@ -163,6 +164,22 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view sour
   return table;
 }
 
+absl::StatusOr<CategoricalColumn> CategoricalColumn::Parse(absl::string_view text) {
+  CategoricalColumn column;
+  const size_t equals = text.find('=');
+  column.name = std::string(TrimSpaces(text.substr(0, equals)));
+  if (column.name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "categorical column ", QuoteInput(text),
+        " has no name; write COLUMN, or COLUMN=value|value|... to give its categories"));
+  }
+  if (equals == absl::string_view::npos) return column;
+  for (absl::string_view value : absl::StrSplit(text.substr(equals + 1), '|')) {
+    column.values.emplace_back(TrimSpaces(value));
+  }
+  return column;
+}
+
 absl::Status CsvImportOptions::Validate() const {
   if (label_column.empty()) return absl::InvalidArgumentError("name the label column");
   if (group_column.empty()) {
@@ -183,6 +200,22 @@ absl::Status CsvImportOptions::Validate() const {
   }
   if (split.dirichlet_alpha > 0 && !split_by.empty()) {
     return absl::InvalidArgumentError("split rows by a column or by a Dirichlet draw, not both");
+  }
+  std::set<std::string> categorical_names;
+  for (const CategoricalColumn& column : categorical_columns) {
+    if (!categorical_names.insert(column.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("categorical column ", QuoteInput(column.name), " is named twice"));
+    }
+    std::set<std::string> values;
+    for (const std::string& value : column.values) {
+      if (value.empty() || value == kOtherCategory || !values.insert(value).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the categories of ", QuoteInput(column.name), " (",
+                         QuoteInputs(column.values), ") must be distinct and non-empty, and ",
+                         kOtherCategory, " is reserved for the values outside the list"));
+      }
+    }
   }
   return split.Validate();
 }
@@ -221,21 +254,38 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   const std::set<std::string> missing(options.missing_values.begin(), options.missing_values.end());
   auto is_missing = [&](const std::string& cell) { return missing.contains(cell); };
 
-  // Feature columns: the named ones, or every numeric column with no other role.
-  std::vector<size_t> feature_columns;
+  // Feature columns: the named ones and the categorical ones, or every numeric
+  // column with no other role and every text column whose values repeat.
   std::set<size_t> roles = {label_column, group_column};
   if (language_column) roles.insert(*language_column);
   if (split_column) roles.insert(*split_column);
+  auto feature = [&](const std::string& name) -> absl::StatusOr<size_t> {
+    EQUIFL_ASSIGN_OR_RETURN(const size_t column, find(name, "feature"));
+    if (roles.contains(column)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("column ", QuoteInput(name),
+                       " is the label, group, language or split-by column; it cannot "
+                       "also be a feature"));
+    }
+    return column;
+  };
+  std::map<size_t, CategoricalColumn> categorical;  // by column
+  for (const CategoricalColumn& column : options.categorical_columns) {
+    EQUIFL_ASSIGN_OR_RETURN(const size_t index, feature(column.name));
+    categorical[index] = column;
+  }
+  std::vector<size_t> feature_columns;
   if (!options.feature_columns.empty()) {
     for (const std::string& name : options.feature_columns) {
-      EQUIFL_ASSIGN_OR_RETURN(const size_t column, find(name, "feature"));
-      if (roles.contains(column)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("column ", QuoteInput(name),
-                         " is the label, group, language or split-by column; it cannot "
-                         "also be a feature"));
-      }
+      EQUIFL_ASSIGN_OR_RETURN(const size_t column, feature(name));
       feature_columns.push_back(column);
+    }
+    for (const CategoricalColumn& column : options.categorical_columns) {
+      const size_t index = *find(column.name, "feature");
+      if (std::find(feature_columns.begin(), feature_columns.end(), index) ==
+          feature_columns.end()) {
+        feature_columns.push_back(index);
+      }
     }
   } else {
     StageProgress detecting(options.progress, ImportStage::kDetect, table.header.size(),
@@ -243,14 +293,25 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     for (size_t column = 0; column < table.header.size(); ++column) {
       detecting.Update(column);
       if (roles.contains(column)) continue;
+      if (categorical.contains(column)) {
+        feature_columns.push_back(column);
+        continue;
+      }
       bool numeric = false;
       bool other = false;
+      std::set<std::string> values;
+      int64_t present = 0;
       for (const std::vector<std::string>& row : table.rows) {
         if (is_missing(row[column])) continue;
+        ++present;
         (ParseNumber(row[column]) ? numeric : other) = true;
-        if (other) break;
+        if (values.size() <= kMaxAutomaticCategories) values.insert(row[column]);
       }
       if (numeric && !other) {
+        feature_columns.push_back(column);
+      } else if (other && values.size() <= kMaxAutomaticCategories &&
+                 2 * static_cast<int64_t>(values.size()) <= present) {
+        categorical[column] = {.name = table.header[column]};
         feature_columns.push_back(column);
       } else {
         summary.ignored_columns.push_back(table.header[column]);
@@ -262,8 +323,8 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
   if (feature_columns.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source,
-                     " has no numeric feature column besides the label, group and language; name "
-                     "the feature columns"));
+                     " has no feature column besides the label, group and language (numeric, or "
+                     "text whose values repeat); name the feature columns"));
   }
 
   // Rows: check every used cell; drop or fail.
@@ -328,6 +389,7 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     }
     // Numbers that must be numbers are errors, not missing values.
     for (size_t column : feature_columns) {
+      if (categorical.contains(column)) continue;
       const std::optional<double> value = ParseNumber(cells[column]);
       if (!value) {
         return absl::InvalidArgumentError(absl::StrCat(where(column), " is ",
@@ -403,6 +465,46 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     return static_cast<int64_t>(std::find(names.begin(), names.end(), value) - names.begin());
   };
 
+  // The tabular features: a numeric column is one, a categorical column one per
+  // category and one for the values outside its list.
+  struct Encoding {
+    size_t column = 0;
+    std::map<std::string, size_t> category_index = {};  // empty for a numeric column
+    size_t width = 1;
+    int64_t* other_count = nullptr;
+  };
+  std::vector<std::string> feature_names;
+  for (size_t column : feature_columns) {
+    auto found = categorical.find(column);
+    if (found == categorical.end()) {
+      feature_names.push_back(table.header[column]);
+      continue;
+    }
+    CategoricalColumn described = found->second;
+    described.values = vocabulary(column, described.values);
+    std::erase(described.values, kOtherCategory);  // a cell may hold the name itself
+    described.values.push_back(kOtherCategory);
+    for (const std::string& value : described.values) {
+      feature_names.push_back(absl::StrCat(described.name, "=", value));
+    }
+    summary.categorical_columns.push_back(std::move(described));
+  }
+  summary.other_counts.assign(summary.categorical_columns.size(), 0);
+  std::vector<Encoding> encodings;
+  for (size_t index = 0, categorical_index = 0; index < feature_columns.size(); ++index) {
+    Encoding encoding{.column = feature_columns[index]};
+    if (categorical.contains(encoding.column)) {
+      const std::vector<std::string>& values =
+          summary.categorical_columns[categorical_index].values;
+      for (size_t value = 0; value < values.size(); ++value) {
+        encoding.category_index[values[value]] = value;
+      }
+      encoding.width = values.size();
+      encoding.other_count = &summary.other_counts[categorical_index++];
+    }
+    encodings.push_back(std::move(encoding));
+  }
+
   // Rows to clients.
   random::Engine engine = random::MakeEngine(options.split.seed, 0);
   std::vector<std::vector<size_t>> client_rows;  // indices into `kept`
@@ -442,8 +544,10 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
                                                       options.split.validation_fraction, engine);
     const int64_t n = static_cast<int64_t>(rows.size());
     ShardData data;
-    data.manifest.modalities = {
-        {kModalityName, ModalityKind::kVector, 0, static_cast<int64_t>(feature_columns.size())}};
+    data.manifest.modalities = {{.name = kModalityName,
+                                 .kind = ModalityKind::kVector,
+                                 .dim = static_cast<int64_t>(feature_names.size()),
+                                 .feature_names = feature_names}};
     data.manifest.labels = summary.labels;
     data.manifest.group_attribute = options.group_column;
     data.manifest.groups = summary.groups;
@@ -452,8 +556,22 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     data.lengths.resize(1);
     for (int64_t position = 0; position < n; ++position) {
       const std::vector<std::string>& cells = table.rows[kept[rows[position]]];
-      for (size_t column : feature_columns) {
-        data.features[0].push_back(static_cast<float>(*ParseNumber(cells[column])));
+      for (const Encoding& encoding : encodings) {
+        const std::string& cell = cells[encoding.column];
+        if (encoding.category_index.empty()) {
+          data.features[0].push_back(static_cast<float>(*ParseNumber(cell)));
+          continue;
+        }
+        auto category = encoding.category_index.find(cell);
+        size_t hot = encoding.width - 1;  // kOtherCategory
+        if (category != encoding.category_index.end()) {
+          hot = category->second;
+        } else {
+          ++*encoding.other_count;
+        }
+        for (size_t value = 0; value < encoding.width; ++value) {
+          data.features[0].push_back(value == hot ? 1.0f : 0.0f);
+        }
       }
       data.present.push_back(1);
       data.label.push_back(labels[rows[position]]);

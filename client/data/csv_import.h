@@ -4,12 +4,18 @@
 // column, a sensitive-attribute column, perhaps a language column, and numeric
 // features. The named columns become `label`, `group` and `language`; the numeric
 // features (every other numeric column, or the ones named) become one vector
-// modality called "tabular". A numeric label can be cut at a threshold ("wages above
-// the median"). Rows go to clients by the value of a column (one client per value),
-// by a seeded Dirichlet(alpha) draw over labels (the usual non-IID benchmark split),
-// or uniformly at random; each client's rows are split into train, validation and
-// test. Label, group and language names are the same in every shard, so indices
-// agree across clients.
+// modality called "tabular". Categorical columns are one-hot encoded against a
+// category list that is part of the schema: given by the user (so clients that
+// import their own tables agree without pooling data), or the values found. Each
+// column gets one feature per category plus an explicit "(other)" for values
+// outside the list; the feature names ("phist=yes") are in the shard manifest. A
+// non-numeric column is categorical on its own when its values repeat (at most
+// kMaxAutomaticCategories distinct values, each used twice on average); other text
+// columns (ids, free text) are ignored and listed. A numeric label can be cut at a
+// threshold ("wages above the median"). Rows go to clients by the value of a column (one client per
+// value), by a seeded Dirichlet(alpha) draw over labels (the usual non-IID benchmark split), or
+// uniformly at random; each client's rows are split into train, validation and test. Label, group
+// and language names are the same in every shard, so indices agree across clients.
 //
 // Bad cells are never dropped silently: a missing value ("NA" or empty) or a
 // category outside a given list is an error naming the line and column, unless the
@@ -47,13 +53,33 @@ struct CsvTable {
 absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view source,
                                   const ImportProgress& progress = {});
 
+//! A non-numeric column with at most this many distinct values, each appearing at
+//! least twice on average, is one-hot encoded without being named.
+inline constexpr size_t kMaxAutomaticCategories = 20;
+
+//! The feature of a categorical column that takes the values outside its list.
+inline constexpr char kOtherCategory[] = "(other)";
+
+//! A column to one-hot encode.
+struct CategoricalColumn {
+  std::string name;                      //!< The column.
+  std::vector<std::string> values = {};  //!< The categories in order; empty: the values found.
+
+  //! Parses "COLUMN" or "COLUMN=value|value|...", as --categorical takes it.
+  static absl::StatusOr<CategoricalColumn> Parse(absl::string_view text);
+};
+
 //! How a table becomes shards.
 struct CsvImportOptions {
   std::string label_column;     //!< Required.
   std::string group_column;     //!< Required: the sensitive attribute.
   std::string language_column;  //!< Optional; without it every row is language "und".
-  //! Feature columns; empty means every numeric column not used above or by split_by.
+  //! Feature columns; empty means every numeric column not used above or by split_by,
+  //! and every non-numeric one whose values repeat (one-hot encoded).
   std::vector<std::string> feature_columns;
+  //! Columns to one-hot encode, with their category lists; they are features
+  //! whether or not feature_columns names them.
+  std::vector<CategoricalColumn> categorical_columns;
   //! Empty: the label is categorical. "median" or a number: label 1 when the value
   //! is above it, else 0 (the median of the rows kept).
   std::string label_threshold;
@@ -88,14 +114,20 @@ struct CsvImportSummary {
   int64_t rows_dropped_unknown = 0;          //!< Dropped for an unknown category.
   std::string first_dropped;                 //!< Why the first dropped row was dropped.
   std::vector<std::string> feature_columns;  //!< The "tabular" modality's columns, in order.
-  std::vector<std::string> ignored_columns;  //!< Columns used for nothing (not numeric).
-  std::vector<std::string> labels;           //!< Label names, in index order.
-  std::vector<std::string> groups;           //!< Group names.
-  std::vector<std::string> languages;        //!< Language names.
-  std::optional<double> label_threshold;     //!< The threshold applied, if any.
-  std::vector<std::string> client_names;     //!< What each client holds, e.g. "language=French".
-  std::vector<SplitCounts> client_counts;    //!< Rows per split of each client.
-  std::vector<std::string> shard_dirs;       //!< Written folders (ImportCsv only).
+  //! The categorical ones among them, each with its categories (kOtherCategory last).
+  std::vector<CategoricalColumn> categorical_columns;
+  //! Per categorical column (same order): kept rows whose value was outside the
+  //! list and became kOtherCategory.
+  std::vector<int64_t> other_counts;
+  //! Columns used for nothing: text whose values do not repeat enough to be categories.
+  std::vector<std::string> ignored_columns;
+  std::vector<std::string> labels;         //!< Label names, in index order.
+  std::vector<std::string> groups;         //!< Group names.
+  std::vector<std::string> languages;      //!< Language names.
+  std::optional<double> label_threshold;   //!< The threshold applied, if any.
+  std::vector<std::string> client_names;   //!< What each client holds, e.g. "language=French".
+  std::vector<SplitCounts> client_counts;  //!< Rows per split of each client.
+  std::vector<std::string> shard_dirs;     //!< Written folders (ImportCsv only).
 };
 
 //! Shards built in memory, with the summary.

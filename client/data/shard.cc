@@ -118,8 +118,8 @@ absl::Status CheckKeys(const Json& object, absl::string_view where,
 
 absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
   const std::string where = absl::StrCat("modalities[", index, "]");
-  EQUIFL_RETURN_IF_ERROR(
-      CheckKeys(value, where, {"name", "kind", "frames", "dim"}, {"name", "kind", "dim"}));
+  EQUIFL_RETURN_IF_ERROR(CheckKeys(value, where, {"name", "kind", "frames", "dim", "feature_names"},
+                                   {"name", "kind", "dim"}));
   ShardModality modality;
   EQUIFL_ASSIGN_OR_RETURN(modality.name, ReadString(value["name"], where + ".name"));
   EQUIFL_ASSIGN_OR_RETURN(std::string kind, ReadString(value["kind"], where + ".kind"));
@@ -135,6 +135,10 @@ absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
                                                    ") is a vector; 'frames' belongs to sequences"));
   }
   EQUIFL_ASSIGN_OR_RETURN(modality.dim, ReadCount(value["dim"], where + ".dim"));
+  if (value.contains("feature_names")) {
+    EQUIFL_ASSIGN_OR_RETURN(modality.feature_names,
+                            ReadStringList(value["feature_names"], where + ".feature_names"));
+  }
   return modality;
 }
 
@@ -222,6 +226,15 @@ absl::Status ShardManifest::Validate() const {
       return absl::InvalidArgumentError(
           absl::StrCat("vector modality '", modality.name, "' must not have frames"));
     }
+    if (!modality.feature_names.empty()) {
+      if (static_cast<int64_t>(modality.feature_names.size()) != modality.dim) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("modality '", modality.name, "' names ", modality.feature_names.size(),
+                         " features but has dim ", modality.dim, "; name every feature or none"));
+      }
+      EQUIFL_RETURN_IF_ERROR(
+          CheckNameList(modality.feature_names, absl::StrCat(modality.name, " feature names")));
+    }
   }
   EQUIFL_RETURN_IF_ERROR(CheckNameList(labels, "labels"));
   EQUIFL_RETURN_IF_ERROR(CheckNameList(groups, "groups"));
@@ -255,6 +268,7 @@ std::string ShardManifest::ToJson() const {
     Json entry = {{"name", modality.name}, {"kind", std::string(equifl::NameOf(modality.kind))}};
     if (modality.kind == ModalityKind::kSequence) entry["frames"] = modality.frames;
     entry["dim"] = modality.dim;
+    if (!modality.feature_names.empty()) entry["feature_names"] = modality.feature_names;
     modality_list.push_back(std::move(entry));
   }
   Json splits = Json::object();

@@ -61,6 +61,9 @@ struct ShardModality {
   ModalityKind kind = ModalityKind::kVector;  //!< Sequence or vector.
   int64_t frames = 0;                         //!< T for sequences; 0 for vectors.
   int64_t dim = 0;                            //!< D, features per frame or vector.
+  //! What each of the D features is (e.g. "age", "phist=yes"); empty when unnamed.
+  //! Part of the schema: clients of a run must agree on it.
+  std::vector<std::string> feature_names = {};
 
   //! [samples, T, D] or [samples, D].
   std::vector<int64_t> Shape(int64_t samples) const;

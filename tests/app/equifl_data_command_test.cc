@@ -103,15 +103,15 @@ TEST_F(EquiflDataCommandTest, SynthBadInputIsAUsageError) {
 }
 
 TEST_F(EquiflDataCommandTest, ImportACsvThenInspect) {
-  std::ofstream(Path("people.csv")) << "wages,education,age,sex,language\n"
-                                       "10.5,15,40,Male,English\n"
-                                       "11,13.2,19,Male,English\n"
-                                       "NA,16,49,Male,Other\n"
-                                       "17.76,14,46,Male,Other\n"
-                                       "14,8,50,Female,English\n"
-                                       "8.2,16,31,Female,French\n"
-                                       "16.97,12,30,Female,English\n"
-                                       "9,11,22,Female,French\n";
+  std::ofstream(Path("people.csv")) << "wages,education,age,sex,language,job\n"
+                                       "10.5,15,40,Male,English,office\n"
+                                       "11,13.2,19,Male,English,field\n"
+                                       "NA,16,49,Male,Other,office\n"
+                                       "17.76,14,46,Male,Other,field\n"
+                                       "14,8,50,Female,English,sea\n"
+                                       "8.2,16,31,Female,French,office\n"
+                                       "16.97,12,30,Female,English,field\n"
+                                       "9,11,22,Female,French,office\n";
   CommandOutcome outcome =
       RunEquifl("data import " + Path("people.csv") + " --out " + Path("shards") +
                 " --label wages --label-threshold median --group sex"
@@ -122,17 +122,20 @@ TEST_F(EquiflDataCommandTest, ImportACsvThenInspect) {
 
   outcome = RunEquifl("data import " + Path("people.csv") + " --out " + Path("shards") +
                       " --label wages --label-threshold median --group sex --language language"
-                      " --split-by language --drop-missing");
+                      " --split-by language --drop-missing --categorical 'job=office|field'");
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_THAT(outcome.out, HasSubstr("8 rows read, 7 kept, 1 dropped (1 with a missing value"));
-  EXPECT_THAT(outcome.out, HasSubstr("features (tabular, 2): education, age"));
+  EXPECT_THAT(outcome.out, HasSubstr("features (tabular, 3 columns): education, age, job"));
+  EXPECT_THAT(
+      outcome.out,
+      HasSubstr("one-hot job: office, field, (other) (1 rows outside the list are (other))"));
   EXPECT_THAT(outcome.out, HasSubstr("labels: wages <= 11, wages > 11"));
   EXPECT_THAT(outcome.out, HasSubstr("client-001 (language=French): 2 samples"));
 
   outcome = RunEquifl("data inspect " + Path("shards/client-000"));
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_THAT(outcome.out, HasSubstr("4 samples"));
-  EXPECT_THAT(outcome.out, ::testing::ContainsRegex("tabular +vector +\\[4, 2\\] +4 \\(100.0%\\)"));
+  EXPECT_THAT(outcome.out, ::testing::ContainsRegex("tabular +vector +\\[4, 5\\] +4 \\(100.0%\\)"));
   EXPECT_THAT(outcome.out, HasSubstr("sex=Female"));
   EXPECT_THAT(outcome.out, HasSubstr("1 shard, 4 samples"));
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -436,6 +437,52 @@ std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path
 // removes unless a value lies within about 2^-29 of a float32 rounding boundary.
 // OpenBLAS's products depend on its thread count, and the simulation gives each of
 // its two concurrent trainings one BLAS thread, so the real clients get one too.
+// A table imported on two sites with the categories in another order: the same
+// width, other features. The client of the other import is refused when it joins,
+// naming the feature; a client of the run's own import joins.
+TEST_F(FederatedRunTest, AClientWhoseTableHasOtherCategoriesIsRefusedAtJoin) {
+  {
+    std::ofstream csv(folder_ / "jobs.csv");
+    csv << "y,sex,age,job\n";
+    for (int row = 0; row < 40; ++row) {
+      csv << row % 2 << "," << (row % 3 == 0 ? "F" : "M") << "," << 20 + row << ","
+          << (row % 4 == 0 ? "field" : "office") << "\n";
+    }
+  }
+  auto import = [&](const std::string& out, const std::string& categories) {
+    Process process({EQUIFL_BINARY, "data", "import", (folder_ / "jobs.csv").string(), "--out",
+                     (folder_ / out).string(), "--label", "y", "--group", "sex", "--clients", "2",
+                     "--categorical", categories},
+                    folder_ / (out + ".log"));
+    ASSERT_EQ(process.Wait(60s), 0) << process.Log();
+  };
+  import("ours", "job=office|field");
+  import("theirs", "job=field|office");
+  const std::string config = WriteConfig(1, 10);
+  Process server({EQUIFL_BINARY, "--config", config, "server", "--certs", Certificates("server"),
+                  "--schema", (folder_ / "ours" / "client-000").string()},
+                 folder_ / "server.log");
+  const std::optional<std::string> port = server.WaitForLog(kPortPattern, 60s);
+  ASSERT_TRUE(port) << server.Log();
+  auto client = [&](const std::string& shard, int index) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{EQUIFL_BINARY, "--config", config, "client", "--shard",
+                                 (folder_ / shard).string(), "--server", "127.0.0.1:" + *port,
+                                 "--id", "client-" + std::to_string(index), "--certs",
+                                 Certificates("clients/client-" + std::to_string(index))},
+        folder_ / ("client-" + std::to_string(index) + ".log"));
+  };
+  auto refused = client("theirs/client-000", 0);
+  EXPECT_NE(refused->Wait(60s), 0) << refused->Log();
+  EXPECT_THAT(refused->Log(), HasSubstr("this run cannot use your data: its shard's modality "
+                                        "'tabular' feature 2: 'job=field'; the run's: "
+                                        "'job=office'"));
+  auto joined = client("ours/client-001", 1);
+  EXPECT_TRUE(server.WaitForLog("client 'client-1' joined", 60s)) << server.Log();
+  joined->Kill();
+  server.Kill();
+}
+
 TEST_F(FederatedRunTest, SimulationReproducesTheRealRunBitForBit) {
   ASSERT_EQ(::setenv("OPENBLAS_NUM_THREADS", "1", 1), 0);
   const std::string config =

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <functional>
 #include <future>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "protocol/tensor_stream.h"
@@ -463,6 +465,40 @@ TEST_F(AggregatorTest, PollOfAClientThatNeverJoinedAsksItToJoin) {
   grpc::ClientContext join_context;
   EXPECT_EQ(stub->Join(&join_context, join, &joined).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// A client whose shard does not fit the run's schema (here: another category
+// order) is refused at the door, with the difference named; one that fits, or
+// sends no schema, joins.
+TEST_F(AggregatorTest, AClientWhoseSchemaDiffersIsRefusedAtJoin) {
+  AggregatorOptions options = Options(1, 1);
+  v1::DataSchema run;
+  v1::DataSchema::Modality* tabular = run.add_modalities();
+  tabular->set_name("tabular");
+  tabular->set_kind("vector");
+  tabular->set_dim(2);
+  tabular->add_feature_names("job=office");
+  tabular->add_feature_names("job=(other)");
+  options.data_schema = run;
+  Start(options);
+  auto stub = Stub();
+  auto join = [&](const std::string& name, const std::optional<v1::DataSchema>& schema) {
+    v1::JoinRequest request;
+    request.set_requested_client_id(name);
+    if (schema) *request.mutable_capabilities()->mutable_data_schema() = *schema;
+    v1::JoinResponse joined;
+    grpc::ClientContext context;
+    return stub->Join(&context, request, &joined);
+  };
+  v1::DataSchema other = run;
+  other.mutable_modalities(0)->set_feature_names(0, "job=field");
+  const grpc::Status refused = join("a", other);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("this run cannot use your data: its shard's modality 'tabular' feature 1: "
+                        "'job=field'; the run's: 'job=office'"));
+  EXPECT_TRUE(join("b", run).ok());
+  EXPECT_TRUE(join("c", std::nullopt).ok());
 }
 
 TEST_F(AggregatorTest, AHugeClientIdIsRefusedWithABoundedMessage) {

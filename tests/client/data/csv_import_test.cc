@@ -154,6 +154,112 @@ TEST(CsvImportTest, CategoricalLabelExplicitFeaturesAndNoLanguage) {
   EXPECT_EQ(import->shards[0].manifest.num_samples, 9);
 }
 
+// A table with a text column whose values repeat ("job"), one that names
+// categories by number ("grade") and one that does not repeat ("id").
+constexpr char kJobs[] =
+    "y,sex,age,job,grade,id\n"
+    "1,F,30,office,1,a\n"
+    "0,M,40,field,2,b\n"
+    "1,M,50,office,3,c\n"
+    "0,F,20,sea,1,d\n"
+    "1,F,35,field,2,e\n"
+    "0,M,45,office,2,f\n";
+
+CsvImportOptions JobsOptions() {
+  CsvImportOptions options;
+  options.label_column = "y";
+  options.group_column = "sex";
+  options.split.train_fraction = 1;
+  options.split.validation_fraction = 0;
+  return options;
+}
+
+// The features of the row whose age is `age`.
+std::vector<float> FeaturesOfAge(const ShardData& shard, float age) {
+  const int64_t dim = shard.manifest.modalities[0].dim;
+  for (int64_t row = 0; row < shard.manifest.num_samples; ++row) {
+    if (shard.features[0][row * dim] == age) {
+      return {shard.features[0].begin() + row * dim, shard.features[0].begin() + (row + 1) * dim};
+    }
+  }
+  ADD_FAILURE() << "no row of age " << age;
+  return {};
+}
+
+TEST(CsvImportTest, RepeatingTextColumnsAreOneHotEncodedWithAnOtherCategory) {
+  absl::StatusOr<CsvImport> import = BuildShardsFromCsv(kJobs, "jobs.csv", JobsOptions());
+  ASSERT_THAT(import, IsOk());
+  const CsvImportSummary& summary = import->summary;
+  EXPECT_THAT(summary.feature_columns, ElementsAre("age", "job", "grade"));
+  EXPECT_THAT(summary.ignored_columns, ElementsAre("id"));  // six values in six rows
+  ASSERT_EQ(summary.categorical_columns.size(), 1u);
+  EXPECT_EQ(summary.categorical_columns[0].name, "job");
+  EXPECT_THAT(summary.categorical_columns[0].values,
+              ElementsAre("field", "office", "sea", "(other)"));
+  EXPECT_THAT(summary.other_counts, ElementsAre(0));
+  const ShardData& shard = import->shards[0];
+  EXPECT_EQ(shard.manifest.modalities[0].dim, 6);
+  EXPECT_THAT(shard.manifest.modalities[0].feature_names,
+              ElementsAre("age", "job=field", "job=office", "job=sea", "job=(other)", "grade"));
+  EXPECT_THAT(ValidateShardColumns(shard.manifest, shard.Columns()), IsOk());
+  EXPECT_THAT(FeaturesOfAge(shard, 30), ElementsAre(30, 0, 1, 0, 0, 1));
+  EXPECT_THAT(FeaturesOfAge(shard, 20), ElementsAre(20, 0, 0, 1, 0, 1));
+  EXPECT_THAT(FeaturesOfAge(shard, 35), ElementsAre(35, 1, 0, 0, 0, 2));
+}
+
+TEST(CsvImportTest, AGivenCategoryListIsTheSchemaAndOtherValuesAreOther) {
+  CsvImportOptions options = JobsOptions();
+  options.categorical_columns = {{.name = "job", .values = {"office", "field"}},
+                                 {.name = "grade", .values = {"3", "2", "1"}}};
+  absl::StatusOr<CsvImport> import = BuildShardsFromCsv(kJobs, "jobs.csv", options);
+  ASSERT_THAT(import, IsOk());
+  const CsvImportSummary& summary = import->summary;
+  ASSERT_EQ(summary.categorical_columns.size(), 2u);
+  EXPECT_THAT(summary.categorical_columns[0].values, ElementsAre("office", "field", "(other)"));
+  EXPECT_THAT(summary.categorical_columns[1].values, ElementsAre("3", "2", "1", "(other)"));
+  EXPECT_THAT(summary.other_counts, ElementsAre(1, 0));  // the one "sea"
+  const ShardData& shard = import->shards[0];
+  EXPECT_THAT(shard.manifest.modalities[0].feature_names,
+              ElementsAre("age", "job=office", "job=field", "job=(other)", "grade=3", "grade=2",
+                          "grade=1", "grade=(other)"));
+  EXPECT_THAT(FeaturesOfAge(shard, 20), ElementsAre(20, 0, 0, 1, 0, 0, 1, 0));
+  EXPECT_THAT(FeaturesOfAge(shard, 50), ElementsAre(50, 1, 0, 0, 1, 0, 0, 0));
+
+  // With --features, the categorical columns are added to the named ones.
+  options.feature_columns = {"age"};
+  options.categorical_columns.resize(1);
+  import = BuildShardsFromCsv(kJobs, "jobs.csv", options);
+  ASSERT_THAT(import, IsOk());
+  EXPECT_THAT(import->summary.feature_columns, ElementsAre("age", "job"));
+  EXPECT_EQ(import->shards[0].manifest.modalities[0].dim, 4);
+
+  // A missing category is missing, as in any used column.
+  options.drop_missing = false;
+  const std::string with_missing = std::string(kJobs) + "1,F,33,NA,1,g\n";
+  EXPECT_THAT(BuildError(with_missing, options), HasSubstr("line 8: column 'job' is missing"));
+}
+
+TEST(CsvImportTest, CategoricalColumnErrorsSayWhatToFix) {
+  EXPECT_THAT(CategoricalColumn::Parse("=a|b").status().message(), HasSubstr("has no name"));
+  absl::StatusOr<CategoricalColumn> parsed = CategoricalColumn::Parse("job=office| field");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->name, "job");
+  EXPECT_THAT(parsed->values, ElementsAre("office", "field"));
+  EXPECT_THAT(CategoricalColumn::Parse("job")->values, ::testing::IsEmpty());
+
+  CsvImportOptions options = JobsOptions();
+  options.categorical_columns = {{.name = "job"}, {.name = "job"}};
+  EXPECT_THAT(BuildError(kJobs, options), HasSubstr("categorical column 'job' is named twice"));
+  options.categorical_columns = {{.name = "job", .values = {"a", "a"}}};
+  EXPECT_THAT(BuildError(kJobs, options), HasSubstr("must be distinct and non-empty"));
+  options.categorical_columns = {{.name = "job", .values = {"(other)"}}};
+  EXPECT_THAT(BuildError(kJobs, options), HasSubstr("(other) is reserved"));
+  options.categorical_columns = {{.name = "sex"}};
+  EXPECT_THAT(BuildError(kJobs, options), HasSubstr("cannot also be a feature"));
+  options.categorical_columns = {{.name = "colour"}};
+  EXPECT_THAT(BuildError(kJobs, options), HasSubstr("the feature column 'colour' is not in"));
+}
+
 TEST(CsvImportTest, MissingValuesFailUnlessDroppedAndNameLineAndColumn) {
   CsvImportOptions options = PeopleOptions();
   options.drop_missing = false;
@@ -227,7 +333,7 @@ TEST(CsvImportTest, ColumnAndOptionErrors) {
                            o.group_column = "g";
                            return o;
                          }()),
-              HasSubstr("no numeric feature column"));
+              HasSubstr("has no feature column besides the label, group and language"));
   options = PeopleOptions();
   options.split_by = "language";
   options.split.clients = 2;

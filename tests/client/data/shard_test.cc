@@ -23,6 +23,7 @@ using ::equifl::test::IsOk;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 template <typename T>
 std::vector<T> ToVector(std::span<const T> span) {
@@ -86,6 +87,14 @@ TEST(ShardTest, ManifestJsonIsTheDocumentedFormat) {
   absl::StatusOr<ShardManifest> parsed = ShardManifest::FromJson(text, "m.json");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->ToJson(), text);
+  EXPECT_THAT(text, Not(HasSubstr("feature_names")));  // optional, absent when unnamed
+
+  ShardManifest named = SmallShard().manifest;
+  named.modalities[1].feature_names = {"age", "job=office", "job=(other)", "grade"};
+  parsed = ShardManifest::FromJson(named.ToJson(), "m.json");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->modalities[1].feature_names, named.modalities[1].feature_names);
+  EXPECT_THAT(named.ToJson(), HasSubstr(R"("feature_names": [)"));
 }
 
 // Parses SmallShard's manifest after `edit` replaced `from` with `to` in its text.
@@ -117,6 +126,11 @@ TEST(ShardTest, ManifestErrorsNameWhatIsWrong) {
               HasSubstr("modalities[0].kind is 'image'; allowed values: sequence, vector"));
   EXPECT_THAT(ManifestError(R"("frames": 3,)", ""),
               HasSubstr("modalities[0] ('video') is a sequence but has no 'frames'"));
+  EXPECT_THAT(ManifestError(R"("kind": "vector",)", R"("kind": "vector", "feature_names": ["a"],)"),
+              HasSubstr("names 1 features but has dim 4; name every feature or none"));
+  EXPECT_THAT(ManifestError(R"("kind": "vector",)",
+                            R"("kind": "vector", "feature_names": ["a", "b", "c", "a"],)"),
+              HasSubstr("the manifest lists 'a' twice in text feature names"));
   EXPECT_THAT(ManifestError(R"("kind": "vector",)", R"("kind": "vector", "frames": 2,)"),
               HasSubstr("'frames' belongs to sequences"));
   EXPECT_THAT(ManifestError(R"("name": "video")", R"("name": "label")"),
