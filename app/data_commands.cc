@@ -240,8 +240,10 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
       "--bias", f.biases,
       "planted bias, repeatable, e.g. 'group=female,modality=video,signal=0.3' or "
       "'group=male,language=ja,modality=audio,label_noise=0.4'; keys group, language, "
-      "modality (video, audio, text), signal, label_noise; an omitted selector means every; "
-      "replaces the default bias");
+      "modality (video, audio, text), signal, label_noise (gaps no model can close), "
+      "own_means=1 (the cells show the label through class means of their own: a gap "
+      "more weight on them can close); an omitted selector means every; replaces the "
+      "default bias");
   synth->add_flag("--unbiased", f.unbiased, "plant no bias (drop the default)")->excludes("--bias");
   synth->add_option("--minority-group", s.minority_group,
                     "the minority group (default: the first group)");
@@ -254,6 +256,13 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
   synth
       ->add_option("--missing-rate", s.missing_rate,
                    "probability that a modality is missing from a sample")
+      ->capture_default_str();
+  synth
+      ->add_option("--bayes-samples", f.bayes_samples,
+                   "Monte Carlo draws per (language, group) for the Bayes-optimal loss and "
+                   "accuracy printed at the end: the best any model can do, so the part of a "
+                   "gap above the Bayes gap is what a fairness method can close (0: skip)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}))
       ->capture_default_str();
   synth->add_flag("--one-language-per-client", s.one_language_per_client,
                   "client k holds only language k mod |languages|");
@@ -388,6 +397,31 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
 
 namespace {
 
+// Per language: each group's Bayes-optimal loss and accuracy, and the loss gap
+// between the groups (the part of a gap no model can close).
+void PrintBayesOptimal(const std::vector<sim::BayesOptimalCell>& cells, int64_t samples) {
+  std::printf(
+      "Bayes-optimal, fusion view (the best any model can do; Monte Carlo, %lld samples per "
+      "cell, ± one standard error):\n",
+      static_cast<long long>(samples));
+  for (size_t first = 0; first < cells.size();) {
+    size_t last = first;
+    double lowest = cells[first].loss;
+    double highest = cells[first].loss;
+    std::string line = absl::StrCat("  ", cells[first].language, ":");
+    for (; last < cells.size() && cells[last].language == cells[first].language; ++last) {
+      const sim::BayesOptimalCell& cell = cells[last];
+      absl::StrAppend(&line, last == first ? " " : "; ",
+                      absl::StrFormat("%s loss %.3f ± %.3f, accuracy %.3f", cell.group, cell.loss,
+                                      cell.loss_standard_error, cell.accuracy));
+      lowest = std::min(lowest, cell.loss);
+      highest = std::max(highest, cell.loss);
+    }
+    std::printf("%s; loss gap %.3f nats\n", line.c_str(), highest - lowest);
+    first = last;
+  }
+}
+
 int RunSynth(const DataCommand& command) {
   sim::SyntheticDataOptions synth_options = command.synth_options;
   if (command.unbiased) synth_options.biases.clear();
@@ -429,6 +463,21 @@ int RunSynth(const DataCommand& command) {
               synth_options.label_noise);
   for (const std::string& dir : *shards) {
     if (absl::Status status = PrintShardLine(dir); !status.ok()) return Fail("synth", status);
+  }
+  if (command.bayes_samples > 0) {
+    absl::StatusOr<std::vector<sim::BayesOptimalCell>> bayes;
+    {
+      ProgressLine progress(
+          {.what = "estimating the Bayes-optimal floor (--bayes-samples 0 skips it)",
+           .total = synth_options.languages.size() * synth_options.groups.size(),
+           .transient = true});
+      bayes = sim::EstimateBayesOptimal(
+          synth_options, "fusion", command.bayes_samples, synth_options.seed,
+          [&progress](int done, int) { progress.Update(static_cast<uint64_t>(done)); });
+      if (bayes.ok()) progress.Finish();
+    }
+    if (!bayes.ok()) return Fail("synth", bayes.status());
+    PrintBayesOptimal(*bayes, command.bayes_samples);
   }
   return 0;
 }

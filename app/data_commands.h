@@ -29,6 +29,7 @@ struct DataCommand {
   std::vector<std::string> biases;          //!< --bias, replacing the default bias.
   bool unbiased = false;                    //!< --unbiased: no bias at all.
   std::vector<double> minority_fractions;   //!< One for every client, or one per client.
+  int64_t bayes_samples = 20000;            //!< Monte Carlo draws per cell; 0: no estimate.
 
   // import
   std::string csv;                       //!< The CSV file.

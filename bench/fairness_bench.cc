@@ -5,7 +5,8 @@
 // summed over the clients (the final evaluation round) as a fairness report.
 //
 //   equifl_fairness_bench [--rounds 12] [--clients 6] [--samples 300] [--seeds 1,2,3]
-//                         [--scenarios video-gender,language,imbalance]
+//                         [--test-samples-per-cell N]
+//                         [--scenarios video-gender,language,imbalance,reducible]
 //                         [--methods fedavg,minmax_gap,...] [--epsilon E]
 //                         [--lambda-learning-rate L] [--signed-weights]
 //                         [--aggregation-beta B] [--allow-levelling-down]
@@ -13,7 +14,9 @@
 //
 // Every method of a scenario and seed sees the same data and the same initial
 // model seed, and each run starts from fresh state (a new aggregator, new
-// models). Progress goes to stderr, the Markdown table to stdout. With
+// models). Progress goes to stderr, the Markdown table to stdout, with the
+// generator's Bayes-optimal gap under each synthetic scenario's rows (the part
+// of a gap no method can close; sim/synthetic_data.h). With
 // --slid-dir, the methods run on the shards of that folder (e.g. from
 // `equifl data import`) instead of the synthetic scenarios.
 #include <grpcpp/grpcpp.h>
@@ -76,6 +79,11 @@ struct BenchSettings {
   int rounds = 12;
   int clients = 6;
   int samples = 300;
+  // > 0: each client's test split grows (its train and validation splits stay
+  // samples x 0.7 and x 0.15) until the pooled test split holds about this many
+  // samples of every (language, group) cell. Synthetic test data is free, and a
+  // gap measured on 45 samples per group-cell is mostly noise.
+  int64_t test_samples_per_cell = 0;
   std::vector<uint64_t> seeds = {1, 2, 3};
   std::vector<std::string> scenarios = {"video-gender", "language", "imbalance"};
   std::vector<FairnessMethod> methods;
@@ -97,7 +105,8 @@ struct BenchSettings {
 };
 
 const std::vector<std::string>& KnownScenarios() {
-  static const std::vector<std::string> scenarios = {"video-gender", "language", "imbalance"};
+  static const std::vector<std::string> scenarios = {"video-gender", "language", "imbalance",
+                                                     "reducible"};
   return scenarios;
 }
 
@@ -125,9 +134,34 @@ absl::StatusOr<equifl::sim::SyntheticDataOptions> ScenarioData(const std::string
       options.client_minority_fractions.push_back(kFractions[k % 6]);
     }
     options.biases = {CellBias{"female", "*", "video", 0.5, 0.15}};
+  } else if (scenario == "reducible") {
+    // "female" is 15% of every client and her video shows the emotions through
+    // prototypes of its own: full signal, no label noise, so the Bayes-optimal
+    // classifier does as well for her; a model fitted mostly to "male" does not.
+    options.minority_fraction = 0.15;
+    options.biases = {CellBias{.group = "female", .modality = "video", .own_class_means = true}};
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown scenario '", scenario, "'; known: ", absl::StrJoin(KnownScenarios(), ", ")));
+  }
+  if (settings.test_samples_per_cell > 0) {
+    // Expected test samples of the smallest group in a cell: test x (the minority
+    // fractions summed over clients) / languages, languages being uniform.
+    double minority_share = 0;
+    for (int k = 0; k < options.clients; ++k) {
+      minority_share += options.client_minority_fractions.empty()
+                            ? options.minority_fraction
+                            : options.client_minority_fractions[k];
+    }
+    const int64_t train = std::llround(settings.samples * 0.7);
+    const int64_t validation = std::llround(settings.samples * 0.15);
+    const int64_t test = static_cast<int64_t>(
+        std::ceil(static_cast<double>(settings.test_samples_per_cell) *
+                  static_cast<double>(options.languages.size()) / minority_share));
+    const double total = static_cast<double>(train + validation + test);
+    options.samples_per_client = static_cast<int>(train + validation + test);
+    options.train_fraction = static_cast<double>(train) / total;
+    options.validation_fraction = static_cast<double>(validation) / total;
   }
   if (absl::Status status = options.Validate(); !status.ok()) {
     return absl::InvalidArgumentError(
@@ -493,8 +527,36 @@ std::string Cell(const std::vector<RunResult>& runs, double RunResult::*field, i
 // Results of one scenario: method -> one result per seed.
 using ScenarioResults = std::map<FairnessMethod, std::vector<RunResult>>;
 
+// Per scenario, one run-like result per seed holding the generator's Bayes-optimal
+// fusion loss gap of each language (cell_gaps), its MinMaxGAP (the largest) and
+// its worst group's accuracy: the floor under every method's row.
+using BayesResults = std::map<std::string, std::vector<RunResult>>;
+
+constexpr int64_t kBayesSamplesPerCell = 20000;
+
+absl::StatusOr<RunResult> BayesOptimalResult(const equifl::sim::SyntheticDataOptions& options,
+                                             uint64_t seed) {
+  absl::StatusOr<std::vector<equifl::sim::BayesOptimalCell>> cells =
+      equifl::sim::EstimateBayesOptimal(options, "fusion", kBayesSamplesPerCell, seed);
+  if (!cells.ok()) return cells.status();
+  RunResult result;
+  std::map<std::string, std::pair<double, double>> loss_range;  // language -> (min, max)
+  result.worst_group_accuracy = 1;
+  for (const equifl::sim::BayesOptimalCell& cell : *cells) {
+    auto [range, inserted] = loss_range.try_emplace(cell.language, cell.loss, cell.loss);
+    range->second.first = std::min(range->second.first, cell.loss);
+    range->second.second = std::max(range->second.second, cell.loss);
+    result.worst_group_accuracy = std::min(result.worst_group_accuracy, cell.accuracy);
+  }
+  for (const auto& [language, range] : loss_range) {
+    result.cell_gaps[language] = range.second - range.first;
+    result.min_max_gap = std::max(result.min_max_gap, range.second - range.first);
+  }
+  return result;
+}
+
 void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& results,
-                const BenchSettings& settings, double epsilon) {
+                const BayesResults& bayes, const BenchSettings& settings, double epsilon) {
   std::printf(
       "\n| scenario | method | accuracy | macro-F1 | worst-group acc | MinMaxGAP (test) | "
       "EO diff | DI | val gap (last round) | λ (last round) | s/run | MinMaxGAP (test, "
@@ -532,8 +594,8 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
     std::printf("\n|---|");
     for (size_t i = 0; i < languages.size(); ++i) std::printf("---|");
     std::printf("\n");
-    for (const auto& [method, runs] : by_method) {
-      std::printf("| %s |", std::string(equifl::NameOf(method)).c_str());
+    auto print_row = [&](const std::string& name, const std::vector<RunResult>& runs) {
+      std::printf("| %s |", name.c_str());
       for (const std::string& language : languages) {
         std::vector<RunResult> per_cell;
         for (const RunResult& run : runs) {
@@ -545,6 +607,19 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
         std::printf(" %s |", Cell(per_cell, &RunResult::min_max_gap).c_str());
       }
       std::printf("\n");
+    };
+    for (const auto& [method, runs] : by_method) {
+      print_row(std::string(equifl::NameOf(method)), runs);
+    }
+    if (const auto found = bayes.find(scenario); found != bayes.end()) {
+      // The generator's own floor: its Bayes-optimal classifier's gap.
+      print_row("Bayes-optimal", found->second);
+      std::printf(
+          "\nBayes-optimal (%s, Monte Carlo, %lld samples per cell): MinMaxGAP %s, worst-group "
+          "accuracy %s; a method's gap above this is what reweighting can close.\n",
+          scenario.c_str(), static_cast<long long>(kBayesSamplesPerCell),
+          Cell(found->second, &RunResult::min_max_gap).c_str(),
+          Cell(found->second, &RunResult::worst_group_accuracy).c_str());
     }
   }
   std::printf("\n");
@@ -652,10 +727,17 @@ int RunBench(int argc, char** argv) {
   app.add_option("--samples", settings.samples, "samples per synthetic client, all splits")
       ->check(CLI::Range(20, 1000000))
       ->capture_default_str();
+  app.add_option("--test-samples-per-cell", settings.test_samples_per_cell,
+                 "grow each synthetic client's test split (train and validation stay as "
+                 "--samples makes them) until the pooled test split holds about this many "
+                 "samples of every (language, group) cell; 0: the usual 15% test split")
+      ->check(CLI::Range(int64_t{0}, int64_t{10'000'000}))
+      ->capture_default_str();
   app.add_option("--seeds", seeds_text, "comma-separated seeds (data, initial model, training)")
       ->capture_default_str();
   app.add_option("--scenarios", scenarios_text,
-                 "comma-separated scenarios: video-gender, language, imbalance")
+                 "comma-separated scenarios: video-gender, language, imbalance (their gaps are "
+                 "mostly irreducible), reducible (the minority's video has class means of its own)")
       ->capture_default_str();
   app.add_option("--methods", methods_text,
                  absl::StrCat("comma-separated methods: ", equifl::AllowedNames<FairnessMethod>()))
@@ -737,7 +819,13 @@ int RunBench(int argc, char** argv) {
 
   const std::string data_text =
       slid_dir.empty()
-          ? absl::StrFormat("%d clients x %d samples", settings.clients, settings.samples)
+          ? absl::StrCat(
+                absl::StrFormat("%d clients x %d samples", settings.clients, settings.samples),
+                settings.test_samples_per_cell > 0
+                    ? absl::StrFormat(" (train, validation) + a test split of about "
+                                      "%lld samples per group-cell",
+                                      static_cast<long long>(settings.test_samples_per_cell))
+                    : "")
           : absl::StrCat("the client shards of ", slid_dir);
   std::printf(
       "equifl_fairness_bench: %d rounds (+ final test evaluation), %s, seeds %s, hidden %lld, "
@@ -750,6 +838,7 @@ int RunBench(int argc, char** argv) {
 
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::pair<std::string, ScenarioResults>> results;
+  BayesResults bayes;
 
   // One scenario: the given shards (or freshly generated ones) under every method.
   auto run_methods = [&](const std::string& scenario, uint64_t seed,
@@ -801,6 +890,9 @@ int RunBench(int argc, char** argv) {
         absl::StatusOr<std::vector<std::string>> dirs =
             equifl::sim::WriteSyntheticShards(*data, out);
         if (!dirs.ok()) return Fail(dirs.status());
+        absl::StatusOr<RunResult> floor = BayesOptimalResult(*data, seed);
+        if (!floor.ok()) return Fail(floor.status());
+        bayes[scenario].push_back(*floor);
         absl::StatusOr<std::vector<std::unique_ptr<ClientData>>> clients = OpenClients(*dirs);
         if (!clients.ok()) return Fail(clients.status());
         if (absl::Status status = run_methods(scenario, seed, *clients, by_method); !status.ok()) {
@@ -811,7 +903,7 @@ int RunBench(int argc, char** argv) {
     }
   }
 
-  PrintTable(results, settings, epsilon);
+  PrintTable(results, bayes, settings, epsilon);
   const double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("\ntotal %.0f s\n", total);

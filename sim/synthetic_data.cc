@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -29,6 +30,16 @@ struct World {
   // [group][language][modality]
   std::vector<std::vector<std::array<double, kModalities>>> signal;
   std::vector<std::vector<std::array<double, kModalities>>> label_noise;
+  // Class means of the biases with own_class_means: [set][modality][index][dim],
+  // and which set each (group, language, modality) cell uses (-1: the shared ones).
+  std::vector<std::vector<std::vector<std::vector<float>>>> own_class_means;
+  std::vector<std::vector<std::array<int, kModalities>>> class_means_set;
+
+  // The class means modality m shows in cell (group, language).
+  const std::vector<std::vector<float>>& ClassMeans(int64_t group, int64_t language, int m) const {
+    const int set = class_means_set[group][language][m];
+    return set < 0 ? class_means[m] : own_class_means[set][m];
+  }
 };
 
 int64_t Dim(const SyntheticDataOptions& options, int modality) {
@@ -94,21 +105,39 @@ World BuildWorld(const SyntheticDataOptions& options) {
     world.language_shifts.push_back(
         RandomVectors(engine, options.languages.size(), Dim(options, m), scale));
   }
+  // After the shared draws, so biases without own means leave the data as it was.
+  std::vector<int> set_of_bias(options.biases.size(), -1);
+  for (size_t b = 0; b < options.biases.size(); ++b) {
+    if (!options.biases[b].own_class_means) continue;
+    set_of_bias[b] = static_cast<int>(world.own_class_means.size());
+    std::vector<std::vector<std::vector<float>>> set;
+    for (int m = 0; m < kModalities; ++m) {
+      const double scale = std::sqrt(2.0 / static_cast<double>(Dim(options, m)));
+      set.push_back(RandomVectors(engine, options.labels.size(), Dim(options, m), scale));
+    }
+    world.own_class_means.push_back(std::move(set));
+  }
   const size_t groups = options.groups.size();
   const size_t languages = options.languages.size();
   world.signal.assign(groups, std::vector<std::array<double, kModalities>>(languages));
   world.label_noise.assign(groups, std::vector<std::array<double, kModalities>>(languages));
+  std::array<int, kModalities> shared;
+  shared.fill(-1);
+  world.class_means_set.assign(groups,
+                               std::vector<std::array<int, kModalities>>(languages, shared));
   for (size_t g = 0; g < groups; ++g) {
     for (size_t l = 0; l < languages; ++l) {
       for (int m = 0; m < kModalities; ++m) {
         double signal = options.signal;
         double label_noise = options.label_noise;
-        for (const CellBias& bias : options.biases) {
+        for (size_t b = 0; b < options.biases.size(); ++b) {
+          const CellBias& bias = options.biases[b];
           if ((bias.group == "*" || bias.group == options.groups[g]) &&
               (bias.language == "*" || bias.language == options.languages[l]) &&
               (bias.modality == "*" || bias.modality == kModalityNames[m])) {
             signal = bias.signal.value_or(signal);
             label_noise = bias.label_noise.value_or(label_noise);
+            if (set_of_bias[b] >= 0) world.class_means_set[g][l][m] = set_of_bias[b];
           }
         }
         world.signal[g][l][m] = signal;
@@ -117,6 +146,71 @@ World BuildWorld(const SyntheticDataOptions& options) {
     }
   }
   return world;
+}
+
+// The shortest sequence length: lengths are uniform in [this, frames].
+int64_t ShortestLength(const SyntheticDataOptions& options) {
+  return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(options.min_length_fraction *
+                                                            static_cast<double>(options.frames))),
+                             1, options.frames);
+}
+
+// Which modality of which sample: its true class and its cell.
+struct Draw {
+  int modality = 0;
+  int64_t label = 0;
+  int64_t group = 0;
+  int64_t language = 0;
+};
+
+// Draws one modality of one sample into `out` (its ValuesPerSample() floats) and
+// returns the sequence's length (0 for the text vector): the generative model of
+// the file comment, written once for the shards and the Bayes-optimal estimate.
+// With `frame_mean_only` (or video_level) a sequence is drawn as the mean of its
+// frames, a [D] vector, which has the same distribution as averaging the frames.
+int64_t DrawModality(const SyntheticDataOptions& options, const World& world, const Draw& draw,
+                     bool frame_mean_only, random::Engine& engine, std::vector<double>& base,
+                     float* out) {
+  const int m = draw.modality;
+  const double signal = world.signal[draw.group][draw.language][m];
+  const double label_noise = world.label_noise[draw.group][draw.language][m];
+  const size_t label_count = options.labels.size();
+  int64_t shown = draw.label;
+  if (label_noise > 0 && random::Bernoulli(engine, label_noise)) {
+    shown = (draw.label + 1 + static_cast<int64_t>(random::UniformIndex(engine, label_count - 1))) %
+            static_cast<int64_t>(label_count);
+  }
+  const int64_t dim = Dim(options, m);
+  const std::vector<float>& mean = world.ClassMeans(draw.group, draw.language, m)[shown];
+  const std::vector<float>& group_shift = world.group_shifts[m][draw.group];
+  const std::vector<float>& language_shift = world.language_shifts[m][draw.language];
+  base.resize(dim);
+  for (int64_t d = 0; d < dim; ++d) {
+    base[d] = signal * mean[d] + options.group_shift * group_shift[d] +
+              options.language_shift * language_shift[d] +
+              options.sample_noise * random::Normal(engine);
+  }
+  if (m == 2) {
+    for (int64_t d = 0; d < dim; ++d) out[d] = static_cast<float>(base[d]);
+    return 0;
+  }
+  const int64_t shortest = ShortestLength(options);
+  const int64_t length =
+      shortest + static_cast<int64_t>(random::UniformIndex(engine, options.frames - shortest + 1));
+  if (options.video_level || frame_mean_only) {
+    // The mean of `length` frames: frame noise shrinks by sqrt(length).
+    const double scale = options.frame_noise / std::sqrt(static_cast<double>(length));
+    for (int64_t d = 0; d < dim; ++d) {
+      out[d] = static_cast<float>(base[d] + scale * random::Normal(engine));
+    }
+    return length;
+  }
+  for (int64_t t = 0; t < length; ++t) {
+    for (int64_t d = 0; d < dim; ++d) {
+      out[t * dim + d] = static_cast<float>(base[d] + options.frame_noise * random::Normal(engine));
+    }
+  }
+  return length;
 }
 
 client::SplitCounts SplitSizes(const SyntheticDataOptions& options) {
@@ -153,12 +247,20 @@ absl::StatusOr<CellBias> ParseCellBias(absl::string_view text) {
         return error(absl::StrCat(key, " is '", value, "', not a number"));
       }
       (key == "signal" ? bias.signal : bias.label_noise) = number;
+    } else if (key == "own_means" || key == "own-means") {
+      if (value != "1" && value != "true" && value != "0" && value != "false") {
+        return error(absl::StrCat("own_means is '", value, "'; write own_means=1 or 0"));
+      }
+      bias.own_class_means = value == "1" || value == "true";
     } else {
-      return error(absl::StrCat("unknown key '", key,
-                                "'; allowed keys: group, language, modality, signal, label_noise"));
+      return error(absl::StrCat(
+          "unknown key '", key,
+          "'; allowed keys: group, language, modality, signal, label_noise, own_means"));
     }
   }
-  if (!bias.signal && !bias.label_noise) return error("set signal=S, label_noise=R or both");
+  if (!bias.signal && !bias.label_noise && !bias.own_class_means) {
+    return error("set signal=S, label_noise=R, own_means=1 or several");
+  }
   return bias;
 }
 
@@ -169,6 +271,7 @@ std::string CellBiasToString(const CellBias& bias) {
   if (bias.modality != "*") parts.push_back("modality=" + bias.modality);
   if (bias.signal) parts.push_back(absl::StrCat("signal=", *bias.signal));
   if (bias.label_noise) parts.push_back(absl::StrCat("label_noise=", *bias.label_noise));
+  if (bias.own_class_means) parts.push_back("own_means=1");
   return absl::StrJoin(parts, ",");
 }
 
@@ -233,9 +336,9 @@ absl::Status SyntheticDataOptions::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat(where, " names modality '", bias.modality,
                                                      "'; modalities: video, audio, text"));
     }
-    if (!bias.signal && !bias.label_noise) {
+    if (!bias.signal && !bias.label_noise && !bias.own_class_means) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, " sets neither signal nor label_noise"));
+          absl::StrCat(where, " sets none of signal, label_noise and own_means"));
     }
     if (bias.signal) EQUIFL_RETURN_IF_ERROR(CheckRange(*bias.signal, 0, 1e6, where + " signal"));
     if (bias.label_noise) {
@@ -322,10 +425,6 @@ client::ShardData Generate(const SyntheticDataOptions& options, const World& wor
     data.split.insert(data.split.end(), static_cast<size_t>(size), static_cast<uint8_t>(split));
   }
 
-  const int64_t frames = options.frames;
-  const int64_t shortest = std::clamp<int64_t>(
-      static_cast<int64_t>(std::ceil(options.min_length_fraction * static_cast<double>(frames))), 1,
-      frames);
   data.features.resize(columns);
   data.lengths.resize(columns);
   for (int64_t column = 0; column < columns; ++column) {
@@ -358,52 +457,176 @@ client::ShardData Generate(const SyntheticDataOptions& options, const World& wor
       const int column = slot[m];
       if (!present[column]) continue;
       data.present[n * columns + column] = 1;
-      const double signal = world.signal[group][language][m];
-      const double label_noise = world.label_noise[group][language][m];
-      int64_t shown = label;
-      if (label_noise > 0 && random::Bernoulli(engine, label_noise)) {
-        shown = (label + 1 + static_cast<int64_t>(random::UniformIndex(engine, label_count - 1))) %
-                static_cast<int64_t>(label_count);
-      }
-      const int64_t dim = Dim(options, m);
-      const std::vector<float>& mean = world.class_means[m][shown];
-      const std::vector<float>& group_shift = world.group_shifts[m][group];
-      const std::vector<float>& language_shift = world.language_shifts[m][language];
-      base.resize(dim);
-      for (int64_t d = 0; d < dim; ++d) {
-        base[d] = signal * mean[d] + options.group_shift * group_shift[d] +
-                  options.language_shift * language_shift[d] +
-                  options.sample_noise * random::Normal(engine);
-      }
       float* out = data.features[column].data() + n * manifest.modalities[column].ValuesPerSample();
-      if (m == 2) {
-        for (int64_t d = 0; d < dim; ++d) out[d] = static_cast<float>(base[d]);
-        continue;
-      }
-      const int64_t length =
-          shortest + static_cast<int64_t>(random::UniformIndex(engine, frames - shortest + 1));
-      if (options.video_level) {
-        // The mean of `length` frames: frame noise shrinks by sqrt(length).
-        const double scale = options.frame_noise / std::sqrt(static_cast<double>(length));
-        for (int64_t d = 0; d < dim; ++d) {
-          out[d] = static_cast<float>(base[d] + scale * random::Normal(engine));
-        }
-        continue;
-      }
-      data.lengths[column][n] = length;
-      for (int64_t t = 0; t < length; ++t) {
-        for (int64_t d = 0; d < dim; ++d) {
-          out[t * dim + d] =
-              static_cast<float>(base[d] + options.frame_noise * random::Normal(engine));
-        }
-      }
+      const int64_t length = DrawModality(
+          options, world, {.modality = m, .label = label, .group = group, .language = language},
+          /*frame_mean_only=*/false, engine, base, out);
+      if (IsSequence(options, m)) data.lengths[column][n] = length;
     }
   }
   data.CountSamples();
   return data;
 }
 
+// log(exp(a) + exp(b)) without overflow; -inf is the empty sum.
+double LogAdd(double a, double b) {
+  if (a == -std::numeric_limits<double>::infinity()) return b;
+  if (b == -std::numeric_limits<double>::infinity()) return a;
+  const double high = std::max(a, b);
+  return high + std::log1p(std::exp(std::min(a, b) - high));
+}
+
+// log p(x | shown class s) for every class s, of one modality's frame mean `x`
+// (for text: the vector) in the cell of `draw`, `length` its sequence length.
+std::vector<double> ShownClassLogLikelihoods(const SyntheticDataOptions& options,
+                                             const World& world, const Draw& draw, int64_t length,
+                                             const float* x) {
+  const int m = draw.modality;
+  const int64_t dim = Dim(options, m);
+  const double signal = world.signal[draw.group][draw.language][m];
+  // The variances a frame mean can have: one for text and for a sequence of known
+  // length, one per possible length for video-level features (length not stored).
+  const double sample_variance = options.sample_noise * options.sample_noise;
+  const double frame_variance = options.frame_noise * options.frame_noise;
+  std::vector<double> variances;
+  if (m == 2) {
+    variances = {sample_variance};
+  } else if (!options.video_level) {
+    variances = {sample_variance + frame_variance / static_cast<double>(length)};
+  } else {
+    for (int64_t l = ShortestLength(options); l <= options.frames; ++l) {
+      variances.push_back(sample_variance + frame_variance / static_cast<double>(l));
+    }
+  }
+  const double log_length_prior = -std::log(static_cast<double>(variances.size()));
+  std::vector<double> log_likelihoods;
+  for (const std::vector<float>& mean : world.ClassMeans(draw.group, draw.language, m)) {
+    double squared_distance = 0;
+    for (int64_t d = 0; d < dim; ++d) {
+      const double expected = signal * mean[d] +
+                              options.group_shift * world.group_shifts[m][draw.group][d] +
+                              options.language_shift * world.language_shifts[m][draw.language][d];
+      squared_distance += (x[d] - expected) * (x[d] - expected);
+    }
+    double log_likelihood = -std::numeric_limits<double>::infinity();
+    for (double variance : variances) {
+      variance = std::max(variance, 1e-12);  // no noise at all: a point mass
+      log_likelihood = LogAdd(log_likelihood,
+                              log_length_prior - squared_distance / (2 * variance) -
+                                  0.5 * static_cast<double>(dim) * std::log(2 * M_PI * variance));
+    }
+    log_likelihoods.push_back(log_likelihood);
+  }
+  return log_likelihoods;
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<BayesOptimalCell>> EstimateBayesOptimal(
+    const SyntheticDataOptions& options, const std::string& view, int64_t samples_per_cell,
+    uint64_t seed, const std::function<void(int done, int total)>& progress) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  if (samples_per_cell < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the Bayes-optimal estimate needs at least 2 samples per cell; got ", samples_per_cell));
+  }
+  std::vector<int> scored;  // the modalities the view scores, when present
+  for (int m = 0; m < kModalities; ++m) {
+    if (IsGenerated(options, m) && (view == "fusion" || view == kModalityNames[m])) {
+      scored.push_back(m);
+    }
+  }
+  if (scored.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("view '", view,
+                                                   "' is neither 'fusion' nor a generated "
+                                                   "modality (",
+                                                   absl::StrJoin(options.modalities, ", "), ")"));
+  }
+  std::vector<int> generated;
+  for (int m = 0; m < kModalities; ++m) {
+    if (IsGenerated(options, m)) generated.push_back(m);
+  }
+  const World world = BuildWorld(options);
+  const size_t label_count = options.labels.size();
+  std::vector<BayesOptimalCell> cells;
+  std::vector<double> base;
+  std::vector<float> features(
+      static_cast<size_t>(std::max({options.video_dim, options.audio_dim, options.text_dim})));
+  for (size_t language = 0; language < options.languages.size(); ++language) {
+    for (size_t group = 0; group < options.groups.size(); ++group) {
+      // Streams past every client's (client k draws from stream 1 + k).
+      random::Engine engine =
+          random::MakeEngine(seed, (uint64_t{1} << 40) + language * options.groups.size() + group);
+      BayesOptimalCell cell{.language = options.languages[language],
+                            .group = options.groups[group]};
+      double loss_sum = 0;
+      double loss_square_sum = 0;
+      int64_t correct = 0;
+      while (cell.samples < samples_per_cell) {
+        const int64_t label = static_cast<int64_t>(random::UniformIndex(engine, label_count));
+        std::vector<bool> present(generated.size());
+        for (size_t column = 0; column < present.size(); ++column) {
+          present[column] = !random::Bernoulli(engine, options.missing_rate);
+        }
+        if (std::none_of(present.begin(), present.end(), [](bool here) { return here; })) {
+          present[random::UniformIndex(engine, present.size())] = true;
+        }
+        // log p(features | true class y), summed over the scored modalities.
+        std::vector<double> log_evidence(label_count, 0.0);
+        bool any = false;
+        for (size_t column = 0; column < generated.size(); ++column) {
+          const int m = generated[column];
+          if (!present[column] || std::find(scored.begin(), scored.end(), m) == scored.end()) {
+            continue;
+          }
+          any = true;
+          const Draw draw{.modality = m,
+                          .label = label,
+                          .group = static_cast<int64_t>(group),
+                          .language = static_cast<int64_t>(language)};
+          const int64_t length = DrawModality(options, world, draw, /*frame_mean_only=*/true,
+                                              engine, base, features.data());
+          const std::vector<double> shown =
+              ShownClassLogLikelihoods(options, world, draw, length, features.data());
+          // The modality shows class y with probability 1 - eta, each other with eta / (C - 1).
+          const double eta = world.label_noise[group][language][m];
+          const double log_kept = std::log1p(-eta);
+          const double log_moved = std::log(eta / static_cast<double>(label_count - 1));
+          for (size_t y = 0; y < label_count; ++y) {
+            double evidence = -std::numeric_limits<double>::infinity();
+            for (size_t s = 0; s < label_count; ++s) {
+              const double weight = s == y ? log_kept : log_moved;
+              if (weight == -std::numeric_limits<double>::infinity()) continue;
+              evidence = LogAdd(evidence, weight + shown[s]);
+            }
+            log_evidence[y] += evidence;
+          }
+        }
+        if (!any) continue;  // a modality view's modality is missing: not its sample
+        double normaliser = -std::numeric_limits<double>::infinity();
+        for (double value : log_evidence) normaliser = LogAdd(normaliser, value);
+        const double loss = normaliser - log_evidence[label];
+        loss_sum += loss;
+        loss_square_sum += loss * loss;
+        const size_t predicted =
+            std::max_element(log_evidence.begin(), log_evidence.end()) - log_evidence.begin();
+        if (static_cast<int64_t>(predicted) == label) ++correct;
+        ++cell.samples;
+      }
+      const double n = static_cast<double>(cell.samples);
+      cell.loss = loss_sum / n;
+      cell.loss_standard_error =
+          std::sqrt(std::max(0.0, loss_square_sum / n - cell.loss * cell.loss) / (n - 1));
+      cell.accuracy = static_cast<double>(correct) / n;
+      cells.push_back(std::move(cell));
+      if (progress) {
+        progress(static_cast<int>(cells.size()),
+                 static_cast<int>(options.languages.size() * options.groups.size()));
+      }
+    }
+  }
+  return cells;
+}
 
 absl::StatusOr<client::ShardData> GenerateSyntheticClient(const SyntheticDataOptions& options,
                                                           int client) {

@@ -38,18 +38,25 @@
 namespace equifl::sim {
 
 //! A planted bias: in the cells it selects, a modality's features carry the label
-//! with strength `signal` and point at a wrong label with probability `label_noise`.
-//! Later biases override earlier ones where they overlap.
+//! with strength `signal` and point at a wrong label with probability `label_noise`,
+//! both irreducible (the Bayes-optimal classifier suffers them too). With
+//! `own_class_means` the modality shows the label through class means of its own,
+//! drawn like the shared ones, in every cell the bias selects: a model fitted
+//! mostly to other cells learns the wrong prototypes there, which more weight on
+//! those cells can repair (a reducible gap). Later biases override earlier ones
+//! where they overlap.
 struct CellBias {
-  std::string group = "*";            //!< A group name, or "*" for every group.
-  std::string language = "*";         //!< A language, or "*".
-  std::string modality = "*";         //!< "video", "audio", "text", or "*".
-  std::optional<double> signal;       //!< Label signal strength, >= 0; unset: unchanged.
-  std::optional<double> label_noise;  //!< In [0, 1]; unset: unchanged.
+  std::string group = "*";                           //!< A group name, or "*" for every group.
+  std::string language = "*";                        //!< A language, or "*".
+  std::string modality = "*";                        //!< "video", "audio", "text", or "*".
+  std::optional<double> signal = std::nullopt;       //!< Label signal, >= 0; unset: unchanged.
+  std::optional<double> label_noise = std::nullopt;  //!< In [0, 1]; unset: unchanged.
+  bool own_class_means = false;  //!< Class means of its own in the selected cells.
 };
 
 //! Parses "group=female,modality=video,signal=0.3" (keys group, language, modality,
-//! signal, label_noise; omitted selectors mean every). Errors name the bad part.
+//! signal, label_noise, own_means=1; omitted selectors mean every). Errors name the
+//! bad part.
 absl::StatusOr<CellBias> ParseCellBias(absl::string_view text);
 
 //! The same syntax back, e.g. "group=female,modality=video,signal=0.3".
@@ -117,6 +124,32 @@ absl::StatusOr<client::ShardData> GenerateSyntheticClient(const SyntheticDataOpt
 absl::StatusOr<std::vector<std::string>> WriteSyntheticShards(
     const SyntheticDataOptions& options, const std::string& out_dir,
     const std::function<void(int written, int total)>& progress = {});
+
+//! The best any model can do on one (language, group) cell of the generated data:
+//! the mean log loss and the accuracy of the Bayes-optimal classifier, which knows
+//! the class means, shifts, noise and label noise the generator planted and the
+//! sample's group and language (a model sees those only through their feature
+//! shifts, so it can do no better). What a fairness method can close of a gap is
+//! the part above the gap of these losses.
+struct BayesOptimalCell {
+  std::string language;
+  std::string group;
+  double loss = 0;                 //!< Mean of -log p(label | features), nats.
+  double loss_standard_error = 0;  //!< Of the Monte Carlo mean.
+  double accuracy = 0;             //!< Share of samples whose most probable class is theirs.
+  int64_t samples = 0;             //!< Monte Carlo draws.
+};
+
+//! Estimates BayesOptimalCell for every (language, group), languages outer, by
+//! drawing `samples_per_cell` fresh samples of each cell from the generator's own
+//! model (seeded by `seed`, independent of the shards' streams) and scoring the
+//! exact posterior. `view` is "fusion" (every present modality, as the fused model
+//! sees a sample) or one generated modality (the samples where it is present,
+//! scored on it alone, as that modality's head sees them). `progress`, when given,
+//! is told the cells done so far and their number, after each.
+absl::StatusOr<std::vector<BayesOptimalCell>> EstimateBayesOptimal(
+    const SyntheticDataOptions& options, const std::string& view, int64_t samples_per_cell,
+    uint64_t seed, const std::function<void(int done, int total)>& progress = {});
 
 }  // namespace equifl::sim
 

@@ -31,7 +31,7 @@ class DashboardRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Process synth({EQUIFL_BINARY, "data", "synth", "--out", Path("data"), "--clients", "2",
-                   "--samples-per-client", "240", "--seed", "3"},
+                   "--samples-per-client", "240", "--seed", "3", "--bayes-samples", "0"},
                   folder_ / "synth.log");
     ASSERT_EQ(synth.Wait(60s), 0) << synth.Log();
     // 127.0.0.2 stands for an address other than loopback's own.

@@ -123,7 +123,7 @@ TEST(EquiflCommandTest, ClientRefusesAShardWithoutTrainingSamples) {
   const TemporaryFolder shards("empty_train");
   ASSERT_EQ(RunEquifl("data synth --out " + shards.path().string() +
                       " --clients 1 --samples-per-client 10 --train-fraction 0"
-                      " --validation-fraction 0.5")
+                      " --validation-fraction 0.5 --bayes-samples 0")
                 .exit_code,
             0);
   const CommandOutcome outcome =

@@ -53,8 +53,14 @@ TEST_F(EquiflDataCommandTest, SynthThenInspect) {
       RunEquifl("data synth --out " + Path("synth") +
                 " --clients 2 --samples-per-client 100 --seed 3"
                 " --bias group=male,language=ja,modality=audio,label_noise=0.4"
-                " --minority-fraction 0.2,0.5 --missing-rate 0.2");
+                " --minority-fraction 0.2,0.5 --missing-rate 0.2 --bayes-samples 500");
   ASSERT_EQ(synth.exit_code, 0) << synth.out << synth.err;
+  EXPECT_THAT(synth.out, HasSubstr("Bayes-optimal, fusion view (the best any model can do; Monte "
+                                   "Carlo, 500 samples per cell, ± one standard error):"));
+  EXPECT_THAT(synth.out,
+              ::testing::ContainsRegex("  ja: female loss [0-9.]+ ± [0-9.]+, accuracy [0-9.]+; "
+                                       "male loss [0-9.]+ ± [0-9.]+, accuracy [0-9.]+; loss gap "
+                                       "[0-9.]+ nats"));
   EXPECT_THAT(synth.out, HasSubstr("wrote 2 synthetic shards"));
   EXPECT_THAT(synth.out,
               HasSubstr("planted bias: group=male,language=ja,modality=audio,label_noise=0.4"));
@@ -76,7 +82,7 @@ TEST_F(EquiflDataCommandTest, SynthThenInspect) {
   ASSERT_EQ(RunEquifl("data synth --out " + Path("again") +
                       " --clients 2 --samples-per-client 100 --seed 3"
                       " --bias group=male,language=ja,modality=audio,label_noise=0.4"
-                      " --minority-fraction 0.2,0.5 --missing-rate 0.2")
+                      " --minority-fraction 0.2,0.5 --missing-rate 0.2 --bayes-samples 0")
                 .exit_code,
             0);
   auto bytes = [](const std::string& path) {

@@ -30,9 +30,10 @@ constexpr const char* kPortPattern = R"(listening on 127\.0\.0\.1:(\d+))";
 class FederationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Process synth({EQUIFL_BINARY, "data", "synth", "--out", (folder_ / "data").string(),
-                   "--clients", "3", "--samples-per-client", "360", "--seed", "7"},
-                  folder_ / "synth.log");
+    Process synth(
+        {EQUIFL_BINARY, "data", "synth", "--out", (folder_ / "data").string(), "--clients", "3",
+         "--samples-per-client", "360", "--seed", "7", "--bayes-samples", "0"},
+        folder_ / "synth.log");
     ASSERT_EQ(synth.Wait(60s), 0) << synth.Log();
     Process certs({EQUIFL_BINARY, "certs", "--out", (folder_ / "certs").string(), "--clients",
                    "client-0,client-1,client-2,client-*"},

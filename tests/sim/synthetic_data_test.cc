@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
@@ -263,6 +265,179 @@ TEST(SyntheticDataTest, ModalitySubsetAndVideoLevelFeatures) {
   EXPECT_THAT(options.Validate().message(), HasSubstr("no modalities"));
 }
 
+// One modality, text, always present: the plainest cell for a hand-computed value.
+SyntheticDataOptions TextOnly() {
+  SyntheticDataOptions options;
+  options.modalities = {"text"};
+  options.missing_rate = 0;
+  options.biases.clear();
+  return options;
+}
+
+// Expects `value` within `z` standard errors of `expected`.
+void ExpectWithin(double value, double expected, double standard_error, double z,
+                  const std::string& what) {
+  EXPECT_LE(std::abs(value - expected), z * standard_error)
+      << what << ": " << value << ", expected " << expected << " (standard error " << standard_error
+      << ")";
+}
+
+// Own class means for the minority's video: prototypes fitted to everyone (mostly
+// the majority) miss them, while the Bayes-optimal classifier, which knows them,
+// does far better for the minority: a gap that can be closed.
+// The majority's rows are the same bytes as without the bias.
+TEST(SyntheticDataTest, OwnClassMeansPlantAReducibleGap) {
+  SyntheticDataOptions options;
+  options.clients = 1;
+  options.samples_per_client = 3000;
+  options.missing_rate = 0;
+  options.minority_fraction = 0.2;
+  options.biases = {CellBias{.group = "female", .modality = "video", .own_class_means = true}};
+  const client::ShardData data = Generate(options);
+  const std::vector<double> video = NearestMeanAccuracy(data, 0);
+  EXPECT_LT(video[0], 0.35) << "female video, fitted to everyone";
+  EXPECT_GT(video[1], 0.5) << "male video";
+
+  absl::StatusOr<std::vector<BayesOptimalCell>> bayes =
+      EstimateBayesOptimal(options, "video", 5000, 21);
+  ASSERT_THAT(bayes, IsOk());
+  for (size_t cell = 0; cell < bayes->size(); cell += 2) {
+    const BayesOptimalCell& female = (*bayes)[cell];
+    ASSERT_EQ(female.group, "female");
+    EXPECT_GT(female.accuracy, 0.5) << female.language;
+    EXPECT_GT(female.accuracy - video[0], 0.2) << female.language;
+  }
+
+  SyntheticDataOptions unbiased = options;
+  unbiased.biases.clear();
+  const client::ShardData plain = Generate(unbiased);
+  const int64_t values = data.manifest.modalities[0].ValuesPerSample();
+  int64_t male_rows = 0;
+  for (int64_t row = 0; row < data.manifest.num_samples; ++row) {
+    if (data.group[row] != 1) continue;
+    ++male_rows;
+    ASSERT_TRUE(std::equal(data.features[0].begin() + row * values,
+                           data.features[0].begin() + (row + 1) * values,
+                           plain.features[0].begin() + row * values))
+        << "male row " << row;
+  }
+  EXPECT_EQ(male_rows, 2400);
+}
+
+TEST(SyntheticDataTest, BayesOptimalWithoutSignalIsChance) {
+  SyntheticDataOptions options;
+  options.signal = 0;
+  options.biases.clear();
+  absl::StatusOr<std::vector<BayesOptimalCell>> cells =
+      EstimateBayesOptimal(options, "fusion", 4000, 11);
+  ASSERT_THAT(cells, IsOk());
+  ASSERT_EQ(cells->size(), 6u);  // 3 languages x 2 groups, languages outer
+  EXPECT_EQ((*cells)[1].language, "en");
+  EXPECT_EQ((*cells)[1].group, "male");
+  for (const BayesOptimalCell& cell : *cells) {
+    // Every class equally likely whatever the features: the loss is log 5 exactly,
+    // and the first class, always predicted, is right a fifth of the time.
+    EXPECT_NEAR(cell.loss, std::log(5.0), 1e-9) << cell.language << " " << cell.group;
+    EXPECT_NEAR(cell.loss_standard_error, 0, 1e-9);
+    ExpectWithin(cell.accuracy, 0.2, std::sqrt(0.2 * 0.8 / 4000), 4, "accuracy");
+    EXPECT_EQ(cell.samples, 4000);
+  }
+}
+
+TEST(SyntheticDataTest, BayesOptimalOfSeparatedClassesIsTheLabelNoiseEntropy) {
+  // Classes 1000 noise deviations apart: the features name the class they show,
+  // which is the true one with probability 1 - eta and each other with eta / 4.
+  // So p(true | x) is 0.8 or 0.05: loss -0.8 log 0.8 - 0.2 log 0.05, accuracy 0.8.
+  SyntheticDataOptions options = TextOnly();
+  options.signal = 1000;
+  options.label_noise = 0.2;
+  absl::StatusOr<std::vector<BayesOptimalCell>> cells =
+      EstimateBayesOptimal(options, "text", 20000, 12);
+  ASSERT_THAT(cells, IsOk());
+  const double loss = -0.8 * std::log(0.8) - 0.2 * std::log(0.05);  // 0.7776
+  // The loss is -log 0.8 or -log 0.05 with probabilities 0.8 and 0.2.
+  const double loss_deviation = std::sqrt(0.16) * (std::log(0.8) - std::log(0.05));
+  for (const BayesOptimalCell& cell : *cells) {
+    ExpectWithin(cell.loss, loss, loss_deviation / std::sqrt(20000.0), 4, "loss");
+    ExpectWithin(cell.accuracy, 0.8, std::sqrt(0.16 / 20000), 4, "accuracy");
+  }
+}
+
+// An independent estimate of the same quantity: the plug-in classifier of the
+// generated shard itself (class means per cell fitted on half the rows, the known
+// unit noise), scored on the other half. With 5,000 rows per (class, cell) it is
+// within a few hundredths of the Bayes-optimal one.
+TEST(SyntheticDataTest, BayesOptimalAgreesWithAPlugInClassifierOfTheShard) {
+  SyntheticDataOptions options = TextOnly();
+  options.labels = {"a", "b"};
+  options.languages = {"en"};
+  options.text_dim = 8;
+  options.signal = 0.8;
+  options.label_noise = 0.1;
+  options.clients = 1;
+  options.samples_per_client = 40000;
+  options.train_fraction = 0.5;
+  options.validation_fraction = 0;
+  const client::ShardData data = Generate(options);
+  const int64_t dim = 8;
+  // Means per (group, label) from the train rows.
+  std::vector<std::vector<double>> means(4, std::vector<double>(dim, 0.0));
+  std::vector<double> counts(4, 0.0);
+  for (int64_t row = 0; row < data.manifest.num_samples; ++row) {
+    if (data.split[row] != 0) continue;
+    const size_t key = static_cast<size_t>(data.group[row] * 2 + data.label[row]);
+    for (int64_t d = 0; d < dim; ++d) means[key][d] += data.features[0][row * dim + d];
+    ++counts[key];
+  }
+  for (size_t key = 0; key < 4; ++key) {
+    for (double& value : means[key]) value /= counts[key];
+  }
+  // Scored on the test rows: posterior of the two class means (unit variance;
+  // label noise shows as a mixture of the two means, p(x | y) = 0.9 N(m_y) + 0.1 N(m_other)).
+  std::vector<double> loss(2, 0.0);
+  std::vector<double> correct(2, 0.0);
+  std::vector<double> scored(2, 0.0);
+  for (int64_t row = 0; row < data.manifest.num_samples; ++row) {
+    if (data.split[row] != 2) continue;
+    const int64_t group = data.group[row];
+    double density[2];
+    for (int label = 0; label < 2; ++label) {
+      double squared = 0;
+      for (int64_t d = 0; d < dim; ++d) {
+        const double difference = data.features[0][row * dim + d] - means[group * 2 + label][d];
+        squared += difference * difference;
+      }
+      density[label] = std::exp(-squared / 2);
+    }
+    const double evidence[2] = {0.9 * density[0] + 0.1 * density[1],
+                                0.9 * density[1] + 0.1 * density[0]};
+    const int64_t label = data.label[row];
+    loss[group] -= std::log(evidence[label] / (evidence[0] + evidence[1]));
+    correct[group] += (evidence[1] > evidence[0] ? 1 : 0) == label ? 1 : 0;
+    ++scored[group];
+  }
+  absl::StatusOr<std::vector<BayesOptimalCell>> cells =
+      EstimateBayesOptimal(options, "fusion", 40000, 13);
+  ASSERT_THAT(cells, IsOk());
+  ASSERT_EQ(cells->size(), 2u);
+  for (size_t group = 0; group < 2; ++group) {
+    const BayesOptimalCell& cell = (*cells)[group];
+    EXPECT_NEAR(cell.loss, loss[group] / scored[group], 0.03) << cell.group;
+    EXPECT_NEAR(cell.accuracy, correct[group] / scored[group], 0.02) << cell.group;
+    // Not chance, not perfect: the check means something.
+    EXPECT_GT(cell.accuracy, 0.6);
+    EXPECT_LT(cell.accuracy, 0.9);
+  }
+}
+
+TEST(SyntheticDataTest, BayesOptimalRefusesAnUnknownViewAndTooFewSamples) {
+  SyntheticDataOptions options = TextOnly();
+  EXPECT_THAT(EstimateBayesOptimal(options, "video", 100, 1).status().message(),
+              HasSubstr("view 'video' is neither 'fusion' nor a generated modality (text)"));
+  EXPECT_THAT(EstimateBayesOptimal(options, "fusion", 1, 1).status().message(),
+              HasSubstr("at least 2 samples per cell"));
+}
+
 TEST(SyntheticDataTest, ParsesBiasesAndRefusesBadOnes) {
   absl::StatusOr<CellBias> bias =
       ParseCellBias("group=female,language=ja,signal=0.2,label-noise=0.1");
@@ -274,7 +449,14 @@ TEST(SyntheticDataTest, ParsesBiasesAndRefusesBadOnes) {
   EXPECT_EQ(bias->label_noise, 0.1);
   EXPECT_EQ(CellBiasToString(*bias), "group=female,language=ja,signal=0.2,label_noise=0.1");
   EXPECT_THAT(ParseCellBias("group=female").status().message(),
-              HasSubstr("set signal=S, label_noise=R or both"));
+              HasSubstr("set signal=S, label_noise=R, own_means=1 or several"));
+  bias = ParseCellBias("group=female,modality=video,own_means=1");
+  ASSERT_THAT(bias, IsOk());
+  EXPECT_TRUE(bias->own_class_means);
+  EXPECT_FALSE(bias->signal.has_value());
+  EXPECT_EQ(CellBiasToString(*bias), "group=female,modality=video,own_means=1");
+  EXPECT_THAT(ParseCellBias("own_means=yes").status().message(),
+              HasSubstr("own_means is 'yes'; write own_means=1 or 0"));
   EXPECT_THAT(ParseCellBias("colour=red,signal=1").status().message(),
               HasSubstr("unknown key 'colour'"));
   EXPECT_THAT(ParseCellBias("signal=high").status().message(),
