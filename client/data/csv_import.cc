@@ -482,6 +482,13 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     }
     CategoricalColumn described = found->second;
     described.values = vocabulary(column, described.values);
+    if (described.values.size() > kMaxCategories) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "categorical column ", QuoteInput(described.name), " has ", described.values.size(),
+          " categories; one-hot encoding makes a feature of each, and at most ", kMaxCategories,
+          " are allowed: list the categories that matter (the rest become ", kOtherCategory,
+          ") or leave the column out"));
+    }
     std::erase(described.values, kOtherCategory);  // a cell may hold the name itself
     described.values.push_back(kOtherCategory);
     for (const std::string& value : described.values) {

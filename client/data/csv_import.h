@@ -57,6 +57,10 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view sour
 //! least twice on average, is one-hot encoded without being named.
 inline constexpr size_t kMaxAutomaticCategories = 20;
 
+//! A categorical column has at most this many categories (each is a feature of every
+//! row): more is an id or free text, which one-hot encoding would blow up.
+inline constexpr size_t kMaxCategories = 1000;
+
 //! The feature of a categorical column that takes the values outside its list.
 inline constexpr char kOtherCategory[] = "(other)";
 

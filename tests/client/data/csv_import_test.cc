@@ -13,6 +13,7 @@
 #include <map>
 #include <numeric>
 
+#include "absl/strings/str_cat.h"
 #include "tests/client/data/progress_record.h"
 #include "tests/client/shard_test_util.h"
 #include "tests/testing/status_matchers.h"
@@ -258,6 +259,12 @@ TEST(CsvImportTest, CategoricalColumnErrorsSayWhatToFix) {
   EXPECT_THAT(BuildError(kJobs, options), HasSubstr("cannot also be a feature"));
   options.categorical_columns = {{.name = "colour"}};
   EXPECT_THAT(BuildError(kJobs, options), HasSubstr("the feature column 'colour' is not in"));
+  std::string ids = "y,sex,id\n";
+  for (int row = 0; row < 1001; ++row) ids += absl::StrCat(row % 2, ",F,id", row, "\n");
+  options.categorical_columns = {{.name = "id"}};
+  EXPECT_THAT(BuildError(ids, options),
+              HasSubstr("categorical column 'id' has 1001 categories; one-hot encoding makes a "
+                        "feature of each, and at most 1000 are allowed"));
 }
 
 TEST(CsvImportTest, MissingValuesFailUnlessDroppedAndNameLineAndColumn) {
