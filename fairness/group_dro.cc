@@ -47,6 +47,8 @@ const char* AlphaStepName(AlphaStep step) {
       return "warming up";
     case AlphaStep::kRaised:
       return "raised";
+    case AlphaStep::kRaisedOnEvidence:
+      return "raised (bound undetermined, a pair confidently above its cell)";
     case AlphaStep::kLowered:
       return "lowered";
     case AlphaStep::kKept:
@@ -92,6 +94,15 @@ void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict 
   }
   q_.Join(pairs);
   q_.Step(gains, options_.learning_rate);
+  // Some pair above its cell beyond doubt, Bonferroni-corrected over the pairs.
+  const double pair_z =
+      NormalQuantile(1 - (1 - options_.confidence) / static_cast<double>(pairs.size()));
+  bool pair_above = false;
+  for (const auto& [pair, estimate] : estimates) {
+    if (estimate.mean - cell_means[pair.first] - pair_z * estimate.standard_error > 0) {
+      pair_above = true;
+    }
+  }
 
   shares_.clear();
   for (const auto& [cell, groups] : pooled) {
@@ -132,9 +143,11 @@ void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict 
     if (!harmed_.empty()) {
       alpha_ /= 2;
       last_step_ = AlphaStep::kPulledBack;
-    } else if (verdict == BoundVerdict::kViolated) {
+    } else if (verdict == BoundVerdict::kViolated ||
+               (verdict == BoundVerdict::kUndetermined && pair_above)) {
       alpha_ = std::min(1.0, alpha_ + options_.alpha_step);
-      last_step_ = AlphaStep::kRaised;
+      last_step_ =
+          verdict == BoundVerdict::kViolated ? AlphaStep::kRaised : AlphaStep::kRaisedOnEvidence;
     } else if (verdict == BoundVerdict::kHeld) {
       alpha_ = std::max(0.0, alpha_ - options_.alpha_step);
       last_step_ = AlphaStep::kLowered;

@@ -9,7 +9,13 @@
 //       validation loss above its cell's mean, shrunk towards 0 by z·se_i (soft
 //       thresholding): a pair moves only by what its confidence bound says is real;
 //   α   one dual variable in [0, 1] mixing ERM and q: up by η_α when the stated
-//       bound is violated, down by η_α when it holds, unchanged when undetermined.
+//       bound is violated, down by η_α when it holds. When it is undetermined (the
+//       usual case: the bound covers every cell of every view, Bonferroni-corrected,
+//       and validation sets are small), up by η_α if some pair's loss is above its
+//       cell's mean beyond doubt, (m_i − m_cell) − z'·se_i > 0 with z' corrected for
+//       the number of pairs (so with no real difference it fires in at most
+//       1 − confidence of rounds), else unchanged: a reducible gap in one pair is
+//       acted on before the whole bound can be judged.
 // A sample of pair i weighs s_i = (1 − α) + α·q_i/ρ_i, ρ_i the pair's share of the
 // samples, so the federation minimises Σ_i ((1 − α)·ρ_i + α·q_i)·r_i. ρ comes from
 // the validation counts (a client's validation split is drawn like its training
@@ -82,9 +88,17 @@ struct GroupDroWeight {
 };
 
 //! What the last Update did with α, for logs.
-enum class AlphaStep { kWarmingUp, kRaised, kLowered, kKept, kPulledBack };
+enum class AlphaStep {
+  kWarmingUp,
+  kRaised,            //!< The bound is violated.
+  kRaisedOnEvidence,  //!< Undetermined, but a pair is confidently above its cell.
+  kLowered,
+  kKept,
+  kPulledBack,
+};
 
-//! "warming up", "raised", "lowered", "kept", "pulled back (no-harm guard)".
+//! "warming up", "raised", "raised (bound undetermined, a pair confidently above
+//! its cell)", "lowered", "kept", "pulled back (no-harm guard)".
 const char* AlphaStepName(AlphaStep step);
 
 class GroupDroController {

@@ -94,6 +94,24 @@ TEST(GroupDroTest, AlphaWaitsForTheReferencesThenFollowsTheVerdict) {
   EXPECT_EQ(controller.alpha(), 0);  // Never below 0.
 }
 
+TEST(GroupDroTest, AnUndeterminedBoundRaisesAlphaOnAPairConfidentlyAboveItsCell) {
+  // Cell mean 0.8: f is 0.2 above it, standard error 0.05. With two pairs the
+  // corrected z is Φ⁻¹(1 − 0.05/2) = 1.96: 0.2 − 0.098 > 0, α rises.
+  GroupDroController above(Options(1));
+  above.Update(TwoGroups(1.0, 0.6), BoundVerdict::kUndetermined);
+  EXPECT_DOUBLE_EQ(above.alpha(), 0.25);
+  EXPECT_EQ(above.last_step(), AlphaStep::kRaisedOnEvidence);
+  // f 0.09 above: beyond one pair's z (0.09 − 0.082 > 0) but not the corrected one
+  // (0.09 − 0.098 < 0): α stays.
+  GroupDroController within(Options(1));
+  within.Update(TwoGroups(0.89, 0.71), BoundVerdict::kUndetermined);
+  EXPECT_EQ(within.alpha(), 0);
+  EXPECT_EQ(within.last_step(), AlphaStep::kKept);
+  // A bound that holds lowers α whatever a pair shows.
+  above.Update(TwoGroups(1.0, 0.6), BoundVerdict::kHeld);
+  EXPECT_EQ(above.alpha(), 0);
+}
+
 TEST(GroupDroTest, TheDirectiveMixesErmAndQByHand) {
   // 300 f and 100 m samples: ρ = (0.75, 0.25). After one step q_f = q (above).
   StatisticsTable table = {
