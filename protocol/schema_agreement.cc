@@ -25,6 +25,7 @@ absl::Status Differs(const std::string& what, const std::string& run, const std:
                    "; import every client's data with the settings of the run's schema (the same "
                    "--features and --categorical lists, labels, groups and languages)"));
 }
+
 absl::Status CheckNames(const std::string& what, const Names& run, const Names& client) {
   if (run.size() == client.size() && std::equal(run.begin(), run.end(), client.begin())) {
     return absl::OkStatus();
@@ -50,7 +51,7 @@ absl::Status CheckSchemaAgreement(const v1::DataSchema& run, const v1::DataSchem
     const v1::DataSchema::Modality& actual = client.modalities(index);
     const std::string name = absl::StrCat("modality ", QuoteInput(expected.name()));
     if (expected.kind() != actual.kind()) {
-      return Differs(name + " kind", expected.kind(), actual.kind());
+      return Differs(name + " kind", QuoteInput(expected.kind()), QuoteInput(actual.kind()));
     }
     if (expected.frames() != actual.frames() || expected.dim() != actual.dim()) {
       return Differs(name + " frames and dim",

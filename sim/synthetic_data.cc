@@ -155,6 +155,20 @@ int64_t ShortestLength(const SyntheticDataOptions& options) {
                              1, options.frames);
 }
 
+// Which of the `count` generated modalities a sample has: each is missing with
+// probability missing_rate, and a sample is never left with none.
+std::vector<bool> DrawPresent(const SyntheticDataOptions& options, size_t count,
+                              random::Engine& engine) {
+  std::vector<bool> present(count);
+  for (size_t column = 0; column < count; ++column) {
+    present[column] = !random::Bernoulli(engine, options.missing_rate);
+  }
+  if (std::none_of(present.begin(), present.end(), [](bool here) { return here; })) {
+    present[random::UniformIndex(engine, count)] = true;
+  }
+  return present;
+}
+
 // Which modality of which sample: its true class and its cell.
 struct Draw {
   int modality = 0;
@@ -446,13 +460,7 @@ client::ShardData Generate(const SyntheticDataOptions& options, const World& wor
     data.label.push_back(label);
     data.language.push_back(language);
 
-    std::vector<bool> present(generated.size());
-    for (size_t column = 0; column < present.size(); ++column) {
-      present[column] = !random::Bernoulli(engine, options.missing_rate);
-    }
-    if (std::none_of(present.begin(), present.end(), [](bool here) { return here; })) {
-      present[random::UniformIndex(engine, present.size())] = true;  // never a sample of nothing
-    }
+    const std::vector<bool> present = DrawPresent(options, generated.size(), engine);
     for (int m : generated) {
       const int column = slot[m];
       if (!present[column]) continue;
@@ -564,13 +572,7 @@ absl::StatusOr<std::vector<BayesOptimalCell>> EstimateBayesOptimal(
       int64_t correct = 0;
       while (cell.samples < samples_per_cell) {
         const int64_t label = static_cast<int64_t>(random::UniformIndex(engine, label_count));
-        std::vector<bool> present(generated.size());
-        for (size_t column = 0; column < present.size(); ++column) {
-          present[column] = !random::Bernoulli(engine, options.missing_rate);
-        }
-        if (std::none_of(present.begin(), present.end(), [](bool here) { return here; })) {
-          present[random::UniformIndex(engine, present.size())] = true;
-        }
+        const std::vector<bool> present = DrawPresent(options, generated.size(), engine);
         // log p(features | true class y), summed over the scored modalities.
         std::vector<double> log_evidence(label_count, 0.0);
         bool any = false;

@@ -65,7 +65,7 @@ TEST(SchemaAgreementTest, EachDifferenceIsNamedWithBothValues) {
 
   client = TableSchema();
   client.mutable_modalities(0)->set_kind("sequence");
-  EXPECT_THAT(Disagreement(client), HasSubstr("kind: sequence; the run's: vector"));
+  EXPECT_THAT(Disagreement(client), HasSubstr("kind: 'sequence'; the run's: 'vector'"));
 
   client = TableSchema();
   client.set_labels(1, "maybe");
