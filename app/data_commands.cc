@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -404,20 +405,17 @@ void PrintBayesOptimal(const std::vector<sim::BayesOptimalCell>& cells, int64_t 
       "Bayes-optimal, fusion view (the best any model can do; Monte Carlo, %lld samples per "
       "cell, ± one standard error):\n",
       static_cast<long long>(samples));
+  const std::map<std::string, double> gaps = sim::BayesOptimalLossGaps(cells);
   for (size_t first = 0; first < cells.size();) {
     size_t last = first;
-    double lowest = cells[first].loss;
-    double highest = cells[first].loss;
     std::string line = absl::StrCat("  ", cells[first].language, ":");
     for (; last < cells.size() && cells[last].language == cells[first].language; ++last) {
       const sim::BayesOptimalCell& cell = cells[last];
       absl::StrAppend(&line, last == first ? " " : "; ",
                       absl::StrFormat("%s loss %.3f ± %.3f, accuracy %.3f", cell.group, cell.loss,
                                       cell.loss_standard_error, cell.accuracy));
-      lowest = std::min(lowest, cell.loss);
-      highest = std::max(highest, cell.loss);
     }
-    std::printf("%s; loss gap %.3f nats\n", line.c_str(), highest - lowest);
+    std::printf("%s; loss gap %.3f nats\n", line.c_str(), gaps.at(cells[first].language));
     first = last;
   }
 }

@@ -80,9 +80,9 @@ struct BenchSettings {
   int clients = 6;
   int samples = 300;
   // > 0: each client's test split grows (its train and validation splits stay
-  // samples x 0.7 and x 0.15) until the pooled test split holds about this many
-  // samples of every (language, group) cell. Synthetic test data is free, and a
-  // gap measured on 45 samples per group-cell is mostly noise.
+  // what the generator's fractions make of `samples`) until the pooled test split holds about this
+  // many samples of every (language, group) cell. Synthetic test data is free, and a gap measured
+  // on 45 samples per group-cell is mostly noise.
   int64_t test_samples_per_cell = 0;
   std::vector<uint64_t> seeds = {1, 2, 3};
   std::vector<std::string> scenarios = {"video-gender", "language", "imbalance"};
@@ -153,8 +153,8 @@ absl::StatusOr<equifl::sim::SyntheticDataOptions> ScenarioData(const std::string
                             ? options.minority_fraction
                             : options.client_minority_fractions[k];
     }
-    const int64_t train = std::llround(settings.samples * 0.7);
-    const int64_t validation = std::llround(settings.samples * 0.15);
+    const int64_t train = std::llround(settings.samples * options.train_fraction);
+    const int64_t validation = std::llround(settings.samples * options.validation_fraction);
     const int64_t test = static_cast<int64_t>(
         std::ceil(static_cast<double>(settings.test_samples_per_cell) *
                   static_cast<double>(options.languages.size()) / minority_share));
@@ -540,17 +540,13 @@ absl::StatusOr<RunResult> BayesOptimalResult(const equifl::sim::SyntheticDataOpt
       equifl::sim::EstimateBayesOptimal(options, "fusion", kBayesSamplesPerCell, seed);
   if (!cells.ok()) return cells.status();
   RunResult result;
-  std::map<std::string, std::pair<double, double>> loss_range;  // language -> (min, max)
   result.worst_group_accuracy = 1;
   for (const equifl::sim::BayesOptimalCell& cell : *cells) {
-    auto [range, inserted] = loss_range.try_emplace(cell.language, cell.loss, cell.loss);
-    range->second.first = std::min(range->second.first, cell.loss);
-    range->second.second = std::max(range->second.second, cell.loss);
     result.worst_group_accuracy = std::min(result.worst_group_accuracy, cell.accuracy);
   }
-  for (const auto& [language, range] : loss_range) {
-    result.cell_gaps[language] = range.second - range.first;
-    result.min_max_gap = std::max(result.min_max_gap, range.second - range.first);
+  result.cell_gaps = equifl::sim::BayesOptimalLossGaps(*cells);
+  for (const auto& [language, gap] : result.cell_gaps) {
+    result.min_max_gap = std::max(result.min_max_gap, gap);
   }
   return result;
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -177,6 +178,23 @@ struct Draw {
   int64_t language = 0;
 };
 
+// The mean of modality `draw.modality`'s features (a sequence's frames share it)
+// for a sample of the cell of `draw` whose features show class `shown`, into
+// `mean` (resized to the modality's dim).
+void ExpectedFeatures(const SyntheticDataOptions& options, const World& world, const Draw& draw,
+                      int64_t shown, std::vector<double>& mean) {
+  const int m = draw.modality;
+  const double signal = world.signal[draw.group][draw.language][m];
+  const std::vector<float>& class_mean = world.ClassMeans(draw.group, draw.language, m)[shown];
+  const std::vector<float>& group_shift = world.group_shifts[m][draw.group];
+  const std::vector<float>& language_shift = world.language_shifts[m][draw.language];
+  mean.resize(Dim(options, m));
+  for (size_t d = 0; d < mean.size(); ++d) {
+    mean[d] = signal * class_mean[d] + options.group_shift * group_shift[d] +
+              options.language_shift * language_shift[d];
+  }
+}
+
 // Draws one modality of one sample into `out` (its ValuesPerSample() floats) and
 // returns the sequence's length (0 for the text vector): the generative model of
 // the file comment, written once for the shards and the Bayes-optimal estimate.
@@ -186,7 +204,6 @@ int64_t DrawModality(const SyntheticDataOptions& options, const World& world, co
                      bool frame_mean_only, random::Engine& engine, std::vector<double>& base,
                      float* out) {
   const int m = draw.modality;
-  const double signal = world.signal[draw.group][draw.language][m];
   const double label_noise = world.label_noise[draw.group][draw.language][m];
   const size_t label_count = options.labels.size();
   int64_t shown = draw.label;
@@ -195,15 +212,8 @@ int64_t DrawModality(const SyntheticDataOptions& options, const World& world, co
             static_cast<int64_t>(label_count);
   }
   const int64_t dim = Dim(options, m);
-  const std::vector<float>& mean = world.ClassMeans(draw.group, draw.language, m)[shown];
-  const std::vector<float>& group_shift = world.group_shifts[m][draw.group];
-  const std::vector<float>& language_shift = world.language_shifts[m][draw.language];
-  base.resize(dim);
-  for (int64_t d = 0; d < dim; ++d) {
-    base[d] = signal * mean[d] + options.group_shift * group_shift[d] +
-              options.language_shift * language_shift[d] +
-              options.sample_noise * random::Normal(engine);
-  }
+  ExpectedFeatures(options, world, draw, shown, base);
+  for (int64_t d = 0; d < dim; ++d) base[d] += options.sample_noise * random::Normal(engine);
   if (m == 2) {
     for (int64_t d = 0; d < dim; ++d) out[d] = static_cast<float>(base[d]);
     return 0;
@@ -490,8 +500,6 @@ std::vector<double> ShownClassLogLikelihoods(const SyntheticDataOptions& options
                                              const World& world, const Draw& draw, int64_t length,
                                              const float* x) {
   const int m = draw.modality;
-  const int64_t dim = Dim(options, m);
-  const double signal = world.signal[draw.group][draw.language][m];
   // The variances a frame mean can have: one for text and for a sequence of known
   // length, one per possible length for video-level features (length not stored).
   const double sample_variance = options.sample_noise * options.sample_noise;
@@ -508,20 +516,20 @@ std::vector<double> ShownClassLogLikelihoods(const SyntheticDataOptions& options
   }
   const double log_length_prior = -std::log(static_cast<double>(variances.size()));
   std::vector<double> log_likelihoods;
-  for (const std::vector<float>& mean : world.ClassMeans(draw.group, draw.language, m)) {
+  std::vector<double> expected;
+  const size_t classes = world.ClassMeans(draw.group, draw.language, m).size();
+  for (size_t shown = 0; shown < classes; ++shown) {
+    ExpectedFeatures(options, world, draw, static_cast<int64_t>(shown), expected);
     double squared_distance = 0;
-    for (int64_t d = 0; d < dim; ++d) {
-      const double expected = signal * mean[d] +
-                              options.group_shift * world.group_shifts[m][draw.group][d] +
-                              options.language_shift * world.language_shifts[m][draw.language][d];
-      squared_distance += (x[d] - expected) * (x[d] - expected);
+    for (size_t d = 0; d < expected.size(); ++d) {
+      squared_distance += (x[d] - expected[d]) * (x[d] - expected[d]);
     }
     double log_likelihood = -std::numeric_limits<double>::infinity();
     for (double variance : variances) {
       variance = std::max(variance, 1e-12);  // no noise at all: a point mass
-      log_likelihood = LogAdd(log_likelihood,
-                              log_length_prior - squared_distance / (2 * variance) -
-                                  0.5 * static_cast<double>(dim) * std::log(2 * M_PI * variance));
+      log_likelihood = LogAdd(log_likelihood, log_length_prior - squared_distance / (2 * variance) -
+                                                  0.5 * static_cast<double>(expected.size()) *
+                                                      std::log(2 * M_PI * variance));
     }
     log_likelihoods.push_back(log_likelihood);
   }
@@ -628,6 +636,18 @@ absl::StatusOr<std::vector<BayesOptimalCell>> EstimateBayesOptimal(
     }
   }
   return cells;
+}
+
+std::map<std::string, double> BayesOptimalLossGaps(const std::vector<BayesOptimalCell>& cells) {
+  std::map<std::string, std::pair<double, double>> loss_range;  // language -> (min, max)
+  for (const BayesOptimalCell& cell : cells) {
+    auto [range, inserted] = loss_range.try_emplace(cell.language, cell.loss, cell.loss);
+    range->second.first = std::min(range->second.first, cell.loss);
+    range->second.second = std::max(range->second.second, cell.loss);
+  }
+  std::map<std::string, double> gaps;
+  for (const auto& [language, range] : loss_range) gaps[language] = range.second - range.first;
+  return gaps;
 }
 
 absl::StatusOr<client::ShardData> GenerateSyntheticClient(const SyntheticDataOptions& options,

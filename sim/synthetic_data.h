@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -150,6 +151,10 @@ struct BayesOptimalCell {
 absl::StatusOr<std::vector<BayesOptimalCell>> EstimateBayesOptimal(
     const SyntheticDataOptions& options, const std::string& view, int64_t samples_per_cell,
     uint64_t seed, const std::function<void(int done, int total)>& progress = {});
+
+//! Per language of `cells`, the Bayes-optimal loss gap: the largest group loss
+//! minus the smallest (the part of a cell's gap no model can close).
+std::map<std::string, double> BayesOptimalLossGaps(const std::vector<BayesOptimalCell>& cells);
 
 }  // namespace equifl::sim
 

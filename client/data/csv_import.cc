@@ -270,9 +270,11 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
     return column;
   };
   std::map<size_t, CategoricalColumn> categorical;  // by column
+  std::vector<size_t> named_categorical;            // the same columns, in the order given
   for (const CategoricalColumn& column : options.categorical_columns) {
     EQUIFL_ASSIGN_OR_RETURN(const size_t index, feature(column.name));
     categorical[index] = column;
+    named_categorical.push_back(index);
   }
   std::vector<size_t> feature_columns;
   if (!options.feature_columns.empty()) {
@@ -280,8 +282,7 @@ absl::StatusOr<CsvImport> BuildShardsFromCsv(absl::string_view text, absl::strin
       EQUIFL_ASSIGN_OR_RETURN(const size_t column, feature(name));
       feature_columns.push_back(column);
     }
-    for (const CategoricalColumn& column : options.categorical_columns) {
-      const size_t index = *find(column.name, "feature");
+    for (size_t index : named_categorical) {
       if (std::find(feature_columns.begin(), feature_columns.end(), index) ==
           feature_columns.end()) {
         feature_columns.push_back(index);
