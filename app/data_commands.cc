@@ -189,10 +189,10 @@ void AddSplitFractionFlags(CLI::App& import, client::RowSplitOptions& split) {
 }  // namespace
 
 CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
-  CLI::App* data = app.add_subcommand(
-      "data",
-      "Make data shards (synth, import, import-npy) and inspect them. A shard is a folder with "
-      "manifest.json and data.safetensors, one per client");
+  CLI::App* data = app.add_subcommand("data",
+                                      "Make data shards (synth, import, import-npy, import-media) "
+                                      "and inspect them. A shard is a folder with "
+                                      "manifest.json and data.safetensors, one per client");
   data->require_subcommand(1);
   const auto chooses = [&f](DataCommand::Action action) {
     return [&f, action] { f.action = action; };
@@ -381,6 +381,62 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
                          "alpha, skewed clients (default: at random)");
   AddSplitFractionFlags(*import_npy, n.split);
 
+  // --- import-media ---
+  client::MediaImportOptions& m = f.media_options;
+  CLI::App* import_media = data->add_subcommand(
+      "import-media",
+      "Turn recordings and texts into shards. The manifest is a CSV with one row per\n"
+      "sample and the columns id, label, group (required), language, client, split, audio,\n"
+      "text and text_file (optional). audio is a WAV, FLAC, OGG or AIFF file, relative to\n"
+      "the manifest's folder; text is the sample's text inline, text_file a UTF-8 file\n"
+      "holding it (an empty cell: the sample lacks that modality). Each recording is mixed\n"
+      "to mono, resampled to 16 kHz and turned into 80 log-mel bands every 10 ms (25 ms\n"
+      "windows), the sequence modality 'audio', padded to --max-audio-seconds; each text\n"
+      "becomes byte-level tokens (its UTF-8 bytes: any language, no vocabulary to share),\n"
+      "the token modality 'text'. Rows go to clients by the client column (one shard per\n"
+      "value), or like `data import` (--clients, --dirichlet-alpha), and to splits by the\n"
+      "split column or the fractions. A bad row (missing value, unknown label, missing,\n"
+      "empty, truncated or undecodable file, text that is not UTF-8) is an error naming\n"
+      "the line and the file, unless --skip-bad leaves it out and counts it. A video\n"
+      "column is not imported yet.\n"
+      "Example: equifl data import-media corpus/manifest.csv --out shards\n"
+      "         --group-attribute gender --skip-bad");
+  import_media->add_option("manifest", f.media_manifest, "the manifest CSV file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  import_media->add_option("--out", f.media_out, "output folder (must not exist or be empty)")
+      ->required();
+  import_media
+      ->add_option("--labels", m.label_values,
+                   "the allowed labels in index order, comma-separated (default: the values "
+                   "found, sorted); give them so that every client's shards agree")
+      ->delimiter(',');
+  import_media->add_option("--groups", m.group_values, "the allowed groups, like --labels")
+      ->delimiter(',');
+  import_media->add_option("--languages", m.language_values, "the allowed languages, like --labels")
+      ->delimiter(',');
+  import_media->add_option("--group-attribute", m.group_attribute, "what the groups are")
+      ->capture_default_str();
+  import_media
+      ->add_option("--max-audio-seconds", m.max_audio_seconds,
+                   "every recording is padded to this length; longer ones keep their start")
+      ->capture_default_str();
+  import_media->add_option("--mel-bands", m.audio.bands, "log-mel bands")->capture_default_str();
+  import_media
+      ->add_option("--max-text-bytes", m.text.max_bytes,
+                   "every text is padded to this many UTF-8 bytes (plus begin and end tokens); "
+                   "longer ones keep their start")
+      ->capture_default_str();
+  import_media->add_flag("--skip-bad", m.skip_bad,
+                         "leave bad rows out and count them per reason instead of stopping");
+  import_media->add_option("--threads", m.threads, "decoding threads (0: every core)")
+      ->capture_default_str();
+  import_media->add_option("--clients", m.split.clients,
+                           "number of clients (default: one per client-column value, or 1)");
+  import_media->add_option("--dirichlet-alpha", m.split.dirichlet_alpha,
+                           "split rows over --clients by Dirichlet(alpha) draws per label");
+  AddSplitFractionFlags(*import_media, m.split);
+
   // --- inspect ---
   CLI::App* inspect = data->add_subcommand(
       "inspect",
@@ -392,6 +448,7 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
   synth->callback(chooses(DataCommand::Action::kSynth));
   import->callback(chooses(DataCommand::Action::kImport));
   import_npy->callback(chooses(DataCommand::Action::kImportNpy));
+  import_media->callback(chooses(DataCommand::Action::kImportMedia));
   inspect->callback(chooses(DataCommand::Action::kInspect));
   return data;
 }
@@ -567,6 +624,58 @@ int RunImportNpy(const DataCommand& command) {
   return 0;
 }
 
+int RunImportMedia(const DataCommand& command) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<client::MediaImportSummary> summary;
+  {
+    ImportProgressLines progress(FileName(command.media_manifest), "decoding recordings");
+    client::MediaImportOptions options = command.media_options;
+    options.progress = progress.Callback();
+    summary = client::ImportMedia(command.media_manifest, command.media_out, options);
+    if (summary.ok()) progress.Finish();
+  }
+  if (!summary.ok()) return Fail("import-media", summary.status());
+  const double seconds = SecondsSince(start);
+  std::printf("imported %s: %lld rows read, %lld imported, %lld left out in %.2f s\n",
+              command.media_manifest.c_str(), static_cast<long long>(summary->rows_read),
+              static_cast<long long>(summary->rows_imported),
+              static_cast<long long>(summary->rows_read - summary->rows_imported), seconds);
+  for (const client::SkippedRows& skipped : summary->skipped) {
+    std::printf("  left out, %s: %lld (first: %s)\n", skipped.reason.c_str(),
+                static_cast<long long>(skipped.count), skipped.example.c_str());
+  }
+  for (const client::ShardModality& modality : summary->modalities) {
+    if (modality.name == client::kAudioModality) {
+      std::printf(
+          "audio: %lld recordings, %.1f s (%.1f audio seconds per second)%s; sequence [%lld "
+          "frames, %lld bands]\n",
+          static_cast<long long>(summary->audio_files), summary->audio_seconds,
+          seconds > 0 ? summary->audio_seconds / seconds : 0.0,
+          summary->audio_clipped > 0
+              ? absl::StrCat("; ", summary->audio_clipped,
+                             " longer than --max-audio-seconds kept their start")
+                    .c_str()
+              : "",
+          static_cast<long long>(modality.frames), static_cast<long long>(modality.dim));
+    } else {
+      std::printf("text: %lld texts%s; tokens [%lld, vocabulary %lld]\n",
+                  static_cast<long long>(summary->texts),
+                  summary->text_clipped > 0
+                      ? absl::StrCat("; ", summary->text_clipped,
+                                     " longer than --max-text-bytes kept their start")
+                            .c_str()
+                      : "",
+                  static_cast<long long>(modality.frames), static_cast<long long>(modality.dim));
+    }
+    std::printf("  front end: %s\n", modality.front_end.c_str());
+  }
+  if (!summary->ignored_columns.empty()) {
+    std::printf("not imported yet: %s\n", absl::StrJoin(summary->ignored_columns, ", ").c_str());
+  }
+  PrintImportedShards(*summary, command.media_options.group_attribute);
+  return 0;
+}
+
 int RunInspect(const DataCommand& command) {
   absl::StatusOr<std::vector<std::string>> shards = client::FindShards(command.inspect_dir);
   if (!shards.ok()) return Fail("inspect", shards.status());
@@ -589,6 +698,8 @@ int RunDataCommand(const DataCommand& command) {
       return RunImport(command);
     case DataCommand::Action::kImportNpy:
       return RunImportNpy(command);
+    case DataCommand::Action::kImportMedia:
+      return RunImportMedia(command);
     case DataCommand::Action::kInspect:
       break;
   }

@@ -1,8 +1,9 @@
-// `equifl data`: make shards (synth, import, import-npy) and look into them (inspect).
+// `equifl data`: make shards (synth, import, import-npy, import-media) and look into them
+// (inspect).
 //
-// The flags map onto sim::SyntheticDataOptions, client::CsvImportOptions and
-// client::NpyImportOptions; the libraries validate, this file only reads flags and
-// prints. Summaries go to stdout, errors to stderr; bad input exits 2, failures at
+// The flags map onto sim::SyntheticDataOptions, client::CsvImportOptions,
+// client::NpyImportOptions and client::MediaImportOptions; the libraries validate, this file only
+// reads flags and prints. Summaries go to stdout, errors to stderr; bad input exits 2, failures at
 // run time 1.
 #ifndef EQUIFL_APP_DATA_COMMANDS_H_
 #define EQUIFL_APP_DATA_COMMANDS_H_
@@ -13,6 +14,7 @@
 
 #include "client/data/csv_import.h"
 #include "client/data/npy_import.h"
+#include "client/media/media_import.h"
 #include "sim/synthetic_data.h"
 
 namespace equifl::app {
@@ -20,7 +22,7 @@ namespace equifl::app {
 //! Command-line choices of `equifl data` and its subcommands.
 struct DataCommand {
   //! The subcommand the command line chose.
-  enum class Action { kSynth, kImport, kImportNpy, kInspect };
+  enum class Action { kSynth, kImport, kImportNpy, kImportMedia, kInspect };
   Action action = Action::kInspect;
 
   // synth
@@ -42,11 +44,15 @@ struct DataCommand {
   std::string npy_out;                   //!< Output folder.
   client::NpyImportOptions npy_options;  //!< Names and partition.
 
+  // import-media
+  std::string media_manifest;                //!< The manifest CSV.
+  std::string media_out;                     //!< Output folder.
+  client::MediaImportOptions media_options;  //!< Names, partition, front end.
   // inspect
   std::string inspect_dir;  //!< A shard folder, or a folder of shard folders.
 };
 
-//! Adds "data" with "synth", "import", "import-npy" and "inspect", their flags
+//! Adds "data" with "synth", "import", "import-npy", "import-media" and "inspect", their flags
 //! stored in `command`, to `app`.
 CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& command);
 

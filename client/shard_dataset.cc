@@ -38,8 +38,11 @@ absl::StatusOr<Dataset> Build(const ShardManifest& manifest, const ShardColumns&
           ModalityFeatures features;
           features.name = modality.name;
           features.values =
-              rows(View(columns.features[m], modality.Shape(count), first, at::kFloat));
-          if (modality.kind == ModalityKind::kSequence) {
+              modality.kind == ModalityKind::kTokens
+                  ? rows(View(columns.tokens[m], modality.Shape(count), first, at::kInt))
+                        .to(at::kLong)
+                  : rows(View(columns.features[m], modality.Shape(count), first, at::kFloat));
+          if (HasFrames(modality.kind)) {
             features.lengths = rows(View(columns.lengths[m], {count}, first, at::kLong));
           }
           dataset.modalities.push_back(std::move(features));

@@ -27,6 +27,11 @@ if(EQUIFL_WITH_TORCH)
 endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# The audio front end: decoding (libsndfile), resampling (libsoxr), the FFT (FFTW,
+# single precision).
+pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
+pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
 
 # gRPC's C++ code generator plugin.
 find_program(EQUIFL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -144,13 +144,14 @@ for script in deploy/equifl-restartable.sh; do
   sh -n "$script" || fail "$script does not parse (sh -n)"
   [ -x "$script" ] || fail "$script is not executable (the image copies it as it is)"
 done
-for script in deploy/check-deploy.sh deploy/compose/run-local.sh; do
+for script in deploy/check-deploy.sh deploy/compose/run-local.sh deploy/make-media-corpus.sh \
+  deploy/demo-media.sh; do
   bash -n "$script" || fail "$script does not parse (bash -n)"
 done
 python3 -m py_compile deploy/compose/commands.py 2> "$scratch/py.err" ||
   { cat "$scratch/py.err" >&2; fail "deploy/compose/commands.py does not compile"; }
 rm -rf deploy/compose/__pycache__
-ok "deploy/equifl-restartable.sh, deploy/check-deploy.sh, deploy/compose/run-local.sh, deploy/compose/commands.py"
+ok "deploy/equifl-restartable.sh, deploy/check-deploy.sh, deploy/compose/run-local.sh, deploy/make-media-corpus.sh, deploy/demo-media.sh, deploy/compose/commands.py"
 
 equifl=${EQUIFL:-build/default/app/equifl}
 if [ -x "$equifl" ]; then

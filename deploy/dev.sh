@@ -4,6 +4,8 @@
 #
 #   deploy/dev.sh demo    # install, build the equifl binary only, run a small federated
 #                         # training (deploy/demo.sh)
+#   deploy/dev.sh demo-media  # the same on speech and transcripts espeak-ng makes here:
+#                         # import-media, then FedAvg and group DRO (deploy/demo-media.sh)
 #   deploy/dev.sh test    # install, build everything, run every test; then the clang
 #                         # build of the Torch-free targets (thread-safety analysis as
 #                         # errors, ASan, UBSan, the fuzz targets) and its tests, with
@@ -14,9 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 action="${1:-demo}"
 case "$action" in
-  demo | test | build) ;;
+  demo | demo-media | test | build) ;;
   *)
-    echo "usage: deploy/dev.sh [demo|test|build]" >&2
+    echo "usage: deploy/dev.sh [demo|demo-media|test|build]" >&2
     exit 2
     ;;
 esac
@@ -25,6 +27,8 @@ esac
 # kubectl, docker-compose).
 if [ "$action" = demo ]; then
   deploy/install-deps.sh --build-only
+elif [ "$action" = demo-media ]; then
+  deploy/install-deps.sh --media-demo
 else
   deploy/install-deps.sh
 fi
@@ -37,6 +41,10 @@ case "$action" in
     cmake --build --preset default --target equifl
     build/default/app/equifl --version
     deploy/demo.sh
+    ;;
+  demo-media)
+    cmake --build --preset default --target equifl
+    deploy/demo-media.sh
     ;;
   build)
     cmake --build --preset default

@@ -4,14 +4,18 @@
 #   deploy/install-deps.sh               # build and test
 #   deploy/install-deps.sh --build-only  # only what building the equifl binary needs
 #                                        # (deploy/Dockerfile's build stage)
+#   deploy/install-deps.sh --media-demo  # that and espeak-ng, which speaks the media
+#                                        # demo's corpus (deploy/demo-media.sh)
 set -euo pipefail
 
 build_only=no
+media_demo=no
 case "${1:-}" in
   "") ;;
   --build-only) build_only=yes ;;
+  --media-demo) build_only=yes media_demo=yes ;;
   *)
-    echo "usage: deploy/install-deps.sh [--build-only]" >&2
+    echo "usage: deploy/install-deps.sh [--build-only | --media-demo]" >&2
     exit 2
     ;;
 esac
@@ -30,6 +34,8 @@ packages=(
   # Utilities; Boost.Beast serves the dashboard, prometheus-cpp's core its metrics.
   libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev prometheus-cpp-dev
+  # The media importer: audio decoding, resampling and the front end's FFT.
+  libsndfile1-dev libsoxr-dev libfftw3-dev
 )
 test_packages=(
   # Tests, benchmarks and their independent numerical references.
@@ -43,6 +49,7 @@ test_packages=(
 # which kubernetes-client cannot be installed over.
 if ! command -v kubectl > /dev/null; then test_packages+=(kubernetes-client); fi
 if [ "$build_only" = no ]; then packages+=("${test_packages[@]}"); fi
+if [ "$media_demo" = yes ]; then packages+=(espeak-ng); fi
 
 sudo_prefix=()
 if [ "$(id -u)" -ne 0 ]; then sudo_prefix=(sudo); fi

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/quoted_input.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
@@ -20,10 +22,10 @@ std::string List(const Names& names) {
 }
 
 absl::Status Differs(const std::string& what, const std::string& run, const std::string& client) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("its shard's ", what, ": ", client, "; the run's: ", run,
-                   "; import every client's data with the settings of the run's schema (the same "
-                   "--features and --categorical lists, labels, groups and languages)"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "its shard's ", what, ": ", client, "; the run's: ", run,
+      "; import every client's data with the settings of the run's schema (the same "
+      "--features and --categorical lists, front-end settings, labels, groups and languages)"));
 }
 
 absl::Status CheckNames(const std::string& what, const Names& run, const Names& client) {
@@ -31,6 +33,31 @@ absl::Status CheckNames(const std::string& what, const Names& run, const Names& 
     return absl::OkStatus();
   }
   return Differs(what, List(run), List(client));
+}
+
+// Front ends are "KIND key=value key=value ...": the first field that differs is
+// named with both values; anything else is compared whole.
+absl::Status CheckFrontEnds(const std::string& modality, const std::string& run,
+                            const std::string& client) {
+  if (run == client) return absl::OkStatus();
+  const std::vector<absl::string_view> run_fields = absl::StrSplit(run, ' ');
+  const std::vector<absl::string_view> client_fields = absl::StrSplit(client, ' ');
+  if (!run.empty() && !client.empty() && run_fields.size() == client_fields.size() &&
+      run_fields[0] == client_fields[0]) {
+    for (size_t field = 1; field < run_fields.size(); ++field) {
+      const std::pair<absl::string_view, absl::string_view> expected =
+          absl::StrSplit(run_fields[field], absl::MaxSplits('=', 1));
+      const std::pair<absl::string_view, absl::string_view> actual =
+          absl::StrSplit(client_fields[field], absl::MaxSplits('=', 1));
+      if (expected.first != actual.first) break;
+      if (expected.second != actual.second) {
+        return Differs(absl::StrCat(modality, " front end's ", QuoteInput(expected.first)),
+                       QuoteInput(expected.second), QuoteInput(actual.second));
+      }
+    }
+  }
+  return Differs(modality + " front end", run.empty() ? "none" : QuoteInput(run),
+                 client.empty() ? "none" : QuoteInput(client));
 }
 
 }  // namespace
@@ -70,6 +97,10 @@ absl::Status CheckSchemaAgreement(const v1::DataSchema& run, const v1::DataSchem
     if (expected.feature_names_size() != actual.feature_names_size()) {
       return Differs(name + " feature names", List(expected.feature_names()),
                      List(actual.feature_names()));
+    }
+    if (absl::Status status = CheckFrontEnds(name, expected.front_end(), actual.front_end());
+        !status.ok()) {
+      return status;
     }
   }
   if (absl::Status status = CheckNames("classes", run.labels(), client.labels()); !status.ok()) {

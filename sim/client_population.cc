@@ -43,6 +43,8 @@ int64_t Bytes(const client::ShardColumns& columns) {
       columns.present.size() + columns.split.size() +
       8 * (columns.label.size() + columns.group.size() + columns.language.size()));
   for (const auto& features : columns.features) bytes += 4 * static_cast<int64_t>(features.size());
+  // Token ids are int32 in the shard and int64 in the dataset.
+  for (const auto& tokens : columns.tokens) bytes += 8 * static_cast<int64_t>(tokens.size());
   for (const auto& lengths : columns.lengths) bytes += 8 * static_cast<int64_t>(lengths.size());
   return bytes;
 }

@@ -1,4 +1,5 @@
-// The shape of one modality's features: frame sequences or one vector per sample.
+// The shape of one modality's features: frame sequences, token sequences or one
+// vector per sample.
 //
 // Data and model agree on it: a shard's manifest records each modality's kind,
 // and the model sizes an encoder for it from the same enum, so a manifest sizes a
@@ -18,12 +19,17 @@ namespace equifl::client {
 enum class ModalityKind {
   kSequence,  //!< Frames [N, T, D] with per-sample lengths (video, audio, token embeddings).
   kVector,    //!< One vector [N, D] per sample (sentence embeddings, tabular features).
+  kTokens,    //!< Token ids [N, T] in [0, D) with per-sample lengths; D is the vocabulary.
 };
 
-//! "sequence" / "vector", in manifests and messages.
+//! Whether samples of `kind` have T frames or tokens and a length each.
+inline bool HasFrames(ModalityKind kind) { return kind != ModalityKind::kVector; }
+
+//! "sequence" / "vector" / "tokens", in manifests and messages.
 inline std::span<const EnumName<ModalityKind>> EnumNames(ModalityKind) {
   static constexpr EnumName<ModalityKind> kNames[] = {{ModalityKind::kSequence, "sequence"},
-                                                      {ModalityKind::kVector, "vector"}};
+                                                      {ModalityKind::kVector, "vector"},
+                                                      {ModalityKind::kTokens, "tokens"}};
   return kNames;
 }
 

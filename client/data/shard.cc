@@ -118,16 +118,18 @@ absl::Status CheckKeys(const Json& object, absl::string_view where,
 
 absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
   const std::string where = absl::StrCat("modalities[", index, "]");
-  EQUIFL_RETURN_IF_ERROR(CheckKeys(value, where, {"name", "kind", "frames", "dim", "feature_names"},
+  EQUIFL_RETURN_IF_ERROR(CheckKeys(value, where,
+                                   {"name", "kind", "frames", "dim", "feature_names", "front_end"},
                                    {"name", "kind", "dim"}));
   ShardModality modality;
   EQUIFL_ASSIGN_OR_RETURN(modality.name, ReadString(value["name"], where + ".name"));
   EQUIFL_ASSIGN_OR_RETURN(std::string kind, ReadString(value["kind"], where + ".kind"));
   EQUIFL_ASSIGN_OR_RETURN(modality.kind, ParseEnum<ModalityKind>(where + ".kind", kind));
-  if (modality.kind == ModalityKind::kSequence) {
+  if (HasFrames(modality.kind)) {
     if (!value.contains("frames")) {
-      return absl::InvalidArgumentError(absl::StrCat(where, " (", QuoteInput(modality.name),
-                                                     ") is a sequence but has no 'frames'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, " (", QuoteInput(modality.name), ") is ",
+                       kind == "tokens" ? "tokens" : "a sequence", " but has no 'frames'"));
     }
     EQUIFL_ASSIGN_OR_RETURN(modality.frames, ReadCount(value["frames"], where + ".frames"));
   } else if (value.contains("frames")) {
@@ -138,6 +140,10 @@ absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
   if (value.contains("feature_names")) {
     EQUIFL_ASSIGN_OR_RETURN(modality.feature_names,
                             ReadStringList(value["feature_names"], where + ".feature_names"));
+  }
+  if (value.contains("front_end")) {
+    EQUIFL_ASSIGN_OR_RETURN(modality.front_end,
+                            ReadString(value["front_end"], where + ".front_end"));
   }
   return modality;
 }
@@ -184,11 +190,13 @@ std::span<const T> TypedSpan(const protocol::TensorView& view,
 
 std::vector<int64_t> ShardModality::Shape(int64_t samples) const {
   if (kind == ModalityKind::kSequence) return {samples, frames, dim};
+  if (kind == ModalityKind::kTokens) return {samples, frames};
   return {samples, dim};
 }
 
 int64_t ShardModality::ValuesPerSample() const {
-  return kind == ModalityKind::kSequence ? frames * dim : dim;
+  if (kind == ModalityKind::kSequence) return frames * dim;
+  return kind == ModalityKind::kTokens ? frames : dim;
 }
 
 absl::Status ShardManifest::Validate() const {
@@ -216,8 +224,7 @@ absl::Status ShardManifest::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat("modality '", modality.name, "' has dim ",
                                                      modality.dim, "; it must be at least 1"));
     }
-    if (modality.kind == ModalityKind::kSequence &&
-        (modality.frames < 1 || modality.frames > (int64_t{1} << 31))) {
+    if (HasFrames(modality.kind) && (modality.frames < 1 || modality.frames > (int64_t{1} << 31))) {
       return absl::InvalidArgumentError(absl::StrCat("sequence modality '", modality.name, "' has ",
                                                      modality.frames,
                                                      " frames; it must have at least 1"));
@@ -234,6 +241,11 @@ absl::Status ShardManifest::Validate() const {
       }
       EQUIFL_RETURN_IF_ERROR(
           CheckNameList(modality.feature_names, absl::StrCat(modality.name, " feature names")));
+    }
+    if (FindInvalidUtf8(modality.front_end)) {
+      return absl::InvalidArgumentError(absl::StrCat("modality '", modality.name, "' front end ",
+                                                     QuoteInput(modality.front_end),
+                                                     " is not UTF-8"));
     }
   }
   EQUIFL_RETURN_IF_ERROR(CheckNameList(labels, "labels"));
@@ -266,9 +278,10 @@ std::string ShardManifest::ToJson() const {
   Json modality_list = Json::array();
   for (const ShardModality& modality : modalities) {
     Json entry = {{"name", modality.name}, {"kind", std::string(equifl::NameOf(modality.kind))}};
-    if (modality.kind == ModalityKind::kSequence) entry["frames"] = modality.frames;
+    if (HasFrames(modality.kind)) entry["frames"] = modality.frames;
     entry["dim"] = modality.dim;
     if (!modality.feature_names.empty()) entry["feature_names"] = modality.feature_names;
+    if (!modality.front_end.empty()) entry["front_end"] = modality.front_end;
     modality_list.push_back(std::move(entry));
   }
   Json splits = Json::object();
@@ -360,6 +373,7 @@ absl::StatusOr<ShardManifest> ShardManifest::ReadFile(const std::string& path) {
 ShardColumns ShardData::Columns() const {
   ShardColumns columns;
   for (const std::vector<float>& values : features) columns.features.emplace_back(values);
+  for (const std::vector<int32_t>& values : tokens) columns.tokens.emplace_back(values);
   for (const std::vector<int64_t>& values : lengths) columns.lengths.emplace_back(values);
   columns.present = present;
   columns.label = label;
@@ -388,13 +402,35 @@ absl::Status ValidateShardColumns(const ShardManifest& manifest, const ShardColu
         absl::StrCat("the data has features of ", columns.features.size(), " and lengths of ",
                      columns.lengths.size(), " modalities; the manifest lists ", modality_count));
   }
+  if (!columns.tokens.empty() && columns.tokens.size() != modality_count) {
+    return absl::InvalidArgumentError(absl::StrCat("the data has tokens of ", columns.tokens.size(),
+                                                   " modalities; the manifest lists ",
+                                                   modality_count));
+  }
   for (size_t m = 0; m < modality_count; ++m) {
     const ShardModality& modality = manifest.modalities[m];
     const size_t expected = samples * static_cast<size_t>(modality.ValuesPerSample());
-    if (columns.features[m].size() != expected) {
+    const bool tokens = modality.kind == ModalityKind::kTokens;
+    const size_t values = tokens ? (columns.tokens.empty() ? 0 : columns.tokens[m].size())
+                                 : columns.features[m].size();
+    const size_t others = tokens ? columns.features[m].size()
+                                 : (columns.tokens.empty() ? 0 : columns.tokens[m].size());
+    if (values != expected || others != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "modality '", modality.name, "' has ", columns.features[m].size(), " values; shape ",
+          "modality '", modality.name, "' has ", values, tokens ? " tokens" : " values",
+          others != 0 ? absl::StrCat(" and ", others, " of the other kind") : "", "; shape ",
           protocol::ShapeToString(modality.Shape(manifest.num_samples)), " needs ", expected));
+    }
+    if (tokens) {
+      const std::span<const int32_t> ids = columns.tokens[m];
+      for (size_t index = 0; index < ids.size(); ++index) {
+        if (ids[index] < 0 || ids[index] >= modality.dim) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("modality '", modality.name, "' has the token ", ids[index],
+                           " at sample ", index / static_cast<size_t>(modality.frames),
+                           "; tokens must be in 0..", modality.dim - 1, " (the vocabulary)"));
+        }
+      }
     }
     if (check_finite_features) {
       const std::span<const float> values = columns.features[m];
@@ -407,7 +443,7 @@ absl::Status ValidateShardColumns(const ShardManifest& manifest, const ShardColu
         }
       }
     }
-    if (modality.kind == ModalityKind::kSequence) {
+    if (HasFrames(modality.kind)) {
       EQUIFL_RETURN_IF_ERROR(CheckSize(columns.lengths[m], samples, LengthsName(modality)));
       for (size_t row = 0; row < samples; ++row) {
         const int64_t length = columns.lengths[m][row];
@@ -482,7 +518,7 @@ absl::Status WriteShard(const std::string& dir, const ShardData& data) {
       {"language", v1::DATA_TYPE_INT64, {samples}, bytes(columns.language)},
   };
   for (size_t m = 0; m < manifest.modalities.size(); ++m) {
-    if (manifest.modalities[m].kind == ModalityKind::kSequence) {
+    if (HasFrames(manifest.modalities[m].kind)) {
       views.push_back({LengthsName(manifest.modalities[m]),
                        v1::DATA_TYPE_INT64,
                        {samples},
@@ -490,8 +526,14 @@ absl::Status WriteShard(const std::string& dir, const ShardData& data) {
     }
   }
   for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+    if (manifest.modalities[m].kind == ModalityKind::kTokens) continue;
     views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_FLOAT32,
                      manifest.modalities[m].Shape(samples), bytes(columns.features[m])});
+  }
+  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+    if (manifest.modalities[m].kind != ModalityKind::kTokens) continue;
+    views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_INT32,
+                     manifest.modalities[m].Shape(samples), bytes(columns.tokens[m])});
   }
   views.push_back(
       {"present", v1::DATA_TYPE_UINT8, {samples, modality_count}, bytes(columns.present)});
@@ -564,8 +606,11 @@ absl::StatusOr<Shard> Shard::Open(const std::string& dir, const ShardOpenOptions
       {"present", v1::DATA_TYPE_UINT8, {samples, static_cast<int64_t>(m.modalities.size())}},
   };
   for (const ShardModality& modality : m.modalities) {
-    expected.push_back({modality.name, v1::DATA_TYPE_FLOAT32, modality.Shape(samples)});
-    if (modality.kind == ModalityKind::kSequence) {
+    expected.push_back(
+        {modality.name,
+         modality.kind == ModalityKind::kTokens ? v1::DATA_TYPE_INT32 : v1::DATA_TYPE_FLOAT32,
+         modality.Shape(samples)});
+    if (HasFrames(modality.kind)) {
       expected.push_back({LengthsName(modality), v1::DATA_TYPE_INT64, {samples}});
     }
   }
@@ -596,9 +641,13 @@ absl::StatusOr<Shard> Shard::Open(const std::string& dir, const ShardOpenOptions
   auto& realigned = shard.realigned_;
   const protocol::SafetensorsFile& mapped = shard.file_;
   for (const ShardModality& modality : m.modalities) {
-    columns.features.push_back(TypedSpan<float>(*mapped.Find(modality.name), realigned));
+    const bool tokens = modality.kind == ModalityKind::kTokens;
+    columns.features.push_back(tokens ? std::span<const float>()
+                                      : TypedSpan<float>(*mapped.Find(modality.name), realigned));
+    columns.tokens.push_back(tokens ? TypedSpan<int32_t>(*mapped.Find(modality.name), realigned)
+                                    : std::span<const int32_t>());
     columns.lengths.push_back(
-        modality.kind == ModalityKind::kSequence
+        HasFrames(modality.kind)
             ? TypedSpan<int64_t>(*mapped.Find(LengthsName(modality)), realigned)
             : std::span<const int64_t>());
   }

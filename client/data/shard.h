@@ -7,17 +7,21 @@
 // manifest.json:
 //   {"format": "equifl-shard", "version": 1, "num_samples": N,
 //    "modalities": [{"name": "video", "kind": "sequence", "frames": T, "dim": D},
+//                   {"name": "audio", "kind": "sequence", "frames": T, "dim": 80,
+//                    "front_end": "log-mel sample_rate=16000 ..."},
+//                   {"name": "text", "kind": "tokens", "frames": T, "dim": 259},
 //                   {"name": "text", "kind": "vector", "dim": D}],
 //    "labels": [...], "group_attribute": "gender", "groups": [...],
 //    "languages": [...], "splits": {"train": n, "validation": n, "test": n}}
 // data.safetensors:
-//   <modality>          F32 [N, T, D] (sequence) or [N, D] (vector)
-//   <modality>.lengths  I64 [N], valid frames of each sequence, in [0, T]
+//   <modality>          F32 [N, T, D] (sequence) or [N, D] (vector), or I32 [N, T]
+//                       (tokens: ids in [0, D), D the vocabulary)
+//   <modality>.lengths  I64 [N], valid frames or tokens of each sample, in [0, T]
 //   present             U8 [N, M], 1 where sample n has modality m (manifest order)
 //   label, group, language  I64 [N], indices into the manifest's lists
 //   split               U8 [N]: 0 train, 1 validation, 2 test
 //
-// The writer stores the int64 tensors first, then float32, then uint8, so every
+// The writer stores the int64 tensors first, then float32 and int32, then uint8, so every
 // tensor is aligned in the mapped file, and rows ordered by split, so a split is a
 // contiguous block (the reader accepts any row order). This file needs no Torch;
 // shard_dataset.h turns an opened shard into a client::Dataset.
@@ -59,15 +63,18 @@ using SplitCounts = std::array<int64_t, kSplitCount>;
 struct ShardModality {
   std::string name;                           //!< Tensor name, e.g. "video"; [A-Za-z0-9_-]+.
   ModalityKind kind = ModalityKind::kVector;  //!< Sequence or vector.
-  int64_t frames = 0;                         //!< T for sequences; 0 for vectors.
-  int64_t dim = 0;                            //!< D, features per frame or vector.
+  int64_t frames = 0;                         //!< T for sequences and tokens; 0 for vectors.
+  int64_t dim = 0;  //!< D, features per frame or vector, or the tokens' vocabulary.
   //! What each of the D features is (e.g. "age", "phist=yes"); empty when unnamed.
   //! Part of the schema: clients of a run must agree on it.
   std::vector<std::string> feature_names = {};
+  //! How the features were computed from recordings (e.g. "log-mel sample_rate=16000
+  //! ..."); empty for features made elsewhere. Part of the schema, like the names.
+  std::string front_end = {};
 
-  //! [samples, T, D] or [samples, D].
+  //! [samples, T, D], [samples, D] or (tokens) [samples, T].
   std::vector<int64_t> Shape(int64_t samples) const;
-  //! Floats per sample: T * D or D.
+  //! Values per sample: T * D, D or (tokens) T.
   int64_t ValuesPerSample() const;
 };
 
@@ -96,8 +103,12 @@ struct ShardManifest {
 
 //! Non-owning views of a shard's columns, row-major, over a ShardData or a mapped file.
 struct ShardColumns {
-  std::vector<std::span<const float>> features;   //!< Per modality, N * ValuesPerSample.
-  std::vector<std::span<const int64_t>> lengths;  //!< Per modality: N for sequences, else empty.
+  std::vector<std::span<const float>> features;   //!< Per modality, N * ValuesPerSample; empty
+                                                  //!< for tokens.
+  std::vector<std::span<const int32_t>> tokens;   //!< Per modality: N * T for tokens, else
+                                                  //!< empty (or no entries: no token modality).
+  std::vector<std::span<const int64_t>> lengths;  //!< Per modality: N for sequences and tokens,
+                                                  //!< else empty.
   std::span<const uint8_t> present;               //!< N * M, 0 or 1.
   std::span<const int64_t> label;                 //!< N label indices.
   std::span<const int64_t> group;                 //!< N group indices.
@@ -108,7 +119,8 @@ struct ShardColumns {
 //! A shard held in memory, as the synthetic generator and the importers build it.
 struct ShardData {
   ShardManifest manifest;                     //!< num_samples and split_counts included.
-  std::vector<std::vector<float>> features;   //!< Per modality, row-major.
+  std::vector<std::vector<float>> features;   //!< Per modality, row-major; empty for tokens.
+  std::vector<std::vector<int32_t>> tokens;   //!< Per modality (or none): ids of tokens.
   std::vector<std::vector<int64_t>> lengths;  //!< Per modality; empty for vectors.
   std::vector<uint8_t> present;               //!< [N, M] row-major.
   std::vector<int64_t> label;                 //!< [N].

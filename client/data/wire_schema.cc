@@ -15,6 +15,7 @@ v1::DataSchema ToWireSchema(const ShardManifest& manifest) {
     entry->set_frames(static_cast<uint64_t>(modality.frames));
     entry->set_dim(static_cast<uint64_t>(modality.dim));
     for (const std::string& name : modality.feature_names) entry->add_feature_names(name);
+    entry->set_front_end(modality.front_end);
   }
   for (const std::string& label : manifest.labels) schema.add_labels(label);
   for (const std::string& group : manifest.groups) schema.add_groups(group);

@@ -9,7 +9,7 @@
 
 namespace equifl::client {
 
-//! The modalities (name, kind, frames, dim, feature names), labels, groups and
+//! The modalities (name, kind, frames, dim, feature names, front end), labels, groups and
 //! languages of `manifest`; not its sample counts.
 v1::DataSchema ToWireSchema(const ShardManifest& manifest);
 

@@ -44,16 +44,18 @@ absl::Status Dataset::Validate() const {
   }
   for (const ModalityFeatures& modality : modalities) {
     const at::Tensor& values = modality.values;
-    if (!values.defined() || values.scalar_type() != at::kFloat ||
-        (values.dim() != 2 && values.dim() != 3) || values.size(0) != samples) {
+    const bool tokens = values.defined() && values.scalar_type() == at::kLong;
+    if (!values.defined() || (values.scalar_type() != at::kFloat && !tokens) ||
+        (values.dim() != 2 && values.dim() != 3) || (tokens && values.dim() != 2) ||
+        values.size(0) != samples) {
       return absl::InvalidArgumentError(absl::StrCat(
           "modality '", modality.name, "' must be float32 [", samples, ", T, D] or [", samples,
-          ", D]; it is ",
+          ", D], or int64 [", samples, ", T] (tokens); it is ",
           values.defined()
               ? absl::StrCat(c10::toString(values.scalar_type()), " ", c10::str(values.sizes()))
               : "missing"));
     }
-    if (values.dim() == 3) {
+    if (values.dim() == 3 || tokens) {
       if (absl::Status status = CheckColumn(modality.lengths, (modality.name + " lengths").c_str(),
                                             samples, at::kLong);
           !status.ok()) {

@@ -18,9 +18,10 @@ namespace equifl::client {
 
 //! One modality's features for every sample.
 struct ModalityFeatures {
-  std::string name;    //!< E.g. "video", "audio", "text" or "tabular".
-  at::Tensor values;   //!< float32, [N, T, D] (frame sequences) or [N, D] (vectors).
-  at::Tensor lengths;  //!< int64 [N], valid frames per sample for [N, T, D]; else undefined.
+  std::string name;  //!< E.g. "video", "audio", "text" or "tabular".
+  //! float32 [N, T, D] (frame sequences) or [N, D] (vectors), or int64 [N, T] (token ids).
+  at::Tensor values;
+  at::Tensor lengths;  //!< int64 [N], valid frames or tokens per sample; undefined for vectors.
 };
 
 //! A set of samples: features per modality, the modality-present mask and labels.

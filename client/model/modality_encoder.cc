@@ -140,15 +140,40 @@ at::Tensor VectorEncoderImpl::forward(const at::Tensor& values, const at::Tensor
   return norm_(x);
 }
 
+namespace {
+
+std::shared_ptr<ModalityEncoderImpl> MakeSequenceEncoder(int64_t input_dim,
+                                                         const ModelOptions& options) {
+  if (options.encoder == EncoderKind::kTransformer) {
+    return std::make_shared<TransformerSequenceEncoderImpl>(input_dim, options);
+  }
+  return std::make_shared<ConvSequenceEncoderImpl>(input_dim, options);
+}
+
+}  // namespace
+
+TokenEncoderImpl::TokenEncoderImpl(int64_t vocabulary, const ModelOptions& options)
+    : embedding_(torch::nn::EmbeddingOptions(vocabulary, options.hidden_size)),
+      sequence_(MakeSequenceEncoder(options.hidden_size, options)) {
+  register_module("embedding", embedding_);
+  register_module("sequence", sequence_);
+}
+
+at::Tensor TokenEncoderImpl::forward(const at::Tensor& values, const at::Tensor& lengths) {
+  return sequence_->forward(embedding_(values), lengths);
+}
+
 std::shared_ptr<ModalityEncoderImpl> MakeModalityEncoder(const ModalitySpec& modality,
                                                          const ModelOptions& options) {
-  if (modality.kind == ModalityKind::kVector) {
-    return std::make_shared<VectorEncoderImpl>(modality.input_dim, options);
+  switch (modality.kind) {
+    case ModalityKind::kVector:
+      return std::make_shared<VectorEncoderImpl>(modality.input_dim, options);
+    case ModalityKind::kTokens:
+      return std::make_shared<TokenEncoderImpl>(modality.input_dim, options);
+    case ModalityKind::kSequence:
+      break;
   }
-  if (options.encoder == EncoderKind::kTransformer) {
-    return std::make_shared<TransformerSequenceEncoderImpl>(modality.input_dim, options);
-  }
-  return std::make_shared<ConvSequenceEncoderImpl>(modality.input_dim, options);
+  return MakeSequenceEncoder(modality.input_dim, options);
 }
 
 }  // namespace equifl::client

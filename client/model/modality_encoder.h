@@ -5,7 +5,8 @@
 // before every layer that mixes frames, masked out of attention and left out of
 // the (masked mean) pooling, so a sample's embedding is the same whatever its
 // padding holds. A sample of length 0 (e.g. a missing modality) pools to zeros,
-// never NaN. Vectors [B, D] go through an MLP. Every encoder ends in a LayerNorm,
+// never NaN. Vectors [B, D] go through an MLP; token ids [B, T] through an
+// embedding and then a sequence encoder. Every encoder ends in a LayerNorm,
 // so embeddings of different modalities share a scale before fusion.
 #ifndef EQUIFL_CLIENT_MODEL_MODALITY_ENCODER_H_
 #define EQUIFL_CLIENT_MODEL_MODALITY_ENCODER_H_
@@ -16,6 +17,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
@@ -102,6 +104,21 @@ class VectorEncoderImpl : public ModalityEncoderImpl {
   torch::nn::LayerNorm norm_;
 };
 TORCH_MODULE(VectorEncoder);
+
+//! Token ids through an embedding (vocabulary to H), then the sequence encoder
+//! `options` asks for over the embedded tokens. Padding ids are embedded like any
+//! other but lie beyond each sample's length, so the sequence encoder ignores them.
+class TokenEncoderImpl : public ModalityEncoderImpl {
+ public:
+  TokenEncoderImpl(int64_t vocabulary, const ModelOptions& options);
+  //! `values` int64 [B, T] in [0, vocabulary), `lengths` int64 [B].
+  at::Tensor forward(const at::Tensor& values, const at::Tensor& lengths) override;
+
+ private:
+  torch::nn::Embedding embedding_;
+  std::shared_ptr<ModalityEncoderImpl> sequence_;  //!< Conv or transformer, H to H.
+};
+TORCH_MODULE(TokenEncoder);
 
 //! The encoder `options` asks for `modality` (options must be valid).
 std::shared_ptr<ModalityEncoderImpl> MakeModalityEncoder(const ModalitySpec& modality,

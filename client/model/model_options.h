@@ -84,7 +84,7 @@ inline absl::StatusOr<FusionKind> ParseFusionKind(absl::string_view name) {
 //! One modality the model reads.
 struct ModalitySpec {
   std::string name;                             //!< Matches ModalityFeatures::name.
-  ModalityKind kind = ModalityKind::kSequence;  //!< [N, T, D] or [N, D].
+  ModalityKind kind = ModalityKind::kSequence;  //!< [N, T, D], [N, D] or token ids [N, T].
   int64_t input_dim = 0;                        //!< D, the feature size of a frame or vector.
 };
 

@@ -68,9 +68,18 @@ absl::Status MultimodalModelImpl::CheckBatch(const Dataset& batch) const {
                                                      ModalityNames(options_)));
     }
     const at::Tensor& values = batch.modalities[index].values;
+    if (spec.kind == ModalityKind::kTokens) {
+      if (values.scalar_type() != at::kLong || values.dim() != 2 || values.size(1) < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("modality '", spec.name, "' must be int64 token ids [N, T >= 1] for the ",
+                         "model (tokens); it is ", c10::toString(values.scalar_type()), " ",
+                         c10::str(values.sizes())));
+      }
+      continue;
+    }
     const int64_t rank = spec.kind == ModalityKind::kSequence ? 3 : 2;
-    if (values.dim() != rank || values.size(-1) != spec.input_dim ||
-        (rank == 3 && values.size(1) < 1)) {
+    if (values.scalar_type() != at::kFloat || values.dim() != rank ||
+        values.size(-1) != spec.input_dim || (rank == 3 && values.size(1) < 1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("modality '", spec.name, "' must be ", rank == 3 ? "[N, T >= 1, " : "[N, ",
                        spec.input_dim, "] for the model (", equifl::NameOf(spec.kind), "); it is ",
@@ -110,6 +119,9 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
       const ModalityFeatures& features = batch.modalities[column];
       const at::Tensor seen = present.select(1, column).logical_and((*visible)[m]);  // [B]
       at::Tensor values = features.values.to(on);
+      if (options_.modalities[m].kind == ModalityKind::kTokens) {  // each id's share of tokens
+        values = torch::one_hot(values, options_.modalities[m].input_dim).to(at::kFloat);
+      }
       if (values.dim() == 3) {  // the mean of the valid frames
         const at::Tensor lengths = features.lengths.to(on);
         const at::Tensor valid =
@@ -135,6 +147,9 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
     at::Tensor lengths;
     if (values.dim() == 3) {
       values = values.masked_fill(unseen.view({-1, 1, 1}), 0.0);
+      lengths = features.lengths.to(on).masked_fill(unseen, 0);
+    } else if (options_.modalities[m].kind == ModalityKind::kTokens) {
+      values = values.masked_fill(unseen.view({-1, 1}), 0);
       lengths = features.lengths.to(on).masked_fill(unseen, 0);
     } else {
       values = values.masked_fill(unseen.view({-1, 1}), 0.0);

@@ -75,6 +75,20 @@ TEST(SchemaAgreementTest, EachDifferenceIsNamedWithBothValues) {
   client.add_groups("other");
   EXPECT_THAT(Disagreement(client), HasSubstr("groups: 'female', 'male', 'other'"));
 
+  // Recordings: the front end's first differing field is named.
+  v1::DataSchema run = TableSchema();
+  run.mutable_modalities(0)->set_front_end("log-mel sample_rate=16000 hop=160 bands=80");
+  client = run;
+  client.mutable_modalities(0)->set_front_end("log-mel sample_rate=16000 hop=160 bands=64");
+  absl::Status status = CheckSchemaAgreement(run, client);
+  EXPECT_THAT(status.message(), HasSubstr("its shard's modality 'tabular' front end's 'bands': "
+                                          "'64'; the run's: '80'; import every client's data"));
+  client.mutable_modalities(0)->clear_front_end();
+  status = CheckSchemaAgreement(run, client);
+  EXPECT_THAT(status.message(), HasSubstr("modality 'tabular' front end: none; the run's: "
+                                          "'log-mel sample_rate=16000 hop=160 bands=80'"));
+  EXPECT_THAT(CheckSchemaAgreement(run, run), IsOk());
+
   client = TableSchema();
   client.set_languages(0, "en");
   EXPECT_THAT(Disagreement(client), HasSubstr("languages: 'en'; the run's: 'und'"));

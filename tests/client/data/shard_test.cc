@@ -20,6 +20,7 @@ namespace {
 using ::equifl::client::testing::SmallShard;
 using ::equifl::client::testing::WriteUnchecked;
 using ::equifl::test::IsOk;
+using ::equifl::test::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -95,6 +96,17 @@ TEST(ShardTest, ManifestJsonIsTheDocumentedFormat) {
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->modalities[1].feature_names, named.modalities[1].feature_names);
   EXPECT_THAT(named.ToJson(), HasSubstr(R"("feature_names": [)"));
+
+  EXPECT_THAT(text, Not(HasSubstr("front_end")));  // optional, absent for features made elsewhere
+  ShardManifest recorded = SmallShard().manifest;
+  recorded.modalities[0].front_end = "log-mel sample_rate=16000 bands=80";
+  parsed = ShardManifest::FromJson(recorded.ToJson(), "m.json");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->modalities[0].front_end, "log-mel sample_rate=16000 bands=80");
+  recorded.modalities[0].front_end = "log-mel \xff";
+  EXPECT_THAT(recorded.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "modality 'video' front end 'log-mel \\xff' is not UTF-8"));
 }
 
 // Parses SmallShard's manifest after `edit` replaced `from` with `to` in its text.
@@ -162,6 +174,54 @@ std::string OpenError(const std::function<void(ShardData&)>& edit) {
   if (shard.ok()) return "";
   EXPECT_THAT(shard.status().message(), HasSubstr(folder.string()));
   return std::string(shard.status().message());
+}
+
+// A token modality: int32 ids [N, T] with lengths, beside a float one.
+ShardData ShardWithTokens() {
+  ShardData data = SmallShard();
+  data.manifest.modalities[1] = {.name = "words",
+                                 .kind = ModalityKind::kTokens,
+                                 .frames = 3,
+                                 .dim = 10,
+                                 .front_end = "byte-tokens max_bytes=1"};
+  data.features[1].clear();
+  data.tokens = {{}, {1, 5, 2, 1, 9, 0, 1, 2, 0, 0, 0, 0, 1, 3, 2, 1, 4, 2}};
+  data.lengths[1] = {3, 2, 2, 0, 3, 3};
+  return data;
+}
+
+TEST(ShardTest, TokenModalitiesAreInt32WithLengths) {
+  const equifl::test::TemporaryFolder temporary("shard");
+  const ShardData data = ShardWithTokens();
+  const std::string dir = (temporary.path() / "client-000").string();
+  ASSERT_THAT(WriteShard(dir, data), IsOk());
+  absl::StatusOr<Shard> shard = Shard::Open(dir);
+  ASSERT_THAT(shard, IsOk());
+  const ShardModality& words = shard->manifest().modalities[1];
+  EXPECT_EQ(words.kind, ModalityKind::kTokens);
+  EXPECT_EQ(words.Shape(6), (std::vector<int64_t>{6, 3}));
+  EXPECT_THAT(shard->manifest().ToJson(), HasSubstr(R"("kind": "tokens")"));
+  const protocol::TensorView* tensor = shard->file().Find("words");
+  ASSERT_NE(tensor, nullptr);
+  EXPECT_EQ(tensor->data_type, v1::DATA_TYPE_INT32);
+  EXPECT_EQ(ToVector(shard->columns().tokens[1]), data.tokens[1]);
+  EXPECT_TRUE(shard->columns().tokens[0].empty());
+  EXPECT_TRUE(shard->columns().features[1].empty());
+  EXPECT_EQ(ToVector(shard->columns().lengths[1]), data.lengths[1]);
+
+  ShardData bad = ShardWithTokens();
+  bad.tokens[1][4] = 10;
+  EXPECT_THAT(WriteShard(dir, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "modality 'words' has the token 10 at sample 1; tokens must be in 0..9"));
+  bad = ShardWithTokens();
+  bad.tokens[1].pop_back();
+  EXPECT_THAT(WriteShard(dir, bad), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             "modality 'words' has 17 tokens; shape [6, 3]"));
+  bad = ShardWithTokens();
+  bad.lengths[1][0] = 4;
+  EXPECT_THAT(WriteShard(dir, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, "words.lengths[0] is 4"));
 }
 
 TEST(ShardTest, ReaderNamesBadValues) {

@@ -296,6 +296,86 @@ TEST(MultimodalModelTest, LinearArchitectureIsLogisticRegressionOverTheFeatures)
   }
 }
 
+// A model over one token modality (vocabulary 7) and the text vectors.
+ModelOptions TokenModelOptions() {
+  ModelOptions options = SmallModelOptions();
+  options.modalities[0] = {.name = "words", .kind = ModalityKind::kTokens, .input_dim = 7};
+  return options;
+}
+
+Dataset TokenBatch() {
+  Dataset batch = MakeSyntheticDataset({.samples = 3});
+  batch.modalities[0] = {
+      .name = "words",
+      .values = torch::tensor({1, 5, 6, 2, 1, 3, 2, 0, 1, 2, 0, 0}, torch::kLong).view({3, 4}),
+      .lengths = torch::tensor({4, 3, 2}, torch::kLong)};
+  batch.present = torch::ones({3, 2}, torch::kBool);
+  return batch;
+}
+
+// Token ids go through an embedding, then the sequence encoder: ids beyond a
+// sample's length change nothing, ids within it do; the batch check wants int64.
+TEST_P(SequenceEncoderMaskingTest, TokenEncoderIgnoresPaddingIds) {
+  ModelOptions options = TokenModelOptions();
+  options.encoder = GetParam();
+  torch::manual_seed(8);
+  std::shared_ptr<ModalityEncoderImpl> encoder =
+      MakeModalityEncoder(options.modalities[0], options);
+  encoder->eval();
+  torch::NoGradGuard no_grad;
+  const Dataset batch = TokenBatch();
+  const at::Tensor& ids = batch.modalities[0].values;
+  const at::Tensor& lengths = batch.modalities[0].lengths;
+  const at::Tensor reference = encoder->forward(ids, lengths);
+  ASSERT_EQ(reference.sizes(), (std::vector<int64_t>{3, options.hidden_size}));
+  at::Tensor padding_changed = ids.clone();
+  padding_changed[2][3] = 6;
+  EXPECT_TRUE(torch::equal(encoder->forward(padding_changed, lengths), reference));
+  at::Tensor valid_changed = ids.clone();
+  valid_changed[2][1] = 6;
+  EXPECT_FALSE(torch::allclose(encoder->forward(valid_changed, lengths)[2], reference[2]));
+}
+
+TEST(MultimodalModelTest, TokenModalitiesTrainEndToEnd) {
+  MultimodalModel model = MakeModel(TokenModelOptions());
+  const Dataset batch = TokenBatch();
+  ASSERT_THAT(model->CheckBatch(batch), IsOk());
+  model->train();
+  const at::Tensor loss = torch::cross_entropy_loss(model->forward(batch).logits, batch.label);
+  loss.backward();
+  const at::Tensor gradient = model->named_parameters()["encoders.words.embedding.weight"].grad();
+  ASSERT_TRUE(gradient.defined());
+  EXPECT_GT(gradient.abs().sum().item<double>(), 0);
+  // Only the ids the batch holds get a gradient: 4 (never used) gets none.
+  EXPECT_EQ(gradient[4].abs().sum().item<double>(), 0);
+
+  Dataset floats = TokenBatch();
+  floats.modalities[0].values = floats.modalities[0].values.to(at::kFloat);
+  EXPECT_THAT(std::string(model->CheckBatch(floats).message()),
+              HasSubstr("modality 'words' must be int64 token ids [N, T >= 1] for the model "
+                        "(tokens); it is Float"));
+}
+
+// The linear model reads a token modality as each id's share of a sample's tokens.
+TEST(MultimodalModelTest, LinearArchitectureCountsTokens) {
+  ModelOptions options = TokenModelOptions();
+  options.architecture = ::equifl::client::Architecture::kLinear;
+  MultimodalModel model = MakeModel(options);
+  const Dataset batch = TokenBatch();
+  const at::Tensor weight = model->named_parameters()["task_head.1.weight"].to(at::kDouble);
+  const at::Tensor bias = model->named_parameters()["task_head.1.bias"].to(at::kDouble);
+  const at::Tensor logits = model->forward(batch).logits.to(at::kDouble);
+  // Sample 1 holds ids 1, 3, 2 (its 0 is padding): a third each.
+  for (int64_t c = 0; c < 3; ++c) {
+    double expected = bias[c].item<double>();
+    for (const int64_t id : {1, 3, 2}) expected += weight[c][id].item<double>() / 3;
+    for (int64_t d = 0; d < testing::kTextDim; ++d) {
+      expected += weight[c][7 + d].item<double>() * batch.modalities[1].values[1][d].item<double>();
+    }
+    EXPECT_NEAR(logits[1][c].item<double>(), expected, 1e-5);
+  }
+}
+
 TEST(ModelOptionsTest, LinearArchitectureRefusesTheAdversary) {
   ModelOptions options = SmallModelOptions();
   options.architecture = ::equifl::client::Architecture::kLinear;

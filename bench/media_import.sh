@@ -1,0 +1,123 @@
+#!/bin/bash
+# Audio import throughput (bench/RESULTS.md, "Media import"): speech clips made
+# with espeak-ng (English and German, four voices, about 2 s each), a third kept
+# as WAV, a third encoded to FLAC and a third to OGG/Vorbis by ffmpeg, imported by
+# `equifl data import-media` with one thread and with two, beside ffmpeg decoding
+# and resampling the same files to 16 kHz mono float in one process per format
+# (the concat demuxer, so process start-up is not counted), in the same run.
+# Then five rounds of federated training on the imported shards (`equifl sim`).
+#
+#   bench/media_import.sh BUILD_DIR WORK_DIR [CLIPS]
+#
+# Needs espeak-ng and ffmpeg (apt-get install espeak-ng ffmpeg). Prints audio
+# seconds per wall second of each, and training samples per second.
+set -euo pipefail
+build=${1:?build folder, e.g. build/default}
+work=${2:?a scratch folder}
+clips=${3:-300}
+equifl="$build/app/equifl"
+mkdir -p "$work/clips"
+rm -rf "$work/shards-1" "$work/shards-2" "$work/run"
+
+sentences=("the weather is lovely today" "please close the door behind you"
+  "I cannot believe it happened again" "we will meet at the station at noon"
+  "heute ist das Wetter schön" "bitte schließ die Tür hinter dir"
+  "ich kann nicht glauben, dass es wieder passiert ist" "wir treffen uns mittags am Bahnhof")
+voices=(en+m3 en+f3 de+m3 de+f3)
+labels=(calm angry)
+manifest="$work/manifest.csv"
+echo "id,label,group,language,audio" > "$manifest"
+for ((index = 0; index < clips; index++)); do
+  voice=${voices[$((index % 4))]}
+  language=${voice%%+*}
+  group=$([[ $voice == *m3 ]] && echo male || echo female)
+  label=${labels[$((index / 4 % 2))]}
+  offset=$([[ $language == de ]] && echo 4 || echo 0)
+  sentence=${sentences[$((offset + index / 8 % 4))]}
+  speed=$([[ $label == angry ]] && echo 200 || echo 140)
+  pitch=$([[ $label == angry ]] && echo 70 || echo 40)
+  id=$(printf 'clip-%04d' "$index")
+  case $((index % 3)) in
+    0) file=$id.wav ;;
+    1) file=$id.flac ;;
+    2) file=$id.ogg ;;
+  esac
+  if [[ ! -s "$work/clips/$file" ]]; then
+    espeak-ng -v "$voice" -s "$speed" -p "$pitch" -w "$work/clips/$id.raw.wav" "$sentence"
+    case $file in
+      *.wav) mv "$work/clips/$id.raw.wav" "$work/clips/$file" ;;
+      *) ffmpeg -loglevel error -y -i "$work/clips/$id.raw.wav" "$work/clips/$file" &&
+        rm "$work/clips/$id.raw.wav" ;;
+    esac
+  fi
+  echo "$id,$label,$group,$language,clips/$file" >> "$manifest"
+done
+
+seconds_since() { echo "$(date +%s.%N) - $1" | bc -l; }
+best() { tr ' ' '\n' | sort -g | head -1; }  # the fastest of several runs
+for format in wav flac ogg; do
+  : > "$work/$format.list"
+  for file in "$work"/clips/*."$format"; do echo "file '$file'" >> "$work/$format.list"; done
+done
+ffmpeg_runs=()
+for run in 1 2 3; do
+  start=$(date +%s.%N)
+  for format in wav flac ogg; do
+    ffmpeg -loglevel error -threads 1 -f concat -safe 0 -i "$work/$format.list" -ac 1 -ar 16000 \
+      -f f32le -y /dev/null 2>> "$work/ffmpeg.log"
+  done
+  ffmpeg_runs+=("$(seconds_since "$start")")
+done
+ffmpeg_seconds=$(echo "${ffmpeg_runs[*]}" | best)
+for threads in 1 2; do
+  runs=()
+  for run in 1 2 3; do
+    rm -rf "$work/shards-$threads"
+    start=$(date +%s.%N)
+    "$equifl" data import-media "$manifest" --out "$work/shards-$threads" --threads "$threads" \
+      --max-audio-seconds 4 --clients 2 > "$work/import-$threads.log"
+    runs+=("$(seconds_since "$start")")
+  done
+  eval "import_seconds_$threads=$(echo "${runs[*]}" | best)"
+done
+start=$(date +%s.%N)
+"$equifl" --version > /dev/null
+startup_seconds=$(seconds_since "$start")
+# The decoded duration, as equifl reports it ("audio: 300 recordings, 642.2 s ...").
+audio_seconds=$(sed -n 's/^audio: [0-9]* recordings, \([0-9.]*\) s.*/\1/p' "$work/import-2.log")
+grep -q 'longer than' "$work/import-2.log" && echo "note: some clips were cut at 4 s" >&2
+rate() { echo "$audio_seconds / $1" | bc -l; }
+printf 'audio: %d clips (WAV, FLAC, OGG thirds), %.1f s; best of 3 runs each\n' "$clips" \
+  "$audio_seconds"
+printf 'ffmpeg decode + resample to 16 kHz mono (1 process per format, 1 thread): %.2f s, %.0f audio s/s\n' \
+  "$ffmpeg_seconds" "$(rate "$ffmpeg_seconds")"
+for threads in 1 2; do
+  seconds=$(eval echo "\$import_seconds_$threads")
+  printf 'equifl data import-media --threads %d (decode, resample, log-mel, write shards): %.2f s, %.0f audio s/s, %.2fx ffmpeg; without the binary'"'"'s %.2f s start-up: %.0f audio s/s\n' \
+    "$threads" "$seconds" "$(rate "$seconds")" "$(echo "$ffmpeg_seconds / $seconds" | bc -l)" \
+    "$startup_seconds" "$(rate "$(echo "$seconds - $startup_seconds" | bc -l)")"
+done
+cmp "$work/shards-1/client-000/data.safetensors" "$work/shards-2/client-000/data.safetensors"
+echo "one thread and two wrote the same shards"
+
+cat > "$work/run.yaml" << YAML
+server:
+  run_dir: $work/run
+  rounds: 5
+  min_clients: 2
+training:
+  epochs: 2
+  batch_size: 32
+  device: cpu
+sim:
+  data:
+    source: shards
+    path: $work/shards-2
+YAML
+train_samples=$(grep -o '(train [0-9]*' "$work/import-2.log" | awk '{s += $2} END {print s}')
+start=$(date +%s.%N)
+"$equifl" sim "$work/run.yaml" > "$work/sim.log"
+elapsed=$(seconds_since "$start")
+printf 'equifl sim, 5 rounds x 2 epochs over %s training samples (audio only, CPU): %.1f s, %.0f samples per s (evaluation and start-up included)\n' \
+  "$train_samples" "$elapsed" "$(echo "10 * $train_samples / $elapsed" | bc -l)"
+grep 'test acc' "$work/sim.log" || true
