@@ -384,15 +384,11 @@ int64_t MediaImportOptions::AudioFrames() const {
   return samples <= audio.window ? 1 : 1 + (samples - audio.window) / audio.hop;
 }
 
-absl::StatusOr<MediaImportSummary> ImportMedia(const std::string& manifest_path,
-                                               const std::string& out_dir,
-                                               const MediaImportOptions& options) {
+absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::string_view source,
+                                                 const std::string& base_dir,
+                                                 const MediaImportOptions& options) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
-  EQUIFL_ASSIGN_OR_RETURN(std::vector<std::string> bytes,
-                          ReadImportFiles({manifest_path}, options.progress));
-  const std::string source = std::filesystem::path(manifest_path).filename().string();
-  EQUIFL_ASSIGN_OR_RETURN(const CsvTable table, ParseCsv(bytes[0], source, options.progress));
-  std::string().swap(bytes[0]);
+  EQUIFL_ASSIGN_OR_RETURN(const CsvTable table, ParseCsv(text, source, options.progress));
   EQUIFL_ASSIGN_OR_RETURN(const ManifestColumns columns, FindColumns(table, source));
   if (table.rows.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, " has a header but no rows"));
@@ -405,8 +401,7 @@ absl::StatusOr<MediaImportSummary> ImportMedia(const std::string& manifest_path,
   Names groups{options.group_values, !options.group_values.empty()};
   Names languages{options.language_values, !options.language_values.empty()};
   std::vector<MediaRow> rows =
-      ReadRows(table, columns, source, std::filesystem::path(manifest_path).parent_path(), labels,
-               groups, languages);
+      ReadRows(table, columns, source, std::filesystem::path(base_dir), labels, groups, languages);
   // Without --skip-bad the first bad row ends the import before anything is decoded.
   if (std::optional<RowProblem> problem = FirstProblem(rows); problem && !options.skip_bad) {
     return Fail(*problem);
@@ -563,8 +558,23 @@ absl::StatusOr<MediaImportSummary> ImportMedia(const std::string& manifest_path,
     shards.push_back(std::move(data));
   }
   building.Finish();
-  EQUIFL_ASSIGN_OR_RETURN(summary.shard_dirs, WriteClientShards(out_dir, shards, options.progress));
-  return summary;
+  return MediaImport{std::move(summary), std::move(shards)};
+}
+
+absl::StatusOr<MediaImportSummary> ImportMedia(const std::string& manifest_path,
+                                               const std::string& out_dir,
+                                               const MediaImportOptions& options) {
+  EQUIFL_RETURN_IF_ERROR(options.Validate());
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<std::string> bytes,
+                          ReadImportFiles({manifest_path}, options.progress));
+  const std::filesystem::path path(manifest_path);
+  absl::StatusOr<MediaImport> import = BuildShardsFromMedia(bytes[0], path.filename().string(),
+                                                            path.parent_path().string(), options);
+  std::string().swap(bytes[0]);
+  if (!import.ok()) return import.status();
+  EQUIFL_ASSIGN_OR_RETURN(import->summary.shard_dirs,
+                          WriteClientShards(out_dir, import->shards, options.progress));
+  return std::move(import->summary);
 }
 
 }  // namespace equifl::client

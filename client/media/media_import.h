@@ -38,6 +38,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "client/data/import_split.h"
 #include "client/data/shard.h"
 #include "client/media/byte_tokens.h"
@@ -102,6 +103,18 @@ struct MediaImportSummary {
   std::vector<SplitCounts> client_counts;    //!< Rows per split of each client.
   std::vector<std::string> shard_dirs;       //!< Written folders.
 };
+
+//! Shards built in memory, with the summary.
+struct MediaImport {
+  MediaImportSummary summary;     //!< What happened (no shard_dirs yet).
+  std::vector<ShardData> shards;  //!< One per client.
+};
+
+//! Builds shards from a manifest's `text`; `source` names it in messages and the
+//! paths it holds are relative to `base_dir` (empty: the working folder).
+absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::string_view source,
+                                                 const std::string& base_dir,
+                                                 const MediaImportOptions& options);
 
 //! Reads the manifest at `manifest_path` and the files it names, and writes
 //! `out_dir`/client-000, ...; `out_dir` must not exist or be empty.

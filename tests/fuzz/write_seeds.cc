@@ -155,6 +155,29 @@ absl::Status WriteNpySeeds(const fs::path& corpus) {
   return absl::OkStatus();
 }
 
+// --- media manifests -----------------------------------------------------------
+
+absl::Status WriteMediaManifestSeeds(const fs::path& corpus) {
+  const fs::path folder = corpus / "media_manifest";
+  // The options byte comes first; the paths name media_manifest_fuzzer.cc's files.
+  const std::string manifest =
+      "id,label,group,language,client,split,audio,text,text_file\n"
+      "s1,a,f,en,x,train,tone.wav,hello,\n"
+      "s2,b,m,de,y,test,,,words.txt\n"
+      "s3,a,m,ja,x,validation,cut.wav,,\n"
+      "s4,b,f,en,y,train,noise.wav,\"quoted, text\",\n"
+      "s5,c,f,en,x,train,,,latin1.txt\n"
+      "s1,a,f,en,x,train,gone.wav,,\n";
+  const std::map<std::string, std::string> files = {
+      {"strict", std::string(1, '\x00') + manifest},
+      {"skip_bad", std::string(1, '\x01') + manifest},
+      {"labels_two_clients_short_text", std::string(1, '\x1b') + manifest},
+      {"text_only", std::string(1, '\x01') + "id,label,group,text\nt1,a,f,Grüß\nt2,b,m,日本\n"},
+  };
+  for (const auto& [name, bytes] : files) EQUIFL_RETURN_IF_ERROR(WriteFile(folder / name, bytes));
+  return absl::OkStatus();
+}
+
 // --- CSV tables ----------------------------------------------------------------
 
 absl::Status WriteCsvSeeds(const fs::path& corpus) {
@@ -509,6 +532,7 @@ absl::Status WriteSeeds(const fs::path& source, const fs::path& corpus) {
   EQUIFL_RETURN_IF_ERROR(WriteShardSeeds(corpus));
   EQUIFL_RETURN_IF_ERROR(WriteNpySeeds(corpus));
   EQUIFL_RETURN_IF_ERROR(WriteCsvSeeds(corpus));
+  EQUIFL_RETURN_IF_ERROR(WriteMediaManifestSeeds(corpus));
   EQUIFL_RETURN_IF_ERROR(WriteConfigSeeds(source, corpus));
   EQUIFL_RETURN_IF_ERROR(WriteChunkDecoderSeeds(corpus));
   EQUIFL_RETURN_IF_ERROR(WriteUploadSeeds(corpus));

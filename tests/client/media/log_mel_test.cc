@@ -94,8 +94,8 @@ TEST(LogMelTest, OptionsAreChecked) {
 // Against tests/client/media/log_mel_reference.py: numpy's own FFT in float64,
 // written from the definition. A signal of tones, a chirp and noise (so that every
 // band has energy well above the floor) of 1.3 s, not a whole number of hops.
-// Tolerance: 2e-3 in log energy (0.2% in energy), the float32 FFT's rounding on
-// frames whose band energies span about 8 orders of magnitude.
+// Tolerance: 5e-4 in log energy (0.05% in energy) for the float32 FFT's rounding
+// on band energies that span 8 orders of magnitude; measured: 1.2e-4 at worst.
 TEST(LogMelTest, MatchesAnIndependentNumpyReference) {
   if (std::system((std::string(EQUIFL_PYTHON) + " -c 'import numpy' 2>/dev/null").c_str()) != 0) {
     GTEST_SKIP() << EQUIFL_PYTHON << " has no numpy (apt-get install python3-numpy)";
@@ -132,7 +132,7 @@ TEST(LogMelTest, MatchesAnIndependentNumpyReference) {
   for (size_t i = 0; i < features.size(); ++i) {
     worst = std::max(worst, std::abs(features[i] - reference[i]));
   }
-  EXPECT_LT(worst, 2e-3);
+  EXPECT_LT(worst, 5e-4);
   EXPECT_GT(*std::min_element(reference.begin(), reference.end()), std::log(1e-6))
       << "some band of the test signal is too quiet for the comparison to mean much";
 }
