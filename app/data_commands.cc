@@ -84,6 +84,9 @@ absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
                 protocol::ShapeToString(modality.Shape(manifest.num_samples)).c_str(),
                 static_cast<long long>(here),
                 manifest.num_samples == 0 ? 0.0 : 100.0 * here / manifest.num_samples);
+    if (!modality.front_end.empty()) {
+      std::printf("  %-10s made by: %s\n", "", modality.front_end.c_str());
+    }
   }
   struct Row {
     std::string name;

@@ -5,7 +5,9 @@
 # `equifl data import-media` with one thread and with two, beside ffmpeg decoding
 # and resampling the same files to 16 kHz mono float in one process per format
 # (the concat demuxer, so process start-up is not counted), in the same run.
-# Then five rounds of federated training on the imported shards (`equifl sim`).
+# Then five rounds of federated training (`equifl sim`) on the clips imported with
+# audio alone, their transcript alone (byte tokens; the sentence says nothing of the
+# label) and both: training samples per second per modality.
 #
 #   bench/media_import.sh BUILD_DIR WORK_DIR [CLIPS]
 #
@@ -100,9 +102,32 @@ done
 cmp "$work/shards-1/client-000/data.safetensors" "$work/shards-2/client-000/data.safetensors"
 echo "one thread and two wrote the same shards"
 
-cat > "$work/run.yaml" << YAML
+# Training throughput per modality: the same clips imported with audio alone, the
+# transcript alone (byte tokens) and both, each trained for 5 rounds x 2 epochs.
+text_manifest="$work/manifest-text.csv"
+both_manifest="$work/manifest-both.csv"
+echo "id,label,group,language,text" > "$text_manifest"
+echo "id,label,group,language,audio,text" > "$both_manifest"
+tail -n +2 "$manifest" | while IFS=, read -r id label group language audio; do
+  index=$((10#${id#clip-}))
+  voice=${voices[$((index % 4))]}
+  offset=$([[ ${voice%%+*} == de ]] && echo 4 || echo 0)
+  sentence=${sentences[$((offset + index / 8 % 4))]}
+  echo "$id,$label,$group,$language,\"$sentence\"" >> "$text_manifest"
+  echo "$id,$label,$group,$language,$audio,\"$sentence\"" >> "$both_manifest"
+done
+for variant in audio text both; do
+  case $variant in
+    audio) source_manifest=$manifest ;;
+    text) source_manifest=$text_manifest ;;
+    both) source_manifest=$both_manifest ;;
+  esac
+  rm -rf "$work/train-$variant" "$work/run-$variant"
+  "$equifl" data import-media "$source_manifest" --out "$work/train-$variant" --clients 2 \
+    --max-audio-seconds 4 --max-text-bytes 128 > "$work/train-$variant.import.log"
+  cat > "$work/run-$variant.yaml" << YAML
 server:
-  run_dir: $work/run
+  run_dir: $work/run-$variant
   rounds: 5
   min_clients: 2
 training:
@@ -112,12 +137,14 @@ training:
 sim:
   data:
     source: shards
-    path: $work/shards-2
+    path: $work/train-$variant
 YAML
-train_samples=$(grep -o '(train [0-9]*' "$work/import-2.log" | awk '{s += $2} END {print s}')
-start=$(date +%s.%N)
-"$equifl" sim "$work/run.yaml" > "$work/sim.log"
-elapsed=$(seconds_since "$start")
-printf 'equifl sim, 5 rounds x 2 epochs over %s training samples (audio only, CPU): %.1f s, %.0f samples per s (evaluation and start-up included)\n' \
-  "$train_samples" "$elapsed" "$(echo "10 * $train_samples / $elapsed" | bc -l)"
-grep 'test acc' "$work/sim.log" || true
+  train_samples=$(grep -o '(train [0-9]*' "$work/train-$variant.import.log" |
+    awk '{s += $2} END {print s}')
+  start=$(date +%s.%N)
+  "$equifl" sim "$work/run-$variant.yaml" > "$work/sim-$variant.log"
+  elapsed=$(seconds_since "$start")
+  printf 'equifl sim on %s, 5 rounds x 2 epochs over %s training samples (CPU): %.1f s, %.0f samples per s (evaluation and start-up included); %s\n' \
+    "$variant" "$train_samples" "$elapsed" "$(echo "10 * $train_samples / $elapsed" | bc -l)" \
+    "$(grep -o 'test acc [0-9.]*' "$work/sim-$variant.log" || true)"
+done

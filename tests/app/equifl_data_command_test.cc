@@ -264,6 +264,8 @@ TEST_F(EquiflDataCommandTest, ImportMediaTurnsRecordingsIntoShards) {
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_THAT(outcome.out, ::testing::ContainsRegex("audio +sequence +\\[6, 48, 80\\]"));
   EXPECT_THAT(outcome.out, ::testing::ContainsRegex("text +tokens +\\[6, 514\\]"));
+  EXPECT_THAT(outcome.out, HasSubstr("made by: log-mel sample_rate=16000"));
+  EXPECT_THAT(outcome.out, HasSubstr("made by: byte-tokens pad=0"));
   outcome = RunEquifl("data import-media --help");
   EXPECT_EQ(outcome.exit_code, 0);
   EXPECT_THAT(outcome.out, HasSubstr("--skip-bad"));
