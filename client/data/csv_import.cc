@@ -25,7 +25,6 @@
 namespace equifl::client {
 namespace {
 
-constexpr char kUndeterminedLanguage[] = "und";  // ISO 639-2 "undetermined"
 constexpr char kModalityName[] = "tabular";
 constexpr size_t kMaxCategoricalLabels = 100;
 

@@ -3,14 +3,31 @@
 #include <algorithm>
 #include <cmath>
 #include <queue>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/quoted_input.h"
 #include "base/status_macros.h"
 #include "client/data/shard_set_writer.h"
 #include "protocol/file_io.h"
 
 namespace equifl::client {
+
+absl::Status CheckGivenNames(const std::vector<std::string>& names, absl::string_view flag) {
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " has an empty name; list the names comma-separated, one per value"));
+    }
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " lists ", QuoteInput(name),
+                                                     " twice; every value needs its own name"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 StageProgress::StageProgress(const ImportProgress& progress, ImportStage stage, uint64_t total,
                              uint64_t every)

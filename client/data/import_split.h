@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "base/random.h"
 #include "client/data/shard.h"
 
@@ -77,6 +78,14 @@ inline constexpr uint64_t kMaxImportFileBytes = uint64_t{64} << 30;
 absl::StatusOr<std::vector<std::string>> ReadImportFiles(
     const std::vector<std::string>& paths, const ImportProgress& progress,
     uint64_t max_file_bytes = kMaxImportFileBytes);
+
+//! The language of rows whose importer is given none (ISO 639-2 "undetermined").
+inline constexpr char kUndeterminedLanguage[] = "und";
+
+//! OK when `names` (label, group or language names a user lists with `flag`) are
+//! non-empty and distinct; otherwise the first bad one, named. (Names that are not
+//! UTF-8 are the shard manifest's to refuse.)
+absl::Status CheckGivenNames(const std::vector<std::string>& names, absl::string_view flag);
 
 //! How an importer spreads rows over clients and splits each client's rows: the
 //! options the CSV and the .npy importers share.

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,28 +13,11 @@
 namespace equifl::client {
 namespace {
 
-constexpr char kUndeterminedLanguage[] = "und";  // ISO 639-2 "undetermined"
 constexpr char kVectorModality[] = "tabular";
 constexpr char kSequenceModality[] = "sequence";
 // Without names, values 0..max become names "0".."max"; a larger max is more likely
 // a wrong array than that many classes.
 constexpr int64_t kMaxUnnamedValues = 10'000;
-
-absl::Status CheckNames(const std::vector<std::string>& names, const char* flag) {
-  std::set<std::string> seen;
-  for (const std::string& name : names) {
-    if (name.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(flag,
-                                                     " has an empty name; list the names "
-                                                     "comma-separated, one per value"));
-    }
-    if (!seen.insert(name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(flag, " lists '", name, "' twice; every value needs its own name"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // Reads an integer [N] array and checks its values against `names` (or makes the
 // default names "0", "1", ... when there are none).
@@ -85,9 +67,9 @@ absl::StatusOr<std::vector<int64_t>> IndexArray(const NpyArray& array, int64_t r
 }  // namespace
 
 absl::Status NpyImportOptions::Validate() const {
-  EQUIFL_RETURN_IF_ERROR(CheckNames(label_names, "--label-names"));
-  EQUIFL_RETURN_IF_ERROR(CheckNames(group_names, "--group-names"));
-  EQUIFL_RETURN_IF_ERROR(CheckNames(language_names, "--language-names"));
+  EQUIFL_RETURN_IF_ERROR(CheckGivenNames(label_names, "--label-names"));
+  EQUIFL_RETURN_IF_ERROR(CheckGivenNames(group_names, "--group-names"));
+  EQUIFL_RETURN_IF_ERROR(CheckGivenNames(language_names, "--language-names"));
   if (group_attribute.empty()) {
     return absl::InvalidArgumentError("the group attribute needs a name, e.g. 'gender'");
   }

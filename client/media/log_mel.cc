@@ -116,13 +116,13 @@ LogMelFrontEnd::~LogMelFrontEnd() {
   fftwf_free(transform_->output);
 }
 
-int64_t LogMelFrontEnd::FrameCount(int64_t samples) const {
-  if (samples <= options_.window) return 1;
-  return 1 + (samples - options_.window) / options_.hop;
+int64_t LogMelOptions::FrameCount(int64_t samples) const {
+  if (samples <= window) return 1;
+  return 1 + (samples - window) / hop;
 }
 
 std::vector<float> LogMelFrontEnd::Compute(std::span<const float> signal, int64_t max_frames) {
-  int64_t frames = FrameCount(static_cast<int64_t>(signal.size()));
+  int64_t frames = options_.FrameCount(static_cast<int64_t>(signal.size()));
   if (max_frames > 0) frames = std::min(frames, max_frames);
   const int bins = options_.fft / 2 + 1;
   const auto bands = static_cast<size_t>(options_.bands);

@@ -45,6 +45,8 @@ struct LogMelOptions {
 
   //! OK, or which parameter is out of range and what is allowed.
   absl::Status Validate() const;
+  //! Frames a signal of `samples` samples gives (at least 1).
+  int64_t FrameCount(int64_t samples) const;
   //! The parameters as one line, e.g. "log-mel sample_rate=16000 window=400 ...":
   //! what a shard manifest records and a run compares.
   std::string Describe() const;
@@ -59,10 +61,7 @@ class LogMelFrontEnd {
   LogMelFrontEnd(const LogMelFrontEnd&) = delete;
   LogMelFrontEnd& operator=(const LogMelFrontEnd&) = delete;
 
-  //! Frames a signal of `samples` samples gives (at least 1).
-  int64_t FrameCount(int64_t samples) const;
-
-  //! [min(FrameCount, max_frames), bands] row-major log-mel energies of `signal`;
+  //! [min(options.FrameCount, max_frames), bands] row-major log-mel energies of `signal`;
   //! `max_frames` > 0 keeps only the first frames (the rest is not computed).
   std::vector<float> Compute(std::span<const float> signal, int64_t max_frames);
 

@@ -24,7 +24,6 @@
 namespace equifl::client {
 namespace {
 
-constexpr char kUndeterminedLanguage[] = "und";  // ISO 639-2 "undetermined"
 constexpr char kIdColumn[] = "id";
 constexpr char kLabelColumn[] = "label";
 constexpr char kGroupColumn[] = "group";
@@ -127,23 +126,6 @@ struct MediaRow {
     if (!problem) problem = RowProblem{std::move(reason), absl::StrCat(where, ": ", what)};
   }
 };
-
-absl::Status CheckNames(const std::vector<std::string>& names, const char* flag) {
-  std::set<std::string> seen;
-  for (const std::string& name : names) {
-    if (name.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " has an empty name"));
-    }
-    if (FindInvalidUtf8(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(flag, " lists ", QuoteInput(name), ", which is not UTF-8"));
-    }
-    if (!seen.insert(name).second) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " lists ", QuoteInput(name), " twice"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // Names of labels, groups or languages: given (a value outside is a row problem) or
 // found (in order of appearance, sorted at the end).
@@ -358,9 +340,19 @@ absl::Status Fail(const RowProblem& problem) {
 }  // namespace
 
 absl::Status MediaImportOptions::Validate() const {
-  EQUIFL_RETURN_IF_ERROR(CheckNames(label_values, "--labels"));
-  EQUIFL_RETURN_IF_ERROR(CheckNames(group_values, "--groups"));
-  EQUIFL_RETURN_IF_ERROR(CheckNames(language_values, "--languages"));
+  for (const auto& [names, flag] :
+       {std::pair{&label_values, "--labels"}, std::pair{&group_values, "--groups"},
+        std::pair{&language_values, "--languages"}}) {
+    EQUIFL_RETURN_IF_ERROR(CheckGivenNames(*names, flag));
+    // Refused here, before any file is decoded: a manifest's cells are UTF-8, so
+    // such a name would match no row.
+    for (const std::string& name : *names) {
+      if (FindInvalidUtf8(name)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(flag, " lists ", QuoteInput(name), ", which is not UTF-8"));
+      }
+    }
+  }
   if (group_attribute.empty() || FindInvalidUtf8(group_attribute)) {
     return absl::InvalidArgumentError(
         "the group attribute needs a UTF-8 name, e.g. --group-attribute gender");
@@ -380,8 +372,7 @@ absl::Status MediaImportOptions::Validate() const {
 }
 
 int64_t MediaImportOptions::AudioFrames() const {
-  const auto samples = static_cast<int64_t>(std::ceil(max_audio_seconds * audio.sample_rate));
-  return samples <= audio.window ? 1 : 1 + (samples - audio.window) / audio.hop;
+  return audio.FrameCount(static_cast<int64_t>(std::ceil(max_audio_seconds * audio.sample_rate)));
 }
 
 absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::string_view source,

@@ -143,17 +143,12 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
     const ModalityFeatures& features = batch.modalities[column];
     const at::Tensor seen = present.select(1, column).logical_and((*visible)[m]);  // [B]
     const at::Tensor unseen = seen.logical_not();
-    at::Tensor values = features.values.to(on);
+    // An unseen sample's values (frames, token ids or a vector) and length are zeros.
+    std::vector<int64_t> per_sample(static_cast<size_t>(features.values.dim()), 1);
+    per_sample[0] = -1;
+    const at::Tensor values = features.values.to(on).masked_fill(unseen.view(per_sample), 0);
     at::Tensor lengths;
-    if (values.dim() == 3) {
-      values = values.masked_fill(unseen.view({-1, 1, 1}), 0.0);
-      lengths = features.lengths.to(on).masked_fill(unseen, 0);
-    } else if (options_.modalities[m].kind == ModalityKind::kTokens) {
-      values = values.masked_fill(unseen.view({-1, 1}), 0);
-      lengths = features.lengths.to(on).masked_fill(unseen, 0);
-    } else {
-      values = values.masked_fill(unseen.view({-1, 1}), 0.0);
-    }
+    if (features.lengths.defined()) lengths = features.lengths.to(on).masked_fill(unseen, 0);
     tokens.push_back(encoders_[m]->forward(values, lengths));
     token_present.push_back(seen);
   }

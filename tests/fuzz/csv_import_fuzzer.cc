@@ -16,6 +16,7 @@
 #include "client/data/csv_import.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/require.h"
+#include "tests/fuzz/require_writable_shards.h"
 
 using equifl::fuzz::Require;
 
@@ -44,12 +45,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<equifl::client::CsvImport> import =
       equifl::client::BuildShardsFromCsv(text, "fuzz.csv", options);
   if (!import.ok()) return 0;
-  for (const equifl::client::ShardData& shard : import->shards) {
-    const absl::Status manifest = shard.manifest.Validate();
-    Require(manifest.ok(), manifest.message());
-    const absl::Status columns =
-        equifl::client::ValidateShardColumns(shard.manifest, shard.Columns());
-    Require(columns.ok(), columns.message());
-  }
+  equifl::fuzz::RequireWritableShards(import->shards);
   return 0;
 }

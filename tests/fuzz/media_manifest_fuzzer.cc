@@ -26,6 +26,7 @@
 #include "tests/client/media/audio_test_files.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/require.h"
+#include "tests/fuzz/require_writable_shards.h"
 
 namespace {
 
@@ -36,8 +37,8 @@ using equifl::fuzz::Require;
 // would be destroyed before the handler registered while making it runs).
 const std::string& Folder() {
   static const std::string* const folder = [] {
-    const std::filesystem::path path = std::filesystem::temp_directory_path() /
-                                       absl::StrCat("equifl_media_fuzz_", ::getpid());
+    const std::filesystem::path path =
+        std::filesystem::temp_directory_path() / absl::StrCat("equifl_media_fuzz_", ::getpid());
     std::filesystem::create_directories(path);
     equifl::test::WriteWav((path / "tone.wav").string(), 16000, 1,
                            equifl::test::Tone(440, 0.05, 16000));
@@ -71,15 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const equifl::client::SkippedRows& rows : import->summary.skipped) left_out += rows.count;
   Require(import->summary.rows_imported + left_out == import->summary.rows_read,
           "imported and left-out rows do not add up to the rows read");
-  int64_t samples = 0;
-  for (const equifl::client::ShardData& shard : import->shards) {
-    const absl::Status manifest = shard.manifest.Validate();
-    Require(manifest.ok(), manifest.message());
-    const absl::Status columns =
-        equifl::client::ValidateShardColumns(shard.manifest, shard.Columns());
-    Require(columns.ok(), columns.message());
-    samples += shard.manifest.num_samples;
-  }
-  Require(samples == import->summary.rows_imported, "the shards hold another number of rows");
+  Require(equifl::fuzz::RequireWritableShards(import->shards) == import->summary.rows_imported,
+          "the shards hold another number of rows");
   return 0;
 }

@@ -21,12 +21,13 @@ using ::equifl::test::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(LogMelTest, FramesFollowTheWindowAndHop) {
-  LogMelFrontEnd front_end({});
-  EXPECT_EQ(front_end.FrameCount(0), 1);
-  EXPECT_EQ(front_end.FrameCount(400), 1);
-  EXPECT_EQ(front_end.FrameCount(559), 1);
-  EXPECT_EQ(front_end.FrameCount(560), 2);
-  EXPECT_EQ(front_end.FrameCount(16000), 98);  // 1 + (16000 - 400) / 160
+  const LogMelOptions options;
+  EXPECT_EQ(options.FrameCount(0), 1);
+  EXPECT_EQ(options.FrameCount(400), 1);
+  EXPECT_EQ(options.FrameCount(559), 1);
+  EXPECT_EQ(options.FrameCount(560), 2);
+  EXPECT_EQ(options.FrameCount(16000), 98);  // 1 + (16000 - 400) / 160
+  LogMelFrontEnd front_end(options);
   EXPECT_EQ(front_end.Compute(std::vector<float>(16000, 0.0f), 0).size(), 98u * 80);
   EXPECT_EQ(front_end.Compute(std::vector<float>(16000, 0.0f), 10).size(), 10u * 80);
   // Silence is the floor: log(1e-10).
