@@ -141,6 +141,7 @@ server::AggregatorOptions AggregatorOptionsFor(const Config& config, const std::
   task.set_optimizer(std::string(NameOf(training.optimizer)));
   task.set_weight_decay(training.weight_decay);
   task.set_proximal_mu(training.proximal_mu);
+  task.set_modality_dropout(training.modality_dropout);
   task.set_seed(training.seed);
   return options;
 }

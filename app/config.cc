@@ -265,6 +265,7 @@ absl::Status ReadTraining(const Section& section, client::TrainerOptions& traini
       {"optimizer", Choice(section, training.optimizer)},
       {"weight_decay", Real(section, training.weight_decay, 0, 1e3)},
       {"proximal_mu", Real(section, training.proximal_mu, 0, 1e6)},
+      {"modality_dropout", Real(section, training.modality_dropout, 0, 0.95)},
       {"lr_schedule", Choice(section, training.lr_schedule)},
       {"seed", Unsigned(section, training.seed, 0, UINT64_MAX)},
       {"device", Text(section, training.device)},

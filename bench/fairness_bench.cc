@@ -384,6 +384,7 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
   task.set_optimizer(std::string(equifl::NameOf(training.optimizer)));
   task.set_weight_decay(training.weight_decay);
   task.set_proximal_mu(training.proximal_mu);
+  task.set_modality_dropout(training.modality_dropout);
   task.set_seed(training.seed);
 
   Recorder recorder;

@@ -95,6 +95,7 @@ TrainerOptions WithTask(TrainerOptions trainer, const v1::TrainingHyperparameter
   }
   trainer.weight_decay = task.weight_decay() > 0 ? task.weight_decay() : trainer.weight_decay;
   trainer.proximal_mu = task.proximal_mu();
+  trainer.modality_dropout = task.modality_dropout();
   trainer.seed = task.seed();
   return trainer;
 }

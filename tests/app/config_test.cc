@@ -34,6 +34,17 @@ TEST(ConfigTest, ReadsEveryKey) {
   EXPECT_EQ(config->codec.max_chunk_bytes, 65536u);
 }
 
+// Modality dropout goes with every training task, so every view learns to predict.
+TEST(ConfigTest, ReadsModalityDropout) {
+  absl::StatusOr<Config> config = ParseConfig("training:\n  modality_dropout: 0.4\n", "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->training.modality_dropout, 0.4);
+  EXPECT_EQ(Config().training.modality_dropout, 0.0);
+  config = ParseConfig("training:\n  modality_dropout: 1\n", "run.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr("training.modality_dropout is '1'"));
+}
+
 TEST(ConfigTest, BadValueNamesFileLineKeyAndAllowedValues) {
   absl::StatusOr<Config> config =
       ParseConfig("log:\n  level: info\ntransport:\n  encoding: fp8\n", "run.yaml");
