@@ -37,11 +37,24 @@ absl::StatusOr<Dataset> Build(const ShardManifest& manifest, const ShardColumns&
           const ShardModality& modality = manifest.modalities[m];
           ModalityFeatures features;
           features.name = modality.name;
-          features.values =
-              modality.kind == ModalityKind::kTokens
-                  ? rows(View(columns.tokens[m], modality.Shape(count), first, at::kInt))
-                        .to(at::kLong)
-                  : rows(View(columns.features[m], modality.Shape(count), first, at::kFloat));
+          switch (modality.kind) {
+            case ModalityKind::kTokens:
+              features.values =
+                  rows(View(columns.tokens[m], modality.Shape(count), first, at::kInt))
+                      .to(at::kLong);
+              break;
+            case ModalityKind::kImages:  // uint8 as stored: the model converts each batch
+              features.values =
+                  rows(View(columns.images[m], modality.Shape(count), first, at::kByte));
+              break;
+            case ModalityKind::kSequence:
+            case ModalityKind::kVector:  // float16 as stored: the model widens each batch
+              features.values =
+                  modality.IsHalf()
+                      ? rows(View(columns.halves[m], modality.Shape(count), first, at::kHalf))
+                      : rows(View(columns.features[m], modality.Shape(count), first, at::kFloat));
+              break;
+          }
           if (HasFrames(modality.kind)) {
             features.lengths = rows(View(columns.lengths[m], {count}, first, at::kLong));
           }

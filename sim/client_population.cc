@@ -45,6 +45,8 @@ int64_t Bytes(const client::ShardColumns& columns) {
   for (const auto& features : columns.features) bytes += 4 * static_cast<int64_t>(features.size());
   // Token ids are int32 in the shard and int64 in the dataset.
   for (const auto& tokens : columns.tokens) bytes += 8 * static_cast<int64_t>(tokens.size());
+  for (const auto& images : columns.images) bytes += static_cast<int64_t>(images.size());
+  for (const auto& halves : columns.halves) bytes += 2 * static_cast<int64_t>(halves.size());
   for (const auto& lengths : columns.lengths) bytes += 8 * static_cast<int64_t>(lengths.size());
   return bytes;
 }

@@ -1,5 +1,5 @@
-// The shape of one modality's features: frame sequences, token sequences or one
-// vector per sample.
+// The shape of one modality's features: frame sequences, token sequences, image
+// sequences or one vector per sample.
 //
 // Data and model agree on it: a shard's manifest records each modality's kind,
 // and the model sizes an encoder for it from the same enum, so a manifest sizes a
@@ -7,6 +7,7 @@
 #ifndef EQUIFL_CLIENT_DATA_MODALITY_KIND_H_
 #define EQUIFL_CLIENT_DATA_MODALITY_KIND_H_
 
+#include <cstdint>
 #include <span>
 
 #include "absl/status/statusor.h"
@@ -20,16 +21,24 @@ enum class ModalityKind {
   kSequence,  //!< Frames [N, T, D] with per-sample lengths (video, audio, token embeddings).
   kVector,    //!< One vector [N, D] per sample (sentence embeddings, tabular features).
   kTokens,    //!< Token ids [N, T] in [0, D) with per-sample lengths; D is the vocabulary.
+  kImages,    //!< RGB images uint8 [N, T, D, D, 3] with per-sample lengths (video frames);
+              //!< D is the side of the square images.
 };
 
-//! Whether samples of `kind` have T frames or tokens and a length each.
+//! Colour channels of an image modality's pixels (RGB).
+inline constexpr int64_t kImageChannels = 3;
+//! The largest side of an image modality's square images.
+inline constexpr int64_t kMaxImageSide = 4096;
+
+//! Whether samples of `kind` have T frames, tokens or images and a length each.
 inline bool HasFrames(ModalityKind kind) { return kind != ModalityKind::kVector; }
 
-//! "sequence" / "vector" / "tokens", in manifests and messages.
+//! "sequence" / "vector" / "tokens" / "images", in manifests and messages.
 inline std::span<const EnumName<ModalityKind>> EnumNames(ModalityKind) {
   static constexpr EnumName<ModalityKind> kNames[] = {{ModalityKind::kSequence, "sequence"},
                                                       {ModalityKind::kVector, "vector"},
-                                                      {ModalityKind::kTokens, "tokens"}};
+                                                      {ModalityKind::kTokens, "tokens"},
+                                                      {ModalityKind::kImages, "images"}};
   return kNames;
 }
 

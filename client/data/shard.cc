@@ -15,6 +15,7 @@
 #include "base/status_macros.h"
 #include "base/utf8.h"
 #include "protocol/file_io.h"
+#include "protocol/half_precision.h"
 
 namespace equifl::client {
 namespace {
@@ -27,6 +28,8 @@ constexpr const char* kReservedNames[] = {"present", "label", "group", "language
 // Names and counts of a few thousand groups fit in far less; a larger manifest.json
 // is refused before it is read.
 constexpr uint64_t kMaxManifestBytes = uint64_t{16} << 20;
+// A float16 value whose exponent bits are all set is infinite or NaN.
+constexpr uint16_t kHalfExponentBits = 0x7C00;
 
 std::string LengthsName(const ShardModality& modality) { return modality.name + ".lengths"; }
 
@@ -118,9 +121,9 @@ absl::Status CheckKeys(const Json& object, absl::string_view where,
 
 absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
   const std::string where = absl::StrCat("modalities[", index, "]");
-  EQUIFL_RETURN_IF_ERROR(CheckKeys(value, where,
-                                   {"name", "kind", "frames", "dim", "feature_names", "front_end"},
-                                   {"name", "kind", "dim"}));
+  EQUIFL_RETURN_IF_ERROR(CheckKeys(
+      value, where, {"name", "kind", "frames", "dim", "feature_names", "front_end", "precision"},
+      {"name", "kind", "dim"}));
   ShardModality modality;
   EQUIFL_ASSIGN_OR_RETURN(modality.name, ReadString(value["name"], where + ".name"));
   EQUIFL_ASSIGN_OR_RETURN(std::string kind, ReadString(value["kind"], where + ".kind"));
@@ -129,7 +132,7 @@ absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
     if (!value.contains("frames")) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, " (", QuoteInput(modality.name), ") is ",
-                       kind == "tokens" ? "tokens" : "a sequence", " but has no 'frames'"));
+                       kind == "sequence" ? "a sequence" : kind, " but has no 'frames'"));
     }
     EQUIFL_ASSIGN_OR_RETURN(modality.frames, ReadCount(value["frames"], where + ".frames"));
   } else if (value.contains("frames")) {
@@ -144,6 +147,12 @@ absl::StatusOr<ShardModality> ReadModality(const Json& value, size_t index) {
   if (value.contains("front_end")) {
     EQUIFL_ASSIGN_OR_RETURN(modality.front_end,
                             ReadString(value["front_end"], where + ".front_end"));
+  }
+  if (value.contains("precision")) {
+    EQUIFL_ASSIGN_OR_RETURN(std::string precision,
+                            ReadString(value["precision"], where + ".precision"));
+    EQUIFL_ASSIGN_OR_RETURN(modality.precision,
+                            ParseEnum<FeaturePrecision>(where + ".precision", precision));
   }
   return modality;
 }
@@ -189,14 +198,31 @@ std::span<const T> TypedSpan(const protocol::TensorView& view,
 }  // namespace
 
 std::vector<int64_t> ShardModality::Shape(int64_t samples) const {
-  if (kind == ModalityKind::kSequence) return {samples, frames, dim};
-  if (kind == ModalityKind::kTokens) return {samples, frames};
+  switch (kind) {
+    case ModalityKind::kSequence:
+      return {samples, frames, dim};
+    case ModalityKind::kTokens:
+      return {samples, frames};
+    case ModalityKind::kImages:
+      return {samples, frames, dim, dim, kImageChannels};
+    case ModalityKind::kVector:
+      break;
+  }
   return {samples, dim};
 }
 
 int64_t ShardModality::ValuesPerSample() const {
-  if (kind == ModalityKind::kSequence) return frames * dim;
-  return kind == ModalityKind::kTokens ? frames : dim;
+  switch (kind) {
+    case ModalityKind::kSequence:
+      return frames * dim;
+    case ModalityKind::kTokens:
+      return frames;
+    case ModalityKind::kImages:
+      return frames * dim * dim * kImageChannels;
+    case ModalityKind::kVector:
+      break;
+  }
+  return dim;
 }
 
 absl::Status ShardManifest::Validate() const {
@@ -228,6 +254,17 @@ absl::Status ShardManifest::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat("sequence modality '", modality.name, "' has ",
                                                      modality.frames,
                                                      " frames; it must have at least 1"));
+    }
+    if (modality.kind == ModalityKind::kImages && modality.dim > kMaxImageSide) {
+      return absl::InvalidArgumentError(absl::StrCat("image modality '", modality.name,
+                                                     "' has images of side ", modality.dim,
+                                                     "; at most ", kMaxImageSide, " is allowed"));
+    }
+    if (modality.IsHalf() && modality.kind != ModalityKind::kSequence &&
+        modality.kind != ModalityKind::kVector) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("modality '", modality.name, "' is ", equifl::NameOf(modality.kind),
+                       "; only sequences and vectors may be stored as float16"));
     }
     if (modality.kind == ModalityKind::kVector && modality.frames != 0) {
       return absl::InvalidArgumentError(
@@ -282,6 +319,7 @@ std::string ShardManifest::ToJson() const {
     entry["dim"] = modality.dim;
     if (!modality.feature_names.empty()) entry["feature_names"] = modality.feature_names;
     if (!modality.front_end.empty()) entry["front_end"] = modality.front_end;
+    if (modality.IsHalf()) entry["precision"] = std::string(equifl::NameOf(modality.precision));
     modality_list.push_back(std::move(entry));
   }
   Json splits = Json::object();
@@ -374,6 +412,8 @@ ShardColumns ShardData::Columns() const {
   ShardColumns columns;
   for (const std::vector<float>& values : features) columns.features.emplace_back(values);
   for (const std::vector<int32_t>& values : tokens) columns.tokens.emplace_back(values);
+  for (const std::vector<uint8_t>& values : images) columns.images.emplace_back(values);
+  for (const std::vector<uint16_t>& values : halves) columns.halves.emplace_back(values);
   for (const std::vector<int64_t>& values : lengths) columns.lengths.emplace_back(values);
   columns.present = present;
   columns.label = label;
@@ -407,18 +447,40 @@ absl::Status ValidateShardColumns(const ShardManifest& manifest, const ShardColu
                                                    " modalities; the manifest lists ",
                                                    modality_count));
   }
+  if (!columns.images.empty() && columns.images.size() != modality_count) {
+    return absl::InvalidArgumentError(absl::StrCat("the data has images of ", columns.images.size(),
+                                                   " modalities; the manifest lists ",
+                                                   modality_count));
+  }
+  if (!columns.halves.empty() && columns.halves.size() != modality_count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the data has float16 values of ", columns.halves.size(),
+                     " modalities; the manifest lists ", modality_count));
+  }
   for (size_t m = 0; m < modality_count; ++m) {
     const ShardModality& modality = manifest.modalities[m];
     const size_t expected = samples * static_cast<size_t>(modality.ValuesPerSample());
     const bool tokens = modality.kind == ModalityKind::kTokens;
-    const size_t values = tokens ? (columns.tokens.empty() ? 0 : columns.tokens[m].size())
-                                 : columns.features[m].size();
-    const size_t others = tokens ? columns.features[m].size()
-                                 : (columns.tokens.empty() ? 0 : columns.tokens[m].size());
+    const bool images = modality.kind == ModalityKind::kImages;
+    const bool halves = modality.IsHalf();
+    // Each modality's values live in the store of its kind; the others stay empty.
+    const size_t float_values = columns.features[m].size();
+    const size_t token_values = columns.tokens.empty() ? 0 : columns.tokens[m].size();
+    const size_t image_values = columns.images.empty() ? 0 : columns.images[m].size();
+    const size_t half_values = columns.halves.empty() ? 0 : columns.halves[m].size();
+    const size_t values = tokens   ? token_values
+                          : images ? image_values
+                          : halves ? half_values
+                                   : float_values;
+    const size_t others = float_values + token_values + image_values + half_values - values;
     if (values != expected || others != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "modality '", modality.name, "' has ", values, tokens ? " tokens" : " values",
-          others != 0 ? absl::StrCat(" and ", others, " of the other kind") : "", "; shape ",
+          "modality '", modality.name, "' has ", values,
+          tokens   ? " tokens"
+          : images ? " pixel values"
+          : halves ? " float16 values"
+                   : " values",
+          others != 0 ? absl::StrCat(" and ", others, " of another kind") : "", "; shape ",
           protocol::ShapeToString(modality.Shape(manifest.num_samples)), " needs ", expected));
     }
     if (tokens) {
@@ -429,6 +491,17 @@ absl::Status ValidateShardColumns(const ShardManifest& manifest, const ShardColu
               absl::StrCat("modality '", modality.name, "' has the token ", ids[index],
                            " at sample ", index / static_cast<size_t>(modality.frames),
                            "; tokens must be in 0..", modality.dim - 1, " (the vocabulary)"));
+        }
+      }
+    }
+    if (check_finite_features && halves) {
+      const std::span<const uint16_t> bits = columns.halves[m];
+      for (size_t index = 0; index < bits.size(); ++index) {
+        if ((bits[index] & kHalfExponentBits) == kHalfExponentBits) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "modality '", modality.name, "' has the value ", protocol::HalfToFloat(bits[index]),
+              " at sample ", index / static_cast<size_t>(modality.ValuesPerSample()),
+              "; features must be finite numbers"));
         }
       }
     }
@@ -526,7 +599,10 @@ absl::Status WriteShard(const std::string& dir, const ShardData& data) {
     }
   }
   for (size_t m = 0; m < manifest.modalities.size(); ++m) {
-    if (manifest.modalities[m].kind == ModalityKind::kTokens) continue;
+    if (manifest.modalities[m].kind == ModalityKind::kTokens ||
+        manifest.modalities[m].kind == ModalityKind::kImages || manifest.modalities[m].IsHalf()) {
+      continue;
+    }
     views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_FLOAT32,
                      manifest.modalities[m].Shape(samples), bytes(columns.features[m])});
   }
@@ -534,6 +610,16 @@ absl::Status WriteShard(const std::string& dir, const ShardData& data) {
     if (manifest.modalities[m].kind != ModalityKind::kTokens) continue;
     views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_INT32,
                      manifest.modalities[m].Shape(samples), bytes(columns.tokens[m])});
+  }
+  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+    if (!manifest.modalities[m].IsHalf()) continue;
+    views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_FLOAT16,
+                     manifest.modalities[m].Shape(samples), bytes(columns.halves[m])});
+  }
+  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+    if (manifest.modalities[m].kind != ModalityKind::kImages) continue;
+    views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_UINT8,
+                     manifest.modalities[m].Shape(samples), bytes(columns.images[m])});
   }
   views.push_back(
       {"present", v1::DATA_TYPE_UINT8, {samples, modality_count}, bytes(columns.present)});
@@ -606,10 +692,11 @@ absl::StatusOr<Shard> Shard::Open(const std::string& dir, const ShardOpenOptions
       {"present", v1::DATA_TYPE_UINT8, {samples, static_cast<int64_t>(m.modalities.size())}},
   };
   for (const ShardModality& modality : m.modalities) {
-    expected.push_back(
-        {modality.name,
-         modality.kind == ModalityKind::kTokens ? v1::DATA_TYPE_INT32 : v1::DATA_TYPE_FLOAT32,
-         modality.Shape(samples)});
+    const v1::DataType data_type = modality.kind == ModalityKind::kTokens   ? v1::DATA_TYPE_INT32
+                                   : modality.kind == ModalityKind::kImages ? v1::DATA_TYPE_UINT8
+                                   : modality.IsHalf()                      ? v1::DATA_TYPE_FLOAT16
+                                                                            : v1::DATA_TYPE_FLOAT32;
+    expected.push_back({modality.name, data_type, modality.Shape(samples)});
     if (HasFrames(modality.kind)) {
       expected.push_back({LengthsName(modality), v1::DATA_TYPE_INT64, {samples}});
     }
@@ -642,10 +729,17 @@ absl::StatusOr<Shard> Shard::Open(const std::string& dir, const ShardOpenOptions
   const protocol::SafetensorsFile& mapped = shard.file_;
   for (const ShardModality& modality : m.modalities) {
     const bool tokens = modality.kind == ModalityKind::kTokens;
-    columns.features.push_back(tokens ? std::span<const float>()
-                                      : TypedSpan<float>(*mapped.Find(modality.name), realigned));
+    const bool images = modality.kind == ModalityKind::kImages;
+    const bool halves = modality.IsHalf();
+    columns.features.push_back(tokens || images || halves
+                                   ? std::span<const float>()
+                                   : TypedSpan<float>(*mapped.Find(modality.name), realigned));
+    columns.halves.push_back(halves ? TypedSpan<uint16_t>(*mapped.Find(modality.name), realigned)
+                                    : std::span<const uint16_t>());
     columns.tokens.push_back(tokens ? TypedSpan<int32_t>(*mapped.Find(modality.name), realigned)
                                     : std::span<const int32_t>());
+    columns.images.push_back(images ? TypedSpan<uint8_t>(*mapped.Find(modality.name), realigned)
+                                    : std::span<const uint8_t>());
     columns.lengths.push_back(
         HasFrames(modality.kind)
             ? TypedSpan<int64_t>(*mapped.Find(LengthsName(modality)), realigned)

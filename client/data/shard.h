@@ -8,20 +8,25 @@
 //   {"format": "equifl-shard", "version": 1, "num_samples": N,
 //    "modalities": [{"name": "video", "kind": "sequence", "frames": T, "dim": D},
 //                   {"name": "audio", "kind": "sequence", "frames": T, "dim": 80,
-//                    "front_end": "log-mel sample_rate=16000 ..."},
+//                    "precision": "float16", "front_end": "log-mel sample_rate=16000 ..."},
 //                   {"name": "text", "kind": "tokens", "frames": T, "dim": 259},
+//                   {"name": "video", "kind": "images", "frames": T, "dim": 64,
+//                    "front_end": "video-frames fps=2 size=64 ..."},
 //                   {"name": "text", "kind": "vector", "dim": D}],
 //    "labels": [...], "group_attribute": "gender", "groups": [...],
 //    "languages": [...], "splits": {"train": n, "validation": n, "test": n}}
 // data.safetensors:
-//   <modality>          F32 [N, T, D] (sequence) or [N, D] (vector), or I32 [N, T]
-//                       (tokens: ids in [0, D), D the vocabulary)
-//   <modality>.lengths  I64 [N], valid frames or tokens of each sample, in [0, T]
+//   <modality>          F32 (or F16, with "precision": "float16") [N, T, D] (sequence)
+//                       or [N, D] (vector), or I32 [N, T]
+//                       (tokens: ids in [0, D), D the vocabulary), or U8 [N, T, D, D, 3]
+//                       (images: RGB, D the side)
+//   <modality>.lengths  I64 [N], valid frames, tokens or images of each sample, in [0, T]
 //   present             U8 [N, M], 1 where sample n has modality m (manifest order)
 //   label, group, language  I64 [N], indices into the manifest's lists
 //   split               U8 [N]: 0 train, 1 validation, 2 test
 //
-// The writer stores the int64 tensors first, then float32 and int32, then uint8, so every
+// The writer stores the int64 tensors first, then float32 and int32, then float16, then
+// uint8, so every
 // tensor is aligned in the mapped file, and rows ordered by split, so a split is a
 // contiguous block (the reader accepts any row order). This file needs no Torch;
 // shard_dataset.h turns an opened shard into a client::Dataset.
@@ -55,6 +60,18 @@ inline std::span<const EnumName<Split>> EnumNames(Split) {
   return kNames;
 }
 
+//! How a sequence or vector modality's values are stored: float32, or float16 (half
+//! the bytes; log-mel energies and the like lose nothing a model would notice). The
+//! Dataset keeps float16 as it is mapped; the model widens each batch to float32.
+enum class FeaturePrecision { kFloat32, kFloat16 };
+
+//! "float32" / "float16", in manifests and messages.
+inline std::span<const EnumName<FeaturePrecision>> EnumNames(FeaturePrecision) {
+  static constexpr EnumName<FeaturePrecision> kNames[] = {{FeaturePrecision::kFloat32, "float32"},
+                                                          {FeaturePrecision::kFloat16, "float16"}};
+  return kNames;
+}
+
 //! Per-split numbers, indexed by static_cast<int>(Split).
 using SplitCounts = std::array<int64_t, kSplitCount>;
 
@@ -62,19 +79,26 @@ using SplitCounts = std::array<int64_t, kSplitCount>;
 //! model's options, so a manifest sizes a model directly).
 struct ShardModality {
   std::string name;                           //!< Tensor name, e.g. "video"; [A-Za-z0-9_-]+.
-  ModalityKind kind = ModalityKind::kVector;  //!< Sequence or vector.
-  int64_t frames = 0;                         //!< T for sequences and tokens; 0 for vectors.
-  int64_t dim = 0;  //!< D, features per frame or vector, or the tokens' vocabulary.
+  ModalityKind kind = ModalityKind::kVector;  //!< Sequence, vector, tokens or images.
+  int64_t frames = 0;  //!< T for sequences, tokens and images; 0 for vectors.
+  int64_t dim = 0;     //!< D, features per frame or vector, the tokens' vocabulary, or the
+                       //!< images' side.
   //! What each of the D features is (e.g. "age", "phist=yes"); empty when unnamed.
   //! Part of the schema: clients of a run must agree on it.
   std::vector<std::string> feature_names = {};
   //! How the features were computed from recordings (e.g. "log-mel sample_rate=16000
   //! ..."); empty for features made elsewhere. Part of the schema, like the names.
   std::string front_end = {};
+  //! How sequence and vector values are stored (float32 for the other kinds). Not
+  //! part of the schema: clients storing either train one model.
+  FeaturePrecision precision = FeaturePrecision::kFloat32;
 
-  //! [samples, T, D], [samples, D] or (tokens) [samples, T].
+  //! Whether the values are float16 bits (ShardColumns::halves).
+  bool IsHalf() const { return precision == FeaturePrecision::kFloat16; }
+
+  //! [samples, T, D], [samples, D], (tokens) [samples, T] or (images) [samples, T, D, D, 3].
   std::vector<int64_t> Shape(int64_t samples) const;
-  //! Values per sample: T * D, D or (tokens) T.
+  //! Values per sample: T * D, D, (tokens) T or (images) T * D * D * 3.
   int64_t ValuesPerSample() const;
 };
 
@@ -104,11 +128,15 @@ struct ShardManifest {
 //! Non-owning views of a shard's columns, row-major, over a ShardData or a mapped file.
 struct ShardColumns {
   std::vector<std::span<const float>> features;   //!< Per modality, N * ValuesPerSample; empty
-                                                  //!< for tokens.
+                                                  //!< for tokens, images and float16.
+  std::vector<std::span<const uint16_t>> halves;  //!< Per modality: float16 bits of float16
+                                                  //!< modalities, else empty (or no entries).
   std::vector<std::span<const int32_t>> tokens;   //!< Per modality: N * T for tokens, else
                                                   //!< empty (or no entries: no token modality).
-  std::vector<std::span<const int64_t>> lengths;  //!< Per modality: N for sequences and tokens,
-                                                  //!< else empty.
+  std::vector<std::span<const uint8_t>> images;   //!< Per modality: N * T * D * D * 3 for
+                                                  //!< images, else empty (or no entries).
+  std::vector<std::span<const int64_t>> lengths;  //!< Per modality: N for sequences, tokens
+                                                  //!< and images, else empty.
   std::span<const uint8_t> present;               //!< N * M, 0 or 1.
   std::span<const int64_t> label;                 //!< N label indices.
   std::span<const int64_t> group;                 //!< N group indices.
@@ -119,8 +147,11 @@ struct ShardColumns {
 //! A shard held in memory, as the synthetic generator and the importers build it.
 struct ShardData {
   ShardManifest manifest;                     //!< num_samples and split_counts included.
-  std::vector<std::vector<float>> features;   //!< Per modality, row-major; empty for tokens.
+  std::vector<std::vector<float>> features;   //!< Per modality, row-major; empty for tokens,
+                                              //!< images and float16.
+  std::vector<std::vector<uint16_t>> halves;  //!< Per modality (or none): float16 bits.
   std::vector<std::vector<int32_t>> tokens;   //!< Per modality (or none): ids of tokens.
+  std::vector<std::vector<uint8_t>> images;   //!< Per modality (or none): RGB pixels.
   std::vector<std::vector<int64_t>> lengths;  //!< Per modality; empty for vectors.
   std::vector<uint8_t> present;               //!< [N, M] row-major.
   std::vector<int64_t> label;                 //!< [N].

@@ -45,17 +45,22 @@ absl::Status Dataset::Validate() const {
   for (const ModalityFeatures& modality : modalities) {
     const at::Tensor& values = modality.values;
     const bool tokens = values.defined() && values.scalar_type() == at::kLong;
-    if (!values.defined() || (values.scalar_type() != at::kFloat && !tokens) ||
-        (values.dim() != 2 && values.dim() != 3) || (tokens && values.dim() != 2) ||
-        values.size(0) != samples) {
+    const bool images = values.defined() && values.scalar_type() == at::kByte;
+    const bool floats = values.defined() &&
+                        (values.scalar_type() == at::kFloat || values.scalar_type() == at::kHalf);
+    const bool shaped =
+        (floats && (values.dim() == 2 || values.dim() == 3)) || (tokens && values.dim() == 2) ||
+        (images && values.dim() == 5 && values.size(2) == values.size(3) && values.size(4) == 3);
+    if (!shaped || values.size(0) != samples) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "modality '", modality.name, "' must be float32 [", samples, ", T, D] or [", samples,
-          ", D], or int64 [", samples, ", T] (tokens); it is ",
+          "modality '", modality.name, "' must be float32 or float16 [", samples, ", T, D] or [",
+          samples, ", D], int64 [", samples, ", T] (tokens) or uint8 [", samples,
+          ", T, D, D, 3] (images); it is ",
           values.defined()
               ? absl::StrCat(c10::toString(values.scalar_type()), " ", c10::str(values.sizes()))
               : "missing"));
     }
-    if (values.dim() == 3 || tokens) {
+    if (values.dim() != 2 || tokens) {
       if (absl::Status status = CheckColumn(modality.lengths, (modality.name + " lengths").c_str(),
                                             samples, at::kLong);
           !status.ok()) {

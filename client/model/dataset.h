@@ -19,9 +19,11 @@ namespace equifl::client {
 //! One modality's features for every sample.
 struct ModalityFeatures {
   std::string name;  //!< E.g. "video", "audio", "text" or "tabular".
-  //! float32 [N, T, D] (frame sequences) or [N, D] (vectors), or int64 [N, T] (token ids).
+  //! float32 or float16 [N, T, D] (frame sequences) or [N, D] (vectors), int64 [N, T]
+  //! (token ids), or uint8 [N, T, D, D, 3] (RGB images, e.g. video frames).
   at::Tensor values;
-  at::Tensor lengths;  //!< int64 [N], valid frames or tokens per sample; undefined for vectors.
+  at::Tensor lengths;  //!< int64 [N], valid frames, tokens or images per sample; undefined
+                       //!< for vectors.
 };
 
 //! A set of samples: features per modality, the modality-present mask and labels.

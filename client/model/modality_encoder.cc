@@ -163,6 +163,49 @@ at::Tensor TokenEncoderImpl::forward(const at::Tensor& values, const at::Tensor&
   return sequence_->forward(embedding_(values), lengths);
 }
 
+namespace {
+
+//! Channels of the image encoder's convolutions, in order.
+constexpr int64_t kImageChannelsPerLayer[] = {16, 32, 64};
+
+}  // namespace
+
+ImageSequenceEncoderImpl::ImageSequenceEncoderImpl(const ModelOptions& options)
+    : project_(kImageChannelsPerLayer[std::size(kImageChannelsPerLayer) - 1], options.hidden_size),
+      sequence_(MakeSequenceEncoder(options.hidden_size, options)) {
+  int64_t channels = 3;
+  for (const int64_t out : kImageChannelsPerLayer) {
+    convolutions_->push_back(torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(channels, out, /*kernel_size=*/3).stride(2).padding(1)));
+    channels = out;
+  }
+  register_module("convolutions", convolutions_);
+  register_module("project", project_);
+  register_module("sequence", sequence_);
+}
+
+at::Tensor ImageSequenceEncoderImpl::forward(const at::Tensor& values, const at::Tensor& lengths) {
+  const int64_t batch = values.size(0);
+  const int64_t frames = values.size(1);
+  const at::Tensor valid = SequenceMask(values, lengths).reshape({-1});
+  const at::Tensor rows = valid.nonzero().squeeze(1);
+  // [V, 3, D, D] in [-1, 1] for the V valid images only.
+  at::Tensor x = values.reshape({batch * frames, values.size(2), values.size(3), values.size(4)})
+                     .index_select(0, rows)
+                     .permute({0, 3, 1, 2})
+                     .to(project_->weight.scalar_type())
+                     .div(127.5)
+                     .sub(1.0);
+  for (size_t layer = 0; layer < convolutions_->size(); ++layer) {
+    x = torch::gelu(convolutions_->at<torch::nn::Conv2dImpl>(layer).forward(x));
+  }
+  const at::Tensor embedded = project_(x.mean({2, 3}));  // [V, H]
+  const at::Tensor sequence = torch::zeros({batch * frames, embedded.size(1)}, embedded.options())
+                                  .index_copy(0, rows, embedded)
+                                  .view({batch, frames, -1});
+  return sequence_->forward(sequence, lengths);
+}
+
 std::shared_ptr<ModalityEncoderImpl> MakeModalityEncoder(const ModalitySpec& modality,
                                                          const ModelOptions& options) {
   switch (modality.kind) {
@@ -170,6 +213,8 @@ std::shared_ptr<ModalityEncoderImpl> MakeModalityEncoder(const ModalitySpec& mod
       return std::make_shared<VectorEncoderImpl>(modality.input_dim, options);
     case ModalityKind::kTokens:
       return std::make_shared<TokenEncoderImpl>(modality.input_dim, options);
+    case ModalityKind::kImages:
+      return std::make_shared<ImageSequenceEncoderImpl>(options);
     case ModalityKind::kSequence:
       break;
   }

@@ -6,7 +6,8 @@
 // the (masked mean) pooling, so a sample's embedding is the same whatever its
 // padding holds. A sample of length 0 (e.g. a missing modality) pools to zeros,
 // never NaN. Vectors [B, D] go through an MLP; token ids [B, T] through an
-// embedding and then a sequence encoder. Every encoder ends in a LayerNorm,
+// embedding and images [B, T, D, D, 3] (video frames) through a small 2D CNN per
+// image, each then through a sequence encoder. Every encoder ends in a LayerNorm,
 // so embeddings of different modalities share a scale before fusion.
 #ifndef EQUIFL_CLIENT_MODEL_MODALITY_ENCODER_H_
 #define EQUIFL_CLIENT_MODEL_MODALITY_ENCODER_H_
@@ -20,6 +21,7 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
+#include <torch/nn/modules/pooling.h>
 #include <torch/nn/pimpl.h>
 
 #include <memory>
@@ -119,6 +121,25 @@ class TokenEncoderImpl : public ModalityEncoderImpl {
   std::shared_ptr<ModalityEncoderImpl> sequence_;  //!< Conv or transformer, H to H.
 };
 TORCH_MODULE(TokenEncoder);
+
+//! RGB images (video frames) uint8 [B, T, D, D, 3]: each valid image, its pixels
+//! scaled to [-1, 1], through three stride-2 3x3 convolutions (3 to 16, 32 and 64
+//! channels, GELU after each), a global average pool and a linear layer to H; the
+//! images' embeddings [B, T, H] then go through the sequence encoder `options` asks
+//! for. Images at or beyond a sample's length are never computed (their embedding
+//! is zeros, and the sequence encoder ignores them anyway).
+class ImageSequenceEncoderImpl : public ModalityEncoderImpl {
+ public:
+  explicit ImageSequenceEncoderImpl(const ModelOptions& options);
+  //! `values` uint8 [B, T, side, side, 3], `lengths` int64 [B].
+  at::Tensor forward(const at::Tensor& values, const at::Tensor& lengths) override;
+
+ private:
+  torch::nn::ModuleList convolutions_;             //!< Conv2d, stride 2.
+  torch::nn::Linear project_;                      //!< Pooled channels to H.
+  std::shared_ptr<ModalityEncoderImpl> sequence_;  //!< Conv or transformer, H to H.
+};
+TORCH_MODULE(ImageSequenceEncoder);
 
 //! The encoder `options` asks for `modality` (options must be valid).
 std::shared_ptr<ModalityEncoderImpl> MakeModalityEncoder(const ModalitySpec& modality,

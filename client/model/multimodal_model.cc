@@ -19,6 +19,12 @@ int64_t BatchModalityIndex(const Dataset& batch, const std::string& name) {
   return -1;
 }
 
+//! `values` with float16 widened to float32 (shards may store features as float16);
+//! other types as they are.
+at::Tensor Widened(const at::Tensor& values) {
+  return values.scalar_type() == at::kHalf ? values.to(at::kFloat) : values;
+}
+
 std::string ModalityNames(const ModelOptions& options) {
   return absl::StrJoin(options.modalities, ", ", [](std::string* out, const ModalitySpec& spec) {
     absl::StrAppend(out, spec.name);
@@ -30,7 +36,9 @@ std::string ModalityNames(const ModelOptions& options) {
 MultimodalModelImpl::MultimodalModelImpl(const ModelOptions& options) : options_(options) {
   if (options_.architecture == Architecture::kLinear) {
     int64_t inputs = 0;
-    for (const ModalitySpec& modality : options_.modalities) inputs += modality.input_dim;
+    for (const ModalitySpec& modality : options_.modalities) {
+      inputs += modality.kind == ModalityKind::kImages ? kLinearImageFeatures : modality.input_dim;
+    }
     task_head_ = register_module(
         "task_head", torch::nn::Sequential(torch::nn::Dropout(options_.dropout),
                                            torch::nn::Linear(inputs, options_.num_classes)));
@@ -77,9 +85,21 @@ absl::Status MultimodalModelImpl::CheckBatch(const Dataset& batch) const {
       }
       continue;
     }
+    if (spec.kind == ModalityKind::kImages) {
+      const int64_t side = spec.input_dim;
+      if (values.scalar_type() != at::kByte || values.dim() != 5 || values.size(1) < 1 ||
+          values.size(2) != side || values.size(3) != side || values.size(4) != 3) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("modality '", spec.name, "' must be uint8 RGB images [N, T >= 1, ", side,
+                         ", ", side, ", 3] for the model (images); it is ",
+                         c10::toString(values.scalar_type()), " ", c10::str(values.sizes())));
+      }
+      continue;
+    }
     const int64_t rank = spec.kind == ModalityKind::kSequence ? 3 : 2;
-    if (values.scalar_type() != at::kFloat || values.dim() != rank ||
-        values.size(-1) != spec.input_dim || (rank == 3 && values.size(1) < 1)) {
+    if ((values.scalar_type() != at::kFloat && values.scalar_type() != at::kHalf) ||
+        values.dim() != rank || values.size(-1) != spec.input_dim ||
+        (rank == 3 && values.size(1) < 1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("modality '", spec.name, "' must be ", rank == 3 ? "[N, T >= 1, " : "[N, ",
                        spec.input_dim, "] for the model (", equifl::NameOf(spec.kind), "); it is ",
@@ -118,9 +138,17 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
       const int64_t column = BatchModalityIndex(batch, options_.modalities[m].name);
       const ModalityFeatures& features = batch.modalities[column];
       const at::Tensor seen = present.select(1, column).logical_and((*visible)[m]);  // [B]
-      at::Tensor values = features.values.to(on);
+      at::Tensor values = Widened(features.values.to(on));
       if (options_.modalities[m].kind == ModalityKind::kTokens) {  // each id's share of tokens
         values = torch::one_hot(values, options_.modalities[m].input_dim).to(at::kFloat);
+      }
+      if (options_.modalities[m].kind == ModalityKind::kImages) {  // each image's colour grid
+        const int64_t batch = values.size(0);
+        const int64_t frames = values.size(1);
+        values = torch::adaptive_avg_pool2d(
+                     values.flatten(0, 1).permute({0, 3, 1, 2}).to(at::kFloat).div(255.0),
+                     {kLinearImageGrid, kLinearImageGrid})
+                     .reshape({batch, frames, kLinearImageFeatures});
       }
       if (values.dim() == 3) {  // the mean of the valid frames
         const at::Tensor lengths = features.lengths.to(on);
@@ -146,7 +174,8 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
     // An unseen sample's values (frames, token ids or a vector) and length are zeros.
     std::vector<int64_t> per_sample(static_cast<size_t>(features.values.dim()), 1);
     per_sample[0] = -1;
-    const at::Tensor values = features.values.to(on).masked_fill(unseen.view(per_sample), 0);
+    const at::Tensor values =
+        Widened(features.values.to(on)).masked_fill(unseen.view(per_sample), 0);
     at::Tensor lengths;
     if (features.lengths.defined()) lengths = features.lengths.to(on).masked_fill(unseen, 0);
     tokens.push_back(encoders_[m]->forward(values, lengths));

@@ -30,6 +30,12 @@
 
 namespace equifl::client {
 
+//! The linear model reads each image of an image modality as its mean colour in the
+//! cells of a kLinearImageGrid x kLinearImageGrid grid (then the mean over the
+//! sample's valid images), kLinearImageFeatures inputs in all.
+inline constexpr int64_t kLinearImageGrid = 4;
+inline constexpr int64_t kLinearImageFeatures = kLinearImageGrid * kLinearImageGrid * 3;
+
 //! What a forward pass returns.
 struct ModelOutput {
   at::Tensor logits;        //!< float [B, C], task logits.

@@ -60,6 +60,39 @@ TEST(ShardDatasetTest, ContiguousSplitIsAViewOfTheMappedFile) {
   EXPECT_EQ(ToVector<int64_t>(picked.label), (std::vector<int64_t>{3, 1}));
 }
 
+// Float16 features and uint8 images stay as stored: views of the mapped file, the
+// model widens each batch.
+TEST(ShardDatasetTest, Float16AndImagesAreViewsOfTheMappedFile) {
+  const equifl::test::TemporaryFolder temporary("shard");
+  ShardData data = SmallShard();
+  data.manifest.modalities[0].precision = FeaturePrecision::kFloat16;
+  data.halves.assign(2, {});
+  data.halves[0].assign(data.features[0].size(), 0x3C00);  // 1.0
+  data.features[0].clear();
+  data.manifest.modalities[1] = {
+      .name = "clips", .kind = ModalityKind::kImages, .frames = 1, .dim = 2};
+  data.features[1].clear();
+  data.images.assign(2, {});
+  for (int value = 0; value < 6 * 2 * 2 * 3; ++value) {
+    data.images[1].push_back(static_cast<uint8_t>(value));
+  }
+  data.lengths[1] = {1, 1, 1, 1, 1, 1};
+  ASSERT_THAT(WriteShard(temporary.path().string(), data), IsOk());
+  absl::StatusOr<Shard> shard = Shard::Open(temporary.path().string());
+  ASSERT_THAT(shard, IsOk());
+  absl::StatusOr<Dataset> validation = DatasetFromShard(*shard, Split::kValidation);
+  ASSERT_THAT(validation, IsOk());
+  const at::Tensor& video = validation->modalities[0].values;
+  EXPECT_EQ(video.scalar_type(), at::kHalf);
+  EXPECT_EQ(static_cast<const void*>(video.data_ptr()),
+            static_cast<const void*>(shard->columns().halves[0].data() + 3 * 6));
+  EXPECT_EQ(video.to(at::kFloat).sum().item<float>(), 2 * 3 * 2);
+  const at::Tensor& clips = validation->modalities[1].values;
+  EXPECT_EQ(clips.scalar_type(), at::kByte);
+  EXPECT_EQ(clips.sizes(), (std::vector<int64_t>{2, 1, 2, 2, 3}));
+  EXPECT_EQ(clips.data_ptr<uint8_t>(), shard->columns().images[1].data() + 3 * 12);
+}
+
 TEST(ShardDatasetTest, InterleavedSplitsAreGathered) {
   const equifl::test::TemporaryFolder temporary("shard");
   const std::filesystem::path& folder = temporary.path();

@@ -102,6 +102,20 @@ absl::Status WriteShardSeeds(const fs::path& corpus) {
   EQUIFL_RETURN_IF_ERROR(vectors.Validate());
   EQUIFL_RETURN_IF_ERROR(WriteFile(corpus / "shard_manifest" / "vectors", vectors.ToJson()));
 
+  // What `equifl data import-media` writes: images, a float16 log-mel sequence, tokens.
+  client::ShardManifest media = vectors;
+  media.modalities = {{"video", client::ModalityKind::kImages, 8, 32, {}, "video-frames fps=2"},
+                      {"audio",
+                       client::ModalityKind::kSequence,
+                       98,
+                       80,
+                       {},
+                       "log-mel bands=80",
+                       client::FeaturePrecision::kFloat16},
+                      {"text", client::ModalityKind::kTokens, 130, 259, {}, "byte-tokens"}};
+  EQUIFL_RETURN_IF_ERROR(media.Validate());
+  EQUIFL_RETURN_IF_ERROR(WriteFile(corpus / "shard_manifest" / "media", media.ToJson()));
+
   // A model as `equifl server` checkpoints it, with metadata, and an empty file.
   ReceiverModel model;
   model.FillPattern();
@@ -173,6 +187,9 @@ absl::Status WriteMediaManifestSeeds(const fs::path& corpus) {
       {"skip_bad", std::string(1, '\x01') + manifest},
       {"labels_two_clients_short_text", std::string(1, '\x1b') + manifest},
       {"text_only", std::string(1, '\x01') + "id,label,group,text\nt1,a,f,Grüß\nt2,b,m,日本\n"},
+      {"video", std::string(1, '\x01') +
+                    "id,label,group,video,audio\nv1,a,f,clip.y4m,tone.wav\nv2,b,m,cut.y4m,\n"
+                    "v3,a,m,,tone.wav\nv4,b,f,tone.wav,\nv5,a,f,noise.wav,\n"},
   };
   for (const auto& [name, bytes] : files) EQUIFL_RETURN_IF_ERROR(WriteFile(folder / name, bytes));
   return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 
+#include "protocol/half_precision.h"
 #include "tests/client/shard_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
@@ -222,6 +223,97 @@ TEST(ShardTest, TokenModalitiesAreInt32WithLengths) {
   bad.lengths[1][0] = 4;
   EXPECT_THAT(WriteShard(dir, bad),
               StatusIs(absl::StatusCode::kInvalidArgument, "words.lengths[0] is 4"));
+}
+
+// An image modality: uint8 RGB images [N, T, D, D, 3] with lengths, beside a float one.
+ShardData ShardWithImages() {
+  ShardData data = SmallShard();
+  data.manifest.modalities[1] = {.name = "clips",
+                                 .kind = ModalityKind::kImages,
+                                 .frames = 2,
+                                 .dim = 2,
+                                 .front_end = "video-frames size=2"};
+  data.features[1].clear();
+  data.images.assign(2, {});
+  for (int value = 0; value < 6 * 2 * 2 * 2 * 3; ++value) {
+    data.images[1].push_back(static_cast<uint8_t>(value * 7));
+  }
+  data.lengths[1] = {2, 1, 0, 2, 2, 1};
+  return data;
+}
+
+TEST(ShardTest, ImageModalitiesAreUint8WithLengths) {
+  const equifl::test::TemporaryFolder temporary("shard");
+  const ShardData data = ShardWithImages();
+  const std::string dir = (temporary.path() / "client-000").string();
+  ASSERT_THAT(WriteShard(dir, data), IsOk());
+  absl::StatusOr<Shard> shard = Shard::Open(dir);
+  ASSERT_THAT(shard, IsOk());
+  const ShardModality& clips = shard->manifest().modalities[1];
+  EXPECT_EQ(clips.kind, ModalityKind::kImages);
+  EXPECT_EQ(clips.Shape(6), (std::vector<int64_t>{6, 2, 2, 2, 3}));
+  EXPECT_EQ(clips.ValuesPerSample(), 24);
+  EXPECT_THAT(shard->manifest().ToJson(), HasSubstr(R"("kind": "images")"));
+  const protocol::TensorView* tensor = shard->file().Find("clips");
+  ASSERT_NE(tensor, nullptr);
+  EXPECT_EQ(tensor->data_type, v1::DATA_TYPE_UINT8);
+  EXPECT_EQ(tensor->shape, (std::vector<int64_t>{6, 2, 2, 2, 3}));
+  EXPECT_EQ(ToVector(shard->columns().images[1]), data.images[1]);
+  EXPECT_TRUE(shard->columns().images[0].empty());
+  EXPECT_TRUE(shard->columns().features[1].empty());
+  EXPECT_EQ(ToVector(shard->columns().lengths[1]), data.lengths[1]);
+
+  ShardData bad = ShardWithImages();
+  bad.images[1].pop_back();
+  EXPECT_THAT(WriteShard(dir, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "modality 'clips' has 143 pixel values; shape [6, 2, 2, 2, 3] needs 144"));
+  bad = ShardWithImages();
+  bad.features[1] = {1.0F};
+  EXPECT_THAT(WriteShard(dir, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, "and 1 of another kind"));
+  bad = ShardWithImages();
+  bad.manifest.modalities[1].dim = kMaxImageSide + 1;
+  EXPECT_THAT(WriteShard(dir, bad), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             "has images of side 4097; at most 4096"));
+}
+
+// A float16 sequence: the values' float16 bits, an F16 tensor, "precision" in the
+// manifest; infinities refused like float32 ones.
+TEST(ShardTest, Float16ModalitiesKeepTheirBits) {
+  const equifl::test::TemporaryFolder temporary("shard");
+  ShardData data = SmallShard();
+  data.manifest.modalities[0].precision = FeaturePrecision::kFloat16;
+  data.halves.assign(2, {});
+  for (const float value : data.features[0]) {
+    data.halves[0].push_back(protocol::FloatToHalf(value));
+  }
+  data.features[0].clear();
+  const std::string dir = (temporary.path() / "client-000").string();
+  ASSERT_THAT(WriteShard(dir, data), IsOk());
+  absl::StatusOr<Shard> shard = Shard::Open(dir);
+  ASSERT_THAT(shard, IsOk());
+  EXPECT_TRUE(shard->manifest().modalities[0].IsHalf());
+  EXPECT_FALSE(shard->manifest().modalities[1].IsHalf());
+  EXPECT_THAT(shard->manifest().ToJson(), HasSubstr(R"("precision": "float16")"));
+  EXPECT_EQ(shard->file().Find("video")->data_type, v1::DATA_TYPE_FLOAT16);
+  EXPECT_EQ(ToVector(shard->columns().halves[0]), data.halves[0]);
+  EXPECT_TRUE(shard->columns().features[0].empty());
+  EXPECT_EQ(ToVector(shard->columns().features[1]), data.features[1]);
+
+  ShardData bad = data;
+  bad.halves[0][3] = 0x7C00;  // +infinity
+  EXPECT_THAT(WriteShard(dir, bad), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             "modality 'video' has the value inf at sample 0"));
+  bad = data;
+  bad.halves[0].pop_back();
+  EXPECT_THAT(WriteShard(dir, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, "float16 values; shape"));
+  bad = ShardWithTokens();
+  bad.manifest.modalities[1].precision = FeaturePrecision::kFloat16;
+  EXPECT_THAT(WriteShard(dir, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "modality 'words' is tokens; only sequences and vectors may be stored"));
 }
 
 TEST(ShardTest, ReaderNamesBadValues) {

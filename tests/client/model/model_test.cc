@@ -376,6 +376,141 @@ TEST(MultimodalModelTest, LinearArchitectureCountsTokens) {
   }
 }
 
+// A model over one image modality (8x8 RGB images) and the text vectors.
+ModelOptions ImageModelOptions() {
+  ModelOptions options = SmallModelOptions();
+  options.modalities[0] = {.name = "video", .kind = ModalityKind::kImages, .input_dim = 8};
+  return options;
+}
+
+// Three samples of 4 images each, with 4, 2 and 0 valid images.
+Dataset ImageBatch() {
+  Dataset batch = MakeSyntheticDataset({.samples = 3});
+  torch::manual_seed(12);
+  batch.modalities[0] = {.name = "video",
+                         .values = torch::randint(0, 256, {3, 4, 8, 8, 3}, torch::kByte),
+                         .lengths = torch::tensor({4, 2, 0}, torch::kLong)};
+  batch.present = torch::ones({3, 2}, torch::kBool);
+  return batch;
+}
+
+// Images go through a 2D CNN each, then the sequence encoder: images beyond a
+// sample's length change nothing, images within it do; a sample without images
+// gets a finite embedding.
+TEST_P(SequenceEncoderMaskingTest, ImageEncoderIgnoresPaddingImages) {
+  ModelOptions options = ImageModelOptions();
+  options.encoder = GetParam();
+  torch::manual_seed(9);
+  std::shared_ptr<ModalityEncoderImpl> encoder =
+      MakeModalityEncoder(options.modalities[0], options);
+  encoder->eval();
+  torch::NoGradGuard no_grad;
+  const Dataset batch = ImageBatch();
+  const at::Tensor& images = batch.modalities[0].values;
+  const at::Tensor& lengths = batch.modalities[0].lengths;
+  const at::Tensor reference = encoder->forward(images, lengths);
+  ASSERT_EQ(reference.sizes(), (std::vector<int64_t>{3, options.hidden_size}));
+  EXPECT_TRUE(reference.isfinite().all().item<bool>());
+  at::Tensor padding_changed = images.clone();
+  padding_changed[1][3].fill_(255);
+  padding_changed[2].fill_(7);
+  EXPECT_TRUE(torch::equal(encoder->forward(padding_changed, lengths), reference));
+  at::Tensor valid_changed = images.clone();
+  valid_changed[1][1][4][4][0] = static_cast<uint8_t>(255 - images[1][1][4][4][0].item<uint8_t>());
+  EXPECT_FALSE(torch::allclose(encoder->forward(valid_changed, lengths)[1], reference[1]));
+  EXPECT_TRUE(torch::equal(encoder->forward(valid_changed, lengths)[0], reference[0]));
+}
+
+TEST(MultimodalModelTest, ImageModalitiesTrainEndToEnd) {
+  MultimodalModel model = MakeModel(ImageModelOptions());
+  const Dataset batch = ImageBatch();
+  ASSERT_THAT(model->CheckBatch(batch), IsOk());
+  model->train();
+  const at::Tensor loss = torch::cross_entropy_loss(model->forward(batch).logits, batch.label);
+  loss.backward();
+  for (const char* name :
+       {"encoders.video.convolutions.0.weight", "encoders.video.project.weight"}) {
+    const at::Tensor gradient = model->named_parameters()[name].grad();
+    ASSERT_TRUE(gradient.defined()) << name;
+    EXPECT_GT(gradient.abs().sum().item<double>(), 0) << name;
+  }
+
+  Dataset floats = ImageBatch();
+  floats.modalities[0].values = torch::zeros({3, 4, 8});  // a float sequence
+  EXPECT_THAT(std::string(model->CheckBatch(floats).message()),
+              HasSubstr("modality 'video' must be uint8 RGB images [N, T >= 1, 8, 8, 3] for the "
+                        "model (images); it is Float [3, 4, 8]"));
+  Dataset wrong_side = ImageBatch();
+  wrong_side.modalities[0].values = torch::zeros({3, 4, 6, 6, 3}, torch::kByte);
+  EXPECT_THAT(std::string(model->CheckBatch(wrong_side).message()),
+              HasSubstr("[N, T >= 1, 8, 8, 3]"));
+}
+
+// The linear model reads each image as the mean colour of a 4x4 grid of 2x2-pixel
+// cells, averaged over the sample's valid images.
+TEST(MultimodalModelTest, LinearArchitectureReadsImageColourGrids) {
+  ModelOptions options = ImageModelOptions();
+  options.architecture = ::equifl::client::Architecture::kLinear;
+  MultimodalModel model = MakeModel(options);
+  const Dataset batch = ImageBatch();
+  const at::Tensor weight = model->named_parameters()["task_head.1.weight"].to(at::kDouble);
+  const at::Tensor bias = model->named_parameters()["task_head.1.bias"].to(at::kDouble);
+  ASSERT_EQ(weight.size(1), kLinearImageFeatures + testing::kTextDim);
+  const at::Tensor logits = model->forward(batch).logits.to(at::kDouble);
+  const at::Tensor pixels = batch.modalities[0].values.to(at::kDouble) / 255.0;
+  for (const int64_t sample : {0, 1, 2}) {
+    const int64_t valid = batch.modalities[0].lengths[sample].item<int64_t>();
+    for (int64_t c = 0; c < 3; ++c) {
+      double expected = bias[c].item<double>();
+      for (int64_t row = 0; row < 4; ++row) {
+        for (int64_t column = 0; column < 4; ++column) {
+          for (int64_t channel = 0; channel < 3; ++channel) {
+            double cell = 0;
+            for (int64_t image = 0; image < valid; ++image) {
+              cell += pixels[sample][image]
+                          .slice(0, 2 * row, 2 * row + 2)
+                          .slice(1, 2 * column, 2 * column + 2)
+                          .select(2, channel)
+                          .mean()
+                          .item<double>();
+            }
+            if (valid > 0) cell /= static_cast<double>(valid);
+            expected += weight[c][channel * 16 + row * 4 + column].item<double>() * cell;
+          }
+        }
+      }
+      for (int64_t d = 0; d < testing::kTextDim; ++d) {
+        expected += weight[c][kLinearImageFeatures + d].item<double>() *
+                    batch.modalities[1].values[sample][d].item<double>();
+      }
+      EXPECT_NEAR(logits[sample][c].item<double>(), expected, 1e-5) << sample << " " << c;
+    }
+  }
+}
+
+// Float16 features (as shards may store them) give exactly what the same values in
+// float32 give, in the multimodal and the linear model.
+TEST(MultimodalModelTest, Float16FeaturesAreWidenedExactly) {
+  for (const ::equifl::client::Architecture architecture :
+       {::equifl::client::Architecture::kMultimodal, ::equifl::client::Architecture::kLinear}) {
+    ModelOptions options = SmallModelOptions();
+    options.architecture = architecture;
+    MultimodalModel model = MakeModel(options);
+    Dataset batch = MakeSyntheticDataset({.samples = 5});
+    for (ModalityFeatures& modality : batch.modalities) {
+      modality.values = modality.values.to(at::kHalf).to(at::kFloat);  // float16 values
+    }
+    Dataset halves = batch;
+    for (ModalityFeatures& modality : halves.modalities) {
+      modality.values = modality.values.to(at::kHalf);
+    }
+    ASSERT_THAT(model->CheckBatch(halves), IsOk());
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(model->forward(halves).logits, model->forward(batch).logits))
+        << equifl::NameOf(architecture);
+  }
+}
+
 TEST(ModelOptionsTest, LinearArchitectureRefusesTheAdversary) {
   ModelOptions options = SmallModelOptions();
   options.architecture = ::equifl::client::Architecture::kLinear;
