@@ -87,6 +87,7 @@ absl::Status PrintShard(const std::string& dir, client::SplitCounts& total) {
     if (!modality.front_end.empty()) {
       std::printf("  %-10s made by: %s\n", "", modality.front_end.c_str());
     }
+    if (modality.IsHalf()) std::printf("  %-10s stored as float16\n", "");
   }
   struct Row {
     std::string name;
@@ -388,20 +389,23 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
   client::MediaImportOptions& m = f.media_options;
   CLI::App* import_media = data->add_subcommand(
       "import-media",
-      "Turn recordings and texts into shards. The manifest is a CSV with one row per\n"
-      "sample and the columns id, label, group (required), language, client, split, audio,\n"
-      "text and text_file (optional). audio is a WAV, FLAC, OGG or AIFF file, relative to\n"
-      "the manifest's folder; text is the sample's text inline, text_file a UTF-8 file\n"
-      "holding it (an empty cell: the sample lacks that modality). Each recording is mixed\n"
-      "to mono, resampled to 16 kHz and turned into 80 log-mel bands every 10 ms (25 ms\n"
-      "windows), the sequence modality 'audio', padded to --max-audio-seconds; each text\n"
-      "becomes byte-level tokens (its UTF-8 bytes: any language, no vocabulary to share),\n"
-      "the token modality 'text'. Rows go to clients by the client column (one shard per\n"
-      "value), or like `data import` (--clients, --dirichlet-alpha), and to splits by the\n"
-      "split column or the fractions. A bad row (missing value, unknown label, missing,\n"
-      "empty, truncated or undecodable file, text that is not UTF-8) is an error naming\n"
-      "the line and the file, unless --skip-bad leaves it out and counts it. A video\n"
-      "column is not imported yet.\n"
+      "Turn videos, recordings and texts into shards. The manifest is a CSV with one row\n"
+      "per sample and the columns id, label, group (required), language, client, split,\n"
+      "video, audio, text and text_file (optional). video is a file FFmpeg reads (MP4,\n"
+      "WebM, MKV, ...) and audio a WAV, FLAC, OGG or AIFF file, both relative to the\n"
+      "manifest's folder; text is the sample's text inline, text_file a UTF-8 file holding\n"
+      "it (an empty cell: the sample lacks that modality). Each video is sampled at\n"
+      "--video-fps, its frames scaled so the shorter side is --video-size and cropped to\n"
+      "the centre square: the image modality 'video' (uint8 RGB), padded to\n"
+      "--max-video-seconds. Each recording is mixed to mono, resampled to 16 kHz and\n"
+      "turned into 80 log-mel bands every 10 ms (25 ms windows), the sequence modality\n"
+      "'audio', padded to --max-audio-seconds; each text becomes byte-level tokens (its\n"
+      "UTF-8 bytes: any language, no vocabulary to share), the token modality 'text'.\n"
+      "Rows go to clients by the client column (one shard per value), or like `data\n"
+      "import` (--clients, --dirichlet-alpha), and to splits by the split column or the\n"
+      "fractions. A bad row (missing value, unknown label, missing, empty, truncated or\n"
+      "undecodable file, a video without a video stream, text that is not UTF-8) is an\n"
+      "error naming the line and the file, unless --skip-bad leaves it out and counts it.\n"
       "Example: equifl data import-media corpus/manifest.csv --out shards\n"
       "         --group-attribute gender --skip-bad");
   import_media->add_option("manifest", f.media_manifest, "the manifest CSV file")
@@ -425,6 +429,23 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
                    "every recording is padded to this length; longer ones keep their start")
       ->capture_default_str();
   import_media->add_option("--mel-bands", m.audio.bands, "log-mel bands")->capture_default_str();
+  import_media
+      ->add_option("--audio-precision", f.audio_precision,
+                   "how log-mel energies are stored: float16 (half the bytes) or float32")
+      ->check(CLI::IsMember(AllNames<client::FeaturePrecision>()))
+      ->capture_default_str();
+  import_media
+      ->add_option("--video-fps", m.video.frames_per_second,
+                   "frames sampled per second of video (the frame on screen at each instant)")
+      ->capture_default_str();
+  import_media
+      ->add_option("--video-size", m.video.size,
+                   "side in pixels of the square frames (shorter side scaled to it, centre kept)")
+      ->capture_default_str();
+  import_media
+      ->add_option("--max-video-seconds", m.video.max_seconds,
+                   "every video is padded to this length; longer ones keep their start")
+      ->capture_default_str();
   import_media
       ->add_option("--max-text-bytes", m.text.max_bytes,
                    "every text is padded to this many UTF-8 bytes (plus begin and end tokens); "
@@ -633,6 +654,9 @@ int RunImportMedia(const DataCommand& command) {
   {
     ImportProgressLines progress(FileName(command.media_manifest), "decoding recordings");
     client::MediaImportOptions options = command.media_options;
+    options.audio_precision =
+        ParseEnum<client::FeaturePrecision>("--audio-precision", command.audio_precision)
+            .value_or(client::FeaturePrecision::kFloat16);  // CLI11 checked the name
     options.progress = progress.Callback();
     summary = client::ImportMedia(command.media_manifest, command.media_out, options);
     if (summary.ok()) progress.Finish();
@@ -648,10 +672,24 @@ int RunImportMedia(const DataCommand& command) {
                 static_cast<long long>(skipped.count), skipped.example.c_str());
   }
   for (const client::ShardModality& modality : summary->modalities) {
-    if (modality.name == client::kAudioModality) {
+    if (modality.name == client::kVideoModality) {
+      std::printf(
+          "video: %lld videos, %.1f s, %lld frames (%.1f frames per second)%s; images [%lld "
+          "frames, %lld x %lld RGB]\n",
+          static_cast<long long>(summary->video_files), summary->video_seconds,
+          static_cast<long long>(summary->video_frames),
+          seconds > 0 ? static_cast<double>(summary->video_frames) / seconds : 0.0,
+          summary->video_clipped > 0
+              ? absl::StrCat("; ", summary->video_clipped,
+                             " longer than --max-video-seconds kept their start")
+                    .c_str()
+              : "",
+          static_cast<long long>(modality.frames), static_cast<long long>(modality.dim),
+          static_cast<long long>(modality.dim));
+    } else if (modality.name == client::kAudioModality) {
       std::printf(
           "audio: %lld recordings, %.1f s (%.1f audio seconds per second)%s; sequence [%lld "
-          "frames, %lld bands]\n",
+          "frames, %lld bands, %s]\n",
           static_cast<long long>(summary->audio_files), summary->audio_seconds,
           seconds > 0 ? summary->audio_seconds / seconds : 0.0,
           summary->audio_clipped > 0
@@ -659,7 +697,8 @@ int RunImportMedia(const DataCommand& command) {
                              " longer than --max-audio-seconds kept their start")
                     .c_str()
               : "",
-          static_cast<long long>(modality.frames), static_cast<long long>(modality.dim));
+          static_cast<long long>(modality.frames), static_cast<long long>(modality.dim),
+          std::string(NameOf(modality.precision)).c_str());
     } else {
       std::printf("text: %lld texts%s; tokens [%lld, vocabulary %lld]\n",
                   static_cast<long long>(summary->texts),
@@ -671,9 +710,6 @@ int RunImportMedia(const DataCommand& command) {
                   static_cast<long long>(modality.frames), static_cast<long long>(modality.dim));
     }
     std::printf("  front end: %s\n", modality.front_end.c_str());
-  }
-  if (!summary->ignored_columns.empty()) {
-    std::printf("not imported yet: %s\n", absl::StrJoin(summary->ignored_columns, ", ").c_str());
   }
   PrintImportedShards(*summary, command.media_options.group_attribute);
   return 0;

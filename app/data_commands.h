@@ -48,6 +48,8 @@ struct DataCommand {
   std::string media_manifest;                //!< The manifest CSV.
   std::string media_out;                     //!< Output folder.
   client::MediaImportOptions media_options;  //!< Names, partition, front end.
+  std::string audio_precision = "float16";   //!< --audio-precision, parsed when run.
+
   // inspect
   std::string inspect_dir;  //!< A shard folder, or a folder of shard folders.
 };

@@ -32,6 +32,8 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
 pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
+# The video front end: demuxing, decoding and scaling with FFmpeg's libraries.
+pkg_check_modules(LIBAV REQUIRED IMPORTED_TARGET libavformat libavcodec libswscale libavutil)
 
 # gRPC's C++ code generator plugin.
 find_program(EQUIFL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -4,8 +4,9 @@
 #   deploy/install-deps.sh               # build and test
 #   deploy/install-deps.sh --build-only  # only what building the equifl binary needs
 #                                        # (deploy/Dockerfile's build stage)
-#   deploy/install-deps.sh --media-demo  # that and espeak-ng, which speaks the media
-#                                        # demo's corpus (deploy/demo-media.sh)
+#   deploy/install-deps.sh --media-demo  # that, espeak-ng and ffmpeg, which speak and
+#                                        # render the media demo's corpus
+#                                        # (deploy/demo-media.sh)
 set -euo pipefail
 
 build_only=no
@@ -34,8 +35,10 @@ packages=(
   # Utilities; Boost.Beast serves the dashboard, prometheus-cpp's core its metrics.
   libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev prometheus-cpp-dev
-  # The media importer: audio decoding, resampling and the front end's FFT.
+  # The media importer: audio decoding, resampling and the front end's FFT; video
+  # decoding with FFmpeg's libraries.
   libsndfile1-dev libsoxr-dev libfftw3-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 )
 test_packages=(
   # Tests, benchmarks and their independent numerical references.
@@ -43,13 +46,15 @@ test_packages=(
   # The dashboard's tests: a real browser, an independent Prometheus text parser, curl;
   # and the deployment check (deploy/check-deploy.sh) of the compose file.
   chromium python3-prometheus-client curl docker-compose
+  # Makes the video decoder's test clips.
+  ffmpeg
 )
 # The deployment check renders the kustomizations with kubectl; Debian's is in
 # kubernetes-client, but a machine may already have kubectl from another package,
 # which kubernetes-client cannot be installed over.
 if ! command -v kubectl > /dev/null; then test_packages+=(kubernetes-client); fi
 if [ "$build_only" = no ]; then packages+=("${test_packages[@]}"); fi
-if [ "$media_demo" = yes ]; then packages+=(espeak-ng); fi
+if [ "$media_demo" = yes ]; then packages+=(espeak-ng ffmpeg); fi
 
 sudo_prefix=()
 if [ "$(id -u)" -ne 0 ]; then sudo_prefix=(sudo); fi

@@ -5,8 +5,6 @@
 
 #include <cerrno>
 #include <cmath>
-#include <filesystem>
-#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -38,17 +36,8 @@ bool HeaderPromisesMore(SNDFILE* file) {
 
 AudioFileResult ReadAudioFile(const std::string& path, const std::string& shown_path, int rate,
                               double max_seconds) {
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(path, error);
-  if (!std::filesystem::exists(status)) {
-    return Failure(MediaFileProblem::kMissing, shown_path,
-                   "no such file; check the path (paths are relative to the manifest's folder)");
-  }
-  if (!std::filesystem::is_regular_file(status)) {
-    return Failure(MediaFileProblem::kUnreadable, shown_path, "not a regular file");
-  }
-  if (std::filesystem::file_size(path, error) == 0 && !error) {
-    return Failure(MediaFileProblem::kEmpty, shown_path, "the file is empty (0 bytes)");
+  if (std::optional<MediaFileError> problem = CheckMediaFile(path, shown_path)) {
+    return {.signal = {}, .error = std::move(problem)};
   }
 
   SF_INFO info = {};

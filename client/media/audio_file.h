@@ -17,37 +17,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "base/enum_names.h"
+#include "client/media/media_file.h"
 
 namespace equifl::client {
-
-//! Why a media file could not be used.
-enum class MediaFileProblem {
-  kMissing,      //!< No such file.
-  kUnreadable,   //!< Not a regular file, or no permission to read it.
-  kEmpty,        //!< No bytes, or no samples.
-  kTruncated,    //!< Ends before its header or its stream says it should.
-  kUndecodable,  //!< Not a format the decoder reads.
-  kUnsupported,  //!< Decodes, but e.g. its sample rate is out of range.
-};
-
-//! "missing", "unreadable", ... in summaries.
-inline std::span<const EnumName<MediaFileProblem>> EnumNames(MediaFileProblem) {
-  static constexpr EnumName<MediaFileProblem> kNames[] = {
-      {MediaFileProblem::kMissing, "missing"},
-      {MediaFileProblem::kUnreadable, "unreadable"},
-      {MediaFileProblem::kEmpty, "empty"},
-      {MediaFileProblem::kTruncated, "truncated"},
-      {MediaFileProblem::kUndecodable, "undecodable"},
-      {MediaFileProblem::kUnsupported, "unsupported"}};
-  return kNames;
-}
-
-//! What went wrong with a file: the reason and a message that names the file.
-struct MediaFileError {
-  MediaFileProblem problem = MediaFileProblem::kUndecodable;
-  std::string message;  //!< E.g. "clips/a.wav: no such file".
-};
 
 //! Sample rates a file may have: lower rates lack the front end's bands, higher
 //! ones are not audio a microphone makes.

@@ -20,6 +20,7 @@
 #include "base/utf8.h"
 #include "client/data/csv_import.h"
 #include "client/media/audio_file.h"
+#include "protocol/half_precision.h"
 
 namespace equifl::client {
 namespace {
@@ -30,10 +31,10 @@ constexpr char kGroupColumn[] = "group";
 constexpr char kLanguageColumn[] = "language";
 constexpr char kClientColumn[] = "client";
 constexpr char kSplitColumn[] = "split";
+constexpr char kVideoColumn[] = "video";
 constexpr char kAudioColumn[] = "audio";
 constexpr char kTextColumn[] = "text";
 constexpr char kTextFileColumn[] = "text_file";
-constexpr const char* kNotYetColumns[] = {"video"};
 // A transcript is text a person says or writes; a larger file is something else.
 constexpr uintmax_t kMaxTextFileBytes = uintmax_t{16} << 20;
 
@@ -45,10 +46,10 @@ struct ManifestColumns {
   std::optional<size_t> language;
   std::optional<size_t> client;
   std::optional<size_t> split;
+  std::optional<size_t> video;
   std::optional<size_t> audio;
   std::optional<size_t> text;
   std::optional<size_t> text_file;
-  std::vector<std::string> ignored;  // recognised, not imported yet
 
   bool HasText() const { return text.has_value() || text_file.has_value(); }
 };
@@ -68,7 +69,7 @@ absl::StatusOr<ManifestColumns> FindColumns(const CsvTable& table, absl::string_
       return absl::InvalidArgumentError(absl::StrCat(
           source, " has no '", required, "' column; its header is ", QuoteInputs(table.header),
           "; a media manifest has the columns id, label, group (required), language, client, "
-          "split, audio, text, text_file (optional)"));
+          "split, video, audio, text, text_file (optional)"));
     }
   }
   ManifestColumns columns;
@@ -78,19 +79,14 @@ absl::StatusOr<ManifestColumns> FindColumns(const CsvTable& table, absl::string_
   columns.language = find(kLanguageColumn);
   columns.client = find(kClientColumn);
   columns.split = find(kSplitColumn);
+  columns.video = find(kVideoColumn);
   columns.audio = find(kAudioColumn);
   columns.text = find(kTextColumn);
   columns.text_file = find(kTextFileColumn);
-  for (const char* name : kNotYetColumns) {
-    if (find(name)) columns.ignored.push_back(name);
-  }
-  if (!columns.audio && !columns.HasText()) {
+  if (!columns.video && !columns.audio && !columns.HasText()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        source, " has no 'audio', 'text' or 'text_file' column",
-        columns.ignored.empty()
-            ? std::string()
-            : absl::StrCat(" (", absl::StrJoin(columns.ignored, ", "), " is not imported yet)"),
-        "; give each sample's recording in a column named audio or its text in text"));
+        source, " has no 'video', 'audio', 'text' or 'text_file' column; give each sample's ",
+        "clip in a column named video, its recording in audio or its text in text"));
   }
   return columns;
 }
@@ -109,11 +105,17 @@ struct MediaRow {
   int64_t language = 0;
   std::string client;  // the client column's value
   std::optional<Split> split;
+  std::string video_path;   // resolved; empty: no video
+  std::string video_shown;  // as the manifest writes it
   std::string audio_path;   // resolved; empty: no audio
   std::string audio_shown;  // as the manifest writes it
   std::string text;         // inline
   std::string text_path;    // resolved; empty: none
   std::string text_shown;
+  std::vector<uint8_t> video;  // [frames, size, size, 3]
+  int64_t video_frames = 0;
+  double video_seconds = 0;
+  bool video_clipped = false;
   std::vector<float> audio;  // [frames, bands]
   int64_t audio_frames = 0;
   double audio_seconds = 0;
@@ -220,6 +222,10 @@ std::vector<MediaRow> ReadRows(const CsvTable& table, const ManifestColumns& col
                                               " is not train, validation or test"));
       }
     }
+    if (columns.video && !cells[*columns.video].empty()) {
+      row.video_shown = cells[*columns.video];
+      row.video_path = Resolve(base, row.video_shown);
+    }
     if (columns.audio && !cells[*columns.audio].empty()) {
       row.audio_shown = cells[*columns.audio];
       row.audio_path = Resolve(base, row.audio_shown);
@@ -232,8 +238,9 @@ std::vector<MediaRow> ReadRows(const CsvTable& table, const ManifestColumns& col
       row.text_shown = cells[*columns.text_file];
       row.text_path = Resolve(base, row.text_shown);
     }
-    if (row.audio_path.empty() && row.text.empty() && row.text_path.empty()) {
-      row.Problem("no media", "the row names no recording and no text");
+    if (row.video_path.empty() && row.audio_path.empty() && row.text.empty() &&
+        row.text_path.empty()) {
+      row.Problem("no media", "the row names no video, no recording and no text");
     }
   }
   return rows;
@@ -292,7 +299,19 @@ void DecodeRows(std::vector<MediaRow>& rows, const MediaImportOptions& options) 
   ParallelFor(work.size(), static_cast<int>(workers), [&](size_t worker, size_t index) {
     MediaRow& row = rows[work[index]];
     if (!failed.load(std::memory_order_relaxed)) {
-      if (!row.audio_path.empty()) {
+      if (!row.video_path.empty()) {
+        VideoFileResult file = ReadVideoFile(row.video_path, row.video_shown, options.video);
+        if (file.error) {
+          row.Problem(absl::StrCat("video ", NameOf(file.error->problem)),
+                      absl::StrCat("video ", file.error->message));
+        } else {
+          row.video = std::move(file.clip.frames);
+          row.video_frames = file.clip.frame_count;
+          row.video_seconds = file.clip.seconds;
+          row.video_clipped = file.clip.clipped;
+        }
+      }
+      if (!row.audio_path.empty() && !row.problem) {
         const AudioFileResult file = ReadAudioFile(
             row.audio_path, row.audio_shown, options.audio.sample_rate, options.max_audio_seconds);
         if (file.error) {
@@ -366,6 +385,7 @@ absl::Status MediaImportOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--threads is ", threads, "; it must be 0 (every core) or more"));
   }
+  EQUIFL_RETURN_IF_ERROR(video.Validate());
   EQUIFL_RETURN_IF_ERROR(audio.Validate());
   EQUIFL_RETURN_IF_ERROR(text.Validate());
   return split.Validate();
@@ -387,7 +407,6 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
 
   MediaImportSummary summary;
   summary.rows_read = static_cast<int64_t>(table.rows.size());
-  summary.ignored_columns = columns.ignored;
   Names labels{options.label_values, !options.label_values.empty()};
   Names groups{options.group_values, !options.group_values.empty()};
   Names languages{options.language_values, !options.language_values.empty()};
@@ -432,16 +451,26 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
   summary.groups = groups.names;
   summary.languages = languages.names;
 
-  // The modalities: audio, then text, as the manifest has columns for them.
+  // The modalities: video, audio, then text, as the manifest has columns for them.
+  std::optional<size_t> video_index;
   std::optional<size_t> audio_index;
   std::optional<size_t> text_index;
+  if (columns.video) {
+    video_index = summary.modalities.size();
+    summary.modalities.push_back({.name = kVideoModality,
+                                  .kind = ModalityKind::kImages,
+                                  .frames = options.video.FrameCount(),
+                                  .dim = options.video.size,
+                                  .front_end = options.video.Describe()});
+  }
   if (columns.audio) {
     audio_index = summary.modalities.size();
     summary.modalities.push_back({.name = kAudioModality,
                                   .kind = ModalityKind::kSequence,
                                   .frames = options.AudioFrames(),
                                   .dim = options.audio.bands,
-                                  .front_end = options.audio.Describe()});
+                                  .front_end = options.audio.Describe(),
+                                  .precision = options.audio_precision});
   }
   if (columns.HasText()) {
     text_index = summary.modalities.size();
@@ -452,6 +481,12 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
                                   .front_end = options.text.Describe()});
   }
   for (const MediaRow* row : kept) {
+    if (row->video_frames > 0) {
+      ++summary.video_files;
+      summary.video_seconds += row->video_seconds;
+      summary.video_frames += row->video_frames;
+      if (row->video_clipped) ++summary.video_clipped;
+    }
     if (row->audio_frames > 0) {
       ++summary.audio_files;
       summary.audio_seconds += row->audio_seconds;
@@ -516,14 +551,31 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
     data.manifest.languages = summary.languages;
     data.features.resize(modality_count);
     data.tokens.resize(modality_count);
+    data.images.resize(modality_count);
+    data.halves.resize(modality_count);
     data.lengths.resize(modality_count);
     for (size_t index = 0; index < positions.size(); ++index) {
       MediaRow& row = *kept[positions[index]];
+      if (video_index) {
+        const auto padded = static_cast<size_t>(summary.modalities[*video_index].ValuesPerSample());
+        std::vector<uint8_t>& images = data.images[*video_index];
+        images.insert(images.end(), row.video.begin(), row.video.end());
+        images.resize(images.size() + padded - row.video.size(), 0);
+        std::vector<uint8_t>().swap(row.video);  // the shard holds it now
+        data.lengths[*video_index].push_back(row.video_frames);
+      }
       if (audio_index) {
         const auto padded = static_cast<size_t>(summary.modalities[*audio_index].ValuesPerSample());
-        std::vector<float>& features = data.features[*audio_index];
-        features.insert(features.end(), row.audio.begin(), row.audio.end());
-        features.resize(features.size() + padded - row.audio.size(), 0.0f);
+        if (summary.modalities[*audio_index].IsHalf()) {
+          std::vector<uint16_t>& halves = data.halves[*audio_index];
+          const size_t start = halves.size();
+          halves.resize(start + padded, 0);  // 0 bits: +0.0
+          protocol::FloatsToHalves(row.audio, halves.data() + start);
+        } else {
+          std::vector<float>& features = data.features[*audio_index];
+          features.insert(features.end(), row.audio.begin(), row.audio.end());
+          features.resize(features.size() + padded - row.audio.size(), 0.0f);
+        }
         std::vector<float>().swap(row.audio);  // the shard holds it now
         data.lengths[*audio_index].push_back(row.audio_frames);
       }

@@ -10,20 +10,27 @@
 //             rows go to clients by --clients / --dirichlet-alpha, as in `data import`
 //   split     optional: train, validation or test; without it each client's rows
 //             are split by the fractions
-//   audio     a path to a WAV, FLAC, OGG or AIFF file, relative to the manifest's
-//             folder; empty: the sample has no audio (the model masks it)
+//   video     a path to a video file FFmpeg reads (MP4, WebM, MKV, AVI, ...),
+//             relative to the manifest's folder; empty: no video (the model masks it)
+//   audio     a path to a WAV, FLAC, OGG or AIFF file, relative like video; empty:
+//             the sample has no audio
 //   text      the sample's text (a transcript), inline; empty: no text
 //   text_file a path to a UTF-8 text file instead, relative like audio
-// Audio becomes the sequence modality "audio": log-mel energies from the front end of
-// log_mel.h, [T, bands] per sample, padded to the frames of max_audio_seconds so that
-// every client's shards have the same shape. Text becomes the token modality "text":
-// byte-level tokens (byte_tokens.h), padded to max_bytes + 2. The manifest records
-// both front ends. A `video` column is recognised and not imported yet (listed in the
-// summary). At least one of audio, text and text_file must be there.
+// Video becomes the image modality "video": RGB frames sampled, resized and cropped
+// by the front end of video_file.h, uint8 [T, size, size, 3] per sample, padded to
+// the frames of its max_seconds. Audio becomes the sequence modality "audio": log-mel
+// energies from the front end of log_mel.h, [T, bands] per sample (float16 unless
+// audio_precision says float32), padded to the frames of max_audio_seconds, so every
+// client's shards have the same shapes. Text
+// becomes the token modality "text": byte-level tokens (byte_tokens.h), padded to
+// max_bytes + 2. The manifest records every front end. At least one of video, audio,
+// text and text_file must be there. (A video's own sound track is not read: give the
+// audio as its own file, e.g. `ffmpeg -i clip.mp4 -vn clip.wav`.)
 //
 // A bad row (a missing value, a repeated id, a label outside the given list, a
 // file that is missing, unreadable, empty, truncated or undecodable, a sample rate
-// outside 8..384 kHz, a text file that is not UTF-8, a row without any modality) is
+// outside 8..384 kHz, a video file without a video stream, a text file that is not
+// UTF-8, a row without any modality) is
 // an error naming the manifest line, the id and the file
 // (a manifest that is not UTF-8 is refused whole, naming the line);
 // with skip_bad it is left out and counted per reason. Decoding runs on `threads`
@@ -43,10 +50,12 @@
 #include "client/data/shard.h"
 #include "client/media/byte_tokens.h"
 #include "client/media/log_mel.h"
+#include "client/media/video_file.h"
 
 namespace equifl::client {
 
-//! The modality names audio and text are stored under.
+//! The modality names video, audio and text are stored under.
+inline constexpr char kVideoModality[] = "video";
 inline constexpr char kAudioModality[] = "audio";
 inline constexpr char kTextModality[] = "text";
 
@@ -60,11 +69,15 @@ struct MediaImportOptions {
   std::string group_attribute = "group";     //!< What the groups are, e.g. "gender".
   //! Rows to clients and splits; clients 0: one per value of the client column, or 1.
   RowSplitOptions split;
+  VideoFrontEndOptions video;    //!< The video front end, max_seconds included.
   LogMelOptions audio;           //!< The audio front end.
   ByteTokenOptions text;         //!< How text becomes tokens.
   double max_audio_seconds = 8;  //!< Longer recordings keep their start; 0.1..600.
-  bool skip_bad = false;         //!< Leave bad rows out (counted) instead of failing.
-  int threads = 0;               //!< Decoding threads; 0: every core.
+  //! How log-mel energies are stored: float16 (half the bytes; its rounding, at most
+  //! 2^-11 of a value, is far below the differences a model reads) or float32.
+  FeaturePrecision audio_precision = FeaturePrecision::kFloat16;
+  bool skip_bad = false;  //!< Leave bad rows out (counted) instead of failing.
+  int threads = 0;        //!< Decoding threads; 0: every core.
   //! Told how far the import has come (kRead, kParse, kCheck: rows decoded, kBuild,
   //! kWrite); empty: nothing is told.
   ImportProgress progress;
@@ -87,21 +100,25 @@ struct MediaImportSummary {
   int64_t rows_read = 0;             //!< Data rows in the manifest.
   int64_t rows_imported = 0;         //!< Rows in the shards.
   std::vector<SkippedRows> skipped;  //!< Per reason, in order of first appearance.
+  int64_t video_files = 0;           //!< Videos decoded into the shards.
+  double video_seconds = 0;          //!< Their duration, as kept.
+  int64_t video_frames = 0;          //!< Frames sampled from them.
+  int64_t video_clipped = 0;         //!< Longer than the video front end's max_seconds.
   int64_t audio_files = 0;           //!< Recordings decoded into the shards.
   double audio_seconds = 0;          //!< Their duration, as kept.
   int64_t audio_clipped = 0;         //!< Longer than max_audio_seconds.
   int64_t texts = 0;                 //!< Texts tokenised into the shards.
   int64_t text_clipped = 0;          //!< Longer than max_bytes.
-  //! The shards' modalities, those the manifest has columns for: audio (frames,
-  //! bands, front end), then text (tokens, vocabulary, front end).
+  //! The shards' modalities, those the manifest has columns for: video (frames,
+  //! side, front end), audio (frames, bands, front end), then text (tokens,
+  //! vocabulary, front end).
   std::vector<ShardModality> modalities;
-  std::vector<std::string> ignored_columns;  //!< Recognised but not imported (video).
-  std::vector<std::string> labels;           //!< Label names, in index order.
-  std::vector<std::string> groups;           //!< Group names.
-  std::vector<std::string> languages;        //!< Language names.
-  std::vector<std::string> client_names;     //!< E.g. "client=hospital-a".
-  std::vector<SplitCounts> client_counts;    //!< Rows per split of each client.
-  std::vector<std::string> shard_dirs;       //!< Written folders.
+  std::vector<std::string> labels;         //!< Label names, in index order.
+  std::vector<std::string> groups;         //!< Group names.
+  std::vector<std::string> languages;      //!< Language names.
+  std::vector<std::string> client_names;   //!< E.g. "client=hospital-a".
+  std::vector<SplitCounts> client_counts;  //!< Rows per split of each client.
+  std::vector<std::string> shard_dirs;     //!< Written folders.
 };
 
 //! Shards built in memory, with the summary.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -204,12 +205,34 @@ TEST_F(EquiflDataCommandTest, ImportNpyArraysThenInspect) {
   EXPECT_THAT(outcome.out, HasSubstr("2 shards, 12 samples"));
 }
 
+// With `videos`, 12 clips of 0.5 s at 32x32 that ffmpeg renders in noise, four per
+// label, leaning towards the label's colour (red, green, blue) from a grey that
+// varies clip to clip: clips/<label>-<variant>.mp4. False when there is no ffmpeg.
+bool WriteLabelVideos(const std::string& folder) {
+  const std::string ffmpeg = EQUIFL_FFMPEG;
+  if (ffmpeg.find("NOTFOUND") != std::string::npos) return false;
+  const char* colours[3][4] = {{"0xa06060", "0x906050", "0xb07070", "0x805050"},
+                               {"0x60a060", "0x509060", "0x70b070", "0x508050"},
+                               {"0x6060a0", "0x506090", "0x7070b0", "0x505080"}};
+  for (int label = 0; label < 3; ++label) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const std::string command =
+          ffmpeg + " -loglevel error -y -f lavfi -i color=c=" + colours[label][variant] +
+          ":s=32x32:r=8:d=0.5 -vf noise=alls=40:allf=t -pix_fmt yuv420p -c:v libx264 " + folder +
+          "/clips/" + std::to_string(label) + "-" + std::to_string(variant) + ".mp4";
+      EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    }
+  }
+  return true;
+}
+
 // A corpus a user would import: `count` clips of 0.5 s at 22.05 kHz, each a tone
 // whose pitch is its label's (300 Hz, 900 Hz or 2 kHz, jittered by a few percent)
 // in noise, at a random loudness, with a transcript that names the mood in English
-// or German, spread over two clients and two groups. The manifest names the files
-// relative to itself.
-void WriteToneCorpus(const std::string& folder, int count) {
+// or German, spread over two clients and two groups; with `videos`, a video of the
+// label's colour too (WriteLabelVideos). The manifest names the files relative to
+// itself.
+void WriteToneCorpus(const std::string& folder, int count, bool videos = false) {
   std::filesystem::create_directories(folder + "/clips");
   std::mt19937 engine(11);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -219,7 +242,7 @@ void WriteToneCorpus(const std::string& folder, int count) {
   const char* english[] = {"all is quiet", "what a lovely day", "this makes me furious"};
   const char* german[] = {"alles ist ruhig", "was für ein schöner Tag", "das macht mich wütend"};
   std::ofstream manifest(folder + "/manifest.csv");
-  manifest << "id,label,group,language,client,audio,text\n";
+  manifest << "id,label,group,language,client,audio,text" << (videos ? ",video" : "") << "\n";
   for (int index = 0; index < count; ++index) {
     const int label = index % 3;
     const double pitch = pitches[label] * (0.95 + 0.1 * unit(engine));
@@ -230,7 +253,9 @@ void WriteToneCorpus(const std::string& folder, int count) {
     const bool de = unit(engine) < 0.5;
     manifest << id << "," << labels[label] << "," << (unit(engine) < 0.5 ? "female" : "male") << ","
              << (de ? "de" : "en") << "," << (index % 2 == 0 ? "north" : "south") << ",clips/" << id
-             << ".wav," << (de ? german : english)[label] << "\n";
+             << ".wav," << (de ? german : english)[label];
+    if (videos) manifest << ",clips/" << label << "-" << index / 3 % 4 << ".mp4";
+    manifest << "\n";
   }
 }
 
@@ -252,7 +277,7 @@ TEST_F(EquiflDataCommandTest, ImportMediaTurnsRecordingsIntoShards) {
   EXPECT_THAT(outcome.out, HasSubstr("13 rows read, 12 imported, 1 left out"));
   EXPECT_THAT(outcome.out, HasSubstr("left out, audio missing: 1 (first: manifest.csv line 14"));
   EXPECT_THAT(outcome.out, HasSubstr("audio: 12 recordings, 6.0 s"));
-  EXPECT_THAT(outcome.out, HasSubstr("sequence [48 frames, 80 bands]"));
+  EXPECT_THAT(outcome.out, HasSubstr("sequence [48 frames, 80 bands, float16]"));
   EXPECT_THAT(outcome.out, HasSubstr("front end: log-mel sample_rate=16000 window=400 hop=160"));
   EXPECT_THAT(outcome.out,
               HasSubstr("text: 12 texts; tokens [514, vocabulary 259]\n  front end: "
@@ -265,6 +290,7 @@ TEST_F(EquiflDataCommandTest, ImportMediaTurnsRecordingsIntoShards) {
   EXPECT_THAT(outcome.out, ::testing::ContainsRegex("audio +sequence +\\[6, 48, 80\\]"));
   EXPECT_THAT(outcome.out, ::testing::ContainsRegex("text +tokens +\\[6, 514\\]"));
   EXPECT_THAT(outcome.out, HasSubstr("made by: log-mel sample_rate=16000"));
+  EXPECT_THAT(outcome.out, HasSubstr("stored as float16"));
   EXPECT_THAT(outcome.out, HasSubstr("made by: byte-tokens pad=0"));
   outcome = RunEquifl("data import-media --help");
   EXPECT_EQ(outcome.exit_code, 0);
@@ -272,27 +298,37 @@ TEST_F(EquiflDataCommandTest, ImportMediaTurnsRecordingsIntoShards) {
   EXPECT_THAT(outcome.out, HasSubstr("80 log-mel bands every 10 ms"));
 }
 
-// End to end: recordings and transcripts imported per client, then a federation of
-// the two clients trained on them (`equifl sim` on the shard folder), evaluated on
-// the fusion and on each modality alone. Chance is 1/3; a model that hears pitch,
-// or reads the mood in either language, gets nearly every test clip right.
+// End to end: videos, recordings and transcripts imported per client, then a
+// federation of the two clients trained on them (`equifl sim` on the shard folder),
+// evaluated on the fusion and on each modality alone. Chance is 1/3; a model that
+// sees the colour, hears pitch, or reads the mood in either language, gets nearly
+// every test clip right. Modality dropout makes the fused model learn each modality
+// alone too (without it, it leans on the easiest, the pitch).
 TEST_F(EquiflDataCommandTest, AFederationLearnsFromImportedRecordings) {
-  WriteToneCorpus(Path("corpus"), 150);
+  std::filesystem::create_directories(Path("corpus/clips"));
+  if (!WriteLabelVideos(Path("corpus"))) {
+    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
+  }
+  WriteToneCorpus(Path("corpus"), 150, /*videos=*/true);
   CommandOutcome outcome =
       RunEquifl("data import-media " + Path("corpus/manifest.csv") + " --out " + Path("shards") +
-                " --max-audio-seconds 0.5 --train-fraction 0.6 --validation-fraction 0.1");
+                " --max-audio-seconds 0.5 --video-fps 4 --video-size 16 --max-video-seconds 0.5 "
+                "--train-fraction 0.6 --validation-fraction 0.1");
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
-  std::ofstream(Path("run.yaml")) << "server:\n  run_dir: " << Path("run")
-                                  << "\n  rounds: 4\n  min_clients: 2\n"
-                                     "training:\n  epochs: 3\n  batch_size: 16\n"
-                                     "  learning_rate: 0.003\n  device: cpu\n"
-                                     "model:\n  hidden_size: 32\n  dropout: 0.0\n"
-                                     "fairness:\n  views: [fusion, audio, text]\n"
-                                     "sim:\n  data:\n    source: shards\n    path: "
-                                  << Path("shards") << "\n";
+  EXPECT_THAT(outcome.out, HasSubstr("150 rows read, 150 imported"));
+  EXPECT_THAT(outcome.out, HasSubstr("video: 150 videos"));
+  std::ofstream(Path("run.yaml"))
+      << "server:\n  run_dir: " << Path("run")
+      << "\n  rounds: 4\n  min_clients: 2\n"
+         "training:\n  epochs: 3\n  batch_size: 16\n  modality_dropout: 0.4\n"
+         "  learning_rate: 0.003\n  device: cpu\n"
+         "model:\n  hidden_size: 32\n  dropout: 0.0\n"
+         "fairness:\n  views: [fusion, video, audio, text]\n"
+         "sim:\n  data:\n    source: shards\n    path: "
+      << Path("shards") << "\n";
   outcome = RunEquifl("sim " + Path("run.yaml"));
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err << outcome.out;
-  for (const char* view : {"fusion", "audio", "text"}) {
+  for (const char* view : {"fusion", "video", "audio", "text"}) {
     std::smatch accuracy;  // the final report's "Views" table: view, samples, accuracy
     ASSERT_TRUE(std::regex_search(outcome.out, accuracy,
                                   std::regex(std::string("\n  ") + view + " +[0-9]+ +([0-9.]+)")))

@@ -4,8 +4,10 @@
 //
 // Input: an options byte, then the manifest text. Its paths may name the files of
 // a folder made once per process: tone.wav (a valid 16 kHz WAV), cut.wav (its first
-// 100 bytes), noise.wav (not audio), words.txt (UTF-8 text) and latin1.txt (not
-// UTF-8); anything else is missing. Bit 0 skips bad rows; bit 1 gives the label
+// 100 bytes), noise.wav (not audio), clip.y4m (a valid 8x8 video of 3 frames, in
+// the YUV4MPEG2 format FFmpeg reads, written here byte by byte), cut.y4m (it cut in
+// its second frame), words.txt (UTF-8 text) and latin1.txt (not UTF-8); anything
+// else is missing. Bit 0 skips bad rows; bit 1 gives the label
 // list "a,b"; bits 2-3 ask for 0-3 clients; bit 4 cuts texts at 8 bytes.
 //
 // Checked beyond "no crash, leak or undefined behaviour": every shard an import
@@ -44,6 +46,12 @@ const std::string& Folder() {
                            equifl::test::Tone(440, 0.05, 16000));
     equifl::test::CopyPrefix((path / "tone.wav").string(), (path / "cut.wav").string(), 100);
     std::ofstream(path / "noise.wav", std::ios::binary) << std::string(300, '\x42');
+    std::string video = "YUV4MPEG2 W8 H8 F4:1 Ip A1:1 C420jpeg\n";
+    for (int frame = 0; frame < 3; ++frame) {
+      video += "FRAME\n" + std::string(64, static_cast<char>(40 * frame)) + std::string(32, '\x80');
+    }
+    std::ofstream(path / "clip.y4m", std::ios::binary) << video;
+    std::ofstream(path / "cut.y4m", std::ios::binary) << video.substr(0, video.size() - 150);
     std::ofstream(path / "words.txt") << "Grüß dich, 日本";
     std::ofstream(path / "latin1.txt") << "Gr\xfc\xdf";
     std::atexit([] { std::filesystem::remove_all(Folder()); });
@@ -64,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.split.clients = (flags >> 2) & 3;
   if ((flags & 16) != 0) options.text.max_bytes = 8;
   options.max_audio_seconds = 0.1;
+  options.video = {.frames_per_second = 4, .size = 8, .max_seconds = 1};
   options.threads = 1;
   absl::StatusOr<equifl::client::MediaImport> import =
       equifl::client::BuildShardsFromMedia(text, "fuzz.csv", Folder(), options);

@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+#include "protocol/half_precision.h"
 #include "tests/client/data/progress_record.h"
 #include "tests/client/media/audio_test_files.h"
 #include "tests/testing/status_matchers.h"
@@ -65,6 +68,7 @@ TEST_F(MediaImportTest, RecordingsBecomeLogMelSequences) {
   MediaImportOptions options;
   options.max_audio_seconds = 1.0;
   options.group_attribute = "gender";
+  options.audio_precision = FeaturePrecision::kFloat32;
   options.progress = progress.Callback();
   absl::StatusOr<MediaImportSummary> summary = Import(options);
   ASSERT_THAT(summary, IsOk());
@@ -116,6 +120,42 @@ TEST_F(MediaImportTest, RecordingsBecomeLogMelSequences) {
     EXPECT_TRUE(
         std::all_of(sample + length * 80, sample + 98 * 80, [](float v) { return v == 0; }));
   }
+}
+
+// By default log-mel energies are stored as float16: each value the float32 import
+// stores, rounded to nearest (the padding +0.0), in an F16 tensor.
+TEST_F(MediaImportTest, AudioIsStoredAsFloat16ByDefault) {
+  std::string manifest = "id,label,group,audio\n";
+  for (int index = 0; index < 4; ++index) {
+    const std::string id = "s" + std::to_string(index);
+    WriteClip(id, index % 2 == 0 ? "low" : "high", 0.3 + 0.1 * index);
+    manifest += id + "," + (index % 2 == 0 ? "low" : "high") + ",g,clips/" + id + ".wav\n";
+  }
+  WriteManifest(manifest);
+  MediaImportOptions options;
+  options.max_audio_seconds = 1;
+  ASSERT_EQ(options.audio_precision, FeaturePrecision::kFloat16);
+  ASSERT_THAT(ImportMedia(Path("manifest.csv"), Path("half"), options), IsOk());
+  options.audio_precision = FeaturePrecision::kFloat32;
+  ASSERT_THAT(ImportMedia(Path("manifest.csv"), Path("full"), options), IsOk());
+  absl::StatusOr<Shard> half = Shard::Open(Path("half/client-000"));
+  absl::StatusOr<Shard> full = Shard::Open(Path("full/client-000"));
+  ASSERT_THAT(half, IsOk());
+  ASSERT_THAT(full, IsOk());
+  EXPECT_TRUE(half->manifest().modalities[0].IsHalf());
+  EXPECT_FALSE(full->manifest().modalities[0].IsHalf());
+  EXPECT_EQ(half->file().Find("audio")->data_type, v1::DATA_TYPE_FLOAT16);
+  const std::span<const float> values = full->columns().features[0];
+  const std::span<const uint16_t> bits = half->columns().halves[0];
+  ASSERT_EQ(bits.size(), values.size());
+  ASSERT_TRUE(half->columns().features[0].empty());
+  size_t differing = 0;
+  for (size_t index = 0; index < values.size(); ++index) {
+    if (bits[index] != protocol::FloatToHalf(values[index])) ++differing;
+  }
+  EXPECT_EQ(differing, 0u);
+  EXPECT_LT(std::filesystem::file_size(Path("half/client-000/data.safetensors")),
+            std::filesystem::file_size(Path("full/client-000/data.safetensors")) * 6 / 10);
 }
 
 // One thread or two: the same shards, byte for byte.
@@ -203,7 +243,7 @@ TEST_F(MediaImportTest, BadRowsAreNamedOrSkippedAndCounted) {
   expect("audio truncated", "line 9 (id 'cut'): audio clips/cut.wav: the file ends before");
   expect("audio undecodable", "line 10 (id 'noise'): audio clips/noise.wav: cannot be decoded");
   expect("audio unsupported", "line 11 (id 'slow'): audio clips/slow.wav: its sample rate is 2000");
-  expect("no media", "line 12 (id 'silent'): the row names no recording");
+  expect("no media", "line 12 (id 'silent'): the row names no video, no recording");
   expect("bad split", "line 13 (id 'when'): the split 'later' is not train, validation or test");
   EXPECT_EQ(skipped.size(), 10u);
   EXPECT_THAT(summary->labels, ElementsAre("low", "high"));  // the given order
@@ -297,20 +337,111 @@ TEST_F(MediaImportTest, BadTextRowsAreNamed) {
   EXPECT_THAT(skipped["text missing"], HasSubstr("line 5 (id 'gone'): text file texts/gone.txt: "
                                                  "no such file"));
   EXPECT_THAT(skipped["two texts"], HasSubstr("line 6 (id 'both')"));
-  EXPECT_THAT(skipped["no media"], HasSubstr("line 7 (id 'none'): the row names no recording "
-                                             "and no text"));
+  EXPECT_THAT(skipped["no media"], HasSubstr("line 7 (id 'none'): the row names no video, no "
+                                             "recording and no text"));
   ASSERT_EQ(summary->modalities.size(), 1u);  // no audio column: text alone
   EXPECT_EQ(summary->modalities[0].name, "text");
+}
+
+// Runs the ffmpeg command line `arguments`; false (with the test skipped) when
+// there is no ffmpeg.
+bool RunFfmpeg(const std::string& arguments) {
+  const std::string ffmpeg = EQUIFL_FFMPEG;
+  if (ffmpeg.find("NOTFOUND") != std::string::npos) return false;
+  const std::string command = ffmpeg + " -loglevel error -y " + arguments;
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return true;
+}
+
+// Videos become uint8 image sequences beside the audio: one clip per label colour,
+// sampled at 4 frames a second into 16x16 frames; a row's missing video is masked
+// (present 0) while its audio stays, and bad videos are counted per reason.
+TEST_F(MediaImportTest, VideosBecomeImageSequencesBesideAudio) {
+  std::filesystem::create_directories(Path("clips"));
+  for (const auto& [label, colour] : {std::pair{"low", "red"}, std::pair{"high", "blue"}}) {
+    if (!RunFfmpeg(absl::StrCat("-f lavfi -i color=c=", colour,
+                                ":s=32x24:r=10:d=0.8 -pix_fmt yuv420p -c:v libx264 ",
+                                Path(absl::StrCat("clips/", label, ".mp4"))))) {
+      GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
+    }
+  }
+  ASSERT_TRUE(RunFfmpeg("-f lavfi -i sine=frequency=440:duration=0.5 " + Path("clips/sound.wav")));
+  std::string manifest = "id,label,group,video,audio\n";
+  for (int index = 0; index < 6; ++index) {
+    const std::string id = "v" + std::to_string(index);
+    const std::string label = index % 2 == 0 ? "low" : "high";
+    WriteClip(id, label, 0.5);
+    manifest += id + "," + label + ",g" + std::to_string(index % 2) + "," +
+                (index == 5 ? "" : "clips/" + label + ".mp4") + ",clips/" + id + ".wav\n";
+  }
+  manifest += "gone,low,g0,clips/gone.mp4,clips/v0.wav\n";
+  manifest += "mute,low,g0,clips/sound.wav,clips/v0.wav\n";
+  WriteManifest(manifest);
+  MediaImportOptions options;
+  options.video.frames_per_second = 4;
+  options.video.size = 16;
+  options.video.max_seconds = 2;
+  options.max_audio_seconds = 1;
+  EXPECT_THAT(Import(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        "manifest.csv line 8 (id 'gone'): video clips/gone.mp4"));
+  options.skip_bad = true;
+  absl::StatusOr<MediaImportSummary> summary = Import(options);
+  ASSERT_THAT(summary, IsOk());
+  EXPECT_EQ(summary->rows_imported, 6);
+  std::map<std::string, int64_t> skipped;
+  for (const SkippedRows& rows : summary->skipped) skipped[rows.reason] = rows.count;
+  EXPECT_EQ(skipped,
+            (std::map<std::string, int64_t>{{"video missing", 1}, {"video unsupported", 1}}));
+  EXPECT_EQ(summary->video_files, 5);
+  EXPECT_EQ(summary->video_frames, 5 * 4);  // 0.8 s at 4 frames a second: t = 0, .25, .5, .75
+  EXPECT_NEAR(summary->video_seconds, 5 * 0.8, 0.05);
+  ASSERT_EQ(summary->modalities.size(), 2u);
+  const ShardModality& video = summary->modalities[0];
+  EXPECT_EQ(video.name, "video");
+  EXPECT_EQ(video.kind, ModalityKind::kImages);
+  EXPECT_EQ(video.frames, 8);
+  EXPECT_EQ(video.dim, 16);
+  EXPECT_EQ(video.front_end, options.video.Describe());
+  EXPECT_EQ(summary->modalities[1].name, "audio");
+
+  ASSERT_EQ(summary->shard_dirs.size(), 1u);
+  absl::StatusOr<Shard> shard = Shard::Open(summary->shard_dirs[0]);
+  ASSERT_THAT(shard, IsOk());
+  const ShardColumns& columns = shard->columns();
+  const int64_t per_sample = 8 * 16 * 16 * 3;
+  ASSERT_EQ(static_cast<int64_t>(columns.images[0].size()), 6 * per_sample);
+  const int low = static_cast<int>(
+      std::find(summary->labels.begin(), summary->labels.end(), "low") - summary->labels.begin());
+  int masked = 0;
+  for (int64_t row = 0; row < 6; ++row) {
+    const uint8_t* images = columns.images[0].data() + row * per_sample;
+    EXPECT_EQ(columns.present[2 * row + 1], 1);  // every row has its audio
+    if (columns.present[2 * row] == 0) {
+      ++masked;
+      EXPECT_EQ(columns.lengths[0][row], 0);
+      EXPECT_TRUE(std::all_of(images, images + per_sample, [](uint8_t v) { return v == 0; }));
+      continue;
+    }
+    ASSERT_EQ(columns.lengths[0][row], 4);
+    // A frame's centre pixel is the clip's colour (lossy YUV: within 24 of 255);
+    // frames past the length are zeros.
+    const bool red = columns.label[row] == low;
+    const uint8_t* centre = images + (8 * 16 + 8) * 3;
+    EXPECT_GT(centre[red ? 0 : 2], 200) << row;
+    EXPECT_LT(centre[red ? 2 : 0], 40) << row;
+    EXPECT_TRUE(std::all_of(images + 4 * 16 * 16 * 3, images + per_sample,
+                            [](uint8_t v) { return v == 0; }));
+  }
+  EXPECT_EQ(masked, 1);
 }
 
 TEST_F(MediaImportTest, ManifestAndOptionErrors) {
   WriteManifest("id,label,audio\na,low,x.wav\n");
   EXPECT_THAT(Import(),
               StatusIs(absl::StatusCode::kInvalidArgument, "manifest.csv has no 'group' column"));
-  WriteManifest("id,label,group,video\na,low,f,x.mp4\n");
+  WriteManifest("id,label,group,clip\na,low,f,x.mp4\n");
   EXPECT_THAT(Import(), StatusIs(absl::StatusCode::kInvalidArgument,
-                                 "has no 'audio', 'text' or 'text_file' column (video is not "
-                                 "imported yet)"));
+                                 "has no 'video', 'audio', 'text' or 'text_file' column"));
   // A manifest that is not UTF-8 is refused whole, naming the line: its encoding is
   // wrong, not one row.
   WriteManifest("id,label,group,audio\na,h\xe9gh,f,x.wav\n");
@@ -330,6 +461,9 @@ TEST_F(MediaImportTest, ManifestAndOptionErrors) {
   options = {};
   options.audio.bands = 0;
   EXPECT_THAT(Import(options), StatusIs(absl::StatusCode::kInvalidArgument, "mel bands"));
+  options = {};
+  options.video.size = 4;
+  EXPECT_THAT(Import(options), StatusIs(absl::StatusCode::kInvalidArgument, "size"));
   options = {};
   options.label_values = {"a", "a"};
   EXPECT_THAT(Import(options), StatusIs(absl::StatusCode::kInvalidArgument, "lists 'a' twice"));
