@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# A federated run on recordings and transcripts made on this machine: espeak-ng
-# speaks an emotion corpus (deploy/make-media-corpus.sh: English, German, Japanese;
-# male and female voices; the female voices' prosody carries less of the emotion, a
-# planted and reducible bias), `equifl data import-media` turns it into three
-# clients' shards (log-mel audio, byte-token text), and `equifl sim` trains on them
-# twice with the real server and client code: FedAvg, then group DRO
+# A federated run on videos, recordings and transcripts made on this machine:
+# espeak-ng speaks an emotion corpus and FFmpeg renders a clip for each
+# (deploy/make-media-corpus.sh: English, German, Japanese; male and female voices;
+# the female speakers' video carries less of the emotion, a planted and reducible
+# bias), `equifl data import-media` turns it into three clients' shards (RGB video
+# frames, log-mel audio, byte-token text), and `equifl sim` trains on them twice with
+# the real server and client code: FedAvg, then group DRO
 # (deploy/config/demo-media.yaml). Prints both final reports: per view (fusion,
-# audio alone, text alone) and per group.
-# Expects the build of deploy/dev.sh (build/default) and espeak-ng.
+# video alone, audio alone, text alone) and per group.
+# Expects the build of deploy/dev.sh (build/default), espeak-ng and ffmpeg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 equifl=build/default/app/equifl
@@ -16,12 +17,15 @@ demo=build/demo-media
 rm -rf "$demo/shards" "$demo/run" "$demo/run-fedavg"
 mkdir -p "$demo"
 
-if [ ! -s "$demo/corpus/manifest.csv" ]; then
-  echo "== deploy/make-media-corpus.sh: speech and transcripts with espeak-ng"
+# A corpus from before videos were rendered is made again.
+if ! head -1 "$demo/corpus/manifest.csv" 2> /dev/null | grep -q video; then
+  rm -rf "$demo/corpus"
+  echo "== deploy/make-media-corpus.sh: speech with espeak-ng, video with ffmpeg"
   deploy/make-media-corpus.sh "$demo/corpus"
 fi
-echo "== equifl data import-media: 3 clients (log-mel audio, byte-token text)"
+echo "== equifl data import-media: 3 clients (video frames, log-mel audio, byte-token text)"
 "$equifl" data import-media "$demo/corpus/manifest.csv" --out "$demo/shards" --clients 3 \
+  --video-fps 2 --video-size 32 --max-video-seconds 2 \
   --max-audio-seconds 4 --max-text-bytes 128 --group-attribute gender \
   --labels neutral,happy,angry,sad --seed 1
 

@@ -4,8 +4,9 @@
 #
 #   deploy/dev.sh demo    # install, build the equifl binary only, run a small federated
 #                         # training (deploy/demo.sh)
-#   deploy/dev.sh demo-media  # the same on speech and transcripts espeak-ng makes here:
-#                         # import-media, then FedAvg and group DRO (deploy/demo-media.sh)
+#   deploy/dev.sh demo-media  # the same on speech, transcripts and video that espeak-ng
+#                         # and ffmpeg make here: import-media, then FedAvg and group
+#                         # DRO (deploy/demo-media.sh)
 #   deploy/dev.sh test    # install, build everything, run every test; then the clang
 #                         # build of the Torch-free targets (thread-safety analysis as
 #                         # errors, ASan, UBSan, the fuzz targets) and its tests, with

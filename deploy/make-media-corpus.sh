@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Makes a small emotion-style speech corpus on this machine, with its manifest for
+# Makes a small emotion-style corpus on this machine, with its manifest for
 # `equifl data import-media`: espeak-ng speaks a few sentences in English, German and
 # Japanese with a male and a female voice; the emotion (neutral, happy, angry, sad)
 # is carried by pitch, rate and loudness, and the transcript is the text (with an
-# interjection that hints at the emotion in some clips). Nothing is downloaded.
+# interjection that hints at the emotion in some clips). FFmpeg renders each clip's
+# video: 2 s of a noisy 48x48 picture whose colour leans towards the emotion's
+# (grey, yellow, red, blue) by a jittered amount. Nothing is downloaded.
 #
-# A reducible bias is planted: the female voices speak with a third of the prosody
-# differences between emotions, so the audio of the female group says less about
-# the emotion than the male group's (the text is as informative for both), and a
-# model fitted mostly to male audio does worse on female speakers than it could.
+# A reducible bias is planted in the video: the female speakers' clips lean a third
+# as far towards their emotion's colour, so the video of the female group says less
+# about the emotion than the male group's (audio and text are as informative for
+# both), and a model fitted mostly to male clips reads female clips worse than it
+# could.
 #
-#   deploy/make-media-corpus.sh OUT [TAKES]   # OUT/manifest.csv, OUT/clips/*.wav
+#   deploy/make-media-corpus.sh OUT [TAKES]   # OUT/manifest.csv, OUT/clips/*.wav, *.mp4
 #
 # Each of 8 sentences per language is spoken TAKES times (1..9, default 3) per voice and
 # emotion, each take with its pitch, rate and loudness jittered (seeded, so the corpus
@@ -23,10 +26,12 @@ if ! [[ $takes =~ ^[1-9]$ ]]; then
   exit 2
 fi
 RANDOM=7  # seeds bash's generator: the same jitter every time
-command -v espeak-ng > /dev/null || {
-  echo "make-media-corpus: needs espeak-ng (apt-get install espeak-ng)" >&2
-  exit 2
-}
+for tool in espeak-ng ffmpeg; do
+  command -v $tool > /dev/null || {
+    echo "make-media-corpus: needs $tool (deploy/install-deps.sh --media-demo installs it)" >&2
+    exit 2
+  }
+done
 mkdir -p "$out/clips"
 
 en=("the train leaves at seven" "please put the book on the table" "we walked to the old bridge"
@@ -43,25 +48,26 @@ emotions=(neutral happy angry sad)
 pitch=(50 72 40 30)
 speed=(160 190 200 120)
 amplitude=(100 130 170 70)
+# Colour per emotion (RGB) and grey, towards which the female clips fade.
+red=(128 230 220 40)
+green=(128 200 40 70)
+blue=(128 40 40 200)
 # Interjections that hint at the emotion in the text (every other clip).
 declare -A hint=([en, 1]="wonderful!" [en, 2]="this is outrageous!" [en, 3]="oh no."
   [de, 1]="wunderbar!" [de, 2]="unerhört!" [de, 3]="oh nein."
   [ja, 1]="すてき!" [ja, 2]="ひどい!" [ja, 3]="ざんねん.")
 
 manifest="$out/manifest.csv"
-echo "id,label,group,language,audio,text" > "$manifest"
+echo "id,label,group,language,video,audio,text" > "$manifest"
 count=0
 for language in en de ja; do
   declare -n sentences=$language
   for gender in male female; do
     voice="$language+$([[ $gender == male ]] && echo m3 || echo f3)"
     for e in 0 1 2 3; do
-      # The planted bias: female voices keep a third of each emotion's difference from
-      # neutral prosody.
-      scale=$([[ $gender == male ]] && echo 3 || echo 1)
-      p=$((pitch[0] + (pitch[e] - pitch[0]) * scale / 3))
-      s=$((speed[0] + (speed[e] - speed[0]) * scale / 3))
-      a=$((amplitude[0] + (amplitude[e] - amplitude[0]) * scale / 3))
+      p=${pitch[$e]} s=${speed[$e]} a=${amplitude[$e]}
+      # The planted bias: female clips lean a third as far towards the emotion's colour.
+      lean=$([[ $gender == male ]] && echo 60 || echo 20)
       for ((i = 0; i < 8; i++)); do
         for ((take = 0; take < takes; take++)); do
           id="$language-$gender-${emotions[$e]}-$i-$take"
@@ -70,8 +76,20 @@ for language in en de ja; do
           # Jitter: pitch +-8, rate +-15 words a minute, amplitude +-15.
           espeak-ng -v "$voice" -p $((p + RANDOM % 17 - 8)) -s $((s + RANDOM % 31 - 15)) \
             -a $((a + RANDOM % 31 - 15)) -w "$out/clips/$id.wav" "$text"
-          printf '%s,%s,%s,%s,clips/%s.wav,"%s"\n' "$id" "${emotions[$e]}" "$gender" \
-            "$language" "$id" "${text//\"/\"\"}" >> "$manifest"
+          # The video's colour: grey leaning lean% towards the emotion's, each channel
+          # jittered by +-40; two clips render at a time.
+          colour=
+          for channel in red green blue; do
+            declare -n level=$channel
+            value=$((128 + (level[e] - 128) * lean / 100 + RANDOM % 81 - 40))
+            colour+=$(printf '%02x' $((value < 0 ? 0 : value > 255 ? 255 : value)))
+            unset -n level
+          done
+          if (($(jobs -r | wc -l) >= 2)); then wait -n; fi
+          ffmpeg -loglevel error -y -f lavfi -i "color=c=0x$colour:s=48x48:r=8:d=2" \
+            -vf "noise=alls=60:allf=t" -pix_fmt yuv420p -c:v libx264 "$out/clips/$id.mp4" &
+          printf '%s,%s,%s,%s,clips/%s.mp4,clips/%s.wav,"%s"\n' "$id" "${emotions[$e]}" \
+            "$gender" "$language" "$id" "$id" "${text//\"/\"\"}" >> "$manifest"
           count=$((count + 1))
         done
       done
@@ -79,4 +97,5 @@ for language in en de ja; do
   done
   unset -n sentences
 done
+wait
 echo "make-media-corpus: $count clips in $out/clips, manifest $manifest"
