@@ -296,6 +296,8 @@ TEST_F(EquiflDataCommandTest, ImportMediaTurnsRecordingsIntoShards) {
   EXPECT_EQ(outcome.exit_code, 0);
   EXPECT_THAT(outcome.out, HasSubstr("--skip-bad"));
   EXPECT_THAT(outcome.out, HasSubstr("80 log-mel bands every 10 ms"));
+  EXPECT_THAT(outcome.out, HasSubstr("--video-fps"));
+  EXPECT_THAT(outcome.out, HasSubstr("--audio-precision"));
 }
 
 // End to end: videos, recordings and transcripts imported per client, then a
@@ -317,6 +319,11 @@ TEST_F(EquiflDataCommandTest, AFederationLearnsFromImportedRecordings) {
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_THAT(outcome.out, HasSubstr("150 rows read, 150 imported"));
   EXPECT_THAT(outcome.out, HasSubstr("video: 150 videos"));
+  EXPECT_THAT(outcome.out, HasSubstr("images [2 frames, 16 x 16 RGB]"));
+  CommandOutcome inspect = RunEquifl("data inspect " + Path("shards"));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_THAT(inspect.out, ::testing::ContainsRegex("video +images +\\[[0-9]+, 2, 16, 16, 3\\]"));
+  EXPECT_THAT(inspect.out, HasSubstr("made by: video-frames fps=4 size=16"));
   std::ofstream(Path("run.yaml"))
       << "server:\n  run_dir: " << Path("run")
       << "\n  rounds: 4\n  min_clients: 2\n"
