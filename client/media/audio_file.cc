@@ -8,11 +8,16 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/media/ffmpeg_stream.h"
 
 namespace equifl::client {
 namespace {
 
 constexpr sf_count_t kFramesPerRead = 8192;
+// What to tell whoever gave a file neither libsndfile nor FFmpeg can read.
+constexpr char kConvertHint[] =
+    "give WAV, FLAC, OGG (Vorbis or Opus), AIFF, or a file whose sound FFmpeg reads (MP4, M4A, "
+    "MP3, WebM, MKV), or convert it first, e.g. ffmpeg -i IN -ar 16000 OUT.wav";
 
 AudioFileResult Failure(MediaFileProblem problem, const std::string& shown_path,
                         absl::string_view what) {
@@ -30,6 +35,139 @@ bool HeaderPromisesMore(SNDFILE* file) {
   char log[4096] = {};
   sf_command(file, SFC_GET_LOG_INFO, log, sizeof log);
   return absl::StrContains(log, "(should be");
+}
+
+// Mono samples at the source's rate, before resampling.
+struct MonoSound {
+  std::vector<float> samples;
+  int rate = 0;
+  int channels = 0;
+  bool clipped = false;  // the source went on past max_seconds
+};
+
+// `sound` checked (finite), resampled to `rate` and described.
+AudioFileResult Finish(MonoSound sound, int rate, const std::string& shown_path) {
+  for (const float sample : sound.samples) {
+    if (!std::isfinite(sample)) {
+      return Failure(MediaFileProblem::kUndecodable, shown_path,
+                     "it holds samples that are not finite numbers (a damaged float file)");
+    }
+  }
+  AudioFileResult result;
+  result.signal.source_rate = sound.rate;
+  result.signal.source_channels = sound.channels;
+  result.signal.clipped = sound.clipped;
+  absl::StatusOr<std::vector<float>> resampled = Resample(sound.samples, sound.rate, rate);
+  if (!resampled.ok()) {
+    return Failure(MediaFileProblem::kUnsupported, shown_path, resampled.status().message());
+  }
+  result.signal.samples = *std::move(resampled);
+  result.signal.seconds = static_cast<double>(sound.samples.size()) / sound.rate;
+  return result;
+}
+
+AudioFileResult RateProblem(int sample_rate, const std::string& shown_path) {
+  return Failure(
+      MediaFileProblem::kUnsupported, shown_path,
+      absl::StrCat("its sample rate is ", sample_rate, " Hz; audio must be ", kMinAudioSampleRate,
+                   "..", kMaxAudioSampleRate, " Hz (the front end's bands reach 8 kHz)"));
+}
+
+// Sample `index` of channel `channel` of `frame`, as a float in [-1, 1].
+float SampleOf(const AVFrame& frame, int channel, int index, int channels) {
+  const auto format = static_cast<AVSampleFormat>(frame.format);
+  const bool planar = av_sample_fmt_is_planar(format) != 0;
+  const uint8_t* data = planar ? frame.extended_data[channel] : frame.extended_data[0];
+  const int position = planar ? index : index * channels + channel;
+  switch (av_get_packed_sample_fmt(format)) {
+    case AV_SAMPLE_FMT_U8:
+      return (static_cast<float>(data[position]) - 128.0F) / 128.0F;
+    case AV_SAMPLE_FMT_S16:
+      return static_cast<float>(reinterpret_cast<const int16_t*>(data)[position]) / 32768.0F;
+    case AV_SAMPLE_FMT_S32:
+      return static_cast<float>(reinterpret_cast<const int32_t*>(data)[position]) / 2147483648.0F;
+    case AV_SAMPLE_FMT_S64:
+      return static_cast<float>(
+          static_cast<double>(reinterpret_cast<const int64_t*>(data)[position]) /
+          9223372036854775808.0);
+    case AV_SAMPLE_FMT_FLT:
+      return reinterpret_cast<const float*>(data)[position];
+    case AV_SAMPLE_FMT_DBL:
+      return static_cast<float>(reinterpret_cast<const double*>(data)[position]);
+    default:
+      return 0.0F;  // no decoder gives another format
+  }
+}
+
+// The first sound stream of a container libsndfile does not read (MP4, M4A, MP3,
+// WebM, MKV, ...), decoded by FFmpeg's libraries with its channels averaged; nullopt
+// when FFmpeg does not know the file either (the caller's message stands).
+std::optional<AudioFileResult> ReadSoundStream(const std::string& path,
+                                               const std::string& shown_path, int rate,
+                                               double max_seconds) {
+  StreamDecoder decoder;
+  const StreamChoice sound{.type = AVMEDIA_TYPE_AUDIO,
+                           .noun = "sound",
+                           .codec_noun = "sound",
+                           .missing =
+                               "has no sound stream (a video without sound?); give a file "
+                               "with sound, or leave the audio cell empty",
+                           .hint = kConvertHint};
+  if (std::optional<MediaFileError> opened = decoder.Open(path, shown_path, sound)) {
+    if (opened->problem == MediaFileProblem::kUndecodable) return std::nullopt;
+    return AudioFileResult{.signal = {}, .error = std::move(opened)};
+  }
+  const int source_rate = decoder.stream().codecpar->sample_rate;
+  if (source_rate < kMinAudioSampleRate || source_rate > kMaxAudioSampleRate) {
+    return RateProblem(source_rate, shown_path);
+  }
+  const auto limit = static_cast<size_t>(std::ceil(max_seconds * source_rate));
+  MonoSound mono{.rate = source_rate};
+  FfmpegFrame frame(av_frame_alloc());
+  if (frame == nullptr) {
+    return Failure(MediaFileProblem::kUndecodable, shown_path, "out of memory for its frames");
+  }
+  for (;;) {
+    const StreamDecoder::Step step = decoder.Next(frame.get());
+    if (step == StreamDecoder::Step::kEnd) break;
+    if (step != StreamDecoder::Step::kFrame) {
+      if (mono.samples.empty()) {
+        return Failure(MediaFileProblem::kUndecodable, shown_path,
+                       absl::StrCat("its sound cannot be decoded (",
+                                    FfmpegErrorText(decoder.error()), "); ", kConvertHint));
+      }
+      return Failure(MediaFileProblem::kTruncated, shown_path,
+                     absl::StrCat("the sound breaks off after ",
+                                  static_cast<double>(mono.samples.size()) / source_rate, " s (",
+                                  FfmpegErrorText(decoder.error()),
+                                  "); a cut-off or damaged copy: copy or export it again"));
+    }
+    const int channels = frame->ch_layout.nb_channels;
+    if (channels < 1 || frame->sample_rate != source_rate) {
+      return Failure(
+          MediaFileProblem::kUnsupported, shown_path,
+          absl::StrCat("its sound changes to ", channels, " channels at ", frame->sample_rate,
+                       " Hz midway; convert it first, e.g. ", "ffmpeg -i IN -ar 16000 OUT.wav"));
+    }
+    mono.channels = std::max(mono.channels, channels);
+    for (int index = 0; index < frame->nb_samples; ++index) {
+      if (mono.samples.size() == limit) {
+        mono.clipped = true;
+        break;
+      }
+      float sum = 0;
+      for (int channel = 0; channel < channels; ++channel) {
+        sum += SampleOf(*frame, channel, index, channels);
+      }
+      mono.samples.push_back(sum / static_cast<float>(channels));
+    }
+    av_frame_unref(frame.get());
+    if (mono.clipped) break;
+  }
+  if (mono.samples.empty()) {
+    return Failure(MediaFileProblem::kEmpty, shown_path, "its sound stream holds no samples");
+  }
+  return Finish(std::move(mono), rate, shown_path);
 }
 
 }  // namespace
@@ -54,16 +192,16 @@ AudioFileResult ReadAudioFile(const std::string& path, const std::string& shown_
                      absl::StrCat("cannot be decoded (", sf_strerror(nullptr),
                                   "): a cut-off or damaged file; export it again"));
     }
+    const std::string sound_file_error = sf_strerror(nullptr);
+    if (std::optional<AudioFileResult> sound =
+            ReadSoundStream(path, shown_path, rate, max_seconds)) {
+      return *std::move(sound);
+    }
     return Failure(MediaFileProblem::kUndecodable, shown_path,
-                   absl::StrCat("cannot be decoded (", sf_strerror(nullptr),
-                                "); give WAV, FLAC, OGG (Vorbis or Opus) or AIFF, or convert it "
-                                "first, e.g. ffmpeg -i IN -ar 16000 OUT.wav"));
+                   absl::StrCat("cannot be decoded (", sound_file_error, "); ", kConvertHint));
   }
   if (info.samplerate < kMinAudioSampleRate || info.samplerate > kMaxAudioSampleRate) {
-    return Failure(MediaFileProblem::kUnsupported, shown_path,
-                   absl::StrCat("its sample rate is ", info.samplerate, " Hz; audio must be ",
-                                kMinAudioSampleRate, "..", kMaxAudioSampleRate,
-                                " Hz (the front end's bands reach 8 kHz)"));
+    return RateProblem(info.samplerate, shown_path);
   }
   if (info.channels < 1) {
     return Failure(MediaFileProblem::kUndecodable, shown_path, "it has no channels");
@@ -104,24 +242,11 @@ AudioFileResult ReadAudioFile(const std::string& path, const std::string& shown_
                                              : std::string(),
                      "; copy or export it again"));
   }
-  for (const float sample : mono) {
-    if (!std::isfinite(sample)) {
-      return Failure(MediaFileProblem::kUndecodable, shown_path,
-                     "it holds samples that are not finite numbers (a damaged float file)");
-    }
-  }
-
-  AudioFileResult result;
-  result.signal.source_rate = info.samplerate;
-  result.signal.source_channels = info.channels;
-  result.signal.clipped = info.frames > limit;
-  absl::StatusOr<std::vector<float>> resampled = Resample(mono, info.samplerate, rate);
-  if (!resampled.ok()) {
-    return Failure(MediaFileProblem::kUnsupported, shown_path, resampled.status().message());
-  }
-  result.signal.samples = *std::move(resampled);
-  result.signal.seconds = static_cast<double>(mono.size()) / info.samplerate;
-  return result;
+  return Finish({.samples = std::move(mono),
+                 .rate = info.samplerate,
+                 .channels = info.channels,
+                 .clipped = info.frames > limit},
+                rate, shown_path);
 }
 
 absl::StatusOr<std::vector<float>> Resample(std::span<const float> samples, int from_rate,

@@ -1,12 +1,15 @@
 // Reads an audio file as the front end takes it: mono float samples at one rate.
 //
 // libsndfile decodes the file (WAV, FLAC, OGG/Vorbis and Opus, AIFF, ... whatever
-// Debian's libsndfile reads), the channels are averaged to mono, and libsoxr
+// Debian's libsndfile reads); a container it does not know (MP4, M4A, MP3, WebM,
+// MKV, ...: a broadcaster's clip, say) has its first sound stream decoded by FFmpeg's
+// libraries (ffmpeg_stream.h) instead. The channels are averaged to mono, and libsoxr
 // resamples to the wanted rate (its high-quality preset; no resampling when the
 // rates agree). Every way a file can be bad has its own reason, so an import can
 // count them: missing, unreadable, empty, truncated (a header that promises more
-// audio than the file holds, or a stream that breaks off), undecodable, or a
-// sample rate outside what the front end handles. No Torch here.
+// audio than the file holds, or a stream that breaks off), undecodable, or
+// unsupported (a sample rate outside what the front end handles, a video without
+// sound). No Torch here.
 #ifndef EQUIFL_CLIENT_MEDIA_AUDIO_FILE_H_
 #define EQUIFL_CLIENT_MEDIA_AUDIO_FILE_H_
 

@@ -12,8 +12,9 @@
 //             are split by the fractions
 //   video     a path to a video file FFmpeg reads (MP4, WebM, MKV, AVI, ...),
 //             relative to the manifest's folder; empty: no video (the model masks it)
-//   audio     a path to a WAV, FLAC, OGG or AIFF file, relative like video; empty:
-//             the sample has no audio
+//   audio     a path to a WAV, FLAC, OGG or AIFF file, or any file whose sound FFmpeg
+//             reads (MP4, M4A, MP3, WebM, ...: the video file itself may serve),
+//             relative like video; empty: the sample has no audio
 //   text      the sample's text (a transcript), inline; empty: no text
 //   text_file a path to a UTF-8 text file instead, relative like audio
 // Video becomes the image modality "video": RGB frames sampled, resized and cropped
@@ -24,8 +25,7 @@
 // client's shards have the same shapes. Text
 // becomes the token modality "text": byte-level tokens (byte_tokens.h), padded to
 // max_bytes + 2. The manifest records every front end. At least one of video, audio,
-// text and text_file must be there. (A video's own sound track is not read: give the
-// audio as its own file, e.g. `ffmpeg -i clip.mp4 -vn clip.wav`.)
+// text and text_file must be there.
 //
 // A bad row (a missing value, a repeated id, a label outside the given list, a
 // file that is missing, unreadable, empty, truncated or undecodable, a sample rate

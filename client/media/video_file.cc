@@ -1,8 +1,6 @@
 #include "client/media/video_file.h"
 
 extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -12,11 +10,11 @@ extern "C" {
 #include <cmath>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "client/media/ffmpeg_stream.h"
 
 namespace equifl::client {
 namespace {
@@ -45,39 +43,9 @@ VideoFileResult Failure(MediaFileProblem problem, const std::string& shown_path,
   return {.clip = {}, .error = MediaFileError{problem, absl::StrCat(shown_path, ": ", what)}};
 }
 
-// FFmpeg's text for one of its error codes.
-std::string ErrorText(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof text);
-  return text;
-}
-
-// FFmpeg logs to stderr by default; a file's problems come through the result only.
-void SilenceFfmpegLogging() {
-  static std::once_flag once;
-  std::call_once(once, [] { av_log_set_level(AV_LOG_QUIET); });
-}
-
-struct FormatCloser {
-  void operator()(AVFormatContext* context) const { avformat_close_input(&context); }
-};
-struct CodecFreer {
-  void operator()(AVCodecContext* context) const { avcodec_free_context(&context); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* packet) const { av_packet_free(&packet); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* frame) const { av_frame_free(&frame); }
-};
 struct ScalerFreer {
   void operator()(SwsContext* scaler) const { sws_freeContext(scaler); }
 };
-using FramePointer = std::unique_ptr<AVFrame, FrameFreer>;
-
-// Whether an error opening a file says it ended early: MP4's demuxer gives the end of
-// file inside its index, Matroska's an I/O error inside its header.
-bool IsHeaderCutOff(int code) { return code == AVERROR_EOF || code == AVERROR(EIO); }
 
 // How long `frame` is shown, in its stream's time base; 0 when unknown.
 int64_t FrameDuration(const AVFrame& frame) {
@@ -210,149 +178,6 @@ class SquareMaker {
   std::vector<uint8_t> scaled_;  // [scaled_height_, stride_] RGB24
 };
 
-// The first video stream of a file, demuxed and decoded one frame at a time.
-class VideoDecoder {
- public:
-  //! What Next found.
-  enum class Step {
-    kFrame,          //!< A frame.
-    kEnd,            //!< The stream ended (no more frames).
-    kDemuxerFailed,  //!< Reading the file failed; error() says why.
-    kDecoderFailed,  //!< Decoding a packet failed; error() says why. Next may go on.
-  };
-
-  //! Opens `path`'s first video stream and its decoder, or says why it cannot.
-  std::optional<MediaFileError> Open(const std::string& path, const std::string& shown_path) {
-    auto failure = [&](MediaFileProblem problem, absl::string_view what) {
-      return MediaFileError{problem, absl::StrCat(shown_path, ": ", what)};
-    };
-    // "file:" and the protocol whitelist keep a name such as "http://..." or
-    // "concat:a|b", and a playlist inside the file, from reaching anything else.
-    AVDictionary* open_options = nullptr;
-    av_dict_set(&open_options, "protocol_whitelist", "file", 0);
-    AVFormatContext* opened = nullptr;
-    const int open_code =
-        avformat_open_input(&opened, absl::StrCat("file:", path).c_str(), nullptr, &open_options);
-    av_dict_free(&open_options);
-    if (open_code < 0) {
-      if (open_code == AVERROR(EACCES) || open_code == AVERROR(EPERM)) {
-        return failure(MediaFileProblem::kUnreadable,
-                       absl::StrCat("cannot be read: ", ErrorText(open_code)));
-      }
-      if (IsHeaderCutOff(open_code)) {
-        return failure(MediaFileProblem::kTruncated,
-                       absl::StrCat("the file ends inside its header (", ErrorText(open_code),
-                                    "): a cut-off copy; copy or export it again"));
-      }
-      return failure(
-          MediaFileProblem::kUndecodable,
-          absl::StrCat("cannot be opened as a video (", ErrorText(open_code), "); ", kConvertHint));
-    }
-    format_.reset(opened);
-    if (const int code = avformat_find_stream_info(format_.get(), nullptr); code < 0) {
-      if (IsHeaderCutOff(code)) {
-        return failure(MediaFileProblem::kTruncated,
-                       absl::StrCat("the file ends before its streams are described (",
-                                    ErrorText(code), "): a cut-off copy; copy or export it again"));
-      }
-      return failure(
-          MediaFileProblem::kUndecodable,
-          absl::StrCat("its streams cannot be read (", ErrorText(code), "); ", kConvertHint));
-    }
-    for (unsigned index = 0; index < format_->nb_streams; ++index) {
-      AVStream* stream = format_->streams[index];
-      const bool is_video = stream->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-                            (stream->disposition & AV_DISPOSITION_ATTACHED_PIC) == 0;
-      if (is_video && stream_ == nullptr) {
-        stream_ = stream;
-      } else {
-        stream->discard = AVDISCARD_ALL;
-      }
-    }
-    if (stream_ == nullptr) {
-      return failure(MediaFileProblem::kUnsupported,
-                     "has no video stream (only sound, subtitles or cover art); give a video "
-                     "file, and a recording in the audio column");
-    }
-    const AVCodecParameters& parameters = *stream_->codecpar;
-    if (parameters.width > kMaxFrameSide || parameters.height > kMaxFrameSide) {
-      return failure(MediaFileProblem::kUnsupported,
-                     absl::StrCat("its frames are ", parameters.width, "x", parameters.height,
-                                  "; at most ", kMaxFrameSide, " on a side are taken"));
-    }
-    const AVCodec* codec = avcodec_find_decoder(parameters.codec_id);
-    if (codec == nullptr) {
-      return failure(MediaFileProblem::kUndecodable,
-                     absl::StrCat("FFmpeg has no decoder for its video codec (",
-                                  avcodec_get_name(parameters.codec_id), "); ", kConvertHint));
-    }
-    codec_.reset(avcodec_alloc_context3(codec));
-    packet_.reset(av_packet_alloc());
-    if (codec_ == nullptr || packet_ == nullptr) {
-      return failure(MediaFileProblem::kUndecodable, "out of memory for its decoder");
-    }
-    int code = avcodec_parameters_to_context(codec_.get(), &parameters);
-    if (code >= 0) {
-      codec_->thread_count = 1;  // one file per thread: the caller decodes files in parallel
-      codec_->pkt_timebase = stream_->time_base;
-      code = avcodec_open2(codec_.get(), codec, nullptr);
-    }
-    if (code < 0) {
-      return failure(MediaFileProblem::kUndecodable,
-                     absl::StrCat("its ", avcodec_get_name(parameters.codec_id),
-                                  " decoder cannot start (", ErrorText(code), "); ", kConvertHint));
-    }
-    return std::nullopt;
-  }
-
-  //! Decodes the next frame into `frame`.
-  Step Next(AVFrame* frame) {
-    for (;;) {
-      const int received = avcodec_receive_frame(codec_.get(), frame);
-      if (received >= 0) return Step::kFrame;
-      if (received == AVERROR_EOF) return Step::kEnd;
-      if (received != AVERROR(EAGAIN)) {
-        error_ = received;
-        return Step::kDecoderFailed;
-      }
-      if (draining_) return Step::kEnd;
-      const int read = av_read_frame(format_.get(), packet_.get());
-      if (read == AVERROR_EOF) {
-        avcodec_send_packet(codec_.get(), nullptr);  // drain the decoder's last frames
-        draining_ = true;
-        continue;
-      }
-      if (read < 0) {
-        error_ = read;
-        return Step::kDemuxerFailed;
-      }
-      if (packet_->stream_index != stream_->index) {
-        av_packet_unref(packet_.get());
-        continue;
-      }
-      const int sent = avcodec_send_packet(codec_.get(), packet_.get());
-      av_packet_unref(packet_.get());
-      if (sent < 0 && sent != AVERROR(EAGAIN)) {
-        error_ = sent;
-        return Step::kDecoderFailed;
-      }
-    }
-  }
-
-  //! The FFmpeg error code of the last failed step.
-  int error() const { return error_; }
-  const AVStream& stream() const { return *stream_; }
-  const AVFormatContext& format() const { return *format_; }
-
- private:
-  std::unique_ptr<AVFormatContext, FormatCloser> format_;
-  std::unique_ptr<AVCodecContext, CodecFreer> codec_;
-  std::unique_ptr<AVPacket, PacketFreer> packet_;
-  AVStream* stream_ = nullptr;  // owned by format_
-  bool draining_ = false;       // the file has ended; the decoder gives its last frames
-  int error_ = 0;
-};
-
 // How long the container says the video is.
 struct AnnouncedDuration {
   double seconds = 0;
@@ -360,7 +185,7 @@ struct AnnouncedDuration {
 };
 
 // The video's duration as its container announces it, or nullopt when it does not say.
-std::optional<AnnouncedDuration> Announced(const VideoDecoder& decoder, double frame_period) {
+std::optional<AnnouncedDuration> Announced(const StreamDecoder& decoder, double frame_period) {
   const AVStream& stream = decoder.stream();
   if (stream.duration != AV_NOPTS_VALUE && stream.duration > 0) {
     return AnnouncedDuration{
@@ -407,7 +232,6 @@ std::string VideoFrontEndOptions::Describe() const {
 
 VideoFileResult ReadVideoFile(const std::string& path, const std::string& shown_path,
                               const VideoFrontEndOptions& options) {
-  SilenceFfmpegLogging();
   if (absl::Status valid = options.Validate(); !valid.ok()) {
     return Failure(MediaFileProblem::kUnsupported, shown_path, valid.message());
   }
@@ -415,9 +239,22 @@ VideoFileResult ReadVideoFile(const std::string& path, const std::string& shown_
     return {.clip = {}, .error = std::move(problem)};
   }
 
-  VideoDecoder decoder;
-  if (std::optional<MediaFileError> opened = decoder.Open(path, shown_path)) {
+  StreamDecoder decoder;
+  const StreamChoice video{.type = AVMEDIA_TYPE_VIDEO,
+                           .noun = "a video",
+                           .codec_noun = "video",
+                           .missing =
+                               "has no video stream (only sound, subtitles or cover art); "
+                               "give a video file, and a recording in the audio column",
+                           .hint = kConvertHint};
+  if (std::optional<MediaFileError> opened = decoder.Open(path, shown_path, video)) {
     return {.clip = {}, .error = std::move(opened)};
+  }
+  if (const AVCodecParameters& parameters = *decoder.stream().codecpar;
+      parameters.width > kMaxFrameSide || parameters.height > kMaxFrameSide) {
+    return Failure(MediaFileProblem::kUnsupported, shown_path,
+                   absl::StrCat("its frames are ", parameters.width, "x", parameters.height,
+                                "; at most ", kMaxFrameSide, " on a side are taken"));
   }
   const AVStream& stream = decoder.stream();
   const double time_base = stream.time_base.num > 0 && stream.time_base.den > 0
@@ -438,8 +275,8 @@ VideoFileResult ReadVideoFile(const std::string& path, const std::string& shown_
   SquareMaker squares(options.size);
   const size_t square_bytes = static_cast<size_t>(options.size) * options.size * 3;
 
-  FramePointer frame(av_frame_alloc());
-  FramePointer held(av_frame_alloc());  // the last frame at or before the next sample's time
+  FfmpegFrame frame(av_frame_alloc());
+  FfmpegFrame held(av_frame_alloc());  // the last frame at or before the next sample's time
   if (frame == nullptr || held == nullptr) {
     return Failure(MediaFileProblem::kUndecodable, shown_path, "out of memory for its frames");
   }
@@ -467,29 +304,29 @@ VideoFileResult ReadVideoFile(const std::string& path, const std::string& shown_
   double end = 0;
   bool at_end = false;
   while (!(clip.frame_count == wanted && clip.clipped)) {
-    const VideoDecoder::Step step = decoder.Next(frame.get());
-    if (step == VideoDecoder::Step::kEnd) {
+    const StreamDecoder::Step step = decoder.Next(frame.get());
+    if (step == StreamDecoder::Step::kEnd) {
       at_end = true;
       break;
     }
-    if (step == VideoDecoder::Step::kDecoderFailed && decoded == 0) {
+    if (step == StreamDecoder::Step::kDecoderFailed && decoded == 0) {
       last_error = decoder.error();
       if (++errors_before_first_frame <= kMaxErrorsBeforeFirstFrame) continue;
       return Failure(MediaFileProblem::kUndecodable, shown_path,
                      absl::StrCat("its first video frame cannot be decoded (",
-                                  ErrorText(decoder.error()), "); ", kConvertHint));
+                                  FfmpegErrorText(decoder.error()), "); ", kConvertHint));
     }
-    if (step != VideoDecoder::Step::kFrame) {
+    if (step != StreamDecoder::Step::kFrame) {
       const absl::string_view where =
-          step == VideoDecoder::Step::kDemuxerFailed ? "cannot be read" : "cannot be decoded";
+          step == StreamDecoder::Step::kDemuxerFailed ? "cannot be read" : "cannot be decoded";
       if (decoded == 0) {
         return Failure(MediaFileProblem::kUndecodable, shown_path,
-                       absl::StrCat("its video ", where, " (", ErrorText(decoder.error()), "); ",
-                                    kConvertHint));
+                       absl::StrCat("its video ", where, " (", FfmpegErrorText(decoder.error()),
+                                    "); ", kConvertHint));
       }
       return Failure(MediaFileProblem::kTruncated, shown_path,
                      absl::StrCat("the video breaks off after ", end, " s (", where, ": ",
-                                  ErrorText(decoder.error()),
+                                  FfmpegErrorText(decoder.error()),
                                   "); a cut-off or damaged copy: copy or export it again"));
     }
 
@@ -538,8 +375,8 @@ VideoFileResult ReadVideoFile(const std::string& path, const std::string& shown_
   if (!holding) {
     if (last_error != 0) {
       return Failure(MediaFileProblem::kUndecodable, shown_path,
-                     absl::StrCat("no video frame can be decoded (", ErrorText(last_error), "); ",
-                                  kConvertHint));
+                     absl::StrCat("no video frame can be decoded (", FfmpegErrorText(last_error),
+                                  "); ", kConvertHint));
     }
     if (announced && announced->seconds > announced->slack) {
       return Failure(

@@ -3,7 +3,8 @@
 // Exactly (every number is a field of VideoFrontEndOptions and is recorded in the
 // shard manifest, so a run can refuse data made with other settings):
 //   stream   the file's first video stream (cover art, an attached picture, is not
-//            video); other streams, the sound track included, are not read.
+//            video); other streams are not read (the sound track comes in through
+//            the audio column, audio_file.h).
 //   time     a frame's time is its presentation time (best_effort_timestamp in the
 //            stream's time base) less the first decoded frame's; a frame without a
 //            timestamp is at its index / the stream's average frame rate (25 when

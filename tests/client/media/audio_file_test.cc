@@ -1,11 +1,13 @@
 // Decoding and resampling: WAV written by hand, FLAC and OGG through libsndfile's
-// writer, and every kind of bad file.
+// writer, the sound of video containers (made by the ffmpeg program) through FFmpeg's
+// libraries, and every kind of bad file.
 #include "client/media/audio_file.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -36,8 +38,79 @@ class AudioFileTest : public ::testing::Test {
   AudioFileResult Read(const std::string& name, double max_seconds = 10) const {
     return ReadAudioFile(Path(name), name, 16000, max_seconds);
   }
+  // Runs the ffmpeg program with `arguments` (paths relative to the test's folder);
+  // false when it is not installed.
+  bool Ffmpeg(const std::string& arguments) const {
+    const std::string ffmpeg = EQUIFL_FFMPEG;
+    if (ffmpeg.find("NOTFOUND") != std::string::npos) return false;
+    const std::string command = "cd '" + folder_.path().string() + "' && '" + ffmpeg +
+                                "' -nostdin -loglevel error -y " + arguments;
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    return true;
+  }
   test::TemporaryFolder folder_{"audio_file"};
 };
+
+// The sound of a video container libsndfile does not read: 16-bit PCM beside H.264
+// in Matroska, a 1 kHz tone on the left channel only (ffmpeg's sine source, amplitude
+// 1/8) and silence on the right, comes out as the mean of the channels at 16 kHz, in
+// time, like a WAV (packed 16-bit samples); kept to 0.5 s it is clipped.
+TEST_F(AudioFileTest, TheSoundOfAVideoFileDecodes) {
+  if (!Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -f lavfi -i "
+              "sine=frequency=1000:sample_rate=44100:duration=1 -f lavfi -i "
+              "anullsrc=r=44100:cl=mono -filter_complex '[1][2]amerge=inputs=2[a]' -map 0:v "
+              "-map '[a]' -t 1 -c:v libx264 -pix_fmt yuv420p -c:a pcm_s16le clip.mkv")) {
+    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
+  }
+  const AudioFileResult result = Read("clip.mkv");
+  ASSERT_FALSE(result.error) << result.error->message;
+  EXPECT_EQ(result.signal.source_rate, 44100);
+  EXPECT_EQ(result.signal.source_channels, 2);
+  EXPECT_NEAR(result.signal.seconds, 1.0, 1e-3);
+  EXPECT_FALSE(result.signal.clipped);
+  EXPECT_NEAR(static_cast<double>(result.signal.samples.size()), 16000, 20);
+  EXPECT_LT(WorstDifference(result.signal.samples, test::Tone(1000, 1.0, 16000, 0.0625)), 2e-3);
+  const AudioFileResult start = Read("clip.mkv", 0.5);
+  ASSERT_FALSE(start.error) << start.error->message;
+  EXPECT_TRUE(start.signal.clipped);
+  EXPECT_NEAR(start.signal.seconds, 0.5, 1e-4);
+  EXPECT_NEAR(static_cast<double>(start.signal.samples.size()), 8000, 2);
+}
+
+// AAC in MP4 (planar float samples) and MP3: lossy, so the tone is checked by its
+// zero crossings (440 Hz: 880 a second) and its loudness (1/8 peak: 0.088 RMS); a
+// video without sound is unsupported, naming what is missing.
+TEST_F(AudioFileTest, CompressedSoundAndSilentVideos) {
+  if (!Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -f lavfi -i "
+              "sine=frequency=440:sample_rate=48000:duration=1 -c:v libx264 -pix_fmt yuv420p "
+              "-c:a aac clip.mp4")) {
+    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
+  }
+  ASSERT_TRUE(Ffmpeg("-f lavfi -i sine=frequency=440:sample_rate=48000:duration=1 tone.mp3"));
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -c:v libx264 -pix_fmt yuv420p silent.mp4"));
+  for (const char* name : {"clip.mp4", "tone.mp3"}) {
+    SCOPED_TRACE(name);
+    const AudioFileResult result = Read(name);
+    ASSERT_FALSE(result.error) << result.error->message;
+    EXPECT_EQ(result.signal.source_rate, 48000);
+    EXPECT_NEAR(result.signal.seconds, 1.0, 0.06);
+    const std::vector<float>& samples = result.signal.samples;
+    int crossings = 0;
+    double energy = 0;
+    for (size_t n = 1; n < samples.size(); ++n) {
+      crossings += (samples[n - 1] < 0) != (samples[n] < 0);
+      energy += static_cast<double>(samples[n]) * samples[n];
+    }
+    EXPECT_NEAR(crossings / result.signal.seconds, 880, 30);
+    EXPECT_NEAR(std::sqrt(energy / static_cast<double>(samples.size())), 0.125 / std::sqrt(2.0),
+                0.01);
+  }
+  const AudioFileResult silent = Read("silent.mp4");
+  ASSERT_TRUE(silent.error);
+  EXPECT_EQ(NameOf(silent.error->problem), NameOf(MediaFileProblem::kUnsupported));
+  EXPECT_THAT(silent.error->message, HasSubstr("silent.mp4: has no sound stream"));
+}
 
 // A stereo 44.1 kHz 16-bit WAV of a 1 kHz tone comes out as the same tone at
 // 16 kHz, mono, in time (libsoxr's one-shot call removes its delay): within

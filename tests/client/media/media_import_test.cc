@@ -435,6 +435,39 @@ TEST_F(MediaImportTest, VideosBecomeImageSequencesBesideAudio) {
   EXPECT_EQ(masked, 1);
 }
 
+// A clip with sound may serve as both video and audio: its frames become the video,
+// its sound track the log-mel audio.
+TEST_F(MediaImportTest, OneClipGivesVideoAndAudio) {
+  std::filesystem::create_directories(Path("clips"));
+  if (!RunFfmpeg("-f lavfi -i color=c=red:s=32x24:r=10:d=1 -f lavfi -i "
+                 "sine=frequency=2000:sample_rate=22050:duration=1 -c:v libx264 -pix_fmt yuv420p "
+                 "-c:a aac " +
+                 Path("clips/clip.mp4"))) {
+    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
+  }
+  WriteManifest("id,label,group,video,audio\na,high,g,clips/clip.mp4,clips/clip.mp4\n");
+  MediaImportOptions options;
+  options.video = {.frames_per_second = 2, .size = 8, .max_seconds = 1};
+  options.max_audio_seconds = 1;
+  absl::StatusOr<MediaImportSummary> summary = Import(options);
+  ASSERT_THAT(summary, IsOk());
+  EXPECT_EQ(summary->video_files, 1);
+  EXPECT_EQ(summary->audio_files, 1);
+  absl::StatusOr<Shard> shard = Shard::Open(summary->shard_dirs[0]);
+  ASSERT_THAT(shard, IsOk());
+  const ShardColumns& columns = shard->columns();
+  EXPECT_EQ(columns.lengths[0][0], 2);   // frames at 0 and 0.5 s
+  EXPECT_GT(columns.lengths[1][0], 90);  // about a second of 10 ms frames
+  EXPECT_EQ(columns.present[0], 1);
+  EXPECT_EQ(columns.present[1], 1);
+  // The 2 kHz tone's band is the loudest, as in a WAV of it.
+  std::vector<float> frame(80);
+  protocol::HalvesToFloats(columns.halves[1].data() + 40 * 80, frame);
+  const int expected =
+      LoudestBand(LogMelFrontEnd({}).Compute(test::Tone(2000, 0.1, 16000), 0).data(), 80);
+  EXPECT_EQ(LoudestBand(frame.data(), 80), expected);
+}
+
 TEST_F(MediaImportTest, ManifestAndOptionErrors) {
   WriteManifest("id,label,audio\na,low,x.wav\n");
   EXPECT_THAT(Import(),
