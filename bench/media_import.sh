@@ -14,12 +14,13 @@
 # Needs espeak-ng and ffmpeg (apt-get install espeak-ng ffmpeg). Prints audio
 # seconds per wall second of each, and training samples per second.
 set -euo pipefail
+source "$(dirname "$0")/media_bench.sh"
 build=${1:?build folder, e.g. build/default}
 work=${2:?a scratch folder}
 clips=${3:-300}
 equifl="$build/app/equifl"
 mkdir -p "$work/clips"
-rm -rf "$work/shards-1" "$work/shards-2" "$work/run"
+rm -rf "$work/shards-1" "$work/shards-2"
 
 sentences=("the weather is lovely today" "please close the door behind you"
   "I cannot believe it happened again" "we will meet at the station at noon"
@@ -55,40 +56,16 @@ for ((index = 0; index < clips; index++)); do
   echo "$id,$label,$group,$language,clips/$file" >> "$manifest"
 done
 
-seconds_since() { echo "$(date +%s.%N) - $1" | bc -l; }
-best() { tr ' ' '\n' | sort -g | head -1; }  # the fastest of several runs
-for format in wav flac ogg; do
-  : > "$work/$format.list"
-  for file in "$work"/clips/*."$format"; do echo "file '$file'" >> "$work/$format.list"; done
-done
-ffmpeg_runs=()
-for run in 1 2 3; do
-  start=$(date +%s.%N)
+write_concat_lists wav flac ogg
+ffmpeg_decode() {
+  local format
   for format in wav flac ogg; do
     ffmpeg -loglevel error -threads 1 -f concat -safe 0 -i "$work/$format.list" -ac 1 -ar 16000 \
       -f f32le -y /dev/null 2>> "$work/ffmpeg.log"
   done
-  ffmpeg_runs+=("$(seconds_since "$start")")
-done
-ffmpeg_seconds=$(echo "${ffmpeg_runs[*]}" | best)
-for threads in 1 2; do
-  runs=()
-  for run in 1 2 3; do
-    rm -rf "$work/shards-$threads"
-    start=$(date +%s.%N)
-    "$equifl" data import-media "$manifest" --out "$work/shards-$threads" --threads "$threads" \
-      --max-audio-seconds 4 --clients 2 > "$work/import-$threads.log"
-    runs+=("$(seconds_since "$start")")
-  done
-  eval "import_seconds_$threads=$(echo "${runs[*]}" | best)"
-done
-runs=()
-for run in 1 2 3; do
-  start=$(date +%s.%N)
-  "$equifl" --version > /dev/null
-  runs+=("$(seconds_since "$start")")
-done
-startup_seconds=$(echo "${runs[*]}" | best)
+}
+ffmpeg_seconds=$(best_of_3 ffmpeg_decode)
+time_imports "$manifest" --max-audio-seconds 4 --clients 2
 # The decoded duration, as equifl reports it ("audio: 300 recordings, 642.2 s ...").
 audio_seconds=$(sed -n 's/^audio: [0-9]* recordings, \([0-9.]*\) s.*/\1/p' "$work/import-2.log")
 grep -q 'longer than' "$work/import-2.log" && echo "note: some clips were cut at 4 s" >&2
@@ -97,14 +74,7 @@ printf 'audio: %d clips (WAV, FLAC, OGG thirds), %.1f s; best of 3 runs each\n' 
   "$audio_seconds"
 printf 'ffmpeg decode + resample to 16 kHz mono (1 process per format, 1 thread): %.2f s, %.0f audio s/s\n' \
   "$ffmpeg_seconds" "$(rate "$ffmpeg_seconds")"
-for threads in 1 2; do
-  seconds=$(eval echo "\$import_seconds_$threads")
-  printf 'equifl data import-media --threads %d (decode, resample, log-mel, write shards): %.2f s, %.0f audio s/s, %.2fx ffmpeg; without the binary'"'"'s %.2f s start-up: %.0f audio s/s\n' \
-    "$threads" "$seconds" "$(rate "$seconds")" "$(echo "$ffmpeg_seconds / $seconds" | bc -l)" \
-    "$startup_seconds" "$(rate "$(echo "$seconds - $startup_seconds" | bc -l)")"
-done
-cmp "$work/shards-1/client-000/data.safetensors" "$work/shards-2/client-000/data.safetensors"
-echo "one thread and two wrote the same shards"
+report_imports "decode, resample, log-mel, write shards" "audio s/s"
 
 # Training throughput per modality: the same clips imported with audio alone, the
 # transcript alone (byte tokens) and both, each trained for 5 rounds x 2 epochs.
@@ -126,29 +96,8 @@ for variant in audio text both; do
     text) source_manifest=$text_manifest ;;
     both) source_manifest=$both_manifest ;;
   esac
-  rm -rf "$work/train-$variant" "$work/run-$variant"
+  rm -rf "$work/train-$variant"
   "$equifl" data import-media "$source_manifest" --out "$work/train-$variant" --clients 2 \
     --max-audio-seconds 4 --max-text-bytes 128 > "$work/train-$variant.import.log"
-  cat > "$work/run-$variant.yaml" << YAML
-server:
-  run_dir: $work/run-$variant
-  rounds: 5
-  min_clients: 2
-training:
-  epochs: 2
-  batch_size: 32
-  device: cpu
-sim:
-  data:
-    source: shards
-    path: $work/train-$variant
-YAML
-  train_samples=$(grep -o '(train [0-9]*' "$work/train-$variant.import.log" |
-    awk '{s += $2} END {print s}')
-  start=$(date +%s.%N)
-  "$equifl" sim "$work/run-$variant.yaml" > "$work/sim-$variant.log"
-  elapsed=$(seconds_since "$start")
-  printf 'equifl sim on %s, 5 rounds x 2 epochs over %s training samples (CPU): %.1f s, %.0f samples per s (evaluation and start-up included); %s\n' \
-    "$variant" "$train_samples" "$elapsed" "$(echo "10 * $train_samples / $elapsed" | bc -l)" \
-    "$(grep -o 'test acc [0-9.]*' "$work/sim-$variant.log" || true)"
+  training_throughput "$variant" "$work/train-$variant" "$work/train-$variant.import.log"
 done

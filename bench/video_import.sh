@@ -15,12 +15,13 @@
 #
 # Needs ffmpeg (apt-get install ffmpeg).
 set -euo pipefail
+source "$(dirname "$0")/media_bench.sh"
 build=${1:?build folder, e.g. build/default}
 work=${2:?a scratch folder}
 clips=${3:-160}
 equifl="$build/app/equifl"
 mkdir -p "$work/clips"
-rm -rf "$work/shards-1" "$work/shards-2" "$work/run"
+rm -rf "$work/shards-1" "$work/shards-2"
 
 manifest="$work/manifest.csv"
 echo "id,label,group,video" > "$manifest"
@@ -41,74 +42,22 @@ for ((index = 0; index < clips; index++)); do
     >> "$manifest"
 done
 
-seconds_since() { echo "$(date +%s.%N) - $1" | bc -l; }
-best() { tr ' ' '\n' | sort -g | head -1; }  # the fastest of several runs
-for format in mp4 webm; do
-  : > "$work/$format.list"
-  for file in "$work"/clips/*."$format"; do echo "file '$file'" >> "$work/$format.list"; done
-done
+write_concat_lists mp4 webm
 source_frames=$((clips * 100))
-ffmpeg_runs=()
-for run in 1 2 3; do
-  start=$(date +%s.%N)
+ffmpeg_decode() {
+  local format
   for format in mp4 webm; do
     ffmpeg -loglevel error -threads 1 -f concat -safe 0 -i "$work/$format.list" -f null - \
       2>> "$work/ffmpeg.log"
   done
-  ffmpeg_runs+=("$(seconds_since "$start")")
-done
-ffmpeg_seconds=$(echo "${ffmpeg_runs[*]}" | best)
-for threads in 1 2; do
-  runs=()
-  for run in 1 2 3; do
-    rm -rf "$work/shards-$threads"
-    start=$(date +%s.%N)
-    "$equifl" data import-media "$manifest" --out "$work/shards-$threads" --threads "$threads" \
-      --video-fps 2 --video-size 64 --max-video-seconds 4 --clients 2 > "$work/import-$threads.log"
-    runs+=("$(seconds_since "$start")")
-  done
-  eval "import_seconds_$threads=$(echo "${runs[*]}" | best)"
-done
-runs=()
-for run in 1 2 3; do
-  start=$(date +%s.%N)
-  "$equifl" --version > /dev/null
-  runs+=("$(seconds_since "$start")")
-done
-startup_seconds=$(echo "${runs[*]}" | best)
+}
+ffmpeg_seconds=$(best_of_3 ffmpeg_decode)
+time_imports "$manifest" --video-fps 2 --video-size 64 --max-video-seconds 4 --clients 2
 rate() { echo "$source_frames / $1" | bc -l; }
 printf 'video: %d clips (H.264/MP4 and VP9/WebM halves), 4 s of 320x240 at 25 fps each, %d source frames; best of 3 runs each\n' \
   "$clips" "$source_frames"
 printf 'ffmpeg decode (1 process per container, 1 thread, -f null): %.2f s, %.0f frames/s\n' \
   "$ffmpeg_seconds" "$(rate "$ffmpeg_seconds")"
-for threads in 1 2; do
-  seconds=$(eval echo "\$import_seconds_$threads")
-  printf 'equifl data import-media --threads %d (decode, sample 2 fps, scale + crop to 64x64 RGB, write shards): %.2f s, %.0f frames/s, %.2fx ffmpeg; without the binary'"'"'s %.2f s start-up: %.0f frames/s\n' \
-    "$threads" "$seconds" "$(rate "$seconds")" "$(echo "$ffmpeg_seconds / $seconds" | bc -l)" \
-    "$startup_seconds" "$(rate "$(echo "$seconds - $startup_seconds" | bc -l)")"
-done
+report_imports "decode, sample 2 fps, scale + crop to 64x64 RGB, write shards" "frames/s"
 grep '^video:' "$work/import-2.log"
-cmp "$work/shards-1/client-000/data.safetensors" "$work/shards-2/client-000/data.safetensors"
-echo "one thread and two wrote the same shards"
-
-cat > "$work/run.yaml" << YAML
-server:
-  run_dir: $work/run
-  rounds: 5
-  min_clients: 2
-training:
-  epochs: 2
-  batch_size: 32
-  device: cpu
-sim:
-  data:
-    source: shards
-    path: $work/shards-2
-YAML
-train_samples=$(grep -o '(train [0-9]*' "$work/import-2.log" | awk '{s += $2} END {print s}')
-start=$(date +%s.%N)
-"$equifl" sim "$work/run.yaml" > "$work/sim.log"
-elapsed=$(seconds_since "$start")
-printf 'equifl sim on video (8 frames of 64x64), 5 rounds x 2 epochs over %s training samples (CPU): %.1f s, %.0f samples per s (evaluation and start-up included); %s\n' \
-  "$train_samples" "$elapsed" "$(echo "10 * $train_samples / $elapsed" | bc -l)" \
-  "$(grep -o 'test acc [0-9.]*' "$work/sim.log" || true)"
+training_throughput video "$work/shards-2" "$work/import-2.log" "video (8 frames of 64x64)"
