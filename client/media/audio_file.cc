@@ -21,7 +21,7 @@ constexpr char kConvertHint[] =
 
 AudioFileResult Failure(MediaFileProblem problem, const std::string& shown_path,
                         absl::string_view what) {
-  return {.signal = {}, .error = MediaFileError{problem, absl::StrCat(shown_path, ": ", what)}};
+  return {.signal = {}, .error = MediaFileError::Of(problem, shown_path, what)};
 }
 
 // Closes a libsndfile handle.

@@ -30,7 +30,7 @@ std::optional<MediaFileError> StreamDecoder::Open(const std::string& path,
                                                   const StreamChoice& choice) {
   SilenceFfmpegLogging();
   auto failure = [&](MediaFileProblem problem, absl::string_view what) {
-    return MediaFileError{problem, absl::StrCat(shown_path, ": ", what)};
+    return MediaFileError::Of(problem, shown_path, what);
   };
   // "file:" and the protocol whitelist keep a name such as "http://..." or
   // "concat:a|b", and a playlist inside the file, from reaching anything else.

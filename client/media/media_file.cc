@@ -10,10 +10,15 @@
 
 namespace equifl::client {
 
+MediaFileError MediaFileError::Of(MediaFileProblem problem, absl::string_view shown_path,
+                                  absl::string_view what) {
+  return {problem, absl::StrCat(shown_path, ": ", what)};
+}
+
 std::optional<MediaFileError> CheckMediaFile(const std::string& path,
                                              const std::string& shown_path) {
-  auto problem = [&shown_path](MediaFileProblem reason, const std::string& what) {
-    return MediaFileError{reason, absl::StrCat(shown_path, ": ", what)};
+  auto problem = [&shown_path](MediaFileProblem reason, absl::string_view what) {
+    return MediaFileError::Of(reason, shown_path, what);
   };
   std::error_code error;
   const std::filesystem::file_status status = std::filesystem::status(path, error);

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "base/enum_names.h"
 
 namespace equifl::client {
@@ -38,6 +39,10 @@ inline std::span<const EnumName<MediaFileProblem>> EnumNames(MediaFileProblem) {
 struct MediaFileError {
   MediaFileProblem problem = MediaFileProblem::kUndecodable;
   std::string message;  //!< E.g. "clips/a.wav: no such file".
+
+  //! The error `problem` of the file shown as `shown_path`: "<shown_path>: <what>".
+  static MediaFileError Of(MediaFileProblem problem, absl::string_view shown_path,
+                           absl::string_view what);
 };
 
 //! Why `path` (shown as `shown_path`) cannot be opened: missing, not a regular file

@@ -4,15 +4,12 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "base/parallel_for.h"
 #include "base/quoted_input.h"
 #include "base/random.h"
@@ -20,6 +17,8 @@
 #include "base/utf8.h"
 #include "client/data/csv_import.h"
 #include "client/media/audio_file.h"
+#include "client/media/media_file.h"
+#include "protocol/file_io.h"
 #include "protocol/half_precision.h"
 
 namespace equifl::client {
@@ -252,24 +251,23 @@ std::optional<RowProblem> ReadText(const std::string& path, const std::string& s
   auto problem = [&shown](const char* reason, absl::string_view what) {
     return RowProblem{reason, absl::StrCat("text file ", shown, ": ", what)};
   };
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(path, error);
-  if (!std::filesystem::exists(status)) {
-    return problem("text missing",
-                   "no such file; check the path (paths are relative to the manifest's folder)");
+  // Missing, not a regular file, unreadable or empty, as for a recording.
+  if (std::optional<MediaFileError> file = CheckMediaFile(path, shown)) {
+    return RowProblem{absl::StrCat("text ", NameOf(file->problem)),
+                      absl::StrCat("text file ", file->message)};
   }
-  if (!std::filesystem::is_regular_file(status))
-    return problem("text unreadable", "not a regular file");
+  std::error_code error;
   const uintmax_t size = std::filesystem::file_size(path, error);
   if (error || size > kMaxTextFileBytes) {
     return problem("text unreadable", absl::StrCat("larger than ", kMaxTextFileBytes >> 20,
                                                    " MiB; a transcript is much shorter"));
   }
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in.good() && !in.eof()) return problem("text unreadable", "cannot be read");
-  text = std::move(bytes).str();
+  absl::StatusOr<std::string> bytes = protocol::ReadRegularFile(path, kMaxTextFileBytes);
+  if (!bytes.ok()) {
+    return problem("text unreadable",
+                   absl::StrCat("cannot be read (", bytes.status().message(), ")"));
+  }
+  text = *std::move(bytes);
   if (text.empty()) return problem("text empty", "the file is empty (0 bytes)");
   if (const std::optional<size_t> at = FindInvalidUtf8(text)) {
     return problem("text not UTF-8",
@@ -349,6 +347,14 @@ std::optional<RowProblem> FirstProblem(const std::vector<MediaRow>& rows) {
     if (row.problem) return row.problem;
   }
   return std::nullopt;
+}
+
+// Appends a sample's `values` to its modality's `column`, then `pad` up to the
+// `padded` values every sample of the modality has.
+template <typename T>
+void AppendPadded(std::vector<T>& column, const std::vector<T>& values, size_t padded, T pad) {
+  column.insert(column.end(), values.begin(), values.end());
+  column.resize(column.size() + padded - values.size(), pad);
 }
 
 absl::Status Fail(const RowProblem& problem) {
@@ -558,9 +564,7 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
       MediaRow& row = *kept[positions[index]];
       if (video_index) {
         const auto padded = static_cast<size_t>(summary.modalities[*video_index].ValuesPerSample());
-        std::vector<uint8_t>& images = data.images[*video_index];
-        images.insert(images.end(), row.video.begin(), row.video.end());
-        images.resize(images.size() + padded - row.video.size(), 0);
+        AppendPadded(data.images[*video_index], row.video, padded, uint8_t{0});
         std::vector<uint8_t>().swap(row.video);  // the shard holds it now
         data.lengths[*video_index].push_back(row.video_frames);
       }
@@ -572,18 +576,14 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
           halves.resize(start + padded, 0);  // 0 bits: +0.0
           protocol::FloatsToHalves(row.audio, halves.data() + start);
         } else {
-          std::vector<float>& features = data.features[*audio_index];
-          features.insert(features.end(), row.audio.begin(), row.audio.end());
-          features.resize(features.size() + padded - row.audio.size(), 0.0f);
+          AppendPadded(data.features[*audio_index], row.audio, padded, 0.0f);
         }
         std::vector<float>().swap(row.audio);  // the shard holds it now
         data.lengths[*audio_index].push_back(row.audio_frames);
       }
       if (text_index) {
         const auto padded = static_cast<size_t>(summary.modalities[*text_index].frames);
-        std::vector<int32_t>& tokens = data.tokens[*text_index];
-        tokens.insert(tokens.end(), row.tokens.begin(), row.tokens.end());
-        tokens.resize(tokens.size() + padded - row.tokens.size(), kPaddingToken);
+        AppendPadded(data.tokens[*text_index], row.tokens, padded, kPaddingToken);
         data.lengths[*text_index].push_back(static_cast<int64_t>(row.tokens.size()));
       }
       for (size_t m = 0; m < modality_count; ++m) {

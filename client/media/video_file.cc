@@ -40,7 +40,7 @@ constexpr absl::string_view kConvertHint =
 
 VideoFileResult Failure(MediaFileProblem problem, const std::string& shown_path,
                         absl::string_view what) {
-  return {.clip = {}, .error = MediaFileError{problem, absl::StrCat(shown_path, ": ", what)}};
+  return {.clip = {}, .error = MediaFileError::Of(problem, shown_path, what)};
 }
 
 struct ScalerFreer {
