@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "tests/client/media/audio_test_files.h"
+#include "tests/client/media/ffmpeg_program.h"
 #include "tests/testing/equifl_binary.h"
 #include "tests/testing/temporary_folder.h"
 
@@ -207,23 +207,20 @@ TEST_F(EquiflDataCommandTest, ImportNpyArraysThenInspect) {
 
 // With `videos`, 12 clips of 0.5 s at 32x32 that ffmpeg renders in noise, four per
 // label, leaning towards the label's colour (red, green, blue) from a grey that
-// varies clip to clip: clips/<label>-<variant>.mp4. False when there is no ffmpeg.
-bool WriteLabelVideos(const std::string& folder) {
-  const std::string ffmpeg = EQUIFL_FFMPEG;
-  if (ffmpeg.find("NOTFOUND") != std::string::npos) return false;
+// varies clip to clip: `folder`/clips/<label>-<variant>.mp4.
+void WriteLabelVideos(const std::string& folder) {
   const char* colours[3][4] = {{"0xa06060", "0x906050", "0xb07070", "0x805050"},
                                {"0x60a060", "0x509060", "0x70b070", "0x508050"},
                                {"0x6060a0", "0x506090", "0x7070b0", "0x505080"}};
   for (int label = 0; label < 3; ++label) {
     for (int variant = 0; variant < 4; ++variant) {
-      const std::string command =
-          ffmpeg + " -loglevel error -y -f lavfi -i color=c=" + colours[label][variant] +
-          ":s=32x32:r=8:d=0.5 -vf noise=alls=40:allf=t -pix_fmt yuv420p -c:v libx264 " + folder +
-          "/clips/" + std::to_string(label) + "-" + std::to_string(variant) + ".mp4";
-      EXPECT_EQ(std::system(command.c_str()), 0) << command;
+      EXPECT_TRUE(equifl::test::RunFfmpeg(
+          folder, std::string("-f lavfi -i color=c=") + colours[label][variant] +
+                      ":s=32x32:r=8:d=0.5 -vf noise=alls=40:allf=t -pix_fmt yuv420p -c:v "
+                      "libx264 clips/" +
+                      std::to_string(label) + "-" + std::to_string(variant) + ".mp4"));
     }
   }
-  return true;
 }
 
 // A corpus a user would import: `count` clips of 0.5 s at 22.05 kHz, each a tone
@@ -307,10 +304,9 @@ TEST_F(EquiflDataCommandTest, ImportMediaTurnsRecordingsIntoShards) {
 // every test clip right. Modality dropout makes the fused model learn each modality
 // alone too (without it, it leans on the easiest, the pitch).
 TEST_F(EquiflDataCommandTest, AFederationLearnsFromImportedRecordings) {
+  if (!equifl::test::HaveFfmpeg()) GTEST_SKIP() << equifl::test::kNoFfmpeg;
   std::filesystem::create_directories(Path("corpus/clips"));
-  if (!WriteLabelVideos(Path("corpus"))) {
-    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
-  }
+  WriteLabelVideos(Path("corpus"));
   WriteToneCorpus(Path("corpus"), 150, /*videos=*/true);
   CommandOutcome outcome =
       RunEquifl("data import-media " + Path("corpus/manifest.csv") + " --out " + Path("shards") +

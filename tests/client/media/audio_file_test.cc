@@ -7,11 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "tests/client/media/audio_test_files.h"
+#include "tests/client/media/ffmpeg_program.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
 
@@ -39,14 +39,9 @@ class AudioFileTest : public ::testing::Test {
     return ReadAudioFile(Path(name), name, 16000, max_seconds);
   }
   // Runs the ffmpeg program with `arguments` (paths relative to the test's folder);
-  // false when it is not installed.
+  // true when it succeeded.
   bool Ffmpeg(const std::string& arguments) const {
-    const std::string ffmpeg = EQUIFL_FFMPEG;
-    if (ffmpeg.find("NOTFOUND") != std::string::npos) return false;
-    const std::string command = "cd '" + folder_.path().string() + "' && '" + ffmpeg +
-                                "' -nostdin -loglevel error -y " + arguments;
-    EXPECT_EQ(std::system(command.c_str()), 0) << command;
-    return true;
+    return test::RunFfmpeg(folder_.path(), arguments);
   }
   test::TemporaryFolder folder_{"audio_file"};
 };
@@ -56,12 +51,12 @@ class AudioFileTest : public ::testing::Test {
 // 1/8) and silence on the right, comes out as the mean of the channels at 16 kHz, in
 // time, like a WAV (packed 16-bit samples); kept to 0.5 s it is clipped.
 TEST_F(AudioFileTest, TheSoundOfAVideoFileDecodes) {
-  if (!Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -f lavfi -i "
-              "sine=frequency=1000:sample_rate=44100:duration=1 -f lavfi -i "
-              "anullsrc=r=44100:cl=mono -filter_complex '[1][2]amerge=inputs=2[a]' -map 0:v "
-              "-map '[a]' -t 1 -c:v libx264 -pix_fmt yuv420p -c:a pcm_s16le clip.mkv")) {
-    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
-  }
+  if (!test::HaveFfmpeg()) GTEST_SKIP() << test::kNoFfmpeg;
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -f lavfi -i "
+             "sine=frequency=1000:sample_rate=44100:duration=1 -f lavfi -i "
+             "anullsrc=r=44100:cl=mono -filter_complex '[1][2]amerge=inputs=2[a]' -map 0:v "
+             "-map '[a]' -t 1 -c:v libx264 -pix_fmt yuv420p -c:a pcm_s16le clip.mkv"));
   const AudioFileResult result = Read("clip.mkv");
   ASSERT_FALSE(result.error) << result.error->message;
   EXPECT_EQ(result.signal.source_rate, 44100);
@@ -81,11 +76,11 @@ TEST_F(AudioFileTest, TheSoundOfAVideoFileDecodes) {
 // zero crossings (440 Hz: 880 a second) and its loudness (1/8 peak: 0.088 RMS); a
 // video without sound is unsupported, naming what is missing.
 TEST_F(AudioFileTest, CompressedSoundAndSilentVideos) {
-  if (!Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -f lavfi -i "
-              "sine=frequency=440:sample_rate=48000:duration=1 -c:v libx264 -pix_fmt yuv420p "
-              "-c:a aac clip.mp4")) {
-    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
-  }
+  if (!test::HaveFfmpeg()) GTEST_SKIP() << test::kNoFfmpeg;
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -f lavfi -i "
+             "sine=frequency=440:sample_rate=48000:duration=1 -c:v libx264 -pix_fmt yuv420p "
+             "-c:a aac clip.mp4"));
   ASSERT_TRUE(Ffmpeg("-f lavfi -i sine=frequency=440:sample_rate=48000:duration=1 tone.mp3"));
   ASSERT_TRUE(
       Ffmpeg("-f lavfi -i testsrc=s=64x48:r=10:d=1 -c:v libx264 -pix_fmt yuv420p silent.mp4"));

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,6 +15,7 @@
 #include "protocol/half_precision.h"
 #include "tests/client/data/progress_record.h"
 #include "tests/client/media/audio_test_files.h"
+#include "tests/client/media/ffmpeg_program.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
 
@@ -343,29 +343,20 @@ TEST_F(MediaImportTest, BadTextRowsAreNamed) {
   EXPECT_EQ(summary->modalities[0].name, "text");
 }
 
-// Runs the ffmpeg command line `arguments`; false (with the test skipped) when
-// there is no ffmpeg.
-bool RunFfmpeg(const std::string& arguments) {
-  const std::string ffmpeg = EQUIFL_FFMPEG;
-  if (ffmpeg.find("NOTFOUND") != std::string::npos) return false;
-  const std::string command = ffmpeg + " -loglevel error -y " + arguments;
-  EXPECT_EQ(std::system(command.c_str()), 0) << command;
-  return true;
-}
-
 // Videos become uint8 image sequences beside the audio: one clip per label colour,
 // sampled at 4 frames a second into 16x16 frames; a row's missing video is masked
 // (present 0) while its audio stays, and bad videos are counted per reason.
 TEST_F(MediaImportTest, VideosBecomeImageSequencesBesideAudio) {
+  if (!test::HaveFfmpeg()) GTEST_SKIP() << test::kNoFfmpeg;
   std::filesystem::create_directories(Path("clips"));
   for (const auto& [label, colour] : {std::pair{"low", "red"}, std::pair{"high", "blue"}}) {
-    if (!RunFfmpeg(absl::StrCat("-f lavfi -i color=c=", colour,
-                                ":s=32x24:r=10:d=0.8 -pix_fmt yuv420p -c:v libx264 ",
-                                Path(absl::StrCat("clips/", label, ".mp4"))))) {
-      GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
-    }
+    ASSERT_TRUE(test::RunFfmpeg(
+        folder_.path(), absl::StrCat("-f lavfi -i color=c=", colour,
+                                     ":s=32x24:r=10:d=0.8 -pix_fmt yuv420p -c:v libx264 ", "clips/",
+                                     label, ".mp4")));
   }
-  ASSERT_TRUE(RunFfmpeg("-f lavfi -i sine=frequency=440:duration=0.5 " + Path("clips/sound.wav")));
+  ASSERT_TRUE(test::RunFfmpeg(folder_.path(),
+                              "-f lavfi -i sine=frequency=440:duration=0.5 clips/sound.wav"));
   std::string manifest = "id,label,group,video,audio\n";
   for (int index = 0; index < 6; ++index) {
     const std::string id = "v" + std::to_string(index);
@@ -438,13 +429,13 @@ TEST_F(MediaImportTest, VideosBecomeImageSequencesBesideAudio) {
 // A clip with sound may serve as both video and audio: its frames become the video,
 // its sound track the log-mel audio.
 TEST_F(MediaImportTest, OneClipGivesVideoAndAudio) {
+  if (!test::HaveFfmpeg()) GTEST_SKIP() << test::kNoFfmpeg;
   std::filesystem::create_directories(Path("clips"));
-  if (!RunFfmpeg("-f lavfi -i color=c=red:s=32x24:r=10:d=1 -f lavfi -i "
-                 "sine=frequency=2000:sample_rate=22050:duration=1 -c:v libx264 -pix_fmt yuv420p "
-                 "-c:a aac " +
-                 Path("clips/clip.mp4"))) {
-    GTEST_SKIP() << "needs ffmpeg (deploy/install-deps.sh installs it)";
-  }
+  ASSERT_TRUE(test::RunFfmpeg(
+      folder_.path(),
+      "-f lavfi -i color=c=red:s=32x24:r=10:d=1 -f lavfi -i "
+      "sine=frequency=2000:sample_rate=22050:duration=1 -c:v libx264 -pix_fmt yuv420p "
+      "-c:a aac clips/clip.mp4"));
   WriteManifest("id,label,group,video,audio\na,high,g,clips/clip.mp4,clips/clip.mp4\n");
   MediaImportOptions options;
   options.video = {.frames_per_second = 2, .size = 8, .max_seconds = 1};

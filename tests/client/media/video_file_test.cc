@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "tests/client/media/audio_test_files.h"
+#include "tests/client/media/ffmpeg_program.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
 
@@ -77,11 +77,6 @@ void ExpectColor(const VideoClip& clip, int size, int64_t index, const Color& co
   EXPECT_NEAR(mean.blue, color.blue, tolerance);
 }
 
-bool HaveFfmpeg() {
-  const std::string ffmpeg = EQUIFL_FFMPEG;
-  return !ffmpeg.empty() && ffmpeg != "EQUIFL_FFMPEG-NOTFOUND";
-}
-
 class VideoFileTest : public ::testing::Test {
  protected:
   std::string Path(const std::string& name) const { return folder_ / name; }
@@ -91,9 +86,7 @@ class VideoFileTest : public ::testing::Test {
   // Runs ffmpeg with `arguments` (paths relative to the test's folder); true when it
   // succeeded.
   bool Ffmpeg(const std::string& arguments) const {
-    const std::string command = "cd '" + folder_.path().string() + "' && '" + EQUIFL_FFMPEG +
-                                "' -nostdin -loglevel error -y " + arguments;
-    return std::system(command.c_str()) == 0;
+    return test::RunFfmpeg(folder_.path(), arguments);
   }
   // `first` then `second`, each a second of 96x64 at 10 frames per second, encoded
   // with `codec` (ffmpeg's arguments) into `name`.
@@ -131,10 +124,7 @@ class VideoFileTest : public ::testing::Test {
 class VideoClipTest : public VideoFileTest {
  protected:
   void SetUp() override {
-    if (!HaveFfmpeg()) {
-      GTEST_SKIP() << "the ffmpeg program is not installed; it makes the test clips "
-                      "(deploy/install-deps.sh installs it)";
-    }
+    if (!test::HaveFfmpeg()) GTEST_SKIP() << test::kNoFfmpeg;
   }
 };
 
