@@ -195,6 +195,28 @@ std::span<const T> TypedSpan(const protocol::TensorView& view,
   return {reinterpret_cast<const T*>(data), count};
 }
 
+// The tensor type a modality's values are stored as: int32 tokens, uint8 images,
+// float16 or float32 features.
+v1::DataType StoredType(const ShardModality& modality) {
+  if (modality.kind == ModalityKind::kTokens) return v1::DATA_TYPE_INT32;
+  if (modality.kind == ModalityKind::kImages) return v1::DATA_TYPE_UINT8;
+  return modality.IsHalf() ? v1::DATA_TYPE_FLOAT16 : v1::DATA_TYPE_FLOAT32;
+}
+
+// The bytes of modality `m`'s values in `columns`, stored as `type` (StoredType).
+std::span<const std::byte> StoredBytes(const ShardColumns& columns, size_t m, v1::DataType type) {
+  switch (type) {
+    case v1::DATA_TYPE_INT32:
+      return std::as_bytes(columns.tokens[m]);
+    case v1::DATA_TYPE_UINT8:
+      return std::as_bytes(columns.images[m]);
+    case v1::DATA_TYPE_FLOAT16:
+      return std::as_bytes(columns.halves[m]);
+    default:
+      return std::as_bytes(columns.features[m]);
+  }
+}
+
 }  // namespace
 
 std::vector<int64_t> ShardModality::Shape(int64_t samples) const {
@@ -598,28 +620,14 @@ absl::Status WriteShard(const std::string& dir, const ShardData& data) {
                        bytes(columns.lengths[m])});
     }
   }
-  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
-    if (manifest.modalities[m].kind == ModalityKind::kTokens ||
-        manifest.modalities[m].kind == ModalityKind::kImages || manifest.modalities[m].IsHalf()) {
-      continue;
+  for (const v1::DataType type :
+       {v1::DATA_TYPE_FLOAT32, v1::DATA_TYPE_INT32, v1::DATA_TYPE_FLOAT16, v1::DATA_TYPE_UINT8}) {
+    for (size_t m = 0; m < manifest.modalities.size(); ++m) {
+      const ShardModality& modality = manifest.modalities[m];
+      if (StoredType(modality) != type) continue;
+      views.push_back(
+          {modality.name, type, modality.Shape(samples), StoredBytes(columns, m, type)});
     }
-    views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_FLOAT32,
-                     manifest.modalities[m].Shape(samples), bytes(columns.features[m])});
-  }
-  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
-    if (manifest.modalities[m].kind != ModalityKind::kTokens) continue;
-    views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_INT32,
-                     manifest.modalities[m].Shape(samples), bytes(columns.tokens[m])});
-  }
-  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
-    if (!manifest.modalities[m].IsHalf()) continue;
-    views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_FLOAT16,
-                     manifest.modalities[m].Shape(samples), bytes(columns.halves[m])});
-  }
-  for (size_t m = 0; m < manifest.modalities.size(); ++m) {
-    if (manifest.modalities[m].kind != ModalityKind::kImages) continue;
-    views.push_back({manifest.modalities[m].name, v1::DATA_TYPE_UINT8,
-                     manifest.modalities[m].Shape(samples), bytes(columns.images[m])});
   }
   views.push_back(
       {"present", v1::DATA_TYPE_UINT8, {samples, modality_count}, bytes(columns.present)});
@@ -692,11 +700,7 @@ absl::StatusOr<Shard> Shard::Open(const std::string& dir, const ShardOpenOptions
       {"present", v1::DATA_TYPE_UINT8, {samples, static_cast<int64_t>(m.modalities.size())}},
   };
   for (const ShardModality& modality : m.modalities) {
-    const v1::DataType data_type = modality.kind == ModalityKind::kTokens   ? v1::DATA_TYPE_INT32
-                                   : modality.kind == ModalityKind::kImages ? v1::DATA_TYPE_UINT8
-                                   : modality.IsHalf()                      ? v1::DATA_TYPE_FLOAT16
-                                                                            : v1::DATA_TYPE_FLOAT32;
-    expected.push_back({modality.name, data_type, modality.Shape(samples)});
+    expected.push_back({modality.name, StoredType(modality), modality.Shape(samples)});
     if (HasFrames(modality.kind)) {
       expected.push_back({LengthsName(modality), v1::DATA_TYPE_INT64, {samples}});
     }
