@@ -286,6 +286,7 @@ absl::Status ReadModel(const Section& section, ModelConfig& model) {
       {"dropout", Real(section, options.dropout, 0, 0.99)},
       {"adversary", Boolean(section, options.adversary)},
       {"adversary_lambda", Real(section, options.adversary_lambda, 0, kHuge)},
+      {"standardise_features", Boolean(section, options.standardise_features)},
       {"seed", Unsigned(section, model.seed, 0, UINT64_MAX)},
   });
 }

@@ -602,8 +602,10 @@ int RunImport(const DataCommand& command) {
   if (!summary->first_dropped.empty()) {
     std::printf("first dropped row: %s\n", summary->first_dropped.c_str());
   }
-  std::printf("features (tabular, %zu columns): %s\n", summary->feature_columns.size(),
-              absl::StrJoin(summary->feature_columns, ", ").c_str());
+  std::printf(
+      "features (tabular, %zu columns, stored raw; `model.standardise_features: true` "
+      "standardises them federatedly): %s\n",
+      summary->feature_columns.size(), absl::StrJoin(summary->feature_columns, ", ").c_str());
   for (size_t index = 0; index < summary->categorical_columns.size(); ++index) {
     const client::CategoricalColumn& column = summary->categorical_columns[index];
     std::printf("one-hot %s: %s", column.name.c_str(), absl::StrJoin(column.values, ", ").c_str());

@@ -207,6 +207,7 @@ int RunClientCommand(const Config& given, const ClientCommand& command) {
   }
   client::FederatedClientOptions options;
   options.on_task = [&metrics](const client::TaskOutcome& outcome) {
+    if (outcome.feature_moments) return;  // no training, no evaluation
     if (outcome.evaluated) {
       metrics.Evaluated(outcome.upload_seconds);
     } else {

@@ -288,6 +288,11 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
   std::printf("equifl sim: %d virtual clients, %s data (%.1f MB in host memory), %s\n",
               population.size(), std::string(NameOf(simulation.source)).c_str(),
               static_cast<double>(population.PoolBytes()) / 1e6, partition.c_str());
+  if (config.model.options.standardise_features) {
+    std::printf(
+        "  features standardised by the pooled training data's mean and deviation, which round 0 "
+        "measures\n");
+  }
   if (host != nullptr) {
     std::printf(
         "  training on %s, %d at once per device\n",

@@ -182,6 +182,11 @@ absl::StatusOr<ClientRunSummary> RunFederatedClient(const std::shared_ptr<grpc::
       continue;
     }
     if (options.on_task) options.on_task(outcome);
+    if (outcome.feature_moments) {
+      spdlog::info("round {}: feature moments of {} training samples sent (standardisation)", round,
+                   data.train.size());
+      continue;
+    }
     if (outcome.evaluated) {
       summary.evaluated = true;
       summary.test_accuracy = outcome.accuracy;

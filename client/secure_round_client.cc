@@ -47,6 +47,7 @@ absl::StatusOr<aggregation::SecureInputLayout> LayoutOf(const v1::Task& task, ui
   layout.update_bound = secure.update_bound();
   layout.weight_bound = secure.weight_bound();
   layout.indicator_bound = secure.indicator_bound();
+  layout.exact_sums = task.kind() == v1::TASK_KIND_FEATURE_MOMENTS ? secure.exact_sums() : 0;
   if (absl::Status status = layout.Validate(); !status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the task's secure-aggregation layout is unusable: ", status.message()));

@@ -11,6 +11,7 @@
 #include "base/device.h"
 #include "base/status_macros.h"
 #include "client/fairness_weights.h"
+#include "client/model/input_standardisation.h"
 #include "client/model/model_state.h"
 #include "client/secure_round_client.h"
 #include "client/temperature_views.h"
@@ -220,6 +221,7 @@ struct TaskReport {
   v1::UpdateHeader header;  //!< Everything but the statistics, which follow.
   fairness::StatisticsTable train;
   fairness::StatisticsTable validation;
+  std::vector<double> feature_moments;  //!< A feature-moments task's moments.
 };
 
 // The secure vector's plaintext of a task, from what the plain upload would send.
@@ -234,6 +236,8 @@ absl::Status UploadSecurely(v1::Aggregator::StubInterface& stub, const v1::Task&
   input.train_samples = header.num_train_samples();
   input.train = std::move(report.train);
   input.validation = std::move(report.validation);
+  input.exact_sums = report.feature_moments;
+  if (task.kind() == v1::TASK_KIND_FEATURE_MOMENTS) input.weight = 1;  // no update to weigh
   if (task.privacy().clip_norm() > 0) {
     // Client-level DP: clipped and noised here, every client weighs 1.
     EQUIFL_ASSIGN_OR_RETURN(input.clip_indicator, ApplyClientPrivacy(task.privacy(), update));
@@ -258,6 +262,8 @@ absl::Status Upload(v1::Aggregator::StubInterface& stub, const ClientIdentity& i
   header.set_client_id(identity.client_id);
   *header.mutable_train_statistics() = protocol::StatisticsToProto(report.train);
   *header.mutable_validation_statistics() = protocol::StatisticsToProto(report.validation);
+  header.mutable_feature_moments()->Assign(report.feature_moments.begin(),
+                                           report.feature_moments.end());
   return UploadStream(stub, task.round(), std::move(header), encoder, "the update");
 }
 
@@ -299,7 +305,29 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     outcome.not_counted = std::string(status.message());
     return outcome;
   };
+  const auto upload = [&](TaskReport report, std::vector<float> flat,
+                          const std::vector<protocol::TensorView>& views) {
+    const auto upload_started = std::chrono::steady_clock::now();
+    const absl::Status status =
+        secure != nullptr
+            ? UploadSecurely(stub, task, options, std::move(report), std::move(flat), *secure)
+            : Upload(stub, identity, task, options, std::move(report), views);
+    if (!status.ok()) return not_counted(status);
+    outcome.upload_seconds = SecondsSince(upload_started);
+    outcome.counted = true;
+    return absl::StatusOr<TaskOutcome>(outcome);
+  };
   const uint64_t round = task.round().round_id();
+  if (task.kind() == v1::TASK_KIND_FEATURE_MOMENTS) {
+    // Sums over the training split only: no model to download, nothing trained.
+    TaskReport report;
+    EQUIFL_ASSIGN_OR_RETURN(report.feature_moments,
+                            MeasureFeatureMoments(model->options(), data.train));
+    report.header.set_num_train_samples(static_cast<uint64_t>(data.train.size()));
+    outcome.feature_moments = true;
+    spdlog::debug("round {}: uploading the feature moments", round);
+    return upload(std::move(report), {}, {});
+  }
   spdlog::debug("round {}: downloading the model", round);
   std::vector<std::string> order;
   if (absl::Status status = Download(stub, identity, task, model, global, order); !status.ok()) {
@@ -323,14 +351,7 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     outcome.evaluated = true;
     outcome.accuracy = result.accuracy;
     outcome.loss = result.mean_loss;
-    const auto upload_started = std::chrono::steady_clock::now();
-    const absl::Status status =
-        secure != nullptr ? UploadSecurely(stub, task, options, std::move(report), {}, *secure)
-                          : Upload(stub, identity, task, options, std::move(report), {});
-    if (!status.ok()) return not_counted(status);
-    outcome.upload_seconds = SecondsSince(upload_started);
-    outcome.counted = true;
-    return outcome;
+    return upload(std::move(report), {}, {});
   }
 
   EQUIFL_ASSIGN_OR_RETURN(EvaluationResult before, EvaluateViews(model, data.validation, directive,
@@ -372,19 +393,12 @@ absl::StatusOr<TaskOutcome> RunTask(v1::Aggregator::StubInterface& stub,
     header.set_aggregation_weight(scaling.weight);
   }
   spdlog::debug("round {}: uploading the update", round);
-  absl::Status status;
-  const auto upload_started = std::chrono::steady_clock::now();
   if (secure != nullptr) {
     EQUIFL_ASSIGN_OR_RETURN(std::vector<float> flat, Flatten(local, order));
-    status = UploadSecurely(stub, task, options, std::move(report), std::move(flat), *secure);
-  } else {
-    EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
-    status = Upload(stub, identity, task, options, std::move(report), update);
+    return upload(std::move(report), std::move(flat), {});
   }
-  if (!status.ok()) return not_counted(status);
-  outcome.upload_seconds = SecondsSince(upload_started);
-  outcome.counted = true;
-  return outcome;
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<protocol::TensorView> update, protocol::ViewsOf(local));
+  return upload(std::move(report), {}, update);
 }
 
 }  // namespace equifl::client

@@ -1,7 +1,8 @@
 // One task of a federated round on one client: download the global model, evaluate
 // it on the validation split, train with the round's fairness directive and upload
 // the update with its statistics; or, in the final evaluation round, evaluate on the
-// test split and upload the statistics.
+// test split and upload the statistics; or, in a new run's round 0, upload the
+// training split's feature moments for the model's standardisation.
 //
 // `equifl client` (one client per process) and `equifl sim` (many virtual clients
 // per process, each borrowing a model replica) both run tasks through RunTask, so a
@@ -31,15 +32,16 @@ namespace equifl::client {
 
 //! What one task did.
 struct TaskOutcome {
-  bool counted = false;       //!< The server accepted the update or evaluation.
-  bool evaluated = false;     //!< A final-evaluation task (test split).
-  double accuracy = 0;        //!< Validation accuracy before training, or test accuracy.
-  double loss = 0;            //!< Mean loss of local training, or test loss.
-  int64_t steps = 0;          //!< Optimiser steps of local training.
-  int64_t train_samples = 0;  //!< Samples processed by local training (over every step).
-  double train_seconds = 0;   //!< Wall time of local training.
-  double upload_seconds = 0;  //!< Wall time of the upload (or masked upload).
-  std::string not_counted;    //!< Why the server did not count it, when !counted.
+  bool counted = false;          //!< The server accepted the update or evaluation.
+  bool evaluated = false;        //!< A final-evaluation task (test split).
+  bool feature_moments = false;  //!< A feature-moments task (round 0).
+  double accuracy = 0;           //!< Validation accuracy before training, or test accuracy.
+  double loss = 0;               //!< Mean loss of local training, or test loss.
+  int64_t steps = 0;             //!< Optimiser steps of local training.
+  int64_t train_samples = 0;     //!< Samples processed by local training (over every step).
+  double train_seconds = 0;      //!< Wall time of local training.
+  double upload_seconds = 0;     //!< Wall time of the upload (or masked upload).
+  std::string not_counted;       //!< Why the server did not count it, when !counted.
 };
 
 //! How a client takes part in a run.

@@ -10,6 +10,7 @@
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "protocol/fairness_wire.h"
+#include "protocol/feature_moments.h"
 #include "protocol/schema_agreement.h"
 #include "protocol/tensor_stream.h"
 #include "server/client_identity.h"
@@ -34,7 +35,8 @@ grpc::Status Refuse(const absl::Status& status, v1::UploadUpdateResponse& respon
 
 bool HasStatistics(const v1::UpdateHeader& header) {
   return header.train_statistics().cells_size() > 0 ||
-         header.validation_statistics().cells_size() > 0 || header.aggregation_weight() != 0;
+         header.validation_statistics().cells_size() > 0 || header.aggregation_weight() != 0 ||
+         header.feature_moments_size() > 0;
 }
 
 int64_t UnixMilliseconds(std::chrono::system_clock::time_point time) {
@@ -194,6 +196,7 @@ grpc::Status Aggregator::PollTask(grpc::ServerContext* context, const v1::PollTa
       break;
     case Assignment::Kind::kTrain:
     case Assignment::Kind::kEvaluate:
+    case Assignment::Kind::kFeatureMoments:
       FillTask(request->client_id(), assignment, *response->mutable_task());
       if (watcher_ != nullptr) watcher_->OnTaskTaken(request->client_id(), assignment.round_id);
       break;
@@ -235,9 +238,20 @@ grpc::Status Aggregator::PollTasks(grpc::ServerContext* context,
 void Aggregator::FillTask(const std::string& client_id, const Assignment& assignment,
                           v1::Task& task) {
   *task.mutable_round() = Reference(assignment.round_id);
-  task.set_kind(assignment.kind == Assignment::Kind::kTrain ? v1::TASK_KIND_TRAIN
-                                                            : v1::TASK_KIND_EVALUATE);
-  task.set_model_version(assignment.round_id - 1);
+  switch (assignment.kind) {
+    case Assignment::Kind::kEvaluate:
+      task.set_kind(v1::TASK_KIND_EVALUATE);
+      break;
+    case Assignment::Kind::kFeatureMoments:
+      task.set_kind(v1::TASK_KIND_FEATURE_MOMENTS);
+      break;
+    default:
+      task.set_kind(v1::TASK_KIND_TRAIN);
+      break;
+  }
+  // Round r starts from the model after round r - 1; the moments round (0) from
+  // the initial model.
+  task.set_model_version(assignment.round_id > 0 ? assignment.round_id - 1 : 0);
   *task.mutable_hyperparameters() = options_.training;
   task.mutable_hyperparameters()->set_seed(
       random::RoundSeed(options_.training.seed(), assignment.round_id));
@@ -258,6 +272,7 @@ void Aggregator::FillTask(const std::string& client_id, const Assignment& assign
   for (const std::string& view : layout.statistics.views) wire.add_views(view);
   for (const std::string& group : layout.statistics.groups) wire.add_groups(group);
   wire.set_num_classes(layout.statistics.num_classes);
+  wire.set_exact_sums(static_cast<uint32_t>(layout.exact_sums));
   if (loop_.privacy().enabled() && assignment.kind == Assignment::Kind::kTrain) {
     const aggregation::ClientNoise& noise = secure->client_noise();
     v1::ClientPrivacy& client_privacy = *task.mutable_privacy();
@@ -349,6 +364,12 @@ absl::Status Aggregator::AcceptUpdate(
   const v1::UpdateHeader& header = opening.header();
   const uint64_t round_id = opening.round().round_id();
   PlainInput input;
+  if (loop_.coordinator().IsFeatureMomentsRound(round_id)) {
+    input.feature_moments.assign(header.feature_moments().begin(), header.feature_moments().end());
+    EQUIFL_RETURN_IF_ERROR(
+        protocol::CheckMoments(loop_.StandardisedModalities(), input.feature_moments));
+    return loop_.Contribute(round_id, {header.client_id(), std::move(input)});
+  }
   // An evaluation result carries statistics only: no update follows.
   if (!loop_.coordinator().IsEvaluationRound(round_id)) {
     // Under client-level DP every update counts once: its weight must not depend on

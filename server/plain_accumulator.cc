@@ -57,6 +57,7 @@ absl::Status PlainAccumulator::Accumulate(ClientInput input) {
     // An evaluation result carries statistics only: the split evaluated, and for
     // calibration the validation split's in the training statistics' place.
     EQUIFL_RETURN_IF_ERROR(CheckStatisticsLocked(plain->train, plain->validation));
+    EQUIFL_RETURN_IF_ERROR(AddMomentsLocked(plain->feature_moments));
     return AddStatisticsLocked(plain->train, plain->validation);
   }
   // Statistics checked first, then the update held, then the statistics added:
@@ -98,6 +99,18 @@ absl::Status PlainAccumulator::CheckStatisticsLocked(
     const fairness::StatisticsTable& train, const fairness::StatisticsTable& validation) const {
   EQUIFL_RETURN_IF_ERROR(aggregate_.train.CheckAdd(train));
   return aggregate_.validation.CheckAdd(validation);
+}
+
+absl::Status PlainAccumulator::AddMomentsLocked(std::span<const double> moments) {
+  std::vector<double>& sum = aggregate_.feature_moments;
+  if (moments.empty()) return absl::OkStatus();
+  if (sum.empty()) sum.assign(moments.size(), 0.0);
+  if (sum.size() != moments.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("feature moments of ", moments.size(),
+                                                   " values; the round's have ", sum.size()));
+  }
+  for (size_t i = 0; i < sum.size(); ++i) sum[i] += moments[i];
+  return absl::OkStatus();
 }
 
 absl::Status PlainAccumulator::AddStatisticsLocked(const fairness::StatisticsTable& train,
@@ -155,6 +168,7 @@ absl::Status PlainAccumulator::MergeWith(RoundAccumulator&& other) {
     EQUIFL_RETURN_IF_ERROR(std::get<WeightedMean>(updates_).MergeWith(
         std::move(std::get<WeightedMean>(plain->updates_))));
   }
+  EQUIFL_RETURN_IF_ERROR(AddMomentsLocked(plain->aggregate_.feature_moments));
   EQUIFL_RETURN_IF_ERROR(AddStatisticsLocked(train, validation));
   aggregate_.clip_indicators += plain->aggregate_.clip_indicators;
   aggregate_.validation_by_client.merge(plain->aggregate_.validation_by_client);

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <variant>
 #include <vector>
 
@@ -78,6 +79,10 @@ class PlainAccumulator final : public RoundAccumulator {
   absl::Status CheckStatisticsLocked(const fairness::StatisticsTable& train,
                                      const fairness::StatisticsTable& validation) const
       ABSL_SHARED_LOCKS_REQUIRED(mutex_);
+  //! Adds a feature-moments round's moments to the round's sum; fails, adding
+  //! nothing, on moments of another length than the earlier ones.
+  absl::Status AddMomentsLocked(std::span<const double> moments)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   //! Adds both tables, which CheckStatisticsLocked accepted.
   absl::Status AddStatisticsLocked(const fairness::StatisticsTable& train,
                                    const fairness::StatisticsTable& validation)

@@ -38,7 +38,8 @@ struct PlainInput {
   fairness::StatisticsTable train;
   fairness::StatisticsTable validation;  //!< Test statistics in an evaluation round.
   uint64_t train_samples = 0;
-  bool within_clip_norm = false;  //!< Trusted DP: the update was within the clipping norm.
+  bool within_clip_norm = false;        //!< Trusted DP: the update was within the clipping norm.
+  std::vector<double> feature_moments;  //!< The feature-moments round's (checked) moments.
 };
 
 //! A client's masked vector under secure aggregation (aggregation/secure/secure_input.h).
@@ -66,6 +67,8 @@ struct RoundAggregate {
   std::map<std::string, fairness::StatisticsTable> validation_by_client;
   std::map<std::string, uint64_t> train_samples;
   uint64_t clamped_clients = 0;  //!< Secure rounds: clients that clamped a value.
+  //! The feature-moments round: the sum of the clients' moments.
+  std::vector<double> feature_moments;
 };
 
 class RoundAccumulator {

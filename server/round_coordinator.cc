@@ -55,6 +55,7 @@ RoundCoordinator::RoundCoordinator(const RoundOptions& options, uint64_t complet
       unpredictable_selection_(unpredictable_selection),
       completed_rounds_(completed_rounds) {
   if (completed_rounds_ >= TotalRounds()) phase_ = Phase::kFinished;
+  feature_moments_pending_ = options_.feature_moments && completed_rounds_ == 0;
 }
 
 void RoundCoordinator::Join(const std::string& client_id) {
@@ -74,9 +75,10 @@ std::optional<Assignment> RoundCoordinator::TakeTaskLocked(const std::string& cl
       !tasked_.insert(client_id).second) {
     return std::nullopt;
   }
-  return Assignment{
-      IsEvaluationRound(open_round_) ? Assignment::Kind::kEvaluate : Assignment::Kind::kTrain,
-      open_round_, deadline_};
+  Assignment::Kind kind = Assignment::Kind::kTrain;
+  if (IsEvaluationRound(open_round_)) kind = Assignment::Kind::kEvaluate;
+  if (IsFeatureMomentsRound(open_round_)) kind = Assignment::Kind::kFeatureMoments;
+  return Assignment{kind, open_round_, deadline_};
 }
 
 size_t RoundCoordinator::JoinedCount() const {
@@ -103,13 +105,13 @@ std::vector<std::pair<std::string, Assignment>> RoundCoordinator::WaitForAssignm
   std::vector<std::pair<std::string, Assignment>> tasks;
   // Tasks appear only when a round opens: scan each open round once, not at every
   // commit (which would cost O(clients) per update).
-  uint64_t scanned_round = 0;
+  uint64_t scanned_opening = 0;
   while (true) {
     if (phase_ == Phase::kFinished || phase_ == Phase::kStopped) {
       return {{"", {Assignment::Kind::kFinished, 0, {}}}};
     }
-    if (phase_ == Phase::kCollecting && open_round_ != scanned_round) {
-      scanned_round = open_round_;
+    if (phase_ == Phase::kCollecting && openings_ != scanned_opening) {
+      scanned_opening = openings_;
       for (const std::string& client_id : client_ids) {
         if (std::optional<Assignment> task = TakeTaskLocked(client_id)) {
           tasks.emplace_back(client_id, *task);
@@ -169,7 +171,8 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound(const SelectionHook& on_
   }
   if (phase_ == Phase::kFinished || phase_ == Phase::kStopped) return std::nullopt;
 
-  open_round_ = completed_rounds_ + 1;
+  open_round_ = feature_moments_pending_ ? 0 : completed_rounds_ + 1;
+  ++openings_;
   // A shuffle of the sorted client ids: seeded, the same run selects the same clients.
   std::vector<std::string> candidates(joined_.begin(), joined_.end());
   population_ = candidates.size();
@@ -177,8 +180,11 @@ std::optional<uint64_t> RoundCoordinator::OpenNextRound(const SelectionHook& on_
                                  ? UnpredictableEngine()
                                  : random::Engine(random::RoundSeed(options_.seed, open_round_));
   std::shuffle(candidates.begin(), candidates.end(), generator);
-  // Every joined client evaluates the final model; training rounds take a sample.
-  const double fraction = IsEvaluationRound(open_round_) ? 1.0 : options_.client_fraction;
+  // Every joined client evaluates the final model and reports its moments;
+  // training rounds take a sample.
+  const double fraction = IsEvaluationRound(open_round_) || IsFeatureMomentsRound(open_round_)
+                              ? 1.0
+                              : options_.client_fraction;
   const auto count = static_cast<size_t>(std::ceil(fraction * candidates.size() - 1e-9));
   candidates.resize(std::clamp<size_t>(count, 1, candidates.size()));
   std::sort(candidates.begin(), candidates.end());
@@ -208,7 +214,10 @@ RoundOutcome RoundCoordinator::AwaitClose() {
   const bool stopped = phase_ != Phase::kCollecting;
   RoundOutcome outcome{open_round_,         selected_, committed_,
                        reached && !stopped, stopped,   population_};
-  if (phase_ == Phase::kCollecting) {
+  if (phase_ == Phase::kCollecting && IsFeatureMomentsRound(open_round_)) {
+    feature_moments_pending_ = false;  // round 1 comes next
+    phase_ = Phase::kIdle;
+  } else if (phase_ == Phase::kCollecting) {
     completed_rounds_ = open_round_;
     phase_ = completed_rounds_ >= TotalRounds() ? Phase::kFinished : Phase::kIdle;
   }

@@ -38,6 +38,10 @@ struct RoundOptions {
   //! After the training rounds, one more round in which every joined client
   //! evaluates the final model on its test split.
   bool final_evaluation = true;
+  //! Before round 1, round 0: every joined client reports its training split's
+  //! feature moments for the model's standardisation (protocol/feature_moments.h).
+  //! For a new run whose model standardises its features.
+  bool feature_moments = false;
   uint32_t min_clients = 2;      //!< Joined clients needed before a round opens.
   double client_fraction = 1.0;  //!< Share of joined clients selected per round, in (0, 1].
   double quorum = 1.0;           //!< Share of selected clients whose updates close a round.
@@ -50,9 +54,9 @@ struct RoundOptions {
 
 //! What a polling client is told to do.
 struct Assignment {
-  enum class Kind { kWait, kTrain, kEvaluate, kFinished, kStopped };
-  Kind kind = Kind::kWait;                         //!< kTrain and kEvaluate carry their round.
-  uint64_t round_id = 0;                           //!< The open round, for kTrain and kEvaluate.
+  enum class Kind { kWait, kTrain, kEvaluate, kFeatureMoments, kFinished, kStopped };
+  Kind kind = Kind::kWait;  //!< kTrain, kEvaluate and kFeatureMoments carry their round.
+  uint64_t round_id = 0;    //!< The open round, for kTrain and kEvaluate.
   std::chrono::system_clock::time_point deadline;  //!< The round's deadline.
 };
 
@@ -137,8 +141,6 @@ class RoundCoordinator {
 
   //! Whether `round_id` is the final evaluation round (after every training round).
   bool IsEvaluationRound(uint64_t round_id) const { return round_id > options_.rounds; }
-
- private:
   enum class Phase { kIdle, kCollecting, kFinished, kStopped };
 
   absl::Status CheckUploadLocked(const std::string& client_id, uint64_t round_id) const
@@ -149,6 +151,12 @@ class RoundCoordinator {
   size_t QuorumCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   //! The open round has its quorum (of the clients still able), or is not open.
   bool CanCloseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  //! Whether `round_id` is the feature-moments round (round 0, before round 1).
+  bool IsFeatureMomentsRound(uint64_t round_id) const {
+    return options_.feature_moments && round_id == 0;
+  }
+
+ private:
   //! Training rounds plus the evaluation round, if any.
   uint64_t TotalRounds() const { return options_.rounds + (options_.final_evaluation ? 1 : 0); }
 
@@ -159,6 +167,9 @@ class RoundCoordinator {
   Phase phase_ ABSL_GUARDED_BY(mutex_) = Phase::kIdle;
   uint64_t completed_rounds_ ABSL_GUARDED_BY(mutex_);
   uint64_t open_round_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t openings_ ABSL_GUARDED_BY(mutex_) = 0;  //!< Rounds opened by this coordinator.
+  //! The feature-moments round is still to come.
+  bool feature_moments_pending_ ABSL_GUARDED_BY(mutex_) = false;
   std::chrono::system_clock::time_point deadline_ ABSL_GUARDED_BY(mutex_);
   std::set<std::string> joined_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::string> selected_ ABSL_GUARDED_BY(mutex_);  //!< Of the open round, sorted.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "aggregation/secure/neighbour_graph.h"
@@ -16,13 +17,35 @@
 #include "server/update_bounds.h"
 
 namespace equifl::server {
+namespace {
+
+//! `rounds` with the feature-moments round when the model standardises.
+RoundOptions WithFeatureMoments(RoundOptions rounds,
+                                const std::vector<protocol::StandardisedModality>& standardised) {
+  rounds.feature_moments = !standardised.empty();
+  return rounds;
+}
+
+//! Copies the standardisation tensors of `from` into `to` (the same layout).
+void KeepStandardisation(const GlobalModel& from, GlobalModel& to) {
+  const std::vector<protocol::TensorView> source = from.Views();
+  const std::vector<protocol::MutableTensorView> destination = to.MutableViewsOver(to.values());
+  const std::string prefix = absl::StrCat(protocol::kStandardisationModule, ".");
+  for (size_t i = 0; i < source.size(); ++i) {
+    if (!absl::StartsWith(source[i].name, prefix)) continue;
+    std::copy(source[i].bytes.begin(), source[i].bytes.end(), destination[i].bytes.begin());
+  }
+}
+
+}  // namespace
 
 RoundLoop::RoundLoop(const AggregatorOptions& options, GlobalModel model,
                      aggregation::ServerOptimizer optimizer, uint64_t completed_rounds,
                      RoundObserver* observer)
     : options_(options),
       observer_(observer),
-      coordinator_(options.rounds, completed_rounds,
+      standardised_(protocol::StandardisedModalities(model.Views())),
+      coordinator_(WithFeatureMoments(options.rounds, standardised_), completed_rounds,
                    /*unpredictable_selection=*/options.privacy.enabled()),
       optimizer_(std::move(optimizer)),
       // After --resume: the rounds done so far, at the configured sampling rate.
@@ -79,7 +102,9 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
   layout.statistics.views = fairness_.EvaluatedViews(coordinator_.IsEvaluationRound(round_id));
   layout.max_clients = std::max<uint32_t>(clients, 1);
   aggregation::ClientNoise noise;
-  if (privacy_.enabled()) {
+  if (coordinator_.IsFeatureMomentsRound(round_id)) {
+    layout.exact_sums = protocol::MomentValues(standardised_);
+  } else if (privacy_.enabled()) {
     // Clipped updates with each client's share of the noise; every weight is 1.
     noise = privacy_.ForClients(protocol.min_survivors);
     layout.update_bound = noise.clip_norm + 6 * noise.noise_stddev;
@@ -101,8 +126,11 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
 std::shared_ptr<RoundAccumulator> RoundLoop::MakeAccumulator(
     uint64_t round_id, const std::vector<std::string>& selected, size_t model_size,
     std::shared_ptr<SecureRound>& secure) {
-  // An evaluation round gathers statistics only.
-  const size_t update_size = coordinator_.IsEvaluationRound(round_id) ? 0 : model_size;
+  // An evaluation round gathers statistics only, the feature-moments round moments.
+  const size_t update_size =
+      coordinator_.IsEvaluationRound(round_id) || coordinator_.IsFeatureMomentsRound(round_id)
+          ? 0
+          : model_size;
   if (options_.secure_aggregation.enabled) {
     secure = MakeSecureRound(round_id, selected, update_size);
     return std::make_shared<SecureAccumulator>(
@@ -136,7 +164,7 @@ std::optional<RoundLoop::OpenedRound> RoundLoop::Open() {
           accumulator_ = round.accumulator;
           secure_ = round.secure;
         }
-        if (observer_ != nullptr) {
+        if (observer_ != nullptr && !coordinator_.IsFeatureMomentsRound(opened)) {
           observer_->OnRoundOpened(opened, selected, coordinator_.IsEvaluationRound(opened));
         }
       });
@@ -144,7 +172,11 @@ std::optional<RoundLoop::OpenedRound> RoundLoop::Open() {
   round.round_id = *round_id;
   round.final_evaluation = coordinator_.IsEvaluationRound(*round_id);
   round.opened = std::chrono::steady_clock::now();
-  spdlog::info("round {}: open{}{}", *round_id, round.final_evaluation ? " (final evaluation)" : "",
+  spdlog::info("round {}: open{}{}", *round_id,
+               round.final_evaluation ? " (final evaluation)"
+               : coordinator_.IsFeatureMomentsRound(*round_id)
+                   ? " (feature moments for standardisation)"
+                   : "",
                round.secure != nullptr ? ", securely aggregated" : "");
   return round;
 }
@@ -159,10 +191,12 @@ void RoundLoop::CloseRound() {
 absl::Status RoundLoop::StopRun(uint64_t round_id, const absl::Status& failure) {
   Stop();
   CloseRound();
-  return absl::Status(
-      failure.code(),
-      absl::StrCat("round ", round_id, ": ", failure.message(),
-                   "; the model is unchanged (--resume continues after round ", round_id - 1, ")"));
+  return absl::Status(failure.code(),
+                      absl::StrCat("round ", round_id, ": ", failure.message(),
+                                   round_id > 0 ? absl::StrCat("; the model is unchanged (--resume "
+                                                               "continues after round ",
+                                                               round_id - 1, ")")
+                                                : std::string("; start the run again")));
 }
 
 absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Abandon(const OpenedRound& round,
@@ -297,7 +331,46 @@ void RoundLoop::Log(const RoundSummary& summary) const {
   }
 }
 
+absl::Status RoundLoop::ApplyFeatureMoments(const OpenedRound& round,
+                                            const CollectedRound& collected) {
+  const auto stop = [&](const absl::Status& why) {
+    Stop();
+    return absl::Status(why.code(),
+                        absl::StrCat("round 0 (feature moments): ", why.message(),
+                                     "; the model's features cannot be standardised, so the run "
+                                     "stops before round 1: start it again"));
+  };
+  if (!collected.abandoned.empty()) return stop(absl::UnavailableError(collected.abandoned));
+  if (collected.outcome.contributors.empty()) {
+    return stop(absl::UnavailableError(
+        absl::StrCat("no client reported its feature moments before the round's deadline (",
+                     options_.rounds.round_deadline.count() / 1000, " s)")));
+  }
+  absl::StatusOr<std::vector<protocol::Standardisation>> standardisation =
+      protocol::StandardisationFromMoments(standardised_, collected.aggregate.feature_moments);
+  if (!standardisation.ok()) return stop(standardisation.status());
+  auto next = std::make_shared<GlobalModel>(*round.start.model);
+  if (absl::Status written =
+          protocol::WriteStandardisation(*standardisation, next->MutableViewsOver(next->values()));
+      !written.ok()) {
+    return stop(written);
+  }
+  for (const protocol::Standardisation& modality : *standardisation) {
+    spdlog::info(
+        "round 0: '{}' standardised by the moments of {} clients ({} feature vectors, "
+        "{} features)",
+        modality.modality, collected.outcome.contributors.size(),
+        static_cast<uint64_t>(modality.count), modality.mean.size());
+  }
+  absl::MutexLock lock(&model_mutex_);
+  model_ = std::move(next);  // still version 0: round 1 starts from it
+  return absl::OkStatus();
+}
+
 absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected) {
+  if (coordinator_.IsFeatureMomentsRound(round.round_id)) {
+    return ApplyFeatureMoments(round, collected);
+  }
   RoundSummary summary = Summarize(round, collected);
   auto next = std::make_shared<GlobalModel>(*round.start.model);
   if (!summary.final_evaluation) {
@@ -319,6 +392,9 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
     } else {
       EQUIFL_RETURN_IF_ERROR(Step(collected.outcome, collected.aggregate.update,
                                   collected.aggregate.clip_indicators, summary, *next));
+      // Training never moves the standardisation (its coordinates of the update
+      // are zero, or DP noise).
+      if (!standardised_.empty()) KeepStandardisation(*round.start.model, *next);
     }
     fairness_.OnRoundClosed(summary.train.table(), summary.validation.table(),
                             summary.validation_by_client, collected.aggregate.train_samples);

@@ -9,6 +9,12 @@
 //   Apply    client-level DP's noise and accounting, the server optimiser's step,
 //            the fairness engine's update, the observer (checkpoint, history),
 //            and the new model published for downloads.
+// A model that standardises its features (protocol/feature_moments.h) starts a
+// new run with round 0, the feature-moments round: every joined client reports
+// its training split's moments, and their sum sets the model's standardisation
+// tensors, which later rounds keep as they are (whatever noise or optimiser
+// state their update carries). Round 0 trains nothing and is not recorded: the
+// checkpoint of round 1 holds the standardisation.
 // A secure round whose aggregate cannot be known because of its clients (too few
 // left to unmask, or an unmasked sum no honest clients could produce) is abandoned:
 // recorded with no contributor and the model unchanged, and the run goes on. Any
@@ -42,6 +48,7 @@
 #include "aggregation/server_optimizer.h"
 #include "fairness/calibration.h"
 #include "fairness/statistics_sum.h"
+#include "protocol/feature_moments.h"
 #include "server/aggregator_options.h"
 #include "server/fairness_engine.h"
 #include "server/global_model.h"
@@ -132,6 +139,10 @@ class RoundLoop {
   //! A client announced `train_samples` at Join (secure aggregation's automatic
   //! weight bound is the largest).
   void NoteTrainingSetSize(uint64_t train_samples);
+  //! The modalities the model standardises (empty: no feature-moments round).
+  const std::vector<protocol::StandardisedModality>& StandardisedModalities() const {
+    return standardised_;
+  }
 
  private:
   //! A round between Open and Apply.
@@ -166,6 +177,10 @@ class RoundLoop {
                                          std::optional<RoundOutcome> closed);
   //! Applies a collected round to the model and tells the observer.
   absl::Status Apply(const OpenedRound& round, CollectedRound collected);
+  //! Applies the feature-moments round: the summed moments become the model's
+  //! standardisation; fails, stopping the run, when no client reported them or
+  //! their sum is impossible.
+  absl::Status ApplyFeatureMoments(const OpenedRound& round, const CollectedRound& collected);
   //! The summary of a collected round (its statistics moved out of `collected`).
   RoundSummary Summarize(const OpenedRound& round, CollectedRound& collected) const;
   //! Client-level DP's noise and accounting on `update`, then the server
@@ -193,6 +208,7 @@ class RoundLoop {
 
   const AggregatorOptions options_;
   RoundObserver* const observer_;
+  const std::vector<protocol::StandardisedModality> standardised_;
   RoundCoordinator coordinator_;
   aggregation::ServerOptimizer optimizer_;   //!< Used by Run only.
   aggregation::ClientLevelPrivacy privacy_;  //!< Its clipping norm changes only between rounds.
@@ -203,7 +219,8 @@ class RoundLoop {
   uint64_t model_version_ ABSL_GUARDED_BY(model_mutex_);
 
   mutable absl::Mutex round_mutex_;
-  uint64_t open_round_ ABSL_GUARDED_BY(round_mutex_) = 0;  //!< 0: none.
+  //! 0: none, or the feature-moments round (then accumulator_ is set).
+  uint64_t open_round_ ABSL_GUARDED_BY(round_mutex_) = 0;
   std::shared_ptr<RoundAccumulator> accumulator_ ABSL_GUARDED_BY(round_mutex_);
   std::shared_ptr<SecureRound> secure_ ABSL_GUARDED_BY(round_mutex_);
 

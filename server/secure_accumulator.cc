@@ -89,6 +89,7 @@ absl::StatusOr<RoundAggregate> SecureAccumulator::Report() && {
     for (float& value : sum.weighted_update) value = static_cast<float>(value / sum.weight);
   }
   aggregate.update = std::move(sum.weighted_update);
+  aggregate.feature_moments = std::move(sum.exact_sums);
   return aggregate;
 }
 

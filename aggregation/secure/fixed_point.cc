@@ -6,6 +6,13 @@
 #include "absl/strings/str_cat.h"
 
 namespace equifl::aggregation {
+namespace {
+
+// GCC's 128-bit integers: not ISO C++, which __extension__ says on purpose.
+__extension__ typedef __int128 Int128;
+__extension__ typedef unsigned __int128 Uint128;
+
+}  // namespace
 
 absl::StatusOr<SignedFixedPoint> SignedFixedPoint::Create(double bound, uint32_t max_addends) {
   if (!(bound > 0) || !std::isfinite(bound)) {
@@ -42,6 +49,33 @@ void EncodeLossSum(double value, uint32_t& low, uint32_t& high, bool& clamped) {
 
 double DecodeLossSum(uint32_t low_sum, uint32_t high_sum) {
   return static_cast<double>(high_sum) + static_cast<double>(low_sum) * kLossSumQuantum;
+}
+
+void EncodeExactSum(double value, std::span<uint32_t, kExactSumLimbs> limbs, bool& clamped) {
+  if (std::isnan(value) || value > kExactSumBound || value < -kExactSumBound) {
+    clamped = true;
+    value = std::isnan(value) ? 0.0 : std::clamp(value, -kExactSumBound, kExactSumBound);
+  }
+  // value · 2^32 is exact; its integer part fits 94 bits. Two's complement
+  // modulo 2^128, of which the limbs keep the low 96 bits.
+  const auto quanta = static_cast<Int128>(std::nearbyint(std::ldexp(value, 32)));
+  const auto bits = static_cast<Uint128>(quanta);
+  for (size_t limb = 0; limb < kExactSumLimbs; ++limb) {
+    limbs[limb] = static_cast<uint32_t>((bits >> (16 * limb)) & 0xFFFF);
+  }
+}
+
+double DecodeExactSum(std::span<const uint32_t, kExactSumLimbs> limb_sums) {
+  Uint128 total = 0;
+  for (size_t limb = 0; limb < kExactSumLimbs; ++limb) {
+    total += static_cast<Uint128>(limb_sums[limb]) << (16 * limb);
+  }
+  constexpr Uint128 kModulus = static_cast<Uint128>(1) << 96;
+  total &= kModulus - 1;
+  const Int128 quanta = total >= kModulus / 2
+                            ? static_cast<Int128>(total) - static_cast<Int128>(kModulus)
+                            : static_cast<Int128>(total);
+  return std::ldexp(static_cast<double>(quanta), -32);
 }
 
 }  // namespace equifl::aggregation

@@ -13,11 +13,17 @@
 //   to multiples of 2^-16 and split into a low limb (16 bits) and a high limb;
 //   the sums of each limb over fewer than 2^16 clients do not wrap as long as the
 //   summed value stays below 2^32, and the quantisation error is 2^-17 per value.
+// - Exact sums (EncodeExactSum): a value of magnitude up to 2^62 is rounded to a
+//   multiple of 2^-32 and written as a 96-bit two's-complement integer in six
+//   16-bit limbs, one per word; the limb sums over fewer than 2^16 clients do not
+//   wrap, and carrying them gives the sum of the rounded values exactly (as long
+//   as it stays below 2^63), so the only error is the 2^-33 rounding per value.
 // Counts travel as plain words: their sum must stay below 2^32.
 #ifndef EQUIFL_AGGREGATION_SECURE_FIXED_POINT_H_
 #define EQUIFL_AGGREGATION_SECURE_FIXED_POINT_H_
 
 #include <cstdint>
+#include <span>
 
 #include "absl/status/statusor.h"
 
@@ -60,6 +66,22 @@ void EncodeLossSum(double value, uint32_t& low, uint32_t& high, bool& clamped);
 
 //! The sum the limb sums stand for.
 double DecodeLossSum(uint32_t low_sum, uint32_t high_sum);
+
+//! Words of one exact sum.
+inline constexpr size_t kExactSumLimbs = 6;
+//! Values of the exact-sum encoding are rounded to multiples of this (2^-32).
+inline constexpr double kExactSumQuantum = 0x1p-32;
+//! Values are clamped to this magnitude (2^62); their sums must stay below 2^63.
+inline constexpr double kExactSumBound = 0x1p62;
+//! Clients whose exact-sum limbs can be summed without wrapping.
+inline constexpr uint32_t kMaxExactSumAddends = 65535;
+
+//! The limbs of `value` (clamped to [-2^62, 2^62], NaN to 0, setting `clamped`).
+void EncodeExactSum(double value, std::span<uint32_t, kExactSumLimbs> limbs, bool& clamped);
+
+//! The sum that the limb sums of fewer than 2^16 encoded values stand for,
+//! rounded once to the nearest double.
+double DecodeExactSum(std::span<const uint32_t, kExactSumLimbs> limb_sums);
 
 }  // namespace equifl::aggregation
 

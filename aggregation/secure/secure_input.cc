@@ -145,7 +145,8 @@ absl::Status StatisticsLayout::Validate() const {
 }
 
 size_t SecureInputLayout::Words() const {
-  return static_cast<size_t>(update_size) + kScalarWords + 2 * statistics.Words();
+  return static_cast<size_t>(update_size) + kScalarWords + 2 * statistics.Words() +
+         static_cast<size_t>(exact_sums) * kExactSumLimbs;
 }
 
 absl::Status SecureInputLayout::Validate() const {
@@ -173,6 +174,10 @@ absl::StatusOr<bool> EncodeSecureInput(const SecureInputLayout& layout, const Se
     return absl::InvalidArgumentError(absl::StrCat("an update of ", input.update.size(),
                                                    " values for a layout of ", layout.update_size));
   }
+  if (input.exact_sums.size() != layout.exact_sums) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(input.exact_sums.size(), " exact sums for a layout of ", layout.exact_sums));
+  }
   if (!(input.weight > 0) || !std::isfinite(input.weight)) {
     return absl::InvalidArgumentError(
         absl::StrCat("aggregation weight ", input.weight, "; it must be positive"));
@@ -195,6 +200,12 @@ absl::StatusOr<bool> EncodeSecureInput(const SecureInputLayout& layout, const Se
   EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.train, statistics, clamped));
   EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.validation,
                                           statistics + layout.statistics.Words(), clamped));
+  uint32_t* exact = statistics + 2 * layout.statistics.Words();
+  for (size_t i = 0; i < input.exact_sums.size(); ++i) {
+    EncodeExactSum(input.exact_sums[i],
+                   std::span<uint32_t, kExactSumLimbs>(exact + i * kExactSumLimbs, kExactSumLimbs),
+                   clamped);
+  }
   scalars[kClampWord] = clamped ? 1 : 0;
   return clamped;
 }
@@ -221,6 +232,11 @@ absl::StatusOr<SecureSum> DecodeSecureSum(const SecureInputLayout& layout,
   const uint32_t* statistics = scalars + kScalarWords;
   sum.train = DecodeStatistics(layout.statistics, statistics);
   sum.validation = DecodeStatistics(layout.statistics, statistics + layout.statistics.Words());
+  const uint32_t* exact = statistics + 2 * layout.statistics.Words();
+  for (size_t i = 0; i < layout.exact_sums; ++i) {
+    sum.exact_sums.push_back(DecodeExactSum(
+        std::span<const uint32_t, kExactSumLimbs>(exact + i * kExactSumLimbs, kExactSumLimbs)));
+  }
   return sum;
 }
 

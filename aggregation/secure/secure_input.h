@@ -14,6 +14,8 @@
 //               StatisticsLayout's order: per (language, view, group) the loss sum
 //               and the sum of squared losses in two limbs each, the sample count
 //               and the confusion counts.
+//   then        the exact sums (a feature-moments round's moments), each in
+//               kExactSumLimbs words.
 // The mean update is Σ r·Δ / Σ r, the weighted mean of the updates with the
 // weights min(w, weight_bound). Errors: fixed_point.h.
 #ifndef EQUIFL_AGGREGATION_SECURE_SECURE_INPUT_H_
@@ -63,6 +65,7 @@ struct SecureInputLayout {
   double update_bound = 1.0;     //!< Each coordinate of r·Δ is clamped to ±this.
   double weight_bound = 1.0;     //!< W: weights above it count as W.
   double indicator_bound = 1.0;  //!< The clip indicator is clamped to ±this.
+  uint64_t exact_sums = 0;       //!< Values summed exactly (EncodeExactSum).
 
   //! Words of the vector.
   size_t Words() const;
@@ -78,6 +81,7 @@ struct SecureInput {
   //! Statistics by (language, view) cell and group; the cells' client is ignored.
   fairness::StatisticsTable train;
   fairness::StatisticsTable validation;
+  std::span<const double> exact_sums;  //!< exact_sums values.
 };
 
 //! The words of `input` (`words` is resized to layout.Words()). Values outside
@@ -95,6 +99,7 @@ struct SecureSum {
   uint64_t train_samples = 0;            //!< Σ n_k.
   fairness::StatisticsTable train;       //!< Groups with samples.
   fairness::StatisticsTable validation;  //!< Groups with samples.
+  std::vector<double> exact_sums;        //!< Σ of each exact sum.
 };
 
 //! Decodes the sum of vectors laid out by `layout`.

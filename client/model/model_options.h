@@ -106,6 +106,10 @@ struct ModelOptions {
   //! Gradient-reversal strength: the encoders receive -lambda times the adversary's
   //! gradient (the lambda of L_task + lambda * L_bias, docs/ARCHITECTURE.md).
   double adversary_lambda = 0.1;
+  //! Standardises every float modality (frame sequences, vectors) by the pooled
+  //! training data's mean and deviation, which the federation measures before
+  //! round 1 (client/model/input_standardisation.h).
+  bool standardise_features = false;
 
   static constexpr int64_t kMaxHiddenSize = 1 << 16;
   static constexpr int64_t kMaxDepth = 64;

@@ -5,7 +5,9 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "protocol/feature_moments.h"
 #include "protocol/torch/torch_status.h"
 
 namespace equifl::client {
@@ -21,6 +23,18 @@ std::vector<std::pair<std::string, at::Tensor>> StateTensors(const torch::nn::Mo
     tensors.emplace_back(item.key(), item.value());
   }
   return tensors;
+}
+
+bool IsStandardisation(const std::string& name) {
+  return absl::StartsWith(name, absl::StrCat(protocol::kStandardisationModule, "."));
+}
+
+//! What to change when a state and a model disagree on standardisation.
+std::string StandardisationHint(bool state_standardises) {
+  return absl::StrCat(
+      "; the state's model ", state_standardises ? "standardises" : "does not standardise",
+      " its features: set model.standardise_features: ", state_standardises ? "true" : "false",
+      " as the run that made it did");
 }
 
 std::string Describe(const at::Tensor& tensor) {
@@ -53,14 +67,16 @@ absl::Status LoadState(torch::nn::Module& module, const std::vector<protocol::Na
   for (const auto& [name, tensor] : incoming) {
     if (!known.contains(name)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("model state has tensor '", name, "', which the model does not have"));
+          absl::StrCat("model state has tensor '", name, "', which the model does not have",
+                       IsStandardisation(name) ? StandardisationHint(true) : ""));
     }
   }
   for (const auto& [name, target] : targets) {
     const auto found = incoming.find(name);
     if (found == incoming.end()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("model state lacks tensor '", name, "' (", Describe(target), ")"));
+          absl::StrCat("model state lacks tensor '", name, "' (", Describe(target), ")",
+                       IsStandardisation(name) ? StandardisationHint(false) : ""));
     }
     const at::Tensor& source = *found->second;
     if (!source.defined()) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "client/model/gradient_reversal.h"
+#include "protocol/feature_moments.h"
 #include "protocol/torch/torch_status.h"
 
 namespace equifl::client {
@@ -34,6 +35,17 @@ std::string ModalityNames(const ModelOptions& options) {
 }  // namespace
 
 MultimodalModelImpl::MultimodalModelImpl(const ModelOptions& options) : options_(options) {
+  standardisations_.resize(options_.modalities.size(), InputStandardisation{nullptr});
+  if (options_.standardise_features) {
+    std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> named;
+    for (size_t m = 0; m < options_.modalities.size(); ++m) {
+      const ModalitySpec& modality = options_.modalities[m];
+      if (!IsStandardisedKind(modality.kind)) continue;
+      standardisations_[m] = InputStandardisation(modality.input_dim);
+      named.emplace_back(modality.name, standardisations_[m].ptr());
+    }
+    register_module(std::string(protocol::kStandardisationModule), torch::nn::ModuleDict(named));
+  }
   if (options_.architecture == Architecture::kLinear) {
     int64_t inputs = 0;
     for (const ModalitySpec& modality : options_.modalities) {
@@ -62,6 +74,10 @@ MultimodalModelImpl::MultimodalModelImpl(const ModelOptions& options) : options_
                         torch::nn::Sequential(torch::nn::Linear(hidden, hidden), torch::nn::GELU(),
                                               torch::nn::Linear(hidden, options_.num_groups)));
   }
+}
+
+at::Tensor MultimodalModelImpl::Standardised(size_t m, const at::Tensor& values) const {
+  return standardisations_[m] ? standardisations_[m]->forward(values) : values;
 }
 
 at::Device MultimodalModelImpl::device() const { return parameters().front().device(); }
@@ -138,7 +154,7 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
       const int64_t column = BatchModalityIndex(batch, options_.modalities[m].name);
       const ModalityFeatures& features = batch.modalities[column];
       const at::Tensor seen = present.select(1, column).logical_and((*visible)[m]);  // [B]
-      at::Tensor values = Widened(features.values.to(on));
+      at::Tensor values = Standardised(m, Widened(features.values.to(on)));
       if (options_.modalities[m].kind == ModalityKind::kTokens) {  // each id's share of tokens
         values = torch::one_hot(values, options_.modalities[m].input_dim).to(at::kFloat);
       }
@@ -175,7 +191,7 @@ ModelOutput MultimodalModelImpl::forward(const Dataset& batch, const ModalityVie
     std::vector<int64_t> per_sample(static_cast<size_t>(features.values.dim()), 1);
     per_sample[0] = -1;
     const at::Tensor values =
-        Widened(features.values.to(on)).masked_fill(unseen.view(per_sample), 0);
+        Standardised(m, Widened(features.values.to(on))).masked_fill(unseen.view(per_sample), 0);
     at::Tensor lengths;
     if (features.lengths.defined()) lengths = features.lengths.to(on).masked_fill(unseen, 0);
     tokens.push_back(encoders_[m]->forward(values, lengths));

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "client/model/dataset.h"
 #include "client/model/fusion.h"
+#include "client/model/input_standardisation.h"
 #include "client/model/modality_encoder.h"
 #include "client/model/modality_view.h"
 #include "client/model/model_options.h"
@@ -70,7 +71,12 @@ class MultimodalModelImpl : public torch::nn::Module {
   at::Device device() const;
 
  private:
-  ModelOptions options_;                                        //!< Validated options.
+  //! `values` of modality `m` (float32) standardised, or as they are.
+  at::Tensor Standardised(size_t m, const at::Tensor& values) const;
+
+  ModelOptions options_;  //!< Validated options.
+  //! "standardisation.<modality>", by modality index (empty: not standardised).
+  std::vector<InputStandardisation> standardisations_;
   torch::nn::ModuleDict encoder_dict_{nullptr};                 //!< "encoders.<modality>".
   std::vector<std::shared_ptr<ModalityEncoderImpl>> encoders_;  //!< Same, by index.
   Fusion fusion_{nullptr};

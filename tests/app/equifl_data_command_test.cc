@@ -136,7 +136,9 @@ TEST_F(EquiflDataCommandTest, ImportACsvThenInspect) {
                       " --split-by language --drop-missing --categorical 'job=office|field'");
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_THAT(outcome.out, HasSubstr("8 rows read, 7 kept, 1 dropped (1 with a missing value"));
-  EXPECT_THAT(outcome.out, HasSubstr("features (tabular, 3 columns): education, age, job"));
+  EXPECT_THAT(outcome.out, HasSubstr("features (tabular, 3 columns, stored raw; "
+                                     "`model.standardise_features: true` standardises them "
+                                     "federatedly): education, age, job"));
   EXPECT_THAT(
       outcome.out,
       HasSubstr("one-hot job: office, field, (other) (1 rows outside the list are (other))"));

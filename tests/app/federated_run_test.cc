@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "client/data/shard.h"
 #include "protocol/safetensors.h"
 #include "server/run_history.h"
 #include "tests/app/federation.h"
@@ -551,6 +555,131 @@ TEST_F(FederatedRunTest, SimulationOverTheNetworkNeedsCertificates) {
   EXPECT_THAT(worker.Log(), HasSubstr("is for 'client-0'; it cannot act as 'client-000'"));
   EXPECT_THAT(worker.Log(), HasSubstr("--clients 'client-*'"));
   EXPECT_FALSE(std::filesystem::exists(folder_ / "run"));
+}
+
+// The mean and population deviation of every float modality's features over the
+// training splits of the three shards pooled (present samples, valid frames), in
+// two float64 passes: the reference for federated standardisation.
+struct PooledFeatures {
+  std::vector<double> mean;
+  std::vector<double> deviation;
+};
+std::map<std::string, PooledFeatures> PooledTrainingFeatures(const std::filesystem::path& data) {
+  std::vector<equifl::client::Shard> shards;
+  for (int client = 0; client < 3; ++client) {
+    auto shard =
+        equifl::client::Shard::Open((data / equifl::client::ClientShardName(client)).string());
+    EXPECT_THAT(shard, IsOk());
+    if (!shard.ok()) return {};
+    shards.push_back(*std::move(shard));
+  }
+  std::map<std::string, PooledFeatures> pooled;
+  const size_t modalities = shards[0].manifest().modalities.size();
+  for (size_t m = 0; m < modalities; ++m) {
+    const equifl::client::ShardModality& modality = shards[0].manifest().modalities[m];
+    if (modality.kind != equifl::client::ModalityKind::kSequence &&
+        modality.kind != equifl::client::ModalityKind::kVector) {
+      continue;
+    }
+    const auto dim = static_cast<size_t>(modality.dim);
+    // Calls `visit` with every training feature vector of modality m.
+    const auto for_each_vector = [&](const std::function<void(const float*)>& visit) {
+      for (const equifl::client::Shard& shard : shards) {
+        const equifl::client::ShardColumns& columns = shard.columns();
+        const auto per_sample = static_cast<size_t>(modality.ValuesPerSample());
+        for (int64_t n = 0; n < shard.manifest().num_samples; ++n) {
+          if (columns.split[n] != static_cast<uint8_t>(equifl::client::Split::kTrain) ||
+              columns.present[n * modalities + m] == 0) {
+            continue;
+          }
+          const float* sample = columns.features[m].data() + n * per_sample;
+          const int64_t frames =
+              modality.kind == equifl::client::ModalityKind::kSequence ? columns.lengths[m][n] : 1;
+          for (int64_t t = 0; t < frames; ++t) visit(sample + t * dim);
+        }
+      }
+    };
+    PooledFeatures& features = pooled[modality.name];
+    features.mean.assign(dim, 0.0);
+    features.deviation.assign(dim, 0.0);
+    double count = 0;
+    for_each_vector([&](const float* x) {
+      count += 1;
+      for (size_t d = 0; d < dim; ++d) features.mean[d] += x[d];
+    });
+    for (double& mean : features.mean) mean /= count;
+    for_each_vector([&](const float* x) {
+      for (size_t d = 0; d < dim; ++d) {
+        features.deviation[d] += (x[d] - features.mean[d]) * (x[d] - features.mean[d]);
+      }
+    });
+    for (double& deviation : features.deviation) deviation = std::sqrt(deviation / count);
+  }
+  return pooled;
+}
+
+// Federated standardisation (model.standardise_features): round 0 sums the
+// clients' training moments, in the clear, under secure aggregation and in
+// `equifl sim`, and the model's standardisation in the checkpoints of rounds 1
+// and 2 is the pooled training data's mean and 1 / deviation (to float32, since
+// the model stores float32; the float64 arithmetic is checked in
+// tests/protocol/feature_moments_test.cc). Training does not move it.
+TEST_F(FederatedRunTest, StandardisationIsThatOfThePooledTrainingData) {
+  const std::map<std::string, PooledFeatures> pooled = PooledTrainingFeatures(folder_ / "data");
+  ASSERT_FALSE(pooled.empty());
+  const std::string sim =
+      "sim:\n  data:\n    source: shards\n    path: " + (folder_ / "data").string() + "\n";
+  for (const std::string variant : {"plain", "secure", "sim"}) {
+    SCOPED_TRACE(variant);
+    std::filesystem::remove_all(folder_ / "run");
+    const std::string config = WriteConfig(
+        2, 120,
+        "  standardise_features: true\n" +
+            (variant == "secure" ? std::string("secure_aggregation:\n  enabled: true\n") : sim));
+    if (variant == "sim") {
+      Process simulation({EQUIFL_BINARY, "sim", config}, folder_ / "sim.log");
+      ASSERT_EQ(simulation.Wait(300s), 0) << simulation.Log();
+      EXPECT_THAT(simulation.Log(), HasSubstr("features standardised by the pooled training"));
+    } else {
+      {
+        const CompletedRun run = RunServerAndThreeClients(config);
+        ASSERT_FALSE(HasFailure());
+        EXPECT_THAT(run.server->Log(), HasSubstr("round 0: open (feature moments"));
+        EXPECT_THAT(run.clients[0]->Log(), HasSubstr("feature moments of"));
+      }
+      // The next variant's processes log afresh (the server's port is read from its log).
+      for (const std::string log : {"server", "client-0", "client-1", "client-2"}) {
+        std::filesystem::rename(folder_ / (log + ".log"), folder_ / (log + "-" + variant + ".log"));
+      }
+    }
+    const std::vector<equifl::server::RoundRecord> rounds = History();
+    ASSERT_EQ(rounds.size(), 3u);  // round 0 is not recorded
+    EXPECT_EQ(rounds[0].round_id, 1u);
+    const auto checkpoint = [&](int round) {
+      return CheckpointTensors(folder_ / "run" / "checkpoints" /
+                               ("round-00000" + std::to_string(round) + ".safetensors"));
+    };
+    const std::map<std::string, std::string> first = checkpoint(1);
+    const std::map<std::string, std::string> second = checkpoint(2);
+    for (const auto& [modality, features] : pooled) {
+      const std::string prefix = "standardisation." + modality;
+      ASSERT_TRUE(first.contains(prefix + ".shift")) << prefix;
+      const std::string& shift_bytes = first.at(prefix + ".shift");
+      const std::string& scale_bytes = first.at(prefix + ".scale");
+      ASSERT_EQ(shift_bytes.size(), features.mean.size() * sizeof(float));
+      std::vector<float> shift(features.mean.size()), scale(features.mean.size());
+      std::memcpy(shift.data(), shift_bytes.data(), shift_bytes.size());
+      std::memcpy(scale.data(), scale_bytes.data(), scale_bytes.size());
+      for (size_t d = 0; d < shift.size(); ++d) {
+        // float32 keeps about 7 digits; a mean over another split would be off
+        // by about deviation / sqrt(n), 10^3 times more.
+        EXPECT_NEAR(shift[d], features.mean[d], 1e-5 * features.deviation[d]) << prefix << d;
+        EXPECT_NEAR(scale[d] * features.deviation[d], 1.0, 1e-6) << prefix << d;
+      }
+      EXPECT_EQ(second.at(prefix + ".shift"), shift_bytes) << "training moved " << prefix;
+      EXPECT_EQ(second.at(prefix + ".scale"), scale_bytes) << "training moved " << prefix;
+    }
+  }
 }
 
 }  // namespace

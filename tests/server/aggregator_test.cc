@@ -9,6 +9,7 @@
 #include <cmath>
 #include <functional>
 #include <future>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -674,6 +675,116 @@ TEST_F(AggregatorTest, AdaptiveClippingGrowsTheNormWhenTooManyAreClipped) {
   ASSERT_EQ(observer_.summaries.size(), 2u);
   // b = 1/2 against γ = 0.9: C grows by exp(0.2 · 0.4).
   EXPECT_NEAR(observer_.summaries[1].clip_norm, std::exp(0.08), 1e-3);
+}
+
+// A model with standardisation tensors: "weight" [2, 3] = 1 ... 6, "bias" [2] and
+// the identity standardisation of a two-feature modality "tabular".
+GlobalModel StandardisedModel() {
+  static const std::vector<float> weight = {1, 2, 3, 4, 5, 6};
+  static const std::vector<float> bias = {-1, 0.5f};
+  static const std::vector<float> shift = {0, 0};
+  static const std::vector<float> scale = {1, 1};
+  absl::StatusOr<GlobalModel> model = GlobalModel::FromTensors(
+      {{"weight", v1::DATA_TYPE_FLOAT32, {2, 3}, std::as_bytes(std::span(weight))},
+       {"bias", v1::DATA_TYPE_FLOAT32, {2}, std::as_bytes(std::span(bias))},
+       {"standardisation.tabular.shift",
+        v1::DATA_TYPE_FLOAT32,
+        {2},
+        std::as_bytes(std::span(shift))},
+       {"standardisation.tabular.scale",
+        v1::DATA_TYPE_FLOAT32,
+        {2},
+        std::as_bytes(std::span(scale))}});
+  EXPECT_THAT(model, IsOk());
+  return *std::move(model);
+}
+
+// Uploads `values` (the model's 12) for `task` with the header `edit` fills in.
+v1::UploadUpdateResponse UploadTo(v1::Aggregator::Stub& stub, const v1::Task& task,
+                                  const std::string& name, const std::vector<float>& values,
+                                  const std::function<void(v1::UpdateHeader&)>& edit) {
+  GlobalModel layout = StandardisedModel();
+  std::vector<protocol::TensorView> views;
+  if (!values.empty()) {
+    std::copy(values.begin(), values.end(), layout.values().begin());
+    views = layout.Views();
+  }
+  absl::StatusOr<protocol::ChunkEncoder> encoder = protocol::ChunkEncoder::Create(views, {});
+  EXPECT_THAT(encoder, IsOk());
+  v1::UpdateHeader header;
+  header.set_client_id(name);
+  edit(header);
+  grpc::ClientContext context;
+  v1::UploadUpdateResponse response;
+  auto writer = stub.UploadUpdate(&context, &response);
+  (void)protocol::WriteUpdateStream(task.round(), header, *encoder, *writer);
+  writer->WritesDone();
+  EXPECT_THAT(writer->Finish(), IsOk());
+  return response;
+}
+
+// Round 0 of a model with standardisation tensors: every client reports its
+// moments, impossible moments are refused, and the pooled mean and 1 / deviation
+// become the tensors round 1 downloads. Round 1's updates (here +1 on every value,
+// with client-level DP noise on top) move the weights but never the
+// standardisation.
+TEST_F(AggregatorTest, FeatureMomentsRoundSetsTheStandardisationThatTrainingKeeps) {
+  AggregatorOptions options = Options(1, 3);
+  options.privacy.clip_norm = 100.0;
+  options.privacy.noise_multiplier = 0.001;  // a deviation of 0.033 on every value
+  served_.Start(options, StandardisedModel(), &observer_);
+  channel_ = served_.Channel();
+  // Feature 1 takes 1, 3 at a and 5, 7 at b: mean 4, variance 5. Feature 2 takes
+  // 10, 20 and 30, 40: mean 25, variance 125. Client c has no such vectors.
+  const std::map<std::string, std::vector<double>> moments = {
+      {"a", {2, 4, 30, 10, 500}}, {"b", {2, 12, 70, 74, 2500}}, {"c", {0, 0, 0, 0, 0}}};
+  std::vector<std::future<void>> running;
+  for (const auto& [name, sums] : moments) {
+    running.push_back(std::async(std::launch::async, [&, name = name, sums = sums] {
+      auto stub = Stub();
+      const v1::Task task = JoinAndPoll(*stub, name);
+      EXPECT_EQ(task.kind(), v1::TASK_KIND_FEATURE_MOMENTS);
+      EXPECT_EQ(task.round().round_id(), 0u);
+      EXPECT_EQ(task.model_version(), 0u);
+      const auto with = [](std::vector<double> values) {
+        return [values](v1::UpdateHeader& header) {
+          header.mutable_feature_moments()->Assign(values.begin(), values.end());
+        };
+      };
+      if (name == "c") {
+        EXPECT_THAT(UploadTo(*stub, task, name, {}, with({0, 0})).message(),
+                    HasSubstr("the model's 1 standardised modalities need 5"));
+        EXPECT_THAT(UploadTo(*stub, task, name, {}, with({2, 4, 0, 7, 0})).message(),
+                    HasSubstr("'tabular' feature 0 are impossible"));
+      }
+      const v1::UploadUpdateResponse response = UploadTo(*stub, task, name, {}, with(sums));
+      EXPECT_TRUE(response.accepted()) << name << ": " << response.message();
+    }));
+  }
+  for (auto& client : running) client.get();
+
+  running.clear();
+  for (const auto& [name, sums] : moments) {
+    running.push_back(std::async(std::launch::async, [&, name = name] {
+      auto stub = Stub();
+      const v1::Task task = JoinAndPoll(*stub, name);
+      EXPECT_EQ(task.kind(), v1::TASK_KIND_TRAIN);
+      EXPECT_EQ(task.round().round_id(), 1u);
+      EXPECT_EQ(task.model_version(), 0u);
+      const v1::UploadUpdateResponse response =
+          UploadTo(*stub, task, name, std::vector<float>(12, 1.0f),
+                   [](v1::UpdateHeader& header) { header.set_num_train_samples(4); });
+      EXPECT_TRUE(response.accepted()) << name << ": " << response.message();
+    }));
+  }
+  for (auto& client : running) client.get();
+  ASSERT_THAT(served_.run.get(), IsOk());
+  ASSERT_EQ(observer_.models.size(), 1u);  // round 0 is not recorded
+  const std::vector<float>& model = observer_.models[0];
+  const std::vector<float> standardisation = {4, 25, static_cast<float>(1 / std::sqrt(5.0)),
+                                              static_cast<float>(1 / std::sqrt(125.0))};
+  EXPECT_EQ(std::vector<float>(model.begin() + 8, model.end()), standardisation);
+  EXPECT_NEAR(model[0], 2.0, 0.2);  // weight 1, moved by the mean update 1 plus noise
 }
 
 TEST(AggregatorOptionsTest, RefusesRobustRulesTheRunCannotApply) {

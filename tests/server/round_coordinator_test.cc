@@ -45,6 +45,49 @@ TEST(RoundCoordinatorTest, RoundOpensOnlyOnceEnoughClientsJoined) {
   EXPECT_EQ(opened.get(), 1u);
 }
 
+// A new run whose model standardises starts with round 0: every joined client
+// (whatever the sampling rate) reports its moments, many-client polls see it too,
+// and round 1 follows without round 0 counting as a completed round.
+TEST(RoundCoordinatorTest, FeatureMomentsRoundZeroSelectsEveryClientBeforeRoundOne) {
+  RoundOptions options = Options(2, 4);
+  options.client_fraction = 0.5;
+  options.feature_moments = true;
+  RoundCoordinator coordinator(options, 0);
+  for (const char* client : {"a", "b", "c", "d"}) coordinator.Join(client);
+  ASSERT_EQ(coordinator.OpenNextRound(), 0u);
+  EXPECT_TRUE(coordinator.IsFeatureMomentsRound(0));
+  EXPECT_FALSE(coordinator.IsFeatureMomentsRound(1));
+  const Assignment first = coordinator.WaitForAssignment("a", 20ms);
+  EXPECT_EQ(first.kind, Assignment::Kind::kFeatureMoments);
+  EXPECT_EQ(first.round_id, 0u);
+  const auto others = coordinator.WaitForAssignments({"b", "c", "d"}, 20ms);
+  ASSERT_EQ(others.size(), 3u);
+  for (const auto& [client, assignment] : others) {
+    EXPECT_EQ(assignment.kind, Assignment::Kind::kFeatureMoments) << client;
+  }
+  for (const char* client : {"a", "b", "c", "d"})
+    EXPECT_THAT(Commit(coordinator, client, 0), IsOk());
+  const RoundOutcome moments = coordinator.AwaitClose();
+  EXPECT_EQ(moments.round_id, 0u);
+  EXPECT_EQ(moments.contributors.size(), 4u);
+  EXPECT_EQ(coordinator.completed_rounds(), 0u);
+  EXPECT_FALSE(Commit(coordinator, "a", 0).ok());
+
+  ASSERT_EQ(coordinator.OpenNextRound(), 1u);
+  int trained = 0;
+  for (const auto& [client, assignment] :
+       coordinator.WaitForAssignments({"a", "b", "c", "d"}, 20ms)) {
+    EXPECT_EQ(assignment.kind, Assignment::Kind::kTrain) << client;
+    ++trained;
+  }
+  EXPECT_EQ(trained, 2);
+
+  // A resumed run (a round already done) has no round 0.
+  RoundCoordinator resumed(options, 1);
+  for (const char* client : {"a", "b", "c", "d"}) resumed.Join(client);
+  EXPECT_EQ(resumed.OpenNextRound(), 2u);
+}
+
 TEST(RoundCoordinatorTest, SelectedClientGetsItsTaskOnceOthersWait) {
   RoundOptions options = Options(1, 4);
   options.client_fraction = 0.5;

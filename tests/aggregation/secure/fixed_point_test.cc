@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -85,6 +86,61 @@ TEST(LossSumTest, QuantisesToTwoToTheMinus16AndClampsNegatives) {
   EncodeLossSum(-1, low, high, clamped);
   EXPECT_TRUE(clamped);
   EXPECT_EQ(DecodeLossSum(low, high), 0.0);
+}
+
+// The total of exact sums is the sum of the values rounded to 2^-32, exactly:
+// values below 2^20 in magnitude rounded to 2^-32 have at most 52 significant
+// bits, so each is a double and their total (below 2^31) is exact in the
+// reference's long double.
+TEST(ExactSumTest, TheTotalIsTheExactSumOfTheRoundedValues) {
+  std::mt19937_64 engine(5);
+  std::uniform_real_distribution<double> exponent(-20, 20);
+  std::uniform_int_distribution<int> sign(0, 1);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::array<uint32_t, kExactSumLimbs> sums{};
+    long double reference = 0;
+    for (int client = 0; client < 1000; ++client) {
+      const double value = (sign(engine) ? -1 : 1) * std::exp2(exponent(engine));
+      std::array<uint32_t, kExactSumLimbs> limbs{};
+      bool clamped = false;
+      EncodeExactSum(value, limbs, clamped);
+      EXPECT_FALSE(clamped);
+      for (size_t limb = 0; limb < kExactSumLimbs; ++limb) sums[limb] += limbs[limb];
+      reference += std::nearbyint(std::ldexp(static_cast<long double>(value), 32)) / 0x1p32L;
+    }
+    EXPECT_EQ(DecodeExactSum(sums), static_cast<double>(reference)) << "trial " << trial;
+  }
+}
+
+TEST(ExactSumTest, TheMostAddendsOfLargeValuesDoNotWrap) {
+  for (const double value : {0x1p46, -0x1p46, 0x1p46 + 0x1p-32}) {
+    std::array<uint32_t, kExactSumLimbs> sums{};
+    for (uint32_t client = 0; client < kMaxExactSumAddends; ++client) {
+      std::array<uint32_t, kExactSumLimbs> limbs{};
+      bool clamped = false;
+      EncodeExactSum(value, limbs, clamped);
+      ASSERT_FALSE(clamped);
+      for (size_t limb = 0; limb < kExactSumLimbs; ++limb) sums[limb] += limbs[limb];
+    }
+    const long double expected = static_cast<long double>(value) * kMaxExactSumAddends;
+    EXPECT_EQ(DecodeExactSum(sums), static_cast<double>(expected)) << value;
+  }
+}
+
+TEST(ExactSumTest, ValuesOutOfRangeAreClampedAndReported) {
+  std::array<uint32_t, kExactSumLimbs> limbs{};
+  for (const double value : {1e30, -0x1p63, static_cast<double>(NAN)}) {
+    bool clamped = false;
+    EncodeExactSum(value, limbs, clamped);
+    EXPECT_TRUE(clamped) << value;
+    const double decoded = DecodeExactSum(limbs);
+    if (std::isnan(value)) {
+      EXPECT_EQ(decoded, 0.0);
+    } else {
+      EXPECT_EQ(std::abs(decoded), 0x1p62) << value;
+      EXPECT_EQ(std::signbit(decoded), std::signbit(value));
+    }
+  }
 }
 
 }  // namespace

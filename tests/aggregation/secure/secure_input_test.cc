@@ -14,6 +14,7 @@ namespace equifl::aggregation {
 namespace {
 
 using ::equifl::test::IsOk;
+using ::equifl::test::StatusIs;
 
 SecureInputLayout TestLayout(uint64_t update_size, uint32_t clients) {
   SecureInputLayout layout;
@@ -86,6 +87,35 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
   const auto& [validation_cell, validation_groups] = *decoded->validation.begin();
   EXPECT_EQ(validation_cell.modality, "text");
   EXPECT_EQ(validation_groups.at("female").confusion[1], kClients);
+}
+
+TEST(SecureInputTest, ExactSumsRideAfterTheStatisticsAndSumToTheRoundedValues) {
+  SecureInputLayout layout = TestLayout(0, 3);
+  layout.exact_sums = 3;
+  EXPECT_EQ(layout.Words(), TestLayout(0, 3).Words() + 3 * kExactSumLimbs);
+  const std::vector<std::vector<double>> clients = {
+      {120, 5e4 + 0.25, 3.5e9}, {80, -2e4 - 0.125, 1.25e9}, {1, 0.5, 0.25}};
+  std::vector<uint32_t> sum(layout.Words(), 0);
+  for (const std::vector<double>& moments : clients) {
+    SecureInput input;
+    input.exact_sums = moments;
+    std::vector<uint32_t> words;
+    absl::StatusOr<bool> clamped = EncodeSecureInput(layout, input, words);
+    ASSERT_THAT(clamped, IsOk());
+    EXPECT_FALSE(*clamped);
+    for (size_t i = 0; i < words.size(); ++i) sum[i] += words[i];
+  }
+  absl::StatusOr<SecureSum> decoded = DecodeSecureSum(layout, sum);
+  ASSERT_THAT(decoded, IsOk());
+  // Every value is a multiple of 2^-32: the sums are exact.
+  EXPECT_EQ(decoded->exact_sums, (std::vector<double>{201, 3e4 + 0.625, 4.75e9 + 0.25}));
+
+  SecureInput wrong;
+  const std::vector<double> two = {1, 2};
+  wrong.exact_sums = two;
+  std::vector<uint32_t> words;
+  EXPECT_THAT(EncodeSecureInput(layout, wrong, words).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "2 exact sums for a layout of 3"));
 }
 
 TEST(SecureInputTest, ClampingIsCountedOncePerClient) {
