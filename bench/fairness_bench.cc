@@ -98,6 +98,7 @@ struct BenchSettings {
   // Model and training.
   int64_t hidden_size = 32;
   int64_t encoder_depth = 1;
+  bool standardise_features = false;  // model.standardise_features: round 0 first.
   int64_t epochs = 1;
   int64_t batch_size = 32;
   double learning_rate = 3e-3;
@@ -284,6 +285,7 @@ absl::StatusOr<equifl::client::ModelOptions> ModelOptionsFor(
   options.num_groups = static_cast<int64_t>(manifest.groups.size());
   options.hidden_size = settings.hidden_size;
   options.encoder_depth = settings.encoder_depth;
+  options.standardise_features = settings.standardise_features;
   options.dropout = 0.0;
   options.adversary = adversary;
   if (absl::Status status = options.Validate(); !status.ok()) {
@@ -767,6 +769,9 @@ int RunBench(int argc, char** argv) {
   app.add_option("--hidden-size", settings.hidden_size, "model hidden size")
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();
+  app.add_flag("--standardise-features", settings.standardise_features,
+               "standardise float features by the pooled training data's mean and deviation, "
+               "measured federatedly in a round 0 (model.standardise_features)");
   app.add_option("--learning-rate", settings.learning_rate, "local AdamW learning rate")
       ->check(CLI::Range(1e-8, 10.0))
       ->capture_default_str();
@@ -826,11 +831,12 @@ int RunBench(int argc, char** argv) {
           : absl::StrCat("the client shards of ", slid_dir);
   std::printf(
       "equifl_fairness_bench: %d rounds (+ final test evaluation), %s, seeds %s, hidden %lld, "
-      "conv depth %lld, %lld epoch(s)/round, batch %lld, adamw lr %g, eps %g\n",
+      "conv depth %lld, %lld epoch(s)/round, batch %lld, adamw lr %g, eps %g%s\n",
       settings.rounds, data_text.c_str(), seeds_text.c_str(),
       static_cast<long long>(settings.hidden_size), static_cast<long long>(settings.encoder_depth),
       static_cast<long long>(settings.epochs), static_cast<long long>(settings.batch_size),
-      settings.learning_rate, epsilon);
+      settings.learning_rate, epsilon,
+      settings.standardise_features ? ", features standardised (round 0)" : "");
   std::fflush(stdout);
 
   const auto started = std::chrono::steady_clock::now();
