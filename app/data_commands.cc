@@ -401,7 +401,8 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
       "--max-video-seconds. Each recording is mixed to mono, resampled to 16 kHz and\n"
       "turned into 80 log-mel bands every 10 ms (25 ms windows), the sequence modality\n"
       "'audio', padded to --max-audio-seconds; each text becomes byte-level tokens (its\n"
-      "UTF-8 bytes: any language, no vocabulary to share), the token modality 'text'.\n"
+      "UTF-8 bytes: any language, no vocabulary to share), or with --sentencepiece the\n"
+      "pieces of a SentencePiece model the deployment provides, the token modality 'text'.\n"
       "Rows go to clients by the client column (one shard per value), or like `data\n"
       "import` (--clients, --dirichlet-alpha), and to splits by the split column or the\n"
       "fractions. A bad row (missing value, unknown label, missing, empty, truncated or\n"
@@ -451,6 +452,17 @@ CLI::App* AddDataSubcommand(CLI::App& app, DataCommand& f) {
       ->add_option("--max-text-bytes", m.text.max_bytes,
                    "every text is padded to this many UTF-8 bytes (plus begin and end tokens); "
                    "longer ones keep their start")
+      ->capture_default_str();
+  import_media
+      ->add_option("--sentencepiece", m.sentencepiece.model_path,
+                   "tokenise texts with this SentencePiece .model file instead of bytes; every "
+                   "client must use the same file (trained on public text: a vocabulary trained "
+                   "on the clients' texts would need them pooled)")
+      ->check(CLI::ExistingFile);
+  import_media
+      ->add_option("--max-text-pieces", m.sentencepiece.max_pieces,
+                   "with --sentencepiece, every text is padded to this many pieces (plus the "
+                   "model's begin and end); longer ones keep their start")
       ->capture_default_str();
   import_media->add_flag("--skip-bad", m.skip_bad,
                          "leave bad rows out and count them per reason instead of stopping");
@@ -706,8 +718,11 @@ int RunImportMedia(const DataCommand& command) {
       std::printf("text: %lld texts%s; tokens [%lld, vocabulary %lld]\n",
                   static_cast<long long>(summary->texts),
                   summary->text_clipped > 0
-                      ? absl::StrCat("; ", summary->text_clipped,
-                                     " longer than --max-text-bytes kept their start")
+                      ? absl::StrCat("; ", summary->text_clipped, " longer than ",
+                                     command.media_options.sentencepiece.model_path.empty()
+                                         ? "--max-text-bytes"
+                                         : "--max-text-pieces",
+                                     " kept their start")
                             .c_str()
                       : "",
                   static_cast<long long>(modality.frames), static_cast<long long>(modality.dim));

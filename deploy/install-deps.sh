@@ -36,9 +36,11 @@ packages=(
   libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev prometheus-cpp-dev
   # The media importer: audio decoding, resampling and the front end's FFT; video
-  # decoding with FFmpeg's libraries.
+  # decoding with FFmpeg's libraries; SentencePiece's encoder program for
+  # --sentencepiece (its library cannot share a process with gRPC's protobuf).
   libsndfile1-dev libsoxr-dev libfftw3-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  sentencepiece
 )
 test_packages=(
   # Tests, benchmarks and their independent numerical references.
@@ -46,8 +48,8 @@ test_packages=(
   # The dashboard's tests: a real browser, an independent Prometheus text parser, curl;
   # and the deployment check (deploy/check-deploy.sh) of the compose file.
   chromium python3-prometheus-client curl docker-compose
-  # Makes the video decoder's test clips.
-  ffmpeg
+  # Makes the video decoder's test clips; the SentencePiece tests' reference ids.
+  ffmpeg python3-sentencepiece
 )
 # The deployment check renders the kustomizations with kubectl; Debian's is in
 # kubernetes-client, but a machine may already have kubectl from another package,

@@ -17,8 +17,8 @@ std::string ByteTokenOptions::Describe() const {
                       " byte_offset=", kFirstByteToken, " max_bytes=", max_bytes);
 }
 
-ByteTokens TokenizeBytes(absl::string_view text, const ByteTokenOptions& options) {
-  ByteTokens tokens;
+TextTokens TokenizeBytes(absl::string_view text, const ByteTokenOptions& options) {
+  TextTokens tokens;
   size_t kept = text.size();
   if (kept > static_cast<size_t>(options.max_bytes)) {
     tokens.clipped = true;

@@ -44,14 +44,14 @@ struct ByteTokenOptions {
   std::string Describe() const;
 };
 
-//! Tokens of a text.
-struct ByteTokens {
-  std::vector<int32_t> ids;  //!< Begin, the bytes, end: 2..MaxTokens() ids.
-  bool clipped = false;      //!< The text was longer than max_bytes.
+//! Tokens of a text, as bytes or as SentencePiece pieces (sentencepiece_tokens.h).
+struct TextTokens {
+  std::vector<int32_t> ids;  //!< Begin, the bytes (or pieces), end: at most MaxTokens() ids.
+  bool clipped = false;      //!< The text was longer than the most that are kept.
 };
 
 //! The tokens of `text`, which must be UTF-8 (the cut keeps whole characters).
-ByteTokens TokenizeBytes(absl::string_view text, const ByteTokenOptions& options);
+TextTokens TokenizeBytes(absl::string_view text, const ByteTokenOptions& options);
 
 }  // namespace equifl::client
 

@@ -280,7 +280,9 @@ std::optional<RowProblem> ReadText(const std::string& path, const std::string& s
 // Decodes every row's recording and reads its text file, on `threads` threads;
 // the calling thread reports progress. Without skip_bad, rows after a failure are
 // left alone.
-void DecodeRows(std::vector<MediaRow>& rows, const MediaImportOptions& options) {
+// Decodes every row's files; texts become byte tokens unless `byte_tokens` is
+// false, when they stay for the SentencePiece encoder (TokenizePieces).
+void DecodeRows(std::vector<MediaRow>& rows, const MediaImportOptions& options, bool byte_tokens) {
   std::vector<size_t> work;
   for (size_t index = 0; index < rows.size(); ++index) {
     if (!rows[index].problem) work.push_back(index);
@@ -327,8 +329,8 @@ void DecodeRows(std::vector<MediaRow>& rows, const MediaImportOptions& options) 
           row.Problem(problem->reason, problem->message);
         }
       }
-      if (!row.text.empty() && !row.problem) {
-        ByteTokens tokens = TokenizeBytes(row.text, options.text);
+      if (byte_tokens && !row.text.empty() && !row.problem) {
+        TextTokens tokens = TokenizeBytes(row.text, options.text);
         row.tokens = std::move(tokens.ids);
         row.text_clipped = tokens.clipped;
         std::string().swap(row.text);
@@ -340,6 +342,25 @@ void DecodeRows(std::vector<MediaRow>& rows, const MediaImportOptions& options) 
   });
   decoding.Update(done);
   decoding.Finish();
+}
+
+// The texts of the rows without a problem as `pieces`' tokens, in one run of its
+// encoder.
+absl::Status TokenizePieces(std::vector<MediaRow>& rows, const SentencePieceTokenizer& pieces) {
+  std::vector<MediaRow*> with_text;
+  std::vector<std::string> texts;
+  for (MediaRow& row : rows) {
+    if (row.problem || row.text.empty()) continue;
+    with_text.push_back(&row);
+    texts.push_back(std::move(row.text));
+    std::string().swap(row.text);
+  }
+  EQUIFL_ASSIGN_OR_RETURN(std::vector<TextTokens> tokens, pieces.Tokenize(texts));
+  for (size_t index = 0; index < with_text.size(); ++index) {
+    with_text[index]->tokens = std::move(tokens[index].ids);
+    with_text[index]->text_clipped = tokens[index].clipped;
+  }
+  return absl::OkStatus();
 }
 
 std::optional<RowProblem> FirstProblem(const std::vector<MediaRow>& rows) {
@@ -394,6 +415,7 @@ absl::Status MediaImportOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(video.Validate());
   EQUIFL_RETURN_IF_ERROR(audio.Validate());
   EQUIFL_RETURN_IF_ERROR(text.Validate());
+  EQUIFL_RETURN_IF_ERROR(sentencepiece.Validate());
   return split.Validate();
 }
 
@@ -405,6 +427,11 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
                                                  const std::string& base_dir,
                                                  const MediaImportOptions& options) {
   EQUIFL_RETURN_IF_ERROR(options.Validate());
+  // A model that cannot be loaded ends the import before the manifest is read.
+  std::optional<SentencePieceTokenizer> pieces;
+  if (!options.sentencepiece.model_path.empty()) {
+    EQUIFL_ASSIGN_OR_RETURN(pieces, SentencePieceTokenizer::Load(options.sentencepiece));
+  }
   EQUIFL_ASSIGN_OR_RETURN(const CsvTable table, ParseCsv(text, source, options.progress));
   EQUIFL_ASSIGN_OR_RETURN(const ManifestColumns columns, FindColumns(table, source));
   if (table.rows.empty()) {
@@ -422,10 +449,11 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
   if (std::optional<RowProblem> problem = FirstProblem(rows); problem && !options.skip_bad) {
     return Fail(*problem);
   }
-  DecodeRows(rows, options);
+  DecodeRows(rows, options, /*byte_tokens=*/!pieces);
   if (std::optional<RowProblem> problem = FirstProblem(rows); problem && !options.skip_bad) {
     return Fail(*problem);
   }
+  if (pieces) EQUIFL_RETURN_IF_ERROR(TokenizePieces(rows, *pieces));
 
   // Count what is left out, per reason.
   std::vector<MediaRow*> kept;
@@ -480,11 +508,12 @@ absl::StatusOr<MediaImport> BuildShardsFromMedia(absl::string_view text, absl::s
   }
   if (columns.HasText()) {
     text_index = summary.modalities.size();
-    summary.modalities.push_back({.name = kTextModality,
-                                  .kind = ModalityKind::kTokens,
-                                  .frames = options.text.MaxTokens(),
-                                  .dim = kByteVocabulary,
-                                  .front_end = options.text.Describe()});
+    summary.modalities.push_back(
+        {.name = kTextModality,
+         .kind = ModalityKind::kTokens,
+         .frames = pieces ? pieces->MaxTokens() : options.text.MaxTokens(),
+         .dim = pieces ? pieces->Vocabulary() : kByteVocabulary,
+         .front_end = pieces ? pieces->Describe() : options.text.Describe()});
   }
   for (const MediaRow* row : kept) {
     if (row->video_frames > 0) {

@@ -24,7 +24,9 @@
 // audio_precision says float32), padded to the frames of max_audio_seconds, so every
 // client's shards have the same shapes. Text
 // becomes the token modality "text": byte-level tokens (byte_tokens.h), padded to
-// max_bytes + 2. The manifest records every front end. At least one of video, audio,
+// max_bytes + 2, or with a SentencePiece model the deployment provides, its pieces
+// (sentencepiece_tokens.h), padded to max_pieces plus its begin and end. The
+// manifest records every front end. At least one of video, audio,
 // text and text_file must be there.
 //
 // A bad row (a missing value, a repeated id, a label outside the given list, a
@@ -50,6 +52,7 @@
 #include "client/data/shard.h"
 #include "client/media/byte_tokens.h"
 #include "client/media/log_mel.h"
+#include "client/media/sentencepiece_tokens.h"
 #include "client/media/video_file.h"
 
 namespace equifl::client {
@@ -69,9 +72,11 @@ struct MediaImportOptions {
   std::string group_attribute = "group";     //!< What the groups are, e.g. "gender".
   //! Rows to clients and splits; clients 0: one per value of the client column, or 1.
   RowSplitOptions split;
-  VideoFrontEndOptions video;    //!< The video front end, max_seconds included.
-  LogMelOptions audio;           //!< The audio front end.
-  ByteTokenOptions text;         //!< How text becomes tokens.
+  VideoFrontEndOptions video;  //!< The video front end, max_seconds included.
+  LogMelOptions audio;         //!< The audio front end.
+  ByteTokenOptions text;       //!< How text becomes byte tokens.
+  //! A SentencePiece model to tokenise text with instead of bytes (model_path set).
+  SentencePieceOptions sentencepiece;
   double max_audio_seconds = 8;  //!< Longer recordings keep their start; 0.1..600.
   //! How log-mel energies are stored: float16 (half the bytes; its rounding, at most
   //! 2^-11 of a value, is far below the differences a model reads) or float32.
@@ -108,7 +113,7 @@ struct MediaImportSummary {
   double audio_seconds = 0;          //!< Their duration, as kept.
   int64_t audio_clipped = 0;         //!< Longer than max_audio_seconds.
   int64_t texts = 0;                 //!< Texts tokenised into the shards.
-  int64_t text_clipped = 0;          //!< Longer than max_bytes.
+  int64_t text_clipped = 0;          //!< Longer than max_bytes (max_pieces).
   //! The shards' modalities, those the manifest has columns for: video (frames,
   //! side, front end), audio (frames, bands, front end), then text (tokens,
   //! vocabulary, front end).

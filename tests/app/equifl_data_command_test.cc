@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "tests/client/media/audio_test_files.h"
-#include "tests/client/media/ffmpeg_program.h"
+#include "tests/client/media/media_programs.h"
 #include "tests/testing/equifl_binary.h"
 #include "tests/testing/temporary_folder.h"
 
@@ -297,6 +297,38 @@ TEST_F(EquiflDataCommandTest, ImportMediaTurnsRecordingsIntoShards) {
   EXPECT_THAT(outcome.out, HasSubstr("80 log-mel bands every 10 ms"));
   EXPECT_THAT(outcome.out, HasSubstr("--video-fps"));
   EXPECT_THAT(outcome.out, HasSubstr("--audio-precision"));
+}
+
+// With --sentencepiece the transcripts become a deployment's model's pieces: the
+// summary and the shard's manifest say so, naming the model file by its SHA-256; a
+// missing model file is a usage error.
+TEST_F(EquiflDataCommandTest, ImportMediaTokenisesWithASentencePieceModel) {
+  if (!equifl::test::HaveSentencePiecePrograms()) {
+    GTEST_SKIP() << equifl::test::kNoSentencePiecePrograms;
+  }
+  ASSERT_TRUE(equifl::test::TrainSentencePieceModel(Path(""), "spm",
+                                                    equifl::test::MixedScriptCorpus(), 80));
+  WriteToneCorpus(Path("corpus"), 6);
+  CommandOutcome outcome = RunEquifl(
+      "data import-media " + Path("corpus/manifest.csv") + " --out " + Path("shards") +
+      " --max-audio-seconds 0.5 --sentencepiece " + Path("spm.model") + " --max-text-pieces 64");
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, ::testing::ContainsRegex(
+                               "text: 6 texts; tokens \\[66, vocabulary [0-9]+\\]\n  front end: "
+                               "sentencepiece sha256=[0-9a-f]{64} pieces=[0-9]+ begin=1 end=2 "
+                               "max_pieces=64"));
+  outcome = RunEquifl("data inspect " + Path("shards"));
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("made by: sentencepiece sha256="));
+
+  outcome = RunEquifl("data import-media " + Path("corpus/manifest.csv") + " --out " +
+                      Path("other") + " --sentencepiece " + Path("gone.model"));
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("--sentencepiece"));
+  EXPECT_FALSE(std::filesystem::exists(Path("other")));
+  outcome = RunEquifl("data import-media --help");
+  EXPECT_THAT(outcome.out, HasSubstr("--sentencepiece"));
+  EXPECT_THAT(outcome.out, HasSubstr("--max-text-pieces"));
 }
 
 // End to end: videos, recordings and transcripts imported per client, then a

@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "tests/client/media/audio_test_files.h"
-#include "tests/client/media/ffmpeg_program.h"
+#include "tests/client/media/media_programs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
 

@@ -15,7 +15,7 @@ using ::testing::ElementsAre;
 // English, German and Japanese in one text, by hand: 'H' is 0x48, 'ä' is C3 A4,
 // '日' is E6 97 A5; each byte b becomes b + 3 between begin (1) and end (2).
 TEST(ByteTokensTest, MixedScriptTextIsItsUtf8Bytes) {
-  const ByteTokens tokens = TokenizeBytes("Hä日", {});
+  const TextTokens tokens = TokenizeBytes("Hä日", {});
   EXPECT_THAT(tokens.ids,
               ElementsAre(1, 0x48 + 3, 0xC3 + 3, 0xA4 + 3, 0xE6 + 3, 0x97 + 3, 0xA5 + 3, 2));
   EXPECT_FALSE(tokens.clipped);
@@ -27,7 +27,7 @@ TEST(ByteTokensTest, MixedScriptTextIsItsUtf8Bytes) {
 // A cut falls between characters: with room for 4 bytes, "aä日" (1 + 2 + 3 bytes)
 // keeps "aä" (3 bytes) rather than half of 日.
 TEST(ByteTokensTest, LongTextsAreCutBetweenCharacters) {
-  const ByteTokens tokens = TokenizeBytes("aä日", {.max_bytes = 4});
+  const TextTokens tokens = TokenizeBytes("aä日", {.max_bytes = 4});
   EXPECT_TRUE(tokens.clipped);
   EXPECT_THAT(tokens.ids, ElementsAre(1, 'a' + 3, 0xC3 + 3, 0xA4 + 3, 2));
   EXPECT_THAT(TokenizeBytes("abcdef", {.max_bytes = 4}).ids,

@@ -15,7 +15,7 @@
 #include "protocol/half_precision.h"
 #include "tests/client/data/progress_record.h"
 #include "tests/client/media/audio_test_files.h"
-#include "tests/client/media/ffmpeg_program.h"
+#include "tests/client/media/media_programs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
 
@@ -305,6 +305,56 @@ TEST_F(MediaImportTest, TextsBecomeByteTokensBesideAudio) {
   EXPECT_EQ(by_length[13], bytes("Grüß dich"));          // 11 bytes, begin and end
   EXPECT_EQ(by_length[11], bytes("hi 日本"));            // 9 bytes
   EXPECT_EQ(by_length[14], bytes("a very long "));       // cut at 12 bytes
+}
+
+// With a deployment's SentencePiece model, texts become its pieces (Python's
+// sentencepiece module's ids between its begin and end), the modality's vocabulary
+// is the model's and the front end names the model file.
+TEST_F(MediaImportTest, TextsBecomeTheModelsPiecesWithSentencePiece) {
+  if (!test::HaveSentencePiecePrograms()) GTEST_SKIP() << test::kNoSentencePiecePrograms;
+  ASSERT_TRUE(test::TrainSentencePieceModel(folder_.path(), "spm", test::MixedScriptCorpus(), 80));
+  WriteManifest(
+      "id,label,group,text\n"
+      "a,low,f,grüß dich mein Freund\n"
+      "b,high,m,今日は良い天気です\n");
+  MediaImportOptions options;
+  options.sentencepiece = {.model_path = Path("spm.model"), .max_pieces = 20};
+  options.split.train_fraction = 1;
+  options.split.validation_fraction = 0;
+  absl::StatusOr<MediaImportSummary> summary = Import(options);
+  ASSERT_THAT(summary, IsOk());
+  ASSERT_EQ(summary->modalities.size(), 1u);
+  const ShardModality& text = summary->modalities[0];
+  EXPECT_EQ(text.kind, ModalityKind::kTokens);
+  EXPECT_EQ(text.frames, 22);
+  absl::StatusOr<SentencePieceTokenizer> tokenizer =
+      SentencePieceTokenizer::Load(options.sentencepiece);
+  ASSERT_THAT(tokenizer, IsOk());
+  EXPECT_EQ(text.dim, tokenizer->Vocabulary());
+  EXPECT_EQ(text.front_end, tokenizer->Describe());
+  EXPECT_THAT(text.front_end, HasSubstr("sentencepiece sha256="));
+
+  const test::PythonPieces reference =
+      test::PythonSentencePiece(Path("spm.model"), {"grüß dich mein Freund", "今日は良い天気です"});
+  ASSERT_EQ(reference.ids.size(), 2u);
+  std::vector<std::vector<int32_t>> expected;
+  for (const std::vector<int>& pieces : reference.ids) {
+    std::vector<int32_t> ids = {reference.begin};
+    ids.insert(ids.end(), pieces.begin(), pieces.end());
+    ids.push_back(reference.end);
+    ids.resize(22, 0);
+    expected.push_back(ids);
+  }
+  absl::StatusOr<Shard> shard = Shard::Open(summary->shard_dirs[0]);
+  ASSERT_THAT(shard, IsOk());
+  std::vector<std::vector<int32_t>> stored;
+  for (int64_t row = 0; row < 2; ++row) {
+    const int32_t* ids = shard->columns().tokens[0].data() + row * 22;
+    stored.emplace_back(ids, ids + 22);
+  }
+  std::sort(stored.begin(), stored.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(stored, expected);
 }
 
 TEST_F(MediaImportTest, BadTextRowsAreNamed) {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "tests/client/media/audio_test_files.h"
-#include "tests/client/media/ffmpeg_program.h"
+#include "tests/client/media/media_programs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
 
