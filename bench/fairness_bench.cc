@@ -11,6 +11,7 @@
 //                         [--lambda-learning-rate L] [--signed-weights]
 //                         [--aggregation-beta B] [--allow-levelling-down]
 //                         [--calibrate [--calibration-min-samples N]] [--slid-dir SHARDS]
+//                         [--standardise-features] [--oracle]
 //
 // Every method of a scenario and seed sees the same data and the same initial
 // model seed, and each run starts from fresh state (a new aggregator, new
@@ -18,7 +19,9 @@
 // generator's Bayes-optimal gap under each synthetic scenario's rows (the part
 // of a gap no method can close; sim/synthetic_data.h). With
 // --slid-dir, the methods run on the shards of that folder (e.g. from
-// `equifl data import`) instead of the synthetic scenarios.
+// `equifl data import`) instead of the synthetic scenarios. With --oracle, every
+// method also trains centrally: the clients' data of each split pooled in one client
+// (the same rounds, settings and test samples), reported as scenario "NAME (oracle)".
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -99,6 +102,8 @@ struct BenchSettings {
   int64_t hidden_size = 32;
   int64_t encoder_depth = 1;
   bool standardise_features = false;  // model.standardise_features: round 0 first.
+  //! Also trains every method centrally: all clients' data pooled in one client.
+  bool oracle = false;
   int64_t epochs = 1;
   int64_t batch_size = 32;
   double learning_rate = 3e-3;
@@ -206,6 +211,57 @@ absl::StatusOr<std::vector<std::unique_ptr<ClientData>>> OpenClients(
     clients.push_back(std::move(data));
   }
   return clients;
+}
+
+// The samples of `parts` one after the other (parts of one schema).
+equifl::client::Dataset Concatenated(const std::vector<const equifl::client::Dataset*>& parts) {
+  const auto cat = [&](auto tensor_of) {
+    std::vector<at::Tensor> tensors;
+    for (const equifl::client::Dataset* part : parts) tensors.push_back(tensor_of(*part));
+    return tensors.front().defined() ? torch::cat(tensors) : at::Tensor();
+  };
+  equifl::client::Dataset pooled;
+  for (size_t m = 0; m < parts.front()->modalities.size(); ++m) {
+    pooled.modalities.push_back(
+        {parts.front()->modalities[m].name,
+         cat([m](const equifl::client::Dataset& part) { return part.modalities[m].values; }),
+         cat([m](const equifl::client::Dataset& part) { return part.modalities[m].lengths; })});
+  }
+  pooled.present = cat([](const equifl::client::Dataset& part) { return part.present; });
+  pooled.label = cat([](const equifl::client::Dataset& part) { return part.label; });
+  pooled.group = cat([](const equifl::client::Dataset& part) { return part.group; });
+  pooled.language = cat([](const equifl::client::Dataset& part) { return part.language; });
+  return pooled;
+}
+
+// One client holding every client's samples, split by split (the oracle: the same
+// method trained centrally). The clients' shards must share their labels, groups
+// and languages, so that indices mean the same.
+absl::StatusOr<std::unique_ptr<ClientData>> PooledClient(
+    const std::vector<std::unique_ptr<ClientData>>& clients) {
+  const equifl::client::ShardManifest& first = clients.front()->shard->manifest();
+  for (const std::unique_ptr<ClientData>& client : clients) {
+    const equifl::client::ShardManifest& manifest = client->shard->manifest();
+    if (manifest.labels != first.labels || manifest.groups != first.groups ||
+        manifest.languages != first.languages) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--oracle pools the clients' data, but shard '", client->shard->dir(),
+                       "' names its labels, groups or languages otherwise than '",
+                       clients.front()->shard->dir(), "'"));
+    }
+  }
+  EQUIFL_ASSIGN_OR_RETURN(std::unique_ptr<ClientData> pooled,
+                          OpenClient(clients.front()->shard->dir()));
+  const auto split = [&](std::optional<equifl::client::Dataset> ClientData::*member) {
+    std::vector<const equifl::client::Dataset*> parts;
+    for (const std::unique_ptr<ClientData>& client : clients)
+      parts.push_back(&*((*client).*member));
+    return Concatenated(parts);
+  };
+  pooled->train = split(&ClientData::train);
+  pooled->validation = split(&ClientData::validation);
+  pooled->test = split(&ClientData::test);
+  return pooled;
 }
 
 // The client shards of `dir` (client::FindShards); a run needs at least two.
@@ -769,6 +825,9 @@ int RunBench(int argc, char** argv) {
   app.add_option("--hidden-size", settings.hidden_size, "model hidden size")
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();
+  app.add_flag("--oracle", settings.oracle,
+               "also train every method centrally, as the oracle: all clients' data pooled in "
+               "one client, the same rounds and settings (scenario 'NAME (oracle)')");
   app.add_flag("--standardise-features", settings.standardise_features,
                "standardise float features by the pooled training data's mean and deviation, "
                "measured federatedly in a round 0 (model.standardise_features)");
@@ -867,23 +926,41 @@ int RunBench(int argc, char** argv) {
     return absl::OkStatus();
   };
 
+  // With --oracle, the same methods on every client's data pooled in one client.
+  auto run_oracle = [&](const std::string& scenario, uint64_t seed,
+                        const std::vector<std::unique_ptr<ClientData>>& clients,
+                        ScenarioResults& by_method) -> absl::Status {
+    if (!settings.oracle) return absl::OkStatus();
+    EQUIFL_ASSIGN_OR_RETURN(std::unique_ptr<ClientData> pooled, PooledClient(clients));
+    std::vector<std::unique_ptr<ClientData>> one;
+    one.push_back(std::move(pooled));
+    return run_methods(absl::StrCat(scenario, "-oracle"), seed, one, by_method);
+  };
+
   if (!slid_dir.empty()) {
     absl::StatusOr<std::vector<std::string>> dirs = ShardDirsIn(slid_dir);
     if (!dirs.ok()) return Usage(std::string(dirs.status().message()));
     absl::StatusOr<std::vector<std::unique_ptr<ClientData>>> clients = OpenClients(*dirs);
     if (!clients.ok()) return Fail(clients.status());
     ScenarioResults by_method;
+    ScenarioResults by_method_pooled;
     for (uint64_t seed : settings.seeds) {
       if (absl::Status status = run_methods("slid", seed, *clients, by_method); !status.ok()) {
         return Fail(status);
       }
+      if (absl::Status status = run_oracle("slid", seed, *clients, by_method_pooled);
+          !status.ok()) {
+        return Fail(status);
+      }
     }
     results.emplace_back("slid", std::move(by_method));
+    if (settings.oracle) results.emplace_back("slid (oracle)", std::move(by_method_pooled));
   } else {
     absl::StatusOr<ScratchDir> scratch = ScratchDir::Create();
     if (!scratch.ok()) return Fail(scratch.status());
     for (const std::string& scenario : settings.scenarios) {
       ScenarioResults by_method;
+      ScenarioResults by_method_pooled;
       for (uint64_t seed : settings.seeds) {
         absl::StatusOr<equifl::sim::SyntheticDataOptions> data =
             ScenarioData(scenario, settings, seed);
@@ -901,8 +978,15 @@ int RunBench(int argc, char** argv) {
         if (absl::Status status = run_methods(scenario, seed, *clients, by_method); !status.ok()) {
           return Fail(status);
         }
+        if (absl::Status status = run_oracle(scenario, seed, *clients, by_method_pooled);
+            !status.ok()) {
+          return Fail(status);
+        }
       }
       results.emplace_back(scenario, std::move(by_method));
+      if (settings.oracle) {
+        results.emplace_back(absl::StrCat(scenario, " (oracle)"), std::move(by_method_pooled));
+      }
     }
   }
 
