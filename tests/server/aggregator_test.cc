@@ -22,6 +22,7 @@ namespace equifl::server {
 namespace {
 
 using ::equifl::test::IsOk;
+using ::equifl::test::StatusIs;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
@@ -785,6 +786,24 @@ TEST_F(AggregatorTest, FeatureMomentsRoundSetsTheStandardisationThatTrainingKeep
                                               static_cast<float>(1 / std::sqrt(125.0))};
   EXPECT_EQ(std::vector<float>(model.begin() + 8, model.end()), standardisation);
   EXPECT_NEAR(model[0], 2.0, 0.2);  // weight 1, moved by the mean update 1 plus noise
+}
+
+// A round 0 that no client reports to stops the run before round 1 with the reason,
+// rather than training on features it could not standardise.
+TEST_F(AggregatorTest, ARoundZeroWithoutMomentsStopsTheRunBeforeRoundOne) {
+  AggregatorOptions options = Options(1, 1);
+  options.rounds.round_deadline = 1s;
+  served_.Start(options, StandardisedModel(), &observer_);
+  channel_ = served_.Channel();
+  auto stub = Stub();
+  const v1::Task task = JoinAndPoll(*stub, "a");  // taken, never answered
+  EXPECT_EQ(task.kind(), v1::TASK_KIND_FEATURE_MOMENTS);
+  const absl::Status run = served_.run.get();
+  EXPECT_THAT(run, StatusIs(absl::StatusCode::kUnavailable,
+                            "round 0 (feature moments): no client reported its feature moments "
+                            "before the round's deadline (1 s)"));
+  EXPECT_THAT(std::string(run.message()), HasSubstr("the run stops before round 1"));
+  EXPECT_TRUE(observer_.summaries.empty());
 }
 
 TEST(AggregatorOptionsTest, RefusesRobustRulesTheRunCannotApply) {
