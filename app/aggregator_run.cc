@@ -200,7 +200,9 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
   run.folder->set_gap_bound(config.fairness.bound);
   EQUIFL_ASSIGN_OR_RETURN(StartingPoint start,
                           Start(config, resume, fall_back_to_last_good, schema, *run.folder));
-  if (config.privacy.enabled()) spdlog::info("{}", aggregation::DescribePrivacy(config.privacy));
+  if (config.privacy.enabled()) {
+    spdlog::info("{}", aggregation::DescribePrivacy(config.privacy));
+  }
   EQUIFL_ASSIGN_OR_RETURN(std::optional<client::ShardManifest> kept, RunSchema(config, schema));
   if (kept) {
     EQUIFL_RETURN_IF_ERROR(SaveSchema(config, *kept));

@@ -364,6 +364,10 @@ absl::Status ReadPrivacy(const Section& section, aggregation::PrivacyOptions& pr
       {"target_quantile", Real(section, privacy.target_quantile, 1e-6, 1 - 1e-6)},
       {"clip_learning_rate", Real(section, privacy.clip_learning_rate, 1e-9, 1e3)},
       {"clip_count_stddev", Real(section, privacy.clip_count_stddev, 0, kHuge)},
+      {"statistics_noise_multiplier", Real(section, privacy.statistics_noise_multiplier, 0, kHuge)},
+      {"statistics_samples_per_view",
+       Unsigned(section, privacy.statistics_samples_per_view, 1, 1'000'000'000)},
+      {"statistics_loss_clip", Real(section, privacy.statistics_loss_clip, 1e-3, 1e3)},
   });
 }
 
@@ -553,6 +557,16 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
         source,
         ": fairness: per_client_cells keeps each client's group statistics apart, but "
         "secure_aggregation.enabled lets the server see only their sum; turn one of them off"));
+  }
+  // With DP the server may see the statistics only as a noised sum.
+  if (config.privacy.enabled() && !config.secure_aggregation.enabled &&
+      (config.fairness.per_client_cells ||
+       config.fairness.method == fairness::FairnessMethod::kFairFed)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source,
+        ": fairness: ", config.fairness.per_client_cells ? "per_client_cells" : "method fairfed",
+        " needs each client's group statistics apart, but privacy (clip_norm > 0) lets the "
+        "server see only their noised sum; turn one of them off"));
   }
   // Cross-field rules the per-key checks cannot see.
   for (const auto& [section, status] :

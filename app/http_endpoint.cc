@@ -6,6 +6,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "aggregation/privacy/client_level_privacy.h"
 #include "base/enum_names.h"
 #include "protocol/file_io.h"
 #include "server/monitoring/dashboard.h"
@@ -84,6 +85,7 @@ server::monitoring::RunDescription DescribeRun(const Config& config) {
   run.secure_aggregation = config.secure_aggregation.enabled;
   run.privacy = config.privacy.enabled();
   run.privacy_delta = config.privacy.delta;
+  run.privacy_covers = aggregation::PrivacyCoverage(config.privacy);
   return run;
 }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "aggregation/privacy/client_level_privacy.h"
 #include "app/aggregator_run.h"
 #include "app/command.h"
 #include "app/run_model.h"
@@ -311,6 +312,9 @@ void PrintPopulation(const Config& config, const sim::ClientPopulation& populati
   if (config.secure_aggregation.enabled) {
     std::printf("  secure aggregation: the aggregator sees only each round's sums%s\n",
                 config.privacy.enabled() ? ", clients add the DP noise" : "");
+  }
+  if (config.privacy.enabled()) {
+    std::printf("  client-level DP: %s\n", aggregation::PrivacyCoverage(config.privacy).c_str());
   }
   std::fflush(stdout);
 }

@@ -16,13 +16,8 @@ equifl="$(realpath "${1:-build/default/app/equifl}")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# The scale scenario with N clients of 20 samples each.
-scenario() {
-  local clients="$1" out="$2"
-  sed -e "s/^  clients: 10000$/  clients: $clients/" \
-      -e "s/^    samples: 200000$/    samples: $((clients * 20))/" \
-      sim/scenarios/scale_10k.yaml > "$out"
-}
+# shellcheck source=bench/scale_scenario.sh
+source bench/scale_scenario.sh
 
 # Seconds of a round line: "round    1/1 ... clients    10.94 s ..."
 round_seconds() { grep -m1 -E "^$2 " "$1" | sed -E 's/.* clients +([0-9.]+) s.*/\1/'; }
@@ -31,7 +26,7 @@ summary_field() { grep -m1 -E "$2" "$1" | sed -E "s/$3/\1/"; }
 echo "| clients | transport | train round (s) | eval round (s) | tasks/s | busy | peak RSS (MB) |"
 echo "|---:|---|---:|---:|---:|---:|---:|"
 for clients in 100 1000 10000; do
-  scenario "$clients" "$work/scale.yaml"
+  scale_scenario "$clients" "$work/scale.yaml"
   for transport in inprocess grpc; do
     log="$work/$clients-$transport.log"
     rm -rf "$work/run"
@@ -47,7 +42,7 @@ echo
 echo "| clients | aggregator peak RSS (MB) | worker peak RSS (MB) | pool (MB) |"
 echo "|---:|---:|---:|---:|"
 for clients in 1000 10000; do
-  scenario "$clients" "$work/scale.yaml"
+  scale_scenario "$clients" "$work/scale.yaml"
   rm -rf "$work/run"
   "$equifl" sim "$work/scale.yaml" --transport grpc --clients none --run-dir "$work/run" \
     > "$work/aggregator.log" &

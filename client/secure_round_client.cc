@@ -2,10 +2,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cmath>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "aggregation/privacy/client_level_privacy.h"
 #include "aggregation/secure/key_agreement.h"
 #if defined(EQUIFL_HAVE_CUDA_MASKS)
 #include "aggregation/secure/mask_stream_cuda.h"
@@ -48,6 +48,15 @@ absl::StatusOr<aggregation::SecureInputLayout> LayoutOf(const v1::Task& task, ui
   layout.weight_bound = secure.weight_bound();
   layout.indicator_bound = secure.indicator_bound();
   layout.exact_sums = task.kind() == v1::TASK_KIND_FEATURE_MOMENTS ? secure.exact_sums() : 0;
+  layout.statistics.noised = secure.noised_statistics();
+  const v1::ClientPrivacy& privacy = task.privacy();
+  if (layout.statistics.noised &&
+      !(privacy.statistics_noise_stddev() > 0 && privacy.statistics_samples_per_view() > 0 &&
+        privacy.statistics_loss_clip() > 0 && std::isfinite(privacy.statistics_noise_stddev()) &&
+        std::isfinite(privacy.statistics_loss_clip()))) {
+    return absl::InvalidArgumentError(
+        "the task asks for noised statistics without a usable bound and noise for them");
+  }
   if (absl::Status status = layout.Validate(); !status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the task's secure-aggregation layout is unusable: ", status.message()));
@@ -252,8 +261,18 @@ absl::Status SecureRoundClient::Unmask(v1::Aggregator::StubInterface& stub) {
 
 absl::StatusOr<double> ApplyClientPrivacy(const v1::ClientPrivacy& privacy,
                                           std::vector<float>& update) {
-  return aggregation::AddClientNoise(
-      {privacy.clip_norm(), privacy.noise_stddev(), privacy.indicator_noise_stddev()}, update);
+  return aggregation::AddClientNoise(ClientNoiseOf(privacy), update);
+}
+
+aggregation::ClientNoise ClientNoiseOf(const v1::ClientPrivacy& privacy) {
+  aggregation::ClientNoise noise;
+  noise.clip_norm = privacy.clip_norm();
+  noise.noise_stddev = privacy.noise_stddev();
+  noise.indicator_noise_stddev = privacy.indicator_noise_stddev();
+  noise.statistics.samples_per_view = privacy.statistics_samples_per_view();
+  noise.statistics.loss_clip = privacy.statistics_loss_clip();
+  noise.statistics_noise_stddev = privacy.statistics_noise_stddev();
+  return noise;
 }
 
 }  // namespace equifl::client

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "aggregation/privacy/client_level_privacy.h"
 #include "aggregation/secure/secure_aggregation_client.h"
 #include "aggregation/secure/secure_input.h"
 #include "client/task_runner.h"
@@ -70,6 +71,9 @@ class SecureRoundClient {
   aggregation::SecureAggregationClient protocol_;
   bool counted_ = false;  //!< The masked input was accepted.
 };
+
+//! What the task's client-level DP asks of this client.
+aggregation::ClientNoise ClientNoiseOf(const v1::ClientPrivacy& privacy);
 
 //! Client-level DP on the client as the task asks (aggregation::AddClientNoise):
 //! clips `update` to the task's norm and adds its share of the Gaussian noise;

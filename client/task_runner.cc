@@ -234,14 +234,26 @@ absl::Status UploadSecurely(v1::Aggregator::StubInterface& stub, const v1::Task&
                      ? header.aggregation_weight()
                      : static_cast<double>(std::max<uint64_t>(header.num_train_samples(), 1));
   input.train_samples = header.num_train_samples();
-  input.train = std::move(report.train);
-  input.validation = std::move(report.validation);
   input.exact_sums = report.feature_moments;
   if (task.kind() == v1::TASK_KIND_FEATURE_MOMENTS) input.weight = 1;  // no update to weigh
   if (task.privacy().clip_norm() > 0) {
     // Client-level DP: clipped and noised here, every client weighs 1.
     EQUIFL_ASSIGN_OR_RETURN(input.clip_indicator, ApplyClientPrivacy(task.privacy(), update));
     input.weight = 1;
+  }
+  std::vector<double> noised_statistics;
+  if (secure.layout().statistics.noised) {
+    // Client-level DP covers the statistics too: bounded and noised here, and the
+    // weight 1 lets the server count the contributors' shares of the noise.
+    EQUIFL_ASSIGN_OR_RETURN(noised_statistics,
+                            aggregation::NoiseClientStatistics(
+                                ClientNoiseOf(task.privacy()), secure.layout().statistics,
+                                std::move(report.train), std::move(report.validation)));
+    input.noised_statistics = noised_statistics;
+    input.weight = 1;
+  } else {
+    input.train = std::move(report.train);
+    input.validation = std::move(report.validation);
   }
   input.update = update;
   EQUIFL_ASSIGN_OR_RETURN(const Device device,

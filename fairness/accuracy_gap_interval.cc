@@ -9,11 +9,32 @@
 namespace equifl::fairness {
 namespace {
 
-// Right predictions and samples with confusion counts of one group.
+// Right predictions and samples with confusion counts of one group, and how many
+// confusion counts each sums (for the noise they carry).
 struct Tally {
   uint64_t correct = 0;
   uint64_t total = 0;
+  uint64_t correct_entries = 0;
+  uint64_t total_entries = 0;
 };
+
+// The Wilson interval of a tally, each side widened in quadrature by z times the
+// deviation that noise of variance `entry_noise` on every confusion count gives
+// the proportion: Var p ≈ (Var correct·(1 − p)² + Var wrong·p²) / total².
+ProportionInterval NoisyProportion(const Tally& tally, double entry_noise, double z) {
+  ProportionInterval interval = WilsonInterval(tally.correct, tally.total, z);
+  if (entry_noise <= 0 || tally.total == 0) return interval;
+  const double p = interval.estimate;
+  const double wrong_entries = static_cast<double>(tally.total_entries - tally.correct_entries);
+  const double variance =
+      entry_noise *
+      (static_cast<double>(tally.correct_entries) * (1 - p) * (1 - p) + wrong_entries * p * p) /
+      (static_cast<double>(tally.total) * static_cast<double>(tally.total));
+  const double widening = z * std::sqrt(variance);
+  interval.lower = std::max(0.0, p - std::hypot(p - interval.lower, widening));
+  interval.upper = std::min(1.0, p + std::hypot(interval.upper - p, widening));
+  return interval;
+}
 
 Tally TallyOf(const GroupStatistics& group) {
   Tally tally;
@@ -27,6 +48,8 @@ Tally TallyOf(const GroupStatistics& group) {
       if (truth == predicted) tally.correct += count;
     }
   }
+  tally.correct_entries = classes;
+  tally.total_entries = static_cast<uint64_t>(classes) * classes;
   return tally;
 }
 
@@ -41,6 +64,8 @@ Tally TruePositivesOf(const GroupStatistics& group, uint32_t label) {
     tally.total += group.confusion[static_cast<size_t>(label) * classes + predicted];
   }
   tally.correct = group.confusion[static_cast<size_t>(label) * classes + label];
+  tally.correct_entries = 1;
+  tally.total_entries = classes;
   return tally;
 }
 
@@ -94,7 +119,11 @@ double PosteriorMacroF1(random::Engine& engine, const GroupStatistics& group) {
   const uint32_t classes = group.num_classes;
   std::vector<double> draw(group.confusion.size());
   for (size_t i = 0; i < draw.size(); ++i) {
-    draw[i] = random::Gamma(engine, static_cast<double>(group.confusion[i]) + 0.5);
+    // Privacy noise on the counts (if any) joins the draw as a normal deviation.
+    const double count =
+        static_cast<double>(group.confusion[i]) +
+        (group.noise.confusion > 0 ? std::sqrt(group.noise.confusion) * random::Normal(engine) : 0);
+    draw[i] = random::Gamma(engine, std::max(0.0, count) + 0.5);
   }
   double sum = 0;
   for (uint32_t c = 0; c < classes; ++c) {
@@ -145,7 +174,7 @@ double SimultaneousZ(double confidence, size_t comparisons) {
 std::optional<ProportionInterval> GroupAccuracy(const GroupStatistics& group, double z) {
   const Tally tally = TallyOf(group);
   if (tally.total == 0) return std::nullopt;
-  return WilsonInterval(tally.correct, tally.total, z);
+  return NoisyProportion(tally, group.noise.confusion, z);
 }
 
 std::optional<GroupGapInterval> CellAccuracyGap(const GroupsOfCell& groups, double z) {
@@ -170,7 +199,7 @@ std::optional<EqualOpportunityGapInterval> CellEqualOpportunityGap(const GroupsO
     for (const auto& [name, group] : groups) {
       const Tally tally = TruePositivesOf(group, label);
       if (tally.total > 0) {
-        rates.push_back({&name, WilsonInterval(tally.correct, tally.total, z)});
+        rates.push_back({&name, NoisyProportion(tally, group.noise.confusion, z)});
       }
     }
     const std::optional<Extremes> extremes = ExtremesOf(rates);

@@ -10,7 +10,10 @@
 //     entry). It covers at about the stated rate from some 30 samples per group with
 //     three classes and is too narrow below (85% for a 95% interval at 12).
 // Choosing the two groups (and the class) from the same data makes a point gap biased
-// upwards; an interval describes the difference of the two groups named.
+// upwards; an interval describes the difference of the two groups named. Counts that
+// carry privacy noise (GroupStatistics::noise) widen each proportion's interval on
+// both sides, in quadrature, by z times the deviation the noise gives it (first
+// order), and join the macro-F1 posterior draws as normal deviations.
 #ifndef EQUIFL_FAIRNESS_ACCURACY_GAP_INTERVAL_H_
 #define EQUIFL_FAIRNESS_ACCURACY_GAP_INTERVAL_H_
 

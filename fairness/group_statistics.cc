@@ -42,6 +42,10 @@ void AddUnchecked(GroupStatistics& sum, const GroupStatistics& addend) {
   sum.loss_sum += addend.loss_sum;
   sum.loss_square_sum += addend.loss_square_sum;
   sum.count += addend.count;
+  sum.noise.count += addend.noise.count;
+  sum.noise.loss_sum += addend.noise.loss_sum;
+  sum.noise.loss_square_sum += addend.noise.loss_square_sum;
+  sum.noise.confusion += addend.noise.confusion;
   if (addend.num_classes == 0 ||
       addend.confusion.size() != addend.num_classes * addend.num_classes) {
     return;

@@ -35,6 +35,19 @@ struct Cell {
 //! "language/modality", with "/client" when kept per client ("-" for no language).
 std::string CellName(const Cell& cell);
 
+//! The variance of the zero-mean noise each sum of a GroupStatistics carries:
+//! differential privacy's Gaussian noise (aggregation/privacy/statistics_privacy.h),
+//! zero for exact sums. Noise of independent tables adds up, so sums add these too,
+//! and every interval computed from the sums widens by them.
+struct SumNoise {
+  double count = 0;            //!< Of the sample count.
+  double loss_sum = 0;         //!< Of the loss sum.
+  double loss_square_sum = 0;  //!< Of the sum of squared losses.
+  double confusion = 0;        //!< Of each confusion count.
+
+  bool any() const { return count > 0 || loss_sum > 0 || loss_square_sum > 0 || confusion > 0; }
+};
+
 //! Sums over the samples of one group in one cell.
 struct GroupStatistics {
   double loss_sum = 0;       //!< Sum of per-sample task losses.
@@ -46,6 +59,8 @@ struct GroupStatistics {
   //! Sum of the squared per-sample losses: with loss_sum and count, the spread of
   //! the group's losses, so the server can say how precisely it knows the mean.
   double loss_square_sum = 0;
+  //! The noise the sums carry (variances); zero unless privacy noise was added.
+  SumNoise noise = {};
 
   //! loss_sum / count; 0 for an empty group.
   double mean_loss() const { return count == 0 ? 0.0 : loss_sum / static_cast<double>(count); }
@@ -57,7 +72,7 @@ using GroupsOfCell = std::map<std::string, GroupStatistics>;
 //! Every (cell, group) of a split, cells and groups in sorted order.
 using StatisticsTable = std::map<Cell, GroupsOfCell>;
 
-//! Adds `addend` into `sum` (loss sums and square sums, counts, confusion counts).
+//! Adds `addend` into `sum` (loss sums and square sums, counts, confusion counts, noise).
 //! Fails, changing nothing, when both carry confusion counts for different numbers
 //! of classes, a confusion vector does not have num_classes^2 entries, or the
 //! addend's loss sum or square sum is negative or not finite (a sum of

@@ -93,7 +93,11 @@ GroupLossEstimate EstimateGroupLoss(const GroupStatistics& group) {
   // Σ(ℓ − m)² = Σℓ² − (Σℓ)²/n, never below 0 whatever the rounding.
   const double squares = std::max(0.0, group.loss_square_sum - group.loss_sum * estimate.mean);
   estimate.deviation = std::sqrt(squares / (n - 1));
-  estimate.standard_error = estimate.deviation / std::sqrt(n);
+  // Noise e_S on the loss sum and e_n on the count move the mean by about
+  // (e_S − m·e_n) / n (first order), independent of the sampling error.
+  const double noise =
+      (group.noise.loss_sum + estimate.mean * estimate.mean * group.noise.count) / (n * n);
+  estimate.standard_error = std::sqrt(estimate.deviation * estimate.deviation / n + noise);
   return estimate;
 }
 

@@ -1,7 +1,9 @@
 // How precisely a statistics table knows its loss gaps, and whether the bound
 // MinMaxGAP ≤ ε holds, from sums alone (so it works on the sums secure aggregation
 // returns): each group's loss sum, sum of squared losses and count give its mean
-// loss m and standard error se = √(s²/n), s² the sample variance of its losses.
+// loss m and standard error se = √(s²/n), s² the sample variance of its losses;
+// sums that carry privacy noise (GroupStatistics::noise) add its share,
+// (Var e_S + m²·Var e_n) / n², to se² (the first-order error of (S + e_S)/(n + e_n)).
 //
 // A cell's gap is max − min of its groups' true mean losses; the MinMaxGAP is the
 // largest cell gap. For the groups g, h of a cell, d = m_g − m_h estimates their

@@ -273,12 +273,18 @@ void Aggregator::FillTask(const std::string& client_id, const Assignment& assign
   for (const std::string& group : layout.statistics.groups) wire.add_groups(group);
   wire.set_num_classes(layout.statistics.num_classes);
   wire.set_exact_sums(static_cast<uint32_t>(layout.exact_sums));
-  if (loop_.privacy().enabled() && assignment.kind == Assignment::Kind::kTrain) {
+  wire.set_noised_statistics(layout.statistics.noised);
+  if (layout.statistics.noised) {
     const aggregation::ClientNoise& noise = secure->client_noise();
     v1::ClientPrivacy& client_privacy = *task.mutable_privacy();
-    client_privacy.set_clip_norm(noise.clip_norm);
-    client_privacy.set_noise_stddev(noise.noise_stddev);
-    client_privacy.set_indicator_noise_stddev(noise.indicator_noise_stddev);
+    if (assignment.kind == Assignment::Kind::kTrain) {
+      client_privacy.set_clip_norm(noise.clip_norm);
+      client_privacy.set_noise_stddev(noise.noise_stddev);
+      client_privacy.set_indicator_noise_stddev(noise.indicator_noise_stddev);
+    }
+    client_privacy.set_statistics_samples_per_view(noise.statistics.samples_per_view);
+    client_privacy.set_statistics_loss_clip(noise.statistics.loss_clip);
+    client_privacy.set_statistics_noise_stddev(noise.statistics_noise_stddev);
   }
 }
 

@@ -46,6 +46,16 @@ absl::Status AggregatorOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(robust_aggregation.Validate());
   EQUIFL_RETURN_IF_ERROR(
       robust_aggregation.CheckCompatibleWith(privacy.enabled(), secure_aggregation.enabled));
+  if (privacy.enabled()) {
+    aggregation::StatisticsLayout layout = statistics;
+    layout.views = fairness.views;
+    if (absl::Status status = layout.Validate(); !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("client-level DP needs the data's schema to noise every group's "
+                       "statistics: ",
+                       status.message()));
+    }
+  }
   if (secure_aggregation.enabled) {
     aggregation::StatisticsLayout layout = statistics;
     layout.views = fairness.views;

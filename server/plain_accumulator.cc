@@ -48,6 +48,12 @@ absl::Status PlainAccumulator::Accumulate(ClientInput input) {
       aggregation::ClipToNorm(plain->update.values(), options_.aggregation.norm_bound);
     }
   }
+  if (options_.statistics_bound) {
+    EQUIFL_RETURN_IF_ERROR(aggregation::CheckOnGrid(plain->train, options_.statistics_grid));
+    EQUIFL_RETURN_IF_ERROR(aggregation::CheckOnGrid(plain->validation, options_.statistics_grid));
+    aggregation::BoundContribution(plain->train, *options_.statistics_bound);
+    aggregation::BoundContribution(plain->validation, *options_.statistics_bound);
+  }
   if (options_.per_client_cells) {
     plain->train = fairness::WithClient(plain->train, input.client_id);
     plain->validation = fairness::WithClient(plain->validation, input.client_id);

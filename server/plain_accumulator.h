@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <variant>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "aggregation/aggregation_rule.h"
 #include "aggregation/coordinate_wise_aggregate.h"
+#include "aggregation/privacy/statistics_privacy.h"
 #include "aggregation/weighted_mean.h"
 #include "server/round_accumulator.h"
 #include "server/scratch_pool.h"
@@ -45,6 +47,11 @@ struct PlainAccumulatorOptions {
   //! Client-level DP: report the sum of the (clipped, weight-1) updates, not their
   //! mean; the mean rule only (RobustAggregationOptions refuses the others with DP).
   bool sum_updates = false;
+  //! Client-level DP: refuse statistics off `statistics_grid` and bound each
+  //! input's of each split to these before adding them
+  //! (aggregation/privacy/statistics_privacy.h); the round loop noises the sums.
+  std::optional<aggregation::StatisticsPrivacyOptions> statistics_bound;
+  aggregation::StatisticsLayout statistics_grid;
   //! Keep each client's validation statistics and training-set size (FairFed).
   bool keep_client_statistics = false;
   //! Key every cell of an input's statistics by the sender's id

@@ -83,6 +83,12 @@ void RoundLoop::NoteTrainingSetSize(uint64_t train_samples) {
   largest_train_samples_ = std::max(largest_train_samples_, train_samples);
 }
 
+aggregation::StatisticsLayout RoundLoop::StatisticsGrid(bool final_evaluation) const {
+  aggregation::StatisticsLayout grid = options_.statistics;
+  grid.views = fairness_.EvaluatedViews(final_evaluation);
+  return grid;
+}
+
 std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
                                                         const std::vector<std::string>& selected,
                                                         size_t model_size) {
@@ -98,15 +104,16 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
   protocol.graph_seed = random::MixSeed(random::RoundSeed(options_.rounds.seed, round_id));
   aggregation::SecureInputLayout layout;
   layout.update_size = model_size;
-  layout.statistics = options_.statistics;
-  layout.statistics.views = fairness_.EvaluatedViews(coordinator_.IsEvaluationRound(round_id));
+  layout.statistics = StatisticsGrid(coordinator_.IsEvaluationRound(round_id));
   layout.max_clients = std::max<uint32_t>(clients, 1);
   aggregation::ClientNoise noise;
   if (coordinator_.IsFeatureMomentsRound(round_id)) {
     layout.exact_sums = protocol::MomentValues(standardised_);
   } else if (privacy_.enabled()) {
-    // Clipped updates with each client's share of the noise; every weight is 1.
-    noise = privacy_.ForClients(protocol.min_survivors);
+    // Clipped updates and bounded statistics with each client's share of the
+    // noise; every weight is 1.
+    noise = privacy_.ForClients(protocol.min_survivors, layout.statistics.views.size());
+    layout.statistics.noised = true;
     layout.update_bound = noise.clip_norm + 6 * noise.noise_stddev;
     layout.weight_bound = 1;
     layout.indicator_bound = 1 + 6 * noise.indicator_noise_stddev;
@@ -144,6 +151,10 @@ std::shared_ptr<RoundAccumulator> RoundLoop::MakeAccumulator(
   plain.fold_batch =
       std::min<size_t>(options_.max_concurrent_uploads, aggregation::WeightedMean::kMaxBatch);
   plain.sum_updates = privacy_.enabled();
+  if (privacy_.enabled()) {
+    plain.statistics_bound = options_.privacy.Statistics();
+    plain.statistics_grid = StatisticsGrid(coordinator_.IsEvaluationRound(round_id));
+  }
   plain.keep_client_statistics = fairness_.NeedsClientStatistics();
   plain.per_client_cells = fairness_.options().per_client_cells;
   plain.aggregation = options_.robust_aggregation;
@@ -252,7 +263,31 @@ absl::StatusOr<RoundLoop::CollectedRound> RoundLoop::Collect(const OpenedRound& 
   if (!aggregate.ok()) return failed(aggregate.status());
   CloseRound();
   collected.aggregate = *std::move(aggregate);
+  if (absl::Status noised = NoiseStatistics(round, collected.aggregate); !noised.ok()) {
+    return failed(noised);
+  }
   return collected;
+}
+
+absl::Status RoundLoop::NoiseStatistics(const OpenedRound& round, RoundAggregate& aggregate) const {
+  // Under secure aggregation the clients noised their own (SecureAccumulator);
+  // round 0 carries moments.
+  if (!privacy_.enabled() || round.secure != nullptr ||
+      coordinator_.IsFeatureMomentsRound(round.round_id)) {
+    return absl::OkStatus();
+  }
+  fairness::StatisticsTable train = aggregate.train.table();
+  fairness::StatisticsTable validation = aggregate.validation.table();
+  if (absl::Status noised =
+          privacy_.NoiseStatistics(StatisticsGrid(round.final_evaluation), train, validation);
+      !noised.ok()) {
+    return absl::InternalError(
+        absl::StrCat("adding the privacy noise to the round's statistics: ", noised.message()));
+  }
+  aggregate.train = {};
+  aggregate.validation = {};
+  EQUIFL_RETURN_IF_ERROR(aggregate.train.Add(train));
+  return aggregate.validation.Add(validation);
 }
 
 RoundSummary RoundLoop::Summarize(const OpenedRound& round, CollectedRound& collected) const {
@@ -398,6 +433,16 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
     }
     fairness_.OnRoundClosed(summary.train.table(), summary.validation.table(),
                             summary.validation_by_client, collected.aggregate.train_samples);
+  } else if (privacy_.enabled()) {
+    // The evaluation released noised statistics: charged as a mechanism of its own.
+    EQUIFL_ASSIGN_OR_RETURN(aggregation::PrivacyGuarantee spent,
+                            privacy_.AccountStatisticsRelease(collected.outcome.selected.size(),
+                                                              collected.outcome.population));
+    summary.privacy_epsilon = spent.epsilon;
+    spdlog::info(
+        "final evaluation: client-level DP: its noised statistics are charged at z_s / 2 = {:g}: "
+        "({:.4f}, {:g})-DP in all",
+        options_.privacy.AccountedStatisticsNoiseMultiplier(), spent.epsilon, spent.delta);
   }
   summary.fairness = fairness_.State();
   summary.seconds =

@@ -45,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "aggregation/privacy/client_level_privacy.h"
+#include "aggregation/secure/secure_input.h"
 #include "aggregation/server_optimizer.h"
 #include "fairness/calibration.h"
 #include "fairness/statistics_sum.h"
@@ -171,6 +172,12 @@ class RoundLoop {
   //! secure round its clients made impossible comes back abandoned (Abandon); any
   //! other failure has stopped the run (StopRun).
   absl::StatusOr<CollectedRound> Collect(const OpenedRound& round);
+  //! The (language, view, group) grid of a round's statistics: the schema's, with
+  //! the views clients evaluate in a training round or the final evaluation.
+  aggregation::StatisticsLayout StatisticsGrid(bool final_evaluation) const;
+  //! Client-level DP with the trusted aggregator: noises the summed statistics of
+  //! `round` (the accumulator bounded each client's) over the run's grid.
+  absl::Status NoiseStatistics(const OpenedRound& round, RoundAggregate& aggregate) const;
   //! Closes `round` (still collecting unless `closed`) with nothing to apply and
   //! says `why`; Cancelled when the run stopped meanwhile.
   absl::StatusOr<CollectedRound> Abandon(const OpenedRound& round, const absl::Status& why,

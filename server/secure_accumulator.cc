@@ -2,11 +2,44 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
+#include <span>
+
 #include "absl/strings/str_cat.h"
+#include "aggregation/privacy/statistics_privacy.h"
 #include "base/status_macros.h"
 #include "server/update_bounds.h"
 
 namespace equifl::server {
+
+namespace {
+
+// The training and validation tables of a sum of noised statistics: every
+// contributor (each of weight 1 under DP) added N(0, deviation²) per count. Fails
+// when the sum is impossible for honest clients (CheckNoisedSum).
+absl::Status TablesFromNoisedSum(const aggregation::StatisticsLayout& grid,
+                                 const aggregation::ClientNoise& noise,
+                                 aggregation::SecureSum& sum) {
+  const double contributors = std::max(1.0, std::round(sum.weight));
+  const double variance =
+      contributors * noise.statistics_noise_stddev * noise.statistics_noise_stddev;
+  EQUIFL_RETURN_IF_ERROR(aggregation::CheckNoisedSum(sum.noised_statistics, grid, noise.statistics,
+                                                     contributors, std::sqrt(variance)));
+  const double clip = noise.statistics.loss_clip;
+  const fairness::SumNoise variances{.count = variance,
+                                     .loss_sum = variance * clip * clip,
+                                     .loss_square_sum = variance * clip * clip * clip * clip,
+                                     .confusion = variance};
+  const std::span<const double> values = sum.noised_statistics;
+  const size_t split = grid.Values();
+  sum.train = aggregation::TableFromNoisedValues(values.first(split), grid, clip, variances);
+  sum.validation =
+      aggregation::TableFromNoisedValues(values.subspan(split, split), grid, clip, variances);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 SecureAccumulator::SecureAccumulator(std::shared_ptr<SecureRound> round,
                                      const SecureAccumulatorOptions& options)
@@ -62,14 +95,20 @@ absl::StatusOr<RoundAggregate> SecureAccumulator::Report() && {
     return abandon(absl::StrCat("weights summing to ", sum.weight * layout.weight_bound,
                                 ", outside (0, ", most_weight * layout.weight_bound, "]"));
   }
-  if (absl::Status train = CheckClientStatistics(sum.train, "summed training", /*quantised=*/true);
-      !train.ok()) {
-    return abandon(train.message());
-  }
-  if (absl::Status validation =
-          CheckClientStatistics(sum.validation, "summed validation", /*quantised=*/true);
-      !validation.ok()) {
-    return abandon(validation.message());
+  if (layout.statistics.noised) {
+    // The clients bounded and noised their own.
+    if (absl::Status tables = TablesFromNoisedSum(layout.statistics, round_->client_noise(), sum);
+        !tables.ok()) {
+      return abandon(tables.message());
+    }
+  } else {
+    for (const auto& [table, split] : {std::pair{&sum.train, "summed training"},
+                                       std::pair{&sum.validation, "summed validation"}}) {
+      if (absl::Status check = CheckClientStatistics(*table, split, /*quantised=*/true);
+          !check.ok()) {
+        return abandon(check.message());
+      }
+    }
   }
   RoundAggregate aggregate;
   EQUIFL_RETURN_IF_ERROR(aggregate.train.Add(sum.train));

@@ -144,6 +144,11 @@ absl::Status StatisticsLayout::Validate() const {
   return absl::OkStatus();
 }
 
+size_t StatisticsLayout::Words() const {
+  const size_t entries = languages.size() * views.size() * groups.size();
+  return noised ? entries * EntryValues() * kExactSumLimbs : entries * EntryWords();
+}
+
 size_t SecureInputLayout::Words() const {
   return static_cast<size_t>(update_size) + kScalarWords + 2 * statistics.Words() +
          static_cast<size_t>(exact_sums) * kExactSumLimbs;
@@ -197,9 +202,23 @@ absl::StatusOr<bool> EncodeSecureInput(const SecureInputLayout& layout, const Se
   }
   scalars[kSamplesWord] = static_cast<uint32_t>(input.train_samples);
   uint32_t* statistics = scalars + kScalarWords;
-  EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.train, statistics, clamped));
-  EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.validation,
-                                          statistics + layout.statistics.Words(), clamped));
+  if (layout.statistics.noised) {
+    if (input.noised_statistics.size() != 2 * layout.statistics.Values()) {
+      return absl::InvalidArgumentError(absl::StrCat(input.noised_statistics.size(),
+                                                     " noised statistics for a layout of ",
+                                                     2 * layout.statistics.Values()));
+    }
+    for (size_t i = 0; i < input.noised_statistics.size(); ++i) {
+      EncodeExactSum(
+          input.noised_statistics[i],
+          std::span<uint32_t, kExactSumLimbs>(statistics + i * kExactSumLimbs, kExactSumLimbs),
+          clamped);
+    }
+  } else {
+    EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.train, statistics, clamped));
+    EQUIFL_RETURN_IF_ERROR(EncodeStatistics(layout.statistics, input.validation,
+                                            statistics + layout.statistics.Words(), clamped));
+  }
   uint32_t* exact = statistics + 2 * layout.statistics.Words();
   for (size_t i = 0; i < input.exact_sums.size(); ++i) {
     EncodeExactSum(input.exact_sums[i],
@@ -230,8 +249,15 @@ absl::StatusOr<SecureSum> DecodeSecureSum(const SecureInputLayout& layout,
   sum.clip_indicator = points.indicator.Decode(scalars[kIndicatorWord]);
   sum.train_samples = scalars[kSamplesWord];
   const uint32_t* statistics = scalars + kScalarWords;
-  sum.train = DecodeStatistics(layout.statistics, statistics);
-  sum.validation = DecodeStatistics(layout.statistics, statistics + layout.statistics.Words());
+  if (layout.statistics.noised) {
+    for (size_t i = 0; i < 2 * layout.statistics.Values(); ++i) {
+      sum.noised_statistics.push_back(DecodeExactSum(std::span<const uint32_t, kExactSumLimbs>(
+          statistics + i * kExactSumLimbs, kExactSumLimbs)));
+    }
+  } else {
+    sum.train = DecodeStatistics(layout.statistics, statistics);
+    sum.validation = DecodeStatistics(layout.statistics, statistics + layout.statistics.Words());
+  }
   const uint32_t* exact = statistics + 2 * layout.statistics.Words();
   for (size_t i = 0; i < layout.exact_sums; ++i) {
     sum.exact_sums.push_back(DecodeExactSum(

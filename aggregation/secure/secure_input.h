@@ -13,7 +13,9 @@
 //   then        the training statistics, then the validation statistics, each in
 //               StatisticsLayout's order: per (language, view, group) the loss sum
 //               and the sum of squared losses in two limbs each, the sample count
-//               and the confusion counts.
+//               and the confusion counts; under client-level DP (`noised`) the
+//               same values, noised by the client, each as an exact sum of
+//               kExactSumLimbs words (they may be fractional or negative).
 //   then        the exact sums (a feature-moments round's moments), each in
 //               kExactSumLimbs words.
 // The mean update is Σ r·Δ / Σ r, the weighted mean of the updates with the
@@ -40,6 +42,18 @@ struct StatisticsLayout {
   std::vector<std::string> views;
   std::vector<std::string> groups;
   uint32_t num_classes = 0;
+  //! The clients send their statistics noised (client-level DP), as dense values
+  //! (StatisticsValues) in exact sums.
+  bool noised = false;
+
+  //! Values per (language, view, group) in the noised form: loss sum, sum of
+  //! squared losses, count, then the num_classes^2 confusion counts.
+  size_t EntryValues() const {
+    return kEntryHeaderValues + static_cast<size_t>(num_classes) * num_classes;
+  }
+  static constexpr size_t kEntryHeaderValues = 3;
+  //! Values of one split's statistics in the noised form.
+  size_t Values() const { return languages.size() * views.size() * groups.size() * EntryValues(); }
 
   //! Words per (language, view, group): 2 (loss sum) + 2 (sum of squared losses)
   //! + 1 (count) + num_classes^2.
@@ -49,7 +63,7 @@ struct StatisticsLayout {
   //! The words of an entry before its confusion counts.
   static constexpr size_t kEntryHeaderWords = 5;
   //! Words of one split's statistics.
-  size_t Words() const { return languages.size() * views.size() * groups.size() * EntryWords(); }
+  size_t Words() const;
   //! First word of an entry within a split; NotFound names the missing name.
   absl::StatusOr<size_t> Offset(const std::string& language, const std::string& view,
                                 const std::string& group) const;
@@ -81,6 +95,9 @@ struct SecureInput {
   //! Statistics by (language, view) cell and group; the cells' client is ignored.
   fairness::StatisticsTable train;
   fairness::StatisticsTable validation;
+  //! With statistics.noised, in place of the tables: 2 × statistics.Values() values,
+  //! the training split's then the validation split's.
+  std::span<const double> noised_statistics;
   std::span<const double> exact_sums;  //!< exact_sums values.
 };
 
@@ -99,7 +116,9 @@ struct SecureSum {
   uint64_t train_samples = 0;            //!< Σ n_k.
   fairness::StatisticsTable train;       //!< Groups with samples.
   fairness::StatisticsTable validation;  //!< Groups with samples.
-  std::vector<double> exact_sums;        //!< Σ of each exact sum.
+  //! With statistics.noised, in place of the tables: Σ of each noised value.
+  std::vector<double> noised_statistics;
+  std::vector<double> exact_sums;  //!< Σ of each exact sum.
 };
 
 //! Decodes the sum of vectors laid out by `layout`.

@@ -35,8 +35,9 @@ struct RunDescription {
   bool final_evaluation = true;
   fairness::StatedBound gap_bound;  //!< The bound every round's report judges.
   bool secure_aggregation = false;
-  bool privacy = false;      //!< Client-level DP on.
-  double privacy_delta = 0;  //!< The δ that ε is stated at.
+  bool privacy = false;        //!< Client-level DP on.
+  double privacy_delta = 0;    //!< The δ that ε is stated at.
+  std::string privacy_covers;  //!< What ε covers (aggregation::PrivacyCoverage).
 };
 
 class RunMonitor final : public RoundObserver, public ServiceObserver {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temporary_folder.h"
 
@@ -347,8 +348,8 @@ TEST(ConfigTest, AdaptiveClippingNeedsEnoughCountNoise) {
   EXPECT_TRUE(config->privacy.adaptive_clipping);
   EXPECT_EQ(config->privacy.target_quantile, 0.7);
   EXPECT_EQ(config->privacy.clip_learning_rate, 0.1);
-  // σ_Δ = (z^-2 - (2 σ_b)^-2)^-1/2 = (1 - 1/16)^-1/2.
-  EXPECT_DOUBLE_EQ(config->privacy.UpdateNoiseMultiplier(), 1 / std::sqrt(1 - 1.0 / 16));
+  // σ_Δ = (z^-2 - (2 σ_b)^-2 - z_s^-2)^-1/2 = (1 - 1/16 - 1/4)^-1/2 (z_s = 2z).
+  EXPECT_DOUBLE_EQ(config->privacy.UpdateNoiseMultiplier(), 1 / std::sqrt(1 - 1.0 / 16 - 1.0 / 4));
 }
 
 TEST(ConfigTest, ReadsThePrivacySection) {
@@ -360,6 +361,35 @@ TEST(ConfigTest, ReadsThePrivacySection) {
   EXPECT_EQ(config->privacy.delta, 1e-6);
   EXPECT_THAT(ParseConfig("privacy:\n  clip_norm: -1\n", "dp.yaml").status().message(),
               HasSubstr("dp.yaml:2: privacy.clip_norm is '-1'"));
+  // The statistics' share: defaults, then as given.
+  EXPECT_EQ(config->privacy.StatisticsNoiseMultiplier(), 2.2);
+  EXPECT_EQ(config->privacy.statistics_samples_per_view, 100u);
+  EXPECT_EQ(config->privacy.statistics_loss_clip, 4.0);
+  config = ParseConfig(
+      "privacy:\n  clip_norm: 0.5\n  statistics_noise_multiplier: 3\n"
+      "  statistics_samples_per_view: 40\n  statistics_loss_clip: 2.5\n",
+      "dp.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->privacy.StatisticsNoiseMultiplier(), 3.0);
+  EXPECT_EQ(config->privacy.statistics_samples_per_view, 40u);
+  EXPECT_EQ(config->privacy.statistics_loss_clip, 2.5);
+  EXPECT_THAT(
+      ParseConfig("privacy:\n  clip_norm: 0.5\n  statistics_noise_multiplier: 1\n", "dp.yaml")
+          .status()
+          .message(),
+      HasSubstr("privacy: privacy statistics_noise_multiplier 1 leaves the updates no "
+                "share"));
+}
+
+TEST(ConfigTest, PrivacyRefusesStatisticsKeptPerClient) {
+  for (const char* fairness : {"  per_client_cells: true\n", "  method: fairfed\n"}) {
+    const absl::StatusOr<Config> config =
+        ParseConfig(absl::StrCat("privacy:\n  clip_norm: 1\nfairness:\n", fairness), "dp.yaml");
+    EXPECT_THAT(config.status().message(),
+                HasSubstr("needs each client's group statistics apart, but privacy (clip_norm > "
+                          "0) lets the server see only their noised sum"))
+        << fairness;
+  }
 }
 
 TEST(ConfigTest, EveryScenarioParses) {

@@ -42,6 +42,22 @@ TEST(WilsonIntervalTest, MatchesHandComputedValues) {
   EXPECT_NEAR(interval.upper, 0.943319, 2e-6);
 }
 
+TEST(GroupAccuracyTest, PrivacyNoiseOnTheCountsWidensTheIntervalByHand) {
+  // 8 of 10 as above, each confusion count with noise variance 4: the two right
+  // entries and the two wrong ones give Var p = 4·(2·0.2² + 2·0.8²) / 10² = 0.0544,
+  // and each side widens in quadrature by 1.96·√0.0544.
+  GroupStatistics group = Group(8, 10);
+  group.noise.confusion = 4;
+  const std::optional<ProportionInterval> accuracy = GroupAccuracy(group, 1.96);
+  ASSERT_TRUE(accuracy);
+  const double widening = 1.96 * std::sqrt(0.0544);
+  EXPECT_DOUBLE_EQ(accuracy->estimate, 0.8);
+  EXPECT_NEAR(accuracy->lower, 0.8 - std::hypot(0.8 - 0.490157, widening), 2e-6);
+  EXPECT_EQ(accuracy->upper, 1.0);
+  // Without noise it is Wilson's interval.
+  EXPECT_NEAR(GroupAccuracy(Group(8, 10), 1.96)->lower, 0.490157, 2e-6);
+}
+
 TEST(WilsonIntervalTest, NoTrialsIsTheWholeRange) {
   const ProportionInterval interval = WilsonInterval(0, 0, 1.96);
   EXPECT_EQ(interval.lower, 0);

@@ -79,10 +79,7 @@ class Round {
  public:
   Round(uint64_t round_id, size_t model_size, size_t fold_batch, bool keep_client_statistics)
       : round_id_(round_id),
-        accumulator_(server::PlainAccumulatorOptions{round_id, model_size, fold_batch,
-                                                     /*sum_updates=*/false, keep_client_statistics,
-                                                     /*per_client_cells=*/false,
-                                                     /*aggregation=*/{}}) {}
+        accumulator_(Options(round_id, model_size, fold_batch, keep_client_statistics)) {}
 
   // AcceptUpdate with the service's checks before it; failures refuse the upload.
   void Upload(const std::string& caller, ScriptedReader& reader, const server::GlobalModel& model,
@@ -139,6 +136,16 @@ class Round {
   }
 
  private:
+  static server::PlainAccumulatorOptions Options(uint64_t round_id, size_t model_size,
+                                                 size_t fold_batch, bool keep_client_statistics) {
+    server::PlainAccumulatorOptions options;
+    options.round_id = round_id;
+    options.model_size = model_size;
+    options.fold_batch = fold_batch;
+    options.keep_client_statistics = keep_client_statistics;
+    return options;
+  }
+
   const uint64_t round_id_;
   server::PlainAccumulator accumulator_;
   std::set<std::string> committed_;

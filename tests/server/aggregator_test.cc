@@ -13,7 +13,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "fairness/loss_gap_bounds.h"
 #include "protocol/tensor_stream.h"
 #include "tests/server/served_aggregator.h"
 #include "tests/testing/status_matchers.h"
@@ -38,8 +41,11 @@ class AggregatorTest : public ::testing::Test {
 
   void TearDown() override { served_.Stop(); }
 
+  // The grid holds the cell Upload reports (client-level DP noises the grid).
   static AggregatorOptions Options(uint32_t rounds, uint32_t clients) {
-    return test_support::TestOptions("run-test", rounds, clients, 2s);
+    AggregatorOptions options = test_support::TestOptions("run-test", rounds, clients, 2s);
+    options.statistics = {{"en"}, {}, {"g"}, 2};
+    return options;
   }
 
   std::unique_ptr<v1::Aggregator::Stub> Stub() { return v1::Aggregator::NewStub(channel_); }
@@ -86,6 +92,8 @@ class AggregatorTest : public ::testing::Test {
     header.set_client_id(name);
     header.set_num_train_samples(samples);
     v1::GroupCellStatistics* cell = header.mutable_train_statistics()->add_cells();
+    cell->mutable_cell()->set_language("en");
+    cell->mutable_cell()->set_modality("fusion");
     cell->set_group("g");
     cell->set_loss_sum(static_cast<double>(samples));  // Each sample's loss is 1.
     cell->set_loss_square_sum(static_cast<double>(samples));
@@ -606,7 +614,7 @@ TEST_F(AggregatorTest, PrivacyClipsEveryUpdateAndWeighsClientsEqually) {
   EXPECT_GT(observer_.summaries[0].privacy_epsilon, 0);
 }
 
-// The noise has the documented deviation σ·C / selected, and the reported ε is
+// The noise has the documented deviation σ_Δ·C / selected, and the reported ε is
 // the Gaussian mechanism's: every client is selected (q = 1), so against replacing
 // a client the RDP of T rounds is T·α / (2(σ/2)²) (GaussianMechanismEpsilon).
 TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounted) {
@@ -633,12 +641,92 @@ TEST_F(AggregatorTest, PrivacyNoiseHasTheDocumentedDeviationAndEpsilonIsAccounte
   }
   const double samples = static_cast<double>(changes.size());
   const double deviation = std::sqrt(squares / samples - (sum / samples) * (sum / samples));
-  EXPECT_NEAR(deviation, 1.0, 0.15);  // about 4 standard errors of a deviation
+  // σ_Δ·C: the update's share of z = 2 beside the statistics' z_s = 4 is
+  // (1/4 − 1/16)^-1/2, so about 1.155 · 0.5 / 1.
+  EXPECT_NEAR(deviation / (0.5 / std::sqrt(0.25 - 1.0 / 16)), 1.0, 0.15);
   EXPECT_NEAR(sum / samples, 0.0, 4 / std::sqrt(samples));
   EXPECT_NEAR(observer_.summaries.back().privacy_epsilon,
               test_support::GaussianMechanismEpsilon(kRounds, 2.0, 1e-5), 1e-9);
   EXPECT_LT(observer_.summaries.front().privacy_epsilon,
             observer_.summaries.back().privacy_epsilon);
+}
+
+// Client-level DP covers the statistics too: the server bounds each client's
+// table (here within the bound: 300 samples of the fusion view, B = 1,000) and
+// noises every entry of the grid with deviation σ = z_s·S on counts and confusion
+// counts and σ·L on loss sums, S = 2B·√(2V) (aggregation/privacy/statistics_privacy.h);
+// z_s = 0.01, V = 1: σ = 28.3 and 113. Over 40 rounds of two groups and two
+// splits (160 draws per kind) each deviation's estimate is within 25% (4 of its
+// standard errors), and the groups' standard errors include the noise. The update
+// takes the rest of z: σ_Δ = (z^-2 − z_s^-2)^-1/2.
+TEST_F(AggregatorTest, PrivacyNoisesTheStatisticsTheServerReceives) {
+  constexpr int kRounds = 40;
+  AggregatorOptions options = Options(kRounds, 1);
+  options.privacy.clip_norm = 1.0;
+  options.privacy.noise_multiplier = 0.005;
+  options.privacy.statistics_noise_multiplier = 0.01;
+  options.privacy.statistics_samples_per_view = 1000;
+  options.privacy.statistics_loss_clip = 4;
+  options.statistics.languages = {"en"};
+  options.statistics.groups = {"f", "m"};
+  options.statistics.num_classes = 2;
+  Start(options);
+  const auto add_groups = [](v1::GroupStatistics& split) {
+    for (const char* group : {"f", "m"}) {
+      v1::GroupCellStatistics& cell = *split.add_cells();
+      cell.mutable_cell()->set_language("en");
+      cell.mutable_cell()->set_modality("fusion");
+      cell.set_group(group);
+      cell.set_sample_count(150);
+      cell.set_loss_sum(300);         // losses of 2 nats
+      cell.set_loss_square_sum(900);  // and their spread
+      cell.set_num_classes(2);
+      for (uint64_t count : {50, 25, 25, 50}) cell.add_confusion(count);
+    }
+  };
+  auto stub = Stub();
+  for (int round = 1; round <= kRounds; ++round) {
+    const v1::Task task = JoinAndPoll(*stub, "solo");
+    ASSERT_TRUE(
+        Upload(*stub, task, "solo", std::vector<float>(8, 0.0f), 5, [&](v1::UpdateHeader& header) {
+          header.clear_train_statistics();
+          add_groups(*header.mutable_train_statistics());
+          add_groups(*header.mutable_validation_statistics());
+        }).accepted());
+  }
+  ASSERT_THAT(served_.run.get(), IsOk());
+  ASSERT_EQ(observer_.summaries.size(), static_cast<size_t>(kRounds));
+  const double sigma = 0.01 * 2 * 1000 * std::sqrt(2.0);
+  std::vector<double> count_errors;
+  std::vector<double> loss_errors;
+  std::vector<double> confusion_errors;
+  for (const RoundSummary& summary : observer_.summaries) {
+    for (const fairness::StatisticsSum* split : {&summary.train, &summary.validation}) {
+      const fairness::GroupsOfCell& groups = split->table().at(fairness::Cell{"en", "fusion", ""});
+      for (const char* name : {"f", "m"}) {
+        const fairness::GroupStatistics& group = groups.at(name);
+        count_errors.push_back(static_cast<double>(group.count) - 150);
+        loss_errors.push_back(group.loss_sum - 300);
+        confusion_errors.push_back(static_cast<double>(group.confusion[0]) - 50);
+        EXPECT_DOUBLE_EQ(group.noise.count, sigma * sigma);
+        EXPECT_DOUBLE_EQ(group.noise.loss_sum, sigma * sigma * 16);
+        // The mean's standard error includes the noise's (e_S − m·e_n) / n.
+        EXPECT_GT(fairness::EstimateGroupLoss(group).standard_error, 0.5);
+      }
+    }
+  }
+  for (const auto& [errors, deviation] :
+       {std::pair{&count_errors, sigma}, {&loss_errors, sigma * 4}, {&confusion_errors, sigma}}) {
+    double squares = 0;
+    for (double error : *errors) squares += error * error;
+    EXPECT_NEAR(std::sqrt(squares / static_cast<double>(errors->size())) / deviation, 1.0, 0.25);
+  }
+  // The update's noise: zero updates, so every change is N(0, (σ_Δ·C)²).
+  const double update_sigma = 1 / std::sqrt(1 / (0.005 * 0.005) - 1 / (0.01 * 0.01));
+  const std::vector<double> changes = test_support::ModelChanges(InitialModel(), observer_.models);
+  double squares = 0;
+  for (double change : changes) squares += change * change;
+  EXPECT_NEAR(std::sqrt(squares / static_cast<double>(changes.size())) / update_sigma, 1.0, 0.15);
 }
 
 // Adaptive clipping with a trusted aggregator: the server counts the updates
@@ -813,6 +901,10 @@ TEST(AggregatorOptionsTest, RefusesRobustRulesTheRunCannotApply) {
   options.privacy.clip_norm = 1;
   EXPECT_THAT(options.Validate().message(),
               HasSubstr("aggregation rule median does not go with client-level DP"));
+  options.robust_aggregation.rule = aggregation::AggregationRule::kMean;
+  EXPECT_THAT(options.Validate().message(),
+              HasSubstr("client-level DP needs the data's schema to noise every group's "
+                        "statistics"));
   options.privacy.clip_norm = 0;
   options.robust_aggregation.rule = aggregation::AggregationRule::kTrimmedMean;
   options.robust_aggregation.trim_fraction = 0.6;

@@ -10,6 +10,8 @@
 
 #include <cmath>
 #include <future>
+#include <string>
+#include <vector>
 
 #include "client/secure_round_client.h"
 #include "protocol/tensor_stream.h"
@@ -89,7 +91,17 @@ class SecureAggregatorTest : public ::testing::Test {
         2,
         {samples, 0, 0, 0},
         0.25 * static_cast<double>(samples)};
-    if (name == bogus_client_) {
+    std::vector<double> noised;
+    if (secure->layout().statistics.noised) {
+      // Client-level DP: the statistics bounded and noised as the task says.
+      absl::StatusOr<std::vector<double>> values = aggregation::NoiseClientStatistics(
+          client::ClientNoiseOf(task.privacy()), secure->layout().statistics, input.train, {});
+      EXPECT_THAT(values, IsOk());
+      noised = *std::move(values);
+      // A loss sum far beyond what any client's bounded, noised statistics reach.
+      if (name == bogus_client_) noised[0] += 1e12;
+      input.noised_statistics = noised;
+    } else if (name == bogus_client_) {
       // Counts no honest client produces: more samples than confusion counts.
       input.train.begin()->second.begin()->second.count += 1000;
     }
@@ -335,9 +347,12 @@ TEST_F(SecureAggregatorTest, RefusesAPlainUploadInASecureRound) {
 }
 
 // Client-level DP under secure aggregation: each of the 2 clients adds
-// N(0, (σC)² / m) with m = 2 the clients the round needs, so the sum's noise is
-// N(0, (σC)²) as with a trusted aggregator, and the mean over the 2 selected has
-// deviation σC / 2; ε is the Gaussian mechanism's at q = 1.
+// N(0, (σ_Δ C)² / m) with m the clients the round needs, so the sum's noise is at
+// least N(0, (σ_Δ C)²) as with a trusted aggregator, and the mean over the 2
+// selected has deviation σ_Δ C / 2 or more, σ_Δ = (z^-2 − z_s^-2)^-1/2 beside the
+// statistics' z_s = 2z; ε is the Gaussian mechanism's at q = 1. The statistics
+// carry each client's share of z_s·S (S = 2·100·√2 over the one view): at
+// least (z_s·S)² in all.
 TEST_F(SecureAggregatorTest, PrivacyNoiseIsSplitOverTheClients) {
   constexpr int kRounds = 12;
   AggregatorOptions options = Options(kRounds, 2);
@@ -355,7 +370,20 @@ TEST_F(SecureAggregatorTest, PrivacyNoiseIsSplitOverTheClients) {
   const std::vector<double> changes = test_support::ModelChanges(InitialModel(), observer_.models);
   for (double change : changes) squares += change * change;
   ASSERT_EQ(changes.size(), kModelSize * kRounds);
-  EXPECT_NEAR(std::sqrt(squares / changes.size()), 0.5, 0.5 * 0.25);  // about 4 standard errors
+  const double deviation = 0.5 / std::sqrt(0.25 - 1.0 / 16) / 2;
+  EXPECT_NEAR(std::sqrt(squares / changes.size()), deviation, deviation * 0.25);  // ~4 s.e.
+  const double statistics_sigma = 4 * 2 * 100 * std::sqrt(2.0);
+  int entries = 0;  // a noised count rounds to 0 about half the time: most rounds have some
+  for (const RoundSummary& summary : observer_.summaries) {
+    for (const auto& [cell, groups] : summary.train.table()) {
+      for (const auto& [group, statistics] : groups) {
+        ++entries;
+        EXPECT_GE(statistics.noise.count, statistics_sigma * statistics_sigma * (1 - 1e-9));
+        EXPECT_DOUBLE_EQ(statistics.noise.loss_sum, statistics.noise.count * 16);
+      }
+    }
+  }
+  EXPECT_GT(entries, 0);
   EXPECT_NEAR(observer_.summaries.back().privacy_epsilon,
               test_support::GaussianMechanismEpsilon(kRounds, 2.0, 1e-5), 1e-9);
 }

@@ -79,7 +79,7 @@ function renderRun(run) {
   definitions("controller", controller);
   definitions("privacy", run.privacy.enabled
     ? [["client-level DP", "on"], ["ε spent", fixed(run.privacy.epsilon_spent, 4)],
-       ["δ", String(run.privacy.delta)],
+       ["δ", String(run.privacy.delta)], ["ε covers", run.privacy.covers],
        ["secure aggregation", run.secure_aggregation ? "on" : "off"]]
     : [["client-level DP", "off"], ["secure aggregation", run.secure_aggregation ? "on" : "off"]]);
 }

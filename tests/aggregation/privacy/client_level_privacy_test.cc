@@ -7,7 +7,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -48,11 +50,15 @@ TEST(ClientLevelPrivacyTest, ClientsSplitTheNoiseOverTheClientsTheRoundNeeds) {
   options.noise_multiplier = 1.0;
   options.clip_count_stddev = 2.0;
   ClientLevelPrivacy privacy(options, 0, 1.0);
-  const ClientNoise noise = privacy.ForClients(4);
-  // σ_Δ = (1 - 1/16)^-1/2; each of 4 clients adds σ_Δ·C / 2 and σ_b / 2.
-  EXPECT_DOUBLE_EQ(noise.noise_stddev, 1 / std::sqrt(1 - 1.0 / 16) / 2);
+  const ClientNoise noise = privacy.ForClients(4, 2);
+  // σ_Δ = (1 - 1/16 - 1/4)^-1/2 beside z_s = 2; each of 4 clients adds σ_Δ·C / 2
+  // and σ_b / 2, and on its statistics z_s·S / 2 with S = 2·100·√(2·2) over 2 views.
+  EXPECT_DOUBLE_EQ(noise.noise_stddev, 1 / std::sqrt(1 - 1.0 / 16 - 1.0 / 4) / 2);
   EXPECT_DOUBLE_EQ(noise.indicator_noise_stddev, 1.0);
   EXPECT_EQ(noise.clip_norm, 1.0);
+  EXPECT_DOUBLE_EQ(noise.statistics_noise_stddev, 2 * (2 * 100 * 2.0) / 2);
+  EXPECT_EQ(noise.statistics.samples_per_view, 100u);
+  EXPECT_EQ(noise.statistics.loss_clip, 4.0);
 }
 
 TEST(ClientLevelPrivacyTest, MeanUsesTheSelectedCountAndTheNormFollowsTheQuantile) {
@@ -119,6 +125,64 @@ TEST(ClientLevelPrivacyTest, TheRunStartLineSaysHowRoundsAreSampledAndAccounted)
   EXPECT_THAT(line, HasSubstr("replacing one client's data"));
   EXPECT_THAT(line, HasSubstr("z / 2 = 0.75"));
   EXPECT_THAT(line, HasSubstr("Balle et al. 2020"));
+  EXPECT_THAT(line, HasSubstr("a final evaluation is charged z_s / 2 = 1.5"));
+  EXPECT_THAT(line, HasSubstr("(epsilon, delta) covers the model updates and the fairness "
+                              "statistics"));
+  EXPECT_THAT(line, HasSubstr("bounded to 100 samples per view and 4 nats per sample, noised at "
+                              "z_s = 3"));
+}
+
+// A training round releases the update (σ_Δ) and the statistics (z_s) of the same
+// clients: one Gaussian mechanism of multiplier (σ_Δ^-2 + z_s^-2)^-1/2 = z, charged
+// z / 2; a final evaluation releases statistics only, charged z_s / 2. With every
+// client selected (no sampling) the RDP at order α is α / (2σ²) per release, so
+// after 3 rounds and an evaluation at z = 2, z_s = 4 (the default 2z) it is
+// α/2 · (3 / 1² + 1 / 2²), and ε = min over the orders of RDP + log(1 − 1/α) −
+// (log δ + log α) / (α − 1).
+TEST(ClientLevelPrivacyTest, ARoundWithStatisticsIsChargedTheComposedMultiplier) {
+  PrivacyOptions options;
+  options.clip_norm = 1.0;
+  options.noise_multiplier = 2.0;
+  options.delta = 1e-5;
+  ASSERT_THAT(options.Validate(), IsOk());
+  EXPECT_EQ(options.StatisticsNoiseMultiplier(), 4.0);
+  const double update = options.UpdateNoiseMultiplier();
+  EXPECT_DOUBLE_EQ(update, 1 / std::sqrt(0.25 - 1.0 / 16));
+  EXPECT_NEAR(1 / (update * update) + 1 / 16.0, 1 / 4.0, 1e-15);
+
+  ClientLevelPrivacy privacy(options, 0, 1.0);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<float> sum = {0.0f};
+    ASSERT_THAT(privacy.FinishRound(sum, 5, 5, 0.0, false), IsOk());
+  }
+  absl::StatusOr<PrivacyGuarantee> spent = privacy.AccountStatisticsRelease(5, 5);
+  ASSERT_THAT(spent, IsOk());
+  double expected = std::numeric_limits<double>::infinity();
+  for (double order : PrivacyAccountant::DefaultOrders()) {
+    const double rdp = order / 2 * (3 / 1.0 + 1 / 4.0);
+    expected = std::min(
+        expected, rdp + std::log(1 - 1 / order) - (std::log(1e-5) + std::log(order)) / (order - 1));
+  }
+  EXPECT_NEAR(spent->epsilon, expected, 1e-9);
+  EXPECT_EQ(privacy.rounds(), 4);
+}
+
+TEST(PrivacyOptionsTest, TheStatisticsMustLeaveTheUpdatesAShare) {
+  PrivacyOptions options;
+  options.clip_norm = 1;
+  options.noise_multiplier = 1;
+  options.statistics_noise_multiplier = 1;
+  EXPECT_THAT(options.Validate().message(),
+              HasSubstr("statistics_noise_multiplier 1 leaves the updates no share of "
+                        "noise_multiplier 1"));
+  options.statistics_noise_multiplier = 3;
+  EXPECT_THAT(options.Validate(), IsOk());
+  EXPECT_DOUBLE_EQ(options.UpdateNoiseMultiplier(), 1 / std::sqrt(1 - 1.0 / 9));
+  options.statistics_samples_per_view = 0;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("statistics_samples_per_view is 0"));
+  options.statistics_samples_per_view = 10;
+  options.statistics_loss_clip = 0;
+  EXPECT_THAT(options.Validate().message(), HasSubstr("statistics_loss_clip is 0"));
 }
 
 TEST(PrivacyOptionsTest, ValidateNamesTheField) {

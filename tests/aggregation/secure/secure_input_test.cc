@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "tests/testing/status_matchers.h"
 
@@ -89,6 +90,16 @@ TEST(SecureInputTest, TheSumOfEncodedInputsDecodesToTheSums) {
   EXPECT_EQ(validation_groups.at("female").confusion[1], kClients);
 }
 
+// Encodes `input`, expects nothing clamped, and adds its words into `sum`.
+void AddEncoded(const SecureInputLayout& layout, const SecureInput& input,
+                std::vector<uint32_t>& sum) {
+  std::vector<uint32_t> words;
+  absl::StatusOr<bool> clamped = EncodeSecureInput(layout, input, words);
+  ASSERT_THAT(clamped, IsOk());
+  EXPECT_FALSE(*clamped);
+  for (size_t i = 0; i < words.size(); ++i) sum[i] += words[i];
+}
+
 TEST(SecureInputTest, ExactSumsRideAfterTheStatisticsAndSumToTheRoundedValues) {
   SecureInputLayout layout = TestLayout(0, 3);
   layout.exact_sums = 3;
@@ -99,11 +110,7 @@ TEST(SecureInputTest, ExactSumsRideAfterTheStatisticsAndSumToTheRoundedValues) {
   for (const std::vector<double>& moments : clients) {
     SecureInput input;
     input.exact_sums = moments;
-    std::vector<uint32_t> words;
-    absl::StatusOr<bool> clamped = EncodeSecureInput(layout, input, words);
-    ASSERT_THAT(clamped, IsOk());
-    EXPECT_FALSE(*clamped);
-    for (size_t i = 0; i < words.size(); ++i) sum[i] += words[i];
+    AddEncoded(layout, input, sum);
   }
   absl::StatusOr<SecureSum> decoded = DecodeSecureSum(layout, sum);
   ASSERT_THAT(decoded, IsOk());
@@ -116,6 +123,46 @@ TEST(SecureInputTest, ExactSumsRideAfterTheStatisticsAndSumToTheRoundedValues) {
   std::vector<uint32_t> words;
   EXPECT_THAT(EncodeSecureInput(layout, wrong, words).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "2 exact sums for a layout of 3"));
+}
+
+// Under client-level DP the statistics ride as the clients' noised dense values,
+// fractional and negative, each an exact sum: 2 splits × 8 entries × (3 + 3²)
+// values, summed to the 2^-32 quantum.
+TEST(SecureInputTest, NoisedStatisticsRideAsExactSums) {
+  SecureInputLayout layout = TestLayout(2, 3);
+  layout.statistics.noised = true;
+  EXPECT_EQ(layout.statistics.Values(), 2u * 2 * 2 * 12);
+  EXPECT_EQ(layout.Words(), 2 + 4 + 2 * layout.statistics.Values() * kExactSumLimbs);
+  std::vector<double> expected(2 * layout.statistics.Values(), 0.0);
+  std::vector<uint32_t> sum(layout.Words(), 0);
+  std::mt19937_64 generator(5);
+  std::normal_distribution<double> noise(0, 300);
+  for (int client = 0; client < 3; ++client) {
+    std::vector<double> values(expected.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      // Multiples of 2^-32, so the sum is exact.
+      values[i] = std::ldexp(std::round(std::ldexp(noise(generator), 32)), -32);
+      expected[i] += values[i];
+    }
+    const std::vector<float> update = {0.25f, -0.25f};
+    SecureInput input;
+    input.update = update;
+    input.noised_statistics = values;
+    AddEncoded(layout, input, sum);
+  }
+  absl::StatusOr<SecureSum> decoded = DecodeSecureSum(layout, sum);
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->noised_statistics, expected);
+  EXPECT_TRUE(decoded->train.empty());
+  EXPECT_NEAR(decoded->weighted_update[0], 3 * 0.25 / 100, 1e-6);
+
+  SecureInput missing;
+  std::vector<uint32_t> words;
+  const std::vector<float> update = {0, 0};
+  missing.update = update;
+  EXPECT_THAT(
+      EncodeSecureInput(layout, missing, words).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, "0 noised statistics for a layout of 192"));
 }
 
 TEST(SecureInputTest, ClampingIsCountedOncePerClient) {
