@@ -27,10 +27,7 @@ absl::Status TablesFromNoisedSum(const aggregation::StatisticsLayout& grid,
   EQUIFL_RETURN_IF_ERROR(aggregation::CheckNoisedSum(sum.noised_statistics, grid, noise.statistics,
                                                      contributors, std::sqrt(variance)));
   const double clip = noise.statistics.loss_clip;
-  const fairness::SumNoise variances{.count = variance,
-                                     .loss_sum = variance * clip * clip,
-                                     .loss_square_sum = variance * clip * clip * clip * clip,
-                                     .confusion = variance};
+  const fairness::SumNoise variances = aggregation::NoiseVariancesPerKind(variance, clip);
   const std::span<const double> values = sum.noised_statistics;
   const size_t split = grid.Values();
   sum.train = aggregation::TableFromNoisedValues(values.first(split), grid, clip, variances);

@@ -26,6 +26,12 @@ void LimitConfusion(fairness::GroupStatistics& group) {
   for (uint64_t& count : group.confusion) count = ScaledDown(count, factor);
 }
 
+// What the noise on the value at `index` of an entry is scaled by: L on the loss
+// sum, L² on the sum of squares, 1 on counts.
+double ValueScale(size_t index, double loss_clip) {
+  return index == 0 ? loss_clip : index == 1 ? loss_clip * loss_clip : 1.0;
+}
+
 uint64_t RoundedCount(double noisy) {
   return noisy <= 0.5 ? 0 : static_cast<uint64_t>(std::llround(noisy));
 }
@@ -103,12 +109,15 @@ double StatisticsSensitivity(const StatisticsPrivacyOptions& options, size_t vie
 
 fairness::SumNoise StatisticsNoiseVariances(const StatisticsPrivacyOptions& options, size_t views) {
   const double deviation = options.noise_multiplier * StatisticsSensitivity(options, views);
-  const double variance = deviation * deviation;
-  const double clip = options.loss_clip;
-  return {.count = variance,
-          .loss_sum = variance * clip * clip,
-          .loss_square_sum = variance * clip * clip * clip * clip,
-          .confusion = variance};
+  return NoiseVariancesPerKind(deviation * deviation, options.loss_clip);
+}
+
+fairness::SumNoise NoiseVariancesPerKind(double count_variance, double loss_clip) {
+  const double loss_variance = count_variance * loss_clip * loss_clip;
+  return {.count = count_variance,
+          .loss_sum = loss_variance,
+          .loss_square_sum = loss_variance * loss_clip * loss_clip,
+          .confusion = count_variance};
 }
 
 absl::Status CheckOnGrid(const fairness::StatisticsTable& table, const StatisticsLayout& grid) {
@@ -164,9 +173,7 @@ void AddGridNoise(std::span<double> values, const StatisticsLayout& grid, double
                   double loss_clip, random::Engine& engine) {
   const size_t entry_values = grid.EntryValues();
   for (size_t i = 0; i < values.size(); ++i) {
-    const size_t kind = i % entry_values;
-    const double scale = kind == 0 ? loss_clip : kind == 1 ? loss_clip * loss_clip : 1.0;
-    values[i] += deviation * scale * random::Normal(engine);
+    values[i] += deviation * ValueScale(i % entry_values, loss_clip) * random::Normal(engine);
   }
 }
 
@@ -207,9 +214,7 @@ absl::Status CheckNoisedSum(std::span<const double> values, const StatisticsLayo
   const size_t entry_values = grid.EntryValues();
   for (size_t i = 0; i < values.size(); ++i) {
     const size_t kind = i % entry_values;
-    const double scale = kind == 0   ? bound.loss_clip
-                         : kind == 1 ? bound.loss_clip * bound.loss_clip
-                                     : 1.0;
+    const double scale = ValueScale(kind, bound.loss_clip);
     const double slack = kDeviations * deviation * scale;
     if (!(values[i] >= -slack && values[i] <= most * scale + slack)) {
       return absl::InvalidArgumentError(

@@ -66,6 +66,10 @@ double StatisticsSensitivity(const StatisticsPrivacyOptions& options, size_t vie
 //! The variances of the noise on each kind of sum, for a round over `views` views.
 fairness::SumNoise StatisticsNoiseVariances(const StatisticsPrivacyOptions& options, size_t views);
 
+//! The variances on each kind of sum when a count's is `count_variance`: times L²
+//! on loss sums, L⁴ on sums of squares.
+fairness::SumNoise NoiseVariancesPerKind(double count_variance, double loss_clip);
+
 //! OK when every entry of `table` is on `grid` (no client key) with confusion
 //! counts of the grid's number of classes (or none); otherwise the first that is not.
 absl::Status CheckOnGrid(const fairness::StatisticsTable& table, const StatisticsLayout& grid);
