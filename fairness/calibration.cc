@@ -63,24 +63,27 @@ std::vector<GroupTemperature> FitTemperatures(const StatisticsTable& validation,
       entry.samples = sums.count;
       entry.loss_before = entry.loss_after = sums.mean_loss();
       if (sums.count >= min_samples) {
-        std::optional<double> best_loss;
+        // The view itself is the temperature-1 candidate: under privacy noise its
+        // temperature-1 copy differs from it, and the fit must never end above it.
+        bool found = false;
+        double best_loss = entry.loss_before;
         double best_temperature = 1;
         for (const double temperature : kTemperatureGrid) {
           const auto at = validation.find(AtTemperature(cell, TemperatureViewName(temperature)));
           if (at == validation.end()) continue;
           const auto scaled = at->second.find(group);
           if (scaled == at->second.end() || scaled->second.count == 0) continue;
+          found = true;
           const double loss = scaled->second.mean_loss();
-          if (!best_loss || loss < *best_loss ||
-              (loss == *best_loss &&
-               std::abs(std::log(temperature)) < std::abs(std::log(best_temperature)))) {
+          if (loss < best_loss || (loss == best_loss && std::abs(std::log(temperature)) <
+                                                            std::abs(std::log(best_temperature)))) {
             best_loss = loss;
             best_temperature = temperature;
           }
         }
-        if (best_loss) {
+        if (found) {
           entry.temperature = best_temperature;
-          entry.loss_after = *best_loss;
+          entry.loss_after = best_loss;
           entry.fitted = true;
         }
       }
