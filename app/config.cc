@@ -305,6 +305,7 @@ absl::Status ReadGroupDro(const Section& section, fairness::GroupDroOptions& gro
       {"weight_cap", Real(section, group_dro.weight_cap, 1, 1e6)},
       {"harm_margin", Real(section, group_dro.harm_margin, 0, kHuge)},
       {"reference_rounds", Unsigned(section, group_dro.reference_rounds, 1, 1000)},
+      {"probe_rounds", Unsigned(section, group_dro.probe_rounds, 0, 1000)},
   });
 }
 

@@ -22,6 +22,8 @@
 // `equifl data import`) instead of the synthetic scenarios. With --oracle, every
 // method also trains centrally: the clients' data of each split pooled in one client
 // (the same rounds, settings and test samples), reported as scenario "NAME (oracle)".
+// Runs that measured the loss gap's floor (group DRO's probe, --calibrate) get a
+// table of it per seed, beside the generator's Bayes-optimal MinMaxGAP.
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -62,6 +64,7 @@
 #include "client/shard_dataset.h"
 #include "fairness/fairness_method.h"
 #include "fairness/fairness_report.h"
+#include "fairness/feasibility_floor.h"
 #include "fairness/group_statistics.h"
 #include "protocol/torch/torch_tensors.h"
 #include "server/aggregator.h"
@@ -296,6 +299,15 @@ struct RunResult {
   double lambda = 0;          // After the last training round.
   //! Test loss gap of every (language, fusion) cell, by language.
   std::map<std::string, double> cell_gaps;
+  //! The loss gap's floor the run measured (fairness/feasibility_floor.h) and ε
+  //! against it; floor_source empty when no floor was measured.
+  uint64_t seed = 0;
+  std::string feasibility;
+  std::string floor_source;
+  std::string floor_cell;
+  double floor = 0;
+  double floor_lower = 0;
+  double floor_upper = 0;
 };
 
 // Keeps what the bench reports from the rounds. The aggregator tells it on the
@@ -308,6 +320,7 @@ class Recorder final : public equifl::server::RoundObserver {
     if (summary.final_evaluation) {
       test_ = summary.validation.table();
       calibrated_ = summary.calibrated;
+      final_fairness_ = summary.fairness;
       test_contributors_ = summary.contributors.size();
     } else {
       last_fairness_ = summary.fairness;
@@ -321,6 +334,8 @@ class Recorder final : public equifl::server::RoundObserver {
   const equifl::fairness::StatisticsTable& calibrated() const { return calibrated_; }
   size_t test_contributors() const { return test_contributors_; }
   const equifl::server::FairnessState& last_fairness() const { return last_fairness_; }
+  //! After the final evaluation (its floor includes calibration's measurement).
+  const equifl::server::FairnessState& final_fairness() const { return final_fairness_; }
   int training_rounds() const { return training_rounds_; }
 
  private:
@@ -328,6 +343,7 @@ class Recorder final : public equifl::server::RoundObserver {
   equifl::fairness::StatisticsTable calibrated_;
   size_t test_contributors_ = 0;
   equifl::server::FairnessState last_fairness_;
+  equifl::server::FairnessState final_fairness_;
   int training_rounds_ = 0;
 };
 
@@ -551,6 +567,20 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
   const equifl::server::FairnessState fairness = recorder.last_fairness();
   result.validation_gap = fairness.validation_gap;
   result.lambda = fairness.lambda;
+  result.seed = seed;
+  if (const auto& feasibility = recorder.final_fairness().feasibility) {
+    result.feasibility = equifl::fairness::FeasibilityName(feasibility->feasibility);
+    // The settled floor, else what bounds it from above.
+    if (const auto& floor = feasibility->floor ? feasibility->floor : feasibility->upper_estimate) {
+      const equifl::fairness::CellLossGapBounds& gap = floor->gap;
+      result.floor_source = absl::StrCat(equifl::fairness::FloorSourceName(floor->source),
+                                         floor->settled ? "" : " (at most)");
+      result.floor_cell = equifl::fairness::CellName(gap.cell);
+      result.floor = gap.bias_corrected;
+      result.floor_lower = gap.lower;
+      result.floor_upper = gap.upper;
+    }
+  }
   for (const equifl::fairness::CellLossGap& cell : report.cells) {
     result.cell_gaps[cell.cell.language.empty() ? "-" : cell.cell.language] = cell.loss_gap;
   }
@@ -633,6 +663,42 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
           Cell(runs, &RunResult::validation_gap).c_str(), Cell(runs, &RunResult::lambda, 2).c_str(),
           Summarize(runs, &RunResult::seconds).mean,
           Cell(runs, &RunResult::calibrated_min_max_gap).c_str());
+    }
+  }
+  // The floors the runs measured, per seed, beside the generator's own.
+  bool any_floor = false;
+  for (const auto& [scenario, by_method] : results) {
+    for (const auto& [method, runs] : by_method) {
+      for (const RunResult& run : runs) any_floor = any_floor || !run.floor_source.empty();
+    }
+  }
+  if (any_floor) {
+    std::printf(
+        "\nThe loss gap's floor each run measured (estimate [interval] in its deciding cell), "
+        "epsilon %g against it, and the generator's Bayes-optimal MinMaxGAP of the seed:\n\n"
+        "| scenario | method | seed | floor | interval | cell | measured by | epsilon is | "
+        "Bayes MinMaxGAP | in the interval |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        epsilon);
+    for (const auto& [scenario, by_method] : results) {
+      const auto found = bayes.find(scenario);
+      for (const auto& [method, runs] : by_method) {
+        for (size_t i = 0; i < runs.size(); ++i) {
+          const RunResult& run = runs[i];
+          if (run.floor_source.empty()) continue;
+          std::string bayes_gap = "-";
+          std::string inside = "-";
+          if (found != bayes.end() && i < found->second.size()) {
+            const double gap = found->second[i].min_max_gap;
+            bayes_gap = absl::StrFormat("%.3f", gap);
+            inside = gap >= run.floor_lower && gap <= run.floor_upper ? "yes" : "no";
+          }
+          std::printf("| %s | %s | %llu | %.3f | [%.3f, %.3f] | %s | %s | %s | %s | %s |\n",
+                      scenario.c_str(), std::string(equifl::NameOf(method)).c_str(),
+                      static_cast<unsigned long long>(run.seed), run.floor, run.floor_lower,
+                      run.floor_upper, run.floor_cell.c_str(), run.floor_source.c_str(),
+                      run.feasibility.c_str(), bayes_gap.c_str(), inside.c_str());
+        }
+      }
     }
   }
   // Every cell's gap: the loss gap between groups of each (language, fusion) cell.
@@ -917,10 +983,16 @@ int RunBench(int argc, char** argv) {
       }
       std::fprintf(stderr,
                    "[%s] %-11s seed %llu: %5.1f s, accuracy %.3f, worst group %.3f, "
-                   "MinMaxGAP %.3f, val gap %.3f, lambda %.2f\n",
+                   "MinMaxGAP %.3f, val gap %.3f, lambda %.2f%s\n",
                    scenario.c_str(), name.c_str(), static_cast<unsigned long long>(seed),
                    run->seconds, run->accuracy, run->worst_group_accuracy, run->min_max_gap,
-                   run->validation_gap, run->lambda);
+                   run->validation_gap, run->lambda,
+                   run->floor_source.empty()
+                       ? ""
+                       : absl::StrFormat(", floor %.3f [%.3f, %.3f] in %s (%s): %s", run->floor,
+                                         run->floor_lower, run->floor_upper, run->floor_cell,
+                                         run->floor_source, run->feasibility)
+                             .c_str());
       by_method[method].push_back(*run);
     }
     return absl::OkStatus();

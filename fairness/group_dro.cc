@@ -55,6 +55,8 @@ const char* AlphaStepName(AlphaStep step) {
       return "kept";
     case AlphaStep::kPulledBack:
       return "pulled back (no-harm guard)";
+    case AlphaStep::kProbing:
+      return "probing the floor at full weight";
   }
   return "kept";
 }
@@ -63,7 +65,8 @@ GroupDroController::GroupDroController(const GroupDroOptions& options) : options
   directive_.sample_weight_cap = options_.weight_cap;
 }
 
-void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict verdict) {
+void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict verdict,
+                                bool raise_on_evidence) {
   const StatisticsTable pooled =
       options_.per_client_cells ? validation : WithoutClients(validation);
   // Each pair's estimate and its cell's mean loss.
@@ -127,6 +130,15 @@ void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict 
   }
   if (measurements_ < options_.reference_rounds) {
     last_step_ = AlphaStep::kWarmingUp;
+  } else if (!probe_started_ && options_.probe_rounds > 0 && verdict != BoundVerdict::kHeld) {
+    probe_started_ = true;
+    probe_rounds_left_ = options_.probe_rounds - 1;
+    alpha_ = 1;
+    last_step_ = AlphaStep::kProbing;
+  } else if (probe_rounds_left_ > 0) {
+    --probe_rounds_left_;
+    alpha_ = 1;
+    last_step_ = AlphaStep::kProbing;
   } else {
     // At α = 0 a worse group is not group DRO's doing (plain FedAvg overfits too).
     if (!options_.allow_levelling_down && alpha_ > 0) {
@@ -144,7 +156,7 @@ void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict 
       alpha_ /= 2;
       last_step_ = AlphaStep::kPulledBack;
     } else if (verdict == BoundVerdict::kViolated ||
-               (verdict == BoundVerdict::kUndetermined && pair_above)) {
+               (verdict == BoundVerdict::kUndetermined && raise_on_evidence && pair_above)) {
       alpha_ = std::min(1.0, alpha_ + options_.alpha_step);
       last_step_ =
           verdict == BoundVerdict::kViolated ? AlphaStep::kRaised : AlphaStep::kRaisedOnEvidence;
@@ -176,8 +188,10 @@ void GroupDroController::Restore(double alpha, const std::vector<GroupDroWeight>
       measurements_ = std::max(measurements_, measured);
     }
   }
-  // α moves only once the references are in.
+  // α moves only once the references are in; a restarted run does not probe again.
   if (alpha_ > 0) measurements_ = options_.reference_rounds;
+  probe_started_ = alpha_ > 0;
+  probe_rounds_left_ = 0;
   q_.Restore(recorded);
   RecomputeDirective();
 }

@@ -25,6 +25,12 @@
 // aggregation weight and train with the weights renormalised to mean 1
 // (client/fairness_weights.h).
 //
+// Probe: after the references, the first round whose verdict is not held starts
+// probe_rounds rounds at α = 1 (full bounded weight) with the guard suspended; the
+// engine measures the loss gap's floor from them (feasibility_floor.h). Then α
+// follows the rules below from 1, the guard pulling it back if the probe harmed
+// a group.
+//
 // No-harm guard: α stays 0 for the first reference_rounds validation measurements;
 // the last of them, a model trained as FedAvg, sets each pair's level m_ref ± se_ref.
 // Afterwards, while α > 0, a round in which some pair's loss has risen above its
@@ -64,6 +70,10 @@ struct GroupDroOptions {
   //! Validation measurements at α = 0 that set the FedAvg levels; α stays 0 until
   //! they are in.
   uint32_t reference_rounds = 3;
+  //! Rounds at α = 1 after the references when the bound is not held, to measure
+  //! the floor; 0: no probe. Three give three comparisons of the worst group's
+  //! loss between models trained at full weight.
+  uint32_t probe_rounds = 3;
   //! Of the soft threshold and the upper bounds (the engine: fairness.bound's).
   double confidence = 0.95;
   //! No guard: α follows the bound alone, even where a group gets worse.
@@ -95,10 +105,12 @@ enum class AlphaStep {
   kLowered,
   kKept,
   kPulledBack,
+  kProbing,  //!< At 1 for the probe.
 };
 
 //! "warming up", "raised", "raised (bound undetermined, a pair confidently above
-//! its cell)", "lowered", "kept", "pulled back (no-harm guard)".
+//! its cell)", "lowered", "kept", "pulled back (no-harm guard)", "probing the
+//! floor at full weight".
 const char* AlphaStepName(AlphaStep step);
 
 class GroupDroController {
@@ -107,9 +119,12 @@ class GroupDroController {
 
   //! One round: `validation` (of the round's start model; its fusion cells are
   //! used) moves q, ρ and the references, `verdict` (the stated bound judged on
-  //! the same statistics) moves α. A table without fusion cells leaves
-  //! everything as it was.
-  void Update(const StatisticsTable& validation, BoundVerdict verdict);
+  //! the same statistics) moves α. Without `raise_on_evidence` an undetermined
+  //! verdict keeps α whatever the pairs say (the engine's choice once the bound
+  //! is judged at the gap's floor, feasibility_floor.h). A table without fusion
+  //! cells leaves everything as it was.
+  void Update(const StatisticsTable& validation, BoundVerdict verdict,
+              bool raise_on_evidence = true);
 
   //! Continues from a run's recorded α and pairs (after a restart): non-finite
   //! weights are dropped, the rest floored and renormalised.
@@ -137,6 +152,8 @@ class GroupDroController {
   GroupDroOptions options_;
   double alpha_ = 0;
   uint32_t measurements_ = 0;  //!< Reference measurements taken, at most reference_rounds.
+  bool probe_started_ = false;
+  uint32_t probe_rounds_left_ = 0;
   AlphaStep last_step_ = AlphaStep::kWarmingUp;
   std::vector<std::string> harmed_;
   SimplexWeights q_;

@@ -116,7 +116,8 @@ FairnessEngine::FairnessEngine(const FairnessOptions& options)
       minmax_gap_(DrivenByTheBound(options)),
       fedminmax_(options.group_learning_rate, fairness::kFusionView),
       fairfed_(options.fairfed_beta, EqualizedOdds),
-      group_dro_(GroupDroOfTheRun(options)) {}
+      group_dro_(GroupDroOfTheRun(options)),
+      floor_(options.bound.confidence) {}
 
 std::vector<std::string> FairnessEngine::EvaluatedViews(bool final_evaluation) const {
   std::vector<std::string> views = options_.views;
@@ -161,7 +162,8 @@ absl::StatusOr<double> FairnessEngine::AggregationWeight(const std::string& clie
 }
 
 void FairnessEngine::OnRoundClosed(
-    const fairness::StatisticsTable& train, const fairness::StatisticsTable& validation,
+    uint64_t round_id, const fairness::StatisticsTable& train,
+    const fairness::StatisticsTable& validation,
     const std::map<std::string, fairness::StatisticsTable>& validation_by_client,
     const std::map<std::string, uint64_t>& train_samples) {
   absl::MutexLock lock(&mutex_);
@@ -174,9 +176,26 @@ void FairnessEngine::OnRoundClosed(
     case FairnessMethod::kFedMinMax:
       fedminmax_.Update(train);
       break;
-    case FairnessMethod::kGroupDro:
-      group_dro_.Update(objective, Verdict(objective, options_.bound));
+    case FairnessMethod::kGroupDro: {
+      // This round's validation statistics measure the model the last round trained.
+      if (alpha_of_last_round_ >= 1) {
+        floor_.ObserveFullWeight(round_id, objective);
+      } else {
+        floor_.ObserveLowerWeight();
+      }
+      alpha_of_last_round_ = group_dro_.alpha();
+      fairness::StatedBound bound = options_.bound;
+      bool at_floor = false;
+      if (bound.metric == fairness::BoundMetric::kLossGap &&
+          !options_.group_dro.allow_levelling_down) {
+        // Only a floor above ε beyond doubt moves the target.
+        const fairness::FloorJudgement judgement = floor_.Judge(bound.epsilon);
+        at_floor = judgement.feasibility == fairness::Feasibility::kInfeasible;
+        if (at_floor) bound.epsilon = judgement.effective_epsilon;
+      }
+      group_dro_.Update(objective, Verdict(objective, bound), /*raise_on_evidence=*/!at_floor);
       break;
+    }
     case FairnessMethod::kFairFed: {
       std::map<std::string, fairness::GroupsOfCell> by_client;
       for (const auto& [client, table] : validation_by_client) {
@@ -190,8 +209,15 @@ void FairnessEngine::OnRoundClosed(
   }
 }
 
+void FairnessEngine::OnFinalEvaluation(uint64_t round_id,
+                                       const fairness::StatisticsTable& calibrated) {
+  absl::MutexLock lock(&mutex_);
+  floor_.ObserveCalibrated(round_id, calibrated);
+}
+
 void FairnessEngine::Restore(const FairnessState& state) {
   absl::MutexLock lock(&mutex_);
+  alpha_of_last_round_ = options_.method == FairnessMethod::kGroupDro ? state.lambda : 0;
   minmax_gap_.Restore(state.lambda, state.minmax_gap_weights);
   fedminmax_.Restore(state.group_weights);
   fairfed_.Restore(state.client_weights);
@@ -214,6 +240,9 @@ FairnessState FairnessEngine::State() const {
     if (!group_dro_.harmed().empty()) {
       absl::StrAppend(&state.alpha_step, ": ", absl::StrJoin(group_dro_.harmed(), ", "));
     }
+  }
+  if (options_.bound.metric == fairness::BoundMetric::kLossGap) {
+    state.feasibility = floor_.Judge(options_.bound.epsilon);
   }
   return state;
 }

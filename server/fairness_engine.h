@@ -26,6 +26,7 @@
 #include "fairness/baselines.h"
 #include "fairness/calibration.h"
 #include "fairness/fairness_method.h"
+#include "fairness/feasibility_floor.h"
 #include "fairness/group_dro.h"
 #include "fairness/group_statistics.h"
 #include "fairness/minmax_gap.h"
@@ -75,6 +76,9 @@ struct FairnessState {
   std::vector<fairness::GroupDroWeight> group_dro_weights;  //!< Group DRO's q, ρ and levels.
   //! Group DRO: what the round did with α and why (the guard's pairs), for logs.
   std::string alpha_step;
+  //! A loss-gap bound against its floor (fairness/feasibility_floor.h); absent
+  //! for a bound on another metric.
+  std::optional<fairness::FloorJudgement> feasibility;
 };
 
 class FairnessEngine {
@@ -107,11 +111,18 @@ class FairnessEngine {
   }
 
   //! Moves the state with a closed training round's summed statistics and each
-  //! contributor's validation statistics and training-sample count.
-  void OnRoundClosed(const fairness::StatisticsTable& train,
+  //! contributor's validation statistics and training-sample count. Group DRO
+  //! probes the loss gap's floor at full weight, and while ε is infeasible (the
+  //! floor above it beyond doubt) judges its bound at the floor instead (unless
+  //! levelling down is allowed), without raising α on a pair's evidence alone.
+  void OnRoundClosed(uint64_t round_id, const fairness::StatisticsTable& train,
                      const fairness::StatisticsTable& validation,
                      const std::map<std::string, fairness::StatisticsTable>& validation_by_client,
                      const std::map<std::string, uint64_t>& train_samples);
+
+  //! The final evaluation's test statistics with the fitted temperatures applied:
+  //! the floor's calibration measurement.
+  void OnFinalEvaluation(uint64_t round_id, const fairness::StatisticsTable& calibrated);
 
   //! Continues a run after a restart from the state a round left: λ and the
   //! directive weights, μ, ω and the last validation gap.
@@ -128,6 +139,10 @@ class FairnessEngine {
   fairness::FairFedWeights fairfed_ ABSL_GUARDED_BY(mutex_);
   fairness::GroupDroController group_dro_ ABSL_GUARDED_BY(mutex_);
   double validation_gap_ ABSL_GUARDED_BY(mutex_) = 0;
+  fairness::FeasibilityFloor floor_ ABSL_GUARDED_BY(mutex_);
+  //! Group DRO's α in the directive of the round that just closed, whose model the
+  //! next round's validation statistics measure.
+  double alpha_of_last_round_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace equifl::server

@@ -364,6 +364,11 @@ void RoundLoop::Log(const RoundSummary& summary) const {
     spdlog::info("round {}: group DRO: alpha {:.3f} for the next round ({})", summary.round_id,
                  summary.fairness.lambda, summary.fairness.alpha_step);
   }
+  // A floor measured in this round.
+  if (const std::optional<fairness::FloorJudgement>& feasibility = summary.fairness.feasibility;
+      feasibility && feasibility->floor && feasibility->floor->round == summary.round_id) {
+    spdlog::info("round {}: the gap's floor: {}", summary.round_id, feasibility->text);
+  }
 }
 
 absl::Status RoundLoop::ApplyFeatureMoments(const OpenedRound& round,
@@ -431,7 +436,7 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
       // are zero, or DP noise).
       if (!standardised_.empty()) KeepStandardisation(*round.start.model, *next);
     }
-    fairness_.OnRoundClosed(summary.train.table(), summary.validation.table(),
+    fairness_.OnRoundClosed(summary.round_id, summary.train.table(), summary.validation.table(),
                             summary.validation_by_client, collected.aggregate.train_samples);
   } else if (privacy_.enabled()) {
     // The evaluation released noised statistics: charged as a mechanism of its own.
@@ -444,6 +449,8 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
         "({:.4f}, {:g})-DP in all",
         options_.privacy.AccountedStatisticsNoiseMultiplier(), spent.epsilon, spent.delta);
   }
+  if (!summary.calibrated.empty())
+    fairness_.OnFinalEvaluation(summary.round_id, summary.calibrated);
   summary.fairness = fairness_.State();
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - round.opened).count();

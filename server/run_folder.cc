@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "fairness/fairness_report.h"
+#include "fairness/feasibility_floor.h"
 #include "protocol/file_io.h"
 #include "protocol/safetensors.h"
 #include "server/checkpoint_integrity.h"
@@ -197,6 +198,13 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
                         "fairness.calibration.min_samples; temperature 1): ",
                         absl::StrJoin(unfitted, ", "), "\n");
       }
+    }
+  }
+  if (const std::optional<fairness::FloorJudgement>& feasibility = summary.fairness.feasibility) {
+    line["feasibility"] = fairness::FloorToJson(*feasibility);
+    if (summary.final_evaluation && !last_fairness_table_.empty()) {
+      absl::StrAppend(&last_fairness_table_,
+                      "\nThe bound against the gap's floor: ", feasibility->text, ".\n");
     }
   }
   if (!summary.abandoned.empty()) line["abandoned"] = summary.abandoned;

@@ -496,7 +496,7 @@ TEST(ConfigTest, GroupDroKnobsAreReadAndChecked) {
   absl::StatusOr<Config> config = ParseConfig(
       "fairness:\n  method: group_dro\n  allow_levelling_down: true\n"
       "  group_dro:\n    learning_rate: 2\n    alpha_step: 0.5\n    weight_cap: 3\n"
-      "    harm_margin: 0.1\n    reference_rounds: 4\n",
+      "    harm_margin: 0.1\n    reference_rounds: 4\n    probe_rounds: 2\n",
       "run.yaml");
   ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->fairness.method, fairness::FairnessMethod::kGroupDro);
@@ -506,6 +506,7 @@ TEST(ConfigTest, GroupDroKnobsAreReadAndChecked) {
   EXPECT_EQ(group_dro.weight_cap, 3);
   EXPECT_EQ(group_dro.harm_margin, 0.1);
   EXPECT_EQ(group_dro.reference_rounds, 4u);
+  EXPECT_EQ(group_dro.probe_rounds, 2u);
   EXPECT_TRUE(group_dro.allow_levelling_down);
   EXPECT_THAT(
       ParseConfig("fairness:\n  group_dro:\n    weight_cap: 0.5\n", "run.yaml").status().message(),

@@ -224,6 +224,22 @@ TEST_F(FederatedRunTest, SecureAggregationRunLearnsAndSumsTheStatistics) {
   EXPECT_TRUE(std::filesystem::is_regular_file(folder_ / "run" / "checkpoints" /
                                                "round-000004.calibration.json"));
   EXPECT_THAT(server->Log(), HasSubstr("Calibrated: each group's fused logits"));
+  // The calibrated test split bounds the loss gap's floor from above: the largest
+  // cell's upper bound is that of the calibrated report's cell.
+  ASSERT_TRUE(final_line.contains("feasibility")) << last_line;
+  EXPECT_EQ(final_line["feasibility"]["feasibility"], "unknown");
+  const nlohmann::json& floor = final_line["feasibility"]["upper_estimate"];
+  ASSERT_TRUE(floor.is_object()) << last_line;
+  EXPECT_EQ(floor["source"], "calibration");
+  EXPECT_EQ(floor["round"], 4);
+  bool found = false;
+  for (const nlohmann::json& cell : final_line["calibrated"]["cells"]) {
+    if (cell["modality"] != "fusion" || cell["language"] != floor["language"]) continue;
+    found = true;
+    EXPECT_NEAR(cell["loss_gap_bounds"]["upper"].get<double>(), floor["upper"].get<double>(), 1e-9);
+  }
+  EXPECT_TRUE(found) << last_line;
+  EXPECT_THAT(server->Log(), HasSubstr("The bound against the gap's floor: "));
 
   // equifl eval finds the fit beside the checkpoint and reports calibrated losses,
   // with the same predictions; --calibration none leaves them out.
@@ -311,19 +327,21 @@ std::vector<double> RecordedControllerState(const std::filesystem::path& run, ui
 // A simulation killed after round 2 and resumed continues each controller from
 // the state round 2 left: the rounds after it record the weights an uninterrupted
 // run records. (Without the restore, λ restarts at 0, μ uniform, ω at n_k/n, group
-// DRO's α at 0 with q uniform and no FedAvg levels.)
+// DRO's α at 0 with q uniform and no FedAvg levels.) Group DRO runs without its
+// probe: a probe in progress is not resumed (docs/ARCHITECTURE.md, "Feasibility").
 TEST_F(FederatedRunTest, ResumedRunContinuesTheControllersWeights) {
   ASSERT_EQ(::setenv("OPENBLAS_NUM_THREADS", "1", 1), 0);
   for (const char* method : {"minmax_gap", "fedminmax", "fairfed", "group_dro"}) {
     SCOPED_TRACE(method);
     std::filesystem::remove_all(folder_ / "run");
     std::filesystem::remove_all(folder_ / "uninterrupted");
-    const std::string config = WriteConfig(4, 120,
-                                           std::string("fairness:\n  method: ") + method +
-                                               "\n  bound: {metric: loss_gap, epsilon: 0.01}\n"
-                                               "  group_dro: {reference_rounds: 1}\n"
-                                               "sim:\n  data:\n    source: shards\n    path: " +
-                                               (folder_ / "data").string() + "\n");
+    const std::string config =
+        WriteConfig(4, 120,
+                    std::string("fairness:\n  method: ") + method +
+                        "\n  bound: {metric: loss_gap, epsilon: 0.01}\n"
+                        "  group_dro: {reference_rounds: 1, probe_rounds: 0}\n"
+                        "sim:\n  data:\n    source: shards\n    path: " +
+                        (folder_ / "data").string() + "\n");
     // Longer rounds, so the kill lands between round 2's record and round 4's.
     const std::string text = ReadFile(config);
     std::ofstream(config) << std::regex_replace(text, std::regex("epochs: 2"), "epochs: 10");

@@ -47,9 +47,11 @@ std::map<std::string, double> QByName(const GroupDroController& controller) {
   return named;
 }
 
+// Without the probe, which the first test below checks on its own.
 GroupDroOptions Options(uint32_t reference_rounds) {
   GroupDroOptions options;
   options.reference_rounds = reference_rounds;
+  options.probe_rounds = 0;
   return options;
 }
 
@@ -92,6 +94,38 @@ TEST(GroupDroTest, AlphaWaitsForTheReferencesThenFollowsTheVerdict) {
   EXPECT_EQ(controller.last_step(), AlphaStep::kLowered);
   for (int round = 0; round < 5; ++round) controller.Update(table, BoundVerdict::kHeld);
   EXPECT_EQ(controller.alpha(), 0);  // Never below 0.
+}
+
+// The probe: after the references, the first round whose bound is not held sets
+// α to 1 for probe_rounds rounds, the guard suspended (f's loss here is far above
+// its level); then the usual rules, from 1, with the guard back. A run whose
+// bound holds when the references are in does not probe.
+TEST(GroupDroTest, TheProbeHoldsFullWeightForItsRoundsThenTheRulesResume) {
+  GroupDroOptions options = Options(1);
+  options.probe_rounds = 2;
+  GroupDroController controller(options);
+  controller.Update(TwoGroups(0.7, 0.7), BoundVerdict::kHeld);
+  EXPECT_EQ(controller.alpha(), 0);
+  EXPECT_EQ(controller.last_step(), AlphaStep::kLowered);
+  controller.Update(TwoGroups(0.7, 0.7), BoundVerdict::kUndetermined);
+  EXPECT_EQ(controller.alpha(), 1);
+  EXPECT_EQ(controller.last_step(), AlphaStep::kProbing);
+  EXPECT_EQ(std::string(AlphaStepName(controller.last_step())), "probing the floor at full weight");
+  controller.Update(TwoGroups(1.5, 0.7), BoundVerdict::kHeld);  // Harm, and held: still 1.
+  EXPECT_EQ(controller.alpha(), 1);
+  EXPECT_EQ(controller.last_step(), AlphaStep::kProbing);
+  EXPECT_THAT(controller.harmed(), IsEmpty());
+  controller.Update(TwoGroups(1.5, 0.7), BoundVerdict::kViolated);  // The guard is back.
+  EXPECT_EQ(controller.alpha(), 0.5);
+  EXPECT_EQ(controller.last_step(), AlphaStep::kPulledBack);
+  // Once only.
+  controller.Update(TwoGroups(0.7, 0.7), BoundVerdict::kViolated);
+  EXPECT_EQ(controller.alpha(), 0.75);
+  EXPECT_EQ(controller.last_step(), AlphaStep::kRaised);
+
+  GroupDroController without(Options(1));  // probe_rounds 0
+  without.Update(TwoGroups(0.7, 0.7), BoundVerdict::kViolated);
+  EXPECT_EQ(without.alpha(), 0.25);
 }
 
 TEST(GroupDroTest, AnUndeterminedBoundRaisesAlphaOnAPairConfidentlyAboveItsCell) {

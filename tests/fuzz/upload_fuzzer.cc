@@ -129,7 +129,7 @@ class Round {
     if (!aggregate.ok()) return;
     for (float value : aggregate->update) Require(std::isfinite(value), "a mean is not finite");
     if (committed_.empty()) return;
-    fairness.OnRoundClosed(aggregate->train.table(), aggregate->validation.table(),
+    fairness.OnRoundClosed(1, aggregate->train.table(), aggregate->validation.table(),
                            aggregate->validation_by_client, aggregate->train_samples);
     (void)fairness.Directive("client-0");
     (void)fairness.State();

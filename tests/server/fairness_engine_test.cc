@@ -31,7 +31,7 @@ TEST(FairnessEngineTest, MinMaxGapDrivesTheLossGapTowardsTheStatedBound) {
   fairness::StatisticsTable validation;
   validation[fairness::Cell{"en", fairness::kFusionView, ""}] = {{"f", Losses(10, 10)},
                                                                  {"m", Losses(10, 5)}};
-  engine.OnRoundClosed({}, validation, {}, {});
+  engine.OnRoundClosed(1, {}, validation, {}, {});
   EXPECT_NEAR(engine.State().validation_gap, 0.5, 1e-12);
   EXPECT_NEAR(engine.State().lambda, options.minmax_gap.lambda_learning_rate * (0.5 - 0.1), 1e-12);
 }
@@ -59,7 +59,7 @@ TEST(FairnessEngineTest, PerClientCellsWeighEachClientsOwnGap) {
   options.bound.epsilon = 0.1;
   options.per_client_cells = true;
   FairnessEngine engine(options);
-  engine.OnRoundClosed({}, validation, {}, {});
+  engine.OnRoundClosed(1, {}, validation, {}, {});
   EXPECT_NEAR(engine.State().lambda, options.minmax_gap.lambda_learning_rate * (0.5 - 0.1), 1e-12);
   for (const auto& [client, worse_off] : {std::pair{"a", "f"}, std::pair{"b", "m"}}) {
     const v1::FairnessDirective directive = engine.Directive(client);
@@ -73,7 +73,7 @@ TEST(FairnessEngineTest, PerClientCellsWeighEachClientsOwnGap) {
   // Pooled, the two cells are one whose groups are equal: nothing to weigh.
   options.per_client_cells = false;
   FairnessEngine pooled(options);
-  pooled.OnRoundClosed({}, validation, {}, {});
+  pooled.OnRoundClosed(1, {}, validation, {}, {});
   EXPECT_EQ(pooled.State().lambda, 0);
   EXPECT_EQ(pooled.Directive("a").weights_size(), 0);
 }
@@ -109,6 +109,7 @@ TEST(FairnessEngineTest, GroupDroSendsItsCapAndBoundsTheWeightByIt) {
   FairnessOptions options;
   options.method = fairness::FairnessMethod::kGroupDro;
   options.group_dro.reference_rounds = 1;
+  options.group_dro.probe_rounds = 0;
   options.group_dro.weight_cap = 4;
   ASSERT_TRUE(options.Validate().ok());
   FairnessEngine engine(options);
@@ -116,7 +117,7 @@ TEST(FairnessEngineTest, GroupDroSendsItsCapAndBoundsTheWeightByIt) {
   // A gap of 1 nat with no spread: far above the default bound, violated.
   validation[fairness::Cell{"en", fairness::kFusionView, ""}] = {{"f", Losses(10, 15)},
                                                                  {"m", Losses(30, 15)}};
-  engine.OnRoundClosed({}, validation, {}, {});
+  engine.OnRoundClosed(1, {}, validation, {}, {});
   EXPECT_DOUBLE_EQ(engine.State().lambda, 0.25);
   EXPECT_EQ(engine.State().alpha_step, "raised");
   const v1::FairnessDirective directive = engine.Directive("a");
@@ -132,6 +133,80 @@ TEST(FairnessEngineTest, GroupDroSendsItsCapAndBoundsTheWeightByIt) {
   EXPECT_EQ(*engine.AggregationWeight("a", header), 40);
   header.set_aggregation_weight(41);
   EXPECT_FALSE(engine.AggregationWeight("a", header).ok());
+}
+
+// A group of `count` losses with mean `mean` and sample deviation 0.5.
+fairness::GroupStatistics Spread(uint64_t count, double mean) {
+  fairness::GroupStatistics group = Losses(count, static_cast<double>(count) * mean);
+  group.loss_square_sum =
+      static_cast<double>(count - 1) * 0.25 + static_cast<double>(count) * mean * mean;
+  return group;
+}
+
+// Group DRO probes the floor at full weight. An irreducible gap of 0.4 nats (the
+// same statistics every round, 400 samples a group) against ε = 0.05: one
+// reference round, then the probe sets α = 1 for rounds 2 to 4 (and the violated
+// bound keeps it there); rounds 3, 4 and 5 measure models trained at α = 1, the
+// last two find the worse group's loss no lower (two stalls), so the floor is 0.4
+// and ε is infeasible. Judged at the floor, the gap is undetermined, so α is kept
+// instead of raised; with levelling down allowed the bound stays at ε and α is
+// raised.
+TEST(FairnessEngineTest, GroupDroJudgesAnInfeasibleBoundAtTheFloorItProbed) {
+  fairness::StatisticsTable validation;
+  validation[fairness::Cell{"en", fairness::kFusionView, ""}] = {{"f", Spread(400, 1.2)},
+                                                                 {"m", Spread(400, 0.8)}};
+  for (const bool levelling_down : {false, true}) {
+    SCOPED_TRACE(levelling_down ? "levelling down allowed" : "no levelling down");
+    FairnessOptions options;
+    options.method = fairness::FairnessMethod::kGroupDro;
+    options.group_dro.reference_rounds = 1;
+    options.group_dro.allow_levelling_down = levelling_down;
+    options.bound.epsilon = 0.05;
+    ASSERT_TRUE(options.Validate().ok());
+    FairnessEngine engine(options);
+    for (uint64_t round = 1; round <= 4; ++round) {
+      engine.OnRoundClosed(round, {}, validation, {}, {});
+      const FairnessState state = engine.State();
+      ASSERT_TRUE(state.feasibility);
+      EXPECT_EQ(state.feasibility->feasibility, fairness::Feasibility::kUnknown) << round;
+      EXPECT_EQ(state.lambda, 1.0);
+      EXPECT_EQ(state.alpha_step, round <= 3 ? "probing the floor at full weight" : "raised");
+    }
+    engine.OnRoundClosed(5, {}, validation, {}, {});
+    const FairnessState state = engine.State();
+    ASSERT_TRUE(state.feasibility && state.feasibility->floor);
+    EXPECT_EQ(state.feasibility->feasibility, fairness::Feasibility::kInfeasible);
+    EXPECT_EQ(state.feasibility->floor->round, 5u);
+    EXPECT_NEAR(state.feasibility->floor->gap.gap, 0.4, 1e-9);
+    EXPECT_NEAR(state.feasibility->effective_epsilon, 0.4, 0.01);
+    EXPECT_EQ(state.alpha_step, levelling_down ? "raised" : "kept");
+  }
+}
+
+// Calibration's measurement comes with the final evaluation, for any method; it
+// bounds the floor from above only.
+TEST(FairnessEngineTest, TheCalibratedFinalEvaluationMeasuresTheFloor) {
+  FairnessOptions options;
+  options.bound.epsilon = 0.5;
+  FairnessEngine engine(options);
+  fairness::StatisticsTable calibrated;
+  calibrated[fairness::Cell{"en", fairness::kFusionView, ""}] = {{"f", Spread(400, 1.0)},
+                                                                 {"m", Spread(400, 0.8)}};
+  engine.OnFinalEvaluation(4, calibrated);
+  const FairnessState state = engine.State();
+  ASSERT_TRUE(state.feasibility && state.feasibility->upper_estimate);
+  EXPECT_EQ(state.feasibility->upper_estimate->source, fairness::FloorSource::kCalibration);
+  EXPECT_EQ(state.feasibility->upper_estimate->round, 4u);
+  // The gap reached, 0.2, is within ε = 0.5: feasible. Above ε it would say nothing.
+  EXPECT_EQ(state.feasibility->feasibility, fairness::Feasibility::kFeasible);
+  options.bound.epsilon = 0.1;
+  FairnessEngine strict(options);
+  strict.OnFinalEvaluation(4, calibrated);
+  EXPECT_EQ(strict.State().feasibility->feasibility, fairness::Feasibility::kUnknown);
+  // Another metric has no loss-gap floor to judge.
+  options.bound.metric = fairness::BoundMetric::kAccuracyGap;
+  options.bound.epsilon = 10;
+  EXPECT_FALSE(FairnessEngine(options).State().feasibility);
 }
 
 // One client's statistics of a round: two languages, groups f and m with spread
@@ -191,8 +266,8 @@ TEST(FairnessEngineTest, SecureAndPlainSumsGiveTheSameControllerState) {
       const absl::StatusOr<aggregation::SecureSum> decoded =
           aggregation::DecodeSecureSum(layout, sum);
       ASSERT_TRUE(decoded.ok()) << decoded.status();
-      plain.OnRoundClosed(train, validation, {}, {});
-      secure.OnRoundClosed(decoded->train, decoded->validation, {}, {});
+      plain.OnRoundClosed(1, train, validation, {}, {});
+      secure.OnRoundClosed(1, decoded->train, decoded->validation, {}, {});
     }
     const FairnessState a = plain.State();
     const FairnessState b = secure.State();
@@ -231,11 +306,12 @@ TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
     FairnessOptions options;
     options.method = method;
     options.bound.epsilon = 0.05;
+    options.group_dro.probe_rounds = 0;  // A probe in progress is not restored.
     FairnessEngine uninterrupted(options);
     FairnessEngine restarted(options);
     for (double shift : {1.0, 3.0}) {
       const RoundStatistics round = MakeRound(shift);
-      uninterrupted.OnRoundClosed(round.train, round.validation, round.validation_by_client,
+      uninterrupted.OnRoundClosed(1, round.train, round.validation, round.validation_by_client,
                                   round.train_samples);
     }
     restarted.Restore(uninterrupted.State());
@@ -248,7 +324,7 @@ TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
 
     const RoundStatistics next = MakeRound(0.5);
     for (FairnessEngine* engine : {&uninterrupted, &restarted}) {
-      engine->OnRoundClosed(next.train, next.validation, next.validation_by_client,
+      engine->OnRoundClosed(3, next.train, next.validation, next.validation_by_client,
                             next.train_samples);
     }
     EXPECT_EQ(restarted.Directive("b").SerializeAsString(),
