@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "fairness/accuracy_gap_interval.h"
 #include "fairness/fairness_report.h"
+#include "fairness/feasibility_floor.h"
 
 namespace equifl::server::monitoring {
 namespace {
@@ -132,6 +133,9 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
             {"upper", Number(gap_bounds.upper)}}},
           {"bound_status", fairness::VerdictName(report.bound.verdict)},
           {"bound_verdict", report.bound.text},
+          {"feasibility", summary.fairness.feasibility
+                              ? fairness::FloorToJson(*summary.fairness.feasibility)
+                              : Json(nullptr)},
           {"confidence", gap_bounds.confidence},
           {"interval_note",
            "Accuracy intervals: Wilson per group and Newcombe for the gap between the most "

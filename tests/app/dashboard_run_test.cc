@@ -133,6 +133,10 @@ TEST_F(DashboardRunTest, ThePageAndMetricsFollowTheRun) {
   // The gap table has a row per cell, each marked with its cell.
   EXPECT_TRUE(std::regex_search(during, std::regex(R"(<tr data-cell="[^"]*/fusion/">)"))) << during;
   EXPECT_THAT(during, HasSubstr("client-0"));
+  // The loss-gap bound against its floor, under the bound's verdict.
+  EXPECT_TRUE(std::regex_search(
+      during, std::regex(R"(<p id="fairness-floor">Against the gap's floor: \w)")))
+      << during;
 
   // Each client serves its own metrics.
   const std::optional<std::string> client_metrics =

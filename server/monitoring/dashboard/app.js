@@ -144,6 +144,7 @@ function renderFairness(fairness) {
   if (!fairness) {
     setText("fairness-round", "");
     setText("fairness-bound", "No round has closed yet.");
+    setText("fairness-floor", "");
     setText("fairness-note", "");
     return;
   }
@@ -154,6 +155,8 @@ function renderFairness(fairness) {
     `${fairness.minmax_gap_cell.modality} (bias-corrected ${fixed(bounds.bias_corrected, 4)}, ` +
     `interval [${fixed(bounds.lower, 4)}, ${fixed(bounds.upper, 4)}]); bound ` +
     `${fairness.bound.description}: ${fairness.bound_verdict}`);
+  setText("fairness-floor", fairness.feasibility
+    ? `Against the gap's floor: ${fairness.feasibility.text}` : "");
   for (const row of fairness.cells) {
     const tr = document.createElement("tr");
     tr.dataset.cell = `${row.language}/${row.modality}/${row.client}`;

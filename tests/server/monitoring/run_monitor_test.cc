@@ -13,6 +13,7 @@
 #include <set>
 
 #include "fairness/accuracy_gap_interval.h"
+#include "fairness/feasibility_floor.h"
 #include "server/monitoring/client_metrics.h"
 #include "tests/testing/prometheus_text.h"
 #include "tests/testing/temporary_folder.h"
@@ -85,6 +86,7 @@ class RunMonitorTest : public ::testing::Test {
     ASSERT_TRUE(summary.validation.Add(table).ok());
     summary.fairness.lambda = 0.5;
     summary.fairness.validation_gap = 0.2;
+    summary.fairness.feasibility = fairness::FeasibilityFloor(0.95).Judge(0.1);
     summary.privacy_epsilon = 1.25;
     absl::StatusOr<aggregation::ServerOptimizer> optimizer =
         aggregation::ServerOptimizer::Create({}, 1);
@@ -146,6 +148,9 @@ TEST_F(RunMonitorTest, AClosedRoundGivesItsPointCellsAndDrops) {
   EXPECT_THAT(fairness["bound_verdict"].get<std::string>(),
               HasSubstr("samples per group in cell en/fusion"));
   EXPECT_NEAR(fairness["minmax_gap_bounds"]["upper"].get<double>(), 0.537985, 1e-6);
+  EXPECT_EQ(fairness["feasibility"]["feasibility"], "unknown");
+  EXPECT_THAT(fairness["feasibility"]["text"].get<std::string>(),
+              HasSubstr("no cell's floor is settled"));
   ASSERT_EQ(fairness["cells"].size(), 1u);
   const Json& cell = fairness["cells"][0];
   EXPECT_EQ(cell["language"], "en");
