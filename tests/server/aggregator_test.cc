@@ -710,8 +710,11 @@ TEST_F(AggregatorTest, PrivacyNoisesTheStatisticsTheServerReceives) {
         confusion_errors.push_back(static_cast<double>(group.confusion[0]) - 50);
         EXPECT_DOUBLE_EQ(group.noise.count, sigma * sigma);
         EXPECT_DOUBLE_EQ(group.noise.loss_sum, sigma * sigma * 16);
-        // The mean's standard error includes the noise's (e_S − m·e_n) / n.
-        EXPECT_GT(fairness::EstimateGroupLoss(group).standard_error, 0.5);
+        // The mean's standard error includes the noise's (e_S − m·e_n) / n: 0.85 at
+        // the true sums, 0.12 without the noise. Noised sums move it (0.499 once, with
+        // a bound of 0.5), but it stays above 0.3 unless the count is about 8
+        // deviations high.
+        EXPECT_GT(fairness::EstimateGroupLoss(group).standard_error, 0.3);
       }
     }
   }
