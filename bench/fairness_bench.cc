@@ -395,16 +395,6 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
   return fairness;
 }
 
-// The cells of one modality view.
-equifl::fairness::StatisticsTable ViewOnly(const equifl::fairness::StatisticsTable& table,
-                                           const std::string& view) {
-  equifl::fairness::StatisticsTable out;
-  for (const auto& [cell, groups] : table) {
-    if (cell.modality == view) out.emplace(cell, groups);
-  }
-  return out;
-}
-
 absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientData>>& clients,
                                        const BenchSettings& settings, FairnessMethod method,
                                        uint64_t seed, const std::string& run_id) {
@@ -541,8 +531,8 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
                                             recorder.test_contributors(), " clients of ",
                                             clients.size()));
   }
-  const equifl::fairness::StatisticsTable fusion =
-      ViewOnly(equifl::fairness::WithoutClients(*test), equifl::fairness::kFusionView);
+  const equifl::fairness::StatisticsTable fusion = equifl::fairness::OfViews(
+      equifl::fairness::WithoutClients(*test), {equifl::fairness::kFusionView});
   if (fusion.empty()) return absl::InternalError("the test statistics have no fusion cells");
   EQUIFL_ASSIGN_OR_RETURN(equifl::fairness::FairnessReport report,
                           equifl::fairness::BuildFairnessReport(fusion));
@@ -557,9 +547,9 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
   result.calibrated_min_max_gap = result.min_max_gap;
   if (!recorder.calibrated().empty()) {
     EQUIFL_ASSIGN_OR_RETURN(const equifl::fairness::FairnessReport calibrated,
-                            equifl::fairness::BuildFairnessReport(
-                                ViewOnly(equifl::fairness::WithoutClients(recorder.calibrated()),
-                                         equifl::fairness::kFusionView)));
+                            equifl::fairness::BuildFairnessReport(equifl::fairness::OfViews(
+                                equifl::fairness::WithoutClients(recorder.calibrated()),
+                                {equifl::fairness::kFusionView})));
     result.calibrated_min_max_gap = calibrated.min_max_gap.value;
   }
   result.equalized_odds = report.overall.equalized_odds_difference.mean;

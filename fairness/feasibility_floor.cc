@@ -10,14 +10,6 @@
 namespace equifl::fairness {
 namespace {
 
-StatisticsTable FusionCells(const StatisticsTable& table) {
-  StatisticsTable fusion;
-  for (const auto& [cell, groups] : table) {
-    if (cell.modality == kFusionView) fusion.emplace(cell, groups);
-  }
-  return fusion;
-}
-
 // Stalls in a row that settle a cell's probe.
 constexpr int kStallsToSettle = 2;
 
@@ -82,13 +74,9 @@ FeasibilityFloor::FeasibilityFloor(double confidence, double tolerance) : tolera
   options_.epsilon = 0;
 }
 
-LossGapBounds FeasibilityFloor::Bounds(const StatisticsTable& table) const {
-  return BoundLossGaps(FusionCells(table), options_);
-}
-
 void FeasibilityFloor::ObserveFullWeight(uint64_t round, const StatisticsTable& validation) {
-  const StatisticsTable fusion = FusionCells(validation);
-  for (const CellLossGapBounds& gap : Bounds(fusion).cells) {
+  const StatisticsTable fusion = OfViews(validation, {kFusionView});
+  for (const CellLossGapBounds& gap : BoundLossGaps(fusion, options_).cells) {
     const double worst_loss = EstimateGroupLoss(fusion.at(gap.cell).at(gap.worst_group)).mean;
     const auto streak = streaks_.find(gap.cell);
     if (streak == streaks_.end()) {
@@ -111,7 +99,8 @@ void FeasibilityFloor::ObserveFullWeight(uint64_t round, const StatisticsTable& 
 void FeasibilityFloor::ObserveLowerWeight() { streaks_.clear(); }
 
 void FeasibilityFloor::ObserveCalibrated(uint64_t round, const StatisticsTable& calibrated) {
-  for (const CellLossGapBounds& gap : Bounds(calibrated).cells) {
+  for (const CellLossGapBounds& gap :
+       BoundLossGaps(OfViews(calibrated, {kFusionView}), options_).cells) {
     calibrated_[gap.cell] = {false, FloorSource::kCalibration, round, gap};
   }
 }

@@ -100,8 +100,6 @@ class FeasibilityFloor {
   FloorJudgement Judge(double epsilon) const;
 
  private:
-  LossGapBounds Bounds(const StatisticsTable& table) const;
-
   LossGapBoundOptions options_;
   double tolerance_;
   //! Per cell, over the current run of full-weight measurements: the worst

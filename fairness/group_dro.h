@@ -71,8 +71,8 @@ struct GroupDroOptions {
   //! they are in.
   uint32_t reference_rounds = 3;
   //! Rounds at α = 1 after the references when the bound is not held, to measure
-  //! the floor; 0: no probe. Three give three comparisons of the worst group's
-  //! loss between models trained at full weight.
+  //! the floor; 0: no probe. Three give three measurements of models trained at
+  //! full weight, so the two comparisons that settle a cell.
   uint32_t probe_rounds = 3;
   //! Of the soft threshold and the upper bounds (the engine: fairness.bound's).
   double confidence = 0.95;

@@ -1,5 +1,6 @@
 #include "fairness/group_statistics.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -116,6 +117,16 @@ StatisticsTable WithClient(const StatisticsTable& table, const std::string& clie
     keyed.emplace(Cell{cell.language, cell.modality, client}, groups);
   }
   return keyed;
+}
+
+StatisticsTable OfViews(const StatisticsTable& table, const std::vector<std::string>& views) {
+  StatisticsTable kept;
+  for (const auto& [cell, groups] : table) {
+    if (std::find(views.begin(), views.end(), cell.modality) != views.end()) {
+      kept.emplace(cell, groups);
+    }
+  }
+  return kept;
 }
 
 GroupsOfCell PoolModality(const StatisticsTable& table, const std::string& modality) {

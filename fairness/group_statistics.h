@@ -97,6 +97,9 @@ StatisticsTable WithoutClients(const StatisticsTable& table);
 //! their own (fairness.per_client_cells).
 StatisticsTable WithClient(const StatisticsTable& table, const std::string& client);
 
+//! The cells of `table` whose modality view is one of `views`.
+StatisticsTable OfViews(const StatisticsTable& table, const std::vector<std::string>& views);
+
 //! Pools the cells of one modality view over languages (and clients): group ->
 //! sums over every cell whose modality is `modality`.
 GroupsOfCell PoolModality(const StatisticsTable& table, const std::string& modality);

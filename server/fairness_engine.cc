@@ -21,18 +21,6 @@ double EqualizedOdds(const fairness::GroupsOfCell& groups) {
   return metrics.ok() ? metrics->equalized_odds_difference.mean : 0.0;
 }
 
-// Only the cells of the views the objective covers.
-fairness::StatisticsTable OfViews(const fairness::StatisticsTable& table,
-                                  const std::vector<std::string>& views) {
-  fairness::StatisticsTable kept;
-  for (const auto& [cell, groups] : table) {
-    for (const std::string& view : views) {
-      if (cell.modality == view) kept.emplace(cell, groups);
-    }
-  }
-  return kept;
-}
-
 // ERM-MinMaxGAP's knobs, with ε the stated bound's (a bound on the loss gap;
 // FairnessOptions::Validate refuses minmax_gap with another).
 fairness::MinMaxGapOptions DrivenByTheBound(const FairnessOptions& options) {
@@ -167,7 +155,7 @@ void FairnessEngine::OnRoundClosed(
     const std::map<std::string, fairness::StatisticsTable>& validation_by_client,
     const std::map<std::string, uint64_t>& train_samples) {
   absl::MutexLock lock(&mutex_);
-  const fairness::StatisticsTable objective = OfViews(validation, options_.views);
+  const fairness::StatisticsTable objective = fairness::OfViews(validation, options_.views);
   if (!objective.empty()) validation_gap_ = fairness::MinMaxGap(objective).value;
   switch (options_.method) {
     case FairnessMethod::kMinMaxGap:

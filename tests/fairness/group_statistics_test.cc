@@ -128,5 +128,20 @@ TEST(GroupStatisticsTest, PoolingLeavesOutConfusionOfAnotherClassCount) {
   EXPECT_THAT(pooled.confusion, testing::ElementsAre(1, 0, 0, 0));
 }
 
+TEST(GroupStatisticsTest, OfViewsKeepsTheCellsOfTheNamedViewsOnly) {
+  GroupStatistics group;
+  group.count = 1;
+  const StatisticsTable table = {{{"en", kFusionView, ""}, {{"f", group}}},
+                                 {{"en", "video", ""}, {{"f", group}}},
+                                 {{"ja", "audio", "a"}, {{"m", group}}}};
+  const StatisticsTable fusion = OfViews(table, {kFusionView});
+  ASSERT_EQ(fusion.size(), 1u);
+  EXPECT_EQ(fusion.begin()->first, (Cell{"en", kFusionView, ""}));
+  const StatisticsTable two = OfViews(table, {"audio", kFusionView});
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two.count(Cell{"ja", "audio", "a"}), 1u);
+  EXPECT_TRUE(OfViews(table, {}).empty());
+}
+
 }  // namespace
 }  // namespace equifl::fairness
