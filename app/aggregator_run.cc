@@ -189,6 +189,15 @@ absl::Status RoundObservers::OnRoundClosed(const server::RoundSummary& summary,
   return absl::OkStatus();
 }
 
+absl::StatusOr<server::GlobalModel> RoundObservers::ModelAfterRound(uint64_t round) const {
+  for (const server::RoundObserver* observer : observers_) {
+    if (observer == nullptr) continue;
+    absl::StatusOr<server::GlobalModel> model = observer->ModelAfterRound(round);
+    if (!absl::IsUnimplemented(model.status())) return model;
+  }
+  return absl::UnimplementedError("no observer keeps models of earlier rounds");
+}
+
 absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resume,
                                                 const client::ShardManifest* schema,
                                                 server::RoundObserver* also_tell,
@@ -237,6 +246,11 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
       state.group_dro_weights = std::move(controller.group_dro_weights);
       run.aggregator->fairness().Restore(state);
     }
+    // Model selection continues from its recorded judgements (the final evaluation
+    // reads the chosen model's checkpoint).
+    EQUIFL_ASSIGN_OR_RETURN(std::vector<fairness::SelectionJudgement> judged,
+                            run.folder->history().SelectionJudgements());
+    run.aggregator->fairness().RestoreSelection(judged);
   }
   return run;
 }

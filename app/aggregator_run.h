@@ -35,6 +35,8 @@ class RoundObservers final : public server::RoundObserver {
                      bool final_evaluation) override;
   absl::Status OnRoundClosed(const server::RoundSummary& summary, const server::GlobalModel& model,
                              const aggregation::ServerOptimizer& optimizer) override;
+  //! The first observer's answer that is not Unimplemented.
+  absl::StatusOr<server::GlobalModel> ModelAfterRound(uint64_t round) const override;
 
  private:
   std::vector<server::RoundObserver*> observers_;

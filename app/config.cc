@@ -353,6 +353,7 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
        }},
       {"views", TextList(section, fairness.views, "views, e.g. [fusion, video]")},
       {"per_client_cells", Boolean(section, fairness.per_client_cells)},
+      {"selection_share", Real(section, fairness.selection_share, 0, 0.9)},
   });
 }
 

@@ -100,6 +100,7 @@ struct BenchSettings {
   bool allow_levelling_down = false;  // Group DRO without its no-harm guard.
   bool calibrate = false;             // fairness.calibration on.
   std::optional<uint64_t> calibration_min_samples;
+  std::optional<double> selection_share;  // fairness.selection_share (default: the library's).
   std::string slid_dir;
   // Model and training.
   int64_t hidden_size = 32;
@@ -308,6 +309,8 @@ struct RunResult {
   double floor = 0;
   double floor_lower = 0;
   double floor_upper = 0;
+  //! The round whose model model selection chose (nullopt: the last one's).
+  std::optional<uint64_t> chosen_round;
 };
 
 // Keeps what the bench reports from the rounds. The aggregator tells it on the
@@ -321,12 +324,24 @@ class Recorder final : public equifl::server::RoundObserver {
       test_ = summary.validation.table();
       calibrated_ = summary.calibrated;
       final_fairness_ = summary.fairness;
+      chosen_round_ = summary.chosen_round;
       test_contributors_ = summary.contributors.size();
     } else {
       last_fairness_ = summary.fairness;
       ++training_rounds_;
+      models_.insert_or_assign(summary.round_id, model);
     }
     return absl::OkStatus();
+  }
+
+  //! Every training round's model is kept (the bench's models are small), so the
+  //! final evaluation can be of the one model selection chose.
+  absl::StatusOr<equifl::server::GlobalModel> ModelAfterRound(uint64_t round) const override {
+    const auto found = models_.find(round);
+    if (found == models_.end()) {
+      return absl::NotFoundError(absl::StrCat("the bench kept no model of round ", round));
+    }
+    return found->second;
   }
 
   const std::optional<equifl::fairness::StatisticsTable>& test() const { return test_; }
@@ -337,8 +352,12 @@ class Recorder final : public equifl::server::RoundObserver {
   //! After the final evaluation (its floor includes calibration's measurement).
   const equifl::server::FairnessState& final_fairness() const { return final_fairness_; }
   int training_rounds() const { return training_rounds_; }
+  //! The model the final evaluation evaluated when model selection chose one.
+  const std::optional<uint64_t>& chosen_round() const { return chosen_round_; }
 
  private:
+  std::optional<uint64_t> chosen_round_;
+  std::map<uint64_t, equifl::server::GlobalModel> models_;
   std::optional<equifl::fairness::StatisticsTable> test_;
   equifl::fairness::StatisticsTable calibrated_;
   size_t test_contributors_ = 0;
@@ -389,6 +408,7 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
   if (settings.aggregation_beta) fairness.minmax_gap.aggregation_beta = *settings.aggregation_beta;
   fairness.group_dro.allow_levelling_down = settings.allow_levelling_down;
   fairness.calibration.enabled = settings.calibrate;
+  if (settings.selection_share) fairness.selection_share = *settings.selection_share;
   if (settings.calibration_min_samples) {
     fairness.calibration.min_samples = *settings.calibration_min_samples;
   }
@@ -558,6 +578,7 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
   result.validation_gap = fairness.validation_gap;
   result.lambda = fairness.lambda;
   result.seed = seed;
+  result.chosen_round = recorder.chosen_round();
   if (const auto& feasibility = recorder.final_fairness().feasibility) {
     result.feasibility = equifl::fairness::FeasibilityName(feasibility->feasibility);
     // The settled floor, else what bounds it from above.
@@ -875,6 +896,9 @@ int RunBench(int argc, char** argv) {
   app.add_option("--calibration-min-samples", settings.calibration_min_samples,
                  "fairness.calibration.min_samples (default: the library's)")
       ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 40));
+  app.add_option("--selection-share", settings.selection_share,
+                 "share of each validation group kept aside to choose the run's model on "
+                 "(fairness.selection_share; 0: evaluate the last round's model)");
   app.add_option("--slid-dir,--slid", slid_dir,
                  "run on the client shards in this folder (e.g. from `equifl data import`) "
                  "instead of the synthetic scenarios");
@@ -973,10 +997,12 @@ int RunBench(int argc, char** argv) {
       }
       std::fprintf(stderr,
                    "[%s] %-11s seed %llu: %5.1f s, accuracy %.3f, worst group %.3f, "
-                   "MinMaxGAP %.3f, val gap %.3f, lambda %.2f%s\n",
+                   "MinMaxGAP %.3f, val gap %.3f, lambda %.2f, model of round %s%s\n",
                    scenario.c_str(), name.c_str(), static_cast<unsigned long long>(seed),
                    run->seconds, run->accuracy, run->worst_group_accuracy, run->min_max_gap,
                    run->validation_gap, run->lambda,
+                   run->chosen_round ? absl::StrCat(*run->chosen_round, " (chosen)").c_str()
+                                     : absl::StrCat(settings.rounds, " (the last)").c_str(),
                    run->floor_source.empty()
                        ? ""
                        : absl::StrFormat(", floor %.3f [%.3f, %.3f] in %s (%s): %s", run->floor,

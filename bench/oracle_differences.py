@@ -10,24 +10,15 @@ run and the oracle run ("[SCENARIO-oracle]") of the same seed, with 95% t interv
 and the federated MinMaxGAP as a share of the oracle's.
 """
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from paired_interval import describe  # noqa: E402
-
-LINE = re.compile(r"\[(?P<scenario>[^\]]+)\] (?P<method>\S+) +seed (?P<seed>\d+):.*accuracy "
-                  r"(?P<accuracy>[0-9.]+), worst group (?P<worst>[0-9.]+), MinMaxGAP "
-                  r"(?P<gap>[0-9.]+)")
+from paired_runs import read_runs  # noqa: E402
 
 if len(sys.argv) != 2:
     sys.exit(__doc__)
-runs = {}
-for line in open(sys.argv[1]):
-    match = LINE.search(line)
-    if match:
-        runs[(match["scenario"], match["method"], int(match["seed"]))] = (
-            float(match["accuracy"]), float(match["worst"]), float(match["gap"]))
+runs = read_runs(sys.argv[1])
 for (scenario, method) in sorted({(s, m) for (s, m, _) in runs if not s.endswith("-oracle")}):
     seeds = sorted(seed for (s, m, seed) in runs
                    if s == scenario and m == method and (f"{s}-oracle", m, seed) in runs)

@@ -14,9 +14,11 @@
 #include "client/model/input_standardisation.h"
 #include "client/model/model_state.h"
 #include "client/secure_round_client.h"
+#include "client/selection_split.h"
 #include "client/temperature_views.h"
 #include "fairness/baselines.h"
 #include "fairness/calibration.h"
+#include "fairness/model_selection.h"
 #include "protocol/fairness_wire.h"
 #include "protocol/tensor_stream.h"
 
@@ -58,25 +60,42 @@ bool IsModalityOf(const MultimodalModel& model, const std::string& view) {
                      [&](const auto& modality) { return modality.name == view; });
 }
 
-// Evaluates `model` on `dataset` in the fusion view and every other view the
+// Evaluates `model` on `all` in the fusion view and every other view the
 // directive names (views of modalities the model lacks are skipped; temperature
 // views come from the fusion view's probabilities) into `statistics`; returns the
-// fusion view's result.
-absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dataset& dataset,
+// fusion view's result. A selection view (fairness/model_selection.h) takes its
+// share of `all` aside: the fused model on those samples is that view, and every
+// other view is of the rest.
+absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dataset& all,
                                                const v1::FairnessDirective& directive,
                                                const FederatedClientOptions& options,
                                                fairness::StatisticsTable& statistics) {
-  EQUIFL_ASSIGN_OR_RETURN(EvaluationResult fusion, Evaluate(model, dataset));
+  Dataset rest;
+  const Dataset* dataset = &all;
+  fairness::StatisticsTable selection;
+  for (const std::string& view : directive.views()) {
+    const std::optional<double> share = fairness::SelectionShareOfView(view);
+    if (!share) continue;
+    const SelectionIndices split = SplitForSelection(all, *share);
+    const at::Device device = all.label.device();
+    EQUIFL_ASSIGN_OR_RETURN(EvaluationResult selected,
+                            Evaluate(model, all.Select(split.selection.to(device))));
+    selection = Named(selected.groups, options, view);
+    rest = all.Select(split.validation.to(device));
+    dataset = &rest;
+  }
+  EQUIFL_ASSIGN_OR_RETURN(EvaluationResult fusion, Evaluate(model, *dataset));
   statistics = Named(fusion.groups, options, kFusionView);
+  statistics.merge(selection);
   for (const std::string& view : directive.views()) {
     if (const std::optional<double> temperature = fairness::TemperatureOfView(view)) {
-      statistics.merge(TemperatureViewStatistics(fusion, dataset, *temperature, view,
+      statistics.merge(TemperatureViewStatistics(fusion, *dataset, *temperature, view,
                                                  options.languages, options.groups));
       continue;
     }
     if (view == kFusionView || !IsModalityOf(model, view)) continue;
     EQUIFL_ASSIGN_OR_RETURN(EvaluationResult result,
-                            Evaluate(model, dataset, ModalityView::Only(view)));
+                            Evaluate(model, *dataset, ModalityView::Only(view)));
     statistics.merge(Named(result.groups, options, view));
   }
   return fusion;

@@ -182,6 +182,10 @@ std::string SummaryTable(const std::vector<const Json*>& training, const Json& f
       row("Final line", final_evaluation ? "final evaluation (test splits)"
                                          : absl::StrCat("round ", NumberCell(final_line, {"round"}),
                                                         " (validation; no final evaluation)")));
+  if (const Json* reason = Find(final_line, {"chosen", "reason"}); reason && reason->is_string()) {
+    absl::StrAppend(&html, row("Model", absl::StrCat("chosen on the selection split: ",
+                                                     HtmlEscape(reason->get<std::string>()))));
+  }
   if (const Json* error = Find(final_line, {"validation_error"}); error && error->is_string()) {
     absl::StrAppend(&html, row("Validation error", HtmlEscape(error->get<std::string>())));
   }

@@ -3,7 +3,8 @@
 // each line's "validation" follows the schema at the top of fairness_report.h).
 //
 // The page is one self-contained file: inline CSS and inline SVG, no scripts, no network. It
-// shows a summary table (rounds; accuracy, macro-F1, worst-group accuracy, MinMaxGAP,
+// shows a summary table (rounds; the model model selection chose and why; accuracy,
+// macro-F1, worst-group accuracy, MinMaxGAP,
 // equalized-odds difference and disparate impact of the "final_evaluation" line when there
 // is one, else of the last line), line charts over the training rounds of accuracy and
 // worst-group accuracy, of every cell's loss gap with MinMaxGAP in bold, and of λ, a bar chart

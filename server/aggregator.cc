@@ -250,8 +250,11 @@ void Aggregator::FillTask(const std::string& client_id, const Assignment& assign
       break;
   }
   // Round r starts from the model after round r - 1; the moments round (0) from
-  // the initial model.
-  task.set_model_version(assignment.round_id > 0 ? assignment.round_id - 1 : 0);
+  // the initial model; the final evaluation from the model served when it opened
+  // (with model selection, the chosen one).
+  task.set_model_version(assignment.kind == Assignment::Kind::kEvaluate ? loop_.Model().version
+                         : assignment.round_id > 0                      ? assignment.round_id - 1
+                                                                        : 0);
   *task.mutable_hyperparameters() = options_.training;
   task.mutable_hyperparameters()->set_seed(
       random::RoundSeed(options_.training.seed(), assignment.round_id));

@@ -93,6 +93,11 @@ absl::Status FairnessOptions::Validate() const {
     return absl::InvalidArgumentError(
         "fairness.views is empty; name at least one view, e.g. [fusion]");
   }
+  if (!(selection_share >= 0) || selection_share > 0.9) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fairness.selection_share is ", selection_share,
+                     "; it must be in [0, 0.9] (0: no model selection)"));
+  }
   for (const std::string& view : views) {
     if (view.empty()) return absl::InvalidArgumentError("fairness.views holds an empty name");
   }
@@ -111,6 +116,9 @@ std::vector<std::string> FairnessEngine::EvaluatedViews(bool final_evaluation) c
   std::vector<std::string> views = options_.views;
   if (final_evaluation && options_.calibration.enabled) {
     for (std::string& view : fairness::TemperatureViews()) views.push_back(std::move(view));
+  }
+  if (!final_evaluation && options_.selection_share > 0) {
+    views.push_back(fairness::SelectionViewName(options_.selection_share));
   }
   return views;
 }
@@ -201,6 +209,34 @@ void FairnessEngine::OnFinalEvaluation(uint64_t round_id,
                                        const fairness::StatisticsTable& calibrated) {
   absl::MutexLock lock(&mutex_);
   floor_.ObserveCalibrated(round_id, calibrated);
+}
+
+fairness::SelectionJudgement FairnessEngine::OnSelectionStatistics(
+    uint64_t model_round, const fairness::StatisticsTable& selection) {
+  fairness::SelectionJudgement judgement =
+      fairness::JudgeOnSelection(model_round, selection, options_.bound);
+  absl::MutexLock lock(&mutex_);
+  selection_.Observe(judgement);
+  return judgement;
+}
+
+std::optional<fairness::SelectionJudgement> FairnessEngine::ChosenModel() const {
+  absl::MutexLock lock(&mutex_);
+  return selection_.Chosen();
+}
+
+std::string FairnessEngine::ChosenReason() const {
+  absl::MutexLock lock(&mutex_);
+  return selection_.Reason();
+}
+
+void FairnessEngine::RestoreSelection(const std::vector<fairness::SelectionJudgement>& judged) {
+  absl::MutexLock lock(&mutex_);
+  selection_ = {};
+  for (fairness::SelectionJudgement judgement : judged) {
+    judgement.bound.bound = options_.bound;
+    selection_.Observe(judgement);
+  }
 }
 
 void FairnessEngine::Restore(const FairnessState& state) {

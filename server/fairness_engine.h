@@ -30,6 +30,7 @@
 #include "fairness/group_dro.h"
 #include "fairness/group_statistics.h"
 #include "fairness/minmax_gap.h"
+#include "fairness/model_selection.h"
 #include "fairness/stated_bound.h"
 
 namespace equifl::server {
@@ -57,6 +58,10 @@ struct FairnessOptions {
   //! clients too. The server keys them by the sender's authenticated id; secure
   //! aggregation, which hides each client's statistics, cannot have it.
   bool per_client_cells = false;
+  //! The share of each validation group that clients keep aside as the selection
+  //! split, on which the run's model is chosen (fairness/model_selection.h); 0:
+  //! no selection, the last round's model is the run's.
+  double selection_share = 0.3;
   //! The bound reports judge. ERM-MinMaxGAP drives the loss gap towards it (its ε
   //! replaces minmax_gap.epsilon), so with minmax_gap it must be on the loss gap.
   fairness::StatedBound bound;
@@ -92,8 +97,9 @@ class FairnessEngine {
   //! for the validation split's statistics.
   v1::FairnessDirective Directive(const std::string& client, bool final_evaluation = false) const;
 
-  //! The views clients evaluate in a round: `views`, and for the final evaluation
-  //! with calibration on, the temperature views.
+  //! The views clients evaluate in a round: `views`, in a training round the
+  //! selection view (selection_share > 0), and for the final evaluation with
+  //! calibration on, the temperature views.
   std::vector<std::string> EvaluatedViews(bool final_evaluation) const;
 
   //! The weight the update of `client` is averaged with: FairFed's ω_k, else the
@@ -124,9 +130,20 @@ class FairnessEngine {
   //! the floor's calibration measurement.
   void OnFinalEvaluation(uint64_t round_id, const fairness::StatisticsTable& calibrated);
 
+  //! Judges the model after `model_round` rounds on its selection statistics
+  //! (SplitOffSelection's), which no controller reads, and returns the judgement.
+  fairness::SelectionJudgement OnSelectionStatistics(uint64_t model_round,
+                                                     const fairness::StatisticsTable& selection);
+
+  //! The model the rule chooses so far, and why; nullopt before any was judged.
+  std::optional<fairness::SelectionJudgement> ChosenModel() const;
+  std::string ChosenReason() const;
+
   //! Continues a run after a restart from the state a round left: λ and the
   //! directive weights, μ, ω and the last validation gap.
   void Restore(const FairnessState& state);
+  //! Continues model selection from the judgements the history recorded.
+  void RestoreSelection(const std::vector<fairness::SelectionJudgement>& judged);
 
   FairnessState State() const;
   const FairnessOptions& options() const { return options_; }
@@ -140,6 +157,7 @@ class FairnessEngine {
   fairness::GroupDroController group_dro_ ABSL_GUARDED_BY(mutex_);
   double validation_gap_ ABSL_GUARDED_BY(mutex_) = 0;
   fairness::FeasibilityFloor floor_ ABSL_GUARDED_BY(mutex_);
+  fairness::ModelSelection selection_ ABSL_GUARDED_BY(mutex_);
   //! Group DRO's α in the directive of the round that just closed, whose model the
   //! next round's validation statistics measure.
   double alpha_of_last_round_ ABSL_GUARDED_BY(mutex_) = 0;

@@ -112,7 +112,8 @@ std::shared_ptr<SecureRound> RoundLoop::MakeSecureRound(uint64_t round_id,
   } else if (privacy_.enabled()) {
     // Clipped updates and bounded statistics with each client's share of the
     // noise; every weight is 1.
-    noise = privacy_.ForClients(protocol.min_survivors, layout.statistics.views.size());
+    noise = privacy_.ForClients(protocol.min_survivors,
+                                aggregation::BudgetedViews(layout.statistics.views));
     layout.statistics.noised = true;
     layout.update_bound = noise.clip_norm + 6 * noise.noise_stddev;
     layout.weight_bound = 1;
@@ -161,7 +162,40 @@ std::shared_ptr<RoundAccumulator> RoundLoop::MakeAccumulator(
   return std::make_shared<PlainAccumulator>(plain);
 }
 
+void RoundLoop::ServeChosenModel() {
+  const std::optional<fairness::SelectionJudgement> chosen = fairness_.ChosenModel();
+  if (!chosen) return;
+  uint64_t version = 0;
+  {
+    absl::MutexLock lock(&model_mutex_);
+    version = model_version_;
+  }
+  // Only between the last training round and the final evaluation.
+  if (chosen->model_round == version || coordinator_.IsEvaluationRound(version) ||
+      !coordinator_.IsEvaluationRound(version + 1)) {
+    return;
+  }
+  absl::StatusOr<GlobalModel> model = observer_ != nullptr
+                                          ? observer_->ModelAfterRound(chosen->model_round)
+                                          : absl::UnimplementedError("no observer keeps models");
+  if (!model.ok()) {
+    unserved_choice_ = absl::StrCat("round ", version, "'s model, the last; model selection chose ",
+                                    fairness_.ChosenReason(),
+                                    ", but that model cannot be had: ", model.status().message());
+    spdlog::warn("round {}: the final evaluation is of {}", version + 1, unserved_choice_);
+    return;
+  }
+  spdlog::info(
+      "round {}: the final evaluation is of round {}'s model, chosen on the selection split, not "
+      "of the last round's",
+      version + 1, chosen->model_round);
+  absl::MutexLock lock(&model_mutex_);
+  model_ = std::make_shared<const GlobalModel>(*std::move(model));
+  model_version_ = chosen->model_round;
+}
+
 std::optional<RoundLoop::OpenedRound> RoundLoop::Open() {
+  ServeChosenModel();
   OpenedRound round;
   round.start = Model();
   const std::optional<uint64_t> round_id =
@@ -307,6 +341,19 @@ RoundSummary RoundLoop::Summarize(const OpenedRound& round, CollectedRound& coll
   summary.train = std::move(aggregate.train);
   summary.validation = std::move(aggregate.validation);
   summary.validation_by_client = std::move(aggregate.validation_by_client);
+  if (!summary.final_evaluation) {
+    // The selection split's cells leave the validation statistics here, so no
+    // controller reads them.
+    fairness::SelectionSplit split = fairness::SplitOffSelection(summary.validation.table());
+    summary.selection_statistics = std::move(split.selection);
+    fairness::StatisticsSum validation;
+    // Removing cells cannot make a valid sum invalid.
+    (void)validation.Add(split.validation);
+    summary.validation = std::move(validation);
+    for (auto& [client, table] : summary.validation_by_client) {
+      table = fairness::SplitOffSelection(table).validation;
+    }
+  }
   if (summary.final_evaluation && options_.fairness.calibration.enabled) {
     // The clients sent the final model's validation statistics in the training
     // statistics' place: fit the temperatures on them, read the test split's
@@ -363,6 +410,13 @@ void RoundLoop::Log(const RoundSummary& summary) const {
   if (!summary.fairness.alpha_step.empty()) {
     spdlog::info("round {}: group DRO: alpha {:.3f} for the next round ({})", summary.round_id,
                  summary.fairness.lambda, summary.fairness.alpha_step);
+  }
+  if (const std::optional<fairness::SelectionJudgement>& selection = summary.selection) {
+    spdlog::info("round {}: round {}'s model on the selection split: accuracy {}, bound {}",
+                 summary.round_id, selection->model_round,
+                 selection->accuracy ? absl::StrFormat("%.4f", selection->accuracy->estimate)
+                                     : std::string("n/a"),
+                 fairness::VerdictName(selection->bound.verdict));
   }
   // A floor measured in this round.
   if (const std::optional<fairness::FloorJudgement>& feasibility = summary.fairness.feasibility;
@@ -438,6 +492,10 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
     }
     fairness_.OnRoundClosed(summary.round_id, summary.train.table(), summary.validation.table(),
                             summary.validation_by_client, collected.aggregate.train_samples);
+    if (round.start.version > 0 && !summary.selection_statistics.empty()) {
+      summary.selection =
+          fairness_.OnSelectionStatistics(round.start.version, summary.selection_statistics);
+    }
   } else if (privacy_.enabled()) {
     // The evaluation released noised statistics: charged as a mechanism of its own.
     EQUIFL_ASSIGN_OR_RETURN(aggregation::PrivacyGuarantee spent,
@@ -451,6 +509,14 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
   }
   if (!summary.calibrated.empty())
     fairness_.OnFinalEvaluation(summary.round_id, summary.calibrated);
+  if (const std::optional<fairness::SelectionJudgement> chosen = fairness_.ChosenModel()) {
+    summary.chosen_round = chosen->model_round;
+    summary.chosen_reason = fairness_.ChosenReason();
+    if (summary.final_evaluation && !unserved_choice_.empty()) {
+      summary.chosen_round = round.start.version;
+      summary.chosen_reason = unserved_choice_;
+    }
+  }
   summary.fairness = fairness_.State();
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - round.opened).count();

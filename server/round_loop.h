@@ -7,8 +7,11 @@
 //   Collect  the accumulator's setup (secure aggregation's key phases), then the
 //            coordinator's quorum or deadline, then the accumulator's Report.
 //   Apply    client-level DP's noise and accounting, the server optimiser's step,
-//            the fairness engine's update, the observer (checkpoint, history),
-//            and the new model published for downloads.
+//            the fairness engine's update, model selection's judgement of the
+//            round's start model, the observer (checkpoint, history), and the new
+//            model published for downloads.
+// With model selection (fairness.selection_share) the final evaluation is of the
+// chosen model, not the last one: it is served from the moment that round opens.
 // A model that standardises its features (protocol/feature_moments.h) starts a
 // new run with round 0, the feature-moments round: every joined client reports
 // its training split's moments, and their sum sets the model's standardisation
@@ -48,6 +51,7 @@
 #include "aggregation/secure/secure_input.h"
 #include "aggregation/server_optimizer.h"
 #include "fairness/calibration.h"
+#include "fairness/model_selection.h"
 #include "fairness/statistics_sum.h"
 #include "protocol/feature_moments.h"
 #include "server/aggregator_options.h"
@@ -74,6 +78,16 @@ struct RoundSummary {
   //! Each contributor's validation statistics (clients pooled in `validation`); only
   //! kept for methods that need them (FairnessEngine::NeedsClientStatistics).
   std::map<std::string, fairness::StatisticsTable> validation_by_client;
+  //! A training round's selection split (fairness/model_selection.h): its
+  //! statistics, kept out of `validation`, and the round's start model judged on
+  //! them (absent for the initial model and without model selection).
+  fairness::StatisticsTable selection_statistics;
+  std::optional<fairness::SelectionJudgement> selection;
+  //! The model chosen so far, and why ("round 4's model (…): the latest of …"); in
+  //! the final evaluation, the model it evaluated and why (nullopt: no model
+  //! selection, or none judged yet).
+  std::optional<uint64_t> chosen_round;
+  std::string chosen_reason;
   //! The fairness engine's state after the round (what the next round uses).
   FairnessState fairness;
   //! Final evaluation with calibration on: the temperatures fitted on the final
@@ -101,6 +115,11 @@ class RoundObserver {
   //! `model` is the global model after the round; failing stops the run.
   virtual absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
                                      const aggregation::ServerOptimizer& optimizer) = 0;
+  //! The global model after round `round`, as OnRoundClosed was given it: the model
+  //! selection chose, for the final evaluation. The run folder reads its checkpoint.
+  virtual absl::StatusOr<GlobalModel> ModelAfterRound(uint64_t round) const {
+    return absl::UnimplementedError("this run keeps no models of earlier rounds");
+  }
 };
 
 //! The global model and the round after which it holds.
@@ -182,6 +201,11 @@ class RoundLoop {
   //! says `why`; Cancelled when the run stopped meanwhile.
   absl::StatusOr<CollectedRound> Abandon(const OpenedRound& round, const absl::Status& why,
                                          std::optional<RoundOutcome> closed);
+  //! With model selection, before the final evaluation opens: the chosen model
+  //! (RoundObserver::ModelAfterRound) becomes the one served, so the final
+  //! evaluation (and its checkpoint) is of it; if it cannot be had, the last one
+  //! stays, and unserved_choice_ says why.
+  void ServeChosenModel() ABSL_LOCKS_EXCLUDED(model_mutex_);
   //! Applies a collected round to the model and tells the observer.
   absl::Status Apply(const OpenedRound& round, CollectedRound collected);
   //! Applies the feature-moments round: the summed moments become the model's
@@ -224,6 +248,9 @@ class RoundLoop {
   mutable absl::Mutex model_mutex_;
   std::shared_ptr<const GlobalModel> model_ ABSL_GUARDED_BY(model_mutex_);
   uint64_t model_version_ ABSL_GUARDED_BY(model_mutex_);
+  //! Why the final evaluation is not of the model selection chose; empty when it
+  //! is (or nothing was chosen). Used by Run only.
+  std::string unserved_choice_;
 
   mutable absl::Mutex round_mutex_;
   //! 0: none, or the feature-moments round (then accumulator_ is set).

@@ -154,6 +154,7 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   record.privacy_epsilon = summary.privacy_epsilon;
   record.controller = {summary.fairness.minmax_gap_weights, summary.fairness.group_weights,
                        summary.fairness.client_weights, summary.fairness.group_dro_weights};
+  record.selection = summary.selection;
   nlohmann::json line = {{"round", summary.round_id},
                          {"final_evaluation", summary.final_evaluation},
                          {"contributors", summary.contributors.size()},
@@ -207,6 +208,14 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
                       "\nThe bound against the gap's floor: ", feasibility->text, ".\n");
     }
   }
+  if (summary.selection) line["selection"] = fairness::SelectionToJson(*summary.selection);
+  if (summary.chosen_round) {
+    line["chosen"] = {{"model_round", *summary.chosen_round}, {"reason", summary.chosen_reason}};
+    if (summary.final_evaluation && !last_fairness_table_.empty()) {
+      last_fairness_table_ =
+          absl::StrCat("The model evaluated: ", summary.chosen_reason, ".\n", last_fairness_table_);
+    }
+  }
   if (!summary.abandoned.empty()) line["abandoned"] = summary.abandoned;
   for (const fairness::GroupWeight& weight : summary.fairness.group_weights) {
     line["group_weights"].push_back({{"language", weight.cell.language},
@@ -239,6 +248,11 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
         absl::StrCat("cannot append to '", path_, "/report.jsonl'; is the disk full?"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<GlobalModel> RunFolder::ModelAfterRound(uint64_t round) const {
+  EQUIFL_ASSIGN_OR_RETURN(Checkpoint checkpoint, LoadRound(round));
+  return std::move(checkpoint.model);
 }
 
 absl::StatusOr<RunFolder::Checkpoint> RunFolder::LoadRound(uint64_t round) const {

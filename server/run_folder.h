@@ -6,6 +6,9 @@
 //   RUN/checkpoints/round-000013.calibration.json   the final model's per-group
 //                                               temperatures (fairness.calibration on)
 //
+// With model selection the final evaluation's checkpoint (round 13 above, after 12
+// training rounds) holds the model it evaluated: the chosen one.
+//
 //   RUN/lock                                    held (flock) by the server using the folder
 //
 // A model checkpoint is an ordinary safetensors file: one tensor per model tensor,
@@ -70,6 +73,9 @@ class RunFolder final : public RoundObserver {
   absl::Status OnRoundClosed(const RoundSummary& summary, const GlobalModel& model,
                              const aggregation::ServerOptimizer& optimizer) override;
 
+  //! Round `round`'s model checkpoint, verified against its recorded digest.
+  absl::StatusOr<GlobalModel> ModelAfterRound(uint64_t round) const override;
+
   //! The run this folder belongs to.
   const std::string& run_id() const { return history_.run_id(); }
   //! The history, for reports.
@@ -91,12 +97,11 @@ class RunFolder final : public RoundObserver {
   std::string OptimizerPath(uint64_t round) const;
   //! Writes round `round`'s model and returns the file's SHA-256.
   absl::StatusOr<std::string> WriteModel(uint64_t round, const GlobalModel& model) const;
+  //! Round `round`'s checkpoint, verified against its recorded digests.
+  absl::StatusOr<Checkpoint> LoadRound(uint64_t round) const;
   //! RUN/checkpoints/round-R.calibration.json, written atomically.
   absl::Status WriteCalibration(uint64_t round,
                                 const std::vector<fairness::GroupTemperature>& temperatures) const;
-  //! Round `round`'s checkpoint, verified against its recorded digests.
-  absl::StatusOr<Checkpoint> LoadRound(uint64_t round) const;
-
   //! Closes the lock file's descriptor (and so releases the lock) on destruction.
   struct LockFile {
     explicit LockFile(int descriptor) : descriptor(descriptor) {}

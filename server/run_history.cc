@@ -65,6 +65,18 @@ constexpr const char* kSchema = R"sql(
     reference REAL,
     reference_error REAL NOT NULL,
     measured INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS model_selection (
+    round_id INTEGER PRIMARY KEY,
+    model_round INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    accuracy REAL,
+    accuracy_lower REAL,
+    accuracy_upper REAL,
+    verdict TEXT NOT NULL,
+    estimate REAL NOT NULL,
+    lower REAL NOT NULL,
+    upper REAL NOT NULL,
+    verdict_text TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS client_weights (
     round_id INTEGER NOT NULL,
     client_id TEXT NOT NULL,
@@ -73,9 +85,9 @@ constexpr const char* kSchema = R"sql(
 )sql";
 
 // The tables keyed by round, in the order ForgetRoundsAfter deletes from them.
-constexpr const char* kRoundTables[] = {"participants",  "checkpoint_digests", "minmax_gap_weights",
-                                        "group_weights", "client_weights",     "group_dro_weights",
-                                        "rounds"};
+constexpr const char* kRoundTables[] = {
+    "participants",   "checkpoint_digests", "minmax_gap_weights", "group_weights",
+    "client_weights", "group_dro_weights",  "model_selection",    "rounds"};
 
 absl::Status SqliteError(sqlite3* database, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(database)));
@@ -212,6 +224,35 @@ absl::StatusOr<std::vector<Weight>> SelectWeights(sqlite3* database, const char*
   return weights;
 }
 
+// Records round `round_id`'s judgement of its start model on the selection split.
+absl::Status InsertSelection(sqlite3* database, uint64_t round_id,
+                             const fairness::SelectionJudgement& judgement) {
+  EQUIFL_ASSIGN_OR_RETURN(
+      Statement insert,
+      Statement::Prepare(database,
+                         "INSERT INTO model_selection VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  sqlite3_stmt* row = insert.get();
+  sqlite3_bind_int64(row, 1, static_cast<sqlite3_int64>(round_id));
+  sqlite3_bind_int64(row, 2, static_cast<sqlite3_int64>(judgement.model_round));
+  sqlite3_bind_int64(row, 3, static_cast<sqlite3_int64>(judgement.samples));
+  if (judgement.accuracy) {
+    sqlite3_bind_double(row, 4, judgement.accuracy->estimate);
+    sqlite3_bind_double(row, 5, judgement.accuracy->lower);
+    sqlite3_bind_double(row, 6, judgement.accuracy->upper);
+  } else {
+    for (int column : {4, 5, 6}) sqlite3_bind_null(row, column);
+  }
+  sqlite3_bind_text(row, 7, fairness::VerdictName(judgement.bound.verdict), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(row, 8, judgement.bound.estimate);
+  sqlite3_bind_double(row, 9, judgement.bound.lower);
+  sqlite3_bind_double(row, 10, judgement.bound.upper);
+  sqlite3_bind_text(row, 11, judgement.bound.text.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(row) != SQLITE_DONE) {
+    return SqliteError(database, absl::StrCat("recording round ", round_id, "'s model selection"));
+  }
+  return absl::OkStatus();
+}
+
 // Commits a transaction whose work ended with `status`, or rolls it back.
 absl::Status Finish(sqlite3* database, const absl::Status& status) {
   if (!status.ok()) {
@@ -305,6 +346,9 @@ absl::Status RunHistory::RecordRound(const RoundRecord& record) {
       }
     }
     EQUIFL_RETURN_IF_ERROR(InsertControllerWeights(database, record.round_id, record.controller));
+    if (record.selection) {
+      EQUIFL_RETURN_IF_ERROR(InsertSelection(database, record.round_id, *record.selection));
+    }
     if (!record.model_sha256.empty()) {
       return InsertDigests(database, record.round_id,
                            {record.model_sha256, record.optimizer_sha256});
@@ -445,6 +489,40 @@ absl::StatusOr<std::vector<RoundRecord>> RunHistory::Rounds() const {
   }
   if (step != SQLITE_DONE) return SqliteError(database, "reading the run history");
   return records;
+}
+
+absl::StatusOr<std::vector<fairness::SelectionJudgement>> RunHistory::SelectionJudgements() const {
+  sqlite3* database = database_.get();
+  EQUIFL_ASSIGN_OR_RETURN(
+      Statement select,
+      Statement::Prepare(database,
+                         "SELECT model_round, samples, accuracy, accuracy_lower, accuracy_upper, "
+                         "verdict, estimate, lower, upper, verdict_text FROM model_selection "
+                         "ORDER BY round_id"));
+  std::vector<fairness::SelectionJudgement> judged;
+  int step = 0;
+  while ((step = sqlite3_step(select.get())) == SQLITE_ROW) {
+    sqlite3_stmt* row = select.get();
+    fairness::SelectionJudgement judgement;
+    judgement.model_round = static_cast<uint64_t>(sqlite3_column_int64(row, 0));
+    judgement.samples = static_cast<uint64_t>(sqlite3_column_int64(row, 1));
+    if (sqlite3_column_type(row, 2) != SQLITE_NULL) {
+      judgement.accuracy =
+          fairness::ProportionInterval{sqlite3_column_double(row, 2), sqlite3_column_double(row, 3),
+                                       sqlite3_column_double(row, 4)};
+    }
+    const std::string verdict = Text(row, 5);
+    judgement.bound.verdict = verdict == "held"       ? fairness::BoundVerdict::kHeld
+                              : verdict == "violated" ? fairness::BoundVerdict::kViolated
+                                                      : fairness::BoundVerdict::kUndetermined;
+    judgement.bound.estimate = sqlite3_column_double(row, 6);
+    judgement.bound.lower = sqlite3_column_double(row, 7);
+    judgement.bound.upper = sqlite3_column_double(row, 8);
+    judgement.bound.text = Text(row, 9);
+    judged.push_back(std::move(judgement));
+  }
+  if (step != SQLITE_DONE) return SqliteError(database, "reading the model selection");
+  return judged;
 }
 
 absl::StatusOr<std::optional<RoundRecord>> RunHistory::LastRound() const {

@@ -21,6 +21,7 @@
 #include "fairness/baselines.h"
 #include "fairness/group_dro.h"
 #include "fairness/minmax_gap.h"
+#include "fairness/model_selection.h"
 
 namespace equifl::server {
 
@@ -56,6 +57,9 @@ struct RoundRecord {
   std::string optimizer_sha256;
   //! Written by RecordRound; Rounds() leaves it empty (ControllerWeightsAfter reads it).
   ControllerWeights controller;
+  //! The round's start model judged on the selection split; written by
+  //! RecordRound, read back by SelectionJudgements (Rounds() leaves it empty).
+  std::optional<fairness::SelectionJudgement> selection;
 };
 
 //! The digests recorded for one round's checkpoint files.
@@ -95,6 +99,10 @@ class RunHistory {
   //! The controllers' state recorded with round `round_id` (empty for a round
   //! recorded before it was kept, or by a method that keeps none).
   absl::StatusOr<ControllerWeights> ControllerWeightsAfter(uint64_t round_id) const;
+
+  //! Every recorded judgement of model selection, in round order (their bounds'
+  //! StatedBound is left at its defaults: the run's options hold it).
+  absl::StatusOr<std::vector<fairness::SelectionJudgement>> SelectionJudgements() const;
 
   //! Every completed round, in order.
   absl::StatusOr<std::vector<RoundRecord>> Rounds() const;

@@ -8,6 +8,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "fairness/model_selection.h"
 
 namespace equifl::aggregation {
 namespace {
@@ -75,14 +76,25 @@ std::vector<uint64_t> NonNegativeConfusion(std::span<const double> noised, uint3
 
 }  // namespace
 
+size_t BudgetedViews(const std::vector<std::string>& views) {
+  return static_cast<size_t>(std::count_if(views.begin(), views.end(), [](const std::string& view) {
+    return !fairness::SelectionShareOfView(view);
+  }));
+}
+
 void BoundContribution(fairness::StatisticsTable& table, const StatisticsPrivacyOptions& options) {
+  // The view whose budget of samples a cell's view spends.
+  const auto budget = [](const fairness::Cell& cell) {
+    return fairness::SelectionShareOfView(cell.modality) ? std::string(fairness::kFusionView)
+                                                         : cell.modality;
+  };
   std::map<std::string, uint64_t> view_samples;
   for (const auto& [cell, groups] : table) {
-    for (const auto& [group, statistics] : groups) view_samples[cell.modality] += statistics.count;
+    for (const auto& [group, statistics] : groups) view_samples[budget(cell)] += statistics.count;
   }
   const double clip = options.loss_clip;
   for (auto& [cell, groups] : table) {
-    const uint64_t samples = view_samples[cell.modality];
+    const uint64_t samples = view_samples[budget(cell)];
     const double factor =
         samples > options.samples_per_view
             ? static_cast<double>(options.samples_per_view) / static_cast<double>(samples)
@@ -234,7 +246,7 @@ absl::Status CheckNoisedSum(std::span<const double> values, const StatisticsLayo
 absl::Status AddNoise(fairness::StatisticsTable& table, const StatisticsLayout& grid,
                       const StatisticsPrivacyOptions& options, random::Engine& engine) {
   EQUIFL_ASSIGN_OR_RETURN(std::vector<double> values, GridValues(table, grid));
-  const fairness::SumNoise variances = StatisticsNoiseVariances(options, grid.views.size());
+  const fairness::SumNoise variances = StatisticsNoiseVariances(options, BudgetedViews(grid.views));
   AddGridNoise(values, grid, std::sqrt(variances.count), options.loss_clip, engine);
   table = TableFromNoisedValues(values, grid, options.loss_clip, variances);
   return absl::OkStatus();

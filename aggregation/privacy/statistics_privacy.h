@@ -10,7 +10,10 @@
 // and sum of the view is scaled by B / samples, counts rounded down. Measured in
 // units of (count, loss / L, square / L², confusion count), each coordinate of a
 // group is then at most its count, so a view contributes an L2 norm of at most 2B
-// and the two splits a round reports, over V views, at most S = 2B·√(2V).
+// and the two splits a round reports, over V views, at most S = 2B·√(2V). A
+// selection view (fairness/model_selection.h) holds samples the fusion view does
+// not, so the two share the fusion view's B: with a + b ≤ B samples between them
+// their L2 norm is at most 2B, and they count as one of the V views.
 //
 // Noise: every entry of the round's dense grid (languages × views × groups,
 // whether or not any client has it, so an entry's presence says nothing) gets
@@ -39,6 +42,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -59,8 +63,12 @@ struct StatisticsPrivacyOptions {
 //! Bounds one client's table of one split in place (see the file comment).
 void BoundContribution(fairness::StatisticsTable& table, const StatisticsPrivacyOptions& options);
 
+//! V: the views of `views` that count towards S (a selection view shares the
+//! fusion view's budget).
+size_t BudgetedViews(const std::vector<std::string>& views);
+
 //! S: the largest L2 norm of one client's bounded statistics of a round (two
-//! splits) over `views` modality views, in noise units.
+//! splits) over `views` (BudgetedViews) modality views, in noise units.
 double StatisticsSensitivity(const StatisticsPrivacyOptions& options, size_t views);
 
 //! The variances of the noise on each kind of sum, for a round over `views` views.

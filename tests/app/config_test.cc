@@ -492,6 +492,15 @@ TEST(ConfigTest, PerClientCellsCannotHaveSecureAggregation) {
                         "secure_aggregation.enabled"));
 }
 
+TEST(ConfigTest, TheSelectionShareIsReadAndChecked) {
+  EXPECT_EQ(ParseConfig("", "run.yaml")->fairness.selection_share, 0.3);
+  absl::StatusOr<Config> config = ParseConfig("fairness:\n  selection_share: 0\n", "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->fairness.selection_share, 0);
+  EXPECT_THAT(ParseConfig("fairness:\n  selection_share: 0.95\n", "run.yaml").status().message(),
+              HasSubstr("selection_share"));
+}
+
 TEST(ConfigTest, GroupDroKnobsAreReadAndChecked) {
   absl::StatusOr<Config> config = ParseConfig(
       "fairness:\n  method: group_dro\n  allow_levelling_down: true\n"

@@ -16,9 +16,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "client/data/shard.h"
 #include "protocol/safetensors.h"
 #include "server/run_history.h"
@@ -35,6 +37,8 @@ using ::equifl::test::ReadFile;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path& path);
 
 class FederatedRunTest : public equifl::test::FederationTest {
  protected:
@@ -93,13 +97,45 @@ TEST_F(FederatedRunTest, ThreeClientsTrainWellAboveChance) {
   ASSERT_TRUE(rounds.back().validation_accuracy.has_value());
   EXPECT_GT(*rounds.back().validation_accuracy, 0.45);
   EXPECT_THAT(server->Log(), HasSubstr("final evaluation"));
+
+  // Model selection (fairness.selection_share 0.3 by default): rounds 2 to 4 judge
+  // the models after rounds 1 to 3 on the selection split, whose cells never reach
+  // the validation statistics; the final evaluation is of the chosen model, and
+  // its checkpoint is that model.
+  for (const equifl::server::RoundRecord& round : rounds) {
+    EXPECT_THAT(round.fairness_report, Not(HasSubstr("selection@"))) << round.round_id;
+  }
+  std::istringstream lines(ReadFile(folder_ / "run" / "report.jsonl"));
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_FALSE(records[0].contains("selection"));  // the initial model is no candidate
+  for (size_t round = 2; round <= 4; ++round) {
+    const nlohmann::json& record = records[round - 1];
+    ASSERT_TRUE(record.contains("selection")) << record.dump();
+    EXPECT_EQ(record["selection"]["model_round"], round - 1);
+    EXPECT_GT(record["selection"]["samples"].get<uint64_t>(), 0u);
+  }
+  ASSERT_TRUE(records[4].contains("chosen")) << records[4].dump();
+  const uint64_t chosen = records[4]["chosen"]["model_round"].get<uint64_t>();
+  EXPECT_GE(chosen, 1u);
+  EXPECT_LE(chosen, 3u);
+  EXPECT_THAT(server->Log(),
+              HasSubstr("The model evaluated: round " + std::to_string(chosen) + "'s model ("));
+  const auto checkpoint = [&](uint64_t round) {
+    return CheckpointTensors(folder_ / "run" / "checkpoints" /
+                             absl::StrFormat("round-%06d.safetensors", round));
+  };
+  EXPECT_TRUE(checkpoint(5) == checkpoint(chosen));
+  EXPECT_FALSE(checkpoint(5) == checkpoint(4));
 }
 
 // ERM-MinMaxGAP through the real binaries: λ rises by dual ascent while the
 // validation gap exceeds ε, every round's fairness report (with the video view's
 // cells) lands in report.jsonl and the HTML report, `equifl eval` on the final
-// checkpoint reproduces the accuracy a client measured on its own test split, and
-// its predictions file lets an independent script reproduce the report's metrics.
+// evaluation's checkpoint (the model it evaluated, chosen on the selection split) reproduces the
+// accuracy a client measured on its own test split, and its predictions file lets an independent
+// script reproduce the report's metrics.
 TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
   const std::string config = WriteConfig(
       3, 120,
@@ -127,7 +163,7 @@ TEST_F(FederatedRunTest, MinMaxGapRunReportsFairnessAndEvalReproducesIt) {
   const std::filesystem::path report_json = folder_ / "eval.json";
   const std::filesystem::path predictions = folder_ / "predictions.csv";
   Process eval({EQUIFL_BINARY, "--config", config, "eval", "--checkpoint",
-                (folder_ / "run" / "checkpoints" / "round-000003.safetensors").string(), "--shard",
+                (folder_ / "run" / "checkpoints" / "round-000004.safetensors").string(), "--shard",
                 (folder_ / "data" / "client-000").string(), "--json", report_json.string(),
                 "--predictions", predictions.string()},
                folder_ / "eval.log");
@@ -370,6 +406,25 @@ TEST_F(FederatedRunTest, ResumedRunContinuesTheControllersWeights) {
         EXPECT_NEAR(actual[i], expected[i], 1e-9) << "round " << round << ", weight " << i;
       }
     }
+    // Model selection continues too: the resumed run chooses the model the
+    // uninterrupted one chose, for the same reason (which counts the models judged
+    // before and after the kill), and its final evaluation's checkpoint is that
+    // model, reloaded from its checkpoint.
+    const auto chosen = [](const std::filesystem::path& run) {
+      std::istringstream lines(ReadFile(run / "report.jsonl"));
+      std::string last;
+      for (std::string line; std::getline(lines, line);) last = line;
+      const nlohmann::json final_line = nlohmann::json::parse(last);
+      EXPECT_TRUE(final_line.contains("chosen")) << last;
+      return final_line.value("chosen", nlohmann::json::object());
+    };
+    const nlohmann::json expected_choice = chosen(folder_ / "uninterrupted");
+    EXPECT_EQ(chosen(folder_ / "run"), expected_choice);
+    const auto checkpoint = [&](uint64_t round) {
+      return CheckpointTensors(folder_ / "run" / "checkpoints" /
+                               absl::StrFormat("round-%06d.safetensors", round));
+    };
+    EXPECT_TRUE(checkpoint(5) == checkpoint(expected_choice.value("model_round", 0u)));
   }
 }
 

@@ -93,6 +93,18 @@ TEST(HtmlReportTest, SummaryUsesTheFinalEvaluation) {
   EXPECT_THAT(*page, HasSubstr("final evaluation"));
 }
 
+TEST(HtmlReportTest, SummaryNamesTheChosenModel) {
+  std::vector<std::string> lines = ThreeLines();
+  EXPECT_THAT(*RenderHtmlReport(lines, "run"), Not(HasSubstr("<th>Model</th>")));
+  nlohmann::json final_line = Line(2, true, 0.8125, 0.375, 0.125);
+  final_line["chosen"] = {{"model_round", 1}, {"reason", "round 1's model (<best>)"}};
+  lines.back() = final_line.dump();
+  const absl::StatusOr<std::string> page = RenderHtmlReport(lines, "run");
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(*page, HasSubstr("<th>Model</th><td>chosen on the selection split: round 1&#39;s "
+                               "model (&lt;best&gt;)</td>"));
+}
+
 TEST(HtmlReportTest, SummaryFallsBackToTheLastLine) {
   std::vector<std::string> lines = ThreeLines();
   lines.pop_back();

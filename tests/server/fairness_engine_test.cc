@@ -1,5 +1,6 @@
 #include "server/fairness_engine.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -349,6 +350,50 @@ TEST(FairnessEngineTest, ARestoredEngineContinuesEveryController) {
     EXPECT_TRUE(a.lambda > 0 || a.group_weights.size() == 4 || a.client_weights.size() == 2 ||
                 a.group_dro_weights.size() == 4);
   }
+}
+
+// Model selection: training rounds ask for the selection view, the final
+// evaluation does not; the engine chooses among the models it judged, and a
+// restored engine chooses as the one it continues (the bound comes from the
+// options, not from the history).
+TEST(FairnessEngineTest, ModelSelectionJudgesTrainingRoundsAndSurvivesARestore) {
+  FairnessOptions options;
+  options.selection_share = 0.25;
+  ASSERT_TRUE(options.Validate().ok());
+  FairnessEngine engine(options);
+  EXPECT_EQ(engine.EvaluatedViews(false),
+            (std::vector<std::string>{fairness::kFusionView, "selection@0.25"}));
+  EXPECT_EQ(engine.EvaluatedViews(true), std::vector<std::string>{fairness::kFusionView});
+  EXPECT_EQ(engine.ChosenModel(), std::nullopt);
+
+  // Two classes; model 1 has 60 of 100 right, model 2 has 80.
+  const auto selection = [](uint64_t right) {
+    fairness::GroupStatistics group = Losses(100, 50);
+    group.num_classes = 2;
+    group.confusion = {right / 2, 50 - right / 2, 50 - right / 2, right / 2};
+    fairness::StatisticsTable table;
+    table[fairness::Cell{"en", fairness::kFusionView, ""}]["f"] = group;
+    return table;
+  };
+  EXPECT_NEAR(engine.OnSelectionStatistics(1, selection(60)).accuracy->estimate, 0.6, 1e-12);
+  engine.OnSelectionStatistics(2, selection(80));
+  ASSERT_TRUE(engine.ChosenModel());
+  EXPECT_EQ(engine.ChosenModel()->model_round, 2u);
+  EXPECT_THAT(engine.ChosenReason(), testing::HasSubstr("round 2's model"));
+
+  FairnessEngine restored(options);
+  std::vector<fairness::SelectionJudgement> judged = {
+      fairness::JudgeOnSelection(1, selection(60), {}),
+      fairness::JudgeOnSelection(2, selection(80), {})};
+  restored.RestoreSelection(judged);
+  EXPECT_EQ(restored.ChosenModel()->model_round, 2u);
+  EXPECT_EQ(restored.ChosenReason(), engine.ChosenReason());
+
+  options.selection_share = 0.95;
+  EXPECT_FALSE(options.Validate().ok());
+  options.selection_share = 0;
+  EXPECT_EQ(FairnessEngine(options).EvaluatedViews(false),
+            std::vector<std::string>{fairness::kFusionView});
 }
 
 }  // namespace

@@ -131,6 +131,51 @@ TEST_F(RunHistoryTest, ControllerWeightsSurviveReopeningAndForgetting) {
   EXPECT_EQ(first->client_weights[1].samples, 10u);
 }
 
+TEST_F(RunHistoryTest, ModelSelectionSurvivesReopeningAndForgetting) {
+  {
+    absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+    ASSERT_THAT(history, IsOk());
+    ASSERT_THAT(history->RecordRound(Record(1)), IsOk());  // judges nothing (initial model)
+    for (uint64_t round : {2, 3}) {
+      RoundRecord record = Record(round);
+      fairness::SelectionJudgement judgement;
+      judgement.model_round = round - 1;
+      judgement.samples = 30 * round;
+      if (round == 2) judgement.accuracy = fairness::ProportionInterval{0.6, 0.45, 0.73};
+      judgement.bound.verdict =
+          round == 2 ? fairness::BoundVerdict::kHeld : fairness::BoundVerdict::kViolated;
+      judgement.bound.estimate = 0.1 * round;
+      judgement.bound.lower = 0.05;
+      judgement.bound.upper = 0.5;
+      judgement.bound.text = "text " + std::to_string(round);
+      record.selection = judgement;
+      ASSERT_THAT(history->RecordRound(record), IsOk());
+    }
+  }
+  absl::StatusOr<RunHistory> history = RunHistory::Open(path_, "run-1");
+  ASSERT_THAT(history, IsOk());
+  absl::StatusOr<std::vector<fairness::SelectionJudgement>> judged = history->SelectionJudgements();
+  ASSERT_THAT(judged, IsOk());
+  ASSERT_EQ(judged->size(), 2u);
+  const fairness::SelectionJudgement& first = (*judged)[0];
+  EXPECT_EQ(first.model_round, 1u);
+  EXPECT_EQ(first.samples, 60u);
+  ASSERT_TRUE(first.accuracy);
+  EXPECT_DOUBLE_EQ(first.accuracy->lower, 0.45);
+  EXPECT_DOUBLE_EQ(first.accuracy->upper, 0.73);
+  EXPECT_EQ(first.bound.verdict, fairness::BoundVerdict::kHeld);
+  EXPECT_DOUBLE_EQ(first.bound.estimate, 0.2);
+  EXPECT_EQ(first.bound.text, "text 2");
+  EXPECT_FALSE((*judged)[1].accuracy);
+  EXPECT_EQ((*judged)[1].bound.verdict, fairness::BoundVerdict::kViolated);
+
+  ASSERT_THAT(history->ForgetRoundsAfter(2), IsOk());
+  judged = history->SelectionJudgements();
+  ASSERT_THAT(judged, IsOk());
+  ASSERT_EQ(judged->size(), 1u);
+  EXPECT_EQ((*judged)[0].model_round, 1u);
+}
+
 TEST_F(RunHistoryTest, HistoryOfAnotherRunIsRefused) {
   ASSERT_THAT(RunHistory::Open(path_, "run-1"), IsOk());
   absl::StatusOr<RunHistory> other = RunHistory::Open(path_, "run-2");

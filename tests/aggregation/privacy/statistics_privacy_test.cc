@@ -72,6 +72,22 @@ TEST(StatisticsPrivacyTest, BoundScalesAViewPastBSamplesAndClampsLossesByHand) {
   EXPECT_EQ((table[Cell{"en", "audio", ""}]["m"].confusion), limited);
 }
 
+// A selection view's samples are not the fusion view's: the two share one budget
+// of B samples (80 + 40 = 120 > 100: both scaled by 100 / 120), and the view does not
+// count towards S.
+TEST(StatisticsPrivacyTest, TheSelectionViewSharesTheFusionViewsBudget) {
+  StatisticsTable table;
+  table[Cell{"en", "fusion", ""}]["f"] = Group(60, 60, 60, {30, 0, 0, 30});
+  table[Cell{"en", "fusion", ""}]["m"] = Group(24, 24, 24, {12, 0, 0, 12});
+  table[Cell{"en", "selection@0.3", ""}]["f"] = Group(36, 36, 36, {18, 0, 0, 18});
+  BoundContribution(table, {.noise_multiplier = 1, .samples_per_view = 100, .loss_clip = 4});
+  EXPECT_EQ((table[Cell{"en", "fusion", ""}]["f"].count), 50u);
+  EXPECT_EQ((table[Cell{"en", "fusion", ""}]["m"].count), 20u);
+  EXPECT_EQ((table[Cell{"en", "selection@0.3", ""}]["f"].count), 30u);
+  EXPECT_EQ(BudgetedViews({"fusion", "selection@0.3", "video"}), 2u);
+  EXPECT_EQ(BudgetedViews({"fusion", "video"}), 2u);
+}
+
 // In units of (count, loss / L, square / L², confusion) a bounded view's vector is
 // at most 2B long, whatever the client sent: S = 2B·√(2V) covers two splits.
 TEST(StatisticsPrivacyTest, ABoundedTableIsWithinTheSensitivity) {
