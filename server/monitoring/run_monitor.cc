@@ -136,6 +136,9 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
           {"feasibility", summary.fairness.feasibility
                               ? fairness::FloorToJson(*summary.fairness.feasibility)
                               : Json(nullptr)},
+          {"chosen", summary.chosen_round ? Json{{"model_round", *summary.chosen_round},
+                                                 {"reason", summary.chosen_reason}}
+                                          : Json(nullptr)},
           {"confidence", gap_bounds.confidence},
           {"interval_note",
            "Accuracy intervals: Wilson per group and Newcombe for the gap between the most "

@@ -137,6 +137,10 @@ TEST_F(DashboardRunTest, ThePageAndMetricsFollowTheRun) {
   EXPECT_TRUE(std::regex_search(
       during, std::regex(R"(<p id="fairness-floor">Against the gap's floor: \w)")))
       << during;
+  // The model selection has chosen so far (round 2 on judges the model before it).
+  EXPECT_TRUE(std::regex_search(
+      during, std::regex(R"(<p id="fairness-chosen">Model chosen so far: round \d+'s model)")))
+      << during;
 
   // Each client serves its own metrics.
   const std::optional<std::string> client_metrics =

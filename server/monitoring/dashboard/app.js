@@ -145,6 +145,7 @@ function renderFairness(fairness) {
     setText("fairness-round", "");
     setText("fairness-bound", "No round has closed yet.");
     setText("fairness-floor", "");
+    setText("fairness-chosen", "");
     setText("fairness-note", "");
     return;
   }
@@ -157,6 +158,8 @@ function renderFairness(fairness) {
     `${fairness.bound.description}: ${fairness.bound_verdict}`);
   setText("fairness-floor", fairness.feasibility
     ? `Against the gap's floor: ${fairness.feasibility.text}` : "");
+  setText("fairness-chosen", fairness.chosen
+    ? `Model chosen so far: ${fairness.chosen.reason}` : "");
   for (const row of fairness.cells) {
     const tr = document.createElement("tr");
     tr.dataset.cell = `${row.language}/${row.modality}/${row.client}`;

@@ -87,6 +87,8 @@ class RunMonitorTest : public ::testing::Test {
     summary.fairness.lambda = 0.5;
     summary.fairness.validation_gap = 0.2;
     summary.fairness.feasibility = fairness::FeasibilityFloor(0.95).Judge(0.1);
+    summary.chosen_round = 3;
+    summary.chosen_reason = "round 3's model (…): the latest of …";
     summary.privacy_epsilon = 1.25;
     absl::StatusOr<aggregation::ServerOptimizer> optimizer =
         aggregation::ServerOptimizer::Create({}, 1);
@@ -151,6 +153,8 @@ TEST_F(RunMonitorTest, AClosedRoundGivesItsPointCellsAndDrops) {
   EXPECT_EQ(fairness["feasibility"]["feasibility"], "unknown");
   EXPECT_THAT(fairness["feasibility"]["text"].get<std::string>(),
               HasSubstr("no cell's floor is settled"));
+  EXPECT_EQ(fairness["chosen"]["model_round"], 3);
+  EXPECT_EQ(fairness["chosen"]["reason"], "round 3's model (…): the latest of …");
   ASSERT_EQ(fairness["cells"].size(), 1u);
   const Json& cell = fairness["cells"][0];
   EXPECT_EQ(cell["language"], "en");
