@@ -492,7 +492,9 @@ absl::Status RoundLoop::Apply(const OpenedRound& round, CollectedRound collected
     }
     fairness_.OnRoundClosed(summary.round_id, summary.train.table(), summary.validation.table(),
                             summary.validation_by_client, collected.aggregate.train_samples);
-    if (round.start.version > 0 && !summary.selection_statistics.empty()) {
+    // Selection cells a client sent unasked are dropped with the split, never judged.
+    if (options_.fairness.selection_share > 0 && round.start.version > 0 &&
+        !summary.selection_statistics.empty()) {
       summary.selection =
           fairness_.OnSelectionStatistics(round.start.version, summary.selection_statistics);
     }

@@ -27,6 +27,7 @@ namespace {
 using ::equifl::test::IsOk;
 using ::equifl::test::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 using test_support::InitialModel;
@@ -456,6 +457,99 @@ TEST_F(AggregatorTest, FinalEvaluationCollectsTestStatisticsWithoutChangingTheMo
   EXPECT_EQ(observer_.models[1], observer_.models[0]);
   ASSERT_TRUE(observer_.summaries[1].validation.accuracy().has_value());
   EXPECT_DOUBLE_EQ(*observer_.summaries[1].validation.accuracy(), 0.75);
+}
+
+// Adds to `header`'s validation statistics one group of 100 samples in `view`,
+// `right` of them right.
+void AddValidationCell(v1::UpdateHeader& header, const std::string& view, uint64_t right) {
+  v1::GroupCellStatistics* cell = header.mutable_validation_statistics()->add_cells();
+  cell->mutable_cell()->set_language("en");
+  cell->mutable_cell()->set_modality(view);
+  cell->set_group("g");
+  cell->set_sample_count(100);
+  cell->set_loss_sum(50);
+  cell->set_loss_square_sum(50);
+  cell->set_num_classes(2);
+  for (uint64_t count : {right / 2, 50 - right / 2, 50 - (right - right / 2), right - right / 2}) {
+    cell->add_confusion(count);
+  }
+}
+
+// Model selection through the service: training tasks ask for the selection view,
+// whose cells never reach the validation statistics; round r judges the model
+// after round r − 1, and the final evaluation is of the chosen one (90% right, not
+// the 50% of the model after round 2), served under its own version.
+TEST_F(AggregatorTest, TheFinalEvaluationIsOfTheModelChosenOnTheSelectionSplit) {
+  AggregatorOptions options = Options(3, 1);
+  options.rounds.final_evaluation = true;
+  Start(options);
+  auto stub = Stub();
+  for (uint64_t round = 1; round <= 3; ++round) {
+    const v1::Task task = JoinAndPoll(*stub, "a");
+    ASSERT_EQ(task.kind(), v1::TASK_KIND_TRAIN);
+    EXPECT_THAT(task.fairness().views(), testing::Contains("selection@0.3"));
+    const uint64_t right = round == 2 ? 90 : 50;  // the model after round 1 is best
+    ASSERT_TRUE(Upload(*stub, task, "a", std::vector<float>(8, static_cast<float>(round)), 4,
+                       [&](v1::UpdateHeader& header) {
+                         AddValidationCell(header, "fusion", 70);
+                         AddValidationCell(header, "selection@0.3", right);
+                       })
+                    .accepted());
+  }
+  const v1::Task evaluate = JoinAndPoll(*stub, "a");
+  ASSERT_EQ(evaluate.kind(), v1::TASK_KIND_EVALUATE);
+  EXPECT_THAT(evaluate.fairness().views(), Not(testing::Contains("selection@0.3")));
+  EXPECT_EQ(evaluate.model_version(), 1u);
+  const std::vector<float> served = Download(*stub, evaluate);
+  served_.Stop();  // while the final evaluation is open: nothing more is recorded
+  ASSERT_EQ(observer_.summaries.size(), 3u);
+  EXPECT_EQ(served, observer_.models[0]);  // the model after round 1
+  EXPECT_NE(served, observer_.models[2]);
+  EXPECT_FALSE(observer_.summaries[0].selection);  // the initial model is no candidate
+  for (size_t i = 0; i < 3; ++i) {
+    const RoundSummary& summary = observer_.summaries[i];
+    for (const auto& [cell, groups] : summary.validation.table()) {
+      EXPECT_EQ(cell.modality, "fusion") << "round " << summary.round_id;
+    }
+    if (i == 0) continue;
+    ASSERT_TRUE(summary.selection) << "round " << summary.round_id;
+    EXPECT_EQ(summary.selection->model_round, i);
+    EXPECT_EQ(summary.selection->samples, 100u);
+  }
+  EXPECT_EQ(observer_.summaries[2].chosen_round, 1u);
+  EXPECT_THAT(observer_.summaries[2].chosen_reason, HasSubstr("round 1's model (90.0%"));
+}
+
+// With selection off, selection cells a client sends unasked are dropped: never
+// judged, never in the validation statistics, and the last model is evaluated.
+TEST_F(AggregatorTest, SelectionCellsSentUnaskedAreDropped) {
+  AggregatorOptions options = Options(2, 1);
+  options.rounds.final_evaluation = true;
+  options.fairness.selection_share = 0;
+  Start(options);
+  auto stub = Stub();
+  for (uint64_t round = 1; round <= 2; ++round) {
+    const v1::Task task = JoinAndPoll(*stub, "a");
+    ASSERT_EQ(task.kind(), v1::TASK_KIND_TRAIN);
+    EXPECT_THAT(task.fairness().views(), Not(testing::Contains("selection@0.3")));
+    ASSERT_TRUE(
+        Upload(*stub, task, "a", std::vector<float>(8, 1), 4, [&](v1::UpdateHeader& header) {
+          AddValidationCell(header, "fusion", 70);
+          AddValidationCell(header, "selection@0.3", 90);
+        }).accepted());
+  }
+  const v1::Task evaluate = JoinAndPoll(*stub, "a");
+  ASSERT_EQ(evaluate.kind(), v1::TASK_KIND_EVALUATE);
+  EXPECT_EQ(evaluate.model_version(), 2u);
+  served_.Stop();
+  ASSERT_EQ(observer_.summaries.size(), 2u);
+  for (const RoundSummary& summary : observer_.summaries) {
+    EXPECT_FALSE(summary.selection) << "round " << summary.round_id;
+    EXPECT_FALSE(summary.chosen_round) << "round " << summary.round_id;
+    for (const auto& [cell, groups] : summary.validation.table()) {
+      EXPECT_EQ(cell.modality, "fusion") << "round " << summary.round_id;
+    }
+  }
 }
 
 TEST_F(AggregatorTest, PollOfAClientThatNeverJoinedAsksItToJoin) {

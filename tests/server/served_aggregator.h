@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -110,11 +111,18 @@ class RecordingObserver : public RoundObserver {
     std::lock_guard lock(mutex);
     summaries.push_back(summary);
     models.emplace_back(model.values().begin(), model.values().end());
+    kept.insert_or_assign(summary.round_id, model);
     return absl::OkStatus();
+  }
+  absl::StatusOr<GlobalModel> ModelAfterRound(uint64_t round) const override {
+    const auto found = kept.find(round);
+    if (found == kept.end()) return absl::NotFoundError("no such round");
+    return found->second;
   }
   std::mutex mutex;
   std::vector<RoundSummary> summaries;
   std::vector<std::vector<float>> models;
+  std::map<uint64_t, GlobalModel> kept;  //!< By round, for ModelAfterRound.
 };
 
 //! An Aggregator listening on 127.0.0.1 with `credentials`, running its rounds.
