@@ -72,8 +72,8 @@ SelectionJudgement JudgeOnSelection(uint64_t model_round, const StatisticsTable&
   if (overall.confusion_count > 0) {
     const auto right =
         static_cast<uint64_t>(std::llround(overall.accuracy * overall.confusion_count));
-    judgement.accuracy = WilsonInterval(right, overall.confusion_count,
-                                        NormalQuantile(1 - (1 - bound.confidence) / 2));
+    judgement.accuracy =
+        WilsonInterval(right, overall.confusion_count, SimultaneousZ(bound.confidence, 1));
   }
   return judgement;
 }
