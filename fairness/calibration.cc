@@ -6,7 +6,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -35,12 +34,8 @@ std::string TemperatureViewName(double temperature) {
 }
 
 std::optional<double> TemperatureOfView(const std::string& view) {
-  if (!view.starts_with(kTemperaturePrefix)) return std::nullopt;
-  double temperature = 0;
-  if (!absl::SimpleAtod(view.substr(sizeof(kTemperaturePrefix) - 1), &temperature) ||
-      !(temperature > 0) || !std::isfinite(temperature)) {
-    return std::nullopt;
-  }
+  const std::optional<double> temperature = NumberAfterPrefix(view, kTemperaturePrefix);
+  if (!temperature || !(*temperature > 0)) return std::nullopt;
   return temperature;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace equifl::fairness {
@@ -65,6 +66,17 @@ std::string CellName(const Cell& cell) {
   std::string name = absl::StrCat(cell.language.empty() ? "-" : cell.language, "/", cell.modality);
   if (!cell.client.empty()) absl::StrAppend(&name, "/", cell.client);
   return name;
+}
+
+std::optional<double> NumberAfterPrefix(std::string_view view, std::string_view prefix) {
+  double number = 0;
+  if (!view.starts_with(prefix)) return std::nullopt;
+  const std::string_view rest = view.substr(prefix.size());
+  if (!absl::SimpleAtod(absl::string_view(rest.data(), rest.size()), &number) ||
+      !std::isfinite(number)) {
+    return std::nullopt;
+  }
+  return number;
 }
 
 absl::Status AddInto(GroupStatistics& sum, const GroupStatistics& addend) {

@@ -12,7 +12,9 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,6 +36,11 @@ struct Cell {
 
 //! "language/modality", with "/client" when kept per client ("-" for no language).
 std::string CellName(const Cell& cell);
+
+//! The finite number after `prefix` in a view named like "fusion@T=1.25" (the
+//! derived views of calibration and model selection); nullopt when `view` does not
+//! start with `prefix` or the rest is not a finite number.
+std::optional<double> NumberAfterPrefix(std::string_view view, std::string_view prefix);
 
 //! The variance of the zero-mean noise each sum of a GroupStatistics carries:
 //! differential privacy's Gaussian noise (aggregation/privacy/statistics_privacy.h),

@@ -102,15 +102,8 @@ GroupLossEstimate EstimateGroupLoss(const GroupStatistics& group) {
 }
 
 const char* VerdictName(BoundVerdict verdict) {
-  switch (verdict) {
-    case BoundVerdict::kHeld:
-      return "held";
-    case BoundVerdict::kViolated:
-      return "violated";
-    case BoundVerdict::kUndetermined:
-      return "undetermined";
-  }
-  return "undetermined";
+  // The table's names are string literals, so their data is NUL-terminated.
+  return IsNamed(verdict) ? NameOf(verdict).data() : "undetermined";
 }
 
 LossGapBounds BoundLossGaps(const StatisticsTable& table, const LossGapBoundOptions& options) {

@@ -30,10 +30,12 @@
 #define EQUIFL_FAIRNESS_LOSS_GAP_BOUNDS_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/enum_names.h"
 #include "fairness/group_statistics.h"
 
 namespace equifl::fairness {
@@ -75,7 +77,16 @@ struct CellLossGapBounds {
 
 enum class BoundVerdict { kHeld, kViolated, kUndetermined };
 
-//! "held", "violated" or "undetermined".
+//! "held", "violated" and "undetermined", in reports and the run history.
+inline std::span<const EnumName<BoundVerdict>> EnumNames(BoundVerdict) {
+  static constexpr EnumName<BoundVerdict> kNames[] = {
+      {BoundVerdict::kHeld, "held"},
+      {BoundVerdict::kViolated, "violated"},
+      {BoundVerdict::kUndetermined, "undetermined"}};
+  return kNames;
+}
+
+//! NameOf(verdict) as a C string, for JSON and SQLite.
 const char* VerdictName(BoundVerdict verdict);
 
 //! The bounds of a whole table (cells as keyed).

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "fairness/accuracy_gap_interval.h"
@@ -34,12 +33,8 @@ std::string SelectionViewName(double share) {
 }
 
 std::optional<double> SelectionShareOfView(const std::string& view) {
-  if (!view.starts_with(kSelectionPrefix)) return std::nullopt;
-  double share = 0;
-  if (!absl::SimpleAtod(view.substr(sizeof(kSelectionPrefix) - 1), &share) || !(share > 0) ||
-      !(share < 1)) {
-    return std::nullopt;
-  }
+  const std::optional<double> share = NumberAfterPrefix(view, kSelectionPrefix);
+  if (!share || !(*share > 0) || !(*share < 1)) return std::nullopt;
   return share;
 }
 

@@ -511,10 +511,8 @@ absl::StatusOr<std::vector<fairness::SelectionJudgement>> RunHistory::SelectionJ
           fairness::ProportionInterval{sqlite3_column_double(row, 2), sqlite3_column_double(row, 3),
                                        sqlite3_column_double(row, 4)};
     }
-    const std::string verdict = Text(row, 5);
-    judgement.bound.verdict = verdict == "held"       ? fairness::BoundVerdict::kHeld
-                              : verdict == "violated" ? fairness::BoundVerdict::kViolated
-                                                      : fairness::BoundVerdict::kUndetermined;
+    judgement.bound.verdict = ParseEnum<fairness::BoundVerdict>("verdict", Text(row, 5))
+                                  .value_or(fairness::BoundVerdict::kUndetermined);
     judgement.bound.estimate = sqlite3_column_double(row, 6);
     judgement.bound.lower = sqlite3_column_double(row, 7);
     judgement.bound.upper = sqlite3_column_double(row, 8);

@@ -70,10 +70,13 @@ const char* CellStatus(const fairness::CellLossGap& cell, const fairness::Stated
     case fairness::BoundMetric::kWorstGroupAccuracy:
       break;
   }
-  if (!interval) return "undetermined";
-  if (interval->second <= bound.epsilon) return "held";
-  if (interval->first > bound.epsilon) return "violated";
-  return "undetermined";
+  if (interval && interval->second <= bound.epsilon) {
+    return fairness::VerdictName(fairness::BoundVerdict::kHeld);
+  }
+  if (interval && interval->first > bound.epsilon) {
+    return fairness::VerdictName(fairness::BoundVerdict::kViolated);
+  }
+  return fairness::VerdictName(fairness::BoundVerdict::kUndetermined);
 }
 
 // Every cell of the round's statistics: group losses and accuracies, the loss gap

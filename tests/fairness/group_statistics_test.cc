@@ -22,6 +22,17 @@ GroupStatistics Stats(double loss_sum, uint64_t count, std::vector<uint64_t> con
   return statistics;
 }
 
+TEST(GroupStatisticsTest, ReadsTheNumberOfADerivedViewsName) {
+  EXPECT_EQ(NumberAfterPrefix("fusion@T=1.25", "fusion@T="), 1.25);
+  EXPECT_EQ(NumberAfterPrefix("selection@0.3", "selection@"), 0.3);
+  EXPECT_EQ(NumberAfterPrefix("selection@-2", "selection@"), -2);
+  EXPECT_EQ(NumberAfterPrefix("fusion@T=", "fusion@T="), std::nullopt);
+  EXPECT_EQ(NumberAfterPrefix("fusion@T=inf", "fusion@T="), std::nullopt);
+  EXPECT_EQ(NumberAfterPrefix("fusion@T=nan", "fusion@T="), std::nullopt);
+  EXPECT_EQ(NumberAfterPrefix("fusion@T=1.5x", "fusion@T="), std::nullopt);
+  EXPECT_EQ(NumberAfterPrefix("video", "fusion@T="), std::nullopt);
+}
+
 TEST(GroupStatisticsTest, MeanLossOfEmptyGroupIsZero) {
   EXPECT_EQ(GroupStatistics{}.mean_loss(), 0.0);
   EXPECT_DOUBLE_EQ(Stats(3.0, 4, {}).mean_loss(), 0.75);
