@@ -244,6 +244,7 @@ absl::StatusOr<AggregatorRun> OpenAggregatorRun(const Config& config, bool resum
       state.group_weights = std::move(controller.group_weights);
       state.client_weights = std::move(controller.client_weights);
       state.group_dro_weights = std::move(controller.group_dro_weights);
+      state.floor_probe = std::move(controller.floor_probe);
       run.aggregator->fairness().Restore(state);
     }
     // Model selection continues from its recorded judgements (the final evaluation

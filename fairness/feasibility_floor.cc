@@ -98,6 +98,40 @@ void FeasibilityFloor::ObserveFullWeight(uint64_t round, const StatisticsTable& 
 
 void FeasibilityFloor::ObserveLowerWeight() { streaks_.clear(); }
 
+std::vector<ProbeCell> FeasibilityFloor::ProbeCells() const {
+  std::map<Cell, ProbeCell> cells;
+  for (const auto& [cell, streak] : streaks_) {
+    ProbeCell& entry = cells[cell];
+    entry.lowest = streak.lowest;
+    entry.stalls = streak.stalls;
+  }
+  for (const auto& [cell, floor] : probed_) cells[cell].floor = floor;
+  std::vector<ProbeCell> list;
+  for (auto& [cell, entry] : cells) {
+    entry.cell = cell;
+    list.push_back(std::move(entry));
+  }
+  return list;
+}
+
+void FeasibilityFloor::RestoreProbe(const std::vector<ProbeCell>& cells) {
+  streaks_.clear();
+  probed_.clear();
+  for (const ProbeCell& entry : cells) {
+    if (entry.lowest && std::isfinite(*entry.lowest)) {
+      streaks_[entry.cell] = {*entry.lowest, std::max(entry.stalls, 0)};
+    }
+    if (entry.floor && std::isfinite(entry.floor->gap.bias_corrected) &&
+        std::isfinite(entry.floor->gap.lower) && std::isfinite(entry.floor->gap.upper)) {
+      CellFloor floor = *entry.floor;
+      floor.settled = true;
+      floor.source = FloorSource::kProbe;
+      floor.gap.cell = entry.cell;
+      probed_[entry.cell] = floor;
+    }
+  }
+}
+
 void FeasibilityFloor::ObserveCalibrated(uint64_t round, const StatisticsTable& calibrated) {
   for (const CellLossGapBounds& gap :
        BoundLossGaps(OfViews(calibrated, {kFusionView}), options_).cells) {

@@ -50,6 +50,16 @@ struct CellFloor {
   CellLossGapBounds gap;
 };
 
+//! One cell of the probe as a run's history keeps it, so that --resume continues
+//! it: the current streak of full-weight measurements and the settled floor.
+struct ProbeCell {
+  Cell cell;
+  //! The worst group's lowest loss in the current streak; absent between streaks.
+  std::optional<double> lowest;
+  int stalls = 0;                  //!< Measurements since it last fell.
+  std::optional<CellFloor> floor;  //!< The settled floor; absent until the probe settles.
+};
+
 enum class Feasibility {
   kUnknown,             //!< Neither of the below.
   kFeasible,            //!< Every measured cell's gap is at most ε (upper bounds).
@@ -93,6 +103,13 @@ class FeasibilityFloor {
   void ObserveLowerWeight();
   //! The final model's test statistics with the fitted temperatures applied.
   void ObserveCalibrated(uint64_t round, const StatisticsTable& calibrated);
+
+  //! The probe's state, by cell. Calibration's measurement, which follows the
+  //! last round, is not part of it.
+  std::vector<ProbeCell> ProbeCells() const;
+  //! Continues from a run's recorded ProbeCells (after a restart), replacing the
+  //! probe's state; non-finite values are dropped.
+  void RestoreProbe(const std::vector<ProbeCell>& cells);
 
   //! Each measured cell's floor (the smaller measurement; settled or not), by cell.
   std::map<Cell, CellFloor> CellFloors() const;

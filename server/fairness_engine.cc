@@ -246,6 +246,7 @@ void FairnessEngine::Restore(const FairnessState& state) {
   fedminmax_.Restore(state.group_weights);
   fairfed_.Restore(state.client_weights);
   group_dro_.Restore(state.lambda, state.group_dro_weights);
+  floor_.RestoreProbe(state.floor_probe);
   validation_gap_ = state.validation_gap;
 }
 
@@ -259,6 +260,7 @@ FairnessState FairnessEngine::State() const {
   state.group_weights = fedminmax_.group_weights();
   state.client_weights = fairfed_.client_weights();
   state.group_dro_weights = group_dro_.weights();
+  state.floor_probe = floor_.ProbeCells();
   if (options_.method == FairnessMethod::kGroupDro) {
     state.alpha_step = fairness::AlphaStepName(group_dro_.last_step());
     if (!group_dro_.harmed().empty()) {

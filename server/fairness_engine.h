@@ -79,6 +79,8 @@ struct FairnessState {
   std::vector<fairness::GroupWeight> group_weights;         //!< FedMinMax's μ and ρ.
   std::vector<fairness::ClientWeight> client_weights;       //!< FairFed's ω.
   std::vector<fairness::GroupDroWeight> group_dro_weights;  //!< Group DRO's q, ρ and levels.
+  //! Group DRO's probe of the loss gap's floor (its streaks and settled cells).
+  std::vector<fairness::ProbeCell> floor_probe;
   //! Group DRO: what the round did with α and why (the guard's pairs), for logs.
   std::string alpha_step;
   //! A loss-gap bound against its floor (fairness/feasibility_floor.h); absent

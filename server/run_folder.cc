@@ -153,7 +153,8 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   record.validation_gap = summary.fairness.validation_gap;
   record.privacy_epsilon = summary.privacy_epsilon;
   record.controller = {summary.fairness.minmax_gap_weights, summary.fairness.group_weights,
-                       summary.fairness.client_weights, summary.fairness.group_dro_weights};
+                       summary.fairness.client_weights, summary.fairness.group_dro_weights,
+                       summary.fairness.floor_probe};
   record.selection = summary.selection;
   nlohmann::json line = {{"round", summary.round_id},
                          {"final_evaluation", summary.final_evaluation},

@@ -77,6 +77,20 @@ constexpr const char* kSchema = R"sql(
     lower REAL NOT NULL,
     upper REAL NOT NULL,
     verdict_text TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS floor_probe (
+    round_id INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    view TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    lowest REAL,
+    stalls INTEGER NOT NULL,
+    floor_round INTEGER,
+    worst_group TEXT NOT NULL,
+    best_group TEXT NOT NULL,
+    gap REAL NOT NULL,
+    bias_corrected REAL NOT NULL,
+    lower REAL NOT NULL,
+    upper REAL NOT NULL);
   CREATE TABLE IF NOT EXISTS client_weights (
     round_id INTEGER NOT NULL,
     client_id TEXT NOT NULL,
@@ -85,9 +99,9 @@ constexpr const char* kSchema = R"sql(
 )sql";
 
 // The tables keyed by round, in the order ForgetRoundsAfter deletes from them.
-constexpr const char* kRoundTables[] = {
-    "participants",   "checkpoint_digests", "minmax_gap_weights", "group_weights",
-    "client_weights", "group_dro_weights",  "model_selection",    "rounds"};
+constexpr const char* kRoundTables[] = {"participants",  "checkpoint_digests", "minmax_gap_weights",
+                                        "group_weights", "client_weights",     "group_dro_weights",
+                                        "floor_probe",   "model_selection",    "rounds"};
 
 absl::Status SqliteError(sqlite3* database, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(database)));
@@ -199,6 +213,32 @@ absl::Status InsertControllerWeights(sqlite3* database, uint64_t round_id,
         }
         sqlite3_bind_double(row, 9, w.reference_error);
         sqlite3_bind_int64(row, 10, w.measured);
+      }));
+  // A cell without a settled floor has a NULL floor_round (and zeros after it).
+  EQUIFL_RETURN_IF_ERROR(InsertWeights(
+      database, "INSERT INTO floor_probe VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", round_id,
+      controller.floor_probe, [](sqlite3_stmt* row, const fairness::ProbeCell& probe) {
+        BindText(row, 2, probe.cell.language);
+        BindText(row, 3, probe.cell.modality);
+        BindText(row, 4, probe.cell.client);
+        if (probe.lowest) {
+          sqlite3_bind_double(row, 5, *probe.lowest);
+        } else {
+          sqlite3_bind_null(row, 5);
+        }
+        sqlite3_bind_int64(row, 6, probe.stalls);
+        const fairness::CellFloor floor = probe.floor.value_or(fairness::CellFloor{});
+        if (probe.floor) {
+          sqlite3_bind_int64(row, 7, static_cast<sqlite3_int64>(floor.round));
+        } else {
+          sqlite3_bind_null(row, 7);
+        }
+        BindText(row, 8, floor.gap.worst_group);
+        BindText(row, 9, floor.gap.best_group);
+        sqlite3_bind_double(row, 10, floor.gap.gap);
+        sqlite3_bind_double(row, 11, floor.gap.bias_corrected);
+        sqlite3_bind_double(row, 12, floor.gap.lower);
+        sqlite3_bind_double(row, 13, floor.gap.upper);
       }));
   return InsertWeights(database, "INSERT INTO client_weights VALUES (?, ?, ?, ?)", round_id,
                        controller.client_weights,
@@ -446,6 +486,36 @@ absl::StatusOr<ControllerWeights> RunHistory::ControllerWeightsAfter(uint64_t ro
             weight.reference_error = sqlite3_column_double(row, 7);
             weight.measured = static_cast<uint32_t>(sqlite3_column_int64(row, 8));
             return weight;
+          }));
+  EQUIFL_ASSIGN_OR_RETURN(
+      controller.floor_probe,
+      SelectWeights<fairness::ProbeCell>(
+          database,
+          "SELECT language, view, client_id, lowest, stalls, floor_round, worst_group, "
+          "best_group, gap, bias_corrected, lower, upper FROM floor_probe WHERE round_id = ? "
+          "ORDER BY rowid",
+          round_id, [](sqlite3_stmt* row) {
+            fairness::ProbeCell probe;
+            probe.cell = {Text(row, 0), Text(row, 1), Text(row, 2)};
+            if (sqlite3_column_type(row, 3) != SQLITE_NULL) {
+              probe.lowest = sqlite3_column_double(row, 3);
+            }
+            probe.stalls = static_cast<int>(sqlite3_column_int64(row, 4));
+            if (sqlite3_column_type(row, 5) != SQLITE_NULL) {
+              fairness::CellFloor floor;
+              floor.settled = true;
+              floor.source = fairness::FloorSource::kProbe;
+              floor.round = static_cast<uint64_t>(sqlite3_column_int64(row, 5));
+              floor.gap.cell = probe.cell;
+              floor.gap.worst_group = Text(row, 6);
+              floor.gap.best_group = Text(row, 7);
+              floor.gap.gap = sqlite3_column_double(row, 8);
+              floor.gap.bias_corrected = sqlite3_column_double(row, 9);
+              floor.gap.lower = sqlite3_column_double(row, 10);
+              floor.gap.upper = sqlite3_column_double(row, 11);
+              probe.floor = floor;
+            }
+            return probe;
           }));
   return controller;
 }

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fairness/baselines.h"
+#include "fairness/feasibility_floor.h"
 #include "fairness/group_dro.h"
 #include "fairness/minmax_gap.h"
 #include "fairness/model_selection.h"
@@ -33,6 +34,8 @@ struct ControllerWeights {
   std::vector<fairness::ClientWeight> client_weights;  //!< FairFed's ω and n_k.
   //! Group DRO's q, ρ and FedAvg levels (with RoundRecord::fairness_lambda, its α).
   std::vector<fairness::GroupDroWeight> group_dro_weights;
+  //! Group DRO's probe of the loss gap's floor (fairness/feasibility_floor.h).
+  std::vector<fairness::ProbeCell> floor_probe;
 };
 
 //! One completed round as the history keeps it.

@@ -61,6 +61,41 @@ TEST(FeasibilityFloorTest, TheProbeSettlesWhenTheWorstGroupStopsImproving) {
   EXPECT_NEAR(english.gap.bias_corrected, 0.198, 0.005);
 }
 
+// A floor restored from another's ProbeCells continues its streak: after two
+// full-weight measurements (one stall), a third stall settles the restored floor
+// exactly as it settles the original; a fresh floor would need two more. A settled
+// cell survives the restore too.
+TEST(FeasibilityFloorTest, ARestoredProbeContinuesItsStreakAndKeepsItsFloor) {
+  FeasibilityFloor original(0.95);
+  original.ObserveFullWeight(5, Table(1.0, 0.8));
+  original.ObserveFullWeight(6, Table(0.995, 0.8));  // A stall.
+  FeasibilityFloor restored(0.95);
+  restored.RestoreProbe(original.ProbeCells());
+  ASSERT_EQ(restored.ProbeCells().size(), 1u);
+  EXPECT_EQ(restored.ProbeCells()[0].stalls, 1);
+  EXPECT_EQ(restored.ProbeCells()[0].lowest, 0.995);
+  FeasibilityFloor fresh(0.95);
+  for (FeasibilityFloor* floor : {&original, &restored, &fresh}) {
+    floor->ObserveFullWeight(7, Table(0.998, 0.8));
+  }
+  EXPECT_TRUE(fresh.CellFloors().empty());
+  ASSERT_EQ(original.CellFloors().size(), 1u);
+  ASSERT_EQ(restored.CellFloors().size(), 1u);
+  EXPECT_EQ(restored.CellFloors().at(kEnglish).round, 7u);
+  EXPECT_EQ(restored.CellFloors().at(kEnglish).gap.upper,
+            original.CellFloors().at(kEnglish).gap.upper);
+  EXPECT_EQ(restored.Judge(0.1).text, original.Judge(0.1).text);
+
+  // Settled, after a lower-weight round ended the streak: the floor alone.
+  original.ObserveLowerWeight();
+  FeasibilityFloor again(0.95);
+  again.RestoreProbe(original.ProbeCells());
+  ASSERT_EQ(again.ProbeCells().size(), 1u);
+  EXPECT_FALSE(again.ProbeCells()[0].lowest);
+  EXPECT_TRUE(again.CellFloors().at(kEnglish).settled);
+  EXPECT_EQ(again.Judge(0.1).text, original.Judge(0.1).text);
+}
+
 TEST(FeasibilityFloorTest, EpsilonAgainstTheFloor) {
   FeasibilityFloor floor(0.95);
   for (uint64_t round = 1; round <= 3; ++round) floor.ObserveFullWeight(round, Table(1.0, 0.8));

@@ -184,6 +184,38 @@ TEST(FairnessEngineTest, GroupDroJudgesAnInfeasibleBoundAtTheFloorItProbed) {
   }
 }
 
+// The probe survives a restart: an engine restored from the state after round 4
+// (two full-weight measurements, one stall) settles the floor in round 5 as the
+// uninterrupted engine does; restored without the probe's cells it would not.
+TEST(FairnessEngineTest, ARestoredEngineContinuesTheProbe) {
+  fairness::StatisticsTable validation;
+  validation[fairness::Cell{"en", fairness::kFusionView, ""}] = {{"f", Spread(400, 1.2)},
+                                                                 {"m", Spread(400, 0.8)}};
+  FairnessOptions options;
+  options.method = fairness::FairnessMethod::kGroupDro;
+  options.group_dro.reference_rounds = 1;
+  options.bound.epsilon = 0.05;
+  FairnessEngine uninterrupted(options);
+  for (uint64_t round = 1; round <= 4; ++round) {
+    uninterrupted.OnRoundClosed(round, {}, validation, {}, {});
+  }
+  const FairnessState after_four = uninterrupted.State();
+  ASSERT_FALSE(after_four.floor_probe.empty());
+  FairnessEngine restored(options);
+  restored.Restore(after_four);
+  FairnessState without_probe = after_four;
+  without_probe.floor_probe.clear();
+  FairnessEngine forgetful(options);
+  forgetful.Restore(without_probe);
+  for (FairnessEngine* engine : {&uninterrupted, &restored, &forgetful}) {
+    engine->OnRoundClosed(5, {}, validation, {}, {});
+  }
+  EXPECT_EQ(uninterrupted.State().feasibility->feasibility, fairness::Feasibility::kInfeasible);
+  EXPECT_EQ(restored.State().feasibility->text, uninterrupted.State().feasibility->text);
+  EXPECT_EQ(restored.State().alpha_step, uninterrupted.State().alpha_step);
+  EXPECT_EQ(forgetful.State().feasibility->feasibility, fairness::Feasibility::kUnknown);
+}
+
 // Calibration's measurement comes with the final evaluation, for any method; it
 // bounds the floor from above only.
 TEST(FairnessEngineTest, TheCalibratedFinalEvaluationMeasuresTheFloor) {

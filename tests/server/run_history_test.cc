@@ -97,6 +97,16 @@ TEST_F(RunHistoryTest, ControllerWeightsSurviveReopeningAndForgetting) {
       record.controller.minmax_gap_weights = {{en, "f", 0.5 * step}, {de, "m", 2.0}};
       record.controller.group_weights = {{en, "f", 0.25 * step, 0.4}, {de, "f", 0.75, 0.0}};
       record.controller.client_weights = {{"a", 0.1 * step, 40}, {"b", 0.9, 10 * round}};
+      fairness::ProbeCell streak;
+      streak.cell = en;
+      streak.lowest = 0.9 * step;
+      streak.stalls = 1;
+      fairness::ProbeCell settled;
+      settled.cell = de;
+      settled.floor = fairness::CellFloor{};
+      settled.floor->round = round;
+      settled.floor->gap = {de, "f", "m", 0.3, 0.25 * step, 0.1, 0.4};
+      record.controller.floor_probe = {streak, settled};
       ASSERT_THAT(history->RecordRound(record), IsOk());
     }
   }
@@ -117,6 +127,23 @@ TEST_F(RunHistoryTest, ControllerWeightsSurviveReopeningAndForgetting) {
   EXPECT_EQ(second->client_weights[1].client, "b");
   EXPECT_EQ(second->client_weights[1].samples, 20u);
   EXPECT_DOUBLE_EQ(second->client_weights[0].weight, 0.2);
+  ASSERT_EQ(second->floor_probe.size(), 2u);
+  EXPECT_EQ(second->floor_probe[0].cell, en);
+  EXPECT_EQ(second->floor_probe[0].lowest, 1.8);
+  EXPECT_EQ(second->floor_probe[0].stalls, 1);
+  EXPECT_FALSE(second->floor_probe[0].floor);
+  EXPECT_FALSE(second->floor_probe[1].lowest);
+  ASSERT_TRUE(second->floor_probe[1].floor);
+  const fairness::CellFloor& floor = *second->floor_probe[1].floor;
+  EXPECT_TRUE(floor.settled);
+  EXPECT_EQ(floor.round, 2u);
+  EXPECT_EQ(floor.gap.cell, de);
+  EXPECT_EQ(floor.gap.worst_group, "f");
+  EXPECT_EQ(floor.gap.best_group, "m");
+  EXPECT_EQ(floor.gap.gap, 0.3);
+  EXPECT_EQ(floor.gap.bias_corrected, 0.5);
+  EXPECT_EQ(floor.gap.lower, 0.1);
+  EXPECT_EQ(floor.gap.upper, 0.4);
 
   // --resume-from-last-good forgets round 2's weights with the round.
   ASSERT_THAT(history->ForgetRoundsAfter(1), IsOk());
@@ -125,6 +152,7 @@ TEST_F(RunHistoryTest, ControllerWeightsSurviveReopeningAndForgetting) {
   EXPECT_TRUE(forgotten->minmax_gap_weights.empty());
   EXPECT_TRUE(forgotten->group_weights.empty());
   EXPECT_TRUE(forgotten->client_weights.empty());
+  EXPECT_TRUE(forgotten->floor_probe.empty());
   absl::StatusOr<ControllerWeights> first = history->ControllerWeightsAfter(1);
   ASSERT_THAT(first, IsOk());
   EXPECT_DOUBLE_EQ(first->group_weights[0].weight, 0.25);
