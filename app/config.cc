@@ -342,6 +342,8 @@ absl::Status ReadFairness(const Section& section, server::FairnessOptions& fairn
       {"q", Real(section, fairness.q, 0, 100)},
       {"group_learning_rate", Real(section, fairness.group_learning_rate, 1e-12, kHuge)},
       {"fairfed_beta", Real(section, fairness.fairfed_beta, 0, kHuge)},
+      {"fixed_weights_power", Real(section, fairness.fixed_weights_power, 0,
+                                   fairness::GroupDroOptions::kLargestFixedPower)},
       {"group_dro",
        [&](const YAML::Node& node, const std::string& key) {
          return ReadGroupDro(Section(node, key, section.source()), fairness.group_dro);

@@ -10,7 +10,9 @@
 //                         [--methods fedavg,minmax_gap,...] [--epsilon E]
 //                         [--lambda-learning-rate L] [--signed-weights]
 //                         [--aggregation-beta B] [--allow-levelling-down]
-//                         [--calibrate [--calibration-min-samples N]] [--slid-dir SHARDS]
+//                         [--fixed-weights-power T]
+//                         [--calibrate [--calibration-min-samples N]]
+//                         [--shards-dir SHARDS [--table-name NAME]]
 //                         [--standardise-features] [--oracle]
 //
 // Every method of a scenario and seed sees the same data and the same initial
@@ -18,8 +20,9 @@
 // models). Progress goes to stderr, the Markdown table to stdout, with the
 // generator's Bayes-optimal gap under each synthetic scenario's rows (the part
 // of a gap no method can close; sim/synthetic_data.h). With
-// --slid-dir, the methods run on the shards of that folder (e.g. from
-// `equifl data import`) instead of the synthetic scenarios. With --oracle, every
+// --shards-dir, the methods run on the shards of that folder (e.g. from
+// `equifl data import`) instead of the synthetic scenarios, reported under the
+// folder's name (or --table-name). With --oracle, every
 // method also trains centrally: the clients' data of each split pooled in one client
 // (the same rounds, settings and test samples), reported as scenario "NAME (oracle)".
 // Runs that measured the loss gap's floor (group DRO's probe, --calibrate) get a
@@ -65,6 +68,7 @@
 #include "fairness/fairness_method.h"
 #include "fairness/fairness_report.h"
 #include "fairness/feasibility_floor.h"
+#include "fairness/group_dro.h"
 #include "fairness/group_statistics.h"
 #include "protocol/torch/torch_tensors.h"
 #include "server/aggregator.h"
@@ -100,8 +104,8 @@ struct BenchSettings {
   bool allow_levelling_down = false;  // Group DRO without its no-harm guard.
   bool calibrate = false;             // fairness.calibration on.
   std::optional<uint64_t> calibration_min_samples;
-  std::optional<double> selection_share;  // fairness.selection_share (default: the library's).
-  std::string slid_dir;
+  std::optional<double> selection_share;      // fairness.selection_share (default: the library's).
+  std::optional<double> fixed_weights_power;  // fairness.fixed_weights_power.
   // Model and training.
   int64_t hidden_size = 32;
   int64_t encoder_depth = 1;
@@ -273,11 +277,11 @@ absl::StatusOr<std::vector<std::string>> ShardDirsIn(const std::string& dir) {
   absl::StatusOr<std::vector<std::string>> dirs = equifl::client::FindShards(dir);
   if (!dirs.ok()) {
     return absl::Status(dirs.status().code(),
-                        absl::StrCat("--slid-dir: ", dirs.status().message()));
+                        absl::StrCat("--shards-dir: ", dirs.status().message()));
   }
   if (dirs->size() < 2) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--slid-dir '", dir, "' holds ", dirs->size(),
+        absl::StrCat("--shards-dir '", dir, "' holds ", dirs->size(),
                      " shard folder(s); a federated run needs at least 2 client shards"));
   }
   return dirs;
@@ -409,6 +413,7 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
   fairness.group_dro.allow_levelling_down = settings.allow_levelling_down;
   fairness.calibration.enabled = settings.calibrate;
   if (settings.selection_share) fairness.selection_share = *settings.selection_share;
+  if (settings.fixed_weights_power) fairness.fixed_weights_power = *settings.fixed_weights_power;
   if (settings.calibration_min_samples) {
     fairness.calibration.min_samples = *settings.calibration_min_samples;
   }
@@ -673,7 +678,7 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
           Cell(runs, &RunResult::disparate_impact).c_str(),
           Cell(runs, &RunResult::validation_gap).c_str(), Cell(runs, &RunResult::lambda, 2).c_str(),
           Summarize(runs, &RunResult::seconds).mean,
-          Cell(runs, &RunResult::calibrated_min_max_gap).c_str());
+          settings.calibrate ? Cell(runs, &RunResult::calibrated_min_max_gap).c_str() : "-");
     }
   }
   // The floors the runs measured, per seed, beside the generator's own.
@@ -844,7 +849,8 @@ int RunBench(int argc, char** argv) {
   std::string scenarios_text = absl::StrJoin(settings.scenarios, ",");
   std::string methods_text =
       "fedavg,group_dro,minmax_gap,qfedavg,fedminmax,fairfed,adversarial,balanced";
-  std::string slid_dir;
+  std::string shards_dir;
+  std::string table_name;
 
   CLI::App app{
       "Compares fairness methods on synthetic federated data with planted bias, running the\n"
@@ -899,9 +905,15 @@ int RunBench(int argc, char** argv) {
   app.add_option("--selection-share", settings.selection_share,
                  "share of each validation group kept aside to choose the run's model on "
                  "(fairness.selection_share; 0: evaluate the last round's model)");
-  app.add_option("--slid-dir,--slid", slid_dir,
+  app.add_option("--fixed-weights-power", settings.fixed_weights_power,
+                 "fixed_weights' t: a (language, group) pair's samples weigh in proportion to "
+                 "its share^(-t) (fairness.fixed_weights_power; default: the library's, 1)")
+      ->check(CLI::Range(0.0, equifl::fairness::GroupDroOptions::kLargestFixedPower));
+  app.add_option("--shards-dir,--slid-dir,--slid", shards_dir,
                  "run on the client shards in this folder (e.g. from `equifl data import`) "
                  "instead of the synthetic scenarios");
+  app.add_option("--table-name", table_name,
+                 "the scenario name of --shards-dir's runs (default: the folder's name)");
   app.add_option("--hidden-size", settings.hidden_size, "model hidden size")
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();
@@ -946,7 +958,7 @@ int RunBench(int argc, char** argv) {
     settings.methods.push_back(*method);
   }
   if (settings.methods.empty()) return Usage("--methods: give at least one method");
-  if (settings.scenarios.empty() && slid_dir.empty()) {
+  if (settings.scenarios.empty() && shards_dir.empty()) {
     return Usage("--scenarios: give at least one scenario");
   }
   if (absl::Status status = FairnessOptionsFor(settings, FairnessMethod::kMinMaxGap).Validate();
@@ -959,7 +971,7 @@ int RunBench(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
 
   const std::string data_text =
-      slid_dir.empty()
+      shards_dir.empty()
           ? absl::StrCat(
                 absl::StrFormat("%d clients x %d samples", settings.clients, settings.samples),
                 settings.test_samples_per_cell > 0
@@ -967,7 +979,7 @@ int RunBench(int argc, char** argv) {
                                       "%lld samples per group-cell",
                                       static_cast<long long>(settings.test_samples_per_cell))
                     : "")
-          : absl::StrCat("the client shards of ", slid_dir);
+          : absl::StrCat("the client shards of ", shards_dir);
   std::printf(
       "equifl_fairness_bench: %d rounds (+ final test evaluation), %s, seeds %s, hidden %lld, "
       "conv depth %lld, %lld epoch(s)/round, batch %lld, adamw lr %g, eps %g%s\n",
@@ -995,20 +1007,24 @@ int RunBench(int argc, char** argv) {
                             absl::StrCat("scenario ", scenario, ", method ", name, ", seed ", seed,
                                          ": ", run.status().message()));
       }
-      std::fprintf(stderr,
-                   "[%s] %-11s seed %llu: %5.1f s, accuracy %.3f, worst group %.3f, "
-                   "MinMaxGAP %.3f, val gap %.3f, lambda %.2f, model of round %s%s\n",
-                   scenario.c_str(), name.c_str(), static_cast<unsigned long long>(seed),
-                   run->seconds, run->accuracy, run->worst_group_accuracy, run->min_max_gap,
-                   run->validation_gap, run->lambda,
-                   run->chosen_round ? absl::StrCat(*run->chosen_round, " (chosen)").c_str()
-                                     : absl::StrCat(settings.rounds, " (the last)").c_str(),
-                   run->floor_source.empty()
-                       ? ""
-                       : absl::StrFormat(", floor %.3f [%.3f, %.3f] in %s (%s): %s", run->floor,
-                                         run->floor_lower, run->floor_upper, run->floor_cell,
-                                         run->floor_source, run->feasibility)
-                             .c_str());
+      std::fprintf(
+          stderr,
+          "[%s] %-11s seed %llu: %5.1f s, accuracy %.3f, worst group %.3f, "
+          "MinMaxGAP %.3f, val gap %.3f, lambda %.2f, model of round %s%s%s\n",
+          scenario.c_str(), name.c_str(), static_cast<unsigned long long>(seed), run->seconds,
+          run->accuracy, run->worst_group_accuracy, run->min_max_gap, run->validation_gap,
+          run->lambda,
+          run->chosen_round ? absl::StrCat(*run->chosen_round, " (chosen)").c_str()
+                            : absl::StrCat(settings.rounds, " (the last)").c_str(),
+          run->floor_source.empty()
+              ? ""
+              : absl::StrFormat(", floor %.3f [%.3f, %.3f] in %s (%s): %s", run->floor,
+                                run->floor_lower, run->floor_upper, run->floor_cell,
+                                run->floor_source, run->feasibility)
+                    .c_str(),
+          settings.calibrate
+              ? absl::StrFormat(", calibrated MinMaxGAP %.3f", run->calibrated_min_max_gap).c_str()
+              : "");
       by_method[method].push_back(*run);
     }
     return absl::OkStatus();
@@ -1025,24 +1041,30 @@ int RunBench(int argc, char** argv) {
     return run_methods(absl::StrCat(scenario, "-oracle"), seed, one, by_method);
   };
 
-  if (!slid_dir.empty()) {
-    absl::StatusOr<std::vector<std::string>> dirs = ShardDirsIn(slid_dir);
+  if (!shards_dir.empty()) {
+    if (table_name.empty()) {
+      table_name = fs::path(shards_dir).lexically_normal().filename().string();
+      if (table_name.empty()) table_name = fs::path(shards_dir).parent_path().filename().string();
+    }
+    absl::StatusOr<std::vector<std::string>> dirs = ShardDirsIn(shards_dir);
     if (!dirs.ok()) return Usage(std::string(dirs.status().message()));
     absl::StatusOr<std::vector<std::unique_ptr<ClientData>>> clients = OpenClients(*dirs);
     if (!clients.ok()) return Fail(clients.status());
     ScenarioResults by_method;
     ScenarioResults by_method_pooled;
     for (uint64_t seed : settings.seeds) {
-      if (absl::Status status = run_methods("slid", seed, *clients, by_method); !status.ok()) {
+      if (absl::Status status = run_methods(table_name, seed, *clients, by_method); !status.ok()) {
         return Fail(status);
       }
-      if (absl::Status status = run_oracle("slid", seed, *clients, by_method_pooled);
+      if (absl::Status status = run_oracle(table_name, seed, *clients, by_method_pooled);
           !status.ok()) {
         return Fail(status);
       }
     }
-    results.emplace_back("slid", std::move(by_method));
-    if (settings.oracle) results.emplace_back("slid (oracle)", std::move(by_method_pooled));
+    results.emplace_back(table_name, std::move(by_method));
+    if (settings.oracle) {
+      results.emplace_back(absl::StrCat(table_name, " (oracle)"), std::move(by_method_pooled));
+    }
   } else {
     absl::StatusOr<ScratchDir> scratch = ScratchDir::Create();
     if (!scratch.ok()) return Fail(scratch.status());

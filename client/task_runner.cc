@@ -160,7 +160,8 @@ absl::StatusOr<FairTraining> PrepareFairTraining(MultimodalModel& model, const D
       }
       break;
     }
-    case v1::FAIRNESS_METHOD_GROUP_DRO: {
+    case v1::FAIRNESS_METHOD_GROUP_DRO:
+    case v1::FAIRNESS_METHOD_FIXED_WEIGHTS: {
       const fairness::FairnessDirective weights = protocol::DirectiveFromProto(directive);
       if (weights.weights.empty()) break;
       CappedSampleWeights capped = CapAndRenormalise(

@@ -20,16 +20,25 @@ enum class FairnessMethod {
   kAdversarial,  //!< Local adversarial debiasing: L_task + λ·L_bias via gradient reversal.
   kBalanced,     //!< Local group-balanced reweighting (inverse group frequency).
   kGroupDro,     //!< Federated group DRO with a bounded mix α and a no-harm guard.
+  //! Fixed weights over the federation's (language, group) pairs, ∝ share^(−t):
+  //! the family of static reweightings group DRO is measured against.
+  kFixedWeights,
 };
 
 //! "fedavg", "minmax_gap", "qfedavg", "fedminmax", "fairfed", "adversarial",
-//! "balanced" and "group_dro", in configuration files, reports and messages.
+//! "balanced", "group_dro" and "fixed_weights", in configuration files, reports
+//! and messages.
 inline std::span<const EnumName<FairnessMethod>> EnumNames(FairnessMethod) {
   static constexpr EnumName<FairnessMethod> kNames[] = {
-      {FairnessMethod::kFedAvg, "fedavg"},     {FairnessMethod::kMinMaxGap, "minmax_gap"},
-      {FairnessMethod::kQFedAvg, "qfedavg"},   {FairnessMethod::kFedMinMax, "fedminmax"},
-      {FairnessMethod::kFairFed, "fairfed"},   {FairnessMethod::kAdversarial, "adversarial"},
-      {FairnessMethod::kBalanced, "balanced"}, {FairnessMethod::kGroupDro, "group_dro"},
+      {FairnessMethod::kFedAvg, "fedavg"},
+      {FairnessMethod::kMinMaxGap, "minmax_gap"},
+      {FairnessMethod::kQFedAvg, "qfedavg"},
+      {FairnessMethod::kFedMinMax, "fedminmax"},
+      {FairnessMethod::kFairFed, "fairfed"},
+      {FairnessMethod::kAdversarial, "adversarial"},
+      {FairnessMethod::kBalanced, "balanced"},
+      {FairnessMethod::kGroupDro, "group_dro"},
+      {FairnessMethod::kFixedWeights, "fixed_weights"},
   };
   return kNames;
 }

@@ -38,6 +38,13 @@ absl::Status GroupDroOptions::Validate() const {
   if (!(confidence > 0) || !(confidence < 1)) {
     return out_of_range("confidence", confidence, "in (0, 1)");
   }
+  if (fixed_power && !(*fixed_power >= 0 && *fixed_power <= kLargestFixedPower)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fairness.fixed_weights_power is ", *fixed_power, "; it must be in [0, ",
+                     kLargestFixedPower,
+                     "] (0: every sample weighs 1, 1: group-balanced, 2: each pair weighed by "
+                     "the inverse of its share again)"));
+  }
   return absl::OkStatus();
 }
 
@@ -57,6 +64,8 @@ const char* AlphaStepName(AlphaStep step) {
       return "pulled back (no-harm guard)";
     case AlphaStep::kProbing:
       return "probing the floor at full weight";
+    case AlphaStep::kFixed:
+      return "fixed weights";
   }
   return "kept";
 }
@@ -86,6 +95,17 @@ void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict 
     total += count;
   }
   if (estimates.empty()) return;
+  UpdateShares(pooled, total);
+  if (options_.fixed_power) {
+    std::map<CellGroupPair, double> tilted;
+    for (const auto& [pair, share] : shares_)
+      tilted[pair] = std::pow(share, 1 - *options_.fixed_power);
+    q_.Restore(tilted);
+    alpha_ = 1;
+    last_step_ = AlphaStep::kFixed;
+    RecomputeDirective();
+    return;
+  }
 
   const double z = NormalQuantile(options_.confidence);
   std::vector<CellGroupPair> pairs;
@@ -104,16 +124,6 @@ void GroupDroController::Update(const StatisticsTable& validation, BoundVerdict 
   for (const auto& [pair, estimate] : estimates) {
     if (estimate.mean - cell_means[pair.first] - pair_z * estimate.standard_error > 0) {
       pair_above = true;
-    }
-  }
-
-  shares_.clear();
-  for (const auto& [cell, groups] : pooled) {
-    if (cell.modality != kFusionView) continue;
-    for (const auto& [group, sums] : groups) {
-      if (sums.count > 0) {
-        shares_[{cell, group}] = static_cast<double>(sums.count) / static_cast<double>(total);
-      }
     }
   }
 
@@ -214,6 +224,18 @@ std::vector<GroupDroWeight> GroupDroController::weights() const {
     weights.push_back(std::move(entry));
   }
   return weights;
+}
+
+void GroupDroController::UpdateShares(const StatisticsTable& pooled, uint64_t total) {
+  shares_.clear();
+  for (const auto& [cell, groups] : pooled) {
+    if (cell.modality != kFusionView) continue;
+    for (const auto& [group, sums] : groups) {
+      if (sums.count > 0) {
+        shares_[{cell, group}] = static_cast<double>(sums.count) / static_cast<double>(total);
+      }
+    }
+  }
 }
 
 void GroupDroController::RecomputeDirective() {

@@ -41,7 +41,14 @@
 // (m_i + z·se_i > m_ref + z·se_ref + margin) would fire on noise alone: with the
 // ~45 samples per pair of the synthetic scenarios (se ≈ 0.14) a pair that did not
 // move crosses a 0.05-nat margin in about 4 rounds of 10, so with six pairs the
-// guard would hold α at 0 for good. Plain arithmetic on statistics tables.
+// guard would hold α at 0 for good.
+//
+// Fixed weights (method fixed_weights, fixed_power = t): q_i ∝ ρ_i^(1 − t) and
+// α = 1 from the first statistics on, with no step, guard or probe, so a sample
+// weighs s_i = ρ_i^(−t)/Σ_j ρ_j^(1 − t): t = 0 is ERM, t = 1 group-balanced over
+// the pairs, t = 2 weighs each pair by the inverse of its share again. The family
+// of static reweightings the adaptive rule is measured against (the benchmark's
+// fixed-weight front). Plain arithmetic on statistics tables.
 #ifndef EQUIFL_FAIRNESS_GROUP_DRO_H_
 #define EQUIFL_FAIRNESS_GROUP_DRO_H_
 
@@ -61,6 +68,8 @@ namespace equifl::fairness {
 
 //! The knobs of group DRO (fairness.group_dro in the configuration).
 struct GroupDroOptions {
+  static constexpr double kLargestFixedPower = 8;
+
   double learning_rate = 1.0;  //!< η_q of q's exponentiated-gradient step.
   double alpha_step = 0.25;    //!< η_α: α's step per violated or held round.
   //! The largest weight a sample may carry (C ≥ 1); clients cap s_i at it.
@@ -79,6 +88,9 @@ struct GroupDroOptions {
   //! No guard: α follows the bound alone, even where a group gets worse.
   bool allow_levelling_down = false;
   bool per_client_cells = false;  //!< Pairs keep their client (fairness.per_client_cells).
+  //! Fixed weights ∝ share^(−t) instead of the adaptive rule (method fixed_weights;
+  //! fairness.fixed_weights_power); unset: group DRO.
+  std::optional<double> fixed_power;
 
   //! OK, or which knob is out of range and what is allowed.
   absl::Status Validate() const;
@@ -106,11 +118,12 @@ enum class AlphaStep {
   kKept,
   kPulledBack,
   kProbing,  //!< At 1 for the probe.
+  kFixed,    //!< Fixed weights: α is 1 and q the shares' tilt.
 };
 
 //! "warming up", "raised", "raised (bound undetermined, a pair confidently above
 //! its cell)", "lowered", "kept", "pulled back (no-harm guard)", "probing the
-//! floor at full weight".
+//! floor at full weight", "fixed weights".
 const char* AlphaStepName(AlphaStep step);
 
 class GroupDroController {
@@ -147,6 +160,8 @@ class GroupDroController {
     double error = 0;
     uint32_t measured = 0;
   };
+  //! ρ from the fusion cells' counts; `total` is their sum.
+  void UpdateShares(const StatisticsTable& pooled, uint64_t total);
   void RecomputeDirective();
 
   GroupDroOptions options_;

@@ -61,6 +61,8 @@ v1::FairnessMethod FairnessMethodToProto(fairness::FairnessMethod method) {
       return v1::FAIRNESS_METHOD_BALANCED;
     case fairness::FairnessMethod::kGroupDro:
       return v1::FAIRNESS_METHOD_GROUP_DRO;
+    case fairness::FairnessMethod::kFixedWeights:
+      return v1::FAIRNESS_METHOD_FIXED_WEIGHTS;
   }
   return v1::FAIRNESS_METHOD_UNSPECIFIED;
 }

@@ -46,12 +46,21 @@ fairness::FairnessDirective ForClient(const fairness::FairnessDirective& directi
   return own;
 }
 
-// Group DRO's knobs, with the confidence of the stated bound and the run's cells.
+// Group DRO's knobs, with the confidence of the stated bound and the run's cells;
+// under fixed_weights, its fixed power.
 fairness::GroupDroOptions GroupDroOfTheRun(const FairnessOptions& options) {
   fairness::GroupDroOptions group_dro = options.group_dro;
   group_dro.confidence = options.bound.confidence;
   group_dro.per_client_cells = options.per_client_cells;
+  if (options.method == FairnessMethod::kFixedWeights) {
+    group_dro.fixed_power = options.fixed_weights_power;
+  }
   return group_dro;
+}
+
+// Group DRO and fixed weights share the controller (its α, q and ρ).
+bool UsesGroupDro(FairnessMethod method) {
+  return method == FairnessMethod::kGroupDro || method == FairnessMethod::kFixedWeights;
 }
 
 // The stated bound's verdict on the objective's cells, as every report judges it.
@@ -135,7 +144,7 @@ v1::FairnessDirective FairnessEngine::Directive(const std::string& client,
     protocol::DirectiveToProto(ForClient(minmax_gap_.directive(), client), directive);
   } else if (options_.method == FairnessMethod::kFedMinMax) {
     protocol::DirectiveToProto(fedminmax_.directive(), directive);
-  } else if (options_.method == FairnessMethod::kGroupDro) {
+  } else if (UsesGroupDro(options_.method)) {
     protocol::DirectiveToProto(ForClient(group_dro_.directive(), client), directive);
   }
   return directive;
@@ -192,6 +201,10 @@ void FairnessEngine::OnRoundClosed(
       group_dro_.Update(objective, Verdict(objective, bound), /*raise_on_evidence=*/!at_floor);
       break;
     }
+    case FairnessMethod::kFixedWeights:
+      // Only the shares move the weights; no verdict is read.
+      group_dro_.Update(objective, fairness::BoundVerdict::kUndetermined);
+      break;
     case FairnessMethod::kFairFed: {
       std::map<std::string, fairness::GroupsOfCell> by_client;
       for (const auto& [client, table] : validation_by_client) {
@@ -241,7 +254,7 @@ void FairnessEngine::RestoreSelection(const std::vector<fairness::SelectionJudge
 
 void FairnessEngine::Restore(const FairnessState& state) {
   absl::MutexLock lock(&mutex_);
-  alpha_of_last_round_ = options_.method == FairnessMethod::kGroupDro ? state.lambda : 0;
+  alpha_of_last_round_ = UsesGroupDro(options_.method) ? state.lambda : 0;
   minmax_gap_.Restore(state.lambda, state.minmax_gap_weights);
   fedminmax_.Restore(state.group_weights);
   fairfed_.Restore(state.client_weights);
@@ -253,15 +266,14 @@ void FairnessEngine::Restore(const FairnessState& state) {
 FairnessState FairnessEngine::State() const {
   absl::MutexLock lock(&mutex_);
   FairnessState state;
-  state.lambda =
-      options_.method == FairnessMethod::kGroupDro ? group_dro_.alpha() : minmax_gap_.lambda();
+  state.lambda = UsesGroupDro(options_.method) ? group_dro_.alpha() : minmax_gap_.lambda();
   state.validation_gap = validation_gap_;
   state.minmax_gap_weights = minmax_gap_.directive().weights;
   state.group_weights = fedminmax_.group_weights();
   state.client_weights = fairfed_.client_weights();
   state.group_dro_weights = group_dro_.weights();
   state.floor_probe = floor_.ProbeCells();
-  if (options_.method == FairnessMethod::kGroupDro) {
+  if (UsesGroupDro(options_.method)) {
     state.alpha_step = fairness::AlphaStepName(group_dro_.last_step());
     if (!group_dro_.harmed().empty()) {
       absl::StrAppend(&state.alpha_step, ": ", absl::StrJoin(group_dro_.harmed(), ", "));

@@ -50,6 +50,9 @@ struct FairnessOptions {
   //! e^(0.3·η_μ) a round, 35% at 1 (a projected step of 0.1 moved μ by about 0.01).
   double group_learning_rate = 1.0;
   double fairfed_beta = 1.0;  //!< FairFed's fairness budget β.
+  //! fixed_weights' t: a pair's samples weigh ∝ share^(−t), capped at
+  //! group_dro.weight_cap (fairness/group_dro.h). 1: group-balanced.
+  double fixed_weights_power = 1.0;
   //! Modality views clients evaluate (fairness::kFusionView = every modality); the
   //! MinMaxGAP cells are (language, view) over these.
   std::vector<std::string> views = {fairness::kFusionView};

@@ -18,6 +18,7 @@ double AggregationWeightFactor(const FairnessOptions& options) {
     case fairness::FairnessMethod::kMinMaxGap:
       return std::exp(std::max(0.0, options.minmax_gap.aggregation_beta));
     case fairness::FairnessMethod::kGroupDro:
+    case fairness::FairnessMethod::kFixedWeights:
       return options.group_dro.weight_cap;
     default:
       return 1;

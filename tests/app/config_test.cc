@@ -193,6 +193,7 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(fairness.group_learning_rate, defaults.fairness.group_learning_rate);
   EXPECT_EQ(fairness.per_client_cells, defaults.fairness.per_client_cells);
   EXPECT_EQ(fairness.fairfed_beta, defaults.fairness.fairfed_beta);
+  EXPECT_EQ(fairness.fixed_weights_power, defaults.fairness.fixed_weights_power);
   EXPECT_EQ(fairness.views, defaults.fairness.views);
   EXPECT_EQ(config->model.options.architecture, defaults.model.options.architecture);
   const sim::SimulationOptions& simulation = config->simulation;
@@ -524,6 +525,17 @@ TEST(ConfigTest, GroupDroKnobsAreReadAndChecked) {
                   .status()
                   .message(),
               HasSubstr("reference_rounds"));
+}
+
+TEST(ConfigTest, FixedWeightsPowerIsReadAndChecked) {
+  EXPECT_EQ(ParseConfig("", "run.yaml")->fairness.fixed_weights_power, 1);
+  absl::StatusOr<Config> config =
+      ParseConfig("fairness:\n  method: fixed_weights\n  fixed_weights_power: 2\n", "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->fairness.method, fairness::FairnessMethod::kFixedWeights);
+  EXPECT_EQ(config->fairness.fixed_weights_power, 2);
+  EXPECT_THAT(ParseConfig("fairness:\n  fixed_weights_power: -1\n", "run.yaml").status().message(),
+              HasSubstr("fixed_weights_power"));
 }
 
 TEST(ConfigTest, TheBoundNamesItsMetric) {

@@ -503,6 +503,36 @@ std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path
   return tensors;
 }
 
+// Fixed group weights reach the clients' training: with the same data and seed, a
+// simulation under fixed_weights (t = 2) trains round 1 as FedAvg does (no statistics
+// yet, so no weights: the models are equal bit for bit), then the weights from round
+// 1's validation statistics make round 2's model another one. A client that ignored
+// the method would train FedAvg's model again.
+TEST_F(FederatedRunTest, FixedWeightsChangeWhatTheClientsTrain) {
+  ASSERT_EQ(::setenv("OPENBLAS_NUM_THREADS", "1", 1), 0);
+  std::map<std::string, std::vector<std::map<std::string, std::string>>> models;
+  for (const char* method : {"fedavg", "fixed_weights"}) {
+    SCOPED_TRACE(method);
+    std::filesystem::remove_all(folder_ / "run");
+    const std::string config = WriteConfig(
+        2, 120,
+        std::string("fairness:\n  method: ") + method +
+            "\n  fixed_weights_power: 2\nsim:\n  data:\n    source: shards\n    path: " +
+            (folder_ / "data").string() + "\n");
+    Process simulation({EQUIFL_BINARY, "sim", config}, folder_ / (std::string(method) + ".log"));
+    ASSERT_EQ(simulation.Wait(300s), 0) << simulation.Log();
+    const std::vector<equifl::server::RoundRecord> rounds = History();
+    ASSERT_EQ(rounds.size(), 3u);
+    EXPECT_EQ(rounds[0].fairness_lambda, method == std::string("fedavg") ? 0 : 1);
+    for (size_t round = 0; round < 2; ++round) {
+      models[method].push_back(CheckpointTensors(folder_ / "run" / rounds[round].checkpoint));
+      ASSERT_FALSE(models[method].back().empty());
+    }
+  }
+  EXPECT_TRUE(models["fedavg"][0] == models["fixed_weights"][0]);
+  EXPECT_FALSE(models["fedavg"][1] == models["fixed_weights"][1]);
+}
+
 // `equifl sim` runs the real server's and client's code: with the same data, seed
 // and configuration, the global model after two rounds is bit for bit the one the
 // server and three client processes produced, in process, over gRPC with mutual

@@ -251,6 +251,37 @@ TEST(GroupDroTest, PerClientCellsKeepTheirClientAndPooledOnesDoNot) {
                                            testing::Pair("en/fusion: m", DoubleNear(0.5, 1e-15))));
 }
 
+// Fixed weights: 150 f and 850 m samples (ρ = 0.15, 0.85). A sample weighs
+// s_i = ρ_i^(−t)/Σ_j ρ_j^(1 − t), whatever the verdict and from the first
+// statistics on: t = 0 all 1; t = 1 group-balanced, 1/(2·0.15) and 1/(2·0.85);
+// t = 2 (1/0.15², 1/0.85²)/(1/0.15 + 1/0.85).
+TEST(GroupDroTest, FixedWeightsTiltTheSharesByHand) {
+  const StatisticsTable table = {
+      {{"en", kFusionView, ""}, {{"f", Losses(1.0, 0.5, 150)}, {"m", Losses(0.6, 0.5, 850)}}}};
+  const double inverse_sum = 1 / 0.15 + 1 / 0.85;
+  const struct {
+    double power, f, m;
+  } cases[] = {{0, 1, 1},
+               {1, 1 / 0.30, 1 / 1.70},
+               {2, 1 / (0.15 * 0.15) / inverse_sum, 1 / (0.85 * 0.85) / inverse_sum}};
+  for (const auto& expected : cases) {
+    SCOPED_TRACE(expected.power);
+    GroupDroOptions options = Options(3);
+    options.fixed_power = expected.power;
+    GroupDroController controller(options);
+    controller.Update(table, BoundVerdict::kHeld);
+    EXPECT_EQ(controller.alpha(), 1);
+    EXPECT_EQ(controller.last_step(), AlphaStep::kFixed);
+    const std::vector<CellGroupWeight>& weights = controller.directive().weights;
+    ASSERT_EQ(weights.size(), 2u);
+    EXPECT_EQ(weights[0].group, "f");
+    EXPECT_NEAR(1 + weights[0].weight, expected.f, 1e-12);
+    EXPECT_NEAR(1 + weights[1].weight, expected.m, 1e-12);
+    EXPECT_NEAR(0.15 * (1 + weights[0].weight) + 0.85 * (1 + weights[1].weight), 1.0, 1e-12);
+    EXPECT_DOUBLE_EQ(controller.directive().sample_weight_cap, 5.0);
+  }
+}
+
 TEST(GroupDroTest, OptionsOutOfRangeAreNamed) {
   GroupDroOptions options;
   EXPECT_TRUE(options.Validate().ok());
@@ -262,6 +293,12 @@ TEST(GroupDroTest, OptionsOutOfRangeAreNamed) {
   options = {};
   options.reference_rounds = 0;
   EXPECT_THAT(std::string(options.Validate().message()), testing::HasSubstr("reference_rounds"));
+  options = {};
+  options.fixed_power = -0.5;
+  EXPECT_THAT(std::string(options.Validate().message()),
+              testing::HasSubstr("fixed_weights_power is -0.5"));
+  options.fixed_power = 2;
+  EXPECT_TRUE(options.Validate().ok());
 }
 
 }  // namespace

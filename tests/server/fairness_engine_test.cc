@@ -136,6 +136,41 @@ TEST(FairnessEngineTest, GroupDroSendsItsCapAndBoundsTheWeightByIt) {
   EXPECT_FALSE(engine.AggregationWeight("a", header).ok());
 }
 
+// Fixed weights: from the first validation statistics on (10 f, 30 m: ρ = 0.25,
+// 0.75) the directive carries the group-balanced weights at t = 1 (s = 2 and 2/3)
+// under its own wire method, with group DRO's cap bounding the aggregation weight;
+// α reads 1.
+TEST(FairnessEngineTest, FixedWeightsSendTheTiltedSharesFromTheFirstStatistics) {
+  FairnessOptions options;
+  options.method = fairness::FairnessMethod::kFixedWeights;
+  options.group_dro.weight_cap = 3;
+  ASSERT_TRUE(options.Validate().ok());
+  FairnessEngine engine(options);
+  EXPECT_EQ(engine.Directive("a").weights_size(), 0);  // Nothing known yet: ERM.
+  fairness::StatisticsTable validation;
+  validation[fairness::Cell{"en", fairness::kFusionView, ""}] = {{"f", Losses(10, 5)},
+                                                                 {"m", Losses(30, 15)}};
+  engine.OnRoundClosed(1, {}, validation, {}, {});
+  EXPECT_EQ(engine.State().lambda, 1);
+  EXPECT_EQ(engine.State().alpha_step, "fixed weights");
+  const v1::FairnessDirective directive = engine.Directive("a");
+  EXPECT_EQ(directive.method(), v1::FAIRNESS_METHOD_FIXED_WEIGHTS);
+  EXPECT_DOUBLE_EQ(directive.sample_weight_cap(), 3);
+  ASSERT_EQ(directive.weights_size(), 2);
+  EXPECT_NEAR(1 + directive.weights(0).weight(), 2.0, 1e-12);
+  EXPECT_NEAR(1 + directive.weights(1).weight(), 2.0 / 3, 1e-12);
+
+  v1::UpdateHeader header;
+  header.set_num_train_samples(10);
+  header.set_aggregation_weight(30);
+  EXPECT_EQ(*engine.AggregationWeight("a", header), 30);
+  header.set_aggregation_weight(31);
+  EXPECT_FALSE(engine.AggregationWeight("a", header).ok());
+
+  options.fixed_weights_power = 9;
+  EXPECT_THAT(std::string(options.Validate().message()), testing::HasSubstr("fixed_weights_power"));
+}
+
 // A group of `count` losses with mean `mean` and sample deviation 0.5.
 fairness::GroupStatistics Spread(uint64_t count, double mean) {
   fairness::GroupStatistics group = Losses(count, static_cast<double>(count) * mean);
