@@ -108,7 +108,9 @@ def scenario_rows(series, prefix):
                 else:
                     margins.append(100 * (acc - at))
             parts = []
-            if margins:
+            if len(margins) == 1:
+                parts.append(f"{margins[0]:+.2f} (1 seed)")
+            elif margins:
                 mean, half = interval(margins)
                 parts.append(f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}]")
             if left:
@@ -131,9 +133,10 @@ def markdown(scenario, rows):
 COLOURS = ["#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d96a3", "#6a4c93"]
 
 
-def svg(path, panels, prefix):
+def svg(path, panels, prefix, order):
     """One panel per scenario: every configuration's mean with its intervals, the
-    fixed-weight configurations joined by a line in the order of their gaps."""
+    fixed-weight configurations joined by a line in the order given (`order`, their
+    names as the arguments listed them)."""
     width, height, margin = 520, 380, 60
     families = sorted({name.split(" ")[0] for _, rows in panels for name, *_ in rows})
     total_height = height + 40 + 16 * len(families) + 32
@@ -172,11 +175,14 @@ def svg(path, panels, prefix):
                    'true MinMaxGAP on the test split (nats)</text>')
         out.append(f'<text transform="translate({left - 42},{20 + plot_h / 2}) rotate(-90)" '
                    'text-anchor="middle">accuracy (points)</text>')
-        fixed = sorted((g, a) for name, _, (a, _), _, (g, _), _ in rows if name.startswith(prefix))
+        # In the order the series were given (their t), not of their gaps.
+        by_name = {name: (g, a) for name, _, (a, _), _, (g, _), _ in rows}
+        fixed = [by_name[name] for name in order if name in by_name and name.startswith(prefix)]
         if len(fixed) > 1:
             line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (at(g, a) for g, a in fixed))
             out.append(f'<polyline points="{line}" fill="none" stroke="{colour[prefix]}" '
                        'stroke-dasharray="4 3"/>')
+        labelled = set()
         for name, _, (a, ah), _, (g, gh), _ in rows:
             family = name.split(" ")[0]
             x, y = at(g, a)
@@ -193,6 +199,9 @@ def svg(path, panels, prefix):
                      if "calibration" in name else
                      f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{c}"/>')
             out.append(shape)
+            if (round(g, 6), round(a, 6)) in labelled:
+                continue  # The same point under another name (FedAvg as t = 0).
+            labelled.add((round(g, 6), round(a, 6)))
             out.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}" fill="{c}" font-size="9">'
                        f'{name.split(" ", 1)[1] if " " in name else name}</text>')
     for i, family in enumerate(families):
@@ -226,16 +235,19 @@ def main(arguments):
     if not inputs:
         sys.exit(__doc__)
     by_scenario = defaultdict(dict)
+    order = []  # Series names as given, for the plot's line.
     for label, path in inputs:
         for (scenario, name), runs in read_series(label, path, prefix).items():
             by_scenario[scenario][name] = runs
+            if name not in order:
+                order.append(name)
     panels = []
     for scenario, series in by_scenario.items():
         rows, _ = scenario_rows(series, prefix)
         markdown(scenario, rows)
         panels.append((scenario, rows))
     if svg_path:
-        svg(svg_path, panels, prefix)
+        svg(svg_path, panels, prefix, order)
 
 
 if __name__ == "__main__":
