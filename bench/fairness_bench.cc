@@ -881,8 +881,8 @@ int RunBench(int argc, char** argv) {
                  absl::StrCat("comma-separated methods: ", equifl::AllowedNames<FairnessMethod>()))
       ->capture_default_str();
   app.add_option("--epsilon", settings.epsilon,
-                 "ERM-MinMaxGAP's bound eps on the validation MinMaxGAP, in nats (default: "
-                 "fairness.bound's)")
+                 "the stated bound's eps on the MinMaxGAP, in nats (fairness.bound.epsilon; "
+                 "default 0.4): what group DRO judges and ERM-MinMaxGAP drives towards")
       ->check(CLI::Range(0.0, 1e9));
   app.add_option("--lambda-learning-rate", settings.lambda_learning_rate,
                  "ERM-MinMaxGAP's dual step eta_lambda (default: the library's)")
