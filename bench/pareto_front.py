@@ -40,7 +40,11 @@ def read_series(label, path, prefix):
     """{(scenario, series label): {seed: (accuracy, worst group, gap)}}."""
     runs = defaultdict(dict)
     methods = set()
-    lines = [LINE.search(line) for line in open(path)]
+    try:
+        with open(path) as handle:
+            lines = [LINE.search(line) for line in handle]
+    except OSError as error:
+        sys.exit(f"{label}: cannot read {path}: {error.strerror}")
     lines = [match for match in lines if match]
     if not lines:
         sys.exit(f"{path}: no per-run lines of equifl_fairness_bench (was its stderr saved?)")
