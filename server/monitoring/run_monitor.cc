@@ -70,13 +70,13 @@ const char* CellStatus(const fairness::CellLossGap& cell, const fairness::Stated
     case fairness::BoundMetric::kWorstGroupAccuracy:
       break;
   }
+  fairness::BoundVerdict verdict = fairness::BoundVerdict::kUndetermined;
   if (interval && interval->second <= bound.epsilon) {
-    return fairness::VerdictName(fairness::BoundVerdict::kHeld);
+    verdict = fairness::BoundVerdict::kHeld;
+  } else if (interval && interval->first > bound.epsilon) {
+    verdict = fairness::BoundVerdict::kViolated;
   }
-  if (interval && interval->first > bound.epsilon) {
-    return fairness::VerdictName(fairness::BoundVerdict::kViolated);
-  }
-  return fairness::VerdictName(fairness::BoundVerdict::kUndetermined);
+  return fairness::VerdictName(verdict);
 }
 
 // Every cell of the round's statistics: group losses and accuracies, the loss gap
