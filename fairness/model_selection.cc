@@ -90,6 +90,11 @@ nlohmann::json SelectionToJson(const SelectionJudgement& judgement) {
           {"text", judgement.bound.text}};
 }
 
+nlohmann::json ChosenToJson(const std::optional<uint64_t>& model_round, const std::string& reason) {
+  if (!model_round) return nullptr;
+  return {{"model_round", *model_round}, {"reason", reason}};
+}
+
 void ModelSelection::Observe(const SelectionJudgement& judgement) {
   if (judgement.model_round == 0) return;
   const auto at = std::lower_bound(

@@ -69,6 +69,10 @@ SelectionJudgement JudgeOnSelection(uint64_t model_round, const StatisticsTable&
 //! "upper"} or null, "verdict", "estimate", "lower", "upper", "text"}.
 nlohmann::json SelectionToJson(const SelectionJudgement& judgement);
 
+//! The model a run chose as the reports give it, {"model_round", "reason"}; null
+//! when none was chosen (no model selection, or none judged yet).
+nlohmann::json ChosenToJson(const std::optional<uint64_t>& model_round, const std::string& reason);
+
 //! The models judged so far and the one the rule chooses.
 class ModelSelection {
  public:

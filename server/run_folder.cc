@@ -19,6 +19,7 @@
 #include "base/status_macros.h"
 #include "fairness/fairness_report.h"
 #include "fairness/feasibility_floor.h"
+#include "fairness/model_selection.h"
 #include "protocol/file_io.h"
 #include "protocol/safetensors.h"
 #include "server/checkpoint_integrity.h"
@@ -211,7 +212,7 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
   }
   if (summary.selection) line["selection"] = fairness::SelectionToJson(*summary.selection);
   if (summary.chosen_round) {
-    line["chosen"] = {{"model_round", *summary.chosen_round}, {"reason", summary.chosen_reason}};
+    line["chosen"] = fairness::ChosenToJson(summary.chosen_round, summary.chosen_reason);
     if (summary.final_evaluation && !last_fairness_table_.empty()) {
       last_fairness_table_ =
           absl::StrCat("The model evaluated: ", summary.chosen_reason, ".\n", last_fairness_table_);

@@ -10,6 +10,7 @@
 #include "fairness/accuracy_gap_interval.h"
 #include "fairness/fairness_report.h"
 #include "fairness/feasibility_floor.h"
+#include "fairness/model_selection.h"
 
 namespace equifl::server::monitoring {
 namespace {
@@ -139,9 +140,7 @@ Json FairnessJson(const RoundSummary& summary, const fairness::FairnessReport& r
           {"feasibility", summary.fairness.feasibility
                               ? fairness::FloorToJson(*summary.fairness.feasibility)
                               : Json(nullptr)},
-          {"chosen", summary.chosen_round ? Json{{"model_round", *summary.chosen_round},
-                                                 {"reason", summary.chosen_reason}}
-                                          : Json(nullptr)},
+          {"chosen", fairness::ChosenToJson(summary.chosen_round, summary.chosen_reason)},
           {"confidence", gap_bounds.confidence},
           {"interval_note",
            "Accuracy intervals: Wilson per group and Newcombe for the gap between the most "

@@ -134,5 +134,12 @@ TEST(ModelSelectionTest, JsonCarriesTheJudgement) {
   EXPECT_TRUE(SelectionToJson(SelectionJudgement{})["accuracy"].is_null());
 }
 
+TEST(ModelSelectionTest, TheChosenModelIsReportedWithItsReason) {
+  const nlohmann::json chosen = ChosenToJson(4, "round 4's model: the latest within one SE");
+  EXPECT_EQ(chosen["model_round"], 4);
+  EXPECT_EQ(chosen["reason"], "round 4's model: the latest within one SE");
+  EXPECT_TRUE(ChosenToJson(std::nullopt, "").is_null());
+}
+
 }  // namespace
 }  // namespace equifl::fairness
