@@ -313,6 +313,11 @@ absl::Status ReadCalibration(const Section& section, fairness::CalibrationOption
   return section.ForEachKey({
       {"enabled", Boolean(section, calibration.enabled)},
       {"min_samples", Unsigned(section, calibration.min_samples, 2, uint64_t{1} << 40)},
+      {"decision_offsets", Boolean(section, calibration.decision_offsets)},
+      {"positive_class", Unsigned(section, calibration.positive_class, 0, 1u << 20)},
+      {"offset_tolerance_points", Real(section, calibration.offset_tolerance_points, 0, 100)},
+      {"offset_max_accuracy_cost_points",
+       Real(section, calibration.offset_max_accuracy_cost_points, 0, 100)},
   });
 }
 

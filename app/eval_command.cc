@@ -18,12 +18,14 @@
 #include "app/run_model.h"
 #include "base/progress_line.h"
 #include "base/status_macros.h"
+#include "client/decision_offset_views.h"
 #include "client/group_statistics.h"
 #include "client/local_trainer.h"
 #include "client/model/model_state.h"
 #include "client/shard_dataset.h"
 #include "client/temperature_views.h"
 #include "fairness/calibration.h"
+#include "fairness/decision_offsets.h"
 #include "fairness/fairness_report.h"
 #include "protocol/file_io.h"
 #include "protocol/safetensors.h"
@@ -72,19 +74,33 @@ std::string CalibrationFile(const EvalCommand& command) {
 // with per-client cells, client: far below this for any federation).
 constexpr uint64_t kMaxCalibrationBytes = uint64_t{64} << 20;
 
-absl::StatusOr<std::vector<fairness::GroupTemperature>> ReadCalibration(const std::string& path) {
+// What a calibration file holds: temperatures, and decision offsets when fitted.
+struct Calibration {
+  std::vector<fairness::GroupTemperature> temperatures;
+  std::optional<fairness::DecisionOffsets> decision_offsets;
+};
+
+absl::StatusOr<Calibration> ReadCalibration(const std::string& path) {
   absl::StatusOr<std::string> text = protocol::ReadRegularFile(path, kMaxCalibrationBytes);
   if (!text.ok()) {
     return absl::NotFoundError(
         absl::StrCat("cannot read the calibration file: ", text.status().message()));
   }
+  Calibration calibration;
   absl::StatusOr<std::vector<fairness::GroupTemperature>> temperatures =
       fairness::CalibrationFromJson(*text);
   if (!temperatures.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "': ", temperatures.status().message()));
   }
-  return temperatures;
+  calibration.temperatures = std::move(*temperatures);
+  absl::StatusOr<std::optional<fairness::DecisionOffsets>> offsets =
+      fairness::DecisionOffsetsFromJson(*text);
+  if (!offsets.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", offsets.status().message()));
+  }
+  calibration.decision_offsets = std::move(*offsets);
+  return calibration;
 }
 
 // What eval reports: the checkpoint's metrics, and calibrated ones when a
@@ -93,6 +109,10 @@ struct Evaluation {
   fairness::FairnessReport report;
   std::optional<fairness::FairnessReport> calibrated;
   std::string calibration_file;
+  //! The calibration file's decision offsets and their effect on this split.
+  std::optional<fairness::DecisionOffsets> decision_offsets;
+  std::vector<fairness::OffsetEffect> offset_effects;
+  std::string positive_label;
 };
 
 absl::StatusOr<Evaluation> Evaluate(const Config& config, const EvalCommand& command) {
@@ -143,9 +163,18 @@ absl::StatusOr<Evaluation> Evaluate(const Config& config, const EvalCommand& com
                          .stream = command.json == "-" ? stderr : stdout});
   Evaluation evaluation;
   evaluation.calibration_file = CalibrationFile(command);
-  std::vector<fairness::GroupTemperature> temperatures;
+  Calibration calibration;
   if (!evaluation.calibration_file.empty()) {
-    EQUIFL_ASSIGN_OR_RETURN(temperatures, ReadCalibration(evaluation.calibration_file));
+    EQUIFL_ASSIGN_OR_RETURN(calibration, ReadCalibration(evaluation.calibration_file));
+  }
+  const std::vector<fairness::GroupTemperature>& temperatures = calibration.temperatures;
+  const std::vector<std::string>& labels = shard.manifest().labels;
+  if (calibration.decision_offsets &&
+      calibration.decision_offsets->positive_class >= labels.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", evaluation.calibration_file, "' offsets class ",
+        calibration.decision_offsets->positive_class, ", but the shard has ", labels.size(),
+        " labels: evaluate with the data schema of the run that fitted it"));
   }
   fairness::StatisticsTable table;
   std::optional<client::EvaluationResult> fusion;
@@ -185,10 +214,25 @@ absl::StatusOr<Evaluation> Evaluate(const Config& config, const EvalCommand& com
                                                      shard.manifest().languages,
                                                      shard.manifest().groups));
     }
-    EQUIFL_ASSIGN_OR_RETURN(
-        evaluation.calibrated,
-        fairness::BuildFairnessReport(fairness::ApplyTemperatures(scaled, temperatures),
-                                      fairness::kFusionView, {}, config.fairness.bound));
+    fairness::StatisticsTable calibrated = fairness::ApplyTemperatures(scaled, temperatures);
+    if (const std::optional<fairness::DecisionOffsets>& offsets = calibration.decision_offsets) {
+      std::set<double> shifted;
+      for (const fairness::GroupDecisionOffset& entry : offsets->groups) {
+        if (entry.offset == 0 || !shifted.insert(entry.offset).second) continue;
+        calibrated.merge(client::DecisionOffsetViewStatistics(
+            *fusion, dataset, offsets->positive_class, entry.offset,
+            fairness::OffsetViewName(offsets->positive_class, entry.offset),
+            shard.manifest().languages, shard.manifest().groups));
+      }
+      calibrated = fairness::ApplyDecisionOffsets(calibrated, *offsets);
+      evaluation.decision_offsets = offsets;
+      evaluation.positive_label = labels[offsets->positive_class];
+      evaluation.offset_effects = fairness::OffsetEffects(
+          table, calibrated, offsets->positive_class, config.fairness.bound.confidence);
+    }
+    EQUIFL_ASSIGN_OR_RETURN(evaluation.calibrated,
+                            fairness::BuildFairnessReport(calibrated, fairness::kFusionView, {},
+                                                          config.fairness.bound));
   }
   return evaluation;
 }
@@ -215,7 +259,8 @@ CLI::App* AddEvalSubcommand(CLI::App& app, EvalCommand& command) {
                    "also write the report as JSON here ('-': "
                    "only JSON, to stdout)");
   eval->add_option("--calibration", command.calibration,
-                   "per-group temperatures to also report calibrated losses with (default: "
+                   "per-group temperatures (and decision offsets, where fitted) to also report "
+                   "calibrated metrics with (default: "
                    "CHECKPOINT's sibling STEM.calibration.json, which a run with "
                    "fairness.calibration writes, when present; 'none': never)");
   eval->add_option("--predictions", command.predictions,
@@ -238,6 +283,10 @@ int RunEvalCommand(const Config& config, const EvalCommand& command) {
   if (evaluation->calibrated) {
     json["calibrated"] = fairness::ToJson(*evaluation->calibrated);
     json["calibration_file"] = evaluation->calibration_file;
+    if (evaluation->decision_offsets) {
+      json["decision_offsets"] = fairness::DecisionOffsetsToJson(*evaluation->decision_offsets);
+      json["decision_offset_effects"] = fairness::OffsetEffectsToJson(evaluation->offset_effects);
+    }
   }
   if (command.json == "-") {
     std::printf("%s\n", json.dump(2).c_str());
@@ -246,11 +295,25 @@ int RunEvalCommand(const Config& config, const EvalCommand& command) {
   std::printf("%s on the %s split of %s\n%s", command.checkpoint.c_str(), command.split.c_str(),
               command.shard.c_str(), fairness::FormatTable(evaluation->report).c_str());
   if (evaluation->calibrated) {
-    std::printf(
-        "\nCalibrated with the per-group temperatures of %s (fused logits divided by each "
-        "group's temperature; predictions, and so accuracy, unchanged):\n%s",
-        evaluation->calibration_file.c_str(),
-        fairness::FormatTable(*evaluation->calibrated).c_str());
+    if (evaluation->decision_offsets) {
+      std::printf(
+          "\nCalibrated with the per-group temperatures and decision offsets of %s (fused "
+          "logits divided by each group's temperature; each group's offset added to the "
+          "log-probability of '%s' before the argmax, so predictions change):\n%s"
+          "Decision offsets for equal opportunity (per group: offset, validation "
+          "true-positive rate before -> after):\n%s",
+          evaluation->calibration_file.c_str(), evaluation->positive_label.c_str(),
+          fairness::FormatTable(*evaluation->calibrated).c_str(),
+          fairness::FormatDecisionOffsets(*evaluation->decision_offsets, evaluation->offset_effects,
+                                          evaluation->positive_label)
+              .c_str());
+    } else {
+      std::printf(
+          "\nCalibrated with the per-group temperatures of %s (fused logits divided by each "
+          "group's temperature; predictions, and so accuracy, unchanged):\n%s",
+          evaluation->calibration_file.c_str(),
+          fairness::FormatTable(*evaluation->calibrated).c_str());
+    }
   }
   if (!command.json.empty()) {
     std::ofstream file(command.json);

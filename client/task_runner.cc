@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/device.h"
 #include "base/status_macros.h"
+#include "client/decision_offset_views.h"
 #include "client/fairness_weights.h"
 #include "client/model/input_standardisation.h"
 #include "client/model/model_state.h"
@@ -18,6 +19,7 @@
 #include "client/temperature_views.h"
 #include "fairness/baselines.h"
 #include "fairness/calibration.h"
+#include "fairness/decision_offsets.h"
 #include "fairness/model_selection.h"
 #include "protocol/fairness_wire.h"
 #include "protocol/tensor_stream.h"
@@ -62,8 +64,8 @@ bool IsModalityOf(const MultimodalModel& model, const std::string& view) {
 
 // Evaluates `model` on `all` in the fusion view and every other view the
 // directive names (views of modalities the model lacks are skipped; temperature
-// views come from the fusion view's probabilities) into `statistics`; returns the
-// fusion view's result. A selection view (fairness/model_selection.h) takes its
+// and offset views come from the fusion view's probabilities) into `statistics`;
+// returns the fusion view's result. A selection view (fairness/model_selection.h) takes its
 // share of `all` aside: the fused model on those samples is that view, and every
 // other view is of the rest.
 absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dataset& all,
@@ -91,6 +93,12 @@ absl::StatusOr<EvaluationResult> EvaluateViews(MultimodalModel& model, const Dat
     if (const std::optional<double> temperature = fairness::TemperatureOfView(view)) {
       statistics.merge(TemperatureViewStatistics(fusion, *dataset, *temperature, view,
                                                  options.languages, options.groups));
+      continue;
+    }
+    if (const std::optional<fairness::ViewOffset> offset = fairness::OffsetOfView(view)) {
+      statistics.merge(DecisionOffsetViewStatistics(fusion, *dataset, offset->positive_class,
+                                                    offset->offset, view, options.languages,
+                                                    options.groups));
       continue;
     }
     if (view == kFusionView || !IsModalityOf(model, view)) continue;

@@ -69,6 +69,26 @@ Tally TruePositivesOf(const GroupStatistics& group, uint32_t label) {
   return tally;
 }
 
+// Samples of classes other than `label` that the group's predictions call `label`,
+// among its samples of other classes.
+Tally FalsePositivesOf(const GroupStatistics& group, uint32_t label) {
+  Tally tally;
+  const uint32_t classes = group.num_classes;
+  if (label >= classes || group.confusion.size() != static_cast<size_t>(classes) * classes) {
+    return tally;
+  }
+  for (uint32_t truth = 0; truth < classes; ++truth) {
+    if (truth == label) continue;
+    for (uint32_t predicted = 0; predicted < classes; ++predicted) {
+      tally.total += group.confusion[static_cast<size_t>(truth) * classes + predicted];
+    }
+    tally.correct += group.confusion[static_cast<size_t>(truth) * classes + label];
+  }
+  tally.correct_entries = classes - 1;
+  tally.total_entries = static_cast<uint64_t>(classes - 1) * classes;
+  return tally;
+}
+
 // A group's value (a proportion with its interval, or a score) under its name.
 struct NamedValue {
   const std::string* name;
@@ -189,23 +209,42 @@ std::optional<GroupGapInterval> CellAccuracyGap(const GroupsOfCell& groups, doub
   return NewcombeGap(*extremes->best, *extremes->worst);
 }
 
+namespace {
+
+// The gap of the groups' proportions `tally_of(group, label)` with Newcombe's
+// interval; nullopt when fewer than two groups count any sample in it.
+std::optional<GroupGapInterval> RateGap(const GroupsOfCell& groups, uint32_t label, double z,
+                                        Tally (*tally_of)(const GroupStatistics&, uint32_t)) {
+  std::vector<NamedValue> rates;
+  for (const auto& [name, group] : groups) {
+    const Tally tally = tally_of(group, label);
+    if (tally.total > 0) rates.push_back({&name, NoisyProportion(tally, group.noise.confusion, z)});
+  }
+  const std::optional<Extremes> extremes = ExtremesOf(rates);
+  if (!extremes) return std::nullopt;
+  return NewcombeGap(*extremes->best, *extremes->worst);
+}
+
+}  // namespace
+
+std::optional<GroupGapInterval> CellTruePositiveRateGap(const GroupsOfCell& groups, uint32_t label,
+                                                        double z) {
+  return RateGap(groups, label, z, TruePositivesOf);
+}
+
+std::optional<GroupGapInterval> CellFalsePositiveRateGap(const GroupsOfCell& groups, uint32_t label,
+                                                         double z) {
+  return RateGap(groups, label, z, FalsePositivesOf);
+}
+
 std::optional<EqualOpportunityGapInterval> CellEqualOpportunityGap(const GroupsOfCell& groups,
                                                                    double z) {
   uint32_t classes = 0;
   for (const auto& [name, group] : groups) classes = std::max(classes, group.num_classes);
   std::optional<EqualOpportunityGapInterval> largest;
   for (uint32_t label = 0; label < classes; ++label) {
-    std::vector<NamedValue> rates;
-    for (const auto& [name, group] : groups) {
-      const Tally tally = TruePositivesOf(group, label);
-      if (tally.total > 0) {
-        rates.push_back({&name, NoisyProportion(tally, group.noise.confusion, z)});
-      }
-    }
-    const std::optional<Extremes> extremes = ExtremesOf(rates);
-    if (!extremes) continue;
-    const GroupGapInterval gap = NewcombeGap(*extremes->best, *extremes->worst);
-    if (!largest || gap.gap > largest->rates.gap) largest = {label, gap};
+    const std::optional<GroupGapInterval> gap = CellTruePositiveRateGap(groups, label, z);
+    if (gap && (!largest || gap->gap > largest->rates.gap)) largest = {label, *gap};
   }
   return largest;
 }

@@ -64,6 +64,16 @@ struct GroupGapInterval {
 //! than two groups have samples with confusion counts.
 std::optional<GroupGapInterval> CellAccuracyGap(const GroupsOfCell& groups, double z);
 
+//! The gap of true-positive rates TPR_g(c) = TP / row_g(c) of class `label` among
+//! the cell's groups with row_g(c) > 0; nullopt when fewer than two have any.
+std::optional<GroupGapInterval> CellTruePositiveRateGap(const GroupsOfCell& groups, uint32_t label,
+                                                        double z);
+
+//! The gap of false-positive rates of class `label` (the share of a group's samples
+//! of other classes predicted as `label`), like CellTruePositiveRateGap.
+std::optional<GroupGapInterval> CellFalsePositiveRateGap(const GroupsOfCell& groups, uint32_t label,
+                                                         double z);
+
 //! The equal-opportunity gap of a cell (metrics.h): over the classes, the largest
 //! gap of true-positive rates TPR_g(c) = TP / row_g(c) among the groups with
 //! row_g(c) > 0, the first class on ties.

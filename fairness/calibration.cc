@@ -26,6 +26,21 @@ absl::Status CalibrationOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("calibration.min_samples is ", min_samples,
                                                    "; it must be >= 2 (a mean needs samples)"));
   }
+  if (decision_offsets && !enabled) {
+    return absl::InvalidArgumentError(
+        "calibration.decision_offsets needs calibration.enabled: true (the offsets are fitted on "
+        "the final model's validation split, which only calibration evaluates)");
+  }
+  if (!(offset_tolerance_points >= 0 && offset_tolerance_points <= 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("calibration.offset_tolerance_points is ", offset_tolerance_points,
+                     "; it must be in [0, 100] (points of true-positive rate)"));
+  }
+  if (!(offset_max_accuracy_cost_points >= 0 && offset_max_accuracy_cost_points <= 100)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "calibration.offset_max_accuracy_cost_points is ", offset_max_accuracy_cost_points,
+        "; it must be in [0, 100] (points of accuracy)"));
+  }
   return absl::OkStatus();
 }
 

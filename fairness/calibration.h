@@ -36,6 +36,16 @@ struct CalibrationOptions {
   //! The fewest validation samples a group-cell needs for its own temperature: the
   //! mean loss at each T must be known well enough to choose between neighbours.
   uint64_t min_samples = 100;
+  //! Also fit group-specific decision offsets for equal opportunity
+  //! (decision_offsets.h), which change predictions; needs `enabled`.
+  bool decision_offsets = false;
+  //! The favourable class whose true-positive rate the offsets equalise, by index.
+  uint32_t positive_class = 1;
+  //! The spread of the groups' validation true-positive rates the offsets may
+  //! leave, in points; with a smaller one they trade less accuracy.
+  double offset_tolerance_points = 2;
+  //! The most validation accuracy, in points of a cell's, the offsets may cost.
+  double offset_max_accuracy_cost_points = 1;
 
   absl::Status Validate() const;
 };

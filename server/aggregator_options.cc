@@ -46,6 +46,14 @@ absl::Status AggregatorOptions::Validate() const {
   EQUIFL_RETURN_IF_ERROR(robust_aggregation.Validate());
   EQUIFL_RETURN_IF_ERROR(
       robust_aggregation.CheckCompatibleWith(privacy.enabled(), secure_aggregation.enabled));
+  const fairness::CalibrationOptions& calibration = fairness.calibration;
+  if (calibration.decision_offsets && statistics.num_classes > 0 &&
+      calibration.positive_class >= statistics.num_classes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fairness.calibration.positive_class is ", calibration.positive_class,
+        ", but the data has ", statistics.num_classes, " classes (0 to ",
+        statistics.num_classes - 1, "); name the favourable label's index in the data's labels"));
+  }
   if (privacy.enabled()) {
     aggregation::StatisticsLayout layout = statistics;
     layout.views = fairness.views;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "fairness/decision_offsets.h"
 #include "fairness/fairness_report.h"
 #include "fairness/metrics.h"
 #include "protocol/fairness_wire.h"
@@ -125,6 +126,11 @@ std::vector<std::string> FairnessEngine::EvaluatedViews(bool final_evaluation) c
   std::vector<std::string> views = options_.views;
   if (final_evaluation && options_.calibration.enabled) {
     for (std::string& view : fairness::TemperatureViews()) views.push_back(std::move(view));
+    if (options_.calibration.decision_offsets) {
+      for (std::string& view : fairness::OffsetViews(options_.calibration.positive_class)) {
+        views.push_back(std::move(view));
+      }
+    }
   }
   if (!final_evaluation && options_.selection_share > 0) {
     views.push_back(fairness::SelectionViewName(options_.selection_share));

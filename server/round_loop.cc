@@ -363,9 +363,22 @@ RoundSummary RoundLoop::Summarize(const OpenedRound& round, CollectedRound& coll
         fairness::FitTemperatures(summary.train.table(), options_.fairness.calibration.min_samples);
     summary.calibrated =
         fairness::ApplyTemperatures(summary.validation.table(), summary.temperatures);
+    const fairness::CalibrationOptions& calibration = options_.fairness.calibration;
+    if (calibration.decision_offsets) {
+      summary.decision_offsets = fairness::FitDecisionOffsets(
+          summary.train.table(), calibration.positive_class,
+          {.tolerance = calibration.offset_tolerance_points / 100,
+           .max_accuracy_cost = calibration.offset_max_accuracy_cost_points / 100,
+           .min_positives = calibration.min_samples,
+           .confidence = options_.fairness.bound.confidence,
+           .allow_levelling_down = options_.fairness.group_dro.allow_levelling_down});
+      summary.calibrated =
+          fairness::ApplyDecisionOffsets(summary.calibrated, *summary.decision_offsets);
+    }
     fairness::StatisticsSum test;
     // Removing cells cannot make a valid sum invalid.
-    (void)test.Add(fairness::WithoutTemperatureViews(summary.validation.table()));
+    (void)test.Add(fairness::WithoutOffsetViews(
+        fairness::WithoutTemperatureViews(summary.validation.table())));
     summary.validation = std::move(test);
   }
   // A final evaluation trains nothing: whatever came in the training statistics'

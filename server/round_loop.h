@@ -51,6 +51,7 @@
 #include "aggregation/secure/secure_input.h"
 #include "aggregation/server_optimizer.h"
 #include "fairness/calibration.h"
+#include "fairness/decision_offsets.h"
 #include "fairness/model_selection.h"
 #include "fairness/statistics_sum.h"
 #include "protocol/feature_moments.h"
@@ -93,7 +94,11 @@ struct RoundSummary {
   //! Final evaluation with calibration on: the temperatures fitted on the final
   //! model's validation split, and the test statistics with each fusion group at
   //! its temperature (fairness/calibration.h); empty otherwise.
+  //! With calibration.decision_offsets, the offsets fitted there too, and
+  //! `calibrated` also has each fusion group's predictions at its offset
+  //! (fairness/decision_offsets.h).
   std::vector<fairness::GroupTemperature> temperatures;
+  std::optional<fairness::DecisionOffsets> decision_offsets;
   fairness::StatisticsTable calibrated;
   double privacy_epsilon = 0;    //!< ε spent after this round at PrivacyOptions::delta; 0: off.
   double clip_norm = 0;          //!< The clipping norm the round used; 0: DP off.

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "fairness/decision_offsets.h"
 #include "fairness/fairness_report.h"
 #include "fairness/feasibility_floor.h"
 #include "fairness/model_selection.h"
@@ -105,9 +106,12 @@ absl::StatusOr<std::string> RunFolder::WriteModel(uint64_t round, const GlobalMo
   return FileSha256(ModelPath(round));
 }
 
-absl::Status RunFolder::WriteCalibration(
-    uint64_t round, const std::vector<fairness::GroupTemperature>& temperatures) const {
-  const std::string json = fairness::CalibrationToJson(temperatures).dump(2) + "\n";
+absl::Status RunFolder::WriteCalibration(uint64_t round, const RoundSummary& summary) const {
+  nlohmann::json calibration = fairness::CalibrationToJson(summary.temperatures);
+  if (summary.decision_offsets) {
+    calibration["decision_offsets"] = fairness::DecisionOffsetsToJson(*summary.decision_offsets);
+  }
+  const std::string json = calibration.dump(2) + "\n";
   const std::span<const std::byte> bytes = std::as_bytes(std::span(json));
   return protocol::WriteFileAtomically(
       (std::filesystem::path(path_) / "checkpoints" / (RoundFileStem(round) + ".calibration.json"))
@@ -176,18 +180,37 @@ absl::Status RunFolder::OnRoundClosed(const RoundSummary& summary, const GlobalM
     line["validation_error"] = std::string(report.status().message());
   }
   if (!summary.temperatures.empty()) {
-    EQUIFL_RETURN_IF_ERROR(WriteCalibration(summary.round_id, summary.temperatures));
+    EQUIFL_RETURN_IF_ERROR(WriteCalibration(summary.round_id, summary));
     line["calibration"] = fairness::CalibrationToJson(summary.temperatures)["temperatures"];
+    if (summary.decision_offsets) {
+      line["decision_offsets"] = fairness::DecisionOffsetsToJson(*summary.decision_offsets);
+    }
     if (absl::StatusOr<fairness::FairnessReport> calibrated = fairness::BuildFairnessReport(
             summary.calibrated, fairness::kFusionView, {}, gap_bound_);
         calibrated.ok()) {
       line["calibrated"] = fairness::ToJson(*calibrated);
+      const std::optional<fairness::DecisionOffsets>& offsets = summary.decision_offsets;
       absl::StrAppend(&last_fairness_table_,
-                      "\nCalibrated: each group's fused logits divided by its temperature, fitted "
-                      "on the validation split (",
-                      RoundFileStem(summary.round_id),
-                      ".calibration.json); predictions, and so accuracy, are unchanged.\n",
+                      "\nCalibrated: each group's fused logits divided by its temperature",
+                      offsets ? absl::StrCat(" and its decision offset added to class ",
+                                             offsets->positive_class, "'s log-probability")
+                              : "",
+                      ", fitted on the validation split (", RoundFileStem(summary.round_id),
+                      ".calibration.json); ",
+                      offsets ? "the offsets change predictions, so accuracy too.\n"
+                              : "predictions, and so accuracy, are unchanged.\n",
                       fairness::FormatTable(*calibrated));
+      if (offsets) {
+        const std::vector<fairness::OffsetEffect> effects =
+            fairness::OffsetEffects(summary.validation.table(), summary.calibrated,
+                                    offsets->positive_class, gap_bound_.confidence);
+        line["decision_offset_effects"] = fairness::OffsetEffectsToJson(effects);
+        absl::StrAppend(&last_fairness_table_,
+                        "Decision offsets for equal opportunity (per group: offset, validation "
+                        "true-positive rate before -> after):\n",
+                        fairness::FormatDecisionOffsets(
+                            *offsets, effects, absl::StrCat("class ", offsets->positive_class)));
+      }
       std::vector<std::string> unfitted;
       for (const fairness::GroupTemperature& entry : summary.temperatures) {
         if (!entry.fitted) {

@@ -5,6 +5,7 @@
 //   RUN/checkpoints/round-000012.optimizer.safetensors   the server optimiser's state
 //   RUN/checkpoints/round-000013.calibration.json   the final model's per-group
 //                                               temperatures (fairness.calibration on)
+//                                               and decision offsets (decision_offsets)
 //
 // With model selection the final evaluation's checkpoint (round 13 above, after 12
 // training rounds) holds the model it evaluated: the chosen one.
@@ -100,8 +101,7 @@ class RunFolder final : public RoundObserver {
   //! Round `round`'s checkpoint, verified against its recorded digests.
   absl::StatusOr<Checkpoint> LoadRound(uint64_t round) const;
   //! RUN/checkpoints/round-R.calibration.json, written atomically.
-  absl::Status WriteCalibration(uint64_t round,
-                                const std::vector<fairness::GroupTemperature>& temperatures) const;
+  absl::Status WriteCalibration(uint64_t round, const RoundSummary& summary) const;
   //! Closes the lock file's descriptor (and so releases the lock) on destruction.
   struct LockFile {
     explicit LockFile(int descriptor) : descriptor(descriptor) {}

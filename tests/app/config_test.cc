@@ -194,6 +194,12 @@ TEST(ConfigTest, DocumentedExampleParsesToTheDefaults) {
   EXPECT_EQ(fairness.per_client_cells, defaults.fairness.per_client_cells);
   EXPECT_EQ(fairness.fairfed_beta, defaults.fairness.fairfed_beta);
   EXPECT_EQ(fairness.fixed_weights_power, defaults.fairness.fixed_weights_power);
+  EXPECT_EQ(fairness.calibration.decision_offsets, defaults.fairness.calibration.decision_offsets);
+  EXPECT_EQ(fairness.calibration.positive_class, defaults.fairness.calibration.positive_class);
+  EXPECT_EQ(fairness.calibration.offset_tolerance_points,
+            defaults.fairness.calibration.offset_tolerance_points);
+  EXPECT_EQ(fairness.calibration.offset_max_accuracy_cost_points,
+            defaults.fairness.calibration.offset_max_accuracy_cost_points);
   EXPECT_EQ(fairness.views, defaults.fairness.views);
   EXPECT_EQ(config->model.options.architecture, defaults.model.options.architecture);
   const sim::SimulationOptions& simulation = config->simulation;
@@ -536,6 +542,28 @@ TEST(ConfigTest, FixedWeightsPowerIsReadAndChecked) {
   EXPECT_EQ(config->fairness.fixed_weights_power, 2);
   EXPECT_THAT(ParseConfig("fairness:\n  fixed_weights_power: -1\n", "run.yaml").status().message(),
               HasSubstr("fixed_weights_power"));
+}
+
+TEST(ConfigTest, DecisionOffsetsAreReadAndChecked) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "fairness:\n  calibration:\n    enabled: true\n    decision_offsets: true\n"
+      "    positive_class: 0\n    offset_tolerance_points: 5\n"
+      "    offset_max_accuracy_cost_points: 3\n",
+      "run.yaml");
+  ASSERT_THAT(config, IsOk());
+  const fairness::CalibrationOptions& calibration = config->fairness.calibration;
+  EXPECT_TRUE(calibration.decision_offsets);
+  EXPECT_EQ(calibration.positive_class, 0u);
+  EXPECT_EQ(calibration.offset_tolerance_points, 5);
+  EXPECT_EQ(calibration.offset_max_accuracy_cost_points, 3);
+  EXPECT_THAT(ParseConfig("fairness:\n  calibration: {decision_offsets: true}\n", "run.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("decision_offsets needs calibration.enabled"));
+  EXPECT_THAT(ParseConfig("fairness:\n  calibration: {offset_tolerance_points: -1}\n", "run.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("offset_tolerance_points"));
 }
 
 TEST(ConfigTest, TheBoundNamesItsMetric) {

@@ -490,6 +490,101 @@ TEST_F(FederatedRunTest, PerClientCellsReachTheReportAndTheController) {
   EXPECT_THAT(calibration, HasSubstr("\"client\": \"client-001\""));
 }
 
+// Decision offsets for equal opportunity on a two-class task: the final evaluation
+// fits an offset per (language, group) on the summed validation statistics
+// (where a lagging rate is evident; the spread of the groups' true-positive rates
+// only narrows), saves them beside the checkpoint with the temperatures and
+// reports the test split with them, keeping the offset views out of every report. equifl eval
+// applies the saved file: its calibrated accuracy is the one an auditor recomputes from the
+// predictions file's probabilities, each sample's prediction taken again with its group's offset.
+TEST_F(FederatedRunTest, DecisionOffsetsAreFittedSavedAndAppliedByEval) {
+  // Every modality of female speakers of ja carries little and partly wrong signal,
+  // so their true-positive rate lags by some 30 points, far beyond the noise.
+  Process synth(
+      {EQUIFL_BINARY, "data", "synth", "--out", (folder_ / "binary").string(), "--clients", "3",
+       "--samples-per-client", "1500", "--seed", "7", "--labels", "no,yes", "--bias",
+       "group=female,language=ja,signal=0.2,label_noise=0.3", "--bayes-samples", "0"},
+      folder_ / "synth-binary.log");
+  ASSERT_EQ(synth.Wait(60s), 0) << synth.Log();
+  const std::string config = WriteConfig(
+      2, 120,
+      "fairness:\n  calibration: {enabled: true, min_samples: 20, decision_offsets: true, "
+      "offset_max_accuracy_cost_points: 10}\nsim:\n  data:\n    source: shards\n    path: " +
+          (folder_ / "binary").string() + "\n");
+  Process simulation({EQUIFL_BINARY, "sim", config}, folder_ / "sim.log");
+  ASSERT_EQ(simulation.Wait(300s), 0) << simulation.Log();
+  EXPECT_THAT(simulation.Log(), HasSubstr("Decision offsets for equal opportunity"));
+  const std::string lines = ReadFile(folder_ / "run" / "report.jsonl");
+  const nlohmann::json final_line =
+      nlohmann::json::parse(lines.substr(lines.rfind('\n', lines.size() - 2) + 1));
+  ASSERT_TRUE(final_line.contains("decision_offsets")) << final_line.dump();
+  ASSERT_TRUE(final_line.contains("decision_offset_effects")) << final_line.dump();
+  EXPECT_THAT(final_line["validation"].dump(), Not(HasSubstr("fusion@offset")));
+  EXPECT_THAT(final_line["calibrated"].dump(), Not(HasSubstr("fusion@offset")));
+  const nlohmann::json& offsets = final_line["decision_offsets"];
+  EXPECT_EQ(offsets["positive_class"], 1);
+  // Per language, the fitted groups' validation true-positive rates before and after.
+  std::map<std::string, std::vector<double>> before;
+  std::map<std::string, std::vector<double>> after;
+  std::map<std::pair<std::string, std::string>, double> offset_of;
+  int moved = 0;
+  for (const nlohmann::json& entry : offsets["offsets"]) {
+    offset_of[{entry["language"], entry["group"]}] = entry["offset"].get<double>();
+    if (!entry["fitted"].get<bool>()) continue;
+    before[entry["language"]].push_back(entry["validation_true_positive_rate_before"]);
+    after[entry["language"]].push_back(entry["validation_true_positive_rate_after"]);
+    moved += entry["offset"].get<double>() != 0 ? 1 : 0;
+  }
+  ASSERT_FALSE(before.empty()) << offsets.dump();
+  EXPECT_GT(moved, 0) << offsets.dump();
+  const auto spread = [](const std::vector<double>& rates) {
+    return *std::max_element(rates.begin(), rates.end()) -
+           *std::min_element(rates.begin(), rates.end());
+  };
+  for (const auto& [language, rates] : before) {
+    EXPECT_LE(spread(after[language]), spread(rates) + 1e-12) << language;
+  }
+  const nlohmann::json file = nlohmann::json::parse(
+      ReadFile(folder_ / "run" / "checkpoints" / "round-000003.calibration.json"));
+  EXPECT_EQ(file["decision_offsets"], offsets);
+
+  const std::filesystem::path report_json = folder_ / "eval.json";
+  const std::filesystem::path predictions = folder_ / "predictions.csv";
+  Process eval({EQUIFL_BINARY, "--config", config, "eval", "--checkpoint",
+                (folder_ / "run" / "checkpoints" / "round-000003.safetensors").string(), "--shard",
+                (folder_ / "binary" / "client-000").string(), "--views", "fusion", "--json",
+                report_json.string(), "--predictions", predictions.string()},
+               folder_ / "eval.log");
+  ASSERT_EQ(eval.Wait(60s), 0) << eval.Log();
+  EXPECT_THAT(eval.Log(), HasSubstr("Decision offsets for equal opportunity"));
+  EXPECT_THAT(eval.Log(), HasSubstr("test true-positive-rate gap of 'yes'"));
+  const nlohmann::json evaluated = nlohmann::json::parse(ReadFile(report_json));
+  ASSERT_TRUE(evaluated.contains("calibrated") && evaluated.contains("decision_offsets"));
+  // Columns: sample, client, split, language, group, view, label, prediction, loss,
+  // probability:no, probability:yes.
+  std::istringstream rows(ReadFile(predictions));
+  std::string row;
+  std::getline(rows, row);
+  EXPECT_THAT(row, HasSubstr("probability:no,probability:yes"));
+  uint64_t samples = 0;
+  uint64_t right = 0;
+  while (std::getline(rows, row)) {
+    std::vector<std::string> fields;
+    std::istringstream cells(row);
+    for (std::string field; std::getline(cells, field, ',');) fields.push_back(field);
+    ASSERT_EQ(fields.size(), 11u) << row;
+    const double offset = offset_of.at({fields[3], fields[4]});
+    const double no = std::max(std::stod(fields[9]), 1e-45);
+    const double yes = std::max(std::stod(fields[10]), 1e-45);
+    const std::string prediction = std::log(yes) + offset > std::log(no) ? "yes" : "no";
+    ++samples;
+    right += prediction == fields[6] ? 1 : 0;
+  }
+  ASSERT_GT(samples, 0u);
+  EXPECT_NEAR(evaluated["calibrated"]["overall"]["accuracy"].get<double>(),
+              static_cast<double>(right) / static_cast<double>(samples), 1e-12);
+}
+
 // The model tensors of a checkpoint, by name.
 std::map<std::string, std::string> CheckpointTensors(const std::filesystem::path& path) {
   std::map<std::string, std::string> tensors;

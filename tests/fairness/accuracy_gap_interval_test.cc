@@ -182,6 +182,30 @@ TEST(CellEqualOpportunityGapTest, AGroupWithoutSamplesOfAClassDoesNotCountForIt)
       {{"a", Confusion(2, {8, 2, 0, 0})}, {"b", Confusion(2, {0, 0, 3, 7})}}, 1.96));
 }
 
+TEST(CellFalsePositiveRateGapTest, CountsOtherClassesPredictedAsTheClass) {
+  // Class 1's false-positive rates: a 2/10, b 5/10. With two classes that is one minus
+  // class 0's true-positive rate, so the gap and its interval are those of the
+  // true-positive rates above (8/10 against 5/10), the groups swapped.
+  const GroupsOfCell groups = {{"a", Confusion(2, {8, 2, 1, 9})},
+                               {"b", Confusion(2, {5, 5, 3, 7})}};
+  const std::optional<GroupGapInterval> gap = CellFalsePositiveRateGap(groups, 1, 1.96);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->best_group, "b");
+  EXPECT_EQ(gap->worst_group, "a");
+  EXPECT_NEAR(gap->gap, 0.3, 1e-12);
+  EXPECT_NEAR(gap->lower, -0.1066790157184157, 1e-9);
+  EXPECT_NEAR(gap->upper, 0.5998756289920321, 1e-9);
+  // Three classes: class 2's false positives come from both other classes' rows,
+  // a 5 of 20, b 1 of 20.
+  const GroupsOfCell three = {{"a", Confusion(3, {5, 0, 5, 0, 10, 0, 0, 0, 10})},
+                              {"b", Confusion(3, {10, 0, 0, 0, 9, 1, 0, 0, 10})}};
+  const std::optional<GroupGapInterval> of_two = CellFalsePositiveRateGap(three, 2, 1.96);
+  ASSERT_TRUE(of_two);
+  EXPECT_EQ(of_two->best_group, "a");
+  EXPECT_NEAR(of_two->gap, 0.25 - 0.05, 1e-12);
+  EXPECT_FALSE(CellFalsePositiveRateGap(three, 3, 1.96)) << "no such class";
+}
+
 TEST(CellMacroF1GapTest, NamesTheGroupsAndItsValueIsTheF1Difference) {
   // Macro-F1 a = (16/19 + 18/21) / 2, b = (10/18 + 14/22) / 2 (Python: 0.8496, 0.5960).
   const GroupsOfCell groups = {{"a", Confusion(2, {8, 2, 1, 9})},
