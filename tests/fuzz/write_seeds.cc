@@ -1,8 +1,8 @@
 // Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/): valid
 // inputs made by the project's own writers and encoders (a shard from WriteShard,
 // a model's safetensors file, encoded tensor streams, uploads with statistics, a
-// whole secure round played by three real clients), hand-written variants, and the
-// repository's example configurations. Seeds start the fuzzer deep inside each
+// whole secure round played by three real clients, a calibration file), hand-written
+// variants, and the repository's example configurations. Seeds start the fuzzer deep inside each
 // parser instead of at its first check.
 //
 //   cmake --build build/fuzz --target write_fuzz_seeds
@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@
 #include "base/status_macros.h"
 #include "client/data/shard.h"
 #include "equifl/v1/aggregator.pb.h"
+#include "fairness/calibration.h"
+#include "fairness/decision_offsets.h"
 #include "protocol/chunk_encoder.h"
 #include "protocol/fairness_wire.h"
 #include "protocol/safetensors.h"
@@ -545,8 +548,45 @@ absl::Status WriteAggregatorRequestSeeds(const fs::path& corpus) {
   return absl::OkStatus();
 }
 
+// --- Calibration files: a run's temperatures and decision offsets ---------------
+
+absl::Status WriteCalibrationSeeds(const fs::path& corpus) {
+  fairness::GroupTemperature temperature;
+  temperature.cell = {"en", fairness::kFusionView, ""};
+  temperature.group = "female";
+  temperature.temperature = 1.25;
+  temperature.samples = 140;
+  temperature.fitted = true;
+  temperature.loss_before = 0.61;
+  temperature.loss_after = 0.58;
+  fairness::GroupTemperature per_client = temperature;
+  per_client.cell.client = "client-001";
+  per_client.temperature = 1;
+  per_client.fitted = false;
+  nlohmann::json file = fairness::CalibrationToJson({temperature, per_client});
+  EQUIFL_RETURN_IF_ERROR(WriteFile(corpus / "calibration_file" / "temperatures", file.dump(2)));
+  fairness::DecisionOffsets offsets;
+  offsets.positive_class = 1;
+  offsets.groups.push_back({.cell = temperature.cell,
+                            .group = "female",
+                            .offset = 0.75,
+                            .positives = 120,
+                            .true_positive_rate_before = 0.62,
+                            .true_positive_rate_after = 0.8,
+                            .fitted = true});
+  offsets.groups.push_back({.cell = temperature.cell,
+                            .group = "male",
+                            .positives = 130,
+                            .true_positive_rate_before = 0.81,
+                            .true_positive_rate_after = 0.81,
+                            .fitted = true});
+  file["decision_offsets"] = fairness::DecisionOffsetsToJson(offsets);
+  return WriteFile(corpus / "calibration_file" / "decision_offsets", file.dump(2));
+}
+
 absl::Status WriteSeeds(const fs::path& source, const fs::path& corpus) {
   EQUIFL_RETURN_IF_ERROR(WriteShardSeeds(corpus));
+  EQUIFL_RETURN_IF_ERROR(WriteCalibrationSeeds(corpus));
   EQUIFL_RETURN_IF_ERROR(WriteNpySeeds(corpus));
   EQUIFL_RETURN_IF_ERROR(WriteCsvSeeds(corpus));
   EQUIFL_RETURN_IF_ERROR(WriteMediaManifestSeeds(corpus));
