@@ -12,6 +12,9 @@
 //                         [--aggregation-beta B] [--allow-levelling-down]
 //                         [--fixed-weights-power T]
 //                         [--calibrate [--calibration-min-samples N]]
+//                         [--decision-offsets [--positive-class C]
+//                          [--offset-tolerance P] [--offset-max-accuracy-cost P]]
+//                         [--labels no,yes]
 //                         [--shards-dir SHARDS [--table-name NAME]]
 //                         [--standardise-features] [--oracle]
 //
@@ -26,7 +29,11 @@
 // method also trains centrally: the clients' data of each split pooled in one client
 // (the same rounds, settings and test samples), reported as scenario "NAME (oracle)".
 // Runs that measured the loss gap's floor (group DRO's probe, --calibrate) get a
-// table of it per seed, beside the generator's Bayes-optimal MinMaxGAP.
+// table of it per seed, beside the generator's Bayes-optimal MinMaxGAP. With
+// --decision-offsets (fairness.calibration.decision_offsets) a table gives the
+// test true-positive-rate and false-positive-rate gaps of the positive class and the
+// accuracy without and with the fitted offsets, and their paired differences with
+// 95% t intervals.
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -65,6 +72,7 @@
 #include "client/model/model_state.h"
 #include "client/model/multimodal_model.h"
 #include "client/shard_dataset.h"
+#include "fairness/accuracy_gap_interval.h"
 #include "fairness/fairness_method.h"
 #include "fairness/fairness_report.h"
 #include "fairness/feasibility_floor.h"
@@ -104,6 +112,11 @@ struct BenchSettings {
   bool allow_levelling_down = false;  // Group DRO without its no-harm guard.
   bool calibrate = false;             // fairness.calibration on.
   std::optional<uint64_t> calibration_min_samples;
+  bool decision_offsets = false;  // fairness.calibration.decision_offsets (and calibration on).
+  uint32_t positive_class = 1;
+  std::optional<double> offset_tolerance_points;
+  std::optional<double> offset_max_accuracy_cost_points;
+  std::vector<std::string> labels;  // The synthetic scenarios' classes; empty: the generator's.
   std::optional<double> selection_share;      // fairness.selection_share (default: the library's).
   std::optional<double> fixed_weights_power;  // fairness.fixed_weights_power.
   // Model and training.
@@ -133,6 +146,7 @@ absl::StatusOr<equifl::sim::SyntheticDataOptions> ScenarioData(const std::string
   options.clients = settings.clients;
   options.samples_per_client = settings.samples;
   options.seed = seed;
+  if (!settings.labels.empty()) options.labels = settings.labels;
   if (scenario == "video-gender") {
     // Video carries little and partly wrong signal for "female" (the default bias,
     // made stronger so that plain FedAvg shows a clear gap).
@@ -315,7 +329,62 @@ struct RunResult {
   double floor_upper = 0;
   //! The round whose model model selection chose (nullopt: the last one's).
   std::optional<uint64_t> chosen_round;
+  //! With --decision-offsets: the largest test true-positive-rate gap of the
+  //! positive class over the (language, fusion) cells, without and with the
+  //! offsets, and the accuracy with them.
+  double true_positive_rate_gap = 0;
+  double offset_true_positive_rate_gap = 0;
+  double offset_accuracy = 0;
+  //! The same for the false-positive rate of the positive class, which the offsets
+  //! raise where they raise a true-positive rate.
+  double false_positive_rate_gap = 0;
+  double offset_false_positive_rate_gap = 0;
 };
+
+// The largest gap of the groups' false-positive rates of `positive_class` (the share
+// of other classes' samples predicted as it) over the fusion cells of `table`.
+double LargestFalsePositiveRateGap(const equifl::fairness::StatisticsTable& table,
+                                   uint32_t positive_class) {
+  double largest = 0;
+  for (const auto& [cell, groups] : table) {
+    if (cell.modality != equifl::fairness::kFusionView) continue;
+    std::vector<double> rates;
+    for (const auto& [name, group] : groups) {
+      const uint64_t classes = group.num_classes;
+      if (positive_class >= classes || group.confusion.size() != classes * classes) continue;
+      uint64_t negatives = 0;
+      uint64_t false_positives = 0;
+      for (uint64_t label = 0; label < classes; ++label) {
+        if (label == positive_class) continue;
+        for (uint64_t predicted = 0; predicted < classes; ++predicted) {
+          negatives += group.confusion[label * classes + predicted];
+        }
+        false_positives += group.confusion[label * classes + positive_class];
+      }
+      if (negatives > 0) {
+        rates.push_back(static_cast<double>(false_positives) / static_cast<double>(negatives));
+      }
+    }
+    if (rates.size() < 2) continue;
+    largest = std::max(largest, *std::max_element(rates.begin(), rates.end()) -
+                                    *std::min_element(rates.begin(), rates.end()));
+  }
+  return largest;
+}
+
+// The largest gap of `positive_class`'s true-positive rates over the fusion cells
+// of `table` (0 where no cell has two groups with samples of it).
+double LargestTruePositiveRateGap(const equifl::fairness::StatisticsTable& table,
+                                  uint32_t positive_class) {
+  double largest = 0;
+  for (const auto& [cell, groups] : table) {
+    if (cell.modality != equifl::fairness::kFusionView) continue;
+    if (const auto gap = equifl::fairness::CellTruePositiveRateGap(groups, positive_class, 1.96)) {
+      largest = std::max(largest, gap->gap);
+    }
+  }
+  return largest;
+}
 
 // Keeps what the bench reports from the rounds. The aggregator tells it on the
 // thread that runs the aggregator, which reads it once Run returned.
@@ -411,7 +480,16 @@ equifl::server::FairnessOptions FairnessOptionsFor(const BenchSettings& settings
   if (settings.signed_weights) fairness.minmax_gap.up_weight_only = false;
   if (settings.aggregation_beta) fairness.minmax_gap.aggregation_beta = *settings.aggregation_beta;
   fairness.group_dro.allow_levelling_down = settings.allow_levelling_down;
-  fairness.calibration.enabled = settings.calibrate;
+  fairness.calibration.enabled = settings.calibrate || settings.decision_offsets;
+  fairness.calibration.decision_offsets = settings.decision_offsets;
+  fairness.calibration.positive_class = settings.positive_class;
+  if (settings.offset_tolerance_points) {
+    fairness.calibration.offset_tolerance_points = *settings.offset_tolerance_points;
+  }
+  if (settings.offset_max_accuracy_cost_points) {
+    fairness.calibration.offset_max_accuracy_cost_points =
+        *settings.offset_max_accuracy_cost_points;
+  }
   if (settings.selection_share) fairness.selection_share = *settings.selection_share;
   if (settings.fixed_weights_power) fairness.fixed_weights_power = *settings.fixed_weights_power;
   if (settings.calibration_min_samples) {
@@ -576,6 +654,15 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
                                 equifl::fairness::WithoutClients(recorder.calibrated()),
                                 {equifl::fairness::kFusionView})));
     result.calibrated_min_max_gap = calibrated.min_max_gap.value;
+    if (settings.decision_offsets) {
+      result.true_positive_rate_gap = LargestTruePositiveRateGap(fusion, settings.positive_class);
+      result.offset_true_positive_rate_gap = LargestTruePositiveRateGap(
+          equifl::fairness::WithoutClients(recorder.calibrated()), settings.positive_class);
+      result.offset_accuracy = calibrated.overall.accuracy;
+      result.false_positive_rate_gap = LargestFalsePositiveRateGap(fusion, settings.positive_class);
+      result.offset_false_positive_rate_gap = LargestFalsePositiveRateGap(
+          equifl::fairness::WithoutClients(recorder.calibrated()), settings.positive_class);
+    }
   }
   result.equalized_odds = report.overall.equalized_odds_difference.mean;
   result.disparate_impact = report.overall.disparate_impact.mean;
@@ -656,6 +743,71 @@ absl::StatusOr<RunResult> BayesOptimalResult(const equifl::sim::SyntheticDataOpt
   return result;
 }
 
+// The two-sided 95% quantile of Student's t with `freedom` degrees of freedom.
+double StudentT95(size_t freedom) {
+  static const double kQuantiles[] = {12.706, 4.303, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                      2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                                      2.120,  2.110, 2.101, 2.093, 2.086, 2.080};
+  if (freedom == 0) return NAN;
+  return freedom <= std::size(kQuantiles) ? kQuantiles[freedom - 1] : 1.96;
+}
+
+// The mean of after − before over the runs (paired by seed) with its 95% t interval.
+std::string PairedDifference(const std::vector<RunResult>& runs, double RunResult::*before,
+                             double RunResult::*after, double scale) {
+  std::vector<double> differences;
+  for (const RunResult& run : runs) differences.push_back(scale * (run.*after - run.*before));
+  double mean = 0;
+  for (const double difference : differences) mean += difference;
+  mean /= static_cast<double>(std::max<size_t>(differences.size(), 1));
+  double squares = 0;
+  for (const double difference : differences) squares += (difference - mean) * (difference - mean);
+  if (differences.size() < 2) return absl::StrFormat("%+.2f", mean);
+  const double half = StudentT95(differences.size() - 1) *
+                      std::sqrt(squares / static_cast<double>(differences.size() - 1) /
+                                static_cast<double>(differences.size()));
+  return absl::StrFormat("%+.2f [%+.2f, %+.2f]", mean, mean - half, mean + half);
+}
+
+void PrintDecisionOffsets(const std::vector<std::pair<std::string, ScenarioResults>>& results,
+                          const BenchSettings& settings) {
+  std::printf(
+      "\nDecision offsets for equal opportunity of class %u: the largest test "
+      "true-positive-rate gap over the cells, the largest false-positive-rate gap of the class, "
+      "and the accuracy, in points, without and with the offsets; differences paired by seed, "
+      "with 95%% t intervals:\n\n"
+      "| scenario | method | TPR gap | with offsets | difference | FPR gap | with offsets | "
+      "difference | accuracy | with offsets | difference |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n",
+      settings.positive_class);
+  for (const auto& [scenario, by_method] : results) {
+    for (const auto& [method, runs] : by_method) {
+      const MeanStd gap = Summarize(runs, &RunResult::true_positive_rate_gap);
+      const MeanStd gap_after = Summarize(runs, &RunResult::offset_true_positive_rate_gap);
+      const MeanStd false_gap = Summarize(runs, &RunResult::false_positive_rate_gap);
+      const MeanStd false_gap_after = Summarize(runs, &RunResult::offset_false_positive_rate_gap);
+      const MeanStd accuracy = Summarize(runs, &RunResult::accuracy);
+      const MeanStd accuracy_after = Summarize(runs, &RunResult::offset_accuracy);
+      std::printf(
+          "| %s | %s | %.1f ± %.1f | %.1f ± %.1f | %s | %.1f ± %.1f | %.1f ± %.1f | %s | %.1f ± "
+          "%.1f | %.1f ± %.1f | %s |\n",
+          scenario.c_str(), std::string(equifl::NameOf(method)).c_str(), 100 * gap.mean,
+          100 * gap.std, 100 * gap_after.mean, 100 * gap_after.std,
+          PairedDifference(runs, &RunResult::true_positive_rate_gap,
+                           &RunResult::offset_true_positive_rate_gap, 100)
+              .c_str(),
+          100 * false_gap.mean, 100 * false_gap.std, 100 * false_gap_after.mean,
+          100 * false_gap_after.std,
+          PairedDifference(runs, &RunResult::false_positive_rate_gap,
+                           &RunResult::offset_false_positive_rate_gap, 100)
+              .c_str(),
+          100 * accuracy.mean, 100 * accuracy.std, 100 * accuracy_after.mean,
+          100 * accuracy_after.std,
+          PairedDifference(runs, &RunResult::accuracy, &RunResult::offset_accuracy, 100).c_str());
+    }
+  }
+}
+
 void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& results,
                 const BayesResults& bayes, const BenchSettings& settings, double epsilon) {
   std::printf(
@@ -678,9 +830,12 @@ void PrintTable(const std::vector<std::pair<std::string, ScenarioResults>>& resu
           Cell(runs, &RunResult::disparate_impact).c_str(),
           Cell(runs, &RunResult::validation_gap).c_str(), Cell(runs, &RunResult::lambda, 2).c_str(),
           Summarize(runs, &RunResult::seconds).mean,
-          settings.calibrate ? Cell(runs, &RunResult::calibrated_min_max_gap).c_str() : "-");
+          settings.calibrate || settings.decision_offsets
+              ? Cell(runs, &RunResult::calibrated_min_max_gap).c_str()
+              : "-");
     }
   }
+  if (settings.decision_offsets) PrintDecisionOffsets(results, settings);
   // The floors the runs measured, per seed, beside the generator's own.
   bool any_floor = false;
   for (const auto& [scenario, by_method] : results) {
@@ -902,6 +1057,23 @@ int RunBench(int argc, char** argv) {
   app.add_option("--calibration-min-samples", settings.calibration_min_samples,
                  "fairness.calibration.min_samples (default: the library's)")
       ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 40));
+  app.add_flag("--decision-offsets", settings.decision_offsets,
+               "also fit group-specific decision offsets for equal opportunity "
+               "(fairness.calibration.decision_offsets; turns calibration on) and report the test "
+               "true-positive-rate gap of --positive-class and the accuracy with them");
+  app.add_option("--positive-class", settings.positive_class,
+                 "the favourable class's index (fairness.calibration.positive_class)")
+      ->capture_default_str();
+  app.add_option("--offset-tolerance", settings.offset_tolerance_points,
+                 "fairness.calibration.offset_tolerance_points (default: the library's)")
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--offset-max-accuracy-cost", settings.offset_max_accuracy_cost_points,
+                 "fairness.calibration.offset_max_accuracy_cost_points (default: the library's)")
+      ->check(CLI::Range(0.0, 100.0));
+  std::string labels_text;
+  app.add_option("--labels", labels_text,
+                 "comma-separated class names of the synthetic scenarios, e.g. no,yes for a "
+                 "two-class task (default: the generator's five emotions)");
   app.add_option("--selection-share", settings.selection_share,
                  "share of each validation group kept aside to choose the run's model on "
                  "(fairness.selection_share; 0: evaluate the last round's model)");
@@ -958,6 +1130,17 @@ int RunBench(int argc, char** argv) {
     settings.methods.push_back(*method);
   }
   if (settings.methods.empty()) return Usage("--methods: give at least one method");
+  for (absl::string_view part : absl::StrSplit(labels_text, ',', absl::SkipWhitespace())) {
+    settings.labels.emplace_back(part);
+  }
+  if (!labels_text.empty() && settings.labels.size() < 2) {
+    return Usage("--labels: name at least two classes, e.g. no,yes");
+  }
+  if (settings.decision_offsets && !settings.labels.empty() &&
+      settings.positive_class >= settings.labels.size()) {
+    return Usage(absl::StrCat("--positive-class ", settings.positive_class, " is not one of the ",
+                              settings.labels.size(), " classes of --labels"));
+  }
   if (settings.scenarios.empty() && shards_dir.empty()) {
     return Usage("--scenarios: give at least one scenario");
   }
@@ -1010,7 +1193,7 @@ int RunBench(int argc, char** argv) {
       std::fprintf(
           stderr,
           "[%s] %-11s seed %llu: %5.1f s, accuracy %.3f, worst group %.3f, "
-          "MinMaxGAP %.3f, val gap %.3f, lambda %.2f, model of round %s%s%s\n",
+          "MinMaxGAP %.3f, val gap %.3f, lambda %.2f, model of round %s%s%s%s\n",
           scenario.c_str(), name.c_str(), static_cast<unsigned long long>(seed), run->seconds,
           run->accuracy, run->worst_group_accuracy, run->min_max_gap, run->validation_gap,
           run->lambda,
@@ -1022,8 +1205,16 @@ int RunBench(int argc, char** argv) {
                                 run->floor_lower, run->floor_upper, run->floor_cell,
                                 run->floor_source, run->feasibility)
                     .c_str(),
-          settings.calibrate
+          settings.calibrate || settings.decision_offsets
               ? absl::StrFormat(", calibrated MinMaxGAP %.3f", run->calibrated_min_max_gap).c_str()
+              : "",
+          settings.decision_offsets
+              ? absl::StrFormat(
+                    ", TPR gap %.3f -> %.3f with offsets, FPR gap %.3f -> %.3f, accuracy %.3f",
+                    run->true_positive_rate_gap, run->offset_true_positive_rate_gap,
+                    run->false_positive_rate_gap, run->offset_false_positive_rate_gap,
+                    run->offset_accuracy)
+                    .c_str()
               : "");
       by_method[method].push_back(*run);
     }
