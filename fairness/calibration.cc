@@ -1,6 +1,5 @@
 #include "fairness/calibration.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -8,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "fairness/calibration_entry.h"
 
 namespace equifl::fairness {
 namespace {
@@ -128,14 +129,11 @@ StatisticsTable ApplyTemperatures(const StatisticsTable& table,
 nlohmann::json CalibrationToJson(const std::vector<GroupTemperature>& temperatures) {
   nlohmann::json entries = nlohmann::json::array();
   for (const GroupTemperature& entry : temperatures) {
-    nlohmann::json line = {{"language", entry.cell.language},
-                           {"group", entry.group},
-                           {"temperature", entry.temperature},
-                           {"samples", entry.samples},
-                           {"fitted", entry.fitted},
-                           {"validation_loss_before", entry.loss_before},
-                           {"validation_loss_after", entry.loss_after}};
-    if (!entry.cell.client.empty()) line["client"] = entry.cell.client;
+    nlohmann::json line = EntryToJson(entry.cell, entry.group, entry.fitted);
+    line["temperature"] = entry.temperature;
+    line["samples"] = entry.samples;
+    line["validation_loss_before"] = entry.loss_before;
+    line["validation_loss_after"] = entry.loss_after;
     entries.push_back(std::move(line));
   }
   return {{"format", "equifl-calibration"}, {"temperatures", std::move(entries)}};
@@ -152,39 +150,23 @@ absl::StatusOr<std::vector<GroupTemperature>> CalibrationFromJson(const std::str
   }
   std::vector<GroupTemperature> temperatures;
   for (const nlohmann::json& line : document["temperatures"]) {
-    const auto text_of = [&](const char* key) -> std::optional<std::string> {
-      if (!line.is_object()) return std::nullopt;
-      const auto found = line.find(key);
-      if (found == line.end() || !found->is_string()) return std::nullopt;
-      return found->get<std::string>();
-    };
-    const std::optional<std::string> language = text_of("language");
-    const std::optional<std::string> group = text_of("group");
-    const auto temperature = line.is_object() ? line.find("temperature") : line.end();
-    if (!language || !group || temperature == line.end() || !temperature->is_number()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("calibration entry ", temperatures.size() + 1,
-                       " lacks a \"language\", a \"group\" or a numeric \"temperature\""));
-    }
+    EQUIFL_ASSIGN_OR_RETURN(
+        const CalibrationEntry read,
+        EntryFromJson(line, "temperature", "calibration entry", temperatures.size() + 1));
     GroupTemperature entry;
-    entry.cell = {*language, kFusionView, text_of("client").value_or("")};
-    entry.group = *group;
-    entry.temperature = temperature->get<double>();
+    entry.cell = read.cell;
+    entry.group = read.group;
+    entry.temperature = read.value;
+    entry.fitted = read.fitted;
     if (!(entry.temperature > 0) || !std::isfinite(entry.temperature)) {
       return absl::InvalidArgumentError(absl::StrCat("calibration entry ", temperatures.size() + 1,
                                                      " has temperature ", entry.temperature,
                                                      "; a temperature is finite and > 0"));
     }
     // The rest only describes the fit; a wrong type reads as absent.
-    const auto number_of = [&](const char* key) {
-      const auto found = line.find(key);
-      return found != line.end() && found->is_number() ? found->get<double>() : 0.0;
-    };
-    entry.samples = static_cast<uint64_t>(std::clamp(number_of("samples"), 0.0, 1e18));
-    const auto fitted = line.find("fitted");
-    entry.fitted = fitted == line.end() || !fitted->is_boolean() || fitted->get<bool>();
-    entry.loss_before = number_of("validation_loss_before");
-    entry.loss_after = number_of("validation_loss_after");
+    entry.samples = DescriptiveCount(line, "samples");
+    entry.loss_before = DescriptiveNumber(line, "validation_loss_before");
+    entry.loss_after = DescriptiveNumber(line, "validation_loss_after");
     temperatures.push_back(std::move(entry));
   }
   return temperatures;

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "fairness/calibration_entry.h"
 
 namespace equifl::fairness {
 namespace {
@@ -387,15 +389,11 @@ nlohmann::json OffsetEffectsToJson(const std::vector<OffsetEffect>& effects) {
 nlohmann::json DecisionOffsetsToJson(const DecisionOffsets& offsets) {
   nlohmann::json entries = nlohmann::json::array();
   for (const GroupDecisionOffset& entry : offsets.groups) {
-    nlohmann::json line = {
-        {"language", entry.cell.language},
-        {"group", entry.group},
-        {"offset", entry.offset},
-        {"positives", entry.positives},
-        {"fitted", entry.fitted},
-        {"validation_true_positive_rate_before", entry.true_positive_rate_before},
-        {"validation_true_positive_rate_after", entry.true_positive_rate_after}};
-    if (!entry.cell.client.empty()) line["client"] = entry.cell.client;
+    nlohmann::json line = EntryToJson(entry.cell, entry.group, entry.fitted);
+    line["offset"] = entry.offset;
+    line["positives"] = entry.positives;
+    line["validation_true_positive_rate_before"] = entry.true_positive_rate_before;
+    line["validation_true_positive_rate_after"] = entry.true_positive_rate_after;
     entries.push_back(std::move(line));
   }
   return {{"positive_class", offsets.positive_class}, {"offsets", std::move(entries)}};
@@ -421,38 +419,22 @@ absl::StatusOr<std::optional<DecisionOffsets>> DecisionOffsetsFromJson(const std
   offsets.positive_class = positive_class->get<uint32_t>();
   for (const nlohmann::json& line : *list) {
     const size_t number = offsets.groups.size() + 1;
-    const auto text_of = [&](const char* key) -> std::optional<std::string> {
-      if (!line.is_object()) return std::nullopt;
-      const auto found = line.find(key);
-      if (found == line.end() || !found->is_string()) return std::nullopt;
-      return found->get<std::string>();
-    };
-    const std::optional<std::string> language = text_of("language");
-    const std::optional<std::string> group = text_of("group");
-    const auto offset = line.is_object() ? line.find("offset") : line.end();
-    if (!language || !group || offset == line.end() || !offset->is_number()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("decision offset entry ", number,
-                       " lacks a \"language\", a \"group\" or a numeric \"offset\""));
-    }
+    EQUIFL_ASSIGN_OR_RETURN(const CalibrationEntry read,
+                            EntryFromJson(line, "offset", "decision offset entry", number));
     GroupDecisionOffset entry;
-    entry.cell = {*language, kFusionView, text_of("client").value_or("")};
-    entry.group = *group;
-    entry.offset = offset->get<double>();
+    entry.cell = read.cell;
+    entry.group = read.group;
+    entry.offset = read.value;
+    entry.fitted = read.fitted;
     if (!std::isfinite(entry.offset)) {
       return absl::InvalidArgumentError(
           absl::StrCat("decision offset entry ", number, " has a non-finite offset"));
     }
     // The rest only describes the fit; a wrong type reads as absent.
-    const auto number_of = [&](const char* key) {
-      const auto found = line.find(key);
-      return found != line.end() && found->is_number() ? found->get<double>() : 0.0;
-    };
-    entry.positives = static_cast<uint64_t>(std::clamp(number_of("positives"), 0.0, 1e18));
-    const auto fitted = line.find("fitted");
-    entry.fitted = fitted == line.end() || !fitted->is_boolean() || fitted->get<bool>();
-    entry.true_positive_rate_before = number_of("validation_true_positive_rate_before");
-    entry.true_positive_rate_after = number_of("validation_true_positive_rate_after");
+    entry.positives = DescriptiveCount(line, "positives");
+    entry.true_positive_rate_before =
+        DescriptiveNumber(line, "validation_true_positive_rate_before");
+    entry.true_positive_rate_after = DescriptiveNumber(line, "validation_true_positive_rate_after");
     offsets.groups.push_back(std::move(entry));
   }
   return offsets;
