@@ -25,18 +25,7 @@ fairness::StatisticsTable DecisionOffsetViewStatistics(const EvaluationResult& f
   GroupStatisticsAccumulator accumulator(classes);
   const at::Tensor predictions =
       PredictionsWithOffset(fusion.probabilities, positive_class, offset);
-  const at::Tensor losses = fusion.losses.to(at::kCPU).to(at::kDouble).contiguous();
-  const at::Tensor labels = dataset.label.to(at::kCPU).to(at::kLong).contiguous();
-  const at::Tensor language = dataset.language.to(at::kCPU).to(at::kLong).contiguous();
-  const at::Tensor group = dataset.group.to(at::kCPU).to(at::kLong).contiguous();
-  const double* loss = losses.data_ptr<double>();
-  const int64_t* label = labels.data_ptr<int64_t>();
-  const int64_t* sample_language = language.data_ptr<int64_t>();
-  const int64_t* sample_group = group.data_ptr<int64_t>();
-  const int64_t* prediction = predictions.data_ptr<int64_t>();
-  for (int64_t i = 0; i < samples; ++i) {
-    accumulator.Add(sample_language[i], sample_group[i], loss[i], label[i], prediction[i]);
-  }
+  AddSamples(fusion.losses.to(at::kCPU).to(at::kDouble), predictions, dataset, accumulator);
   return NamedStatistics(accumulator.Report(), languages, groups, view);
 }
 

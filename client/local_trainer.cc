@@ -141,20 +141,10 @@ double Accumulate(const at::Tensor& losses, const at::Tensor& logits, const Data
                   at::Tensor* cpu_predictions = nullptr) {
   const at::Tensor loss = losses.detach().to(at::kCPU, at::kDouble).contiguous();
   const at::Tensor prediction = logits.detach().argmax(1).to(at::kCPU).contiguous();
-  const at::Tensor label = batch.label.to(at::kCPU).contiguous();
-  const at::Tensor group = batch.group.to(at::kCPU).contiguous();
-  const at::Tensor language = batch.language.to(at::kCPU).contiguous();
+  AddSamples(loss, prediction, batch, accumulator);
   const double* loss_data = loss.data_ptr<double>();
-  const int64_t* prediction_data = prediction.data_ptr<int64_t>();
-  const int64_t* label_data = label.data_ptr<int64_t>();
-  const int64_t* group_data = group.data_ptr<int64_t>();
-  const int64_t* language_data = language.data_ptr<int64_t>();
   double sum = 0;
-  for (int64_t i = 0; i < loss.size(0); ++i) {
-    accumulator.Add(language_data[i], group_data[i], loss_data[i], label_data[i],
-                    prediction_data[i]);
-    sum += loss_data[i];
-  }
+  for (int64_t i = 0; i < loss.size(0); ++i) sum += loss_data[i];
   if (cpu_losses != nullptr) *cpu_losses = loss;
   if (cpu_predictions != nullptr) *cpu_predictions = prediction;
   return sum;
@@ -338,6 +328,24 @@ absl::StatusOr<EvaluationResult> EvaluateOrThrow(
 }
 
 }  // namespace
+
+void AddSamples(const at::Tensor& losses, const at::Tensor& predictions, const Dataset& samples,
+                GroupStatisticsAccumulator& accumulator) {
+  const at::Tensor loss = losses.contiguous();
+  const at::Tensor prediction = predictions.contiguous();
+  const at::Tensor label = samples.label.to(at::kCPU).to(at::kLong).contiguous();
+  const at::Tensor group = samples.group.to(at::kCPU).to(at::kLong).contiguous();
+  const at::Tensor language = samples.language.to(at::kCPU).to(at::kLong).contiguous();
+  const double* loss_data = loss.data_ptr<double>();
+  const int64_t* prediction_data = prediction.data_ptr<int64_t>();
+  const int64_t* label_data = label.data_ptr<int64_t>();
+  const int64_t* group_data = group.data_ptr<int64_t>();
+  const int64_t* language_data = language.data_ptr<int64_t>();
+  for (int64_t i = 0; i < loss.size(0); ++i) {
+    accumulator.Add(language_data[i], group_data[i], loss_data[i], label_data[i],
+                    prediction_data[i]);
+  }
+}
 
 at::Tensor WeightedTaskLoss(const at::Tensor& logits, const at::Tensor& labels,
                             const at::Tensor& weights) {

@@ -39,6 +39,13 @@ struct TrainResult {
   GroupSums groups;
 };
 
+//! Adds every sample of `samples` to `accumulator`, with its loss from `losses`
+//! (float64 [N] on the CPU) and its prediction from `predictions` (int64 [N] on the
+//! CPU): how Train, Evaluate and the derived views of an evaluation (temperature and
+//! offset views) sum their per-sample results by (language, group).
+void AddSamples(const at::Tensor& losses, const at::Tensor& predictions, const Dataset& samples,
+                GroupStatisticsAccumulator& accumulator);
+
 //! What Evaluate reports, sample by sample and per (language, group).
 struct EvaluationResult {
   at::Tensor losses;       //!< float64 [N] on the CPU, per-sample cross-entropy.

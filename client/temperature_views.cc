@@ -17,20 +17,9 @@ fairness::StatisticsTable TemperatureViewStatistics(const EvaluationResult& fusi
   if (samples == 0) return NamedStatistics(accumulator.Report(), languages, groups, view);
   const at::Tensor logits =
       fusion.probabilities.to(at::kDouble).clamp_min(1e-45).log() / temperature;
-  const at::Tensor labels = dataset.label.to(at::kCPU).to(at::kLong).contiguous();
-  const at::Tensor losses =
-      (logits.logsumexp(1) - logits.gather(1, labels.unsqueeze(1)).squeeze(1)).contiguous();
-  const at::Tensor language = dataset.language.to(at::kCPU).to(at::kLong).contiguous();
-  const at::Tensor group = dataset.group.to(at::kCPU).to(at::kLong).contiguous();
-  const at::Tensor predictions = fusion.predictions.to(at::kLong).contiguous();
-  const double* loss = losses.data_ptr<double>();
-  const int64_t* label = labels.data_ptr<int64_t>();
-  const int64_t* sample_language = language.data_ptr<int64_t>();
-  const int64_t* sample_group = group.data_ptr<int64_t>();
-  const int64_t* prediction = predictions.data_ptr<int64_t>();
-  for (int64_t i = 0; i < samples; ++i) {
-    accumulator.Add(sample_language[i], sample_group[i], loss[i], label[i], prediction[i]);
-  }
+  const at::Tensor labels = dataset.label.to(at::kCPU).to(at::kLong);
+  const at::Tensor losses = logits.logsumexp(1) - logits.gather(1, labels.unsqueeze(1)).squeeze(1);
+  AddSamples(losses, fusion.predictions.to(at::kLong), dataset, accumulator);
   return NamedStatistics(accumulator.Report(), languages, groups, view);
 }
 
