@@ -341,45 +341,16 @@ struct RunResult {
   double offset_false_positive_rate_gap = 0;
 };
 
-// The largest gap of the groups' false-positive rates of `positive_class` (the share
-// of other classes' samples predicted as it) over the fusion cells of `table`.
-double LargestFalsePositiveRateGap(const equifl::fairness::StatisticsTable& table,
-                                   uint32_t positive_class) {
+// The largest of `cell_gap`'s gaps over the fusion cells of `table` (0 where no cell
+// has two groups to compare): CellTruePositiveRateGap or CellFalsePositiveRateGap
+// of `positive_class`.
+double LargestRateGap(const equifl::fairness::StatisticsTable& table, uint32_t positive_class,
+                      std::optional<equifl::fairness::GroupGapInterval> (*cell_gap)(
+                          const equifl::fairness::GroupsOfCell&, uint32_t, double)) {
   double largest = 0;
   for (const auto& [cell, groups] : table) {
     if (cell.modality != equifl::fairness::kFusionView) continue;
-    std::vector<double> rates;
-    for (const auto& [name, group] : groups) {
-      const uint64_t classes = group.num_classes;
-      if (positive_class >= classes || group.confusion.size() != classes * classes) continue;
-      uint64_t negatives = 0;
-      uint64_t false_positives = 0;
-      for (uint64_t label = 0; label < classes; ++label) {
-        if (label == positive_class) continue;
-        for (uint64_t predicted = 0; predicted < classes; ++predicted) {
-          negatives += group.confusion[label * classes + predicted];
-        }
-        false_positives += group.confusion[label * classes + positive_class];
-      }
-      if (negatives > 0) {
-        rates.push_back(static_cast<double>(false_positives) / static_cast<double>(negatives));
-      }
-    }
-    if (rates.size() < 2) continue;
-    largest = std::max(largest, *std::max_element(rates.begin(), rates.end()) -
-                                    *std::min_element(rates.begin(), rates.end()));
-  }
-  return largest;
-}
-
-// The largest gap of `positive_class`'s true-positive rates over the fusion cells
-// of `table` (0 where no cell has two groups with samples of it).
-double LargestTruePositiveRateGap(const equifl::fairness::StatisticsTable& table,
-                                  uint32_t positive_class) {
-  double largest = 0;
-  for (const auto& [cell, groups] : table) {
-    if (cell.modality != equifl::fairness::kFusionView) continue;
-    if (const auto gap = equifl::fairness::CellTruePositiveRateGap(groups, positive_class, 1.96)) {
+    if (const auto gap = cell_gap(groups, positive_class, 1.96)) {
       largest = std::max(largest, gap->gap);
     }
   }
@@ -655,13 +626,18 @@ absl::StatusOr<RunResult> RunFederated(const std::vector<std::unique_ptr<ClientD
                                 {equifl::fairness::kFusionView})));
     result.calibrated_min_max_gap = calibrated.min_max_gap.value;
     if (settings.decision_offsets) {
-      result.true_positive_rate_gap = LargestTruePositiveRateGap(fusion, settings.positive_class);
-      result.offset_true_positive_rate_gap = LargestTruePositiveRateGap(
-          equifl::fairness::WithoutClients(recorder.calibrated()), settings.positive_class);
+      const equifl::fairness::StatisticsTable with_offsets =
+          equifl::fairness::WithoutClients(recorder.calibrated());
+      const uint32_t positive = settings.positive_class;
+      result.true_positive_rate_gap =
+          LargestRateGap(fusion, positive, equifl::fairness::CellTruePositiveRateGap);
+      result.offset_true_positive_rate_gap =
+          LargestRateGap(with_offsets, positive, equifl::fairness::CellTruePositiveRateGap);
       result.offset_accuracy = calibrated.overall.accuracy;
-      result.false_positive_rate_gap = LargestFalsePositiveRateGap(fusion, settings.positive_class);
-      result.offset_false_positive_rate_gap = LargestFalsePositiveRateGap(
-          equifl::fairness::WithoutClients(recorder.calibrated()), settings.positive_class);
+      result.false_positive_rate_gap =
+          LargestRateGap(fusion, positive, equifl::fairness::CellFalsePositiveRateGap);
+      result.offset_false_positive_rate_gap =
+          LargestRateGap(with_offsets, positive, equifl::fairness::CellFalsePositiveRateGap);
     }
   }
   result.equalized_odds = report.overall.equalized_odds_difference.mean;
